@@ -1,0 +1,42 @@
+# Two commands on a fresh Debian machine:
+#   make run    set up, build a demo centre and open the kiosk on it
+#   make test   set up and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DB ?= demo/accueil-demo.db
+
+.PHONY: run test setup setup-test demo hub bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[ui,hub,dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+	scripts/system-deps.sh run
+
+setup-test: $(VENV)/.installed
+	scripts/system-deps.sh test
+
+$(DEMO_DB): | $(VENV)/.installed
+	mkdir -p $(dir $(DEMO_DB))
+	$(VENV)/bin/kiosk demo --db $(DEMO_DB)
+
+demo: $(DEMO_DB)
+
+run: setup $(DEMO_DB)
+	$(VENV)/bin/kiosk run --db $(DEMO_DB)
+
+test: setup-test
+	$(PY) -m pytest
+
+hub: setup
+	$(VENV)/bin/federation serve --db sqlite:///demo/federation.db
+
+bench: setup
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache

@@ -1,0 +1,1 @@
+"""The federation hub: receives every centre's events, shows and exports the figures."""

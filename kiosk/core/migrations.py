@@ -1,0 +1,190 @@
+"""The kiosk database's schema, as forward migrations.
+
+``MIGRATIONS[n]`` takes a database at ``PRAGMA user_version = n`` to ``n + 1``.
+A released migration is never edited: a change is a new entry, with a test
+that upgrades a database made at the version before it (tests/test_migrations.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from sync import outbox
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    statements = [
+        # settings: one JSON value per key (see kiosk/core/settings.py)
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """
+        CREATE TABLE members (
+            id TEXT PRIMARY KEY,
+            first_name TEXT,
+            last_name TEXT,
+            birth_year INTEGER,
+            gender TEXT CHECK (gender IN ('woman', 'man', 'non_binary', 'unsaid')),
+            commune TEXT,
+            neighbourhood TEXT,
+            qpv INTEGER NOT NULL DEFAULT 0,
+            phone TEXT,
+            email TEXT,
+            consent_data INTEGER NOT NULL DEFAULT 0,
+            consent_data_at TEXT,
+            consent_photos INTEGER NOT NULL DEFAULT 0,
+            consent_contact INTEGER NOT NULL DEFAULT 0,
+            card_code TEXT UNIQUE,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_seen_at TEXT,
+            erased_at TEXT
+        )
+        """,
+        # folded name tokens for the volunteers' search (kiosk/core/search.py)
+        """
+        CREATE TABLE member_tokens (
+            token TEXT NOT NULL,
+            member_id TEXT NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+            PRIMARY KEY (token, member_id)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX member_tokens_member ON member_tokens (member_id)",
+        # card codes that were replaced (lost card): refused at scan, never reused
+        """
+        CREATE TABLE revoked_cards (
+            card_code TEXT PRIMARY KEY,
+            member_id TEXT NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+            revoked_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE visits (
+            id TEXT PRIMARY KEY,
+            occurred_at TEXT NOT NULL,
+            member_id TEXT REFERENCES members (id),
+            reason TEXT NOT NULL,
+            recorded_by_role TEXT NOT NULL
+                CHECK (recorded_by_role IN ('resident', 'volunteer', 'staff')),
+            recorded_by TEXT REFERENCES staff (id)
+        )
+        """,
+        "CREATE INDEX visits_occurred_at ON visits (occurred_at)",
+        "CREATE INDEX visits_member ON visits (member_id)",
+        """
+        CREATE TABLE workshops (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            theme TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            facilitator TEXT,
+            place TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            workshop_id TEXT NOT NULL REFERENCES workshops (id),
+            starts_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL,
+            capacity INTEGER NOT NULL CHECK (capacity >= 0),
+            place TEXT,
+            series_id TEXT,
+            cancelled_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX sessions_starts_at ON sessions (starts_at)",
+        "CREATE INDEX sessions_workshop ON sessions (workshop_id)",
+        """
+        CREATE TABLE registrations (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions (id),
+            member_id TEXT NOT NULL REFERENCES members (id),
+            status TEXT NOT NULL CHECK (status IN ('booked', 'waitlisted', 'cancelled')),
+            queued_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (session_id, member_id)
+        )
+        """,
+        "CREATE INDEX registrations_session ON registrations (session_id, status, queued_at)",
+        "CREATE INDEX registrations_member ON registrations (member_id)",
+        """
+        CREATE TABLE attendance (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions (id),
+            member_id TEXT REFERENCES members (id),
+            present INTEGER NOT NULL,
+            walk_in INTEGER NOT NULL DEFAULT 0,
+            marked_at TEXT NOT NULL,
+            marked_by TEXT REFERENCES staff (id)
+        )
+        """,
+        # one mark per member and session; anonymous walk-ins have no member
+        "CREATE UNIQUE INDEX attendance_session_member ON attendance (session_id, member_id) "
+        "WHERE member_id IS NOT NULL",
+        """
+        CREATE TABLE staff (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('volunteer', 'staff')),
+            pin_salt BLOB NOT NULL,
+            pin_hash BLOB NOT NULL,
+            failed_attempts INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        # PIN lockout is per kiosk, not per person: a wrong PIN names nobody
+        """
+        CREATE TABLE pin_attempts (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            failures INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT
+        )
+        """,
+        """
+        CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor_id TEXT,
+            actor_name TEXT,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )
+        """,
+        "CREATE INDEX audit_log_at ON audit_log (at)",
+    ]
+    for statement in statements:
+        conn.execute(statement)
+    outbox.create_schema(conn)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to ``SCHEMA_VERSION``, one transaction per step.
+    Returns the version it started from. Refuses a database from the future."""
+    start = conn.execute("PRAGMA user_version").fetchone()[0]
+    if start > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {start} is newer than this program's "
+            f"({SCHEMA_VERSION}): upgrade Accueil before opening it"
+        )
+    for version in range(start, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version](conn)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return start

@@ -1,0 +1,188 @@
+"""The centre's settings, stored in the database so one backup holds everything.
+
+Each key has a default and a check; ``get`` returns the stored value or the
+default, ``set`` refuses a bad value with a DomainError naming the key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable
+
+from kiosk.core.errors import InvalidInput, N_
+from kiosk.core.store import Store
+
+#: The default reasons for a visit: code, French label (a gettext msgid), and
+#: the pictogram key the UI draws (Material Design icon names).
+DEFAULT_REASONS = [
+    {"code": "accueil", "label": N_("Accueil / information"), "icon": "info"},
+    {"code": "demarches", "label": N_("Aide aux démarches en ligne"), "icon": "computer"},
+    {"code": "rendez_vous", "label": N_("Rendez-vous (CAF, partenaire)"), "icon": "event"},
+    {"code": "atelier", "label": N_("Atelier"), "icon": "groups"},
+    {"code": "ordinateur", "label": N_("Accès ordinateur / wifi"), "icon": "wifi"},
+    {"code": "permanence", "label": N_("Permanence sociale"), "icon": "support_agent"},
+    {"code": "autre", "label": N_("Autre"), "icon": "more_horiz"},
+]
+
+#: Priority neighbourhoods (QPV) of the Boulonnais, offered by default; a centre
+#: edits its own list. "qpv" says whether living there counts as a QPV resident.
+DEFAULT_NEIGHBOURHOODS = [
+    {"name": "Transition", "commune": "Boulogne-sur-Mer", "qpv": True},
+    {"name": "Chemin Vert", "commune": "Boulogne-sur-Mer", "qpv": True},
+    {"name": "Aiglon", "commune": "Boulogne-sur-Mer", "qpv": True},
+    {"name": "Beaurepaire", "commune": "Boulogne-sur-Mer", "qpv": True},
+    {"name": "Vaucluse - Mont Soleil", "commune": "Outreau", "qpv": True},
+    {"name": "Tour du Renard", "commune": "Outreau", "qpv": True},
+    {"name": "Quartier Est", "commune": "Le Portel", "qpv": True},
+    {"name": "Centre-ville", "commune": "Boulogne-sur-Mer", "qpv": False},
+]
+
+DEFAULT_COMMUNES = [
+    "Boulogne-sur-Mer",
+    "Outreau",
+    "Saint-Martin-Boulogne",
+    "Le Portel",
+    "Wimereux",
+    "Saint-Léonard",
+    "Équihen-Plage",
+    "Wimille",
+    "Pont-de-Briques",
+    "Autre commune",
+]
+
+LANGUAGES = ("fr", "en", "ar")
+
+DEFAULTS: dict[str, Any] = {
+    "centre_name": "Centre social",
+    "communes": DEFAULT_COMMUNES,
+    "neighbourhoods": DEFAULT_NEIGHBOURHOODS,
+    "reasons": DEFAULT_REASONS,
+    "idle_timeout_s": 60,
+    "pin_idle_timeout_s": 30,
+    "languages": list(LANGUAGES),
+    "retention_months": 24,
+    "sent_events_kept_days": 90,
+    "hub_url": None,
+    "device_token": None,
+    "centre_id": None,
+    "printer": None,
+    "backup_dir": None,
+}
+
+
+def _bad(key: str, en: str, value: Any) -> InvalidInput:
+    return InvalidInput(key, N_("Ce réglage n'est pas valable : %(key)s."), en, value=value, key=key)
+
+
+def _text(key: str, value: Any, max_len: int = 120) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        raise _bad(key, f"must be a non-empty text of at most {max_len} characters", value)
+    if any(ord(c) < 32 for c in value):
+        raise _bad(key, "must not contain control characters", value)
+
+
+def _seconds(low: int, high: int) -> Callable[[str, Any], None]:
+    def check(key: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _bad(key, f"must be a whole number from {low} to {high}", value)
+    return check
+
+
+def _reasons(key: str, value: Any) -> None:
+    if not isinstance(value, list) or not value:
+        raise _bad(key, "must be a non-empty list", value)
+    codes = set()
+    for item in value:
+        if not isinstance(item, dict) or not {"code", "label", "icon"} <= set(item):
+            raise _bad(key, "each reason needs code, label and icon", value)
+        if not re.fullmatch(r"[a-z0-9_]{1,64}", str(item["code"])):
+            raise _bad(key, f"reason code {item['code']!r} must be lowercase ASCII", value)
+        _text(key, item["label"])
+        if item["code"] in codes:
+            raise _bad(key, f"reason code {item['code']!r} is listed twice", value)
+        codes.add(item["code"])
+
+
+def _neighbourhoods(key: str, value: Any) -> None:
+    if not isinstance(value, list):
+        raise _bad(key, "must be a list", value)
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("qpv"), bool):
+            raise _bad(key, "each neighbourhood needs name, commune and qpv", value)
+        _text(key, item.get("name"))
+        _text(key, item.get("commune"))
+
+
+def _communes(key: str, value: Any) -> None:
+    if not isinstance(value, list) or not value:
+        raise _bad(key, "must be a non-empty list", value)
+    for item in value:
+        _text(key, item)
+
+
+def _languages(key: str, value: Any) -> None:
+    if not isinstance(value, list) or "fr" not in value or not set(value) <= set(LANGUAGES):
+        raise _bad(key, f"must be a list from {LANGUAGES} that includes 'fr'", value)
+
+
+def _optional_text(key: str, value: Any) -> None:
+    if value is not None:
+        _text(key, value, 2000)
+
+
+CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "centre_name": _text,
+    "communes": _communes,
+    "neighbourhoods": _neighbourhoods,
+    "reasons": _reasons,
+    "idle_timeout_s": _seconds(15, 900),
+    "pin_idle_timeout_s": _seconds(10, 900),
+    "languages": _languages,
+    "retention_months": _seconds(1, 120),
+    "sent_events_kept_days": _seconds(1, 3650),
+    "hub_url": _optional_text,
+    "device_token": _optional_text,
+    "centre_id": _optional_text,
+    "printer": _optional_text,
+    "backup_dir": _optional_text,
+}
+
+
+class Settings:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def get(self, key: str) -> Any:
+        if key not in DEFAULTS:
+            raise KeyError(key)
+        row = self.store.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else DEFAULTS[key]
+
+    def all(self) -> dict[str, Any]:
+        stored = {k: json.loads(v) for k, v in self.store.conn.execute("SELECT key, value FROM settings")}
+        return {key: stored.get(key, default) for key, default in DEFAULTS.items()}
+
+    def set(self, key: str, value: Any, actor: dict | None = None) -> None:
+        if key not in DEFAULTS:
+            raise InvalidInput("key", N_("Réglage inconnu : %(key)s."), f"unknown setting {key!r}",
+                               value=key, key=key)
+        CHECKS[key](key, value)
+        with self.store.transaction():
+            self.store.conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value, ensure_ascii=False)),
+            )
+            secret = key == "device_token"
+            self.store.audit(actor, "settings.set", key=key, value="***" if secret else value)
+
+    # conveniences the domain uses
+    def reason_codes(self) -> list[str]:
+        return [reason["code"] for reason in self.get("reasons")]
+
+    def neighbourhood(self, name: str) -> dict | None:
+        for item in self.get("neighbourhoods"):
+            if item["name"] == name:
+                return item
+        return None

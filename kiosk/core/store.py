@@ -1,0 +1,135 @@
+"""The kiosk's SQLite file: opening it safely, transactions, and events.
+
+A ``Store`` is one connection (SQLite connections are not shared between
+threads: the sync scheduler opens its own). Writes go through
+``store.transaction()``, which takes the write lock up front (BEGIN IMMEDIATE)
+so two writers queue on the busy timeout instead of failing half-way, and
+``store.emit()`` appends the change's event to the outbox inside that same
+transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import sqlite_utils
+
+from kiosk.core import migrations
+from sync import outbox, protocol
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Store:
+    """One open kiosk database. ``clock`` returns an aware UTC datetime (tests
+    pass their own to travel in time)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, clock: Callable[[], datetime] = utc_now):
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.path = path
+        self.clock = clock
+
+    @classmethod
+    def open(cls, path: str | Path, clock: Callable[[], datetime] = utc_now) -> "Store":
+        """Open (creating if needed) and migrate the database at ``path``."""
+        path = str(path)
+        conn = connect(path)
+        migrations.migrate(conn)
+        return cls(conn, path, clock)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ time
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def now_iso(self) -> str:
+        return protocol.utc_iso(self.clock())
+
+    # ------------------------------------------------------------ writes
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        """All-or-nothing: commit at the end, roll back on any exception.
+        Nested use joins the outer transaction through a savepoint."""
+        if self.conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+
+    def emit(self, kind: str, data: dict, occurred_at: datetime | None = None) -> str:
+        """Record the event of the change being made. Must run inside
+        ``transaction()``: the event commits with the change or not at all."""
+        if not self.conn.in_transaction:
+            raise RuntimeError("emit() outside a transaction would split a change from its event")
+        event = protocol.make_event(kind, data, occurred_at or self.clock())
+        outbox.append(self.conn, event)
+        return event["id"]
+
+    def audit(self, actor: dict | None, action: str, **detail: Any) -> None:
+        """Log what was done in a PIN mode, and by whom (inside the change's transaction)."""
+        self.conn.execute(
+            "INSERT INTO audit_log (at, actor_id, actor_name, action, detail) VALUES (?, ?, ?, ?, ?)",
+            (
+                self.now_iso(),
+                actor["id"] if actor else None,
+                actor["name"] if actor else None,
+                action,
+                json.dumps(detail, ensure_ascii=False, default=str),
+            ),
+        )
+
+    # ------------------------------------------------------------ reads
+
+    def query(self, sql: str, params: Any = ()) -> list[dict]:
+        return list(self.db.query(sql, params))
+
+    def one(self, sql: str, params: Any = ()) -> dict | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection with the pragmas the kiosk relies on: WAL, synchronous=FULL
+    (a confirmed check-in survives a power cut), foreign keys, a busy timeout.
+    Autocommit mode: transactions are explicit (``Store.transaction``)."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if path != ":memory:" and mode.lower() != "wal":
+        raise RuntimeError(f"could not put {path} in WAL mode (got {mode})")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn

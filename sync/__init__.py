@@ -1,0 +1,1 @@
+"""Sync: the lowest layer, shared by the kiosk and the hub. Imports neither."""

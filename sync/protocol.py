@@ -1,0 +1,372 @@
+"""The wire protocol between a kiosk and the hub: events, batches, answers.
+
+Both ends import this module, so an event the kiosk can build is exactly an
+event the hub accepts. It is plain Python (no pydantic) so the kiosk stays
+light and validation stays fast at ingest.
+
+Versioning: ``PROTOCOL_VERSION`` is "MAJOR.MINOR". A hub refuses a batch whose
+major version it does not know; a newer minor version only adds optional
+fields or event types, so it stays compatible (unknown fields are ignored,
+unknown event types are refused one by one, never the whole batch).
+
+See docs/sync-protocol.md for examples of every message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+import uuid
+from datetime import date, datetime, timezone
+from typing import Any, Callable
+
+PROTOCOL_VERSION = "1.0"
+PROTOCOL_MAJOR = 1
+
+#: The hub's answers carry this header so a client can tell them from a wifi
+#: portal's page or a proxy's error page served with a 200.
+HUB_HEADER = "X-Accueil-Hub"
+
+MAX_EVENTS_PER_BATCH = 5000
+
+AGE_BANDS = ("0-15", "16-24", "25-54", "55-64", "65+", "unknown")
+GENDERS = ("woman", "man", "non_binary", "unsaid")
+THEMES = (
+    "accueil",
+    "education",
+    "parentalite",
+    "e_administration",
+    "numerique",
+    "pouvoir_d_agir",
+    "autre",
+)
+REGISTRATION_STATUSES = ("booked", "waitlisted", "cancelled")
+RECORDERS = ("resident", "volunteer", "staff")
+
+
+class ProtocolError(ValueError):
+    """An event or batch does not follow the protocol. ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class UnsupportedVersion(ProtocolError):
+    pass
+
+
+# ---------------------------------------------------------------- ids and time
+
+def new_id() -> str:
+    """A time-ordered UUID (version 7, RFC 9562): 48 bits of Unix milliseconds,
+    then random bits. Time order keeps the hub's unique index append-mostly."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version
+    value |= ((rand >> 68) & 0xFFF) << 64  # rand_a, 12 bits
+    value |= 0b10 << 62  # variant
+    value |= rand & ((1 << 62) - 1)  # rand_b
+    return str(uuid.UUID(int=value))
+
+
+def utc_iso(moment: datetime) -> str:
+    """Format an aware datetime as ISO 8601 UTC with milliseconds and 'Z'."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: times must be timezone-aware")
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse the protocol's timestamps (ISO 8601 with an offset or 'Z')."""
+    if not isinstance(text, str):
+        raise ValueError("not a string")
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("no time zone")
+    return moment.astimezone(timezone.utc)
+
+
+def age_band(birth_year: int | None, on: date | None = None) -> str:
+    """The reporting age band of someone born in ``birth_year`` (by year, as
+    funders count). Bands add up to FEDER's <25, 25-54, >54."""
+    if birth_year is None:
+        return "unknown"
+    age = (on or date.today()).year - birth_year
+    if age < 16:
+        return "0-15"
+    if age < 25:
+        return "16-24"
+    if age < 55:
+        return "25-54"
+    if age < 65:
+        return "55-64"
+    return "65+"
+
+
+# ---------------------------------------------------------------- field checks
+
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _uuid(value: Any) -> str | None:
+    if not isinstance(value, str) or not _UUID_RE.match(value):
+        return "must be a lowercase UUID"
+    return None
+
+
+def _text(max_len: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            return "must be a non-empty string"
+        if len(value) > max_len:
+            return f"must be at most {max_len} characters"
+        if any(ord(c) < 32 for c in value):
+            return "must not contain control characters"
+        return None
+
+    return check
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if value not in choices:
+            return f"must be one of {', '.join(choices)}"
+        return None
+
+    return check
+
+
+def _bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _count(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000:
+        return "must be a whole number from 0 to 100000"
+    return None
+
+
+def _timestamp(value: Any) -> str | None:
+    try:
+        parse_utc(value)
+    except (ValueError, TypeError):
+        return "must be an ISO 8601 time with a time zone"
+    return None
+
+
+def _nullable(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    return lambda value: None if value is None else check(value)
+
+
+_CODE = _text(64)
+_MEMBER_ATTRS = {
+    "member_id": (_uuid, True),
+    "age_band": (_one_of(AGE_BANDS), True),
+    "gender": (_nullable(_one_of(GENDERS)), False),
+    "commune": (_nullable(_text(100)), False),
+    "neighbourhood": (_nullable(_text(100)), False),
+    "qpv": (_bool, True),
+}
+
+#: event type -> {field: (check, required)}. Extra fields are ignored (a newer
+#: minor version may add them); a missing required field is refused.
+EVENT_TYPES: dict[str, dict[str, tuple[Callable[[Any], str | None], bool]]] = {
+    "visit.recorded": {
+        "visit_id": (_uuid, True),
+        "member_id": (_nullable(_uuid), False),
+        "reason": (_CODE, True),
+        "recorded_by": (_one_of(RECORDERS), True),
+    },
+    "member.created": dict(_MEMBER_ATTRS),
+    "member.updated": dict(_MEMBER_ATTRS),
+    "member.erased": {"member_id": (_uuid, True)},
+    "workshop.created": {
+        "workshop_id": (_uuid, True),
+        "title": (_text(200), True),
+        "theme": (_one_of(THEMES), True),
+        "place": (_nullable(_text(200)), False),
+    },
+    "workshop.updated": {
+        "workshop_id": (_uuid, True),
+        "title": (_text(200), True),
+        "theme": (_one_of(THEMES), True),
+        "place": (_nullable(_text(200)), False),
+    },
+    "session.created": {
+        "session_id": (_uuid, True),
+        "workshop_id": (_uuid, True),
+        "starts_at": (_timestamp, True),
+        "ends_at": (_timestamp, True),
+        "capacity": (_count, True),
+    },
+    "session.updated": {
+        "session_id": (_uuid, True),
+        "workshop_id": (_uuid, True),
+        "starts_at": (_timestamp, True),
+        "ends_at": (_timestamp, True),
+        "capacity": (_count, True),
+    },
+    "session.cancelled": {"session_id": (_uuid, True)},
+    "registration.changed": {
+        "registration_id": (_uuid, True),
+        "session_id": (_uuid, True),
+        "member_id": (_uuid, True),
+        "status": (_one_of(REGISTRATION_STATUSES), True),
+    },
+    "attendance.taken": {
+        "attendance_id": (_uuid, True),
+        "session_id": (_uuid, True),
+        "member_id": (_nullable(_uuid), False),
+        "present": (_bool, True),
+        "walk_in": (_bool, True),
+    },
+}
+
+#: Fields that must never appear in an event, whatever its type: the hub is
+#: pseudonymous by construction.
+FORBIDDEN_FIELDS = frozenset(
+    {"first_name", "last_name", "name", "phone", "email", "address", "birth_year", "card_code"}
+)
+
+
+def validate_event(event: Any) -> dict:
+    """Check one event; return it, or raise ProtocolError naming the field."""
+    if not isinstance(event, dict):
+        raise ProtocolError("event", "must be a JSON object")
+    problem = _uuid(event.get("id"))
+    if problem:
+        raise ProtocolError("id", problem)
+    kind = event.get("type")
+    if kind not in EVENT_TYPES:
+        raise ProtocolError("type", f"unknown event type {kind!r}")
+    problem = _timestamp(event.get("occurred_at"))
+    if problem:
+        raise ProtocolError("occurred_at", problem)
+    data = event.get("data")
+    if not isinstance(data, dict):
+        raise ProtocolError("data", "must be a JSON object")
+    leaked = FORBIDDEN_FIELDS.intersection(data)
+    if leaked:
+        raise ProtocolError(f"data.{sorted(leaked)[0]}", "personal data must not leave the kiosk")
+    for field, (check, required) in EVENT_TYPES[kind].items():
+        if field not in data:
+            if required:
+                raise ProtocolError(f"data.{field}", "is required")
+            continue
+        problem = check(data[field])
+        if problem:
+            raise ProtocolError(f"data.{field}", problem)
+    return event
+
+
+def make_event(kind: str, data: dict, occurred_at: datetime, event_id: str | None = None) -> dict:
+    """Build and validate an event. Raises ProtocolError on a bad payload."""
+    event = {
+        "id": event_id or new_id(),
+        "type": kind,
+        "occurred_at": utc_iso(occurred_at),
+        "data": data,
+    }
+    return validate_event(event)
+
+
+def canonical_json(event: dict) -> str:
+    """The one serialisation of an event: compact, keys sorted, UTF-8 text.
+    Two sends of the same event give the same text, so the hub can tell a
+    replay (same id, same content) from a conflict (same id, other content)."""
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(event: dict) -> str:
+    return hashlib.sha256(canonical_json(event).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- batches
+
+def check_version(version: Any) -> None:
+    if not isinstance(version, str) or not re.match(r"^\d+\.\d+$", version):
+        raise UnsupportedVersion("protocol", "must be a version string like '1.0'")
+    major = int(version.split(".")[0])
+    if major != PROTOCOL_MAJOR:
+        raise UnsupportedVersion(
+            "protocol",
+            f"version {version} is not supported by this hub (it speaks {PROTOCOL_MAJOR}.x)",
+        )
+
+
+def validate_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> tuple[list[dict], list[dict]]:
+    """Check a batch's envelope, then each event on its own.
+
+    Returns (valid events, rejected) where each rejected item is
+    ``{"id": <event id or null>, "index": i, "reason": "..."}``. A bad
+    envelope raises ProtocolError: the whole batch is refused.
+    """
+    if not isinstance(body, dict):
+        raise ProtocolError("batch", "must be a JSON object")
+    check_version(body.get("protocol"))
+    events = body.get("events")
+    if not isinstance(events, list):
+        raise ProtocolError("events", "must be a list")
+    if len(events) > max_events:
+        raise ProtocolError("events", f"at most {max_events} events a batch, got {len(events)}")
+    valid: list[dict] = []
+    rejected: list[dict] = []
+    seen: set[str] = set()
+    for index, event in enumerate(events):
+        event_id = event.get("id") if isinstance(event, dict) else None
+        try:
+            validate_event(event)
+        except ProtocolError as error:
+            rejected.append({"id": event_id if isinstance(event_id, str) else None,
+                             "index": index, "reason": str(error)})
+            continue
+        if event_id in seen:
+            # the same event twice in one batch: keep the first, the second is a replay
+            continue
+        seen.add(event_id)
+        valid.append(event)
+    return valid, rejected
+
+
+def batch_envelope_prefix(device_id: str | None = None) -> str:
+    """The start of a batch's JSON up to the opening of its events list, so a
+    client can stream stored event texts into it without re-serialising."""
+    head = {"protocol": PROTOCOL_VERSION}
+    if device_id:
+        head["device_id"] = device_id
+    return json.dumps(head, separators=(",", ":"))[:-1] + ',"events":['
+
+
+def batch_from_texts(event_texts: list[str], device_id: str | None = None) -> bytes:
+    """Assemble a batch from events already serialised with canonical_json."""
+    return (batch_envelope_prefix(device_id) + ",".join(event_texts) + "]}").encode()
+
+
+def validate_answer(answer: Any, sent_ids: list[str]) -> dict:
+    """Check that an ingest answer is the hub's and accounts for the batch.
+
+    The answer is ``{"protocol", "stored": [ids], "duplicates": [ids],
+    "rejected": [{"id", "reason"}]}``. Every sent id must be in exactly one
+    list; anything else (a portal page, a truncated body) is not an answer.
+    """
+    if not isinstance(answer, dict):
+        raise ProtocolError("answer", "is not a JSON object")
+    check_version(answer.get("protocol"))
+    stored = answer.get("stored")
+    duplicates = answer.get("duplicates")
+    rejected = answer.get("rejected")
+    if not isinstance(stored, list) or not isinstance(duplicates, list) or not isinstance(rejected, list):
+        raise ProtocolError("answer", "must list stored, duplicates and rejected")
+    rejected_ids = [item.get("id") for item in rejected if isinstance(item, dict)]
+    accounted = set(stored) | set(duplicates) | set(rejected_ids)
+    missing = set(sent_ids) - accounted
+    if missing:
+        raise ProtocolError("answer", f"{len(missing)} sent events are not accounted for")
+    return answer

@@ -1,0 +1,44 @@
+"""Fixtures shared by every test: real database files in tmp_path, a clock
+that tests can move."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from kiosk.core.store import Store
+
+
+class FakeClock:
+    """A clock the test moves by hand: ``clock.advance(minutes=5)``."""
+
+    def __init__(self, start: datetime):
+        self.moment = start
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+    def set(self, moment: datetime) -> None:
+        self.moment = moment
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # a Tuesday morning, 9:00 in Paris
+    return FakeClock(datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "kiosk.db"
+
+
+@pytest.fixture
+def store(db_path, clock):
+    store = Store.open(db_path, clock=clock)
+    yield store
+    store.close()

@@ -1,0 +1,128 @@
+import json
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from sync import protocol
+
+WHEN = datetime(2026, 11, 26, 14, 3, 7, 123456, tzinfo=timezone.utc)
+
+
+def visit(**data):
+    base = {"visit_id": protocol.new_id(), "member_id": None, "reason": "accueil",
+            "recorded_by": "resident"}
+    base.update(data)
+    return base
+
+
+def test_new_id_is_a_time_ordered_uuid7():
+    ids = [protocol.new_id() for _ in range(1000)]
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(p.version == 7 for p in parsed)
+    assert all(p.variant == uuid.RFC_4122 for p in parsed)
+    assert len(set(ids)) == 1000
+    stamps = [p.int >> 80 for p in parsed]
+    assert stamps == sorted(stamps)
+
+
+def test_utc_iso_is_millisecond_z_and_parses_back():
+    text = protocol.utc_iso(WHEN)
+    assert text == "2026-11-26T14:03:07.123Z"
+    assert protocol.parse_utc(text) == WHEN.replace(microsecond=123000)
+
+
+def test_utc_iso_refuses_naive_times():
+    with pytest.raises(ValueError):
+        protocol.utc_iso(datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("birth_year,band", [
+    (2020, "0-15"), (2010, "16-24"), (2000, "25-54"), (1970, "55-64"), (1960, "65+"), (None, "unknown"),
+])
+def test_age_band(birth_year, band):
+    assert protocol.age_band(birth_year, on=WHEN.date()) == band
+
+
+def test_make_event_builds_a_valid_event():
+    event = protocol.make_event("visit.recorded", visit(), WHEN)
+    assert event["type"] == "visit.recorded"
+    assert event["occurred_at"] == "2026-11-26T14:03:07.123Z"
+    assert protocol.validate_event(event) is event
+
+
+@pytest.mark.parametrize("data,field", [
+    ({"reason": ""}, "data.reason"),
+    ({"recorded_by": "robot"}, "data.recorded_by"),
+    ({"member_id": "not-a-uuid"}, "data.member_id"),
+    ({"first_name": "Aïcha"}, "data.first_name"),
+    ({"phone": "0601020304"}, "data.phone"),
+])
+def test_bad_payloads_are_refused_naming_the_field(data, field):
+    with pytest.raises(protocol.ProtocolError) as error:
+        protocol.make_event("visit.recorded", visit(**data), WHEN)
+    assert error.value.field == field
+
+
+def test_unknown_event_type_is_refused():
+    with pytest.raises(protocol.ProtocolError) as error:
+        protocol.make_event("visit.teleported", visit(), WHEN)
+    assert error.value.field == "type"
+
+
+def test_canonical_json_is_stable_and_hash_tells_conflicts():
+    event = protocol.make_event("visit.recorded", visit(), WHEN)
+    shuffled = json.loads(json.dumps(dict(reversed(list(event.items())))))
+    assert protocol.canonical_json(event) == protocol.canonical_json(shuffled)
+    other = dict(event, data=dict(event["data"], reason="autre"))
+    assert protocol.content_hash(event) != protocol.content_hash(other)
+
+
+def test_batch_from_texts_round_trips_through_validate_batch():
+    events = [protocol.make_event("visit.recorded", visit(), WHEN) for _ in range(3)]
+    body = json.loads(protocol.batch_from_texts([protocol.canonical_json(e) for e in events], "dev-1"))
+    valid, rejected = protocol.validate_batch(body)
+    assert valid == events and rejected == []
+    assert body["device_id"] == "dev-1"
+
+
+def test_validate_batch_rejects_bad_events_one_by_one():
+    good = protocol.make_event("visit.recorded", visit(), WHEN)
+    bad = dict(good, id=protocol.new_id(), type="nope")
+    valid, rejected = protocol.validate_batch({"protocol": "1.0", "events": [good, bad, 42]})
+    assert valid == [good]
+    assert [r["index"] for r in rejected] == [1, 2]
+    assert rejected[0]["id"] == bad["id"] and "unknown event type" in rejected[0]["reason"]
+
+
+def test_a_repeated_event_in_one_batch_counts_once():
+    good = protocol.make_event("visit.recorded", visit(), WHEN)
+    valid, rejected = protocol.validate_batch({"protocol": "1.0", "events": [good, good]})
+    assert valid == [good] and rejected == []
+
+
+@pytest.mark.parametrize("version", ["2.0", "0.9", "one", None, 1])
+def test_unknown_major_version_refuses_the_batch(version):
+    with pytest.raises(protocol.UnsupportedVersion):
+        protocol.validate_batch({"protocol": version, "events": []})
+
+
+def test_a_newer_minor_version_is_accepted():
+    valid, _ = protocol.validate_batch({"protocol": "1.7", "events": [], "new_field": 1})
+    assert valid == []
+
+
+def test_too_many_events_refuse_the_batch():
+    with pytest.raises(protocol.ProtocolError) as error:
+        protocol.validate_batch({"protocol": "1.0", "events": [{}] * 11}, max_events=10)
+    assert error.value.field == "events"
+
+
+def test_validate_answer_requires_every_sent_id_accounted_for():
+    a, b = protocol.new_id(), protocol.new_id()
+    answer = {"protocol": "1.0", "stored": [a], "duplicates": [], "rejected": [{"id": b, "reason": "x"}]}
+    assert protocol.validate_answer(answer, [a, b]) is answer
+    with pytest.raises(protocol.ProtocolError):
+        protocol.validate_answer({"protocol": "1.0", "stored": [a], "duplicates": [], "rejected": []}, [a, b])
+    with pytest.raises(protocol.ProtocolError):
+        protocol.validate_answer("<html>Portail wifi</html>", [a])

@@ -1,0 +1,68 @@
+import sqlite3
+
+import pytest
+
+from kiosk.core import migrations
+from kiosk.core.store import Store
+from sync import outbox
+
+
+def test_open_sets_the_durability_pragmas(store):
+    conn = store.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_open_migrates_to_the_current_version(store):
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
+    tables = set(store.db.table_names())
+    assert {"members", "visits", "workshops", "sessions", "registrations", "attendance",
+            "staff", "audit_log", "settings", "outbox", "sync_state"} <= tables
+
+
+def test_reopening_does_not_migrate_again(db_path, clock):
+    Store.open(db_path, clock=clock).close()
+    conn = sqlite3.connect(db_path)
+    assert migrations.migrate(conn) == migrations.SCHEMA_VERSION
+
+
+def test_a_database_from_the_future_is_refused(db_path):
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer than this program"):
+        Store.open(db_path)
+
+
+def test_transaction_commits_change_and_event_together(store):
+    with store.transaction():
+        store.conn.execute("INSERT INTO settings VALUES ('x', '1')")
+        store.emit("member.erased", {"member_id": "0190a0a0-0000-7000-8000-000000000001"})
+    assert store.one("SELECT value FROM settings WHERE key = 'x'") == {"value": "1"}
+    assert outbox.counts(store.conn)["pending"] == 1
+
+
+def test_transaction_rolls_back_change_and_event_together(store):
+    with pytest.raises(ZeroDivisionError):
+        with store.transaction():
+            store.conn.execute("INSERT INTO settings VALUES ('x', '1')")
+            store.emit("member.erased", {"member_id": "0190a0a0-0000-7000-8000-000000000001"})
+            1 / 0
+    assert store.one("SELECT value FROM settings WHERE key = 'x'") is None
+    assert outbox.counts(store.conn)["recorded"] == 0
+
+
+def test_nested_transactions_join_the_outer_one(store):
+    with pytest.raises(ZeroDivisionError):
+        with store.transaction():
+            with store.transaction():
+                store.conn.execute("INSERT INTO settings VALUES ('inner', '1')")
+            1 / 0
+    assert store.one("SELECT value FROM settings WHERE key = 'inner'") is None
+
+
+def test_emit_outside_a_transaction_is_a_programming_error(store):
+    with pytest.raises(RuntimeError):
+        store.emit("member.erased", {"member_id": "0190a0a0-0000-7000-8000-000000000001"})
