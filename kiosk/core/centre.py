@@ -1,0 +1,46 @@
+"""The front door of the kiosk's domain: one object holding each service.
+
+    centre = Centre.open("accueil.db")
+    member = centre.members.register(first_name="Aïcha", last_name="Benali", ...)
+    centre.visits.check_in(member_id=member["id"], reason="demarches")
+
+The UI and the command line hold a Centre; they never touch SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from kiosk.core.members import Members
+from kiosk.core.privacy import Privacy
+from kiosk.core.settings import Settings
+from kiosk.core.staff import Staff
+from kiosk.core.store import Store, utc_now
+from kiosk.core.visits import Visits
+from kiosk.core.workshops import Workshops
+
+
+class Centre:
+    def __init__(self, store: Store):
+        self.store = store
+        self.settings = Settings(store)
+        self.members = Members(store, self.settings)
+        self.visits = Visits(store, self.settings)
+        self.workshops = Workshops(store)
+        self.staff = Staff(store)
+        self.privacy = Privacy(store, self.settings)
+
+    @classmethod
+    def open(cls, path: str | Path, clock: Callable[[], datetime] = utc_now) -> "Centre":
+        return cls(Store.open(path, clock=clock))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Centre":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
