@@ -104,13 +104,17 @@ def _v1(conn: sqlite3.Connection) -> None:
             session_id TEXT NOT NULL REFERENCES sessions (id),
             member_id TEXT NOT NULL REFERENCES members (id),
             status TEXT NOT NULL CHECK (status IN ('booked', 'waitlisted', 'cancelled')),
+            -- place in the session's queue: first come, first booked or promoted.
+            -- An integer, not a time, so two sign-ups in the same millisecond
+            -- still have an order; re-registering after cancelling takes a new one.
+            queue_seq INTEGER NOT NULL,
             queued_at TEXT NOT NULL,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             UNIQUE (session_id, member_id)
         )
         """,
-        "CREATE INDEX registrations_session ON registrations (session_id, status, queued_at)",
+        "CREATE INDEX registrations_session ON registrations (session_id, status, queue_seq)",
         "CREATE INDEX registrations_member ON registrations (member_id)",
         """
         CREATE TABLE attendance (
@@ -133,8 +137,9 @@ def _v1(conn: sqlite3.Connection) -> None:
             role TEXT NOT NULL CHECK (role IN ('volunteer', 'staff')),
             pin_salt BLOB NOT NULL,
             pin_hash BLOB NOT NULL,
-            failed_attempts INTEGER NOT NULL DEFAULT 0,
-            locked_until TEXT,
+            -- KDF and its cost, e.g. 'scrypt:n=16384,r=8,p=1', so the cost can
+            -- be raised later without breaking the PINs already stored
+            pin_params TEXT NOT NULL,
             active INTEGER NOT NULL DEFAULT 1,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
@@ -145,6 +150,8 @@ def _v1(conn: sqlite3.Connection) -> None:
         CREATE TABLE pin_attempts (
             id INTEGER PRIMARY KEY CHECK (id = 1),
             failures INTEGER NOT NULL DEFAULT 0,
+            -- lockouts since the last good PIN: the delay doubles with each
+            lockouts INTEGER NOT NULL DEFAULT 0,
             locked_until TEXT
         )
         """,
@@ -169,8 +176,9 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database up to ``SCHEMA_VERSION``, one transaction per step.
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database up to ``target`` (the current ``SCHEMA_VERSION``
+    unless a test builds an older one), one transaction per step.
     Returns the version it started from. Refuses a database from the future."""
     start = conn.execute("PRAGMA user_version").fetchone()[0]
     if start > SCHEMA_VERSION:
@@ -178,7 +186,7 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"database schema version {start} is newer than this program's "
             f"({SCHEMA_VERSION}): upgrade Accueil before opening it"
         )
-    for version in range(start, SCHEMA_VERSION):
+    for version in range(start, target):
         conn.execute("BEGIN IMMEDIATE")
         try:
             MIGRATIONS[version](conn)
