@@ -1,0 +1,319 @@
+"""The hub's database: tables, engine creation, versioned schema.
+
+One code path for SQLite (the default, a file in WAL mode) and PostgreSQL
+(``postgresql://`` or ``postgresql+psycopg://``, driven by psycopg 3), through
+SQLAlchemy Core. The hub process keeps no state of its own: everything is in
+these tables, so several processes can serve one PostgreSQL.
+
+Conventions other modules rely on (the dashboard's report queries read them):
+
+* Times are ISO 8601 UTC text with a 'Z' (``sync.protocol.utc_iso``): they sort
+  and compare as text on both databases.
+* ``day`` columns are the Europe/Paris local date of the event, 'YYYY-MM-DD'.
+* Projection rows carry ``as_of``, the ``occurred_at`` of the event that last
+  set them: the later event wins whatever the order of arrival.
+* An erased member keeps its row in ``p_members`` (so counts hold) with
+  ``age_band`` 'unknown', ``gender``/``commune``/``neighbourhood`` NULL,
+  ``qpv`` NULL (unknown, not "no") and ``erased_at`` set; later updates of
+  that member are ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+DEFAULT_DB_URL = "sqlite:///federation.db"
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+
+metadata = sa.MetaData()
+
+
+
+def _id(name: str, *args, **kw) -> sa.Column:
+    """A UUID, as its lowercase text."""
+    return sa.Column(name, sa.String(36), *args, **kw)
+
+
+def _time(name: str, **kw) -> sa.Column:
+    """A moment, as ISO 8601 UTC text."""
+    return sa.Column(name, sa.String(32), **kw)
+
+
+# ---------------------------------------------------------------- centres, devices
+
+centres = sa.Table(
+    "centres", metadata,
+    _id("id", primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    _time("created_at", nullable=False),
+)
+
+devices = sa.Table(
+    "devices", metadata,
+    _id("id", primary_key=True),
+    _id("centre_id", sa.ForeignKey("centres.id"), nullable=False, index=True),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    _time("enrolled_at", nullable=False),
+    _time("revoked_at"),
+    _time("last_seen_at"),
+    _time("last_sync_at"),
+)
+
+enrolment_codes = sa.Table(
+    "enrolment_codes", metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    _id("centre_id", sa.ForeignKey("centres.id"), nullable=False, index=True),
+    _time("created_at", nullable=False),
+    _time("expires_at", nullable=False),
+    _time("used_at"),
+)
+
+# ---------------------------------------------------------------- events
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    _id("centre_id", sa.ForeignKey("centres.id"), nullable=False),
+    _id("event_id", nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    _time("occurred_at", nullable=False),
+    _time("received_at", nullable=False),
+    _id("device_id"),
+    # the member an event is about, so an erasure can find that member's events
+    _id("member_id"),
+    # sync.protocol.canonical_json of the event as received (redacted on erasure)
+    sa.Column("body", sa.Text, nullable=False),
+    # sha256 of the canonical text as received: replay vs conflict, even after redaction
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("centre_id", "event_id", name="events_centre_event"),
+    sa.Index("events_centre_type", "centre_id", "type"),
+    sa.Index("events_centre_member", "centre_id", "member_id"),
+)
+
+conflicts = sa.Table(
+    "conflicts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _id("centre_id", sa.ForeignKey("centres.id"), nullable=False, index=True),
+    _id("event_id", nullable=False),
+    _id("device_id"),
+    _time("received_at", nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("stored_hash", sa.String(64), nullable=False),
+)
+
+# ---------------------------------------------------------------- projections
+
+p_visit_counts = sa.Table(
+    "p_visit_counts", metadata,
+    _id("centre_id", primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("reason", sa.String(64), primary_key=True),
+    sa.Column("recorded_by", sa.String(16), primary_key=True),
+    sa.Column("visits", sa.Integer, nullable=False),
+)
+
+p_visits = sa.Table(
+    "p_visits", metadata,
+    _id("centre_id", primary_key=True),
+    _id("visit_id", primary_key=True),
+    _id("member_id"),  # NULL for an anonymous visit
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("recorded_by", sa.String(16), nullable=False),
+    _time("as_of", nullable=False),
+    sa.Index("p_visits_centre_day", "centre_id", "day"),
+)
+
+p_members = sa.Table(
+    "p_members", metadata,
+    _id("centre_id", primary_key=True),
+    _id("member_id", primary_key=True),
+    sa.Column("age_band", sa.String(16), nullable=False),
+    sa.Column("gender", sa.String(16)),
+    sa.Column("commune", sa.String(100)),
+    sa.Column("neighbourhood", sa.String(100)),
+    sa.Column("qpv", sa.Boolean),
+    sa.Column("created_day", sa.String(10)),  # NULL until member.created arrives
+    _time("erased_at"),
+    _time("as_of", nullable=False),
+)
+
+p_workshops = sa.Table(
+    "p_workshops", metadata,
+    _id("centre_id", primary_key=True),
+    _id("workshop_id", primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("theme", sa.String(32), nullable=False),
+    sa.Column("place", sa.String(200)),
+    _time("as_of", nullable=False),
+)
+
+p_sessions = sa.Table(
+    "p_sessions", metadata,
+    _id("centre_id", primary_key=True),
+    _id("session_id", primary_key=True),
+    _id("workshop_id"),  # NULL if only the cancellation has arrived yet
+    _time("starts_at"),
+    _time("ends_at"),
+    sa.Column("capacity", sa.Integer),
+    sa.Column("cancelled", sa.Boolean, nullable=False),
+    _time("as_of", nullable=False),
+    sa.Index("p_sessions_centre_starts", "centre_id", "starts_at"),
+)
+
+p_registrations = sa.Table(
+    "p_registrations", metadata,
+    _id("centre_id", primary_key=True),
+    _id("registration_id", primary_key=True),
+    _id("session_id", nullable=False),
+    _id("member_id", nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    _time("as_of", nullable=False),
+    sa.Index("p_registrations_session", "centre_id", "session_id"),
+)
+
+p_attendance = sa.Table(
+    "p_attendance", metadata,
+    _id("centre_id", primary_key=True),
+    _id("attendance_id", primary_key=True),
+    _id("session_id", nullable=False),
+    _id("member_id"),  # NULL for an anonymous walk-in
+    sa.Column("present", sa.Boolean, nullable=False),
+    sa.Column("walk_in", sa.Boolean, nullable=False),
+    _time("as_of", nullable=False),
+    sa.Index("p_attendance_session", "centre_id", "session_id"),
+)
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    _time("applied_at", nullable=False),
+)
+
+#: The tables of schema version 1. A later change is a new step in
+#: MIGRATIONS (ALTER/CREATE run by hand), never an edit of what v1 created.
+_V1_TABLES = [
+    centres, devices, enrolment_codes, events, conflicts, p_visit_counts, p_visits,
+    p_members, p_workshops, p_sessions, p_registrations, p_attendance,
+]
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(conn, tables=_V1_TABLES)
+
+
+#: version -> step. Steps run in order inside one transaction each.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1}
+LATEST_VERSION = max(MIGRATIONS)
+
+
+# ---------------------------------------------------------------- engine
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` and pick the psycopg 3 driver for it."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the one given, else $FEDERATION_DB, else the default."""
+    return url or os.environ.get("FEDERATION_DB") or DEFAULT_DB_URL
+
+
+def create_engine(url: str | None = None) -> Engine:
+    """An engine for ``url`` (see ``database_url``), SQLite set up for a server."""
+    url = normalise_url(database_url(url))
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if not url.startswith("postgresql"):
+        raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # let SQLAlchemy, not pysqlite, say when a transaction begins (so DDL is
+    # transactional too); see _sqlite_begin
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    # WAL: dashboard readers never block ingest. FULL: an event the hub said it
+    # stored survives a power cut, since the kiosk then marks it sent for good.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A writer asks for the write lock up front (execution option immediate):
+    # it then waits on the busy timeout instead of failing half-way.
+    immediate = conn.get_execution_options().get("immediate")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Connection:
+    """A connection whose transactions take the write lock at once on SQLite:
+    ``with writer(engine) as conn, conn.begin(): ...``."""
+    return engine.connect().execution_options(immediate=True)
+
+
+def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+# ---------------------------------------------------------------- migrations
+
+def current_version(conn: Connection) -> int:
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the schema to LATEST_VERSION; return the version it is at.
+
+    Safe when several processes start at once: the steps run under a lock
+    (PostgreSQL advisory lock; SQLite's write lock)."""
+    with writer(engine) as conn, conn.begin():
+        _lock_for_migration(conn)
+        schema_version.create(conn, checkfirst=True)
+        version = current_version(conn)
+        if version > LATEST_VERSION:
+            raise RuntimeError(
+                f"database schema is version {version}, newer than this hub ({LATEST_VERSION}): upgrade the hub"
+            )
+        for step in sorted(v for v in MIGRATIONS if v > version):
+            MIGRATIONS[step](conn)
+            conn.execute(schema_version.insert().values(version=step, applied_at=utc_now_iso()))
+            version = step
+    return version
+
+
+def _lock_for_migration(conn: Connection) -> None:
+    # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE)
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7301)"))
+
+
+def open_engine(url: str | None = None) -> Engine:
+    """Create the engine and migrate: what the server and the CLI call."""
+    engine = create_engine(url)
+    migrate(engine)
+    return engine
+
+
+def utc_now_iso() -> str:
+    moment = datetime.now(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
