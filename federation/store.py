@@ -209,8 +209,18 @@ def _v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=_V1_TABLES)
 
 
+def _v2(conn: Connection) -> None:
+    # the dashboard's staff accounts and sessions, and the indexes its reports
+    # need, are defined beside the code that uses them (imported here, not at
+    # the top, because those modules import this one)
+    from federation import reports, users
+
+    users.create_tables(conn)
+    reports.create_indexes(conn)
+
+
 #: version -> step. Steps run in order inside one transaction each.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
 LATEST_VERSION = max(MIGRATIONS)
 
 

@@ -1,0 +1,444 @@
+"""The figures the dashboard shows and the exports carry, for a period.
+
+Pure functions over SQLAlchemy Core queries on the reporting projections
+(federation.store). No web, no formatting: the pages and the exports both call
+these, so a figure on screen is the figure in the funder's file.
+
+Conventions (see federation.store): ``day`` columns are Europe/Paris dates as
+'YYYY-MM-DD' text; times are ISO UTC text; both compare as text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from federation.store import (
+    centres, conflicts, devices, p_attendance, p_members, p_registrations, p_sessions,
+    p_visit_counts, p_visits, p_workshops,
+)
+from sync.protocol import AGE_BANDS, GENDERS, utc_iso
+
+PARIS = ZoneInfo("Europe/Paris")
+SILENT_AFTER = timedelta(days=7)
+MAX_PERIOD_DAYS = 366 * 5
+DEFAULT_MONTHS = 3
+
+#: Indexes the report queries need across all centres (the store's own indexes
+#: lead with centre_id, which serves one centre's page but not the overview).
+_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS r_visit_counts_day ON p_visit_counts (day, reason, visits)",
+    "CREATE INDEX IF NOT EXISTS r_visits_day_member ON p_visits (day, member_id, centre_id)",
+    "CREATE INDEX IF NOT EXISTS r_members_created ON p_members (created_day)",
+    "CREATE INDEX IF NOT EXISTS r_sessions_starts ON p_sessions (starts_at)",
+]
+
+
+def create_indexes(conn: Connection) -> None:
+    """Schema step 2 of federation.store: the indexes these queries use."""
+    for ddl in _INDEXES:
+        conn.exec_driver_sql(ddl)
+
+
+class PeriodError(ValueError):
+    """A bad period: ``field`` is the form field, ``message_fr`` is for the page."""
+
+    def __init__(self, field: str, message: str, message_fr: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message_fr = message_fr
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole Paris days from ``start`` to ``end`` inclusive, one centre or all (None)."""
+
+    start: date
+    end: date
+    centre_id: str | None = None
+
+    @property
+    def first_day(self) -> str:
+        return self.start.isoformat()
+
+    @property
+    def last_day(self) -> str:
+        return self.end.isoformat()
+
+    def utc_bounds(self) -> tuple[str, str]:
+        """[from, to) as ISO UTC text: Paris midnight of start, and of the day after end."""
+        low = datetime.combine(self.start, time(0), PARIS)
+        high = datetime.combine(self.end + timedelta(days=1), time(0), PARIS)
+        return utc_iso(low), utc_iso(high)
+
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def paris_today(now: datetime | None = None) -> date:
+    return (now or datetime.now(timezone.utc)).astimezone(PARIS).date()
+
+
+def months_before(day: date, months: int) -> date:
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    for candidate in (day.day, 30, 29, 28):  # clamp 31 March -> 28/29 February
+        try:
+            return date(year, month, candidate)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _parse_day(text: str, field: str, label_fr: str) -> date:
+    text = text.strip()
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise PeriodError(field, f"{text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)",
+                      f"La {label_fr} « {text} » n'est pas une date valide (jj/mm/aaaa).")
+
+
+def parse_period(start: str | None, end: str | None, centre_id: str | None = None,
+                 today: date | None = None) -> Period:
+    """A Period from form fields; empty fields mean the last three months."""
+    today = today or paris_today()
+    last = _parse_day(end, "to", "date de fin") if end and end.strip() else today
+    first = (_parse_day(start, "from", "date de début") if start and start.strip()
+             else months_before(last, DEFAULT_MONTHS) + timedelta(days=1))
+    if first > last:
+        raise PeriodError("from", f"start {first} is after end {last}",
+                          "La date de début est après la date de fin.")
+    if (last - first).days >= MAX_PERIOD_DAYS:
+        raise PeriodError("from", "the period is longer than five years",
+                          "La période ne peut pas dépasser cinq ans.")
+    return Period(first, last, (centre_id or "").strip() or None)
+
+
+# ---------------------------------------------------------------- visits
+
+def _for_centre(query, column, period: Period):
+    return query.where(column == period.centre_id) if period.centre_id else query
+
+
+def visits_by_day(conn: Connection, period: Period) -> dict[str, int]:
+    c = p_visit_counts.c
+    query = (sa.select(c.day, sa.func.sum(c.visits))
+             .where(c.day.between(period.first_day, period.last_day)).group_by(c.day))
+    return {day: int(total) for day, total in conn.execute(_for_centre(query, c.centre_id, period))}
+
+
+def visits_per_week(conn: Connection, period: Period) -> list[tuple[date, int]]:
+    """(Monday of the week, visits) for every week the period touches, zeros included.
+    The first and last weeks count only the period's days."""
+    per_day = visits_by_day(conn, period)
+    weeks: dict[date, int] = {}
+    monday = period.start - timedelta(days=period.start.weekday())
+    while monday <= period.end:
+        weeks[monday] = 0
+        monday += timedelta(days=7)
+    for day_text, total in per_day.items():
+        day = date.fromisoformat(day_text)
+        weeks[day - timedelta(days=day.weekday())] += total
+    return sorted(weeks.items())
+
+
+def visits_by_reason(conn: Connection, period: Period) -> list[tuple[str, int]]:
+    c = p_visit_counts.c
+    total = sa.func.sum(c.visits).label("total")
+    query = (sa.select(c.reason, total).where(c.day.between(period.first_day, period.last_day))
+             .group_by(c.reason).order_by(total.desc(), c.reason))
+    return [(reason, int(n)) for reason, n in conn.execute(_for_centre(query, c.centre_id, period))]
+
+
+def visits_by_centre(conn: Connection, period: Period) -> dict[str, int]:
+    c = p_visit_counts.c
+    query = (sa.select(c.centre_id, sa.func.sum(c.visits))
+             .where(c.day.between(period.first_day, period.last_day)).group_by(c.centre_id))
+    return {centre: int(n) for centre, n in conn.execute(_for_centre(query, c.centre_id, period))}
+
+
+# ---------------------------------------------------------------- workshops
+
+@dataclass
+class WorkshopFigures:
+    centre_id: str
+    workshop_id: str | None
+    title: str
+    theme: str
+    sessions: int = 0
+    booked: int = 0
+    waitlisted: int = 0
+    present: int = 0
+    walk_ins: int = 0
+
+    @property
+    def attendance_rate(self) -> float | None:
+        """Share of booked places that were attended by someone who had booked."""
+        if not self.booked:
+            return None
+        return min(1.0, (self.present - self.walk_ins) / self.booked)
+
+
+def _held_sessions(period: Period):
+    """Sessions held in the period: not cancelled, starting within it."""
+    low, high = period.utc_bounds()
+    s = p_sessions.c
+    query = sa.select(s.centre_id, s.session_id, s.workshop_id).where(
+        s.cancelled == sa.false(), s.starts_at >= low, s.starts_at < high)
+    return _for_centre(query, s.centre_id, period).subquery("held")
+
+
+def _count_if(condition):
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def workshop_figures(conn: Connection, period: Period) -> list[WorkshopFigures]:
+    """One row per workshop with sessions held in the period, busiest first."""
+    held = _held_sessions(period)
+    key = (held.c.centre_id, held.c.workshop_id)
+    rows: dict[tuple, WorkshopFigures] = {}
+    w = p_workshops.c
+    sessions = (sa.select(*key, sa.func.count(), w.title, w.theme)
+                .select_from(held.outerjoin(p_workshops, sa.and_(
+                    w.centre_id == held.c.centre_id, w.workshop_id == held.c.workshop_id)))
+                .group_by(*key, w.title, w.theme))
+    for centre_id, workshop_id, count, title, theme in conn.execute(sessions):
+        rows[(centre_id, workshop_id)] = WorkshopFigures(
+            centre_id, workshop_id, title or "(atelier inconnu)", theme or "autre", sessions=count)
+
+    r = p_registrations.c
+    registrations = (sa.select(*key, _count_if(r.status == "booked"), _count_if(r.status == "waitlisted"))
+                     .select_from(held.join(p_registrations, sa.and_(
+                         r.centre_id == held.c.centre_id, r.session_id == held.c.session_id)))
+                     .group_by(*key))
+    for centre_id, workshop_id, booked, waitlisted in conn.execute(registrations):
+        rows[(centre_id, workshop_id)].booked = int(booked)
+        rows[(centre_id, workshop_id)].waitlisted = int(waitlisted)
+
+    a = p_attendance.c
+    attendance = (sa.select(*key, _count_if(a.present == sa.true()),
+                            _count_if(sa.and_(a.present == sa.true(), a.walk_in == sa.true())))
+                  .select_from(held.join(p_attendance, sa.and_(
+                      a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)))
+                  .group_by(*key))
+    for centre_id, workshop_id, present, walk_ins in conn.execute(attendance):
+        rows[(centre_id, workshop_id)].present = int(present)
+        rows[(centre_id, workshop_id)].walk_ins = int(walk_ins)
+    return sorted(rows.values(), key=lambda row: (-row.sessions, -row.present, row.title))
+
+
+def workshop_totals(rows: list[WorkshopFigures]) -> WorkshopFigures:
+    total = WorkshopFigures("", None, "Total", "")
+    for row in rows:
+        for name in ("sessions", "booked", "waitlisted", "present", "walk_ins"):
+            setattr(total, name, getattr(total, name) + getattr(row, name))
+    return total
+
+
+def workshops_by_theme(rows: list[WorkshopFigures]) -> list[WorkshopFigures]:
+    themes: dict[str, list[WorkshopFigures]] = {}
+    for row in rows:
+        themes.setdefault(row.theme, []).append(row)
+    result = []
+    for theme, group in themes.items():
+        total = workshop_totals(group)
+        total.title, total.theme = theme, theme
+        result.append(total)
+    return sorted(result, key=lambda row: (-row.sessions, row.theme))
+
+
+# ---------------------------------------------------------------- members
+
+def new_members(conn: Connection, period: Period) -> int:
+    m = p_members.c
+    query = sa.select(sa.func.count()).where(m.created_day.between(period.first_day, period.last_day))
+    return int(conn.execute(_for_centre(query, m.centre_id, period)).scalar_one())
+
+
+@dataclass
+class Participants:
+    """Distinct members who came in the period (a visit, or present at a session),
+    counted by their reporting attributes. Anonymous visits are not participants."""
+
+    # (age_band, gender, qpv) -> members; gender/qpv None when unknown or erased
+    profile: Counter = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.profile.values())
+
+    def by_age_band(self) -> list[tuple[str, int]]:
+        counts = Counter()
+        for (band, _gender, _qpv), n in self.profile.items():
+            counts[band] += n
+        return [(band, counts[band]) for band in AGE_BANDS if counts[band]] + \
+            [(band, n) for band, n in counts.items() if band not in AGE_BANDS]
+
+    def by_gender(self) -> list[tuple[str | None, int]]:
+        counts = Counter()
+        for (_band, gender, _qpv), n in self.profile.items():
+            counts[gender] += n
+        known = [(g, counts[g]) for g in GENDERS if counts[g]]
+        return known + [(g, n) for g, n in counts.items() if g not in GENDERS]
+
+    def by_gender_and_age(self) -> dict[tuple[str | None, str], int]:
+        counts: Counter = Counter()
+        for (band, gender, _qpv), n in self.profile.items():
+            counts[(gender, band)] += n
+        return dict(counts)
+
+    @property
+    def qpv(self) -> int:
+        return sum(n for (_b, _g, qpv), n in self.profile.items() if qpv)
+
+    @property
+    def qpv_known(self) -> int:
+        return sum(n for (_b, _g, qpv), n in self.profile.items() if qpv is not None)
+
+    @property
+    def qpv_share(self) -> float | None:
+        """Residents of priority neighbourhoods among participants whose flag is known."""
+        return self.qpv / self.qpv_known if self.qpv_known else None
+
+
+def participants(conn: Connection, period: Period) -> Participants:
+    v = p_visits.c
+    visitors = _for_centre(
+        sa.select(v.centre_id, v.member_id).where(
+            v.day.between(period.first_day, period.last_day), v.member_id.is_not(None)),
+        v.centre_id, period)
+    held = _held_sessions(period)
+    a = p_attendance.c
+    attendees = (sa.select(a.centre_id, a.member_id)
+                 .select_from(held.join(p_attendance, sa.and_(
+                     a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)))
+                 .where(a.present == sa.true(), a.member_id.is_not(None)))
+    people = sa.union(visitors, attendees).subquery("people")  # UNION removes repeats
+    m = p_members.c
+    query = (sa.select(sa.func.coalesce(m.age_band, "unknown"), m.gender, m.qpv, sa.func.count())
+             .select_from(people.outerjoin(p_members, sa.and_(
+                 m.centre_id == people.c.centre_id, m.member_id == people.c.member_id)))
+             .group_by(sa.func.coalesce(m.age_band, "unknown"), m.gender, m.qpv))
+    result = Participants()
+    for band, gender, qpv, n in conn.execute(query):
+        result.profile[(band, gender, None if qpv is None else bool(qpv))] += int(n)
+    return result
+
+
+# ---------------------------------------------------------------- centres, devices, conflicts
+
+@dataclass
+class CentreStatus:
+    id: str
+    name: str
+    devices: int
+    last_sync: str | None
+    silent: bool
+
+
+def centre_statuses(conn: Connection, now: datetime | None = None,
+                    centre_id: str | None = None) -> list[CentreStatus]:
+    """Every centre with its active devices and last sync; ``silent`` when nothing
+    arrived for SILENT_AFTER (or never)."""
+    threshold = utc_iso((now or datetime.now(timezone.utc)) - SILENT_AFTER)
+    d = devices.c
+    # a revoked device's last sync still says when the centre was last heard from
+    query = (sa.select(centres.c.id, centres.c.name,
+                       _count_if(sa.and_(d.id.is_not(None), d.revoked_at.is_(None))),
+                       sa.func.max(d.last_sync_at))
+             .select_from(centres.outerjoin(devices, d.centre_id == centres.c.id))
+             .group_by(centres.c.id, centres.c.name).order_by(centres.c.name))
+    if centre_id:
+        query = query.where(centres.c.id == centre_id)
+    return [CentreStatus(cid, name, int(count), last, last is None or last < threshold)
+            for cid, name, count, last in conn.execute(query)]
+
+
+def centre_names(conn: Connection) -> dict[str, str]:
+    return dict(conn.execute(sa.select(centres.c.id, centres.c.name).order_by(centres.c.name)))
+
+
+def device_list(conn: Connection, centre_id: str | None = None) -> list[dict]:
+    d = devices.c
+    query = (sa.select(d.id, d.label, d.centre_id, centres.c.name.label("centre_name"),
+                       d.enrolled_at, d.revoked_at, d.last_seen_at, d.last_sync_at)
+             .join(centres, centres.c.id == d.centre_id)
+             .order_by(centres.c.name, d.label))
+    if centre_id:
+        query = query.where(d.centre_id == centre_id)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def conflict_list(conn: Connection, centre_id: str | None = None, limit: int = 200) -> tuple[int, list[dict]]:
+    """(how many conflicts, the most recent ``limit`` with their event type)."""
+    c = conflicts.c
+    count = sa.select(sa.func.count()).select_from(conflicts)
+    query = (sa.select(c.id, c.centre_id, centres.c.name.label("centre_name"), c.event_id,
+                       c.device_id, c.received_at, c.body)
+             .join(centres, centres.c.id == c.centre_id)
+             .order_by(c.received_at.desc(), c.id.desc()).limit(limit))
+    if centre_id:
+        count, query = count.where(c.centre_id == centre_id), query.where(c.centre_id == centre_id)
+    rows = []
+    for row in conn.execute(query):
+        item = dict(row._mapping)
+        try:
+            item["type"] = json.loads(item.pop("body")).get("type", "?")
+        except (ValueError, AttributeError):
+            item["type"] = "?"
+        rows.append(item)
+    return int(conn.execute(count).scalar_one()), rows
+
+
+# ---------------------------------------------------------------- all together
+
+@dataclass
+class Overview:
+    period: Period
+    weeks: list[tuple[date, int]]
+    reasons: list[tuple[str, int]]
+    workshops: list[WorkshopFigures]
+    new_members: int
+    participants: Participants
+    centres: list[CentreStatus]
+    visits_by_centre: dict[str, int]
+
+    @property
+    def visits(self) -> int:
+        return sum(n for _reason, n in self.reasons)
+
+    @property
+    def workshop_total(self) -> WorkshopFigures:
+        return workshop_totals(self.workshops)
+
+    @property
+    def themes(self) -> list[WorkshopFigures]:
+        return workshops_by_theme(self.workshops)
+
+    @property
+    def silent_centres(self) -> list[CentreStatus]:
+        return [c for c in self.centres if c.silent]
+
+
+def overview(conn: Connection, period: Period, now: datetime | None = None) -> Overview:
+    """Everything the overview page, the CSV and the PDF show."""
+    return Overview(
+        period=period,
+        weeks=visits_per_week(conn, period),
+        reasons=visits_by_reason(conn, period),
+        workshops=workshop_figures(conn, period),
+        new_members=new_members(conn, period),
+        participants=participants(conn, period),
+        centres=centre_statuses(conn, now, period.centre_id),
+        visits_by_centre=visits_by_centre(conn, period),
+    )
