@@ -1,0 +1,155 @@
+"""Backups to a folder, keep-14 rotation, the daily run, and restoring safely."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import centre_rows as rows
+from kiosk.core import backup
+from kiosk.core.settings import Settings
+from kiosk.core.store import Store
+
+ACTOR = {"id": rows.STAFF_ID, "name": "Nadia Ferhat"}
+
+
+@pytest.fixture
+def filled(store):
+    rows.fill(store)
+    with store.transaction():
+        store.emit("member.erased", {"member_id": rows.ERASED})
+    return store
+
+
+def dump(path) -> dict[str, list[tuple]]:
+    """Every table, every row, in a stable order."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall() for t in tables}
+    finally:
+        conn.close()
+
+
+def test_a_restored_backup_is_identical_table_by_table(filled, db_path, tmp_path):
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    before = dump(db_path)
+    made = backup.backup(filled, stick)
+    assert made.name == "accueil-20261201-090000.db" and made.parent == stick
+    # life goes on, then the centre restores the morning's backup
+    with filled.transaction():
+        filled.conn.execute("DELETE FROM visits")
+        filled.conn.execute("UPDATE members SET first_name = 'X'")
+    filled.close()
+    safety = backup.restore(db_path, made)
+    assert dump(db_path) == before
+    assert sum(len(v) for v in before.values()) > 20 and before["outbox"]
+    assert dump(safety)["visits"] == [] and safety.parent == db_path.parent
+    with Store.open(db_path) as reopened:
+        assert reopened.one("SELECT count(*) AS n FROM visits")["n"] == 7
+
+
+def test_a_backup_is_one_checked_file_with_no_leftovers(filled, tmp_path):
+    made = backup.backup(filled, tmp_path)
+    conn = sqlite3.connect(made)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
+    assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob("accueil-*-wal"))
+
+
+def test_a_backup_of_a_closed_database_file_works(filled, db_path, tmp_path):
+    filled.close()
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    made = backup.backup(db_path, stick)
+    assert dump(made) == dump(db_path)
+
+
+def test_two_backups_in_the_same_second_get_two_files(filled, tmp_path):
+    first = backup.backup(filled, tmp_path)
+    second = backup.backup(filled, tmp_path)
+    assert first != second and second.name == "accueil-20261201-090001.db"
+
+
+def test_only_the_last_14_backups_are_kept_and_other_files_are_left(filled, clock, tmp_path):
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    (stick / "photos.jpg").write_bytes(b"not ours")
+    made = []
+    for _ in range(16):
+        made.append(backup.backup(filled, stick))
+        clock.advance(days=1)
+    kept = backup.backups(stick)
+    assert kept == made[2:] and len(kept) == 14
+    assert (stick / "photos.jpg").exists()
+    assert backup.rotate(stick, keep=3) == made[2:13]
+
+
+def test_a_missing_folder_is_a_clear_error(filled, tmp_path):
+    with pytest.raises(backup.BackupError) as refused:
+        backup.backup(filled, tmp_path / "clé absente")
+    assert refused.value.field == "backup_dir" and "clé absente" in refused.value.message_fr
+
+
+def test_a_backup_by_someone_is_audited(filled, tmp_path):
+    made = backup.backup(filled, tmp_path, actor=ACTOR)
+    entry = filled.one("SELECT * FROM audit_log WHERE action = 'backup.made'")
+    assert entry["actor_name"] == "Nadia Ferhat" and str(made) in entry["detail"]
+
+
+def test_the_daily_backup_runs_once_a_paris_day(filled, clock, tmp_path):
+    assert not backup.due(filled)  # no folder configured
+    assert backup.run_daily(filled) is None
+    Settings(filled).set("backup_dir", str(tmp_path))
+    assert backup.due(filled)
+    first = backup.run_daily(filled)
+    assert first is not None and not backup.due(filled)
+    assert backup.run_daily(filled) is None
+    clock.advance(hours=14)  # 23:00 in Paris, same day
+    assert not backup.due(filled)
+    clock.advance(hours=1, minutes=1)  # 00:01 the next day in Paris
+    assert backup.due(filled)
+    assert backup.run_daily(filled).name == "accueil-20261202-000100.db"
+
+
+def test_the_daily_backup_says_when_the_stick_is_gone(filled, tmp_path):
+    Settings(filled).set("backup_dir", str(tmp_path / "usb"))
+    assert backup.due(filled)
+    with pytest.raises(backup.BackupError):
+        backup.run_daily(filled)
+
+
+def test_restore_refuses_a_file_that_is_not_an_accueil_database(filled, db_path, tmp_path):
+    before = dump(db_path)
+    text = tmp_path / "notes.db"
+    text.write_text("bonjour")
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    for wrong, words in ((text, "n'est pas une base SQLite"), (other, "n'est pas une sauvegarde Accueil"),
+                         (tmp_path / "absent.db", "n'existe pas")):
+        with pytest.raises(backup.BackupError) as refused:
+            backup.restore(db_path, wrong)
+        assert refused.value.field == "from_file" and words in refused.value.message_fr
+    assert dump(db_path) == before
+    assert not list(db_path.parent.glob("*avant-restauration*"))
+
+
+def test_restore_refuses_a_corrupt_backup_and_leaves_the_database_untouched(filled, db_path, tmp_path):
+    made = backup.backup(filled, tmp_path)
+    before = dump(db_path)
+    data = bytearray(made.read_bytes())
+    page = 4096
+    for offset in range(page * 2, len(data), page):  # scribble over every page after the schema
+        data[offset + 8:offset + 200] = b"\xff" * 192
+    made.write_bytes(bytes(data))
+    with pytest.raises(backup.BackupError) as refused:
+        backup.restore(db_path, made)
+    assert "abîmé" in refused.value.message_fr
+    assert dump(db_path) == before
