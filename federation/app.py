@@ -1,0 +1,86 @@
+"""The hub's ASGI application: ``create_app(db_url)``.
+
+Mounts the kiosks' API (federation.api) and, when it is installed, the
+dashboard (federation.web.router). Every answer carries ``X-Accueil-Hub: 1``
+so a kiosk can tell the hub from a wifi portal; every error is JSON
+``{"error", "field"}`` and none of them is a 5xx for anything a client sent.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from federation import api
+from federation import store as db
+from sync import protocol
+
+log = logging.getLogger("federation")
+
+#: how long a client waits before retrying when the database is busy
+BUSY_RETRY_AFTER_S = 2
+
+
+def create_app(db_url: str | None = None, limits: api.Limits | None = None) -> FastAPI:
+    """Open (and migrate) the database at ``db_url`` and build the app."""
+    app = FastAPI(title="Accueil federation hub", version=protocol.PROTOCOL_VERSION)
+    app.state.engine = db.open_engine(db_url)
+    app.state.limits = limits or api.Limits()
+    app.state.rate_limiter = api.RateLimiter(app.state.limits.rate_per_minute)
+    for router in api.routers:
+        app.include_router(router)
+    _mount_dashboard(app)
+    _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def hub_header(request: Request, call_next):
+        response = await call_next(request)
+        response.headers[protocol.HUB_HEADER] = "1"
+        return response
+
+    return app
+
+
+def _mount_dashboard(app: FastAPI) -> None:
+    try:
+        from federation import web
+    except ImportError as error:
+        log.info("dashboard not mounted: %s", error)
+        return
+    router = getattr(web, "router", None)
+    if router is not None:
+        app.include_router(router)
+
+
+def _error(status: int, message: str, field: str | None = None, headers: dict | None = None) -> JSONResponse:
+    body = {"error": message} | ({"field": field} if field else {})
+    headers = {protocol.HUB_HEADER: "1"} | (headers or {})
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(api.HubError)
+    async def hub_error(_request: Request, error: api.HubError) -> JSONResponse:
+        return _error(error.status, error.message, error.field, error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "header")]
+        return _error(400, f"invalid request: {first.get('msg', 'bad input')}", ".".join(where) or "body")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return _error(error.status_code, str(error.detail), None, dict(error.headers or {}))
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(_request: Request, error: OperationalError) -> JSONResponse:
+        # locked SQLite file, PostgreSQL restarting: nothing was committed, retry later
+        log.warning("database unavailable: %s", error.orig)
+        return _error(503, "the hub's database is busy: retry later", None,
+                      {"Retry-After": str(BUSY_RETRY_AFTER_S)})

@@ -1,0 +1,190 @@
+"""Centres and their devices: creation, one-time enrolment codes, device
+tokens (random, stored as sha256, scoped to one centre, revocable), and the
+figures `federation stats` and `federation list-centres` print.
+
+The Python API the CLI and the API routers share; every function takes an
+open SQLAlchemy connection and leaves the transaction to the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from federation import store as db
+from sync import protocol
+
+CODE_LIFETIME = timedelta(days=7)
+# unambiguous when read aloud or typed by hand: no 0/O, 1/I/L
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 12
+
+
+class EnrolmentRefused(Exception):
+    """A code that is unknown, used or expired. ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Device:
+    id: str
+    centre_id: str
+    centre_name: str
+    label: str
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def now_iso(now: datetime | None = None) -> str:
+    return protocol.utc_iso(now or datetime.now(timezone.utc))
+
+
+def normalise_code(code: str) -> str:
+    """Codes are typed by people: ignore case, spaces and dashes."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def add_centre(conn: Connection, name: str, now: datetime | None = None) -> tuple[str, str]:
+    """Create a centre; return (centre id, its first enrolment code)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValueError("name: a centre needs a name of 1 to 200 characters")
+    centre_id = protocol.new_id()
+    conn.execute(db.centres.insert().values(id=centre_id, name=name, created_at=now_iso(now)))
+    return centre_id, new_code(conn, centre_id, now)
+
+
+def new_code(conn: Connection, centre_id: str, now: datetime | None = None) -> str:
+    """A fresh one-time code for ``centre_id``, valid CODE_LIFETIME."""
+    if conn.execute(sa.select(db.centres.c.id).where(db.centres.c.id == centre_id)).first() is None:
+        raise LookupError(f"centre: no centre with id {centre_id}")
+    now = now or datetime.now(timezone.utc)
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    code = "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
+    conn.execute(db.enrolment_codes.insert().values(
+        code_hash=sha256(normalise_code(code)), centre_id=centre_id,
+        created_at=now_iso(now), expires_at=now_iso(now + CODE_LIFETIME),
+    ))
+    return code
+
+
+def enrol(conn: Connection, code: str, label: str, now: datetime | None = None) -> dict:
+    """Trade a one-time code for a device token. Raises EnrolmentRefused."""
+    codes = db.enrolment_codes
+    now_text = now_iso(now)
+    code_hash = sha256(normalise_code(code))
+    # claim the code with a write first: two kiosks racing for one code
+    # cannot both win, and SQLite takes its write lock before any read
+    claimed = conn.execute(
+        codes.update()
+        .where(codes.c.code_hash == code_hash, codes.c.used_at.is_(None), codes.c.expires_at > now_text)
+        .values(used_at=now_text)
+    ).rowcount
+    if not claimed:
+        held = conn.execute(sa.select(codes).where(codes.c.code_hash == code_hash)).first()
+        if held is None:
+            raise EnrolmentRefused(403, "unknown enrolment code")
+        if held.used_at is not None:
+            raise EnrolmentRefused(403, "this enrolment code was already used: ask the federation for a new one")
+        raise EnrolmentRefused(403, "this enrolment code has expired: ask the federation for a new one")
+    centre = conn.execute(
+        sa.select(db.centres).join(codes, codes.c.centre_id == db.centres.c.id)
+        .where(codes.c.code_hash == code_hash)
+    ).one()
+    token = secrets.token_urlsafe(32)
+    device_id = str(uuid.uuid4())
+    conn.execute(db.devices.insert().values(
+        id=device_id, centre_id=centre.id, label=label, token_hash=sha256(token), enrolled_at=now_text,
+    ))
+    return {"device_id": device_id, "device_token": token, "centre_id": centre.id,
+            "centre_name": centre.name, "protocol": protocol.PROTOCOL_VERSION}
+
+
+def authenticate(conn: Connection, token: str) -> Device | None:
+    """The live device holding ``token``, or None (unknown or revoked)."""
+    row = conn.execute(
+        sa.select(db.devices.c.id, db.devices.c.centre_id, db.centres.c.name, db.devices.c.label)
+        .join(db.centres, db.centres.c.id == db.devices.c.centre_id)
+        .where(db.devices.c.token_hash == sha256(token), db.devices.c.revoked_at.is_(None))
+    ).first()
+    return Device(*row) if row else None
+
+
+def revoke_device(conn: Connection, device_id: str, now: datetime | None = None) -> bool:
+    """Revoke a device's token; False if no such live device."""
+    return bool(conn.execute(
+        db.devices.update()
+        .where(db.devices.c.id == device_id, db.devices.c.revoked_at.is_(None))
+        .values(revoked_at=now_iso(now))
+    ).rowcount)
+
+
+def mark_synced(conn: Connection, device_id: str, when: str) -> None:
+    conn.execute(db.devices.update().where(db.devices.c.id == device_id)
+                 .values(last_seen_at=when, last_sync_at=when))
+
+
+def list_centres(conn: Connection) -> list[dict]:
+    """Centres with their devices, oldest first."""
+    centres = [dict(row._mapping) | {"devices": []} for row in
+               conn.execute(sa.select(db.centres).order_by(db.centres.c.created_at, db.centres.c.name))]
+    by_id = {centre["id"]: centre for centre in centres}
+    for device in conn.execute(sa.select(db.devices).order_by(db.devices.c.enrolled_at)):
+        by_id[device.centre_id]["devices"].append(dict(device._mapping) | {"token_hash": None})
+    for centre in centres:
+        syncs = [d["last_sync_at"] for d in centre["devices"] if d["last_sync_at"]]
+        centre["last_sync"] = max(syncs) if syncs else None
+    return centres
+
+
+def event_counts(conn: Connection, centre_id: str | None = None) -> dict[str, dict[str, int]]:
+    """centre id -> {event type: count}."""
+    query = sa.select(db.events.c.centre_id, db.events.c.type, sa.func.count()).group_by(
+        db.events.c.centre_id, db.events.c.type)
+    if centre_id is not None:
+        query = query.where(db.events.c.centre_id == centre_id)
+    counts: dict[str, dict[str, int]] = {}
+    for centre, kind, n in conn.execute(query):
+        counts.setdefault(centre, {})[kind] = n
+    return counts
+
+
+def stats(conn: Connection) -> dict:
+    """The monitoring figures of `federation stats --json`."""
+    counts = event_counts(conn)
+    centres = []
+    for centre in list_centres(conn):
+        events = dict(sorted(counts.get(centre["id"], {}).items()))
+        centres.append({"id": centre["id"], "name": centre["name"], "events": events,
+                        "events_total": sum(events.values()), "last_sync": centre["last_sync"]})
+    return {"centres": centres, "events_total": sum(c["events_total"] for c in centres)}
+
+
+def device_status(conn: Connection, device: Device) -> dict:
+    """What the hub holds of a device's centre (GET /api/v1/status)."""
+    events = db.events
+    first, last = conn.execute(
+        sa.select(sa.func.min(events.c.occurred_at), sa.func.max(events.c.occurred_at))
+        .where(events.c.centre_id == device.centre_id)
+    ).one()
+    by_type = dict(sorted(event_counts(conn, device.centre_id).get(device.centre_id, {}).items()))
+    last_sync = conn.execute(sa.select(db.devices.c.last_sync_at)
+                             .where(db.devices.c.id == device.id)).scalar()
+    return {
+        "protocol": protocol.PROTOCOL_VERSION, "centre_id": device.centre_id,
+        "centre_name": device.centre_name, "device_id": device.id,
+        "events_total": sum(by_type.values()), "events_by_type": by_type,
+        "first_occurred_at": first, "last_occurred_at": last, "last_sync_at": last_sync,
+    }
