@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Turn a Debian 12 / Raspberry Pi OS (bookworm) machine into an Accueil kiosk.
+#
+#   sudo packaging/linux/install.sh                 install from this source tree
+#   sudo packaging/linux/install.sh --from accueil-0.1.0-py3-none-any.whl
+#   packaging/linux/install.sh --dry-run            print what would be done
+#   packaging/linux/install.sh --root /tmp/stage    lay the files out under a
+#                                                   folder (tests, inspection)
+#
+# What it does: installs the system packages (cage, GL, fonts), creates the
+# unprivileged `accueil` user, puts the application in its own virtualenv in
+# /opt/accueil/venv, keeps the data in /var/lib/accueil, and enables the
+# systemd units: the kiosk full screen at boot, the sync timer and the daily
+# backup + retention purge. Running it again upgrades the application and
+# keeps the data and /etc/accueil/kiosk.env. The French guide is
+# docs/installer-une-borne.md.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SOURCE_TREE=$(cd "$HERE/../.." && pwd)
+
+APP_USER=accueil
+APP_DIR=/opt/accueil
+DATA_DIR=/var/lib/accueil
+CONF_DIR=/etc/accueil
+UNIT_DIR=/etc/systemd/system
+UNITS=(accueil-kiosk.service accueil-sync.service accueil-sync.timer accueil-daily.service accueil-daily.timer)
+ENABLE=(accueil-kiosk.service accueil-sync.timer accueil-daily.timer)
+PACKAGES=(python3 python3-venv python3-pip cage xwayland dbus libegl1 libgl1 libgles2
+          libgl1-mesa-dri libegl-mesa0 libmtdev1 fonts-noto-core
+          fonts-material-design-icons-iconfont sqlite3)
+
+ROOT=""
+DRY_RUN=0
+WITH_APT=1
+KEEP_DESKTOP=0
+FROM=""
+PIP_ARGS=()
+
+usage() {
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    cat <<'EOF'
+Options:
+  --from SOURCE     source tree, wheel file or pip requirement to install
+                    (default: the source tree holding this script)
+  --root DIR        install under DIR instead of /; skips apt, the user,
+                    ownership and systemctl (they are printed instead)
+  --dry-run         print every step, change nothing
+  --no-apt          do not install Debian packages
+  --keep-desktop    leave the desktop's display manager enabled
+  --pip-args ARGS   extra arguments for pip (e.g. "--no-index --find-links DIR")
+  -h, --help        this help
+EOF
+}
+
+parse_args() {
+    while [[ $# -gt 0 ]]; do
+        case "$1" in
+            --from) FROM=${2:?--from needs a value}; shift 2 ;;
+            --root) ROOT=$(realpath -m "${2:?--root needs a folder}"); shift 2 ;;
+            --dry-run) DRY_RUN=1; shift ;;
+            --no-apt) WITH_APT=0; shift ;;
+            --keep-desktop) KEEP_DESKTOP=1; shift ;;
+            --pip-args) read -r -a PIP_ARGS <<<"${2:?--pip-args needs a value}"; shift 2 ;;
+            -h|--help) usage; exit 0 ;;
+            *) echo "install.sh: unknown option: $1 (see --help)" >&2; exit 2 ;;
+        esac
+    done
+    if [[ -z "$FROM" ]]; then
+        FROM=$SOURCE_TREE
+    fi
+}
+
+say() { printf '==> %s\n' "$*"; }
+
+# Run a command, or only print it in --dry-run mode.
+run() {
+    if [[ $DRY_RUN -eq 1 ]]; then
+        printf '+'; printf ' %q' "$@"; printf '\n'
+    else
+        "$@"
+    fi
+}
+
+# Commands that change the machine itself (packages, users, services):
+# skipped with a note when staging under --root.
+system() {
+    if [[ -n "$ROOT" ]]; then
+        printf 'skipped (--root):'; printf ' %q' "$@"; printf '\n'
+    else
+        run "$@"
+    fi
+}
+
+check_privileges() {
+    if [[ -z "$ROOT" && $DRY_RUN -eq 0 && $(id -u) -ne 0 ]]; then
+        echo "install.sh: run it as root (sudo), or with --dry-run / --root DIR" >&2
+        exit 1
+    fi
+}
+
+install_packages() {
+    [[ $WITH_APT -eq 1 ]] || return 0
+    say "Installing Debian packages"
+    system apt-get update -qq
+    system env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
+}
+
+create_user() {
+    say "Creating the '$APP_USER' user"
+    if [[ -z "$ROOT" ]] && id "$APP_USER" >/dev/null 2>&1; then
+        echo "user $APP_USER exists"
+    else
+        system useradd --system --user-group --home-dir "$DATA_DIR" --shell /usr/sbin/nologin \
+            --comment "Accueil kiosk" "$APP_USER"
+    fi
+    # the screen, GPU and touchscreen, for when logind does not hand them over
+    local group
+    for group in video render input; do
+        if getent group "$group" >/dev/null; then
+            system usermod -a -G "$group" "$APP_USER"
+        fi
+    done
+}
+
+make_folders() {
+    say "Making $APP_DIR, $DATA_DIR and $CONF_DIR"
+    run install -d -m 0755 "$ROOT$APP_DIR" "$ROOT$CONF_DIR" "$ROOT$UNIT_DIR" "$ROOT/etc/pam.d"
+    # members' names live in the database: the kiosk user alone may read it
+    run install -d -m 0700 "$ROOT$DATA_DIR" "$ROOT$DATA_DIR/backups" "$ROOT$DATA_DIR/kivy"
+    system chown -R "$APP_USER:$APP_USER" "$DATA_DIR"
+}
+
+install_app() {
+    local venv="$ROOT$APP_DIR/venv" spec=$FROM
+    say "Installing Accueil from $FROM into $APP_DIR/venv"
+    if [[ ! -x "$venv/bin/python" ]]; then
+        run python3 -m venv "$venv"
+    fi
+    # a folder or a wheel gets the kiosk's UI extra; a requirement is used as given
+    if [[ -d "$FROM" || "$FROM" == *.whl ]]; then
+        spec="${FROM}[ui]"
+    fi
+    run "$venv/bin/pip" install --quiet --disable-pip-version-check "${PIP_ARGS[@]}" "$spec"
+    if [[ -d "$SOURCE_TREE/docs" ]]; then
+        run install -d -m 0755 "$ROOT$APP_DIR/docs"
+        run cp -r "$SOURCE_TREE/docs/." "$ROOT$APP_DIR/docs/"
+    fi
+}
+
+install_config() {
+    say "Installing the systemd units and their configuration"
+    # keep a centre's own edits of kiosk.env across upgrades
+    if [[ ! -e "$ROOT$CONF_DIR/kiosk.env" ]]; then
+        run install -m 0644 "$HERE/kiosk.env" "$ROOT$CONF_DIR/kiosk.env"
+    fi
+    run install -m 0644 "$HERE/pam-accueil-kiosk" "$ROOT/etc/pam.d/accueil-kiosk"
+    local unit
+    for unit in "${UNITS[@]}"; do
+        run install -m 0644 "$HERE/systemd/$unit" "$ROOT$UNIT_DIR/$unit"
+    done
+}
+
+# The kernel blanks the console after 10 minutes unless told not to; cage
+# itself never blanks. Raspberry Pi boots from cmdline.txt, a PC from GRUB.
+screen_always_on() {
+    local cmdline="$ROOT/boot/firmware/cmdline.txt"
+    if [[ -f "$cmdline" ]] && ! grep -q 'consoleblank=' "$cmdline"; then
+        say "Turning console blanking off in $cmdline"
+        run sed -i '1s/$/ consoleblank=0/' "$cmdline"
+    fi
+    if [[ -f "$ROOT/etc/default/grub" ]]; then
+        say "Turning console blanking off in GRUB"
+        run install -d -m 0755 "$ROOT/etc/default/grub.d"
+        run install -m 0644 "$HERE/grub-accueil.cfg" "$ROOT/etc/default/grub.d/accueil.cfg"
+        if command -v update-grub >/dev/null; then
+            system update-grub
+        fi
+    fi
+}
+
+enable_units() {
+    say "Enabling the kiosk at boot, the sync and the daily jobs"
+    system systemctl daemon-reload
+    if [[ $KEEP_DESKTOP -eq 0 ]] && [[ -z "$ROOT" ]] && systemctl cat display-manager.service >/dev/null 2>&1; then
+        # the kiosk is the only thing on screen: no desktop behind it
+        system systemctl disable display-manager.service
+    fi
+    system systemctl set-default graphical.target
+    system systemctl enable "${ENABLE[@]}"
+    system systemctl start accueil-sync.timer accueil-daily.timer
+}
+
+main() {
+    parse_args "$@"
+    check_privileges
+    install_packages
+    create_user
+    make_folders
+    install_app
+    install_config
+    screen_always_on
+    enable_units
+    say "Done. Restart the machine (sudo reboot): the kiosk opens full screen."
+    say "Data: $DATA_DIR  Program: $APP_DIR  Settings: $CONF_DIR/kiosk.env"
+}
+
+main "$@"
