@@ -112,19 +112,58 @@ def requeue_sent_since(conn: sqlite3.Connection, since_iso: str) -> int:
 
 
 def purge_sent_before(conn: sqlite3.Connection, before_iso: str) -> int:
-    """Forget sent events whose sending is older than the retention period."""
-    return conn.execute(
+    """Forget sent events whose sending is older than the retention period.
+    They are still counted (``PURGED_KEY``), so "recorded" and "sent" stay the
+    totals ever, and a hub that lost them shows as a gap."""
+    purged = conn.execute(
         "DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", (before_iso,)
     ).rowcount
+    if purged:
+        set_state(conn, PURGED_KEY, str(purged_count(conn) + purged))
+    return purged
+
+
+#: sync_state key counting the sent events deleted after the retention period
+PURGED_KEY = "purged_sent"
+
+
+def purged_count(conn: sqlite3.Connection) -> int:
+    return int(get_state(conn, PURGED_KEY) or 0)
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """How many events were recorded, and how many are pending, sent, parked."""
+    """How many events were ever recorded and sent (purged ones included), and
+    how many are pending, sent (still kept) and parked now."""
     result = {"recorded": 0, "pending": 0, "sent": 0, "parked": 0}
     for state, number in conn.execute("SELECT state, count(*) FROM outbox GROUP BY state"):
         result[state] = number
         result["recorded"] += number
+    purged = purged_count(conn)
+    result["purged"] = purged
+    result["recorded"] += purged
+    result["sent_total"] = result["sent"] + purged
     return result
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open an existing kiosk database for syncing, on a connection of its own:
+    autocommit (transactions are explicit), WAL, synchronous=FULL, a busy
+    timeout so a sync waits for the desk's writes instead of failing.
+    Refuses a file that has no outbox (not a kiosk database, or not migrated)."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=True)
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        found = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('outbox', 'sync_state')"
+        ).fetchone()[0]
+        if found != 2:
+            raise FileNotFoundError(f"{path} is not a kiosk database (no outbox): open it with the kiosk first")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def get_state(conn: sqlite3.Connection, key: str) -> str | None:

@@ -1,0 +1,472 @@
+"""Push the kiosk's pending events to the hub, exactly once whatever the network does.
+
+    result = push("accueil.db", "https://hub.example", token, progress=print)
+    print(result.summary_fr())
+
+How "exactly once" holds: the hub stores each event id once (a replay is a
+"duplicate", answered like a success), so the client may send a batch again
+as often as it likes; and it marks an event sent only when a verified hub
+answer names it stored or duplicate. Anything else — a timeout, a reset, a
+cut answer, a wifi portal's page served with 200 — leaves it pending, and the
+next push sends it again.
+
+Memory stays bounded whatever the backlog: one batch of stored event texts is
+read, sent and marked at a time (``outbox.pending`` with a LIMIT).
+
+``sync`` never imports ``kiosk``: the caller passes the hub's URL and token.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import random
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from sync import lock as sync_lock
+from sync import outbox, protocol
+
+log = logging.getLogger(__name__)
+
+API = "/api/v1"
+#: (connect, read) seconds. The read timeout covers the hub validating and
+#: committing one batch; beyond it the batch is sent again and deduplicated.
+DEFAULT_TIMEOUT = (5.0, 60.0)
+#: A hub asking to come back later than this ends the push instead of holding
+#: the lock (and the staff's patience); the scheduler tries again later.
+MAX_RETRY_AFTER_S = 60.0
+GZIP_LEVEL = 1  # event JSON compresses ~8x even at level 1, at a fraction of the CPU
+ProgressCallback = Callable[[int, int], None]
+
+# failure codes of SyncResult.error (also stored in sync_state's last_error)
+UNREACHABLE = "unreachable"
+NOT_HUB = "not_hub"
+UNAUTHORIZED = "unauthorized"
+NOT_ENROLLED = "not_enrolled"
+HUB_BUSY = "hub_busy"
+REFUSED = "refused"
+BUSY = "busy"  # another sync holds the lock
+LOST_LOCK = "lost_lock"
+
+_MESSAGES_FR = {
+    UNREACHABLE: "Le hub de la fédération ne répond pas (pas de connexion ?). "
+                 "Les données restent sur la borne et partiront plus tard.",
+    NOT_HUB: "La connexion passe par une page qui n'est pas celle du hub "
+             "(portail wifi à accepter ?). Rien n'a été compté comme envoyé.",
+    UNAUTHORIZED: "Le hub refuse cette borne : il faut l'appairer de nouveau "
+                  "(kiosk enrol) avec un nouveau code de la fédération.",
+    NOT_ENROLLED: "Cette borne n'est pas encore appairée au hub : lancez kiosk enrol "
+                  "avec le code donné par la fédération.",
+    HUB_BUSY: "Le hub est occupé et demande de revenir plus tard. Nouvel essai automatique.",
+    REFUSED: "Le hub a refusé l'envoi. Prévenez la fédération.",
+    BUSY: "Un envoi est déjà en cours sur cette borne.",
+    LOST_LOCK: "Un autre envoi a pris le relais sur cette borne.",
+}
+
+
+class SyncError(Exception):
+    """A sync step that could not be done. ``code`` is one of the codes above;
+    ``message_fr`` is for the staff screen, ``str()`` (English) for logs."""
+
+    def __init__(self, code: str, message_en: str, retry_after: float | None = None):
+        super().__init__(message_en)
+        self.code = code
+        self.message_en = message_en
+        self.message_fr = _MESSAGES_FR.get(code, _MESSAGES_FR[REFUSED])
+        self.retry_after = retry_after
+
+
+@dataclass
+class SyncResult:
+    ok: bool
+    stored: int = 0
+    duplicates: int = 0
+    parked: int = 0
+    pending: int = 0  # still waiting after this push
+    batches: int = 0
+    error: str | None = None
+    error_en: str | None = None
+    parked_reasons: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def sent(self) -> int:
+        """Events the hub now holds thanks to this push (stored or already had)."""
+        return self.stored + self.duplicates
+
+    def summary_fr(self) -> str:
+        """Plain words for the staff screen."""
+        if self.ok:
+            if self.sent == 0 and self.parked == 0:
+                text = "Tout est à jour : rien à envoyer."
+            else:
+                text = f"{_n(self.sent, 'donnée envoyée', 'données envoyées')} au hub."
+        else:
+            text = _MESSAGES_FR.get(self.error or REFUSED, _MESSAGES_FR[REFUSED])
+            if self.sent:
+                text = f"{_n(self.sent, 'donnée envoyée', 'données envoyées')}, puis : {text}"
+        if self.parked:
+            text += (f" {_n(self.parked, 'donnée refusée', 'données refusées')} par le hub, "
+                     "mise(s) de côté : voir l'écran de synchronisation.")
+        if self.pending and self.ok:
+            text += f" {_n(self.pending, 'donnée attend', 'données attendent')} encore."
+        return text
+
+    def summary_en(self) -> str:
+        """One line for logs and the terminal."""
+        head = "sync ok" if self.ok else f"sync failed ({self.error}: {self.error_en})"
+        return (f"{head}: {self.stored} stored, {self.duplicates} already on the hub, "
+                f"{self.parked} parked, {self.pending} pending, {self.batches} batches "
+                f"in {self.seconds:.1f}s")
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "stored": self.stored, "duplicates": self.duplicates,
+                "sent": self.sent, "parked": self.parked, "pending": self.pending,
+                "batches": self.batches, "error": self.error, "error_en": self.error_en,
+                "parked_reasons": self.parked_reasons[:20], "seconds": round(self.seconds, 3)}
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count <= 1 else many}"
+
+
+# ---------------------------------------------------------------- HTTP
+
+class _CappedRetry(Retry):
+    """urllib3's Retry, but a Retry-After longer than MAX_RETRY_AFTER_S is not
+    slept through: the retries stop and the push reports the hub busy."""
+
+    def get_retry_after(self, response):  # type: ignore[override]
+        after = super().get_retry_after(response)
+        if after is not None and after > MAX_RETRY_AFTER_S:
+            return None  # fall back to the (bounded) backoff
+        return after
+
+
+def make_session(retries: int = 4, backoff: float = 0.5) -> requests.Session:
+    """A Session retrying connection errors, read timeouts and 429/5xx with
+    exponential backoff and jitter, POST included (safe: the hub deduplicates)."""
+    retry = _CappedRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=retries,
+        backoff_factor=backoff,
+        backoff_jitter=backoff,
+        backoff_max=30.0,
+        allowed_methods=None,
+        status_forcelist=(429, 500, 502, 503, 504),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _url(hub_url: str, path: str) -> str:
+    return hub_url.rstrip("/") + API + path
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _hub_json(response: requests.Response) -> dict:
+    """The JSON body of an answer that really comes from the hub, or SyncError."""
+    if response.headers.get(protocol.HUB_HEADER) != "1":
+        raise SyncError(NOT_HUB, f"answer {response.status_code} without the {protocol.HUB_HEADER} "
+                        f"header (a wifi portal or a proxy?)")
+    if response.status_code == 401:
+        raise SyncError(UNAUTHORIZED, "the hub refused the device token (401): enrol the kiosk again")
+    if response.status_code in (429, 503):
+        raise SyncError(HUB_BUSY, f"the hub is busy ({response.status_code})",
+                        retry_after=_retry_after(response))
+    if response.status_code >= 500:
+        raise SyncError(UNREACHABLE, f"the hub failed ({response.status_code})")
+    try:
+        body = response.json()
+    except ValueError as error:
+        raise SyncError(NOT_HUB, f"the hub's answer is not complete JSON: {error}") from error
+    if response.status_code != 200:
+        detail = body.get("detail") if isinstance(body, dict) else body
+        raise SyncError(REFUSED, f"the hub refused the request ({response.status_code}): {detail}")
+    if not isinstance(body, dict):
+        raise SyncError(NOT_HUB, "the hub's answer is not a JSON object")
+    return body
+
+
+def _request(session: requests.Session, method: str, url: str, **kwargs) -> requests.Response:
+    try:
+        return session.request(method, url, **kwargs)
+    except (requests.ConnectionError, requests.Timeout) as error:
+        raise SyncError(UNREACHABLE, f"cannot reach {url}: {type(error).__name__}: {error}") from error
+    except requests.RequestException as error:  # e.g. a cut answer (ChunkedEncodingError)
+        raise SyncError(UNREACHABLE, f"broken exchange with {url}: {type(error).__name__}: {error}") from error
+
+
+# ---------------------------------------------------------------- enrol, status, health
+
+def enrol(hub_url: str, code: str, label: str, timeout=DEFAULT_TIMEOUT,
+          session: requests.Session | None = None) -> dict:
+    """Pair this kiosk with the hub using a code the federation gave. Returns
+    ``{"device_id", "device_token", "centre_id", "centre_name", "protocol"}``."""
+    session = session or make_session(retries=2)
+    response = _request(session, "POST", _url(hub_url, "/enrol"),
+                        json={"code": code, "label": label}, timeout=timeout)
+    if response.status_code in (401, 403, 404) and response.headers.get(protocol.HUB_HEADER) == "1":
+        raise SyncError(REFUSED, f"the hub refused the enrolment code ({response.status_code})")
+    answer = _hub_json(response)
+    missing = {"device_id", "device_token", "centre_id"} - set(answer)
+    if missing:
+        raise SyncError(NOT_HUB, f"enrolment answer lacks {sorted(missing)}")
+    protocol.check_version(answer.get("protocol"))
+    return answer
+
+
+def hub_status(hub_url: str, token: str, timeout=(5.0, 15.0),
+               session: requests.Session | None = None) -> dict:
+    """What the hub holds of this kiosk (``GET /api/v1/status``)."""
+    session = session or make_session(retries=1)
+    response = _request(session, "GET", _url(hub_url, "/status"),
+                        headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+    return _hub_json(response)
+
+
+def health(hub_url: str, timeout=(3.0, 5.0), session: requests.Session | None = None) -> bool:
+    """Whether the hub (not a portal) answers: the scheduler's cheap probe."""
+    session = session or requests.Session()
+    try:
+        response = session.get(_url(hub_url, "/health"), timeout=timeout)
+        return response.headers.get(protocol.HUB_HEADER) == "1" and response.json().get("status") == "ok"
+    except (requests.RequestException, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------- push
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _BatchSender:
+    """Sends one batch until a verified hub answer comes back, or gives up.
+
+    urllib3's Retry already retries inside one ``post`` (connection errors,
+    read timeouts, 429/5xx with Retry-After); this outer loop also covers
+    what it cannot see: a cut answer, a portal's page, an answer that does
+    not account for every event sent."""
+
+    def __init__(self, session: requests.Session, hub_url: str, token: str, timeout,
+                 attempts: int, backoff: float, sleep: Callable[[float], None], device_id: str | None):
+        self.session = session
+        self.url = _url(hub_url, "/batches")
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.sleep = sleep
+        self.device_id = device_id
+        self.gzip = True
+
+    def send(self, rows: list[tuple[int, str, str]]) -> dict:
+        ids = [row[1] for row in rows]
+        raw = protocol.batch_from_texts([row[2] for row in rows], self.device_id)
+        last: SyncError | None = None
+        for attempt in range(self.attempts):
+            if attempt:
+                self._pause(attempt, last)
+            try:
+                return self._exchange(raw, ids)
+            except SyncError as error:
+                if error.code in (UNAUTHORIZED, REFUSED) or error.code == "too_large":
+                    raise
+                log.info("batch of %d not acknowledged (attempt %d/%d): %s",
+                         len(ids), attempt + 1, self.attempts, error)
+                last = error
+        assert last is not None
+        raise last
+
+    def _pause(self, attempt: int, last: SyncError | None) -> None:
+        delay = min(30.0, self.backoff * 2 ** attempt)
+        delay += random.uniform(0, delay)  # jitter: kiosks back online together do not stampede
+        if last is not None and last.retry_after is not None:
+            delay = max(delay, min(last.retry_after, MAX_RETRY_AFTER_S))
+        self.sleep(delay)
+
+    def _exchange(self, raw: bytes, ids: list[str]) -> dict:
+        headers = dict(self.headers)
+        body = raw
+        if self.gzip:
+            body = gzip.compress(raw, compresslevel=GZIP_LEVEL)
+            headers["Content-Encoding"] = "gzip"
+        response = _request(self.session, "POST", self.url, data=body, headers=headers,
+                            timeout=self.timeout)
+        hub = response.headers.get(protocol.HUB_HEADER) == "1"
+        if hub and response.status_code == 415 and self.gzip:
+            self.gzip = False  # an older hub without gzip: send plain JSON
+            return self._exchange(raw, ids)
+        if hub and response.status_code == 413:
+            raise SyncError("too_large", "the hub finds the batch too large (413)")
+        answer = _hub_json(response)
+        try:
+            return protocol.validate_answer(answer, ids)
+        except protocol.ProtocolError as error:
+            raise SyncError(NOT_HUB, f"the answer does not account for the batch: {error}") from error
+
+
+def _apply_answer(conn: sqlite3.Connection, rows, answer: dict, at: str,
+                  lock: sync_lock.SyncLock, result: SyncResult) -> None:
+    """Mark what the hub holds, park what it refused, in one transaction right
+    after the answer (and push the lock's expiry back in the same commit)."""
+    ids = [row[1] for row in rows]
+    sent_ids = set(ids)
+    stored = [i for i in answer["stored"] if i in sent_ids]
+    duplicates = [i for i in answer["duplicates"] if i in sent_ids]
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not lock.extend_in_transaction():
+            raise SyncError(LOST_LOCK, "the sync lock expired and was taken by another syncer")
+        outbox.mark_sent(conn, stored + duplicates, at)
+        for item in answer["rejected"]:
+            event_id = item.get("id")
+            if event_id not in sent_ids:
+                index = item.get("index")
+                event_id = ids[index] if isinstance(index, int) and 0 <= index < len(ids) else None
+            if event_id is None:
+                continue
+            reason = str(item.get("reason") or "refused by the hub")
+            outbox.park(conn, event_id, reason)
+            result.parked += 1
+            if len(result.parked_reasons) < 20:
+                result.parked_reasons.append(reason)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    result.stored += len(stored)
+    result.duplicates += len(duplicates)
+    result.batches += 1
+
+
+def _pending_extent(conn: sqlite3.Connection) -> tuple[int, int]:
+    count, last = conn.execute(
+        "SELECT count(*), coalesce(max(seq), 0) FROM outbox WHERE state = 'pending'"
+    ).fetchone()
+    return count, last
+
+
+def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncResult,
+              progress: ProgressCallback | None, clock: Callable[[], datetime]) -> None:
+    total, last_seq = _pending_extent(conn)
+    if progress:
+        progress(0, total)
+    after, size = 0, batch_size
+    while True:
+        rows = outbox.pending(conn, size, after)
+        if not rows:
+            return
+        # events recorded while we push are sent too: grow the total as they come
+        total += sum(1 for row in rows if row[0] > last_seq)
+        last_seq = max(last_seq, rows[-1][0])
+        try:
+            answer = sender.send(rows)
+        except SyncError as error:
+            if error.code != "too_large" or size == 1:
+                raise
+            size = max(1, size // 2)
+            continue
+        _apply_answer(conn, rows, answer, protocol.utc_iso(clock()), lock, result)
+        after = rows[-1][0]
+        if progress:
+            progress(result.sent + result.parked, total)
+
+
+def _record_outcome(conn: sqlite3.Connection, result: SyncResult, clock, keep_sent_days: int) -> None:
+    moment = clock()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if result.ok:
+            outbox.set_state(conn, "last_success", protocol.utc_iso(moment))
+            cutoff = moment - timedelta(days=keep_sent_days)
+            outbox.purge_sent_before(conn, protocol.utc_iso(cutoff))
+        elif result.error not in (BUSY,):
+            outbox.set_state(conn, "last_error", json.dumps({
+                "at": protocol.utc_iso(moment), "code": result.error,
+                "message_fr": _MESSAGES_FR.get(result.error or REFUSED), "message_en": result.error_en,
+            }, ensure_ascii=False))
+        outbox.set_state(conn, "last_result", json.dumps(
+            {"at": protocol.utc_iso(moment), **result.as_dict()}, ensure_ascii=False))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int = 1000,
+         progress: ProgressCallback | None = None, *, session: requests.Session | None = None,
+         timeout=DEFAULT_TIMEOUT, attempts: int = 3, backoff: float = 1.0,
+         retries: int = 4, keep_sent_days: int = 90, lock_ttl: float = sync_lock.DEFAULT_TTL_S,
+         device_id: str | None = None, clock: Callable[[], datetime] = utc_now,
+         sleep: Callable[[float], None] = time.sleep) -> SyncResult:
+    """Send every pending event to the hub, in order, ``batch_size`` at a time.
+
+    ``conn_or_path`` is the kiosk database's path (a connection of its own is
+    opened) or an open autocommit connection not inside a transaction.
+    ``progress(sent, total)`` is called after each batch. Never raises for
+    network or hub trouble: the returned SyncResult says what happened, and
+    ``sync_state`` keeps last_success / last_error / last_result.
+    """
+    if not 1 <= batch_size <= protocol.MAX_EVENTS_PER_BATCH:
+        raise ValueError(f"batch_size must be from 1 to {protocol.MAX_EVENTS_PER_BATCH}, got {batch_size}")
+    own = isinstance(conn_or_path, (str, os.PathLike))
+    conn = outbox.connect(str(conn_or_path)) if own else conn_or_path
+    started = time.monotonic()
+    result = SyncResult(ok=False)
+    try:
+        _push_locked(conn, hub_url, token, batch_size, progress, result, clock, lock_ttl,
+                     lambda: _BatchSender(session or make_session(retries, backoff / 2), hub_url or "",
+                                          token or "", timeout, attempts, backoff, sleep, device_id))
+        result.seconds = time.monotonic() - started
+        result.pending = _pending_extent(conn)[0]
+        _record_outcome(conn, result, clock, keep_sent_days)
+    finally:
+        if own:
+            conn.close()
+    log.info(result.summary_en())
+    return result
+
+
+def _push_locked(conn, hub_url, token, batch_size, progress, result, clock, lock_ttl, make_sender) -> None:
+    if not hub_url or not token:
+        result.error, result.error_en = NOT_ENROLLED, "no hub URL or device token: enrol the kiosk first"
+        return
+    lock = sync_lock.SyncLock(conn, ttl=lock_ttl)
+    if not lock.acquire():
+        holder = lock.holder() or {}
+        result.error, result.error_en = BUSY, f"another sync holds the lock (pid {holder.get('pid')})"
+        return
+    try:
+        _send_all(conn, make_sender(), lock, batch_size, result, progress, clock)
+        result.ok = True
+    except SyncError as error:
+        result.error, result.error_en = error.code, error.message_en
+    finally:
+        lock.release()

@@ -1,0 +1,273 @@
+"""The sync client against what is not the hub, and against a real hub process.
+
+Hub-less cases use real sockets on 127.0.0.1: a closed port, the fault proxy
+serving a wifi portal's page, a tiny HTTP server answering like a hub would
+(to check the client's reading of each kind of answer). The end-to-end cases
+use the real hub process (fixture ``hub``) from tests/conftest.py."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from sync import client, outbox, protocol
+from tests.faultproxy import FaultProxy
+
+WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+FAST = dict(timeout=(1.0, 2.0), attempts=2, backoff=0.01, retries=1)
+
+
+def add_events(store, n: int) -> list[str]:
+    ids = []
+    with store.transaction():
+        for _ in range(n):
+            ids.append(store.emit("member.erased", {"member_id": protocol.new_id()}, WHEN))
+    return ids
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ScriptedHub:
+    """An HTTP server on 127.0.0.1 that answers each POST with a function of
+    the decoded batch: to test how the client reads each kind of answer."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.batches: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    raw = gzip.decompress(raw)
+                batch = json.loads(raw)
+                outer.batches.append({"batch": batch, "auth": self.headers.get("Authorization")})
+                status, body, headers = outer.answer(batch)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+HUB = {protocol.HUB_HEADER: "1"}
+
+
+def accept_all(batch):
+    ids = [event["id"] for event in batch["events"]]
+    return 200, {"protocol": "1.0", "stored": ids, "duplicates": [], "rejected": []}, HUB
+
+
+@pytest.fixture
+def scripted():
+    hubs = []
+
+    def make(answer=accept_all):
+        hub = ScriptedHub(answer)
+        hubs.append(hub)
+        return hub
+
+    yield make
+    for hub in hubs:
+        hub.close()
+
+
+def pending_ids(store):
+    return [row[1] for row in outbox.pending(store.conn, 100_000)]
+
+
+# ---------------------------------------------------------------- failures that keep everything pending
+
+def test_not_enrolled_sends_nothing_and_says_so(store):
+    add_events(store, 3)
+    result = client.push(store.conn, None, None)
+    assert not result.ok and result.error == client.NOT_ENROLLED
+    assert "appairée" in result.summary_fr()
+    assert result.pending == 3
+
+
+def test_unreachable_hub_keeps_events_pending_and_records_the_error(store):
+    ids = add_events(store, 5)
+    result = client.push(store.conn, f"http://127.0.0.1:{free_port()}", "token", **FAST)
+    assert not result.ok and result.error == client.UNREACHABLE
+    assert pending_ids(store) == ids
+    last_error = json.loads(outbox.get_state(store.conn, "last_error"))
+    assert last_error["code"] == client.UNREACHABLE and "ne répond pas" in last_error["message_fr"]
+    assert outbox.get_state(store.conn, "last_success") is None
+
+
+def test_a_wifi_portal_page_served_with_200_is_never_taken_as_stored(store):
+    ids = add_events(store, 4)
+    with FaultProxy(("127.0.0.1", free_port())) as proxy:
+        proxy.plan([], default="portal")
+        result = client.push(store.conn, proxy.url, "token", **FAST)
+    assert proxy.counts["portal"] >= 1
+    assert not result.ok and result.error == client.NOT_HUB
+    assert "portail" in result.summary_fr()
+    assert pending_ids(store) == ids
+
+
+def test_an_answer_that_does_not_account_for_every_event_is_a_failure(store, scripted):
+    ids = add_events(store, 4)
+
+    def forgetful(batch):
+        first = batch["events"][0]["id"]
+        return 200, {"protocol": "1.0", "stored": [first], "duplicates": [], "rejected": []}, HUB
+
+    hub = scripted(forgetful)
+    result = client.push(store.conn, hub.url, "token", **FAST)
+    assert not result.ok and result.error == client.NOT_HUB
+    assert pending_ids(store) == ids
+
+
+def test_401_stops_at_once_and_asks_for_a_new_enrolment(store, scripted):
+    add_events(store, 3)
+    hub = scripted(lambda batch: (401, {"detail": "revoked"}, HUB))
+    result = client.push(store.conn, hub.url, "token", **FAST)
+    assert result.error == client.UNAUTHORIZED
+    assert "appairer de nouveau" in result.summary_fr()
+    assert len(hub.batches) == 1  # not retried
+    assert result.pending == 3
+
+
+def test_503_with_retry_after_is_retried_then_reported_busy(store, scripted):
+    add_events(store, 2)
+    hub = scripted(lambda batch: (503, {"detail": "maintenance"}, {**HUB, "Retry-After": "0"}))
+    result = client.push(store.conn, hub.url, "token", **FAST)
+    assert result.error == client.HUB_BUSY
+    assert len(hub.batches) >= 3  # urllib3's retries inside each of the client's attempts
+    assert result.pending == 2
+
+
+# ---------------------------------------------------------------- answers that move events
+
+def test_batches_are_gzip_in_order_with_the_token_and_progress(store, scripted):
+    ids = add_events(store, 25)
+    hub = scripted()
+    seen = []
+    result = client.push(store.conn, hub.url, "secret", batch_size=10,
+                         progress=lambda sent, total: seen.append((sent, total)), **FAST)
+    assert result.ok and result.stored == 25 and result.batches == 3
+    assert [len(b["batch"]["events"]) for b in hub.batches] == [10, 10, 5]
+    assert [e["id"] for b in hub.batches for e in b["batch"]["events"]] == ids
+    assert hub.batches[0]["auth"] == "Bearer secret"
+    assert seen == [(0, 25), (10, 25), (20, 25), (25, 25)]
+    assert pending_ids(store) == []
+    assert outbox.get_state(store.conn, "last_success") is not None
+    assert "25 données envoyées" in result.summary_fr()
+
+
+def test_sent_events_are_the_stored_texts_byte_for_byte(store, scripted):
+    add_events(store, 3)
+    hub = scripted()
+    client.push(store.conn, hub.url, "t", **FAST)
+    texts = [row[0] for row in store.conn.execute("SELECT body FROM outbox ORDER BY seq")]
+    assert [protocol.canonical_json(e) for e in hub.batches[0]["batch"]["events"]] == texts
+
+
+def test_rejected_events_are_parked_with_the_reason_and_do_not_block_the_rest(store, scripted):
+    ids = add_events(store, 6)
+
+    def refuse_second(batch):
+        events = batch["events"]
+        bad = [e["id"] for e in events if e["id"] == ids[1]]
+        good = [e["id"] for e in events if e["id"] not in bad]
+        rejected = [{"id": i, "index": 0, "reason": "conflict: other content"} for i in bad]
+        return 200, {"protocol": "1.0", "stored": good, "duplicates": [], "rejected": rejected}, HUB
+
+    hub = scripted(refuse_second)
+    result = client.push(store.conn, hub.url, "t", batch_size=2, **FAST)
+    assert result.ok and result.stored == 5 and result.parked == 1
+    assert result.parked_reasons == ["conflict: other content"]
+    row = store.conn.execute("SELECT state, parked_reason FROM outbox WHERE event_id = ?", (ids[1],)).fetchone()
+    assert row == ("parked", "conflict: other content")
+    assert pending_ids(store) == []
+    assert "mise(s) de côté" in result.summary_fr()
+
+
+def test_duplicates_count_as_sent(store, scripted):
+    add_events(store, 3)
+
+    def had_them(batch):
+        ids = [e["id"] for e in batch["events"]]
+        return 200, {"protocol": "1.0", "stored": [], "duplicates": ids, "rejected": []}, HUB
+
+    result = client.push(store.conn, scripted(had_them).url, "t", **FAST)
+    assert result.ok and result.duplicates == 3 and result.pending == 0
+
+
+def test_events_recorded_during_the_push_are_sent_too(store, db_path, scripted):
+    add_events(store, 5)
+
+    def accept_and_record_more(batch):
+        # the desk records 3 visits while the first batch is on the wire
+        other = outbox.connect(str(db_path))
+        if len(other.execute("SELECT 1 FROM outbox").fetchall()) < 8:
+            other.execute("BEGIN IMMEDIATE")
+            for _ in range(3):
+                outbox.append(other, protocol.make_event("member.erased", {"member_id": protocol.new_id()}, WHEN))
+            other.execute("COMMIT")
+        other.close()
+        return accept_all(batch)
+
+    seen = []
+    hub = scripted(accept_and_record_more)
+    result = client.push(str(db_path), hub.url, "t", batch_size=5,
+                         progress=lambda s, t: seen.append((s, t)), **FAST)
+    assert result.ok and result.stored == 8 and result.pending == 0
+    assert seen[-1] == (8, 8)
+
+
+def test_a_second_push_while_one_holds_the_lock_is_refused_as_busy(store, db_path, scripted):
+    add_events(store, 2)
+    from sync.lock import SyncLock
+
+    other = outbox.connect(str(db_path))
+    held = SyncLock(other)
+    assert held.acquire()
+    result = client.push(store.conn, scripted().url, "t", **FAST)
+    assert result.error == client.BUSY and result.pending == 2
+    held.release()
+    other.close()
+    assert client.push(store.conn, scripted().url, "t", **FAST).ok
+
+
+def test_sent_events_older_than_the_retention_are_purged_after_a_success(store, clock, scripted):
+    add_events(store, 3)
+    hub = scripted()
+    assert client.push(store.conn, hub.url, "t", clock=clock, **FAST).ok
+    clock.advance(days=91)
+    add_events(store, 1)
+    assert client.push(store.conn, hub.url, "t", clock=clock, keep_sent_days=90, **FAST).ok
+    assert store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 1
+    counts = outbox.counts(store.conn)
+    assert counts["recorded"] == 4 and counts["sent_total"] == 4
+
+
+def test_batch_size_is_checked(store):
+    with pytest.raises(ValueError, match="batch_size"):
+        client.push(store.conn, "http://x", "t", batch_size=0)
