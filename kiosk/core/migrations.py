@@ -40,20 +40,35 @@ def _v1(conn: sqlite3.Connection) -> None:
             erased_at TEXT
         )
         """,
-        # folded name tokens for the volunteers' search (kiosk/core/search.py)
+        # folded name tokens for the volunteers' search (kiosk/core/search.py);
+        # ``seen`` copies the member's last_seen_at (or created_at) so a search
+        # ranks by recency from this index alone, without reading members
         """
         CREATE TABLE member_tokens (
             token TEXT NOT NULL,
             member_id TEXT NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+            seen TEXT NOT NULL,
             PRIMARY KEY (token, member_id)
         ) WITHOUT ROWID
         """,
         "CREATE INDEX member_tokens_member ON member_tokens (member_id)",
-        # card codes that were replaced (lost card): refused at scan, never reused
+        # each distinct token and its one-letter deletions: the typo-tolerant
+        # search looks candidates up here (symmetric deletion, kiosk/core/search.py)
+        """
+        CREATE TABLE token_variants (
+            variant TEXT NOT NULL,
+            token TEXT NOT NULL,
+            PRIMARY KEY (variant, token)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX token_variants_token ON token_variants (token)",
+        # card codes no longer valid: replaced (lost card) or of an erased
+        # member; refused at scan with the right message, never reused
         """
         CREATE TABLE revoked_cards (
             card_code TEXT PRIMARY KEY,
             member_id TEXT NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+            reason TEXT NOT NULL DEFAULT 'replaced' CHECK (reason IN ('replaced', 'erased')),
             revoked_at TEXT NOT NULL
         )
         """,

@@ -1,0 +1,250 @@
+"""Members (adhérents): registering, finding, updating, replacing a lost card.
+
+Every change commits with its event (``member.created`` / ``member.updated``)
+in one transaction. Events carry the member's random id and the attributes
+reporting needs (age band, gender, commune, neighbourhood, QPV flag), never a
+name, phone or e-mail.
+
+``member.updated`` is emitted only when one of those reported attributes
+changes: the hub knows nothing else about a member, so a new phone number or
+a corrected spelling of a name has nothing to tell it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from typing import Any
+
+from kiosk.core import cards, search, text
+from kiosk.core.errors import Conflict, InvalidInput, N_, NotFound
+from kiosk.core.settings import Settings
+from kiosk.core.store import Store
+from sync import protocol
+
+GENDERS = list(protocol.GENDERS)
+
+#: Fields ``update`` accepts. Withdrawing the consent to data processing is
+#: an erasure (kiosk/core/privacy.py), not an update.
+UPDATABLE = ("first_name", "last_name", "birth_year", "gender", "commune", "neighbourhood",
+             "phone", "email", "consent_photos", "consent_contact")
+REPORTED = ("age_band", "gender", "commune", "neighbourhood", "qpv")
+
+
+def reported_attributes(member: dict, on: date) -> dict:
+    """The payload of member.created / member.updated: what the hub may know."""
+    return {
+        "member_id": member["id"],
+        "age_band": protocol.age_band(member["birth_year"], on),
+        "gender": member["gender"],
+        "commune": member["commune"],
+        "neighbourhood": member["neighbourhood"],
+        "qpv": bool(member["qpv"]),
+    }
+
+
+def display_name(member: dict) -> str:
+    """What the kiosk shows the public: first name and initial ('Aïcha B.')."""
+    if member.get("erased_at") or not member.get("first_name"):
+        return "—"
+    initial = member["last_name"][:1].upper()
+    return f"{member['first_name']} {initial}." if initial else member["first_name"]
+
+
+def check_actor(actor: dict | None) -> None:
+    if actor is not None and (not isinstance(actor, dict) or actor.get("role") not in ("volunteer", "staff")
+                              or not actor.get("id")):
+        raise InvalidInput("actor", N_("Cette action demande le code d'un bénévole ou d'un salarié."),
+                           "actor must be a volunteer or staff member with an id", value=actor)
+
+
+class Members:
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+
+    # ------------------------------------------------------------ checks
+
+    def _clean(self, fields: dict) -> dict:
+        """Check and normalise the fields given; raise InvalidInput on the first bad one."""
+        clean: dict[str, Any] = {}
+        for name in ("first_name", "last_name"):
+            if name in fields:
+                clean[name] = text.clean_name(name, fields[name])
+        if "birth_year" in fields:
+            clean["birth_year"] = text.clean_birth_year(fields["birth_year"], self.store.now().year)
+        if "gender" in fields:
+            clean["gender"] = text.clean_choice("gender", fields["gender"], GENDERS)
+        if "commune" in fields:
+            clean["commune"] = text.clean_choice("commune", fields["commune"], self.settings.get("communes"))
+        if "neighbourhood" in fields:
+            names = [item["name"] for item in self.settings.get("neighbourhoods")]
+            clean["neighbourhood"] = text.clean_choice("neighbourhood", fields["neighbourhood"], names)
+        if "phone" in fields:
+            clean["phone"] = text.clean_phone(fields["phone"])
+        if "email" in fields:
+            clean["email"] = text.clean_email(fields["email"])
+        for flag in ("consent_photos", "consent_contact"):
+            if flag in fields:
+                clean[flag] = text.clean_flag(flag, fields[flag])
+        return clean
+
+    def _place(self, member: dict) -> dict:
+        """Derive QPV from the neighbourhood, and the commune when none was
+        given; refuse a neighbourhood outside the chosen commune."""
+        place = self.settings.neighbourhood(member["neighbourhood"]) if member["neighbourhood"] else None
+        if place is None:
+            return {"qpv": False}
+        if member["commune"] is None:
+            return {"qpv": place["qpv"], "commune": place["commune"]}
+        if member["commune"] != place["commune"]:
+            raise InvalidInput("neighbourhood", N_("Ce quartier n'est pas dans la commune %(commune)s."),
+                               f"{place['name']!r} is not in {member['commune']!r}",
+                               value=member["neighbourhood"], commune=member["commune"])
+        return {"qpv": place["qpv"]}
+
+    def _new_card_code(self) -> str:
+        while True:  # 35 random bits: a clash is rare, but a code is never given twice
+            code = cards.new_code()
+            taken = self.store.conn.execute(
+                "SELECT 1 FROM members WHERE card_code = ? UNION ALL "
+                "SELECT 1 FROM revoked_cards WHERE card_code = ?", (code, code)).fetchone()
+            if not taken:
+                return code
+
+    # ------------------------------------------------------------ writes
+
+    def register(self, first_name: str, last_name: str, birth_year: int | None = None,
+                 gender: str | None = None, commune: str | None = None, neighbourhood: str | None = None,
+                 phone: str | None = None, email: str | None = None, consent_data: bool = False,
+                 consent_photos: bool = False, consent_contact: bool = False,
+                 actor: dict | None = None) -> dict:
+        """Register a member who agreed to their data being kept; returns the member."""
+        if consent_data is not True:
+            raise InvalidInput(
+                "consent_data",
+                N_("Sans votre accord, nous ne pouvons pas garder vos informations. "
+                   "Vous pouvez passer sans vous inscrire."),
+                "a member is registered only with their consent to data processing", value=consent_data)
+        check_actor(actor)
+        member = self._clean(dict(first_name=first_name, last_name=last_name, birth_year=birth_year,
+                                  gender=gender, commune=commune, neighbourhood=neighbourhood, phone=phone,
+                                  email=email, consent_photos=consent_photos, consent_contact=consent_contact))
+        member.update(self._place(member))
+        now = self.store.now_iso()
+        member.update(id=protocol.new_id(), consent_data=True, consent_data_at=now,
+                      created_at=now, updated_at=now, last_seen_at=None, erased_at=None)
+        with self.store.transaction():
+            member["card_code"] = self._new_card_code()
+            self.store.db["members"].insert(member)
+            search.index_member(self.store.conn, member["id"], member["first_name"], member["last_name"], now)
+            self.store.emit("member.created", reported_attributes(member, self.store.now().date()))
+            if actor:
+                self.store.audit(actor, "member.register", member_id=member["id"])
+        return self.get(member["id"])
+
+    def update(self, member_id: str, actor: dict | None = None, **fields: Any) -> dict:
+        """Change some of a member's fields; returns the member as stored."""
+        unknown = sorted(set(fields) - set(UPDATABLE))
+        if unknown:
+            raise InvalidInput(unknown[0], N_("Ce champ ne peut pas être modifié."),
+                               f"unknown or read-only field {unknown[0]!r}", value=fields[unknown[0]])
+        check_actor(actor)
+        before = self.get(member_id)
+        changes = self._clean(fields)
+        after = {**before, **changes}
+        changes.update(self._place(after))
+        after.update(changes)
+        today = self.store.now().date()
+        old_report = reported_attributes(before, today)
+        new_report = reported_attributes(after, today)
+        with self.store.transaction():
+            changes["updated_at"] = self.store.now_iso()
+            self.store.db["members"].update(member_id, changes)
+            if before["first_name"] != after["first_name"] or before["last_name"] != after["last_name"]:
+                seen = before["last_seen_at"] or before["created_at"]
+                search.index_member(self.store.conn, member_id, after["first_name"], after["last_name"], seen)
+            if new_report != old_report:
+                self.store.emit("member.updated", new_report)
+            if actor:
+                self.store.audit(actor, "member.update", member_id=member_id, fields=sorted(fields))
+        return self.get(member_id)
+
+    def replace_card(self, member_id: str, actor: dict) -> dict:
+        """Give a member a new card code (lost card); the old code is refused from now on."""
+        if actor is None:
+            raise InvalidInput("actor", N_("Cette action demande le code d'un bénévole ou d'un salarié."),
+                               "replacing a card needs a volunteer or staff member", value=None)
+        check_actor(actor)
+        member = self.get(member_id)
+        with self.store.transaction():
+            now = self.store.now_iso()
+            self.store.conn.execute(
+                "INSERT INTO revoked_cards (card_code, member_id, reason, revoked_at) VALUES (?, ?, 'replaced', ?)",
+                (member["card_code"], member_id, now))
+            code = self._new_card_code()
+            self.store.conn.execute("UPDATE members SET card_code = ?, updated_at = ? WHERE id = ?",
+                                    (code, now, member_id))
+            self.store.audit(actor, "member.replace_card", member_id=member_id)
+        return self.get(member_id)
+
+    # ------------------------------------------------------------ reads
+
+    def get(self, member_id: str) -> dict:
+        row = self.store.one("SELECT * FROM members WHERE id = ? AND erased_at IS NULL", (member_id,))
+        if row is None:
+            raise NotFound("member_id", N_("Cette personne n'est pas (ou plus) inscrite."),
+                           f"no member {member_id!r}", value=member_id)
+        return _as_member(row)
+
+    def by_card(self, code: str) -> dict:
+        """The member holding this card; a replaced card raises Conflict."""
+        typed = cards.normalise(code)
+        if not cards.is_valid(typed):
+            raise InvalidInput("card_code", N_("Ce code de carte n'est pas valable. Vérifiez-le."),
+                               "not a card code (wrong length, letter or check character)", value=code)
+        row = self.store.one("SELECT * FROM members WHERE card_code = ? AND erased_at IS NULL", (typed,))
+        if row is not None:
+            return _as_member(row)
+        revoked = self.store.one("SELECT reason FROM revoked_cards WHERE card_code = ?", (typed,))
+        if revoked and revoked["reason"] == "replaced":
+            raise Conflict("card_code", N_("Cette carte a été remplacée par une nouvelle. "
+                                           "Utilisez la nouvelle carte ou demandez à l'accueil."),
+                           "this card was replaced by a new one", value=typed)
+        raise NotFound("card_code", N_("Cette carte n'est pas (ou plus) valable. Demandez à l'accueil."),
+                       "no member holds this card", value=typed)
+
+    def search(self, query: str, limit: int = 8) -> list[dict]:
+        """Members by name prefix (accents, case and one typo forgiven) or by card code."""
+        if not isinstance(query, str) or not query.strip():
+            return []
+        code = search.card_query(query)
+        if code:
+            row = self.store.one("SELECT * FROM members WHERE card_code = ? AND erased_at IS NULL", (code,))
+            if row is not None:
+                return [_as_member(row)]
+        ids = search.matching_ids(self.store.conn, query, limit)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = {row["id"]: row for row in self.store.query(
+            f"SELECT * FROM members WHERE id IN ({marks}) AND erased_at IS NULL", ids)}
+        return [_as_member(rows[i]) for i in ids if i in rows]
+
+    def count(self) -> int:
+        return self.store.conn.execute("SELECT count(*) FROM members WHERE erased_at IS NULL").fetchone()[0]
+
+    display_name = staticmethod(display_name)
+
+
+def _as_member(row: dict) -> dict:
+    """A members row with its flags as booleans."""
+    for flag in ("qpv", "consent_data", "consent_photos", "consent_contact"):
+        row[flag] = bool(row[flag])
+    return row
+
+
+def exists(conn: sqlite3.Connection, member_id: str) -> bool:
+    """True for a member who is registered and not erased."""
+    return conn.execute("SELECT 1 FROM members WHERE id = ? AND erased_at IS NULL",
+                        (member_id,)).fetchone() is not None
