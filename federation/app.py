@@ -9,6 +9,7 @@ so a kiosk can tell the hub from a wifi portal; every error is JSON
 from __future__ import annotations
 
 import logging
+import os
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -44,6 +45,20 @@ def create_app(db_url: str | None = None, limits: api.Limits | None = None) -> F
         return response
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app `federation serve` runs (in each worker): the database from
+    $FEDERATION_DB, limits from $FEDERATION_MAX_BODY_BYTES,
+    $FEDERATION_MAX_EVENTS and $FEDERATION_RATE_LIMIT (requests a minute)."""
+    limits = api.Limits()
+    for attribute, variable in (("max_body_bytes", "FEDERATION_MAX_BODY_BYTES"),
+                                ("max_events", "FEDERATION_MAX_EVENTS"),
+                                ("rate_per_minute", "FEDERATION_RATE_LIMIT")):
+        if os.environ.get(variable):
+            setattr(limits, attribute, int(os.environ[variable]))
+    limits.max_decoded_bytes = max(limits.max_decoded_bytes, limits.max_body_bytes)
+    return create_app(os.environ.get("FEDERATION_DB"), limits)
 
 
 def _mount_dashboard(app: FastAPI) -> None:

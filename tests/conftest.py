@@ -9,6 +9,8 @@ import pytest
 
 from kiosk.core.store import Store
 
+pytest_plugins = ["tests.conftest_hub"]  # hub_server, hub, postgres_cluster, hub_db_url
+
 
 class FakeClock:
     """A clock the test moves by hand: ``clock.advance(minutes=5)``."""

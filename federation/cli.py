@@ -1,0 +1,230 @@
+"""The `federation` command: run the hub and look after its centres.
+
+A thin layer over federation.centres, federation.users and the app: each
+sub-command is a small ``cmd_*`` function. The database comes from ``--db``,
+else the FEDERATION_DB environment variable, else sqlite:///federation.db.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+
+from federation import store as db
+
+#: serve's option -> the environment variable the app factory reads
+SERVE_LIMITS = {
+    "max_body_bytes": "FEDERATION_MAX_BODY_BYTES",
+    "max_events": "FEDERATION_MAX_EVENTS",
+    "rate_limit": "FEDERATION_RATE_LIMIT",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="federation",
+        description="Accueil's federation hub: receives the centres' data, shows it and exports it.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    db_help = "database URL: sqlite:///file.db or postgresql://user@host/name (default: $FEDERATION_DB or sqlite:///federation.db)"
+
+    serve = commands.add_parser("serve", help="run the hub (API and dashboard)",
+                                description="Serve the hub with uvicorn. It keeps no state of its own: "
+                                "several processes can share one PostgreSQL database.")
+    serve.add_argument("--db", help=db_help)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted, as sent (default 8 MiB)")
+    serve.add_argument("--max-events", type=int, help="most events in one batch (default 5000)")
+    serve.add_argument("--rate-limit", type=int, help="requests a minute allowed per device, 0 for none (default 1200)")
+    serve.set_defaults(func=cmd_serve)
+
+    add = commands.add_parser("add-centre", help="create a centre and its first enrolment code",
+                              description="Create a centre. Prints its id and a one-time enrolment code "
+                              "(valid 7 days) as text and as a QR code, to type or scan on the kiosk.")
+    add.add_argument("name", help="the centre's name, e.g. \"Centre social Les Tilleuls\"")
+    add.add_argument("--db", help=db_help)
+    add.add_argument("--json", action="store_true", help='print only {"centre_id", "enrolment_code"}')
+    add.add_argument("--qr-png", help="where to write the QR code image (default enrolment-<id>.png)")
+    add.set_defaults(func=cmd_add_centre)
+
+    code = commands.add_parser("new-code", help="a new enrolment code for an existing centre",
+                               description="Make another one-time enrolment code, e.g. for a second kiosk.")
+    code.add_argument("centre_id", help="the centre's id (see list-centres)")
+    code.add_argument("--db", help=db_help)
+    code.add_argument("--json", action="store_true", help='print only {"centre_id", "enrolment_code"}')
+    code.add_argument("--qr-png", help="where to write the QR code image")
+    code.set_defaults(func=cmd_new_code)
+
+    revoke = commands.add_parser("revoke-device", help="withdraw a device's access",
+                                 description="Revoke a device's token: the hub refuses it from now on.")
+    revoke.add_argument("device_id", help="the device's id (see list-centres)")
+    revoke.add_argument("--db", help=db_help)
+    revoke.set_defaults(func=cmd_revoke_device)
+
+    listing = commands.add_parser("list-centres", help="centres, their devices and last sync")
+    listing.add_argument("--db", help=db_help)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=cmd_list_centres)
+
+    stats = commands.add_parser("stats", help="events held, per centre and type (for monitoring)")
+    stats.add_argument("--db", help=db_help)
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(func=cmd_stats)
+
+    user = commands.add_parser("add-user", help="create a dashboard account for federation staff",
+                               description="Create a staff account. The password is asked twice, "
+                               "or read from standard input when it is not a terminal.")
+    user.add_argument("email", help="the person's e-mail address, used to sign in")
+    user.add_argument("--db", help=db_help)
+    user.set_defaults(func=cmd_add_user)
+    return parser
+
+
+def _engine(args: argparse.Namespace):
+    return db.open_engine(args.db)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    # the app factory reads these, in each worker process
+    os.environ["FEDERATION_DB"] = db.database_url(args.db)
+    for option, variable in SERVE_LIMITS.items():
+        if getattr(args, option) is not None:
+            os.environ[variable] = str(getattr(args, option))
+    db.open_engine(os.environ["FEDERATION_DB"]).dispose()  # migrate once, before the workers
+    uvicorn.run("federation.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", access_log=False)
+    return 0
+
+
+def _print_code(args: argparse.Namespace, centre_id: str, code: str, name: str | None) -> None:
+    import qrcode
+
+    if args.json:
+        print(json.dumps({"centre_id": centre_id, "enrolment_code": code}))
+        return
+    png = Path(args.qr_png or f"enrolment-{centre_id}.png")
+    qrcode.make(code).save(png)
+    if name:
+        print(f"Centre: {name}")
+    print(f"Centre id: {centre_id}")
+    print(f"Enrolment code (one use, valid 7 days): {code}")
+    print(f"QR code image: {png.resolve()}")
+    qr = qrcode.QRCode(border=1)
+    qr.add_data(code)
+    qr.print_ascii(out=sys.stdout, invert=True)
+
+
+def cmd_add_centre(args: argparse.Namespace) -> int:
+    from federation import centres
+
+    try:
+        with db.writer(_engine(args)) as conn, conn.begin():
+            centre_id, code = centres.add_centre(conn, args.name)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    _print_code(args, centre_id, code, args.name.strip())
+    return 0
+
+
+def cmd_new_code(args: argparse.Namespace) -> int:
+    from federation import centres
+
+    try:
+        with db.writer(_engine(args)) as conn, conn.begin():
+            code = centres.new_code(conn, args.centre_id)
+    except LookupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    _print_code(args, args.centre_id, code, None)
+    return 0
+
+
+def cmd_revoke_device(args: argparse.Namespace) -> int:
+    from federation import centres
+
+    with db.writer(_engine(args)) as conn, conn.begin():
+        revoked = centres.revoke_device(conn, args.device_id)
+    if not revoked:
+        print(f"error: device_id: no active device with id {args.device_id}", file=sys.stderr)
+        return 1
+    print(f"Device {args.device_id} revoked: its token is refused from now on.")
+    return 0
+
+
+def cmd_list_centres(args: argparse.Namespace) -> int:
+    from federation import centres
+
+    with _engine(args).connect() as conn:
+        listing = centres.list_centres(conn)
+    if args.json:
+        for centre in listing:
+            for device in centre["devices"]:
+                device.pop("token_hash", None)
+        print(json.dumps(listing, indent=2, ensure_ascii=False))
+        return 0
+    if not listing:
+        print("No centre yet: add one with `federation add-centre NAME`.")
+    for centre in listing:
+        print(f"{centre['name']}  ({centre['id']})  last sync: {centre['last_sync'] or 'never'}")
+        for device in centre["devices"]:
+            state = f"revoked {device['revoked_at']}" if device["revoked_at"] else \
+                f"last sync {device['last_sync_at'] or 'never'}"
+            print(f"    {device['label']}  ({device['id']})  {state}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from federation import centres
+
+    with _engine(args).connect() as conn:
+        figures = centres.stats(conn)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False))
+        return 0
+    for centre in figures["centres"]:
+        print(f"{centre['name']}: {centre['events_total']} events, last sync {centre['last_sync'] or 'never'}")
+    print(f"Total: {figures['events_total']} events")
+    return 0
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != first:
+        raise ValueError("password: the two entries differ")
+    return first
+
+
+def cmd_add_user(args: argparse.Namespace) -> int:
+    from federation import users
+
+    try:
+        user_id = users.add_user(_engine(args), args.email, _read_password())
+    except (ValueError, users.UserError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"Account {user_id} created for {args.email}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
