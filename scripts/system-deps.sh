@@ -6,7 +6,7 @@
 set -euo pipefail
 
 RUN_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libmtdev1 fonts-noto-core fonts-material-design-icons-iconfont)
-TEST_PACKAGES=(chromium postgresql)
+TEST_PACKAGES=(chromium postgresql poppler-utils)
 
 wanted=("${RUN_PACKAGES[@]}")
 if [[ "${1:-run}" == "test" ]]; then

@@ -56,10 +56,10 @@ def fill(store: Store) -> None:
             (STAFF_ID,),
         )
         member(store, AICHA, "Aïcha", "Benali", birth_year=1958, neighbourhood="Transition", qpv=True,
-               card="AC-7K3P-Q9", created="2026-12-01T09:00:00.000Z", phone="06 12 34 56 78")
+               card="K7QM3XPD", created="2026-12-01T09:00:00.000Z", phone="06 12 34 56 78")
         member(store, JEAN, "Jean-Noël", "Dupont; Lefèvre", birth_year=2004, gender="man",
-               card="AC-22XX-H4", email="jn@example.fr")
-        member(store, MALLORY, "=HYPERLINK(\"x\")", "Test", birth_year=None, gender=None, card="AC-MMMM-01",
+               card="H4Z22XXA", email="jn@example.fr")
+        member(store, MALLORY, "=HYPERLINK(\"x\")", "Test", birth_year=None, gender=None, card="MMMM2345",
                created="2026-12-10T10:00:00.000Z")
         member(store, ERASED, None, None, birth_year=None, gender=None, commune=None, card=None,
                erased="2026-11-20T10:00:00.000Z")

@@ -38,7 +38,7 @@ def test_visits_of_a_period_match_the_database_row_by_row(filled, tmp_path):
         "SELECT occurred_at FROM visits WHERE occurred_at >= '2026-11-30T23:00:00.000Z' "
         "AND occurred_at < '2026-12-31T23:00:00.000Z' ORDER BY occurred_at")
     assert count == len(table) - 1 == len(expected) == 5
-    assert table[1] == ["01/12/2026 00:10", "Aide aux démarches en ligne", "Aïcha Benali", "AC-7K3P-Q9",
+    assert table[1] == ["01/12/2026 00:10", "Aide aux démarches en ligne", "Aïcha Benali", "K7QM-3XPD",
                         "oui", "Boulogne-sur-Mer", "Adhérent (borne)", ""]
     assert table[2][:3] == ["03/12/2026 15:05", "Accès ordinateur / wifi", "Jean-Noël Dupont; Lefèvre"]
     assert table[2][4] == "non" and table[2][6:] == ["Bénévole", "Nadia Ferhat"]
@@ -87,7 +87,7 @@ def test_members_export_matches_the_database_and_skips_the_erased(filled, tmp_pa
     assert count == len(stored) == len(table) - 1 == 3
     benali = next(row for row in table if row[1] == "Benali")
     assert benali == ["Aïcha", "Benali", "1958", "65+", "Femme", "Boulogne-sur-Mer", "Transition", "oui",
-                      "06 12 34 56 78", "", "oui", "non", "oui", "AC-7K3P-Q9", "01/12/2026 10:00", ""]
+                      "06 12 34 56 78", "", "oui", "non", "oui", "K7QM-3XPD", "01/12/2026 10:00", ""]
     dupont = next(row for row in table if row[0] == "Jean-Noël")
     assert dupont[2:5] == ["2004", "16-24", "Homme"] and dupont[9] == "jn@example.fr"
     test = next(row for row in table if row[1] == "Test")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from kiosk.core import period
+from kiosk.core.card_print import printable
 from kiosk.core.errors import InvalidInput, N_
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
@@ -106,7 +107,7 @@ def visit_rows(store: Store, start: date | None = None, end: date | None = None)
             period.local_text(r["occurred_at"]),
             labels.get(r["reason"], r["reason"]),
             _full_name(r) if r["member_id"] else "Anonyme",
-            (r["card_code"] or "") if not r["erased_at"] else "",
+            printable(r["card_code"]) if r["card_code"] and not r["erased_at"] else "",
             yes_no(r["qpv"]) if r["member_id"] else "",
             (r["commune"] or "") if not r["erased_at"] else "",
             RECORDERS_FR.get(r["recorded_by_role"], r["recorded_by_role"]),
@@ -220,7 +221,7 @@ def member_rows(store: Store, start: date | None = None, end: date | None = None
             yes_no(r["consent_data"]),
             yes_no(r["consent_photos"]),
             yes_no(r["consent_contact"]),
-            r["card_code"] or "",
+            printable(r["card_code"]) if r["card_code"] else "",
             period.local_text(r["created_at"]),
             period.local_text(r["last_seen_at"]),
         ]

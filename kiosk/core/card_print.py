@@ -1,0 +1,232 @@
+"""Printing member cards: a PDF at credit-card size, or a receipt-printer ticket.
+
+A card (CR80, 85.6 × 54 mm) carries the QR code of the member's card code,
+their first name, the centre's name and the code in plain text (read aloud or
+typed when the camera fails). It never carries the last name or anything
+else: a lost card tells a finder nothing.
+
+One member gives a one-card page, for card printers that take a CR80 PDF;
+several give A4 sheets of ten with cut marks, for an ordinary printer.
+
+ESC/POS (receipt printers) is an option: ``escpos_card`` returns the raw
+bytes, which ``send_escpos`` writes to a USB printer's device file
+(``/dev/usb/lp0``) or to a network printer's raw port (``tcp://192.168.1.50:9100``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import qrcode
+from fpdf import FPDF
+from qrcode.constants import ERROR_CORRECT_M
+
+from kiosk.core.errors import InvalidInput, N_, NotFound
+from kiosk.core.pdf_fonts import add_fonts
+from kiosk.core.settings import Settings
+from kiosk.core.store import Store
+
+CARD_W, CARD_H = 85.6, 54.0  # ISO/IEC 7810 ID-1 (CR80), mm
+A4_W, A4_H = 210.0, 297.0
+COLUMNS, ROWS = 2, 5
+PER_SHEET = COLUMNS * ROWS
+MARK = 5.0  # length of a cut mark, mm
+QR_SIZE = 38.0  # mm: about 1.1 mm a module for a 29-module code, easy for a webcam
+
+
+def printable(code: str) -> str:
+    """The code as printed, in groups of four: 'K7QM-3XPD'."""
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def qr_image(code: str):
+    """The QR code of ``code`` as a Pillow image, with its quiet zone."""
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=12, border=4)
+    qr.add_data(code)
+    qr.make(fit=True)
+    return qr.make_image(fill_color="black", back_color="white").get_image().convert("L")
+
+
+# ---------------------------------------------------------------- PDF
+
+def members_for_cards(store: Store, member_ids: Iterable[str] | None) -> list[dict]:
+    """The members to print, in the order asked; every member with a card if None."""
+    if member_ids is None:
+        return store.query(
+            "SELECT id, first_name, card_code FROM members WHERE erased_at IS NULL "
+            "AND card_code IS NOT NULL ORDER BY first_name COLLATE NOCASE, id")
+    found = []
+    for member_id in member_ids:
+        row = store.one("SELECT id, first_name, card_code FROM members WHERE id = ? AND erased_at IS NULL",
+                        (member_id,))
+        if row is None:
+            raise NotFound("member_id", N_("Aucun adhérent avec l'identifiant %(member_id)s."),
+                           f"no member {member_id!r}", value=member_id, member_id=member_id)
+        if not row["card_code"]:
+            raise InvalidInput("member_id", N_("Cet adhérent n'a pas de code de carte."),
+                               f"member {member_id!r} has no card code", value=member_id)
+        found.append(row)
+    return found
+
+
+def cards_pdf(store: Store, out_path: str | Path, member_ids: Iterable[str] | None = None) -> int:
+    """Write the cards of ``member_ids`` (all members if None) to ``out_path``;
+    returns how many cards. One card: a CR80 page; more: A4 sheets."""
+    members = members_for_cards(store, member_ids)
+    if not members:
+        raise InvalidInput("member_id", N_("Aucune carte à imprimer."), "no member to print a card for")
+    centre = Settings(store).get("centre_name")
+    if len(members) == 1:
+        pdf = FPDF(unit="mm", format=(CARD_W, CARD_H))
+        family = _prepare(pdf)
+        pdf.add_page()
+        draw_card(pdf, family, 0, 0, members[0], centre)
+    else:
+        pdf = FPDF(unit="mm", format="A4")
+        family = _prepare(pdf)
+        for first in range(0, len(members), PER_SHEET):
+            pdf.add_page()
+            _sheet(pdf, family, members[first:first + PER_SHEET], centre)
+    pdf.set_title(f"Cartes d'adhérent — {centre}")
+    _write_atomically(pdf, Path(out_path))
+    return len(members)
+
+
+def _prepare(pdf: FPDF) -> str:
+    pdf.set_auto_page_break(False)
+    pdf.set_margins(0, 0, 0)
+    return add_fonts(pdf)
+
+
+def _sheet(pdf: FPDF, family: str, members: list[dict], centre: str) -> None:
+    """Ten cards edge to edge, centred, with cut marks in the margins on
+    every card edge: one guillotine cut a line."""
+    left = (A4_W - COLUMNS * CARD_W) / 2
+    top = (A4_H - ROWS * CARD_H) / 2
+    for index, member in enumerate(members):
+        column, row = index % COLUMNS, index // COLUMNS
+        draw_card(pdf, family, left + column * CARD_W, top + row * CARD_H, member, centre)
+    pdf.set_draw_color(0)
+    pdf.set_line_width(0.2)
+    for column in range(COLUMNS + 1):
+        x = left + column * CARD_W
+        pdf.line(x, top - 2 - MARK, x, top - 2)
+        pdf.line(x, top + ROWS * CARD_H + 2, x, top + ROWS * CARD_H + 2 + MARK)
+    for row in range(ROWS + 1):
+        y = top + row * CARD_H
+        pdf.line(left - 2 - MARK, y, left - 2, y)
+        pdf.line(left + COLUMNS * CARD_W + 2, y, left + COLUMNS * CARD_W + 2 + MARK, y)
+
+
+def draw_card(pdf: FPDF, family: str, x: float, y: float, member: dict, centre: str) -> None:
+    """One card with its top-left corner at (x, y), in mm."""
+    pdf.set_fill_color(0, 94, 140)  # the centre's band, dark enough for white text
+    pdf.rect(x, y, CARD_W, 10, style="F")
+    pdf.set_text_color(255)
+    pdf.set_font(family, "B", 10)
+    pdf.set_xy(x + 3, y + 1.5)
+    pdf.cell(CARD_W - 6, 7, _fit(pdf, centre, CARD_W - 6), align="L")
+    pdf.image(qr_image(member["card_code"]), x=x + 2, y=y + 12.5, w=QR_SIZE, h=QR_SIZE)
+    text_x, text_w = x + QR_SIZE + 4, CARD_W - QR_SIZE - 7
+    pdf.set_text_color(90)
+    pdf.set_font(family, "", 7)
+    pdf.set_xy(text_x, y + 15)
+    pdf.cell(text_w, 4, "Carte d'adhérent")
+    pdf.set_text_color(0)
+    pdf.set_font(family, "B", 15)
+    pdf.set_xy(text_x, y + 21)
+    pdf.cell(text_w, 8, _fit(pdf, member["first_name"] or "", text_w))
+    pdf.set_font(family, "B", 12)
+    pdf.set_xy(text_x, y + 38)
+    pdf.cell(text_w, 6, printable(member["card_code"]))
+
+
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """Shrink the current font until ``text`` fits ``width``; cut it past 6 pt."""
+    size = pdf.font_size_pt
+    while size > 6 and pdf.get_string_width(text) > width:
+        size -= 0.5
+        pdf.set_font_size(size)
+    while text and pdf.get_string_width(text) > width:
+        text = text[:-2] + "…"
+    return text
+
+
+def _write_atomically(pdf: FPDF, out_path: Path) -> None:
+    if not out_path.parent.is_dir():
+        raise InvalidInput("out_path", N_("Le dossier %(folder)s n'existe pas."),
+                           f"folder {out_path.parent} does not exist", value=str(out_path),
+                           folder=str(out_path.parent))
+    fd, tmp = tempfile.mkstemp(prefix=".cards-", suffix=".pdf.tmp", dir=out_path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(bytes(pdf.output()))
+        os.replace(tmp, out_path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------- ESC/POS
+
+ESC, GS = b"\x1b", b"\x1d"
+#: PC858 (Latin-1 with €): the code page of Epson-compatible printers for French.
+CODE_PAGE, CODE_PAGE_NUMBER = "cp858", 19
+
+
+def _qr_function(fn: int, payload: bytes) -> bytes:
+    """GS ( k — the 2D code command: cn=49 (QR), then function ``fn``."""
+    size = len(payload) + 2
+    return GS + b"(k" + bytes([size % 256, size // 256, 49, fn]) + payload
+
+
+def escpos_card(member: dict, centre_name: str, qr_size: int = 8) -> bytes:
+    """A member card as raw ESC/POS bytes for an 80 mm receipt printer."""
+    def text(value: str) -> bytes:
+        return value.encode(CODE_PAGE, errors="replace")
+
+    code = member["card_code"].encode("ascii")
+    return b"".join([
+        ESC + b"@",  # initialise
+        ESC + b"t" + bytes([CODE_PAGE_NUMBER]),
+        ESC + b"a\x01",  # centred
+        ESC + b"E\x01", text(centre_name), b"\n", ESC + b"E\x00",
+        text("Carte d'adhérent"), b"\n\n",
+        _qr_function(65, b"\x32\x00"),  # model 2
+        _qr_function(67, bytes([qr_size])),  # module size in dots
+        _qr_function(69, b"\x31"),  # error correction M
+        _qr_function(80, b"\x30" + code),  # store the data
+        _qr_function(81, b"\x30"),  # print it
+        b"\n",
+        GS + b"!\x11", text(member["first_name"] or ""), b"\n", GS + b"!\x00",  # double size
+        text(printable(member["card_code"])), b"\n",
+        GS + b"V\x42\x03",  # feed 3 lines and cut
+    ])
+
+
+def send_escpos(data: bytes, target: str, timeout: float = 5.0) -> None:
+    """Send raw bytes to a printer: a device file path, or tcp://host[:port]
+    (port 9100 by default, the raw printing port)."""
+    if target.startswith("tcp://"):
+        host, _, port = target[len("tcp://"):].partition(":")
+        try:
+            with socket.create_connection((host, int(port or 9100)), timeout=timeout) as conn:
+                conn.sendall(data)
+        except (OSError, ValueError) as exc:
+            raise _printer_error(target, exc) from exc
+        return
+    try:
+        with open(target, "wb") as device:
+            device.write(data)
+    except OSError as exc:
+        raise _printer_error(target, exc) from exc
+
+
+def _printer_error(target: str, exc: Exception) -> InvalidInput:
+    return InvalidInput("printer", N_("L'imprimante %(printer)s ne répond pas. Est-elle allumée et branchée ?"),
+                        f"printer {target!r} unreachable: {exc}", value=target, printer=target)

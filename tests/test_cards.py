@@ -1,0 +1,155 @@
+"""Member cards: the CR80 PDF, A4 sheets, the QR decoded back, ESC/POS bytes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+
+import pytest
+import zxingcpp
+from PIL import Image
+from pypdf import PdfReader
+
+import centre_rows as rows
+from kiosk.core import card_print
+from kiosk.core.errors import InvalidInput, NotFound
+from kiosk.core.settings import Settings
+
+MM = 72 / 25.4  # PDF points per millimetre
+
+
+@pytest.fixture
+def filled(store):
+    rows.fill(store)
+    Settings(store).set("centre_name", "Centre social Éclair — Boulogne")
+    return store
+
+
+def decoded_qr_codes(page) -> list[str]:
+    found = []
+    for image in page.images:
+        found += [barcode.text for barcode in zxingcpp.read_barcodes(image.image)]
+    return found
+
+
+def test_one_member_gives_one_cr80_card_with_name_centre_code_and_qr(filled, tmp_path):
+    out = tmp_path / "carte.pdf"
+    assert card_print.cards_pdf(filled, out, [rows.AICHA]) == 1
+    reader = PdfReader(out)
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert float(box.width) == pytest.approx(85.6 * MM, abs=0.1)
+    assert float(box.height) == pytest.approx(54 * MM, abs=0.1)
+    text = reader.pages[0].extract_text()
+    for expected in ("Aïcha", "Centre social Éclair — Boulogne", "K7QM-3XPD", "Carte d'adhérent"):
+        assert expected in text
+    assert "Benali" not in text  # a lost card names nobody
+    assert decoded_qr_codes(reader.pages[0]) == ["K7QM3XPD"]
+
+
+def test_a_batch_is_laid_out_ten_to_an_a4_sheet_in_the_order_asked(filled, tmp_path):
+    # 12 members: the 3 of the fixture and 9 more
+    ids = [rows.JEAN, rows.AICHA, rows.MALLORY]
+    with filled.transaction():
+        for n in range(9):
+            member_id = f"0190aaaa-0000-7000-8000-0000000001{n:02d}"
+            rows.member(filled, member_id, f"Prénom{n}", "X", card=f"CODE{n:04d}")
+            ids.append(member_id)
+    out = tmp_path / "cartes.pdf"
+    assert card_print.cards_pdf(filled, out, ids) == 12
+    reader = PdfReader(out)
+    assert len(reader.pages) == 2
+    assert float(reader.pages[0].mediabox.width) == pytest.approx(210 * MM, abs=0.1)
+    first = decoded_qr_codes(reader.pages[0])
+    assert first[:3] == ["H4Z22XXA", "K7QM3XPD", "MMMM2345"] and len(first) == 10
+    assert decoded_qr_codes(reader.pages[1]) == ["CODE0007", "CODE0008"]
+    assert "Prénom8" in reader.pages[1].extract_text()
+
+
+def test_without_ids_every_member_with_a_card_is_printed(filled, tmp_path):
+    out = tmp_path / "toutes.pdf"
+    assert card_print.cards_pdf(filled, out) == 3  # the erased member has none
+    assert sorted(decoded_qr_codes(PdfReader(out).pages[0])) == ["H4Z22XXA", "K7QM3XPD", "MMMM2345"]
+
+
+def test_a_sheet_has_cut_marks_in_its_margins(filled, tmp_path):
+    out = tmp_path / "cartes.pdf"
+    card_print.cards_pdf(filled, out, [rows.AICHA, rows.JEAN])
+    content = PdfReader(out).pages[0].get_contents().get_data().decode("latin-1")
+    # 3 vertical and 6 horizontal card edges, marked on both sides
+    assert content.count(" l S") >= 2 * (3 + 6)
+
+
+def test_an_unknown_or_erased_member_is_named(filled, tmp_path):
+    for wrong in ("0190ffff-0000-7000-8000-000000000000", rows.ERASED):
+        with pytest.raises(NotFound) as refused:
+            card_print.cards_pdf(filled, tmp_path / "x.pdf", [rows.AICHA, wrong])
+        assert refused.value.field == "member_id" and wrong in refused.value.message_fr
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_a_very_long_first_name_is_shrunk_to_fit(filled, tmp_path):
+    with filled.transaction():
+        filled.conn.execute("UPDATE members SET first_name = ? WHERE id = ?",
+                            ("Marie-Bernadette-Françoise-Gwendoline", rows.AICHA))
+    out = tmp_path / "carte.pdf"
+    card_print.cards_pdf(filled, out, [rows.AICHA])
+    assert "Marie-Bernadette" in PdfReader(out).pages[0].extract_text()
+
+
+def test_escpos_card_holds_a_well_formed_qr_command(filled):
+    member = {"first_name": "Aïcha", "card_code": "K7QM3XPD"}
+    data = card_print.escpos_card(member, "Centre social Éclair")
+    assert data.startswith(b"\x1b@") and data.endswith(b"\x1dVB\x03")
+    store_cmd = b"\x1d(k"
+    commands = []
+    at = data.find(store_cmd)
+    while at != -1:
+        size = data[at + 3] + 256 * data[at + 4]
+        commands.append(data[at + 5:at + 5 + size])
+        at = data.find(store_cmd, at + 5 + size)
+    assert commands == [b"1A2\x00", b"1C\x08", b"1E1", b"1P0K7QM3XPD", b"1Q0"]
+    assert "Aïcha".encode("cp858") in data and "Éclair".encode("cp858") in data
+    assert b"K7QM-3XPD" in data
+
+
+def test_escpos_bytes_reach_a_network_printer_and_a_device_file(tmp_path):
+    data = card_print.escpos_card({"first_name": "Jean", "card_code": "ABCD2345"}, "Centre")
+    server = socket.create_server(("127.0.0.1", 0))
+    received = bytearray()
+
+    def printer():
+        conn, _ = server.accept()
+        with conn:
+            while chunk := conn.recv(4096):
+                received.extend(chunk)
+
+    thread = threading.Thread(target=printer)
+    thread.start()
+    card_print.send_escpos(data, f"tcp://127.0.0.1:{server.getsockname()[1]}")
+    thread.join(5)
+    server.close()
+    assert bytes(received) == data
+    device = tmp_path / "lp0"
+    card_print.send_escpos(data, str(device))
+    assert device.read_bytes() == data
+
+
+def test_an_unreachable_printer_is_a_clear_error(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+    with pytest.raises(InvalidInput) as refused:
+        card_print.send_escpos(b"x", f"tcp://127.0.0.1:{port}", timeout=1)
+    assert refused.value.field == "printer" and "ne répond pas" in refused.value.message_fr
+
+
+def test_the_printed_card_scans_back_at_300_dpi(filled, tmp_path):
+    """Render the page as a printer would (poppler, scripts/system-deps.sh test)
+    and read the QR from the picture, not from the embedded image."""
+    out = tmp_path / "carte.pdf"
+    card_print.cards_pdf(filled, out, [rows.JEAN])
+    subprocess.run(["pdftoppm", "-r", "300", "-png", "-singlefile", str(out), str(tmp_path / "page")], check=True)
+    picture = Image.open(tmp_path / "page.png")
+    assert picture.size == pytest.approx((round(85.6 / 25.4 * 300), round(54 / 25.4 * 300)), abs=2)
+    assert [b.text for b in zxingcpp.read_barcodes(picture)] == ["H4Z22XXA"]
