@@ -206,7 +206,7 @@ def _hub_json(response: requests.Response) -> dict:
     except ValueError as error:
         raise SyncError(NOT_HUB, f"the hub's answer is not complete JSON: {error}") from error
     if response.status_code != 200:
-        detail = body.get("detail") if isinstance(body, dict) else body
+        detail = (body.get("error") or body.get("detail")) if isinstance(body, dict) else body
         raise SyncError(REFUSED, f"the hub refused the request ({response.status_code}): {detail}")
     if not isinstance(body, dict):
         raise SyncError(NOT_HUB, "the hub's answer is not a JSON object")

@@ -127,11 +127,15 @@ class FaultProxy:
     # ------------------------------------------------------------ serving
 
     def _accept_loop(self) -> None:
+        self._server.settimeout(0.1)  # closing a socket does not wake accept(): poll
         while not self._stopping.is_set():
             try:
                 client, _ = self._server.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
+            client.settimeout(None)
             with self._lock:
                 self._clients.add(client)
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()

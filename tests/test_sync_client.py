@@ -67,7 +67,7 @@ class ScriptedHub:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self):
         self.server.shutdown()
@@ -271,3 +271,38 @@ def test_sent_events_older_than_the_retention_are_purged_after_a_success(store, 
 def test_batch_size_is_checked(store):
     with pytest.raises(ValueError, match="batch_size"):
         client.push(store.conn, "http://x", "t", batch_size=0)
+
+
+# ---------------------------------------------------------------- a real hub process
+
+def test_enrol_then_push_to_a_real_hub_stores_each_event_once(store, hub):
+    _centre, code = hub.add_centre("Centre social Les Tilleuls")
+    device = client.enrol(hub.url, code, "Borne accueil")
+    assert {"device_id", "device_token", "centre_id"} <= set(device)
+    ids = add_events(store, 2500)
+    result = client.push(store.conn, hub.url, device["device_token"], **FAST)
+    assert result.ok and result.stored == 2500 and result.batches == 3
+    assert outbox.counts(store.conn)["pending"] == 0
+    # a resend after a hub restore: every event comes back as a duplicate
+    with store.transaction():
+        assert outbox.requeue_sent_since(store.conn, "2000-01-01T00:00:00.000Z") == 2500
+    again = client.push(store.conn, hub.url, device["device_token"], **FAST)
+    assert again.ok and again.duplicates == 2500 and again.stored == 0
+    status = client.hub_status(hub.url, device["device_token"])
+    assert status["events_total"] == 2500 and status["last_occurred_at"]
+    assert len(ids) == 2500
+
+
+def test_a_used_enrolment_code_is_refused_clearly(hub):
+    _centre, code = hub.add_centre("Centre Arc-en-ciel")
+    client.enrol(hub.url, code, "Borne 1")
+    with pytest.raises(client.SyncError) as refused:
+        client.enrol(hub.url, code, "Borne 2")
+    assert refused.value.code == client.REFUSED and "403" in str(refused.value)
+
+
+def test_a_revoked_token_stops_the_push(store, hub):
+    ids = add_events(store, 3)
+    result = client.push(store.conn, hub.url, "not-a-token", **FAST)
+    assert result.error == client.UNAUTHORIZED
+    assert pending_ids(store) == ids
