@@ -1,0 +1,150 @@
+"""Visits: check-in (with or without a member), its event, and the day's counts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from kiosk.core.errors import Conflict, InvalidInput, NotFound
+from kiosk.core.members import Members
+from kiosk.core.privacy import Privacy
+from kiosk.core.settings import Settings
+from kiosk.core.store import Store
+from kiosk.core.visits import Visits, day_bounds
+from tests.dbstate import add_staff, dump, events
+
+
+@pytest.fixture
+def settings(store):
+    return Settings(store)
+
+
+@pytest.fixture
+def visits(store, settings):
+    return Visits(store, settings)
+
+
+@pytest.fixture
+def member(store, settings):
+    return Members(store, settings).register(first_name="Aïcha", last_name="Benali", consent_data=True)
+
+
+def test_check_in_of_a_member_stores_the_visit(visits, store, member):
+    visit = visits.check_in("demarches", member_id=member["id"])
+    row = store.one("SELECT * FROM visits")
+    assert row == {"id": visit["id"], "occurred_at": store.now_iso(), "member_id": member["id"],
+                   "reason": "demarches", "recorded_by_role": "resident", "recorded_by": None}
+
+
+def test_check_in_emits_visit_recorded(visits, store, member):
+    visit = visits.check_in("demarches", member_id=member["id"])
+    (event,) = events(store, "visit.recorded")
+    assert event["data"] == {"visit_id": visit["id"], "member_id": member["id"],
+                             "reason": "demarches", "recorded_by": "resident"}
+    assert event["occurred_at"] == visit["occurred_at"]
+
+
+def test_check_in_sets_the_members_last_contact(visits, store, member, clock):
+    clock.advance(hours=2)
+    visits.check_in("accueil", member_id=member["id"])
+    assert store.one("SELECT last_seen_at FROM members")["last_seen_at"] == store.now_iso()
+
+
+def test_anonymous_check_in_counts_too(visits, store):
+    visit = visits.check_in("ordinateur")
+    assert visit["member_id"] is None
+    assert events(store, "visit.recorded")[0]["data"]["member_id"] is None
+    assert visits.today_count() == 1
+
+
+def test_check_in_by_a_volunteer_records_who_and_audits(visits, store, member):
+    karim = add_staff(store, "Karim Haddad", "volunteer")
+    visit = visits.check_in("rendez_vous", member_id=member["id"], actor=karim)
+    assert store.one("SELECT recorded_by_role, recorded_by FROM visits") == {
+        "recorded_by_role": "volunteer", "recorded_by": karim["id"]}
+    assert events(store, "visit.recorded")[0]["data"]["recorded_by"] == "volunteer"
+    audit = store.one("SELECT actor_id, action, detail FROM audit_log")
+    assert audit["actor_id"] == karim["id"] and visit["id"] in audit["detail"]
+
+
+def test_check_in_refuses_an_unknown_reason_and_changes_nothing(visits, store, member):
+    before = dump(store)
+    with pytest.raises(InvalidInput) as error:
+        visits.check_in("shopping", member_id=member["id"])
+    assert error.value.field == "reason"
+    assert dump(store) == before
+
+
+def test_check_in_refuses_an_unknown_member_and_changes_nothing(visits, store):
+    before = dump(store)
+    with pytest.raises(NotFound) as error:
+        visits.check_in("accueil", member_id="0190aaaa-0000-7000-8000-000000000000")
+    assert error.value.field == "member_id"
+    assert dump(store) == before
+
+
+def test_check_in_refuses_an_erased_member(visits, store, settings, member):
+    Privacy(store, settings).erase(member["id"], None)
+    before = dump(store)
+    with pytest.raises(NotFound):
+        visits.check_in("accueil", member_id=member["id"])
+    assert dump(store) == before
+
+
+def test_check_in_follows_the_centres_own_reasons(visits, settings):
+    settings.set("reasons", [{"code": "cafe", "label": "Café des parents", "icon": "local_cafe"}])
+    assert visits.check_in("cafe")["reason"] == "cafe"
+    with pytest.raises(InvalidInput):
+        visits.check_in("accueil")
+
+
+def test_check_in_by_card(visits, member, store):
+    visit = visits.check_in_by_card(member["card_code"], "atelier")
+    assert visit["member_id"] == member["id"]
+
+
+def test_check_in_by_a_replaced_card_is_refused_and_changes_nothing(visits, member, store, settings):
+    Members(store, settings).replace_card(member["id"], add_staff(store))
+    before = dump(store)
+    with pytest.raises(Conflict):
+        visits.check_in_by_card(member["card_code"], "atelier")
+    assert dump(store) == before
+
+
+def test_a_check_in_is_on_disk_when_it_returns(visits, db_path, member):
+    visit = visits.check_in("accueil", member_id=member["id"])
+    with Store.open(db_path) as other:
+        assert other.one("SELECT id FROM visits")["id"] == visit["id"]
+
+
+def test_between_lists_visits_in_the_period_oldest_first(visits, clock):
+    first = visits.check_in("accueil")
+    clock.advance(hours=1)
+    second = visits.check_in("autre")
+    clock.advance(days=2)
+    visits.check_in("autre")
+    found = visits.between(datetime(2026, 12, 1, tzinfo=timezone.utc), datetime(2026, 12, 2, tzinfo=timezone.utc))
+    assert [v["id"] for v in found] == [first["id"], second["id"]]
+
+
+def test_counts_by_reason_lists_every_reason(visits):
+    visits.check_in("accueil")
+    visits.check_in("accueil")
+    visits.check_in("permanence")
+    counts = visits.counts_by_reason("2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z")
+    assert counts == {"accueil": 2, "demarches": 0, "rendez_vous": 0, "atelier": 0,
+                      "ordinateur": 0, "permanence": 1, "autre": 0}
+
+
+def test_today_count_follows_paris_midnight(visits, clock):
+    clock.set(datetime(2026, 12, 1, 22, 30, tzinfo=timezone.utc))  # 23:30 in Paris
+    visits.check_in("accueil")
+    clock.set(datetime(2026, 12, 1, 23, 30, tzinfo=timezone.utc))  # 00:30 the next day in Paris
+    visits.check_in("accueil")
+    assert visits.today_count() == 1
+
+
+def test_day_bounds_cover_a_daylight_saving_day():
+    start, end = day_bounds(datetime(2026, 3, 29).date())
+    assert (start, end) == ("2026-03-28T23:00:00.000Z", "2026-03-29T22:00:00.000Z")
