@@ -365,7 +365,8 @@ def centre_statuses(conn: Connection, now: datetime | None = None,
 
 
 def centre_names(conn: Connection) -> dict[str, str]:
-    return dict(conn.execute(sa.select(centres.c.id, centres.c.name).order_by(centres.c.name)))
+    query = sa.select(centres.c.id, centres.c.name).order_by(centres.c.name)
+    return {centre_id: name for centre_id, name in conn.execute(query)}
 
 
 def device_list(conn: Connection, centre_id: str | None = None) -> list[dict]:
@@ -424,6 +425,10 @@ class Overview:
     @property
     def themes(self) -> list[WorkshopFigures]:
         return workshops_by_theme(self.workshops)
+
+    @property
+    def sessions_by_theme(self) -> list[tuple[str, int]]:
+        return [(theme.theme, theme.sessions) for theme in self.themes]
 
     @property
     def silent_centres(self) -> list[CentreStatus]:

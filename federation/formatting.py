@@ -1,0 +1,112 @@
+"""French display of dates, numbers and codes for the pages and the exports (Babel).
+
+Times are stored in UTC and shown in Europe/Paris, as the house rules say.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
+
+from sync.protocol import parse_utc
+
+LOCALE = "fr_FR"
+PARIS = ZoneInfo("Europe/Paris")
+
+#: The kiosk's visit reasons. The hub must not import the kiosk, so it keeps its
+#: own labels; a code it does not know is shown as it is.
+REASON_LABELS = {
+    "accueil": "Accueil",
+    "demarches": "Démarches administratives",
+    "rendez_vous": "Rendez-vous",
+    "atelier": "Atelier",
+    "ordinateur": "Ordinateur en libre accès",
+    "permanence": "Permanence",
+    "autre": "Autre",
+}
+THEME_LABELS = {
+    "accueil": "Accueil",
+    "education": "Éducation",
+    "parentalite": "Parentalité",
+    "e_administration": "Démarches en ligne",
+    "numerique": "Numérique",
+    "pouvoir_d_agir": "Pouvoir d'agir",
+    "autre": "Autre",
+}
+AGE_BAND_LABELS = {
+    "0-15": "0 à 15 ans",
+    "16-24": "16 à 24 ans",
+    "25-54": "25 à 54 ans",
+    "55-64": "55 à 64 ans",
+    "65+": "65 ans et plus",
+    "unknown": "Non renseigné",
+}
+GENDER_LABELS = {
+    "woman": "Femmes",
+    "man": "Hommes",
+    "non_binary": "Non binaires",
+    "unsaid": "Non précisé",
+    None: "Non renseigné",
+}
+
+
+def reason_label(code: str | None) -> str:
+    return REASON_LABELS.get(code, code or "")
+
+
+def theme_label(code: str | None) -> str:
+    return THEME_LABELS.get(code, code or "")
+
+
+def age_band_label(code: str | None) -> str:
+    return AGE_BAND_LABELS.get(code, code or "")
+
+
+def gender_label(code: str | None) -> str:
+    return GENDER_LABELS.get(code, code or "")
+
+
+def long_date(day: date | None) -> str:
+    """« 3 mars 2026 », « 1er mars 2026 » (French writes the first day as an ordinal)."""
+    if not day:
+        return "—"
+    pattern = "d'er' MMMM y" if day.day == 1 else "d MMMM y"
+    return format_date(day, format=pattern, locale=LOCALE)
+
+
+def short_date(day: date | None) -> str:
+    """« 03/03/2026 », the form French spreadsheets recognise as a date."""
+    return day.strftime("%d/%m/%Y") if day else ""
+
+
+def paris_datetime(moment: datetime | str | None) -> str:
+    """A stored UTC time as « 3 mars 2026 à 14:05 », Paris time."""
+    if not moment:
+        return "jamais"
+    if isinstance(moment, str):
+        moment = parse_utc(moment)
+    return format_datetime(moment, format="d MMMM y 'à' HH:mm", tzinfo=PARIS, locale=LOCALE)
+
+
+def number(value: float | int | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=LOCALE)
+
+
+def percent(ratio: float | None) -> str:
+    if ratio is None:
+        return "—"
+    return format_percent(ratio, format="#,##0.0 %", locale=LOCALE)
+
+
+def decimal_comma(value: float | None, digits: int = 1) -> str:
+    """A plain number with a decimal comma and no thousands separator, for CSV
+    cells that a French Excel must read as numbers."""
+    if value is None:
+        return ""
+    return f"{value:.{digits}f}".replace(".", ",")

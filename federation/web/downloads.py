@@ -1,0 +1,54 @@
+"""The funders' files, behind sign-in: indicators and visits per week as CSV,
+the activity report as PDF, for a period and one centre or all."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from federation import exports, reports, users
+from federation.web import security
+from federation.web.pages import read_period
+from federation.web.security import PageRoute, Refused
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False, prefix="/exports")
+
+
+def _view(request: Request, start: str, end: str, centre: str):
+    with security.engine(request).connect() as conn:
+        names = reports.centre_names(conn)
+        period, error = read_period(request, start, end, centre, names)
+        if error:
+            raise Refused(400, "Période invalide", error.message_fr)
+        view = reports.overview(conn, period, datetime.now(timezone.utc))
+    return view, names.get(period.centre_id) if period.centre_id else None
+
+
+def _file(content: bytes, media_type: str, stem: str, view: reports.Overview, extension: str) -> Response:
+    scope = view.period.centre_id[:8] if view.period.centre_id else "tous-centres"
+    name = f"{stem}_{scope}_{view.period.first_day}_{view.period.last_day}.{extension}"
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/indicators.csv")
+def indicators(request: Request, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
+               centre: str = "", _session: users.WebSession = Depends(security.current_session)):
+    view, name = _view(request, start, end, centre)
+    return _file(exports.indicators_csv(view, name), "text/csv; charset=utf-8", "indicateurs", view, "csv")
+
+
+@router.get("/visits-per-week.csv")
+def visits_per_week(request: Request, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
+                    centre: str = "", _session: users.WebSession = Depends(security.current_session)):
+    view, name = _view(request, start, end, centre)
+    return _file(exports.visits_per_week_csv(view, name), "text/csv; charset=utf-8",
+                 "passages-par-semaine", view, "csv")
+
+
+@router.get("/report.pdf")
+def report(request: Request, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
+           centre: str = "", _session: users.WebSession = Depends(security.current_session)):
+    view, name = _view(request, start, end, centre)
+    return _file(exports.report_pdf(view, name), "application/pdf", "rapport", view, "pdf")

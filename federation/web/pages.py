@@ -1,0 +1,89 @@
+"""The dashboard's pages: overview, one centre, devices, conflicts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from federation import reports, users
+from federation.web import security
+from federation.web.charts import weekly_chart
+from federation.web.security import PageRoute, Refused
+from federation.web.templating import render
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def read_period(request: Request, start: str, end: str, centre: str,
+                names: dict[str, str]) -> tuple[reports.Period, reports.PeriodError | None]:
+    """The period asked for in the query, or the default one and the error to show."""
+    try:
+        period = reports.parse_period(start, end, centre)
+    except reports.PeriodError as error:
+        return reports.parse_period(None, None, centre if centre in names else None), error
+    if period.centre_id and period.centre_id not in names:
+        error = reports.PeriodError("centre", f"unknown centre {period.centre_id!r}",
+                                    "Ce centre n'existe pas. Choisissez-en un dans la liste.")
+        return reports.Period(period.start, period.end), error
+    return period, None
+
+
+def query_string(period: reports.Period) -> str:
+    """The period as a query string, for export links and the centre pages."""
+    fields = {"from": period.first_day, "to": period.last_day}
+    if period.centre_id:
+        fields["centre"] = period.centre_id
+    return urlencode(fields)
+
+
+def _figures(request: Request, period: reports.Period):
+    with security.engine(request).connect() as conn:
+        view = reports.overview(conn, period, datetime.now(timezone.utc))
+    return view, weekly_chart(view.weeks)
+
+
+@router.get("/")
+def overview_page(request: Request, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
+                  centre: str = "", session: users.WebSession = Depends(security.current_session)):
+    with security.engine(request).connect() as conn:
+        names = reports.centre_names(conn)
+    period, error = read_period(request, start, end, centre, names)
+    view, chart = _figures(request, period)
+    return render(request, "overview.html", 400 if error else 200, session=session, view=view,
+                  chart=chart, names=names, error=error, form={"from": start, "to": end, "centre": centre},
+                  query=query_string(period), nav="overview")
+
+
+@router.get("/centres/{centre_id}")
+def centre_page(request: Request, centre_id: str, start: str = Query("", alias="from"),
+                end: str = Query("", alias="to"),
+                session: users.WebSession = Depends(security.current_session)):
+    with security.engine(request).connect() as conn:
+        names = reports.centre_names(conn)
+        if centre_id not in names:
+            raise Refused(404, "Centre introuvable", "Ce centre n'existe pas sur ce hub.")
+        devices = reports.device_list(conn, centre_id)
+        conflict_count, _rows = reports.conflict_list(conn, centre_id, limit=1)
+    period, error = read_period(request, start, end, centre_id, names)
+    view, chart = _figures(request, period)
+    return render(request, "centre.html", 400 if error else 200, session=session, view=view,
+                  chart=chart, names=names, error=error, form={"from": start, "to": end},
+                  query=query_string(period), status=view.centres[0], devices=devices,
+                  conflict_count=conflict_count, nav="overview")
+
+
+@router.get("/devices")
+def devices_page(request: Request, session: users.WebSession = Depends(security.current_session)):
+    with security.engine(request).connect() as conn:
+        devices = reports.device_list(conn)
+    return render(request, "devices.html", session=session, devices=devices, nav="devices")
+
+
+@router.get("/conflicts")
+def conflicts_page(request: Request, session: users.WebSession = Depends(security.current_session)):
+    with security.engine(request).connect() as conn:
+        count, rows = reports.conflict_list(conn)
+    return render(request, "conflicts.html", session=session, count=count, conflicts=rows,
+                  nav="conflicts")
