@@ -1,0 +1,273 @@
+"""Registrations: booked places, the waitlist in order, cancellations and
+promotions, and (with hypothesis) the invariants under random sequences of
+operations on a real database file."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from kiosk.core.errors import Conflict, DomainError, NotFound
+from kiosk.core.store import Store
+from kiosk.core.workshops import Workshops
+from people import add_member, add_staff, erase_member, event_counts, events, snapshot
+
+START = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def workshops(store):
+    return Workshops(store)
+
+
+@pytest.fixture
+def session_of(workshops, clock):
+    workshop = workshops.create_workshop("Atelier CV", "e_administration")
+
+    def make(capacity: int, in_days: float = 2) -> str:
+        start = clock() + timedelta(days=in_days)
+        return workshops.add_session(workshop["id"], start, start + timedelta(hours=2),
+                                     capacity)["id"]
+    return make
+
+
+def test_places_are_booked_then_the_waitlist_fills_with_positions(store, workshops, session_of):
+    session = session_of(2)
+    results = [workshops.register(session, add_member(store, name))
+               for name in ("Aïcha", "Bérénice", "Gérard", "Zoé")]
+    assert [(r["status"], r["position"]) for r in results] == [
+        ("booked", None), ("booked", None), ("waitlisted", 1), ("waitlisted", 2)]
+    shown = workshops.session(session)
+    assert (shown["booked"], shown["waitlisted"], shown["seats_left"]) == (2, 2, 0)
+    assert [e["status"] for e in events(store, "registration.changed")] == [
+        "booked", "booked", "waitlisted", "waitlisted"]
+
+
+def test_a_session_with_no_places_waitlists_everyone(store, workshops, session_of):
+    session = session_of(0)
+    assert workshops.register(session, add_member(store))["status"] == "waitlisted"
+
+
+def test_registering_twice_is_a_conflict_and_changes_nothing(store, workshops, session_of):
+    session, member = session_of(1), add_member(store)
+    workshops.register(session, member)
+    before = snapshot(store)
+    with pytest.raises(Conflict) as refused:
+        workshops.register(session, member)
+    assert refused.value.field == "member_id"
+    assert "déjà inscrite" in refused.value.message_fr
+    assert snapshot(store) == before
+
+
+def test_registering_again_after_cancelling_requeues_at_the_end(store, workshops, session_of):
+    session = session_of(1)
+    aicha, gerard, zoe = (add_member(store, n) for n in ("Aïcha", "Gérard", "Zoé"))
+    first = workshops.register(session, aicha)
+    workshops.register(session, gerard)
+    workshops.register(session, zoe)
+    promoted = workshops.cancel_registration(session, aicha)
+    assert promoted["member_id"] == gerard
+    again = workshops.register(session, aicha)
+    assert again == {"registration_id": first["registration_id"], "status": "waitlisted",
+                     "position": 2}
+    assert [r["member_id"] for r in workshops.registrations(session)] == [gerard, zoe, aicha]
+
+
+def test_cancelling_a_booked_place_promotes_the_first_waitlisted(store, workshops, session_of):
+    session = session_of(1)
+    aicha, gerard, zoe = (add_member(store, n) for n in ("Aïcha", "Gérard", "Zoé"))
+    for member in (aicha, gerard, zoe):
+        workshops.register(session, member)
+    staff = add_staff(store)
+    promoted = workshops.cancel_registration(session, aicha, actor=staff)
+    assert promoted["member_id"] == gerard and promoted["status"] == "booked"
+    changes = [(e["member_id"], e["status"]) for e in events(store, "registration.changed")]
+    assert changes[-2:] == [(aicha, "cancelled"), (gerard, "booked")]
+    listed = workshops.registrations(session)
+    assert [(r["member_id"], r["status"], r["position"]) for r in listed] == [
+        (gerard, "booked", None), (zoe, "waitlisted", 1)]
+    actions = [r["action"] for r in store.query(
+        "SELECT action FROM audit_log WHERE actor_id = ? ORDER BY seq", (staff["id"],))]
+    assert actions == ["registration.cancel", "registration.promote"]
+
+
+def test_cancelling_a_waitlisted_place_promotes_nobody(store, workshops, session_of):
+    session = session_of(1)
+    aicha, gerard, zoe = (add_member(store, n) for n in ("Aïcha", "Gérard", "Zoé"))
+    for member in (aicha, gerard, zoe):
+        workshops.register(session, member)
+    assert workshops.cancel_registration(session, gerard) is None
+    assert [(r["member_id"], r["position"]) for r in workshops.registrations(session)] == [
+        (aicha, None), (zoe, 1)]
+
+
+def test_cancelling_without_a_registration_is_not_found(store, workshops, session_of):
+    session, member = session_of(1), add_member(store)
+    before = snapshot(store)
+    with pytest.raises(NotFound):
+        workshops.cancel_registration(session, member)
+    assert snapshot(store) == before
+
+
+def test_a_past_session_takes_no_registration(store, workshops, session_of, clock):
+    session, member = session_of(1, in_days=1), add_member(store)
+    clock.advance(days=1)  # the session starts right now
+    before = snapshot(store)
+    with pytest.raises(Conflict) as refused:
+        workshops.register(session, member)
+    assert refused.value.field == "session_id"
+    assert snapshot(store) == before
+
+
+def test_a_cancelled_session_takes_no_registration(store, workshops, session_of):
+    session, member = session_of(1), add_member(store)
+    workshops.cancel_session(session)
+    before = snapshot(store)
+    with pytest.raises(Conflict):
+        workshops.register(session, member)
+    assert snapshot(store) == before
+
+
+@pytest.mark.parametrize("erased", [False, True])
+def test_unknown_or_erased_members_are_not_found(store, workshops, session_of, erased):
+    session = session_of(1)
+    member = add_member(store) if erased else "0190a0a0-0000-7000-8000-00000000dead"
+    if erased:
+        erase_member(store, member)
+    before = snapshot(store)
+    with pytest.raises(NotFound) as refused:
+        workshops.register(session, member)
+    assert refused.value.field == "member_id"
+    assert snapshot(store) == before
+
+
+def test_member_registrations_lists_upcoming_sessions_soonest_first(
+        store, workshops, session_of, clock):
+    member = add_member(store)
+    later, sooner, past = session_of(5, in_days=5), session_of(5, in_days=1), session_of(5, 0.5)
+    for session in (later, sooner, past):
+        workshops.register(session, member)
+    clock.advance(days=0.6)  # past has now ended
+    assert [r["session_id"] for r in workshops.member_registrations(member)] == [sooner, later]
+    everything = workshops.member_registrations(member, upcoming_only=False)
+    assert [r["session_id"] for r in everything] == [past, sooner, later]
+    assert everything[0]["title"] == "Atelier CV"
+
+
+# ---------------------------------------------------------------- properties
+
+MEMBERS = 6
+
+
+class RegistrationMachine(RuleBasedStateMachine):
+    """Random registrations, cancellations and capacity changes on one session,
+    checked against a plain model: a booked list and a waitlist, in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.store = Store.open(Path(self.tmp.name) / "kiosk.db", clock=lambda: START)
+        self.workshops = Workshops(self.store)
+        workshop = self.workshops.create_workshop("Atelier", "autre")
+        self.capacity = 2
+        self.session = self.workshops.add_session(
+            workshop["id"], START + timedelta(days=1), START + timedelta(days=1, hours=1),
+            self.capacity)["id"]
+        self.members = [add_member(self.store, f"Membre{i}") for i in range(MEMBERS)]
+        self.booked: list[str] = []
+        self.waiting: list[str] = []
+        self.expected = {"registration.changed": 0, "session.updated": 0}
+
+    def teardown(self):
+        self.store.close()
+        self.tmp.cleanup()
+
+    def _promote(self) -> None:
+        while self.waiting and len(self.booked) < self.capacity:
+            self.booked.append(self.waiting.pop(0))
+            self.expected["registration.changed"] += 1
+
+    @rule(index=st.integers(0, MEMBERS - 1))
+    def register(self, index):
+        member = self.members[index]
+        if member in self.booked or member in self.waiting:
+            before = snapshot(self.store)
+            try:
+                self.workshops.register(self.session, member)
+            except Conflict:
+                assert snapshot(self.store) == before
+                return
+            raise AssertionError("a second live registration was accepted")
+        result = self.workshops.register(self.session, member)
+        if len(self.booked) < self.capacity and not self.waiting:
+            self.booked.append(member)
+            assert result["status"] == "booked" and result["position"] is None
+        else:
+            self.waiting.append(member)
+            assert result == dict(result, status="waitlisted", position=len(self.waiting))
+        self.expected["registration.changed"] += 1
+
+    @rule(index=st.integers(0, MEMBERS - 1))
+    def cancel(self, index):
+        member = self.members[index]
+        if member not in self.booked and member not in self.waiting:
+            try:
+                self.workshops.cancel_registration(self.session, member)
+            except NotFound:
+                return
+            raise AssertionError("cancelled a registration that does not exist")
+        promoted = self.workshops.cancel_registration(self.session, member)
+        self.expected["registration.changed"] += 1
+        first_waiting = self.waiting[0] if self.waiting else None
+        (self.booked if member in self.booked else self.waiting).remove(member)
+        self._promote()
+        if promoted is not None:
+            assert promoted["member_id"] == first_waiting
+
+    @rule(capacity=st.integers(0, 5))
+    def change_capacity(self, capacity):
+        try:
+            self.workshops.update_session(self.session, capacity=capacity)
+        except DomainError:
+            assert capacity < len(self.booked)
+            return
+        assert capacity >= len(self.booked)
+        if capacity != self.capacity:
+            self.expected["session.updated"] += 1
+        self.capacity = capacity
+        self._promote()
+
+    @invariant()
+    def matches_the_model(self):
+        listed = self.workshops.registrations(self.session)
+        booked = [r["member_id"] for r in listed if r["status"] == "booked"]
+        waiting = [r["member_id"] for r in listed if r["status"] == "waitlisted"]
+        assert booked == self.booked
+        assert waiting == self.waiting  # first come, first promoted
+        assert len(booked) <= self.capacity
+        session = self.workshops.session(self.session)
+        assert (session["booked"], session["waitlisted"]) == (len(booked), len(waiting))
+
+    @invariant()
+    def one_live_registration_per_member(self):
+        rows = self.store.query(
+            "SELECT member_id, count(*) AS n FROM registrations WHERE status != 'cancelled' "
+            "GROUP BY member_id HAVING n > 1")
+        assert rows == []
+
+    @invariant()
+    def each_change_has_exactly_its_event(self):
+        counts = event_counts(self.store)
+        for kind, number in self.expected.items():
+            assert counts.get(kind, 0) == number, kind
+
+
+TestRegistrationMachine = RegistrationMachine.TestCase
+TestRegistrationMachine.settings = settings(
+    max_examples=40, stateful_step_count=25, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow])
