@@ -4,11 +4,12 @@ dashboard tests. The expected figures are worked out by hand in the comments
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
 from federation import store
+from sync.protocol import utc_iso
 
 NOW = datetime(2026, 3, 31, 10, 0, tzinfo=timezone.utc)
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
@@ -28,27 +29,30 @@ S1, S2, S3, S4, S5 = (uid(n) for n in range(301, 306))
 AS_OF = "2026-03-31T09:00:00.000Z"
 
 
-def seed(engine: sa.Engine) -> None:
+def seed(engine: sa.Engine, now: datetime = NOW) -> None:
+    """Fill the projections; device sync times are relative to ``now`` so the
+    silent-centre warning holds whatever the day (the web tests use the real now)."""
     with engine.begin() as conn:
-        _centres_and_devices(conn)
+        _centres_and_devices(conn, now)
         _visits(conn)
         _members(conn)
         _workshops(conn)
 
 
-def _centres_and_devices(conn) -> None:
+def _centres_and_devices(conn, now: datetime) -> None:
     conn.execute(store.centres.insert(), [
         {"id": cid, "name": name, "created_at": "2025-01-01T00:00:00.000Z"}
         for cid, name in CENTRE_NAMES.items()])
+    ago = lambda **delta: utc_iso(now - timedelta(**delta))  # noqa: E731
     device = lambda n, centre, label, last, revoked=None: {  # noqa: E731
         "id": uid(900 + n), "centre_id": centre, "label": label, "token_hash": f"{n:064d}",
         "enrolled_at": "2025-01-02T00:00:00.000Z", "revoked_at": revoked,
         "last_seen_at": last, "last_sync_at": last}
     conn.execute(store.devices.insert(), [
-        device(1, A, "Borne de l'accueil", "2026-03-30T08:00:00.000Z"),
-        device(2, A, "Ancienne tablette", "2026-03-31T09:00:00.000Z", "2026-03-31T09:30:00.000Z"),
-        device(3, B, "Borne Bellevue", "2026-03-25T10:00:00.000Z"),   # 6 days: not silent
-        device(4, C, "Borne Arc-en-ciel", "2026-03-20T10:00:00.000Z"),  # 11 days: silent
+        device(1, A, "Borne de l'accueil", ago(days=1, hours=2)),
+        device(2, A, "Ancienne tablette", ago(hours=1), ago(minutes=30)),  # revoked
+        device(3, B, "Borne Bellevue", ago(days=6)),   # 6 days: not silent
+        device(4, C, "Borne Arc-en-ciel", ago(days=11)),  # 11 days: silent
     ])  # D has no device at all: silent (never synced)
     conn.execute(store.conflicts.insert().values(
         centre_id=A, event_id=uid(999), device_id=uid(901), received_at="2026-03-15T12:00:00.000Z",
@@ -123,8 +127,8 @@ def _workshops(conn) -> None:
         attendance(5, B, S4, M4, True), attendance(6, A, S2, M1, True)])
 
 
-def make_db(path) -> tuple[str, sa.Engine]:
+def make_db(path, now: datetime = NOW) -> tuple[str, sa.Engine]:
     url = f"sqlite:///{path}"
     engine = store.open_engine(url)
-    seed(engine)
+    seed(engine, now)
     return url, engine
