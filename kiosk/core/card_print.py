@@ -15,9 +15,7 @@ bytes, which ``send_escpos`` writes to a USB printer's device file
 
 from __future__ import annotations
 
-import os
 import socket
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -26,7 +24,8 @@ from fpdf import FPDF
 from qrcode.constants import ERROR_CORRECT_M
 
 from kiosk.core.errors import InvalidInput, N_, NotFound
-from kiosk.core.pdf_fonts import add_fonts
+from kiosk.core.files import atomic_output
+from kiosk.core.pdf_fonts import add_fonts, fit_text
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 
@@ -92,7 +91,8 @@ def cards_pdf(store: Store, out_path: str | Path, member_ids: Iterable[str] | No
             pdf.add_page()
             _sheet(pdf, family, members[first:first + PER_SHEET], centre)
     pdf.set_title(f"Cartes d'adhérent — {centre}")
-    _write_atomically(pdf, Path(out_path))
+    with atomic_output(out_path) as handle:
+        handle.write(bytes(pdf.output()))
     return len(members)
 
 
@@ -129,7 +129,7 @@ def draw_card(pdf: FPDF, family: str, x: float, y: float, member: dict, centre: 
     pdf.set_text_color(255)
     pdf.set_font(family, "B", 10)
     pdf.set_xy(x + 3, y + 1.5)
-    pdf.cell(CARD_W - 6, 7, _fit(pdf, centre, CARD_W - 6), align="L")
+    pdf.cell(CARD_W - 6, 7, fit_text(pdf, centre, CARD_W - 6), align="L")
     pdf.image(qr_image(member["card_code"]), x=x + 2, y=y + 12.5, w=QR_SIZE, h=QR_SIZE)
     text_x, text_w = x + QR_SIZE + 4, CARD_W - QR_SIZE - 7
     pdf.set_text_color(90)
@@ -139,37 +139,10 @@ def draw_card(pdf: FPDF, family: str, x: float, y: float, member: dict, centre: 
     pdf.set_text_color(0)
     pdf.set_font(family, "B", 15)
     pdf.set_xy(text_x, y + 21)
-    pdf.cell(text_w, 8, _fit(pdf, member["first_name"] or "", text_w))
+    pdf.cell(text_w, 8, fit_text(pdf, member["first_name"] or "", text_w))
     pdf.set_font(family, "B", 12)
     pdf.set_xy(text_x, y + 38)
     pdf.cell(text_w, 6, printable(member["card_code"]))
-
-
-def _fit(pdf: FPDF, text: str, width: float) -> str:
-    """Shrink the current font until ``text`` fits ``width``; cut it past 6 pt."""
-    size = pdf.font_size_pt
-    while size > 6 and pdf.get_string_width(text) > width:
-        size -= 0.5
-        pdf.set_font_size(size)
-    while text and pdf.get_string_width(text) > width:
-        text = text[:-2] + "…"
-    return text
-
-
-def _write_atomically(pdf: FPDF, out_path: Path) -> None:
-    if not out_path.parent.is_dir():
-        raise InvalidInput("out_path", N_("Le dossier %(folder)s n'existe pas."),
-                           f"folder {out_path.parent} does not exist", value=str(out_path),
-                           folder=str(out_path.parent))
-    fd, tmp = tempfile.mkstemp(prefix=".cards-", suffix=".pdf.tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(bytes(pdf.output()))
-        os.replace(tmp, out_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------- ESC/POS

@@ -10,17 +10,14 @@ Each returns how many data rows it wrote.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import os
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
 from kiosk.core import period
 from kiosk.core.card_print import printable
-from kiosk.core.errors import InvalidInput, N_
+from kiosk.core.files import atomic_output
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 from sync import protocol
@@ -45,28 +42,13 @@ def _cell(value: Any) -> Any:
 
 def write_csv(out_path: str | Path, header: list[str], rows: Iterable[list[Any]]) -> int:
     """Write ``rows`` under ``header`` atomically; returns the row count."""
-    out_path = Path(out_path)
-    if not out_path.parent.is_dir():
-        raise InvalidInput(
-            "out_path", N_("Le dossier %(folder)s n'existe pas."),
-            f"folder {out_path.parent} does not exist", value=str(out_path), folder=str(out_path.parent),
-        )
-    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".csv.tmp", dir=out_path.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle, delimiter=";", quoting=csv.QUOTE_MINIMAL)
-            writer.writerow(header)
-            for row in rows:
-                writer.writerow([_cell(value) for value in row])
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_output(out_path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([_cell(value) for value in row])
+            count += 1
     return count
 
 

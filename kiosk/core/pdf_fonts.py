@@ -48,3 +48,15 @@ def add_fonts(pdf: FPDF) -> str:
     if fallbacks:
         pdf.set_fallback_fonts(fallbacks)
     return FAMILY
+
+
+def fit_text(pdf: FPDF, text: str, width: float, smallest: float = 6) -> str:
+    """Shrink the current font until ``text`` fits ``width`` mm; past
+    ``smallest`` pt, cut the text with an ellipsis."""
+    size = pdf.font_size_pt
+    while size > smallest and pdf.get_string_width(text) > width:
+        size -= 0.5
+        pdf.set_font_size(size)
+    while text and pdf.get_string_width(text) > width:
+        text = text[:-2] + "…"
+    return text
