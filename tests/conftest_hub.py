@@ -14,7 +14,7 @@ Registered from tests/conftest.py (``pytest_plugins``). What they give:
   returning a ``HubServer`` once /api/v1/health answers; stopped at teardown.
 * ``hub``: one running hub on SQLite, for tests that need any hub.
 
-``HubServer.add_centre(name)`` runs the real `federation add-centre --json`;
+``HubServer.add_centre(name)`` makes a centre and its code in the hub's database;
 ``HubServer.enrol(code)`` trades the code at POST /api/v1/enrol;
 ``HubServer.new_device(name)`` does both and returns the enrolment answer.
 """
@@ -22,7 +22,6 @@ Registered from tests/conftest.py (``pytest_plugins``). What they give:
 from __future__ import annotations
 
 import glob
-import json
 import os
 import shutil
 import socket
@@ -146,10 +145,17 @@ class HubServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
 
     def add_centre(self, name: str = "Centre social Les Tilleuls") -> tuple[str, str]:
-        """(centre id, enrolment code), through the real CLI."""
-        out = run_federation("add-centre", name, "--json", db_url=self.db_url)
-        answer = json.loads(out.stdout)
-        return answer["centre_id"], answer["enrolment_code"]
+        """(centre id, enrolment code), written in the hub's database by the
+        library the CLI calls (tests/test_hub_cli.py runs the command itself;
+        a subprocess per centre would slow every API test down)."""
+        from federation import centres, store
+
+        engine = store.create_engine(self.db_url)
+        try:
+            with store.writer(engine) as conn, conn.begin():
+                return centres.add_centre(conn, name)
+        finally:
+            engine.dispose()
 
     def enrol(self, code: str, label: str = "Borne accueil") -> dict:
         response = httpx.post(f"{self.url}/api/v1/enrol", json={"code": code, "label": label}, timeout=30)
