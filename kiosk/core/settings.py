@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from kiosk.core.errors import InvalidInput, N_
 from kiosk.core.store import Store
@@ -96,9 +97,12 @@ def _reasons(key: str, value: Any) -> None:
     for item in value:
         if not isinstance(item, dict) or not {"code", "label", "icon"} <= set(item):
             raise _bad(key, "each reason needs code, label and icon", value)
-        if not re.fullmatch(r"[a-z0-9_]{1,64}", str(item["code"])):
+        if not isinstance(item["code"], str) or not re.fullmatch(r"[a-z0-9_]{1,64}", item["code"]):
             raise _bad(key, f"reason code {item['code']!r} must be lowercase ASCII", value)
         _text(key, item["label"])
+        # the UI looks the pictogram up by this name in its icon font
+        if not isinstance(item["icon"], str) or not re.fullmatch(r"[a-z0-9_]{1,64}", item["icon"]):
+            raise _bad(key, f"reason icon {item['icon']!r} must be an icon name", value)
         if item["code"] in codes:
             raise _bad(key, f"reason code {item['code']!r} is listed twice", value)
         codes.add(item["code"])
@@ -112,6 +116,10 @@ def _neighbourhoods(key: str, value: Any) -> None:
             raise _bad(key, "each neighbourhood needs name, commune and qpv", value)
         _text(key, item.get("name"))
         _text(key, item.get("commune"))
+    names = [item["name"] for item in value]
+    if len(set(names)) != len(names):
+        # members store the neighbourhood's name: two with one name would be ambiguous
+        raise _bad(key, "each neighbourhood name must be listed once", value)
 
 
 def _communes(key: str, value: Any) -> None:
@@ -119,11 +127,24 @@ def _communes(key: str, value: Any) -> None:
         raise _bad(key, "must be a non-empty list", value)
     for item in value:
         _text(key, item)
+    if len(set(value)) != len(value):
+        raise _bad(key, "each commune must be listed once", value)
 
 
 def _languages(key: str, value: Any) -> None:
-    if not isinstance(value, list) or "fr" not in value or not set(value) <= set(LANGUAGES):
-        raise _bad(key, f"must be a list from {LANGUAGES} that includes 'fr'", value)
+    if (not isinstance(value, list) or "fr" not in value
+            or not all(item in LANGUAGES for item in value) or len(set(value)) != len(value)):
+        raise _bad(key, f"must be a list from {LANGUAGES} that includes 'fr', each once", value)
+
+
+def _optional_url(key: str, value: Any) -> None:
+    if value is None:
+        return
+    _text(key, value, 2000)
+    parts = urlsplit(value)
+    # plain http is allowed for a hub on the centre's own network
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad(key, "must be an http(s) address like https://hub.example.fr", value)
 
 
 def _optional_text(key: str, value: Any) -> None:
@@ -141,7 +162,7 @@ CHECKS: dict[str, Callable[[str, Any], None]] = {
     "languages": _languages,
     "retention_months": _seconds(1, 120),
     "sent_events_kept_days": _seconds(1, 3650),
-    "hub_url": _optional_text,
+    "hub_url": _optional_url,
     "device_token": _optional_text,
     "centre_id": _optional_text,
     "printer": _optional_text,
