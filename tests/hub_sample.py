@@ -132,3 +132,23 @@ def make_db(path, now: datetime = NOW) -> tuple[str, sa.Engine]:
     engine = store.open_engine(url)
     seed(engine, now)
     return url, engine
+
+
+# ---------------------------------------------------------------- the dashboard over HTTP
+
+EMAIL, PASSWORD = "marie@federation.example", "un mot de passe solide"
+
+
+def hidden_csrf(html: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no csrf_token field in the page"
+    return found.group(1)
+
+
+def sign_in(client, email: str = EMAIL, password: str = PASSWORD):
+    """Sign in through the real form (GET for its token, then POST); returns the answer."""
+    token = hidden_csrf(client.get("/login").text)
+    return client.post("/login", data={"email": email, "password": password,
+                                       "csrf_token": token, "next": "/"})
