@@ -1,0 +1,133 @@
+"""Each schema migration, tested from the version before it.
+
+To add migration n -> n+1: write ``test_v{n}_to_v{n+1}`` here with
+``upgrade_from(path, n, seed)``, where ``seed`` inserts rows the way a release
+at version n wrote them (plain SQL, never today's services: they speak the
+new schema), then assert on what the upgraded rows look like.
+``test_every_migration_has_its_test`` fails until that test exists.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from kiosk.core import migrations
+from kiosk.core.store import Store, connect
+
+
+def database_at(path: Path, version: int) -> sqlite3.Connection:
+    """A database file as a release at schema ``version`` left it."""
+    conn = connect(str(path))
+    migrations.migrate(conn, target=version)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == version
+    return conn
+
+
+def upgrade_from(path: Path, version: int,
+                 seed: Callable[[sqlite3.Connection], None] | None = None) -> sqlite3.Connection:
+    """Build the database at ``version``, let ``seed`` write into it, then run
+    the next migration, and check the file is sound. Returns the connection."""
+    conn = database_at(path, version)
+    if seed:
+        conn.execute("BEGIN")
+        seed(conn)
+        conn.execute("COMMIT")
+    assert migrations.migrate(conn, target=version + 1) == version
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == version + 1
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    return conn
+
+
+def objects(conn: sqlite3.Connection, kind: str) -> set[str]:
+    return {name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%'", (kind,))}
+
+
+def test_every_migration_has_its_test():
+    missing = [f"test_v{n}_to_v{n + 1}" for n in range(migrations.SCHEMA_VERSION)
+               if f"test_v{n}_to_v{n + 1}" not in globals()]
+    assert missing == []
+
+
+def test_v0_to_v1(tmp_path):
+    conn = upgrade_from(tmp_path / "kiosk.db", 0)
+    assert {"settings", "members", "member_tokens", "revoked_cards", "visits", "workshops",
+            "sessions", "registrations", "attendance", "staff", "pin_attempts", "audit_log",
+            "outbox", "sync_state"} <= objects(conn, "table")
+    assert {"registrations_session", "attendance_session_member", "visits_occurred_at",
+            "outbox_state_seq"} <= objects(conn, "index")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(registrations)")}
+    assert {"queue_seq", "status", "queued_at"} <= columns
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(staff)")}
+    assert {"pin_salt", "pin_hash", "pin_params", "active"} <= columns
+
+
+def _v1_rows(conn: sqlite3.Connection) -> None:
+    now = "2026-12-01T08:00:00.000Z"
+    conn.execute("INSERT INTO members (id, created_at, updated_at) VALUES ('m', ?, ?)", (now, now))
+    conn.execute("INSERT INTO workshops (id, title, theme, created_at, updated_at) "
+                 "VALUES ('w', 'Atelier', 'autre', ?, ?)", (now, now))
+    conn.execute("INSERT INTO sessions (id, workshop_id, starts_at, ends_at, capacity, "
+                 "created_at, updated_at) VALUES ('s', 'w', ?, ?, 2, ?, ?)", (now, now, now, now))
+
+
+@pytest.mark.parametrize("statement", [
+    # one registration per member and session
+    "INSERT INTO registrations (id, session_id, member_id, status, queue_seq, queued_at, "
+    "created_at, updated_at) VALUES ('r2', 's', 'm', 'booked', 2, 'x', 'x', 'x')",
+    # a registration of a session that does not exist
+    "INSERT INTO registrations (id, session_id, member_id, status, queue_seq, queued_at, "
+    "created_at, updated_at) VALUES ('r3', 'nope', 'm', 'booked', 3, 'x', 'x', 'x')",
+    "UPDATE registrations SET status = 'maybe'",
+    "UPDATE sessions SET capacity = -1",
+    "INSERT INTO pin_attempts (id) VALUES (2)",
+    # one attendance mark per member and session
+    "INSERT INTO attendance (id, session_id, member_id, present, marked_at) "
+    "VALUES ('a2', 's', 'm', 0, 'x')",
+])
+def test_v1_constraints_refuse_what_the_services_must_never_write(tmp_path, statement):
+    conn = database_at(tmp_path / "kiosk.db", 1)
+    _v1_rows(conn)
+    conn.execute("INSERT INTO registrations (id, session_id, member_id, status, queue_seq, "
+                 "queued_at, created_at, updated_at) VALUES ('r', 's', 'm', 'booked', 1, 'x', "
+                 "'x', 'x')")
+    conn.execute("INSERT INTO attendance (id, session_id, member_id, present, marked_at) "
+                 "VALUES ('a', 's', 'm', 1, 'x')")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(statement)
+
+
+def test_anonymous_walk_ins_may_be_many(tmp_path):
+    conn = database_at(tmp_path / "kiosk.db", 1)
+    _v1_rows(conn)
+    for attendance_id in ("a1", "a2"):
+        conn.execute("INSERT INTO attendance (id, session_id, present, walk_in, marked_at) "
+                     "VALUES (?, 's', 1, 1, 'x')", (attendance_id,))
+    assert conn.execute("SELECT count(*) FROM attendance").fetchone()[0] == 2
+
+
+def test_a_failing_step_leaves_the_database_at_the_version_before(tmp_path, monkeypatch):
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE half_done (x)")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken])
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", len(migrations.MIGRATIONS))
+    conn = database_at(tmp_path / "kiosk.db", 1)
+    with pytest.raises(RuntimeError, match="disk full"):
+        migrations.migrate(conn, target=2)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert "half_done" not in objects(conn, "table")
+
+
+def test_store_open_migrates_a_file_made_by_plain_sqlite(tmp_path, clock):
+    path = tmp_path / "old.db"
+    sqlite3.connect(path).close()
+    with Store.open(path, clock=clock) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == \
+            migrations.SCHEMA_VERSION
