@@ -37,6 +37,48 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="random seed, for the same data each time")
     demo.set_defaults(func=cmd_demo)
 
+    # ---- enrol, sync, status (sync with the federation's hub)
+    enrol = commands.add_parser(
+        "enrol",
+        help="pair this kiosk with the federation's hub",
+        description="Pair the kiosk with the federation's hub using the one-time code "
+        "the federation gave (federation add-centre). Stores the hub's address and "
+        "this kiosk's token in the database.",
+    )
+    enrol.add_argument("--db", default=DEFAULT_DB, help="database file of the centre")
+    enrol.add_argument("--hub", required=True, help="the hub's address, e.g. https://hub.example.org")
+    enrol.add_argument("--code", required=True, help="the enrolment code from the federation")
+    enrol.add_argument("--label", default="Borne accueil", help="what this kiosk is, for the federation")
+    enrol.set_defaults(func=cmd_enrol)
+
+    sync = commands.add_parser(
+        "sync",
+        help="send the waiting events to the hub now (for a systemd timer)",
+        description="Send every waiting event to the hub once, print what was sent, and "
+        "exit with 0 when all went, 1 when the hub could not be reached or refused, "
+        "3 when the kiosk is not enrolled or its token was revoked.",
+    )
+    sync.add_argument("--db", default=DEFAULT_DB, help="database file of the centre")
+    sync.add_argument("--resend-since", metavar="DATE",
+                      help="first send again the events that occurred since DATE (YYYY-MM-DD), "
+                      "e.g. after the hub was restored from an older backup")
+    sync.add_argument("--retry-parked", action="store_true",
+                      help="put the events the hub refused back in the queue first")
+    sync.add_argument("--batch-size", type=int, default=1000, help="events a request (default 1000)")
+    sync.set_defaults(func=cmd_sync)
+
+    status = commands.add_parser(
+        "status",
+        help="events recorded, waiting, set aside; last success and error; the hub's count",
+        description="Show what the sync has done, and compare with what the hub holds "
+        "(when it can be reached) to spot events the hub lost.",
+    )
+    status.add_argument("--db", default=DEFAULT_DB, help="database file of the centre")
+    status.add_argument("--json", action="store_true",
+                        help="print JSON (keys recorded, pending, parked, last_success, last_error, …)")
+    status.add_argument("--offline", action="store_true", help="do not ask the hub")
+    status.set_defaults(func=cmd_status)
+
     return parser
 
 
@@ -45,6 +87,102 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     summary = demo.build(Path(args.db), members=args.members, visits=args.visits, seed=args.seed)
     print(summary)
+    return 0
+
+
+# ---------------------------------------------------------------- sync with the hub
+
+EXIT_SYNC_FAILED = 1
+EXIT_NOT_ENROLLED = 3
+
+
+def _sync_settings(db: str) -> dict:
+    from kiosk.core.settings import Settings
+    from kiosk.core.store import Store
+
+    if not Path(db).exists():
+        raise SystemExit(f"Base introuvable : {db} (database not found)")
+    with Store.open(db) as store:
+        return Settings(store).all()
+
+
+def cmd_enrol(args: argparse.Namespace) -> int:
+    from kiosk.core.settings import DEFAULTS, Settings
+    from kiosk.core.store import Store
+    from sync import client
+
+    try:
+        answer = client.enrol(args.hub, args.code, args.label)
+    except client.SyncError as error:
+        print(f"Appairage impossible : {error.message_fr}\n({error})", file=sys.stderr)
+        return EXIT_SYNC_FAILED
+    with Store.open(args.db) as store:
+        settings = Settings(store)
+        settings.set("hub_url", args.hub.rstrip("/"))
+        settings.set("device_token", answer["device_token"])
+        settings.set("centre_id", answer["centre_id"])
+        if answer.get("centre_name") and settings.get("centre_name") == DEFAULTS["centre_name"]:
+            settings.set("centre_name", answer["centre_name"][:120])
+    print(f"Borne appairée au hub {args.hub} pour « {answer.get('centre_name')} » "
+          f"(appareil {answer['device_id']}).")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from sync import client, outbox, status
+
+    settings = _sync_settings(args.db)
+    conn = outbox.connect(args.db)
+    try:
+        if args.resend_since:
+            try:
+                since = status.parse_since(args.resend_since)
+            except ValueError as error:
+                print(error, file=sys.stderr)
+                return 2
+            print(f"{status.requeue_since(conn, since)} événements envoyés depuis le "
+                  f"{args.resend_since} remis en file.")
+        if args.retry_parked:
+            conn.execute("BEGIN IMMEDIATE")
+            print(f"{outbox.retry_parked(conn)} événements mis de côté remis en file.")
+            conn.execute("COMMIT")
+        result = client.push(conn, settings["hub_url"], settings["device_token"],
+                             batch_size=args.batch_size,
+                             keep_sent_days=settings["sent_events_kept_days"])
+    finally:
+        conn.close()
+    print(result.summary_fr())
+    print(result.summary_en(), file=sys.stderr)
+    if result.ok:
+        return 0
+    if result.error in (client.NOT_ENROLLED, client.UNAUTHORIZED):
+        return EXIT_NOT_ENROLLED
+    return EXIT_SYNC_FAILED
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from sync import client, outbox, status
+
+    settings = _sync_settings(args.db)
+    conn = outbox.connect(args.db)
+    try:
+        local = status.local_status(conn)
+    finally:
+        conn.close()
+    hub, hub_error = None, None
+    if not args.offline and settings["hub_url"] and settings["device_token"]:
+        try:
+            hub = client.hub_status(settings["hub_url"], settings["device_token"])
+        except client.SyncError as error:
+            hub_error = error.message_fr
+    if args.json:
+        gap = status.compare(local, hub) if hub else None
+        print(json.dumps({**local, "enrolled": bool(settings["device_token"]), "hub": hub,
+                          "hub_error": hub_error, "gap": gap}, ensure_ascii=False, indent=2))
+    else:
+        print(status.describe_fr(local, hub, hub_error))
     return 0
 
 

@@ -1,0 +1,134 @@
+"""What the sync has done, in numbers and plain words: for `kiosk status`,
+the staff's sync screen, and for spotting a hub restored from an old backup.
+
+All functions read a kiosk database connection (see ``outbox.connect``);
+none talk to the network — ``client.hub_status`` does, and ``compare`` puts
+the two side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+from sync import lock as sync_lock
+from sync import outbox, protocol
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def local_status(conn: sqlite3.Connection, parked_shown: int = 20) -> dict:
+    """Counts (``recorded`` is every event ever recorded, purged ones included),
+    the last success and last error, and the first parked events with the
+    hub's reason."""
+    counts = outbox.counts(conn)
+    last_error = outbox.get_state(conn, "last_error")
+    last_result = outbox.get_state(conn, "last_result")
+    parked = [
+        {"event_id": row[0], "type": row[1], "occurred_at": row[2], "reason": row[3]}
+        for row in conn.execute(
+            "SELECT event_id, type, occurred_at, parked_reason FROM outbox "
+            "WHERE state = 'parked' ORDER BY seq LIMIT ?", (parked_shown,))
+    ]
+    return {
+        "recorded": counts["recorded"],
+        "pending": counts["pending"],
+        "parked": counts["parked"],
+        "sent": counts["sent_total"],
+        "sent_kept": counts["sent"],
+        "purged": counts["purged"],
+        "last_success": outbox.get_state(conn, "last_success"),
+        "last_error": json.loads(last_error) if last_error else None,
+        "last_result": json.loads(last_result) if last_result else None,
+        "parked_events": parked,
+        "sync_running": sync_lock.SyncLock(conn).holder() is not None,
+    }
+
+
+def compare(local: dict, hub: dict) -> dict | None:
+    """A gap between what this kiosk sent and what the hub holds of its
+    centre, or None. A hub restored from an older backup shows here.
+
+    The hub counts its centre's events (every kiosk of the centre), so a hub
+    holding more is normal with several kiosks; holding fewer never is."""
+    missing = local["sent"] - int(hub.get("events_total") or 0)
+    if missing <= 0:
+        return None
+    since = _resend_date(hub)
+    message_fr = (f"Le hub a {missing} événement{'s' if missing > 1 else ''} de moins que la borne "
+                  f"n'en a envoyé : relancez avec --resend-since {since}")
+    message_en = (f"the hub holds {missing} fewer events than this kiosk sent: "
+                  f"run kiosk sync --resend-since {since}")
+    if local.get("purged"):
+        message_fr += (f" (les {local['purged']} envois les plus anciens ne sont plus gardés "
+                       "sur la borne et ne pourront pas être renvoyés)")
+    return {"missing": missing, "resend_since": since, "message_fr": message_fr, "message_en": message_en}
+
+
+def _resend_date(hub: dict) -> str:
+    """The day (Paris) from which to send again: the hub's last event, since
+    a restored hub lost what came after its backup."""
+    last = hub.get("last_occurred_at")
+    if not last:
+        return "2000-01-01"
+    return protocol.parse_utc(last).astimezone(PARIS).date().isoformat()
+
+
+def parse_since(text: str) -> str:
+    """``--resend-since``: a day (YYYY-MM-DD, from midnight in Paris) or an
+    ISO 8601 time with a zone; returned as the protocol's UTC text."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = protocol.parse_utc(text)
+        except ValueError:
+            raise ValueError(f"--resend-since: {text!r} is not a date like 2026-11-02") from None
+    else:
+        moment = datetime.combine(day, time(0, 0), PARIS).astimezone(timezone.utc)
+    return protocol.utc_iso(moment)
+
+
+def requeue_since(conn: sqlite3.Connection, since_iso: str) -> int:
+    """Queue again the sent events that occurred since ``since_iso`` (the hub
+    keeps each once, so a resend of what it has is harmless)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        count = outbox.requeue_sent_since(conn, since_iso)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return count
+
+
+def describe_fr(local: dict, hub: dict | None = None, hub_error: str | None = None) -> str:
+    """Several plain lines for the terminal and the staff's sync screen."""
+    lines = [
+        f"Événements enregistrés : {local['recorded']}",
+        f"En attente d'envoi : {local['pending']}",
+        f"Mis de côté (refusés par le hub) : {local['parked']}",
+        f"Dernier envoi réussi : {_when(local['last_success']) or 'jamais'}",
+    ]
+    error = local.get("last_error")
+    if error:
+        lines.append(f"Dernière erreur ({_when(error.get('at'))}) : {error.get('message_fr')}")
+    for item in local["parked_events"][:5]:
+        lines.append(f"  - {item['type']} du {_when(item['occurred_at'])} : {item['reason']}")
+    if hub is not None:
+        lines.append(f"Le hub a {hub.get('events_total', 0)} événements de ce centre ; "
+                     f"la borne en a envoyé {local['sent']}.")
+        gap = compare(local, hub)
+        if gap:
+            lines.append(gap["message_fr"])
+    elif hub_error:
+        lines.append(f"Hub non joignable pour comparer : {hub_error}")
+    return "\n".join(lines)
+
+
+def _when(iso: str | None) -> str | None:
+    if not iso:
+        return None
+    return protocol.parse_utc(iso).astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
