@@ -1,38 +1,27 @@
-"""Members and staff for the workshop, registration and attendance tests.
-
-Members are written straight into the members table until the members
-service (kiosk/core/members.py) lands; these tests are about what the
-workshop services do with a member, not about registering one.
-"""
+"""Members and staff for the workshop, registration and attendance tests,
+made through the real services (members.py, privacy.py, staff.py)."""
 
 from __future__ import annotations
 
 import json
-import uuid
 
+from kiosk.core.members import Members
+from kiosk.core.privacy import Privacy
+from kiosk.core.settings import Settings
 from kiosk.core.staff import Staff
 from kiosk.core.store import Store
 
 
 def add_member(store: Store, first: str = "Aïcha", last: str = "Benali",
                phone: str | None = "06 12 34 56 78") -> str:
-    member_id = str(uuid.uuid4())
-    now = store.now_iso()
-    with store.transaction():
-        store.conn.execute(
-            "INSERT INTO members (id, first_name, last_name, birth_year, commune, qpv, phone, "
-            "consent_data, consent_data_at, created_at, updated_at) "
-            "VALUES (?, ?, ?, 1970, 'Boulogne-sur-Mer', 0, ?, 1, ?, ?, ?)",
-            (member_id, first, last, phone, now, now, now),
-        )
-    return member_id
+    member = Members(store, Settings(store)).register(
+        first, last, birth_year=1970, commune="Boulogne-sur-Mer", phone=phone,
+        consent_data=True)
+    return member["id"]
 
 
 def erase_member(store: Store, member_id: str) -> None:
-    with store.transaction():
-        store.conn.execute(
-            "UPDATE members SET first_name = NULL, last_name = NULL, phone = NULL, "
-            "erased_at = ? WHERE id = ?", (store.now_iso(), member_id))
+    Privacy(store, Settings(store)).erase(member_id, None)
 
 
 def add_staff(store: Store, name: str = "Nadia Ferhat", role: str = "staff",

@@ -161,7 +161,8 @@ def test_member_registrations_lists_upcoming_sessions_soonest_first(
 
 # ---------------------------------------------------------------- properties
 
-MEMBERS = 6
+NAMES = ("Aïcha", "Bérénice", "Gérard", "Zoé", "Éloïse", "Noël")
+MEMBERS = len(NAMES)
 
 
 class RegistrationMachine(RuleBasedStateMachine):
@@ -178,7 +179,7 @@ class RegistrationMachine(RuleBasedStateMachine):
         self.session = self.workshops.add_session(
             workshop["id"], START + timedelta(days=1), START + timedelta(days=1, hours=1),
             self.capacity)["id"]
-        self.members = [add_member(self.store, f"Membre{i}") for i in range(MEMBERS)]
+        self.members = [add_member(self.store, name) for name in NAMES]
         self.booked: list[str] = []
         self.waiting: list[str] = []
         self.expected = {"registration.changed": 0, "session.updated": 0}

@@ -246,7 +246,7 @@ def test_cancel_session_returns_the_people_to_tell_and_emits_session_cancelled(
     staff = add_staff(store)
     to_tell = workshops.cancel_session(session["id"], actor=staff)
     assert to_tell == [
-        {"id": aicha, "first_name": "Aïcha", "last_name": "Benali", "phone": "06 12 34 56 78",
+        {"id": aicha, "first_name": "Aïcha", "last_name": "Benali", "phone": "+33612345678",
          "status": "booked"},
         {"id": gerard, "first_name": "Gérard", "last_name": "Lefèvre", "phone": None,
          "status": "waitlisted"},
