@@ -1,0 +1,16 @@
+"""Entry point of the PyInstaller bundle: the `kiosk` command itself.
+
+`accueil-kiosk run` opens the kiosk on the database in the platform's user
+data folder (kiosk.paths.default_db); every other sub-command works too
+(`accueil-kiosk screenshot --db ... --out ...`, `accueil-kiosk --version`).
+"""
+
+import multiprocessing
+import sys
+
+from kiosk.cli import main
+
+if __name__ == "__main__":
+    # a frozen Windows program must say so before any child process starts
+    multiprocessing.freeze_support()
+    sys.exit(main())
