@@ -37,6 +37,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="random seed, for the same data each time")
     demo.set_defaults(func=cmd_demo)
 
+    # ---- run, screenshot (kiosk UI)
+    run = commands.add_parser(
+        "run",
+        help="open the kiosk on a database (full screen)",
+        description="Open the residents' kiosk, full screen, on a database file. "
+        "Escape and closing the window do nothing: leave through the staff mode.",
+    )
+    run.add_argument("--db", default=DEFAULT_DB, help="database file of the centre")
+    run.add_argument("--windowed", action="store_true",
+                     help="a 1280x800 window with a cursor, for trying it out (Escape still ignored)")
+    run.set_defaults(func=cmd_run)
+
+    shot = commands.add_parser(
+        "screenshot",
+        help="draw one screen into a PNG, without a display",
+        description="Render a kiosk screen at 1280x800 with no display (Kivy offscreen) "
+        "and write it as a PNG, e.g. for the documentation.",
+    )
+    shot.add_argument("--db", default=DEFAULT_DB, help="database file of the centre")
+    shot.add_argument("--out", required=True, help="PNG file to write")
+    shot.add_argument("--screen", default="home",
+                      help="home, checkin, reason, confirmation, workshops, workshop, "
+                      "first_visit, consent or card (default home)")
+    shot.add_argument("--lang", default="fr", choices=["fr", "en", "ar"], help="language (default fr)")
+    shot.set_defaults(func=cmd_screenshot)
+
     # ---- enrol, sync, status (sync with the federation's hub)
     enrol = commands.add_parser(
         "enrol",
@@ -87,6 +113,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     summary = demo.build(Path(args.db), members=args.members, visits=args.visits, seed=args.seed)
     print(summary)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ["KIVY_NO_ARGS"] = "1"  # the arguments are ours, not Kivy's
+    from kivy.config import Config
+
+    Config.set("graphics", "width", "1280")
+    Config.set("graphics", "height", "800")
+    Config.set("kivy", "exit_on_escape", "0")
+    from kiosk.app import KioskApp
+    from kiosk.core.centre import Centre
+
+    KioskApp(Centre.open(args.db), kiosk_mode=not args.windowed).run()
+    return 0
+
+
+def cmd_screenshot(args: argparse.Namespace) -> int:
+    from kiosk.ui import offscreen
+
+    offscreen.prepare()
+    from kiosk.ui.screenshot import render
+
+    print(render(args.db, args.out, screen=args.screen, lang=args.lang))
     return 0
 
 

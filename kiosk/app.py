@@ -1,0 +1,283 @@
+"""KioskApp: the residents' kiosk. It holds the open Centre and what the
+screens show (language, centre name, clock, the flow in progress); the screens
+live in kiosk/ui, one module each, listed in kiosk.ui.SCREENS.
+
+Kiosk behaviour: full screen, no cursor, Escape and the window's close button
+ignored (except in a PIN mode, see ``pin_mode``), idle reset to the French
+home screen, a USB card scanner recognised wherever the resident is.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from datetime import datetime
+from typing import Any, Callable
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.config import Config
+from kivy.core.window import Window
+from kivy.properties import BooleanProperty, StringProperty
+
+from kiosk.core.errors import DomainError
+from kiosk.ui import SCREENS
+from kiosk.ui.i18n import _
+from kiosk.ui.scanner import ScanBurst
+
+log = logging.getLogger(__name__)
+
+#: After the idle time, a form asks « Vous êtes toujours là ? » for this long.
+PROMPT_S = 20
+#: The confirmation screen goes home by itself after this many seconds.
+CONFIRM_S = 6
+ENTER_KEYS = (13, 271)
+ESCAPE_KEY = 27
+
+
+class KioskApp(App):
+    lang = StringProperty("fr")
+    rtl = BooleanProperty(False)
+    halign = StringProperty("left")
+    centre_name = StringProperty("")
+    pin_mode = BooleanProperty(False)
+    """True while a volunteer or staff PIN mode is open: Escape and closing
+    the window work again (issue 6 sets it)."""
+
+    def __init__(self, centre, kiosk_mode: bool = True, now: Callable[[], datetime] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic, confirm_s: float = CONFIRM_S,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        self.register_event_type("on_pin_request")
+        self.centre = centre
+        self.kiosk_mode = kiosk_mode
+        self.now = now or centre.store.now
+        self.monotonic = monotonic
+        self.confirm_s = confirm_s
+        self.scanner = ScanBurst()
+        self.flow: dict[str, Any] = {}
+        self.screen_classes: list[tuple[str, str]] = list(SCREENS)
+        self.last_activity = monotonic()
+        self.prompt = None
+        self._at_rest = True
+        self.title = "Accueil"
+
+    # ------------------------------------------------------------ building
+
+    def get_application_config(self, defaultpath=None):
+        return None  # settings live in the database, not in an .ini next to the code
+
+    def open_settings(self, *_args) -> bool:
+        return False  # no Kivy settings panel (F1) on a public kiosk
+
+    def register_screen(self, name: str, target: str) -> None:
+        """Add a screen ("module:Class") before build(), e.g. the PIN modes."""
+        self.screen_classes.append((name, target))
+
+    def build(self):
+        from kiosk.ui.shell import Shell
+
+        self.centre_name = self.centre.settings.get("centre_name")
+        self.idle_timeout = self.centre.settings.get("idle_timeout_s")
+        root = Shell()
+        self.sm = root.ids.sm
+        self.go("home")
+        self._bind_window()
+        Clock.schedule_interval(self.tick, 1)
+        # The other screens are built when first shown, so the home screen
+        # appears fast; their modules load in the background meanwhile.
+        Clock.schedule_once(lambda *_a: self._warm_up(), 0.5)
+        return root
+
+    def _warm_up(self) -> None:
+        import threading
+
+        def load() -> None:
+            for _name, target in self.screen_classes:
+                importlib.import_module(target.split(":")[0])
+            importlib.import_module("kiosk.core.card_print")
+
+        threading.Thread(target=load, daemon=True).start()
+
+    def _make_screen(self, name: str):
+        for known, target in self.screen_classes:
+            if known == name:
+                module, cls = target.split(":")
+                screen = getattr(importlib.import_module(module), cls)(name=name)
+                self.sm.add_widget(screen)
+                return screen
+        raise KeyError(f"no screen named {name!r}")
+
+    def _bind_window(self) -> None:
+        Window.fbind("on_touch_down", self._touched)
+        Window.fbind("on_key_down", self._key_down)
+        Window.fbind("on_textinput", self._text_input)
+        Window.fbind("on_request_close", self._request_close)
+        if self.kiosk_mode:
+            Config.set("kivy", "exit_on_escape", "0")
+            Window.fullscreen = "auto"
+            Window.show_cursor = False
+
+    def on_stop(self) -> None:
+        Clock.unschedule(self.tick)
+        Window.funbind("on_touch_down", self._touched)
+        Window.funbind("on_key_down", self._key_down)
+        Window.funbind("on_textinput", self._text_input)
+        Window.funbind("on_request_close", self._request_close)
+        if self.prompt is not None:
+            self.prompt.dismiss(animation=False)
+        self.centre.close()
+
+    # ------------------------------------------------------------ window events
+
+    def _touched(self, *_args) -> None:
+        self.activity()
+
+    def activity(self) -> None:
+        self.last_activity = self.monotonic()
+        self._at_rest = False
+
+    def _request_close(self, *_args) -> bool:
+        return self.kiosk_mode and not self.pin_mode  # True keeps the window open
+
+    def _key_down(self, _window, key, _scancode=None, _codepoint=None, _modifiers=None) -> bool:
+        self.activity()
+        if key == ESCAPE_KEY:
+            return self.kiosk_mode and not self.pin_mode
+        if key in ENTER_KEYS:
+            code = self.scanner.enter(self.monotonic())
+            if code:
+                self.card_scanned(code)
+                return True
+        return False
+
+    def _text_input(self, _window, text: str) -> None:
+        for char in text:
+            self.scanner.key(char, self.monotonic())
+
+    # ------------------------------------------------------------ navigation
+
+    def go(self, name: str) -> None:
+        self.screen(name)
+        self.sm.current = name
+
+    def screen(self, name: str):
+        """The screen ``name``, built on first use."""
+        if self.sm.has_screen(name):
+            return self.sm.get_screen(name)
+        return self._make_screen(name)
+
+    def has_screen(self, name: str) -> bool:
+        return any(known == name for known, _target in self.screen_classes)
+
+    def set_language(self, lang: str) -> None:
+        _.switch(lang)
+        self.rtl = _.rtl
+        self.halign = "right" if _.rtl else "left"
+        self.lang = lang
+        self.sm.current_screen.refresh()
+
+    def request_pin(self) -> None:
+        """The home screen's corner button: volunteer and staff modes."""
+        self.dispatch("on_pin_request")
+
+    def on_pin_request(self) -> None:
+        if self.has_screen("pin"):
+            self.go("pin")
+
+    def error_text(self, error: DomainError) -> str:
+        return _.display(error.translated(_.gettext))
+
+    # ------------------------------------------------------------ flows
+
+    def start_checkin(self) -> None:
+        self.flow = {"purpose": "checkin"}
+        self.go("checkin")
+
+    def start_workshop_action(self, purpose: str, session_id: str) -> None:
+        """``purpose`` is "signup" or "cancel": identify, then act."""
+        self.flow = {"purpose": purpose, "session_id": session_id}
+        self.go("checkin")
+
+    def card_scanned(self, code: str) -> None:
+        """A card was scanned, wherever the resident is."""
+        if self.sm.current in ("first_visit", "consent", "card") or self.pin_mode:
+            return
+        if self.sm.current != "checkin":
+            self.flow = {"purpose": "checkin"}
+            self.go("checkin")
+        self.screen("checkin").identify_by_card(code)
+
+    def identified(self, member: dict | None) -> None:
+        """The check-in screen found who is there (None: « sans carte »)."""
+        self.flow["member"] = member
+        purpose = self.flow.get("purpose", "checkin")
+        if purpose == "checkin":
+            self.go("reason")
+        else:
+            self.screen("workshop").act_for(member, purpose)
+
+    def check_in(self, reason: str) -> None:
+        member = self.flow.get("member")
+        try:
+            self.centre.visits.check_in(reason, member_id=member["id"] if member else None)
+        except DomainError as error:
+            self.confirm("cancel", _("Le passage n'a pas pu être enregistré."), self.error_text(error))
+            return
+        if member:
+            title = _("Bienvenue, %(name)s !", name=member["first_name"])
+        else:
+            title = _("Bienvenue !")
+        self.confirm("check_circle", title, _("Votre passage est bien noté."))
+
+    def confirm(self, icon: str, title: str, message: str) -> None:
+        """Show the confirmation screen; it goes home by itself."""
+        self.flow = {}
+        self.screen("confirmation").show(icon, title, message)
+        self.go("confirmation")
+
+    # ------------------------------------------------------------ idle
+
+    def tick(self, *_args) -> None:
+        self.screen("home").refresh_clock()
+        self.check_idle()
+
+    def check_idle(self) -> None:
+        if self._at_rest:
+            return
+        idle = self.monotonic() - self.last_activity
+        if self.prompt is not None:
+            if idle >= PROMPT_S:
+                self.reset_to_home()
+        elif idle >= self.idle_timeout:
+            if getattr(self.sm.current_screen, "is_form", False) and self.sm.current_screen.has_input():
+                self.ask_still_there()
+            else:
+                self.reset_to_home()
+
+    def ask_still_there(self) -> None:
+        from kiosk.ui.widgets import StillTherePrompt
+
+        self.prompt = StillTherePrompt()
+        self.prompt.bind(on_yes=self._still_there)
+        self.prompt.open(animation=False)
+        self.last_activity = self.monotonic()
+
+    def _still_there(self, *_args) -> None:
+        self.prompt.dismiss(animation=False)
+        self.prompt = None
+        self.activity()
+
+    def reset_to_home(self) -> None:
+        """Forget everything about the last person: fields, flow, language."""
+        if self.prompt is not None:
+            self.prompt.dismiss(animation=False)
+            self.prompt = None
+        self.flow = {}
+        for screen in self.sm.screens:
+            screen.reset()
+        if self.lang != "fr":
+            self.set_language("fr")
+        self.go("home")
+        self._at_rest = True

@@ -1,0 +1,84 @@
+"""The new member's card on screen as a QR code (and printed, where the
+setting "printer" names a receipt printer: the print runs off the UI thread)."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.image import Image as CoreImage
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, DictProperty, ObjectProperty, StringProperty
+
+from kiosk.core.errors import DomainError
+from kiosk.ui.i18n import _
+from kiosk.ui.widgets import KioskScreen
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+
+def qr_texture(code: str):
+    from kiosk.core import card_print  # fpdf2 behind it: loaded off the start-up path
+
+    buffer = io.BytesIO()
+    card_print.qr_image(code).save(buffer, "png")
+    buffer.seek(0)
+    return CoreImage(buffer, ext="png").texture
+
+
+class CardScreen(KioskScreen):
+    member = DictProperty({})
+    texture = ObjectProperty(None, allownone=True)
+    greeting = StringProperty("")
+    code = StringProperty("")
+    status = StringProperty("")
+    printer = BooleanProperty(False)
+
+    def on_member(self, *_args) -> None:
+        if not self.member:
+            return
+        from kiosk.core import card_print
+
+        app = App.get_running_app()
+        self.texture = qr_texture(self.member["card_code"])
+        self.code = card_print.printable(self.member["card_code"])
+        self.printer = bool(app.centre.settings.get("printer"))
+        self.refresh()
+        if self.printer:
+            self.print_card()
+
+    def refresh(self) -> None:
+        if self.member:
+            self.greeting = _("Bienvenue, %(name)s !", name=self.member["first_name"])
+
+    def print_card(self) -> None:
+        from kiosk.core import card_print
+
+        app = App.get_running_app()
+        target = app.centre.settings.get("printer")
+        data = card_print.escpos_card(self.member, app.centre_name)
+        self.status = _("Impression de votre carte…")
+
+        def work() -> None:
+            try:
+                card_print.send_escpos(data, target)
+                done = lambda: _("Votre carte est imprimée : prenez-la.")  # noqa: E731
+            except DomainError as error:
+                done = lambda: app.error_text(error)  # noqa: E731
+            Clock.schedule_once(lambda *_a: setattr(self, "status", done()))
+
+        threading.Thread(target=work, daemon=True).start()
+
+    def check_in_now(self) -> None:
+        app = App.get_running_app()
+        app.flow = {"purpose": "checkin", "member": dict(self.member)}
+        self.reset()
+        app.go("reason")
+
+    def reset(self) -> None:
+        self.member = {}
+        self.texture = None
+        self.greeting = self.code = self.status = ""

@@ -1,0 +1,46 @@
+"""The confirmation: a big pictogram, « Bienvenue, Aïcha ! » and a line of
+detail; it goes home by itself after ``app.confirm_s`` seconds (the next
+person must not see it), or at once with its « Accueil » button."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import StringProperty
+
+from kiosk.ui.widgets import KioskScreen
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+
+class ConfirmationScreen(KioskScreen):
+    icon = StringProperty("check_circle")
+    title = StringProperty("")
+    message = StringProperty("")
+    _home_event = None
+
+    def show(self, icon: str, title: str, message: str) -> None:
+        """Texts come already translated: they were made for this moment's language."""
+        self.icon, self.title, self.message = icon, title, message
+
+    def on_enter(self, *_args) -> None:
+        self._cancel()
+        self._home_event = Clock.schedule_once(self.go_home, App.get_running_app().confirm_s)
+
+    def on_leave(self, *_args) -> None:
+        self._cancel()
+
+    def go_home(self, *_args) -> None:
+        self._cancel()
+        App.get_running_app().reset_to_home()
+
+    def _cancel(self) -> None:
+        if self._home_event is not None:
+            self._home_event.cancel()
+            self._home_event = None
+
+    def reset(self) -> None:
+        self.title = self.message = ""

@@ -1,0 +1,160 @@
+"""First visit: a short form, one question a step (easier to follow than a
+full page for someone who reads little): first name, last name, year of
+birth, commune, neighbourhood (when the commune has some), phone (optional).
+Then the consent screen registers the member.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, DictProperty, NumericProperty, StringProperty
+
+from kiosk.core.errors import N_
+from kiosk.ui.i18n import _
+from kiosk.ui.widgets import KioskScreen, TileButton
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+#: (field, question, pictogram, input, required)
+STEPS = [
+    ("first_name", N_("Votre prénom"), "person", "letters", True),
+    ("last_name", N_("Votre nom de famille"), "badge", "letters", True),
+    ("birth_year", N_("Votre année de naissance"), "event", "digits", False),
+    ("commune", N_("Votre commune"), "place", "commune", True),
+    ("neighbourhood", N_("Votre quartier"), "home", "neighbourhood", False),
+    ("phone", N_("Votre téléphone (si vous voulez)"), "support_agent", "digits", False),
+]
+MAX_LENGTH = {"first_name": 40, "last_name": 40, "birth_year": 4, "phone": 14}
+
+
+class FirstVisitScreen(KioskScreen):
+    is_form = True
+    step = NumericProperty(0)
+    values = DictProperty({})
+    question = StringProperty("")
+    icon = StringProperty("person")
+    kind = StringProperty("letters")
+    error = StringProperty("")
+    optional = BooleanProperty(False)
+    field_name = StringProperty("first_name")
+    step_count = NumericProperty(len(STEPS))
+
+    def reset(self) -> None:
+        self.values = {}
+        self.error = ""
+        self._error_source = None
+        self.step = 0
+
+    def has_input(self) -> bool:
+        return any(self.values.values())
+
+    @property
+    def field(self) -> str:
+        return STEPS[self.step][0]
+
+    def refresh(self) -> None:
+        field, question, icon, kind, required = STEPS[self.step]
+        self.question, self.icon, self.kind, self.optional = _(question), icon, kind, not required
+        self.field_name = field
+        if getattr(self, "_error_source", None):
+            self.error = self._error_source()
+        self.ids.keyboard.digits = kind == "digits"
+        self._show_choices()
+
+    # ------------------------------------------------------------ input
+
+    def key(self, char: str) -> None:
+        field = self.field
+        value = self.values.get(field, "")
+        value = value[:-1] if char == "\b" else (value + char)[:MAX_LENGTH.get(field, 40)]
+        self.values[field] = value.title() if self.kind == "letters" else value
+        self._clear_error()
+
+    def _choices(self) -> list[tuple[str | None, str]]:
+        settings = App.get_running_app().centre.settings
+        if self.kind == "commune":
+            return [(name, name) for name in settings.get("communes")]
+        if self.kind == "neighbourhood":
+            commune = self.values.get("commune")
+            names = [n["name"] for n in settings.get("neighbourhoods") if n["commune"] == commune]
+            return [(name, name) for name in names] + [("", _.gettext("Autre quartier / je ne sais pas"))]
+        return []
+
+    def _show_choices(self) -> None:
+        grid = self.ids.choices
+        grid.clear_widgets()
+        for value, label in self._choices():
+            chosen = self.values.get(self.field) == value and self.field in self.values
+            tile = TileButton(text=_.display(label), icon="check_circle" if chosen else "place",
+                              colour="selected" if chosen else "surface", orientation="horizontal",
+                              icon_size=40, font_size=24)
+            tile.value = value
+            tile.bind(on_release=self.choose)
+            grid.add_widget(tile)
+
+    def choose(self, tile) -> None:
+        self.values[self.field] = tile.value
+        self._clear_error()
+        self.next()
+
+    # ------------------------------------------------------------ steps
+
+    def next(self) -> None:
+        field, _question, _icon, _kind, required = STEPS[self.step]
+        value = self.values.get(field, "")
+        if required and not (value or "").strip():
+            self._set_error(lambda: _("Merci de répondre à cette question."))
+            return
+        if field == "birth_year" and value and len(value) != 4:
+            self._set_error(lambda: _("Écrivez l'année avec 4 chiffres, par exemple 1975."))
+            return
+        self._move(+1)
+
+    def back(self) -> None:
+        if self.step == 0:
+            App.get_running_app().reset_to_home()
+        else:
+            self._move(-1)
+
+    def _move(self, direction: int) -> None:
+        step = self.step + direction
+        while 0 <= step < len(STEPS) and self._skipped(step):
+            step += direction
+        if step >= len(STEPS):
+            App.get_running_app().go("consent")
+            return
+        self.step = max(0, step)
+        self._clear_error()
+        self.refresh()
+
+    def _skipped(self, step: int) -> bool:
+        if STEPS[step][3] != "neighbourhood":
+            return False
+        commune = self.values.get("commune")
+        settings = App.get_running_app().centre.settings
+        return not any(n["commune"] == commune for n in settings.get("neighbourhoods"))
+
+    def go_to_field(self, field: str, error_source) -> None:
+        """Back to the question a refused value came from (the core names it)."""
+        steps = [s[0] for s in STEPS]
+        self.step = steps.index(field) if field in steps else 0
+        self._set_error(error_source)
+        self.refresh()
+
+    def _set_error(self, source) -> None:
+        self._error_source = source
+        self.error = source()
+
+    def _clear_error(self) -> None:
+        self._error_source = None
+        self.error = ""
+
+    def member_fields(self) -> dict:
+        """What the consent screen passes to members.register."""
+        values = {k: (v.strip() if isinstance(v, str) else v) or None for k, v in self.values.items()}
+        if values.get("birth_year"):
+            values["birth_year"] = int(values["birth_year"])
+        return values

@@ -1,0 +1,27 @@
+"""Home: the centre, today's date and time, three big tiles, the card hint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.properties import StringProperty
+
+from kiosk.ui.i18n import _
+from kiosk.ui.widgets import KioskScreen
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+
+class HomeScreen(KioskScreen):
+    date_text = StringProperty("")
+    time_text = StringProperty("")
+
+    def refresh(self) -> None:
+        self.refresh_clock()
+
+    def refresh_clock(self) -> None:
+        now = App.get_running_app().now()
+        self.date_text = _.display(_.today(now))
+        self.time_text = _.time_of_day(now)

@@ -1,0 +1,148 @@
+"""Languages of the kiosk: gettext with French msgids, Babel dates, Arabic shaping.
+
+French is the source language: every msgid is the French text, so French needs
+no catalogue. English and Arabic come from ``kiosk/locale/<lang>/LC_MESSAGES/
+accueil.po``, compiled to the committed ``accueil.mo`` by ``make i18n`` (a test
+fails when a .mo is older than its .po, or when a msgid is untranslated).
+
+``_`` is the one translator the UI uses. In .kv rules ``text: _("Je suis là")``
+is re-evaluated when the language changes: Kivy's kv parser binds any rule that
+calls ``_(`` to ``_.fbind('_', ...)`` (see kivy.lang.parser ``lang_tr``). Arabic
+text comes back reshaped (joined letter forms) and in visual order, line by
+line, because Kivy's SDL2 text renderer does neither.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import textwrap
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import arabic_reshaper
+from babel.dates import format_date, format_time
+from bidi.algorithm import get_display
+from kivy.event import Observable
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+DOMAIN = "accueil"
+LANGUAGES = ("fr", "en", "ar")
+RTL_LANGUAGES = ("ar",)
+PARIS = ZoneInfo("Europe/Paris")
+
+def load_catalogue(lang: str) -> _gettext.NullTranslations:
+    if lang == "fr":
+        return _gettext.NullTranslations()
+    return _gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang])
+
+
+def shape(text: str) -> str:
+    """Arabic letters joined and each line put in visual (right-to-left) order."""
+    return "\n".join(get_display(arabic_reshaper.reshape(line)) for line in text.split("\n"))
+
+
+#: What the language buttons show: each language's own name, never translated
+#: (Arabic shaped once here, whatever the current language).
+LANGUAGE_NAMES = {"fr": "Français", "en": "English", "ar": shape("العربية")}
+
+
+class Translator(Observable):
+    """The current language, as an observable callable: ``_(msgid, **params)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lang = "fr"
+        self._catalogues = {lang: load_catalogue(lang) for lang in LANGUAGES}
+        self._observers: list[tuple] = []
+
+    # --- Observable protocol used by kv rules calling _( ... )
+    def fbind(self, name, func, *args, **kwargs):
+        if name != "_":
+            return super().fbind(name, func, *args, **kwargs)
+        self._observers.append((func, args, kwargs))
+        return len(self._observers)
+
+    def funbind(self, name, func, *args, **kwargs):
+        if name != "_":
+            return super().funbind(name, func, *args, **kwargs)
+        self._observers = [obs for obs in self._observers if obs != (func, args, kwargs)]
+
+    def unbind_uid(self, name, uid):
+        # uids index the list as it was; a pruned list makes them unreliable,
+        # and a dead observer is dropped at the next switch anyway.
+        return None
+
+    def switch(self, lang: str) -> None:
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}")
+        self.lang = lang
+        alive = []
+        for observer in self._observers:
+            func, args, _kwargs = observer
+            if func is None:
+                continue
+            try:
+                func(*args, None, None)
+            except ReferenceError:  # the widget of a discarded row is gone
+                continue
+            alive.append(observer)
+        self._observers = alive
+
+    # --- translation
+    @property
+    def rtl(self) -> bool:
+        return self.lang in RTL_LANGUAGES
+
+    def gettext(self, msgid: str) -> str:
+        """The translation, not shaped (for DomainError.translated and wrapping)."""
+        return self._catalogues[self.lang].gettext(msgid)
+
+    def __call__(self, msgid: str, **params) -> str:
+        text = self.gettext(msgid)
+        if params:
+            text = text % params
+        return self.display(text)
+
+    def display(self, text: str) -> str:
+        """Text ready for a Kivy label in the current language (shaped if RTL)."""
+        return shape(text) if self.rtl else text
+
+    def wrap(self, text: str, width_chars: int) -> str:
+        """Wrap a translated paragraph *before* shaping, so that right-to-left
+        lines come out in reading order (Kivy would wrap the visual string)."""
+        lines = []
+        for paragraph in text.split("\n"):
+            lines.extend(textwrap.wrap(paragraph, max(10, width_chars)) or [""])
+        return self.display("\n".join(lines))
+
+    # --- dates and times, Europe/Paris
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(PARIS)
+
+    def day(self, moment: datetime | date) -> str:
+        """« mardi 3 décembre » / "Tuesday 3 December" / « الثلاثاء 3 ديسمبر »."""
+        if isinstance(moment, datetime):
+            moment = self.local(moment).date()
+        return format_date(moment, "EEEE d MMMM", locale=self.lang)
+
+    def clock(self, moment: datetime) -> str:
+        """« 14 h », « 14 h 30 » in French; the locale's short time otherwise."""
+        local = self.local(moment)
+        if self.lang == "fr":
+            return f"{local.hour} h" + (f" {local.minute:02d}" if local.minute else "")
+        return format_time(local, "h:mm a" if self.lang == "en" else "HH:mm", locale=self.lang)
+
+    def span(self, start: datetime, end: datetime) -> str:
+        """« mardi 3 décembre, 14 h – 16 h »."""
+        return f"{self.day(start)}, {self.clock(start)} – {self.clock(end)}"
+
+    def today(self, moment: datetime) -> str:
+        return format_date(self.local(moment).date(), "EEEE d MMMM y", locale=self.lang)
+
+    def time_of_day(self, moment: datetime) -> str:
+        return format_time(self.local(moment), "HH:mm", locale=self.lang)
+
+
+#: The translator the whole UI shares (kv files import it as ``_``).
+_ = Translator()

@@ -1,0 +1,79 @@
+"""Pictograms: Material Design icon names to their code points in the shipped
+font (kiosk/assets/fonts/MaterialIcons-Regular.ttf, Apache 2.0).
+
+Kivy's text renderer does not apply the font's ligatures, so icons are drawn by
+code point. Settings name icons by their Material name (a centre's reasons);
+an unknown name falls back to ``help`` rather than an empty square. A test
+checks every code point here against the font's character map.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ICON_FONT = str(Path(__file__).resolve().parent.parent / "assets" / "fonts" / "MaterialIcons-Regular.ttf")
+
+CODEPOINTS = {
+    "account_balance": 0xE84F,
+    "arrow_back": 0xE5C4,
+    "arrow_forward": 0xE5C8,
+    "backspace": 0xE14A,
+    "badge": 0xEA67,
+    "calendar_month": 0xEBCC,
+    "campaign": 0xEF49,
+    "cancel": 0xE5C9,
+    "check": 0xE5CA,
+    "check_circle": 0xE86C,
+    "close": 0xE5CD,
+    "computer": 0xE30A,
+    "devices": 0xE1B1,
+    "event": 0xE878,
+    "event_seat": 0xE903,
+    "family_restroom": 0xF1A2,
+    "groups": 0xF233,
+    "help": 0xE887,
+    "home": 0xE88A,
+    "hourglass_empty": 0xE88B,
+    "how_to_reg": 0xE174,
+    "info": 0xE88E,
+    "keyboard": 0xE312,
+    "language": 0xE894,
+    "lock": 0xE897,
+    "more_horiz": 0xE5D3,
+    "no_accounts": 0xF03E,
+    "person": 0xE7FD,
+    "person_add": 0xE7FE,
+    "place": 0xE55F,
+    "print": 0xE8AD,
+    "qr_code": 0xEF6B,
+    "qr_code_scanner": 0xF206,
+    "schedule": 0xE8B5,
+    "school": 0xE80C,
+    "search": 0xE8B6,
+    "space_bar": 0xE256,
+    "support_agent": 0xF0E2,
+    "thumb_down": 0xE8DB,
+    "thumb_up": 0xE8DC,
+    "touch_app": 0xE913,
+    "wifi": 0xE63E,
+}
+
+#: One pictogram for each workshop theme of sync.protocol.THEMES.
+THEME_ICONS = {
+    "accueil": "info",
+    "education": "school",
+    "parentalite": "family_restroom",
+    "e_administration": "account_balance",
+    "numerique": "devices",
+    "pouvoir_d_agir": "campaign",
+    "autre": "more_horiz",
+}
+
+
+def glyph(name: str) -> str:
+    """The character drawing the icon ``name`` in ICON_FONT."""
+    return chr(CODEPOINTS.get(name, CODEPOINTS["help"]))
+
+
+def theme_glyph(theme: str) -> str:
+    return glyph(THEME_ICONS.get(theme, "more_horiz"))

@@ -1,0 +1,98 @@
+"""Check in: by name on the on-screen keyboard, by scanner, without a card."""
+
+from __future__ import annotations
+
+import time
+
+from kivyhelp import scan, screen_text, tap, type_text
+
+from kiosk.ui import offscreen
+
+
+def register(centre, first="Aïcha", last="Benali"):
+    return centre.members.register(first, last, 1980, commune="Boulogne-sur-Mer", consent_data=True)
+
+
+def visits(centre):
+    return centre.store.query("SELECT member_id, reason FROM visits")
+
+
+def wait_home(app, seconds=1.0):
+    end = time.monotonic() + seconds
+    while app.sm.current != "home" and time.monotonic() < end:
+        offscreen.frames(1)
+        time.sleep(0.02)
+
+
+def test_check_in_by_typing_a_first_name(app, centre):
+    member = register(centre)
+    register(centre, "Bernard", "Martin")
+    tap(app.screen("home").ids.checkin)
+    assert app.sm.current == "checkin"
+    type_text(app, "aic")
+    screen = app.screen("checkin")
+    rows = screen.ids.results.children
+    assert [row.text for row in rows] == ["Aïcha B."]
+    shown = screen_text(app)
+    assert "Benali" not in shown and "Bernard" not in shown  # only the first name and initial
+    tap(rows[0])
+    assert app.sm.current == "reason"
+    tile = next(t for t in app.screen("reason").ids.grid.children if t.reason == "demarches")
+    assert tile.text == "Aide aux démarches en ligne"
+    tap(tile)
+    assert visits(centre) == [{"member_id": member["id"], "reason": "demarches"}]
+    assert app.sm.current == "confirmation"
+    assert app.screen("confirmation").ids.title.text == "Bienvenue, Aïcha !"
+    wait_home(app)
+    assert app.sm.current == "home"  # the confirmation went home by itself
+
+
+def test_an_unknown_name_says_so_and_stores_nothing(app, centre):
+    register(centre)
+    tap(app.screen("home").ids.checkin)
+    type_text(app, "zzqx")
+    assert not app.screen("checkin").ids.results.children
+    assert "Personne à ce nom" in screen_text(app)
+    assert visits(centre) == []
+
+
+def test_the_erase_key_removes_the_last_letter(app, centre):
+    tap(app.screen("home").ids.checkin)
+    type_text(app, "ab")
+    from kivyhelp import tap as press
+
+    press(next(w for w in app.screen("checkin").ids.keyboard.walk()
+               if getattr(w, "icon", "") == "backspace"))
+    assert app.screen("checkin").query == "A"
+
+
+def test_a_scanned_card_checks_in_from_the_home_screen(app, centre, mono):
+    member = register(centre)
+    scan(mono, member["card_code"])
+    assert app.sm.current == "reason"
+    tile = next(t for t in app.screen("reason").ids.grid.children if t.reason == "accueil")
+    tap(tile)
+    assert visits(centre) == [{"member_id": member["id"], "reason": "accueil"}]
+    assert app.screen("confirmation").ids.title.text == "Bienvenue, Aïcha !"
+
+
+def test_slow_typing_on_a_keyboard_is_not_a_scan(app, centre, mono):
+    member = register(centre)
+    scan(mono, member["card_code"], gap=0.3)
+    assert app.sm.current == "home"
+
+
+def test_an_unknown_card_is_explained_on_the_check_in_screen(app, centre, mono):
+    scan(mono, "ZZZZZZZZ")
+    assert app.sm.current == "checkin"
+    assert "code de carte" in screen_text(app) or "carte" in app.screen("checkin").message
+    assert visits(centre) == []
+
+
+def test_without_a_card_records_an_anonymous_visit(app, centre):
+    tap(app.screen("home").ids.checkin)
+    tap(app.screen("checkin").ids.anonymous)
+    tile = next(t for t in app.screen("reason").ids.grid.children if t.reason == "ordinateur")
+    tap(tile)
+    assert visits(centre) == [{"member_id": None, "reason": "ordinateur"}]
+    assert app.screen("confirmation").ids.title.text == "Bienvenue !"
