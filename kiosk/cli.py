@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--offline", action="store_true", help="do not ask the hub")
     status.set_defaults(func=cmd_status)
 
+    # ---- export, report, backup, restore, cards, staff (the centre's side; help in French)
+    from kiosk import cli_admin
+
+    cli_admin.add_commands(commands)
+
     return parser
 
 

@@ -153,3 +153,9 @@ def test_the_printed_card_scans_back_at_300_dpi(filled, tmp_path):
     picture = Image.open(tmp_path / "page.png")
     assert picture.size == pytest.approx((round(85.6 / 25.4 * 300), round(54 / 25.4 * 300)), abs=2)
     assert [b.text for b in zxingcpp.read_barcodes(picture)] == ["H4Z22XXA"]
+
+
+def test_a_member_can_be_named_by_the_code_printed_on_their_card(filled, tmp_path):
+    out = tmp_path / "carte.pdf"
+    card_print.cards_pdf(filled, out, ["k7qm-3xpd"])
+    assert decoded_qr_codes(PdfReader(out).pages[0]) == ["K7QM3XPD"]

@@ -15,6 +15,7 @@ bytes, which ``send_escpos`` writes to a USB printer's device file
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 from typing import Iterable
@@ -53,15 +54,17 @@ def qr_image(code: str):
 # ---------------------------------------------------------------- PDF
 
 def members_for_cards(store: Store, member_ids: Iterable[str] | None) -> list[dict]:
-    """The members to print, in the order asked; every member with a card if None."""
+    """The members to print, in the order asked (each by id, or by its card
+    code as printed); every member with a card if None."""
     if member_ids is None:
         return store.query(
             "SELECT id, first_name, card_code FROM members WHERE erased_at IS NULL "
             "AND card_code IS NOT NULL ORDER BY first_name COLLATE NOCASE, id")
     found = []
     for member_id in member_ids:
-        row = store.one("SELECT id, first_name, card_code FROM members WHERE id = ? AND erased_at IS NULL",
-                        (member_id,))
+        code = re.sub(r"[\s-]+", "", str(member_id)).upper()
+        row = store.one("SELECT id, first_name, card_code FROM members WHERE (id = ? OR card_code = ?) "
+                        "AND erased_at IS NULL", (member_id, code))
         if row is None:
             raise NotFound("member_id", N_("Aucun adhérent avec l'identifiant %(member_id)s."),
                            f"no member {member_id!r}", value=member_id, member_id=member_id)
