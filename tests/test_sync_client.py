@@ -7,17 +7,15 @@ use the real hub process (fixture ``hub``) from tests/conftest.py."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import socket
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from sync import client, outbox, protocol
 from tests.faultproxy import FaultProxy
+from tests.scripted_hub import HUB, ScriptedHub, accept_all
 
 WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 FAST = dict(timeout=(1.0, 2.0), attempts=2, backoff=0.01, retries=1)
@@ -35,51 +33,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-class ScriptedHub:
-    """An HTTP server on 127.0.0.1 that answers each POST with a function of
-    the decoded batch: to test how the client reads each kind of answer."""
-
-    def __init__(self, answer):
-        self.answer = answer
-        self.batches: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    raw = gzip.decompress(raw)
-                batch = json.loads(raw)
-                outer.batches.append({"batch": batch, "auth": self.headers.get("Authorization")})
-                status, body, headers = outer.answer(batch)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-HUB = {protocol.HUB_HEADER: "1"}
-
-
-def accept_all(batch):
-    ids = [event["id"] for event in batch["events"]]
-    return 200, {"protocol": "1.0", "stored": ids, "duplicates": [], "rejected": []}, HUB
 
 
 @pytest.fixture
