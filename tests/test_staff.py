@@ -187,3 +187,15 @@ def test_a_lockout_is_audited_without_a_name(staff, nadia):
     entry = staff.audit_log(limit=1)[0]
     assert entry["action"] == "staff.pin_locked" and entry["actor_id"] is None
     assert entry["detail"] == {"seconds": 30, "lockouts": 1}
+
+
+def test_the_last_person_to_log_in_is_tried_first(monkeypatch, staff, nadia):
+    import kiosk.core.staff as module
+    for number in range(3):
+        staff.add(f"Bénévole {number}", "volunteer", f"100{number}")
+    staff.authenticate("1002")
+    calls = []
+    real = module.hash_pin
+    monkeypatch.setattr(module, "hash_pin", lambda *a: calls.append(1) or real(*a))
+    assert staff.authenticate("1002")["name"] == "Bénévole 2"
+    assert len(calls) == 1

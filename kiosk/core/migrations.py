@@ -155,6 +155,8 @@ def _v1(conn: sqlite3.Connection) -> None:
             -- KDF and its cost, e.g. 'scrypt:n=16384,r=8,p=1', so the cost can
             -- be raised later without breaking the PINs already stored
             pin_params TEXT NOT NULL,
+            -- PIN entry tries the most recent users first: fewer hashes for the usual case
+            last_login_at TEXT,
             active INTEGER NOT NULL DEFAULT 1,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL

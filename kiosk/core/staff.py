@@ -154,9 +154,12 @@ class Staff:
                                "only an active staff member may manage people")
 
     def _matching(self, pin: str, except_id: str | None = None) -> dict | None:
-        """The active person whose PIN this is, if any (one scrypt per person tried)."""
+        """The active person whose PIN this is, if any. One scrypt per person
+        tried, so the most recent users are tried first: the volunteer at the
+        desk today costs one hash, not one per person on the list."""
         people = self.store.query(
-            "SELECT id, name, role, pin_salt, pin_hash, pin_params FROM staff WHERE active = 1")
+            "SELECT id, name, role, pin_salt, pin_hash, pin_params FROM staff WHERE active = 1 "
+            "ORDER BY last_login_at IS NULL, last_login_at DESC")
         for person in people:
             if person["id"] == except_id:
                 continue
@@ -180,6 +183,7 @@ class Staff:
         with self.store.transaction():
             if person:
                 self._save_attempts(0, 0, None)
+                self.store.db["staff"].update(person["id"], {"last_login_at": self.store.now_iso()})
                 self.store.audit(person, "staff.login", role=person["role"])
                 return person
             lock = self._record_failure()
