@@ -15,7 +15,6 @@ bytes, which ``send_escpos`` writes to a USB printer's device file
 
 from __future__ import annotations
 
-import re
 import socket
 from pathlib import Path
 from typing import Iterable
@@ -24,6 +23,7 @@ import qrcode
 from fpdf import FPDF
 from qrcode.constants import ERROR_CORRECT_M
 
+from kiosk.core.cards import normalise, printable
 from kiosk.core.errors import InvalidInput, N_, NotFound
 from kiosk.core.files import atomic_output
 from kiosk.core.pdf_fonts import add_fonts, fit_text
@@ -36,11 +36,6 @@ COLUMNS, ROWS = 2, 5
 PER_SHEET = COLUMNS * ROWS
 MARK = 5.0  # length of a cut mark, mm
 QR_SIZE = 38.0  # mm: about 1.1 mm a module for a 29-module code, easy for a webcam
-
-
-def printable(code: str) -> str:
-    """The code as printed, in groups of four: 'K7QM-3XPD'."""
-    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
 
 
 def qr_image(code: str):
@@ -62,7 +57,7 @@ def members_for_cards(store: Store, member_ids: Iterable[str] | None) -> list[di
             "AND card_code IS NOT NULL ORDER BY first_name COLLATE NOCASE, id")
     found = []
     for member_id in member_ids:
-        code = re.sub(r"[\s-]+", "", str(member_id)).upper()
+        code = normalise(member_id)
         row = store.one("SELECT id, first_name, card_code FROM members WHERE (id = ? OR card_code = ?) "
                         "AND erased_at IS NULL", (member_id, code))
         if row is None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from kiosk.core import period
-from kiosk.core.card_print import printable
+from kiosk.core.cards import printable
 from kiosk.core.files import atomic_output
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
