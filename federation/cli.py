@@ -223,7 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return args.func(args)
+    try:
+        return args.func(args)
+    except db.UnsupportedDatabase as error:
+        print(f"error: --db: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

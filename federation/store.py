@@ -226,6 +226,10 @@ LATEST_VERSION = max(MIGRATIONS)
 
 # ---------------------------------------------------------------- engine
 
+class UnsupportedDatabase(ValueError):
+    """A database URL the hub cannot use."""
+
+
 def normalise_url(url: str) -> str:
     """Accept plain ``postgresql://`` and pick the psycopg 3 driver for it."""
     for prefix in ("postgresql://", "postgres://"):
@@ -248,7 +252,7 @@ def create_engine(url: str | None = None) -> Engine:
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     if not url.startswith("postgresql"):
-        raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+        raise UnsupportedDatabase(f"unsupported database URL {url!r}: use sqlite:///file.db or postgresql://…")
     return sa.create_engine(url, pool_pre_ping=True)
 
 
