@@ -272,3 +272,13 @@ TestRegistrationMachine = RegistrationMachine.TestCase
 TestRegistrationMachine.settings = settings(
     max_examples=40, stateful_step_count=25, deadline=None,
     suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_a_residents_own_sign_up_is_not_audited_but_a_volunteers_is(store, workshops, session_of):
+    session = session_of(3)
+    workshops.register(session, add_member(store, "Aïcha"))
+    assert store.query("SELECT * FROM audit_log WHERE action LIKE 'registration.%'") == []
+    karim = add_staff(store, "Karim", "volunteer", "1357")
+    workshops.register(session, add_member(store, "Gérard"), actor=karim)
+    [entry] = store.query("SELECT * FROM audit_log WHERE action LIKE 'registration.%'")
+    assert (entry["action"], entry["actor_name"]) == ("registration.add", "Karim")

@@ -304,3 +304,17 @@ def test_sessions_between_can_include_the_cancelled_ones(workshops, workshop):
     assert [s["id"] for s in workshops.sessions_between(*span)] == [kept["id"]]
     both = workshops.sessions_between(*span, include_cancelled=True)
     assert [(s["id"], s["cancelled"]) for s in both] == [(kept["id"], False), (gone["id"], True)]
+
+
+def test_an_actor_must_be_an_active_person(store, workshops):
+    from kiosk.core.staff import Staff
+    nadia = add_staff(store)
+    karim = Staff(store).add("Karim", "volunteer", "1357")
+    Staff(store).deactivate(karim["id"], actor=nadia)
+    before = snapshot(store)
+    for actor in ({"id": "0190a0a0-0000-7000-8000-00000000dead", "name": "X", "role": "staff"},
+                  karim, "Nadia"):
+        with pytest.raises(InvalidInput) as refused:
+            workshops.create_workshop("Atelier", "autre", actor=actor)
+        assert refused.value.field == "actor"
+    assert snapshot(store) == before

@@ -9,7 +9,7 @@ Like registrations.py, every function runs in the caller's transaction.
 from __future__ import annotations
 
 from kiosk.core.errors import Conflict, InvalidInput, N_
-from kiosk.core.registrations import live_member
+from kiosk.core.registrations import audit, live_member
 from kiosk.core.store import Store
 from sync.protocol import new_id
 
@@ -85,7 +85,7 @@ def mark(store: Store, session: dict, member_id: str, present: bool, actor: dict
             (int(present), now, _actor_id(actor), row["id"]),
         )
     _emit(store, row)
-    store.audit(actor, "attendance.mark", session_id=session["id"], member_id=member_id,
+    audit(store, actor, "attendance.mark", session_id=session["id"], member_id=member_id,
                 present=present)
     return {"attendance_id": row["id"], "member_id": member_id, "present": present,
             "walk_in": bool(row["walk_in"])}
@@ -112,5 +112,5 @@ def add_walk_in(store: Store, session: dict, member_id: str | None, actor: dict 
         (row["id"], session["id"], member_id, store.now_iso(), _actor_id(actor)),
     )
     _emit(store, row)
-    store.audit(actor, "attendance.walk_in", session_id=session["id"], member_id=member_id)
+    audit(store, actor, "attendance.walk_in", session_id=session["id"], member_id=member_id)
     return {"attendance_id": row["id"], "member_id": member_id, "present": True, "walk_in": True}

@@ -17,6 +17,13 @@ from kiosk.core.store import Store
 from sync.protocol import new_id
 
 
+def audit(store: Store, actor: dict | None, action: str, **detail) -> None:
+    """Audit what a volunteer or staff member did; a resident's own sign-up at
+    the kiosk (actor None) is not a PIN-mode action."""
+    if actor is not None:
+        store.audit(actor, action, **detail)
+
+
 def live_member(store: Store, member_id: str) -> dict:
     """The member's row, or NotFound when unknown or erased."""
     row = store.one(
@@ -108,7 +115,7 @@ def register(store: Store, session: dict, member_id: str, actor: dict | None) ->
         )
     _emit(store, {"id": registration_id, "session_id": session["id"],
                   "member_id": member_id, "status": status})
-    store.audit(actor, "registration.add", session_id=session["id"], member_id=member_id,
+    audit(store, actor, "registration.add", session_id=session["id"], member_id=member_id,
                 status=status)
     position = _position(store, session["id"], seq) if status == "waitlisted" else None
     return {"registration_id": registration_id, "status": status, "position": position}
@@ -126,7 +133,7 @@ def cancel(store: Store, session: dict, member_id: str, actor: dict | None) -> d
         raise NotFound("member_id", N_("Cette personne n'est pas inscrite à cette séance."),
                        "no live registration of this member for this session", value=member_id)
     _set_status(store, registration, "cancelled")
-    store.audit(actor, "registration.cancel", session_id=session["id"], member_id=member_id,
+    audit(store, actor, "registration.cancel", session_id=session["id"], member_id=member_id,
                 was=registration["status"])
     promoted = promote(store, session, actor)
     return promoted[0] if promoted else None
@@ -146,7 +153,7 @@ def promote(store: Store, session: dict, actor: dict | None) -> list[dict]:
     promoted = []
     for registration in waiting:
         promoted.append(_set_status(store, registration, "booked"))
-        store.audit(actor, "registration.promote", session_id=session["id"],
+        audit(store, actor, "registration.promote", session_id=session["id"],
                     member_id=registration["member_id"])
     return [{"registration_id": r["id"], "member_id": r["member_id"], "status": "booked"}
             for r in promoted]

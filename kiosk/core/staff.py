@@ -71,6 +71,20 @@ def _check_name(name: Any) -> str:
     return name
 
 
+def check_actor(store: Store, actor: dict | None) -> dict | None:
+    """The acting person's row (id, name, role) when ``actor`` is given: it
+    must be an active volunteer or staff member. None is a resident or the
+    machine's owner."""
+    if actor is None:
+        return None
+    row = store.one("SELECT id, name, role FROM staff WHERE id = ? AND active = 1",
+                    (actor.get("id") if isinstance(actor, dict) else None,))
+    if row is None:
+        raise InvalidInput("actor", N_("Cette action demande le code d'un bénévole ou d'un salarié."),
+                           "actor must be an active volunteer or staff member", value=actor)
+    return row
+
+
 class Staff:
     def __init__(self, store: Store):
         self.store = store
@@ -145,11 +159,8 @@ class Staff:
             "SELECT count(*) FROM staff WHERE active = 1 AND role = 'staff'").fetchone()[0]
 
     def _require_manager(self, actor: dict | None) -> None:
-        if actor is None:
-            return
-        row = self.store.one("SELECT role FROM staff WHERE id = ? AND active = 1",
-                             (actor.get("id"),))
-        if row is None or row["role"] != "staff":
+        row = check_actor(self.store, actor)
+        if row is not None and row["role"] != "staff":
             raise InvalidInput("actor", N_("Réservé aux salariés du centre."),
                                "only an active staff member may manage people")
 

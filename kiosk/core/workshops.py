@@ -14,12 +14,14 @@ DomainError before anything is kept.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 from kiosk.core import attendance, registrations
 from kiosk.core.errors import Conflict, InvalidInput, N_, NotFound
+from kiosk.core.staff import check_actor
 from kiosk.core.store import Store
 from sync.protocol import THEMES, new_id, parse_utc, utc_iso
 
@@ -127,6 +129,13 @@ class Workshops:
     def __init__(self, store: Store):
         self.store = store
 
+    @contextlib.contextmanager
+    def _change(self, actor: dict | None) -> Iterator[None]:
+        """One change's transaction, made by a resident (None) or an active person."""
+        with self.store.transaction():
+            check_actor(self.store, actor)
+            yield
+
     # ------------------------------------------------------------ workshops
 
     def create_workshop(self, title: str, theme: str, description: str = "",
@@ -140,11 +149,11 @@ class Workshops:
             "facilitator": _text("facilitator", facilitator, 200, False),
             "place": _text("place", place, 200, False),
         }
-        with self.store.transaction():
+        with self._change(actor):
             now = self.store.now_iso()
             self.store.db["workshops"].insert(dict(row, created_at=now, updated_at=now))
             self._emit_workshop("workshop.created", row)
-            self.store.audit(actor, "workshop.create", workshop_id=row["id"], title=row["title"])
+            registrations.audit(self.store, actor, "workshop.create", workshop_id=row["id"], title=row["title"])
         return self.get_workshop(row["id"])
 
     def update_workshop(self, workshop_id: str, actor: dict | None = None, **fields: Any) -> dict:
@@ -160,7 +169,7 @@ class Workshops:
         if unknown:
             raise InvalidInput(sorted(unknown)[0], N_("Champ inconnu."), "not a workshop field")
         cleaned = {key: checks[key](value) for key, value in fields.items()}
-        with self.store.transaction():
+        with self._change(actor):
             current = self.get_workshop(workshop_id)
             changes = {k: v for k, v in cleaned.items() if current[k] != v}
             if not changes:
@@ -168,7 +177,7 @@ class Workshops:
             self.store.db["workshops"].update(
                 workshop_id, dict(changes, updated_at=self.store.now_iso()))
             self._emit_workshop("workshop.updated", dict(current, **changes))
-            self.store.audit(actor, "workshop.update", workshop_id=workshop_id,
+            registrations.audit(self.store, actor, "workshop.update", workshop_id=workshop_id,
                              fields=sorted(changes))
         return self.get_workshop(workshop_id)
 
@@ -201,10 +210,10 @@ class Workshops:
         _span(start, end)
         capacity = _capacity(capacity)
         place = _text("place", place, 200, False)
-        with self.store.transaction():
+        with self._change(actor):
             self.get_workshop(workshop_id)
             session_id = self._insert_session(workshop_id, start, end, capacity, place, None)
-            self.store.audit(actor, "session.create", session_id=session_id)
+            registrations.audit(self.store, actor, "session.create", session_id=session_id)
         return self.session(session_id)
 
     def add_weekly_series(self, workshop_id: str, first_starts_at: Any, ends_at_first: Any,
@@ -221,13 +230,13 @@ class Workshops:
         capacity = _capacity(capacity)
         place = _text("place", place, 200, False)
         series_id, ids = new_id(), []
-        with self.store.transaction():
+        with self._change(actor):
             self.get_workshop(workshop_id)
             for week in range(weeks):
                 ids.append(self._insert_session(
                     workshop_id, _same_wall_clock(start, week), _same_wall_clock(end, week),
                     capacity, place, series_id))
-            self.store.audit(actor, "session.create_series", series_id=series_id, weeks=weeks)
+            registrations.audit(self.store, actor, "session.create_series", series_id=series_id, weeks=weeks)
         return [self.session(session_id) for session_id in ids]
 
     def _insert_session(self, workshop_id: str, start: datetime, end: datetime, capacity: int,
@@ -249,7 +258,7 @@ class Workshops:
                        place: Any = _UNSET) -> dict:
         """Move, resize or relocate a session. Fewer places than are booked is
         refused; more places go to the waitlist, first come first served."""
-        with self.store.transaction():
+        with self._change(actor):
             current = self._live_session(session_id)
             new = {
                 "starts_at": current["starts_at"] if starts_at is _UNSET
@@ -283,7 +292,7 @@ class Workshops:
                 "starts_at": new["starts_at"], "ends_at": new["ends_at"],
                 "capacity": new["capacity"],
             })
-        self.store.audit(actor, "session.update", session_id=current["id"],
+        registrations.audit(self.store, actor, "session.update", session_id=current["id"],
                          fields=sorted(changes))
         if new["capacity"] > current["capacity"] and new["starts_at"] > self.store.now_iso():
             registrations.promote(self.store, dict(current, capacity=new["capacity"]), actor)
@@ -292,13 +301,13 @@ class Workshops:
         """Cancel a session. Returns the people to tell (booked, then
         waitlisted): id, first_name, last_name, phone, status. Their
         registrations stay as they were: the session's cancellation says it all."""
-        with self.store.transaction():
+        with self._change(actor):
             self._live_session(session_id)
             people = registrations.of_session(self.store, session_id)
             now = self.store.now_iso()
             self.store.db["sessions"].update(session_id, {"cancelled_at": now, "updated_at": now})
             self.store.emit("session.cancelled", {"session_id": session_id})
-            self.store.audit(actor, "session.cancel", session_id=session_id, told=len(people))
+            registrations.audit(self.store, actor, "session.cancel", session_id=session_id, told=len(people))
         return [{"id": p["member_id"], "first_name": p["first_name"],
                  "last_name": p["last_name"], "phone": p["phone"], "status": p["status"]}
                 for p in people]
@@ -349,14 +358,14 @@ class Workshops:
 
     def register(self, session_id: str, member_id: str, actor: dict | None = None) -> dict:
         """{registration_id, status: booked|waitlisted, position on the waitlist or None}."""
-        with self.store.transaction():
+        with self._change(actor):
             session = self._open_session(session_id)
             return registrations.register(self.store, session, member_id, actor)
 
     def cancel_registration(self, session_id: str, member_id: str,
                             actor: dict | None = None) -> dict | None:
         """Cancel; returns the registration promoted from the waitlist, or None."""
-        with self.store.transaction():
+        with self._change(actor):
             session = self._open_session(session_id)
             return registrations.cancel(self.store, session, member_id, actor)
 
@@ -377,13 +386,13 @@ class Workshops:
 
     def mark_attendance(self, session_id: str, member_id: str, present: bool,
                         actor: dict | None = None) -> dict:
-        with self.store.transaction():
+        with self._change(actor):
             session = self._roll_call_open(session_id)
             return attendance.mark(self.store, session, member_id, present, actor)
 
     def add_walk_in(self, session_id: str, member_id: str | None = None,
                     actor: dict | None = None) -> dict:
-        with self.store.transaction():
+        with self._change(actor):
             session = self._roll_call_open(session_id)
             return attendance.add_walk_in(self.store, session, member_id, actor)
 
