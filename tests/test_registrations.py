@@ -282,3 +282,28 @@ def test_a_residents_own_sign_up_is_not_audited_but_a_volunteers_is(store, works
     workshops.register(session, add_member(store, "Gérard"), actor=karim)
     [entry] = store.query("SELECT * FROM audit_log WHERE action LIKE 'registration.%'")
     assert (entry["action"], entry["actor_name"]) == ("registration.add", "Karim")
+
+
+def test_two_kiosk_connections_racing_for_the_last_places_never_overbook(
+        store, workshops, session_of, db_path, clock):
+    import threading
+
+    session = session_of(3)
+    members = [add_member(store, name) for name in ("Aïcha", "Bérénice", "Gérard", "Zoé",
+                                                    "Éloïse", "Noël", "Inès", "Léa")]
+    results: list[str] = []
+
+    def sign_up(chunk: list[str]) -> None:
+        with Store.open(db_path, clock=clock) as own:  # a connection per thread, as in the app
+            for member in chunk:
+                results.append(Workshops(own).register(session, member)["status"])
+
+    threads = [threading.Thread(target=sign_up, args=(members[i::2],)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["booked"] * 3 + ["waitlisted"] * 5
+    shown = workshops.session(session)
+    assert (shown["booked"], shown["waitlisted"]) == (3, 5)
+    assert [r["position"] for r in workshops.registrations(session)][3:] == [1, 2, 3, 4, 5]
