@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 import centre_rows as rows
-from kiosk.core import exports
+from kiosk.core import exports, period
 from kiosk.core.errors import InvalidInput
 
 DECEMBER = dict(start=date(2026, 12, 1), end=date(2026, 12, 31))
@@ -133,3 +133,16 @@ def test_an_existing_file_is_replaced_whole_and_no_temporary_is_left(filled, tmp
     assert len(read(out)) == 6
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".db" and "kiosk" not in p.name) == \
         ["passages.csv"]
+
+
+@pytest.mark.parametrize("stored, shown", [
+    ("2026-03-29T00:59:00.000Z", "29/03/2026 01:59"),  # winter time, the last minute
+    ("2026-03-29T01:00:00.000Z", "29/03/2026 03:00"),  # summer time starts
+    ("2026-10-25T00:30:00.000Z", "25/10/2026 02:30"),  # the first 02:30 (summer)
+    ("2026-10-25T01:30:00.000Z", "25/10/2026 02:30"),  # the second one (winter)
+    ("2026-12-31T23:05:00.000Z", "01/01/2027 00:05"),
+    ("2026-12-31T23:05:00+00:00", "01/01/2027 00:05"),
+    (None, ""),
+])
+def test_times_are_shown_in_paris_across_clock_changes(stored, shown):
+    assert period.local_text(stored) == shown

@@ -11,9 +11,10 @@ Each returns how many data rows it wrote.
 from __future__ import annotations
 
 import csv
+import sqlite3
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from kiosk.core import period
 from kiosk.core.cards import printable
@@ -27,7 +28,7 @@ RECORDERS_FR = {"resident": "Adhérent (borne)", "volunteer": "Bénévole", "sta
 
 #: Excel runs a cell starting with one of these as a formula (CSV injection):
 #: a member typing "=HYPERLINK(…)" as a name must stay text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def yes_no(value: Any) -> str:
@@ -35,7 +36,7 @@ def yes_no(value: Any) -> str:
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if value.__class__ is str and value[:1] in FORMULA_STARTS:
         return "'" + value
     return "" if value is None else value
 
@@ -61,10 +62,21 @@ def _audit(store: Store, actor: dict | None, what: str, out_path: Any, count: in
                     start=start.isoformat() if start else None, end=end.isoformat() if end else None)
 
 
-def _full_name(row: dict) -> str:
-    if row.get("erased_at"):
+def _full_name(row: sqlite3.Row) -> str:
+    if row["erased_at"]:
         return "(adhérent effacé)"
-    return " ".join(part for part in (row.get("first_name"), row.get("last_name")) if part)
+    return " ".join(part for part in (row["first_name"], row["last_name"]) if part)
+
+
+def _rows(store: Store, sql: str, params: list) -> Iterator[sqlite3.Row]:
+    """Stream the query's rows (one SELECT: a consistent snapshot under WAL),
+    so years of visits are never all in memory at once."""
+    cursor = store.conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    try:
+        yield from cursor.execute(sql, params)
+    finally:
+        cursor.close()
 
 
 # ---------------------------------------------------------------- visits
@@ -73,18 +85,19 @@ VISIT_HEADER = ["Date et heure", "Motif", "Adhérent", "Code carte", "Quartier p
                 "Commune", "Saisi par", "Nom du bénévole ou salarié"]
 
 
-def visit_rows(store: Store, start: date | None = None, end: date | None = None) -> list[list[Any]]:
+def visit_rows(store: Store, start: date | None = None, end: date | None = None) -> Iterator[list[Any]]:
     """The visits of the period, oldest first, as the CSV shows them."""
     labels = {r["code"]: r["label"] for r in Settings(store).get("reasons")}
     condition, params = period.where("v.occurred_at", start, end)
-    rows = store.query(
+    rows = _rows(
+        store,
         "SELECT v.occurred_at, v.reason, v.recorded_by_role, m.first_name, m.last_name, "
         "m.erased_at, m.card_code, m.qpv, m.commune, m.id AS member_id, s.name AS staff_name "
         "FROM visits v LEFT JOIN members m ON m.id = v.member_id "
         "LEFT JOIN staff s ON s.id = v.recorded_by "
         f"WHERE {condition} ORDER BY v.occurred_at, v.id", params,
     )
-    return [
+    return (
         [
             period.local_text(r["occurred_at"]),
             labels.get(r["reason"], r["reason"]),
@@ -96,7 +109,7 @@ def visit_rows(store: Store, start: date | None = None, end: date | None = None)
             r["staff_name"] or "",
         ]
         for r in rows
-    ]
+    )
 
 
 def export_visits(store: Store, out_path: str | Path, start: date | None = None,
@@ -141,11 +154,11 @@ ORDER BY s.starts_at, w.title, m.last_name, m.first_name, p.marked_at
 """
 
 
-def attendance_rows(store: Store, start: date | None = None, end: date | None = None) -> list[list[Any]]:
+def attendance_rows(store: Store, start: date | None = None, end: date | None = None) -> Iterator[list[Any]]:
     """Registrations and marks of the sessions starting in the period."""
     condition, params = period.where("s.starts_at", start, end)
-    rows = store.query(_ATTENDANCE_SQL.format(condition=condition), params)
-    return [
+    rows = _rows(store, _ATTENDANCE_SQL.format(condition=condition), params)
+    return (
         [
             r["title"],
             r["theme"],
@@ -161,7 +174,7 @@ def attendance_rows(store: Store, start: date | None = None, end: date | None = 
             r["marked_by"] or "",
         ]
         for r in rows
-    ]
+    )
 
 
 def export_attendance(store: Store, out_path: str | Path, start: date | None = None,
@@ -180,15 +193,16 @@ MEMBER_HEADER = ["Prénom", "Nom", "Année de naissance", "Tranche d'âge", "Gen
                  "Inscrit le", "Dernier passage"]
 
 
-def member_rows(store: Store, start: date | None = None, end: date | None = None) -> list[list[Any]]:
+def member_rows(store: Store, start: date | None = None, end: date | None = None) -> Iterator[list[Any]]:
     """Members (not erased) who joined in the period, by name."""
     condition, params = period.where("created_at", start, end)
     today = store.now().astimezone(period.PARIS).date()
-    rows = store.query(
+    rows = _rows(
+        store,
         f"SELECT * FROM members WHERE erased_at IS NULL AND {condition} "
         "ORDER BY last_name COLLATE NOCASE, first_name COLLATE NOCASE, id", params,
     )
-    return [
+    return (
         [
             r["first_name"] or "",
             r["last_name"] or "",
@@ -208,7 +222,7 @@ def member_rows(store: Store, start: date | None = None, end: date | None = None
             period.local_text(r["last_seen_at"]),
         ]
         for r in rows
-    ]
+    )
 
 
 def export_members(store: Store, out_path: str | Path, start: date | None = None,
