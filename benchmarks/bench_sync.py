@@ -1,0 +1,214 @@
+"""End-to-end sync throughput and the client's memory, against a real hub.
+
+    python benchmarks/bench_sync.py [--events 100000] [--single 2000] [--runs 3]
+                                    [--memory 100000,1000000]
+
+Starts `federation serve` on 127.0.0.1 (SQLite, rate limit off), then:
+
+1. batched: a kiosk database with a backlog of --events pending events is
+   pushed with sync.client.push (batches of 1,000, gzip): events/s, median
+   of --runs runs, each on a fresh copy of the backlog and a fresh centre;
+2. one request per event (as pretixSCAN and ODK Collect do): the same push
+   with batch_size=1 on the first --single events: events/s; the ratio;
+3. the client's peak memory: a child process pushes a backlog of each size
+   in --memory and reports its peak RSS (ru_maxrss) before and after the
+   push; flat means the push holds one batch, never the backlog.
+
+Goals (issue 5): >= 50,000 events/s batched, >= 30x the one-per-request
+figure, memory flat between 100,000 and 1,000,000 events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kiosk.core.store import Store  # noqa: E402
+from sync import client, protocol  # noqa: E402
+
+FEDERATION = [sys.executable, "-m", "federation.cli"]
+
+
+# ---------------------------------------------------------------- the hub
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Hub:
+    def __init__(self, folder: Path):
+        self.db_url = f"sqlite:///{folder / 'federation.db'}"
+        self.url = f"http://127.0.0.1:{free_port()}"
+        port = self.url.rsplit(":", 1)[1]
+        self.log = open(folder / "hub.log", "wb")
+        self.process = subprocess.Popen(
+            [*FEDERATION, "serve", "--db", self.db_url, "--host", "127.0.0.1", "--port", port,
+             "--rate-limit", "0"], stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + 60
+        while not client.health(self.url):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the hub did not start: see {folder / 'hub.log'}")
+            time.sleep(0.1)
+
+    def new_token(self) -> str:
+        out = subprocess.run([*FEDERATION, "add-centre", f"Bench {uuid.uuid4().hex[:8]}", "--json",
+                              "--db", self.db_url], capture_output=True, text=True, check=True, cwd=ROOT)
+        code = json.loads(out.stdout)["enrolment_code"]
+        return client.enrol(self.url, code, "bench")["device_token"]
+
+    def cpu_seconds(self) -> float:
+        """CPU time the hub process has used (user + system), from /proc."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+# ---------------------------------------------------------------- backlogs
+
+def make_backlog(path: Path, count: int) -> None:
+    """A kiosk database with ``count`` pending visit events, written in bulk
+    (validated events built once per shape, then given fresh ids)."""
+    Store.open(path).close()
+    conn = Store.open(path).conn
+    sample = protocol.make_event("visit.recorded", {"visit_id": protocol.new_id(), "reason": "accueil",
+                                                    "recorded_by": "resident", "member_id": protocol.new_id()},
+                                 protocol.parse_utc("2026-11-26T09:00:00Z"))
+    conn.execute("PRAGMA synchronous = OFF")  # building the fixture only
+    done = 0
+    while done < count:
+        rows = []
+        for _ in range(min(50_000, count - done)):
+            event = dict(sample, id=protocol.new_id(),
+                         data=dict(sample["data"], visit_id=protocol.new_id(), member_id=protocol.new_id()))
+            rows.append((event["id"], event["type"], event["occurred_at"], protocol.canonical_json(event)))
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES (?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")
+        done += len(rows)
+    conn.close()
+
+
+def copy_backlog(template: Path, folder: Path) -> Path:
+    target = folder / f"kiosk-{uuid.uuid4().hex[:8]}.db"
+    shutil.copy(template, target)
+    return target
+
+
+def timed_push(db: Path, hub: Hub, batch_size: int, limit: int | None = None) -> tuple[int, float, float, float]:
+    """(events stored, wall seconds, client CPU seconds, hub CPU seconds).
+    CPU times tell where the work is when the machine is shared."""
+    token = hub.new_token()
+    if limit is not None:  # keep only the first ``limit`` events pending
+        conn = Store.open(db).conn
+        conn.execute("DELETE FROM outbox WHERE seq > ?", (limit,))
+        conn.close()
+    started, cpu, hub_cpu = time.perf_counter(), time.process_time(), hub.cpu_seconds()
+    result = client.push(str(db), hub.url, token, batch_size=batch_size)
+    seconds = time.perf_counter() - started
+    cpu, hub_cpu = time.process_time() - cpu, hub.cpu_seconds() - hub_cpu
+    if not result.ok or result.pending:
+        raise RuntimeError(f"push failed: {result.summary_en()}")
+    return result.stored, seconds, cpu, hub_cpu
+
+
+def report(label: str, run: int, count: int, seconds: float, cpu: float, hub_cpu: float) -> float:
+    print(f"{label} run {run}: {count:,} events in {seconds:.2f} s = {count / seconds:,.0f} events/s "
+          f"(CPU per event: client {cpu / count * 1e6:.0f} us, hub {hub_cpu / count * 1e6:.0f} us)")
+    return count / seconds
+
+
+# ---------------------------------------------------------------- memory, in a child
+
+CHILD = """
+import json, resource, sys, time
+from sync import client
+db, url, token = sys.argv[1:4]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.perf_counter()
+result = client.push(db, url, token)
+seconds = time.perf_counter() - started
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"ok": result.ok, "stored": result.stored, "rss_before_kib": before,
+                  "rss_peak_kib": after, "seconds": seconds}))
+"""
+
+
+def child_memory(template: Path, folder: Path, hub: Hub) -> dict:
+    db = copy_backlog(template, folder)
+    token = hub.new_token()
+    out = subprocess.run([sys.executable, "-c", CHILD, str(db), hub.url, token], capture_output=True,
+                         text=True, check=True, cwd=ROOT)
+    db.unlink()
+    return json.loads(out.stdout)
+
+
+# ---------------------------------------------------------------- main
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--single", type=int, default=2_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--memory", default="100000,1000000",
+                        help="backlog sizes for the memory check, comma-separated ('' to skip)")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="accueil-bench-sync-"))
+    hub = Hub(folder)
+    try:
+        template = folder / "backlog.db"
+        make_backlog(template, args.events)
+        rates = []
+        for run in range(args.runs):
+            db = copy_backlog(template, folder)
+            rates.append(report("batched", run + 1, *timed_push(db, hub, 1000)))
+            db.unlink()
+        batched = statistics.median(rates)
+        singles = []
+        for run in range(args.runs):
+            db = copy_backlog(template, folder)
+            singles.append(report("one-per-request", run + 1, *timed_push(db, hub, 1, limit=args.single)))
+            db.unlink()
+        single = statistics.median(singles)
+        print(f"\nbatched (1,000 a request, gzip): median {batched:,.0f} events/s   (goal >= 50,000)")
+        print(f"one event a request:             median {single:,.0f} events/s")
+        print(f"ratio: {batched / single:.1f}x   (goal >= 30x)")
+        for size in [int(s) for s in args.memory.split(",") if s.strip()]:
+            backlog = folder / f"backlog-{size}.db"
+            if size == args.events:
+                backlog = template
+            else:
+                make_backlog(backlog, size)
+            measured = child_memory(backlog, folder, hub)
+            print(f"client memory, backlog {size:>9,}: peak RSS {measured['rss_peak_kib'] / 1024:.1f} MiB "
+                  f"(before the push {measured['rss_before_kib'] / 1024:.1f} MiB; "
+                  f"{measured['stored']:,} events in {measured['seconds']:.1f} s = "
+                  f"{measured['stored'] / measured['seconds']:,.0f} events/s)")
+            if backlog != template:
+                backlog.unlink()
+    finally:
+        hub.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
