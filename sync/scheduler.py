@@ -155,12 +155,20 @@ class Scheduler:
     def _sync(self, conn: sqlite3.Connection, settings: dict) -> tuple[float, bool]:
         """One push; returns (seconds until the next attempt, hub offline?)."""
         self._set(state="syncing", progress=(0, 0))
-        result = client.push(
-            conn, settings.get("hub_url"), settings.get("device_token"),
-            progress=self._progress,
-            keep_sent_days=int(settings.get("sent_events_kept_days") or 90),
-            **self.push_options,
-        )
+        try:
+            result = client.push(
+                conn, settings.get("hub_url"), settings.get("device_token"),
+                progress=self._progress,
+                keep_sent_days=int(settings.get("sent_events_kept_days") or 90),
+                **self.push_options,
+            )
+        except _Stopping:
+            raise
+        except Exception as error:  # e.g. the disk is full: report it, keep the thread alive
+            log.exception("sync failed unexpectedly")
+            self._set(state="error", progress=None, error=str(error),
+                      message_fr="L'envoi a échoué sur la borne elle-même : prévenez le support.")
+            return self.offline_interval, False
         with self._guard:
             syncs = self._status["syncs"] + 1
         state = "idle" if result.ok else ("offline" if result.error in OFFLINE_CODES else result.error)

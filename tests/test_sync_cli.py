@@ -133,3 +133,38 @@ def test_resend_since_refuses_a_bad_date(db_path):
     Store.open(db_path).close()
     done = kiosk("sync", "--db", str(db_path), "--resend-since", "yesterday")
     assert done.returncode == 2 and "--resend-since" in done.stderr
+
+
+# ---------------------------------------------------------------- sync.status, in process
+
+def test_parse_since_reads_a_day_in_paris_or_an_iso_time():
+    from sync import status
+
+    assert status.parse_since("2026-11-02") == "2026-11-01T23:00:00.000Z"  # midnight in Paris
+    assert status.parse_since("2026-07-14") == "2026-07-13T22:00:00.000Z"  # summer time
+    assert status.parse_since("2026-11-02T08:30:00Z") == "2026-11-02T08:30:00.000Z"
+
+
+def test_compare_flags_only_a_shortfall_and_warns_about_purged_events():
+    from sync import status
+
+    local = {"sent": 300, "purged": 0}
+    assert status.compare(local, {"events_total": 300}) is None
+    assert status.compare(local, {"events_total": 450}) is None  # other kiosks of the centre
+    gap = status.compare({"sent": 300, "purged": 40},
+                         {"events_total": 180, "last_occurred_at": "2026-11-01T23:30:00.000Z"})
+    assert gap["missing"] == 120 and gap["resend_since"] == "2026-11-02"
+    assert gap["message_fr"].startswith("Le hub a 120 événements de moins que la borne n'en a envoyé")
+    assert "40 envois les plus anciens" in gap["message_fr"]
+
+
+def test_local_status_lists_parked_events_with_the_hubs_reason(store):
+    from sync import outbox, status
+
+    with store.transaction():
+        event_id = store.emit("member.erased", {"member_id": protocol.new_id()}, DAY1)
+        outbox.park(store.conn, event_id, "conflict: the hub already holds another content")
+    local = status.local_status(store.conn)
+    assert (local["recorded"], local["pending"], local["parked"]) == (1, 0, 1)
+    assert local["parked_events"][0]["reason"].startswith("conflict")
+    assert "Mis de côté (refusés par le hub) : 1" in status.describe_fr(local)

@@ -284,3 +284,15 @@ def test_a_holder_whose_lock_was_taken_over_knows_it(db_path):
     first.release()  # must not release someone else's lock
     assert json.loads(outbox.get_state(conn, LOCK_KEY))["token"] == second.token
     conn.close()
+
+
+def test_an_unexpected_failure_is_a_state_and_the_thread_lives_on(db_path, scheduler_factory):
+    Store.open(db_path).close()
+
+    def broken_settings(conn):
+        conn.execute("DROP TABLE IF EXISTS outbox")  # a damaged database: push itself fails
+        return {"hub_url": "http://127.0.0.1:9", "device_token": "t"}
+
+    scheduler = scheduler_factory(db_path, broken_settings, first_delay=0, offline_interval=0.1)
+    wait_for(lambda: scheduler.status()["state"] == "error")
+    assert "support" in scheduler.status()["message_fr"] and scheduler.running
