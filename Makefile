@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DB ?= demo/accueil-demo.db
 
-.PHONY: run test setup setup-test demo hub bench clean
+.PHONY: run test setup setup-test demo hub bench bundle clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ hub: setup
 
 bench: setup
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+
+# the kiosk's one-folder bundle, built, then started offscreen to draw the
+# home screen (tests/test_packaging.py; about 2 minutes)
+bundle: setup-test
+	ACCUEIL_BUILD_BUNDLE=1 $(PY) -m pytest tests/test_packaging.py -k bundle
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache

@@ -6,7 +6,8 @@
 set -euo pipefail
 
 RUN_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libmtdev1 fonts-noto-core fonts-material-design-icons-iconfont)
-TEST_PACKAGES=(chromium postgresql poppler-utils)
+# shellcheck, systemd (systemd-analyze) and cage: tests/test_packaging.py
+TEST_PACKAGES=(chromium postgresql poppler-utils shellcheck systemd cage)
 
 wanted=("${RUN_PACKAGES[@]}")
 if [[ "${1:-run}" == "test" ]]; then

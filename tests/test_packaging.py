@@ -1,0 +1,380 @@
+"""Packaging: the Linux installer run into a staging root, its systemd units
+checked by systemd-analyze, the hub's units, database set-up, backup and
+restore on a real PostgreSQL, the bundle and Android specs, and the user
+data folder the kiosk uses when no --db is given."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import kiosk
+from kiosk import paths
+
+REPO = Path(__file__).resolve().parent.parent
+LINUX = REPO / "packaging" / "linux"
+HUB = REPO / "packaging" / "hub"
+KIOSK_UNITS = ["accueil-kiosk.service", "accueil-sync.service", "accueil-sync.timer",
+               "accueil-daily.service", "accueil-daily.timer"]
+HUB_UNITS = ["accueil-hub@8081.service", "accueil-hub.target", "accueil-hub-backup.service",
+             "accueil-hub-backup.timer"]
+SHELL_SCRIPTS = sorted(REPO.glob("packaging/**/*.sh"))
+
+
+def sh(*command: str | Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(part) for part in command], capture_output=True, text=True,
+                          check=check, timeout=300, **kwargs)
+
+
+def needs(tool: str) -> str:
+    found = shutil.which(tool)
+    if not found:
+        pytest.skip(f"{tool} is not installed: run scripts/system-deps.sh test")
+    return found
+
+
+def make_verifiable(root: Path, *binaries: str) -> None:
+    """systemd-analyze --root resolves everything inside the root: give it the
+    host's own system units and the real programs the units start."""
+    units = root / "usr/lib/systemd/system"
+    if not units.exists():
+        shutil.copytree("/usr/lib/systemd/system", units, symlinks=True)
+    for binary in binaries:
+        target = root / binary.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(binary, target)
+
+
+def verify(root: Path, units: list[str]) -> subprocess.CompletedProcess:
+    needs("systemd-analyze")
+    return sh("systemd-analyze", "verify", "--man=no", f"--root={root}", *units, check=False)
+
+
+# ---------------------------------------------------------------- the kiosk's installer
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """This source tree as a wheel, built once for every install below."""
+    out = tmp_path_factory.mktemp("wheel")
+    sh(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", out, REPO)
+    return next(out.glob("accueil-*.whl"))
+
+
+def install(root: Path, wheel: Path) -> subprocess.CompletedProcess:
+    # a real venv and pip install; the dependencies are left out (a kiosk
+    # gets them from PyPI), so the installed package is checked by metadata
+    return sh(LINUX / "install.sh", "--root", root, "--from", wheel, "--pip-args", "--no-deps")
+
+
+def installed_version(venv: Path) -> str:
+    code = "import importlib.metadata as m; print(m.version('accueil'))"
+    return sh(venv / "bin/python", "-c", code).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def kiosk_root(tmp_path_factory, wheel) -> tuple[Path, subprocess.CompletedProcess]:
+    """install.sh --root into a staging folder that looks like a Raspberry Pi."""
+    root = tmp_path_factory.mktemp("kiosk-root")
+    (root / "boot/firmware").mkdir(parents=True)
+    (root / "boot/firmware/cmdline.txt").write_text("console=tty1 root=PARTUUID=1234 rootwait\n")
+    return root, install(root, wheel)
+
+
+def test_shell_scripts_pass_shellcheck():
+    needs("shellcheck")
+    assert SHELL_SCRIPTS, "no scripts found under packaging/"
+    result = sh("shellcheck", "--severity=style", *SHELL_SCRIPTS, check=False)
+    assert result.returncode == 0, result.stdout
+
+
+def test_install_into_a_root_lays_out_program_data_and_units(kiosk_root):
+    root, _ = kiosk_root
+    assert installed_version(root / "opt/accueil/venv") == kiosk.__version__
+    assert os.access(root / "opt/accueil/venv/bin/kiosk", os.X_OK)
+    for unit in KIOSK_UNITS:
+        assert (root / "etc/systemd/system" / unit).is_file()
+    assert (root / "etc/pam.d/accueil-kiosk").is_file()
+    env = (root / "etc/accueil/kiosk.env").read_text()
+    assert "ACCUEIL_DATA_DIR=/var/lib/accueil" in env
+    data = root / "var/lib/accueil"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert (data / "backups").is_dir()
+
+
+def test_install_into_a_root_leaves_the_machine_itself_alone(kiosk_root):
+    _, done = kiosk_root
+    for step in ("apt-get install", "useradd", "chown", "systemctl enable"):
+        assert any(line.startswith("skipped (--root):") and step in line
+                   for line in done.stdout.splitlines()), step
+
+
+def test_install_turns_console_blanking_off_on_a_raspberry_pi(kiosk_root):
+    root, _ = kiosk_root
+    cmdline = (root / "boot/firmware/cmdline.txt").read_text()
+    assert cmdline == "console=tty1 root=PARTUUID=1234 rootwait consoleblank=0\n"
+
+
+def test_kiosk_units_pass_systemd_analyze_verify(kiosk_root):
+    root, _ = kiosk_root
+    make_verifiable(root, "/usr/bin/cage")
+    result = verify(root, KIOSK_UNITS)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == ""
+
+
+def test_verify_reports_a_unit_whose_program_is_missing(kiosk_root, tmp_path):
+    # the check above would be worthless if verify let this through
+    root, _ = kiosk_root
+    make_verifiable(root, "/usr/bin/cage")
+    broken = root / "etc/systemd/system/accueil-broken.service"
+    broken.write_text((LINUX / "systemd/accueil-sync.service").read_text()
+                      .replace("/opt/accueil/venv/bin/kiosk", "/opt/accueil/venv/bin/kiosque"))
+    try:
+        result = verify(root, ["accueil-broken.service"])
+    finally:
+        broken.unlink()
+    assert result.returncode != 0
+    assert "kiosque" in result.stderr
+
+
+def test_kiosk_session_restarts_always_and_runs_as_the_kiosk_user():
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read(LINUX / "systemd/accueil-kiosk.service")
+    service = unit["Service"]
+    assert service["Restart"] == "always"
+    assert service["User"] == "accueil"
+    assert service["ExecStart"].startswith("/usr/bin/cage ")
+    assert "kiosk run --db /var/lib/accueil/accueil.db" in service["ExecStart"]
+
+
+def test_daily_job_backs_up_before_it_purges():
+    text = (LINUX / "systemd/accueil-daily.service").read_text()
+    starts = [line for line in text.splitlines() if line.startswith("ExecStart=")]
+    assert "kiosk backup --db /var/lib/accueil/accueil.db --to /var/lib/accueil/backups" in starts[0]
+    assert "kiosk purge --db /var/lib/accueil/accueil.db" in starts[1]
+
+
+def test_reinstall_keeps_the_data_and_local_settings(tmp_path, wheel):
+    root = tmp_path / "root"
+    install(root, wheel)
+    database = root / "var/lib/accueil/accueil.db"
+    database.write_bytes(b"members and visits")
+    env = root / "etc/accueil/kiosk.env"
+    env.write_text(env.read_text() + "KIVY_ROTATION=90\n")
+    install(root, wheel)
+    assert database.read_bytes() == b"members and visits"
+    assert "KIVY_ROTATION=90" in env.read_text()
+
+    sh(LINUX / "uninstall.sh", "--root", root)
+    assert not (root / "opt/accueil").exists()
+    assert not (root / "etc/systemd/system/accueil-kiosk.service").exists()
+    assert database.read_bytes() == b"members and visits"
+
+    sh(LINUX / "uninstall.sh", "--root", root, "--purge-data")
+    assert not (root / "var/lib/accueil").exists()
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path):
+    root = tmp_path / "root"
+    done = sh(LINUX / "install.sh", "--dry-run", "--root", root)
+    assert not root.exists()
+    assert "+ python3 -m venv " in done.stdout
+    assert "accueil-kiosk.service" in done.stdout
+
+
+def test_installer_refuses_an_unknown_option():
+    result = sh(LINUX / "install.sh", "--prefix", "/tmp/x", check=False)
+    assert result.returncode == 2
+    assert "unknown option: --prefix" in result.stderr
+
+
+# ---------------------------------------------------------------- the hub
+
+@pytest.fixture(scope="module")
+def hub_root(tmp_path_factory, wheel) -> Path:
+    root = tmp_path_factory.mktemp("hub-root")
+    sh(HUB / "install-hub.sh", "--root", root, "--from", wheel, "--pip-args", "--no-deps",
+       "--processes", "3")
+    return root
+
+
+def test_hub_install_lays_out_units_scripts_and_config(hub_root):
+    assert installed_version(hub_root / "opt/accueil-hub/venv") == kiosk.__version__
+    assert os.access(hub_root / "opt/accueil-hub/venv/bin/federation", os.X_OK)
+    assert (hub_root / "opt/accueil-hub/packaging/backup.sh").stat().st_mode & stat.S_IXUSR
+    assert "FEDERATION_DB=postgresql://" in (hub_root / "etc/accueil-hub/hub.env").read_text()
+    for unit in ("accueil-hub@.service", "accueil-hub.target", "accueil-hub-backup.timer"):
+        assert (hub_root / "etc/systemd/system" / unit).is_file()
+
+
+def test_hub_units_pass_systemd_analyze_verify(hub_root):
+    make_verifiable(hub_root)
+    result = verify(hub_root, HUB_UNITS)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == ""
+
+
+def test_proxies_send_to_every_hub_port():
+    caddy = (HUB / "Caddyfile").read_text()
+    nginx = (HUB / "nginx-accueil-hub.conf").read_text()
+    for port in (8081, 8082):
+        assert f"127.0.0.1:{port}" in caddy
+        assert f"server 127.0.0.1:{port}" in nginx
+    assert "health_uri /api/v1/health" in caddy
+    assert "listen 443 ssl" in nginx
+
+
+@pytest.mark.postgres
+def test_postgres_setup_backup_and_restore_round_trip(postgres_cluster, tmp_path):
+    from tests.conftest_hub import run_federation
+
+    superuser = postgres_cluster.url()
+    sh("psql", "--quiet", "-v", "ON_ERROR_STOP=1", "-v", "role=hub_owner", "-v", "dbname=hub_restore",
+       "-v", "password=s3cret-pass", "-f", HUB / "postgres-setup.sql", superuser)
+    hub_url = f"postgresql://hub_owner:s3cret-pass@127.0.0.1:{postgres_cluster.port}/hub_restore"
+    run_federation("add-centre", "Centre social Les Tilleuls", "--json", db_url=hub_url)
+
+    backups = tmp_path / "backups"
+    dump = Path(sh(HUB / "backup.sh", "--db", hub_url, "--to", backups, "--keep", "2").stdout.strip())
+    assert dump.is_file() and not list(backups.glob("*.partial"))
+
+    run_federation("add-centre", "Centre social Après la sauvegarde", db_url=hub_url)
+    sh(HUB / "restore.sh", "--db", hub_url, "--yes", dump)
+    listing = run_federation("list-centres", db_url=hub_url).stdout
+    assert "Tilleuls" in listing and "Après la sauvegarde" not in listing
+
+
+@pytest.mark.postgres
+def test_backup_keeps_only_the_newest_dumps(postgres_cluster, tmp_path):
+    database = postgres_cluster.new_database()
+    backups = tmp_path / "backups"
+    for stamp in ("20260101T000000Z", "20260102T000000Z", "20260103T000000Z"):
+        (backups).mkdir(exist_ok=True)
+        (backups / f"hub-{stamp}.dump").write_bytes(b"old")
+    newest = Path(sh(HUB / "backup.sh", "--db", database, "--to", backups, "--keep", "2").stdout.strip())
+    assert sorted(p.name for p in backups.iterdir()) == ["hub-20260103T000000Z.dump", newest.name]
+
+
+def test_restore_refuses_a_file_that_is_not_a_dump(tmp_path):
+    needs("pg_restore")
+    fake = tmp_path / "hub.dump"
+    fake.write_text("not a dump")
+    result = sh(HUB / "restore.sh", "--db", "postgresql://nobody@127.0.0.1:1/none", "--yes", fake,
+                check=False)
+    assert result.returncode == 2
+    assert "not a pg_dump custom-format file" in result.stderr
+
+
+@pytest.mark.postgres
+def test_several_hub_processes_start_together_on_one_database(postgres_cluster, tmp_path):
+    # what accueil-hub@8081 and @8082 do after an upgrade: both migrate at once
+    from tests.conftest_hub import start_hub
+
+    database = postgres_cluster.new_database()
+    servers, errors = [], []
+
+    def start() -> None:
+        try:
+            servers.append(start_hub(database, tmp_path))
+        except Exception as error:  # reported below, with the hub's log
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert not errors, errors
+        first, second = servers
+        device = first.new_device()
+        with second.client(device["device_token"]) as client:
+            assert client.get("/api/v1/status").status_code == 200
+    finally:
+        for server in servers:
+            server.stop()
+
+
+# ---------------------------------------------------------------- bundle and Android specs
+
+def test_pyinstaller_spec_is_python_naming_the_kiosk_entry_point():
+    spec = REPO / "packaging/pyinstaller/accueil-kiosk.spec"
+    tree = ast.parse(spec.read_text())
+    names = {node.targets[0].id: node.value.value for node in tree.body
+             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+             and isinstance(node.value, ast.Constant)}
+    assert names["NAME"] == "accueil-kiosk"
+    entry = spec.parent / names["ENTRY_POINT"]
+    assert "from kiosk.cli import main" in entry.read_text()
+    calls = {node.func.id for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert {"Analysis", "EXE", "COLLECT", "collect_data_files"} <= calls
+
+
+def test_buildozer_spec_parses_and_names_the_kiosk_requirements():
+    spec = configparser.ConfigParser(interpolation=None)
+    spec.read(REPO / "packaging/android/buildozer.spec")
+    app = spec["app"]
+    assert app["version"] == kiosk.__version__
+    requirements = {item.split("==")[0].strip().lower() for item in app["requirements"].split(",")}
+    # the core dependencies and the UI's, as pyproject names them (less zxing-cpp: no recipe)
+    assert {"python3", "kivy", "sqlite3", "sqlite-utils", "requests", "urllib3", "qrcode", "pillow",
+            "babel", "fpdf2", "platformdirs", "arabic-reshaper", "python-bidi"} <= requirements
+    assert "CAMERA" in app["android.permissions"] and "INTERNET" in app["android.permissions"]
+
+
+# ---------------------------------------------------------------- where data lives
+
+def test_data_dir_follows_the_environment_override(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path / "data"))
+    assert paths.default_db() == tmp_path / "data" / "accueil.db"
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+
+
+def test_data_dir_defaults_to_the_user_data_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv(paths.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    assert paths.default_db() == tmp_path / "share" / "accueil" / "accueil.db"
+    assert paths.backups_dir() == tmp_path / "share" / "accueil" / "backups"
+    assert Path(sys.executable).parent not in paths.default_db().parents
+
+
+def test_data_dir_can_be_named_without_being_made(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path / "later"))
+    paths.default_db(create=False)
+    assert not (tmp_path / "later").exists()
+
+
+# ---------------------------------------------------------------- the bundle itself
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("ACCUEIL_BUILD_BUNDLE"),
+                    reason="about 2 minutes: run `make bundle` (sets ACCUEIL_BUILD_BUNDLE=1)")
+def test_bundle_builds_and_draws_the_home_screen_offscreen(tmp_path):
+    pytest.importorskip("PyInstaller")
+    dist = Path(os.environ.get("ACCUEIL_BUNDLE_DIST", tmp_path / "dist"))
+    sh(sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN", "--distpath", dist,
+       "--workpath", tmp_path / "build", REPO / "packaging/pyinstaller/accueil-kiosk.spec")
+    program = dist / "accueil-kiosk" / "accueil-kiosk"
+    assert sh(program, "--version").stdout.strip() == f"Accueil {kiosk.__version__}"
+
+    database = tmp_path / "demo.db"
+    sh(program, "demo", "--db", database, "--members", "20", "--visits", "30")
+    out = tmp_path / "home.png"
+    sh(program, "screenshot", "--db", database, "--out", out, cwd=tmp_path)
+    from PIL import Image
+
+    with Image.open(out) as image:
+        assert image.size == (1280, 800)
+        # a drawn screen, not a blank one
+        assert len(set(image.convert("RGB").getdata())) > 50
+    assert not list((dist / "accueil-kiosk").rglob("*.db")), "data written beside the program"
