@@ -163,11 +163,13 @@ def test_member_registrations_lists_upcoming_sessions_soonest_first(
 
 NAMES = ("Aïcha", "Bérénice", "Gérard", "Zoé", "Éloïse", "Noël")
 MEMBERS = len(NAMES)
+SESSIONS = 2
 
 
 class RegistrationMachine(RuleBasedStateMachine):
-    """Random registrations, cancellations and capacity changes on one session,
-    checked against a plain model: a booked list and a waitlist, in order."""
+    """Random registrations, cancellations and capacity changes on two
+    sessions, checked against a plain model: for each session a booked list
+    and a waitlist, in order."""
 
     def __init__(self):
         super().__init__()
@@ -175,90 +177,96 @@ class RegistrationMachine(RuleBasedStateMachine):
         self.store = Store.open(Path(self.tmp.name) / "kiosk.db", clock=lambda: START)
         self.workshops = Workshops(self.store)
         workshop = self.workshops.create_workshop("Atelier", "autre")
-        self.capacity = 2
-        self.session = self.workshops.add_session(
-            workshop["id"], START + timedelta(days=1), START + timedelta(days=1, hours=1),
-            self.capacity)["id"]
+        start = START + timedelta(days=1)
+        self.sessions = [self.workshops.add_session(
+            workshop["id"], start + timedelta(hours=i), start + timedelta(hours=i + 1), 2)["id"]
+            for i in range(SESSIONS)]
+        self.capacity = [2] * SESSIONS
         self.members = [add_member(self.store, name) for name in NAMES]
-        self.booked: list[str] = []
-        self.waiting: list[str] = []
+        self.booked: list[list[str]] = [[] for _ in range(SESSIONS)]
+        self.waiting: list[list[str]] = [[] for _ in range(SESSIONS)]
         self.expected = {"registration.changed": 0, "session.updated": 0}
 
     def teardown(self):
         self.store.close()
         self.tmp.cleanup()
 
-    def _promote(self) -> None:
-        while self.waiting and len(self.booked) < self.capacity:
-            self.booked.append(self.waiting.pop(0))
+    def _promote(self, at: int) -> None:
+        while self.waiting[at] and len(self.booked[at]) < self.capacity[at]:
+            self.booked[at].append(self.waiting[at].pop(0))
             self.expected["registration.changed"] += 1
 
-    @rule(index=st.integers(0, MEMBERS - 1))
-    def register(self, index):
-        member = self.members[index]
-        if member in self.booked or member in self.waiting:
+    @rule(at=st.integers(0, SESSIONS - 1), index=st.integers(0, MEMBERS - 1))
+    def register(self, at, index):
+        member, booked, waiting = self.members[index], self.booked[at], self.waiting[at]
+        if member in booked or member in waiting:
             before = snapshot(self.store)
             try:
-                self.workshops.register(self.session, member)
+                self.workshops.register(self.sessions[at], member)
             except Conflict:
                 assert snapshot(self.store) == before
                 return
             raise AssertionError("a second live registration was accepted")
-        result = self.workshops.register(self.session, member)
-        if len(self.booked) < self.capacity and not self.waiting:
-            self.booked.append(member)
+        result = self.workshops.register(self.sessions[at], member)
+        if len(booked) < self.capacity[at] and not waiting:
+            booked.append(member)
             assert result["status"] == "booked" and result["position"] is None
         else:
-            self.waiting.append(member)
-            assert result == dict(result, status="waitlisted", position=len(self.waiting))
+            waiting.append(member)
+            assert result["status"] == "waitlisted" and result["position"] == len(waiting)
         self.expected["registration.changed"] += 1
 
-    @rule(index=st.integers(0, MEMBERS - 1))
-    def cancel(self, index):
-        member = self.members[index]
-        if member not in self.booked and member not in self.waiting:
+    @rule(at=st.integers(0, SESSIONS - 1), index=st.integers(0, MEMBERS - 1))
+    def cancel(self, at, index):
+        member, booked, waiting = self.members[index], self.booked[at], self.waiting[at]
+        if member not in booked and member not in waiting:
+            before = snapshot(self.store)
             try:
-                self.workshops.cancel_registration(self.session, member)
+                self.workshops.cancel_registration(self.sessions[at], member)
             except NotFound:
+                assert snapshot(self.store) == before
                 return
             raise AssertionError("cancelled a registration that does not exist")
-        promoted = self.workshops.cancel_registration(self.session, member)
+        promoted = self.workshops.cancel_registration(self.sessions[at], member)
         self.expected["registration.changed"] += 1
-        first_waiting = self.waiting[0] if self.waiting else None
-        (self.booked if member in self.booked else self.waiting).remove(member)
-        self._promote()
+        first_waiting = waiting[0] if waiting else None
+        (booked if member in booked else waiting).remove(member)
+        self._promote(at)
         if promoted is not None:
             assert promoted["member_id"] == first_waiting
 
-    @rule(capacity=st.integers(0, 5))
-    def change_capacity(self, capacity):
+    @rule(at=st.integers(0, SESSIONS - 1), capacity=st.integers(0, 5))
+    def change_capacity(self, at, capacity):
+        before = snapshot(self.store)
         try:
-            self.workshops.update_session(self.session, capacity=capacity)
+            self.workshops.update_session(self.sessions[at], capacity=capacity)
         except DomainError:
-            assert capacity < len(self.booked)
+            assert capacity < len(self.booked[at])
+            assert snapshot(self.store) == before
             return
-        assert capacity >= len(self.booked)
-        if capacity != self.capacity:
+        assert capacity >= len(self.booked[at])
+        if capacity != self.capacity[at]:
             self.expected["session.updated"] += 1
-        self.capacity = capacity
-        self._promote()
+        self.capacity[at] = capacity
+        self._promote(at)
 
     @invariant()
     def matches_the_model(self):
-        listed = self.workshops.registrations(self.session)
-        booked = [r["member_id"] for r in listed if r["status"] == "booked"]
-        waiting = [r["member_id"] for r in listed if r["status"] == "waitlisted"]
-        assert booked == self.booked
-        assert waiting == self.waiting  # first come, first promoted
-        assert len(booked) <= self.capacity
-        session = self.workshops.session(self.session)
-        assert (session["booked"], session["waitlisted"]) == (len(booked), len(waiting))
+        for at, session_id in enumerate(self.sessions):
+            listed = self.workshops.registrations(session_id)
+            booked = [r["member_id"] for r in listed if r["status"] == "booked"]
+            waiting = [r["member_id"] for r in listed if r["status"] == "waitlisted"]
+            assert booked == self.booked[at]
+            assert waiting == self.waiting[at]  # first come, first promoted
+            assert len(booked) <= self.capacity[at]
+            session = self.workshops.session(session_id)
+            assert (session["booked"], session["waitlisted"]) == (len(booked), len(waiting))
 
     @invariant()
-    def one_live_registration_per_member(self):
+    def one_live_registration_per_member_and_session(self):
         rows = self.store.query(
-            "SELECT member_id, count(*) AS n FROM registrations WHERE status != 'cancelled' "
-            "GROUP BY member_id HAVING n > 1")
+            "SELECT session_id, member_id, count(*) AS n FROM registrations "
+            "WHERE status != 'cancelled' GROUP BY session_id, member_id HAVING n > 1")
         assert rows == []
 
     @invariant()
