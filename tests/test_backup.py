@@ -153,3 +153,16 @@ def test_restore_refuses_a_corrupt_backup_and_leaves_the_database_untouched(fill
         backup.restore(db_path, made)
     assert "abîmé" in refused.value.message_fr
     assert dump(db_path) == before
+
+
+def test_a_damaged_current_database_is_kept_byte_for_byte_and_replaced(filled, db_path, tmp_path):
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    made = backup.backup(filled, stick)
+    filled.close()
+    for leftover in db_path.parent.glob(db_path.name + "-*"):
+        leftover.unlink()
+    db_path.write_bytes(b"garbage after a bad shutdown")
+    safety = backup.restore(db_path, made)
+    assert safety.read_bytes() == b"garbage after a bad shutdown"
+    assert dump(db_path) == dump(made)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -204,6 +205,37 @@ def _check_integrity(path: Path, field: str) -> None:
                           f"integrity check of {path} failed: {result[:3]}", value=str(path))
 
 
+def _safety_copy(db_path: Path, safety: Path) -> None:
+    """Keep the current database, even a damaged one (then byte for byte:
+    that is what someone may want to rescue)."""
+    try:
+        with _source(db_path) as current:
+            _copy(current, safety)
+    except sqlite3.DatabaseError:
+        with contextlib.suppress(FileNotFoundError):
+            safety.unlink()
+        shutil.copyfile(db_path, safety)
+
+
+def _copy_into(source: sqlite3.Connection, db_path: Path) -> None:
+    dest = sqlite3.connect(db_path)
+    try:
+        source.backup(dest)
+    finally:
+        dest.close()
+
+
+def _replace_file(source: sqlite3.Connection, db_path: Path) -> None:
+    fresh = db_path.with_name(db_path.name + ".restoring")
+    with contextlib.suppress(FileNotFoundError):
+        fresh.unlink()
+    _copy(source, fresh)
+    for stale in (Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    os.replace(fresh, db_path)
+
+
 def restore(db_path: str | Path, from_file: str | Path) -> Path | None:
     """Replace the database at ``db_path`` by the backup ``from_file``.
 
@@ -218,14 +250,16 @@ def restore(db_path: str | Path, from_file: str | Path) -> Path | None:
     if db_path.exists():
         stamp = datetime.now(timezone.utc).astimezone(period.PARIS).strftime("%Y%m%d-%H%M%S")
         safety = db_path.with_name(f"{db_path.stem}.avant-restauration-{stamp}.db")
-        with _source(db_path) as current:
-            _copy(current, safety)
+        _safety_copy(db_path, safety)
     source = sqlite3.connect(f"file:{Path(from_file)}?mode=ro", uri=True)
-    dest = sqlite3.connect(db_path)
     try:
-        source.backup(dest)
+        try:
+            _copy_into(source, db_path)
+        except sqlite3.DatabaseError:
+            # the current file is too damaged to be written into: it is safe in
+            # the safety copy, so put a fresh file in its place
+            _replace_file(source, db_path)
     finally:
-        dest.close()
         source.close()
     # bring an older backup up to this program's schema now, not at next start
     Store.open(db_path).close()
