@@ -1,0 +1,410 @@
+"""A believable demo centre in the Boulonnais, at any size.
+
+``build(path, members, visits, seed)`` fills a database with members (names
+as diverse as the Boulonnais' own), a month of visits over opening hours,
+two people to unlock the PIN modes, and the coming week's workshops with
+sign-ups, attendance and a full session with its waitlist.
+
+Members and visits are written in bulk (one transaction, ``executemany``),
+each row with its outbox event exactly as the services would write them, so
+100,000 members and 1,000,000 visits take seconds, not hours. Staff and
+workshops go through their services: there are few of them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import uuid
+from bisect import bisect
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+from kiosk.core import cards, search
+from kiosk.core.members import reported_attributes
+from kiosk.core.settings import Settings
+from kiosk.core.staff import Staff
+from kiosk.core.store import Store
+from kiosk.core.text import fold, name_tokens
+from kiosk.core.visits import PARIS
+from kiosk.core.workshops import Workshops
+from sync import protocol
+
+WOMEN = ["Marie", "Nathalie", "Isabelle", "Sylvie", "Catherine", "Christine", "Sandrine", "Céline",
+         "Aurélie", "Émilie", "Léa", "Chloé", "Manon", "Camille", "Océane", "Inès", "Jade", "Louise",
+         "Hélène", "Françoise", "Monique", "Josiane", "Brigitte", "Ginette", "Marie-Thérèse", "Bérénice",
+         "Éloïse", "Maëlys", "Aïcha", "Fatima", "Khadija", "Samira", "Nadia", "Leïla", "Yasmina",
+         "Malika", "Zohra", "Hanane", "Aminata", "Fatoumata", "Mariam", "Awa", "Aïssatou", "Grâce",
+         "Olena", "Natalia", "Oksana", "Agnieszka", "Katarzyna", "Ioana", "Elif", "Zeynep", "Ana"]
+MEN = ["Jean", "Pierre", "Michel", "Philippe", "Alain", "Gérard", "Bernard", "Jacques", "Daniel",
+       "Patrick", "Thierry", "Stéphane", "Frédéric", "Jérôme", "Sébastien", "Julien", "Kévin",
+       "Dylan", "Théo", "Lucas", "Hugo", "Maxime", "Benoît", "François", "Jean-Pierre", "Jean-Marc",
+       "Mohamed", "Karim", "Rachid", "Youssef", "Mehdi", "Bilal", "Nordine", "Samir", "Abdelkader",
+       "Mamadou", "Moussa", "Ibrahima", "Ousmane", "Seydou", "Cheikh", "Oleksandr", "Dmytro",
+       "Andriy", "Piotr", "Krzysztof", "Mihai", "Bogdan", "Mehmet", "Emre", "João"]
+LAST_NAMES = ["Martin", "Bernard", "Dubois", "Lefebvre", "Leroy", "Roux", "Fournier", "Lambert",
+              "Caron", "Lemaire", "Dupont", "Duhamel", "Delattre", "Lefèvre", "Fontaine", "Wimet",
+              "Delpierre", "Boulanger", "Vasseur", "Lecocq", "Dewulf", "Vandenbussche", "Hénon",
+              "Coppin", "Baheu", "Gournay", "Lebrun", "Merlin", "Sénécal", "Crépin", "Desvres",
+              "Benali", "Haddad", "Saïdi", "Bouzid", "Belkacem", "Cherif", "El Amrani", "Ben Youssef",
+              "Benmansour", "Zerrouki", "Hamidi", "Ait Ouali", "Traoré", "Diallo", "N'Diaye", "Koné",
+              "Camara", "Sow", "Diop", "Cissé", "Keïta", "Mbemba", "Kowalski", "Nowak", "Wiśniewski",
+              "Kowalczyk", "Wójcik", "Shevchenko", "Kovalenko", "Bondarenko", "Popescu", "Ionescu",
+              "Yılmaz", "Demir", "Da Silva", "Pereira", "Gonçalves", "Le Gall", "Guérin", "Lefranc"]
+
+COMMUNES = {"Boulogne-sur-Mer": 52, "Outreau": 13, "Saint-Martin-Boulogne": 10, "Le Portel": 9,
+            "Wimereux": 4, "Saint-Léonard": 4, "Équihen-Plage": 2, "Wimille": 2,
+            "Pont-de-Briques": 1, "Autre commune": 3}
+REASONS = {"accueil": 30, "demarches": 22, "rendez_vous": 12, "atelier": 10, "ordinateur": 14,
+           "permanence": 7, "autre": 5}
+#: opening hours (Paris): weekday -> [(start, end)] in minutes since midnight
+OPENING = {day: [(9 * 60, 12 * 60), (13 * 60 + 30, 17 * 60 + 30)] for day in range(5)}
+OPENING[5] = [(9 * 60, 12 * 60)]
+
+STAFF = [("Claire Martin", "staff", "1234"), ("Karim Haddad", "volunteer", "5678")]
+
+
+def _uuid7(ms: int, rng: random.Random) -> str:
+    """A time-ordered id at ``ms`` (the thing's own time), laid out as
+    protocol.new_id's; formatted by hand because a million uuid.UUID objects
+    take seconds."""
+    rand = rng.getrandbits(74)
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_DAYS: dict[int, str] = {}
+
+
+def _iso_ms(ms: int) -> str:
+    """protocol.utc_iso of a Unix time in ms, with the date part cached."""
+    seconds, milli = divmod(ms, 1000)
+    day, second = divmod(seconds, 86_400)
+    if day not in _DAYS:
+        _DAYS[day] = datetime.fromtimestamp(day * 86_400, timezone.utc).strftime("%Y-%m-%d")
+    hour, rest = divmod(second, 3600)
+    return f"{_DAYS[day]}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}.{milli:03d}Z"
+
+
+def _event_row(kind: str, event_id: str, occurred_at: str, data_json: str) -> tuple:
+    """An outbox row; ``data_json`` is the data already in canonical form."""
+    body = (f'{{"data":{data_json},"id":"{event_id}","occurred_at":"{occurred_at}",'
+            f'"type":"{kind}"}}')
+    return event_id, kind, occurred_at, body
+
+
+def _card_code(rng: random.Random, taken: set[str]) -> str:
+    while True:
+        bits = rng.getrandbits(5 * (cards.LENGTH - 1))
+        payload = "".join(cards.ALPHABET[(bits >> (5 * i)) & 31] for i in range(cards.LENGTH - 1))
+        code = payload + cards.check_char(payload)
+        if code not in taken:
+            taken.add(code)
+            return code
+
+
+# ---------------------------------------------------------------- members
+
+
+def _place(rng: random.Random, neighbourhoods: list[dict]) -> tuple[str, str | None, bool]:
+    commune = rng.choices(list(COMMUNES), weights=list(COMMUNES.values()))[0]
+    local = [n for n in neighbourhoods if n["commune"] == commune]
+    if local and rng.random() < 0.7:
+        chosen = rng.choice(local)
+        return commune, chosen["name"], chosen["qpv"]
+    return commune, None, False
+
+
+def _person(rng: random.Random, member_id: str, created: str, neighbourhoods: list[dict],
+            taken: set[str], this_year: int) -> dict:
+    gender = rng.choices(["woman", "man", "unsaid", "non_binary"], weights=[56, 40, 3, 1])[0]
+    first = rng.choice(WOMEN if gender == "woman" or (gender != "man" and rng.random() < .5) else MEN)
+    last = rng.choice(LAST_NAMES)
+    commune, neighbourhood, qpv = _place(rng, neighbourhoods)
+    email = None
+    if rng.random() < 0.3:
+        email = f"{''.join(fold(first).split())}.{''.join(fold(last).split())}@exemple.fr".replace("'", "")
+    return {
+        "id": member_id, "first_name": first, "last_name": last,
+        "birth_year": None if rng.random() < 0.08 else this_year - int(rng.triangular(16, 92, 38)),
+        "gender": gender, "commune": commune, "neighbourhood": neighbourhood, "qpv": int(qpv),
+        "phone": f"+336{rng.randrange(10**8):08d}" if rng.random() < 0.75 else None, "email": email,
+        "consent_data": 1, "consent_data_at": created, "consent_photos": int(rng.random() < .5),
+        "consent_contact": int(rng.random() < .6), "card_code": _card_code(rng, taken),
+        "created_at": created, "updated_at": created, "last_seen_at": None, "erased_at": None,
+    }
+
+
+def _members(store: Store, rng: random.Random, count: int, before_ms: int) -> list[dict]:
+    neighbourhoods = Settings(store).get("neighbourhoods")
+    taken = {row[0] for row in store.conn.execute(
+        "SELECT card_code FROM members WHERE card_code IS NOT NULL UNION SELECT card_code FROM revoked_cards")}
+    three_years = 3 * 365 * 86_400_000
+    stamps = sorted(before_ms - rng.randrange(three_years) for _ in range(count))
+    this_year = store.now().year
+    return [_person(rng, _uuid7(ms, rng), _iso_ms(ms), neighbourhoods, taken, this_year) for ms in stamps]
+
+
+# ---------------------------------------------------------------- visits
+
+
+def _opening_slots(today: date, now_ms: int, days: int = 30) -> tuple[list[tuple[int, int]], list[int]]:
+    """The opening hours of the last ``days`` days up to now, as ms spans with
+    cumulative lengths (to draw moments uniformly over opening time)."""
+    spans, cumulative, total = [], [], 0
+    for back in range(days, -1, -1):
+        day = today - timedelta(days=back)
+        for start, end in OPENING.get(day.weekday(), []):
+            begin = datetime.combine(day, time(start // 60, start % 60), tzinfo=PARIS)
+            span_start = int(begin.timestamp() * 1000)
+            span_end = min(span_start + (end - start) * 60_000, now_ms)
+            if span_end > span_start:
+                spans.append((span_start, span_end))
+                total += span_end - span_start
+                cumulative.append(total)
+    return spans, cumulative
+
+
+def _visit_times(rng: random.Random, count: int, today: date, now_ms: int) -> list[int]:
+    spans, cumulative = _opening_slots(today, now_ms)
+    if not spans:
+        return []
+    total = cumulative[-1]
+    moments = []
+    for _ in range(count):
+        point = rng.randrange(total)
+        index = bisect(cumulative, point)
+        start, _end = spans[index]
+        moments.append(start + point - (cumulative[index - 1] if index else 0))
+    moments.sort()
+    return moments
+
+
+def _visits(rng: random.Random, moments: list[int], people: list[dict], recorders: list[dict]) -> list[tuple]:
+    """Visit rows: three in four by a member (a few come very often), the rest anonymous."""
+    activity = [rng.expovariate(1.0) ** 2 for _ in people]
+    chosen = rng.choices(range(len(people)), weights=activity, k=len(moments)) if people else []
+    reasons = rng.choices(list(REASONS), weights=list(REASONS.values()), k=len(moments))
+    rows = []
+    for i, ms in enumerate(moments):
+        member_id = people[chosen[i]]["id"] if people and rng.random() < 0.75 else None
+        by = rng.random()
+        role, who = ("resident", None)
+        if recorders and by > 0.8:
+            person = recorders[0] if by > 0.95 else recorders[-1]
+            role, who = person["role"], person["id"]
+        rows.append((_uuid7(ms, rng), _iso_ms(ms), member_id, reasons[i], role, who))
+    return rows
+
+
+def _last_seen(people: list[dict], visit_rows: list[tuple]) -> None:
+    by_id = {person["id"]: person for person in people}
+    for _id, occurred_at, member_id, *_rest in visit_rows:  # oldest first: the last one wins
+        if member_id in by_id:
+            by_id[member_id]["last_seen_at"] = occurred_at
+
+
+# ---------------------------------------------------------------- bulk writing
+
+
+def _without_indexes(conn, tables: tuple[str, ...]) -> list[str]:
+    """Drop the tables' own indexes (rebuilt by one sort each after the
+    bulk insert, much faster than a million random index inserts)."""
+    marks = ",".join("?" * len(tables))
+    saved = conn.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                         f"AND tbl_name IN ({marks})", tables).fetchall()
+    for name, _sql in saved:
+        conn.execute(f'DROP INDEX "{name}"')
+    return [sql for _name, sql in saved]
+
+
+_tokens = functools.lru_cache(maxsize=None)(name_tokens)  # names repeat: fold each pair once
+
+
+def _write_members(store: Store, rng: random.Random, people: list[dict]) -> None:
+    conn = store.conn
+    if not people:
+        return
+    columns = list(people[0])
+    conn.executemany(f"INSERT INTO members ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                     [tuple(person[c] for c in columns) for person in people])
+    tokens, events = [], []
+    for person in people:
+        seen = person["last_seen_at"] or person["created_at"]
+        tokens += [(token, person["id"], seen) for token in _tokens(person["first_name"], person["last_name"])]
+        created = protocol.parse_utc(person["created_at"])
+        data = reported_attributes(person, created.date())
+        ms = int(created.timestamp() * 1000)
+        events.append(_event_row("member.created", _uuid7(ms, rng), person["created_at"],
+                                 protocol.canonical_json(data)))
+    conn.executemany("INSERT INTO member_tokens (token, member_id, seen) VALUES (?, ?, ?)", tokens)
+    search.add_variants(conn, {token for token, _m, _s in tokens})
+    _append_events(conn, events)
+
+
+def _write_visits(store: Store, rng: random.Random, rows: list[tuple]) -> None:
+    store.conn.executemany("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, "
+                           "recorded_by) VALUES (?, ?, ?, ?, ?, ?)", rows)
+    events = []
+    for visit_id, occurred_at, member_id, reason, role, _who in rows:
+        member = "null" if member_id is None else f'"{member_id}"'
+        data = f'{{"member_id":{member},"reason":"{reason}","recorded_by":"{role}","visit_id":"{visit_id}"}}'
+        events.append(_event_row("visit.recorded", _uuid7(int(visit_id[:8] + visit_id[9:13], 16), rng),
+                                 occurred_at, data))
+    _append_events(store.conn, events)
+
+
+def _append_events(conn, rows: list[tuple]) -> None:
+    """Outbox rows as sync.outbox.append writes them; the first of each kind
+    is checked against the protocol, so a drift here fails loudly."""
+    checked = set()
+    for row in rows:
+        if row[1] not in checked:
+            event = protocol.validate_event(json.loads(row[3]))
+            assert protocol.canonical_json(event) == row[3], "demo event text is not canonical"
+            checked.add(row[1])
+    conn.executemany("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES (?, ?, ?, ?)", rows)
+
+
+# ---------------------------------------------------------------- staff and workshops
+
+
+def _staff(store: Store) -> list[dict]:
+    staff = Staff(store)
+    people = []
+    for name, role, pin in STAFF:
+        row = store.one("SELECT id, name, role FROM staff WHERE name = ? AND active = 1", (name,))
+        people.append(row or staff.add(name, role, pin))
+    return people
+
+
+CATALOGUE = [
+    ("Café des parents", "parentalite", "Échanger entre parents autour d'un café, les enfants jouent à côté.",
+     "Claire Martin", "Salle du jardin", 12),
+    ("Pas à pas sur internet", "numerique", "Se servir d'un ordinateur, d'une boîte mail et d'internet.",
+     "Karim Haddad", "Espace numérique", 8),
+    ("Mes démarches en ligne (CAF, ANTS, Ameli)", "e_administration",
+     "Créer ses comptes et faire ses démarches, accompagné.", "Claire Martin", "Bureau 2", 6),
+    ("Français pour tous", "education", "Parler, lire et écrire le français au quotidien.",
+     "Nadia Belkacem", "Salle 1", 10),
+    ("Cuisine du monde", "pouvoir_d_agir", "Chacun apporte une recette de chez soi ; on cuisine et on partage.",
+     "Mamadou Diallo", "Cuisine partagée", 10),
+]
+
+
+def _at(store: Store, moment: datetime):
+    """Run service calls as if at ``moment`` (sign-ups before a past session)."""
+    store.clock = lambda: moment
+
+
+def _workshops(store: Store, rng: random.Random, member_ids: list[str], staff: list[dict]) -> dict:
+    workshops, real_clock = Workshops(store), store.clock
+    now = real_clock()
+    made = {"workshops": 0, "sessions": 0, "registrations": 0, "waitlisted": 0}
+    created = [workshops.create_workshop(title, theme, text, who, place, actor=staff[0])
+               for title, theme, text, who, place, _cap in CATALOGUE]
+    made["workshops"] = len(created)
+    today = now.astimezone(PARIS).date()
+    try:
+        for offset in range(-3, 7):
+            day = today + timedelta(days=offset)
+            if day.weekday() == 6:
+                continue
+            for slot, hour in enumerate((10, 14)):
+                index = (offset * 2 + slot) % len(CATALOGUE)
+                start = datetime.combine(day, time(hour), tzinfo=PARIS).astimezone(timezone.utc)
+                full = made["waitlisted"] == 0 and start > now and index == 1
+                _session(workshops, store, rng, created[index], start, CATALOGUE[index][5], full,
+                         member_ids, staff, made)
+    finally:
+        store.clock = real_clock
+    return made
+
+
+def _session(workshops: Workshops, store: Store, rng: random.Random, workshop: dict, start: datetime,
+             capacity: int, full: bool, member_ids: list[str], staff: list[dict], made: dict) -> None:
+    now = store.clock()
+    _at(store, min(now, start - timedelta(days=3)))
+    session = workshops.add_session(workshop["id"], start, start + timedelta(hours=2), capacity, actor=staff[0])
+    made["sessions"] += 1
+    wanted = capacity + 3 if full else rng.randint(capacity // 3, capacity)
+    for member_id in rng.sample(member_ids, min(wanted, len(member_ids))):
+        result = workshops.register(session["id"], member_id, actor=staff[-1])
+        made["registrations"] += 1
+        made["waitlisted"] += result["status"] == "waitlisted"
+    if start < now:  # the roll call of a past session, with a walk-in
+        _at(store, start + timedelta(hours=2, minutes=5))
+        for row in workshops.roll_call(session["id"]):
+            workshops.mark_attendance(session["id"], row["member_id"], rng.random() < 0.8, actor=staff[-1])
+        workshops.add_walk_in(session["id"], None, actor=staff[-1])
+    _at(store, now)
+
+
+# ---------------------------------------------------------------- the whole centre
+
+
+def _bulk_write(store: Store, rng: random.Random, people: list[dict], visit_rows: list[tuple]) -> None:
+    """Members and visits with their events, in one transaction."""
+    conn = store.conn
+    fresh = conn.execute("SELECT (SELECT count(*) FROM members) + (SELECT count(*) FROM visits)").fetchone()[0] == 0
+    if fresh:
+        # A new file: a rollback journal writes the pages once, where WAL
+        # would write them twice (log, then checkpoint). Still all-or-nothing.
+        conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("PRAGMA cache_size = -262144")  # 256 MiB while building
+    # every row refers to one built just before: checking a million foreign
+    # keys one by one would only double the time (tests/test_demo.py checks them)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        with store.transaction():
+            indexes = _without_indexes(conn, ("visits", "member_tokens"))
+            _write_members(store, rng, people)
+            _write_visits(store, rng, visit_rows)
+            for sql in indexes:
+                conn.execute(sql)
+        conn.execute("ANALYZE")
+    finally:
+        conn.execute("PRAGMA cache_size = -2000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if fresh:
+            conn.execute("PRAGMA journal_mode = WAL")
+
+
+
+def build(path: str | Path, members: int = 300, visits: int = 2000, seed: int = 1) -> str:
+    """Fill the database at ``path`` (created if need be); returns a summary to print."""
+    if members < 0 or visits < 0:
+        raise ValueError("members and visits must not be negative")
+    rng = random.Random(seed)
+    with Store.open(path) as store:
+        settings = Settings(store)
+        if settings.get("centre_name") == "Centre social":
+            settings.set("centre_name", "Centre social du Chemin Vert (démo)")
+        staff = _staff(store)
+        now = store.now()
+        now_ms = int(now.timestamp() * 1000)
+        month_ago = now_ms - 31 * 86_400_000
+        people = _members(store, rng, members, month_ago)
+        moments = _visit_times(rng, visits, now.astimezone(PARIS).date(), now_ms)
+        visit_rows = _visits(rng, moments, people, staff)
+        _last_seen(people, visit_rows)
+        _bulk_write(store, rng, people, visit_rows)
+        ids = [person["id"] for person in people] or [row["id"] for row in store.query(
+            "SELECT id FROM members WHERE erased_at IS NULL LIMIT 1000")]
+        made = _workshops(store, rng, ids, staff) if ids else {"workshops": 0, "sessions": 0,
+                                                               "registrations": 0, "waitlisted": 0}
+        return _summary(store, path, len(people), len(visit_rows), made)
+
+
+def _summary(store: Store, path, members: int, visits: int, made: dict) -> str:
+    pins = " · ".join(f"{name} ({role}) PIN {pin}" for name, role, pin in STAFF)
+    return "\n".join([
+        f"Demo centre written to {path}",
+        f"  {members} members, {visits} visits over the last month",
+        f"  {made['workshops']} workshops, {made['sessions']} sessions around this week, "
+        f"{made['registrations']} sign-ups ({made['waitlisted']} on a waitlist)",
+        f"  {store.conn.execute('SELECT count(*) FROM outbox').fetchone()[0]} events in the outbox",
+        f"  PIN modes: {pins}",
+    ])
