@@ -97,7 +97,8 @@ def add_walk_in(store: Store, session: dict, member_id: str | None, actor: dict 
         live_member(store, member_id)
         if store.one("SELECT 1 FROM attendance WHERE session_id = ? AND member_id = ?",
                      (session["id"], member_id)):
-            raise Conflict("member_id", N_("Cette personne est déjà sur la feuille de présence."),
+            raise Conflict("member_id",
+                           N_("Cette personne est déjà sur la feuille de présence."),
                            "member already on this session's roll", value=member_id)
         if store.one("SELECT 1 FROM registrations WHERE session_id = ? AND member_id = ? "
                      "AND status = 'booked'", (session["id"], member_id)):

@@ -80,7 +80,8 @@ def check_actor(store: Store, actor: dict | None) -> dict | None:
     row = store.one("SELECT id, name, role FROM staff WHERE id = ? AND active = 1",
                     (actor.get("id") if isinstance(actor, dict) else None,))
     if row is None:
-        raise InvalidInput("actor", N_("Cette action demande le code d'un bénévole ou d'un salarié."),
+        raise InvalidInput("actor",
+                           N_("Cette action demande le code d'un bénévole ou d'un salarié."),
                            "actor must be an active volunteer or staff member", value=actor)
     return row
 

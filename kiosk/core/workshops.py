@@ -153,7 +153,8 @@ class Workshops:
             now = self.store.now_iso()
             self.store.db["workshops"].insert(dict(row, created_at=now, updated_at=now))
             self._emit_workshop("workshop.created", row)
-            registrations.audit(self.store, actor, "workshop.create", workshop_id=row["id"], title=row["title"])
+            registrations.audit(self.store, actor, "workshop.create", workshop_id=row["id"],
+                                title=row["title"])
         return self.get_workshop(row["id"])
 
     def update_workshop(self, workshop_id: str, actor: dict | None = None, **fields: Any) -> dict:
@@ -178,7 +179,7 @@ class Workshops:
                 workshop_id, dict(changes, updated_at=self.store.now_iso()))
             self._emit_workshop("workshop.updated", dict(current, **changes))
             registrations.audit(self.store, actor, "workshop.update", workshop_id=workshop_id,
-                             fields=sorted(changes))
+                                fields=sorted(changes))
         return self.get_workshop(workshop_id)
 
     def _emit_workshop(self, kind: str, row: dict) -> None:
@@ -236,7 +237,8 @@ class Workshops:
                 ids.append(self._insert_session(
                     workshop_id, _same_wall_clock(start, week), _same_wall_clock(end, week),
                     capacity, place, series_id))
-            registrations.audit(self.store, actor, "session.create_series", series_id=series_id, weeks=weeks)
+            registrations.audit(self.store, actor, "session.create_series", series_id=series_id,
+                                weeks=weeks)
         return [self.session(session_id) for session_id in ids]
 
     def _insert_session(self, workshop_id: str, start: datetime, end: datetime, capacity: int,
@@ -293,7 +295,7 @@ class Workshops:
                 "capacity": new["capacity"],
             })
         registrations.audit(self.store, actor, "session.update", session_id=current["id"],
-                         fields=sorted(changes))
+                            fields=sorted(changes))
         if new["capacity"] > current["capacity"] and new["starts_at"] > self.store.now_iso():
             registrations.promote(self.store, dict(current, capacity=new["capacity"]), actor)
 
@@ -307,7 +309,8 @@ class Workshops:
             now = self.store.now_iso()
             self.store.db["sessions"].update(session_id, {"cancelled_at": now, "updated_at": now})
             self.store.emit("session.cancelled", {"session_id": session_id})
-            registrations.audit(self.store, actor, "session.cancel", session_id=session_id, told=len(people))
+            registrations.audit(self.store, actor, "session.cancel", session_id=session_id,
+                                told=len(people))
         return [{"id": p["member_id"], "first_name": p["first_name"],
                  "last_name": p["last_name"], "phone": p["phone"], "status": p["status"]}
                 for p in people]
