@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -101,8 +103,7 @@ def _event_row(event: dict, centre_id: str, device_id: str | None, received_at: 
         "centre_id": centre_id,
         "event_id": event["id"],
         "type": event["type"],
-        # normalised so times sort as text whatever offset the kiosk wrote
-        "occurred_at": protocol.utc_iso(protocol.parse_utc(event["occurred_at"])),
+        "occurred_at": normalised_time(event["occurred_at"]),
         "received_at": received_at,
         "device_id": device_id,
         "member_id": member_id,
@@ -111,24 +112,62 @@ def _event_row(event: dict, centre_id: str, device_id: str | None, received_at: 
     }
 
 
+_UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+def normalised_time(text: str) -> str:
+    """A valid protocol time as utc_iso text, so times sort as text whatever
+    offset the kiosk wrote (kiosks write utc_iso already: kept as is)."""
+    if _UTC_ISO.fullmatch(text):
+        return text
+    return protocol.utc_iso(protocol.parse_utc(text))
+
+
 def _dialect_insert(conn: Connection, table: sa.Table):
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
     return module.insert(table)
 
 
+# Statements compiled once per dialect with named parameters, then run
+# through the driver's executemany: SQLAlchemy's per-row parameter handling
+# costed more than the inserts themselves on batches of 1,000.
+_NAMED_DIALECTS = {"sqlite": sqlite.dialect(paramstyle="named"),
+                   "postgresql": postgresql.psycopg.dialect(paramstyle="pyformat")}
+_compiled: dict[tuple[str, str], str] = {}
+
+
+def _executemany(conn: Connection, key: str, build, rows: list[dict]) -> None:
+    """Run the statement ``build(conn)`` (cached as ``key``) for each row dict."""
+    if not rows:
+        return
+    name = conn.dialect.name
+    sql = _compiled.get((key, name))
+    if sql is None:
+        sql = _compiled[(key, name)] = str(build(conn).compile(dialect=_NAMED_DIALECTS[name]))
+    conn.exec_driver_sql(sql, rows)
+
+
 _EVENT_COLUMNS = ("centre_id", "event_id", "type", "occurred_at", "received_at",
                   "device_id", "member_id", "body", "content_hash")
+#: rows a multi-row INSERT carries: 9 parameters each stays far below SQLite's
+#: 32,766 and PostgreSQL's 65,535 parameters a statement
+_ROWS_PER_INSERT = 1000
 
 
 def _insert_events(conn: Connection, rows: list[dict]) -> set[str]:
-    """Insert what is new; return the ids actually inserted."""
-    statement = (
-        _dialect_insert(conn, db.events)
-        .on_conflict_do_nothing(index_elements=["centre_id", "event_id"])
-        .returning(db.events.c.event_id)
-    )
-    params = [{name: row[name] for name in _EVENT_COLUMNS} for row in rows]
-    return set(conn.execute(statement, params).scalars())
+    """Insert what is new with multi-row INSERT … ON CONFLICT DO NOTHING
+    RETURNING; return the ids actually inserted."""
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    one_row = "(" + ", ".join([mark] * len(_EVENT_COLUMNS)) + ")"
+    inserted: set[str] = set()
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start:start + _ROWS_PER_INSERT]
+        sql = (f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES "
+               + ", ".join([one_row] * len(chunk))
+               + " ON CONFLICT (centre_id, event_id) DO NOTHING RETURNING event_id")
+        params = tuple(row[name] for row in chunk for name in _EVENT_COLUMNS)
+        inserted.update(event_id for (event_id,) in conn.exec_driver_sql(sql, params))
+    return inserted
 
 
 def _split_replays(conn: Connection, centre_id: str, rows: list[dict]) -> tuple[list[str], list[dict]]:
@@ -197,10 +236,17 @@ def _keep_conflicts(conn: Connection, rows: list[dict], received_at: str) -> Non
 
 # ---------------------------------------------------------------- projections
 
-@lru_cache(maxsize=4096)
 def paris_day(occurred_at: str) -> str:
-    """The Europe/Paris calendar date of a UTC time, as 'YYYY-MM-DD'."""
-    return protocol.parse_utc(occurred_at).astimezone(PARIS).date().isoformat()
+    """The Europe/Paris calendar date of a normalised UTC time ('…Z'), as
+    'YYYY-MM-DD'. Paris is a whole number of hours off UTC, so the UTC hour
+    decides the day: cached on it."""
+    return _paris_day_of_hour(occurred_at[:13])
+
+
+@lru_cache(maxsize=8192)
+def _paris_day_of_hour(utc_hour: str) -> str:
+    moment = datetime.fromisoformat(utc_hour + ":00:00+00:00")
+    return moment.astimezone(PARIS).date().isoformat()
 
 
 def update_projections(conn: Connection, centre_id: str, new_events: list[tuple[dict, dict]]) -> None:
@@ -231,18 +277,20 @@ def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[dict, di
             "as_of": row["occurred_at"],
         })
         counts[(day, data["reason"], data["recorded_by"])] += 1
-    insert = _dialect_insert(conn, db.p_visits).on_conflict_do_nothing(
-        index_elements=["centre_id", "visit_id"])
-    conn.execute(insert, visits)
-    upsert = _dialect_insert(conn, db.p_visit_counts)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["centre_id", "day", "reason", "recorded_by"],
-        set_={"visits": db.p_visit_counts.c.visits + upsert.excluded.visits},
-    )
-    conn.execute(upsert, [
+    _executemany(conn, "p_visits", lambda c: _dialect_insert(c, db.p_visits).on_conflict_do_nothing(
+        index_elements=["centre_id", "visit_id"]), visits)
+    _executemany(conn, "p_visit_counts", _count_upsert, [
         {"centre_id": centre_id, "day": day, "reason": reason, "recorded_by": by, "visits": n}
         for (day, reason, by), n in counts.items()
     ])
+
+
+def _count_upsert(conn: Connection):
+    upsert = _dialect_insert(conn, db.p_visit_counts)
+    return upsert.on_conflict_do_update(
+        index_elements=["centre_id", "day", "reason", "recorded_by"],
+        set_={"visits": db.p_visit_counts.c.visits + upsert.excluded.visits},
+    )
 
 
 def _upsert_latest(conn: Connection, table: sa.Table, keys: list[str], rows: list[dict],
@@ -261,7 +309,9 @@ def _upsert_latest(conn: Connection, table: sa.Table, keys: list[str], rows: lis
         where = sa.or_(where, or_where)
     if extra_where is not None:
         where = sa.and_(where, extra_where)
-    conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=set_, where=where), rows)
+    # one shape of statement per table, so it is compiled once
+    _executemany(conn, f"latest:{table.name}",
+                 lambda _c: statement.on_conflict_do_update(index_elements=keys, set_=set_, where=where), rows)
 
 
 def _project_members(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
@@ -283,16 +333,14 @@ def _project_members(conn: Connection, centre_id: str, pairs: list[tuple[dict, d
                    extra_set=lambda ex: {"created_day": sa.func.coalesce(ex.created_day, members.c.created_day)},
                    extra_where=members.c.erased_at.is_(None))
     # member.created may arrive after a newer update: it still gives the day
-    created = [r for r in rows if r["created_day"]]
-    if created:
-        conn.execute(
-            members.update()
-            .where(members.c.centre_id == sa.bindparam("b_centre"),
-                   members.c.member_id == sa.bindparam("b_member"),
-                   members.c.created_day.is_(None))
-            .values(created_day=sa.bindparam("b_day")),
-            [{"b_centre": centre_id, "b_member": r["member_id"], "b_day": r["created_day"]} for r in created],
-        )
+    created = [{"b_centre": centre_id, "b_member": r["member_id"], "b_day": r["created_day"]}
+               for r in rows if r["created_day"]]
+    _executemany(conn, "p_members.created_day", lambda _c: (
+        members.update()
+        .where(members.c.centre_id == sa.bindparam("b_centre"),
+               members.c.member_id == sa.bindparam("b_member"),
+               members.c.created_day.is_(None))
+        .values(created_day=sa.bindparam("b_day"))), created)
 
 
 def _project_erasures(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
@@ -358,8 +406,8 @@ def _project_sessions(conn: Connection, centre_id: str, pairs: list[tuple[dict, 
     _upsert_latest(conn, sessions, ["centre_id", "session_id"], [{
         "centre_id": centre_id, "session_id": event["data"]["session_id"],
         "workshop_id": event["data"]["workshop_id"],
-        "starts_at": protocol.utc_iso(protocol.parse_utc(event["data"]["starts_at"])),
-        "ends_at": protocol.utc_iso(protocol.parse_utc(event["data"]["ends_at"])),
+        "starts_at": normalised_time(event["data"]["starts_at"]),
+        "ends_at": normalised_time(event["data"]["ends_at"]),
         "capacity": event["data"]["capacity"], "cancelled": False, "as_of": row["occurred_at"],
     } for row, event in pairs],
         # a cancellation is final, whichever event arrives first; one that
