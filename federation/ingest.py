@@ -63,7 +63,8 @@ def ingest(conn: Connection, body: object, centre_id: str, device_id: str | None
     answer.stored = [row["event_id"] for row in rows if row["event_id"] in inserted]
     others = [row for row in rows if row["event_id"] not in inserted]
     answer.duplicates, conflicting = _split_replays(conn, centre_id, others)
-    _keep_conflicts(conn, conflicting + _in_batch_conflicts(body, by_id), received_at)
+    kept_aside = conflicting + _in_batch_conflicts(body, by_id)
+    _keep_conflicts(conn, kept_aside, received_at)
     answer.rejected += [
         {"id": row["event_id"], "index": row["index"],
          "reason": "conflict: the hub already holds another content for this event id"}
@@ -72,6 +73,8 @@ def ingest(conn: Connection, body: object, centre_id: str, device_id: str | None
     answer.rejected.sort(key=lambda item: item["index"])
     new_events = [(by_id[event_id], valid[by_id[event_id]["position"]]) for event_id in answer.stored]
     update_projections(conn, centre_id, new_events)
+    # a conflicting copy of an erased member's event must not keep its attributes
+    _redact_erased(conn, centre_id, {row["member_id"] for row in kept_aside if row["member_id"]})
     return answer
 
 
@@ -160,6 +163,9 @@ def _insert_events(conn: Connection, rows: list[dict]) -> set[str]:
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     one_row = "(" + ", ".join([mark] * len(_EVENT_COLUMNS)) + ")"
     inserted: set[str] = set()
+    # the same order in every transaction, so two batches sharing ids wait
+    # for each other instead of deadlocking (PostgreSQL)
+    rows = sorted(rows, key=lambda row: row["event_id"])
     for start in range(0, len(rows), _ROWS_PER_INSERT):
         chunk = rows[start:start + _ROWS_PER_INSERT]
         sql = (f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES "
@@ -281,7 +287,7 @@ def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[dict, di
         index_elements=["centre_id", "visit_id"]), visits)
     _executemany(conn, "p_visit_counts", _count_upsert, [
         {"centre_id": centre_id, "day": day, "reason": reason, "recorded_by": by, "visits": n}
-        for (day, reason, by), n in counts.items()
+        for (day, reason, by), n in sorted(counts.items())  # one lock order: no deadlock
     ])
 
 
@@ -309,7 +315,10 @@ def _upsert_latest(conn: Connection, table: sa.Table, keys: list[str], rows: lis
         where = sa.or_(where, or_where)
     if extra_where is not None:
         where = sa.and_(where, extra_where)
-    # one shape of statement per table, so it is compiled once
+    # one shape of statement per table, so it is compiled once; rows in key
+    # order so concurrent batches lock in the same order. The upsert keeps
+    # the latest as_of, so the order of rows within a batch does not matter.
+    rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
     _executemany(conn, f"latest:{table.name}",
                  lambda _c: statement.on_conflict_do_update(index_elements=keys, set_=set_, where=where), rows)
 
@@ -391,6 +400,24 @@ def _redact_erased(conn: Connection, centre_id: str, member_ids: set[str]) -> No
     if updates:
         conn.execute(events.update().where(events.c.seq == sa.bindparam("b_seq"))
                      .values(body=sa.bindparam("b_body")), updates)
+    _redact_conflicts(conn, centre_id, erased)
+
+
+def _redact_conflicts(conn: Connection, centre_id: str, member_ids: list[str]) -> None:
+    """Conflicting copies of an erased member's events lose the attributes too.
+    Conflicts are rare, so a text search over this centre's is cheap enough."""
+    conflicts = db.conflicts
+    for member_id in member_ids:
+        held = conn.execute(sa.select(conflicts.c.id, conflicts.c.body).where(
+            conflicts.c.centre_id == centre_id,
+            conflicts.c.body.contains(f'"member_id":"{member_id}"', autoescape=True),
+        )).all()
+        for conflict_id, body in held:
+            event = json.loads(body)
+            if event.get("type") in MEMBER_ATTRIBUTE_EVENTS and not event["data"].get("redacted"):
+                event["data"] = {"member_id": member_id, "redacted": True}
+                conn.execute(conflicts.update().where(conflicts.c.id == conflict_id)
+                             .values(body=protocol.canonical_json(event)))
 
 
 def _project_workshops(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:

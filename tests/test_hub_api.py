@@ -326,3 +326,31 @@ def test_stats_command_counts_what_was_ingested(live_hub, api, device):
     assert mine["events"] == {"member.created": 1, "visit.recorded": 2}
     assert mine["events_total"] == 3 and mine["last_sync"] is not None
     assert figures["events_total"] == sum(c["events_total"] for c in figures["centres"])
+
+
+def test_a_conflicting_copy_of_an_erased_member_keeps_no_attributes(api, engine, device):
+    member_id = protocol.new_id()
+    created = member("member.created", member_id, commune="Givors")
+    send(api, created, event("member.erased", {"member_id": member_id}, T0 + timedelta(days=1)))
+    other = dict(created, data=dict(created["data"], commune="Oullins"))
+    assert send(api, other)["rejected"][0]["reason"].startswith("conflict:")
+    [conflict] = rows(engine, store.conflicts, device["centre_id"])
+    assert "Oullins" not in conflict["body"] and '"redacted":true' in conflict["body"]
+
+
+def test_one_id_twice_in_a_batch_with_other_content_is_kept_aside(api, engine, device):
+    first = visit(reason="accueil")
+    second = dict(first, data=dict(first["data"], reason="cafe"))
+    answer = send(api, first, second)
+    assert answer["stored"] == [first["id"]]
+    [conflict] = rows(engine, store.conflicts, device["centre_id"])
+    assert conflict["body"] == protocol.canonical_json(second)
+
+
+def test_times_with_an_offset_are_stored_in_utc(api, engine, device):
+    sent = visit()
+    sent["occurred_at"] = "2026-12-01T10:30:00+01:00"
+    send(api, sent)
+    [held] = rows(engine, store.events, device["centre_id"])
+    assert held["occurred_at"] == "2026-12-01T09:30:00.000Z"
+    assert held["body"] == protocol.canonical_json(sent)  # the body is what was sent
