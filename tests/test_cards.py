@@ -159,3 +159,9 @@ def test_a_member_can_be_named_by_the_code_printed_on_their_card(filled, tmp_pat
     out = tmp_path / "carte.pdf"
     card_print.cards_pdf(filled, out, ["k7qm-3xpd"])
     assert decoded_qr_codes(PdfReader(out).pages[0]) == ["K7QM3XPD"]
+
+
+def test_printing_cards_in_a_pin_mode_is_audited(filled, tmp_path):
+    card_print.cards_pdf(filled, tmp_path / "c.pdf", [rows.JEAN], actor={"id": rows.STAFF_ID, "name": "Nadia"})
+    entry = filled.one("SELECT * FROM audit_log WHERE action = 'cards.print'")
+    assert entry["actor_name"] == "Nadia" and rows.JEAN in entry["detail"]

@@ -70,9 +70,11 @@ def members_for_cards(store: Store, member_ids: Iterable[str] | None) -> list[di
     return found
 
 
-def cards_pdf(store: Store, out_path: str | Path, member_ids: Iterable[str] | None = None) -> int:
+def cards_pdf(store: Store, out_path: str | Path, member_ids: Iterable[str] | None = None,
+              actor: dict | None = None) -> int:
     """Write the cards of ``member_ids`` (all members if None) to ``out_path``;
-    returns how many cards. One card: a CR80 page; more: A4 sheets."""
+    returns how many cards. One card: a CR80 page; more: A4 sheets. Audited
+    (first names leave the kiosk on paper) when an ``actor`` is given."""
     members = members_for_cards(store, member_ids)
     if not members:
         raise InvalidInput("member_id", N_("Aucune carte à imprimer."), "no member to print a card for")
@@ -91,6 +93,9 @@ def cards_pdf(store: Store, out_path: str | Path, member_ids: Iterable[str] | No
     pdf.set_title(f"Cartes d'adhérent — {centre}")
     with atomic_output(out_path) as handle:
         handle.write(bytes(pdf.output()))
+    if actor is not None:
+        with store.transaction():
+            store.audit(actor, "cards.print", file=str(out_path), members=[m["id"] for m in members])
     return len(members)
 
 
