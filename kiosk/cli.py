@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Open the residents' kiosk, full screen, on a database file. "
         "Escape and closing the window do nothing: leave through the staff mode.",
     )
-    run.add_argument("--db", default=DEFAULT_DB, help="database file of the centre")
+    run.add_argument("--db", default=None,
+                     help="database file of the centre (default: accueil.db in the user data folder)")
     run.add_argument("--windowed", action="store_true",
                      help="a 1280x800 window with a cursor, for trying it out (Escape still ignored)")
     run.set_defaults(func=cmd_run)
@@ -105,6 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--offline", action="store_true", help="do not ask the hub")
     status.set_defaults(func=cmd_status)
 
+    # ---- purge (retention, for the daily systemd timer)
+    purge = commands.add_parser(
+        "purge",
+        help="erase members unseen for longer than the retention period",
+        description="Erase the personal data of members with no visit, registration or "
+        "attendance for the centre's retention period (setting retention_months, 24 by "
+        "default). Visits stay as anonymous counts; the hub is told to forget them too. "
+        "Run daily by accueil-daily.timer, after the backup.",
+    )
+    purge.add_argument("--db", required=True, help="database file of the centre")
+    purge.add_argument("--dry-run", action="store_true", help="only say how many would be erased")
+    purge.add_argument("--months", type=int, help="retention period in months (default: the setting)")
+    purge.set_defaults(func=cmd_purge)
+
     # ---- export, report, backup, restore, cards, staff (the centre's side; help in French)
     from kiosk import cli_admin
 
@@ -133,7 +148,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.app import KioskApp
     from kiosk.core.centre import Centre
 
-    KioskApp(Centre.open(args.db), kiosk_mode=not args.windowed).run()
+    from kiosk import paths
+
+    database = args.db or paths.default_db()
+    KioskApp(Centre.open(database), kiosk_mode=not args.windowed).run()
     return 0
 
 
@@ -144,6 +162,26 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
     from kiosk.ui.screenshot import render
 
     print(render(args.db, args.out, screen=args.screen, lang=args.lang))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from kiosk.core.centre import Centre
+    from kiosk.core.errors import DomainError
+
+    if not Path(args.db).exists():
+        raise SystemExit(f"Base introuvable : {args.db} (database not found)")
+    with Centre.open(args.db) as centre:
+        try:
+            if args.dry_run:
+                count = len(centre.privacy.retention_candidates(args.months))
+                print(f"{count} adhérent(s) seraient effacé(s) (dry run: {count} would be erased).")
+            else:
+                count = centre.privacy.retention_purge(actor=None, months=args.months)
+                print(f"{count} adhérent(s) effacé(s) (retention purge: {count} erased).")
+        except DomainError as error:
+            print(f"kiosk purge: {error}", file=sys.stderr)
+            return 2
     return 0
 
 

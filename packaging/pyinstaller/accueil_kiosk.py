@@ -13,4 +13,5 @@ from kiosk.cli import main
 if __name__ == "__main__":
     # a frozen Windows program must say so before any child process starts
     multiprocessing.freeze_support()
-    sys.exit(main())
+    # a double-click gives no arguments: open the kiosk on its default database
+    sys.exit(main(sys.argv[1:] or ["run"]))
