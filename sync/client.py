@@ -48,6 +48,12 @@ MAX_RETRY_AFTER_S = 60.0
 GZIP_LEVEL = 1  # event JSON compresses ~8x even at level 1, at a fraction of the CPU
 ProgressCallback = Callable[[int, int], None]
 
+def N_(message: str) -> str:
+    """Mark a French UI string for gettext extraction (the UI translates it at
+    display time; sync cannot import kiosk's own N_)."""
+    return message
+
+
 # failure codes of SyncResult.error (also stored in sync_state's last_error)
 UNREACHABLE = "unreachable"
 NOT_HUB = "not_hub"
@@ -59,18 +65,18 @@ BUSY = "busy"  # another sync holds the lock
 LOST_LOCK = "lost_lock"
 
 _MESSAGES_FR = {
-    UNREACHABLE: "Le hub de la fédération ne répond pas (pas de connexion ?). "
-                 "Les données restent sur la borne et partiront plus tard.",
-    NOT_HUB: "La connexion passe par une page qui n'est pas celle du hub "
-             "(portail wifi à accepter ?). Rien n'a été compté comme envoyé.",
-    UNAUTHORIZED: "Le hub refuse cette borne : il faut l'appairer de nouveau "
-                  "(kiosk enrol) avec un nouveau code de la fédération.",
-    NOT_ENROLLED: "Cette borne n'est pas encore appairée au hub : lancez kiosk enrol "
-                  "avec le code donné par la fédération.",
-    HUB_BUSY: "Le hub est occupé et demande de revenir plus tard. Nouvel essai automatique.",
-    REFUSED: "Le hub a refusé l'envoi. Prévenez la fédération.",
-    BUSY: "Un envoi est déjà en cours sur cette borne.",
-    LOST_LOCK: "Un autre envoi a pris le relais sur cette borne.",
+    UNREACHABLE: N_("Le hub de la fédération ne répond pas (pas de connexion ?). "
+                    "Les données restent sur la borne et partiront plus tard."),
+    NOT_HUB: N_("La connexion passe par une page qui n'est pas celle du hub "
+                "(portail wifi à accepter ?). Rien n'a été compté comme envoyé."),
+    UNAUTHORIZED: N_("Le hub refuse cette borne : il faut l'appairer de nouveau "
+                     "(kiosk enrol) avec un nouveau code de la fédération."),
+    NOT_ENROLLED: N_("Cette borne n'est pas encore appairée au hub : lancez kiosk enrol "
+                     "avec le code donné par la fédération."),
+    HUB_BUSY: N_("Le hub est occupé et demande de revenir plus tard. Nouvel essai automatique."),
+    REFUSED: N_("Le hub a refusé l'envoi. Prévenez la fédération."),
+    BUSY: N_("Un envoi est déjà en cours sur cette borne."),
+    LOST_LOCK: N_("Un autre envoi a pris le relais sur cette borne."),
 }
 
 
