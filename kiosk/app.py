@@ -24,6 +24,7 @@ from kivy.properties import BooleanProperty, StringProperty
 from kiosk.core.errors import DomainError
 from kiosk.ui import SCREENS
 from kiosk.ui.i18n import _
+from kiosk.ui.mode import Mode
 from kiosk.ui.scanner import ScanBurst
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class KioskApp(App):
         self.monotonic = monotonic
         self.confirm_s = confirm_s
         self.scanner = ScanBurst()
+        self.mode = Mode(self)  # issue 6: who is signed in with a PIN, if anyone
         self.flow: dict[str, Any] = {}
         self.screen_classes: list[tuple[str, str]] = list(SCREENS)
         self.last_activity = monotonic()
@@ -85,6 +87,8 @@ class KioskApp(App):
         self.go("home")
         self._bind_window()
         Clock.schedule_interval(self.tick, 1)
+        # the daily backup to the configured folder (a USB stick), checked hourly
+        self._backup_event = Clock.schedule_interval(lambda *_a: self.daily_backup(), 3600)
         # The other screens are built when first shown, so the home screen
         # appears fast; their modules load in the background meanwhile.
         Clock.schedule_once(lambda *_a: self._warm_up(), 0.5)
@@ -121,12 +125,16 @@ class KioskApp(App):
 
     def on_stop(self) -> None:
         Clock.unschedule(self.tick)
+        self._backup_event.cancel()
+        self.mode.stop_timer()
         Window.funbind("on_touch_down", self._touched)
         Window.funbind("on_key_down", self._key_down)
         Window.funbind("on_textinput", self._text_input)
         Window.funbind("on_request_close", self._request_close)
         if self.prompt is not None:
             self.prompt.dismiss(animation=False)
+        for screen in self.sm.screens:
+            screen.reset()  # also cancels their timers
         self.centre.close()
 
     # ------------------------------------------------------------ window events
@@ -159,6 +167,7 @@ class KioskApp(App):
     # ------------------------------------------------------------ navigation
 
     def go(self, name: str) -> None:
+        name = self.mode.route(name)  # staff screens for staff only; "home" in a PIN mode is its menu
         self.screen(name)
         self.sm.current = name
 
@@ -177,6 +186,11 @@ class KioskApp(App):
         self.halign = "right" if _.rtl else "left"
         self.lang = lang
         self.sm.current_screen.refresh()
+
+    def daily_backup(self) -> None:
+        from kiosk.ui.staff_backups import daily_backup
+
+        daily_backup(self.centre)
 
     def request_pin(self) -> None:
         """The home screen's corner button: volunteer and staff modes."""
@@ -202,7 +216,10 @@ class KioskApp(App):
 
     def card_scanned(self, code: str) -> None:
         """A card was scanned, wherever the resident is."""
-        if self.sm.current in ("first_visit", "consent", "card") or self.pin_mode:
+        if self.pin_mode:
+            self.mode.card_scanned(code)
+            return
+        if self.sm.current in ("first_visit", "consent", "card"):
             return
         if self.sm.current != "checkin":
             self.flow = {"purpose": "checkin"}
@@ -221,7 +238,8 @@ class KioskApp(App):
     def check_in(self, reason: str) -> None:
         member = self.flow.get("member")
         try:
-            self.centre.visits.check_in(reason, member_id=member["id"] if member else None)
+            self.centre.visits.check_in(reason, member_id=member["id"] if member else None,
+                                        actor=self.mode.actor)
         except DomainError as error:
             self.confirm("cancel", _("Le passage n'a pas pu être enregistré."), self.error_text(error))
             return

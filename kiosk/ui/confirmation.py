@@ -43,4 +43,5 @@ class ConfirmationScreen(KioskScreen):
             self._home_event = None
 
     def reset(self) -> None:
+        self._cancel()
         self.title = self.message = ""

@@ -42,7 +42,8 @@ class ConsentScreen(KioskScreen):
         app = App.get_running_app()
         form = app.screen("first_visit")
         try:
-            member = app.centre.members.register(consent_data=True, **form.member_fields())
+            member = app.centre.members.register(consent_data=True, actor=app.mode.actor,
+                                                 **form.member_fields())
         except DomainError as error:
             app.go("first_visit")
             form.go_to_field(error.field, lambda: app.error_text(error))

@@ -135,7 +135,8 @@ class Translator(Observable):
 
     def span(self, start: datetime, end: datetime) -> str:
         """« mardi 3 décembre, 14 h – 16 h »."""
-        return f"{self.day(start)}, {self.clock(start)} – {self.clock(end)}"
+        comma = "،" if self.lang == "ar" else ","
+        return f"{self.day(start)}{comma} {self.clock(start)} – {self.clock(end)}"
 
     def today(self, moment: datetime) -> str:
         return format_date(self.local(moment).date(), "EEEE d MMMM y", locale=self.lang)

@@ -31,6 +31,7 @@ def prepare(kivy_home: str | None = None, size: tuple[int, int] = SIZE) -> None:
     Config.set("graphics", "height", str(size[1]))
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")
+    Config.set("graphics", "maxfps", "0")  # no frame pacing: tests and renders draw on demand
 
 
 def start(app) -> None:
@@ -49,10 +50,18 @@ def frames(count: int = 1) -> None:
 def stop(app) -> None:
     from kivy.core.window import Window
 
+    from kivy.app import App
+    from kivy.lang.parser import global_idmap
+
     app.dispatch("on_stop")
     if app.root is not None:
         Window.remove_widget(app.root)
     frames(1)
+    # As App._stop() does, minus stopping the event loop (the next test reuses
+    # it): forget the app, including the kv rules' cached ``app`` proxy, which
+    # the last frame may have filled again.
+    App._running_app = None
+    object.__setattr__(global_idmap["app"], "_obj", None)
 
 
 def screenshot(out: str | Path) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.uix.boxlayout import BoxLayout
 
-from kiosk.ui import widgets  # noqa: F401  (rules the shell uses)
+from kiosk.ui import mode, widgets  # noqa: F401  (rules the shell uses)
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 

@@ -10,11 +10,27 @@ from kiosk.ui import offscreen
 
 def tap(widget, frames: int = 1) -> None:
     """One finger tap at the widget's centre, as the touchscreen sends it."""
+    settle(widget)
     x, y = widget.to_window(*widget.center)
     touch = UnitTestTouch(x, y)
     touch.touch_down()
     touch.touch_up()
     offscreen.frames(frames)
+
+
+def settle(widget=None) -> None:
+    """Let pending layout passes run (a new screen lays itself out over a few
+    clock ticks), until the widget stays put, so the finger lands on it."""
+    from kivy.clock import Clock
+
+    before, steady = None, 0
+    for _ in range(30):
+        Clock.tick()
+        where = (tuple(widget.to_window(*widget.center)), tuple(widget.size)) if widget else None
+        steady = steady + 1 if where == before else 0
+        if steady >= 2:
+            return
+        before = where
 
 
 def key(app, char: str) -> None:

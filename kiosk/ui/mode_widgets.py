@@ -1,0 +1,89 @@
+"""Widgets the volunteer and staff screens share: a member picker (the big
+keyboard and the matching names), a labelled text field for the staff's
+forms, a confirmation popup, and the line that says how an action went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.modalview import ModalView
+
+from kiosk.ui.i18n import _
+from kiosk.ui.widgets import RowButton
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+MIN_QUERY = 2
+
+
+class MemberPicker(BoxLayout):
+    """Type a name on the big keyboard; tap a result. Dispatches
+    ``on_member(member)``. Full names here: only the team sees this screen."""
+
+    query = StringProperty("")
+    message = StringProperty("")
+    limit = 5
+    __events__ = ("on_member",)
+
+    def key(self, char: str) -> None:
+        self.query = self.query[:-1] if char == "\b" else (self.query + char)[:40]
+        self.search()
+
+    def clear(self) -> None:
+        self.query = self.message = ""
+        self.ids.results.clear_widgets()
+
+    def search(self) -> None:
+        results = self.ids.results
+        results.clear_widgets()
+        self.message = ""
+        if len(self.query.strip()) < MIN_QUERY:
+            return
+        members = App.get_running_app().centre.members
+        found = members.search(self.query, limit=self.limit)
+        if not found:
+            self.message = _("Personne à ce nom.")
+        for member in found:
+            label = f"{member['first_name']} {member['last_name']}"
+            if member.get("birth_year"):
+                label += f" ({member['birth_year']})"
+            row = RowButton(icon="person", text=_.display(label), font_size=26)
+            row.member = member
+            row.bind(on_release=lambda r: self.dispatch("on_member", r.member))
+            results.add_widget(row)
+
+    def on_member(self, member: dict) -> None:
+        pass
+
+
+class Field(BoxLayout):
+    """A label above a text input (staff forms; a physical or system keyboard)."""
+
+    label = StringProperty("")
+    text = StringProperty("")
+    hint = StringProperty("")
+    password = BooleanProperty(False)
+
+
+class ConfirmPopup(ModalView):
+    """A question with « Oui » and « Non »; ``on_yes`` when confirmed."""
+
+    question = StringProperty("")
+    yes_text = StringProperty("")
+    __events__ = ("on_yes",)
+
+    def __init__(self, question: str, yes_text: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.question = question
+        self.yes_text = yes_text or _("Oui, confirmer")
+
+    def confirm(self) -> None:
+        self.dismiss(animation=False)
+        self.dispatch("on_yes")
+
+    def on_yes(self) -> None:
+        pass

@@ -1,0 +1,20 @@
+"""The staff's menu: the volunteer's four tasks, then the centre's side
+(workshops, sync, exports, data protection, settings, accounts, audit log,
+backups), and the program's version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import StringProperty
+
+import kiosk
+from kiosk.ui.mode import ModeScreen
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+
+class StaffHomeScreen(ModeScreen):
+    staff_only = True
+    version = StringProperty(kiosk.__version__)

@@ -1,0 +1,93 @@
+"""First visit: the form step by step, consent yes or no, the card."""
+
+from __future__ import annotations
+
+from kivyhelp import screen_text, tap, type_text
+
+from kiosk.ui import camera_scan
+
+
+def choose(app, label):
+    tiles = app.screen("first_visit").ids.choices.children
+    tap(next(t for t in tiles if t.text == label))
+
+
+def fill_form(app, phone="0612345678"):
+    tap(app.screen("home").ids.first_visit)
+    form = app.screen("first_visit")
+    type_text(app, "fatou")
+    tap(form.ids.next)
+    type_text(app, "diallo")
+    tap(form.ids.next)
+    type_text(app, "1975")
+    tap(form.ids.next)
+    choose(app, "Boulogne-sur-Mer")
+    assert "Votre quartier" in screen_text(app)
+    choose(app, "Chemin Vert")
+    if phone:
+        type_text(app, phone)
+    tap(form.ids.next)
+    assert app.sm.current == "consent"
+
+
+def test_yes_registers_the_member_and_shows_the_card(app, centre):
+    fill_form(app)
+    assert "24 mois" in screen_text(app)  # how long, in plain words
+    tap(app.screen("consent").ids.yes)
+    rows = centre.store.query("SELECT first_name, last_name, birth_year, commune, neighbourhood, phone, "
+                              "consent_data, card_code FROM members")
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["first_name"], row["last_name"], row["birth_year"]) == ("Fatou", "Diallo", 1975)
+    assert (row["commune"], row["neighbourhood"], row["consent_data"]) == ("Boulogne-sur-Mer", "Chemin Vert", 1)
+    assert row["phone"]
+    assert app.sm.current == "card"
+    assert "Bienvenue, Fatou !" in screen_text(app)
+    # the QR on screen is the card code: read it back from the screen's texture
+    texture = app.screen("card").ids.qr.texture
+    assert camera_scan.decode_rgba(bytes(texture.pixels), texture.size) == row["card_code"]
+
+
+def test_no_keeps_nothing(app, centre):
+    fill_form(app, phone="")
+    tap(app.screen("consent").ids.no)
+    assert centre.store.query("SELECT * FROM members") == []
+    assert app.sm.current == "confirmation"
+    assert "Sans carte" in screen_text(app)
+    assert app.screen("first_visit").values == {}
+
+
+def test_a_required_answer_is_asked_for(app, centre):
+    tap(app.screen("home").ids.first_visit)
+    tap(app.screen("first_visit").ids.next)
+    assert app.screen("first_visit").step == 0
+    assert "Merci de répondre à cette question." in screen_text(app)
+
+
+def test_a_refused_value_brings_back_its_question(app, centre):
+    tap(app.screen("home").ids.first_visit)
+    form = app.screen("first_visit")
+    type_text(app, "fatou")
+    tap(form.ids.next)
+    type_text(app, "diallo")
+    tap(form.ids.next)
+    type_text(app, "1850")  # four digits, but no one alive was born then
+    tap(form.ids.next)
+    choose(app, "Outreau")
+    choose(app, "Autre quartier / je ne sais pas")
+    tap(form.ids.next)
+    tap(app.screen("consent").ids.yes)
+    assert centre.store.query("SELECT * FROM members") == []
+    assert app.sm.current == "first_visit"
+    assert form.field_name == "birth_year"
+    assert form.error
+
+
+def test_the_new_card_checks_in_at_once(app, centre):
+    fill_form(app)
+    tap(app.screen("consent").ids.yes)
+    tap(app.screen("card").ids.checkin)
+    assert app.sm.current == "reason"
+    tile = next(t for t in app.screen("reason").ids.grid.children if t.reason == "accueil")
+    tap(tile)
+    assert len(centre.store.query("SELECT * FROM visits WHERE member_id IS NOT NULL")) == 1
