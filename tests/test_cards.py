@@ -165,3 +165,14 @@ def test_printing_cards_in_a_pin_mode_is_audited(filled, tmp_path):
     card_print.cards_pdf(filled, tmp_path / "c.pdf", [rows.JEAN], actor={"id": rows.STAFF_ID, "name": "Nadia"})
     entry = filled.one("SELECT * FROM audit_log WHERE action = 'cards.print'")
     assert entry["actor_name"] == "Nadia" and rows.JEAN in entry["detail"]
+
+
+def test_an_arabic_first_name_is_printed_with_an_embedded_unicode_font(filled, tmp_path):
+    """(That harfbuzz joins the letters right to left was checked by eye on
+    the rendered card; pypdf's text cannot tell shaped glyphs apart.)"""
+    with filled.transaction():
+        filled.conn.execute("UPDATE members SET first_name = ? WHERE id = ?", ("فاطمة", rows.AICHA))
+    out = tmp_path / "carte.pdf"
+    card_print.cards_pdf(filled, out, [rows.AICHA])
+    assert "فاطمة" in PdfReader(out).pages[0].extract_text()
+    assert b"/Identity-H" in out.read_bytes()

@@ -2,7 +2,9 @@
 
 fpdf2's built-in fonts are Latin-1 only: « Aïcha », « œ » or « € » need a TTF.
 The font bundled with the kiosk comes first, then the Debian packages that
-scripts/system-deps.sh installs (fonts-noto-core), then DejaVu.
+scripts/system-deps.sh installs (fonts-noto-core), then DejaVu. Text is shaped
+with harfbuzz (uharfbuzz), so a first name written in Arabic prints joined and
+right to left, as its owner writes it.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def add_fonts(pdf: FPDF) -> str:
             fallbacks.append(name)
     if fallbacks:
         pdf.set_fallback_fonts(fallbacks)
+    # harfbuzz joins Arabic letters and lays right-to-left names out right
+    pdf.set_text_shaping(True)
     return FAMILY
 
 
