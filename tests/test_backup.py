@@ -166,3 +166,14 @@ def test_a_damaged_current_database_is_kept_byte_for_byte_and_replaced(filled, d
     safety = backup.restore(db_path, made)
     assert safety.read_bytes() == b"garbage after a bad shutdown"
     assert dump(db_path) == dump(made)
+
+
+def test_a_backup_that_cannot_be_written_is_a_clear_error_and_leaves_nothing(filled, tmp_path):
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    # something in the way of the copy, as a full or write-protected stick would be
+    (stick / "accueil-20261201-090000.db.partial").mkdir()
+    with pytest.raises(backup.BackupError) as refused:
+        backup.backup(filled, stick)
+    assert refused.value.field == "backup_dir" and "n'a pas pu être écrite" in refused.value.message_fr
+    assert backup.backups(stick) == []

@@ -53,9 +53,14 @@ def backup(store_or_path: Store | str | Path, to_dir: str | Path, keep: int = KE
             _check_integrity(partial, "backup_dir")
             os.replace(partial, target)
             _fsync_dir(to_dir)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
                 partial.unlink()
+            if isinstance(exc, (OSError, sqlite3.Error)):
+                raise BackupError("backup_dir", N_("La sauvegarde n'a pas pu être écrite dans %(folder)s "
+                                                   "(clé pleine, protégée ou retirée ?)."),
+                                  f"could not write the backup in {to_dir}: {exc}",
+                                  value=str(to_dir), folder=str(to_dir)) from exc
             raise
     rotate(to_dir, keep)
     if store and actor is not None:
