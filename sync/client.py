@@ -350,7 +350,8 @@ def _apply_answer(conn: sqlite3.Connection, rows, answer: dict, at: str,
     try:
         if not lock.extend_in_transaction():
             raise SyncError(LOST_LOCK, "the sync lock expired and was taken by another syncer")
-        outbox.mark_sent(conn, stored + duplicates, at)
+        seq_of = {row[1]: row[0] for row in rows}
+        outbox.mark_sent_seqs(conn, [seq_of[i] for i in stored + duplicates], at)
         for item in answer["rejected"]:
             event_id = item.get("id")
             if event_id not in sent_ids:

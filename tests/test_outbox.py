@@ -63,3 +63,13 @@ def test_sync_state_keys(store):
     with store.transaction():
         outbox.set_state(store.conn, "last_success", None)
     assert outbox.get_state(store.conn, "last_success") is None
+
+
+def test_mark_sent_by_seq_only_touches_named_pending_rows(store):
+    ids = add(store, 4)
+    seqs = [row[0] for row in outbox.pending(store.conn, 10)]
+    with store.transaction():
+        outbox.park(store.conn, ids[0], "refused")
+        assert outbox.mark_sent_seqs(store.conn, seqs[:2], "2026-11-26T10:01:00.000Z") == 1
+    states = [row[0] for row in store.conn.execute("SELECT state FROM outbox ORDER BY seq")]
+    assert states == ["parked", "sent", "pending", "pending"]
