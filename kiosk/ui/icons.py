@@ -65,6 +65,7 @@ CODEPOINTS = {
     "cloud_upload": 0xE2C3,
     "credit_card": 0xE870,
     "delete_forever": 0xE92B,
+    "dialpad": 0xE0BC,
     "done": 0xE876,
     "download": 0xF090,
     "event_busy": 0xE615,

@@ -1,0 +1,100 @@
+"""Backups: make one now, list those in the backup folder, restore one after
+a confirmation. ``daily_backup`` is what KioskApp runs each hour (it only
+copies when today's backup is missing: kiosk.core.backup.run_daily)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.properties import StringProperty
+
+from kiosk.core import backup
+from kiosk.core.centre import Centre
+from kiosk.core.errors import DomainError
+from kiosk.ui import mode_widgets  # noqa: F401  (ConfirmPopup)
+from kiosk.ui.i18n import _
+from kiosk.ui.mode import ModeScreen
+from kiosk.ui.mode_widgets import ConfirmPopup
+from kiosk.ui.widgets import RowButton
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+log = logging.getLogger(__name__)
+SHOWN = 14
+
+
+def daily_backup(centre) -> Path | None:
+    """The automatic daily copy; a missing stick is logged, never fatal."""
+    try:
+        made = backup.run_daily(centre.store)
+    except DomainError as error:
+        log.warning("daily backup not made: %s", error)
+        return None
+    if made:
+        log.info("daily backup written to %s", made)
+    return made
+
+
+class StaffBackupsScreen(ModeScreen):
+    staff_only = True
+    folder = StringProperty("")
+    result = StringProperty("")
+    popup = None
+
+    def refresh(self) -> None:
+        app = App.get_running_app()
+        self.folder = app.centre.settings.get("backup_dir") or ""
+        rows = self.ids.files
+        rows.clear_widgets()
+        if not self.folder or not Path(self.folder).is_dir():
+            return
+        for path in reversed(backup.backups(self.folder)[-SHOWN:]):
+            row = RowButton(icon="restore", text=_("Restaurer %(file)s", file=path.name), font_size=24)
+            row.path = path
+            row.bind(on_release=lambda r: self.ask_restore(r.path))
+            rows.add_widget(row)
+
+    def reset(self) -> None:
+        self.result = ""
+        if self.popup is not None:
+            self.popup.dismiss(animation=False)
+            self.popup = None
+
+    def backup_now(self) -> None:
+        app = App.get_running_app()
+        try:
+            made = backup.backup(app.centre.store, self.folder or "", actor=self.actor)
+        except DomainError as error:
+            self.result = app.error_text(error)
+            return
+        self.result = _("Sauvegarde faite : %(file)s", file=made.name)
+        self.refresh()
+
+    def ask_restore(self, path: Path) -> None:
+        question = _.gettext("Remplacer toutes les données de la borne par la sauvegarde "
+                             "%(file)s ? Ce qui a été fait depuis sera perdu.") % {"file": path.name}
+        self.popup = ConfirmPopup(question, _("Oui, restaurer"))
+        self.popup.bind(on_yes=lambda *_a: self.restore(path))
+        self.popup.open(animation=False)
+
+    def restore(self, path: Path) -> None:
+        """Close the database, restore, open it again; then everyone signs in anew
+        (the accounts may differ in the backup)."""
+        app = App.get_running_app()
+        self.popup = None
+        try:
+            backup.check_backup_file(path)
+        except DomainError as error:
+            self.result = app.error_text(error)
+            return
+        store = app.centre.store
+        db_path, clock = store.path, store.clock
+        app.centre.close()
+        try:
+            backup.restore(db_path, path)
+        finally:
+            app.centre = Centre.open(db_path, clock=clock)
+        app.centre_name = app.centre.settings.get("centre_name")
+        app.mode.end()

@@ -1,0 +1,111 @@
+"""Data protection: find a member, show what is held, export it (right of
+access) to the output folder, erase them after a confirmation; preview then
+run the retention purge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.properties import DictProperty, ListProperty, StringProperty
+
+from kiosk.core.errors import DomainError
+from kiosk.ui import mode_widgets  # noqa: F401  (MemberPicker, ConfirmPopup)
+from kiosk.ui.i18n import _
+from kiosk.ui.mode import ModeScreen
+from kiosk.ui.mode_widgets import ConfirmPopup
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+SHOWN = ("first_name", "last_name", "birth_year", "gender", "commune", "neighbourhood",
+         "phone", "email", "created_at", "last_seen_at")
+
+
+class StaffPrivacyScreen(ModeScreen):
+    staff_only = True
+    member = DictProperty({})
+    details = StringProperty("")
+    result = StringProperty("")
+    candidates = ListProperty([])
+    popup = None
+
+    def reset(self) -> None:
+        self.member, self.details, self.result, self.candidates = {}, "", "", []
+        self.ids.picker.clear()
+        if self.popup is not None:
+            self.popup.dismiss(animation=False)
+            self.popup = None
+
+    def show(self, member: dict) -> None:
+        self.member = dict(member)
+        self.details = _.display("\n".join(f"{key} : {member.get(key)}" for key in SHOWN
+                                           if member.get(key) not in (None, "")))
+        self.result = ""
+        self.ids.picker.clear()
+
+    def _ask(self, question: str, yes: str, then) -> None:
+        self.popup = ConfirmPopup(question, yes)
+        self.popup.bind(on_yes=lambda *_a: then())
+        self.popup.open(animation=False)
+
+    def _run(self, action) -> None:
+        app = App.get_running_app()
+        self.popup = None
+        try:
+            action(app)
+        except DomainError as error:
+            self.result = app.error_text(error)
+        except OSError as error:
+            self.result = _("Écriture impossible : %(error)s", error=str(error))
+
+    # ------------------------------------------------------------ one member
+
+    def export(self) -> None:
+        def action(app) -> None:
+            folder = app.centre.settings.get("backup_dir")
+            if not folder or not Path(folder).is_dir():
+                self.result = _("Aucun dossier de sortie : choisissez-le dans les réglages.")
+                return
+            held = app.centre.privacy.export(self.member["id"], actor=self.actor)
+            out = Path(folder) / f"donnees-{self.member['id']}.json"
+            out.write_text(json.dumps(held, ensure_ascii=False, indent=2), encoding="utf-8")
+            self.result = _("Données écrites : %(file)s", file=str(out))
+        self._run(action)
+
+    def ask_erase(self) -> None:
+        question = _.gettext("Effacer %(name)s ? Son nom et ses coordonnées seront perdus "
+                             "pour de bon.") % {"name": self.member["first_name"]}
+        self._ask(question, _("Oui, effacer"), self.erase)
+
+    def erase(self) -> None:
+        def action(app) -> None:
+            app.centre.privacy.erase(self.member["id"], actor=self.actor)
+            self.member, self.details = {}, ""
+            self.result = _("La personne est effacée.")
+        self._run(action)
+
+    # ------------------------------------------------------------ retention
+
+    def preview_purge(self) -> None:
+        app = App.get_running_app()
+        self.candidates = app.centre.privacy.retention_candidates()
+        months = app.centre.settings.get("retention_months")
+        names = ", ".join(f"{m['first_name']} {m['last_name']}" for m in self.candidates[:12])
+        self.result = _("%(count)d personnes sans venue depuis %(months)d mois. %(names)s",
+                        count=len(self.candidates), months=months, names=names)
+
+    def ask_purge(self) -> None:
+        if not self.candidates:
+            self.preview_purge()
+            return
+        question = _.gettext("Effacer ces %(count)d personnes ?") % {"count": len(self.candidates)}
+        self._ask(question, _("Oui, effacer"), self.purge)
+
+    def purge(self) -> None:
+        def action(app) -> None:
+            count = app.centre.privacy.retention_purge(actor=self.actor)
+            self.candidates = []
+            self.result = _("%(count)d personnes effacées.", count=count)
+        self._run(action)

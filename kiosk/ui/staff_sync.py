@@ -1,0 +1,128 @@
+"""The sync panel: events waiting, the last successful sync, the last error
+in plain words, « Synchroniser maintenant » with its progress and result, and
+enrolment with the federation's hub (type its address and code, or scan the
+QR code the hub shows). Network work runs in a thread; results come back
+through Clock.schedule_once."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+
+from kiosk.ui import mode_widgets  # noqa: F401  (Field)
+from kiosk.ui.i18n import PARIS, _
+from kiosk.ui.mode import ModeScreen
+from sync import client, status
+from sync.protocol import parse_utc
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+KIOSK_LABEL = "Borne accueil"
+
+
+def local_time(iso: str | None) -> str:
+    return parse_utc(iso).astimezone(PARIS).strftime("%d/%m/%Y %H:%M") if iso else ""
+
+
+class StaffSyncScreen(ModeScreen):
+    staff_only = True
+    waiting = StringProperty("")
+    last_success = StringProperty("")
+    last_error = StringProperty("")
+    result = StringProperty("")
+    enrolled = StringProperty("")
+    busy = BooleanProperty(False)
+    progress = NumericProperty(0)
+
+    def refresh(self) -> None:
+        app = App.get_running_app()
+        local = status.local_status(app.centre.store.conn)
+        self.waiting = _("Données en attente d'envoi : %(count)d", count=local["pending"])
+        when = local_time(local["last_success"])
+        self.last_success = _("Dernier envoi réussi : %(when)s", when=when) if when else \
+            _("Dernier envoi réussi : jamais")
+        error = local["last_error"]
+        self.last_error = _("Dernière erreur : %(message)s", message=error.get("message_fr") or "") \
+            if error else ""
+        hub = app.centre.settings.get("hub_url")
+        self.enrolled = _("Borne appairée au hub %(hub)s", hub=hub) if hub and \
+            app.centre.settings.get("device_token") else _("Borne pas encore appairée.")
+        if hub and not self.ids.hub_url.text:
+            self.ids.hub_url.text = hub
+
+    def reset(self) -> None:
+        self.result = ""
+        self.ids.code.text = ""
+
+    # ------------------------------------------------------------ sync now
+
+    def sync_now(self) -> None:
+        if self.busy:
+            return
+        app = App.get_running_app()
+        settings = app.centre.settings
+        path, hub, token = app.centre.store.path, settings.get("hub_url"), settings.get("device_token")
+        keep = settings.get("sent_events_kept_days")
+        self.busy, self.progress = True, 0
+        self.result = _("Envoi en cours…")
+
+        def progress(sent: int, total: int) -> None:
+            Clock.schedule_once(lambda *_a: setattr(self, "progress", sent / total if total else 1))
+
+        def work() -> None:
+            outcome = client.push(path, hub, token, progress=progress, keep_sent_days=keep)
+            Clock.schedule_once(lambda *_a: self._synced(outcome))
+
+        threading.Thread(target=work, name="accueil-sync-now", daemon=True).start()
+
+    def _synced(self, outcome: client.SyncResult) -> None:
+        self.busy, self.progress = False, 1 if outcome.ok else self.progress
+        self.result = outcome.summary_fr()
+        self.refresh()
+
+    # ------------------------------------------------------------ enrolment
+
+    def scan_code(self) -> None:
+        from kiosk.ui.camera_view import CameraPopup
+
+        CameraPopup(on_code=lambda code: setattr(self.ids.code, "text", code)).open()
+
+    def enrol(self) -> None:
+        if self.busy:
+            return
+        hub, code = self.ids.hub_url.text.strip().rstrip("/"), self.ids.code.text.strip()
+        if not hub or not code:
+            self.result = _("Écrivez l'adresse du hub et le code donné par la fédération.")
+            return
+        self.busy = True
+        self.result = _("Appairage en cours…")
+
+        def work() -> None:
+            try:
+                answer = client.enrol(hub, code, KIOSK_LABEL)
+            except client.SyncError as error:
+                Clock.schedule_once(lambda *_a: self._enrol_failed(error))
+                return
+            Clock.schedule_once(lambda *_a: self._enrolled(hub, answer))
+
+        threading.Thread(target=work, name="accueil-enrol", daemon=True).start()
+
+    def _enrol_failed(self, error: client.SyncError) -> None:
+        self.busy = False
+        self.result = _("Appairage impossible : %(message)s", message=error.message_fr)
+
+    def _enrolled(self, hub: str, answer: dict) -> None:
+        app = App.get_running_app()
+        settings, actor = app.centre.settings, self.actor
+        settings.set("hub_url", hub, actor=actor)
+        settings.set("device_token", answer["device_token"], actor=actor)
+        settings.set("centre_id", answer["centre_id"], actor=actor)
+        self.busy = False
+        self.ids.code.text = ""
+        self.result = _("Borne appairée pour « %(centre)s ».", centre=answer.get("centre_name") or "")
+        self.refresh()

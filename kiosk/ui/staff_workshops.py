@@ -1,0 +1,150 @@
+"""Workshops and sessions for staff: create a workshop with one session or a
+weekly series, edit a session and its workshop, cancel a session and see who
+was registered so they can be told."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.properties import ListProperty, StringProperty
+
+from kiosk.core.errors import DomainError, InvalidInput, N_
+from kiosk.ui import mode_widgets  # noqa: F401  (Field, ConfirmPopup)
+from kiosk.ui.i18n import PARIS, _
+from kiosk.ui.mode import ModeScreen
+from kiosk.ui.mode_widgets import ConfirmPopup
+from kiosk.ui.widgets import RowButton
+from sync.protocol import THEMES, parse_utc
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+LISTED_DAYS = 60
+
+
+def paris_moment(field: str, day: str, clock: str) -> datetime:
+    """« 01/12/2026 » and « 14:30 » as an aware time in Paris."""
+    try:
+        return datetime.strptime(f"{day.strip()} {clock.strip()}", "%d/%m/%Y %H:%M").replace(tzinfo=PARIS)
+    except ValueError:
+        raise InvalidInput(field, N_("Date ou heure invalide : écrivez 01/12/2026 et 14:30."),
+                           "expected DD/MM/YYYY and HH:MM", value=f"{day} {clock}") from None
+
+
+def whole(field: str, text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise InvalidInput(field, N_("Écrivez un nombre."), "expected a whole number",
+                           value=text) from None
+
+
+class StaffWorkshopsScreen(ModeScreen):
+    staff_only = True
+    themes = ListProperty(list(THEMES))
+    message = StringProperty("")
+    editing = StringProperty("")  # the session being edited, or "" for a new workshop
+    told = StringProperty("")
+    popup = None
+
+    def refresh(self) -> None:
+        app = App.get_running_app()
+        now = app.centre.store.now()
+        rows = self.ids.sessions
+        rows.clear_widgets()
+        for session in app.centre.workshops.sessions_between(now, now + timedelta(days=LISTED_DAYS)):
+            start = parse_utc(session["starts_at"]).astimezone(PARIS)
+            row = RowButton(icon="event", font_size=24, text=_.display(
+                f"{start:%d/%m %H:%M}  {session['title']}  ({session['booked']}/{session['capacity']})"))
+            row.session = session
+            row.bind(on_release=lambda r: self.edit(r.session))
+            rows.add_widget(row)
+
+    def reset(self) -> None:
+        self.new()
+        self.told = ""
+        if self.popup is not None:
+            self.popup.dismiss(animation=False)
+            self.popup = None
+
+    def field(self, name: str) -> str:
+        return self.ids[name].text
+
+    def new(self) -> None:
+        self.editing = self.message = ""
+        for name in ("title", "facilitator", "place", "day", "start", "end", "capacity"):
+            self.ids[name].text = ""
+        self.ids.weeks.text = "1"
+        self.ids.theme.text = THEMES[0]
+
+    def edit(self, session: dict) -> None:
+        start = parse_utc(session["starts_at"]).astimezone(PARIS)
+        end = parse_utc(session["ends_at"]).astimezone(PARIS)
+        values = {"title": session["title"], "facilitator": session["facilitator"] or "",
+                  "place": session["place"] or "", "day": f"{start:%d/%m/%Y}",
+                  "start": f"{start:%H:%M}", "end": f"{end:%H:%M}",
+                  "capacity": str(session["capacity"]), "weeks": "1"}
+        for name, value in values.items():
+            self.ids[name].text = value
+        self.ids.theme.text = session["theme"]
+        self.editing, self.message = session["id"], ""
+
+    def save(self) -> None:
+        app = App.get_running_app()
+        try:
+            self._save(app.centre.workshops)
+        except DomainError as error:
+            self.message = app.error_text(error)
+            return
+        self.message = _("C'est enregistré.")
+        self.refresh()
+
+    def _save(self, workshops) -> None:
+        day = self.field("day")
+        start = paris_moment("starts_at", day, self.field("start"))
+        end = paris_moment("ends_at", day, self.field("end"))
+        capacity = whole("capacity", self.field("capacity"))
+        details = {"title": self.field("title"), "theme": self.ids.theme.text,
+                   "facilitator": self.field("facilitator") or None}
+        place, actor = self.field("place") or None, self.actor
+        if self.editing:
+            session = workshops.session(self.editing)
+            workshops.update_workshop(session["workshop_id"], actor=actor, **details)
+            workshops.update_session(self.editing, actor=actor, starts_at=start, ends_at=end,
+                                     capacity=capacity, place=place)
+            return
+        weeks = whole("weeks", self.field("weeks"))
+        workshop = workshops.create_workshop(place=place, actor=actor, **details)
+        if weeks == 1:
+            workshops.add_session(workshop["id"], start, end, capacity, actor=actor)
+        else:
+            workshops.add_weekly_series(workshop["id"], start, end, weeks, capacity, actor=actor)
+        self.new()
+
+    # ------------------------------------------------------------ cancelling
+
+    def ask_cancel(self) -> None:
+        if not self.editing:
+            return
+        question = _.gettext("Annuler la séance du %(day)s ? Les inscrits devront être prévenus.") % {
+            "day": self.field("day")}
+        self.popup = ConfirmPopup(question, _("Oui, annuler la séance"))
+        self.popup.bind(on_yes=lambda *_a: self.cancel_session())
+        self.popup.open(animation=False)
+
+    def cancel_session(self) -> None:
+        app = App.get_running_app()
+        self.popup = None
+        try:
+            people = app.centre.workshops.cancel_session(self.editing, actor=self.actor)
+        except DomainError as error:
+            self.message = app.error_text(error)
+            return
+        lines = [f"{p['first_name']} {p['last_name']}  {p['phone'] or ''}".rstrip() for p in people]
+        head = _.gettext("Séance annulée. À prévenir :") if lines else \
+            _.gettext("Séance annulée. Personne n'était inscrit.")
+        self.told = _.display("\n".join([head, *lines]))
+        self.new()
+        self.refresh()
