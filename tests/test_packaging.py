@@ -233,6 +233,18 @@ def test_proxies_send_to_every_hub_port():
     assert "listen 443 ssl" in nginx
 
 
+def test_nginx_site_parses_in_the_http_context(tmp_path):
+    # crossplane is nginx's own parser in Python: directive names, where each
+    # may appear and how many arguments it takes
+    crossplane = pytest.importorskip("crossplane")
+    main_conf = tmp_path / "nginx.conf"
+    main_conf.write_text(f"events {{}}\nhttp {{\n    include {HUB / 'nginx-accueil-hub.conf'};\n}}\n")
+    result = crossplane.parse(str(main_conf), check_ctx=True, check_args=True)
+    assert result["errors"] == []
+    site = result["config"][1]["parsed"]
+    assert [d["directive"] for d in site] == ["upstream", "server", "server"]
+
+
 @pytest.mark.postgres
 def test_postgres_setup_backup_and_restore_round_trip(postgres_cluster, tmp_path):
     from tests.conftest_hub import run_federation
