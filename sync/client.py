@@ -63,6 +63,7 @@ HUB_BUSY = "hub_busy"
 REFUSED = "refused"
 BUSY = "busy"  # another sync holds the lock
 LOST_LOCK = "lost_lock"
+TOO_LARGE = "too_large"  # a 413 for a single event: the hub's limits are too tight
 
 _MESSAGES_FR = {
     UNREACHABLE: N_("Le hub de la fédération ne répond pas (pas de connexion ?). "
@@ -302,7 +303,7 @@ class _BatchSender:
             try:
                 return self._exchange(raw, ids)
             except SyncError as error:
-                if error.code in (UNAUTHORIZED, REFUSED) or error.code == "too_large":
+                if error.code in (UNAUTHORIZED, REFUSED, TOO_LARGE):
                     raise
                 log.info("batch of %d not acknowledged (attempt %d/%d): %s",
                          len(ids), attempt + 1, self.attempts, error)
@@ -329,13 +330,23 @@ class _BatchSender:
         if hub and response.status_code == 415 and self.gzip:
             self.gzip = False  # an older hub without gzip: send plain JSON
             return self._exchange(raw, ids)
-        if hub and response.status_code == 413:
-            raise SyncError("too_large", "the hub finds the batch too large (413)")
+        if hub and (response.status_code == 413 or _too_many_events(response)):
+            raise SyncError(TOO_LARGE, f"the hub finds the batch too large ({response.status_code})")
         answer = _hub_json(response)
         try:
             return protocol.validate_answer(answer, ids)
         except protocol.ProtocolError as error:
             raise SyncError(NOT_HUB, f"the answer does not account for the batch: {error}") from error
+
+
+def _too_many_events(response: requests.Response) -> bool:
+    """A 400 naming the field "events": more events a batch than this hub takes."""
+    if response.status_code != 400:
+        return False
+    try:
+        return response.json().get("field") == "events"
+    except (ValueError, AttributeError):
+        return False
 
 
 def _apply_answer(conn: sqlite3.Connection, rows, answer: dict, at: str,
@@ -396,7 +407,7 @@ def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncRes
         try:
             answer = sender.send(rows)
         except SyncError as error:
-            if error.code != "too_large" or size == 1:
+            if error.code != TOO_LARGE or size == 1:
                 raise
             size = max(1, size // 2)
             continue

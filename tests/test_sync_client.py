@@ -260,3 +260,12 @@ def test_a_revoked_token_stops_the_push(store, hub):
     result = client.push(store.conn, hub.url, "not-a-token", **FAST)
     assert result.error == client.UNAUTHORIZED
     assert pending_ids(store) == ids
+
+
+def test_a_hub_with_tighter_limits_gets_smaller_batches(store, hub_server):
+    hub = hub_server(max_events=20, max_body_bytes=4096)
+    device = hub.new_device("Centre Arc-en-ciel")
+    add_events(store, 130)
+    result = client.push(store.conn, hub.url, device["device_token"], batch_size=1000, timeout=(5, 30))
+    assert result.ok and result.sent == 130 and result.pending == 0
+    assert client.hub_status(hub.url, device["device_token"])["events_total"] == 130
