@@ -159,3 +159,19 @@ def test_any_single_edit_of_a_name_prefix_still_finds_it(tmp_path_factory, word,
         if len(typed) < search.TYPO_MIN_LENGTH:
             return
         assert member["id"] in [m["id"] for m in members.search(typed)]
+
+
+def test_common_prefixes_rank_the_same_read_by_recency(members, store, clock, monkeypatch):
+    visits = Visits(store, Settings(store))
+    people = []
+    for first, last in [("Marc", "Petit"), ("Marie", "Roux"), ("Martine", "Diop"), ("Maryam", "Saïdi"),
+                        ("Marius", "Popescu")]:
+        clock.advance(seconds=1)
+        people.append(add(members, first, last))
+    for person in (people[3], people[0], people[1]):  # Marie seen last, then Marc, then Maryam
+        clock.advance(minutes=1)
+        visits.check_in("accueil", member_id=person["id"])
+    sorted_plan = names(members.search("mar", limit=4))
+    assert sorted_plan == ["Marie Roux", "Marc Petit", "Maryam Saïdi", "Marius Popescu"]
+    monkeypatch.setattr(search, "SORT_AT_MOST", 1)  # as if 'mar' matched thousands
+    assert names(members.search("mar", limit=4)) == sorted_plan

@@ -52,6 +52,10 @@ def _v1(conn: sqlite3.Connection) -> None:
         ) WITHOUT ROWID
         """,
         "CREATE INDEX member_tokens_member ON member_tokens (member_id)",
+        # a word's members most recently seen first, read in order (no sort)…
+        "CREATE INDEX member_tokens_token_seen ON member_tokens (token, seen)",
+        # …and everyone by recency, for prefixes so short they match thousands
+        "CREATE INDEX member_tokens_seen ON member_tokens (seen)",
         # each distinct token and its one-letter deletions: the typo-tolerant
         # search looks candidates up here (symmetric deletion, kiosk/core/search.py)
         """

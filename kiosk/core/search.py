@@ -12,14 +12,18 @@ Two small tables make it fast on 100,000 members (see docs/data-model.md):
   edit distance then confirms (symmetric deletion, as in SymSpell).
 
 Ranking: whole word before prefix before typo, summed over the query's words,
-then most recently seen first. Erased members have no tokens, so they are
-never found.
+then most recently seen first. Each rank is read lazily in recency order
+(index ``(token, seen)``, or the ``seen`` index when a prefix is so short it
+matches thousands), so the first few results cost a few index steps whatever
+the size of the register. Erased members have no tokens, so they are never
+found.
 """
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from kiosk.core import cards
 from kiosk.core.text import name_tokens, words
@@ -74,25 +78,23 @@ def touch(conn: sqlite3.Connection, member_id: str, seen: str) -> None:
 # ---------------------------------------------------------------- typo distance
 
 
-def osa_distance(a: str, b: str) -> int:
-    """Edit distance counting a swap of two neighbours as one edit."""
+def prefix_distance(query: str, token: str) -> int:
+    """The fewest edits (insertion, deletion, substitution, swap of two
+    neighbours) turning ``query`` into the start of ``token``: one
+    optimal-string-alignment table, read at the prefixes of length n-1..n+1."""
+    n = len(query)
+    b = token[:n + 1]
     previous2: list[int] = []
     previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
+    for i in range(1, n + 1):
         current = [i] + [0] * len(b)
         for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
+            cost = query[i - 1] != b[j - 1]
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+            if i > 1 and j > 1 and query[i - 1] == b[j - 2] and query[i - 2] == b[j - 1]:
                 current[j] = min(current[j], previous2[j - 2] + 1)
         previous2, previous = previous, current
-    return previous[len(b)]
-
-
-def prefix_distance(query: str, token: str) -> int:
-    """The fewest edits turning ``query`` into the start of ``token``."""
-    n = len(query)
-    return min(osa_distance(query, token[:length]) for length in {n - 1, n, n + 1} if length > 0)
+    return min(previous[max(0, n - 1):n + 2])
 
 
 def typo_tokens(conn: sqlite3.Connection, word: str) -> list[str]:
@@ -110,38 +112,135 @@ def typo_tokens(conn: sqlite3.Connection, word: str) -> list[str]:
 
 # ---------------------------------------------------------------- the query
 
+#: Above this many matching rows, members are read in recency order from the
+#: ``seen`` index and filtered, instead of all read and sorted: the first few
+#: that match come quickly when the match is that common.
+SORT_AT_MOST = 2000
 
-def _word_clause(alias: str, word: str, typos: list[str]) -> tuple[str, str, list]:
-    """SQL for one query word: (match condition, rank expression, parameters)."""
-    typo_marks = ",".join("?" * len(typos))
-    match = f"({alias}.token >= ? AND {alias}.token < ?" + (
-        f" OR {alias}.token IN ({typo_marks}))" if typos else ")")
-    rank = (f"CASE WHEN {alias}.token = ? THEN {EXACT} "
-            f"WHEN {alias}.token >= ? AND {alias}.token < ? THEN {PREFIX} ELSE {TYPO} END")
-    return match, rank, [word, word + _TOP, *typos]
+
+def _capped_count(conn: sqlite3.Connection, where: str, params: list) -> int:
+    return conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM member_tokens WHERE {where} "
+                        f"LIMIT {SORT_AT_MOST + 1})", params).fetchone()[0]
+
+
+def _by_recency(conn: sqlite3.Connection, where: str, params: list, also: str = "",
+                also_params: tuple = (), may_walk: bool = True) -> Iterator[tuple[str, str]]:
+    """(member_id, seen) of the rows matching ``where`` (and ``also``, checked
+    row by row), most recently seen first, read lazily. ``may_walk``: the
+    rows matching both are common enough that walking everyone by recency
+    meets the first few soon."""
+    if may_walk and _capped_count(conn, where, params) > SORT_AT_MOST:
+        index = "member_tokens_seen"
+    else:
+        index = "member_tokens_token_seen"
+    yield from conn.execute(f"SELECT member_id, seen FROM member_tokens INDEXED BY {index} "
+                            f"WHERE ({where}){also} ORDER BY seen DESC", [*params, *also_params])
+
+
+class Word:
+    """One word of a query, with the tokens it matches in each rank."""
+
+    def __init__(self, conn: sqlite3.Connection, word: str):
+        self.word = word
+        self.typos = typo_tokens(conn, word)
+        self._typo_set = set(self.typos)
+        self._size: int | None = None
+
+    def tiers(self) -> list[tuple[int, str, list]]:
+        """(rank, SQL condition, parameters) from the best rank to the worst."""
+        tiers = [(EXACT, "token = ?", [self.word]),
+                 (PREFIX, "token > ? AND token < ?", [self.word, self.word + _TOP])]
+        if self.typos:
+            tiers.append((TYPO, f"token IN ({','.join('?' * len(self.typos))})", list(self.typos)))
+        return tiers
+
+    def rank(self, token: str) -> int | None:
+        if token == self.word:
+            return EXACT
+        if token.startswith(self.word):
+            return PREFIX
+        return TYPO if token in self._typo_set else None
+
+    def size(self, conn: sqlite3.Connection) -> int:
+        """Roughly how many rows match: the smallest word drives. Counting
+        stops at SORT_AT_MOST; a rank with more is guessed ten times that."""
+        if self._size is None:
+            counts = [_capped_count(conn, where, params) for _rank, where, params in self.tiers()]
+            self._size = sum(count if count <= SORT_AT_MOST else 10 * count for count in counts)
+        return self._size
+
+    def exists(self, alias: str) -> tuple[str, list]:
+        """SQL that a member_tokens row's member also bears a token matching this word."""
+        match = f"{alias}.token >= ? AND {alias}.token < ?"
+        params: list = [self.word, self.word + _TOP]
+        if self.typos:
+            match += f" OR {alias}.token IN ({','.join('?' * len(self.typos))})"
+            params += self.typos
+        return (f" AND EXISTS (SELECT 1 FROM member_tokens {alias} "
+                f"WHERE {alias}.member_id = member_tokens.member_id AND ({match}))", params)
+
+
+def ranked(conn: sqlite3.Connection, word: Word, others: list[Word] = ()) -> Iterator[tuple[int, str, str]]:
+    """(rank, seen, member_id) of the members matching ``word`` (and bearing
+    a match for each of ``others``), best first, each member once; lazy, so
+    taking the first few reads little."""
+    also, also_params = "", []
+    for number, other in enumerate(others):
+        sql, params = other.exists(f"o{number}")
+        also += sql
+        also_params += params
+    may_walk = not others or _dense(conn, [word, *others])
+    found: set[str] = set()
+    for rank, where, params in word.tiers():
+        for member_id, seen in _by_recency(conn, where, params, also, tuple(also_params), may_walk):
+            if member_id not in found:
+                found.add(member_id)
+                yield rank, seen, member_id
+
+
+def _dense(conn: sqlite3.Connection, query_words: list[Word], limit: int = 8) -> bool:
+    """Whether members matching every word are common enough that walking
+    everyone by recency finds a few sooner than reading the rarest word's rows."""
+    members = conn.execute("SELECT max(rowid) FROM members").fetchone()[0] or 1
+    sizes = [word.size(conn) for word in query_words]
+    share = 1.0
+    for size in sizes:
+        share *= min(1.0, size / members)
+    rows_per_member = 2.5
+    return limit * rows_per_member / max(share, 1e-9) < min(sizes)
+
+
+def _summed_ranks(conn: sqlite3.Connection, found: list[tuple[int, str, str]], others: list[Word]):
+    """The found members' rank summed over every word of the query."""
+    marks = ",".join("?" * len(found))
+    tokens: dict[str, list[str]] = {}
+    for member_id, token in conn.execute(
+            f"SELECT member_id, token FROM member_tokens WHERE member_id IN ({marks})",
+            [member_id for _r, _s, member_id in found]):
+        tokens.setdefault(member_id, []).append(token)
+    for rank, seen, member_id in found:
+        for word in others:
+            rank += min(r for r in map(word.rank, tokens[member_id]) if r is not None)
+        yield rank, seen, member_id
 
 
 def matching_ids(conn: sqlite3.Connection, query: str, limit: int) -> list[str]:
     """Ids of the members matching every word of ``query``, best first."""
-    terms = words(query)[:4]
-    if not terms:
+    terms = list(dict.fromkeys(words(query)))[:4]
+    if not terms or limit < 1:
         return []
-    terms.sort(key=len, reverse=True)  # the longest word drives: it matches least
-    clauses = [_word_clause(f"t{i}", word, typo_tokens(conn, word)) for i, word in enumerate(terms)]
-    match, rank, params = clauses[0]
-    select_params = [terms[0], terms[0], terms[0] + _TOP]
-    ranks = [f"min({rank})"]
-    where = [match]
-    where_params = list(params)
-    for i, (other_match, other_rank, other_params) in enumerate(clauses[1:], start=1):
-        ranks.append(f"(SELECT min({other_rank}) FROM member_tokens t{i} "
-                     f"WHERE t{i}.member_id = t0.member_id AND {other_match})")
-        select_params += [terms[i], terms[i], terms[i] + _TOP, *other_params]
-    sql = (f"SELECT member_id, {' + '.join(ranks)} AS score, max(t0.seen) AS seen "
-           f"FROM member_tokens t0 WHERE {' AND '.join(where)} GROUP BY t0.member_id "
-           f"HAVING score IS NOT NULL ORDER BY score, seen DESC LIMIT ?")
-    rows = conn.execute(sql, [*select_params, *where_params, limit]).fetchall()
-    return [row[0] for row in rows]
+    query_words = [Word(conn, term) for term in terms]
+    if len(query_words) == 1:
+        return [member_id for _r, _s, member_id in itertools.islice(ranked(conn, query_words[0]), limit)]
+    query_words.sort(key=lambda word: word.size(conn))
+    driver, others = query_words[0], query_words[1:]
+    found = list(itertools.islice(ranked(conn, driver, others), limit))
+    if not found:
+        return []
+    found = list(_summed_ranks(conn, found, others))
+    found.sort(key=lambda item: item[1], reverse=True)  # most recent first…
+    found.sort(key=lambda item: item[0])  # …within each summed rank (the sort is stable)
+    return [member_id for _r, _s, member_id in found]
 
 
 def card_query(query: str) -> str | None:
