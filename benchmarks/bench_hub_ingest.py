@@ -10,7 +10,8 @@ For each database and batch size it prints the median of several runs of:
   ingest   federation.ingest.ingest in-process (no HTTP), one commit a batch
   raw      the driver's executemany INSERT … ON CONFLICT DO NOTHING of the
            same rows into a table of the same shape, one commit a batch
-and the ratios http/raw and ingest/raw. A last line compares raw inserts with
+and the ratios http/raw and ingest/raw, and the hub process's CPU time per
+event in the http runs (a steadier figure than rates on a shared machine). A last line compares raw inserts with
 time-ordered (UUIDv7) keys against random UUIDv4 keys.
 
 The PostgreSQL cluster is a throwaway one (initdb + pg_ctl in a temp dir, as
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
+import os
 import statistics
 import sys
 import tempfile
@@ -68,11 +69,20 @@ def chunks(items: list, size: int) -> list[list]:
 
 # ---------------------------------------------------------------- the three measures
 
-def run_http(server, token: str, events: list[dict], size: int) -> float:
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_http(server, token: str, events: list[dict], size: int) -> tuple[float, float]:
+    """(events/s, hub CPU µs per event): the CPU figure holds on a busy machine
+    where wall-clock rates mostly measure the other processes."""
     bodies = [protocol.batch_from_texts([protocol.canonical_json(e) for e in chunk]) for chunk in chunks(events, size)]
     host, port = server.url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    cpu_before = process_cpu_seconds(server.process.pid)
     started = time.perf_counter()
     for body in bodies:
         conn.request("POST", "/api/v1/batches", body=body, headers=headers)
@@ -81,8 +91,9 @@ def run_http(server, token: str, events: list[dict], size: int) -> float:
         if response.status != 200:
             raise RuntimeError(f"hub answered {response.status}: {answer[:300]!r}")
     elapsed = time.perf_counter() - started
+    cpu = process_cpu_seconds(server.process.pid) - cpu_before
     conn.close()
-    return len(events) / elapsed
+    return len(events) / elapsed, cpu / len(events) * 1e6
 
 
 def run_ingest(engine, centre_id: str, events: list[dict], size: int) -> float:
@@ -141,16 +152,19 @@ def measure(label: str, db_url: str, runs: int, log_dir: Path) -> list[tuple]:
     try:
         device = server.new_device(f"Bench {label}")
         for size, n in EVENTS_PER_RUN.items():
-            figures = {"http": [], "ingest": [], "raw": []}
+            figures = {"http": [], "ingest": [], "raw": [], "cpu": []}
             for _ in range(runs):
-                figures["http"].append(run_http(server, device["device_token"], make_events(n), size))
+                rate, cpu = run_http(server, device["device_token"], make_events(n), size)
+                figures["http"].append(rate)
+                figures["cpu"].append(cpu)
                 figures["ingest"].append(run_ingest(engine, device["centre_id"], make_events(n), size))
                 figures["raw"].append(run_raw(engine, device["centre_id"], make_events(n), size))
             medians = {k: statistics.median(v) for k, v in figures.items()}
             results.append((label, size, medians))
             print(f"{label:<10} batch {size:>5}: http {medians['http']:>9,.0f} ev/s   "
                   f"ingest {medians['ingest']:>9,.0f} ev/s   raw {medians['raw']:>9,.0f} ev/s   "
-                  f"http/raw {medians['http'] / medians['raw']:.2f}   ingest/raw {medians['ingest'] / medians['raw']:.2f}",
+                  f"http/raw {medians['http'] / medians['raw']:.2f}   ingest/raw {medians['ingest'] / medians['raw']:.2f}   "
+                  f"hub CPU {medians['cpu']:.0f} µs/event",
                   flush=True)
         ordered = statistics.median(run_raw(engine, device["centre_id"], make_events(20_000), 1000) for _ in range(runs))
         shuffled = statistics.median(run_raw(engine, device["centre_id"], make_events(20_000, random_ids=True), 1000)

@@ -53,8 +53,8 @@ def ingest(conn: Connection, body: object, centre_id: str, device_id: str | None
     valid, rejected = protocol.validate_batch(body, max_events=max_events)
     _check_identity(body, centre_id, device_id)
     index_of = _first_indexes(body["events"])
-    rows = [_event_row(event, centre_id, device_id, received_at) | {"index": index_of[event["id"]], "position": i}
-            for i, event in enumerate(valid)]
+    rows = [_event_row(event, centre_id, device_id, received_at, index_of[event["id"]], position)
+            for position, event in enumerate(valid)]
     answer = Answer(rejected=rejected)
     if not rows:
         return answer
@@ -98,14 +98,19 @@ def _first_indexes(events: list) -> dict[str, int]:
     return index_of
 
 
-def _event_row(event: dict, centre_id: str, device_id: str | None, received_at: str) -> dict:
+def _event_row(event: dict, centre_id: str, device_id: str | None, received_at: str,
+               index: int = 0, position: int = 0) -> dict:
+    """The events row of a valid event, with its place in the batch
+    (``index``) and among the valid events (``position``)."""
     text = protocol.canonical_json(event)
-    data = event["data"]
-    member_id = data.get("member_id") if event["type"].startswith("member.") else None
+    kind = event["type"]
+    member_id = event["data"].get("member_id") if kind.startswith("member.") else None
     return {
+        "index": index,
+        "position": position,
         "centre_id": centre_id,
         "event_id": event["id"],
-        "type": event["type"],
+        "type": kind,
         "occurred_at": normalised_time(event["occurred_at"]),
         "received_at": received_at,
         "device_id": device_id,

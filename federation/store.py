@@ -78,7 +78,9 @@ enrolment_codes = sa.Table(
 
 events = sa.Table(
     "events", metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    # BIGINT on PostgreSQL (billions of events over the years); SQLite needs
+    # INTEGER for its rowid alias, which is 64-bit anyway
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     _id("centre_id", sa.ForeignKey("centres.id"), nullable=False),
     _id("event_id", nullable=False),
     sa.Column("type", sa.String(40), nullable=False),
@@ -93,7 +95,9 @@ events = sa.Table(
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("centre_id", "event_id", name="events_centre_event"),
     sa.Index("events_centre_type", "centre_id", "type"),
-    sa.Index("events_centre_member", "centre_id", "member_id"),
+    # only member.* events name a member here: a partial index stays small
+    sa.Index("events_centre_member", "centre_id", "member_id",
+             sqlite_where=sa.text("member_id IS NOT NULL"), postgresql_where=sa.text("member_id IS NOT NULL")),
 )
 
 conflicts = sa.Table(
