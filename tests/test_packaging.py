@@ -163,6 +163,7 @@ def test_daily_job_backs_up_before_it_purges():
     assert "kiosk purge --db /var/lib/accueil/accueil.db" in starts[1]
 
 
+@pytest.mark.slow
 def test_reinstall_keeps_the_data_and_local_settings(tmp_path, wheel):
     root = tmp_path / "root"
     install(root, wheel)
@@ -170,7 +171,10 @@ def test_reinstall_keeps_the_data_and_local_settings(tmp_path, wheel):
     database.write_bytes(b"members and visits")
     env = root / "etc/accueil/kiosk.env"
     env.write_text(env.read_text() + "KIVY_ROTATION=90\n")
+    program = next((root / "opt/accueil/venv/lib").glob("python3*/site-packages/kiosk/__init__.py"))
+    program.write_text("broken = True\n")
     install(root, wheel)
+    assert "__version__" in program.read_text(), "the upgrade left the old program in place"
     assert database.read_bytes() == b"members and visits"
     assert "KIVY_ROTATION=90" in env.read_text()
 
@@ -286,6 +290,7 @@ def test_restore_refuses_a_file_that_is_not_a_dump(tmp_path):
     assert "not a pg_dump custom-format file" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_several_hub_processes_start_together_on_one_database(postgres_cluster, tmp_path):
     # what accueil-hub@8081 and @8082 do after an upgrade: both migrate at once

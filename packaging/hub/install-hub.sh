@@ -79,6 +79,11 @@ if [[ -d "$FROM" || "$FROM" == *.whl ]]; then
     spec="${FROM}[hub]"
 fi
 run "$ROOT$APP_DIR/venv/bin/pip" install --quiet --disable-pip-version-check "${PIP_ARGS[@]}" "$spec"
+if [[ "$FROM" == *.whl ]]; then
+    # pip keeps an installed wheel of the same version: replace it anyway
+    run "$ROOT$APP_DIR/venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall \
+        --no-deps "${PIP_ARGS[@]}" "$FROM"
+fi
 run install -m 0755 "$HERE/backup.sh" "$HERE/restore.sh" "$HERE/setup-postgres.sh" "$ROOT$APP_DIR/packaging/"
 run install -m 0644 "$HERE/postgres-setup.sql" "$HERE/Caddyfile" "$HERE/nginx-accueil-hub.conf" "$ROOT$APP_DIR/packaging/"
 if [[ -f "$SOURCE_TREE/docs/deploy-hub.md" ]]; then

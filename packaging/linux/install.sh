@@ -142,6 +142,11 @@ install_app() {
         spec="${FROM}[ui]"
     fi
     run "$venv/bin/pip" install --quiet --disable-pip-version-check "${PIP_ARGS[@]}" "$spec"
+    if [[ "$FROM" == *.whl ]]; then
+        # pip keeps an installed wheel of the same version: replace it anyway
+        run "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+            "${PIP_ARGS[@]}" "$FROM"
+    fi
     if [[ -d "$SOURCE_TREE/docs" ]]; then
         run install -d -m 0755 "$ROOT$APP_DIR/docs"
         run cp -r "$SOURCE_TREE/docs/." "$ROOT$APP_DIR/docs/"
