@@ -349,6 +349,33 @@ def test_buildozer_spec_parses_and_names_the_kiosk_requirements():
     assert "CAMERA" in app["android.permissions"] and "INTERNET" in app["android.permissions"]
 
 
+# ---------------------------------------------------------------- guides
+
+GUIDES = ["installer-une-borne.md", "guide-benevoles.md", "guide-salaries.md", "deploy-hub.md"]
+
+
+@pytest.mark.parametrize("guide", GUIDES)
+def test_guide_images_exist(guide):
+    import re
+
+    text = (REPO / "docs" / guide).read_text()
+    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+        assert (REPO / "docs" / image).is_file(), image
+
+
+@pytest.mark.parametrize("guide", GUIDES)
+def test_guides_name_only_commands_that_exist(guide):
+    # a guide must not send a volunteer to a command the kiosk does not have
+    import re
+
+    from kiosk.cli import build_parser
+
+    commands = set(build_parser()._subparsers._group_actions[0].choices)
+    text = (REPO / "docs" / guide).read_text()
+    named = set(re.findall(r"\bkiosk (?!--)([a-z]+)\b", text))
+    assert named <= commands, named - commands
+
+
 # ---------------------------------------------------------------- where data lives
 
 def test_data_dir_follows_the_environment_override(tmp_path, monkeypatch):
