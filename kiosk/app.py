@@ -34,6 +34,7 @@ PROMPT_S = 20
 #: The confirmation screen goes home by itself after this many seconds.
 CONFIRM_S = 6
 ENTER_KEYS = (13, 271)
+PRODUCT = "Accueil"  # the product's name, the same in every language
 ESCAPE_KEY = 27
 
 
@@ -56,6 +57,7 @@ class KioskApp(App):
         self.now = now or centre.store.now
         self.monotonic = monotonic
         self.confirm_s = confirm_s
+        self.speak = kiosk_mode  # read confirmations aloud where espeak-ng exists (kiosk.ui.speech)
         self.scanner = ScanBurst()
         self.mode = Mode(self)  # issue 6: who is signed in with a PIN, if anyone
         self.flow: dict[str, Any] = {}
@@ -63,7 +65,7 @@ class KioskApp(App):
         self.last_activity = monotonic()
         self.prompt = None
         self._at_rest = True
-        self.title = "Accueil"
+        self.title = PRODUCT
 
     # ------------------------------------------------------------ building
 

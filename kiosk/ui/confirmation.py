@@ -11,6 +11,7 @@ from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 
+from kiosk.ui import speech
 from kiosk.ui.widgets import KioskScreen
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -28,7 +29,10 @@ class ConfirmationScreen(KioskScreen):
 
     def on_enter(self, *_args) -> None:
         self._cancel()
-        self._home_event = Clock.schedule_once(self.go_home, App.get_running_app().confirm_s)
+        app = App.get_running_app()
+        self._home_event = Clock.schedule_once(self.go_home, app.confirm_s)
+        if app.speak:
+            speech.say(self.title, app.lang)
 
     def on_leave(self, *_args) -> None:
         self._cancel()

@@ -3,8 +3,8 @@
     python -m kiosk.ui.i18n_tools        # extract, update the .po, compile the .mo
 
 ``extract()`` collects every msgid: ``_("…")`` and ``_.gettext("…")`` in
-kiosk/ui and kiosk/app.py (Python and .kv), and the core's ``N_("…")`` (its
-error messages and default labels reach the screen too). The .mo files are
+kiosk/ui and kiosk/app.py (Python and .kv), and ``N_("…")`` in kiosk/core and
+sync (their error messages and default labels reach the screen too). The .mo files are
 committed, so a kiosk needs no build step; a test fails when they are stale.
 """
 
@@ -29,6 +29,7 @@ _KV_CALL = re.compile(r"""\b_\(\s*(?P<q>["'])(?P<text>(?:\\.|(?!(?P=q)).)*)(?P=q
 def sources() -> list[Path]:
     files = sorted((KIOSK / "ui").glob("*.py")) + sorted((KIOSK / "ui").glob("*.kv"))
     files += [KIOSK / "app.py"] + sorted((KIOSK / "core").glob("*.py"))
+    files += sorted((KIOSK.parent / "sync").glob("*.py"))  # the sync's status messages
     return [f for f in files if f.name != "i18n_tools.py"]
 
 

@@ -1,0 +1,111 @@
+"""Every user-facing string goes through gettext; en and ar translate them all."""
+
+from __future__ import annotations
+
+import ast
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import read_mo
+
+from kiosk.ui import i18n, i18n_tools
+
+KIOSK = Path(i18n_tools.KIOSK)
+UI_PY = sorted((KIOSK / "ui").glob("*.py")) + [KIOSK / "app.py"]
+UI_KV = sorted((KIOSK / "ui").glob("*.kv"))
+#: Widget properties whose text a resident reads.
+SHOWN = {"text", "title", "question", "message", "hint_text", "status", "greeting", "seats"}
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def _words(value: str) -> bool:
+    """A literal a person would read: letters beyond an identifier or a code."""
+    return bool(re.search(r"[A-Za-zÀ-ÿ]{2,}.*\s|[A-Za-zÀ-ÿ]{3,}", value)) and not re.fullmatch(r"[a-z_]+", value)
+
+
+def test_kv_files_show_no_literal_words():
+    offenders = []
+    for path in UI_KV:
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            match = re.match(r"\s*(\w+):\s*(.+)$", line)
+            if not match or match.group(1) not in SHOWN:
+                continue
+            expression = re.sub(r"""_\(\s*(["']).*?\1""", "_(X", match.group(2))  # translated: fine
+            for literal in re.findall(r"""(["'])(.*?)\1""", expression):
+                if _words(literal[1]):
+                    offenders.append(f"{path.name}:{lineno}: {line.strip()}")
+    assert not offenders, "untranslated text in .kv:\n" + "\n".join(offenders)
+
+
+def test_python_sources_show_no_literal_words():
+    offenders = []
+    for path in UI_PY:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            # keyword arguments like text="..." and assignments like self.message = "..."
+            pairs = []
+            if isinstance(node, ast.Call):
+                pairs = [(kw.arg, kw.value) for kw in node.keywords]
+            elif isinstance(node, ast.Assign):
+                pairs = [(getattr(t, "attr", None), node.value) for t in node.targets]
+            for name, value in pairs:
+                if name in SHOWN and isinstance(value, ast.Constant) and isinstance(value.value, str) \
+                        and _words(value.value):
+                    offenders.append(f"{path.name}:{node.lineno}: {name}={value.value!r}")
+    assert not offenders, "untranslated text in Python:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize("lang", i18n_tools.TRANSLATED)
+def test_catalogue_translates_every_msgid_of_ui_and_core(lang):
+    wanted = {m.id for m in i18n_tools.extract() if m.id}
+    catalogue = {m.id: m.string for m in i18n_tools.read(lang) if m.id}
+    missing = sorted(m for m in wanted if not catalogue.get(m))
+    assert not missing, f"{lang}: untranslated (run python -m kiosk.ui.i18n_tools): {missing}"
+
+
+@pytest.mark.parametrize("lang", i18n_tools.TRANSLATED)
+def test_translations_keep_their_placeholders(lang):
+    for message in i18n_tools.read(lang):
+        if message.id and message.string:
+            assert set(PLACEHOLDER.findall(message.id)) == set(PLACEHOLDER.findall(message.string)), message.id
+
+
+@pytest.mark.parametrize("lang", i18n_tools.TRANSLATED)
+def test_compiled_catalogue_matches_its_po(lang):
+    po = {m.id: m.string for m in i18n_tools.read(lang) if m.id and m.string}
+    with i18n_tools.po_path(lang).with_suffix(".mo").open("rb") as handle:
+        mo = {m.id: m.string for m in read_mo(handle) if m.id}
+    assert mo == po, "stale .mo: run python -m kiosk.ui.i18n_tools"
+
+
+def test_french_is_the_source_and_arabic_comes_shaped():
+    translator = i18n.Translator()
+    assert translator("Je suis là") == "Je suis là"
+    translator.switch("en")
+    assert translator("Bienvenue, %(name)s !", name="Aïcha") == "Welcome, Aïcha!"
+    translator.switch("ar")
+    shown = translator("Je suis là")
+    assert all("\ufe70" <= c <= "\ufeff" or c == " " for c in shown)  # joined presentation forms
+    assert shown == i18n.shape("أنا هنا")
+
+
+def test_dates_in_words_in_each_language():
+    start = datetime(2026, 12, 1, 13, 0, tzinfo=timezone.utc)  # 14 h in Paris
+    end = datetime(2026, 12, 1, 15, 30, tzinfo=timezone.utc)
+    translator = i18n.Translator()
+    assert translator.span(start, end) == "mardi 1 décembre, 14 h – 16 h 30"
+    translator.switch("en")
+    assert translator.span(start, end) == "Tuesday 1 December, 2:00\u202fPM – 4:30\u202fPM" or \
+        translator.span(start, end).startswith("Tuesday 1 December, 2:00")
+    translator.switch("ar")
+    assert translator.day(start) == "الثلاثاء 1 ديسمبر"
+
+
+def test_arabic_paragraphs_wrap_before_shaping_so_lines_keep_their_order():
+    translator = i18n.Translator()
+    translator.switch("ar")
+    text = "كلمة " * 30
+    lines = translator.wrap(text, 40).split("\n")
+    assert len(lines) > 1 and all(len(line) <= 40 for line in lines)
