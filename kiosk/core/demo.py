@@ -183,20 +183,19 @@ def _visit_times(rng: random.Random, count: int, today: date, now_ms: int) -> li
 
 
 def _visits(rng: random.Random, moments: list[int], people: list[dict], recorders: list[dict]) -> list[tuple]:
-    """Visit rows: three in four by a member (a few come very often), the rest anonymous."""
+    """Visit rows: three in four by a member (a few come very often), the rest
+    anonymous; one in five recorded by a volunteer or staff member."""
+    count = len(moments)
     activity = [rng.expovariate(1.0) ** 2 for _ in people]
-    chosen = rng.choices(range(len(people)), weights=activity, k=len(moments)) if people else []
-    reasons = rng.choices(list(REASONS), weights=list(REASONS.values()), k=len(moments))
-    rows = []
-    for i, ms in enumerate(moments):
-        member_id = people[chosen[i]]["id"] if people and rng.random() < 0.75 else None
-        by = rng.random()
-        role, who = ("resident", None)
-        if recorders and by > 0.8:
-            person = recorders[0] if by > 0.95 else recorders[-1]
-            role, who = person["role"], person["id"]
-        rows.append((_uuid7(ms, rng), _iso_ms(ms), member_id, reasons[i], role, who))
-    return rows
+    members = [person["id"] for person in people] + [None]
+    # the None at the end is the anonymous visitor, a quarter of all visits
+    weights = activity + [sum(activity) / 3 if people else 1.0]
+    who = rng.choices(members, weights=weights, k=count)
+    reasons = rng.choices(list(REASONS), weights=list(REASONS.values()), k=count)
+    by = [("resident", None)] + [(person["role"], person["id"]) for person in recorders]
+    by_weights = [80] + ([15, 5] if len(recorders) == 2 else [20 / len(recorders)] * len(recorders))
+    recorded = rng.choices(by, weights=by_weights, k=count)
+    return [(_uuid7(ms, rng), _iso_ms(ms), who[i], reasons[i], *recorded[i]) for i, ms in enumerate(moments)]
 
 
 def _last_seen(people: list[dict], visit_rows: list[tuple]) -> None:
@@ -239,6 +238,7 @@ def _write_members(store: Store, rng: random.Random, people: list[dict]) -> None
         ms = int(created.timestamp() * 1000)
         events.append(_event_row("member.created", _uuid7(ms, rng), person["created_at"],
                                  protocol.canonical_json(data)))
+    tokens.sort()  # in key order, the B-tree only ever appends
     conn.executemany("INSERT INTO member_tokens (token, member_id, seen) VALUES (?, ?, ?)", tokens)
     search.add_variants(conn, {token for token, _m, _s in tokens})
     _append_events(conn, events)
@@ -359,7 +359,7 @@ def _bulk_write(store: Store, rng: random.Random, people: list[dict], visit_rows
     conn.execute("PRAGMA foreign_keys = OFF")
     try:
         with store.transaction():
-            indexes = _without_indexes(conn, ("visits", "member_tokens"))
+            indexes = _without_indexes(conn, ("visits", "member_tokens", "outbox"))
             _write_members(store, rng, people)
             _write_visits(store, rng, visit_rows)
             for sql in indexes:
