@@ -144,8 +144,18 @@ class ModeBanner(BoxLayout):
     role = StringProperty("")
 
     def on_kv_post(self, *_args) -> None:
+        self.content = self.children[0]  # strong (ids are weak): out of the tree outside the modes
+        self.remove_widget(self.content)
         mode = App.get_running_app().mode
         mode.bind(name=self.setter("name"), role=self.setter("role"))
+
+    def on_name(self, *_args) -> None:
+        # out of the tree when no one is signed in: its buttons can be neither
+        # seen nor touched (a zero-height row would still overlap the header)
+        if self.name and self.content.parent is None:
+            self.add_widget(self.content)
+        elif not self.name and self.content.parent is self:
+            self.remove_widget(self.content)
 
     def go_home(self) -> None:
         app = App.get_running_app()

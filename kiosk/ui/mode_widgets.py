@@ -13,20 +13,20 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.modalview import ModalView
 
 from kiosk.ui.i18n import _
-from kiosk.ui.widgets import RowButton
+from kiosk.ui.widgets import DirBox, RowButton
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 MIN_QUERY = 2
 
 
-class MemberPicker(BoxLayout):
+class MemberPicker(DirBox):
     """Type a name on the big keyboard; tap a result. Dispatches
     ``on_member(member)``. Full names here: only the team sees this screen."""
 
     query = StringProperty("")
     message = StringProperty("")
-    limit = 5
+    limit = 4
     __events__ = ("on_member",)
 
     def key(self, char: str) -> None:
@@ -51,13 +51,29 @@ class MemberPicker(BoxLayout):
             label = f"{member['first_name']} {member['last_name']}"
             if member.get("birth_year"):
                 label += f" ({member['birth_year']})"
-            row = RowButton(icon="person", text=_.display(label), font_size=26)
+            row = RowButton(icon="person", text=_.display(label), font_size=24)
             row.member = member
             row.bind(on_release=lambda r: self.dispatch("on_member", r.member))
             results.add_widget(row)
 
     def on_member(self, member: dict) -> None:
         pass
+
+
+class OneOf(BoxLayout):
+    """Shows one of its children at a time (``show(index)``); the others are
+    taken out of the tree, so hidden buttons can neither be seen nor touched."""
+
+    def on_kv_post(self, *_args) -> None:
+        self.parts = list(reversed(self.children))  # strong refs: kv ids are weak
+        self.show(0)
+
+    def show(self, index: int) -> None:
+        part = self.parts[index]
+        if part.parent is self and len(self.children) == 1:
+            return
+        self.clear_widgets()
+        self.add_widget(part)
 
 
 class Field(BoxLayout):

@@ -34,6 +34,7 @@ class StaffPrivacyScreen(ModeScreen):
     def reset(self) -> None:
         self.member, self.details, self.result, self.candidates = {}, "", "", []
         self.ids.picker.clear()
+        self.ids.parts.show(0)
         if self.popup is not None:
             self.popup.dismiss(animation=False)
             self.popup = None
@@ -44,6 +45,12 @@ class StaffPrivacyScreen(ModeScreen):
                                            if member.get(key) not in (None, "")))
         self.result = ""
         self.ids.picker.clear()
+        self.ids.parts.show(1)
+
+    def other(self) -> None:
+        self.member, self.details = {}, ""
+        self.ids.picker.clear()
+        self.ids.parts.show(0)
 
     def _ask(self, question: str, yes: str, then) -> None:
         self.popup = ConfirmPopup(question, yes)
@@ -82,7 +89,7 @@ class StaffPrivacyScreen(ModeScreen):
     def erase(self) -> None:
         def action(app) -> None:
             app.centre.privacy.erase(self.member["id"], actor=self.actor)
-            self.member, self.details = {}, ""
+            self.other()
             self.result = _("La personne est effacée.")
         self._run(action)
 

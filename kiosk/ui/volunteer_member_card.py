@@ -23,6 +23,8 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 
 class MemberCardScreen(ModeScreen):
+    """Two parts: the member picker, then the chosen member's card."""
+
     member = DictProperty({})
     texture = ObjectProperty(None, allownone=True)
     code = StringProperty("")
@@ -35,6 +37,7 @@ class MemberCardScreen(ModeScreen):
         self.texture = None
         self.code = self.name = self.status = ""
         self.ids.picker.clear()
+        self.ids.parts.show(0)
         if self.popup is not None:
             self.popup.dismiss(animation=False)
             self.popup = None
@@ -47,6 +50,7 @@ class MemberCardScreen(ModeScreen):
         self.code = card_print.printable(member["card_code"])
         self.name = _.display(f"{member['first_name']} {member['last_name']}")
         self.ids.picker.clear()
+        self.ids.parts.show(1)
 
     def card_scanned(self, code: str) -> None:
         app = App.get_running_app()
