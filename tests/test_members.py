@@ -283,3 +283,50 @@ def test_get_of_an_unknown_member_is_not_found(members):
 ])
 def test_display_name_is_first_name_and_initial(members, first, last, shown):
     assert Members.display_name(aicha(members, first_name=first, last_name=last)) == shown
+
+
+# ---------------------------------------------------------------- each change has exactly its event
+
+OPERATIONS = st.lists(st.tuples(
+    st.sampled_from(["register", "update_commune", "update_phone", "check_in", "erase", "refused"]),
+    st.integers(0, 5)), min_size=1, max_size=25)
+
+
+@hsettings(max_examples=25, deadline=None)
+@given(OPERATIONS)
+def test_every_change_has_exactly_its_event(tmp_path_factory, operations):
+    from kiosk.core.privacy import Privacy
+    from kiosk.core.store import Store
+    from kiosk.core.visits import Visits
+
+    with Store.open(tmp_path_factory.mktemp("events") / "k.db") as store:
+        settings = Settings(store)
+        members, visits, privacy = Members(store, settings), Visits(store, settings), Privacy(store, settings)
+        live: list[str] = []
+        expected = {"member.created": 0, "member.updated": 0, "member.erased": 0, "visit.recorded": 0}
+        for kind, pick in operations:
+            target = live[pick % len(live)] if live else None
+            if kind == "register":
+                live.append(members.register(first_name="Léa", last_name="Roux", consent_data=True)["id"])
+                expected["member.created"] += 1
+            elif kind == "update_commune" and target:
+                before = members.get(target)["commune"]
+                commune = ["Outreau", "Wimereux"][pick % 2]
+                members.update(target, commune=commune)
+                expected["member.updated"] += before != commune
+            elif kind == "update_phone" and target:
+                members.update(target, phone=f"06 12 34 56 {pick:02d}")
+            elif kind == "check_in":
+                visits.check_in("accueil", member_id=target)
+                expected["visit.recorded"] += 1
+            elif kind == "erase" and target:
+                privacy.erase(target, None)
+                live.remove(target)
+                expected["member.erased"] += 1
+            elif kind == "refused":
+                with pytest.raises(InvalidInput):
+                    members.register(first_name="", last_name="Roux", consent_data=True)
+        counted = {kind: len(events(store, kind)) for kind in expected}
+        assert counted == expected
+        visit_ids = {row[0] for row in store.conn.execute("SELECT id FROM visits")}
+        assert visit_ids == {event["data"]["visit_id"] for event in events(store, "visit.recorded")}
