@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import json
 import random
-import uuid
 from bisect import bisect
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
