@@ -6,8 +6,8 @@
 set -euo pipefail
 
 RUN_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libmtdev1 fonts-noto-core fonts-material-design-icons-iconfont)
-# shellcheck, systemd (systemd-analyze) and cage: tests/test_packaging.py
-TEST_PACKAGES=(chromium postgresql poppler-utils shellcheck systemd cage)
+# shellcheck, systemd (systemd-analyze), cage and xwayland: tests/test_packaging.py
+TEST_PACKAGES=(chromium postgresql poppler-utils shellcheck systemd cage xwayland)
 
 wanted=("${RUN_PACKAGES[@]}")
 if [[ "${1:-run}" == "test" ]]; then
