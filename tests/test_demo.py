@@ -125,3 +125,14 @@ def test_demo_scales_to_tens_of_thousands(tmp_path):
     with Store.open(tmp_path / "big.db") as store:
         assert store.one("SELECT count(*) AS n FROM outbox WHERE type = 'visit.recorded'")["n"] == 100_000
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_filling_a_demo_again_adds_people_but_no_second_staff_or_workshops(tmp_path):
+    path = tmp_path / "again.db"
+    demo.build(path, members=20, visits=30, seed=1)
+    demo.build(path, members=10, visits=5, seed=2)
+    with Store.open(path) as store:
+        assert store.one("SELECT count(*) AS n FROM members")["n"] == 30
+        assert store.one("SELECT count(*) AS n FROM staff")["n"] == 2
+        assert store.one("SELECT count(*) AS n FROM workshops")["n"] == len(demo.CATALOGUE)
+        assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -392,8 +392,9 @@ def build(path: str | Path, members: int = 300, visits: int = 2000, seed: int = 
         _bulk_write(store, rng, people, visit_rows)
         ids = [person["id"] for person in people] or [row["id"] for row in store.query(
             "SELECT id FROM members WHERE erased_at IS NULL LIMIT 1000")]
-        made = _workshops(store, rng, ids, staff) if ids else {"workshops": 0, "sessions": 0,
-                                                               "registrations": 0, "waitlisted": 0}
+        made = {"workshops": 0, "sessions": 0, "registrations": 0, "waitlisted": 0}
+        if ids and store.one("SELECT 1 AS found FROM workshops") is None:  # filling again adds none
+            made = _workshops(store, rng, ids, staff)
         return _summary(store, path, len(people), len(visit_rows), made)
 
 
