@@ -90,7 +90,10 @@ class StaffSettingsScreen(ModeScreen):
                 if value != current[key]:
                     settings.set(key, value, actor=self.actor)
         except DomainError as error:
-            self.result = app.error_text(error)
+            # the core names the setting by its key: say which field on this screen
+            field = self.ids.get(error.field)
+            label = getattr(field, "label", "")
+            self.result = f"{label} — {app.error_text(error)}" if label else app.error_text(error)
             return
         app.centre_name = settings.get("centre_name")
         self.result = _("Réglages enregistrés.")

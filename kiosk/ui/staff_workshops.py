@@ -41,6 +41,14 @@ def whole(field: str, text: str) -> int:
                            value=text) from None
 
 
+def french_phone(stored: str | None) -> str:
+    """+33612345678 (how kiosk.core.text stores it) as staff dial it: 06 12 34 56 78."""
+    if not stored or not stored.startswith("+33") or len(stored) != 12:
+        return stored or ""
+    national = "0" + stored[3:]
+    return " ".join(national[i:i + 2] for i in range(0, 10, 2))
+
+
 class StaffWorkshopsScreen(ModeScreen):
     staff_only = True
     themes = ListProperty(list(THEMES))
@@ -142,7 +150,7 @@ class StaffWorkshopsScreen(ModeScreen):
         except DomainError as error:
             self.message = app.error_text(error)
             return
-        lines = [f"{p['first_name']} {p['last_name']}  {p['phone'] or ''}".rstrip() for p in people]
+        lines = [f"{p['first_name']} {p['last_name']}  {french_phone(p['phone'])}".rstrip() for p in people]
         head = _.gettext("Séance annulée. À prévenir :") if lines else \
             _.gettext("Séance annulée. Personne n'était inscrit.")
         self.told = _.display("\n".join([head, *lines]))
