@@ -166,6 +166,42 @@ def test_daily_job_backs_up_before_it_purges():
     assert "kiosk purge --db /var/lib/accueil/accueil.db" in starts[1]
 
 
+def unit_commands(unit: str) -> list[list[str]]:
+    """The kiosk command lines a unit runs, as argument lists."""
+    text = (LINUX / "systemd" / unit).read_text()
+    commands = []
+    for line in text.splitlines():
+        if line.startswith("ExecStart="):
+            words = line.removeprefix("ExecStart=").split()
+            commands.append(words[words.index("/opt/accueil/venv/bin/kiosk") + 1:])
+    return commands
+
+
+@pytest.mark.parametrize("unit", ["accueil-kiosk.service", "accueil-sync.service", "accueil-daily.service"])
+def test_units_run_commands_the_kiosk_has(unit):
+    from kiosk.cli import build_parser
+
+    for command in unit_commands(unit):
+        args = build_parser().parse_args(command)
+        assert args.db == "/var/lib/accueil/accueil.db"
+
+
+def test_daily_job_command_lines_back_up_then_purge_a_real_database(tmp_path):
+    # the unit's own command lines, run against a demo centre in place of /var/lib/accueil
+    from kiosk.core import demo
+
+    data = tmp_path / "var-lib-accueil"
+    (data / "backups").mkdir(parents=True)  # as install.sh makes it
+    demo.build(data / "accueil.db", members=30, visits=40, seed=3)
+    kiosk_cli = [sys.executable, "-m", "kiosk.cli"]
+    for command in unit_commands("accueil-daily.service"):
+        words = [word.replace("/var/lib/accueil", str(data)) for word in command]
+        result = sh(*kiosk_cli, *words, check=False)
+        assert result.returncode == 0, result.stderr
+    backups = list((data / "backups").glob("*.db"))
+    assert len(backups) == 1 and backups[0].stat().st_size > 0
+
+
 @pytest.mark.slow
 def test_reinstall_keeps_the_data_and_local_settings(tmp_path, wheel):
     root = tmp_path / "root"
