@@ -266,6 +266,17 @@ def test_hub_units_pass_systemd_analyze_verify(hub_root):
     assert result.stderr.strip() == ""
 
 
+def test_hub_unit_runs_a_serve_the_hub_has():
+    from federation.cli import build_parser
+
+    line = next(line for line in (HUB / "accueil-hub@.service").read_text().splitlines()
+                if line.startswith("ExecStart="))
+    words = line.replace("%i", "8081").split()
+    assert words[0] == "ExecStart=/opt/accueil-hub/venv/bin/federation"
+    args = build_parser().parse_args(words[1:])
+    assert (args.command, args.host, args.port, args.db) == ("serve", "127.0.0.1", 8081, None)
+
+
 def test_proxies_send_to_every_hub_port():
     caddy = (HUB / "Caddyfile").read_text()
     nginx = (HUB / "nginx-accueil-hub.conf").read_text()
