@@ -207,14 +207,19 @@ async def post_batch(request: Request, device: centres.Device = Depends(current_
     """Store a batch of events; the answer comes only after the commit and
     puts every sent event id in exactly one of stored, duplicates, rejected."""
     raw = await _read_body(request, limits.max_body_bytes)
-    text = _decode(raw, request.headers.get("content-encoding", "identity"), limits.max_decoded_bytes)
-    try:
-        body = json.loads(text)
-    except (ValueError, RecursionError) as error:
-        raise HubError(400, f"the body is not valid JSON: {error}", "body") from None
-    answer = await run_in_threadpool(_store_batch, engine, device, body, limits.max_events)
+    encoding = request.headers.get("content-encoding", "identity")
+    # decompressing, parsing and storing are CPU and disk work: off the event loop
+    answer = await run_in_threadpool(_store_batch, engine, device, raw, encoding, limits)
     # built by the hub itself: skip re-validating thousands of ids against the model
     return JSONResponse(answer)
+
+
+def _parse(raw: bytes, encoding: str, limits: Limits) -> object:
+    text = _decode(raw, encoding, limits.max_decoded_bytes)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise HubError(400, f"the body is not valid JSON: {error}", "body") from None
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -253,14 +258,16 @@ def _decode(raw: bytes, encoding: str, limit: int) -> bytes:
     return out
 
 
-def _store_batch(engine: Engine, device: centres.Device, body: object, max_events: int) -> dict:
+def _store_batch(engine: Engine, device: centres.Device, raw: bytes, encoding: str, limits: Limits) -> dict:
+    body = _parse(raw, encoding, limits)
     received_at = centres.now_iso()
     try:
-        with db.writer(engine) as conn, conn.begin():
-            answer = ingest.ingest(conn, body, device.centre_id, device.id, received_at, max_events)
-            centres.mark_synced(conn, device.id, received_at)
+        batch = ingest.prepare(body, device.centre_id, device.id, received_at, limits.max_events)
     except protocol.ProtocolError as error:
         raise HubError(400, str(error), error.field) from None
+    with db.writer(engine) as conn, conn.begin():  # the write lock, for the writes only
+        answer = ingest.write(conn, batch)
+        centres.mark_synced(conn, device.id, received_at)
     return answer.as_json()
 
 

@@ -46,16 +46,42 @@ class Answer:
         }
 
 
-def ingest(conn: Connection, body: object, centre_id: str, device_id: str | None,
-           received_at: str, max_events: int = protocol.MAX_EVENTS_PER_BATCH) -> Answer:
-    """Store a parsed batch for ``centre_id`` (the token's centre, never the
-    body's). Raises ProtocolError for a bad envelope, before any write."""
+@dataclass
+class Prepared:
+    """A batch checked and turned into rows, before any database work."""
+
+    centre_id: str
+    received_at: str
+    body: dict
+    valid: list[dict]
+    rejected: list[dict]
+    rows: list[dict]
+
+
+def prepare(body: object, centre_id: str, device_id: str | None, received_at: str,
+            max_events: int = protocol.MAX_EVENTS_PER_BATCH) -> Prepared:
+    """Validate a parsed batch for ``centre_id`` (the token's centre, never
+    the body's) and build its rows. Raises ProtocolError for a bad envelope.
+    Pure CPU work, done before taking the database's write lock."""
     valid, rejected = protocol.validate_batch(body, max_events=max_events)
     _check_identity(body, centre_id, device_id)
     index_of = _first_indexes(body["events"])
     rows = [_event_row(event, centre_id, device_id, received_at, index_of[event["id"]], position)
             for position, event in enumerate(valid)]
-    answer = Answer(rejected=rejected)
+    return Prepared(centre_id, received_at, body, valid, rejected, rows)
+
+
+def ingest(conn: Connection, body: object, centre_id: str, device_id: str | None,
+           received_at: str, max_events: int = protocol.MAX_EVENTS_PER_BATCH) -> Answer:
+    """Prepare and write a batch in the caller's transaction."""
+    return write(conn, prepare(body, centre_id, device_id, received_at, max_events))
+
+
+def write(conn: Connection, batch: Prepared) -> Answer:
+    """Store a prepared batch in the caller's transaction: new events, replays
+    answered as duplicates, conflicts kept aside, projections updated."""
+    answer = Answer(rejected=list(batch.rejected))
+    rows, centre_id = batch.rows, batch.centre_id
     if not rows:
         return answer
     inserted = _insert_events(conn, rows)
@@ -63,15 +89,15 @@ def ingest(conn: Connection, body: object, centre_id: str, device_id: str | None
     answer.stored = [row["event_id"] for row in rows if row["event_id"] in inserted]
     others = [row for row in rows if row["event_id"] not in inserted]
     answer.duplicates, conflicting = _split_replays(conn, centre_id, others)
-    kept_aside = conflicting + _in_batch_conflicts(body, by_id)
-    _keep_conflicts(conn, kept_aside, received_at)
+    kept_aside = conflicting + _in_batch_conflicts(batch.body, by_id)
+    _keep_conflicts(conn, kept_aside, batch.received_at)
     answer.rejected += [
         {"id": row["event_id"], "index": row["index"],
          "reason": "conflict: the hub already holds another content for this event id"}
         for row in conflicting
     ]
     answer.rejected.sort(key=lambda item: item["index"])
-    new_events = [(by_id[event_id], valid[by_id[event_id]["position"]]) for event_id in answer.stored]
+    new_events = [(by_id[event_id], batch.valid[by_id[event_id]["position"]]) for event_id in answer.stored]
     update_projections(conn, centre_id, new_events)
     # a conflicting copy of an erased member's event must not keep its attributes
     _redact_erased(conn, centre_id, {row["member_id"] for row in kept_aside if row["member_id"]})
