@@ -330,3 +330,9 @@ def test_every_change_has_exactly_its_event(tmp_path_factory, operations):
         assert counted == expected
         visit_ids = {row[0] for row in store.conn.execute("SELECT id FROM visits")}
         assert visit_ids == {event["data"]["visit_id"] for event in events(store, "visit.recorded")}
+
+
+def test_update_of_the_neighbourhood_alone_brings_its_commune(members):
+    member = aicha(members)
+    moved = members.update(member["id"], neighbourhood="Tour du Renard")
+    assert (moved["commune"], moved["qpv"]) == ("Outreau", True)

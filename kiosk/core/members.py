@@ -153,6 +153,8 @@ class Members:
         before = self.get(member_id)
         changes = self._clean(fields)
         after = {**before, **changes}
+        if changes.get("neighbourhood") and "commune" not in changes:
+            after["commune"] = None  # moving house: the new neighbourhood says the commune
         changes.update(self._place(after))
         after.update(changes)
         today = self.store.now().date()
