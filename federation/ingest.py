@@ -16,6 +16,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -165,9 +167,9 @@ def _dialect_insert(conn: Connection, table: sa.Table):
 # Statements compiled once per dialect with named parameters, then run
 # through the driver's executemany: SQLAlchemy's per-row parameter handling
 # costed more than the inserts themselves on batches of 1,000.
-_NAMED_DIALECTS = {"sqlite": sqlite.dialect(paramstyle="named"),
-                   "postgresql": postgresql.psycopg.dialect(paramstyle="pyformat")}
-_compiled: dict[tuple[str, str], str] = {}
+_POSITIONAL_DIALECTS = {"sqlite": sqlite.dialect(paramstyle="qmark"),
+                        "postgresql": postgresql.psycopg.dialect(paramstyle="format")}
+_compiled: dict[tuple[str, str], tuple[str, Callable]] = {}
 
 
 def _executemany(conn: Connection, key: str, build, rows: list[dict]) -> None:
@@ -175,10 +177,15 @@ def _executemany(conn: Connection, key: str, build, rows: list[dict]) -> None:
     if not rows:
         return
     name = conn.dialect.name
-    sql = _compiled.get((key, name))
-    if sql is None:
-        sql = _compiled[(key, name)] = str(build(conn).compile(dialect=_NAMED_DIALECTS[name]))
-    conn.exec_driver_sql(sql, rows)
+    found = _compiled.get((key, name))
+    if found is None:
+        compiled = build(conn).compile(dialect=_POSITIONAL_DIALECTS[name])
+        names = compiled.positiontup
+        # itemgetter of one name returns the value, not a tuple of it
+        getter = itemgetter(*names) if len(names) > 1 else (lambda row, _n=names[0]: (row[_n],))
+        found = _compiled[(key, name)] = (str(compiled), getter)
+    sql, getter = found
+    conn.exec_driver_sql(sql, [getter(row) for row in rows])
 
 
 _EVENT_COLUMNS = ("centre_id", "event_id", "type", "occurred_at", "received_at",
