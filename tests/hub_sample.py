@@ -127,8 +127,9 @@ def _workshops(conn) -> None:
         attendance(5, B, S4, M4, True), attendance(6, A, S2, M1, True)])
 
 
-def make_db(path, now: datetime = NOW) -> tuple[str, sa.Engine]:
-    url = f"sqlite:///{path}"
+def make_db(path_or_url, now: datetime = NOW) -> tuple[str, sa.Engine]:
+    """A SQLite file at a path, or the given database URL, migrated and seeded."""
+    url = str(path_or_url) if "://" in str(path_or_url) else f"sqlite:///{path_or_url}"
     engine = store.open_engine(url)
     seed(engine, now)
     return url, engine

@@ -12,9 +12,14 @@ from tests import hub_sample as sample
 from tests.hub_sample import A, B, C, D, M1, NOW
 
 
-@pytest.fixture
-def conn(tmp_path):
-    _url, engine = sample.make_db(tmp_path / "hub.db")
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def conn(request, tmp_path):
+    # the same queries must give the same figures on both databases
+    if request.param == "sqlite":
+        target = tmp_path / "hub.db"
+    else:
+        target = request.getfixturevalue("postgres_cluster").new_database()
+    _url, engine = sample.make_db(target)
     with engine.connect() as connection:
         yield connection
     engine.dispose()
