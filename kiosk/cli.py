@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the federation gave (federation add-centre). Stores the hub's address and "
         "this kiosk's token in the database.",
     )
-    enrol.add_argument("--db", default=DEFAULT_DB, help="database file of the centre")
+    enrol.add_argument("--db", help="database file of the centre (default: the one `kiosk run` opens)")
     enrol.add_argument("--hub", required=True, help="the hub's address, e.g. https://hub.example.org")
     enrol.add_argument("--code", required=True, help="the enrolment code from the federation")
     enrol.add_argument("--label", default="Borne accueil", help="what this kiosk is, for the federation")
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "exit with 0 when all went, 1 when the hub could not be reached or refused, "
         "3 when the kiosk is not enrolled or its token was revoked.",
     )
-    sync.add_argument("--db", default=DEFAULT_DB, help="database file of the centre")
+    sync.add_argument("--db", help="database file of the centre (default: the one `kiosk run` opens)")
     sync.add_argument("--resend-since", metavar="DATE",
                       help="first send again the events that occurred since DATE (YYYY-MM-DD), "
                       "e.g. after the hub was restored from an older backup")
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show what the sync has done, and compare with what the hub holds "
         "(when it can be reached) to spot events the hub lost.",
     )
-    status.add_argument("--db", default=DEFAULT_DB, help="database file of the centre")
+    status.add_argument("--db", help="database file of the centre (default: the one `kiosk run` opens)")
     status.add_argument("--json", action="store_true",
                         help="print JSON (keys recorded, pending, parked, last_success, last_error, …)")
     status.add_argument("--offline", action="store_true", help="do not ask the hub")
@@ -191,6 +191,14 @@ EXIT_SYNC_FAILED = 1
 EXIT_NOT_ENROLLED = 3
 
 
+def _sync_db(args: argparse.Namespace, create: bool = False) -> str:
+    """--db, or the database `kiosk run` opens without it (its folder made
+    only when asked: enrolling a new kiosk may come before its first run)."""
+    from kiosk import paths
+
+    return str(args.db or paths.default_db(create=create))
+
+
 def _sync_settings(db: str) -> dict:
     from kiosk.core.settings import Settings
     from kiosk.core.store import Store
@@ -211,7 +219,7 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     except client.SyncError as error:
         print(f"Appairage impossible : {error.message_fr}\n({error})", file=sys.stderr)
         return EXIT_SYNC_FAILED
-    with Store.open(args.db) as store:
+    with Store.open(_sync_db(args, create=True)) as store:
         settings = Settings(store)
         settings.set("hub_url", args.hub.rstrip("/"))
         settings.set("device_token", answer["device_token"])
@@ -226,8 +234,9 @@ def cmd_enrol(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     from sync import client, outbox, status
 
-    settings = _sync_settings(args.db)
-    conn = outbox.connect(args.db)
+    database = _sync_db(args)
+    settings = _sync_settings(database)
+    conn = outbox.connect(database)
     try:
         if args.resend_since:
             try:
@@ -260,8 +269,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from sync import client, outbox, status
 
-    settings = _sync_settings(args.db)
-    conn = outbox.connect(args.db)
+    database = _sync_db(args)
+    settings = _sync_settings(database)
+    conn = outbox.connect(database)
     try:
         local = status.local_status(conn)
     finally:
@@ -278,6 +288,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                           "hub_error": hub_error, "gap": gap}, ensure_ascii=False, indent=2))
     else:
         print(status.describe_fr(local, hub, hub_error))
+        if not settings["device_token"]:
+            print("Borne non appairée au hub : lancez kiosk enrol avec le code de la fédération.")
     return 0
 
 
