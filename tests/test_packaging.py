@@ -30,7 +30,7 @@ KIOSK_UNITS = ["accueil-kiosk.service", "accueil-sync.service", "accueil-sync.ti
                "accueil-daily.service", "accueil-daily.timer"]
 HUB_UNITS = ["accueil-hub@8081.service", "accueil-hub.target", "accueil-hub-backup.service",
              "accueil-hub-backup.timer"]
-SHELL_SCRIPTS = sorted(REPO.glob("packaging/**/*.sh"))
+SHELL_SCRIPTS = sorted([*REPO.glob("packaging/**/*.sh"), *REPO.glob("docs/*.sh")])
 
 
 def sh(*command: str | Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
