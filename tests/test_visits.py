@@ -148,3 +148,12 @@ def test_today_count_follows_paris_midnight(visits, clock):
 def test_day_bounds_cover_a_daylight_saving_day():
     start, end = day_bounds(datetime(2026, 3, 29).date())
     assert (start, end) == ("2026-03-28T23:00:00.000Z", "2026-03-29T22:00:00.000Z")
+
+
+def test_check_in_refuses_an_actor_who_is_not_staff_and_changes_nothing(visits, store):
+    before = dump(store)
+    with pytest.raises(InvalidInput) as error:
+        visits.check_in("accueil", actor={"id": "0190aaaa-0000-7000-8000-000000000000",
+                                          "name": "Inconnu", "role": "staff"})
+    assert error.value.field == "actor"
+    assert dump(store) == before

@@ -45,6 +45,10 @@ class Visits:
         check_actor(actor)
         role = actor["role"] if actor else "resident"
         with self.store.transaction():
+            if actor and self.store.conn.execute("SELECT 1 FROM staff WHERE id = ? AND active = 1",
+                                                 (actor["id"],)).fetchone() is None:
+                raise InvalidInput("actor", N_("Ce bénévole ou salarié n'a plus accès : reprenez votre code."),
+                                   f"no active volunteer or staff member {actor['id']!r}", value=actor["id"])
             if member_id is not None and not members.exists(self.store.conn, member_id):
                 raise NotFound("member_id", N_("Cette personne n'est pas (ou plus) inscrite."),
                                f"no member {member_id!r}", value=member_id)
