@@ -37,14 +37,34 @@ def load_catalogue(lang: str) -> _gettext.NullTranslations:
     return _gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang])
 
 
+class Shaped(str):
+    """Text in visual order, remembering its logical (reading-order) form so a
+    label can wrap it again at its own width (kiosk.ui.widgets.KioskLabel)."""
+
+    logical = ""
+
+
 def shape(text: str) -> str:
     """Arabic letters joined and each line put in visual (right-to-left) order."""
-    return "\n".join(get_display(arabic_reshaper.reshape(line)) for line in text.split("\n"))
+    shaped = Shaped("\n".join(get_display(arabic_reshaper.reshape(line)) for line in text.split("\n")))
+    shaped.logical = text
+    return shaped
 
 
 #: What the language buttons show: each language's own name, never translated
 #: (Arabic shaped once here, whatever the current language).
 LANGUAGE_NAMES = {"fr": "Français", "en": "English", "ar": shape("العربية")}
+
+
+def wrap_shaped(text: str, width_chars: int) -> Shaped:
+    """``text`` (logical order) cut into lines of at most ``width_chars``, then
+    shaped line by line; remembers ``text`` to wrap again at another width."""
+    lines = []
+    for paragraph in text.split("\n"):
+        lines.extend(textwrap.wrap(paragraph, max(6, width_chars)) or [""])
+    shaped = shape("\n".join(lines))
+    shaped.logical = text
+    return shaped
 
 
 class Translator(Observable):
@@ -111,10 +131,7 @@ class Translator(Observable):
     def wrap(self, text: str, width_chars: int) -> str:
         """Wrap a translated paragraph *before* shaping, so that right-to-left
         lines come out in reading order (Kivy would wrap the visual string)."""
-        lines = []
-        for paragraph in text.split("\n"):
-            lines.extend(textwrap.wrap(paragraph, max(10, width_chars)) or [""])
-        return self.display("\n".join(lines))
+        return wrap_shaped(text, width_chars) if self.rtl else text
 
     # --- dates and times, Europe/Paris
     def local(self, moment: datetime) -> datetime:

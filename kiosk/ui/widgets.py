@@ -23,7 +23,27 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 
 class KioskLabel(Label):
-    """Text at least 24 px, in the kiosk's font and ink colour."""
+    """Text at least 24 px, in the kiosk's font and ink colour.
+
+    Right-to-left text (i18n.Shaped) is wrapped here, in reading order, before
+    Kivy sees it: Kivy would cut the visual string into lines top-down and the
+    sentence would start on the last line."""
+
+    def on_text(self, *_args) -> None:
+        self._wrap_rtl()
+
+    def on_width(self, *_args) -> None:
+        self._wrap_rtl()
+
+    def _wrap_rtl(self) -> None:
+        from kiosk.ui.i18n import Shaped, wrap_shaped
+
+        if not isinstance(self.text, Shaped) or self.width < 50 or self.text_size[0] is None:
+            return
+        chars = int(self.width / (self.font_size * 0.6))
+        wrapped = wrap_shaped(self.text.logical, chars)
+        if wrapped != self.text:
+            self.text = wrapped
 
 
 class IconLabel(Label):
@@ -39,15 +59,25 @@ class DirBox(BoxLayout):
     """A horizontal row that puts its first child on the right in Arabic."""
 
     rtl = BooleanProperty(False)
+    _mirrored = False
     _reordering = False
 
     def add_widget(self, widget, index=0, *args, **kwargs):
-        if self.rtl and self.orientation == "horizontal" and not self._reordering:
-            index = len(self.children)  # a row added later goes to the left end
+        if self._mirrored and not self._reordering:
+            index = len(self.children)  # a child added later goes to the left end
         super().add_widget(widget, index, *args, **kwargs)
 
     def on_rtl(self, *_args) -> None:
-        if self.orientation != "horizontal":
+        self._arrange()
+
+    def on_orientation(self, *_args) -> None:
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Mirror the children when (and only when) the row is horizontal and
+        the language right to left; kv may set rtl before orientation."""
+        wanted = self.rtl and self.orientation == "horizontal"
+        if wanted == self._mirrored:
             return
         children = list(self.children)
         self._reordering = True
@@ -55,6 +85,7 @@ class DirBox(BoxLayout):
         for child in children:  # self.children is last-added first: re-adding reverses
             self.add_widget(child)
         self._reordering = False
+        self._mirrored = wanted
 
 
 class TileButton(ButtonBehavior, DirBox):
