@@ -262,7 +262,8 @@ def _append_events(conn, rows: list[tuple]) -> None:
     for row in rows:
         if row[1] not in checked:
             event = protocol.validate_event(json.loads(row[3]))
-            assert protocol.canonical_json(event) == row[3], "demo event text is not canonical"
+            if protocol.canonical_json(event) != row[3]:
+                raise RuntimeError(f"demo {row[1]} event text is not canonical JSON")
             checked.add(row[1])
     conn.executemany("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES (?, ?, ?, ?)", rows)
 
