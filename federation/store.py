@@ -21,11 +21,14 @@ Conventions other modules rely on (the dashboard's report queries read them):
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timezone
 from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from sync import protocol
 
 DEFAULT_DB_URL = "sqlite:///federation.db"
 SQLITE_BUSY_TIMEOUT_MS = 5_000
@@ -332,6 +335,16 @@ def open_engine(url: str | None = None) -> Engine:
     return engine
 
 
+_UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+def utc_text(text: str) -> str:
+    """A valid protocol time as utc_iso text, so times sort as text whatever
+    offset the kiosk wrote (kiosks write utc_iso already: kept as is)."""
+    if _UTC_ISO.fullmatch(text):
+        return text
+    return protocol.utc_iso(protocol.parse_utc(text))
+
+
 def utc_now_iso() -> str:
-    moment = datetime.now(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return protocol.utc_iso(datetime.now(timezone.utc))
