@@ -45,5 +45,16 @@ def _fill(app, screen: str) -> None:
         app.screen("card").member = SAMPLE_MEMBER
     if screen == "checkin":
         app.flow = {"purpose": "checkin"}
+    _sign_in_for(app, screen)
     app.go(screen)
     offscreen.frames(2)
+
+
+def _sign_in_for(app, screen: str) -> None:
+    """The volunteer and staff screens are drawn with a sample person signed
+    in (nothing is written: the mode only holds who it is)."""
+    from kiosk.ui.mode import STAFF_SCREENS, VOLUNTEER_SCREENS
+
+    if screen in STAFF_SCREENS or screen in VOLUNTEER_SCREENS:
+        role = "staff" if screen in STAFF_SCREENS else "volunteer"
+        app.mode.start({"id": "sample", "name": "Martine Dupuis", "role": role})

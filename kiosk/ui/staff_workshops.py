@@ -22,6 +22,24 @@ from sync.protocol import THEMES, parse_utc
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 LISTED_DAYS = 60
+#: The protocol's workshop themes, in words (the Spinner shows these).
+THEME_LABELS = {
+    "accueil": N_("Accueil"),
+    "education": N_("Éducation"),
+    "parentalite": N_("Parentalité"),
+    "e_administration": N_("Démarches en ligne"),
+    "numerique": N_("Numérique"),
+    "pouvoir_d_agir": N_("Pouvoir d'agir"),
+    "autre": N_("Autre"),
+}
+
+
+def theme_label(theme: str) -> str:
+    return _(THEME_LABELS.get(theme, theme))
+
+
+def theme_code(label: str) -> str:
+    return next((code for code in THEMES if theme_label(code) == label), label)
 
 
 def paris_moment(field: str, day: str, clock: str) -> datetime:
@@ -51,7 +69,7 @@ def french_phone(stored: str | None) -> str:
 
 class StaffWorkshopsScreen(ModeScreen):
     staff_only = True
-    themes = ListProperty(list(THEMES))
+    themes = ListProperty([])
     message = StringProperty("")
     editing = StringProperty("")  # the session being edited, or "" for a new workshop
     told = StringProperty("")
@@ -59,6 +77,9 @@ class StaffWorkshopsScreen(ModeScreen):
 
     def refresh(self) -> None:
         app = App.get_running_app()
+        self.themes = [theme_label(code) for code in THEMES]
+        if self.ids.theme.text not in self.themes:
+            self.ids.theme.text = self.themes[0]
         now = app.centre.store.now()
         rows = self.ids.sessions
         rows.clear_widgets()
@@ -85,7 +106,7 @@ class StaffWorkshopsScreen(ModeScreen):
         for name in ("title", "facilitator", "place", "day", "start", "end", "capacity"):
             self.ids[name].text = ""
         self.ids.weeks.text = "1"
-        self.ids.theme.text = THEMES[0]
+        self.ids.theme.text = theme_label(THEMES[0])
 
     def edit(self, session: dict) -> None:
         start = parse_utc(session["starts_at"]).astimezone(PARIS)
@@ -96,7 +117,7 @@ class StaffWorkshopsScreen(ModeScreen):
                   "capacity": str(session["capacity"]), "weeks": "1"}
         for name, value in values.items():
             self.ids[name].text = value
-        self.ids.theme.text = session["theme"]
+        self.ids.theme.text = theme_label(session["theme"])
         self.editing, self.message = session["id"], ""
 
     def save(self) -> None:
@@ -114,7 +135,7 @@ class StaffWorkshopsScreen(ModeScreen):
         start = paris_moment("starts_at", day, self.field("start"))
         end = paris_moment("ends_at", day, self.field("end"))
         capacity = whole("capacity", self.field("capacity"))
-        details = {"title": self.field("title"), "theme": self.ids.theme.text,
+        details = {"title": self.field("title"), "theme": theme_code(self.ids.theme.text),
                    "facilitator": self.field("facilitator") or None}
         place, actor = self.field("place") or None, self.actor
         if self.editing:

@@ -39,7 +39,7 @@ def test_staff_create_a_weekly_series_in_one_go(app, staff):
     screen = open_tile(app, "workshops", "staff_workshops")
     fill(screen, title="Français à l'oral", facilitator="Nadia", place="Salle 1", day="03/12/2026",
          start="14:00", end="16:00", capacity="12", weeks="4")
-    screen.ids.theme.text = "education"
+    screen.ids.theme.text = "Éducation"
     tap(screen.ids.save)
     sessions = app.centre.store.query("SELECT starts_at, capacity, series_id FROM sessions ORDER BY starts_at")
     assert len(sessions) == 4
