@@ -13,20 +13,22 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.modalview import ModalView
 
 from kiosk.ui.i18n import _
-from kiosk.ui.widgets import DirBox, RowButton
+from kiosk.ui.theme import C
+from kiosk.ui.widgets import KioskLabel, RowButton
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 MIN_QUERY = 2
 
 
-class MemberPicker(DirBox):
-    """Type a name on the big keyboard; tap a result. Dispatches
-    ``on_member(member)``. Full names here: only the team sees this screen."""
+class MemberPicker(BoxLayout):
+    """Type a name on the big keyboard; tap one of the names found (side by
+    side above the keyboard). Dispatches ``on_member(member)``. Full names
+    here: only the team sees these screens."""
 
     query = StringProperty("")
     message = StringProperty("")
-    limit = 4
+    limit = 3
     __events__ = ("on_member",)
 
     def key(self, char: str) -> None:
@@ -47,6 +49,7 @@ class MemberPicker(DirBox):
         found = members.search(self.query, limit=self.limit)
         if not found:
             self.message = _("Personne à ce nom.")
+            results.add_widget(KioskLabel(text=self.message, color=C["warning"]))
         for member in found:
             label = f"{member['first_name']} {member['last_name']}"
             if member.get("birth_year"):

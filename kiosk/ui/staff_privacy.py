@@ -19,6 +19,7 @@ from kiosk.ui.mode_widgets import ConfirmPopup
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
+MENU, PICKER, MEMBER, RETENTION = range(4)
 SHOWN = ("first_name", "last_name", "birth_year", "gender", "commune", "neighbourhood",
          "phone", "email", "created_at", "last_seen_at")
 
@@ -34,7 +35,7 @@ class StaffPrivacyScreen(ModeScreen):
     def reset(self) -> None:
         self.member, self.details, self.result, self.candidates = {}, "", "", []
         self.ids.picker.clear()
-        self.ids.parts.show(0)
+        self.ids.parts.show(MENU)
         if self.popup is not None:
             self.popup.dismiss(animation=False)
             self.popup = None
@@ -45,12 +46,16 @@ class StaffPrivacyScreen(ModeScreen):
                                            if member.get(key) not in (None, "")))
         self.result = ""
         self.ids.picker.clear()
-        self.ids.parts.show(1)
+        self.ids.parts.show(MEMBER)
 
     def other(self) -> None:
         self.member, self.details = {}, ""
         self.ids.picker.clear()
-        self.ids.parts.show(0)
+        self.ids.parts.show(PICKER)
+
+    def back(self) -> None:
+        self.candidates, self.result = [], ""
+        self.ids.parts.show(MENU)
 
     def _ask(self, question: str, yes: str, then) -> None:
         self.popup = ConfirmPopup(question, yes)
@@ -102,6 +107,7 @@ class StaffPrivacyScreen(ModeScreen):
         names = ", ".join(f"{m['first_name']} {m['last_name']}" for m in self.candidates[:12])
         self.result = _("%(count)d personnes sans venue depuis %(months)d mois. %(names)s",
                         count=len(self.candidates), months=months, names=names)
+        self.ids.parts.show(RETENTION)
 
     def ask_purge(self) -> None:
         if not self.candidates:

@@ -160,6 +160,7 @@ def test_an_export_without_the_stick_says_so(app, staff, tmp_path):
 def test_staff_erase_a_member_after_confirming(app, staff):
     aicha = register(app.centre)
     screen = open_tile(app, "privacy", "staff_privacy")
+    tap(screen.ids.find)
     keys_in(screen, "benal")
     tap(screen.ids.picker.ids.results.children[-1])
     assert "Benali" in screen.details
@@ -177,6 +178,7 @@ def test_staff_export_a_members_data(app, staff, tmp_path):
     app.centre.settings.set("backup_dir", str(tmp_path))
     aicha = register(app.centre)
     screen = open_tile(app, "privacy", "staff_privacy")
+    tap(screen.ids.find)
     keys_in(screen, "aic")
     tap(screen.ids.picker.ids.results.children[-1])
     tap(screen.ids.export)

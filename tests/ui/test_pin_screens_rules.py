@@ -1,0 +1,62 @@
+"""The residents' UI rules hold on every volunteer and staff screen too:
+touch targets of at least 96 px, text of at least 24 px, a pictogram beside
+every action word."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.label import Label
+from kivy.uix.textinput import TextInput
+from kivyhelp import settle
+from modehelp import STAFF_PIN, add_people, register, sign_in
+
+from kiosk.ui import icons, offscreen, theme
+from kiosk.ui.mode import STAFF_SCREENS, VOLUNTEER_SCREENS
+from kiosk.ui.widgets import KeyButton, RowButton, TileButton
+
+
+def shown(widget) -> bool:
+    while widget is not None:
+        if widget.opacity == 0 or getattr(widget, "disabled", False):
+            return False
+        widget = widget.parent if widget.parent is not widget else None
+    return True
+
+
+def problems_on(app) -> list[str]:
+    found = []
+    for widget in app.root.walk():
+        if not shown(widget):
+            continue
+        kind = type(widget).__name__
+        if isinstance(widget, ButtonBehavior) and min(widget.size) < theme.TOUCH - 1:
+            found.append(f"{app.sm.current}: {kind} {getattr(widget, 'text', '')!r} is {widget.size}")
+        if isinstance(widget, (Label, TextInput)) and widget.text and widget.font_size < theme.TEXT_SMALL:
+            found.append(f"{app.sm.current}: {kind} {widget.text[:30]!r} at {widget.font_size} px")
+        if isinstance(widget, (TileButton, RowButton)) and widget.icon not in icons.CODEPOINTS:
+            found.append(f"{app.sm.current}: {widget.text!r} has no pictogram ({widget.icon!r})")
+        if isinstance(widget, ButtonBehavior) and not isinstance(widget, (TileButton, RowButton, KeyButton)) \
+                and type(widget).__name__ not in ("PinDigit", "LanguageButton", "Button", "Spinner"):
+            found.append(f"{app.sm.current}: {kind} is a button without the shared look")
+    return found
+
+
+def test_every_mode_screen_keeps_the_ui_rules(app):
+    add_people(app.centre)
+    workshop = app.centre.workshops.create_workshop("Atelier numérique", "numerique")
+    session = app.centre.workshops.add_session(workshop["id"], datetime(2026, 12, 1, 8, 30, tzinfo=timezone.utc),
+                                               datetime(2026, 12, 1, 10, tzinfo=timezone.utc), 1)
+    for first in ("Aïcha", "Bernard"):
+        app.centre.workshops.register(session["id"], register(app.centre, first)["id"])
+    sign_in(app, STAFF_PIN)
+    app.screen("roll_call").session_id = session["id"]
+    problems = problems_on(app)
+    for name in sorted(STAFF_SCREENS | VOLUNTEER_SCREENS):
+        app.go(name)
+        assert app.sm.current == name
+        settle(app.sm.current_screen)
+        offscreen.frames(4)  # lists filled on entry lay out over a few frames
+        problems += problems_on(app)
+    assert not problems, "\n".join(problems)
