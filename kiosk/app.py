@@ -97,14 +97,21 @@ class KioskApp(App):
         return root
 
     def _warm_up(self) -> None:
+        """Load the other screens' modules one per clock tick on the UI thread
+        (their .kv must not be parsed while the UI thread builds widgets), and
+        fpdf2, behind card printing, on a thread (plain Python, no Kivy)."""
         import threading
 
-        def load() -> None:
-            for _name, target in self.screen_classes:
-                importlib.import_module(target.split(":")[0])
-            importlib.import_module("kiosk.core.card_print")
+        threading.Thread(target=importlib.import_module, args=("kiosk.core.card_print",),
+                         daemon=True).start()
+        pending = [target.split(":")[0] for _name, target in self.screen_classes]
 
-        threading.Thread(target=load, daemon=True).start()
+        def next_module(*_args) -> None:
+            if pending:
+                importlib.import_module(pending.pop(0))
+                Clock.schedule_once(next_module, 0.05)
+
+        next_module()
 
     def _make_screen(self, name: str):
         for known, target in self.screen_classes:
@@ -243,16 +250,19 @@ class KioskApp(App):
             self.centre.visits.check_in(reason, member_id=member["id"] if member else None,
                                         actor=self.mode.actor)
         except DomainError as error:
-            self.confirm("cancel", _("Le passage n'a pas pu être enregistré."), self.error_text(error))
+            self.confirm("cancel", lambda: _("Le passage n'a pas pu être enregistré."),
+                         lambda: self.error_text(error))
             return
         if member:
-            title = _("Bienvenue, %(name)s !", name=member["first_name"])
+            name = member["first_name"]
+            title = lambda: _("Bienvenue, %(name)s !", name=name)  # noqa: E731
         else:
-            title = _("Bienvenue !")
-        self.confirm("check_circle", title, _("Votre passage est bien noté."))
+            title = lambda: _("Bienvenue !")  # noqa: E731
+        self.confirm("check_circle", title, lambda: _("Votre passage est bien noté."))
 
-    def confirm(self, icon: str, title: str, message: str) -> None:
-        """Show the confirmation screen; it goes home by itself."""
+    def confirm(self, icon: str, title, message) -> None:
+        """Show the confirmation screen; it goes home by itself. ``title`` and
+        ``message`` are functions giving the text in the current language."""
         self.flow = {}
         self.screen("confirmation").show(icon, title, message)
         self.go("confirmation")

@@ -23,9 +23,17 @@ class ConfirmationScreen(KioskScreen):
     message = StringProperty("")
     _home_event = None
 
-    def show(self, icon: str, title: str, message: str) -> None:
-        """Texts come already translated: they were made for this moment's language."""
-        self.icon, self.title, self.message = icon, title, message
+    def show(self, icon: str, title, message) -> None:
+        """``title`` and ``message``: text, or functions returning it in the
+        current language (so a language switch here redraws them too)."""
+        self.icon = icon
+        self._texts = (title, message)
+        self.refresh()
+
+    def refresh(self) -> None:
+        title, message = getattr(self, "_texts", ("", ""))
+        self.title = title() if callable(title) else title
+        self.message = message() if callable(message) else message
 
     def on_enter(self, *_args) -> None:
         self._cancel()
@@ -48,4 +56,5 @@ class ConfirmationScreen(KioskScreen):
 
     def reset(self) -> None:
         self._cancel()
+        self._texts = ("", "")
         self.title = self.message = ""

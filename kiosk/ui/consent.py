@@ -55,5 +55,6 @@ class ConsentScreen(KioskScreen):
     def refuse(self) -> None:
         app = App.get_running_app()
         app.screen("first_visit").reset()
-        app.confirm("check_circle", _("Pas de problème."),
-                    _("Rien n'est gardé. Vous pouvez venir sans carte : touchez « Je suis là » puis « Sans carte »."))
+        app.confirm("check_circle", lambda: _("Pas de problème."),
+                    lambda: _("Rien n'est gardé. Vous pouvez venir sans carte : "
+                              "touchez « Je suis là » puis « Sans carte »."))

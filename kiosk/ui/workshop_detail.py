@@ -47,20 +47,22 @@ class WorkshopDetailScreen(KioskScreen):
         """Called once the member is identified: sign up or cancel, then confirm."""
         app = App.get_running_app()
         workshops = app.centre.workshops
-        title = _("Atelier : %(title)s", title=self._raw_title)
+        raw_title = self._raw_title
+        title = lambda: _("Atelier : %(title)s", title=raw_title)  # noqa: E731
         try:
             if purpose == "signup":
                 result = workshops.register(self.session_id, member["id"])
             else:
                 workshops.cancel_registration(self.session_id, member["id"])
         except DomainError as error:
-            app.confirm("cancel", title, app.error_text(error))
+            app.confirm("cancel", title, lambda: app.error_text(error))
             return
         if purpose == "cancel":
-            message = _("Votre inscription est annulée.")
+            message = lambda: _("Votre inscription est annulée.")  # noqa: E731
         elif result["status"] == "booked":
-            message = _("C'est noté : votre place est réservée.")
+            message = lambda: _("C'est noté : votre place est réservée.")  # noqa: E731
         else:
-            message = _("Complet : vous êtes n° %(position)d sur la liste d'attente.",
-                        position=result["position"])
+            position = result["position"]
+            message = lambda: _("Complet : vous êtes n° %(position)d sur la liste d'attente.",  # noqa: E731
+                                position=position)
         app.confirm("check_circle", title, message)

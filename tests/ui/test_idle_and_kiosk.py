@@ -117,3 +117,13 @@ def test_the_corner_button_asks_for_the_pin_mode(app):
     assert asked == [True]
     # the PIN screen opens when one is registered (issue 6 adds it to SCREENS)
     assert app.sm.current == ("pin" if app.has_screen("pin") else "home")
+
+
+def test_the_confirmation_follows_a_language_switch(app, centre):
+    aicha = centre.members.register("Aïcha", "Benali", 1980, commune="Outreau", consent_data=True)
+    app.flow = {"purpose": "checkin", "member": aicha}
+    app.check_in("accueil")
+    assert app.screen("confirmation").ids.title.text == "Bienvenue, Aïcha !"
+    app.set_language("en")
+    assert app.screen("confirmation").ids.title.text == "Welcome, Aïcha!"
+    assert app.screen("confirmation").ids.message.text == "Your visit is recorded."
