@@ -120,15 +120,23 @@ class Mode(EventDispatcher):
 
 
 class ModeScreen(KioskScreen):
-    """A screen of the PIN modes. ``staff_only`` screens refuse to show for
-    anyone else (second guard, behind Mode.route)."""
+    """A screen of the PIN modes. It shows nothing to someone not signed in,
+    and a ``staff_only`` one nothing to a volunteer, whatever name it was
+    registered under (the second guard, behind Mode.route)."""
 
     staff_only = False
 
-    def on_pre_enter(self, *_args) -> None:
+    def allowed(self) -> bool:
         mode = App.get_running_app().mode
-        if not mode.allows(self.name):
-            Clock.schedule_once(lambda *_a: App.get_running_app().go(mode.home))
+        if self.staff_only:
+            return mode.role == "staff"
+        return bool(mode.person) and mode.allows(self.name)
+
+    def on_pre_enter(self, *_args) -> None:
+        if not self.allowed():
+            app = App.get_running_app()
+            log.warning("screen %r entered without the right role: sent back", self.name)
+            Clock.schedule_once(lambda *_a: app.go(app.mode.home))
             return
         self.refresh()
 

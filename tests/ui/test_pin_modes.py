@@ -91,6 +91,18 @@ def test_a_staff_screen_entered_behind_the_switch_sends_a_volunteer_back(app):
     assert app.sm.current == "volunteer"
 
 
+def test_a_staff_screen_under_another_name_still_refuses_a_volunteer(app):
+    from kiosk.ui import offscreen
+
+    add_people(app.centre)
+    app.register_screen("sync_alias", "kiosk.ui.staff_sync:StaffSyncScreen")
+    sign_in(app, VOLUNTEER_PIN)
+    app.go("sync_alias")  # not in STAFF_SCREENS: the screen itself refuses
+    offscreen.frames(2)
+    assert app.sm.current == "volunteer"
+    assert app.screen("sync_alias").waiting == ""  # it never read the sync state
+
+
 def test_residents_never_reach_mode_screens(app):
     app.go("volunteer")
     assert app.sm.current == "home"
