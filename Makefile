@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DB ?= demo/accueil-demo.db
 
-.PHONY: run test setup setup-test demo hub bench bundle clean
+.PHONY: run test setup setup-test demo hub bench bundle clean i18n
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: setup-test
 
 hub: setup
 	$(VENV)/bin/federation serve --db sqlite:///demo/federation.db
+
+# extract the UI's French msgids, update kiosk/locale/*/accueil.po, compile the committed .mo
+i18n: $(VENV)/.installed
+	$(PY) -m kiosk.ui.i18n_tools
 
 bench: setup
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
