@@ -19,7 +19,7 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.config import Config
 from kivy.core.window import Window
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, StringProperty
 
 from kiosk.core.errors import DomainError
 from kiosk.ui import SCREENS
@@ -43,6 +43,7 @@ class KioskApp(App):
     rtl = BooleanProperty(False)
     halign = StringProperty("left")
     centre_name = StringProperty("")
+    languages = ListProperty(["fr", "en", "ar"])
     pin_mode = BooleanProperty(False)
     """True while a volunteer or staff PIN mode is open: Escape and closing
     the window work again (issue 6 sets it)."""
@@ -83,6 +84,7 @@ class KioskApp(App):
         from kiosk.ui.shell import Shell
 
         self.centre_name = self.centre.settings.get("centre_name")
+        self.languages = self.centre.settings.get("languages")
         self.idle_timeout = self.centre.settings.get("idle_timeout_s")
         root = Shell()
         self.sm = root.ids.sm

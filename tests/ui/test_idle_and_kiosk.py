@@ -127,3 +127,16 @@ def test_the_confirmation_follows_a_language_switch(app, centre):
     app.set_language("en")
     assert app.screen("confirmation").ids.title.text == "Welcome, Aïcha!"
     assert app.screen("confirmation").ids.message.text == "Your visit is recorded."
+
+
+def test_only_the_centres_languages_are_offered(centre, mono):
+    from kiosk.app import KioskApp
+
+    centre.settings.set("languages", ["fr", "ar"])
+    kiosk = KioskApp(centre, kiosk_mode=False, monotonic=mono)
+    offscreen.start(kiosk)
+    try:
+        offered = [b.code for b in kiosk.root.ids.header.children if hasattr(b, "code") and b.opacity]
+        assert sorted(offered) == ["ar", "fr"]
+    finally:
+        offscreen.stop(kiosk)
