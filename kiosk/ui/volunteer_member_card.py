@@ -28,14 +28,14 @@ class MemberCardScreen(ModeScreen):
     member = DictProperty({})
     texture = ObjectProperty(None, allownone=True)
     code = StringProperty("")
-    name = StringProperty("")
+    member_name = StringProperty("")
     status = StringProperty("")
     popup = None
 
     def reset(self) -> None:
         self.member = {}
         self.texture = None
-        self.code = self.name = self.status = ""
+        self.code = self.member_name = self.status = ""
         self.ids.picker.clear()
         self.ids.parts.show(0)
         if self.popup is not None:
@@ -48,7 +48,7 @@ class MemberCardScreen(ModeScreen):
         self.member = dict(member)
         self.texture = qr_texture(member["card_code"])
         self.code = card_print.printable(member["card_code"])
-        self.name = _.display(f"{member['first_name']} {member['last_name']}")
+        self.member_name = _.display(f"{member['first_name']} {member['last_name']}")
         self.ids.picker.clear()
         self.ids.parts.show(1)
 

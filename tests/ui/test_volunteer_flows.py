@@ -171,6 +171,7 @@ def test_a_lost_card_is_replaced_and_the_old_code_refused(app, volunteer):
     assert app.centre.members.by_card(new["card_code"])["id"] == member["id"]
     assert app.centre.staff.audit_log(limit=1)[0]["action"] == "member.replace_card"
     assert "Nouvelle carte" in screen_text(app)
+    assert app.screen("member_card") is screen and app.sm.current == "member_card"  # still its own name
 
 
 def test_a_card_is_printed_as_a_pdf_in_the_output_folder(app, volunteer, tmp_path):
