@@ -9,7 +9,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal, format_percent
+from babel import Locale
+from babel.numbers import parse_pattern
 
 from sync.protocol import parse_utc
 
@@ -91,17 +92,23 @@ def paris_datetime(moment: datetime | str | None) -> str:
     return format_datetime(moment, format="d MMMM y 'à' HH:mm", tzinfo=PARIS, locale=LOCALE)
 
 
+# parsed once: the pages format thousands of numbers, and babel's
+# format_decimal would parse the locale and the pattern again for each one
+_FRENCH = Locale.parse(LOCALE)
+_PERCENT = parse_pattern("#,##0.0 %")
+_NUMBERS = {digits: parse_pattern("#,##0" + ("." + "0" * digits if digits else "")) for digits in range(4)}
+
+
 def number(value: float | int | None, digits: int = 0) -> str:
     if value is None:
         return "—"
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=LOCALE)
+    return _NUMBERS[digits].apply(value, _FRENCH)
 
 
 def percent(ratio: float | None) -> str:
     if ratio is None:
         return "—"
-    return format_percent(ratio, format="#,##0.0 %", locale=LOCALE)
+    return _PERCENT.apply(ratio, _FRENCH)
 
 
 def decimal_comma(value: float | None, digits: int = 1) -> str:

@@ -1,0 +1,216 @@
+"""How fast the hub's dashboard overview answers with a year of data from 50 centres.
+
+Builds, directly in the reporting projections (bulk inserts, no ingest), what
+1,000,000 events leave there: visits (most of them), members, workshops,
+sessions, registrations and attendance, spread over the last 365 days. Then
+starts a real `federation serve`, signs in and times the overview page for the
+default period (the last three months, all centres) and for one centre.
+
+Prints the median of several runs and its ratio to the baseline, the 300 ms
+goal; then the report queries alone, in process, and the load average (the
+machine may be shared). Without federation.reports' indexes the participants
+query takes minutes at this size, so that is not run as a baseline.
+
+    python benchmarks/bench_hub_dashboard.py                 # 1,000,000 events, SQLite
+    python benchmarks/bench_hub_dashboard.py --events 100000 --runs 5
+    python benchmarks/bench_hub_dashboard.py --db postgresql://postgres@127.0.0.1:5432/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from federation import reports, store, users  # noqa: E402
+from sync.protocol import AGE_BANDS, GENDERS, THEMES, utc_iso  # noqa: E402
+from tests.conftest_hub import start_hub  # noqa: E402
+from tests.hub_sample import EMAIL, PASSWORD, sign_in  # noqa: E402
+
+GOAL_MS = 300
+REASONS = ("accueil", "demarches", "rendez_vous", "atelier", "ordinateur", "permanence", "autre")
+RECORDERS = ("resident", "volunteer", "staff")
+#: share of the events by type (what a year of kiosk use looks like)
+MIX = {"visit": 0.80, "member": 0.06, "workshop": 0.0005, "session": 0.015,
+       "registration": 0.07, "attendance": 0.0545}
+CHUNK = 20_000
+
+
+def ids(n: int) -> list[str]:
+    # time-ordered like the kiosk's (sync.protocol.new_id), cheaper to make in bulk
+    return [str(uuid.UUID(int=(i << 80) | random.getrandbits(64) | (0x7 << 76) | (0b10 << 62)))
+            for i in range(n)]
+
+
+def insert(conn, table, rows: list[dict]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        conn.execute(table.insert(), rows[start:start + CHUNK])
+
+
+def build(engine, events: int, centres: int, today: date, seed: int = 7) -> dict[str, int]:
+    random.seed(seed)
+    count = {kind: int(events * share) for kind, share in MIX.items()}
+    days = [(today - timedelta(days=d)).isoformat() for d in range(365)]
+    centre_ids = ids(centres)
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        insert(conn, store.centres, [{"id": c, "name": f"Centre social n°{i + 1}",
+                                      "created_at": "2025-01-01T00:00:00.000Z"} for i, c in enumerate(centre_ids)])
+        insert(conn, store.devices, [{
+            "id": d, "centre_id": c, "label": "Borne", "token_hash": uuid.uuid4().hex * 2,
+            "enrolled_at": "2025-01-02T00:00:00.000Z",
+            "last_sync_at": utc_iso(now - timedelta(days=random.choice((0, 1, 2, 9)))),
+        } for d, c in zip(ids(centres), centre_ids)])
+        members = _members(conn, centre_ids, count["member"], days)
+        _visits(conn, centre_ids, members, count["visit"], days)
+        _workshops(conn, centre_ids, members, count, today)
+    return count
+
+
+def _members(conn, centre_ids, n, days) -> list[tuple[str, str]]:
+    members = [(random.choice(centre_ids), m) for m in ids(n)]
+    insert(conn, store.p_members, [{
+        "centre_id": c, "member_id": m, "age_band": random.choice(AGE_BANDS[:5]),
+        "gender": random.choice(GENDERS), "commune": "Lyon", "neighbourhood": None,
+        "qpv": random.random() < 0.3, "created_day": random.choice(days), "erased_at": None,
+        "as_of": "2026-01-01T00:00:00.000Z"} for c, m in members])
+    return members
+
+
+def _visits(conn, centre_ids, members, n, days) -> None:
+    by_centre: dict[str, list[str]] = {}
+    for c, m in members:
+        by_centre.setdefault(c, []).append(m)
+    rows, counts = [], {}
+    for visit_id in ids(n):
+        centre, day = random.choice(centre_ids), random.choice(days)
+        reason, recorder = random.choice(REASONS), random.choice(RECORDERS)
+        member = random.choice(by_centre[centre]) if random.random() < 0.7 and by_centre.get(centre) else None
+        rows.append({"centre_id": centre, "visit_id": visit_id, "member_id": member, "day": day,
+                     "reason": reason, "recorded_by": recorder, "as_of": "2026-01-01T00:00:00.000Z"})
+        key = (centre, day, reason, recorder)
+        counts[key] = counts.get(key, 0) + 1
+    insert(conn, store.p_visits, rows)
+    insert(conn, store.p_visit_counts, [
+        {"centre_id": c, "day": d, "reason": r, "recorded_by": by, "visits": v}
+        for (c, d, r, by), v in counts.items()])
+
+
+def _workshops(conn, centre_ids, members, count, today) -> None:
+    workshops = [(random.choice(centre_ids), w) for w in ids(max(count["workshop"], 1))]
+    insert(conn, store.p_workshops, [{"centre_id": c, "workshop_id": w, "title": f"Atelier {i}",
+                                      "theme": random.choice(THEMES), "place": None, "as_of": "2026-01-01T00:00:00.000Z"}
+                                     for i, (c, w) in enumerate(workshops)])
+    start = datetime.combine(today - timedelta(days=365), datetime.min.time(), timezone.utc)
+    sessions = []
+    for s in ids(count["session"]):
+        c, w = random.choice(workshops)
+        starts = start + timedelta(minutes=random.randrange(365 * 24 * 60))
+        sessions.append({"centre_id": c, "session_id": s, "workshop_id": w, "starts_at": utc_iso(starts),
+                         "ends_at": utc_iso(starts + timedelta(hours=2)), "capacity": 12,
+                         "cancelled": random.random() < 0.05, "as_of": "2026-01-01T00:00:00.000Z"})
+    insert(conn, store.p_sessions, sessions)
+    member_ids = [m for _c, m in members]
+    insert(conn, store.p_registrations, [{
+        "centre_id": s["centre_id"], "registration_id": r, "session_id": s["session_id"],
+        "member_id": random.choice(member_ids), "status": random.choice(("booked", "booked", "waitlisted", "cancelled")),
+        "as_of": "2026-01-01T00:00:00.000Z"} for r, s in zip(ids(count["registration"]), _cycle(sessions))])
+    insert(conn, store.p_attendance, [{
+        "centre_id": s["centre_id"], "attendance_id": a, "session_id": s["session_id"],
+        "member_id": random.choice(member_ids), "present": random.random() < 0.85, "walk_in": random.random() < 0.1,
+        "as_of": "2026-01-01T00:00:00.000Z"} for a, s in zip(ids(count["attendance"]), _cycle(sessions))])
+
+
+def _cycle(items):
+    while True:
+        yield random.choice(items)
+
+
+# ---------------------------------------------------------------- timing
+
+def time_page(client: httpx.Client, path: str, runs: int) -> list[float]:
+    client.get(path).raise_for_status()  # warm the caches once, as a used hub is
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        answer = client.get(path)
+        timings.append((time.perf_counter() - started) * 1000)
+        answer.raise_for_status()
+    return timings
+
+
+def time_in_process(engine, period: reports.Period, runs: int) -> list[float]:
+    timings = []
+    with engine.connect() as conn:
+        reports.overview(conn, period)
+        for _ in range(runs):
+            started = time.perf_counter()
+            reports.overview(conn, period)
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--centres", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--db", help="an empty database URL (default: a temporary SQLite file)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="if --db already holds a benchmark's data, time it again without rebuilding")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-hub-dashboard-"))
+    url = args.db or f"sqlite:///{workdir / 'federation.db'}"
+    engine = store.open_engine(url)
+    with engine.connect() as conn:
+        filled = conn.execute(sa.select(sa.func.count()).select_from(store.centres)).scalar_one()
+    if filled and args.reuse:
+        print(f"reusing the data already in {url}")
+    else:
+        started = time.perf_counter()
+        count = build(engine, args.events, args.centres, reports.paris_today())
+        print(f"built {sum(count.values()):,} events' projections from {args.centres} centres "
+              f"in {time.perf_counter() - started:.1f} s: {count}")
+        users.add_user(engine, EMAIL, PASSWORD)
+    period = reports.parse_period(None, None)
+    with engine.connect() as conn:
+        centre = reports.centre_statuses(conn)[0].id
+
+    hub = start_hub(url, workdir)
+    try:
+        with httpx.Client(base_url=hub.url, timeout=60) as client:
+            if sign_in(client).status_code != 303:
+                raise SystemExit("could not sign in to the hub")
+            overview = time_page(client, "/", args.runs)
+            one_centre = time_page(client, f"/?centre={centre}", args.runs)
+            pdf = time_page(client, "/exports/report.pdf", max(3, args.runs // 3))
+    finally:
+        hub.stop()
+    in_process = time_in_process(engine, period, args.runs)
+
+    median = statistics.median(overview)
+    print(f"overview page, all centres, {period.days()} days (HTTP, median of {args.runs}): "
+          f"{median:.0f} ms  -> {median / GOAL_MS:.2f} x the {GOAL_MS} ms goal")
+    print(f"overview page, one centre (HTTP, median): {statistics.median(one_centre):.0f} ms")
+    print(f"PDF report, all centres (HTTP, median): {statistics.median(pdf):.0f} ms")
+    print(f"report queries alone, in process (median of {args.runs}): {statistics.median(in_process):.0f} ms")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
