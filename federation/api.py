@@ -217,9 +217,14 @@ async def post_batch(request: Request, device: centres.Device = Depends(current_
 def _parse(raw: bytes, encoding: str, limits: Limits) -> object:
     text = _decode(raw, encoding, limits.max_decoded_bytes)
     try:
-        return json.loads(text)
+        # the stdlib keeps every number exactly as sent; NaN and Infinity are not JSON
+        return json.loads(text, parse_constant=_not_json)
     except (ValueError, RecursionError) as error:
         raise HubError(400, f"the body is not valid JSON: {error}", "body") from None
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -118,11 +119,31 @@ def _first_indexes(events: list) -> dict[str, int]:
     return index_of
 
 
+_PLAIN = (str, int, bool, type(None))  # bool is an int; listed for the reader
+
+
+def canonical_text(event: dict) -> str:
+    """protocol.canonical_json's text, written by orjson when the event is
+    made of strings, integers, booleans and nulls (every event type today):
+    ten times faster and the same bytes (tests/test_hub_ingest.py checks it
+    property by property). Anything else — floats, which orjson writes in
+    another notation, lists, nested objects, integers past 64 bits — goes
+    through the stdlib."""
+    data = event["data"]
+    if all(type(value) in _PLAIN for value in data.values()) and \
+            all(type(value) in _PLAIN for key, value in event.items() if key != "data"):
+        try:
+            return orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # an integer past 64 bits
+            pass
+    return protocol.canonical_json(event)
+
+
 def _event_row(event: dict, centre_id: str, device_id: str | None, received_at: str,
                index: int = 0, position: int = 0) -> dict:
     """The events row of a valid event, with its place in the batch
     (``index``) and among the valid events (``position``)."""
-    text = protocol.canonical_json(event)
+    text = canonical_text(event)
     kind = event["type"]
     member_id = event["data"].get("member_id") if kind.startswith("member.") else None
     return {
@@ -199,7 +220,7 @@ def _in_batch_conflicts(body: dict, by_id: dict[str, dict]) -> list[dict]:
         if event["id"] not in seen_first:
             seen_first.add(event["id"])
             continue
-        text = protocol.canonical_json(event)
+        text = canonical_text(event)
         digest = hashlib.sha256(text.encode()).hexdigest()
         if digest != first["content_hash"]:
             found.append(dict(first, body=text, content_hash=digest, stored_hash=first["content_hash"]))
