@@ -148,7 +148,9 @@ class Translator(Observable):
         local = self.local(moment)
         if self.lang == "fr":
             return f"{local.hour} h" + (f" {local.minute:02d}" if local.minute else "")
-        return format_time(local, "h:mm a" if self.lang == "en" else "HH:mm", locale=self.lang)
+        if self.lang == "en":
+            return format_time(local, "h a" if not local.minute else "h:mm a", locale="en")
+        return format_time(local, "HH:mm", locale=self.lang)
 
     def span(self, start: datetime, end: datetime) -> str:
         """« mardi 3 décembre, 14 h – 16 h »."""

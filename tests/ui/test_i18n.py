@@ -97,8 +97,7 @@ def test_dates_in_words_in_each_language():
     translator = i18n.Translator()
     assert translator.span(start, end) == "mardi 1 décembre, 14 h – 16 h 30"
     translator.switch("en")
-    assert translator.span(start, end) == "Tuesday 1 December, 2:00\u202fPM – 4:30\u202fPM" or \
-        translator.span(start, end).startswith("Tuesday 1 December, 2:00")
+    assert translator.span(start, end).replace("\u202f", " ") == "Tuesday 1 December, 2 PM – 4:30 PM"
     translator.switch("ar")
     assert translator.day(start) == "الثلاثاء 1 ديسمبر"
 
