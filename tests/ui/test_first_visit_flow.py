@@ -91,3 +91,33 @@ def test_the_new_card_checks_in_at_once(app, centre):
     tile = next(t for t in app.screen("reason").ids.grid.children if t.reason == "accueil")
     tap(tile)
     assert len(centre.store.query("SELECT * FROM visits WHERE member_id IS NOT NULL")) == 1
+
+
+def test_the_card_is_printed_where_a_printer_is_set_up(app, centre, tmp_path):
+    import time
+
+    from kiosk.ui import offscreen
+
+    printer = tmp_path / "lp0"  # a receipt printer's device file, as /dev/usb/lp0
+    printer.write_bytes(b"")
+    centre.settings.set("printer", str(printer))
+    fill_form(app)
+    tap(app.screen("consent").ids.yes)
+    code = centre.store.one("SELECT card_code FROM members")["card_code"]
+    deadline = time.monotonic() + 10
+    while "imprimée" not in screen_text(app) and time.monotonic() < deadline:
+        offscreen.frames(1)
+        time.sleep(0.05)
+    assert "Votre carte est imprimée" in screen_text(app)
+    assert code.encode() in printer.read_bytes()  # the QR payload sent to the printer
+
+
+def test_a_scan_during_the_form_is_ignored(app, centre, mono):
+    from kivyhelp import scan
+
+    other = centre.members.register("Bernard", "Martin", 1970, commune="Outreau", consent_data=True)
+    tap(app.screen("home").ids.first_visit)
+    type_text(app, "fa")
+    scan(mono, other["card_code"])
+    assert app.sm.current == "first_visit"
+    assert app.screen("first_visit").values["first_name"] == "Fa"
