@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from federation import store as db
 
 #: serve's option -> the environment variable the app factory reads
@@ -99,6 +101,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if getattr(args, option) is not None:
             os.environ[variable] = str(getattr(args, option))
     db.open_engine(os.environ["FEDERATION_DB"]).dispose()  # migrate once, before the workers
+    shown = make_url(db.normalise_url(os.environ["FEDERATION_DB"])).render_as_string(hide_password=True)
+    print(f"Federation hub on http://{args.host}:{args.port} (database {shown}); Ctrl+C stops it.", flush=True)
     uvicorn.run("federation.app:app_from_environment", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="warning", access_log=False)
     return 0
