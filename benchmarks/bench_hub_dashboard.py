@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -163,17 +164,7 @@ def time_in_process(engine, period: reports.Period, runs: int) -> list[float]:
     return timings
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--centres", type=int, default=50)
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--db", help="an empty database URL (default: a temporary SQLite file)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="if --db already holds a benchmark's data, time it again without rebuilding")
-    args = parser.parse_args(argv)
-
-    workdir = Path(tempfile.mkdtemp(prefix="bench-hub-dashboard-"))
+def _run(args: argparse.Namespace, workdir: Path) -> None:
     url = args.db or f"sqlite:///{workdir / 'federation.db'}"
     engine = store.open_engine(url)
     with engine.connect() as conn:
@@ -201,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         hub.stop()
     in_process = time_in_process(engine, period, args.runs)
+    engine.dispose()  # close the files before the work folder goes
 
     median = statistics.median(overview)
     print(f"overview page, all centres, {period.days()} days (HTTP, median of {args.runs}): "
@@ -209,6 +201,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"PDF report, all centres (HTTP, median): {statistics.median(pdf):.0f} ms")
     print(f"report queries alone, in process (median of {args.runs}): {statistics.median(in_process):.0f} ms")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--centres", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--db", help="an empty database URL (default: a temporary SQLite file)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="if --db already holds a benchmark's data, time it again without rebuilding")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-hub-dashboard-"))
+    try:
+        _run(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # a million events take ~0.5 GB
     return 0
 
 
