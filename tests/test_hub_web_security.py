@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
-from federation import users
+from federation import store, users
 from tests import hub_sample as sample
 from tests.conftest_hub import run_federation, start_hub
 from tests.hub_sample import EMAIL, PASSWORD, hidden_csrf, sign_in
@@ -139,3 +140,23 @@ def test_bad_period_names_the_field(client):
     assert "date de début « 31/02/2026 » n'est pas une date valide" in html.unescape(page.text)
     assert 'aria-invalid="true"' in page.text
     assert client.get("/exports/indicators.csv?to=hier").status_code == 400
+
+
+def test_passwords_are_stored_as_scrypt_hashes(hub):
+    engine = store.create_engine(hub.db_url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(users.users.c.password_hash)
+                              .where(users.users.c.email == EMAIL)).scalar_one()
+    engine.dispose()
+    assert stored.startswith("scrypt$") and PASSWORD not in stored
+    assert users.verify_password(PASSWORD, stored) and not users.verify_password("autre", stored)
+
+
+def test_expired_session_goes_back_to_sign_in(client, hub):
+    sign_in(client)
+    engine = store.create_engine(hub.db_url)
+    with engine.begin() as conn:  # twelve hours later
+        conn.execute(users.web_sessions.update().values(expires_at="2000-01-01T00:00:00.000000Z"))
+    engine.dispose()
+    answer = client.get("/devices")
+    assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/devices"
