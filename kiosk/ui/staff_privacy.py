@@ -11,17 +11,33 @@ from kivy.app import App
 from kivy.lang import Builder
 from kivy.properties import DictProperty, ListProperty, StringProperty
 
-from kiosk.core.errors import DomainError
+from kiosk.core.errors import DomainError, N_
 from kiosk.ui import mode_widgets  # noqa: F401  (MemberPicker, ConfirmPopup)
-from kiosk.ui.i18n import _
+from kiosk.ui.i18n import PARIS, _
 from kiosk.ui.mode import ModeScreen
 from kiosk.ui.mode_widgets import ConfirmPopup
+from kiosk.ui.staff_workshops import french_phone
+from sync.protocol import parse_utc
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 MENU, PICKER, MEMBER, RETENTION = range(4)
-SHOWN = ("first_name", "last_name", "birth_year", "gender", "commune", "neighbourhood",
-         "phone", "email", "created_at", "last_seen_at")
+#: What staff see of a member, in this order, with the French words for each field.
+SHOWN = {
+    "first_name": N_("Prénom"), "last_name": N_("Nom"), "birth_year": N_("Année de naissance"),
+    "gender": N_("Genre"), "commune": N_("Commune"), "neighbourhood": N_("Quartier"),
+    "phone": N_("Téléphone"), "email": N_("E-mail"), "created_at": N_("Inscrit le"),
+    "last_seen_at": N_("Dernière venue"),
+}
+DATES = ("created_at", "last_seen_at")
+
+
+def shown_value(key: str, value) -> str:
+    if key in DATES:
+        return parse_utc(value).astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
+    if key == "phone":
+        return french_phone(value)
+    return str(value)
 
 
 class StaffPrivacyScreen(ModeScreen):
@@ -42,8 +58,9 @@ class StaffPrivacyScreen(ModeScreen):
 
     def show(self, member: dict) -> None:
         self.member = dict(member)
-        self.details = _.display("\n".join(f"{key} : {member.get(key)}" for key in SHOWN
-                                           if member.get(key) not in (None, "")))
+        self.details = _.display("\n".join(
+            f"{_.gettext(label)} : {shown_value(key, member[key])}" for key, label in SHOWN.items()
+            if member.get(key) not in (None, "")))
         self.result = ""
         self.ids.picker.clear()
         self.ids.parts.show(MEMBER)
