@@ -16,7 +16,6 @@ from kiosk.ui import mode_widgets  # noqa: F401  (Field, ConfirmPopup)
 from kiosk.ui.i18n import PARIS, _
 from kiosk.ui.mode import ModeScreen
 from kiosk.ui.mode_widgets import ConfirmPopup
-from kiosk.ui.widgets import RowButton
 from sync.protocol import THEMES, parse_utc
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -81,15 +80,12 @@ class StaffWorkshopsScreen(ModeScreen):
         if self.ids.theme.text not in self.themes:
             self.ids.theme.text = self.themes[0]
         now = app.centre.store.now()
-        rows = self.ids.sessions
-        rows.clear_widgets()
+        rows = []  # a RecycleView's data: a term of weekly series stays quick to redraw
         for session in app.centre.workshops.sessions_between(now, now + timedelta(days=LISTED_DAYS)):
             start = parse_utc(session["starts_at"]).astimezone(PARIS)
-            row = RowButton(icon="event", font_size=24, text=_.display(
-                f"{start:%d/%m %H:%M}  {session['title']}  ({session['booked']}/{session['capacity']})"))
-            row.session = session
-            row.bind(on_release=lambda r: self.edit(r.session))
-            rows.add_widget(row)
+            rows.append({"session": session, "screen": self, "text": _.display(
+                f"{start:%d/%m %H:%M}  {session['title']}  ({session['booked']}/{session['capacity']})")})
+        self.ids.sessions_view.data = rows
 
     def reset(self) -> None:
         self.new()

@@ -49,7 +49,7 @@ def test_staff_create_a_weekly_series_in_one_go(app, staff):
     workshop = app.centre.store.one("SELECT title, theme, facilitator, place FROM workshops")
     assert workshop == {"title": "Français à l'oral", "theme": "education", "facilitator": "Nadia",
                         "place": "Salle 1"}
-    assert len(screen.ids.sessions.children) == 4
+    assert len(screen.ids.sessions_view.data) == 4
     assert app.centre.staff.audit_log(limit=1)[0]["action"] == "session.create_series"
 
 
