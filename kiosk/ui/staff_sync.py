@@ -106,7 +106,8 @@ class StaffSyncScreen(ModeScreen):
             try:
                 answer = client.enrol(hub, code, KIOSK_LABEL)
             except client.SyncError as error:
-                Clock.schedule_once(lambda *_a: self._enrol_failed(error))
+                # bound now: Python unbinds ``error`` when the except block ends
+                Clock.schedule_once(lambda *_a, failure=error: self._enrol_failed(failure))
                 return
             Clock.schedule_once(lambda *_a: self._enrolled(hub, answer))
 

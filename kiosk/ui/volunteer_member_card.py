@@ -113,7 +113,8 @@ class MemberCardScreen(ModeScreen):
                 card_print.send_escpos(data, printer)
                 done = lambda: _("La carte est imprimée.")  # noqa: E731
             except DomainError as error:
-                done = lambda: app.error_text(error)  # noqa: E731
+                # bound now: Python unbinds ``error`` when the except block ends
+                done = lambda failure=error: app.error_text(failure)  # noqa: E731
             Clock.schedule_once(lambda *_a: setattr(self, "status", done()))
 
         threading.Thread(target=work, daemon=True).start()

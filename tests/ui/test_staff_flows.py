@@ -109,6 +109,15 @@ def test_the_sync_panel_enrols_and_syncs_with_a_real_hub(app, staff, hub, clock)
     assert screen.ids.bar.value == 1
 
 
+def test_a_wrong_enrolment_code_is_refused_in_words(app, staff, hub):
+    screen = open_tile(app, "sync", "staff_sync")
+    fill(screen, hub_url=hub.url, code="PAS-LE-BON-CODE")
+    tap(screen.ids.enrol)
+    wait_for(lambda: not screen.busy)
+    assert screen.result.startswith("Appairage impossible : "), screen.result
+    assert app.centre.settings.get("device_token") is None
+
+
 def test_the_sync_panel_says_in_words_when_the_hub_is_unreachable(app, staff):
     app.centre.settings.set("hub_url", "http://127.0.0.1:9")
     app.centre.settings.set("device_token", "x" * 40)

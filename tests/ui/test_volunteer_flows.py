@@ -184,3 +184,43 @@ def test_a_card_is_printed_as_a_pdf_in_the_output_folder(app, volunteer, tmp_pat
     pdfs = list(tmp_path.glob("carte-*.pdf"))
     assert len(pdfs) == 1
     assert "Aïcha" in PdfReader(pdfs[0]).pages[0].extract_text()
+
+
+def test_a_card_is_printed_on_a_receipt_printer_over_the_network(app, volunteer):
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    received = bytearray()
+
+    def printer() -> None:
+        conn, _addr = server.accept()
+        with conn:
+            while chunk := conn.recv(4096):
+                received.extend(chunk)
+
+    thread = threading.Thread(target=printer, daemon=True)
+    thread.start()
+    app.centre.settings.set("printer", f"tcp://127.0.0.1:{server.getsockname()[1]}")
+    member = register(app.centre)
+    screen = find_card(app, "aic")
+    tap(screen.ids.print)
+    wait_for(lambda: screen.status == "La carte est imprimée.", 10)
+    thread.join(5)
+    server.close()
+    assert received.startswith(b"\x1b@")  # ESC/POS initialise
+    assert member["card_code"].encode() in bytes(received)
+
+
+def test_a_printer_that_does_not_answer_is_named(app, volunteer):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app.centre.settings.set("printer", f"tcp://127.0.0.1:{port}")
+    register(app.centre)
+    screen = find_card(app, "aic")
+    tap(screen.ids.print)
+    wait_for(lambda: "ne répond pas" in screen.status, 10)
+    assert f"tcp://127.0.0.1:{port}" in screen.status
