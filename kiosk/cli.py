@@ -138,8 +138,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import os
+    import signal
 
     os.environ["KIVY_NO_ARGS"] = "1"  # the arguments are ours, not Kivy's
+    # SDL turns SIGTERM into a window-close request, which kiosk mode ignores:
+    # handle it in Python before SDL starts, so `systemctl stop` ends the kiosk.
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
     from kivy.config import Config
 
     Config.set("graphics", "width", "1280")
