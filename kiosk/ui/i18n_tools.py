@@ -75,6 +75,7 @@ def update() -> None:
         path = po_path(lang)
         path.parent.mkdir(parents=True, exist_ok=True)
         catalog = read(lang) if path.exists() else Catalog(locale=lang, domain=DOMAIN)
+        template.creation_date = catalog.creation_date  # no diff when nothing changed
         catalog.update(template, no_fuzzy_matching=True)
         with path.open("wb") as handle:
             write_po(handle, catalog, width=100, omit_header=False, ignore_obsolete=True)
