@@ -50,11 +50,13 @@ class HubError(Exception):
 
 # ---------------------------------------------------------------- dependencies
 
-def get_engine(request: Request) -> Engine:
+# async although they do no I/O: FastAPI would run a plain def in its threadpool
+
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_limits(request: Request) -> Limits:
+async def get_limits(request: Request) -> Limits:
     return request.app.state.limits
 
 
