@@ -132,6 +132,8 @@ class AzertyKeyboard(BoxLayout):
     """A large French keyboard. Dispatches ``on_key(char)``; "\\b" is erase."""
 
     rows = ListProperty(["AZERTYUIOP", "QSDFGHJKLM", "WXCVBN-'"])
+    #: French names need them: Hélène, François, Aïcha, Noël
+    accents = StringProperty("ÉÈÇÏË")
     digits = BooleanProperty(False)
     __events__ = ("on_key",)
 
@@ -149,6 +151,9 @@ class AzertyKeyboard(BoxLayout):
             for char in row:
                 line.add_widget(KeyButton(text=char, keyboard=self))
             self.ids.rows.add_widget(line)
+        self.ids.accents.clear_widgets()
+        for char in "" if self.digits else self.accents:
+            self.ids.accents.add_widget(KeyButton(text=char, keyboard=self))
 
     def press(self, char: str) -> None:
         self.dispatch("on_key", char)

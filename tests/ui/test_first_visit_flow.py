@@ -121,3 +121,14 @@ def test_a_scan_during_the_form_is_ignored(app, centre, mono):
     scan(mono, other["card_code"])
     assert app.sm.current == "first_visit"
     assert app.screen("first_visit").values["first_name"] == "Fa"
+
+
+def test_accented_names_can_be_typed(app, centre):
+    tap(app.screen("home").ids.first_visit)
+    type_text(app, "françoise")
+    assert app.screen("first_visit").values["first_name"] == "Françoise"
+    tap(app.screen("first_visit").ids.next)
+    type_text(app, "noël")
+    tap(app.screen("first_visit").ids.next)
+    assert app.screen("first_visit").values["last_name"] == "Noël"
+    assert not app.screen("first_visit").ids.keyboard.ids.accents.children  # the year: digits only
