@@ -90,6 +90,9 @@ def checkin_handler(db: str, count: int) -> None:
 
     app = KioskApp(Centre.open(db), kiosk_mode=False, confirm_s=3600)
     offscreen.start(app)
+    deadline = time.monotonic() + 30
+    while not app.warmed_up and time.monotonic() < deadline:
+        Clock.tick()  # as a kiosk idles after start: the other screens load
     members = app.centre.members.search("a", limit=8) or [None]
     ui_ms = []
     for i in range(count):

@@ -62,6 +62,9 @@ def stop(app) -> None:
     # the last frame may have filled again.
     App._running_app = None
     object.__setattr__(global_idmap["app"], "_obj", None)
+    import gc
+
+    gc.unfreeze()  # the app froze its objects after warming up; they are garbage now
 
 
 def screenshot(out: str | Path) -> Path:
