@@ -262,7 +262,7 @@ class KioskApp(App):
                                         actor=self.mode.actor)
         except DomainError as error:
             self.confirm("cancel", lambda: _("Le passage n'a pas pu être enregistré."),
-                         lambda: self.error_text(error))
+                         lambda error=error: self.error_text(error))
             return
         if member:
             name = member["first_name"]

@@ -67,7 +67,7 @@ class CardScreen(KioskScreen):
                 card_print.send_escpos(data, target)
                 done = lambda: _("Votre carte est imprimée : prenez-la.")  # noqa: E731
             except DomainError as error:
-                done = lambda: app.error_text(error)  # noqa: E731
+                done = lambda error=error: app.error_text(error)  # noqa: E731
             Clock.schedule_once(lambda *_a: setattr(self, "status", done()))
 
         threading.Thread(target=work, daemon=True).start()

@@ -96,7 +96,7 @@ class CheckinScreen(KioskScreen):
         except DomainError as error:
             self.query = ""
             self.ids.results.clear_widgets()
-            self._message_source = lambda: app.error_text(error)
+            self._message_source = lambda error=error: app.error_text(error)
             self.message = self._message_source()
             return
         app.identified(member)

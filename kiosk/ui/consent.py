@@ -46,7 +46,7 @@ class ConsentScreen(KioskScreen):
                                                  **form.member_fields())
         except DomainError as error:
             app.go("first_visit")
-            form.go_to_field(error.field, lambda: app.error_text(error))
+            form.go_to_field(error.field, lambda error=error: app.error_text(error))
             return
         form.reset()
         app.screen("card").member = member

@@ -55,7 +55,7 @@ class WorkshopDetailScreen(KioskScreen):
             else:
                 workshops.cancel_registration(self.session_id, member["id"])
         except DomainError as error:
-            app.confirm("cancel", title, lambda: app.error_text(error))
+            app.confirm("cancel", title, lambda error=error: app.error_text(error))
             return
         if purpose == "cancel":
             message = lambda: _("Votre inscription est annulée.")  # noqa: E731

@@ -89,6 +89,16 @@ def test_an_unknown_card_is_explained_on_the_check_in_screen(app, centre, mono):
     assert visits(centre) == []
 
 
+def test_a_card_error_is_redrawn_in_the_new_language(app, centre, mono):
+    # the message is kept as a function of the error; Python unbinds an
+    # ``except ... as error`` name when the block ends, so it must be bound
+    scan(mono, "ZZZZZZZZ")
+    french = app.screen("checkin").message
+    app.set_language("en")
+    english = app.screen("checkin").message
+    assert french and english and english != french
+
+
 def test_without_a_card_records_an_anonymous_visit(app, centre):
     tap(app.screen("home").ids.checkin)
     tap(app.screen("checkin").ids.anonymous)
