@@ -23,6 +23,8 @@ from kivy.core.window import Window
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 
 from kiosk.core.errors import DomainError
+from kiosk.core.settings import Settings
+from kiosk.core.store import Store
 from kiosk.ui import SCREENS
 from kiosk.ui.i18n import _
 from kiosk.ui.mode import Mode
@@ -48,10 +50,14 @@ class KioskApp(App):
     pin_mode = BooleanProperty(False)
     """True while a volunteer or staff PIN mode is open: Escape and closing
     the window work again (issue 6 sets it)."""
+    sync_state = StringProperty("")
+    """The background sync's state ("idle", "syncing", "offline", …) and its
+    last result in plain French words, for the staff screens."""
+    sync_message = StringProperty("")
 
     def __init__(self, centre, kiosk_mode: bool = True, now: Callable[[], datetime] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, confirm_s: float = CONFIRM_S,
-                 **kwargs: Any):
+                 scheduler=None, **kwargs: Any):
         super().__init__(**kwargs)
         self.register_event_type("on_pin_request")
         self.centre = centre
@@ -69,6 +75,9 @@ class KioskApp(App):
         self._at_rest = True
         self.warmed_up = False
         self.title = PRODUCT
+        # the background sync (sync.scheduler.Scheduler), started with the
+        # window and stopped with it; None in tests that do not sync
+        self.scheduler = scheduler
 
     # ------------------------------------------------------------ building
 
@@ -98,7 +107,18 @@ class KioskApp(App):
         # The other screens are built when first shown, so the home screen
         # appears fast; their modules load in the background meanwhile.
         Clock.schedule_once(lambda *_a: self._warm_up(), 0.5)
+        if self.scheduler is not None:
+            self.scheduler.add_listener(self._sync_changed)
+            self.scheduler.start()
         return root
+
+    def _sync_changed(self, status: dict) -> None:
+        """Called in the sync thread: hop back to the UI thread."""
+        Clock.schedule_once(lambda *_a: self._show_sync(status))
+
+    def _show_sync(self, status: dict) -> None:
+        self.sync_state = status.get("state") or ""
+        self.sync_message = status.get("message_fr") or ""
 
     def _warm_up(self) -> None:
         """Load the other screens' modules one per clock tick on the UI thread
@@ -144,6 +164,9 @@ class KioskApp(App):
             Window.show_cursor = False
 
     def on_stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.remove_listener(self._sync_changed)
+            self.scheduler.stop()
         Clock.unschedule(self.tick)
         self._backup_event.cancel()
         self.mode.stop_timer()
@@ -322,3 +345,22 @@ class KioskApp(App):
             self.set_language("fr")
         self.go("home")
         self._at_rest = True
+
+
+def sync_settings(db_path: str) -> Callable:
+    """What the sync thread needs from the kiosk's settings, read with the
+    thread's own connection (``sync`` does not know the kiosk's tables)."""
+
+    def read(conn) -> dict:
+        settings = Settings(Store(conn, db_path))
+        return {key: settings.get(key) for key in ("hub_url", "device_token", "sent_events_kept_days")}
+
+    return read
+
+
+def make_scheduler(db_path: str, interval: float = 300.0):
+    """The kiosk's background sync: every ``interval`` seconds while the hub
+    answers, right after it comes back, and when staff ask."""
+    from sync.scheduler import Scheduler
+
+    return Scheduler(str(db_path), sync_settings(str(db_path)), interval=interval)

@@ -154,8 +154,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from kiosk import paths
 
+    from kiosk.app import make_scheduler
+
     database = args.db or paths.default_db()
-    KioskApp(Centre.open(database), kiosk_mode=not args.windowed).run()
+    centre = Centre.open(database)
+    KioskApp(centre, kiosk_mode=not args.windowed, scheduler=make_scheduler(database)).run()
     return 0
 
 
