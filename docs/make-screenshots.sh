@@ -10,7 +10,8 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 "$KIOSK" demo --db "$WORK/demo.db" --members 60 --visits 200 >/dev/null
-for screen in home checkin reason confirmation workshops workshop first_visit consent card pin; do
+for screen in home checkin reason confirmation workshops workshop first_visit consent card pin \
+              volunteer staff_home staff_sync staff_exports staff_privacy; do
     "$KIOSK" screenshot --db "$WORK/demo.db" --screen "$screen" --out "$HERE/images/$screen.png" >/dev/null
 done
 "$KIOSK" screenshot --db "$WORK/demo.db" --screen home --lang ar --out "$HERE/images/home-ar.png" >/dev/null
