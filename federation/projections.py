@@ -87,32 +87,31 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[dict, dict]]
         _PROJECTORS[kind](conn, centre_id, pairs)
 
 
+_VISIT_INSERT = ("INSERT INTO p_visits (centre_id, visit_id, member_id, day, reason, recorded_by, as_of) "
+                 "VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}) ON CONFLICT (centre_id, visit_id) DO NOTHING")
+_VISIT_COUNT_UPSERT = (
+    "INSERT INTO p_visit_counts (centre_id, day, reason, recorded_by, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
+    "ON CONFLICT (centre_id, day, reason, recorded_by) DO UPDATE SET visits = p_visit_counts.visits + excluded.visits")
+
+
 def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
+    """Visits are most of the traffic: rows as tuples straight to the driver's
+    executemany, and the counts added up per batch, one upsert per (day,
+    reason, recorder)."""
     if not pairs:
         return
     visits, counts = [], Counter()
     for row, event in pairs:
-        data, day = event["data"], paris_day(row["occurred_at"])
-        visits.append({
-            "centre_id": centre_id, "visit_id": data["visit_id"], "member_id": data.get("member_id"),
-            "day": day, "reason": data["reason"], "recorded_by": data["recorded_by"],
-            "as_of": row["occurred_at"],
-        })
-        counts[(day, data["reason"], data["recorded_by"])] += 1
-    _executemany(conn, "p_visits", lambda c: _dialect_insert(c, db.p_visits).on_conflict_do_nothing(
-        index_elements=["centre_id", "visit_id"]), visits)
-    _executemany(conn, "p_visit_counts", _count_upsert, [
-        {"centre_id": centre_id, "day": day, "reason": reason, "recorded_by": by, "visits": n}
+        data, occurred_at = event["data"], row["occurred_at"]
+        day, reason, by = paris_day(occurred_at), data["reason"], data["recorded_by"]
+        visits.append((centre_id, data["visit_id"], data.get("member_id"), day, reason, by, occurred_at))
+        counts[(day, reason, by)] += 1
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    conn.exec_driver_sql(_VISIT_INSERT.format(m=mark), visits)
+    conn.exec_driver_sql(_VISIT_COUNT_UPSERT.format(m=mark), [
+        (centre_id, day, reason, by, n)
         for (day, reason, by), n in sorted(counts.items())  # one lock order: no deadlock
     ])
-
-
-def _count_upsert(conn: Connection):
-    upsert = _dialect_insert(conn, db.p_visit_counts)
-    return upsert.on_conflict_do_update(
-        index_elements=["centre_id", "day", "reason", "recorded_by"],
-        set_={"visits": db.p_visit_counts.c.visits + upsert.excluded.visits},
-    )
 
 
 def _upsert_latest(conn: Connection, table: sa.Table, keys: list[str], rows: list[dict],

@@ -25,6 +25,7 @@ import os
 import random
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -293,20 +294,24 @@ class _BatchSender:
         self.device_id = device_id
         self.gzip = True
 
-    def send(self, rows: list[tuple[int, str, str]]) -> dict:
-        ids = [row[1] for row in rows]
+    def encode(self, rows: list[tuple[int, str, str]]) -> "_Encoded":
+        """The batch's body, built and compressed once for every attempt."""
         raw = protocol.batch_from_texts([row[2] for row in rows], self.device_id)
+        packed = gzip.compress(raw, compresslevel=GZIP_LEVEL) if self.gzip else None
+        return _Encoded([row[1] for row in rows], raw, packed)
+
+    def send(self, batch: "_Encoded") -> dict:
         last: SyncError | None = None
         for attempt in range(self.attempts):
             if attempt:
                 self._pause(attempt, last)
             try:
-                return self._exchange(raw, ids)
+                return self._exchange(batch)
             except SyncError as error:
                 if error.code in (UNAUTHORIZED, REFUSED, TOO_LARGE):
                     raise
                 log.info("batch of %d not acknowledged (attempt %d/%d): %s",
-                         len(ids), attempt + 1, self.attempts, error)
+                         len(batch.ids), attempt + 1, self.attempts, error)
                 last = error
         assert last is not None
         raise last
@@ -318,25 +323,37 @@ class _BatchSender:
             delay = max(delay, min(last.retry_after, MAX_RETRY_AFTER_S))
         self.sleep(delay)
 
-    def _exchange(self, raw: bytes, ids: list[str]) -> dict:
+    def _exchange(self, batch: "_Encoded") -> dict:
         headers = dict(self.headers)
-        body = raw
+        body = batch.raw
         if self.gzip:
-            body = gzip.compress(raw, compresslevel=GZIP_LEVEL)
+            if batch.packed is None:
+                batch.packed = gzip.compress(batch.raw, compresslevel=GZIP_LEVEL)
+            body = batch.packed
             headers["Content-Encoding"] = "gzip"
         response = _request(self.session, "POST", self.url, data=body, headers=headers,
                             timeout=self.timeout)
         hub = response.headers.get(protocol.HUB_HEADER) == "1"
         if hub and response.status_code == 415 and self.gzip:
             self.gzip = False  # an older hub without gzip: send plain JSON
-            return self._exchange(raw, ids)
+            return self._exchange(batch)
         if hub and (response.status_code == 413 or _too_many_events(response)):
             raise SyncError(TOO_LARGE, f"the hub finds the batch too large ({response.status_code})")
         answer = _hub_json(response)
         try:
-            return protocol.validate_answer(answer, ids)
+            return protocol.validate_answer(answer, batch.ids)
         except protocol.ProtocolError as error:
             raise SyncError(NOT_HUB, f"the answer does not account for the batch: {error}") from error
+
+
+@dataclass
+class _Encoded:
+    """One batch ready for the wire: its event ids, its JSON, and that JSON
+    gzipped (None until needed)."""
+
+    ids: list[str]
+    raw: bytes
+    packed: bytes | None
 
 
 def _too_many_events(response: requests.Response) -> bool:
@@ -393,28 +410,51 @@ def _pending_extent(conn: sqlite3.Connection) -> tuple[int, int]:
 
 def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncResult,
               progress: ProgressCallback | None, clock: Callable[[], datetime]) -> None:
+    """Send every pending batch in order, one request on the wire at a time.
+
+    Pipelined: while a batch is on the wire (in the ``wire`` thread), this
+    thread applies the previous answer and reads and compresses the next
+    batch, so the kiosk's work overlaps the hub's instead of adding to it.
+    At most two batches are held, whatever the backlog."""
     total, last_seq = _pending_extent(conn)
     if progress:
         progress(0, total)
     after, size = 0, batch_size
-    while True:
-        rows = outbox.pending(conn, size, after)
-        if not rows:
-            return
-        # events recorded while we push are sent too: grow the total as they come
-        total += sum(1 for row in rows if row[0] > last_seq)
-        last_seq = max(last_seq, rows[-1][0])
-        try:
-            answer = sender.send(rows)
-        except SyncError as error:
-            if error.code != TOO_LARGE or size == 1:
-                raise
-            size = max(1, size // 2)
-            continue
-        _apply_answer(conn, rows, answer, protocol.utc_iso(clock()), lock, result)
-        after = rows[-1][0]
-        if progress:
-            progress(result.sent + result.parked, total)
+    ready = None  # (rows, encoded): read and compressed, not yet sent
+    on_wire = None  # (rows, future of the answer)
+    exhausted = False
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-wire") as wire:
+        while True:
+            if ready is None and not exhausted:
+                rows = outbox.pending(conn, size, after)
+                if rows:
+                    # events recorded while we push are sent too: grow the total as they come
+                    total += sum(1 for row in rows if row[0] > last_seq)
+                    last_seq = max(last_seq, rows[-1][0])
+                    ready, after = (rows, sender.encode(rows)), rows[-1][0]
+                else:
+                    exhausted = True
+            if on_wire is None:
+                if ready is None:
+                    return
+                on_wire, ready = (ready[0], wire.submit(sender.send, ready[1])), None
+                continue  # read and compress the next batch while this one travels
+            rows, answer_future = on_wire
+            on_wire = None
+            try:
+                answer = answer_future.result()
+            except SyncError as error:
+                if error.code != TOO_LARGE or size == 1:
+                    raise
+                size = max(1, size // 2)  # read again from this batch's first event, smaller
+                after, ready, exhausted = rows[0][0] - 1, None, False
+                continue
+            if ready is not None:  # on the wire before we write: the hub works meanwhile
+                on_wire, ready = (ready[0], wire.submit(sender.send, ready[1])), None
+            exhausted = False  # the desk may have recorded more while the batch travelled
+            _apply_answer(conn, rows, answer, protocol.utc_iso(clock()), lock, result)
+            if progress:
+                progress(result.sent + result.parked, total)
 
 
 def _record_outcome(conn: sqlite3.Connection, result: SyncResult, clock, keep_sent_days: int) -> None:
