@@ -450,8 +450,9 @@ def test_data_dir_can_be_named_without_being_made(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the bundle itself
 
-bundle_only = pytest.mark.skipif(not os.environ.get("ACCUEIL_BUILD_BUNDLE"),
-                                 reason="about 2 minutes: run `make bundle` (sets ACCUEIL_BUILD_BUNDLE=1)")
+# CI builds the bundle (issue 7); a developer in a hurry may skip its ~2 minutes
+bundle_only = pytest.mark.skipif(bool(os.environ.get("ACCUEIL_SKIP_BUNDLE")),
+                                 reason="ACCUEIL_SKIP_BUNDLE is set: the bundle is not built")
 
 
 @pytest.fixture(scope="module")
