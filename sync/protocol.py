@@ -144,6 +144,7 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
             return f"must be one of {', '.join(choices)}"
         return None
 
+    check.choices = frozenset(choices)  # for _compile_checks
     return check
 
 
@@ -184,7 +185,11 @@ def _timestamp(value: Any) -> str | None:
 
 
 def _nullable(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
-    return lambda value: None if value is None else check(value)
+    def nullable(value: Any) -> str | None:
+        return None if value is None else check(value)
+
+    nullable.inner = check  # for _compile_checks
+    return nullable
 
 
 _CODE = _text(64)
@@ -258,15 +263,36 @@ FORBIDDEN_FIELDS = frozenset(
 )
 
 
+_MISSING = object()
+_UUID_MATCH = _UUID_RE.match
+
+
+def _compile_checks(fields: dict) -> tuple:
+    """One type's field checks as flat tuples for validate_event's loop:
+    (field, label, check, required, nullable, choices, is_uuid). Nullable
+    and choice checks are unwrapped so the common values (None, a listed
+    choice, a lowercase UUID) are accepted without a call."""
+    compiled = []
+    for name, (check, required) in fields.items():
+        inner = getattr(check, "inner", None)
+        nullable = inner is not None
+        check = inner or check
+        compiled.append((name, f"data.{name}", check, required, nullable,
+                         getattr(check, "choices", None), check is _uuid))
+    return tuple(compiled)
+
+
 def validate_event(event: Any) -> dict:
-    """Check one event; return it, or raise ProtocolError naming the field."""
+    """Check one event; return it, or raise ProtocolError naming the field.
+    The hub runs this for every event it receives, hence the fast paths."""
     if not isinstance(event, dict):
         raise ProtocolError("event", "must be a JSON object")
-    problem = _uuid(event.get("id"))
-    if problem:
-        raise ProtocolError("id", problem)
+    event_id = event.get("id")
+    if not (type(event_id) is str and _UUID_MATCH(event_id)):
+        raise ProtocolError("id", _uuid(event_id) or "must be a lowercase UUID")
     kind = event.get("type")
-    if kind not in EVENT_TYPES:
+    checks = _CHECKS.get(kind) if type(kind) is str else None
+    if checks is None:
         raise ProtocolError("type", f"unknown event type {kind!r}")
     problem = _timestamp(event.get("occurred_at"))
     if problem:
@@ -274,18 +300,26 @@ def validate_event(event: Any) -> dict:
     data = event.get("data")
     if not isinstance(data, dict):
         raise ProtocolError("data", "must be a JSON object")
-    leaked = FORBIDDEN_FIELDS.intersection(data)
-    if leaked:
-        raise ProtocolError(f"data.{sorted(leaked)[0]}", "personal data must not leave the kiosk")
-    for field, (check, required) in EVENT_TYPES[kind].items():
-        if field not in data:
+    if not FORBIDDEN_FIELDS.isdisjoint(data):
+        leaked = sorted(FORBIDDEN_FIELDS.intersection(data))[0]
+        raise ProtocolError(f"data.{leaked}", "personal data must not leave the kiosk")
+    for field, label, check, required, nullable, choices, is_uuid in checks:
+        value = data.get(field, _MISSING)
+        if value is _MISSING:
             if required:
-                raise ProtocolError(f"data.{field}", "is required")
+                raise ProtocolError(label, "is required")
             continue
-        problem = check(data[field])
+        if (value is None and nullable) or (is_uuid and type(value) is str and _UUID_MATCH(value)) \
+                or (choices is not None and type(value) is str and value in choices):
+            continue
+        problem = check(value)
         if problem:
-            raise ProtocolError(f"data.{field}", problem)
+            raise ProtocolError(label, problem)
     return event
+
+
+#: EVENT_TYPES as validate_event reads it
+_CHECKS = {kind: _compile_checks(fields) for kind, fields in EVENT_TYPES.items()}
 
 
 def make_event(kind: str, data: dict, occurred_at: datetime, event_id: str | None = None) -> dict:
