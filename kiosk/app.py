@@ -364,3 +364,4 @@ def make_scheduler(db_path: str, interval: float = 300.0):
     from sync.scheduler import Scheduler
 
     return Scheduler(str(db_path), sync_settings(str(db_path)), interval=interval)
+

@@ -149,12 +149,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     Config.set("graphics", "width", "1280")
     Config.set("graphics", "height", "800")
     Config.set("kivy", "exit_on_escape", "0")
-    from kiosk.app import KioskApp
+    from kiosk.ui.window_config import use_touch_keyboard
+
+    use_touch_keyboard()  # before kiosk.app, which creates the window
+    from kiosk.app import KioskApp, make_scheduler
     from kiosk.core.centre import Centre
 
     from kiosk import paths
-
-    from kiosk.app import make_scheduler
 
     database = args.db or paths.default_db()
     centre = Centre.open(database)

@@ -80,7 +80,8 @@ class OneOf(BoxLayout):
 
 
 class Field(BoxLayout):
-    """A label above a text input (staff forms; a physical or system keyboard)."""
+    """A label above a text input (staff forms). `kiosk run` docks Kivy's
+    on-screen AZERTY keyboard when one is focused (kiosk.ui.window_config)."""
 
     label = StringProperty("")
     text = StringProperty("")
