@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
 import uuid
 from datetime import date, datetime, timezone
@@ -63,17 +64,41 @@ class UnsupportedVersion(ProtocolError):
 
 # ---------------------------------------------------------------- ids and time
 
-def new_id() -> str:
-    """A time-ordered UUID (version 7, RFC 9562): 48 bits of Unix milliseconds,
-    then random bits. Time order keeps the hub's unique index append-mostly."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76  # version
-    value |= ((rand >> 68) & 0xFFF) << 64  # rand_a, 12 bits
-    value |= 0b10 << 62  # variant
-    value |= rand & ((1 << 62) - 1)  # rand_b
-    return str(uuid.UUID(int=value))
+class _Uuid7:
+    """Time-ordered UUIDs (version 7, RFC 9562), monotonic within a process.
+
+    48 bits of Unix milliseconds, then rand_a used as a 12-bit counter (RFC
+    9562 method 1: seeded at random each new millisecond, incremented within
+    one), then 62 random bits. Ids made in the same millisecond therefore
+    still sort in the order they were made: two check-ins a millisecond apart
+    list in the right order, and the hub's unique index stays append-mostly.
+    A clock that steps back keeps the last millisecond until it catches up."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ms = -1
+        self._counter = 0
+
+    def __call__(self) -> str:
+        with self._lock:
+            ms = time.time_ns() // 1_000_000
+            if ms > self._ms:
+                self._ms, self._counter = ms, int.from_bytes(os.urandom(2), "big") & 0x7FF
+            else:  # same millisecond, or the clock stepped back
+                self._counter += 1
+                if self._counter > 0xFFF:  # 4,096 ids in one ms: borrow the next ms
+                    self._ms, self._counter = self._ms + 1, 0
+            ms, counter = self._ms, self._counter
+        value = (ms & ((1 << 48) - 1)) << 80
+        value |= 0x7 << 76  # version
+        value |= counter << 64  # rand_a: the monotonic counter
+        value |= 0b10 << 62  # variant
+        value |= int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)  # rand_b
+        return str(uuid.UUID(int=value))
+
+
+#: ``new_id()`` makes a time-ordered UUID (see _Uuid7).
+new_id = _Uuid7()
 
 
 def utc_iso(moment: datetime) -> str:

@@ -26,6 +26,13 @@ def test_new_id_is_a_time_ordered_uuid7():
     assert stamps == sorted(stamps)
 
 
+def test_ids_made_in_one_millisecond_still_sort_in_making_order():
+    # a thousand ids take well under a few milliseconds: many share one
+    ids = [protocol.new_id() for _ in range(5000)]
+    assert ids == sorted(ids)
+    assert len({i[:13] for i in ids}) < len(ids)  # several per millisecond
+
+
 def test_utc_iso_is_millisecond_z_and_parses_back():
     text = protocol.utc_iso(WHEN)
     assert text == "2026-11-26T14:03:07.123Z"
