@@ -103,7 +103,7 @@ class KioskApp(App):
         self._bind_window()
         Clock.schedule_interval(self.tick, 1)
         # the daily backup to the configured folder (a USB stick), checked hourly
-        self._backup_event = Clock.schedule_interval(lambda *_a: self.daily_backup(), 3600)
+        self._backup_event = Clock.schedule_interval(lambda *_a: self._daily_backup_in_background(), 3600)
         # The other screens are built when first shown, so the home screen
         # appears fast; their modules load in the background meanwhile.
         Clock.schedule_once(lambda *_a: self._warm_up(), 0.5)
@@ -233,7 +233,23 @@ class KioskApp(App):
     def daily_backup(self) -> None:
         from kiosk.ui.staff_backups import daily_backup
 
-        daily_backup(self.centre)
+        daily_backup(self.centre.store)
+
+    def _daily_backup_in_background(self) -> None:
+        """The hourly check, off the UI thread: a day's copy of a big database
+        and its integrity check take seconds. The thread opens its own
+        connection (a SQLite connection belongs to one thread)."""
+        import threading
+
+        from kiosk.ui.staff_backups import daily_backup
+
+        path, clock = self.centre.store.path, self.centre.store.clock
+
+        def work() -> None:
+            with Store.open(path, clock=clock) as store:
+                daily_backup(store)
+
+        threading.Thread(target=work, name="accueil-backup", daemon=True).start()
 
     def request_pin(self) -> None:
         """The home screen's corner button: volunteer and staff modes."""

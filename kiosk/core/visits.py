@@ -8,17 +8,16 @@ tests/test_crash.py).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
-from kiosk.core import members, search
+from kiosk.core import members, period, search
 from kiosk.core.errors import InvalidInput, N_, NotFound
 from kiosk.core.members import Members, check_actor
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 from sync import protocol
 
-PARIS = ZoneInfo("Europe/Paris")
+PARIS = period.PARIS  # one definition of the centre's time zone
 
 
 def _iso(moment: datetime | str) -> str:
@@ -27,9 +26,7 @@ def _iso(moment: datetime | str) -> str:
 
 def day_bounds(day: date) -> tuple[str, str]:
     """The UTC start and end of a calendar day in Paris (23 or 25 hours at DST changes)."""
-    start = datetime.combine(day, time(0), tzinfo=PARIS)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=PARIS)
-    return protocol.utc_iso(start), protocol.utc_iso(end)
+    return period.bounds(day, day)
 
 
 class Visits:

@@ -61,16 +61,8 @@ class CardScreen(KioskScreen):
         target = app.centre.settings.get("printer")
         data = card_print.escpos_card(self.member, app.centre_name)
         self.status = _("Impression de votre carte…")
-
-        def work() -> None:
-            try:
-                card_print.send_escpos(data, target)
-                done = lambda: _("Votre carte est imprimée : prenez-la.")  # noqa: E731
-            except DomainError as error:
-                done = lambda error=error: app.error_text(error)  # noqa: E731
-            Clock.schedule_once(lambda *_a: setattr(self, "status", done()))
-
-        threading.Thread(target=work, daemon=True).start()
+        print_in_background(data, target, lambda: _("Votre carte est imprimée : prenez-la."),
+                            lambda text: setattr(self, "status", text))
 
     def check_in_now(self) -> None:
         app = App.get_running_app()
@@ -82,3 +74,23 @@ class CardScreen(KioskScreen):
         self.member = {}
         self.texture = None
         self.greeting = self.code = self.status = ""
+
+
+def print_in_background(data: bytes, target: str, printed, show) -> None:
+    """Send an ESC/POS ticket off the UI thread (a printer may be slow or not
+    answer), then hand the outcome back on the UI thread: ``show(text)`` with
+    ``printed()`` or the error, in the current language."""
+    from kiosk.core import card_print
+
+    app = App.get_running_app()
+
+    def work() -> None:
+        try:
+            card_print.send_escpos(data, target)
+            done = printed
+        except DomainError as error:
+            # bound now: Python unbinds ``error`` when the except block ends
+            done = lambda failure=error: app.error_text(failure)  # noqa: E731
+        Clock.schedule_once(lambda *_a: show(done()))
+
+    threading.Thread(target=work, name="accueil-print", daemon=True).start()

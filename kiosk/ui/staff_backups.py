@@ -25,10 +25,10 @@ log = logging.getLogger(__name__)
 SHOWN = 14
 
 
-def daily_backup(centre) -> Path | None:
+def daily_backup(store) -> Path | None:
     """The automatic daily copy; a missing stick is logged, never fatal."""
     try:
-        made = backup.run_daily(centre.store)
+        made = backup.run_daily(store)
     except DomainError as error:
         log.warning("daily backup not made: %s", error)
         return None

@@ -4,17 +4,15 @@ replace a lost card — a new code, the old one refused from then on."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from kivy.app import App
-from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import DictProperty, ObjectProperty, StringProperty
 
 from kiosk.core.errors import DomainError
 from kiosk.ui import mode_widgets  # noqa: F401  (MemberPicker, ConfirmPopup)
-from kiosk.ui.card import qr_texture
+from kiosk.ui.card import print_in_background, qr_texture
 from kiosk.ui.i18n import _
 from kiosk.ui.mode import ModeScreen
 from kiosk.ui.mode_widgets import ConfirmPopup
@@ -107,14 +105,5 @@ class MemberCardScreen(ModeScreen):
             return
         data = card_print.escpos_card(member, centre_name)
         self.status = _("Impression de la carte…")
-
-        def work() -> None:
-            try:
-                card_print.send_escpos(data, printer)
-                done = lambda: _("La carte est imprimée.")  # noqa: E731
-            except DomainError as error:
-                # bound now: Python unbinds ``error`` when the except block ends
-                done = lambda failure=error: app.error_text(failure)  # noqa: E731
-            Clock.schedule_once(lambda *_a: setattr(self, "status", done()))
-
-        threading.Thread(target=work, daemon=True).start()
+        print_in_background(data, printer, lambda: _("La carte est imprimée."),
+                            lambda text: setattr(self, "status", text))

@@ -237,6 +237,12 @@ def test_the_daily_backup_runs_once_a_day(app, tmp_path, clock):
     assert len(backup.backups(tmp_path)) == 2
 
 
+def test_the_hourly_backup_check_runs_off_the_ui_thread(app, tmp_path):
+    app.centre.settings.set("backup_dir", str(tmp_path))
+    app._daily_backup_in_background()
+    wait_for(lambda: len(backup.backups(tmp_path)) == 1)
+
+
 def test_settings_accounts_and_audit_log(app, staff):
     screen = open_tile(app, "settings", "staff_settings")
     fill(screen, centre_name="Centre social Audrey Bartier", pin_idle_timeout_s="45")
