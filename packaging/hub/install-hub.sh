@@ -48,13 +48,9 @@ if [[ -z "$ROOT" && $DRY_RUN -eq 0 && $(id -u) -ne 0 ]]; then
     exit 1
 fi
 
-say() { printf '==> %s\n' "$*"; }
-run() {
-    if [[ $DRY_RUN -eq 1 ]]; then printf '+'; printf ' %q' "$@"; printf '\n'; else "$@"; fi
-}
-system() {
-    if [[ -n "$ROOT" ]]; then printf 'skipped (--root):'; printf ' %q' "$@"; printf '\n'; else run "$@"; fi
-}
+# say, run (--dry-run) and system (--root): shared by the install scripts
+# shellcheck source=packaging/steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../steps.sh"
 
 if [[ $WITH_APT -eq 1 ]]; then
     say "Installing Debian packages"

@@ -71,26 +71,9 @@ parse_args() {
     fi
 }
 
-say() { printf '==> %s\n' "$*"; }
-
-# Run a command, or only print it in --dry-run mode.
-run() {
-    if [[ $DRY_RUN -eq 1 ]]; then
-        printf '+'; printf ' %q' "$@"; printf '\n'
-    else
-        "$@"
-    fi
-}
-
-# Commands that change the machine itself (packages, users, services):
-# skipped with a note when staging under --root.
-system() {
-    if [[ -n "$ROOT" ]]; then
-        printf 'skipped (--root):'; printf ' %q' "$@"; printf '\n'
-    else
-        run "$@"
-    fi
-}
+# say, run (--dry-run) and system (--root): shared by the install scripts
+# shellcheck source=packaging/steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../steps.sh"
 
 check_privileges() {
     if [[ -z "$ROOT" && $DRY_RUN -eq 0 && $(id -u) -ne 0 ]]; then

@@ -35,23 +35,9 @@ parse_args() {
     done
 }
 
-say() { printf '==> %s\n' "$*"; }
-
-run() {
-    if [[ $DRY_RUN -eq 1 ]]; then
-        printf '+'; printf ' %q' "$@"; printf '\n'
-    else
-        "$@"
-    fi
-}
-
-system() {
-    if [[ -n "$ROOT" ]]; then
-        printf 'skipped (--root):'; printf ' %q' "$@"; printf '\n'
-    else
-        run "$@"
-    fi
-}
+# say, run (--dry-run) and system (--root): shared by the install scripts
+# shellcheck source=packaging/steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../steps.sh"
 
 stop_units() {
     say "Stopping and disabling the Accueil units"
