@@ -1,7 +1,8 @@
 """How fast the hub's dashboard overview answers with a year of data from 50 centres.
 
 Builds, directly in the reporting projections (bulk inserts, no ingest), what
-1,000,000 events leave there: visits (most of them), members, workshops,
+1,000,000 events leave there: visits (most of them: their counts, and the
+days members came with each member's visit span), members, workshops,
 sessions, registrations and attendance, spread over the last 365 days. Then
 starts a real `federation serve`, signs in and times the overview page for the
 default period (the last three months, all centres) and for one centre.
@@ -36,7 +37,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from federation import reports, store, users  # noqa: E402
+from federation import projections, reports, store, users  # noqa: E402
 from sync.protocol import AGE_BANDS, GENDERS, THEMES, utc_iso  # noqa: E402
 from tests.conftest_hub import start_hub  # noqa: E402
 from tests.hub_sample import EMAIL, PASSWORD, sign_in  # noqa: E402
@@ -92,19 +93,22 @@ def _members(conn, centre_ids, n, days) -> list[tuple[str, str]]:
 
 
 def _visits(conn, centre_ids, members, n, days) -> None:
+    """Visit counts, and the days members came with each member's visit span,
+    as ingest leaves them (federation.projections._project_visits)."""
     by_centre: dict[str, list[str]] = {}
     for c, m in members:
         by_centre.setdefault(c, []).append(m)
-    rows, counts = [], {}
-    for visit_id in ids(n):
+    presence, counts = set(), {}
+    for _ in range(n):
         centre, day = random.choice(centre_ids), random.choice(days)
         reason, recorder = random.choice(REASONS), random.choice(RECORDERS)
         member = random.choice(by_centre[centre]) if random.random() < 0.7 and by_centre.get(centre) else None
-        rows.append({"centre_id": centre, "visit_id": visit_id, "member_id": member, "day": day,
-                     "reason": reason, "recorded_by": recorder, "as_of": "2026-01-01T00:00:00.000Z"})
+        if member is not None:
+            presence.add((centre, member, day))
         key = (centre, day, reason, recorder)
         counts[key] = counts.get(key, 0) + 1
-    insert(conn, store.p_visits, rows)
+    insert(conn, store.p_presence, [{"centre_id": c, "member_id": m, "day": d} for c, m, d in sorted(presence)])
+    projections.refresh_visit_spans(conn)
     insert(conn, store.p_visit_counts, [
         {"centre_id": c, "day": d, "reason": r, "recorded_by": by, "visits": v}
         for (c, d, r, by), v in counts.items()])

@@ -80,6 +80,7 @@ def write(conn: Connection, batch: Prepared) -> Answer:
     rows, centre_id = batch.rows, batch.centre_id
     if not rows:
         return answer
+    _serialise_centre(conn, centre_id)
     inserted = _insert_events(conn, rows)
     by_id = {row["event_id"]: row for row in rows}
     answer.stored = [row["event_id"] for row in rows if row["event_id"] in inserted]
@@ -98,6 +99,17 @@ def write(conn: Connection, batch: Prepared) -> Answer:
     # a conflicting copy of an erased member's event must not keep its attributes
     projections.redact_erased(conn, centre_id, {row["member_id"] for row in kept_aside if row["member_id"]})
     return answer
+
+
+def _serialise_centre(conn: Connection, centre_id: str) -> None:
+    """One batch of a centre at a time. SQLite's write lock already says so;
+    on PostgreSQL two devices of a centre could otherwise write at once, and
+    a projection that reads another (a new member's visit span, read from
+    p_presence) would miss the other batch's uncommitted rows. Batches of
+    different centres touch different rows and still run side by side."""
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(centre_id.encode()).digest()[:4], "big", signed=True)
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7302, %s)", (key,))
 
 
 def _check_identity(body: dict, centre_id: str, device_id: str | None) -> None:

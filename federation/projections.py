@@ -82,36 +82,86 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[dict, dict]]
     member_events = by_type.pop("member.created", []) + by_type.pop("member.updated", [])
     _project_members(conn, centre_id, member_events)
     _project_erasures(conn, centre_id, erased)
-    redact_erased(conn, centre_id, {event["data"]["member_id"] for _, event in member_events + erased})
+    member_ids = {event["data"]["member_id"] for _, event in member_events + erased}
+    _spans_from_presence(conn, centre_id, member_ids)
+    redact_erased(conn, centre_id, member_ids)
     for kind, pairs in by_type.items():
         _PROJECTORS[kind](conn, centre_id, pairs)
 
 
-_VISIT_INSERT = ("INSERT INTO p_visits (centre_id, visit_id, member_id, day, reason, recorded_by, as_of) "
-                 "VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}) ON CONFLICT (centre_id, visit_id) DO NOTHING")
+_PRESENCE_INSERT = ("INSERT INTO p_presence (centre_id, member_id, day) VALUES ({m}, {m}, {m}) "
+                    "ON CONFLICT (centre_id, member_id, day) DO NOTHING")
 _VISIT_COUNT_UPSERT = (
     "INSERT INTO p_visit_counts (centre_id, day, reason, recorded_by, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
     "ON CONFLICT (centre_id, day, reason, recorded_by) DO UPDATE SET visits = p_visit_counts.visits + excluded.visits")
+# widen a known member's visit span; a row already covering it is not written
+_SPAN_WIDEN = (
+    "UPDATE p_members SET "
+    "first_visit_day = CASE WHEN first_visit_day IS NULL OR first_visit_day > {m} THEN {m} ELSE first_visit_day END, "
+    "last_visit_day = CASE WHEN last_visit_day IS NULL OR last_visit_day < {m} THEN {m} ELSE last_visit_day END "
+    "WHERE centre_id = {m} AND member_id = {m} "
+    "AND (first_visit_day IS NULL OR first_visit_day > {m} OR last_visit_day < {m})")
+# a member's span from its days in p_presence: for a row just created (its
+# visits may have come first), and for the migration that made the columns
+_SPAN_FROM_PRESENCE = (
+    "first_visit_day = (SELECT min(p.day) FROM p_presence p "
+    "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id), "
+    "last_visit_day = (SELECT max(p.day) FROM p_presence p "
+    "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id)")
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
 def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
-    """Visits are most of the traffic: rows as tuples straight to the driver's
-    executemany, and the counts added up per batch, one upsert per (day,
-    reason, recorder)."""
+    """Visits are most of the traffic: the counts added up per batch, one
+    upsert per (day, reason, recorder); a known member's visit adds its day
+    to p_presence (once a day) and widens its span on p_members (only when
+    the day is outside it). An anonymous visit is a count, nothing more."""
     if not pairs:
         return
-    visits, counts = [], Counter()
+    counts, spans, days = Counter(), {}, set()
     for row, event in pairs:
-        data, occurred_at = event["data"], row["occurred_at"]
-        day, reason, by = paris_day(occurred_at), data["reason"], data["recorded_by"]
-        visits.append((centre_id, data["visit_id"], data.get("member_id"), day, reason, by, occurred_at))
-        counts[(day, reason, by)] += 1
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    conn.exec_driver_sql(_VISIT_INSERT.format(m=mark), visits)
+        data = event["data"]
+        day = paris_day(row["occurred_at"])
+        counts[(day, data["reason"], data["recorded_by"])] += 1
+        member_id = data.get("member_id")
+        if member_id is not None:
+            days.add((member_id, day))
+            held = spans.get(member_id)
+            if held is None:
+                spans[member_id] = (day, day)
+            elif day < held[0] or day > held[1]:
+                spans[member_id] = (min(day, held[0]), max(day, held[1]))
+    mark = _mark(conn)
+    # every list in key order: concurrent batches lock rows in one order (no deadlock)
     conn.exec_driver_sql(_VISIT_COUNT_UPSERT.format(m=mark), [
-        (centre_id, day, reason, by, n)
-        for (day, reason, by), n in sorted(counts.items())  # one lock order: no deadlock
-    ])
+        (centre_id, day, reason, by, n) for (day, reason, by), n in sorted(counts.items())])
+    if days:
+        conn.exec_driver_sql(_PRESENCE_INSERT.format(m=mark),
+                             [(centre_id, member_id, day) for member_id, day in sorted(days)])
+        conn.exec_driver_sql(_SPAN_WIDEN.format(m=mark), [
+            (low, low, high, high, centre_id, member_id, low, high)
+            for member_id, (low, high) in sorted(spans.items())])
+
+
+def _spans_from_presence(conn: Connection, centre_id: str, member_ids: set[str]) -> None:
+    """Give members whose row has no span yet the one their visits made
+    (visits that arrived before the member.created, or before an erasure)."""
+    if not member_ids:
+        return
+    mark = _mark(conn)
+    conn.exec_driver_sql(
+        f"UPDATE p_members SET {_SPAN_FROM_PRESENCE} "
+        f"WHERE centre_id = {mark} AND member_id = {mark} AND first_visit_day IS NULL",
+        [(centre_id, member_id) for member_id in sorted(member_ids)])
+
+
+def refresh_visit_spans(conn: Connection) -> None:
+    """Every member's span from p_presence (schema step 3; the benchmarks and
+    tests that fill p_presence directly call it too)."""
+    conn.exec_driver_sql(f"UPDATE p_members SET {_SPAN_FROM_PRESENCE}")
 
 
 def _upsert_latest(conn: Connection, table: sa.Table, keys: list[str], rows: list[dict],
@@ -121,7 +171,8 @@ def _upsert_latest(conn: Connection, table: sa.Table, keys: list[str], rows: lis
     must also hold for an overwrite; ``or_where`` allows one anyway."""
     if not rows:
         return
-    statement = _dialect_insert(conn, table)
+    # the rows' columns only: the others (a member's visit span) keep their value
+    statement = _dialect_insert(conn, table).values({name: sa.bindparam(name) for name in rows[0]})
     excluded = statement.excluded
     set_ = {name: excluded[name] for name in rows[0] if name not in keys}
     set_.update(extra_set(statement.excluded) if extra_set else {})

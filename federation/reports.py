@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from federation.store import (
     centres, conflicts, devices, p_attendance, p_members, p_registrations, p_sessions,
-    p_visit_counts, p_visits, p_workshops,
+    p_presence, p_visit_counts, p_workshops,
 )
 from sync.protocol import AGE_BANDS, GENDERS, utc_iso
 
@@ -49,9 +49,28 @@ _INDEXES = [
 ]
 
 
+#: Schema step 3: participants are read from the members' side, each with its
+#: visit span (federation.store.p_members), in the order of their profile so
+#: the counts stream without a sort; the index holds every column the query
+#: reads, the keys of the p_presence probe included.
+_V3_INDEXES = [
+    "DROP INDEX IF EXISTS r_members_profile",
+    "CREATE INDEX IF NOT EXISTS r_members_span ON p_members "
+    "(age_band, gender, qpv, first_visit_day, last_visit_day, centre_id, member_id)",
+]
+
+
 def create_indexes(conn: Connection) -> None:
-    """Schema step 2 of federation.store: the indexes these queries use."""
+    """Schema step 2 of federation.store: the indexes these queries used then
+    (r_visits_member_day went with p_visits in step 3, r_members_profile was
+    replaced by r_members_span)."""
     for ddl in _INDEXES:
+        conn.exec_driver_sql(ddl)
+
+
+def create_indexes_v3(conn: Connection) -> None:
+    """Schema step 3 of federation.store."""
+    for ddl in _V3_INDEXES:
         conn.exec_driver_sql(ddl)
 
 
@@ -336,22 +355,32 @@ class Participants:
 def participants(conn: Connection, period: Period) -> Participants:
     """Members with a visit in the period, or present at a session held in it.
 
-    Read from the members' side (one index probe each) rather than by
-    de-duplicating every visit of the period: a year of 50 centres is 60,000
-    members but 800,000 visits. Two queries, visitors then the attendees who
+    Read from the members' side, with each member's first and last visit day
+    (kept at ingest): a member whose first or last visit falls in the period
+    came; one whose visits all fall before or after it did not; only a member
+    who came before and after the period is looked up in p_presence (for a
+    period ending today, nobody). Two queries, visitors then the attendees who
     did not visit, because an OR of the two conditions defeats SQLite's plan.
     A member whose member.created has not arrived yet is not counted until it does."""
-    m, v, a = p_members.c, p_visits.c, p_attendance.c
-    # select a column of the index (not *): then SQLite reads the index alone
-    visited = sa.select(v.day).where(v.centre_id == m.centre_id, v.member_id == m.member_id,
-                                     v.day.between(period.first_day, period.last_day)).exists()
+    m, p, a = p_members.c, p_presence.c, p_attendance.c
+    first, last = period.first_day, period.last_day
+    # select a column of the key (not *): then SQLite reads the key alone
+    came_between = sa.select(p.day).where(p.centre_id == m.centre_id, p.member_id == m.member_id,
+                                          p.day.between(first, last)).exists()
+    visited = sa.or_(
+        m.first_visit_day.between(first, last),
+        m.last_visit_day.between(first, last),
+        sa.and_(m.first_visit_day < first, m.last_visit_day > last, came_between),
+    )
     held = _held_sessions(period)
     attendees = (sa.select(a.centre_id, a.member_id)
                  .select_from(held.join(p_attendance, sa.and_(
                      a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)))
                  .where(a.present == sa.true(), a.member_id.is_not(None)))
+    # a member with no visit has NULL days: "not visited" must not be NULL
+    not_visited = sa.or_(m.first_visit_day.is_(None), ~visited)
     result = Participants()
-    for came in (visited, sa.and_(sa.tuple_(m.centre_id, m.member_id).in_(attendees), ~visited)):
+    for came in (visited, sa.and_(sa.tuple_(m.centre_id, m.member_id).in_(attendees), not_visited)):
         query = (sa.select(m.age_band, m.gender, m.qpv, sa.func.count()).where(came)
                  .group_by(m.age_band, m.gender, m.qpv))
         for band, gender, qpv, n in conn.execute(_for_centre(query, m.centre_id, period)):

@@ -126,16 +126,17 @@ p_visit_counts = sa.Table(
     sa.Column("visits", sa.Integer, nullable=False),
 )
 
-p_visits = sa.Table(
-    "p_visits", metadata,
+# schema 3: the days each member came, one row a (centre, member, day) however
+# many visits that day, and only for visits by a known member (anonymous
+# visits are counts only, in p_visit_counts). Keyed by its only columns, so on
+# SQLite it is one b-tree (WITHOUT ROWID). It replaced v1's p_visits (a row and
+# three b-trees a visit) and answers "did this member come in this period".
+p_presence = sa.Table(
+    "p_presence", metadata,
     _id("centre_id", primary_key=True),
-    _id("visit_id", primary_key=True),
-    _id("member_id"),  # NULL for an anonymous visit
-    sa.Column("day", sa.String(10), nullable=False),
-    sa.Column("reason", sa.String(64), nullable=False),
-    sa.Column("recorded_by", sa.String(16), nullable=False),
-    _time("as_of", nullable=False),
-    sa.Index("p_visits_centre_day", "centre_id", "day"),
+    _id("member_id", primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 p_members = sa.Table(
@@ -150,6 +151,12 @@ p_members = sa.Table(
     sa.Column("created_day", sa.String(10)),  # NULL until member.created arrives
     _time("erased_at"),
     _time("as_of", nullable=False),
+    # schema 3: the member's first and last day in p_presence (NULL: no visit
+    # known), kept at ingest, so a period's participants are read from the
+    # members alone; only a member whose span straddles the period is looked
+    # up in p_presence
+    sa.Column("first_visit_day", sa.String(10)),
+    sa.Column("last_visit_day", sa.String(10)),
 )
 
 p_workshops = sa.Table(
@@ -204,16 +211,50 @@ schema_version = sa.Table(
     _time("applied_at", nullable=False),
 )
 
+
+# ---------------------------------------------------------------- released shapes
+
+#: Tables as schema version 1 created them, where a later step changed them:
+#: step 1 must create exactly what it created when it was released.
+_V1_METADATA = sa.MetaData()
+
+p_visits_v1 = sa.Table(
+    "p_visits", _V1_METADATA,
+    _id("centre_id", primary_key=True),
+    _id("visit_id", primary_key=True),
+    _id("member_id"),  # NULL for an anonymous visit
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("recorded_by", sa.String(16), nullable=False),
+    _time("as_of", nullable=False),
+    sa.Index("p_visits_centre_day", "centre_id", "day"),
+)
+
+p_members_v1 = sa.Table(
+    "p_members", _V1_METADATA,
+    _id("centre_id", primary_key=True),
+    _id("member_id", primary_key=True),
+    sa.Column("age_band", sa.String(16), nullable=False),
+    sa.Column("gender", sa.String(16)),
+    sa.Column("commune", sa.String(100)),
+    sa.Column("neighbourhood", sa.String(100)),
+    sa.Column("qpv", sa.Boolean),
+    sa.Column("created_day", sa.String(10)),
+    _time("erased_at"),
+    _time("as_of", nullable=False),
+)
+
 #: The tables of schema version 1. A later change is a new step in
 #: MIGRATIONS (ALTER/CREATE run by hand), never an edit of what v1 created.
 _V1_TABLES = [
-    centres, devices, enrolment_codes, events, conflicts, p_visit_counts, p_visits,
-    p_members, p_workshops, p_sessions, p_registrations, p_attendance,
+    centres, devices, enrolment_codes, events, conflicts, p_visit_counts,
+    p_workshops, p_sessions, p_registrations, p_attendance,
 ]
 
 
 def _v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=_V1_TABLES)
+    _V1_METADATA.create_all(conn, tables=[p_visits_v1, p_members_v1])
 
 
 def _v2(conn: Connection) -> None:
@@ -226,8 +267,24 @@ def _v2(conn: Connection) -> None:
     reports.create_indexes(conn)
 
 
+def _v3(conn: Connection) -> None:
+    # p_visits (a row and three b-trees a visit) gives way to p_presence (one
+    # row a member's day) and each member's visit span on p_members
+    from federation import projections, reports
+
+    p_presence.create(conn)
+    conn.exec_driver_sql(
+        "INSERT INTO p_presence (centre_id, member_id, day) "
+        "SELECT DISTINCT centre_id, member_id, day FROM p_visits WHERE member_id IS NOT NULL")
+    for column in ("first_visit_day", "last_visit_day"):
+        conn.exec_driver_sql(f"ALTER TABLE p_members ADD COLUMN {column} VARCHAR(10)")
+    projections.refresh_visit_spans(conn)
+    reports.create_indexes_v3(conn)
+    conn.exec_driver_sql("DROP TABLE p_visits")  # its indexes go with it
+
+
 #: version -> step. Steps run in order inside one transaction each.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 LATEST_VERSION = max(MIGRATIONS)
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from federation import store
+from federation import projections, store
 from sync.protocol import utc_iso
 
 NOW = datetime(2026, 3, 31, 10, 0, tzinfo=timezone.utc)
@@ -71,11 +71,12 @@ def _visits(conn) -> None:
     ]
     conn.execute(store.p_visit_counts.insert(), [
         dict(centre_id=c, day=d, reason=r, recorded_by=by, visits=n) for c, d, r, by, n in counts])
-    visits = [(A, M1, "2026-03-02"), (A, M1, "2026-03-10"), (A, M2, "2026-03-02"),
-              (A, None, "2026-03-02"), (B, M3, "2026-03-10"), (B, M4, "2026-02-28")]
-    conn.execute(store.p_visits.insert(), [
-        dict(centre_id=c, visit_id=uid(400 + i), member_id=m, day=d, reason="accueil",
-             recorded_by="resident", as_of=AS_OF) for i, (c, m, d) in enumerate(visits)])
+    # the days members came (anonymous visits are counts only); each member's
+    # span on p_members is worked out from these once the members are in
+    conn.execute(store.p_presence.insert(), [
+        dict(centre_id=c, member_id=m, day=d) for c, m, d in
+        [(A, M1, "2026-03-02"), (A, M1, "2026-03-10"), (A, M2, "2026-03-02"),
+         (B, M3, "2026-03-10"), (B, M4, "2026-02-28")]])
 
 
 def _members(conn) -> None:
@@ -91,6 +92,7 @@ def _members(conn) -> None:
         member(B, M4, "55-64", "man", False, "2026-02-20"),
         member(A, M5, "unknown", None, None, "2026-03-05", "2026-03-20T10:00:00.000Z"),  # erased
     ])
+    projections.refresh_visit_spans(conn)
 
 
 def _workshops(conn) -> None:

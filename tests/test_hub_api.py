@@ -255,7 +255,10 @@ def test_erasure_removes_attributes_and_keeps_counts(api, engine, device):
         ("unknown", None, None, None, None)
     assert held["erased_at"] == "2026-12-02T09:00:00.000Z"
     assert sum(r["visits"] for r in rows(engine, store.p_visit_counts, device["centre_id"])) == 2
-    assert len(rows(engine, store.p_visits, device["centre_id"])) == 2
+    # two visits on one day: one day of presence, the member's span kept
+    assert [(r["member_id"], r["day"]) for r in rows(engine, store.p_presence, device["centre_id"])] == \
+        [(member_id, "2026-12-01")]
+    assert (held["first_visit_day"], held["last_visit_day"]) == ("2026-12-01", "2026-12-01")
     bodies = [r["body"] for r in rows(engine, store.events, device["centre_id"]) if r["type"] == "member.created"]
     assert "Lyon" not in bodies[0] and "Minguettes" not in bodies[0]
 

@@ -58,8 +58,9 @@ def fresh_url(request, tmp_path):
 def test_a_fresh_database_gets_every_version_once(fresh_url):
     versions, tables = migrated(fresh_url)
     assert versions == sorted(store.MIGRATIONS)
-    assert {"centres", "devices", "enrolment_codes", "events", "conflicts", "p_visit_counts", "p_visits",
+    assert {"centres", "devices", "enrolment_codes", "events", "conflicts", "p_visit_counts", "p_presence",
             "p_members", "p_workshops", "p_sessions", "p_registrations", "p_attendance"} <= tables
+    assert "p_visits" not in tables  # replaced by p_presence in step 3
     assert migrated(fresh_url)[0] == versions  # opening again changes nothing
 
 
