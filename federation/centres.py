@@ -150,14 +150,14 @@ def list_centres(conn: Connection) -> list[dict]:
 
 
 def event_counts(conn: Connection, centre_id: str | None = None) -> dict[str, dict[str, int]]:
-    """centre id -> {event type: count}."""
-    query = sa.select(db.events.c.centre_id, db.events.c.type, sa.func.count()).group_by(
-        db.events.c.centre_id, db.events.c.type)
+    """centre id -> {event type: count}, from the rollup kept at ingest."""
+    c = db.event_counts.c
+    query = sa.select(c.centre_id, c.type, c.events)
     if centre_id is not None:
-        query = query.where(db.events.c.centre_id == centre_id)
+        query = query.where(c.centre_id == centre_id)
     counts: dict[str, dict[str, int]] = {}
     for centre, kind, n in conn.execute(query):
-        counts.setdefault(centre, {})[kind] = n
+        counts.setdefault(centre, {})[kind] = int(n)
     return counts
 
 
@@ -174,10 +174,10 @@ def stats(conn: Connection) -> dict:
 
 def device_status(conn: Connection, device: Device) -> dict:
     """What the hub holds of a device's centre (GET /api/v1/status)."""
-    events = db.events
+    c = db.event_counts.c
     first, last = conn.execute(
-        sa.select(sa.func.min(events.c.occurred_at), sa.func.max(events.c.occurred_at))
-        .where(events.c.centre_id == device.centre_id)
+        sa.select(sa.func.min(c.first_occurred_at), sa.func.max(c.last_occurred_at))
+        .where(c.centre_id == device.centre_id)
     ).one()
     by_type = dict(sorted(event_counts(conn, device.centre_id).get(device.centre_id, {}).items()))
     last_sync = conn.execute(sa.select(db.devices.c.last_sync_at)

@@ -95,6 +95,7 @@ def write(conn: Connection, batch: Prepared) -> Answer:
     ]
     answer.rejected.sort(key=lambda item: item["index"])
     new_events = [(by_id[event_id], batch.valid[by_id[event_id]["position"]]) for event_id in answer.stored]
+    _count_events(conn, centre_id, [row for row, _event in new_events])
     projections.update(conn, centre_id, new_events)
     # a conflicting copy of an erased member's event must not keep its attributes
     projections.redact_erased(conn, centre_id, {row["member_id"] for row in kept_aside if row["member_id"]})
@@ -210,6 +211,38 @@ def _insert_events(conn: Connection, rows: list[dict]) -> set[str]:
         params = tuple(row[name] for row in chunk for name in _EVENT_COLUMNS)
         inserted.update(event_id for (event_id,) in conn.exec_driver_sql(sql, params))
     return inserted
+
+
+_COUNT_UPSERT = (
+    "INSERT INTO event_counts (centre_id, type, events, first_occurred_at, last_occurred_at) "
+    "VALUES ({m}, {m}, {m}, {m}, {m}) ON CONFLICT (centre_id, type) DO UPDATE SET "
+    "events = event_counts.events + excluded.events, "
+    "first_occurred_at = CASE WHEN excluded.first_occurred_at < event_counts.first_occurred_at "
+    "THEN excluded.first_occurred_at ELSE event_counts.first_occurred_at END, "
+    "last_occurred_at = CASE WHEN excluded.last_occurred_at > event_counts.last_occurred_at "
+    "THEN excluded.last_occurred_at ELSE event_counts.last_occurred_at END")
+
+
+def _count_events(conn: Connection, centre_id: str, rows: list[dict]) -> None:
+    """Add the newly stored events to the per-(centre, type) rollup: one row
+    a type, whatever the batch's size."""
+    if not rows:
+        return
+    by_type: dict[str, list] = {}
+    for row in rows:
+        held = by_type.get(row["type"])
+        at = row["occurred_at"]
+        if held is None:
+            by_type[row["type"]] = [1, at, at]
+        else:
+            held[0] += 1
+            if at < held[1]:
+                held[1] = at
+            elif at > held[2]:
+                held[2] = at
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    conn.exec_driver_sql(_COUNT_UPSERT.format(m=mark), [
+        (centre_id, kind, n, first, last) for kind, (n, first, last) in sorted(by_type.items())])
 
 
 def _split_replays(conn: Connection, centre_id: str, rows: list[dict]) -> tuple[list[str], list[dict]]:

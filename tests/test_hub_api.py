@@ -331,6 +331,27 @@ def test_stats_command_counts_what_was_ingested(live_hub, api, device):
     assert figures["events_total"] == sum(c["events_total"] for c in figures["centres"])
 
 
+def test_the_counts_by_type_are_those_of_the_stored_events(api, engine, device):
+    """The rollup kept per batch (store.event_counts) against a count of the
+    events themselves: replays, conflicts, refusals and late events included."""
+    early, late = visit(T0 - timedelta(days=3)), visit(T0 + timedelta(days=3))
+    send(api, visit(), member("member.created", protocol.new_id()), late)
+    send(api, late, early, dict(late, data=dict(late["data"], reason="atelier")),  # replay, conflict
+         {"id": protocol.new_id(), "type": "visit.recorded", "occurred_at": "hier", "data": {}})  # refused
+    with engine.connect() as conn:
+        held = {(kind, n, first, last) for kind, n, first, last in conn.execute(
+            sa.select(store.events.c.type, sa.func.count(), sa.func.min(store.events.c.occurred_at),
+                      sa.func.max(store.events.c.occurred_at))
+            .where(store.events.c.centre_id == device["centre_id"]).group_by(store.events.c.type))}
+        rolled = {(row.type, row.events, row.first_occurred_at, row.last_occurred_at) for row in conn.execute(
+            sa.select(store.event_counts).where(store.event_counts.c.centre_id == device["centre_id"]))}
+    assert rolled == held == {("member.created", 1, "2026-12-01T09:00:00.000Z", "2026-12-01T09:00:00.000Z"),
+                              ("visit.recorded", 3, "2026-11-28T09:00:00.000Z", "2026-12-04T09:00:00.000Z")}
+    status = api.get("/api/v1/status").json()
+    assert (status["events_total"], status["first_occurred_at"], status["last_occurred_at"]) == \
+        (4, "2026-11-28T09:00:00.000Z", "2026-12-04T09:00:00.000Z")
+
+
 def test_a_conflicting_copy_of_an_erased_member_keeps_no_attributes(api, engine, device):
     member_id = protocol.new_id()
     created = member("member.created", member_id, commune="Givors")

@@ -93,3 +93,39 @@ def test_a_database_newer_than_the_hub_is_refused(fresh_url):
     with pytest.raises(RuntimeError, match="newer than this hub"):
         store.migrate(engine)
     engine.dispose()
+
+
+def at_version(url: str, version: int) -> sa.Engine:
+    """A database brought to ``version`` only, as a hub of that release left it."""
+    engine = store.create_engine(url)
+    with store.writer(engine) as conn, conn.begin():
+        store.schema_version.create(conn)
+        for step in range(1, version + 1):
+            store.MIGRATIONS[step](conn)
+            conn.execute(store.schema_version.insert().values(version=step, applied_at=store.utc_now_iso()))
+    return engine
+
+
+def test_step_4_counts_the_held_events_by_type_and_drops_the_type_index(fresh_url):
+    engine = at_version(fresh_url, 3)
+    event = "('{c}', '{e}', '{t}', '{at}', 'x', NULL, NULL, '{{}}', 'h')"
+    held = [("c1", "e1", "visit.recorded", "2026-01-02T10:00:00.000Z"),
+            ("c1", "e2", "visit.recorded", "2026-01-01T10:00:00.000Z"),
+            ("c1", "e3", "member.created", "2026-01-03T10:00:00.000Z"),
+            ("c2", "e1", "visit.recorded", "2026-02-01T10:00:00.000Z")]
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO centres (id, name, created_at) VALUES ('c1', 'A', 'x'), ('c2', 'B', 'x')"))
+        conn.execute(sa.text(
+            "INSERT INTO events (centre_id, event_id, type, occurred_at, received_at, device_id, member_id, "
+            "body, content_hash) VALUES "
+            + ", ".join(event.format(c=c, e=e, t=t, at=at) for c, e, t, at in held)))
+    assert store.migrate(engine) == store.LATEST_VERSION
+    with engine.connect() as conn:
+        counts = sorted(tuple(row) for row in conn.execute(sa.select(store.event_counts)))
+        indexes = {index["name"] for index in sa.inspect(conn).get_indexes("events")}
+    assert counts == [
+        ("c1", "member.created", 1, "2026-01-03T10:00:00.000Z", "2026-01-03T10:00:00.000Z"),
+        ("c1", "visit.recorded", 2, "2026-01-01T10:00:00.000Z", "2026-01-02T10:00:00.000Z"),
+        ("c2", "visit.recorded", 1, "2026-02-01T10:00:00.000Z", "2026-02-01T10:00:00.000Z")]
+    assert "events_centre_type" not in indexes
+    engine.dispose()
