@@ -89,18 +89,13 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[dict, dict]]
         _PROJECTORS[kind](conn, centre_id, pairs)
 
 
-_PRESENCE_INSERT = ("INSERT INTO p_presence (centre_id, member_id, day) VALUES ({m}, {m}, {m}) "
-                    "ON CONFLICT (centre_id, member_id, day) DO NOTHING")
+#: rows a multi-row statement carries (3 parameters each, far below both
+#: databases' limits); one statement instead of an executemany of 1,000
+#: halves the driver's share
+_ROWS_PER_STATEMENT = 1000
 _VISIT_COUNT_UPSERT = (
     "INSERT INTO p_visit_counts (centre_id, day, reason, recorded_by, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
     "ON CONFLICT (centre_id, day, reason, recorded_by) DO UPDATE SET visits = p_visit_counts.visits + excluded.visits")
-# widen a known member's visit span; a row already covering it is not written
-_SPAN_WIDEN = (
-    "UPDATE p_members SET "
-    "first_visit_day = CASE WHEN first_visit_day IS NULL OR first_visit_day > {m} THEN {m} ELSE first_visit_day END, "
-    "last_visit_day = CASE WHEN last_visit_day IS NULL OR last_visit_day < {m} THEN {m} ELSE last_visit_day END "
-    "WHERE centre_id = {m} AND member_id = {m} "
-    "AND (first_visit_day IS NULL OR first_visit_day > {m} OR last_visit_day < {m})")
 # a member's span from its days in p_presence: for a row just created (its
 # visits may have come first), and for the migration that made the columns
 _SPAN_FROM_PRESENCE = (
@@ -139,11 +134,45 @@ def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[dict, di
     conn.exec_driver_sql(_VISIT_COUNT_UPSERT.format(m=mark), [
         (centre_id, day, reason, by, n) for (day, reason, by), n in sorted(counts.items())])
     if days:
-        conn.exec_driver_sql(_PRESENCE_INSERT.format(m=mark),
-                             [(centre_id, member_id, day) for member_id, day in sorted(days)])
-        conn.exec_driver_sql(_SPAN_WIDEN.format(m=mark), [
-            (low, low, high, high, centre_id, member_id, low, high)
-            for member_id, (low, high) in sorted(spans.items())])
+        _add_presence(conn, mark, centre_id, sorted(days))
+        _widen_spans(conn, mark, centre_id, spans)
+
+
+def _chunks(items: list, size: int = _ROWS_PER_STATEMENT):
+    return (items[start:start + size] for start in range(0, len(items), size))
+
+
+def _add_presence(conn: Connection, mark: str, centre_id: str, days: list[tuple[str, str]]) -> None:
+    for chunk in _chunks(days):
+        values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+        conn.exec_driver_sql(
+            f"INSERT INTO p_presence (centre_id, member_id, day) VALUES {values} "
+            "ON CONFLICT (centre_id, member_id, day) DO NOTHING",
+            tuple(value for member_id, day in chunk for value in (centre_id, member_id, day)))
+
+
+def _widen_spans(conn: Connection, mark: str, centre_id: str, spans: dict[str, tuple[str, str]]) -> None:
+    """Read the batch's members' spans in one statement, write back only those
+    the batch widens. Reading then writing is safe: one batch of a centre at a
+    time (SQLite's write lock; ingest._serialise_centre on PostgreSQL). A
+    member without a row yet gets its span when its row is made
+    (_spans_from_presence)."""
+    widened = []
+    for chunk in _chunks(sorted(spans)):
+        held = conn.exec_driver_sql(
+            "SELECT member_id, first_visit_day, last_visit_day FROM p_members "
+            f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))})",
+            (centre_id, *chunk)).all()
+        for member_id, first, last in held:
+            low, high = spans[member_id]
+            if first is None or low < first or high > last:
+                widened.append((low if first is None or low < first else first,
+                                high if last is None or high > last else last, centre_id, member_id))
+    if widened:
+        widened.sort(key=lambda row: row[3])
+        conn.exec_driver_sql(
+            f"UPDATE p_members SET first_visit_day = {mark}, last_visit_day = {mark} "
+            f"WHERE centre_id = {mark} AND member_id = {mark}", widened)
 
 
 def _spans_from_presence(conn: Connection, centre_id: str, member_ids: set[str]) -> None:
