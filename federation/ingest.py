@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 
 import orjson
@@ -147,41 +148,52 @@ def _plain_top(event: dict) -> bool:
 
 
 def canonical_text(event: dict) -> str:
-    """protocol.canonical_json's text, written by orjson when the event is
-    made of strings, integers, booleans and nulls (every event type today):
-    ten times faster and the same bytes (tests/test_hub_ingest.py checks it
-    property by property). Anything else — floats, which orjson writes in
-    another notation, lists, nested objects, integers past 64 bits — goes
-    through the stdlib."""
+    """protocol.canonical_json's text (see _canonical)."""
+    return _canonical(event).decode()
+
+
+def _canonical(event: dict) -> bytes:
+    """protocol.canonical_json's text as UTF-8, written by orjson when the
+    event is made of strings, integers, booleans and nulls (every event type
+    today): ten times faster and the same bytes (tests/test_hub_ingest.py
+    checks it property by property). Anything else — floats, which orjson
+    writes in another notation, lists, nested objects, integers past 64 bits —
+    goes through the stdlib."""
     # the set of the values' types, built in C: a fraction of a per-value loop
     data = event.get("data")
     if type(data) is dict and _PLAIN_TYPES.issuperset(map(type, data.values())) and _plain_top(event):
         try:
-            return orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
+            return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
         except TypeError:  # an integer past 64 bits
             pass
-    return protocol.canonical_json(event)
+    return protocol.canonical_json(event).encode()
+
+
+_UTC_ISO_MATCH = db.UTC_ISO.fullmatch
 
 
 def _event_row(event: dict, centre_id: str, device_id: str | None, received_at: str,
                index: int = 0, position: int = 0) -> dict:
     """The events row of a valid event, with its place in the batch
     (``index``) and among the valid events (``position``)."""
-    text = canonical_text(event)
+    canonical = _canonical(event)
     kind = event["type"]
     member_id = event["data"].get("member_id") if kind.startswith("member.") else None
+    occurred_at = event["occurred_at"]
     return {
         "index": index,
         "position": position,
         "centre_id": centre_id,
         "event_id": event["id"],
         "type": kind,
-        "occurred_at": db.utc_text(event["occurred_at"]),
+        # kiosks write utc_iso text already: kept as it is without a call
+        "occurred_at": occurred_at if _UTC_ISO_MATCH(occurred_at) else db.utc_text(occurred_at),
         "received_at": received_at,
         "device_id": device_id,
         "member_id": member_id,
-        "body": text,
-        "content_hash": hashlib.sha256(text.encode()).hexdigest(),
+        "body": canonical.decode(),
+        # the hash of the bytes as they are, not of a re-encoded copy
+        "content_hash": hashlib.sha256(canonical).hexdigest(),
     }
 
 
@@ -190,6 +202,7 @@ _EVENT_COLUMNS = ("centre_id", "event_id", "type", "occurred_at", "received_at",
 #: rows a multi-row INSERT carries: 9 parameters each stays far below SQLite's
 #: 32,766 and PostgreSQL's 65,535 parameters a statement
 _ROWS_PER_INSERT = 1000
+_EVENT_VALUES = itemgetter(*_EVENT_COLUMNS)
 
 
 def _insert_events(conn: Connection, rows: list[dict]) -> set[str]:
@@ -208,7 +221,7 @@ def _insert_events(conn: Connection, rows: list[dict]) -> set[str]:
         sql = (f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES "
                + ", ".join([one_row] * len(chunk))
                + " ON CONFLICT (centre_id, event_id) DO NOTHING RETURNING event_id")
-        params = tuple(row[name] for row in chunk for name in _EVENT_COLUMNS)
+        params = tuple(chain.from_iterable(map(_EVENT_VALUES, chunk)))
         inserted.update(event_id for (event_id,) in conn.exec_driver_sql(sql, params))
     return inserted
 

@@ -417,13 +417,13 @@ def open_engine(url: str | None = None) -> Engine:
     return engine
 
 
-_UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def utc_text(text: str) -> str:
     """A valid protocol time as utc_iso text, so times sort as text whatever
     offset the kiosk wrote (kiosks write utc_iso already: kept as is)."""
-    if _UTC_ISO.fullmatch(text):
+    if UTC_ISO.fullmatch(text):
         return text
     return protocol.utc_iso(protocol.parse_utc(text))
 
