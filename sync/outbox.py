@@ -51,14 +51,82 @@ def append(conn: sqlite3.Connection, event: dict) -> None:
     )
 
 
+_APPEND = "INSERT INTO outbox (event_id, type, occurred_at, body) VALUES (?, ?, ?, ?)"
+
+
+def append_text(conn: sqlite3.Connection, event_id: str, kind: str, occurred_at: str, body: str) -> None:
+    """Queue an event already in its canonical text (``protocol.canonical_json``
+    of a validated event): the hot path of a caller that builds the text of a
+    known-shape event itself, and tests that it matches."""
+    conn.execute(_APPEND, (event_id, kind, occurred_at, body))
+
+
+# ---------------------------------------------------------------- the sent watermark
+#
+# A batch the hub stored or already had in full (the usual case) is marked
+# sent in O(1): ``sent_through`` (a sync_state key) moves to its last seq and
+# one ``outbox_sent`` row says when. A row is therefore
+#   parked   if state = 'parked';
+#   sent     if state = 'sent' (marked one by one: a batch with refusals), or
+#            if state = 'pending' and seq <= sent_through (sent_at: that of
+#            the first outbox_sent row at or after its seq);
+#   pending  if state = 'pending' and seq > sent_through.
+# AUTOINCREMENT keeps seqs growing even after a purge, so a new event is
+# always above the watermark. The rare operations that need to put an event
+# below the watermark back in the queue (retry_parked, requeue_sent_since)
+# first write the watermark's rows out one by one (``_settle``), then lower it.
+
+#: sync_state key: every 'pending' row at or below this seq was sent
+SENT_THROUGH_KEY = "sent_through"
+
+#: The kiosk's schema migration 3 (issue 5): the watermark's table, and the
+#: (state, seq) index only for the rows that left the queue, so recording an
+#: event writes no index of state (the queue is read by seq from the watermark).
+SCHEMA_V3 = (
+    "DROP INDEX outbox_state_seq",
+    "CREATE INDEX outbox_settled ON outbox (state, seq) WHERE state <> 'pending'",
+    """
+    CREATE TABLE outbox_sent (
+        through_seq INTEGER PRIMARY KEY,
+        sent_at TEXT NOT NULL,
+        events INTEGER NOT NULL
+    )
+    """,
+)
+
+#: A query on sent or parked rows repeats the partial index's condition so
+#: SQLite may use it (it does not infer it from state = 'sent').
+SETTLED = "state <> 'pending'"
+
+
+def migrate_v3(conn: sqlite3.Connection) -> None:
+    for statement in SCHEMA_V3:
+        conn.execute(statement)
+    first_pending = conn.execute("SELECT min(seq) FROM outbox WHERE state = 'pending'").fetchone()[0]
+    through = first_pending - 1 if first_pending is not None else \
+        conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
+    set_state(conn, SENT_THROUGH_KEY, str(through))
+
+
+def sent_through(conn: sqlite3.Connection) -> int:
+    return int(get_state(conn, SENT_THROUGH_KEY) or 0)
+
+
 def pending(conn: sqlite3.Connection, limit: int, after_seq: int = 0) -> list[tuple[int, str, str]]:
     """Up to ``limit`` pending events after ``after_seq``, oldest first, as
-    (seq, event_id, body) tuples: one batch's worth, never the whole backlog."""
+    (seq, event_id, body) tuples: one batch's worth, never the whole backlog.
+    Read by rowid from the sent watermark: no index of state needed."""
     return conn.execute(
-        "SELECT seq, event_id, body FROM outbox WHERE state = 'pending' AND seq > ? "
-        "ORDER BY seq LIMIT ?",
-        (after_seq, limit),
+        "SELECT seq, event_id, body FROM outbox WHERE seq > ? AND state = 'pending' ORDER BY seq LIMIT ?",
+        (max(after_seq, sent_through(conn)), limit),
     ).fetchall()
+
+
+def pending_extent(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(how many events are pending, the last pending seq or 0)."""
+    return conn.execute(
+        "SELECT count(*), coalesce(max(seq), 0) FROM outbox WHERE seq > ? AND state = 'pending'",
+        (sent_through(conn),)).fetchone()
 
 
 def iter_pending(conn: sqlite3.Connection, batch_size: int) -> Iterator[list[tuple[int, str, str]]]:
@@ -72,16 +140,36 @@ def iter_pending(conn: sqlite3.Connection, batch_size: int) -> Iterator[list[tup
         after = rows[-1][0]
 
 
+def mark_sent_through(conn: sqlite3.Connection, seqs: list[int], at: str) -> int:
+    """Mark sent a batch the hub stored or already had in full: ``seqs`` are
+    its events' seqs, ascending, as ``pending`` read them. When they are all
+    the pending events from the watermark to the last of them (a count
+    proves it), the watermark moves there: O(1) writes. Otherwise (a queue
+    changed meanwhile) they are marked one by one. Returns how many."""
+    if not seqs:
+        return 0
+    through = sent_through(conn)
+    if seqs[0] > through and conn.execute(
+            "SELECT count(*) FROM outbox WHERE seq > ? AND seq <= ? AND state = 'pending'",
+            (through, seqs[-1])).fetchone()[0] == len(seqs):
+        conn.execute("INSERT INTO outbox_sent (through_seq, sent_at, events) VALUES (?, ?, ?)",
+                     (seqs[-1], at, len(seqs)))
+        set_state(conn, SENT_THROUGH_KEY, str(seqs[-1]))
+        return len(seqs)
+    return mark_sent_seqs(conn, seqs, at)
+
+
 def mark_sent(conn: sqlite3.Connection, event_ids: list[str], at: str) -> int:
-    """Mark events the hub said it stored (or already had). Returns how many."""
+    """Mark events the hub said it stored (or already had), one by one. Returns how many."""
     changed = 0
+    through = sent_through(conn)
     for start in range(0, len(event_ids), 500):
         chunk = event_ids[start:start + 500]
         marks = ",".join("?" * len(chunk))
         changed += conn.execute(
             f"UPDATE outbox SET state = 'sent', sent_at = ? "
-            f"WHERE state = 'pending' AND event_id IN ({marks})",
-            [at, *chunk],
+            f"WHERE state = 'pending' AND seq > ? AND event_id IN ({marks})",
+            [at, through, *chunk],
         ).rowcount
     return changed
 
@@ -90,13 +178,14 @@ def mark_sent_seqs(conn: sqlite3.Connection, seqs: list[int], at: str) -> int:
     """``mark_sent`` by outbox row number: the client knows each sent event's
     seq, and finding rows by rowid costs half the CPU of the event_id index."""
     changed = 0
+    through = sent_through(conn)
     for start in range(0, len(seqs), 500):
         chunk = seqs[start:start + 500]
         marks = ",".join("?" * len(chunk))
         changed += conn.execute(
             f"UPDATE outbox SET state = 'sent', sent_at = ? "
-            f"WHERE state = 'pending' AND seq IN ({marks})",
-            [at, *chunk],
+            f"WHERE state = 'pending' AND seq > ? AND seq IN ({marks})",
+            [at, through, *chunk],
         ).rowcount
     return changed
 
@@ -104,24 +193,49 @@ def mark_sent_seqs(conn: sqlite3.Connection, seqs: list[int], at: str) -> int:
 def park(conn: sqlite3.Connection, event_id: str, reason: str) -> None:
     """Set aside an event the hub refused, with its reason, so it never blocks the rest."""
     conn.execute(
-        "UPDATE outbox SET state = 'parked', parked_reason = ? WHERE event_id = ?",
-        (reason[:1000], event_id),
+        "UPDATE outbox SET state = 'parked', parked_reason = ? "
+        "WHERE event_id = ? AND NOT (state = 'pending' AND seq <= ?)",
+        (reason[:1000], event_id, sent_through(conn)),
     )
+
+
+def _settle(conn: sqlite3.Connection) -> None:
+    """Write the watermark's sent rows out one by one (state 'sent' and their
+    sent_at), so the watermark may go down. O(rows): for rare operations only."""
+    conn.execute(
+        "UPDATE outbox SET state = 'sent', sent_at = (SELECT m.sent_at FROM outbox_sent m "
+        "WHERE m.through_seq >= outbox.seq ORDER BY m.through_seq LIMIT 1) "
+        "WHERE seq <= ? AND state = 'pending'", (sent_through(conn),))
+    conn.execute("DELETE FROM outbox_sent")
+
+
+def _requeue_from(conn: sqlite3.Connection, first_seq: int | None) -> None:
+    """Before rows from ``first_seq`` on go back in the queue: keep the
+    watermark below them."""
+    if first_seq is not None and first_seq <= sent_through(conn):
+        _settle(conn)
+        set_state(conn, SENT_THROUGH_KEY, str(first_seq - 1))
 
 
 def retry_parked(conn: sqlite3.Connection) -> int:
     """Put every parked event back in the queue (after the cause was fixed)."""
+    _requeue_from(conn, conn.execute(
+        f"SELECT min(seq) FROM outbox WHERE {SETTLED} AND state = 'parked'").fetchone()[0])
     return conn.execute(
-        "UPDATE outbox SET state = 'pending', parked_reason = NULL WHERE state = 'parked'"
+        f"UPDATE outbox SET state = 'pending', parked_reason = NULL WHERE {SETTLED} AND state = 'parked'"
     ).rowcount
 
 
 def requeue_sent_since(conn: sqlite3.Connection, since_iso: str) -> int:
     """Queue again the sent events that occurred at or after ``since_iso``
     (for a hub restored from an older backup; the hub keeps each once)."""
+    _settle(conn)
+    _requeue_from(conn, conn.execute(
+        f"SELECT min(seq) FROM outbox WHERE {SETTLED} AND state = 'sent' AND occurred_at >= ?",
+        (since_iso,)).fetchone()[0])
     return conn.execute(
-        "UPDATE outbox SET state = 'pending', sent_at = NULL "
-        "WHERE state = 'sent' AND occurred_at >= ?",
+        f"UPDATE outbox SET state = 'pending', sent_at = NULL "
+        f"WHERE {SETTLED} AND state = 'sent' AND occurred_at >= ?",
         (since_iso,),
     ).rowcount
 
@@ -131,8 +245,16 @@ def purge_sent_before(conn: sqlite3.Connection, before_iso: str) -> int:
     They are still counted (``PURGED_KEY``), so "recorded" and "sent" stay the
     totals ever, and a hub that lost them shows as a gap."""
     purged = conn.execute(
-        "DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", (before_iso,)
+        f"DELETE FROM outbox WHERE {SETTLED} AND state = 'sent' AND sent_at < ?", (before_iso,)
     ).rowcount
+    previous = 0
+    for through, sent_at in conn.execute(
+            "SELECT through_seq, sent_at FROM outbox_sent ORDER BY through_seq").fetchall():
+        if sent_at < before_iso:  # the watermark's rows of that batch: a range of rowids
+            purged += conn.execute("DELETE FROM outbox WHERE seq > ? AND seq <= ? AND state = 'pending'",
+                                   (previous, through)).rowcount
+            conn.execute("DELETE FROM outbox_sent WHERE through_seq = ?", (through,))
+        previous = through
     if purged:
         set_state(conn, PURGED_KEY, str(purged_count(conn) + purged))
     return purged
@@ -147,15 +269,16 @@ def purged_count(conn: sqlite3.Connection) -> int:
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """How many events were ever recorded and sent (purged ones included), and
-    how many are pending, sent (still kept) and parked now."""
+    """How many events were ever recorded and sent (purged ones included),
+    and how many are pending, sent (still kept) and parked now."""
     result = {"recorded": 0, "pending": 0, "sent": 0, "parked": 0}
-    for state, number in conn.execute("SELECT state, count(*) FROM outbox GROUP BY state"):
+    for state, number in conn.execute(f"SELECT state, count(*) FROM outbox WHERE {SETTLED} GROUP BY state"):
         result[state] = number
-        result["recorded"] += number
+    result["sent"] += conn.execute("SELECT coalesce(sum(events), 0) FROM outbox_sent").fetchone()[0]
+    result["pending"] = pending_extent(conn)[0]
     purged = purged_count(conn)
     result["purged"] = purged
-    result["recorded"] += purged
+    result["recorded"] = result["pending"] + result["sent"] + result["parked"] + purged
     result["sent_total"] = result["sent"] + purged
     return result
 
@@ -164,16 +287,18 @@ def connect(path: str) -> sqlite3.Connection:
     """Open an existing kiosk database for syncing, on a connection of its own:
     autocommit (transactions are explicit), WAL, synchronous=FULL, a busy
     timeout so a sync waits for the desk's writes instead of failing.
-    Refuses a file that has no outbox (not a kiosk database, or not migrated)."""
+    Refuses a file that has no outbox (not a kiosk database, or not migrated
+    to the outbox's current schema)."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=True)
     try:
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         found = conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('outbox', 'sync_state')"
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+            "AND name IN ('outbox', 'sync_state', 'outbox_sent')"
         ).fetchone()[0]
-        if found != 2:
+        if found != 3:
             raise FileNotFoundError(f"{path} is not a kiosk database (no outbox): open it with the kiosk first")
     except BaseException:
         conn.close()

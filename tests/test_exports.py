@@ -87,9 +87,11 @@ def test_members_export_matches_the_database_and_skips_the_erased(filled, tmp_pa
     assert count == len(stored) == len(table) - 1 == 3
     benali = next(row for row in table if row[1] == "Benali")
     assert benali == ["Aïcha", "Benali", "1958", "65+", "Femme", "Boulogne-sur-Mer", "Transition", "oui",
-                      "06 12 34 56 78", "", "oui", "non", "oui", "K7QM-3XPD", "01/12/2026 10:00", ""]
+                      "06 12 34 56 78", "", "oui", "non", "oui", "K7QM-3XPD", "01/12/2026 10:00",
+                      "01/12/2026 00:10"]  # the last contact is her last visit (derived from the visits)
     dupont = next(row for row in table if row[0] == "Jean-Noël")
     assert dupont[2:5] == ["2004", "16-24", "Homme"] and dupont[9] == "jn@example.fr"
+    assert dupont[15] == "01/01/2027 00:01"
     test = next(row for row in table if row[1] == "Test")
     assert test[2:5] == ["", "inconnue", ""]
 

@@ -15,8 +15,9 @@ from typing import Callable
 
 import pytest
 
-from kiosk.core import migrations
+from kiosk.core import migrations, search
 from kiosk.core.store import Store, connect
+from sync import outbox
 
 
 def database_at(path: Path, version: int) -> sqlite3.Connection:
@@ -116,13 +117,89 @@ def test_a_failing_step_leaves_the_database_at_the_version_before(tmp_path, monk
         conn.execute("CREATE TABLE half_done (x)")
         raise RuntimeError("disk full")
 
+    current = migrations.SCHEMA_VERSION
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken])
     monkeypatch.setattr(migrations, "SCHEMA_VERSION", len(migrations.MIGRATIONS))
-    conn = database_at(tmp_path / "kiosk.db", 1)
+    conn = database_at(tmp_path / "kiosk.db", current)
     with pytest.raises(RuntimeError, match="disk full"):
-        migrations.migrate(conn, target=2)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        migrations.migrate(conn, target=current + 1)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == current
     assert "half_done" not in objects(conn, "table")
+
+
+def _v1_visits(conn: sqlite3.Connection) -> None:
+    """Two members seen as release 1 recorded it: a visit updated last_seen_at
+    and the member's search tokens in the check-in's transaction."""
+    _v1_rows(conn)
+    conn.execute("INSERT INTO members (id, first_name, created_at, updated_at) "
+                 "VALUES ('n', 'Nadia', '2026-11-01T08:00:00.000Z', '2026-11-01T08:00:00.000Z')")
+    for visit_id, at, member in (("v1", "2026-12-01T09:00:00.000Z", "m"), ("v2", "2026-12-01T09:30:00.000Z", None),
+                                 ("v3", "2026-12-02T10:00:00.000Z", "n")):
+        conn.execute("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role) "
+                     "VALUES (?, ?, ?, 'accueil', 'resident')", (visit_id, at, member))
+        if member:
+            conn.execute("UPDATE members SET last_seen_at = ? WHERE id = ?", (at, member))
+    conn.execute("INSERT INTO member_tokens (token, member_id, seen) VALUES ('nadia', 'n', '2026-12-02T10:00:00.000Z')")
+
+
+def test_v1_to_v2(tmp_path):
+    conn = upgrade_from(tmp_path / "kiosk.db", 1, _v1_visits)
+    assert "recency" in objects(conn, "table")
+    # the visits recorded before were applied then: nothing left to refresh
+    assert conn.execute("SELECT visits_applied FROM recency").fetchone()[0] == 3
+    assert search.refresh_recency(conn) == 0
+    # a visit recorded after the upgrade is applied by the next refresh
+    conn.execute("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role) "
+                 "VALUES ('v4', '2026-12-03T11:00:00.000Z', 'n', 'accueil', 'resident')")
+    assert search.last_seen(conn, "n", "2026-12-02T10:00:00.000Z") == "2026-12-03T11:00:00.000Z"
+    assert search.refresh_recency(conn) == 1
+    assert dict(conn.execute("SELECT id, last_seen_at FROM members").fetchall()) == {
+        "m": "2026-12-01T09:00:00.000Z", "n": "2026-12-03T11:00:00.000Z"}
+    assert conn.execute("SELECT seen FROM member_tokens WHERE member_id = 'n'").fetchone()[0] == \
+        "2026-12-03T11:00:00.000Z"
+
+
+def test_v2_recency_on_an_empty_database(tmp_path):
+    conn = upgrade_from(tmp_path / "kiosk.db", 1)
+    assert conn.execute("SELECT visits_applied FROM recency").fetchone()[0] == 0
+
+
+def _v2_outbox(states: list[str]) -> Callable[[sqlite3.Connection], None]:
+    """Outbox rows as release 2 kept them: every sent event marked one by one."""
+    def seed(conn: sqlite3.Connection) -> None:
+        for number, state in enumerate(states):
+            conn.execute("INSERT INTO outbox (event_id, type, occurred_at, body, state, sent_at, parked_reason) "
+                         "VALUES (?, 'member.erased', '2026-11-26T10:00:00.000Z', '{}', ?, ?, ?)",
+                         (f"e{number}", state, "2026-11-26T11:00:00.000Z" if state == "sent" else None,
+                          "refused" if state == "parked" else None))
+    return seed
+
+
+def test_v2_to_v3(tmp_path):
+    conn = upgrade_from(tmp_path / "kiosk.db", 2, _v2_outbox(["sent", "parked", "sent", "pending", "sent",
+                                                              "pending"]))
+    assert "outbox_sent" in objects(conn, "table")
+    assert "outbox_state_seq" not in objects(conn, "index") and "outbox_settled" in objects(conn, "index")
+    # the watermark starts just below the first pending event: nothing changes meaning
+    assert outbox.sent_through(conn) == 3
+    assert [row[1] for row in outbox.pending(conn, 10)] == ["e3", "e5"]
+    counts = outbox.counts(conn)
+    assert {k: counts[k] for k in ("recorded", "pending", "sent", "parked")} == {
+        "recorded": 6, "pending": 2, "sent": 3, "parked": 1}
+    # the queue is read by rowid; only sent and parked rows are indexed by state
+    plan = " ".join(row[3] for row in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT seq FROM outbox WHERE seq > 3 AND state = 'pending' ORDER BY seq"))
+    assert "INTEGER PRIMARY KEY" in plan and "outbox_settled" not in plan
+    conn.execute("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES ('new', 'x', 'y', '{}')")
+    assert conn.execute("SELECT count(*) FROM outbox INDEXED BY outbox_settled "
+                        "WHERE state <> 'pending'").fetchone()[0] == 4
+
+
+def test_v3_watermark_of_an_outbox_with_nothing_pending(tmp_path):
+    conn = upgrade_from(tmp_path / "kiosk.db", 2, _v2_outbox(["sent", "sent"]))
+    assert outbox.sent_through(conn) == 2 and outbox.pending(conn, 10) == []
+    conn = upgrade_from(tmp_path / "empty.db", 2)
+    assert outbox.sent_through(conn) == 0
 
 
 def test_store_open_migrates_a_file_made_by_plain_sqlite(tmp_path, clock):

@@ -73,3 +73,115 @@ def test_mark_sent_by_seq_only_touches_named_pending_rows(store):
         assert outbox.mark_sent_seqs(store.conn, seqs[:2], "2026-11-26T10:01:00.000Z") == 1
     states = [row[0] for row in store.conn.execute("SELECT state FROM outbox ORDER BY seq")]
     assert states == ["parked", "sent", "pending", "pending"]
+
+
+# ---------------------------------------------------------------- the sent watermark
+
+
+def seqs_of(store):
+    return [row[0] for row in outbox.pending(store.conn, 1000)]
+
+
+def state_counts(store):
+    counts = outbox.counts(store.conn)
+    return {k: counts[k] for k in ("recorded", "pending", "sent", "parked", "sent_total")}
+
+
+def test_a_whole_batch_is_marked_sent_by_the_watermark_in_one_write(store):
+    add(store, 6)
+    seqs = seqs_of(store)
+    with store.transaction():
+        assert outbox.mark_sent_through(store.conn, seqs[:4], "2026-11-26T10:01:00.000Z") == 4
+    # no row rewritten: the watermark and one line for the batch
+    assert [r[0] for r in store.conn.execute("SELECT state FROM outbox ORDER BY seq")] == ["pending"] * 6
+    assert outbox.sent_through(store.conn) == seqs[3]
+    assert store.conn.execute("SELECT * FROM outbox_sent").fetchall() == [(seqs[3], "2026-11-26T10:01:00.000Z", 4)]
+    assert seqs_of(store) == seqs[4:]
+    assert state_counts(store) == {"recorded": 6, "pending": 2, "sent": 4, "parked": 0, "sent_total": 4}
+    # marking them again changes nothing, one by one or by the watermark
+    with store.transaction():
+        assert outbox.mark_sent_seqs(store.conn, seqs[:4], "2026-11-26T10:02:00.000Z") == 0
+        assert outbox.mark_sent_through(store.conn, seqs[:4], "2026-11-26T10:02:00.000Z") == 0
+    assert state_counts(store)["sent"] == 4
+
+
+def test_the_watermark_never_covers_an_event_that_was_not_in_the_batch(store):
+    ids = add(store, 5)
+    seqs = seqs_of(store)
+    with store.transaction():
+        outbox.park(store.conn, ids[1], "refused")
+    batch = [seqs[0], seqs[2]]  # read while ids[1] was parked…
+    with store.transaction():
+        assert outbox.retry_parked(store.conn) == 1  # …which staff put back in the queue meanwhile
+        assert outbox.mark_sent_through(store.conn, batch, "2026-11-26T10:01:00.000Z") == 2
+    # marked one by one instead: ids[1] is still to send
+    assert outbox.sent_through(store.conn) == 0
+    assert [row[1] for row in outbox.pending(store.conn, 10)] == [ids[1], ids[3], ids[4]]
+    # the next whole batch moves the watermark past the rows marked one by one
+    with store.transaction():
+        assert outbox.mark_sent_through(store.conn, [seqs[1], seqs[3], seqs[4]], "2026-11-26T10:02:00.000Z") == 3
+    assert outbox.sent_through(store.conn) == seqs[4]
+    assert state_counts(store) == {"recorded": 5, "pending": 0, "sent": 5, "parked": 0, "sent_total": 5}
+
+
+def test_retrying_a_parked_event_below_the_watermark_keeps_the_others_sent(store):
+    ids = add(store, 4)
+    seqs = seqs_of(store)
+    with store.transaction():
+        outbox.park(store.conn, ids[1], "refused")
+        outbox.mark_sent_seqs(store.conn, [seqs[0]], "2026-11-26T10:01:00.000Z")
+        outbox.mark_sent_through(store.conn, [seqs[2], seqs[3]], "2026-11-26T10:02:00.000Z")
+    assert outbox.sent_through(store.conn) == seqs[3]
+    with store.transaction():
+        assert outbox.retry_parked(store.conn) == 1
+    assert [row[1] for row in outbox.pending(store.conn, 10)] == [ids[1]]
+    assert state_counts(store) == {"recorded": 4, "pending": 1, "sent": 3, "parked": 0, "sent_total": 3}
+    rows = store.conn.execute("SELECT event_id, state, sent_at FROM outbox ORDER BY seq").fetchall()
+    assert rows == [(ids[0], "sent", "2026-11-26T10:01:00.000Z"), (ids[1], "pending", None),
+                    (ids[2], "sent", "2026-11-26T10:02:00.000Z"), (ids[3], "sent", "2026-11-26T10:02:00.000Z")]
+
+
+def test_requeue_sent_since_reaches_below_the_watermark(store):
+    ids = add(store, 4)
+    later = protocol.make_event("member.erased", {"member_id": protocol.new_id()},
+                                datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc))
+    with store.transaction():
+        outbox.append(store.conn, later)
+    seqs = seqs_of(store)
+    with store.transaction():
+        outbox.mark_sent_through(store.conn, seqs[:3], "2026-11-26T10:01:00.000Z")
+        outbox.mark_sent_through(store.conn, seqs[3:], "2026-11-28T10:01:00.000Z")
+        assert outbox.requeue_sent_since(store.conn, "2026-11-27T00:00:00.000Z") == 1
+    assert [row[1] for row in outbox.pending(store.conn, 10)] == [later["id"]]
+    with store.transaction():
+        assert outbox.requeue_sent_since(store.conn, "2026-11-26T00:00:00.000Z") == 4
+    assert [row[1] for row in outbox.pending(store.conn, 10)] == [*ids, later["id"]]
+    assert state_counts(store) == {"recorded": 5, "pending": 5, "sent": 0, "parked": 0, "sent_total": 0}
+
+
+def test_purge_forgets_the_watermarks_batches_sent_before_the_cutoff(store):
+    add(store, 5)
+    seqs = seqs_of(store)
+    with store.transaction():
+        outbox.mark_sent_through(store.conn, seqs[:2], "2026-08-01T10:00:00.000Z")
+        outbox.mark_sent_seqs(store.conn, [seqs[2]], "2026-08-02T10:00:00.000Z")
+        outbox.mark_sent_through(store.conn, seqs[3:4], "2026-11-20T10:00:00.000Z")
+        assert outbox.purge_sent_before(store.conn, "2026-09-01T00:00:00.000Z") == 3
+    left = [row[0] for row in store.conn.execute("SELECT seq FROM outbox ORDER BY seq")]
+    assert left == seqs[3:]
+    assert seqs_of(store) == seqs[4:]
+    assert state_counts(store) == {"recorded": 5, "pending": 1, "sent": 1, "parked": 0, "sent_total": 4}
+    with store.transaction():
+        assert outbox.purge_sent_before(store.conn, "2026-12-01T00:00:00.000Z") == 1
+    assert state_counts(store) == {"recorded": 5, "pending": 1, "sent": 0, "parked": 0, "sent_total": 4}
+    # a new event comes after the watermark, whatever was purged
+    new = add(store, 1)
+    assert [row[1] for row in outbox.pending(store.conn, 10)][-1] == new[0]
+
+
+def test_park_leaves_events_sent_by_the_watermark_alone(store):
+    ids = add(store, 2)
+    with store.transaction():
+        outbox.mark_sent_through(store.conn, seqs_of(store), "2026-11-26T10:01:00.000Z")
+        outbox.park(store.conn, ids[0], "late refusal")
+    assert state_counts(store)["sent"] == 2 and state_counts(store)["parked"] == 0

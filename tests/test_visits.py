@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
 
+from kiosk.core import search
 from kiosk.core.errors import Conflict, InvalidInput, NotFound
 from kiosk.core.members import Members
 from kiosk.core.privacy import Privacy
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 from kiosk.core.visits import Visits, day_bounds
+from sync import protocol
 from tests.dbstate import add_staff, dump, events
 
 
@@ -45,10 +48,47 @@ def test_check_in_emits_visit_recorded(visits, store, member):
     assert event["occurred_at"] == visit["occurred_at"]
 
 
-def test_check_in_sets_the_members_last_contact(visits, store, member, clock):
+def test_check_in_sets_the_members_last_contact(visits, store, settings, member, clock):
     clock.advance(hours=2)
     visits.check_in("accueil", member_id=member["id"])
+    # read fresh at once, without writing (the check-in leaves it to search.refresh_recency)…
+    assert Members(store, settings).get(member["id"])["last_seen_at"] == store.now_iso()
+    assert Members(store, settings).by_card(member["card_code"])["last_seen_at"] == store.now_iso()
+    # …and stored, with the search's recency, by the next refresh
+    assert search.refresh_recency(store.conn) == 1
     assert store.one("SELECT last_seen_at FROM members")["last_seen_at"] == store.now_iso()
+    assert {row["seen"] for row in store.query("SELECT seen FROM member_tokens")} == {store.now_iso()}
+    assert search.refresh_recency(store.conn) == 0
+
+
+def test_a_check_in_writes_only_the_visit_and_its_event(visits, store, member):
+    before = dump(store)
+    visit = visits.check_in("accueil", member_id=member["id"])
+    after = dump(store)
+    changed = sorted(table for table in after if after[table] != before.get(table))
+    assert changed == ["outbox", "visits"]
+    assert visit["id"] in {row[0] for row in after["visits"]}
+
+
+def test_the_latest_contact_wins_whatever_the_order_visits_were_recorded(visits, store, settings, member,
+                                                                          clock):
+    members = Members(store, settings)
+    clock.advance(hours=3)
+    visits.check_in("accueil", member_id=member["id"])
+    latest = store.now_iso()
+    clock.advance(hours=-1)  # a clock set back: an older visit recorded after
+    visits.check_in("accueil", member_id=member["id"])
+    assert members.get(member["id"])["last_seen_at"] == latest
+    search.refresh_recency(store.conn)
+    assert store.one("SELECT last_seen_at FROM members")["last_seen_at"] == latest
+    assert members.get(member["id"])["last_seen_at"] == latest
+
+
+def test_the_visit_recorded_text_is_the_protocols_canonical_json(visits, store, member):
+    visits.check_in("accueil", member_id=member["id"])
+    visits.check_in("demarches")
+    for body in [row["body"] for row in store.query("SELECT body FROM outbox WHERE type = 'visit.recorded'")]:
+        assert protocol.canonical_json(protocol.validate_event(json.loads(body))) == body
 
 
 def test_anonymous_check_in_counts_too(visits, store):

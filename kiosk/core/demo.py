@@ -359,9 +359,11 @@ def _bulk_write(store: Store, rng: random.Random, people: list[dict], visit_rows
     conn.execute("PRAGMA foreign_keys = OFF")
     try:
         with store.transaction():
+            search.refresh_recency(conn)  # visits checked in before this filling keep counting
             indexes = _without_indexes(conn, ("visits", "member_tokens", "outbox"))
             _write_members(store, rng, people)
             _write_visits(store, rng, visit_rows)
+            search.mark_recency_applied(conn)  # _last_seen worked out the new members' last contact
             for sql in indexes:
                 conn.execute(sql)
         conn.execute("ANALYZE")

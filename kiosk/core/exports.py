@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from kiosk.core import period
+from kiosk.core import period, search
 from kiosk.core.cards import printable
 from kiosk.core.files import atomic_output
 from kiosk.core.settings import Settings
@@ -197,6 +197,7 @@ def member_rows(store: Store, start: date | None = None, end: date | None = None
     """Members (not erased) who joined in the period, by name."""
     condition, params = period.where("created_at", start, end)
     today = store.now().astimezone(period.PARIS).date()
+    search.refresh_recency(store.conn)  # "Dernier passage" includes today's check-ins
     rows = _rows(
         store,
         f"SELECT * FROM members WHERE erased_at IS NULL AND {condition} "

@@ -197,6 +197,12 @@ class Members:
         if row is None:
             raise NotFound("member_id", N_("Cette personne n'est pas (ou plus) inscrite."),
                            f"no member {member_id!r}", value=member_id)
+        return self._fresh(row)
+
+    def _fresh(self, row: dict) -> dict:
+        """A members row with its flags as booleans and its last contact
+        fresh (a check-in does not write last_seen_at: see search.refresh_recency)."""
+        row["last_seen_at"] = search.last_seen(self.store.conn, row["id"], row["last_seen_at"])
         return _as_member(row)
 
     def by_card(self, code: str) -> dict:
@@ -207,7 +213,7 @@ class Members:
                                "not a card code (wrong length, letter or check character)", value=code)
         row = self.store.one("SELECT * FROM members WHERE card_code = ? AND erased_at IS NULL", (typed,))
         if row is not None:
-            return _as_member(row)
+            return self._fresh(row)
         revoked = self.store.one("SELECT reason FROM revoked_cards WHERE card_code = ?", (typed,))
         if revoked and revoked["reason"] == "replaced":
             raise Conflict("card_code", N_("Cette carte a été remplacée par une nouvelle. "
@@ -220,6 +226,7 @@ class Members:
         """Members by name prefix (accents, case and one typo forgiven) or by card code."""
         if not isinstance(query, str) or not query.strip():
             return []
+        search.refresh_recency(self.store.conn)  # ranks by recency: apply the latest check-ins first
         code = search.card_query(query)
         if code:
             row = self.store.one("SELECT * FROM members WHERE card_code = ? AND erased_at IS NULL", (code,))

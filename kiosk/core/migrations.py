@@ -193,7 +193,28 @@ def _v1(conn: sqlite3.Connection) -> None:
     outbox.create_schema(conn)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+def _v2(conn: sqlite3.Connection) -> None:
+    """Search recency leaves the check-in's transaction (issue 2): a visit no
+    longer updates ``members.last_seen_at`` and ``member_tokens.seen`` (four
+    B-trees); ``search.refresh_recency`` applies the visits past a watermark
+    before anything reads recency. Everything recorded so far was applied."""
+    conn.execute("""
+        CREATE TABLE recency (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            -- visits.rowid of the last visit applied to last_seen_at and member_tokens.seen
+            visits_applied INTEGER NOT NULL
+        )
+        """)
+    conn.execute("INSERT INTO recency (id, visits_applied) SELECT 1, coalesce(max(rowid), 0) FROM visits")
+
+
+def _v3(conn: sqlite3.Connection) -> None:
+    """The outbox's sent watermark (issue 5) and no index of state on the
+    queue (issue 2): see sync/outbox.py."""
+    outbox.migrate_v3(conn)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

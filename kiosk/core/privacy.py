@@ -127,6 +127,7 @@ class Privacy:
         """Members with no contact (visit, registration, attendance, or
         registering) for ``months`` (default: setting retention_months)."""
         cutoff = self._cutoff(months)
+        search.refresh_recency(self.store.conn)  # someone who just came is never a candidate
         return self.store.query(
             "SELECT m.id, m.first_name, m.last_name, m.created_at, m.last_seen_at FROM members m "
             "WHERE m.erased_at IS NULL AND coalesce(m.last_seen_at, m.created_at) < :cutoff "

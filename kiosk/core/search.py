@@ -70,9 +70,72 @@ def unindex_member(conn: sqlite3.Connection, member_id: str) -> None:
             conn.execute("DELETE FROM token_variants WHERE token = ?", (token,))
 
 
-def touch(conn: sqlite3.Connection, member_id: str, seen: str) -> None:
-    """Record a contact, so the member ranks as recently seen."""
-    conn.execute("UPDATE member_tokens SET seen = ? WHERE member_id = ?", (seen, member_id))
+# ---------------------------------------------------------------- recency
+#
+# A check-in writes its visit and event only (issue 2: the fewest B-trees in
+# the durable transaction). The member's last contact (``members.last_seen_at``)
+# and the search's recency (``member_tokens.seen``) are derived from visits:
+# ``refresh_recency`` applies every visit past the ``recency.visits_applied``
+# watermark (a visits rowid; visits are never deleted, erasure unlinks them,
+# so rowids only grow), and runs before any read that uses them: the search,
+# the retention purge, the member export. One member's last contact is read
+# fresh without writing (``last_seen``).
+
+_APPLIED = "SELECT visits_applied FROM recency"
+_LAST_VISIT = "SELECT coalesce(max(rowid), 0) FROM visits"
+_FRESH = ("SELECT member_id, max(occurred_at) AS at FROM visits "
+          "WHERE rowid > ? AND rowid <= ? AND member_id IS NOT NULL GROUP BY member_id")
+
+
+def refresh_recency(conn: sqlite3.Connection) -> int:
+    """Apply the visits recorded since the last refresh to last_seen_at and
+    the search's recency; returns how many visits. Costs two index look-ups
+    when nothing is new. Joins the caller's transaction if one is open, else
+    runs its own (a write)."""
+    if conn.execute(_LAST_VISIT).fetchone()[0] == conn.execute(_APPLIED).fetchone()[0]:
+        return 0
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        applied = conn.execute(_APPLIED).fetchone()[0]  # again: another connection may have done it
+        last = conn.execute(_LAST_VISIT).fetchone()[0]
+        if last != applied:
+            # the latest contact wins, whatever order the visits were recorded in
+            conn.execute(
+                f"WITH fresh AS ({_FRESH}) UPDATE members SET last_seen_at = fresh.at FROM fresh "
+                "WHERE members.id = fresh.member_id AND members.erased_at IS NULL "
+                "AND (members.last_seen_at IS NULL OR members.last_seen_at < fresh.at)", (applied, last))
+            conn.execute(
+                f"WITH fresh AS ({_FRESH}) UPDATE member_tokens SET seen = fresh.at FROM fresh "
+                "WHERE member_tokens.member_id = fresh.member_id AND member_tokens.seen < fresh.at",
+                (applied, last))
+            conn.execute("UPDATE recency SET visits_applied = ?", (last,))
+    except BaseException:
+        if own and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if own:
+        conn.execute("COMMIT")
+    return max(0, last - applied)
+
+
+def last_seen(conn: sqlite3.Connection, member_id: str, stored: str | None) -> str | None:
+    """A member's last contact, fresh: ``stored`` (their last_seen_at) or a
+    visit not yet applied by ``refresh_recency``, whichever is later. A read
+    only: the member's visits past the watermark, by the visits_member index."""
+    newer = conn.execute(
+        "SELECT max(occurred_at) FROM visits WHERE member_id = ? AND rowid > (" + _APPLIED + ")",
+        (member_id,)).fetchone()[0]
+    if newer is None or (stored is not None and stored >= newer):
+        return stored
+    return newer
+
+
+def mark_recency_applied(conn: sqlite3.Connection) -> None:
+    """Every visit so far is already reflected (the demo's bulk writer computes
+    last contacts itself); inside the caller's transaction."""
+    conn.execute(f"UPDATE recency SET visits_applied = ({_LAST_VISIT})")
 
 
 # ---------------------------------------------------------------- typo distance

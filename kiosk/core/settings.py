@@ -197,10 +197,20 @@ class Settings:
             )
             secret = key == "device_token"
             self.store.audit(actor, "settings.set", key=key, value="***" if secret else value)
+            self.store.forget_cached()
+        self.store.forget_cached()  # again after the commit: nothing read meanwhile outlives it
 
     # conveniences the domain uses
     def reason_codes(self) -> list[str]:
-        return [reason["code"] for reason in self.get("reasons")]
+        return list(self._reason_codes())
+
+    def is_reason(self, code: Any) -> bool:
+        """Whether ``code`` is one of the configured visit reasons (cached: every check-in asks)."""
+        return code in self._reason_codes()
+
+    def _reason_codes(self) -> tuple[str, ...]:
+        return self.store.cached("reason_codes",
+                                 lambda: tuple(reason["code"] for reason in self.get("reasons")))
 
     def neighbourhood(self, name: str) -> dict | None:
         for item in self.get("neighbourhoods"):

@@ -38,6 +38,8 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self.path = path
         self.clock = clock
+        self._cache: dict[str, Any] = {}
+        self._cache_version: int | None = None
 
     @classmethod
     def open(cls, path: str | Path, clock: Callable[[], datetime] = utc_now) -> "Store":
@@ -62,7 +64,37 @@ class Store:
         return self.clock()
 
     def now_iso(self) -> str:
-        return protocol.utc_iso(self.clock())
+        """``protocol.utc_iso(self.now())``, formatted without strftime (the check-in's hot path)."""
+        moment = self.clock()
+        if moment.tzinfo is not timezone.utc:
+            if moment.tzinfo is None:
+                raise ValueError("naive datetime: times must be timezone-aware")
+            moment = moment.astimezone(timezone.utc)
+        return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+                f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
+
+    # ------------------------------------------------------------ cache
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered until the database changes: this
+        connection calls ``forget_cached`` when it writes what was cached
+        (settings), and ``PRAGMA data_version`` tells a commit by any other
+        connection or process. Inside a transaction nothing is remembered (a
+        rollback would leave the cache ahead of the file). Keep immutable values."""
+        if self.conn.in_transaction:
+            return compute()
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._cache_version:
+            self._cache.clear()
+            self._cache_version = version
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = compute()
+            return value
+
+    def forget_cached(self) -> None:
+        self._cache.clear()
 
     # ------------------------------------------------------------ writes
 

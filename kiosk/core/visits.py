@@ -1,23 +1,57 @@
 """Visits (passages): who came, when and why, and how many came today.
 
-A check-in is one transaction: the visit row, the member's last contact and
-the ``visit.recorded`` event. With WAL and synchronous=FULL, once
+A check-in is one transaction: the visit row and its ``visit.recorded``
+event (the member's last contact is derived from the visits afterwards, see
+``search.refresh_recency``). With WAL and synchronous=FULL, once
 ``check_in`` returns the visit survives a crash or a power cut (see
 tests/test_crash.py).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date, datetime
 
-from kiosk.core import members, period, search
+from kiosk.core import period
 from kiosk.core.errors import InvalidInput, N_, NotFound
 from kiosk.core.members import Members, check_actor
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
-from sync import protocol
+from sync import outbox, protocol
 
 PARIS = period.PARIS  # one definition of the centre's time zone
+
+
+_ACTIVE_STAFF = "SELECT 1 FROM staff WHERE id = ? AND active = 1"
+_INSERT_ANONYMOUS = ("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by) "
+                     "VALUES (?, ?, NULL, ?, ?, ?)")
+#: the member must exist and not be erased: checked by the insert itself (0 rows otherwise)
+_INSERT_MEMBER = ("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by) "
+                  "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS "
+                  "(SELECT 1 FROM members WHERE id = ? AND erased_at IS NULL)")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z").match
+
+#: (reason, role) -> the visit.recorded event's canonical text with four
+#: holes: member_id (JSON), visit_id, event id, occurred_at
+_templates: dict[tuple[str, str], str] = {}
+
+
+def _template(reason: str, role: str) -> str:
+    """The canonical text of a visit.recorded event for this reason and role,
+    as ``protocol.canonical_json`` writes it (keys sorted, compact), checked
+    once against the protocol with a sample event."""
+    template = ('{"data":{"member_id":%s,"reason":' + json.dumps(reason, ensure_ascii=False).replace("%", "%%")
+                + ',"recorded_by":' + json.dumps(role) + ',"visit_id":"%s"},"id":"%s","occurred_at":"%s",'
+                '"type":"visit.recorded"}')
+    sample_id, sample_at = "00000000-0000-7000-8000-000000000000", "2026-01-01T00:00:00.000Z"
+    for member in (None, sample_id):
+        text = template % ("null" if member is None else f'"{member}"', sample_id, sample_id, sample_at)
+        event = protocol.validate_event(json.loads(text))  # ProtocolError: a reason the hub would refuse
+        if protocol.canonical_json(event) != text:
+            raise RuntimeError(f"visit.recorded template drifted from the canonical JSON: {text}")
+    _templates[(reason, role)] = template
+    return template
 
 
 def _iso(moment: datetime | str) -> str:
@@ -35,33 +69,46 @@ class Visits:
         self.settings = settings
 
     def check_in(self, reason: str, member_id: str | None = None, actor: dict | None = None) -> dict:
-        """Record a visit, of a member or anonymous; durable on return."""
-        if reason not in self.settings.reason_codes():
+        """Record a visit, of a member or anonymous; durable on return.
+
+        The hot path of the kiosk (issue 2): one transaction of two inserts,
+        the visit and its event. The member's existence is checked by the
+        visit's insert itself; the event's canonical text is written from a
+        template (``_event_text``); the member's last contact and search
+        recency are derived later from the visits (``search.refresh_recency``)."""
+        if not self.settings.is_reason(reason):
             raise InvalidInput("reason", N_("Choisissez la raison de votre venue dans la liste."),
                                f"unknown visit reason {reason!r}", value=reason)
-        check_actor(actor)
-        role = actor["role"] if actor else "resident"
-        with self.store.transaction():
-            if actor and self.store.conn.execute("SELECT 1 FROM staff WHERE id = ? AND active = 1",
-                                                 (actor["id"],)).fetchone() is None:
+        if actor is None:
+            role, recorder = "resident", None
+        else:
+            check_actor(actor)
+            role, recorder = actor["role"], actor["id"]
+        template = _templates.get((reason, role)) or _template(reason, role)
+        store = self.store
+        conn = store.conn
+        visit = {"id": protocol.new_id(), "occurred_at": store.now_iso(), "member_id": member_id,
+                 "reason": reason, "recorded_by_role": role, "recorded_by": recorder}
+        event_id = protocol.new_id()
+        if member_id is None:
+            body = template % ("null", visit["id"], event_id, visit["occurred_at"])
+        elif type(member_id) is str and _UUID(member_id):
+            body = template % (f'"{member_id}"', visit["id"], event_id, visit["occurred_at"])
+        else:
+            body = None  # not an id we ever made: no such member (said below, after the actor check)
+        with store.transaction():
+            if actor is not None and conn.execute(_ACTIVE_STAFF, (recorder,)).fetchone() is None:
                 raise InvalidInput("actor", N_("Ce bénévole ou salarié n'a plus accès : reprenez votre code."),
-                                   f"no active volunteer or staff member {actor['id']!r}", value=actor["id"])
-            if member_id is not None and not members.exists(self.store.conn, member_id):
+                                   f"no active volunteer or staff member {recorder!r}", value=recorder)
+            if member_id is None:
+                conn.execute(_INSERT_ANONYMOUS, (visit["id"], visit["occurred_at"], reason, role, recorder))
+            elif body is None or conn.execute(_INSERT_MEMBER, (visit["id"], visit["occurred_at"], member_id,
+                                                               reason, role, recorder, member_id)).rowcount != 1:
                 raise NotFound("member_id", N_("Cette personne n'est pas (ou plus) inscrite."),
                                f"no member {member_id!r}", value=member_id)
-            visit = {"id": protocol.new_id(), "occurred_at": self.store.now_iso(), "member_id": member_id,
-                     "reason": reason, "recorded_by_role": role, "recorded_by": actor["id"] if actor else None}
-            self.store.conn.execute(
-                "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by) "
-                "VALUES (:id, :occurred_at, :member_id, :reason, :recorded_by_role, :recorded_by)", visit)
-            if member_id is not None:
-                self.store.conn.execute("UPDATE members SET last_seen_at = ? WHERE id = ?",
-                                        (visit["occurred_at"], member_id))
-                search.touch(self.store.conn, member_id, visit["occurred_at"])
-            self.store.emit("visit.recorded", {"visit_id": visit["id"], "member_id": member_id,
-                                               "reason": reason, "recorded_by": role})
-            if actor:
-                self.store.audit(actor, "visit.check_in", visit_id=visit["id"], member_id=member_id)
+            outbox.append_text(conn, event_id, "visit.recorded", visit["occurred_at"], body)
+            if actor is not None:
+                store.audit(actor, "visit.check_in", visit_id=visit["id"], member_id=member_id)
         return visit
 
     def check_in_by_card(self, card_code: str, reason: str, actor: dict | None = None) -> dict:
