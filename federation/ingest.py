@@ -222,7 +222,7 @@ def _insert_events(conn: Connection, rows: list[dict]) -> set[str]:
                + ", ".join([one_row] * len(chunk))
                + " ON CONFLICT (centre_id, event_id) DO NOTHING RETURNING event_id")
         params = tuple(chain.from_iterable(map(_EVENT_VALUES, chunk)))
-        inserted.update(event_id for (event_id,) in conn.exec_driver_sql(sql, params))
+        inserted.update(event_id for (event_id,) in projections.driver_fetch(conn, sql, params))
     return inserted
 
 

