@@ -381,6 +381,7 @@ def _apply_answer(conn: sqlite3.Connection, rows, answer: dict, at: str,
         if not answer["rejected"] and len(stored) + len(duplicates) == len(rows):
             # the usual case: the hub holds the whole batch, marked in O(1)
             outbox.mark_sent_through(conn, [row[0] for row in rows], at)
+            seq_of = {}
         else:
             seq_of = {row[1]: row[0] for row in rows}
             outbox.mark_sent_seqs(conn, [seq_of[i] for i in stored + duplicates], at)
@@ -392,7 +393,7 @@ def _apply_answer(conn: sqlite3.Connection, rows, answer: dict, at: str,
             if event_id is None:
                 continue
             reason = str(item.get("reason") or "refused by the hub")
-            outbox.park(conn, event_id, reason)
+            outbox.park_seq(conn, seq_of[event_id], reason)
             result.parked += 1
             if len(result.parked_reasons) < 20:
                 result.parked_reasons.append(reason)

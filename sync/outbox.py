@@ -71,8 +71,8 @@ def append_text(conn: sqlite3.Connection, event_id: str, kind: str, occurred_at:
 #            if state = 'pending' and seq <= sent_through (sent_at: that of
 #            the first outbox_sent row at or after its seq);
 #   pending  if state = 'pending' and seq > sent_through.
-# AUTOINCREMENT keeps seqs growing even after a purge, so a new event is
-# always above the watermark. The rare operations that need to put an event
+# Seqs only grow (``purge_sent_before`` keeps the last row), so a new event
+# is always above the watermark. The rare operations that need to put an event
 # below the watermark back in the queue (retry_parked, requeue_sent_since)
 # first write the watermark's rows out one by one (``_settle``), then lower it.
 
@@ -106,6 +106,39 @@ def migrate_v3(conn: sqlite3.Connection) -> None:
     through = first_pending - 1 if first_pending is not None else \
         conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
     set_state(conn, SENT_THROUGH_KEY, str(through))
+
+
+def migrate_v4(conn: sqlite3.Connection) -> None:
+    """The kiosk's schema migration 4 (issue 2): the outbox rebuilt without
+    AUTOINCREMENT and without a unique index of event_id, two B-trees fewer
+    written by every event. Event ids are unique by construction (time-ordered
+    UUIDs) and the hub keeps each once anyway; the client finds rows by seq.
+    Seqs still never go back: ``purge_sent_before`` always keeps the last row."""
+    conn.execute(
+        """
+        CREATE TABLE outbox_v4 (
+            seq INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            occurred_at TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sent', 'parked')),
+            sent_at TEXT,
+            parked_reason TEXT
+        )
+        """)
+    conn.execute("INSERT INTO outbox_v4 (seq, event_id, type, occurred_at, body, state, sent_at, parked_reason) "
+                 "SELECT seq, event_id, type, occurred_at, body, state, sent_at, parked_reason FROM outbox")
+    conn.execute("DROP TABLE outbox")
+    conn.execute("ALTER TABLE outbox_v4 RENAME TO outbox")
+    conn.execute("CREATE INDEX outbox_settled ON outbox (state, seq) WHERE state <> 'pending'")
+    conn.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
+    # a purge by release 3 may have removed the highest seqs: the next event
+    # must still come above the watermark
+    last = conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
+    if sent_through(conn) > last:
+        set_state(conn, SENT_THROUGH_KEY, str(last))
 
 
 def sent_through(conn: sqlite3.Connection) -> int:
@@ -199,6 +232,14 @@ def park(conn: sqlite3.Connection, event_id: str, reason: str) -> None:
     )
 
 
+def park_seq(conn: sqlite3.Connection, seq: int, reason: str) -> None:
+    """``park`` by outbox row number (what the client knows of each event it sent)."""
+    conn.execute(
+        "UPDATE outbox SET state = 'parked', parked_reason = ? WHERE seq = ? AND NOT (state = 'pending' AND seq <= ?)",
+        (reason[:1000], seq, sent_through(conn)),
+    )
+
+
 def _settle(conn: sqlite3.Connection) -> None:
     """Write the watermark's sent rows out one by one (state 'sent' and their
     sent_at), so the watermark may go down. O(rows): for rare operations only."""
@@ -244,16 +285,22 @@ def purge_sent_before(conn: sqlite3.Connection, before_iso: str) -> int:
     """Forget sent events whose sending is older than the retention period.
     They are still counted (``PURGED_KEY``), so "recorded" and "sent" stay the
     totals ever, and a hub that lost them shows as a gap."""
+    # the last row stays whatever its age: seqs (rowids) then never go back,
+    # so an event recorded later always comes above the watermark
+    last = conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
     purged = conn.execute(
-        f"DELETE FROM outbox WHERE {SETTLED} AND state = 'sent' AND sent_at < ?", (before_iso,)
+        f"DELETE FROM outbox WHERE {SETTLED} AND state = 'sent' AND sent_at < ? AND seq < ?", (before_iso, last)
     ).rowcount
     previous = 0
     for through, sent_at in conn.execute(
             "SELECT through_seq, sent_at FROM outbox_sent ORDER BY through_seq").fetchall():
         if sent_at < before_iso:  # the watermark's rows of that batch: a range of rowids
-            purged += conn.execute("DELETE FROM outbox WHERE seq > ? AND seq <= ? AND state = 'pending'",
-                                   (previous, through)).rowcount
-            conn.execute("DELETE FROM outbox_sent WHERE through_seq = ?", (through,))
+            purged += conn.execute("DELETE FROM outbox WHERE seq > ? AND seq <= ? AND seq < ? "
+                                   "AND state = 'pending'", (previous, through, last)).rowcount
+            if through < last:
+                conn.execute("DELETE FROM outbox_sent WHERE through_seq = ?", (through,))
+            else:  # the batch holding the last row: it alone is left of it
+                conn.execute("UPDATE outbox_sent SET events = 1 WHERE through_seq = ?", (through,))
         previous = through
     if purged:
         set_state(conn, PURGED_KEY, str(purged_count(conn) + purged))

@@ -202,6 +202,74 @@ def test_v3_watermark_of_an_outbox_with_nothing_pending(tmp_path):
     assert outbox.sent_through(conn) == 0
 
 
+def test_v3_to_v4(tmp_path):
+    def seed(conn: sqlite3.Connection) -> None:
+        _v2_outbox(["sent", "sent", "parked", "pending", "pending"])(conn)
+        # release 3 marked the first pending row sent by the watermark
+        conn.execute("INSERT INTO outbox_sent (through_seq, sent_at, events) VALUES (4, '2026-11-27T08:00:00.000Z', 1)")
+        conn.execute("UPDATE sync_state SET value = '4' WHERE key = 'sent_through'")
+
+    conn = upgrade_from(tmp_path / "kiosk.db", 3, seed)
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'outbox'").fetchone()[0]
+    assert "AUTOINCREMENT" not in sql and "UNIQUE" not in sql
+    assert objects(conn, "index") >= {"outbox_settled"}
+    assert not [name for name in objects(conn, "index") if name.startswith("outbox") and name != "outbox_settled"]
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_autoindex_outbox%'"
+                        ).fetchone()[0] == 0
+    rows = conn.execute("SELECT seq, event_id, state, sent_at, parked_reason FROM outbox ORDER BY seq").fetchall()
+    assert rows == [(1, "e0", "sent", "2026-11-26T11:00:00.000Z", None), (2, "e1", "sent", "2026-11-26T11:00:00.000Z", None),
+                    (3, "e2", "parked", None, "refused"), (4, "e3", "pending", None, None),
+                    (5, "e4", "pending", None, None)]
+    assert [row[1] for row in outbox.pending(conn, 10)] == ["e4"]
+    counts = outbox.counts(conn)
+    assert {k: counts[k] for k in ("recorded", "pending", "sent", "parked")} == {
+        "recorded": 5, "pending": 1, "sent": 3, "parked": 1}
+    conn.execute("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES ('new', 'x', 'y', '{}')")
+    assert conn.execute("SELECT seq FROM outbox WHERE event_id = 'new'").fetchone()[0] == 6
+
+
+def test_v4_visits_keep_their_rows_and_rowids_without_an_index_of_id(tmp_path):
+    def seed(conn: sqlite3.Connection) -> None:
+        _v1_visits(conn)
+        conn.execute("UPDATE recency SET visits_applied = 2")  # v3 left for the next refresh
+
+    conn = upgrade_from(tmp_path / "kiosk.db", 3, seed)
+    rows = conn.execute("SELECT rowid, id, occurred_at, member_id, reason, recorded_by_role, recorded_by "
+                        "FROM visits ORDER BY rowid").fetchall()
+    assert rows == [(1, "v1", "2026-12-01T09:00:00.000Z", "m", "accueil", "resident", None),
+                    (2, "v2", "2026-12-01T09:30:00.000Z", None, "accueil", "resident", None),
+                    (3, "v3", "2026-12-02T10:00:00.000Z", "n", "accueil", "resident", None)]
+    indexes = {name: sql for name, sql in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'visits'")}
+    assert set(indexes) == {"visits_occurred_at", "visits_member"}
+    assert "WHERE member_id IS NOT NULL" in indexes["visits_member"]
+    # the watermark still means the same rows: the third visit is the one to apply
+    conn.execute("UPDATE members SET last_seen_at = NULL WHERE id = 'n'")
+    assert search.refresh_recency(conn) == 1
+    assert conn.execute("SELECT last_seen_at FROM members WHERE id = 'n'").fetchone()[0] == "2026-12-02T10:00:00.000Z"
+    plan = " ".join(row[3] for row in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT max(occurred_at) FROM visits WHERE member_id = ? AND rowid > 1", ("n",)))
+    assert "visits_member" in plan
+    with pytest.raises(sqlite3.IntegrityError):  # the checks stay
+        conn.execute("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role) "
+                     "VALUES ('v9', 'x', 'nobody', 'accueil', 'resident')")
+
+
+def test_v4_watermark_stays_below_the_next_seq_after_a_purge_of_the_last_rows(tmp_path):
+    def seed(conn: sqlite3.Connection) -> None:
+        _v2_outbox(["pending", "pending", "pending"])(conn)
+        conn.execute("INSERT INTO outbox_sent (through_seq, sent_at, events) VALUES (3, '2026-01-01T08:00:00.000Z', 3)")
+        conn.execute("UPDATE sync_state SET value = '3' WHERE key = 'sent_through'")
+        conn.execute("DELETE FROM outbox")  # release 3's purge, once all was sent long ago
+        conn.execute("DELETE FROM outbox_sent")
+
+    conn = upgrade_from(tmp_path / "kiosk.db", 3, seed)
+    assert outbox.sent_through(conn) == 0
+    conn.execute("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES ('new', 'x', 'y', '{}')")
+    assert [row[1] for row in outbox.pending(conn, 10)] == ["new"]
+    assert outbox.counts(conn)["pending"] == 1
+
+
 def test_store_open_migrates_a_file_made_by_plain_sqlite(tmp_path, clock):
     path = tmp_path / "old.db"
     sqlite3.connect(path).close()

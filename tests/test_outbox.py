@@ -48,11 +48,15 @@ def test_requeue_sent_since_and_purge(store):
         outbox.mark_sent(store.conn, ids, "2026-11-26T10:05:00.000Z")
         assert outbox.requeue_sent_since(store.conn, "2026-11-26T00:00:00.000Z") == 4
         outbox.mark_sent(store.conn, ids, "2026-11-26T10:05:00.000Z")
-        assert outbox.purge_sent_before(store.conn, "2026-12-01T00:00:00.000Z") == 4
-    assert store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+        assert outbox.purge_sent_before(store.conn, "2026-12-01T00:00:00.000Z") == 3
+    # the last row is kept whatever its age, so seqs never go back
+    assert [row[0] for row in store.conn.execute("SELECT event_id FROM outbox")] == ids[3:]
     # purged events still count as recorded and sent
     counts = outbox.counts(store.conn)
-    assert (counts["recorded"], counts["sent_total"], counts["pending"]) == (4, 4, 0)
+    assert (counts["recorded"], counts["sent_total"], counts["sent"], counts["pending"]) == (4, 4, 1, 0)
+    later = add(store, 1)
+    assert [row[0] for row in store.conn.execute("SELECT seq FROM outbox ORDER BY seq")] == [4, 5]
+    assert [row[1] for row in outbox.pending(store.conn, 10)] == later
 
 
 def test_sync_state_keys(store):
@@ -177,6 +181,23 @@ def test_purge_forgets_the_watermarks_batches_sent_before_the_cutoff(store):
     # a new event comes after the watermark, whatever was purged
     new = add(store, 1)
     assert [row[1] for row in outbox.pending(store.conn, 10)][-1] == new[0]
+
+
+def test_purge_keeps_the_last_row_so_new_events_stay_above_the_watermark(store):
+    add(store, 3)
+    seqs = seqs_of(store)
+    with store.transaction():
+        outbox.mark_sent_through(store.conn, seqs, "2026-08-01T10:00:00.000Z")
+        assert outbox.purge_sent_before(store.conn, "2026-09-01T00:00:00.000Z") == 2
+    assert [row[0] for row in store.conn.execute("SELECT seq FROM outbox")] == seqs[2:]
+    assert store.conn.execute("SELECT * FROM outbox_sent").fetchall() == [(seqs[2], "2026-08-01T10:00:00.000Z", 1)]
+    assert state_counts(store) == {"recorded": 3, "pending": 0, "sent": 1, "parked": 0, "sent_total": 3}
+    new = add(store, 2)
+    assert [row[1] for row in outbox.pending(store.conn, 10)] == new
+    assert seqs_of(store) == [seqs[2] + 1, seqs[2] + 2]
+    with store.transaction():  # the kept row goes once a newer one is there
+        assert outbox.purge_sent_before(store.conn, "2026-09-01T00:00:00.000Z") == 1
+    assert state_counts(store) == {"recorded": 5, "pending": 2, "sent": 0, "parked": 0, "sent_total": 3}
 
 
 def test_park_leaves_events_sent_by_the_watermark_alone(store):

@@ -214,7 +214,35 @@ def _v3(conn: sqlite3.Connection) -> None:
     outbox.migrate_v3(conn)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+def _v4(conn: sqlite3.Connection) -> None:
+    """Fewer B-trees written by every check-in (issue 2). The outbox loses
+    AUTOINCREMENT and its unique index of event_id (see sync/outbox.py).
+    Visits lose the unique index of their id, which no query reads (visits
+    are read by time or by member) and which only guarded what time-ordered
+    UUIDs made on the device already guarantee; the member index leaves out
+    anonymous visits. Rowids are kept: they are the recency watermark's."""
+    outbox.migrate_v4(conn)
+    conn.execute("""
+        CREATE TABLE visits_v4 (
+            id TEXT NOT NULL,
+            occurred_at TEXT NOT NULL,
+            member_id TEXT REFERENCES members (id),
+            reason TEXT NOT NULL,
+            recorded_by_role TEXT NOT NULL
+                CHECK (recorded_by_role IN ('resident', 'volunteer', 'staff')),
+            recorded_by TEXT REFERENCES staff (id)
+        )
+        """)
+    conn.execute("INSERT INTO visits_v4 (rowid, id, occurred_at, member_id, reason, recorded_by_role, "
+                 "recorded_by) SELECT rowid, id, occurred_at, member_id, reason, recorded_by_role, "
+                 "recorded_by FROM visits ORDER BY rowid")
+    conn.execute("DROP TABLE visits")
+    conn.execute("ALTER TABLE visits_v4 RENAME TO visits")
+    conn.execute("CREATE INDEX visits_occurred_at ON visits (occurred_at)")
+    conn.execute("CREATE INDEX visits_member ON visits (member_id) WHERE member_id IS NOT NULL")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
