@@ -292,11 +292,14 @@ class _BatchSender:
         self.backoff = backoff
         self.sleep = sleep
         self.device_id = device_id
+        self.prefix = protocol.batch_envelope_prefix(device_id).encode()
         self.gzip = True
 
-    def encode(self, rows: list[tuple[int, str, str]]) -> "_Encoded":
-        """The batch's body, built and compressed once for every attempt."""
-        raw = protocol.batch_from_texts([row[2] for row in rows], self.device_id)
+    def encode(self, rows: list[tuple[int, str, bytes]]) -> "_Encoded":
+        """The batch's body, built and compressed once for every attempt:
+        the stored canonical texts joined as bytes, never parsed
+        (``protocol.batch_from_texts`` without decoding and encoding them)."""
+        raw = b"".join((self.prefix, b",".join([row[2] for row in rows]), b"]}"))
         packed = gzip.compress(raw, compresslevel=GZIP_LEVEL) if self.gzip else None
         return _Encoded([row[1] for row in rows], raw, packed)
 
@@ -428,11 +431,12 @@ def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncRes
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-wire") as wire:
         while True:
             if ready is None and not exhausted:
-                rows = outbox.pending(conn, size, after)
+                rows = outbox.pending_bodies(conn, size, after)
                 if rows:
                     # events recorded while we push are sent too: grow the total as they come
-                    total += sum(1 for row in rows if row[0] > last_seq)
-                    last_seq = max(last_seq, rows[-1][0])
+                    if rows[-1][0] > last_seq:
+                        total += sum(1 for row in rows if row[0] > last_seq)
+                        last_seq = rows[-1][0]
                     ready, after = (rows, sender.encode(rows)), rows[-1][0]
                 else:
                     exhausted = True

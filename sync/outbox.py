@@ -155,6 +155,16 @@ def pending(conn: sqlite3.Connection, limit: int, after_seq: int = 0) -> list[tu
     ).fetchall()
 
 
+def pending_bodies(conn: sqlite3.Connection, limit: int, after_seq: int = 0) -> list[tuple[int, str, bytes]]:
+    """``pending``, each body as its stored UTF-8 bytes (``CAST … AS BLOB``
+    skips decoding a text that only goes on the wire): the client's read."""
+    return conn.execute(
+        "SELECT seq, event_id, CAST(body AS BLOB) FROM outbox WHERE seq > ? AND state = 'pending' "
+        "ORDER BY seq LIMIT ?",
+        (max(after_seq, sent_through(conn)), limit),
+    ).fetchall()
+
+
 def pending_extent(conn: sqlite3.Connection) -> tuple[int, int]:
     """(how many events are pending, the last pending seq or 0)."""
     return conn.execute(

@@ -206,3 +206,19 @@ def test_park_leaves_events_sent_by_the_watermark_alone(store):
         outbox.mark_sent_through(store.conn, seqs_of(store), "2026-11-26T10:01:00.000Z")
         outbox.park(store.conn, ids[0], "late refusal")
     assert state_counts(store)["sent"] == 2 and state_counts(store)["parked"] == 0
+
+
+def test_the_clients_batch_body_is_the_protocols_batch_of_the_stored_texts(store):
+    from sync import client
+
+    with store.transaction():
+        for commune in ("Équihen-Plage", "Le Portel"):  # accents go on the wire as UTF-8
+            event = protocol.make_event("member.created", {
+                "member_id": protocol.new_id(), "age_band": "25-54", "gender": "woman", "commune": commune,
+                "neighbourhood": None, "qpv": False}, WHEN)
+            outbox.append(store.conn, event)
+    rows = outbox.pending_bodies(store.conn, 10)
+    texts = [row[2] for row in outbox.pending(store.conn, 10)]
+    assert [row[2] for row in rows] == [text.encode() for text in texts]
+    sender = client._BatchSender(None, "http://hub", "t", None, 1, 0, None, "device-1")
+    assert sender.encode(rows).raw == protocol.batch_from_texts(texts, "device-1")
