@@ -168,6 +168,30 @@ def time_in_process(engine, period: reports.Period, runs: int) -> list[float]:
     return timings
 
 
+def time_queries(engine, period: reports.Period, runs: int) -> dict[str, float]:
+    """Each report query of the overview alone (median ms): where the time goes."""
+    c = store.p_visit_counts.c
+    queries = {
+        "visits by day and reason": lambda conn: reports._visit_sums(conn, period, c.reason),
+        "visits by centre": lambda conn: reports.visits_by_centre(conn, period),
+        "workshops": lambda conn: reports.workshop_figures(conn, period),
+        "new members": lambda conn: reports.new_members(conn, period),
+        "participants": lambda conn: reports.participants(conn, period),
+        "centres": lambda conn: reports.centre_statuses(conn),
+    }
+    medians = {}
+    with engine.connect() as conn:
+        for name, query in queries.items():
+            query(conn)
+            timings = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                query(conn)
+                timings.append((time.perf_counter() - started) * 1000)
+            medians[name] = statistics.median(timings)
+    return medians
+
+
 def _run(args: argparse.Namespace, workdir: Path) -> None:
     url = args.db or f"sqlite:///{workdir / 'federation.db'}"
     engine = store.open_engine(url)
@@ -196,6 +220,7 @@ def _run(args: argparse.Namespace, workdir: Path) -> None:
     finally:
         hub.stop()
     in_process = time_in_process(engine, period, args.runs)
+    breakdown = time_queries(engine, period, args.runs)
     engine.dispose()  # close the files before the work folder goes
 
     median = statistics.median(overview)
@@ -204,6 +229,7 @@ def _run(args: argparse.Namespace, workdir: Path) -> None:
     print(f"overview page, one centre (HTTP, median): {statistics.median(one_centre):.0f} ms")
     print(f"PDF report, all centres (HTTP, median): {statistics.median(pdf):.0f} ms")
     print(f"report queries alone, in process (median of {args.runs}): {statistics.median(in_process):.0f} ms")
+    print("  " + ", ".join(f"{name} {ms:.0f}" for name, ms in breakdown.items()) + " (ms, medians)")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
