@@ -196,10 +196,9 @@ def test_random_histories_match_a_count_by_hand(engine):
             assert dict(figures.by_age_band()) == dict(expected), (first, last, centre)
 
 
-def test_step_3_turns_v2_visits_into_presence_and_spans(tmp_path):
+def test_step_3_turns_v2_visits_into_presence_and_spans(hub_db_url):
     """A hub at schema 2 (p_visits) migrates with its figures unchanged."""
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    engine = store.create_engine(url)
+    engine = store.create_engine(hub_db_url)
     with store.writer(engine) as conn, conn.begin():
         store.schema_version.create(conn)
         for step in (1, 2):
@@ -208,7 +207,7 @@ def test_step_3_turns_v2_visits_into_presence_and_spans(tmp_path):
         conn.execute(sa.text("INSERT INTO centres (id, name, created_at) VALUES ('c1', 'C', 'x'), ('c2', 'D', 'x')"))
         conn.execute(sa.text(
             "INSERT INTO p_members (centre_id, member_id, age_band, qpv, created_day, as_of) VALUES "
-            "('c1', 'm1', '25-54', 1, '2026-01-01', 'x'), ('c1', 'm2', '65+', 0, NULL, 'x'), "
+            "('c1', 'm1', '25-54', TRUE, '2026-01-01', 'x'), ('c1', 'm2', '65+', FALSE, NULL, 'x'), "
             "('c2', 'm1', '16-24', NULL, NULL, 'x'), ('c2', 'm3', '16-24', NULL, NULL, 'x')"))
         conn.execute(sa.text(
             "INSERT INTO p_visits (centre_id, visit_id, member_id, day, reason, recorded_by, as_of) VALUES "
