@@ -29,7 +29,7 @@ def local_status(conn: sqlite3.Connection, parked_shown: int = 20) -> dict:
     parked = [
         {"event_id": row[0], "type": row[1], "occurred_at": row[2], "reason": row[3]}
         for row in conn.execute(
-            f"SELECT event_id, type, occurred_at, parked_reason FROM outbox "
+            "SELECT event_id, type, occurred_at, parked_reason FROM outbox "
             f"WHERE {outbox.SETTLED} AND state = 'parked' ORDER BY seq LIMIT ?", (parked_shown,))
     ]
     return {

@@ -12,7 +12,6 @@ a corrected spelling of a name has nothing to tell it.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 from typing import Any
 
@@ -251,9 +250,3 @@ def _as_member(row: dict) -> dict:
     for flag in ("qpv", "consent_data", "consent_photos", "consent_contact"):
         row[flag] = bool(row[flag])
     return row
-
-
-def exists(conn: sqlite3.Connection, member_id: str) -> bool:
-    """True for a member who is registered and not erased."""
-    return conn.execute("SELECT 1 FROM members WHERE id = ? AND erased_at IS NULL",
-                        (member_id,)).fetchone() is not None

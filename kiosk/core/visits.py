@@ -9,6 +9,7 @@ tests/test_crash.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import date, datetime
@@ -32,15 +33,13 @@ _INSERT_MEMBER = ("INSERT INTO visits (id, occurred_at, member_id, reason, recor
                   "(SELECT 1 FROM members WHERE id = ? AND erased_at IS NULL)")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z").match
 
-#: (reason, role) -> the visit.recorded event's canonical text with four
-#: holes: member_id (JSON), visit_id, event id, occurred_at
-_templates: dict[tuple[str, str], str] = {}
-
-
+@functools.lru_cache(maxsize=256)
 def _template(reason: str, role: str) -> str:
     """The canonical text of a visit.recorded event for this reason and role,
-    as ``protocol.canonical_json`` writes it (keys sorted, compact), checked
-    once against the protocol with a sample event."""
+    as ``protocol.canonical_json`` writes it (keys sorted, compact), with four
+    holes: member_id (JSON), visit_id, event id, occurred_at. Checked once
+    against the protocol with a sample event (tests/test_visits.py checks the
+    texts written)."""
     template = ('{"data":{"member_id":%s,"reason":' + json.dumps(reason, ensure_ascii=False).replace("%", "%%")
                 + ',"recorded_by":' + json.dumps(role) + ',"visit_id":"%s"},"id":"%s","occurred_at":"%s",'
                 '"type":"visit.recorded"}')
@@ -50,7 +49,6 @@ def _template(reason: str, role: str) -> str:
         event = protocol.validate_event(json.loads(text))  # ProtocolError: a reason the hub would refuse
         if protocol.canonical_json(event) != text:
             raise RuntimeError(f"visit.recorded template drifted from the canonical JSON: {text}")
-    _templates[(reason, role)] = template
     return template
 
 
@@ -74,7 +72,7 @@ class Visits:
         The hot path of the kiosk (issue 2): one transaction of two inserts,
         the visit and its event. The member's existence is checked by the
         visit's insert itself; the event's canonical text is written from a
-        template (``_event_text``); the member's last contact and search
+        template (``_template``); the member's last contact and search
         recency are derived later from the visits (``search.refresh_recency``)."""
         if not self.settings.is_reason(reason):
             raise InvalidInput("reason", N_("Choisissez la raison de votre venue dans la liste."),
@@ -84,7 +82,7 @@ class Visits:
         else:
             check_actor(actor)
             role, recorder = actor["role"], actor["id"]
-        template = _templates.get((reason, role)) or _template(reason, role)
+        template = _template(reason, role)
         store = self.store
         conn = store.conn
         visit = {"id": protocol.new_id(), "occurred_at": store.now_iso(), "member_id": member_id,
