@@ -1,4 +1,5 @@
 import json
+import os
 import uuid
 from datetime import datetime, timezone
 
@@ -31,6 +32,28 @@ def test_ids_made_in_one_millisecond_still_sort_in_making_order():
     ids = [protocol.new_id() for _ in range(5000)]
     assert ids == sorted(ids)
     assert len({i[:13] for i in ids}) < len(ids)  # several per millisecond
+
+
+def test_ids_are_the_text_uuid_writes_and_use_fresh_randomness_past_the_buffer():
+    # new_id reads OS randomness 4 KiB at a time: ids past one buffer stay unique
+    ids = [protocol.new_id() for _ in range(3000)]
+    assert all(str(uuid.UUID(i)) == i for i in ids)
+    assert len({i[-12:] for i in ids}) == len(ids)
+
+
+def test_a_forked_child_does_not_repeat_its_parent_s_ids():
+    protocol.new_id()  # the parent holds unread random bytes when it forks
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write_end, ",".join(protocol.new_id() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write_end)
+    parent = {protocol.new_id()[-17:] for _ in range(50)}
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as pipe:
+        child = {i[-17:] for i in pipe.read().split(",")}
+    assert len(child) == 50 and not parent & child
 
 
 def test_utc_iso_is_millisecond_z_and_parses_back():
