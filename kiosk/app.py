@@ -361,6 +361,18 @@ class KioskApp(App):
             self.set_language("fr")
         self.go("home")
         self._at_rest = True
+        # the check-ins just made reach the members' last contact and the
+        # search's recency now, between two residents, rather than in the
+        # next volunteer's first search (see search.refresh_recency)
+        Clock.schedule_once(lambda *_a: self._refresh_recency(), 0.5)
+
+    def _refresh_recency(self) -> None:
+        from kiosk.core import search
+
+        try:
+            search.refresh_recency(self.centre.store.conn)
+        except Exception:  # a busy or read-only database: the next search applies them
+            log.exception("could not refresh the members' recency")
 
 
 def sync_settings(db_path: str) -> Callable:

@@ -106,3 +106,21 @@ def test_without_a_card_records_an_anonymous_visit(app, centre):
     tap(tile)
     assert visits(centre) == [{"member_id": None, "reason": "ordinateur"}]
     assert app.screen("confirmation").ids.title.text == "Bienvenue !"
+
+
+def test_back_at_rest_the_kiosk_applies_the_check_ins_to_last_contact(app, centre):
+    # a check-in writes only its visit and event; the member's last contact
+    # (and the search's recency) are brought up to date between two residents
+    member = register(centre)
+    app.flow = {"purpose": "checkin", "member": member}
+    app.check_in("accueil")
+    stored = lambda: centre.store.conn.execute(  # noqa: E731
+        "SELECT last_seen_at FROM members WHERE id = ?", (member["id"],)).fetchone()[0]
+    assert stored() is None
+    app.reset_to_home()
+    end = time.monotonic() + 2.0
+    while stored() is None and time.monotonic() < end:
+        offscreen.frames(1)
+        time.sleep(0.05)
+    visit_at = centre.store.conn.execute("SELECT occurred_at FROM visits").fetchone()[0]
+    assert stored() == visit_at
