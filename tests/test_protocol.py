@@ -156,3 +156,83 @@ def test_validate_answer_requires_every_sent_id_accounted_for():
         protocol.validate_answer({"protocol": "1.0", "stored": [a], "duplicates": [], "rejected": []}, [a, b])
     with pytest.raises(protocol.ProtocolError):
         protocol.validate_answer("<html>Portail wifi</html>", [a])
+
+
+# ---------------------------------------------------------------- the batch fast path
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_ODD_VALUES = st.sampled_from([
+    None, True, False, 0, 1, -1, 100_000, 100_001, 2**70, 1.5, "", " ", "a\x00b", "accueil", "x" * 65,
+    "x" * 201, "woman", "Woman", "25-54", "staff", [], {}, ["accueil"], {"a": 1},
+    "2026-11-26T09:00:00.000Z", "2026-02-30T09:00:00.000Z", "2026-11-26T24:00:00.000Z",
+    "2026-11-26T09:00:00Z", "2026-11-26T09:00:00.000+01:00", "٢٠٢٦-11-26T09:00:00.000Z",
+    "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B",
+    "0190a1b2c-3d4-7e5f-8a9b-0c1d2e3f4a5b", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5-", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5é",
+    "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\n", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\n0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c",
+]) | st.text(max_size=40)
+
+
+def _sample_event(kind: str) -> dict:
+    """A valid event of ``kind``, every field filled."""
+    values = {"_uuid": protocol.new_id, "_timestamp": lambda: "2026-11-26T09:00:00.000Z",
+              "_bool": lambda: True, "_count": lambda: 12}
+    data = {}
+    for field, (check, _required) in protocol.EVENT_TYPES[kind].items():
+        check = getattr(check, "inner", check)
+        if hasattr(check, "choices"):
+            data[field] = sorted(check.choices)[0]
+        elif hasattr(check, "max_len"):
+            data[field] = "Lyon 8e"
+        else:
+            data[field] = values[check.__name__]()
+    return protocol.make_event(kind, data, WHEN)
+
+
+@st.composite
+def batches(draw):
+    """Valid events of a few types, some of them then damaged: a field
+    dropped, set to an odd value, added (forbidden or unknown), an id repeated."""
+    kinds = draw(st.lists(st.sampled_from(sorted(protocol.EVENT_TYPES)), min_size=1, max_size=3))
+    events = [_sample_event(draw(st.sampled_from(kinds))) for _ in range(draw(st.integers(1, 12)))]
+    for _ in range(draw(st.integers(0, 3))):
+        event = draw(st.sampled_from(events))
+        how = draw(st.sampled_from(["drop", "odd", "add", "top", "repeat", "replace"]))
+        if not (isinstance(event, dict) and isinstance(event.get("data"), dict)):
+            continue  # damaged already
+        if how == "drop":
+            target = draw(st.sampled_from(["top", "data"]))
+            holder = event if target == "top" else event["data"]
+            if holder:
+                holder.pop(draw(st.sampled_from(sorted(holder))))
+        elif how == "odd":
+            field = draw(st.sampled_from(sorted(event["data"]) + ["id", "type", "occurred_at"]))
+            holder = event if field in ("id", "type", "occurred_at") else event["data"]
+            holder[field] = draw(_ODD_VALUES)
+        elif how == "add":
+            event["data"][draw(st.sampled_from(sorted(protocol.FORBIDDEN_FIELDS) + ["extra"]))] = "x"
+        elif how == "top":
+            event[draw(st.sampled_from(["data", "extra"]))] = draw(_ODD_VALUES)
+        elif how == "repeat":
+            events.append(dict(event))
+        else:
+            events[events.index(event)] = draw(_ODD_VALUES)
+    return events
+
+
+@settings(max_examples=600, deadline=None)
+@given(batches())
+def test_the_batch_fast_path_decides_as_the_per_event_checks(events):
+    fast_says_valid = protocol._all_valid_and_distinct(events)
+    valid, rejected = protocol._validate_each(events)
+    if fast_says_valid:  # never accepts what the per-event checks refuse
+        assert rejected == [] and valid == events
+    assert protocol.validate_batch({"protocol": "1.0", "events": events}) == (valid, rejected)
+
+
+def test_the_batch_fast_path_takes_the_usual_batches():
+    events = [_sample_event(kind) for kind in sorted(protocol.EVENT_TYPES) for _ in range(3)]
+    assert protocol._all_valid_and_distinct(events)
+    visits = [protocol.make_event("visit.recorded", visit(member_id=member), WHEN)
+              for member in (None, protocol.new_id(), None)]
+    assert protocol._all_valid_and_distinct(visits)
