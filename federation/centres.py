@@ -112,14 +112,22 @@ def enrol(conn: Connection, code: str, label: str, now: datetime | None = None) 
             "centre_name": centre.name, "protocol": protocol.PROTOCOL_VERSION}
 
 
+_AUTHENTICATE = (
+    "SELECT devices.id, devices.centre_id, centres.name, devices.label FROM devices "
+    "JOIN centres ON centres.id = devices.centre_id "
+    "WHERE devices.token_hash = {m} AND devices.revoked_at IS NULL")
+
+
 def authenticate(conn: Connection, token: str) -> Device | None:
-    """The live device holding ``token``, or None (unknown or revoked)."""
-    row = conn.execute(
-        sa.select(db.devices.c.id, db.devices.c.centre_id, db.centres.c.name, db.devices.c.label)
-        .join(db.centres, db.centres.c.id == db.devices.c.centre_id)
-        .where(db.devices.c.token_hash == sha256(token), db.devices.c.revoked_at.is_(None))
-    ).first()
+    """The live device holding ``token``, or None (unknown or revoked).
+    Plain SQL, as mark_synced: every request runs it, and building the Core
+    statement each time cost more than running it."""
+    row = conn.exec_driver_sql(_AUTHENTICATE.format(m=_mark(conn)), (sha256(token),)).first()
     return Device(*row) if row else None
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
 def revoke_device(conn: Connection, device_id: str, now: datetime | None = None) -> bool:
@@ -132,8 +140,9 @@ def revoke_device(conn: Connection, device_id: str, now: datetime | None = None)
 
 
 def mark_synced(conn: Connection, device_id: str, when: str) -> None:
-    conn.execute(db.devices.update().where(db.devices.c.id == device_id)
-                 .values(last_seen_at=when, last_sync_at=when))
+    # plain SQL: a Core update built per batch cost 0.2-0.5 ms of the hub's CPU
+    conn.exec_driver_sql("UPDATE devices SET last_seen_at = {m}, last_sync_at = {m} WHERE id = {m}"
+                         .format(m=_mark(conn)), (when, when, device_id))
 
 
 def list_centres(conn: Connection) -> list[dict]:
