@@ -378,3 +378,17 @@ def test_times_with_an_offset_are_stored_in_utc(api, engine, device):
     [held] = rows(engine, store.events, device["centre_id"])
     assert held["occurred_at"] == "2026-12-01T09:30:00.000Z"
     assert held["body"] == protocol.canonical_json(sent)  # the body is what was sent
+
+
+def test_the_served_app_collects_young_garbage_less_often(tmp_path, monkeypatch):
+    import gc
+
+    from federation import app as hub_app
+    before = gc.get_threshold()
+    monkeypatch.setenv("FEDERATION_DB", f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        hub_app.app_from_environment()
+        assert gc.get_threshold() == (hub_app.GC_YOUNG_THRESHOLD, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
