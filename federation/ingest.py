@@ -258,24 +258,43 @@ _EVENT_VALUES = itemgetter(*_EVENT_COLUMNS)
 
 
 def _insert_events(conn: Connection, rows: list[dict]) -> set[str]:
-    """Insert what is new with multi-row INSERT … ON CONFLICT DO NOTHING
-    RETURNING; return the ids actually inserted. (Measured against a look-up
-    of the held ids then an executemany of the new rows on SQLite: no
-    faster, 10 µs an event either way, so one path serves both databases.)"""
+    """Insert what is new with multi-row INSERT … ON CONFLICT DO NOTHING;
+    return the ids actually inserted. A chunk whose every row went in (the
+    driver's rowcount says so) needs no RETURNING, which cost SQLite 1.3 µs
+    an event; a chunk that met held ids is rolled back to its savepoint and
+    run again with RETURNING event_id, so the answer still comes from the
+    database. (Measured against a look-up of the held ids then an
+    executemany of the new rows on SQLite: no faster, so one path serves
+    both databases.)"""
     mark = "?" if conn.dialect.name == "sqlite" else "%s"
     one_row = "(" + ", ".join([mark] * len(_EVENT_COLUMNS)) + ")"
     inserted: set[str] = set()
     # the same order in every transaction, so two batches sharing ids wait
     # for each other instead of deadlocking (PostgreSQL)
     rows = sorted(rows, key=lambda row: row["event_id"])
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start:start + _ROWS_PER_INSERT]
-        sql = (f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES "
-               + ", ".join([one_row] * len(chunk))
-               + " ON CONFLICT (centre_id, event_id) DO NOTHING RETURNING event_id")
-        params = tuple(chain.from_iterable(map(_EVENT_VALUES, chunk)))
-        inserted.update(event_id for (event_id,) in projections.driver_fetch(conn, sql, params))
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start:start + _ROWS_PER_INSERT]
+            sql = (f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES "
+                   + ", ".join([one_row] * len(chunk))
+                   + " ON CONFLICT (centre_id, event_id) DO NOTHING")
+            params = tuple(chain.from_iterable(map(_EVENT_VALUES, chunk)))
+            cursor.execute("SAVEPOINT insert_events")
+            cursor.execute(sql, params)
+            if cursor.rowcount == len(chunk):
+                inserted.update(map(_GET_EVENT_ID, chunk))
+            else:  # some were held already: which ones, the database says
+                cursor.execute("ROLLBACK TO SAVEPOINT insert_events")
+                cursor.execute(sql + " RETURNING event_id", params)
+                inserted.update(event_id for (event_id,) in cursor.fetchall())
+            cursor.execute("RELEASE SAVEPOINT insert_events")
+    finally:
+        cursor.close()
     return inserted
+
+
+_GET_EVENT_ID = itemgetter("event_id")
 
 
 _COUNT_UPSERT = (
