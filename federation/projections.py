@@ -14,7 +14,7 @@ import json
 from collections import Counter, defaultdict
 from datetime import datetime
 from functools import lru_cache
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -128,26 +128,30 @@ def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[dict, di
     the day is outside it). An anonymous visit is a count, nothing more."""
     if not pairs:
         return
-    counts, spans, days = Counter(), {}, set()
-    for row, event in pairs:
-        data = event["data"]
-        day = paris_day(row["occurred_at"])
-        counts[(day, data["reason"], data["recorded_by"])] += 1
-        member_id = data.get("member_id")
-        if member_id is not None:
-            days.add((member_id, day))
-            held = spans.get(member_id)
-            if held is None:
-                spans[member_id] = (day, day)
-            elif day < held[0] or day > held[1]:
-                spans[member_id] = (min(day, held[0]), max(day, held[1]))
+    # a pass per column, in C where it can be: a Python loop over 1,000
+    # visits cost more than the statements
+    datas = [event["data"] for _row, event in pairs]
+    days = list(map(_paris_day_of_hour, map(_UTC_HOUR, map(_OCCURRED_AT, map(_FIRST, pairs)))))
+    counts = Counter(zip(days, map(_REASON, datas), map(_RECORDED_BY, datas)))
+    days = sorted({pair for pair in zip(map(_MEMBER_ID, datas), days) if pair[0] is not None})
+    # sorted by (member, day): the last day a dict keeps is the member's latest, reversed its earliest
+    latest, earliest = dict(days), dict(reversed(days))
+    spans = {member_id: (earliest[member_id], last) for member_id, last in latest.items()}
     mark = _mark(conn)
     # every list in key order: concurrent batches lock rows in one order (no deadlock)
     conn.exec_driver_sql(_VISIT_COUNT_UPSERT.format(m=mark), [
         (centre_id, day, reason, by, n) for (day, reason, by), n in sorted(counts.items())])
     if days:
-        _add_presence(conn, mark, centre_id, sorted(days))
+        _add_presence(conn, mark, centre_id, days)
         _widen_spans(conn, mark, centre_id, spans)
+
+
+_FIRST = itemgetter(0)
+_OCCURRED_AT = itemgetter("occurred_at")
+_UTC_HOUR = itemgetter(slice(0, 13))  # paris_day's key
+_REASON = itemgetter("reason")
+_RECORDED_BY = itemgetter("recorded_by")
+_MEMBER_ID = methodcaller("get", "member_id")
 
 
 def _chunks(items: list, size: int = _ROWS_PER_STATEMENT):

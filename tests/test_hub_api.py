@@ -392,3 +392,26 @@ def test_the_served_app_collects_young_garbage_less_often(tmp_path, monkeypatch)
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+def test_a_batch_of_visits_only_counts_spans_and_days_as_event_by_event(api, engine, device):
+    """The one-type batch (counts, spans and days taken a column at a time):
+    visits out of order, two members over several days, an anonymous one."""
+    one, two = protocol.new_id(), protocol.new_id()
+    send(api, member("member.created", one), member("member.created", two, T0 + timedelta(days=9)))
+    days = [5, -2, 0, 5, 3]
+    send(api, *[visit(T0 + timedelta(days=d), member_id=one) for d in days],
+         visit(T0 + timedelta(days=1), member_id=two), visit(T0 - timedelta(days=4)))
+    spans = {r["member_id"]: (r["first_visit_day"], r["last_visit_day"])
+             for r in rows(engine, store.p_members, device["centre_id"])}
+    assert spans == {one: ("2026-11-29", "2026-12-06"), two: ("2026-12-02", "2026-12-02")}
+    presence = sorted((r["member_id"], r["day"]) for r in rows(engine, store.p_presence, device["centre_id"]))
+    assert presence == sorted([(one, "2026-11-29"), (one, "2026-12-01"), (one, "2026-12-04"),
+                               (one, "2026-12-06"), (two, "2026-12-02")])
+    counts = {r["day"]: r["visits"] for r in rows(engine, store.p_visit_counts, device["centre_id"])}
+    assert counts == {"2026-11-27": 1, "2026-11-29": 1, "2026-12-01": 1, "2026-12-02": 1,
+                      "2026-12-04": 1, "2026-12-06": 2}
+    with engine.connect() as conn:
+        rolled = {row.type: (row.events, row.first_occurred_at, row.last_occurred_at) for row in conn.execute(
+            sa.select(store.event_counts).where(store.event_counts.c.centre_id == device["centre_id"]))}
+    assert rolled["visit.recorded"] == (7, "2026-11-27T09:00:00.000Z", "2026-12-06T09:00:00.000Z")
