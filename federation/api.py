@@ -218,12 +218,16 @@ async def post_batch(request: Request, device: centres.Device = Depends(current_
     # orjson refuses (a lone surrogate in a refused id) goes the stdlib's way
     try:
         return Response(orjson.dumps(answer), media_type="application/json")
-    except TypeError:
-        return JSONResponse(answer)
+    except TypeError:  # ASCII escapes: a lone surrogate has no UTF-8 (JSONResponse failed with a 500)
+        return Response(json.dumps(answer).encode(), media_type="application/json")
 
 
 def _parse(raw: bytes, encoding: str, limits: Limits) -> object:
-    text = _decode(raw, encoding, limits.max_decoded_bytes)
+    return _parse_exactly(_decode(raw, encoding, limits.max_decoded_bytes))
+
+
+def _parse_exactly(text: bytes) -> object:
+    """The stdlib's parse: every number kept exactly as sent."""
     try:
         # the stdlib keeps every number exactly as sent; NaN and Infinity are not JSON
         return json.loads(text, parse_constant=_not_json)
@@ -272,16 +276,39 @@ def _decode(raw: bytes, encoding: str, limit: int) -> bytes:
 
 
 def _store_batch(engine: Engine, device: centres.Device, raw: bytes, encoding: str, limits: Limits) -> dict:
-    body = _parse(raw, encoding, limits)
+    text = _decode(raw, encoding, limits.max_decoded_bytes)
     received_at = centres.now_iso()
-    try:
-        batch = ingest.prepare(body, device.centre_id, device.id, received_at, limits.max_events)
-    except protocol.ProtocolError as error:
-        raise HubError(400, str(error), error.field) from None
+    batch = _prepare_fast(text, device, received_at, limits)
+    if batch is None:
+        try:
+            batch = ingest.prepare(_parse_exactly(text), device.centre_id, device.id, received_at,
+                                   limits.max_events)
+        except protocol.ProtocolError as error:
+            raise HubError(400, str(error), error.field) from None
     with db.writer(engine) as conn, conn.begin():  # the write lock, for the writes only
         answer = ingest.write(conn, batch)
         centres.mark_synced(conn, device.id, received_at)
     return answer.as_json()
+
+
+def _prepare_fast(text: bytes, device: centres.Device, received_at: str, limits: Limits) -> ingest.Prepared | None:
+    """The usual batch parsed by orjson (0.6 instead of 1.4 µs an event), or
+    None for the stdlib's path. orjson reads an integer past 64 bits as a
+    float, so its parse is kept only when ingest.prepare finds every event
+    valid and made of strings, integers, booleans and nulls only (no float
+    anywhere in an event): then it is the stdlib's parse, value for value.
+    Anything else — a float, a refusal, orjson's own refusals (a lone
+    surrogate, a byte-order mark) — is parsed again by the stdlib, whose
+    answers and messages stay the ones given."""
+    try:
+        body = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    try:
+        return ingest.prepare(body, device.centre_id, device.id, received_at, limits.max_events,
+                              plain_only=True)
+    except protocol.ProtocolError:
+        return None
 
 
 # ---------------------------------------------------------------- status, health

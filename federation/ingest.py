@@ -57,14 +57,22 @@ class Prepared:
 
 
 def prepare(body: object, centre_id: str, device_id: str | None, received_at: str,
-            max_events: int = protocol.MAX_EVENTS_PER_BATCH) -> Prepared:
+            max_events: int = protocol.MAX_EVENTS_PER_BATCH, plain_only: bool = False) -> Prepared | None:
     """Validate a parsed batch for ``centre_id`` (the token's centre, never
     the body's) and build its rows. Raises ProtocolError for a bad envelope.
-    Pure CPU work, done before taking the database's write lock."""
+    Pure CPU work, done before taking the database's write lock.
+
+    ``plain_only``: return None unless every event is valid, none repeated,
+    with the usual four keys and only strings, integers, booleans and nulls
+    in its data (what a body parsed by orjson must be to be trusted)."""
     valid, rejected = protocol.validate_batch(body, max_events=max_events)
     _check_identity(body, centre_id, device_id)
     if not rejected and len(valid) == len(body["events"]):  # the usual batch: index == position
-        rows = _rows_in_order(valid, centre_id, device_id, received_at)
+        rows = _rows_in_order(valid, centre_id, device_id, received_at, plain_only)
+        if rows is None:
+            return None
+    elif plain_only:
+        return None
     else:
         index_of = _first_indexes(body["events"])
         rows = [_event_row(event, centre_id, device_id, received_at, index_of[event["id"]], position)
@@ -79,7 +87,7 @@ _GET_OCCURRED_AT = itemgetter("occurred_at")
 
 
 def _rows_in_order(events: list[dict], centre_id: str, device_id: str | None,
-                   received_at: str) -> list[dict]:
+                   received_at: str, plain_only: bool = False) -> list[dict] | None:
     """_event_row's rows for valid events, none repeated, each at its own
     index, with the per-event checks made once for the batch: the times
     already utc_iso text (one regex over them joined), every value plain
@@ -88,6 +96,8 @@ def _rows_in_order(events: list[dict], centre_id: str, device_id: str | None,
     times = list(map(_GET_OCCURRED_AT, events))
     joined = "\n".join(times)
     if len(joined) != 25 * len(times) - 1 or not _UTC_ISO_COLUMN.fullmatch(joined):
+        if plain_only:
+            return None
         return [_event_row(event, centre_id, device_id, received_at, index, index)
                 for index, event in enumerate(events)]
     datas = list(map(_GET_DATA, events))
@@ -99,6 +109,8 @@ def _rows_in_order(events: list[dict], centre_id: str, device_id: str | None,
         except TypeError:  # an integer past 64 bits
             pass
     if bodies is None:
+        if plain_only:  # a float, a list, an object, or an integer past 64 bits
+            return None
         bodies = list(map(_canonical, events))
     sha256 = hashlib.sha256
     return [{

@@ -415,3 +415,36 @@ def test_a_batch_of_visits_only_counts_spans_and_days_as_event_by_event(api, eng
         rolled = {row.type: (row.events, row.first_occurred_at, row.last_occurred_at) for row in conn.execute(
             sa.select(store.event_counts).where(store.event_counts.c.centre_id == device["centre_id"]))}
     assert rolled["visit.recorded"] == (7, "2026-11-27T09:00:00.000Z", "2026-12-06T09:00:00.000Z")
+
+
+@pytest.mark.parametrize("odd", [2**70, -(2**63) - 1, 1e-7, 1.0, [1, 2.5], {"n": 2**64}])
+def test_numbers_are_stored_exactly_as_sent(api, engine, device, odd):
+    """The hub parses a batch with orjson only when no number in its events
+    could read differently (orjson makes an integer past 64 bits a float):
+    such a batch is parsed again by the stdlib, and the stored canonical
+    text is the kiosk's, number for number."""
+    plain, other = visit(), visit()
+    odd_event = dict(other, data=dict(other["data"], extra=odd))
+    body = json.dumps({**batch(plain, odd_event), "note": 1.5})  # a float in the envelope: ignored
+    response = api.post("/api/v1/batches", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert response.json()["stored"] == [plain["id"], odd_event["id"]]
+    held = {r["event_id"]: r for r in rows(engine, store.events, device["centre_id"])}
+    assert held[odd_event["id"]]["body"] == protocol.canonical_json(json.loads(json.dumps(odd_event)))
+    assert held[odd_event["id"]]["content_hash"] == protocol.content_hash(json.loads(json.dumps(odd_event)))
+    assert held[plain["id"]]["body"] == protocol.canonical_json(plain)
+    # sent again: a replay, not a conflict
+    again = api.post("/api/v1/batches", content=body, headers={"Content-Type": "application/json"}).json()
+    assert again["duplicates"] == [plain["id"], odd_event["id"]] and again["rejected"] == []
+
+
+def test_a_byte_order_mark_or_a_lone_surrogate_is_read_as_before(api, engine, device):
+    """What orjson refuses goes to the stdlib's parse, which decides as it always did."""
+    first = visit()
+    body = "\ufeff" + json.dumps(batch(first))
+    response = api.post("/api/v1/batches", content=body.encode(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 200 and response.json()["stored"] == [first["id"]]
+    response = api.post("/api/v1/batches", content=b'{"protocol": "1.0", "events": [{"id": "\\ud800"}]}',
+                        headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["rejected"][0]["reason"] == "id: must be a lowercase UUID"
