@@ -54,6 +54,7 @@ def free_port() -> int:
 
 class Hub:
     def __init__(self, folder: Path):
+        self.folder = folder
         self.db_url = f"sqlite:///{folder / 'federation.db'}"
         self.url = f"http://127.0.0.1:{free_port()}"
         port = self.url.rsplit(":", 1)[1]
@@ -69,7 +70,8 @@ class Hub:
 
     def new_token(self) -> str:
         out = subprocess.run([*FEDERATION, "add-centre", f"Bench {uuid.uuid4().hex[:8]}", "--json",
-                              "--db", self.db_url], capture_output=True, text=True, check=True, cwd=ROOT)
+                              "--db", self.db_url, "--qr-png", str(self.folder / "enrolment.png")],
+                             capture_output=True, text=True, check=True, cwd=ROOT)
         code = json.loads(out.stdout)["enrolment_code"]
         return client.enrol(self.url, code, "bench")["device_token"]
 

@@ -48,9 +48,12 @@ def free_port() -> int:
 
 def run_federation(*args: str, db_url: str, stdin: str | None = None,
                    cwd: str | Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real `federation` command; raises on a non-zero exit."""
+    """Run the real `federation` command; raises on a non-zero exit. It runs
+    in a fresh folder unless told (add-centre writes its QR code image in the
+    current folder: never in the checkout)."""
     return subprocess.run([*FEDERATION, *args, "--db", db_url], input=stdin, capture_output=True,
-                          text=True, check=True, cwd=cwd, timeout=60)
+                          text=True, check=True, cwd=cwd or tempfile.mkdtemp(prefix="federation-cwd-"),
+                          timeout=60)
 
 
 # ---------------------------------------------------------------- PostgreSQL

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -22,8 +23,10 @@ def db_url(tmp_path) -> str:
 
 
 def federation(*args: str, cwd=None, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the command and return the result whatever its exit status."""
-    return subprocess.run([*FEDERATION, *args], capture_output=True, text=True, cwd=cwd, input=stdin,
+    """Run the command and return the result whatever its exit status (in a
+    fresh folder unless told, so no QR code image lands in the checkout)."""
+    return subprocess.run([*FEDERATION, *args], capture_output=True, text=True,
+                          cwd=cwd or tempfile.mkdtemp(prefix="federation-cwd-"), input=stdin,
                           env=(os.environ | env) if env else None, timeout=60)
 
 
