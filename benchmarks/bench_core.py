@@ -159,21 +159,16 @@ def main() -> int:
                                                        "cpu50", "cpu99", "one_ci50", "one_ci99",
                                                        "one_raw50", "one_raw99", "r50", "r99", "one_r50",
                                                        "one_r99")}
+    def record(prefix: str, service: list[float], baseline: list[float]) -> None:
+        for q in (50, 99):
+            ours, raw_q = percentile(service, q / 100), percentile(baseline, q / 100)
+            figures[f"{prefix}ci{q}"].append(ours)
+            figures[f"{prefix}raw{q}"].append(raw_q)
+            figures[f"{prefix}r{q}"].append(ours / raw_q)
+
     for _ in range(args.runs):
-        service, baseline = checkin_run(store, raw, member_ids, args.checkins, rng)
-        figures["ci50"].append(percentile(service, 0.5))
-        figures["ci99"].append(percentile(service, 0.99))
-        figures["raw50"].append(percentile(baseline, 0.5))
-        figures["raw99"].append(percentile(baseline, 0.99))
-        figures["r50"].append(percentile(service, 0.5) / percentile(baseline, 0.5))
-        figures["r99"].append(percentile(service, 0.99) / percentile(baseline, 0.99))
-        service, baseline = checkin_run(store, store.conn, member_ids, args.checkins, rng)
-        figures["one_ci50"].append(percentile(service, 0.5))
-        figures["one_ci99"].append(percentile(service, 0.99))
-        figures["one_raw50"].append(percentile(baseline, 0.5))
-        figures["one_raw99"].append(percentile(baseline, 0.99))
-        figures["one_r50"].append(percentile(service, 0.5) / percentile(baseline, 0.5))
-        figures["one_r99"].append(percentile(service, 0.99) / percentile(baseline, 0.99))
+        record("", *checkin_run(store, raw, member_ids, args.checkins, rng))
+        record("one_", *checkin_run(store, store.conn, member_ids, args.checkins, rng))
         wall, cpu = search_run(members, typed)
         figures["s50"].append(percentile(wall, 0.5))
         figures["s99"].append(percentile(wall, 0.99))
