@@ -105,6 +105,23 @@ def test_overview_gathers_everything(conn):
     assert M1  # the sample's ids are importable for other tests
 
 
+@pytest.mark.parametrize("period", [MARCH, MARCH_A], ids=["all", "one centre"])
+def test_the_pages_overview_with_its_queries_in_parallel_gives_the_same_figures(conn, period):
+    # overview_from runs participants and workshops on connections of their own
+    together = reports.overview_from(conn.engine, period, NOW)
+    assert together == reports.overview(conn, period, NOW)
+    assert together.participants.total and together.workshops
+
+
+def test_a_failing_query_in_parallel_is_raised_not_swallowed(conn, monkeypatch):
+    def broken(_conn, _period):
+        raise RuntimeError("participants failed")
+
+    monkeypatch.setattr(reports, "participants", broken)
+    with pytest.raises(RuntimeError, match="participants failed"):
+        reports.overview_from(conn.engine, MARCH, NOW)
+
+
 def test_empty_fields_mean_the_last_three_months():
     period = reports.parse_period("", "", "", today=date(2026, 5, 31))
     assert (period.start, period.end, period.centre_id) == (date(2026, 3, 1), date(2026, 5, 31), None)

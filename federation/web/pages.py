@@ -39,8 +39,7 @@ def query_string(period: reports.Period) -> str:
 
 
 def _figures(request: Request, period: reports.Period):
-    with security.engine(request).connect() as conn:
-        view = reports.overview(conn, period, datetime.now(timezone.utc))
+    view = reports.overview_from(security.engine(request), period, datetime.now(timezone.utc))
     return view, weekly_chart(view.weeks)
 
 
