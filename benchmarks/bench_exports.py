@@ -15,10 +15,8 @@ import argparse
 import csv
 import random
 import shutil
-import statistics
 import sys
 import tempfile
-import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -28,17 +26,9 @@ from kiosk.core import backup, card_print, exports, report_pdf  # noqa: E402
 from kiosk.core.cards import new_code  # noqa: E402
 from kiosk.core.store import Store  # noqa: E402
 from sync.protocol import new_id, utc_iso  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 REASONS = ["accueil", "demarches", "rendez_vous", "atelier", "ordinateur", "permanence", "autre"]
-
-
-def median_ms(action, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def fill(store: Store, members: int, visits: int) -> list[str]:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -22,15 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kiosk.core.errors import InvalidInput  # noqa: E402
 from kiosk.core.staff import Staff  # noqa: E402
 from kiosk.core.store import Store  # noqa: E402
-
-
-def median_ms(action, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+from timing import median_ms  # noqa: E402
 
 
 def scrypt_once(n: int) -> None:

@@ -31,17 +31,9 @@ offscreen.prepare(tempfile.mkdtemp(prefix="kivy-bench-"))
 
 from kiosk.app import KioskApp  # noqa: E402
 from kiosk.core.centre import Centre  # noqa: E402
+from timing import median_ms  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
-
-
-def median_ms(action, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def build_centre(path: Path, people: int, booked: int = 30):
