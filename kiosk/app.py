@@ -22,6 +22,7 @@ from kivy.config import Config
 from kivy.core.window import Window
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 
+from kiosk.core import search
 from kiosk.core.errors import DomainError
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
@@ -104,6 +105,8 @@ class KioskApp(App):
         Clock.schedule_interval(self.tick, 1)
         # the daily backup to the configured folder (a USB stick), checked hourly
         self._backup_event = Clock.schedule_interval(lambda *_a: self._daily_backup_in_background(), 3600)
+        # fired by reset_to_home; one pending call however often it is fired
+        self._recency_trigger = Clock.create_trigger(lambda *_a: self._refresh_recency(), 0.5)
         # The other screens are built when first shown, so the home screen
         # appears fast; their modules load in the background meanwhile.
         Clock.schedule_once(lambda *_a: self._warm_up(), 0.5)
@@ -169,6 +172,7 @@ class KioskApp(App):
             self.scheduler.stop()
         Clock.unschedule(self.tick)
         self._backup_event.cancel()
+        self._recency_trigger.cancel()
         self.mode.stop_timer()
         Window.funbind("on_touch_down", self._touched)
         Window.funbind("on_key_down", self._key_down)
@@ -364,11 +368,9 @@ class KioskApp(App):
         # the check-ins just made reach the members' last contact and the
         # search's recency now, between two residents, rather than in the
         # next volunteer's first search (see search.refresh_recency)
-        Clock.schedule_once(lambda *_a: self._refresh_recency(), 0.5)
+        self._recency_trigger()
 
     def _refresh_recency(self) -> None:
-        from kiosk.core import search
-
         try:
             search.refresh_recency(self.centre.store.conn)
         except Exception:  # a busy or read-only database: the next search applies them
