@@ -11,7 +11,7 @@ cut answer, a wifi portal's page served with 200 — leaves it pending, and the
 next push sends it again.
 
 Memory stays bounded whatever the backlog: one batch of stored event texts is
-read, sent and marked at a time (``outbox.pending`` with a LIMIT).
+read, sent and marked at a time (``outbox.pending_bodies`` with a LIMIT).
 
 ``sync`` never imports ``kiosk``: the caller passes the hub's URL and token.
 """
@@ -292,14 +292,12 @@ class _BatchSender:
         self.backoff = backoff
         self.sleep = sleep
         self.device_id = device_id
-        self.prefix = protocol.batch_envelope_prefix(device_id).encode()
         self.gzip = True
 
     def encode(self, rows: list[tuple[int, str, bytes]]) -> "_Encoded":
         """The batch's body, built and compressed once for every attempt:
-        the stored canonical texts joined as bytes, never parsed
-        (``protocol.batch_from_texts`` without decoding and encoding them)."""
-        raw = b"".join((self.prefix, b",".join([row[2] for row in rows]), b"]}"))
+        the stored canonical texts joined as bytes, never parsed."""
+        raw = protocol.batch_from_texts([row[2] for row in rows], self.device_id)
         packed = gzip.compress(raw, compresslevel=GZIP_LEVEL) if self.gzip else None
         return _Encoded([row[1] for row in rows], raw, packed)
 
@@ -409,10 +407,6 @@ def _apply_answer(conn: sqlite3.Connection, rows, answer: dict, at: str,
     result.batches += 1
 
 
-def _pending_extent(conn: sqlite3.Connection) -> tuple[int, int]:
-    return outbox.pending_extent(conn)
-
-
 def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncResult,
               progress: ProgressCallback | None, clock: Callable[[], datetime]) -> None:
     """Send every pending batch in order, one request on the wire at a time.
@@ -421,7 +415,7 @@ def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncRes
     thread applies the previous answer and reads and compresses the next
     batch, so the kiosk's work overlaps the hub's instead of adding to it.
     At most two batches are held, whatever the backlog."""
-    total, last_seq = _pending_extent(conn)
+    total, last_seq = outbox.pending_extent(conn)
     if progress:
         progress(0, total)
     after, size = 0, batch_size
@@ -509,7 +503,7 @@ def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int =
                      lambda: _BatchSender(session or make_session(retries, backoff / 2), hub_url or "",
                                           token or "", timeout, attempts, backoff, sleep, device_id))
         result.seconds = time.monotonic() - started
-        result.pending = _pending_extent(conn)[0]
+        result.pending = outbox.pending_extent(conn)[0]
         _record_outcome(conn, result, clock, keep_sent_days)
     finally:
         if own:

@@ -149,18 +149,18 @@ def pending(conn: sqlite3.Connection, limit: int, after_seq: int = 0) -> list[tu
     """Up to ``limit`` pending events after ``after_seq``, oldest first, as
     (seq, event_id, body) tuples: one batch's worth, never the whole backlog.
     Read by rowid from the sent watermark: no index of state needed."""
-    return conn.execute(
-        "SELECT seq, event_id, body FROM outbox WHERE seq > ? AND state = 'pending' ORDER BY seq LIMIT ?",
-        (max(after_seq, sent_through(conn)), limit),
-    ).fetchall()
+    return _pending(conn, "body", limit, after_seq)
 
 
 def pending_bodies(conn: sqlite3.Connection, limit: int, after_seq: int = 0) -> list[tuple[int, str, bytes]]:
     """``pending``, each body as its stored UTF-8 bytes (``CAST … AS BLOB``
     skips decoding a text that only goes on the wire): the client's read."""
+    return _pending(conn, "CAST(body AS BLOB)", limit, after_seq)
+
+
+def _pending(conn: sqlite3.Connection, body: str, limit: int, after_seq: int) -> list[tuple]:
     return conn.execute(
-        "SELECT seq, event_id, CAST(body AS BLOB) FROM outbox WHERE seq > ? AND state = 'pending' "
-        "ORDER BY seq LIMIT ?",
+        f"SELECT seq, event_id, {body} FROM outbox WHERE seq > ? AND state = 'pending' ORDER BY seq LIMIT ?",
         (max(after_seq, sent_through(conn)), limit),
     ).fetchall()
 

@@ -20,7 +20,6 @@ import os
 import re
 import threading
 import time
-import uuid
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from itertools import chain, repeat
@@ -566,9 +565,13 @@ def batch_envelope_prefix(device_id: str | None = None) -> str:
     return json.dumps(head, separators=(",", ":"))[:-1] + ',"events":['
 
 
-def batch_from_texts(event_texts: list[str], device_id: str | None = None) -> bytes:
-    """Assemble a batch from events already serialised with canonical_json."""
-    return (batch_envelope_prefix(device_id) + ",".join(event_texts) + "]}").encode()
+def batch_from_texts(event_texts: list[str] | list[bytes], device_id: str | None = None) -> bytes:
+    """Assemble a batch from events already serialised with canonical_json,
+    all as text or all as UTF-8 bytes (the outbox's stored bodies, joined
+    as they are: never decoded nor parsed)."""
+    if event_texts and isinstance(event_texts[0], str):
+        event_texts = [text.encode() for text in event_texts]
+    return b"".join((batch_envelope_prefix(device_id).encode(), b",".join(event_texts), b"]}"))
 
 
 def validate_answer(answer: Any, sent_ids: list[str]) -> dict:
