@@ -122,12 +122,10 @@ def authenticate(conn: Connection, token: str) -> Device | None:
     """The live device holding ``token``, or None (unknown or revoked).
     Plain SQL, as mark_synced: every request runs it, and building the Core
     statement each time cost more than running it."""
-    row = conn.exec_driver_sql(_AUTHENTICATE.format(m=_mark(conn)), (sha256(token),)).first()
+    row = conn.exec_driver_sql(_AUTHENTICATE.format(m=db.param_mark(conn)), (sha256(token),)).first()
     return Device(*row) if row else None
 
 
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
 def revoke_device(conn: Connection, device_id: str, now: datetime | None = None) -> bool:
@@ -142,7 +140,7 @@ def revoke_device(conn: Connection, device_id: str, now: datetime | None = None)
 def mark_synced(conn: Connection, device_id: str, when: str) -> None:
     # plain SQL: a Core update built per batch cost 0.2-0.5 ms of the hub's CPU
     conn.exec_driver_sql("UPDATE devices SET last_seen_at = {m}, last_sync_at = {m} WHERE id = {m}"
-                         .format(m=_mark(conn)), (when, when, device_id))
+                         .format(m=db.param_mark(conn)), (when, when, device_id))
 
 
 def list_centres(conn: Connection) -> list[dict]:

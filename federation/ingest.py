@@ -80,8 +80,8 @@ def prepare(body: object, centre_id: str, device_id: str | None, received_at: st
     return Prepared(centre_id, received_at, body, valid, rejected, rows)
 
 
-_UTC_ISO_TEXT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
-_UTC_ISO_COLUMN = re.compile(rf"(?:{_UTC_ISO_TEXT}\n)*{_UTC_ISO_TEXT}")
+#: db.UTC_ISO over a column of times joined by newlines: one regex for the batch
+_UTC_ISO_COLUMN = re.compile(rf"(?:{db.UTC_ISO.pattern}\n)*{db.UTC_ISO.pattern}")
 _GET_DATA = itemgetter("data")
 _GET_OCCURRED_AT = itemgetter("occurred_at")
 
@@ -285,7 +285,7 @@ def _insert_events(conn: Connection, rows: list[dict]) -> set[str]:
     database. (Measured against a look-up of the held ids then an
     executemany of the new rows on SQLite: no faster, so one path serves
     both databases.)"""
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    mark = db.param_mark(conn)
     one_row = "(" + ", ".join([mark] * len(_EVENT_COLUMNS)) + ")"
     inserted: set[str] = set()
     # the same order in every transaction, so two batches sharing ids wait
@@ -348,7 +348,7 @@ def _count_events(conn: Connection, centre_id: str, rows: list[dict]) -> None:
                     held[1] = at
                 elif at > held[2]:
                     held[2] = at
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    mark = db.param_mark(conn)
     conn.exec_driver_sql(_COUNT_UPSERT.format(m=mark), [
         (centre_id, kind, n, first, last) for kind, (n, first, last) in sorted(by_type.items())])
 

@@ -117,8 +117,6 @@ def driver_fetch(conn: Connection, sql: str, params: tuple) -> list[tuple]:
         cursor.close()
 
 
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
 def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
@@ -137,7 +135,7 @@ def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[dict, di
     # sorted by (member, day): the last day a dict keeps is the member's latest, reversed its earliest
     latest, earliest = dict(days), dict(reversed(days))
     spans = {member_id: (earliest[member_id], last) for member_id, last in latest.items()}
-    mark = _mark(conn)
+    mark = db.param_mark(conn)
     # every list in key order: concurrent batches lock rows in one order (no deadlock)
     conn.exec_driver_sql(_VISIT_COUNT_UPSERT.format(m=mark), [
         (centre_id, day, reason, by, n) for (day, reason, by), n in sorted(counts.items())])
@@ -196,7 +194,7 @@ def _spans_from_presence(conn: Connection, centre_id: str, member_ids: set[str])
     (visits that arrived before the member.created, or before an erasure)."""
     if not member_ids:
         return
-    mark = _mark(conn)
+    mark = db.param_mark(conn)
     conn.exec_driver_sql(
         f"UPDATE p_members SET {_SPAN_FROM_PRESENCE} "
         f"WHERE centre_id = {mark} AND member_id = {mark} AND first_visit_day IS NULL",

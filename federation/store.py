@@ -379,6 +379,12 @@ def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
     return engine_or_conn.dialect.name == "sqlite"
 
 
+def param_mark(conn: Connection) -> str:
+    """The driver's parameter mark, for SQL run with ``exec_driver_sql``:
+    sqlite3's ``?`` or psycopg's ``%s``."""
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
 # ---------------------------------------------------------------- migrations
 
 def current_version(conn: Connection) -> int:
