@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from sync import protocol
+from sync.sqlite import enable_wal
 
 DEFAULT_DB_URL = "sqlite:///federation.db"
 SQLITE_BUSY_TIMEOUT_MS = 5_000
@@ -355,7 +356,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
     # WAL: dashboard readers never block ingest. FULL: an event the hub said it
     # stored survives a power cut, since the kiosk then marks it sent for good.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    enable_wal(dbapi_conn, SQLITE_BUSY_TIMEOUT_MS / 1000)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -15,6 +15,7 @@ import sqlite3
 from typing import Iterator
 
 from sync import protocol
+from sync.sqlite import enable_wal
 
 #: The DDL of the outbox, run by the kiosk's schema migration 1. A later
 #: change to these tables is a new kiosk migration, never an edit here.
@@ -349,7 +350,7 @@ def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=True)
     try:
         conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("PRAGMA journal_mode = WAL")
+        enable_wal(conn, 10.0)
         conn.execute("PRAGMA synchronous = FULL")
         found = conn.execute(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' "

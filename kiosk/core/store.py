@@ -21,6 +21,7 @@ import sqlite_utils
 
 from kiosk.core import migrations
 from sync import outbox, protocol
+from sync.sqlite import enable_wal
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -159,8 +160,8 @@ def connect(path: str) -> sqlite3.Connection:
     Autocommit mode: transactions are explicit (``Store.transaction``)."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if path != ":memory:" and mode.lower() != "wal":
+    mode = enable_wal(conn, BUSY_TIMEOUT_MS / 1000)
+    if path != ":memory:" and mode != "wal":
         raise RuntimeError(f"could not put {path} in WAL mode (got {mode})")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
