@@ -255,6 +255,24 @@ def test_v4_visits_keep_their_rows_and_rowids_without_an_index_of_id(tmp_path):
                      "VALUES ('v9', 'x', 'nobody', 'accueil', 'resident')")
 
 
+def test_v4_to_v5(tmp_path):
+    def seed(conn: sqlite3.Connection) -> None:
+        _v1_visits(conn)
+        conn.execute("UPDATE recency SET visits_applied = 2")  # v4 left the third visit for the next refresh
+
+    conn = upgrade_from(tmp_path / "kiosk.db", 4, seed)
+    assert objects(conn, "index") & {"visits_member"} == set()
+    assert {name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'visits'")} == {"visits_occurred_at"}
+    assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 3
+    # a member's last contact past the watermark is read from the few rows past it, by rowid
+    assert search.last_seen(conn, "n", "2026-11-01T08:00:00.000Z") == "2026-12-02T10:00:00.000Z"
+    assert search.last_seen(conn, "m", "2026-12-01T09:00:00.000Z") == "2026-12-01T09:00:00.000Z"
+    plan = " ".join(row[3] for row in conn.execute(
+        "EXPLAIN QUERY PLAN " + search.LAST_SEEN_SINCE_APPLIED, ("n",)))
+    assert "INTEGER PRIMARY KEY (rowid>?)" in plan
+
+
 def test_v4_watermark_stays_below_the_next_seq_after_a_purge_of_the_last_rows(tmp_path):
     def seed(conn: sqlite3.Connection) -> None:
         _v2_outbox(["pending", "pending", "pending"])(conn)

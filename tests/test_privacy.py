@@ -164,6 +164,21 @@ def test_retention_purge_erases_the_candidates_and_audits(privacy, members, stor
     assert actions == ["member.erase", "privacy.retention_purge"]
 
 
+def test_retention_purge_turns_the_visits_of_everyone_erased_into_anonymous_counts(privacy, members, store, clock):
+    visits = Visits(store, Settings(store))
+    gone = [members.register(first_name=name, last_name="Ancien", consent_data=True) for name in ("Léon", "Jules")]
+    for member in gone:
+        visits.check_in("accueil", member_id=member["id"])
+        visits.check_in("demarches", member_id=member["id"])
+    visits.check_in("accueil")  # anonymous already
+    clock.advance(days=800)
+    kept = members.register(first_name="Lina", last_name="Fidèle", consent_data=True)
+    visits.check_in("accueil", member_id=kept["id"])
+    assert privacy.retention_purge() == 2
+    assert store.query("SELECT member_id, count(*) AS n FROM visits GROUP BY member_id ORDER BY n") == [
+        {"member_id": kept["id"], "n": 1}, {"member_id": None, "n": 5}]
+
+
 def test_retention_purge_refuses_an_absurd_period_and_changes_nothing(privacy, members, store):
     members.register(first_name="Léon", last_name="Vieux", consent_data=True)
     before = dump(store)

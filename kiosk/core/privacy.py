@@ -58,8 +58,11 @@ class Privacy:
             self._erase(member_id, actor, why="request")
         return self.store.one("SELECT * FROM members WHERE id = ?", (member_id,))
 
-    def _erase(self, member_id: str, actor: dict | None, why: str) -> None:
-        """The erasure itself, inside the caller's transaction."""
+    def _erase(self, member_id: str, actor: dict | None, why: str, unlink_visits: bool = True) -> None:
+        """The erasure itself, inside the caller's transaction. ``unlink_visits``
+        False: the caller unlinks the visits of all it erased at once
+        (``_unlink_erased_visits``: visits have no index of member_id, so
+        that is one scan of the table instead of one a member)."""
         member = self.members.get(member_id)  # NotFound when unknown or already erased
         now = self.store.now_iso()
         self._cancel_upcoming(member_id, actor, now)
@@ -68,7 +71,8 @@ class Privacy:
             conn.execute("INSERT INTO revoked_cards (card_code, member_id, reason, revoked_at) "
                          "VALUES (?, ?, 'erased', ?)", (member["card_code"], member_id, now))
         self.store.db["members"].update(member_id, {**WIPED, "updated_at": now, "erased_at": now})
-        conn.execute("UPDATE visits SET member_id = NULL WHERE member_id = ?", (member_id,))
+        if unlink_visits:
+            conn.execute("UPDATE visits SET member_id = NULL WHERE member_id = ?", (member_id,))
         search.unindex_member(conn, member_id)
         self.store.emit("member.erased", {"member_id": member_id})
         self.store.audit(actor, "member.erase", member_id=member_id, why=why)
@@ -143,6 +147,15 @@ class Privacy:
         with self.store.transaction():
             candidates = self.retention_candidates(months)
             for member in candidates:
-                self._erase(member["id"], actor, why="retention")
+                self._erase(member["id"], actor, why="retention", unlink_visits=False)
+            if candidates:
+                self._unlink_erased_visits()
             self.store.audit(actor, "privacy.retention_purge", erased=len(candidates), before=cutoff)
         return len(candidates)
+
+    def _unlink_erased_visits(self) -> None:
+        """Turn every visit of an erased member into an anonymous count: one
+        pass over the visits, inside the caller's transaction."""
+        self.store.conn.execute(
+            "UPDATE visits SET member_id = NULL WHERE member_id IN "
+            "(SELECT id FROM members WHERE erased_at IS NOT NULL)")

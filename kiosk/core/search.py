@@ -120,13 +120,19 @@ def refresh_recency(conn: sqlite3.Connection) -> int:
     return max(0, last - applied)
 
 
+#: see last_seen (public for the test of its query plan)
+LAST_SEEN_SINCE_APPLIED = ("SELECT max(occurred_at) FROM visits NOT INDEXED "
+                           "WHERE rowid > (" + _APPLIED + ") AND member_id = ?")
+
+
 def last_seen(conn: sqlite3.Connection, member_id: str, stored: str | None) -> str | None:
     """A member's last contact, fresh: ``stored`` (their last_seen_at) or a
     visit not yet applied by ``refresh_recency``, whichever is later. A read
-    only: the member's visits past the watermark, by the visits_member index."""
-    newer = conn.execute(
-        "SELECT max(occurred_at) FROM visits WHERE member_id = ? AND rowid > (" + _APPLIED + ")",
-        (member_id,)).fetchone()[0]
+    only, of the visits past the watermark (a rowid range: the few recorded
+    since the kiosk was last at rest). NOT INDEXED: else SQLite answers max()
+    by walking the time index back from the newest visit, all of it for a
+    member with no new visit."""
+    newer = conn.execute(LAST_SEEN_SINCE_APPLIED, (member_id,)).fetchone()[0]
     if newer is None or (stored is not None and stored >= newer):
         return stored
     return newer
