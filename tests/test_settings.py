@@ -120,3 +120,25 @@ def test_optional_settings_can_be_cleared(settings):
     settings.set("hub_url", "http://127.0.0.1:8000")
     settings.set("hub_url", None)
     assert settings.get("hub_url") is None
+
+
+def test_reasons_changed_by_another_process_count_at_the_next_check_in(store, settings, db_path, clock):
+    # the app keeps its reasons parsed; `kiosk settings` in another process changes them
+    assert settings.is_reason("autre")
+    with Store.open(db_path, clock=clock) as other:
+        Settings(other).set("reasons", [{"code": "accueil", "label": "Accueil", "icon": "info"}])
+    assert not settings.is_reason("autre")
+    assert settings.reason_codes() == ["accueil"]
+    with Store.open(db_path, clock=clock) as other:
+        other.conn.execute("DELETE FROM settings WHERE key = 'reasons'")  # back to the defaults
+    assert settings.is_reason("autre")
+
+
+def test_reasons_read_inside_a_transaction_that_rolls_back_are_not_kept(store, settings):
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.conn.execute("INSERT INTO settings (key, value) VALUES ('reasons', ?)",
+                               ('[{"code": "x", "label": "X", "icon": "info"}]',))
+            assert settings.reason_codes() == ["x"]
+            raise RuntimeError("refused")
+    assert settings.reason_codes() == [reason["code"] for reason in DEFAULT_REASONS]

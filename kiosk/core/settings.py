@@ -170,6 +170,14 @@ CHECKS: dict[str, Callable[[str, Any], None]] = {
 }
 
 
+_REASONS_TEXT = "SELECT value FROM settings WHERE key = 'reasons'"
+
+
+def _codes(reasons_text: str | None) -> tuple[str, ...]:
+    reasons = json.loads(reasons_text) if reasons_text is not None else DEFAULTS["reasons"]
+    return tuple(reason["code"] for reason in reasons)
+
+
 class Settings:
     def __init__(self, store: Store):
         self.store = store
@@ -197,8 +205,6 @@ class Settings:
             )
             secret = key == "device_token"
             self.store.audit(actor, "settings.set", key=key, value="***" if secret else value)
-            self.store.forget_cached()
-        self.store.forget_cached()  # again after the commit: nothing read meanwhile outlives it
 
     # conveniences the domain uses
     def reason_codes(self) -> list[str]:
@@ -209,8 +215,10 @@ class Settings:
         return code in self._reason_codes()
 
     def _reason_codes(self) -> tuple[str, ...]:
-        return self.store.cached("reason_codes",
-                                 lambda: tuple(reason["code"] for reason in self.get("reasons")))
+        # every check-in asks: one primary-key read of the stored text, parsed
+        # again only when it changed (Store.parsed), whoever changed it
+        row = self.store.conn.execute(_REASONS_TEXT).fetchone()
+        return self.store.parsed("reason_codes", row[0] if row else None, _codes)
 
     def neighbourhood(self, name: str) -> dict | None:
         for item in self.get("neighbourhoods"):

@@ -39,8 +39,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self.path = path
         self.clock = clock
-        self._cache: dict[str, Any] = {}
-        self._cache_version: int | None = None
+        self._parsed: dict[str, tuple[str | None, Any]] = {}
 
     @classmethod
     def open(cls, path: str | Path, clock: Callable[[], datetime] = utc_now) -> "Store":
@@ -74,28 +73,20 @@ class Store:
         return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
                 f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
 
-    # ------------------------------------------------------------ cache
+    # ------------------------------------------------------------ parsed settings
 
-    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
-        """``compute()``, remembered until the database changes: this
-        connection calls ``forget_cached`` when it writes what was cached
-        (settings), and ``PRAGMA data_version`` tells a commit by any other
-        connection or process. Inside a transaction nothing is remembered (a
-        rollback would leave the cache ahead of the file). Keep immutable values."""
-        if self.conn.in_transaction:
-            return compute()
-        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._cache_version:
-            self._cache.clear()
-            self._cache_version = version
-        try:
-            return self._cache[key]
-        except KeyError:
-            value = self._cache[key] = compute()
-            return value
-
-    def forget_cached(self) -> None:
-        self._cache.clear()
+    def parsed(self, key: str, text: str | None, parse: Callable[[str | None], Any]) -> Any:
+        """``parse(text)``, remembered for as long as ``text`` (a stored
+        value, read by the caller) stays the same. Exact whoever wrote it —
+        this connection, another one, another process — at the price of the
+        one read the caller makes anyway, and safe inside a transaction that
+        rolls back. Keep immutable values."""
+        held = self._parsed.get(key)
+        if held is not None and held[0] == text:
+            return held[1]
+        value = parse(text)
+        self._parsed[key] = (text, value)
+        return value
 
     # ------------------------------------------------------------ writes
 

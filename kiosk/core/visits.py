@@ -74,27 +74,29 @@ class Visits:
         visit's insert itself; the event's canonical text is written from a
         template (``_template``); the member's last contact and search
         recency are derived later from the visits (``search.refresh_recency``)."""
-        if not self.settings.is_reason(reason):
-            raise InvalidInput("reason", N_("Choisissez la raison de votre venue dans la liste."),
-                               f"unknown visit reason {reason!r}", value=reason)
         if actor is None:
             role, recorder = "resident", None
         else:
             check_actor(actor)
             role, recorder = actor["role"], actor["id"]
-        template = _template(reason, role)
         store = self.store
         conn = store.conn
         visit = {"id": protocol.new_id(), "occurred_at": store.now_iso(), "member_id": member_id,
                  "reason": reason, "recorded_by_role": role, "recorded_by": recorder}
         event_id = protocol.new_id()
-        if member_id is None:
-            body = template % ("null", visit["id"], event_id, visit["occurred_at"])
-        elif type(member_id) is str and _UUID(member_id):
-            body = template % (f'"{member_id}"', visit["id"], event_id, visit["occurred_at"])
-        else:
-            body = None  # not an id we ever made: no such member (said below, after the actor check)
         with store.transaction():
+            # checked inside the transaction: its first read, which the write
+            # lock's own read transaction serves (one fewer to start)
+            if not self.settings.is_reason(reason):
+                raise InvalidInput("reason", N_("Choisissez la raison de votre venue dans la liste."),
+                                   f"unknown visit reason {reason!r}", value=reason)
+            template = _template(reason, role)
+            if member_id is None:
+                body = template % ("null", visit["id"], event_id, visit["occurred_at"])
+            elif type(member_id) is str and _UUID(member_id):
+                body = template % (f'"{member_id}"', visit["id"], event_id, visit["occurred_at"])
+            else:
+                body = None  # not an id we ever made: no such member (said below, after the actor check)
             if actor is not None and conn.execute(_ACTIVE_STAFF, (recorder,)).fetchone() is None:
                 raise InvalidInput("actor", N_("Ce bénévole ou salarié n'a plus accès : reprenez votre code."),
                                    f"no active volunteer or staff member {recorder!r}", value=recorder)
