@@ -25,6 +25,7 @@ import os
 import random
 import sqlite3
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -46,6 +47,11 @@ DEFAULT_TIMEOUT = (5.0, 60.0)
 #: A hub asking to come back later than this ends the push instead of holding
 #: the lock (and the staff's patience); the scheduler tries again later.
 MAX_RETRY_AFTER_S = 60.0
+#: Batches on the wire at once: while the hub writes one, it reads and checks
+#: the next (bench_sync: ~45,000 events/s against ~35,000 one at a time);
+#: more gained nothing on the hub's two cores.
+IN_FLIGHT = 2
+MAX_IN_FLIGHT = 4
 GZIP_LEVEL = 1  # event JSON compresses ~8x even at level 1, at a fraction of the CPU
 ProgressCallback = Callable[[int, int], None]
 
@@ -293,6 +299,8 @@ class _BatchSender:
         self.sleep = sleep
         self.device_id = device_id
         self.gzip = True
+        #: set when the push ends: a batch still on the wire makes no new attempt
+        self.stopping = False
 
     def encode(self, rows: list[tuple[int, str, bytes]]) -> "_Encoded":
         """The batch's body, built and compressed once for every attempt:
@@ -305,6 +313,8 @@ class _BatchSender:
         last: SyncError | None = None
         for attempt in range(self.attempts):
             if attempt:
+                if self.stopping:
+                    break
                 self._pause(attempt, last)
             try:
                 return self._exchange(batch)
@@ -408,53 +418,68 @@ def _apply_answer(conn: sqlite3.Connection, rows, answer: dict, at: str,
 
 
 def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncResult,
-              progress: ProgressCallback | None, clock: Callable[[], datetime]) -> None:
-    """Send every pending batch in order, one request on the wire at a time.
+              progress: ProgressCallback | None, clock: Callable[[], datetime],
+              depth: int = 1) -> None:
+    """Send every pending batch in order, up to ``depth`` on the wire at once.
 
-    Pipelined: while a batch is on the wire (in the ``wire`` thread), this
-    thread applies the previous answer and reads and compresses the next
-    batch, so the kiosk's work overlaps the hub's instead of adding to it.
-    At most two batches are held, whatever the backlog."""
+    Pipelined: while batches travel (in the ``wire`` threads), this thread
+    applies the answers and reads and compresses the next batch, so the
+    kiosk's work overlaps the hub's, and the hub validates one batch while it
+    writes the one before. Answers are applied in the order the batches were
+    read, so the sent watermark only ever covers events the hub holds. When
+    a batch fails, the answers to those sent after it are not applied (they
+    did not cross the watermark): what they carried is still pending and
+    will be sent again, which the hub answers as duplicates. At most
+    ``depth`` + 1 batches are held, whatever the backlog."""
     total, last_seq = outbox.pending_extent(conn)
     if progress:
         progress(0, total)
     after, size = 0, batch_size
-    ready = None  # (rows, encoded): read and compressed, not yet sent
-    on_wire = None  # (rows, future of the answer)
+    in_flight: deque = deque()  # (rows, future of the answer), in the order read
     exhausted = False
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-wire") as wire:
-        while True:
-            if ready is None and not exhausted:
-                rows = outbox.pending_bodies(conn, size, after)
-                if rows:
+    with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="sync-wire") as wire:
+        try:
+            while True:
+                while len(in_flight) < depth and not exhausted:
+                    rows = outbox.pending_bodies(conn, size, after)
+                    if not rows:
+                        exhausted = True
+                        break
                     # events recorded while we push are sent too: grow the total as they come
                     if rows[-1][0] > last_seq:
                         total += sum(1 for row in rows if row[0] > last_seq)
                         last_seq = rows[-1][0]
-                    ready, after = (rows, sender.encode(rows)), rows[-1][0]
-                else:
-                    exhausted = True
-            if on_wire is None:
-                if ready is None:
+                    after = rows[-1][0]
+                    in_flight.append((rows, wire.submit(sender.send, sender.encode(rows))))
+                if not in_flight:
                     return
-                on_wire, ready = (ready[0], wire.submit(sender.send, ready[1])), None
-                continue  # read and compress the next batch while this one travels
-            rows, answer_future = on_wire
-            on_wire = None
-            try:
-                answer = answer_future.result()
-            except SyncError as error:
-                if error.code != TOO_LARGE or size == 1:
-                    raise
-                size = max(1, size // 2)  # read again from this batch's first event, smaller
-                after, ready, exhausted = rows[0][0] - 1, None, False
-                continue
-            if ready is not None:  # on the wire before we write: the hub works meanwhile
-                on_wire, ready = (ready[0], wire.submit(sender.send, ready[1])), None
-            exhausted = False  # the desk may have recorded more while the batch travelled
-            _apply_answer(conn, rows, answer, protocol.utc_iso(clock()), lock, result)
-            if progress:
-                progress(result.sent + result.parked, total)
+                rows, answer_future = in_flight.popleft()
+                try:
+                    answer = answer_future.result()
+                except SyncError as error:
+                    if error.code != TOO_LARGE or size == 1:
+                        raise
+                    _drain(in_flight)  # read again from this batch's first event, smaller
+                    size = max(1, size // 2)
+                    after, exhausted = rows[0][0] - 1, False
+                    continue
+                exhausted = False  # the desk may have recorded more while the batch travelled
+                _apply_answer(conn, rows, answer, protocol.utc_iso(clock()), lock, result)
+                if progress:
+                    progress(result.sent + result.parked, total)
+        finally:
+            sender.stopping = True  # batches still travelling give up instead of retrying
+            _drain(in_flight)
+
+
+def _drain(in_flight: deque) -> None:
+    """Wait for the batches still on the wire, and forget their answers."""
+    while in_flight:
+        _rows, future = in_flight.popleft()
+        try:
+            future.result()
+        except SyncError:
+            pass
 
 
 def _record_outcome(conn: sqlite3.Connection, result: SyncResult, clock, keep_sent_days: int) -> None:
@@ -483,8 +508,9 @@ def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int =
          timeout=DEFAULT_TIMEOUT, attempts: int = 3, backoff: float = 1.0,
          retries: int = 4, keep_sent_days: int = 90, lock_ttl: float = sync_lock.DEFAULT_TTL_S,
          device_id: str | None = None, clock: Callable[[], datetime] = utc_now,
-         sleep: Callable[[float], None] = time.sleep) -> SyncResult:
-    """Send every pending event to the hub, in order, ``batch_size`` at a time.
+         sleep: Callable[[float], None] = time.sleep, in_flight: int = IN_FLIGHT) -> SyncResult:
+    """Send every pending event to the hub, in order, ``batch_size`` at a time,
+    up to ``in_flight`` batches on the wire at once (1: one after the other).
 
     ``conn_or_path`` is the kiosk database's path (a connection of its own is
     opened) or an open autocommit connection not inside a transaction.
@@ -494,12 +520,14 @@ def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int =
     """
     if not 1 <= batch_size <= protocol.MAX_EVENTS_PER_BATCH:
         raise ValueError(f"batch_size must be from 1 to {protocol.MAX_EVENTS_PER_BATCH}, got {batch_size}")
+    if not 1 <= in_flight <= MAX_IN_FLIGHT:
+        raise ValueError(f"in_flight must be from 1 to {MAX_IN_FLIGHT}, got {in_flight}")
     own = isinstance(conn_or_path, (str, os.PathLike))
     conn = outbox.connect(str(conn_or_path)) if own else conn_or_path
     started = time.monotonic()
     result = SyncResult(ok=False)
     try:
-        _push_locked(conn, hub_url, token, batch_size, progress, result, clock, lock_ttl,
+        _push_locked(conn, hub_url, token, batch_size, in_flight, progress, result, clock, lock_ttl,
                      lambda: _BatchSender(session or make_session(retries, backoff / 2), hub_url or "",
                                           token or "", timeout, attempts, backoff, sleep, device_id))
         result.seconds = time.monotonic() - started
@@ -512,7 +540,8 @@ def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int =
     return result
 
 
-def _push_locked(conn, hub_url, token, batch_size, progress, result, clock, lock_ttl, make_sender) -> None:
+def _push_locked(conn, hub_url, token, batch_size, in_flight, progress, result, clock, lock_ttl,
+                 make_sender) -> None:
     if not hub_url or not token:
         result.error, result.error_en = NOT_ENROLLED, "no hub URL or device token: enrol the kiosk first"
         return
@@ -522,7 +551,7 @@ def _push_locked(conn, hub_url, token, batch_size, progress, result, clock, lock
         result.error, result.error_en = BUSY, f"another sync holds the lock (pid {holder.get('pid')})"
         return
     try:
-        _send_all(conn, make_sender(), lock, batch_size, result, progress, clock)
+        _send_all(conn, make_sender(), lock, batch_size, result, progress, clock, in_flight)
         result.ok = True
     except SyncError as error:
         result.error, result.error_en = error.code, error.message_en

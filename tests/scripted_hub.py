@@ -31,6 +31,8 @@ class ScriptedHub:
         self.guard = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0  # how many batches were ever being answered at once
+        self.tokens_in_flight: dict[str, int] = {}
+        self.max_tokens_in_flight = 0  # how many senders (by token) ever had a batch answered at once
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,14 +42,20 @@ class ScriptedHub:
                     raw = gzip.decompress(raw)
                 batch = json.loads(raw)
                 outer.batches.append({"batch": batch, "auth": self.headers.get("Authorization")})
+                auth = self.headers.get("Authorization") or ""
                 with outer.guard:
                     outer.in_flight += 1
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                    outer.tokens_in_flight[auth] = outer.tokens_in_flight.get(auth, 0) + 1
+                    outer.max_tokens_in_flight = max(outer.max_tokens_in_flight, len(outer.tokens_in_flight))
                 try:
                     status, body, headers = outer.answer(batch)
                 finally:
                     with outer.guard:
                         outer.in_flight -= 1
+                        outer.tokens_in_flight[auth] -= 1
+                        if not outer.tokens_in_flight[auth]:
+                            del outer.tokens_in_flight[auth]
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 for name, value in headers.items():

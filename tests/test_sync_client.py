@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -122,7 +123,7 @@ def test_batches_are_gzip_in_order_with_the_token_and_progress(store, scripted):
     ids = add_events(store, 25)
     hub = scripted()
     seen = []
-    result = client.push(store.conn, hub.url, "secret", batch_size=10,
+    result = client.push(store.conn, hub.url, "secret", batch_size=10, in_flight=1,
                          progress=lambda sent, total: seen.append((sent, total)), **FAST)
     assert result.ok and result.stored == 25 and result.batches == 3
     assert [len(b["batch"]["events"]) for b in hub.batches] == [10, 10, 5]
@@ -224,6 +225,61 @@ def test_sent_events_older_than_the_retention_are_purged_after_a_success(store, 
 def test_batch_size_is_checked(store):
     with pytest.raises(ValueError, match="batch_size"):
         client.push(store.conn, "http://x", "t", batch_size=0)
+
+
+def test_in_flight_is_checked(store):
+    for wrong in (0, client.MAX_IN_FLIGHT + 1):
+        with pytest.raises(ValueError, match="in_flight"):
+            client.push(store.conn, "http://x", "t", in_flight=wrong)
+
+
+# ---------------------------------------------------------------- batches in flight together
+
+def test_two_batches_travel_together_and_their_answers_apply_in_order(store, scripted):
+    ids = add_events(store, 60)
+
+    def slow(batch):
+        time.sleep(0.05)
+        return accept_all(batch)
+
+    hub = scripted(slow)
+    seen = []
+    result = client.push(store.conn, hub.url, "t", batch_size=10,
+                         progress=lambda sent, total: seen.append((sent, total)), **FAST)
+    assert result.ok and result.stored == 60 and result.batches == 6
+    assert hub.max_in_flight == client.IN_FLIGHT == 2
+    sent = [e["id"] for b in hub.batches for e in b["batch"]["events"]]
+    assert sorted(sent) == sorted(ids) and len(sent) == 60  # each once
+    assert seen == [(n, 60) for n in range(0, 61, 10)]
+    assert pending_ids(store) == []
+
+
+def test_a_failed_batch_keeps_the_next_one_pending_even_when_the_hub_took_it(store, scripted):
+    # batch 1 never gets a hub's answer; batch 2, on the wire beside it, is
+    # stored. Its answer must not be applied: the sent watermark would then
+    # pass batch 1's events, which the hub never confirmed.
+    ids = add_events(store, 20)
+    first = ids[0]
+    taken: list[str] = []
+
+    def answer(batch):
+        if batch["events"][0]["id"] == first:
+            time.sleep(0.05)  # batch 2's answer comes back first
+            return 200, {"page": "portail wifi"}, {}  # not the hub
+        taken.extend(e["id"] for e in batch["events"])
+        return accept_all(batch)
+
+    hub = scripted(answer)
+    result = client.push(store.conn, hub.url, "t", batch_size=10, **FAST)
+    assert not result.ok and result.error == client.NOT_HUB
+    assert taken == ids[10:]  # the hub holds batch 2
+    assert pending_ids(store) == ids  # and yet all twenty wait, batch 2's to come back as duplicates
+    assert outbox.sent_through(store.conn) == 0
+    assert result.stored == 0 and result.pending == 20
+
+    hub.answer = accept_all
+    assert client.push(store.conn, hub.url, "t", batch_size=10, **FAST).sent == 20
+    assert pending_ids(store) == []
 
 
 # ---------------------------------------------------------------- a real hub process

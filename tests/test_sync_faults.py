@@ -65,7 +65,10 @@ def assert_hub_holds_exactly(hub, device, store, n: int) -> None:
 
 
 def push(store, proxy, device, **options):
-    return client.push(store.conn, proxy.url, device["device_token"], **{**FAST, **options})
+    """One batch on the wire at a time, so each planned fault meets the request
+    the test means (with two in flight, which comes first is the network's
+    choice): test_faults_with_batches_in_flight_together covers the default."""
+    return client.push(store.conn, proxy.url, device["device_token"], **{**FAST, "in_flight": 1, **options})
 
 
 def test_connection_reset_before_the_hub_sees_the_batch(kiosk, proxy, shared_hub):
@@ -167,3 +170,20 @@ def test_every_fault_in_one_push(kiosk, proxy, shared_hub):
     assert result.ok and result.pending == 0
     assert all(proxy.counts[f] == 1 for f in ("reset", "swallow", "cut", "drop", "portal", "delay"))
     assert_hub_holds_exactly(shared_hub, device, store, 700)
+
+
+@pytest.mark.parametrize("in_flight", [2, client.MAX_IN_FLIGHT])
+def test_faults_with_batches_in_flight_together(kiosk, proxy, shared_hub, in_flight):
+    # the pipeline: answers come back in any order, some lost after the commit,
+    # some never reaching the hub; whatever the order, each event is held once
+    # and the sent watermark never passes an event the hub did not confirm
+    store, device = kiosk
+    add_events(store, 1000)
+    proxy.plan(["pass", "drop", "reset", "pass", "cut", "pass", "drop", "pass", "portal", "pass", "drop"])
+    result = push(store, proxy, device, batch_size=50, in_flight=in_flight, timeout=(1.0, 3.0))
+    assert result.ok and result.pending == 0
+    # each event is marked once, by the one answer applied for it
+    assert result.stored + result.duplicates == 1000
+    assert result.duplicates >= 50  # a batch whose answer was dropped came back duplicate
+    assert all(proxy.counts[f] >= 1 for f in ("drop", "reset", "cut", "portal"))
+    assert_hub_holds_exactly(shared_hub, device, store, 1000)
