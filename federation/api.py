@@ -285,7 +285,7 @@ def _store_batch(engine: Engine, device: centres.Device, raw: bytes, encoding: s
                                    limits.max_events)
         except protocol.ProtocolError as error:
             raise HubError(400, str(error), error.field) from None
-    with db.writer(engine) as conn, conn.begin():  # the write lock, for the writes only
+    with db.write_turn(engine), db.writer(engine) as conn, conn.begin():  # the write lock, for the writes only
         answer = ingest.write(conn, batch)
         centres.mark_synced(conn, device.id, received_at)
     return answer.as_json()

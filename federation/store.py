@@ -20,10 +20,13 @@ Conventions other modules rely on (the dashboard's report queries read them):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
+import weakref
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -374,6 +377,29 @@ def writer(engine: Engine) -> Connection:
     """A connection whose transactions take the write lock at once on SQLite:
     ``with writer(engine) as conn, conn.begin(): ...``."""
     return engine.connect().execution_options(immediate=True)
+
+
+_write_turns: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
+_write_turns_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def write_turn(engine: Engine) -> Iterator[None]:
+    """On SQLite, this process's writers take turns on a lock of the engine's
+    before asking SQLite for its write lock. Two batches in flight then wait
+    for each other on a lock that wakes the next at once, instead of SQLite's
+    busy handler, which sleeps 1, 2, 5, 10… ms between tries (a third of a
+    batch's time, measured). Other processes still meet SQLite's busy timeout.
+    PostgreSQL needs no turn: its writers lock rows, not the database."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _write_turns_guard:
+        turn = _write_turns.get(engine)
+        if turn is None:
+            turn = _write_turns[engine] = threading.Lock()
+    with turn:
+        yield
 
 
 def is_sqlite(engine_or_conn: Engine | Connection) -> bool:

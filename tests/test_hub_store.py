@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -128,4 +129,36 @@ def test_step_4_counts_the_held_events_by_type_and_drops_the_type_index(fresh_ur
         ("c1", "visit.recorded", 2, "2026-01-01T10:00:00.000Z", "2026-01-02T10:00:00.000Z"),
         ("c2", "visit.recorded", 1, "2026-02-01T10:00:00.000Z", "2026-02-01T10:00:00.000Z")]
     assert "events_centre_type" not in indexes
+    engine.dispose()
+
+
+def test_writers_of_one_sqlite_engine_take_turns(tmp_path):
+    engine = store.create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    inside, most, guard = [0], [0], threading.Lock()
+
+    def write():
+        for _ in range(50):
+            with store.write_turn(engine):
+                with guard:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                time.sleep(0.0005)
+                with guard:
+                    inside[0] -= 1
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_writers_take_no_turn(postgres_url):
+    engine = store.create_engine(postgres_url)
+    with store.write_turn(engine):
+        with store.write_turn(engine):  # would deadlock if it were a lock
+            pass
     engine.dispose()
