@@ -45,15 +45,51 @@ class Answer:
 
 
 @dataclass
+class Columns:
+    """The usual batch (every event valid, none repeated, each at its own
+    index, its times already utc_iso text) as the columns of the events
+    table: stored without building a dict a row. ``rows()`` gives the dicts
+    the rarer paths use (replays, conflicts), the same as ``_event_row``'s."""
+
+    centre_id: str
+    received_at: str
+    device_id: str | None
+    ids: list[str]
+    types: list[str]
+    times: list[str]
+    member_ids: list[str | None]
+    bodies: list[str]
+    hashes: list[str]
+
+    def values(self) -> list[tuple]:
+        """The rows as tuples in _EVENT_COLUMNS order."""
+        return list(zip(repeat(self.centre_id), self.ids, self.types, self.times, repeat(self.received_at),
+                        repeat(self.device_id), self.member_ids, self.bodies, self.hashes))
+
+    def rows(self) -> list[dict]:
+        return [dict(zip(_EVENT_COLUMNS, values), index=index, position=index)
+                for index, values in enumerate(self.values())]
+
+
+@dataclass
 class Prepared:
-    """A batch checked and turned into rows, before any database work."""
+    """A batch checked and turned into rows, before any database work: the
+    usual batch as ``columns``, any other as row dicts."""
 
     centre_id: str
     received_at: str
     body: dict
     valid: list[dict]
     rejected: list[dict]
-    rows: list[dict]
+    columns: Columns | None = None
+    _rows: list[dict] | None = None
+
+    @property
+    def rows(self) -> list[dict]:
+        """One dict a valid event (made from the columns when first asked)."""
+        if self._rows is None:
+            self._rows = self.columns.rows() if self.columns is not None else []
+        return self._rows
 
 
 def prepare(body: object, centre_id: str, device_id: str | None, received_at: str,
@@ -68,16 +104,20 @@ def prepare(body: object, centre_id: str, device_id: str | None, received_at: st
     valid, rejected = protocol.validate_batch(body, max_events=max_events)
     _check_identity(body, centre_id, device_id)
     if not rejected and len(valid) == len(body["events"]):  # the usual batch: index == position
-        rows = _rows_in_order(valid, centre_id, device_id, received_at, plain_only)
-        if rows is None:
+        columns = _columns_in_order(valid, centre_id, device_id, received_at, plain_only)
+        if columns is not None:
+            return Prepared(centre_id, received_at, body, valid, rejected, columns=columns)
+        if plain_only:
             return None
+        rows = [_event_row(event, centre_id, device_id, received_at, index, index)
+                for index, event in enumerate(valid)]
     elif plain_only:
         return None
     else:
         index_of = _first_indexes(body["events"])
         rows = [_event_row(event, centre_id, device_id, received_at, index_of[event["id"]], position)
                 for position, event in enumerate(valid)]
-    return Prepared(centre_id, received_at, body, valid, rejected, rows)
+    return Prepared(centre_id, received_at, body, valid, rejected, _rows=rows)
 
 
 #: db.UTC_ISO over a column of times joined by newlines: one regex for the batch
@@ -86,20 +126,18 @@ _GET_DATA = itemgetter("data")
 _GET_OCCURRED_AT = itemgetter("occurred_at")
 
 
-def _rows_in_order(events: list[dict], centre_id: str, device_id: str | None,
-                   received_at: str, plain_only: bool = False) -> list[dict] | None:
-    """_event_row's rows for valid events, none repeated, each at its own
-    index, with the per-event checks made once for the batch: the times
-    already utc_iso text (one regex over them joined), every value plain
-    (one set of the types) so orjson writes every canonical text. Anything
-    else is left to _event_row, event by event."""
+def _columns_in_order(events: list[dict], centre_id: str, device_id: str | None,
+                      received_at: str, plain_only: bool = False) -> Columns | None:
+    """The columns of valid events, none repeated, each at its own index,
+    with the per-event checks made once for the batch: the times already
+    utc_iso text (one regex over them joined), every value plain (one set of
+    the types) so orjson writes every canonical text. None when a time has
+    another form (then _event_row, event by event), or when ``plain_only``
+    and a value is not plain."""
     times = list(map(_GET_OCCURRED_AT, events))
     joined = "\n".join(times)
     if len(joined) != 25 * len(times) - 1 or not _UTC_ISO_COLUMN.fullmatch(joined):
-        if plain_only:
-            return None
-        return [_event_row(event, centre_id, device_id, received_at, index, index)
-                for index, event in enumerate(events)]
+        return None
     datas = list(map(_GET_DATA, events))
     bodies = None
     if all(map(eq, repeat(_USUAL_KEYS), map(dict.keys, events))) \
@@ -112,23 +150,18 @@ def _rows_in_order(events: list[dict], centre_id: str, device_id: str | None,
         if plain_only:  # a float, a list, an object, or an integer past 64 bits
             return None
         bodies = list(map(_canonical, events))
+    types = list(map(_GET_TYPE, events))
+    member_kinds = {kind for kind in set(types) if kind.startswith("member.")}
+    if member_kinds:
+        member_ids = [data.get("member_id") if kind in member_kinds else None for kind, data in zip(types, datas)]
+    else:  # visits, workshops…: the column stays empty
+        member_ids = [None] * len(events)
     sha256 = hashlib.sha256
-    return [{
-        "index": index,
-        "position": index,
-        "centre_id": centre_id,
-        "event_id": event["id"],
-        "type": kind,
-        "occurred_at": occurred_at,
-        "received_at": received_at,
-        "device_id": device_id,
-        "member_id": data.get("member_id") if kind.startswith("member.") else None,
-        "body": body.decode(),
-        "content_hash": sha256(body).hexdigest(),
-    } for index, (event, kind, occurred_at, data, body)
-        in enumerate(zip(events, map(_GET_TYPE, events), times, datas, bodies))]
+    return Columns(centre_id, received_at, device_id, list(map(_GET_ID, events)), types, times, member_ids,
+                   list(map(bytes.decode, bodies)), [sha256(body).hexdigest() for body in bodies])
 
 
+_GET_ID = itemgetter("id")
 _GET_TYPE = itemgetter("type")
 
 
@@ -142,18 +175,23 @@ def write(conn: Connection, batch: Prepared) -> Answer:
     """Store a prepared batch in the caller's transaction: new events, replays
     answered as duplicates, conflicts kept aside, projections updated."""
     answer = Answer(rejected=list(batch.rejected))
-    rows, centre_id = batch.rows, batch.centre_id
-    if not rows:
+    centre_id, columns = batch.centre_id, batch.columns
+    if columns is None and not batch.rows:
         return answer
     _serialise_centre(conn, centre_id)
-    inserted = _insert_events(conn, rows)
-    by_id = {row["event_id"]: row for row in rows}
-    if len(inserted) == len(rows):  # all new, the usual batch: no look-ups
-        answer.stored = list(map(_GET_EVENT_ID, rows))
-        others = []
+    if columns is not None:
+        inserted = _insert_events(conn, columns.values())
+        if len(inserted) == len(columns.ids):  # the usual batch, all new: no dict, no look-up
+            answer.stored = list(columns.ids)
+            _count_events(conn, centre_id, columns.types, columns.times)
+            projections.update(conn, centre_id, list(zip(columns.times, batch.valid)))
+            return answer
     else:
-        answer.stored = [row["event_id"] for row in rows if row["event_id"] in inserted]
-        others = [row for row in rows if row["event_id"] not in inserted]
+        inserted = _insert_events(conn, list(map(_EVENT_VALUES, batch.rows)))
+    rows = batch.rows
+    by_id = {row["event_id"]: row for row in rows}
+    answer.stored = [row["event_id"] for row in rows if row["event_id"] in inserted]
+    others = [row for row in rows if row["event_id"] not in inserted]
     answer.duplicates, conflicting = _split_replays(conn, centre_id, others)
     kept_aside = conflicting + _in_batch_conflicts(batch.body, by_id)
     _keep_conflicts(conn, kept_aside, batch.received_at)
@@ -163,12 +201,9 @@ def write(conn: Connection, batch: Prepared) -> Answer:
         for row in conflicting
     ]
     answer.rejected.sort(key=lambda item: item["index"])
-    if len(answer.stored) == len(rows):  # rows[i] is valid[i]'s row
-        new_events = list(zip(rows, batch.valid))
-    else:
-        new_events = [(by_id[event_id], batch.valid[by_id[event_id]["position"]]) for event_id in answer.stored]
-    _count_events(conn, centre_id, [row for row, _event in new_events])
-    projections.update(conn, centre_id, new_events)
+    new_rows = [by_id[event_id] for event_id in answer.stored]
+    _count_events(conn, centre_id, list(map(_GET_TYPE, new_rows)), list(map(_GET_OCCURRED_AT, new_rows)))
+    projections.update(conn, centre_id, [(row["occurred_at"], batch.valid[row["position"]]) for row in new_rows])
     # a conflicting copy of an erased member's event must not keep its attributes
     projections.redact_erased(conn, centre_id, {row["member_id"] for row in kept_aside if row["member_id"]})
     return answer
@@ -276,12 +311,13 @@ _ROWS_PER_INSERT = 1000
 _EVENT_VALUES = itemgetter(*_EVENT_COLUMNS)
 
 
-def _insert_events(conn: Connection, rows: list[dict]) -> set[str]:
+def _insert_events(conn: Connection, values: list[tuple]) -> set[str]:
     """Insert what is new with multi-row INSERT … ON CONFLICT DO NOTHING;
-    return the ids actually inserted. A chunk whose every row went in (the
-    driver's rowcount says so) needs no RETURNING, which cost SQLite 1.3 µs
-    an event; a chunk that met held ids is rolled back to its savepoint and
-    run again with RETURNING event_id, so the answer still comes from the
+    ``values`` are rows as tuples in _EVENT_COLUMNS order. Returns the ids
+    actually inserted. A chunk whose every row went in (the driver's
+    rowcount says so) needs no RETURNING, which cost SQLite 1.3 µs an
+    event; a chunk that met held ids is rolled back to its savepoint and run
+    again with RETURNING event_id, so the answer still comes from the
     database. (Measured against a look-up of the held ids then an
     executemany of the new rows on SQLite: no faster, so one path serves
     both databases.)"""
@@ -289,20 +325,21 @@ def _insert_events(conn: Connection, rows: list[dict]) -> set[str]:
     one_row = "(" + ", ".join([mark] * len(_EVENT_COLUMNS)) + ")"
     inserted: set[str] = set()
     # the same order in every transaction, so two batches sharing ids wait
-    # for each other instead of deadlocking (PostgreSQL)
-    rows = sorted(rows, key=lambda row: row["event_id"])
+    # for each other instead of deadlocking (PostgreSQL); kiosks send their
+    # time-ordered ids in order, which the sort only checks
+    values = sorted(values, key=_ID_OF_VALUES)
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        for start in range(0, len(rows), _ROWS_PER_INSERT):
-            chunk = rows[start:start + _ROWS_PER_INSERT]
+        for start in range(0, len(values), _ROWS_PER_INSERT):
+            chunk = values[start:start + _ROWS_PER_INSERT]
             sql = (f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES "
                    + ", ".join([one_row] * len(chunk))
                    + " ON CONFLICT (centre_id, event_id) DO NOTHING")
-            params = tuple(chain.from_iterable(map(_EVENT_VALUES, chunk)))
+            params = tuple(chain.from_iterable(chunk))
             cursor.execute("SAVEPOINT insert_events")
             cursor.execute(sql, params)
             if cursor.rowcount == len(chunk):
-                inserted.update(map(_GET_EVENT_ID, chunk))
+                inserted.update(map(_ID_OF_VALUES, chunk))
             else:  # some were held already: which ones, the database says
                 cursor.execute("ROLLBACK TO SAVEPOINT insert_events")
                 cursor.execute(sql + " RETURNING event_id", params)
@@ -313,7 +350,7 @@ def _insert_events(conn: Connection, rows: list[dict]) -> set[str]:
     return inserted
 
 
-_GET_EVENT_ID = itemgetter("event_id")
+_ID_OF_VALUES = itemgetter(_EVENT_COLUMNS.index("event_id"))
 
 
 _COUNT_UPSERT = (
@@ -326,22 +363,20 @@ _COUNT_UPSERT = (
     "THEN excluded.last_occurred_at ELSE event_counts.last_occurred_at END")
 
 
-def _count_events(conn: Connection, centre_id: str, rows: list[dict]) -> None:
-    """Add the newly stored events to the per-(centre, type) rollup: one row
-    a type, whatever the batch's size."""
-    if not rows:
+def _count_events(conn: Connection, centre_id: str, types: list[str], times: list[str]) -> None:
+    """Add the newly stored events (their types and times) to the
+    per-(centre, type) rollup: one row a type, whatever the batch's size."""
+    if not types:
         return
     by_type: dict[str, list] = {}
-    kinds = set(map(_GET_TYPE, rows))
+    kinds = set(types)
     if len(kinds) == 1:  # one type, as most batches: the count, min and max in C
-        times = list(map(_GET_OCCURRED_AT, rows))
-        by_type[kinds.pop()] = [len(rows), min(times), max(times)]
+        by_type[kinds.pop()] = [len(types), min(times), max(times)]
     else:
-        for row in rows:
-            held = by_type.get(row["type"])
-            at = row["occurred_at"]
+        for kind, at in zip(types, times):
+            held = by_type.get(kind)
             if held is None:
-                by_type[row["type"]] = [1, at, at]
+                by_type[kind] = [1, at, at]
             else:
                 held[0] += 1
                 if at < held[1]:

@@ -14,6 +14,7 @@ import json
 from collections import Counter, defaultdict
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain, repeat
 from operator import itemgetter, methodcaller
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -71,12 +72,16 @@ def _paris_day_of_hour(utc_hour: str) -> str:
     return moment.astimezone(PARIS).date().isoformat()
 
 
-def update(conn: Connection, centre_id: str, new_events: list[tuple[dict, dict]]) -> None:
+def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]]) -> None:
     """Fold newly stored events into the reporting tables. ``new_events`` is
-    (stored row, event) pairs; each upsert keeps the latest ``as_of``."""
-    by_type: dict[str, list[tuple[dict, dict]]] = defaultdict(list)
-    for row, event in new_events:
-        by_type[event["type"]].append((row, event))
+    (occurred_at as stored, event) pairs; each upsert keeps the latest ``as_of``."""
+    by_type: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    kinds = {event["type"] for _at, event in new_events}
+    if len(kinds) == 1:  # most batches: no loop to sort them
+        by_type[kinds.pop()] = new_events
+    else:
+        for pair in new_events:
+            by_type[pair[1]["type"]].append(pair)
     _project_visits(conn, centre_id, by_type.pop("visit.recorded", []))
     erased = by_type.pop("member.erased", [])
     member_events = by_type.pop("member.created", []) + by_type.pop("member.updated", [])
@@ -119,7 +124,7 @@ def driver_fetch(conn: Connection, sql: str, params: tuple) -> list[tuple]:
 
 
 
-def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
+def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
     """Visits are most of the traffic: the counts added up per batch, one
     upsert per (day, reason, recorder); a known member's visit adds its day
     to p_presence (once a day) and widens its span on p_members (only when
@@ -128,8 +133,8 @@ def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[dict, di
         return
     # a pass per column, in C where it can be: a Python loop over 1,000
     # visits cost more than the statements
-    datas = [event["data"] for _row, event in pairs]
-    days = list(map(_paris_day_of_hour, map(_UTC_HOUR, map(_OCCURRED_AT, map(_FIRST, pairs)))))
+    datas = [event["data"] for _at, event in pairs]
+    days = list(map(_paris_day_of_hour, map(_UTC_HOUR, map(_FIRST, pairs))))
     counts = Counter(zip(days, map(_REASON, datas), map(_RECORDED_BY, datas)))
     days = sorted({pair for pair in zip(map(_MEMBER_ID, datas), days) if pair[0] is not None})
     # sorted by (member, day): the last day a dict keeps is the member's latest, reversed its earliest
@@ -145,7 +150,7 @@ def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[dict, di
 
 
 _FIRST = itemgetter(0)
-_OCCURRED_AT = itemgetter("occurred_at")
+_SECOND = itemgetter(1)
 _UTC_HOUR = itemgetter(slice(0, 13))  # paris_day's key
 _REASON = itemgetter("reason")
 _RECORDED_BY = itemgetter("recorded_by")
@@ -162,7 +167,7 @@ def _add_presence(conn: Connection, mark: str, centre_id: str, days: list[tuple[
         conn.exec_driver_sql(
             f"INSERT INTO p_presence (centre_id, member_id, day) VALUES {values} "
             "ON CONFLICT (centre_id, member_id, day) DO NOTHING",
-            tuple(value for member_id, day in chunk for value in (centre_id, member_id, day)))
+            tuple(chain.from_iterable(zip(repeat(centre_id), map(_FIRST, chunk), map(_SECOND, chunk)))))
 
 
 def _widen_spans(conn: Connection, mark: str, centre_id: str, spans: dict[str, tuple[str, str]]) -> None:
@@ -232,18 +237,18 @@ def _upsert_latest(conn: Connection, table: sa.Table, keys: list[str], rows: lis
                  lambda _c: statement.on_conflict_do_update(index_elements=keys, set_=set_, where=where), rows)
 
 
-def _project_members(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
+def _project_members(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
     if not pairs:
         return
     rows = []
-    for row, event in pairs:
+    for at, event in pairs:
         data = event["data"]
         rows.append({
             "centre_id": centre_id, "member_id": data["member_id"], "age_band": data["age_band"],
             "gender": data.get("gender"), "commune": data.get("commune"),
             "neighbourhood": data.get("neighbourhood"), "qpv": data["qpv"],
-            "created_day": paris_day(row["occurred_at"]) if event["type"] == "member.created" else None,
-            "erased_at": None, "as_of": row["occurred_at"],
+            "created_day": paris_day(at) if event["type"] == "member.created" else None,
+            "erased_at": None, "as_of": at,
         })
     members = db.p_members
     # an erased member stays erased; the newest attributes win otherwise
@@ -261,15 +266,15 @@ def _project_members(conn: Connection, centre_id: str, pairs: list[tuple[dict, d
         .values(created_day=sa.bindparam("b_day"))), created)
 
 
-def _project_erasures(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
+def _project_erasures(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
     """Erasure wins whatever the order: attributes gone, the row (and counts) kept."""
     if not pairs:
         return
     rows = [{
         "centre_id": centre_id, "member_id": event["data"]["member_id"], "age_band": "unknown",
         "gender": None, "commune": None, "neighbourhood": None, "qpv": None,
-        "created_day": None, "erased_at": row["occurred_at"], "as_of": row["occurred_at"],
-    } for row, event in pairs]
+        "created_day": None, "erased_at": at, "as_of": at,
+    } for at, event in pairs]
     statement = _dialect_insert(conn, db.p_members)
     members, excluded = db.p_members, statement.excluded
     conn.execute(statement.on_conflict_do_update(
@@ -329,30 +334,30 @@ def _redact_conflicts(conn: Connection, centre_id: str, member_ids: list[str]) -
                              .values(body=protocol.canonical_json(event)))
 
 
-def _project_workshops(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
+def _project_workshops(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
     _upsert_latest(conn, db.p_workshops, ["centre_id", "workshop_id"], [{
         "centre_id": centre_id, "workshop_id": event["data"]["workshop_id"],
         "title": event["data"]["title"], "theme": event["data"]["theme"],
-        "place": event["data"].get("place"), "as_of": row["occurred_at"],
-    } for row, event in pairs])
+        "place": event["data"].get("place"), "as_of": at,
+    } for at, event in pairs])
 
 
-def _project_sessions(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
+def _project_sessions(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
     sessions = db.p_sessions
     _upsert_latest(conn, sessions, ["centre_id", "session_id"], [{
         "centre_id": centre_id, "session_id": event["data"]["session_id"],
         "workshop_id": event["data"]["workshop_id"],
         "starts_at": db.utc_text(event["data"]["starts_at"]),
         "ends_at": db.utc_text(event["data"]["ends_at"]),
-        "capacity": event["data"]["capacity"], "cancelled": False, "as_of": row["occurred_at"],
-    } for row, event in pairs],
+        "capacity": event["data"]["capacity"], "cancelled": False, "as_of": at,
+    } for at, event in pairs],
         # a cancellation is final, whichever event arrives first; one that
         # arrived before its session.created left the attributes to fill in
         extra_set=lambda ex: {"cancelled": sessions.c.cancelled},
         or_where=sessions.c.workshop_id.is_(None))
 
 
-def _project_cancellations(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
+def _project_cancellations(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
     if not pairs:
         return
     # as_of keeps dating the attributes: the cancellation only sets its flag
@@ -360,24 +365,24 @@ def _project_cancellations(conn: Connection, centre_id: str, pairs: list[tuple[d
     conn.execute(statement.on_conflict_do_update(
         index_elements=["centre_id", "session_id"], set_={"cancelled": True},
     ), [{"centre_id": centre_id, "session_id": event["data"]["session_id"], "cancelled": True,
-         "as_of": row["occurred_at"]} for row, event in pairs])
+         "as_of": at} for at, event in pairs])
 
 
-def _project_registrations(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
+def _project_registrations(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
     _upsert_latest(conn, db.p_registrations, ["centre_id", "registration_id"], [{
         "centre_id": centre_id, "registration_id": event["data"]["registration_id"],
         "session_id": event["data"]["session_id"], "member_id": event["data"]["member_id"],
-        "status": event["data"]["status"], "as_of": row["occurred_at"],
-    } for row, event in pairs])
+        "status": event["data"]["status"], "as_of": at,
+    } for at, event in pairs])
 
 
-def _project_attendance(conn: Connection, centre_id: str, pairs: list[tuple[dict, dict]]) -> None:
+def _project_attendance(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
     _upsert_latest(conn, db.p_attendance, ["centre_id", "attendance_id"], [{
         "centre_id": centre_id, "attendance_id": event["data"]["attendance_id"],
         "session_id": event["data"]["session_id"], "member_id": event["data"].get("member_id"),
         "present": event["data"]["present"], "walk_in": event["data"]["walk_in"],
-        "as_of": row["occurred_at"],
-    } for row, event in pairs])
+        "as_of": at,
+    } for at, event in pairs])
 
 
 _PROJECTORS = {
