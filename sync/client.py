@@ -52,7 +52,19 @@ MAX_RETRY_AFTER_S = 60.0
 #: more gained nothing on the hub's two cores.
 IN_FLIGHT = 2
 MAX_IN_FLIGHT = 4
-GZIP_LEVEL = 1  # event JSON compresses ~8x even at level 1, at a fraction of the CPU
+GZIP_LEVEL = 1  # event JSON compresses ~5x even at level 1, at a fraction of the CPU
+
+try:  # ISA-L's gzip: the same format as the stdlib's, a quarter of its CPU (2.2 -> 0.5 ms a batch)
+    from isal.igzip import compress as _isal_compress
+except ImportError:  # no wheel for this machine (Android): the stdlib's
+    _isal_compress = None
+
+
+def _gzip(raw: bytes) -> bytes:
+    """A batch's body gzipped (any gzip reader, the hub's zlib included, reads it)."""
+    if _isal_compress is not None:
+        return _isal_compress(raw, GZIP_LEVEL)
+    return gzip.compress(raw, compresslevel=GZIP_LEVEL)
 ProgressCallback = Callable[[int, int], None]
 
 def N_(message: str) -> str:
@@ -306,7 +318,7 @@ class _BatchSender:
         """The batch's body, built and compressed once for every attempt:
         the stored canonical texts joined as bytes, never parsed."""
         raw = protocol.batch_from_texts([row[2] for row in rows], self.device_id)
-        packed = gzip.compress(raw, compresslevel=GZIP_LEVEL) if self.gzip else None
+        packed = _gzip(raw) if self.gzip else None
         return _Encoded([row[1] for row in rows], raw, packed)
 
     def send(self, batch: "_Encoded") -> dict:
@@ -339,7 +351,7 @@ class _BatchSender:
         body = batch.raw
         if self.gzip:
             if batch.packed is None:
-                batch.packed = gzip.compress(batch.raw, compresslevel=GZIP_LEVEL)
+                batch.packed = _gzip(batch.raw)
             body = batch.packed
             headers["Content-Encoding"] = "gzip"
         response = _request(self.session, "POST", self.url, data=body, headers=headers,

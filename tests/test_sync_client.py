@@ -7,6 +7,7 @@ use the real hub process (fixture ``hub``) from tests/conftest.py."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import time
@@ -325,3 +326,15 @@ def test_a_hub_with_tighter_limits_gets_smaller_batches(store, hub_server):
     result = client.push(store.conn, hub.url, device["device_token"], batch_size=1000, timeout=(5, 30))
     assert result.ok and result.sent == 130 and result.pending == 0
     assert client.hub_status(hub.url, device["device_token"])["events_total"] == 130
+
+
+@pytest.mark.parametrize("with_isal", [True, False])
+def test_batch_bodies_are_plain_gzip_with_or_without_isa_l(monkeypatch, with_isal):
+    if not with_isal:
+        monkeypatch.setattr(client, "_isal_compress", None)
+    elif client._isal_compress is None:
+        pytest.skip("no ISA-L wheel on this machine")
+    raw = protocol.batch_from_texts([protocol.canonical_json(protocol.make_event(
+        "member.erased", {"member_id": protocol.new_id()}, WHEN)) for _ in range(200)])
+    packed = client._gzip(raw)
+    assert gzip.decompress(packed) == raw and len(packed) < len(raw) / 3
