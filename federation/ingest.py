@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import chain, repeat
 from operator import eq, itemgetter
 
@@ -60,6 +61,11 @@ class Columns:
     member_ids: list[str | None]
     bodies: list[str]
     hashes: list[str]
+    #: the INSERT's parameters, made here (before the write lock is taken)
+    chunks: list[tuple[list[str], tuple]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.chunks = insert_chunks(self.values())
 
     def values(self) -> list[tuple]:
         """The rows as tuples in _EVENT_COLUMNS order."""
@@ -82,6 +88,7 @@ class Prepared:
     valid: list[dict]
     rejected: list[dict]
     columns: Columns | None = None
+    plan: projections.Plan | None = None  # with columns: the projections' plan if all are new
     _rows: list[dict] | None = None
 
     @property
@@ -106,7 +113,9 @@ def prepare(body: object, centre_id: str, device_id: str | None, received_at: st
     if not rejected and len(valid) == len(body["events"]):  # the usual batch: index == position
         columns = _columns_in_order(valid, centre_id, device_id, received_at, plain_only)
         if columns is not None:
-            return Prepared(centre_id, received_at, body, valid, rejected, columns=columns)
+            # the reporting tables' share worked out now too, for when all are new (nearly always)
+            return Prepared(centre_id, received_at, body, valid, rejected, columns=columns,
+                            plan=projections.plan(list(zip(columns.times, valid))))
         if plain_only:
             return None
         rows = [_event_row(event, centre_id, device_id, received_at, index, index)
@@ -180,14 +189,14 @@ def write(conn: Connection, batch: Prepared) -> Answer:
         return answer
     _serialise_centre(conn, centre_id)
     if columns is not None:
-        inserted = _insert_events(conn, columns.values())
+        inserted = _insert_events(conn, columns.chunks)
         if len(inserted) == len(columns.ids):  # the usual batch, all new: no dict, no look-up
             answer.stored = list(columns.ids)
             _count_events(conn, centre_id, columns.types, columns.times)
-            projections.update(conn, centre_id, list(zip(columns.times, batch.valid)))
+            projections.update(conn, centre_id, batch.plan or list(zip(columns.times, batch.valid)))
             return answer
     else:
-        inserted = _insert_events(conn, list(map(_EVENT_VALUES, batch.rows)))
+        inserted = _insert_events(conn, insert_chunks(list(map(_EVENT_VALUES, batch.rows))))
     rows = batch.rows
     by_id = {row["event_id"]: row for row in rows}
     answer.stored = [row["event_id"] for row in rows if row["event_id"] in inserted]
@@ -311,35 +320,44 @@ _ROWS_PER_INSERT = 1000
 _EVENT_VALUES = itemgetter(*_EVENT_COLUMNS)
 
 
-def _insert_events(conn: Connection, values: list[tuple]) -> set[str]:
-    """Insert what is new with multi-row INSERT … ON CONFLICT DO NOTHING;
-    ``values`` are rows as tuples in _EVENT_COLUMNS order. Returns the ids
-    actually inserted. A chunk whose every row went in (the driver's
-    rowcount says so) needs no RETURNING, which cost SQLite 1.3 µs an
-    event; a chunk that met held ids is rolled back to its savepoint and run
-    again with RETURNING event_id, so the answer still comes from the
-    database. (Measured against a look-up of the held ids then an
-    executemany of the new rows on SQLite: no faster, so one path serves
-    both databases.)"""
-    mark = db.param_mark(conn)
-    one_row = "(" + ", ".join([mark] * len(_EVENT_COLUMNS)) + ")"
-    inserted: set[str] = set()
-    # the same order in every transaction, so two batches sharing ids wait
-    # for each other instead of deadlocking (PostgreSQL); kiosks send their
-    # time-ordered ids in order, which the sort only checks
+def insert_chunks(values: list[tuple]) -> list[tuple[list[str], tuple]]:
+    """Rows (tuples in _EVENT_COLUMNS order) as the INSERTs' chunks: each
+    chunk's event ids and its parameters, flat. Sorted by event id: the same
+    order in every transaction, so two batches sharing ids wait for each
+    other instead of deadlocking (PostgreSQL); kiosks send their
+    time-ordered ids in order, which the sort only checks."""
     values = sorted(values, key=_ID_OF_VALUES)
+    return [(list(map(_ID_OF_VALUES, chunk)), tuple(chain.from_iterable(chunk)))
+            for chunk in (values[start:start + _ROWS_PER_INSERT]
+                          for start in range(0, len(values), _ROWS_PER_INSERT))]
+
+
+@lru_cache(maxsize=16)
+def _insert_sql(mark: str, rows: int) -> str:
+    one_row = "(" + ", ".join([mark] * len(_EVENT_COLUMNS)) + ")"
+    return (f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES " + ", ".join([one_row] * rows)
+            + " ON CONFLICT (centre_id, event_id) DO NOTHING")
+
+
+def _insert_events(conn: Connection, chunks: list[tuple[list[str], tuple]]) -> set[str]:
+    """Insert what is new with multi-row INSERT … ON CONFLICT DO NOTHING,
+    a statement a chunk (``insert_chunks``); return the ids actually
+    inserted. A chunk whose every row went in (the driver's rowcount says
+    so) needs no RETURNING, which cost SQLite 1.3 µs an event; a chunk that
+    met held ids is rolled back to its savepoint and run again with
+    RETURNING event_id, so the answer still comes from the database.
+    (Measured against a look-up of the held ids then an executemany of the
+    new rows on SQLite: no faster, so one path serves both databases.)"""
+    mark = db.param_mark(conn)
+    inserted: set[str] = set()
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        for start in range(0, len(values), _ROWS_PER_INSERT):
-            chunk = values[start:start + _ROWS_PER_INSERT]
-            sql = (f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES "
-                   + ", ".join([one_row] * len(chunk))
-                   + " ON CONFLICT (centre_id, event_id) DO NOTHING")
-            params = tuple(chain.from_iterable(chunk))
+        for ids, params in chunks:
+            sql = _insert_sql(mark, len(ids))
             cursor.execute("SAVEPOINT insert_events")
             cursor.execute(sql, params)
-            if cursor.rowcount == len(chunk):
-                inserted.update(map(_ID_OF_VALUES, chunk))
+            if cursor.rowcount == len(ids):
+                inserted.update(ids)
             else:  # some were held already: which ones, the database says
                 cursor.execute("ROLLBACK TO SAVEPOINT insert_events")
                 cursor.execute(sql + " RETURNING event_id", params)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from itertools import chain, repeat
@@ -72,9 +73,18 @@ def _paris_day_of_hour(utc_hour: str) -> str:
     return moment.astimezone(PARIS).date().isoformat()
 
 
-def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]]) -> None:
-    """Fold newly stored events into the reporting tables. ``new_events`` is
-    (occurred_at as stored, event) pairs; each upsert keeps the latest ``as_of``."""
+@dataclass
+class Plan:
+    """What a batch's new events will change, worked out without the
+    database (``plan``), so that the ingest can do it before it takes the
+    write lock: the events by type, and the visits already added up."""
+
+    by_type: dict[str, list[tuple[str, dict]]]
+    visits: "_VisitPlan | None"
+
+
+def plan(new_events: list[tuple[str, dict]]) -> Plan:
+    """The plan of ``new_events``: (occurred_at as stored, event) pairs."""
     by_type: dict[str, list[tuple[str, dict]]] = defaultdict(list)
     kinds = {event["type"] for _at, event in new_events}
     if len(kinds) == 1:  # most batches: no loop to sort them
@@ -82,7 +92,18 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]])
     else:
         for pair in new_events:
             by_type[pair[1]["type"]].append(pair)
-    _project_visits(conn, centre_id, by_type.pop("visit.recorded", []))
+    visits = by_type.pop("visit.recorded", None)
+    return Plan(by_type, _plan_visits(visits) if visits else None)
+
+
+def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]] | Plan) -> None:
+    """Fold newly stored events into the reporting tables: ``new_events`` is
+    (occurred_at as stored, event) pairs, or their ``plan``; each upsert
+    keeps the latest ``as_of``."""
+    planned = new_events if isinstance(new_events, Plan) else plan(new_events)
+    by_type = dict(planned.by_type)
+    if planned.visits is not None:
+        _project_visits(conn, centre_id, planned.visits)
     erased = by_type.pop("member.erased", [])
     member_events = by_type.pop("member.created", []) + by_type.pop("member.updated", [])
     _project_members(conn, centre_id, member_events)
@@ -124,29 +145,40 @@ def driver_fetch(conn: Connection, sql: str, params: tuple) -> list[tuple]:
 
 
 
-def _project_visits(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
+@dataclass
+class _VisitPlan:
+    counts: list[tuple[str, str, str, int]]  # (day, reason, recorded_by, visits), in key order
+    presence: list[tuple[str, str]]  # (member_id, day), in key order
+    spans: dict[str, tuple[str, str]]  # member_id: (first day, last day) in the batch
+
+
+def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
     """Visits are most of the traffic: the counts added up per batch, one
     upsert per (day, reason, recorder); a known member's visit adds its day
     to p_presence (once a day) and widens its span on p_members (only when
     the day is outside it). An anonymous visit is a count, nothing more."""
-    if not pairs:
-        return
     # a pass per column, in C where it can be: a Python loop over 1,000
     # visits cost more than the statements
     datas = [event["data"] for _at, event in pairs]
     days = list(map(_paris_day_of_hour, map(_UTC_HOUR, map(_FIRST, pairs))))
     counts = Counter(zip(days, map(_REASON, datas), map(_RECORDED_BY, datas)))
-    days = sorted({pair for pair in zip(map(_MEMBER_ID, datas), days) if pair[0] is not None})
+    presence = set(zip(map(_MEMBER_ID, datas), days))
+    presence.difference_update(zip(repeat(None), set(days)))  # anonymous visits: counts only
+    presence = sorted(presence)
     # sorted by (member, day): the last day a dict keeps is the member's latest, reversed its earliest
-    latest, earliest = dict(days), dict(reversed(days))
+    latest, earliest = dict(presence), dict(reversed(presence))
     spans = {member_id: (earliest[member_id], last) for member_id, last in latest.items()}
-    mark = db.param_mark(conn)
     # every list in key order: concurrent batches lock rows in one order (no deadlock)
-    conn.exec_driver_sql(_VISIT_COUNT_UPSERT.format(m=mark), [
-        (centre_id, day, reason, by, n) for (day, reason, by), n in sorted(counts.items())])
-    if days:
-        _add_presence(conn, mark, centre_id, days)
-        _widen_spans(conn, mark, centre_id, spans)
+    return _VisitPlan([(day, reason, by, n) for (day, reason, by), n in sorted(counts.items())], presence, spans)
+
+
+def _project_visits(conn: Connection, centre_id: str, planned: _VisitPlan) -> None:
+    mark = db.param_mark(conn)
+    conn.exec_driver_sql(_VISIT_COUNT_UPSERT.format(m=mark),
+                         [(centre_id, day, reason, by, n) for day, reason, by, n in planned.counts])
+    if planned.presence:
+        _add_presence(conn, mark, centre_id, planned.presence)
+        _widen_spans(conn, mark, centre_id, planned.spans)
 
 
 _FIRST = itemgetter(0)
