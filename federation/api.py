@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from federation import centres, ingest
+from federation.checker import Checker
 from federation import store as db
 from sync import protocol
 
@@ -212,7 +213,8 @@ async def post_batch(request: Request, device: centres.Device = Depends(current_
     raw = await _read_body(request, limits.max_body_bytes)
     encoding = request.headers.get("content-encoding", "identity")
     # decompressing, parsing and storing are CPU and disk work: off the event loop
-    answer = await run_in_threadpool(_store_batch, engine, device, raw, encoding, limits)
+    answer = await run_in_threadpool(_store_batch, engine, device, raw, encoding, limits,
+                                     getattr(request.app.state, "checker", None))
     # built by the hub itself: skip re-validating thousands of ids against the
     # model, and write it with orjson (a tenth of the stdlib's time); a text
     # orjson refuses (a lone surrogate in a refused id) goes the stdlib's way
@@ -223,7 +225,7 @@ async def post_batch(request: Request, device: centres.Device = Depends(current_
 
 
 def _parse(raw: bytes, encoding: str, limits: Limits) -> object:
-    return _parse_exactly(_decode(raw, encoding, limits.max_decoded_bytes))
+    return _parse_exactly(decode_body(raw, encoding, limits.max_decoded_bytes))
 
 
 def _parse_exactly(text: bytes) -> object:
@@ -256,7 +258,7 @@ def _too_large(limit: int, what: str = "the request body") -> HubError:
     return HubError(413, f"{what} is larger than the limit of {limit} bytes: send smaller batches", "body")
 
 
-def _decode(raw: bytes, encoding: str, limit: int) -> bytes:
+def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
     """Undo Content-Encoding, never producing more than ``limit`` bytes."""
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
@@ -275,9 +277,21 @@ def _decode(raw: bytes, encoding: str, limit: int) -> bytes:
     return out
 
 
-def _store_batch(engine: Engine, device: centres.Device, raw: bytes, encoding: str, limits: Limits) -> dict:
-    text = _decode(raw, encoding, limits.max_decoded_bytes)
+def _store_batch(engine: Engine, device: centres.Device, raw: bytes, encoding: str, limits: Limits,
+                 checker: Checker | None = None) -> dict:
     received_at = centres.now_iso()
+    if checker is not None:  # the usual batch, checked in a worker process
+        ready = checker.check(raw, encoding, device.centre_id, device.id, received_at,
+                              limits.max_events, limits.max_decoded_bytes)
+        if ready is not None:
+            with db.write_turn(engine), db.writer(engine) as conn, conn.begin():
+                answer = ingest.write_new(conn, ready)
+                if answer is not None:
+                    centres.mark_synced(conn, device.id, received_at)
+            if answer is not None:
+                return answer.as_json()
+            # some events were held already (a replay): checked again below, in full
+    text = decode_body(raw, encoding, limits.max_decoded_bytes)
     batch = _prepare_fast(text, device, received_at, limits)
     if batch is None:
         try:

@@ -8,6 +8,7 @@ so a kiosk can tell the hub from a wifi portal; every error is JSON
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -18,7 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from federation import api
+from federation import api, checker
 from federation import store as db
 from sync import protocol
 
@@ -28,9 +29,23 @@ log = logging.getLogger("federation")
 BUSY_RETRY_AFTER_S = 2
 
 
-def create_app(db_url: str | None = None, limits: api.Limits | None = None) -> FastAPI:
-    """Open (and migrate) the database at ``db_url`` and build the app."""
-    app = FastAPI(title="Accueil federation hub", version=protocol.PROTOCOL_VERSION)
+def create_app(db_url: str | None = None, limits: api.Limits | None = None,
+               check_workers: int = checker.DEFAULT_WORKERS) -> FastAPI:
+    """Open (and migrate) the database at ``db_url`` and build the app. While
+    it is served, ``check_workers`` processes check the batches (see
+    federation.checker; 0: in this process)."""
+    batch_checker = checker.Checker(check_workers)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        batch_checker.start()
+        try:
+            yield
+        finally:
+            batch_checker.stop()
+
+    app = FastAPI(title="Accueil federation hub", version=protocol.PROTOCOL_VERSION, lifespan=lifespan)
+    app.state.checker = batch_checker
     app.state.engine = db.open_engine(db_url)
     app.state.limits = limits or api.Limits()
     app.state.rate_limiter = api.RateLimiter(app.state.limits.rate_per_minute)
@@ -68,7 +83,8 @@ _HUB_HEADER = (protocol.HUB_HEADER.lower().encode(), b"1")
 def app_from_environment() -> FastAPI:
     """The app `federation serve` runs (in each worker): the database from
     $FEDERATION_DB, limits from $FEDERATION_MAX_BODY_BYTES,
-    $FEDERATION_MAX_EVENTS and $FEDERATION_RATE_LIMIT (requests a minute)."""
+    $FEDERATION_MAX_EVENTS and $FEDERATION_RATE_LIMIT (requests a minute),
+    the batch checker's processes from $FEDERATION_CHECK_WORKERS."""
     limits = api.Limits()
     for attribute, variable in (("max_body_bytes", "FEDERATION_MAX_BODY_BYTES"),
                                 ("max_events", "FEDERATION_MAX_EVENTS"),
@@ -76,7 +92,9 @@ def app_from_environment() -> FastAPI:
         if os.environ.get(variable):
             setattr(limits, attribute, int(os.environ[variable]))
     limits.max_decoded_bytes = max(limits.max_decoded_bytes, limits.max_body_bytes)
-    app = create_app(os.environ.get("FEDERATION_DB"), limits)
+    workers = os.environ.get("FEDERATION_CHECK_WORKERS")
+    app = create_app(os.environ.get("FEDERATION_DB"), limits,
+                     int(workers) if workers else checker.DEFAULT_WORKERS)
     # the modules and app built at start live as long as the process: keep the
     # garbage collector from walking them again after every batch's garbage
     gc.collect()

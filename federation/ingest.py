@@ -99,6 +99,62 @@ class Prepared:
         return self._rows
 
 
+@dataclass
+class Ready:
+    """The usual batch, checked and ready to write if all its events are new
+    (nearly always): what ``write_new`` needs, and nothing else. Plain
+    data, so it can come back from a checker process (federation.checker)."""
+
+    centre_id: str
+    received_at: str
+    ids: list[str]
+    types: list[str]
+    times: list[str]
+    chunks: list[tuple[list[str], tuple]]
+    plan: projections.Plan
+
+
+def ready(body: object, centre_id: str, device_id: str | None, received_at: str,
+          max_events: int = protocol.MAX_EVENTS_PER_BATCH) -> Ready | None:
+    """The batch as Ready when it is the usual one (see ``prepare`` with
+    ``plain_only``), else None: ``prepare`` then decides and words it."""
+    try:
+        prepared = prepare(body, centre_id, device_id, received_at, max_events, plain_only=True)
+    except protocol.ProtocolError:
+        return None
+    if prepared is None or prepared.columns is None or prepared.plan is None:
+        return None
+    columns = prepared.columns
+    return Ready(centre_id, received_at, columns.ids, columns.types, columns.times, columns.chunks,
+                 prepared.plan)
+
+
+def write_new(conn: Connection, batch: Ready) -> Answer | None:
+    """Store a Ready batch whose events are all new, in the caller's
+    transaction. When one of them is held already (a replay), nothing is
+    kept and None says so: ``write`` of the full batch then answers it."""
+    _serialise_centre(conn, batch.centre_id)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute("SAVEPOINT write_new")
+        if not all(_insert_chunk(cursor, db.param_mark(conn), ids, params) for ids, params in batch.chunks):
+            cursor.execute("ROLLBACK TO SAVEPOINT write_new")
+            cursor.execute("RELEASE SAVEPOINT write_new")
+            return None
+        cursor.execute("RELEASE SAVEPOINT write_new")
+    finally:
+        cursor.close()
+    _count_events(conn, batch.centre_id, batch.types, batch.times)
+    projections.update(conn, batch.centre_id, batch.plan)
+    return Answer(stored=list(batch.ids))
+
+
+def _insert_chunk(cursor, mark: str, ids: list[str], params: tuple) -> bool:
+    """One chunk's INSERT … ON CONFLICT DO NOTHING; whether every row went in."""
+    cursor.execute(_insert_sql(mark, len(ids)), params)
+    return cursor.rowcount == len(ids)
+
+
 def prepare(body: object, centre_id: str, device_id: str | None, received_at: str,
             max_events: int = protocol.MAX_EVENTS_PER_BATCH, plain_only: bool = False) -> Prepared | None:
     """Validate a parsed batch for ``centre_id`` (the token's centre, never
