@@ -245,10 +245,10 @@ def test_two_batches_travel_together_and_their_answers_apply_in_order(store, scr
 
     hub = scripted(slow)
     seen = []
-    result = client.push(store.conn, hub.url, "t", batch_size=10,
+    result = client.push(store.conn, hub.url, "t", batch_size=10, in_flight=2,
                          progress=lambda sent, total: seen.append((sent, total)), **FAST)
     assert result.ok and result.stored == 60 and result.batches == 6
-    assert hub.max_in_flight == client.IN_FLIGHT == 2
+    assert hub.max_in_flight == 2
     sent = [e["id"] for b in hub.batches for e in b["batch"]["events"]]
     assert sorted(sent) == sorted(ids) and len(sent) == 60  # each once
     assert seen == [(n, 60) for n in range(0, 61, 10)]
@@ -271,7 +271,7 @@ def test_a_failed_batch_keeps_the_next_one_pending_even_when_the_hub_took_it(sto
         return accept_all(batch)
 
     hub = scripted(answer)
-    result = client.push(store.conn, hub.url, "t", batch_size=10, **FAST)
+    result = client.push(store.conn, hub.url, "t", batch_size=10, in_flight=2, **FAST)
     assert not result.ok and result.error == client.NOT_HUB
     assert taken == ids[10:]  # the hub holds batch 2
     assert pending_ids(store) == ids  # and yet all twenty wait, batch 2's to come back as duplicates
