@@ -106,7 +106,7 @@ class KioskApp(App):
         # the daily backup to the configured folder (a USB stick), checked hourly
         self._backup_event = Clock.schedule_interval(lambda *_a: self._daily_backup_in_background(), 3600)
         # fired by reset_to_home; one pending call however often it is fired
-        self._recency_trigger = Clock.create_trigger(lambda *_a: self._refresh_recency(), 0.5)
+        self._rest_trigger = Clock.create_trigger(lambda *_a: self._tidy_at_rest(), 0.5)
         # The other screens are built when first shown, so the home screen
         # appears fast; their modules load in the background meanwhile.
         Clock.schedule_once(lambda *_a: self._warm_up(), 0.5)
@@ -172,7 +172,7 @@ class KioskApp(App):
             self.scheduler.stop()
         Clock.unschedule(self.tick)
         self._backup_event.cancel()
-        self._recency_trigger.cancel()
+        self._rest_trigger.cancel()
         self.mode.stop_timer()
         Window.funbind("on_touch_down", self._touched)
         Window.funbind("on_key_down", self._key_down)
@@ -365,16 +365,23 @@ class KioskApp(App):
             self.set_language("fr")
         self.go("home")
         self._at_rest = True
-        # the check-ins just made reach the members' last contact and the
-        # search's recency now, between two residents, rather than in the
-        # next volunteer's first search (see search.refresh_recency)
-        self._recency_trigger()
+        # between two residents, the work no check-in should wait for: the
+        # check-ins just made reach the members' last contact and the
+        # search's recency (rather than in the next volunteer's first search,
+        # see search.refresh_recency), and the WAL is copied into the file
+        # (rather than in a check-in's commit, see Store.checkpoint)
+        self._rest_trigger()
 
-    def _refresh_recency(self) -> None:
+    def _tidy_at_rest(self) -> None:
+        store = self.centre.store
         try:
-            search.refresh_recency(self.centre.store.conn)
+            search.refresh_recency(store.conn)
         except Exception:  # a busy or read-only database: the next search applies them
             log.exception("could not refresh the members' recency")
+        try:
+            store.checkpoint()
+        except Exception:  # the next rest, or SQLite's own threshold, does it
+            log.exception("could not checkpoint the database")
 
 
 def sync_settings(db_path: str) -> Callable:

@@ -66,3 +66,28 @@ def test_nested_transactions_join_the_outer_one(store):
 def test_emit_outside_a_transaction_is_a_programming_error(store):
     with pytest.raises(RuntimeError):
         store.emit("member.erased", {"member_id": "0190a0a0-0000-7000-8000-000000000001"})
+
+
+def test_check_ins_leave_the_checkpoint_to_the_rest(store, db_path):
+    # SQLite's own checkpoint runs in the commit that crosses its threshold
+    # (1,000 WAL pages by default): set far above a busy morning, the app's
+    # checkpoint at rest does it instead
+    from kiosk.core.store import WAL_AUTOCHECKPOINT_PAGES
+    from sync import protocol
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_AUTOCHECKPOINT_PAGES
+    page = store.conn.execute("PRAGMA page_size").fetchone()[0]
+    wal = db_path.with_name(db_path.name + "-wal")
+
+    def visit():
+        with store.transaction():
+            store.emit("visit.recorded", {"visit_id": protocol.new_id(), "reason": "accueil",
+                                          "recorded_by": "resident"})
+
+    for _ in range(1200):
+        visit()
+    size = wal.stat().st_size
+    assert size > 1100 * page  # no commit started the WAL over
+    assert store.checkpoint() == 0  # all copied now
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    visit()  # the WAL starts over from its beginning: it does not grow
+    assert wal.stat().st_size == size

@@ -124,3 +124,19 @@ def test_back_at_rest_the_kiosk_applies_the_check_ins_to_last_contact(app, centr
         time.sleep(0.05)
     visit_at = centre.store.conn.execute("SELECT occurred_at FROM visits").fetchone()[0]
     assert stored() == visit_at
+
+
+def test_back_at_rest_the_kiosk_checkpoints_its_database(app, centre, monkeypatch):
+    # the WAL is copied into the file between two residents, not in a check-in
+    copies = []
+    checkpoint = centre.store.checkpoint
+    monkeypatch.setattr(centre.store, "checkpoint", lambda: copies.append(checkpoint()) or copies[-1])
+    app.flow = {"purpose": "checkin", "member": None}
+    app.check_in("accueil")
+    assert copies == []
+    app.reset_to_home()
+    end = time.monotonic() + 2.0
+    while not copies and time.monotonic() < end:
+        offscreen.frames(1)
+        time.sleep(0.05)
+    assert copies == [0]  # every page of the check-in copied
