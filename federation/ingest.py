@@ -91,6 +91,12 @@ class Prepared:
     plan: projections.Plan | None = None  # with columns: the projections' plan if all are new
     _rows: list[dict] | None = None
 
+    def ready(self) -> "Ready":
+        """The usual batch (``columns``) as ``write_new`` takes it."""
+        columns = self.columns
+        return Ready(self.centre_id, self.received_at, columns.ids, columns.types, columns.times,
+                     columns.chunks, self.plan)
+
     @property
     def rows(self) -> list[dict]:
         """One dict a valid event (made from the columns when first asked)."""
@@ -122,11 +128,9 @@ def ready(body: object, centre_id: str, device_id: str | None, received_at: str,
         prepared = prepare(body, centre_id, device_id, received_at, max_events, plain_only=True)
     except protocol.ProtocolError:
         return None
-    if prepared is None or prepared.columns is None or prepared.plan is None:
+    if prepared is None or prepared.columns is None:
         return None
-    columns = prepared.columns
-    return Ready(centre_id, received_at, columns.ids, columns.types, columns.times, columns.chunks,
-                 prepared.plan)
+    return prepared.ready()
 
 
 def write_new(conn: Connection, batch: Ready) -> Answer | None:
@@ -239,21 +243,16 @@ def ingest(conn: Connection, body: object, centre_id: str, device_id: str | None
 def write(conn: Connection, batch: Prepared) -> Answer:
     """Store a prepared batch in the caller's transaction: new events, replays
     answered as duplicates, conflicts kept aside, projections updated."""
+    if batch.columns is not None:  # the usual batch, all new nearly always: no dict, no look-up
+        answer = write_new(conn, batch.ready())
+        if answer is not None:
+            return answer  # (columns only when nothing was refused)
     answer = Answer(rejected=list(batch.rejected))
-    centre_id, columns = batch.centre_id, batch.columns
-    if columns is None and not batch.rows:
+    rows, centre_id = batch.rows, batch.centre_id
+    if not rows:
         return answer
     _serialise_centre(conn, centre_id)
-    if columns is not None:
-        inserted = _insert_events(conn, columns.chunks)
-        if len(inserted) == len(columns.ids):  # the usual batch, all new: no dict, no look-up
-            answer.stored = list(columns.ids)
-            _count_events(conn, centre_id, columns.types, columns.times)
-            projections.update(conn, centre_id, batch.plan or list(zip(columns.times, batch.valid)))
-            return answer
-    else:
-        inserted = _insert_events(conn, insert_chunks(list(map(_EVENT_VALUES, batch.rows))))
-    rows = batch.rows
+    inserted = _insert_events(conn, insert_chunks(list(map(_EVENT_VALUES, rows))))
     by_id = {row["event_id"]: row for row in rows}
     answer.stored = [row["event_id"] for row in rows if row["event_id"] in inserted]
     others = [row for row in rows if row["event_id"] not in inserted]
@@ -409,14 +408,12 @@ def _insert_events(conn: Connection, chunks: list[tuple[list[str], tuple]]) -> s
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         for ids, params in chunks:
-            sql = _insert_sql(mark, len(ids))
             cursor.execute("SAVEPOINT insert_events")
-            cursor.execute(sql, params)
-            if cursor.rowcount == len(ids):
+            if _insert_chunk(cursor, mark, ids, params):
                 inserted.update(ids)
             else:  # some were held already: which ones, the database says
                 cursor.execute("ROLLBACK TO SAVEPOINT insert_events")
-                cursor.execute(sql + " RETURNING event_id", params)
+                cursor.execute(_insert_sql(mark, len(ids)) + " RETURNING event_id", params)
                 inserted.update(event_id for (event_id,) in cursor.fetchall())
             cursor.execute("RELEASE SAVEPOINT insert_events")
     finally:
