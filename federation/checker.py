@@ -90,13 +90,11 @@ def _warm() -> None:
 def check_batch(raw: bytes, encoding: str, centre_id: str, device_id: str | None, received_at: str,
                 max_events: int, max_decoded_bytes: int) -> ingest.Ready | None:
     """In a worker: the usual batch as Ready, anything else None."""
-    import orjson
-
     from federation import api
 
     try:
         text = api.decode_body(raw, encoding, max_decoded_bytes)
-        body = orjson.loads(text)
-    except (api.HubError, orjson.JSONDecodeError):
+    except api.HubError:
         return None
-    return ingest.ready(body, centre_id, device_id, received_at, max_events)
+    prepared = ingest.prepare_plain(text, centre_id, device_id, received_at, max_events)
+    return None if prepared is None else prepared.ready()

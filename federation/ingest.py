@@ -120,17 +120,24 @@ class Ready:
     plan: projections.Plan
 
 
-def ready(body: object, centre_id: str, device_id: str | None, received_at: str,
-          max_events: int = protocol.MAX_EVENTS_PER_BATCH) -> Ready | None:
-    """The batch as Ready when it is the usual one (see ``prepare`` with
-    ``plain_only``), else None: ``prepare`` then decides and words it."""
+def prepare_plain(text: bytes, centre_id: str, device_id: str | None, received_at: str,
+                  max_events: int = protocol.MAX_EVENTS_PER_BATCH) -> Prepared | None:
+    """The usual batch parsed by orjson (0.6 instead of 1.4 µs an event) and
+    prepared as columns, or None for the stdlib's path. orjson reads an
+    integer past 64 bits as a float, so its parse is kept only when
+    ``prepare`` finds every event valid and made of strings, integers,
+    booleans and nulls only (no float anywhere in an event): then it is the
+    stdlib's parse, value for value. Anything else — a float, a refusal,
+    orjson's own refusals (a lone surrogate, a byte-order mark) — is parsed
+    again by the stdlib, whose answers and messages stay the ones given."""
     try:
-        prepared = prepare(body, centre_id, device_id, received_at, max_events, plain_only=True)
+        body = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    try:
+        return prepare(body, centre_id, device_id, received_at, max_events, plain_only=True)
     except protocol.ProtocolError:
         return None
-    if prepared is None or prepared.columns is None:
-        return None
-    return prepared.ready()
 
 
 def write_new(conn: Connection, batch: Ready) -> Answer | None:
