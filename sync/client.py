@@ -431,9 +431,8 @@ def _apply_answer(conn: sqlite3.Connection, rows, answer: dict, at: str,
 
 
 def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncResult,
-              progress: ProgressCallback | None, clock: Callable[[], datetime],
-              depth: int = 1) -> None:
-    """Send every pending batch in order, up to ``depth`` on the wire at once.
+              progress: ProgressCallback | None, clock: Callable[[], datetime], in_flight: int) -> None:
+    """Send every pending batch in order, up to ``in_flight`` on the wire at once.
 
     Pipelined: while batches travel (in the ``wire`` threads), this thread
     applies the answers and reads and compresses the next batch, so the
@@ -443,17 +442,17 @@ def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncRes
     a batch fails, the answers to those sent after it are not applied (they
     did not cross the watermark): what they carried is still pending and
     will be sent again, which the hub answers as duplicates. At most
-    ``depth`` + 1 batches are held, whatever the backlog."""
+    ``in_flight`` + 1 batches are held, whatever the backlog."""
     total, last_seq = outbox.pending_extent(conn)
     if progress:
         progress(0, total)
     after, size = 0, batch_size
-    in_flight: deque = deque()  # (rows, future of the answer), in the order read
+    travelling: deque = deque()  # (rows, future of the answer), in the order read
     exhausted = False
-    with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="sync-wire") as wire:
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="sync-wire") as wire:
         try:
             while True:
-                while len(in_flight) < depth and not exhausted:
+                while len(travelling) < in_flight and not exhausted:
                     rows = outbox.pending_bodies(conn, size, after)
                     if not rows:
                         exhausted = True
@@ -463,16 +462,16 @@ def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncRes
                         total += sum(1 for row in rows if row[0] > last_seq)
                         last_seq = rows[-1][0]
                     after = rows[-1][0]
-                    in_flight.append((rows, wire.submit(sender.send, sender.encode(rows))))
-                if not in_flight:
+                    travelling.append((rows, wire.submit(sender.send, sender.encode(rows))))
+                if not travelling:
                     return
-                rows, answer_future = in_flight.popleft()
+                rows, answer_future = travelling.popleft()
                 try:
                     answer = answer_future.result()
                 except SyncError as error:
                     if error.code != TOO_LARGE or size == 1:
                         raise
-                    _drain(in_flight)  # read again from this batch's first event, smaller
+                    _drain(travelling)  # read again from this batch's first event, smaller
                     size = max(1, size // 2)
                     after, exhausted = rows[0][0] - 1, False
                     continue
@@ -482,13 +481,13 @@ def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncRes
                     progress(result.sent + result.parked, total)
         finally:
             sender.stopping = True  # batches still travelling give up instead of retrying
-            _drain(in_flight)
+            _drain(travelling)
 
 
-def _drain(in_flight: deque) -> None:
+def _drain(travelling: deque) -> None:
     """Wait for the batches still on the wire, and forget their answers."""
-    while in_flight:
-        _rows, future = in_flight.popleft()
+    while travelling:
+        _rows, future = travelling.popleft()
         try:
             future.result()
         except SyncError:
