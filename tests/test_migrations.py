@@ -17,6 +17,7 @@ import pytest
 
 from kiosk.core import migrations, search
 from kiosk.core.store import Store, connect
+from kiosk.core.text import name_tokens
 from sync import outbox
 
 
@@ -271,6 +272,38 @@ def test_v4_to_v5(tmp_path):
     plan = " ".join(row[3] for row in conn.execute(
         "EXPLAIN QUERY PLAN " + search.LAST_SEEN_SINCE_APPLIED, ("n",)))
     assert "INTEGER PRIMARY KEY (rowid>?)" in plan
+
+
+def test_v5_to_v6(tmp_path):
+    def seed(conn: sqlite3.Connection) -> None:
+        now = "2026-11-01T08:00:00.000Z"
+        for member_id, first, last, seen in (("a", "Marie-Thérèse", "N'Diaye", "2026-12-01T09:00:00.000Z"),
+                                             ("b", "Marc", "Petit", "2026-12-02T09:00:00.000Z")):
+            conn.execute("INSERT INTO members (id, first_name, last_name, created_at, updated_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (member_id, first, last, now, now))
+            tokens = name_tokens(first, last)
+            conn.executemany("INSERT INTO member_tokens (token, member_id, seen) VALUES (?, ?, ?)",
+                             [(token, member_id, seen) for token in tokens])
+            search.add_variants(conn, tokens)
+
+    conn = upgrade_from(tmp_path / "kiosk.db", 5, seed)
+    # every token kept, each row with all its member's tokens
+    assert conn.execute("SELECT token, member_id, names FROM member_tokens WHERE member_id = 'a' "
+                        "ORDER BY token").fetchall() == [
+        (token, "a", " diaye marie marietherese n ndiaye therese ")
+        for token in ("diaye", "marie", "marietherese", "n", "ndiaye", "therese")]
+    assert conn.execute("SELECT DISTINCT names FROM member_tokens WHERE member_id = 'b'").fetchall() == [
+        (" marc petit ",)]
+    assert {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                             "AND tbl_name = 'member_tokens' AND sql IS NOT NULL")} == {
+        "member_tokens_member", "member_tokens_seen"}
+    # a word's members come in recency order from the table itself, and the search works on it
+    plan = " ".join(row[3] for row in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT member_id FROM member_tokens WHERE token = 'mar' ORDER BY seen DESC"))
+    assert "TEMP B-TREE" not in plan
+    assert search.matching_ids(conn, "ma", 8) == ["b", "a"]
+    assert search.matching_ids(conn, "n'di", 8) == ["a"]
+    assert search.matching_ids(conn, "marc petti", 8) == ["b"]
 
 
 def test_v4_watermark_stays_below_the_next_seq_after_a_purge_of_the_last_rows(tmp_path):

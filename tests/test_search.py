@@ -171,7 +171,28 @@ def test_common_prefixes_rank_the_same_read_by_recency(members, store, clock, mo
     for person in (people[3], people[0], people[1]):  # Marie seen last, then Marc, then Maryam
         clock.advance(minutes=1)
         visits.check_in("accueil", member_id=person["id"])
-    sorted_plan = names(members.search("mar", limit=4))
-    assert sorted_plan == ["Marie Roux", "Marc Petit", "Maryam Saïdi", "Marius Popescu"]
-    monkeypatch.setattr(search, "SORT_AT_MOST", 1)  # as if 'mar' matched thousands
-    assert names(members.search("mar", limit=4)) == sorted_plan
+    merged = names(members.search("mar", limit=4))  # marc, marie, marius…: one arm a token, merged
+    assert merged == ["Marie Roux", "Marc Petit", "Maryam Saïdi", "Marius Popescu"]
+    monkeypatch.setattr(search, "MERGE_AT_MOST", 1)  # as if 'mar' spanned hundreds of tokens: sorted
+    assert names(members.search("mar", limit=4)) == merged
+    monkeypatch.setattr(search, "SORT_AT_MOST", 1)  # …and matched thousands: everyone walked by recency
+    assert names(members.search("mar", limit=4)) == merged
+
+
+@pytest.mark.parametrize("merge_at_most, sort_at_most", [(64, 2000), (0, 2000), (0, 0)])
+def test_every_way_of_reading_a_rank_gives_the_same_answer(members, store, clock, monkeypatch,
+                                                           merge_at_most, sort_at_most):
+    """A rank's tokens merged, or one key range sorted, or walked by recency:
+    the same members in the same order, other words checked on the row."""
+    people = []
+    for first, last in [("Marc", "Petit"), ("Marie", "Petitjean"), ("Martine", "Diop"), ("Mario", "Pettit"),
+                        ("Marius", "Popescu"), ("Maria", "Petrova"), ("Jean", "Petit")]:
+        clock.advance(seconds=1)
+        people.append(add(members, first, last))
+    queries = ["mar pet", "petit", "pe mari", "marc petti", "jean"]
+    expected = {query: names(members.search(query)) for query in queries}
+    assert expected["mar pet"] == ["Maria Petrova", "Mario Pettit", "Marie Petitjean", "Marc Petit"]  # by recency
+    assert expected["marc petti"][0] == "Marc Petit"  # both words whole or prefix before the typo ones
+    monkeypatch.setattr(search, "MERGE_AT_MOST", merge_at_most)
+    monkeypatch.setattr(search, "SORT_AT_MOST", sort_at_most)
+    assert {query: names(members.search(query)) for query in queries} == expected

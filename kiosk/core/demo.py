@@ -231,15 +231,17 @@ def _write_members(store: Store, rng: random.Random, people: list[dict]) -> None
     tokens, events = [], []
     for person in people:
         seen = person["last_seen_at"] or person["created_at"]
-        tokens += [(token, person["id"], seen) for token in _tokens(person["first_name"], person["last_name"])]
+        person_tokens = _tokens(person["first_name"], person["last_name"])
+        names = search.names_text(person_tokens)
+        tokens += [(token, seen, person["id"], names) for token in person_tokens]
         created = protocol.parse_utc(person["created_at"])
         data = reported_attributes(person, created.date())
         ms = int(created.timestamp() * 1000)
         events.append(_event_row("member.created", _uuid7(ms, rng), person["created_at"],
                                  protocol.canonical_json(data)))
     tokens.sort()  # in key order, the B-tree only ever appends
-    conn.executemany("INSERT INTO member_tokens (token, member_id, seen) VALUES (?, ?, ?)", tokens)
-    search.add_variants(conn, {token for token, _m, _s in tokens})
+    conn.executemany("INSERT INTO member_tokens (token, seen, member_id, names) VALUES (?, ?, ?, ?)", tokens)
+    search.add_variants(conn, {token for token, _s, _m, _n in tokens})
     _append_events(conn, events)
 
 

@@ -2,9 +2,11 @@
 
 Two small tables make it fast on 100,000 members (see docs/data-model.md):
 
-- ``member_tokens (token, member_id, seen)``: one row per folded word of a
-  member's names, keyed by token, so a prefix is one index range; ``seen``
-  is the member's last contact, so ranking needs no read of ``members``.
+- ``member_tokens (token, seen, member_id, names)``: one row per folded word
+  of a member's names, keyed by token then recency, so a word's members come
+  most recently seen first with no sort; ``seen`` is the member's last
+  contact, so ranking needs no read of ``members``; ``names`` holds all the
+  member's tokens, so the other words of a query are checked on the row.
 - ``token_variants (variant, token)``: each distinct token with each of its
   one-letter deletions. A query within one edit (insertion, deletion,
   substitution, transposition) of a token's prefix shares a deletion with it,
@@ -12,11 +14,11 @@ Two small tables make it fast on 100,000 members (see docs/data-model.md):
   edit distance then confirms (symmetric deletion, as in SymSpell).
 
 Ranking: whole word before prefix before typo, summed over the query's words,
-then most recently seen first. Each rank is read lazily in recency order
-(index ``(token, seen)``, or the ``seen`` index when a prefix is so short it
-matches thousands), so the first few results cost a few index steps whatever
-the size of the register. Erased members have no tokens, so they are never
-found.
+then most recently seen first. Each rank is read lazily in recency order (a
+rank spanning several tokens as their rows merged, or the ``seen`` index
+when a prefix is so short it matches thousands), so the first few results
+cost a few index steps whatever the size of the register. Erased members
+have no tokens, so they are never found.
 """
 
 from __future__ import annotations
@@ -49,9 +51,16 @@ def index_member(conn: sqlite3.Connection, member_id: str, first_name: str, last
     """(Re)write a member's tokens; call inside the change's transaction."""
     unindex_member(conn, member_id)
     tokens = name_tokens(first_name, last_name)
-    conn.executemany("INSERT INTO member_tokens (token, member_id, seen) VALUES (?, ?, ?)",
-                     [(token, member_id, seen) for token in tokens])
+    names = names_text(tokens)
+    conn.executemany("INSERT INTO member_tokens (token, seen, member_id, names) VALUES (?, ?, ?, ?)",
+                     [(token, seen, member_id, names) for token in tokens])
     add_variants(conn, tokens)
+
+
+def names_text(tokens: Iterable[str]) -> str:
+    """``member_tokens.names``: a member's tokens between spaces, so that
+    ' ' + word is found in it when one of them starts with the word."""
+    return " " + " ".join(sorted(tokens)) + " "
 
 
 def add_variants(conn: sqlite3.Connection, tokens: Iterable[str]) -> None:
@@ -180,41 +189,35 @@ def typo_tokens(conn: sqlite3.Connection, word: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- the query
+#
+# member_tokens' primary key is (token, seen, member_id): one token's members
+# are stored most recently seen first, so a word's rows come in recency order
+# with no sort. A rank that spans several tokens (the prefix 'ma': marie,
+# martin, maxime…; or a word's typo tokens) is one arm per token of a UNION
+# ALL, which SQLite merges in recency order as it is read: the first few
+# results cost a few steps, whatever the size of the register. The other
+# words of the query are checked on the row itself (``names``: every token of
+# its member), without a look-up per row.
 
-#: Above this many matching rows, members are read in recency order from the
-#: ``seen`` index and filtered, instead of all read and sorted: the first few
-#: that match come quickly when the match is that common.
+#: A rank spanning more tokens than this (a one-letter prefix) is read as one
+#: key range instead of an arm a token (SQLite's limit is 500 arms).
+MERGE_AT_MOST = 64
+
+#: Above this many rows, a key range is read by walking everyone in recency
+#: order (the ``seen`` index) and keeping its rows, instead of all read and
+#: sorted: the first few that match come quickly when the match is that common.
 SORT_AT_MOST = 2000
 
-
 #: Multi-word queries count each word's rows up to this many to pick the
-#: rarest word and the plan (about 0.1 µs a row).
-SIZE_AT_MOST = 8000
+#: rarest word, which drives; the others are checked on its rows.
+SIZE_AT_MOST = 2000
+
+_ROW = "SELECT member_id, seen, names FROM member_tokens"
 
 
-def _capped_count(conn: sqlite3.Connection, where: str, params: list, cap: int = SORT_AT_MOST) -> int:
+def _capped_count(conn: sqlite3.Connection, where: str, params: list, cap: int) -> int:
     return conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM member_tokens WHERE {where} "
                         f"LIMIT {cap + 1})", params).fetchone()[0]
-
-
-def _by_recency(conn: sqlite3.Connection, where: str, params: list, also: str = "",
-                also_params: tuple = (), may_walk: bool = True) -> Iterator[tuple[str, str]]:
-    """(member_id, seen) of the rows matching ``where`` (and ``also``, checked
-    row by row), most recently seen first, read lazily. ``may_walk``: the
-    rows matching both are common enough that walking everyone by recency
-    meets the first few soon."""
-    if may_walk and _capped_count(conn, where, params) > SORT_AT_MOST:
-        index = "member_tokens_seen"
-    else:
-        index = "member_tokens_token_seen"
-    rows = (f"SELECT member_id, seen FROM member_tokens INDEXED BY {index} "
-            f"WHERE ({where}) ORDER BY seen DESC")
-    if also:
-        # LIMIT -1 keeps SQLite from merging the two queries: the inner one
-        # sorts the word's rows, the outer checks the other words row by row
-        # only as far as the caller reads, not for every row before sorting.
-        rows = f"SELECT member_id, seen FROM ({rows} LIMIT -1) AS member_tokens WHERE 1{also}"
-    yield from conn.execute(rows, [*params, *also_params])
 
 
 class Word:
@@ -225,13 +228,21 @@ class Word:
         self.typos = typo_tokens(conn, word)
         self._typo_set = set(self.typos)
         self._size: int | None = None
+        # the tokens longer than the word that start with it, up to MERGE_AT_MOST + 1
+        self.longer = [row[0] for row in conn.execute(
+            "SELECT DISTINCT token FROM token_variants WHERE token > ? AND token < ? ORDER BY token "
+            f"LIMIT {MERGE_AT_MOST + 1}", (word, word + _TOP))]
 
-    def tiers(self) -> list[tuple[int, str, list]]:
-        """(rank, SQL condition, parameters) from the best rank to the worst."""
-        tiers = [(EXACT, "token = ?", [self.word]),
-                 (PREFIX, "token > ? AND token < ?", [self.word, self.word + _TOP])]
+    def tiers(self) -> list[tuple[int, list[str] | None, str, list]]:
+        """(rank, its tokens or None when too many to list, SQL condition,
+        parameters) from the best rank to the worst."""
+        tiers = [(EXACT, [self.word], "token = ?", [self.word])]
+        if self.longer:
+            tokens = self.longer if len(self.longer) <= MERGE_AT_MOST else None
+            tiers.append((PREFIX, tokens, "token > ? AND token < ?", [self.word, self.word + _TOP]))
         if self.typos:
-            tiers.append((TYPO, f"token IN ({','.join('?' * len(self.typos))})", list(self.typos)))
+            tokens = self.typos if len(self.typos) <= MERGE_AT_MOST else None
+            tiers.append((TYPO, tokens, f"token IN ({','.join('?' * len(self.typos))})", list(self.typos)))
         return tiers
 
     def rank(self, token: str) -> int | None:
@@ -241,45 +252,59 @@ class Word:
             return PREFIX
         return TYPO if token in self._typo_set else None
 
+    def best_rank(self, names: str) -> int | None:
+        """This word's best rank among a member's tokens (``names``)."""
+        return min((rank for rank in map(self.rank, names.split()) if rank is not None), default=None)
+
     def size(self, conn: sqlite3.Connection) -> int:
         """Roughly how many rows match: the rarest word drives. Counting
         stops at SIZE_AT_MOST; a rank with more is guessed 2.5 times that."""
         if self._size is None:
-            counts = [_capped_count(conn, where, params, SIZE_AT_MOST) for _rank, where, params in self.tiers()]
+            counts = [_capped_count(conn, where, params, SIZE_AT_MOST) for _r, _t, where, params in self.tiers()]
             self._size = int(sum(count if count <= SIZE_AT_MOST else 2.5 * count for count in counts))
         return self._size
 
-    def _match(self, alias: str) -> tuple[str, list]:
-        match = f"{alias}.token >= ? AND {alias}.token < ?"
-        params: list = [self.word, self.word + _TOP]
-        if self.typos:
-            match += f" OR {alias}.token IN ({','.join('?' * len(self.typos))})"
-            params += self.typos
-        return match, params
-
-    def exists(self, alias: str) -> tuple[str, list]:
-        """SQL that a member_tokens row's member also bears a token matching this word."""
-        match, params = self._match(alias)
-        return (f" AND EXISTS (SELECT 1 FROM member_tokens {alias} "
-                f"WHERE {alias}.member_id = member_tokens.member_id AND ({match}))", params)
+    def on_row(self) -> tuple[str, list]:
+        """SQL that the row's member (its ``names``) bears a token matching
+        this word: one starting with it, or one of its typo tokens."""
+        sql = "instr(names, ?) > 0" + " OR instr(names, ?) > 0" * len(self.typos)
+        return f" AND ({sql})", [" " + self.word, *(f" {token} " for token in self.typos)]
 
 
-def ranked(conn: sqlite3.Connection, word: Word, others: list[Word] = ()) -> Iterator[tuple[int, str, str]]:
-    """(rank, seen, member_id) of the members matching ``word`` (and bearing
-    a match for each of ``others``), best first, each member once; lazy, so
-    taking the first few reads little."""
+def _by_recency(conn: sqlite3.Connection, tokens: list[str] | None, where: str, params: list,
+                also: str, also_params: list, may_walk: bool) -> Iterator[tuple[str, str, str]]:
+    """(member_id, seen, names) of the rows matching ``where`` (the tokens
+    listed, when they are) and ``also``, most recently seen first, read
+    lazily. ``may_walk``: matches are common enough that walking everyone by
+    recency meets the first few soon."""
+    if tokens is not None:  # a token's rows are in recency order already: merged as read
+        arm = f"{_ROW} WHERE token = ?{also}"
+        sql = " UNION ALL ".join([arm] * len(tokens)) + " ORDER BY seen DESC"
+        arguments = list(itertools.chain.from_iterable([token, *also_params] for token in tokens))
+    else:
+        walk = may_walk and _capped_count(conn, where, params, SORT_AT_MOST) > SORT_AT_MOST
+        index = " INDEXED BY member_tokens_seen" if walk else ""
+        sql = f"{_ROW}{index} WHERE ({where}){also} ORDER BY seen DESC"
+        arguments = [*params, *also_params]
+    yield from conn.execute(sql, arguments)
+
+
+def ranked(conn: sqlite3.Connection, word: Word, others: list[Word] = ()) -> Iterator[tuple[int, str, str, str]]:
+    """(rank, seen, member_id, names) of the members matching ``word`` (and
+    bearing a match for each of ``others``), best first, each member once;
+    lazy, so taking the first few reads little."""
     also, also_params = "", []
-    for number, other in enumerate(others):
-        sql, params = other.exists(f"o{number}")
+    for other in others:
+        sql, params = other.on_row()
         also += sql
         also_params += params
     may_walk = not others or _dense(conn, [word, *others])
     found: set[str] = set()
-    for rank, where, params in word.tiers():
-        for member_id, seen in _by_recency(conn, where, params, also, tuple(also_params), may_walk):
+    for rank, tokens, where, params in word.tiers():
+        for member_id, seen, names in _by_recency(conn, tokens, where, params, also, also_params, may_walk):
             if member_id not in found:
                 found.add(member_id)
-                yield rank, seen, member_id
+                yield rank, seen, member_id, names
 
 
 def _dense(conn: sqlite3.Connection, query_words: list[Word], limit: int = 8) -> bool:
@@ -294,34 +319,20 @@ def _dense(conn: sqlite3.Connection, query_words: list[Word], limit: int = 8) ->
     return limit * rows_per_member / max(share, 1e-9) < min(sizes)
 
 
-def _summed_ranks(conn: sqlite3.Connection, found: list[tuple[int, str, str]], others: list[Word]):
-    """The found members' rank summed over every word of the query."""
-    marks = ",".join("?" * len(found))
-    tokens: dict[str, list[str]] = {}
-    for member_id, token in conn.execute(
-            f"SELECT member_id, token FROM member_tokens WHERE member_id IN ({marks})",
-            [member_id for _r, _s, member_id in found]):
-        tokens.setdefault(member_id, []).append(token)
-    for rank, seen, member_id in found:
-        for word in others:
-            rank += min(r for r in map(word.rank, tokens[member_id]) if r is not None)
-        yield rank, seen, member_id
-
-
 def matching_ids(conn: sqlite3.Connection, query: str, limit: int) -> list[str]:
-    """Ids of the members matching every word of ``query``, best first."""
+    """Ids of the members matching every word of ``query``, best first:
+    whole word before prefix before typo, summed over the words, then the
+    most recently seen."""
     terms = list(dict.fromkeys(words(query)))[:4]
     if not terms or limit < 1:
         return []
     query_words = [Word(conn, term) for term in terms]
     if len(query_words) == 1:
-        return [member_id for _r, _s, member_id in itertools.islice(ranked(conn, query_words[0]), limit)]
+        return [member_id for _r, _s, member_id, _n in itertools.islice(ranked(conn, query_words[0]), limit)]
     query_words.sort(key=lambda word: word.size(conn))
     driver, others = query_words[0], query_words[1:]
-    found = list(itertools.islice(ranked(conn, driver, others), limit))
-    if not found:
-        return []
-    found = list(_summed_ranks(conn, found, others))
+    found = [(rank + sum(other.best_rank(names) for other in others), seen, member_id)
+             for rank, seen, member_id, names in itertools.islice(ranked(conn, driver, others), limit)]
     found.sort(key=lambda item: item[1], reverse=True)  # most recent first…
     found.sort(key=lambda item: item[0])  # …within each summed rank (the sort is stable)
     return [member_id for _r, _s, member_id in found]
