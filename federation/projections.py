@@ -151,6 +151,20 @@ class _VisitPlan:
     presence: list[tuple[str, str]]  # (member_id, day), in key order
     spans: dict[str, tuple[str, str]]  # member_id: (first day, last day) in the batch
 
+    # pickled (by a checker process, see federation.ingest.Ready) as a few
+    # texts instead of a tuple a visiting member: ids and days hold no newline
+    def __getstate__(self) -> tuple:
+        members, firsts, lasts = (zip(*[(m, a, b) for m, (a, b) in self.spans.items()])
+                                  if self.spans else ((), (), ()))
+        return (self.counts, "\n".join(map(_FIRST, self.presence)), "\n".join(map(_SECOND, self.presence)),
+                len(self.presence), "\n".join(members), "\n".join(firsts), "\n".join(lasts), len(self.spans))
+
+    def __setstate__(self, state: tuple) -> None:
+        self.counts, members, days, count, spanned, firsts, lasts, spans = state
+        self.presence = list(zip(members.split("\n"), days.split("\n"))) if count else []
+        self.spans = (dict(zip(spanned.split("\n"), zip(firsts.split("\n"), lasts.split("\n"))))
+                      if spans else {})
+
 
 def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
     """Visits are most of the traffic: the counts added up per batch, one

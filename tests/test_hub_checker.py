@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import pickle
 import signal
 
 import pytest
@@ -69,6 +70,36 @@ def test_a_batch_checked_in_a_worker_is_stored_as_in_process(tmp_path, checker):
     local_engine, local_centre = hub(tmp_path, "b.db")
     with store.writer(local_engine) as conn, conn.begin():
         ingest.ingest(conn, json.loads(gzip.decompress(raw)), local_centre, None, AT)
+    assert held(worker_engine) == held(local_engine)
+    worker_engine.dispose()
+    local_engine.dispose()
+
+
+def test_ready_survives_pickling_and_stores_out_of_order_ids_in_id_order(tmp_path):
+    """Ready crosses from the checker as one text a column; a batch whose ids
+    are not in order (kiosks send them in order) is still stored whole, the
+    answer in the batch's order, the rows the in-process path would write."""
+    member = protocol.new_id()
+    events = visits(30, [member]) + [protocol.make_event("member.created", {
+        "member_id": member, "age_band": "25-54", "gender": "woman", "commune": "Outreau",
+        "neighbourhood": None, "qpv": False}, protocol.parse_utc("2026-11-09T08:00:00Z"))]
+    events.reverse()
+    text = json.dumps({"protocol": "1.0", "events": events}).encode()
+    worker_engine, worker_centre = hub(tmp_path, "a.db")
+    prepared = ingest.prepare_plain(text, worker_centre, "device-1", AT)
+    ready = pickle.loads(pickle.dumps(prepared.ready()))
+    assert ready == prepared.ready()
+    assert ready.member_ids[0] == member and ready.member_ids[1] is None and ready.device_id == "device-1"
+    with store.writer(worker_engine) as conn, conn.begin():
+        answer = ingest.write_new(conn, ready)
+    assert answer.stored == [e["id"] for e in events]
+    with worker_engine.connect() as conn:
+        assert [row[0] for row in conn.exec_driver_sql("SELECT event_id FROM events ORDER BY seq")] == \
+            sorted(e["id"] for e in events)
+
+    local_engine, local_centre = hub(tmp_path, "b.db")
+    with store.writer(local_engine) as conn, conn.begin():
+        ingest.ingest(conn, json.loads(text), local_centre, "device-1", AT)
     assert held(worker_engine) == held(local_engine)
     worker_engine.dispose()
     local_engine.dispose()
