@@ -538,16 +538,29 @@ def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int =
     conn = outbox.connect(str(conn_or_path)) if own else conn_or_path
     started = time.monotonic()
     result = SyncResult(ok=False)
+    synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
     try:
+        # What a push writes is bookkeeping: what the hub holds, what it
+        # refused, the lock's expiry. Lost to a power cut, it only makes the
+        # next push send those events again, which the hub answers as
+        # duplicates. So the push commits without waiting for the disk
+        # (synchronous=NORMAL: in WAL mode never corrupt, only the last
+        # commits may be lost): one fsync less a batch. The check-ins, on
+        # their own connections, stay synchronous=FULL, and the fsync of
+        # their commits makes the push's earlier ones durable too.
+        conn.execute("PRAGMA synchronous = NORMAL")
         _push_locked(conn, hub_url, token, batch_size, in_flight, progress, result, clock, lock_ttl,
                      lambda: _BatchSender(session or make_session(retries, backoff / 2), hub_url or "",
                                           token or "", timeout, attempts, backoff, sleep, device_id))
+        conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
         result.seconds = time.monotonic() - started
         result.pending = outbox.pending_extent(conn)[0]
         _record_outcome(conn, result, clock, keep_sent_days)
     finally:
         if own:
             conn.close()
+        else:  # the caller's connection as it was, whatever happened
+            conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
     log.info(result.summary_en())
     return result
 

@@ -164,6 +164,26 @@ def test_rejected_events_are_parked_with_the_reason_and_do_not_block_the_rest(st
     assert "mise(s) de côté" in result.summary_fr()
 
 
+@pytest.mark.parametrize("answer", ["stored", "unreachable"])
+def test_a_push_commits_its_bookkeeping_without_fsync_and_gives_the_connection_back_as_it_was(
+        store, scripted, answer):
+    """What a push writes (marks, the lock) may be lost to a power cut: the
+    events are sent again and the hub answers duplicates. So it commits with
+    synchronous=NORMAL, then the caller's connection is FULL again, after a
+    success as after a failure; check-ins, on their own, stay FULL."""
+    add_events(store, 12)
+    during = []
+    url = scripted().url if answer == "stored" else f"http://127.0.0.1:{free_port()}"
+    result = client.push(store.conn, url, "t", batch_size=5, in_flight=1,
+                         progress=lambda _s, _t: during.append(
+                             store.conn.execute("PRAGMA synchronous").fetchone()[0]), **FAST)
+    assert result.ok is (answer == "stored")
+    assert set(during) == {1}  # NORMAL while pushing
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    if answer == "stored":
+        assert pending_ids(store) == []
+
+
 def test_duplicates_count_as_sent(store, scripted):
     add_events(store, 3)
 
