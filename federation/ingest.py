@@ -123,17 +123,22 @@ class Ready:
     # unpickling holds the writing process's interpreter lock. No column can
     # hold a newline: ids, member ids and hashes are hex, types and times
     # checked forms, bodies JSON (which escapes control characters).
+    # (A batch of one type, as most are, sends its type once; one of visits
+    # alone, no member ids.)
     def __getstate__(self) -> tuple:
+        kinds = set(self.types)
+        types = (kinds.pop(),) if len(kinds) == 1 else "\n".join(self.types)
         members = None if not any(self.member_ids) else "\n".join([m or "" for m in self.member_ids])
         return (self.centre_id, self.received_at, self.device_id, len(self.ids), "\n".join(self.ids),
-                "\n".join(self.types), "\n".join(self.times), members, "\n".join(self.bodies),
-                "\n".join(self.hashes), self.plan)
+                types, "\n".join(self.times), members, "\n".join(self.bodies), "\n".join(self.hashes),
+                self.plan)
 
     def __setstate__(self, state: tuple) -> None:
         (self.centre_id, self.received_at, self.device_id, count, ids, types, times, members, bodies, hashes,
          self.plan) = state
         column = (lambda text: text.split("\n")) if count else (lambda _text: [])
-        self.ids, self.types, self.times = column(ids), column(types), column(times)
+        self.ids, self.times = column(ids), column(times)
+        self.types = list(types) * count if type(types) is tuple else column(types)
         self.member_ids = [None] * count if members is None else [m or None for m in column(members)]
         self.bodies, self.hashes = column(bodies), column(hashes)
 

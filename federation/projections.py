@@ -148,22 +148,32 @@ def driver_fetch(conn: Connection, sql: str, params: tuple) -> list[tuple]:
 @dataclass
 class _VisitPlan:
     counts: list[tuple[str, str, str, int]]  # (day, reason, recorded_by, visits), in key order
-    presence: list[tuple[str, str]]  # (member_id, day), in key order
-    spans: dict[str, tuple[str, str]]  # member_id: (first day, last day) in the batch
+    #: each (member, day) of the batch once, in key order, as two columns
+    presence_members: list[str]
+    presence_days: list[str]
+    #: each visiting member (sorted) with its first and last day in the batch
+    span_members: list[str]
+    span_firsts: list[str]
+    span_lasts: list[str]
 
-    # pickled (by a checker process, see federation.ingest.Ready) as a few
-    # texts instead of a tuple a visiting member: ids and days hold no newline
+    # pickled (by a checker process, see federation.ingest.Ready) as one text
+    # a column: member ids and days hold no newline. When each member came on
+    # one day of the batch (the usual case), the spans are the presence.
     def __getstate__(self) -> tuple:
-        members, firsts, lasts = (zip(*[(m, a, b) for m, (a, b) in self.spans.items()])
-                                  if self.spans else ((), (), ()))
-        return (self.counts, "\n".join(map(_FIRST, self.presence)), "\n".join(map(_SECOND, self.presence)),
-                len(self.presence), "\n".join(members), "\n".join(firsts), "\n".join(lasts), len(self.spans))
+        spans = None if self.span_members == self.presence_members else (
+            "\n".join(self.span_members), "\n".join(self.span_firsts), "\n".join(self.span_lasts))
+        return (self.counts, len(self.presence_members), "\n".join(self.presence_members),
+                "\n".join(self.presence_days), spans)
 
     def __setstate__(self, state: tuple) -> None:
-        self.counts, members, days, count, spanned, firsts, lasts, spans = state
-        self.presence = list(zip(members.split("\n"), days.split("\n"))) if count else []
-        self.spans = (dict(zip(spanned.split("\n"), zip(firsts.split("\n"), lasts.split("\n"))))
-                      if spans else {})
+        self.counts, present, members, days, spans = state
+        split = str.split
+        self.presence_members, self.presence_days = (split(members, "\n"), split(days, "\n")) if present else ([], [])
+        if spans is None:
+            self.span_members, self.span_firsts, self.span_lasts = \
+                self.presence_members, self.presence_days, self.presence_days
+        else:
+            self.span_members, self.span_firsts, self.span_lasts = (split(column, "\n") for column in spans)
 
 
 def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
@@ -181,18 +191,20 @@ def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
     presence = sorted(presence)
     # sorted by (member, day): the last day a dict keeps is the member's latest, reversed its earliest
     latest, earliest = dict(presence), dict(reversed(presence))
-    spans = {member_id: (earliest[member_id], last) for member_id, last in latest.items()}
+    members = list(latest)  # sorted, as presence is
     # every list in key order: concurrent batches lock rows in one order (no deadlock)
-    return _VisitPlan([(day, reason, by, n) for (day, reason, by), n in sorted(counts.items())], presence, spans)
+    return _VisitPlan([(day, reason, by, n) for (day, reason, by), n in sorted(counts.items())],
+                      list(map(_FIRST, presence)), list(map(_SECOND, presence)),
+                      members, list(map(earliest.__getitem__, members)), list(latest.values()))
 
 
 def _project_visits(conn: Connection, centre_id: str, planned: _VisitPlan) -> None:
     mark = db.param_mark(conn)
     conn.exec_driver_sql(_VISIT_COUNT_UPSERT.format(m=mark),
                          [(centre_id, day, reason, by, n) for day, reason, by, n in planned.counts])
-    if planned.presence:
-        _add_presence(conn, mark, centre_id, planned.presence)
-        _widen_spans(conn, mark, centre_id, planned.spans)
+    if planned.presence_members:
+        _add_presence(conn, mark, centre_id, planned.presence_members, planned.presence_days)
+        _widen_spans(conn, mark, centre_id, planned.span_members, planned.span_firsts, planned.span_lasts)
 
 
 _FIRST = itemgetter(0)
@@ -203,31 +215,43 @@ _RECORDED_BY = itemgetter("recorded_by")
 _MEMBER_ID = methodcaller("get", "member_id")
 
 
-def _chunks(items: list, size: int = _ROWS_PER_STATEMENT):
-    return (items[start:start + size] for start in range(0, len(items), size))
+def _add_presence(conn: Connection, mark: str, centre_id: str, members: list[str], days: list[str]) -> None:
+    for start in range(0, len(members), _ROWS_PER_STATEMENT):
+        chunk = list(zip(members[start:start + _ROWS_PER_STATEMENT], days[start:start + _ROWS_PER_STATEMENT]))
+        if mark == "?":  # SQLite: the centre bound once a statement (as ingest._numbered_insert_sql)
+            params = (centre_id, *chain.from_iterable(chunk))
+        else:
+            params = tuple(chain.from_iterable(zip(repeat(centre_id), map(_FIRST, chunk), map(_SECOND, chunk))))
+        conn.exec_driver_sql(_presence_sql(mark, len(chunk)), params)
 
 
-def _add_presence(conn: Connection, mark: str, centre_id: str, days: list[tuple[str, str]]) -> None:
-    for chunk in _chunks(days):
-        values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
-        conn.exec_driver_sql(
-            f"INSERT INTO p_presence (centre_id, member_id, day) VALUES {values} "
-            "ON CONFLICT (centre_id, member_id, day) DO NOTHING",
-            tuple(chain.from_iterable(zip(repeat(centre_id), map(_FIRST, chunk), map(_SECOND, chunk)))))
+@lru_cache(maxsize=16)
+def _presence_sql(mark: str, rows: int) -> str:
+    if mark == "?":
+        values = ", ".join(f"(?1, ?{n}, ?{n + 1})" for n in range(2, 2 + 2 * rows, 2))
+    else:
+        values = ", ".join([f"({mark}, {mark}, {mark})"] * rows)
+    return (f"INSERT INTO p_presence (centre_id, member_id, day) VALUES {values} "
+            "ON CONFLICT (centre_id, member_id, day) DO NOTHING")
 
 
-def _widen_spans(conn: Connection, mark: str, centre_id: str, spans: dict[str, tuple[str, str]]) -> None:
-    """Read the batch's members' spans in one statement, write back only those
-    the batch widens. Reading then writing is safe: one batch of a centre at a
+def _widen_spans(conn: Connection, mark: str, centre_id: str, members: list[str], firsts: list[str],
+                 lasts: list[str]) -> None:
+    """Read the batch's members' spans (``members`` sorted, with their first
+    and last day in the batch) in one statement, write back only those the
+    batch widens. Reading then writing is safe: one batch of a centre at a
     time (SQLite's write lock; ingest._serialise_centre on PostgreSQL). A
     member without a row yet gets its span when its row is made
     (_spans_from_presence)."""
-    widened = []
-    for chunk in _chunks(sorted(spans)):
+    widened, spans = [], None
+    for start in range(0, len(members), _ROWS_PER_STATEMENT):
+        chunk = members[start:start + _ROWS_PER_STATEMENT]
         held = driver_fetch(
             conn, "SELECT member_id, first_visit_day, last_visit_day FROM p_members "
             f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))})",
             (centre_id, *chunk))
+        if held and spans is None:
+            spans = dict(zip(members, zip(firsts, lasts)))
         for member_id, first, last in held:
             low, high = spans[member_id]
             if first is None or low < first or high > last:
