@@ -78,10 +78,12 @@ class Hub:
         code = json.loads(out.stdout)["enrolment_code"]
         return client.enrol(self.url, code, "bench")["device_token"]
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds(self) -> tuple[float, float]:
         """CPU time the hub has used (user + system), from /proc: its server
-        process and the processes it started (its batch checker)."""
-        return sum(_cpu_ticks(pid) for pid in _process_tree(self.process.pid)) / os.sysconf("SC_CLK_TCK")
+        process, and the processes it started (its batch checker)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        server = _cpu_ticks(self.process.pid)
+        return server / tick, sum(_cpu_ticks(pid) for pid in _process_tree(self.process.pid)[1:]) / tick
 
     def stop(self) -> None:
         self.process.terminate()
@@ -149,9 +151,11 @@ def copy_backlog(template: Path, folder: Path) -> Path:
     return target
 
 
-def timed_push(db: Path, hub: Hub, batch_size: int, limit: int | None = None) -> tuple[int, float, float, float]:
-    """(events stored, wall seconds, client CPU seconds, hub CPU seconds).
-    CPU times tell where the work is when the machine is shared."""
+def timed_push(db: Path, hub: Hub, batch_size: int,
+               limit: int | None = None) -> tuple[int, float, float, tuple[float, float]]:
+    """(events stored, wall seconds, client CPU seconds, hub CPU seconds:
+    server, checker). CPU times tell where the work is when the machine is
+    shared."""
     token = hub.new_token()
     if limit is not None:  # keep only the first ``limit`` events pending
         conn = Store.open(db).conn
@@ -160,15 +164,17 @@ def timed_push(db: Path, hub: Hub, batch_size: int, limit: int | None = None) ->
     started, cpu, hub_cpu = time.perf_counter(), time.process_time(), hub.cpu_seconds()
     result = client.push(str(db), hub.url, token, batch_size=batch_size)
     seconds = time.perf_counter() - started
-    cpu, hub_cpu = time.process_time() - cpu, hub.cpu_seconds() - hub_cpu
+    cpu, hub_cpu = time.process_time() - cpu, tuple(b - a for a, b in zip(hub_cpu, hub.cpu_seconds()))
     if not result.ok or result.pending:
         raise RuntimeError(f"push failed: {result.summary_en()}")
     return result.stored, seconds, cpu, hub_cpu
 
 
-def report(label: str, run: int, count: int, seconds: float, cpu: float, hub_cpu: float) -> float:
+def report(label: str, run: int, count: int, seconds: float, cpu: float, hub_cpu: tuple[float, float]) -> float:
+    server, checker = (part / count * 1e6 for part in hub_cpu)
     print(f"{label} run {run}: {count:,} events in {seconds:.2f} s = {count / seconds:,.0f} events/s "
-          f"(CPU per event: client {cpu / count * 1e6:.0f} us, hub {hub_cpu / count * 1e6:.0f} us)")
+          f"(CPU per event: client {cpu / count * 1e6:.0f} us, hub {server + checker:.0f} us "
+          f"= server {server:.0f} + checker {checker:.0f})")
     return count / seconds
 
 
