@@ -548,11 +548,11 @@ def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int =
         # commits may be lost): one fsync less a batch. The check-ins, on
         # their own connections, stay synchronous=FULL, and the fsync of
         # their commits makes the push's earlier ones durable too.
-        conn.execute("PRAGMA synchronous = NORMAL")
+        _set_synchronous(conn, 1)  # NORMAL
         _push_locked(conn, hub_url, token, batch_size, in_flight, progress, result, clock, lock_ttl,
                      lambda: _BatchSender(session or make_session(retries, backoff / 2), hub_url or "",
                                           token or "", timeout, attempts, backoff, sleep, device_id))
-        conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
+        _set_synchronous(conn, synchronous)
         result.seconds = time.monotonic() - started
         result.pending = outbox.pending_extent(conn)[0]
         _record_outcome(conn, result, clock, keep_sent_days)
@@ -560,9 +560,18 @@ def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int =
         if own:
             conn.close()
         else:  # the caller's connection as it was, whatever happened
-            conn.execute(f"PRAGMA synchronous = {int(synchronous)}")
+            _set_synchronous(conn, synchronous)
     log.info(result.summary_en())
     return result
+
+
+def _set_synchronous(conn: sqlite3.Connection, level: int) -> None:
+    """Set the connection's synchronous level, unless a transaction is open:
+    SQLite refuses it then ("Safety level may not be changed inside a
+    transaction"), and a push that failed with one open (a COMMIT refused
+    for a full disk) must report that failure, not this one."""
+    if not conn.in_transaction:
+        conn.execute(f"PRAGMA synchronous = {int(level)}")
 
 
 def _push_locked(conn, hub_url, token, batch_size, in_flight, progress, result, clock, lock_ttl,

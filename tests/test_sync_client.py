@@ -184,6 +184,19 @@ def test_a_push_commits_its_bookkeeping_without_fsync_and_gives_the_connection_b
         assert pending_ids(store) == []
 
 
+def test_the_synchronous_level_is_left_alone_inside_a_transaction(store):
+    """SQLite refuses to change it then: a push that failed with a transaction
+    still open must report its own failure, not that refusal."""
+    conn = store.conn
+    conn.execute("BEGIN IMMEDIATE")
+    client._set_synchronous(conn, 1)  # no error…
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # …and no change
+    conn.execute("ROLLBACK")
+    client._set_synchronous(conn, 1)
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+    client._set_synchronous(conn, 2)
+
+
 def test_duplicates_count_as_sent(store, scripted):
     add_events(store, 3)
 
