@@ -10,7 +10,7 @@ process writes (bench_sync: ~40,000 -> ~48,000 events/s with four batches
 in flight).
 
 Only the usual batch comes back, as ``ingest.Ready`` (~0.5 MB for 1,000
-events, pickled as one text a column: ~0.4 ms to pickle, ~0.7 to unpickle
+events, pickled as one text a column: ~0.2 ms to pickle, ~0.5 to unpickle
 in the server). Anything else — a body over the limits, bad
 JSON, a refused event, an odd value — comes back as None, and the server
 takes its in-process path, which decides and words every answer as before.
