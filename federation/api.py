@@ -224,10 +224,6 @@ async def post_batch(request: Request, device: centres.Device = Depends(current_
         return Response(json.dumps(answer).encode(), media_type="application/json")
 
 
-def _parse(raw: bytes, encoding: str, limits: Limits) -> object:
-    return _parse_exactly(decode_body(raw, encoding, limits.max_decoded_bytes))
-
-
 def _parse_exactly(text: bytes) -> object:
     """The stdlib's parse: every number kept exactly as sent."""
     try:

@@ -126,8 +126,6 @@ def authenticate(conn: Connection, token: str) -> Device | None:
     return Device(*row) if row else None
 
 
-
-
 def revoke_device(conn: Connection, device_id: str, now: datetime | None = None) -> bool:
     """Revoke a device's token; False if no such live device."""
     return bool(conn.execute(

@@ -143,8 +143,6 @@ def driver_fetch(conn: Connection, sql: str, params: tuple) -> list[tuple]:
         cursor.close()
 
 
-
-
 @dataclass
 class _VisitPlan:
     counts: list[tuple[str, str, str, int]]  # (day, reason, recorded_by, visits), in key order

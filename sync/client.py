@@ -66,6 +66,8 @@ def _gzip(raw: bytes) -> bytes:
     if _isal_compress is not None:
         return _isal_compress(raw, GZIP_LEVEL)
     return gzip.compress(raw, compresslevel=GZIP_LEVEL)
+
+
 ProgressCallback = Callable[[int, int], None]
 
 def N_(message: str) -> str:
@@ -552,7 +554,6 @@ def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int =
         _push_locked(conn, hub_url, token, batch_size, in_flight, progress, result, clock, lock_ttl,
                      lambda: _BatchSender(session or make_session(retries, backoff / 2), hub_url or "",
                                           token or "", timeout, attempts, backoff, sleep, device_id))
-        _set_synchronous(conn, synchronous)
         result.seconds = time.monotonic() - started
         result.pending = outbox.pending_extent(conn)[0]
         _record_outcome(conn, result, clock, keep_sent_days)
