@@ -5,9 +5,10 @@
 #                                 (Arabic font, chromium, postgresql)
 set -euo pipefail
 
-RUN_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libmtdev1 fonts-noto-core fonts-material-design-icons-iconfont)
-# shellcheck, systemd (systemd-analyze), cage and xwayland: tests/test_packaging.py
-TEST_PACKAGES=(chromium postgresql poppler-utils shellcheck systemd cage xwayland)
+RUN_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libmtdev1 fonts-noto-core fonts-material-design-icons-iconfont espeak-ng)
+# shellcheck, systemd (systemd-analyze), cage and xwayland: tests/test_packaging.py;
+# gettext (msgfmt --check): tests/ui/test_catalogues.py
+TEST_PACKAGES=(chromium postgresql poppler-utils shellcheck systemd cage xwayland gettext)
 
 wanted=("${RUN_PACKAGES[@]}")
 if [[ "${1:-run}" == "test" ]]; then
