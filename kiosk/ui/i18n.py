@@ -10,12 +10,21 @@ is re-evaluated when the language changes: Kivy's kv parser binds any rule that
 calls ``_(`` to ``_.fbind('_', ...)`` (see kivy.lang.parser ``lang_tr``). Arabic
 text comes back reshaped (joined letter forms) and in visual order, line by
 line, because Kivy's SDL2 text renderer does neither.
+
+Counts go through ``_.ngettext(singular, plural, n, **params)`` (each catalogue
+declares its Plural-Forms: two in English, six in Arabic); a French word with
+two meanings through ``_.pgettext(context, msgid)`` (the contexts and the one
+term a concept are in docs/glossaire.md). In right-to-left text every
+placeholder is isolated (LRE or RLE … PDF, the controls the python-bidi in use
+honours), so a path, a phone number or a Latin name keeps its own order.
 """
 
 from __future__ import annotations
 
 import gettext as _gettext
+import re
 import textwrap
+import unicodedata
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,6 +39,49 @@ DOMAIN = "accueil"
 LANGUAGES = ("fr", "en", "ar")
 RTL_LANGUAGES = ("ar",)
 PARIS = ZoneInfo("Europe/Paris")
+
+#: Embedding controls: left-to-right, right-to-left, and the end of either.
+#: (python-bidi's algorithm honours these; it refuses the U+2066… isolates.)
+LRE, RLE, PDF = "\u202a", "\u202b", "\u202c"
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"))
+_PLACEHOLDER = re.compile(r"%\((\w+)\)([sd])|%%")
+
+
+def _rtl_first(value: str) -> bool:
+    """Whether the first letter with a direction reads right to left."""
+    for char in value:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            return True
+        if kind == "L":
+            return False
+    return False
+
+
+def fill(template: str, params: dict, isolate: bool = False) -> str:
+    """``template % params``; with ``isolate``, each filled-in value is wrapped
+    in its own embedding, so the bidi algorithm cannot mix it with the words
+    around it (a path or a phone number would come out reversed)."""
+    if not params:
+        return template
+    if not isolate:
+        return template % params
+
+    def one(match: re.Match) -> str:
+        if match.group(0) == "%%":
+            return "%"
+        value = ("%" + match.group(2)) % (params[match.group(1)],)
+        return (RLE if _rtl_first(value) else LRE) + value + PDF
+
+    return _PLACEHOLDER.sub(one, template)
+
+
+def spoken(text: str) -> str:
+    """The reading-order text behind what a label shows (a Shaped string's
+    logical form), without the invisible direction controls: what a speech
+    engine must get, never the reshaped visual string."""
+    return str(getattr(text, "logical", "") or text).translate(_BIDI_CONTROLS)
+
 
 def load_catalogue(lang: str) -> _gettext.NullTranslations:
     if lang == "fr":
@@ -119,10 +171,21 @@ class Translator(Observable):
         return self._catalogues[self.lang].gettext(msgid)
 
     def __call__(self, msgid: str, **params) -> str:
-        text = self.gettext(msgid)
-        if params:
-            text = text % params
-        return self.display(text)
+        return self.display(fill(self.gettext(msgid), params, self.rtl))
+
+    def ngettext(self, singular: str, plural: str, n: int, **params) -> str:
+        """A message about ``n`` things, in the form the language wants for
+        ``n`` (French and English: two forms; Arabic: six), ready to show."""
+        text = self._catalogues[self.lang].ngettext(singular, plural, n)
+        return self.display(fill(text, params, self.rtl))
+
+    def pgettext(self, context: str, msgid: str, **params) -> str:
+        """A French word with two meanings, told apart by ``context``."""
+        return self.display(fill(self._catalogues[self.lang].pgettext(context, msgid), params, self.rtl))
+
+    def text(self, msgid: str, **params) -> str:
+        """The translation filled in, in reading order, not shaped: for speech."""
+        return fill(self.gettext(msgid), params)
 
     def display(self, text: str) -> str:
         """Text ready for a Kivy label in the current language (shaped if RTL)."""

@@ -2,18 +2,22 @@
 
     python -m kiosk.ui.i18n_tools        # extract, update the .po, compile the .mo
 
-``extract()`` collects every msgid: ``_("…")`` and ``_.gettext("…")`` in
-kiosk/ui and kiosk/app.py (Python and .kv), and ``N_("…")`` in kiosk/core and
-sync (their error messages and default labels reach the screen too). The .mo files are
+``extract()`` collects every msgid: ``_("…")``, ``_.gettext("…")``,
+``_.ngettext("…", "…", n)`` (plural forms) and ``_.pgettext("context", "…")``
+in kiosk/ui and kiosk/app.py (Python and the expressions of .kv rules), and
+``N_("…")`` in kiosk/core and sync (their error messages and default labels
+reach the screen too). The .mo files are
 committed, so a kiosk needs no build step; a test fails when they are stale.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
+from babel.messages import extract as babel_extract
 from babel.messages.extract import extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
@@ -22,8 +26,9 @@ KIOSK = Path(__file__).resolve().parent.parent
 LOCALE_DIR = KIOSK / "locale"
 DOMAIN = "accueil"
 TRANSLATED = ("en", "ar")
-KEYWORDS = {"_": None, "N_": None, "gettext": None}
-_KV_CALL = re.compile(r"""\b_\(\s*(?P<q>["'])(?P<text>(?:\\.|(?!(?P=q)).)*)(?P=q)""")
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+#: A kv rule's property line: ``name: expression`` (the expression is Python).
+_KV_RULE = re.compile(r"^(\s*)([\w.]+):(\s*)(.+)$")
 
 
 def sources() -> list[Path]:
@@ -33,13 +38,16 @@ def sources() -> list[Path]:
     return [f for f in files if f.name != "i18n_tools.py"]
 
 
-def kv_messages(path: Path) -> list[tuple[int, str]]:
-    found = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        for match in _KV_CALL.finditer(line):
-            found.append((lineno, match.group("text").encode().decode("unicode_escape")
-                          if "\\" in match.group("text") else match.group("text")))
-    return found
+def kv_messages(path: Path) -> list[tuple[int, str | tuple, str | None]]:
+    """(line, message, context) of every gettext call in a .kv file's rules,
+    found by Babel's own Python extractor over the rules' expressions."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = _KV_RULE.match(line)
+        lines.append(match.group(4) if match and not line.lstrip().startswith("#") else "")
+    source = io.BytesIO("\n".join(lines).encode("utf-8"))
+    return [(lineno, message, context)
+            for lineno, message, _comments, context in babel_extract.extract("python", source, KEYWORDS)]
 
 
 def extract() -> Catalog:
@@ -47,17 +55,24 @@ def extract() -> Catalog:
     for path in sources():
         where = str(path.relative_to(KIOSK.parent))
         if path.suffix == ".kv":
-            for lineno, text in kv_messages(path):
-                template.add(text, locations=[(where, lineno)], flags=_flags(text))
-            continue
-        for lineno, message, _comments, _context in extract_from_file("python", str(path), KEYWORDS):
-            if isinstance(message, str) and message:
-                template.add(message, locations=[(where, lineno)], flags=_flags(message))
+            found = kv_messages(path)
+        else:
+            found = [(lineno, message, context) for lineno, message, _comments, context
+                     in extract_from_file("python", str(path), KEYWORDS)]
+        for lineno, message, context in found:
+            if isinstance(message, tuple):  # ngettext: (singular, plural[, n])
+                message = tuple(message[:2])
+                if not all(isinstance(part, str) and part for part in message):
+                    continue
+            elif not (isinstance(message, str) and message):
+                continue
+            template.add(message, locations=[(where, lineno)], flags=_flags(message), context=context)
     return template
 
 
-def _flags(text: str) -> tuple[str, ...]:
-    return ("python-format",) if re.search(r"%\(\w+\)[sd]", text) else ()
+def _flags(message: str | tuple) -> tuple[str, ...]:
+    texts = message if isinstance(message, tuple) else (message,)
+    return ("python-format",) if any(re.search(r"%\(\w+\)[sd]", text) for text in texts) else ()
 
 
 def po_path(lang: str) -> Path:
@@ -91,5 +106,6 @@ def compile_mo(lang: str) -> None:
 if __name__ == "__main__":
     update()
     for lang in TRANSLATED:
-        missing = [m.id for m in read(lang) if m.id and not m.string]
+        missing = [m.id for m in read(lang)
+                   if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string)]
         print(f"{lang}: {len(missing)} untranslated")
