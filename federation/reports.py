@@ -29,6 +29,9 @@ from sync.protocol import AGE_BANDS, GENDERS, utc_iso
 PARIS = ZoneInfo("Europe/Paris")
 SILENT_AFTER = timedelta(days=7)
 MAX_PERIOD_DAYS = 366 * 5
+#: the days a period may cover: a date far from these is a typing slip, and
+#: year 1 or 9999 would overflow the week and UTC arithmetic
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 DEFAULT_MONTHS = 3
 
 #: Indexes the report queries need across all centres (the store's own indexes
@@ -127,12 +130,17 @@ def months_before(day: date, months: int) -> date:
 
 
 def _parse_day(text: str, field: str, label_fr: str) -> date:
-    text = text.strip()
+    text = text.strip()[:40]
     for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(text, pattern).date()
+            day = datetime.strptime(text, pattern).date()
         except ValueError:
             continue
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise PeriodError(field, f"{text!r} is outside {FIRST_DAY.year}-{LAST_DAY.year}",
+                              f"La {label_fr} « {text} » doit être entre le "
+                              f"{FIRST_DAY:%d/%m/%Y} et le {LAST_DAY:%d/%m/%Y}.")
+        return day
     raise PeriodError(field, f"{text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)",
                       f"La {label_fr} « {text} » n'est pas une date valide (jj/mm/aaaa).")
 

@@ -160,3 +160,14 @@ def test_expired_session_goes_back_to_sign_in(client, hub):
     engine.dispose()
     answer = client.get("/devices")
     assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/devices"
+
+
+@pytest.mark.parametrize("query", ["from=9999-12-01&to=9999-12-31", "from=0001-01-01&to=0001-01-31",
+                                   "to=0001-01-01", "from=31/12/9999", "to=9999-12-31"])
+def test_periods_out_of_range_get_a_french_400_never_a_500(client, query):
+    sign_in(client)
+    for path in ("/", f"/centres/{sample.A}", "/exports/indicators.csv", "/exports/visits-per-week.csv",
+                 "/exports/report.pdf"):
+        answer = client.get(f"{path}?{query}")
+        assert answer.status_code == 400, (path, answer.status_code)
+        assert "doit être entre le 01/01/2000 et le 31/12/2099" in html.unescape(answer.text), path
