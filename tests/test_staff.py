@@ -199,3 +199,63 @@ def test_the_last_person_to_log_in_is_tried_first(monkeypatch, staff, nadia):
     monkeypatch.setattr(module, "hash_pin", lambda *a: calls.append(1) or real(*a))
     assert staff.authenticate("1002")["name"] == "Bénévole 2"
     assert len(calls) == 1
+
+
+def _attempt_at_once(db_path: str, tested_log: str, barrier, pin: str, results) -> None:
+    """One PIN attempt from a process of its own, on its own connection,
+    released with the others at the same moment; every PIN hash tested is
+    logged to ``tested_log``."""
+    import os
+
+    from kiosk.core import staff as staff_module
+
+    real_hash = staff_module.hash_pin
+
+    def counting(*args, **kwargs):
+        fd = os.open(tested_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+        return real_hash(*args, **kwargs)
+
+    staff_module.hash_pin = counting
+    with Store.open(db_path) as store:
+        barrier.wait()
+        try:
+            Staff(store).authenticate(pin)
+            results.put("in")
+        except Locked:
+            results.put("locked")
+        except InvalidInput:
+            results.put("wrong")
+
+
+def test_wrong_pins_tried_at_once_from_many_processes_test_no_more_than_the_limit(db_path, tmp_path):
+    import multiprocessing
+
+    from kiosk.core.staff import MAX_FAILURES
+
+    with Store.open(db_path) as store:
+        Staff(store).add("Nadia Ferhat", "staff", "2468")
+    tested_log = str(tmp_path / "tested")
+    context = multiprocessing.get_context("fork")
+    crowd = 16
+    barrier, results = context.Barrier(crowd), context.Queue()
+    workers = [context.Process(target=_attempt_at_once,
+                               args=(str(db_path), tested_log, barrier, f"{1000 + n}", results))
+               for n in range(crowd)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    with open(tested_log, "rb") as log:
+        tested = len(log.read())
+    # one person: one hash a PIN tested; the rest found the kiosk locked
+    assert tested == MAX_FAILURES
+    assert sorted(outcomes) == ["locked"] * (crowd - MAX_FAILURES + 1) + ["wrong"] * (MAX_FAILURES - 1)
+    with Store.open(db_path) as store:
+        with pytest.raises(Locked):  # the right PIN too waits for the lock to lift
+            Staff(store).authenticate("2468")

@@ -9,8 +9,16 @@ n=2**14, r=8, p=1: 16 MiB and about 60 ms a hash on the kiosk's class of
 machine, see benchmarks/bench_pin.py). A 4-digit PIN cannot resist an offline
 search whatever the KDF; what protects it is the lockout: after 5 wrong PINs
 in a row the kiosk locks for 30 s, then 60 s, 120 s… (capped at an hour) until
-a right PIN. The lockout is per kiosk (a wrong PIN names nobody) and lives in
-the ``pin_attempts`` table, so restarting the program does not reset it.
+a right PIN. The lockout is per kiosk and lives in the ``pin_attempts``
+table, so restarting the program does not reset it. It cannot be per person:
+a wrong PIN names nobody. Nor per client address, as a server's sign-in is:
+the kiosk is one device with one PIN pad, so everyone who tries a PIN tries
+it from the same place, and whoever can reach the pad can reach it as anyone.
+
+Every attempt is counted before its PIN is tested, in one write transaction
+(BEGIN IMMEDIATE) that also checks the lock: attempts made at once, from
+several connections or processes, each take their turn in the count, and
+no more than ``MAX_FAILURES`` PINs are ever tested before the lock holds.
 
 Managing people takes an ``actor``: a staff-role person (as returned by
 ``authenticate``), or None for the machine's owner (the ``kiosk`` command,
@@ -190,7 +198,7 @@ class Staff:
     def authenticate(self, pin: str) -> dict:
         """{id, name, role} of the PIN's owner. InvalidInput for a wrong PIN,
         Locked(retry_after) while the kiosk is locked."""
-        self._raise_if_locked()
+        locking = self._count_attempt()
         person = self._matching(pin) if isinstance(pin, str) and pin.isdigit() else None
         with self.store.transaction():
             if person:
@@ -198,10 +206,30 @@ class Staff:
                 self.store.db["staff"].update(person["id"], {"last_login_at": self.store.now_iso()})
                 self.store.audit(person, "staff.login", role=person["role"])
                 return person
-            lock = self._record_failure()
-        if lock:
-            raise Locked(lock)
+            if locking:
+                self.store.audit(None, "staff.pin_locked", seconds=locking[0], lockouts=locking[1])
+        if locking:
+            raise Locked(locking[0])
         raise InvalidInput("pin", N_("Code incorrect."), "wrong PIN")
+
+    def _count_attempt(self) -> tuple[int, int] | None:
+        """Count this attempt as failed before its PIN is tested (a right PIN
+        resets the count afterwards), or raise Locked. The attempt that
+        reaches the limit sets the lock itself, so those made at the same
+        moment find it set; its (seconds, lockouts) are returned, None for
+        an attempt that does not lock."""
+        with self.store.transaction():
+            state = self._attempts()
+            if state["locked_until"] and parse_utc(state["locked_until"]) > self.store.now():
+                raise Locked((parse_utc(state["locked_until"]) - self.store.now()).total_seconds())
+            failures = state["failures"] + 1
+            if failures < MAX_FAILURES:
+                self._save_attempts(failures, state["lockouts"], state["locked_until"])
+                return None
+            lockouts = state["lockouts"] + 1
+            delay = lock_delay(lockouts)
+            self._save_attempts(0, lockouts, utc_iso(self.store.now() + timedelta(seconds=delay)))
+            return delay, lockouts
 
     def lock_remaining(self) -> float:
         """Seconds until the PIN pad unlocks (0 when it is not locked)."""
@@ -209,11 +237,6 @@ class Staff:
         if not row["locked_until"]:
             return 0.0
         return max(0.0, (parse_utc(row["locked_until"]) - self.store.now()).total_seconds())
-
-    def _raise_if_locked(self) -> None:
-        remaining = self.lock_remaining()
-        if remaining > 0:
-            raise Locked(remaining)
 
     def _attempts(self) -> dict:
         row = self.store.one("SELECT failures, lockouts, locked_until FROM pin_attempts "
@@ -226,20 +249,6 @@ class Staff:
             "ON CONFLICT (id) DO UPDATE SET failures = excluded.failures, "
             "lockouts = excluded.lockouts, locked_until = excluded.locked_until",
             (failures, lockouts, locked_until))
-
-    def _record_failure(self) -> int:
-        """Count a wrong PIN; returns the lockout's seconds when this one locks."""
-        state = self._attempts()
-        failures = state["failures"] + 1
-        if failures < MAX_FAILURES:
-            self._save_attempts(failures, state["lockouts"], state["locked_until"])
-            return 0
-        lockouts = state["lockouts"] + 1
-        delay = lock_delay(lockouts)
-        until = utc_iso(self.store.now() + timedelta(seconds=delay))
-        self._save_attempts(0, lockouts, until)
-        self.store.audit(None, "staff.pin_locked", seconds=delay, lockouts=lockouts)
-        return delay
 
     # ------------------------------------------------------------ audit
 
