@@ -171,14 +171,19 @@ def _add_restore(commands) -> None:
     restore = _parser(
         commands, "restore", "remettre une sauvegarde à la place de la base",
         "Remplacer la base de données par une sauvegarde. Fermez d'abord la borne. Le fichier est "
-        "vérifié avant ; la base actuelle est gardée à côté (nom.avant-restauration-DATE.db) au "
-        "cas où. Ce qui a été saisi depuis la sauvegarde est perdu.",
+        "vérifié avant : il doit avoir exactement la structure qu'Accueil crée, sinon il est refusé. "
+        "La base actuelle est gardée à côté (nom.avant-restauration-DATE.db) au cas où. Ce qui a été "
+        "saisi depuis la sauvegarde est perdu. La borne garde son inscription au hub (adresse du "
+        "hub, jeton, centre) : celle de la sauvegarde n'est reprise que si vous le demandez.",
         ("kiosk restore --db accueil.db --from /media/cle-usb/sauvegardes/accueil-20261201-090000.db",))
     _db(restore)
     restore.add_argument("--from", dest="from_file", required=True, metavar="FICHIER",
                          help="la sauvegarde à remettre (un fichier accueil-AAAAMMJJ-HHMMSS.db)")
     restore.add_argument("--oui", action="store_true",
                          help="ne pas demander de confirmation (pour les scripts)")
+    restore.add_argument("--inscription-de-la-sauvegarde", dest="enrolment_from_backup", action="store_true",
+                         help="reprendre l'inscription au hub enregistrée dans la sauvegarde (adresse du "
+                         "hub, jeton, centre) au lieu de garder celle de la borne")
     restore.set_defaults(func=cmd_restore)
 
 
@@ -278,8 +283,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if answer.strip().upper() != "OUI":
             print("Rien n'a été changé.")
             return 1
-    safety = backup.restore(args.db, args.from_file)
+    safety = backup.restore(args.db, args.from_file, enrolment_from_backup=args.enrolment_from_backup)
     print(f"Sauvegarde {args.from_file} remise en place dans {args.db}.")
+    if args.enrolment_from_backup:
+        print("L'inscription au hub est celle de la sauvegarde.")
+    else:
+        print("La borne garde son inscription au hub (celle de la sauvegarde n'est pas reprise).")
     if safety:
         print(f"L'ancienne base est gardée dans {safety}")
     return 0

@@ -10,6 +10,7 @@ import centre_rows as rows
 from kiosk.core import backup
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
+from kiosk.core.visits import Visits
 
 ACTOR = {"id": rows.STAFF_ID, "name": "Nadia Ferhat"}
 
@@ -177,3 +178,169 @@ def test_a_backup_that_cannot_be_written_is_a_clear_error_and_leaves_nothing(fil
         backup.backup(filled, stick)
     assert refused.value.field == "backup_dir" and "n'a pas pu être écrite" in refused.value.message_fr
     assert backup.backups(stick) == []
+
+
+# ---------------------------------------------------------------- doctored backups
+
+#: The attack seen: every event queued from then on carries the member's
+#: first name and phone, and the hub stored them.
+LEAK_TRIGGER = """
+    CREATE TRIGGER leak AFTER INSERT ON outbox BEGIN
+        UPDATE outbox SET body = json_set(NEW.body,
+            '$.data.first_name', (SELECT first_name FROM members
+                                  WHERE id = json_extract(NEW.body, '$.data.member_id')),
+            '$.data.phone', (SELECT phone FROM members
+                             WHERE id = json_extract(NEW.body, '$.data.member_id')))
+        WHERE seq = NEW.seq;
+    END
+"""
+
+
+def doctored(made, *statements: str, writable_schema: bool = False):
+    conn = sqlite3.connect(made, isolation_level=None)
+    try:
+        if writable_schema:
+            conn.execute("PRAGMA writable_schema = ON")
+        for statement in statements:
+            conn.execute(statement)
+    finally:
+        conn.close()
+    return made
+
+
+@pytest.fixture
+def stick(tmp_path):
+    folder = tmp_path / "usb"
+    folder.mkdir()
+    return folder
+
+
+@pytest.mark.parametrize("statements, named", [
+    ((LEAK_TRIGGER,), "déclencheur en trop « leak »"),
+    (("CREATE VIEW names AS SELECT first_name, phone FROM members",), "vue en trop « names »"),
+    (("CREATE INDEX members_phone ON members (phone)",), "index en trop « members_phone »"),
+    (("CREATE TABLE copied (first_name, phone)",), "table en trop « copied »"),
+    (("ALTER TABLE members ADD COLUMN note TEXT",), "table « members » modifiée (colonnes : note)"),
+    (("ALTER TABLE visits RENAME COLUMN reason TO motif",), "table « visits » modifiée (colonnes : motif, reason)"),
+    (("DROP INDEX visits_occurred_at",), "index manquant(e) « visits_occurred_at »"),
+])
+def test_a_backup_whose_schema_is_not_the_kiosks_is_refused_naming_what_differs(
+        filled, db_path, stick, statements, named):
+    made = doctored(backup.backup(filled, stick), *statements)
+    filled.close()
+    before = dump(db_path)
+    with pytest.raises(backup.BackupError) as refused:
+        backup.restore(db_path, made)
+    assert refused.value.field == "from_file"
+    assert named in refused.value.message_fr and "a pu être modifié" in refused.value.message_fr
+    assert dump(db_path) == before
+    assert not list(db_path.parent.glob("*avant-restauration*"))
+    assert not list(db_path.parent.glob(".restauration-*"))  # the private copy is gone
+
+
+def test_the_leaking_trigger_never_reaches_the_restored_database(filled, db_path, stick):
+    made = doctored(backup.backup(filled, stick), LEAK_TRIGGER)
+    filled.close()
+    with pytest.raises(backup.BackupError):
+        backup.restore(db_path, made)
+    with Store.open(db_path) as store:
+        assert store.query("SELECT name FROM sqlite_master WHERE type = 'trigger'") == []
+        Visits(store, Settings(store)).check_in("accueil", rows.AICHA)
+        body = store.one("SELECT body FROM outbox ORDER BY seq DESC LIMIT 1")["body"]
+    assert "Aïcha" not in body and "phone" not in body
+
+
+def test_a_table_whose_definition_was_rewritten_in_place_is_refused(filled, db_path, stick):
+    # same columns, but a default changed behind SQLite's back (writable_schema)
+    made = doctored(backup.backup(filled, stick),
+                    "UPDATE sqlite_master SET sql = replace(sql, 'qpv INTEGER NOT NULL DEFAULT 0', "
+                    "'qpv INTEGER NOT NULL DEFAULT 1') WHERE name = 'members'",
+                    writable_schema=True)
+    with pytest.raises(backup.BackupError) as refused:
+        backup.check_backup_file(made)
+    assert "table « members » modifiée (colonnes : qpv)" in refused.value.message_fr
+
+
+def test_many_differences_are_summed_up_and_hostile_names_are_printed_safely(filled, stick):
+    made = doctored(backup.backup(filled, stick),
+                    *(f'CREATE TABLE "t{n}\x1b[31m{"x" * 80}" (a)' for n in range(8)))
+    with pytest.raises(backup.BackupError) as refused:
+        backup.check_backup_file(made)
+    message = refused.value.message_fr
+    assert "et 3 autre(s)" in message and "\x1b" not in message and "x" * 60 not in message
+
+
+def test_the_schema_text_is_compared_without_its_layout_or_comments():
+    assert backup.normal_sql('CREATE  TABLE "t" (\n  a TEXT, -- note\n  b /* x */ INT)') == \
+        backup.normal_sql("create table t (a text, b int)")
+    assert backup.normal_sql("CREATE TABLE t (a DEFAULT 'x')") != backup.normal_sql("CREATE TABLE t (a DEFAULT 'X')")
+
+
+def test_a_backup_made_at_an_older_version_is_checked_against_that_version(db_path, tmp_path):
+    from kiosk.core import migrations
+
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old, isolation_level=None)
+    migrations.migrate(conn, target=3)
+    conn.close()
+    assert backup.check_backup_file(old) == 3
+    backup.restore(db_path, old)
+    with Store.open(db_path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
+    # a version-3 file carrying the version-6 visits table is not a version-3 file
+    conn = sqlite3.connect(old, isolation_level=None)
+    conn.execute("CREATE INDEX member_tokens_seen2 ON member_tokens (seen)")
+    conn.close()
+    with pytest.raises(backup.BackupError):
+        backup.check_backup_file(old)
+
+
+def test_a_demo_database_with_sqlite_statistics_is_accepted(filled, stick):
+    filled.conn.execute("ANALYZE")
+    assert backup.check_backup_file(backup.backup(filled, stick)) >= 1
+
+
+ENROLLED = {"hub_url": "https://hub.federation.example", "device_token": "t" * 40, "centre_id": "centre-1"}
+
+
+def enrol(store, **values):
+    for key, value in values.items():
+        Settings(store).set(key, value)
+
+
+def enrolment(path):
+    with Store.open(path) as store:
+        return {key: Settings(store).get(key) for key in backup.ENROLMENT_KEYS}
+
+
+def test_a_genuine_backup_keeps_the_kiosks_current_enrolment(filled, db_path, stick):
+    enrol(filled, hub_url="https://old-hub.example", device_token="o" * 40, centre_id="old")
+    made = backup.backup(filled, stick)
+    enrol(filled, **ENROLLED)  # the kiosk was enrolled again since
+    filled.close()
+    backup.restore(db_path, made)
+    assert enrolment(db_path) == ENROLLED
+    assert dump(db_path)["visits"] == dump(made)["visits"]
+
+
+def test_staff_may_choose_the_backups_enrolment(filled, db_path, stick):
+    enrol(filled, hub_url="https://old-hub.example", device_token="o" * 40, centre_id="old")
+    made = backup.backup(filled, stick)
+    enrol(filled, **ENROLLED)
+    filled.close()
+    backup.restore(db_path, made, enrolment_from_backup=True)
+    assert enrolment(db_path) == {"hub_url": "https://old-hub.example", "device_token": "o" * 40,
+                                  "centre_id": "old"}
+
+
+def test_a_kiosk_not_enrolled_does_not_take_a_backups_hub_address(filled, db_path, stick, tmp_path):
+    enrol(filled, hub_url="https://elsewhere.example", device_token="e" * 40, centre_id="x")
+    made = backup.backup(filled, stick)
+    filled.close()
+    fresh = tmp_path / "new-kiosk.db"
+    Store.open(fresh).close()
+    backup.restore(fresh, made)
+    assert enrolment(fresh) == {"hub_url": None, "device_token": None, "centre_id": None}
+    nothing_yet = tmp_path / "none.db"
+    backup.restore(nothing_yet, made)
+    assert enrolment(nothing_yet) == {"hub_url": None, "device_token": None, "centre_id": None}

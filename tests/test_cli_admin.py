@@ -130,3 +130,37 @@ def _visits(path) -> list[tuple]:
         return conn.execute("SELECT * FROM visits ORDER BY id").fetchall()
     finally:
         conn.close()
+
+
+def _hub_url(path) -> str | None:
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute("SELECT value FROM settings WHERE key = 'hub_url'").fetchone()
+        return row[0] if row else None
+    finally:
+        conn.close()
+
+
+def test_restore_refuses_a_backup_carrying_a_trigger_and_keeps_the_enrolment_otherwise(centre_db, tmp_path):
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    conn = sqlite3.connect(centre_db, isolation_level=None)
+    conn.execute("""INSERT INTO settings (key, value) VALUES ('hub_url', '"https://from-backup.example"')""")
+    conn.close()
+    made = Path(kiosk("backup", "--db", centre_db, "--to", stick).stdout.strip().split(" : ", 1)[1])
+    conn = sqlite3.connect(centre_db, isolation_level=None)
+    conn.execute("""UPDATE settings SET value = '"https://current.example"' WHERE key = 'hub_url'""")
+    conn.close()
+    doctored = tmp_path / "doctored.db"
+    doctored.write_bytes(made.read_bytes())
+    conn = sqlite3.connect(doctored, isolation_level=None)
+    conn.execute("CREATE TRIGGER leak AFTER INSERT ON outbox BEGIN SELECT 1; END")
+    conn.close()
+    refused = kiosk("restore", "--db", centre_db, "--from", doctored, "--oui")
+    assert refused.returncode == 2 and "déclencheur en trop « leak »" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    done = kiosk("restore", "--db", centre_db, "--from", made, "--oui")
+    assert done.returncode == 0 and "garde son inscription" in done.stdout
+    assert _hub_url(centre_db) == '"https://current.example"'
+    done = kiosk("restore", "--db", centre_db, "--from", made, "--oui", "--inscription-de-la-sauvegarde")
+    assert done.returncode == 0 and _hub_url(centre_db) == '"https://from-backup.example"'

@@ -15,8 +15,10 @@ import os
 import re
 import shutil
 import sqlite3
+import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.request import pathname2url
 
 from kiosk.core import migrations, period
 from kiosk.core.errors import DomainError, N_
@@ -166,37 +168,186 @@ def run_daily(store: Store) -> Path | None:
 
 
 # ---------------------------------------------------------------- restore
+#
+# A backup is a file from a stick: it may have been doctored. SQLite files
+# carry code as well as data (triggers, views, the CHECKs and defaults of
+# tables), so a file is restored only if its schema is exactly the one this
+# program builds for the file's version, object by object. It is read with
+# the schema distrusted while it is checked, and restored from a private
+# copy, so the file checked is the file restored.
 
-def check_backup_file(path: str | Path) -> int:
-    """Refuse a file that is not a sound Accueil database; returns its schema version."""
+#: The settings that bind the kiosk to its hub. A restore keeps the kiosk's
+#: own unless staff choose the backup's: a file must not bring a hub address
+#: and a device token of its own.
+ENROLMENT_KEYS = ("hub_url", "device_token", "centre_id")
+#: Tables SQLite makes itself (ANALYZE): allowed, with SQLite's own definition.
+OPTIONAL_INTERNAL = ("sqlite_stat1", "sqlite_stat4")
+KIND_FR = {"table": "table", "index": "index", "trigger": "déclencheur", "view": "vue"}
+SHOWN_DIFFERENCES = 5
+
+_TOKEN = re.compile(r"""
+    (?P<comment>--[^\n]*|/\*.*?(?:\*/|$))
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<quoted>"(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`)
+  | (?P<word>[A-Za-z_0-9.$]+)
+  | (?P<space>\s+)
+  | (?P<other>.)
+""", re.VERBOSE | re.DOTALL)
+
+
+def normal_sql(sql: str | None) -> str | None:
+    """The schema text as tokens: comments and layout dropped, identifiers and
+    keywords in one case and unquoted; string literals kept exactly. Two
+    texts equal here define the same object."""
+    if sql is None:
+        return None
+    tokens = []
+    for match in _TOKEN.finditer(sql):
+        kind, text = match.lastgroup, match.group()
+        if kind in ("comment", "space"):
+            continue
+        if kind == "quoted":
+            inner = text[1:-1]
+            text = inner.replace('""', '"') if text[0] == '"' else inner.replace("``", "`")
+            text = text.lower() if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", text) else f'"{text}"'
+        elif kind == "word":
+            text = text.lower()
+        tokens.append(text)
+    return " ".join(tokens)
+
+
+def _schema(conn: sqlite3.Connection) -> dict[tuple[str, str], tuple[str, str | None]]:
+    return {(kind, name): (table, normal_sql(sql)) for kind, name, table, sql in conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master")}
+
+
+def expected_schema(version: int) -> tuple[dict[tuple[str, str], tuple[str, str | None]], dict[str, list[tuple]]]:
+    """What this program's migrations build up to ``version``, in memory: the
+    schema (SQLite's own statistics tables included: they may or may not be
+    there) and each table's columns."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        migrations.migrate(conn, target=version)
+        conn.execute("ANALYZE")
+        schema = _schema(conn)
+        return schema, {name: _columns(conn, name) for kind, name in schema if kind == "table"}
+    finally:
+        conn.close()
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[tuple]:
+    return [tuple(r[1:]) for r in conn.execute("SELECT * FROM pragma_table_xinfo(?)", (table,))]
+
+
+def _shown(name: str) -> str:
+    """A name read from the file, made safe to print (it may be anything)."""
+    clean = "".join(c if c.isprintable() else "?" for c in name)
+    return clean if len(clean) <= 40 else clean[:39] + "…"
+
+
+def schema_differences(conn: sqlite3.Connection, version: int) -> list[str]:
+    """How the schema of ``conn`` differs from the kiosk's at ``version``,
+    in French, one item a difference (empty: the same)."""
+    expected, expected_columns = expected_schema(version)
+    found = _schema(conn)
+    differences = []
+    for key in sorted(found.keys() - expected.keys()):
+        kind, name = key
+        differences.append(f"{KIND_FR.get(kind, kind)} en trop « {_shown(name)} »")
+    for key in sorted(expected.keys() - found.keys()):
+        kind, name = key
+        if name not in OPTIONAL_INTERNAL:
+            differences.append(f"{KIND_FR.get(kind, kind)} manquant(e) « {name} »")
+    for key in sorted(found.keys() & expected.keys()):
+        if found[key] == expected[key]:
+            continue
+        kind, name = key
+        if kind == "table":
+            have = {c[0]: c for c in _columns(conn, name)}
+            want = {c[0]: c for c in expected_columns.get(name, [])}
+            changed = sorted(n for n in have.keys() | want.keys() if have.get(n) != want.get(n))
+            if changed:
+                columns = ", ".join(_shown(n) for n in changed)
+                differences.append(f"table « {name} » modifiée (colonnes : {columns})")
+                continue
+        differences.append(f"{KIND_FR.get(kind, kind)} « {name} » modifié(e)")
+    return differences
+
+
+def _uri(path: Path) -> str:
+    return "file:" + pathname2url(str(path.resolve()))
+
+
+def _open_untrusted(path: Path) -> sqlite3.Connection:
+    """Read a file that may be hostile: read-only, no code from its schema
+    run (trusted_schema=OFF: its triggers, views and functions are not
+    trusted), every cell's size checked, no memory map, no extension.
+    SQLite's DEFENSIVE flag needs Connection.setconfig (Python 3.12); on 3.11
+    it is not set, and nothing here turns writable_schema on."""
+    conn = sqlite3.connect(f"{_uri(path)}?mode=ro", uri=True, isolation_level=None)
+    try:
+        if hasattr(conn, "setconfig"):
+            conn.setconfig(sqlite3.SQLITE_DBCONFIG_DEFENSIVE, True)
+            conn.setconfig(sqlite3.SQLITE_DBCONFIG_TRUSTED_SCHEMA, False)
+        conn.execute("PRAGMA trusted_schema = OFF")
+        conn.execute("PRAGMA cell_size_check = ON")
+        conn.execute("PRAGMA mmap_size = 0")
+        conn.execute("PRAGMA query_only = ON")
+        with contextlib.suppress(AttributeError):
+            conn.enable_load_extension(False)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def check_backup_file(path: str | Path, shown_as: str | Path | None = None) -> int:
+    """Refuse a file that is not a sound, unaltered Accueil database; returns
+    its schema version. ``shown_as`` is the name its messages give it."""
     path = Path(path)
+    shown = Path(shown_as) if shown_as is not None else path
     if not path.is_file():
-        raise _refused(path, N_("Le fichier %(path)s n'existe pas."), "file does not exist")
+        raise _refused(shown, N_("Le fichier %(path)s n'existe pas."), "file does not exist")
     with open(path, "rb") as handle:
         if handle.read(16) != b"SQLite format 3\x00":
-            raise _refused(path, N_("%(path)s n'est pas une sauvegarde Accueil (ce n'est pas une base SQLite)."),
+            raise _refused(shown, N_("%(path)s n'est pas une sauvegarde Accueil (ce n'est pas une base SQLite)."),
                            "not an SQLite database")
+    differences: list[str] = []
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = _open_untrusted(path)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            encoding = conn.execute("PRAGMA encoding").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             problems = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+            known = 1 <= version <= migrations.SCHEMA_VERSION and REQUIRED_TABLES <= tables
+            if problems == ["ok"] and known:
+                differences = schema_differences(conn, version)
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        raise _refused(path, N_("%(path)s est abîmé et ne peut pas être restauré."), f"unreadable: {exc}")
+        raise _refused(shown, N_("%(path)s est abîmé et ne peut pas être restauré."), f"unreadable: {exc}")
     if problems != ["ok"]:
-        raise _refused(path, N_("%(path)s est abîmé et ne peut pas être restauré."),
+        raise _refused(shown, N_("%(path)s est abîmé et ne peut pas être restauré."),
                        f"integrity check failed: {problems[:3]}")
-    if not 1 <= version <= migrations.SCHEMA_VERSION or not REQUIRED_TABLES <= tables:
-        raise _refused(path, N_("%(path)s n'est pas une sauvegarde Accueil."),
-                       f"schema version {version}, tables missing: {sorted(REQUIRED_TABLES - tables)}")
+    if not known or encoding != "UTF-8":
+        raise _refused(shown, N_("%(path)s n'est pas une sauvegarde Accueil."),
+                       f"schema version {version}, encoding {encoding}, "
+                       f"tables missing: {sorted(REQUIRED_TABLES - tables)}")
+    if differences:
+        listed = " ; ".join(differences[:SHOWN_DIFFERENCES])
+        if len(differences) > SHOWN_DIFFERENCES:
+            listed += f" ; et {len(differences) - SHOWN_DIFFERENCES} autre(s)"
+        raise _refused(shown, N_("%(path)s n'est pas restauré : sa structure n'est pas celle qu'Accueil "
+                                 "crée (%(differences)s). Ce fichier a pu être modifié ; utilisez une "
+                                 "autre sauvegarde."),
+                       f"schema differs from version {version}'s: {differences}", differences=listed)
     return version
 
 
-def _refused(path: Path, template: str, reason: str) -> BackupError:
-    return BackupError("from_file", template, f"cannot restore {path}: {reason}", value=str(path), path=str(path))
+def _refused(path: Path, template: str, reason: str, **params: str) -> BackupError:
+    return BackupError("from_file", template, f"cannot restore {path}: {reason}", value=str(path),
+                       path=str(path), **params)
 
 
 def _check_integrity(path: Path, field: str) -> None:
@@ -241,31 +392,85 @@ def _replace_file(source: sqlite3.Connection, db_path: Path) -> None:
     os.replace(fresh, db_path)
 
 
-def restore(db_path: str | Path, from_file: str | Path) -> Path | None:
+def restore(db_path: str | Path, from_file: str | Path, enrolment_from_backup: bool = False) -> Path | None:
     """Replace the database at ``db_path`` by the backup ``from_file``.
 
-    The backup is checked first; the current database, if any, is first
-    copied beside it as ``<name>.avant-restauration-YYYYMMDD-HHMMSS.db``
-    (returned). The copy into place goes through the backup API, so the live
-    file and its WAL stay consistent. Close the kiosk before restoring.
+    The backup is copied to a private file beside the database and that copy
+    is checked (``check_backup_file``) and restored: the file checked is the
+    file restored. The current database, if any, is first copied beside it
+    as ``<name>.avant-restauration-YYYYMMDD-HHMMSS.db`` (returned). The copy
+    into place goes through the backup API, so the live file and its WAL
+    stay consistent. Close the kiosk before restoring.
+
+    The kiosk keeps its own enrolment (hub address, device token, centre):
+    the backup's is replaced by it, or removed when the kiosk had none,
+    unless ``enrolment_from_backup`` (staff chose the backup's).
     """
     db_path = Path(db_path)
-    check_backup_file(from_file)
-    safety = None
-    if db_path.exists():
-        stamp = datetime.now(timezone.utc).astimezone(period.PARIS).strftime("%Y%m%d-%H%M%S")
-        safety = db_path.with_name(f"{db_path.stem}.avant-restauration-{stamp}.db")
-        _safety_copy(db_path, safety)
-    source = sqlite3.connect(f"file:{Path(from_file)}?mode=ro", uri=True)
-    try:
+    from_file = Path(from_file)
+    with _private_copy(from_file, db_path) as candidate:
+        check_backup_file(candidate, shown_as=from_file)
+        enrolment = None if enrolment_from_backup else _enrolment(db_path)
+        safety = None
+        if db_path.exists():
+            stamp = datetime.now(timezone.utc).astimezone(period.PARIS).strftime("%Y%m%d-%H%M%S")
+            safety = db_path.with_name(f"{db_path.stem}.avant-restauration-{stamp}.db")
+            _safety_copy(db_path, safety)
+        source = _open_untrusted(candidate)
         try:
-            _copy_into(source, db_path)
-        except sqlite3.DatabaseError:
-            # the current file is too damaged to be written into: it is safe in
-            # the safety copy, so put a fresh file in its place
-            _replace_file(source, db_path)
-    finally:
-        source.close()
+            try:
+                _copy_into(source, db_path)
+            except sqlite3.DatabaseError:
+                # the current file is too damaged to be written into: it is safe in
+                # the safety copy, so put a fresh file in its place
+                _replace_file(source, db_path)
+        finally:
+            source.close()
     # bring an older backup up to this program's schema now, not at next start
-    Store.open(db_path).close()
+    with Store.open(db_path) as store:
+        if enrolment is not None:
+            _put_enrolment(store, enrolment)
     return safety
+
+
+@contextlib.contextmanager
+def _private_copy(from_file: Path, db_path: Path):
+    """``from_file`` (and its -wal, if any) copied byte for byte into a
+    private folder beside the database, removed afterwards."""
+    if not from_file.is_file():
+        raise _refused(from_file, N_("Le fichier %(path)s n'existe pas."), "file does not exist")
+    folder = db_path.parent if db_path.parent.is_dir() else None
+    with tempfile.TemporaryDirectory(prefix=".restauration-", dir=folder) as private:
+        copy = Path(private) / "candidate.db"
+        try:
+            shutil.copyfile(from_file, copy)
+            if Path(f"{from_file}-wal").is_file():
+                shutil.copyfile(f"{from_file}-wal", f"{copy}-wal")
+        except OSError as exc:
+            raise _refused(from_file, N_("%(path)s n'a pas pu être lu (clé retirée ou disque plein ?)."),
+                           f"could not copy it: {exc}") from exc
+        yield copy
+
+
+def _enrolment(db_path: Path) -> dict[str, str]:
+    """The kiosk's current enrolment settings (their stored JSON text); none
+    when there is no database or it cannot be read."""
+    if not db_path.is_file():
+        return {}
+    try:
+        with _source(db_path) as conn:
+            marks = ", ".join("?" for _ in ENROLMENT_KEYS)
+            return dict(conn.execute(f"SELECT key, value FROM settings WHERE key IN ({marks})",
+                                     ENROLMENT_KEYS).fetchall())
+    except sqlite3.DatabaseError:
+        return {}
+
+
+def _put_enrolment(store: Store, enrolment: dict[str, str]) -> None:
+    with store.transaction():
+        for key in ENROLMENT_KEYS:
+            if key in enrolment:
+                store.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                                   "DO UPDATE SET value = excluded.value", (key, enrolment[key]))
+            else:
+                store.conn.execute("DELETE FROM settings WHERE key = ?", (key,))
