@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.lang import Builder
-from kivy.properties import StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.core import backup
 from kiosk.core.centre import Centre
@@ -41,6 +41,8 @@ class StaffBackupsScreen(ModeScreen):
     staff_only = True
     folder = StringProperty("")
     result = StringProperty("")
+    #: staff chose the backup's hub address and token over the kiosk's own
+    enrolment_from_backup = BooleanProperty(False)
     popup = None
 
     def refresh(self) -> None:
@@ -58,6 +60,7 @@ class StaffBackupsScreen(ModeScreen):
 
     def reset(self) -> None:
         self.result = ""
+        self.enrolment_from_backup = False
         if self.popup is not None:
             self.popup.dismiss(animation=False)
             self.popup = None
@@ -92,9 +95,15 @@ class StaffBackupsScreen(ModeScreen):
         store = app.centre.store
         db_path, clock = store.path, store.clock
         app.centre.close()
+        refused = None
         try:
-            backup.restore(db_path, path)
+            backup.restore(db_path, path, enrolment_from_backup=self.enrolment_from_backup)
+        except DomainError as error:  # the file changed since it was checked
+            refused = error
         finally:
             app.centre = Centre.open(db_path, clock=clock)
+        if refused is not None:
+            self.result = app.error_text(refused)
+            return
         app.centre_name = app.centre.settings.get("centre_name")
         app.mode.end()
