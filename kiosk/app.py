@@ -40,6 +40,7 @@ CONFIRM_S = 6
 ENTER_KEYS = (13, 271)
 PRODUCT = "Accueil"  # the product's name, the same in every language
 ESCAPE_KEY = 27
+DESKTOP_MINIMUM = (720, 480)
 
 
 class KioskApp(App):
@@ -58,11 +59,14 @@ class KioskApp(App):
 
     def __init__(self, centre, kiosk_mode: bool = True, now: Callable[[], datetime] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, confirm_s: float = CONFIRM_S,
-                 scheduler=None, **kwargs: Any):
+                 scheduler=None, desktop: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.register_event_type("on_pin_request")
         self.centre = centre
         self.kiosk_mode = kiosk_mode
+        # `kiosk run --windowed`: a resizable window with a « Fermer » button
+        # in the header (tests and screenshots draw the kiosk without it)
+        self.desktop = desktop and not kiosk_mode
         self.now = now or centre.store.now
         self.monotonic = monotonic
         self.confirm_s = confirm_s
@@ -101,6 +105,10 @@ class KioskApp(App):
         root = Shell()
         self.sm = root.ids.sm
         self.go("home")
+        if self.desktop:
+            from kiosk.ui.desktop import QuitButton
+
+            root.ids.header.add_widget(QuitButton())
         self._bind_window()
         Clock.schedule_interval(self.tick, 1)
         # the daily backup to the configured folder (a USB stick), checked hourly
@@ -165,6 +173,9 @@ class KioskApp(App):
             Config.set("kivy", "exit_on_escape", "0")
             Window.fullscreen = "auto"
             Window.show_cursor = False
+        elif self.desktop:
+            # the smallest of the displays the layouts are made for, either way up
+            Window.minimum_width, Window.minimum_height = DESKTOP_MINIMUM
 
     def on_stop(self) -> None:
         if self.scheduler is not None:
