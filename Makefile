@@ -26,8 +26,10 @@ $(DEMO_DB): | $(VENV)/.installed
 
 demo: $(DEMO_DB)
 
+# a resizable window with a « Fermer » button; with no screen, kiosk run says
+# so and how to draw the screens into images instead (kiosk screenshot)
 run: setup $(DEMO_DB)
-	$(VENV)/bin/kiosk run --db $(DEMO_DB)
+	$(VENV)/bin/kiosk run --windowed --db $(DEMO_DB)
 
 test: setup-test
 	$(PY) -m pytest

@@ -42,12 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="open the kiosk on a database (full screen)",
         description="Open the residents' kiosk, full screen, on a database file. "
-        "Escape and closing the window do nothing: leave through the staff mode.",
+        "Escape and closing the window do nothing: leave through the staff mode. "
+        "With no screen (no DISPLAY nor WAYLAND_DISPLAY on Linux) it says so and "
+        "exits with status 4: `kiosk screenshot` draws the screens into images instead.",
     )
     run.add_argument("--db", default=None,
                      help="database file of the centre (default: accueil.db in the user data folder)")
     run.add_argument("--windowed", action="store_true",
-                     help="a 1280x800 window with a cursor, for trying it out (Escape still ignored)")
+                     help="a resizable 1280x800 window with a cursor and a « Fermer » button, "
+                     "for trying it out on a desktop (what `make run` opens)")
     run.set_defaults(func=cmd_run)
 
     shot = commands.add_parser(
@@ -145,9 +148,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     # handle it in Python before SDL starts, so `systemctl stop` ends the kiosk.
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
     from kivy.config import Config
+    from kivy.utils import platform
 
+    from kiosk import paths
+    from kiosk.ui.display_check import no_screen_message, screen_missing
+
+    if screen_missing(os.environ, platform):
+        # sys.__stderr__: Kivy's logger has wrapped sys.stderr by now
+        print(no_screen_message(args.db or paths.default_db(create=False)), file=sys.__stderr__)
+        return EXIT_NO_SCREEN
     Config.set("graphics", "width", "1280")
     Config.set("graphics", "height", "800")
+    if args.windowed:
+        Config.set("graphics", "resizable", "1")  # by its edges, whatever KIVY_HOME's config says
     Config.set("kivy", "exit_on_escape", "0")
     from kiosk.ui.window_config import use_touch_keyboard
 
@@ -155,11 +168,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.app import KioskApp, make_scheduler
     from kiosk.core.centre import Centre
 
-    from kiosk import paths
-
     database = args.db or paths.default_db()
     centre = Centre.open(database)
-    KioskApp(centre, kiosk_mode=not args.windowed, scheduler=make_scheduler(database)).run()
+    KioskApp(centre, kiosk_mode=not args.windowed, desktop=args.windowed,
+             scheduler=make_scheduler(database)).run()
     return 0
 
 
@@ -197,6 +209,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 EXIT_SYNC_FAILED = 1
 EXIT_NOT_ENROLLED = 3
+EXIT_NO_SCREEN = 4  # kiosk run: nowhere to show the kiosk
 
 
 def _sync_db(args: argparse.Namespace, create: bool = False) -> str:
