@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from federation import api, checker
+from federation import api, checker, ingest, ratelimit
 from federation import store as db
 from sync import protocol
 
@@ -30,7 +30,8 @@ BUSY_RETRY_AFTER_S = 2
 
 
 def create_app(db_url: str | None = None, limits: api.Limits | None = None,
-               check_workers: int = checker.DEFAULT_WORKERS) -> FastAPI:
+               check_workers: int = checker.DEFAULT_WORKERS,
+               pre_auth_per_minute: int = ratelimit.DEFAULT_PER_MINUTE) -> FastAPI:
     """Open (and migrate) the database at ``db_url`` and build the app. While
     it is served, ``check_workers`` processes check the batches (see
     federation.checker; 0: in this process)."""
@@ -54,6 +55,8 @@ def create_app(db_url: str | None = None, limits: api.Limits | None = None,
     _mount_dashboard(app)
     _install_error_handlers(app)
 
+    # inside HubHeader, so its refusals carry the header too
+    app.add_middleware(ratelimit.PreAuthLimit, per_minute=pre_auth_per_minute)
     app.add_middleware(HubHeader)
     return app
 
@@ -84,7 +87,8 @@ def app_from_environment() -> FastAPI:
     """The app `federation serve` runs (in each worker): the database from
     $FEDERATION_DB, limits from $FEDERATION_MAX_BODY_BYTES,
     $FEDERATION_MAX_EVENTS and $FEDERATION_RATE_LIMIT (requests a minute),
-    the batch checker's processes from $FEDERATION_CHECK_WORKERS."""
+    the batch checker's processes from $FEDERATION_CHECK_WORKERS, the refusals
+    a minute per client address from $FEDERATION_PRE_AUTH_RATE_LIMIT."""
     limits = api.Limits()
     for attribute, variable in (("max_body_bytes", "FEDERATION_MAX_BODY_BYTES"),
                                 ("max_events", "FEDERATION_MAX_EVENTS"),
@@ -92,9 +96,14 @@ def app_from_environment() -> FastAPI:
         if os.environ.get(variable):
             setattr(limits, attribute, int(os.environ[variable]))
     limits.max_decoded_bytes = max(limits.max_decoded_bytes, limits.max_body_bytes)
+    # when events may have occurred to be stored (years before, days after their arrival)
+    limits.window = ingest.Window(int(os.environ.get("FEDERATION_WINDOW_PAST_YEARS") or limits.window.past_years),
+                                  int(os.environ.get("FEDERATION_WINDOW_FUTURE_DAYS") or limits.window.future_days))
     workers = os.environ.get("FEDERATION_CHECK_WORKERS")
+    pre_auth = os.environ.get("FEDERATION_PRE_AUTH_RATE_LIMIT")
     app = create_app(os.environ.get("FEDERATION_DB"), limits,
-                     int(workers) if workers else checker.DEFAULT_WORKERS)
+                     int(workers) if workers else checker.DEFAULT_WORKERS,
+                     int(pre_auth) if pre_auth else ratelimit.DEFAULT_PER_MINUTE)
     # the modules and app built at start live as long as the process: keep the
     # garbage collector from walking them again after every batch's garbage
     gc.collect()

@@ -24,6 +24,12 @@ SERVE_LIMITS = {
     "max_events": "FEDERATION_MAX_EVENTS",
     "rate_limit": "FEDERATION_RATE_LIMIT",
     "check_workers": "FEDERATION_CHECK_WORKERS",
+    "window_past_years": "FEDERATION_WINDOW_PAST_YEARS",
+    "window_future_days": "FEDERATION_WINDOW_FUTURE_DAYS",
+    "pre_auth_rate_limit": "FEDERATION_PRE_AUTH_RATE_LIMIT",
+    # read by federation.serving, uvicorn's protocol in each worker
+    "header_timeout": "FEDERATION_HEADER_TIMEOUT",
+    "body_timeout": "FEDERATION_BODY_TIMEOUT",
 }
 
 
@@ -48,6 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--check-workers", type=int,
                        help="processes checking the batches beside each server process, 0 to check them "
                        "in the server process (default 1)")
+    serve.add_argument("--window-past-years", type=int,
+                       help="events that occurred more than this many years before they reach the hub are "
+                       "parked, not stored (default 10)")
+    serve.add_argument("--window-future-days", type=int,
+                       help="events dated more than this many days after they reach the hub are parked, "
+                       "not stored (default 1)")
+    serve.add_argument("--pre-auth-rate-limit", type=int,
+                       help="refused sign-ins, enrolment codes and device tokens allowed a minute per "
+                       "client address before it gets 429 at once, 0 for no limit (default 30)")
+    serve.add_argument("--header-timeout", type=float,
+                       help="seconds a client has to send a request's headers (default 10)")
+    serve.add_argument("--body-timeout", type=float,
+                       help="seconds a client has to send a request's body once its headers are in (default 60)")
+    serve.add_argument("--trusted-proxy", metavar="ADDRESSES",
+                       help="comma-separated addresses of the reverse proxy in front, whose X-Forwarded-For "
+                       "and X-Forwarded-Proto are believed (e.g. 127.0.0.1); by default none is")
     serve.set_defaults(func=cmd_serve)
 
     add = commands.add_parser("add-centre", help="create a centre and its first enrolment code",
@@ -107,8 +129,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     db.open_engine(os.environ["FEDERATION_DB"]).dispose()  # migrate once, before the workers
     shown = make_url(db.normalise_url(os.environ["FEDERATION_DB"])).render_as_string(hide_password=True)
     print(f"Federation hub on http://{args.host}:{args.port} (database {shown}); Ctrl+C stops it.", flush=True)
+    from federation import serving  # after the environment: its protocol reads it at import
+
+    # a client names its own address in X-Forwarded-For: only a proxy the
+    # operator named is believed (the sign-in and rate limits count addresses)
+    proxies = [address.strip() for address in (args.trusted_proxy or "").split(",") if address.strip()]
     uvicorn.run("federation.app:app_from_environment", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", access_log=False)
+                workers=args.workers, log_level="warning", access_log=False,
+                http="federation.serving:DeadlineProtocol",
+                timeout_keep_alive=serving.KEEP_ALIVE_S,
+                h11_max_incomplete_event_size=serving.MAX_HEADER_BYTES,
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
     return 0
 
 

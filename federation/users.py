@@ -1,4 +1,4 @@
-"""Federation staff accounts, their web sessions and the sign-in rate limit.
+"""Federation staff accounts, their web sessions and the sign-in limits.
 
 Everything lives in the hub's database (tables registered on the store's
 MetaData, so the store's create/migrate covers them): a hub process keeps no
@@ -21,10 +21,11 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from federation.store import metadata
+from federation.store import metadata, writer
 
 SESSION_LIFETIME = timedelta(hours=12)
-#: failed sign-ins allowed per e-mail address, and per client address, in the window
+#: failed sign-ins allowed for one e-mail address from one client address, and
+#: from one client address whatever the e-mail, in the window (see sign_in)
 MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_CLIENT = 20
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -151,27 +152,64 @@ def authenticate(engine: Engine, email: str, password: str) -> int | None:
     return row.id if verify_password(password, row.password_hash) else None
 
 
-# ---------------------------------------------------------------- rate limit
+# ---------------------------------------------------------------- sign-in limits
 
-def too_many_failures(engine: Engine, email: str, client: str, now: datetime | None = None) -> bool:
-    since = _iso((now or _now()) - FAILURE_WINDOW)
-    count = sa.select(sa.func.count()).select_from(login_failures)
-    with engine.connect() as conn:
-        by_email = conn.execute(count.where(login_failures.c.email == normalise_email(email),
-                                            login_failures.c.failed_at >= since)).scalar_one()
-        by_client = conn.execute(count.where(login_failures.c.client == client,
-                                             login_failures.c.failed_at >= since)).scalar_one()
-    return by_email >= MAX_FAILURES_PER_EMAIL or by_client >= MAX_FAILURES_PER_CLIENT
+class TooManyAttempts(Exception):
+    """Sign-in refused before the password was checked: too many attempts
+    for this person from this client address, or from this address at all."""
 
 
-def record_failure(engine: Engine, email: str, client: str, now: datetime | None = None) -> None:
+def sign_in(engine: Engine, email: str, password: str, client: str,
+            now: datetime | None = None) -> int | None:
+    """The user's id if the password is right, None if not; raises
+    TooManyAttempts without checking it past the limits.
+
+    The attempt is written (and committed) before it is counted, and counted
+    before the password is checked: of any number of simultaneous attempts,
+    the k-th to commit sees at least k rows, so at most MAX_FAILURES_PER_EMAIL
+    passwords are ever tested for one person from one address in the window,
+    and MAX_FAILURES_PER_CLIENT from one address. A failure stays as the
+    attempt's row; a success removes that person's rows from that address; an
+    attempt refused for the limits removes its own row, so a crowd of refused
+    attempts neither grows the table nor prolongs the lock.
+
+    The limits are per address: a stranger elsewhere cannot lock a member of
+    staff out (the pre-authentication rate limit, federation.ratelimit, bounds
+    how fast any one address may try).
+    """
     now = now or _now()
-    with engine.begin() as conn:
-        conn.execute(login_failures.insert().values(
-            email=normalise_email(email)[:254], client=client[:64], failed_at=_iso(now)))
+    email, client = normalise_email(email)[:254], (client or "unknown")[:64]
+    attempt = _count_attempt(engine, email, client, now)
+    if attempt is None:
+        raise TooManyAttempts(email)
+    user_id = authenticate(engine, email, password)
+    if user_id is not None:
+        with writer(engine) as conn, conn.begin():
+            conn.execute(login_failures.delete().where(login_failures.c.email == email,
+                                                       login_failures.c.client == client))
+    return user_id
+
+
+def _count_attempt(engine: Engine, email: str, client: str, now: datetime) -> int | None:
+    """Record the attempt; its row id, or None (and no row) past a limit."""
+    since = _iso(now - FAILURE_WINDOW)
+    with writer(engine) as conn, conn.begin():
+        attempt = conn.execute(login_failures.insert().values(
+            email=email, client=client, failed_at=_iso(now))).inserted_primary_key[0]
         # keep the table small: nothing older than the window matters
-        conn.execute(login_failures.delete().where(
-            login_failures.c.failed_at < _iso(now - FAILURE_WINDOW)))
+        conn.execute(login_failures.delete().where(login_failures.c.failed_at < since))
+    # counted in a new statement, after the commit: it sees every attempt
+    # committed before it, its own included
+    recent = sa.select(sa.func.count()).select_from(login_failures).where(
+        login_failures.c.client == client, login_failures.c.failed_at >= since)
+    with engine.connect() as conn:
+        by_person = conn.execute(recent.where(login_failures.c.email == email)).scalar_one()
+        by_client = conn.execute(recent).scalar_one()
+    if by_person <= MAX_FAILURES_PER_EMAIL and by_client <= MAX_FAILURES_PER_CLIENT:
+        return attempt
+    with writer(engine) as conn, conn.begin():
+        conn.execute(login_failures.delete().where(login_failures.c.id == attempt))
+    return None
 
 
 # ---------------------------------------------------------------- sessions

@@ -26,7 +26,8 @@ def hub(tmp_path_factory):
     engine.dispose()
     # the account the tests sign in with comes from the real `federation add-user`
     run_federation("add-user", EMAIL, db_url=url, stdin=PASSWORD + "\n")
-    server = start_hub(url, root)
+    # the proxy in front of a real hub is on the same machine, and named
+    server = start_hub(url, root, trusted_proxy="127.0.0.1")
     yield server
     server.stop()
 
@@ -57,7 +58,7 @@ def test_sign_in_opens_a_session_with_safe_cookie_flags(client):
 
 
 def test_cookies_are_secure_behind_https(client):
-    # the proxy in front says the browser used HTTPS (uvicorn trusts 127.0.0.1's headers)
+    # the proxy in front says the browser used HTTPS (trusted: --trusted-proxy 127.0.0.1)
     client.headers["X-Forwarded-Proto"] = "https"
     form = client.get("/login")
     assert "Secure" in form.headers["set-cookie"]

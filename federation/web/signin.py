@@ -14,6 +14,8 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def _client(request: Request) -> str:
+    # the peer's address; a proxy's X-Forwarded-For only when `federation
+    # serve --trusted-proxy` names that proxy (uvicorn rewrites the peer then)
     return request.client.host if request.client else "unknown"
 
 
@@ -41,14 +43,14 @@ def _form(request: Request, next: str, error: str | None = None, email: str = ""
 def login(request: Request, email: str = Form(""), password: str = Form(""),
           csrf_token: str = Form(""), next: str = Form("/")):
     security.check_login_csrf(request, csrf_token)
-    engine, client = security.engine(request), _client(request)
-    if users.too_many_failures(engine, email, client):
+    engine = security.engine(request)
+    try:
+        user_id = users.sign_in(engine, email, password, _client(request))
+    except users.TooManyAttempts:
         minutes = int(users.FAILURE_WINDOW.total_seconds() // 60)
         return _form(request, next, f"Trop de tentatives de connexion. Réessayez dans {minutes} minutes.",
                      email, 429, {"Retry-After": str(minutes * 60)})
-    user_id = users.authenticate(engine, email, password)
     if user_id is None:
-        users.record_failure(engine, email, client)
         return _form(request, next, "Adresse e-mail ou mot de passe incorrect.", email, 401)
     response = RedirectResponse(security.safe_next(next), status_code=303)
     security.set_session_cookie(request, response, users.start_session(engine, user_id))
