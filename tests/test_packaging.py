@@ -234,6 +234,42 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path):
     assert "accueil-kiosk.service" in done.stdout
 
 
+def tree_state(tree: Path) -> dict[str, tuple[int, int, int, int]]:
+    """Every path under ``tree`` with its owner, group, mode and mtime (a
+    folder's mtime moves when anything is made or removed in it)."""
+    state = {}
+    for path in [tree, *tree.rglob("*")]:
+        info = path.lstat()
+        state[str(path.relative_to(tree))] = (info.st_uid, info.st_gid, info.st_mode, info.st_mtime_ns)
+    return state
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the installer runs as root on someone else's clone")
+def test_install_as_root_leaves_the_owners_clone_as_it_was(tmp_path):
+    # the owner's clone: this tree's files (committed or not), owned by someone else
+    clone = tmp_path / "clone"
+    listed = sh("git", "-C", REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard").stdout
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, clone / name)
+    sh("chown", "-R", "nobody:nogroup", clone)
+    before = tree_state(clone)
+
+    root = tmp_path / "root"
+    # no --from: the clone's own source tree, as `sudo packaging/linux/install.sh` runs
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    done = sh(clone / "packaging/linux/install.sh", "--root", root, "--pip-args", "--no-deps",
+              env={**os.environ, "TMPDIR": str(temporary)})
+    assert installed_version(root / "opt/accueil/venv") == kiosk.__version__
+
+    assert not list(clone.glob("build")) and not list(clone.rglob("*.egg-info"))
+    assert tree_state(clone) == before
+    assert "temporary copy" in done.stdout
+    assert not list(temporary.iterdir()), "the temporary copy was left behind"
+
+
 def test_installer_refuses_an_unknown_option():
     result = sh(LINUX / "install.sh", "--prefix", "/tmp/x", check=False)
     assert result.returncode == 2

@@ -114,21 +114,55 @@ make_folders() {
     system chown -R "$APP_USER:$APP_USER" "$DATA_DIR"
 }
 
+# pip builds a source tree in place, leaving build/ and accueil.egg-info/
+# owned by root in what is often its owner's clone (their next `make run` or
+# `pip install -e .` then fails). Build the wheel in a copy instead: the
+# source tree is only read. Sets WHEEL.
+BUILD_DIR=""
+build_wheel() {
+    local tree=$1 venv=$2
+    say "Building a wheel of $tree in a temporary copy"
+    if [[ $DRY_RUN -eq 1 ]]; then
+        BUILD_DIR=/tmp/accueil-build.XXXXXX
+        WHEEL="$BUILD_DIR/wheel/accueil-*.whl"
+    else
+        BUILD_DIR=$(mktemp -d -t accueil-build.XXXXXX)
+        trap 'rm -rf "$BUILD_DIR"' EXIT
+    fi
+    run mkdir "$BUILD_DIR/src" "$BUILD_DIR/wheel"
+    # what a build reads; not the clone's history, venv, builds or data
+    run tar -C "$tree" --exclude=./.git --exclude=./.venv --exclude=./build --exclude=./dist \
+        --exclude=./demo --exclude='*.egg-info' --exclude=__pycache__ --exclude='*.db' \
+        --exclude='*.db-wal' --exclude='*.db-shm' -cf "$BUILD_DIR/src.tar" .
+    run tar -C "$BUILD_DIR/src" -xf "$BUILD_DIR/src.tar"
+    run "$venv/bin/pip" wheel --quiet --disable-pip-version-check --no-deps "${PIP_ARGS[@]}" \
+        --wheel-dir "$BUILD_DIR/wheel" "$BUILD_DIR/src"
+    if [[ $DRY_RUN -eq 0 ]]; then
+        WHEEL=$(echo "$BUILD_DIR"/wheel/accueil-*.whl)
+    fi
+}
+
 install_app() {
-    local venv="$ROOT$APP_DIR/venv" spec=$FROM
+    local venv="$ROOT$APP_DIR/venv" spec=$FROM wheel=""
     say "Installing Accueil from $FROM into $APP_DIR/venv"
     if [[ ! -x "$venv/bin/python" ]]; then
         run python3 -m venv "$venv"
     fi
-    # a folder or a wheel gets the kiosk's UI extra; a requirement is used as given
-    if [[ -d "$FROM" || "$FROM" == *.whl ]]; then
-        spec="${FROM}[ui]"
+    if [[ -d "$FROM" ]]; then
+        build_wheel "$FROM" "$venv"
+        wheel=$WHEEL
+    elif [[ "$FROM" == *.whl ]]; then
+        wheel=$FROM
+    fi
+    # a wheel gets the kiosk's UI extra; a requirement is used as given
+    if [[ -n "$wheel" ]]; then
+        spec="${wheel}[ui]"
     fi
     run "$venv/bin/pip" install --quiet --disable-pip-version-check "${PIP_ARGS[@]}" "$spec"
-    if [[ "$FROM" == *.whl ]]; then
+    if [[ -n "$wheel" ]]; then
         # pip keeps an installed wheel of the same version: replace it anyway
         run "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps \
-            "${PIP_ARGS[@]}" "$FROM"
+            "${PIP_ARGS[@]}" "$wheel"
     fi
     if [[ -d "$SOURCE_TREE/docs" ]]; then
         run install -d -m 0755 "$ROOT$APP_DIR/docs"
