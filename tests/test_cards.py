@@ -176,3 +176,43 @@ def test_an_arabic_first_name_is_printed_with_an_embedded_unicode_font(filled, t
     card_print.cards_pdf(filled, out, [rows.AICHA])
     assert "فاطمة" in PdfReader(out).pages[0].extract_text()
     assert b"/Identity-H" in out.read_bytes()
+
+
+def _rename(store, member_id: str, first_name: str) -> None:
+    with store.transaction():
+        store.conn.execute("UPDATE members SET first_name = ? WHERE id = ?", (first_name, member_id))
+
+
+def pdftotext(path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.mark.parametrize("name", ["李", "佐藤 さくら", "𞤀𞤣𞤤𞤢𞤥", "ትግስት", "ਗੁਰਪ੍ਰੀਤ", "Ⴀ Ნინო", "ⵜⵉⴼⵉⵏⴰⵖ"])
+def test_a_first_name_in_any_script_a_font_has_comes_out_on_the_card(filled, tmp_path, name):
+    _rename(filled, rows.AICHA, name)
+    out = tmp_path / "carte.pdf"
+    assert card_print.cards_pdf(filled, out, [rows.AICHA]) == 1
+    text = pdftotext(out)
+    assert name in text or name[::-1] in text  # pdftotext gives right-to-left Adlam in visual order
+
+
+def test_a_sheet_embeds_only_the_fallback_fonts_its_names_need(filled, tmp_path):
+    _rename(filled, rows.AICHA, "李")
+    out = tmp_path / "cartes.pdf"
+    card_print.cards_pdf(filled, out, [rows.AICHA, rows.JEAN])
+    text, data = pdftotext(out), out.read_bytes()
+    assert "李" in text and "Jean" in text
+    assert b"DroidSansFallback" in data and b"NotoSansAdlam" not in data
+
+
+@pytest.mark.parametrize("name, shown", [("𗀀𗀁", "« 𗀀 » (U+17000), « 𗀁 » (U+17001)"),
+                                         ("Léa 🧿", "« 🧿 » (U+1F9FF)")])
+def test_a_name_no_font_can_print_is_refused_naming_the_characters(filled, tmp_path, name, shown):
+    _rename(filled, rows.JEAN, name)
+    out = tmp_path / "cartes.pdf"
+    with pytest.raises(InvalidInput) as refused:
+        card_print.cards_pdf(filled, out, [rows.AICHA, rows.JEAN])
+    assert refused.value.field == "first_name" and refused.value.value == rows.JEAN
+    assert f"« {name} »" in refused.value.message_fr and shown in refused.value.message_fr
+    assert not out.exists()

@@ -26,7 +26,7 @@ from qrcode.constants import ERROR_CORRECT_M
 from kiosk.core.cards import normalise, printable
 from kiosk.core.errors import InvalidInput, N_, NotFound
 from kiosk.core.files import atomic_output
-from kiosk.core.pdf_fonts import add_fonts, fit_text
+from kiosk.core.pdf_fonts import add_fonts, fit_text, unprintable
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 
@@ -36,6 +36,7 @@ COLUMNS, ROWS = 2, 5
 PER_SHEET = COLUMNS * ROWS
 MARK = 5.0  # length of a cut mark, mm
 QR_SIZE = 38.0  # mm: about 1.1 mm a module for a 29-module code, easy for a webcam
+LABEL = "Carte d'adhérent"
 
 
 def qr_image(code: str):
@@ -79,14 +80,16 @@ def cards_pdf(store: Store, out_path: str | Path, member_ids: Iterable[str] | No
     if not members:
         raise InvalidInput("member_id", N_("Aucune carte à imprimer."), "no member to print a card for")
     centre = Settings(store).get("centre_name")
+    texts = [centre, LABEL] + [member["first_name"] or "" for member in members]
+    _refuse_unprintable(members, centre)
     if len(members) == 1:
         pdf = FPDF(unit="mm", format=(CARD_W, CARD_H))
-        family = _prepare(pdf)
+        family = _prepare(pdf, texts)
         pdf.add_page()
         draw_card(pdf, family, 0, 0, members[0], centre)
     else:
         pdf = FPDF(unit="mm", format="A4")
-        family = _prepare(pdf)
+        family = _prepare(pdf, texts)
         for first in range(0, len(members), PER_SHEET):
             pdf.add_page()
             _sheet(pdf, family, members[first:first + PER_SHEET], centre)
@@ -99,10 +102,37 @@ def cards_pdf(store: Store, out_path: str | Path, member_ids: Iterable[str] | No
     return len(members)
 
 
-def _prepare(pdf: FPDF) -> str:
+def _refuse_unprintable(members: list[dict], centre: str) -> None:
+    """A card whose name would print blank or cut is not printed: say which
+    characters no font of the kiosk has, and whose name holds them."""
+    missing = unprintable([centre])
+    if missing:
+        raise InvalidInput("centre_name", N_("Le nom du centre contient des caractères qu'aucune police de "
+                                             "la borne ne sait imprimer : %(characters)s. Aucune carte n'a "
+                                             "été écrite."),
+                           f"no installed font has {missing!r}", value=centre, characters=_listed(missing))
+    missing_anywhere = set(unprintable([member["first_name"] or "" for member in members]))
+    for member in members if missing_anywhere else []:
+        missing = sorted(missing_anywhere & set(member["first_name"] or ""))
+        if missing:
+            raise InvalidInput(
+                "first_name", N_("Le prénom « %(name)s » contient des caractères qu'aucune police de la "
+                                 "borne ne sait imprimer : %(characters)s. Aucune carte n'a été écrite : "
+                                 "corrigez l'orthographe du prénom, ou installez une police qui a ces "
+                                 "caractères."),
+                f"no installed font has {missing!r} (member {member['id']})", value=member["id"],
+                name=member["first_name"], characters=_listed(missing))
+
+
+def _listed(characters: list[str]) -> str:
+    """« 𗀀 » (U+17000), … : the character and its code, which a technician can look up."""
+    return ", ".join(f"« {char} » (U+{ord(char):04X})" for char in characters[:10])
+
+
+def _prepare(pdf: FPDF, texts: list[str]) -> str:
     pdf.set_auto_page_break(False)
     pdf.set_margins(0, 0, 0)
-    return add_fonts(pdf)
+    return add_fonts(pdf, texts)
 
 
 def _sheet(pdf: FPDF, family: str, members: list[dict], centre: str) -> None:
@@ -138,7 +168,7 @@ def draw_card(pdf: FPDF, family: str, x: float, y: float, member: dict, centre: 
     pdf.set_text_color(90)
     pdf.set_font(family, "", 7)
     pdf.set_xy(text_x, y + 15)
-    pdf.cell(text_w, 4, "Carte d'adhérent")
+    pdf.cell(text_w, 4, LABEL)
     pdf.set_text_color(0)
     pdf.set_font(family, "B", 15)
     pdf.set_xy(text_x, y + 21)

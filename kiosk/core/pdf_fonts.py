@@ -5,12 +5,24 @@ The font bundled with the kiosk comes first, then the Debian packages that
 scripts/system-deps.sh installs (fonts-noto-core), then DejaVu. Text is shaped
 with harfbuzz (uharfbuzz), so a first name written in Arabic prints joined and
 right to left, as its owner writes it.
+
+Characters the main font lacks are printed from a fallback chain: Noto's
+per-script fonts (fonts-noto-core), the scripts most written at the centres
+first, then Droid Sans Fallback for Chinese, Japanese and Korean
+(fonts-droid-fallback: a few MB, where Noto CJK is about 90 MB installed).
+Only the fonts a document's text needs are embedded. ``unprintable`` names
+the characters no installed font has, so a caller can say so instead of
+printing a blank.
 """
 
 from __future__ import annotations
 
+import functools
+import unicodedata
 from pathlib import Path
+from typing import Iterable
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 FAMILY = "AccueilSans"
@@ -23,8 +35,15 @@ CANDIDATES = [
     (_SYSTEM / "noto" / "NotoSans-Regular.ttf", _SYSTEM / "noto" / "NotoSans-Bold.ttf"),
     (_SYSTEM / "dejavu" / "DejaVuSans.ttf", _SYSTEM / "dejavu" / "DejaVuSans-Bold.ttf"),
 ]
-#: Scripts the main font lacks (first names written in Arabic), used when present.
-FALLBACKS = [("AccueilArabic", _SYSTEM / "noto" / "NotoSansArabic-Regular.ttf")]
+_NOTO = _SYSTEM / "noto"
+#: Scripts the main font lacks, tried first: those the centres' members write
+#: their names in most. Every other Noto Sans font comes after them.
+PREFERRED_SCRIPTS = ("Arabic", "Hebrew", "Armenian", "Georgian", "Ethiopic", "Tifinagh", "Devanagari",
+                     "Bengali", "Tamil", "Gurmukhi", "Thai", "Lao", "Khmer", "Myanmar", "Sinhala")
+#: Chinese, Japanese and Korean.
+CJK_FALLBACK = _SYSTEM / "droid" / "DroidSansFallbackFull.ttf"
+#: The fallback fonts used when a caller gives no text: first names in Arabic.
+FALLBACKS = [("AccueilArabic", _NOTO / "NotoSansArabic-Regular.ttf")]
 
 
 def font_files() -> tuple[Path, Path]:
@@ -37,18 +56,77 @@ def font_files() -> tuple[Path, Path]:
     )
 
 
-def add_fonts(pdf: FPDF) -> str:
-    """Register the family (regular and bold) on ``pdf``; returns its name."""
+@functools.lru_cache(maxsize=1)
+def fallback_fonts() -> tuple[tuple[Path, Path | None], ...]:
+    """(regular, bold or None) of every fallback font installed, in the order
+    tried (looked up once a process: fonts are installed with the program)."""
+    chain = [(_NOTO / f"NotoSans{script}-Regular.ttf", _NOTO / f"NotoSans{script}-Bold.ttf")
+             for script in PREFERRED_SCRIPTS]
+    chain.append((CJK_FALLBACK, None))
+    taken = {regular for regular, _bold in chain} | set(font_files())
+    for regular in sorted(_NOTO.glob("NotoSans*-Regular.ttf")):
+        if regular not in taken:
+            chain.append((regular, regular.with_name(regular.name.replace("-Regular", "-Bold"))))
+    return tuple((regular, bold if bold is not None and bold.is_file() else None)
+                 for regular, bold in chain if regular.is_file())
+
+
+@functools.lru_cache(maxsize=None)
+def _cmap(path: Path) -> frozenset[int]:
+    font = TTFont(str(path), lazy=True)
+    try:
+        return frozenset(font.getBestCmap() or ())
+    finally:
+        font.close()
+
+
+def _wanted(texts: Iterable[str]) -> set[int]:
+    """The code points that need a glyph: not controls, nor invisible format
+    characters (joiners, direction marks), which shaping handles."""
+    return {ord(char) for text in texts for char in set(text or "")
+            if unicodedata.category(char) not in ("Cc", "Cf")}
+
+
+def plan(texts: Iterable[str]) -> tuple[list[tuple[Path, Path | None]], list[str]]:
+    """For ``texts``: the fallback fonts they need (in chain order) and the
+    characters no installed font has."""
+    needed = _wanted(texts) - _cmap(font_files()[0])
+    chosen = []
+    for regular, bold in fallback_fonts() if needed else []:
+        found = needed & _cmap(regular)
+        if found:
+            chosen.append((regular, bold))
+            needed -= found
+        if not needed:
+            break
+    return chosen, [chr(point) for point in sorted(needed)]
+
+
+def unprintable(texts: Iterable[str]) -> list[str]:
+    """The characters of ``texts`` that no installed font can print."""
+    return plan(texts)[1]
+
+
+def add_fonts(pdf: FPDF, texts: Iterable[str] | None = None) -> str:
+    """Register the family (regular and bold) on ``pdf``, and the fallback
+    fonts ``texts`` need (without texts: ``FALLBACKS``); returns its name."""
     regular, bold = font_files()
     pdf.add_font(FAMILY, "", str(regular))
     pdf.add_font(FAMILY, "B", str(bold))
+    if texts is None:
+        chain = [(path, None) for _name, path in FALLBACKS if path.is_file()]
+    else:
+        chain = plan(texts)[0]
     fallbacks = []
-    for name, path in FALLBACKS:
-        if path.is_file():
-            pdf.add_font(name, "", str(path))
-            fallbacks.append(name)
+    for index, (fallback, fallback_bold) in enumerate(chain):
+        name = f"AccueilFallback{index}"
+        pdf.add_font(name, "", str(fallback))
+        if fallback_bold is not None:
+            pdf.add_font(name, "B", str(fallback_bold))
+        fallbacks.append(name)
     if fallbacks:
-        pdf.set_fallback_fonts(fallbacks)
+        # a script without a bold font prints in its regular one rather than not at all
+        pdf.set_fallback_fonts(fallbacks, exact_match=False)
     # harfbuzz joins Arabic letters and lays right-to-left names out right
     pdf.set_text_shaping(True)
     return FAMILY

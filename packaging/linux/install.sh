@@ -27,7 +27,7 @@ UNIT_DIR=/etc/systemd/system
 UNITS=(accueil-kiosk.service accueil-sync.service accueil-sync.timer accueil-daily.service accueil-daily.timer)
 ENABLE=(accueil-kiosk.service accueil-sync.timer accueil-daily.timer)
 PACKAGES=(python3 python3-venv python3-pip cage xwayland dbus libegl1 libgl1 libgles2
-          libgl1-mesa-dri libegl-mesa0 libmtdev1 fonts-noto-core
+          libgl1-mesa-dri libegl-mesa0 libmtdev1 fonts-noto-core fonts-droid-fallback
           fonts-material-design-icons-iconfont sqlite3 espeak-ng)
 
 ROOT=""
