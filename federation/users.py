@@ -169,9 +169,9 @@ def sign_in(engine: Engine, email: str, password: str, client: str,
     the k-th to commit sees at least k rows, so at most MAX_FAILURES_PER_EMAIL
     passwords are ever tested for one person from one address in the window,
     and MAX_FAILURES_PER_CLIENT from one address. A failure stays as the
-    attempt's row; a success removes that person's rows from that address; an
-    attempt refused for the limits removes its own row, so a crowd of refused
-    attempts neither grows the table nor prolongs the lock.
+    attempt's row, and so does an attempt refused for the limits (a crowd of
+    simultaneous attempts locks, whichever of them comes first); a success
+    removes that person's rows from that address.
 
     The limits are per address: a stranger elsewhere cannot lock a member of
     staff out (the pre-authentication rate limit, federation.ratelimit, bounds
@@ -179,8 +179,7 @@ def sign_in(engine: Engine, email: str, password: str, client: str,
     """
     now = now or _now()
     email, client = normalise_email(email)[:254], (client or "unknown")[:64]
-    attempt = _count_attempt(engine, email, client, now)
-    if attempt is None:
+    if not _count_attempt(engine, email, client, now):
         raise TooManyAttempts(email)
     user_id = authenticate(engine, email, password)
     if user_id is not None:
@@ -190,12 +189,11 @@ def sign_in(engine: Engine, email: str, password: str, client: str,
     return user_id
 
 
-def _count_attempt(engine: Engine, email: str, client: str, now: datetime) -> int | None:
-    """Record the attempt; its row id, or None (and no row) past a limit."""
+def _count_attempt(engine: Engine, email: str, client: str, now: datetime) -> bool:
+    """Record the attempt; whether it is within the limits."""
     since = _iso(now - FAILURE_WINDOW)
     with writer(engine) as conn, conn.begin():
-        attempt = conn.execute(login_failures.insert().values(
-            email=email, client=client, failed_at=_iso(now))).inserted_primary_key[0]
+        conn.execute(login_failures.insert().values(email=email, client=client, failed_at=_iso(now)))
         # keep the table small: nothing older than the window matters
         conn.execute(login_failures.delete().where(login_failures.c.failed_at < since))
     # counted in a new statement, after the commit: it sees every attempt
@@ -205,11 +203,7 @@ def _count_attempt(engine: Engine, email: str, client: str, now: datetime) -> in
     with engine.connect() as conn:
         by_person = conn.execute(recent.where(login_failures.c.email == email)).scalar_one()
         by_client = conn.execute(recent).scalar_one()
-    if by_person <= MAX_FAILURES_PER_EMAIL and by_client <= MAX_FAILURES_PER_CLIENT:
-        return attempt
-    with writer(engine) as conn, conn.begin():
-        conn.execute(login_failures.delete().where(login_failures.c.id == attempt))
-    return None
+    return by_person <= MAX_FAILURES_PER_EMAIL and by_client <= MAX_FAILURES_PER_CLIENT
 
 
 # ---------------------------------------------------------------- sessions
