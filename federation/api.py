@@ -19,7 +19,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.engine import Engine
 
 from federation import centres, ingest
@@ -39,6 +39,7 @@ class Limits:
     max_decoded_bytes: int = 32 * MIB  # after gunzip: a gzip bomb stops here
     max_events: int = protocol.MAX_EVENTS_PER_BATCH
     rate_per_minute: int = 1200  # 0: no limit
+    window: ingest.Window = ingest.DEFAULT_WINDOW  # when events may have occurred to be stored
 
 
 class HubError(Exception):
@@ -116,6 +117,16 @@ class EnrolRequest(BaseModel):
     code: str = Field(min_length=1, max_length=64, description="the one-time code from `federation add-centre`")
     label: str = Field(default="Borne", min_length=1, max_length=200, description="what the device is, for the staff")
 
+    @field_validator("code", "label")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        # a NUL (PostgreSQL's text cannot hold it), a lone surrogate (no
+        # database encodes it), any control character: refused, named
+        problem = protocol.unfit_text(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
 
 class EnrolAnswer(BaseModel):
     device_id: str
@@ -128,7 +139,14 @@ class EnrolAnswer(BaseModel):
 class Rejection(BaseModel):
     id: str | None
     index: int
+    field: str | None = Field(default=None, description="what is wrong: 'data.first_name', 'occurred_at'…")
     reason: str
+
+
+class Dropped(BaseModel):
+    id: str
+    index: int
+    fields: list[str] = Field(description="the unknown fields left out of the stored event")
 
 
 class BatchAnswer(BaseModel):
@@ -136,6 +154,7 @@ class BatchAnswer(BaseModel):
     stored: list[str]
     duplicates: list[str]
     rejected: list[Rejection]
+    dropped: list[Dropped] = []
 
 
 class StatusAnswer(BaseModel):
@@ -148,6 +167,8 @@ class StatusAnswer(BaseModel):
     first_occurred_at: str | None
     last_occurred_at: str | None
     last_sync_at: str | None
+    events_parked: int = Field(default=0, description="events dated outside the hub's window, kept aside")
+    conflicts: int = Field(default=0, description="events whose id the hub holds with another content")
 
 
 class Health(BaseModel):
@@ -270,6 +291,8 @@ def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
         raise _too_large(limit, "the decompressed body")
     if not inflater.eof:
         raise HubError(400, "the gzip body is truncated", "body")
+    if inflater.unused_data:  # a second gzip member, or anything else after the first
+        raise HubError(400, "the gzip body has data after its end: send one gzip member", "body")
     return out
 
 
@@ -278,7 +301,7 @@ def _store_batch(engine: Engine, device: centres.Device, raw: bytes, encoding: s
     received_at = centres.now_iso()
     if checker is not None:  # the usual batch, checked in a worker process
         ready = checker.check(raw, encoding, device.centre_id, device.id, received_at,
-                              limits.max_events, limits.max_decoded_bytes)
+                              limits.max_events, limits.max_decoded_bytes, limits.window)
         if ready is not None:
             with db.write_turn(engine), db.writer(engine) as conn, conn.begin():
                 answer = ingest.write_new(conn, ready)
@@ -288,11 +311,11 @@ def _store_batch(engine: Engine, device: centres.Device, raw: bytes, encoding: s
                 return answer.as_json()
             # some events were held already (a replay): checked again below, in full
     text = decode_body(raw, encoding, limits.max_decoded_bytes)
-    batch = ingest.prepare_plain(text, device.centre_id, device.id, received_at, limits.max_events)
+    batch = ingest.prepare_plain(text, device.centre_id, device.id, received_at, limits.max_events, limits.window)
     if batch is None:
         try:
             batch = ingest.prepare(_parse_exactly(text), device.centre_id, device.id, received_at,
-                                   limits.max_events)
+                                   limits.max_events, window=limits.window)
         except protocol.ProtocolError as error:
             raise HubError(400, str(error), error.field) from None
     with db.write_turn(engine), db.writer(engine) as conn, conn.begin():  # the write lock, for the writes only

@@ -59,7 +59,8 @@ class Checker:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def check(self, raw: bytes, encoding: str, centre_id: str, device_id: str | None, received_at: str,
-              max_events: int, max_decoded_bytes: int) -> ingest.Ready | None:
+              max_events: int, max_decoded_bytes: int,
+              window: ingest.Window = ingest.DEFAULT_WINDOW) -> ingest.Ready | None:
         """The batch as ``ingest.Ready`` when it is the usual one, else None
         (then check it in process: the answer is worded there)."""
         pool = self._pool
@@ -67,7 +68,7 @@ class Checker:
             return None
         try:
             return pool.submit(check_batch, raw, encoding, centre_id, device_id, received_at,
-                               max_events, max_decoded_bytes).result()
+                               max_events, max_decoded_bytes, window).result()
         except BrokenProcessPool:
             log.warning("a batch checker process died: starting another one")
             with self._guard:
@@ -89,7 +90,8 @@ def _warm() -> None:
 
 
 def check_batch(raw: bytes, encoding: str, centre_id: str, device_id: str | None, received_at: str,
-                max_events: int, max_decoded_bytes: int) -> ingest.Ready | None:
+                max_events: int, max_decoded_bytes: int,
+                window: ingest.Window = ingest.DEFAULT_WINDOW) -> ingest.Ready | None:
     """In a worker: the usual batch as Ready, anything else None."""
     from federation import api
 
@@ -97,5 +99,5 @@ def check_batch(raw: bytes, encoding: str, centre_id: str, device_id: str | None
         text = api.decode_body(raw, encoding, max_decoded_bytes)
     except api.HubError:
         return None
-    prepared = ingest.prepare_plain(text, centre_id, device_id, received_at, max_events)
+    prepared = ingest.prepare_plain(text, centre_id, device_id, received_at, max_events, window)
     return None if prepared is None else prepared.ready()

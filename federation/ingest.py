@@ -7,13 +7,23 @@ multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING event_id``, one look-up
 of the ids not inserted, then one executemany upsert per projection, for the
 newly stored events only (a replay changes nothing). Validation and rows are
 built by ``prepare`` before the caller takes the write lock.
+
+What is stored is what sync.protocol allows, rebuilt from the checked fields
+alone: an unknown field is dropped (the answer names it), an event naming
+personal data is refused. An event that occurred outside the hub's
+``Window`` is not stored but parked (store.parked) with its reason, for the
+federation to review; conflicts and parked events are kept up to
+``MAX_KEPT_PER_DEVICE`` a device, so no token can fill the disk with them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 from itertools import chain, islice, repeat
 from operator import eq, itemgetter, lt
@@ -27,23 +37,60 @@ from federation import projections
 from federation import store as db
 from sync import protocol
 
+log = logging.getLogger("federation")
+
+#: conflicting copies and parked events kept for one device, at most; past
+#: it they are still answered (rejected, with their reason) but not kept
+MAX_KEPT_PER_DEVICE = 1000
+
+
+@dataclass(frozen=True)
+class Window:
+    """When an event may have occurred to be stored, around the time the hub
+    received it: from ``past_years`` before to ``future_days`` after (a hub
+    setting). A kiosk whose clock is wrong is not believed: its events
+    outside the window are parked with the reason."""
+
+    past_years: int = 10
+    future_days: int = 1
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.past_years <= 100 and 0 <= self.future_days <= 3650):
+            raise ValueError("window: past_years must be 0 to 100 and future_days 0 to 3650")
+
+    def bounds(self, received_at: str) -> tuple[str, str]:
+        """(earliest, latest) occurred_at accepted, as utc_iso text."""
+        received = protocol.parse_utc(received_at)
+        year = max(protocol.EARLIEST_YEAR, received.year - self.past_years)
+        earliest = received.replace(year=year, day=28) if (received.month, received.day) == (2, 29) \
+            else received.replace(year=year)
+        return protocol.utc_iso(earliest), protocol.utc_iso(received + timedelta(days=self.future_days))
+
+
+DEFAULT_WINDOW = Window()
 
 
 @dataclass
 class Answer:
-    """What the hub says of a batch; every sent id is in exactly one list."""
+    """What the hub says of a batch; every sent id is in exactly one of
+    stored, duplicates and rejected. ``dropped`` names the unknown fields
+    left out of events that were stored all the same."""
 
     stored: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
+    dropped: list[dict] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        return {
+        answer = {
             "protocol": protocol.PROTOCOL_VERSION,
             "stored": self.stored,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
         }
+        if self.dropped:  # (absent when nothing was dropped, as before there was anything to drop)
+            answer["dropped"] = self.dropped
+        return answer
 
 
 @dataclass
@@ -84,6 +131,8 @@ class Prepared:
     valid: list[dict]
     rejected: list[dict]
     columns: Columns | None = None
+    dropped: list[dict] = field(default_factory=list)
+    parked: list[dict] = field(default_factory=list)  # rows of events outside the window
     plan: projections.Plan | None = None  # with columns: the projections' plan if all are new
     _rows: list[dict] | None = None
 
@@ -134,7 +183,7 @@ class Ready(Columns):
 
 
 def prepare_plain(text: bytes, centre_id: str, device_id: str | None, received_at: str,
-                  max_events: int = protocol.MAX_EVENTS_PER_BATCH) -> Prepared | None:
+                  max_events: int = protocol.MAX_EVENTS_PER_BATCH, window: Window = DEFAULT_WINDOW) -> Prepared | None:
     """The usual batch parsed by orjson (0.6 instead of 1.4 µs an event) and
     prepared as columns, or None for the stdlib's path. orjson reads an
     integer past 64 bits as a float, so its parse is kept only when
@@ -148,7 +197,7 @@ def prepare_plain(text: bytes, centre_id: str, device_id: str | None, received_a
     except orjson.JSONDecodeError:
         return None
     try:
-        return prepare(body, centre_id, device_id, received_at, max_events, plain_only=True)
+        return prepare(body, centre_id, device_id, received_at, max_events, plain_only=True, window=window)
     except protocol.ProtocolError:
         return None
 
@@ -202,33 +251,44 @@ def _new_chunks(conn: Connection, batch: Ready) -> Iterator[tuple[str, int, tupl
 
 
 def prepare(body: object, centre_id: str, device_id: str | None, received_at: str,
-            max_events: int = protocol.MAX_EVENTS_PER_BATCH, plain_only: bool = False) -> Prepared | None:
+            max_events: int = protocol.MAX_EVENTS_PER_BATCH, plain_only: bool = False,
+            window: Window = DEFAULT_WINDOW) -> Prepared | None:
     """Validate a parsed batch for ``centre_id`` (the token's centre, never
-    the body's) and build its rows. Raises ProtocolError for a bad envelope.
-    Pure CPU work, done before taking the database's write lock.
+    the body's) and build its rows, each event rebuilt from its allowed
+    fields; set aside the events outside ``window``. Raises ProtocolError
+    for a bad envelope. Pure CPU work, done before taking the database's
+    write lock.
 
     ``plain_only``: return None unless every event is valid, none repeated,
-    with the usual four keys and only strings, integers, booleans and nulls
-    in its data (what a body parsed by orjson must be to be trusted)."""
-    valid, rejected = protocol.validate_batch(body, max_events=max_events)
+    nothing to drop, all within the window, with only strings, integers,
+    booleans and nulls in its data (what a body parsed by orjson must be to
+    be trusted)."""
+    valid, rejected, dropped = protocol.check_batch(body, max_events=max_events)
     _check_identity(body, centre_id, device_id)
-    if not rejected and len(valid) == len(body["events"]):  # the usual batch: index == position
+    earliest, latest = window.bounds(received_at)
+    usual = not rejected and not dropped and len(valid) == len(body["events"])  # index == position
+    if usual:
         columns = _columns_in_order(valid, centre_id, device_id, received_at, plain_only)
-        if columns is not None:
+        if columns is not None and earliest <= min(columns.times) and max(columns.times) <= latest:
             # the reporting tables' share worked out now too, for when all are new (nearly always)
             return Prepared(centre_id, received_at, body, valid, rejected, columns=columns,
                             plan=projections.plan(list(zip(columns.times, valid))))
-        if plain_only:
-            return None
-        rows = [_event_row(event, centre_id, device_id, received_at, index, index)
-                for index, event in enumerate(valid)]
-    elif plain_only:
+    if plain_only:
         return None
-    else:
-        index_of = _first_indexes(body["events"])
-        rows = [_event_row(event, centre_id, device_id, received_at, index_of[event["id"]], position)
-                for position, event in enumerate(valid)]
-    return Prepared(centre_id, received_at, body, valid, rejected, _rows=rows)
+    index_of = None if usual else _first_indexes(body["events"])
+    rows, parked = [], []
+    for position, event in enumerate(valid):
+        row = _event_row(event, centre_id, device_id, received_at,
+                         position if index_of is None else index_of[event["id"]], position)
+        if earliest <= row["occurred_at"] <= latest:
+            rows.append(row)
+        else:
+            row["reason"] = (f"occurred_at: {event['occurred_at']} is outside this hub's window "
+                             f"({earliest} to {latest}): parked for the federation to review")
+            parked.append(row)
+    rejected = rejected + [{"id": row["event_id"], "index": row["index"], "field": "occurred_at",
+                            "reason": row["reason"]} for row in parked]
+    return Prepared(centre_id, received_at, body, valid, rejected, dropped=dropped, parked=parked, _rows=rows)
 
 
 #: db.UTC_ISO over a column of times joined by newlines: one regex for the batch
@@ -277,9 +337,10 @@ _GET_TYPE = itemgetter("type")
 
 
 def ingest(conn: Connection, body: object, centre_id: str, device_id: str | None,
-           received_at: str, max_events: int = protocol.MAX_EVENTS_PER_BATCH) -> Answer:
+           received_at: str, max_events: int = protocol.MAX_EVENTS_PER_BATCH,
+           window: Window = DEFAULT_WINDOW) -> Answer:
     """Prepare and write a batch in the caller's transaction."""
-    return write(conn, prepare(body, centre_id, device_id, received_at, max_events))
+    return write(conn, prepare(body, centre_id, device_id, received_at, max_events, window=window))
 
 
 def write(conn: Connection, batch: Prepared) -> Answer:
@@ -289,9 +350,15 @@ def write(conn: Connection, batch: Prepared) -> Answer:
         answer = write_new(conn, batch.ready())
         if answer is not None:
             return answer  # (columns only when nothing was refused)
-    answer = Answer(rejected=list(batch.rejected))
+    answer = Answer(rejected=list(batch.rejected), dropped=list(batch.dropped))
     rows, centre_id = batch.rows, batch.centre_id
+    if batch.parked:
+        _serialise_centre(conn, centre_id)
+        _park(conn, batch.parked)
+        # a parked copy of an erased member's event must not keep its attributes
+        projections.redact_erased(conn, centre_id, {row["member_id"] for row in batch.parked if row["member_id"]})
     if not rows:
+        answer.rejected.sort(key=_INDEX)
         return answer
     _serialise_centre(conn, centre_id)
     inserted = _insert_events(conn, insert_chunks(list(map(_EVENT_VALUES, rows))))
@@ -302,17 +369,20 @@ def write(conn: Connection, batch: Prepared) -> Answer:
     kept_aside = conflicting + _in_batch_conflicts(batch.body, by_id)
     _keep_conflicts(conn, kept_aside, batch.received_at)
     answer.rejected += [
-        {"id": row["event_id"], "index": row["index"],
+        {"id": row["event_id"], "index": row["index"], "field": "id",
          "reason": "conflict: the hub already holds another content for this event id"}
         for row in conflicting
     ]
-    answer.rejected.sort(key=lambda item: item["index"])
+    answer.rejected.sort(key=_INDEX)
     new_rows = [by_id[event_id] for event_id in answer.stored]
     _count_events(conn, centre_id, list(map(_GET_TYPE, new_rows)), list(map(_GET_OCCURRED_AT, new_rows)))
     projections.update(conn, centre_id, [(row["occurred_at"], batch.valid[row["position"]]) for row in new_rows])
     # a conflicting copy of an erased member's event must not keep its attributes
     projections.redact_erased(conn, centre_id, {row["member_id"] for row in kept_aside if row["member_id"]})
     return answer
+
+
+_INDEX = itemgetter("index")
 
 
 def _serialise_centre(conn: Connection, centre_id: str) -> None:
@@ -544,15 +614,53 @@ def _in_batch_conflicts(body: dict, by_id: dict[str, dict]) -> list[dict]:
         if event["id"] not in seen_first:
             seen_first.add(event["id"])
             continue
-        text = canonical_text(event)
+        try:
+            clean, _dropped = protocol.check_event(event)  # what would be stored of this copy
+        except protocol.ProtocolError:
+            continue  # refused, and answered so
+        text = canonical_text(clean)
         digest = hashlib.sha256(text.encode()).hexdigest()
         if digest != first["content_hash"]:
             found.append(dict(first, body=text, content_hash=digest, stored_hash=first["content_hash"]))
     return found
 
 
+def _room(conn: Connection, table: sa.Table, centre_id: str, device_id: str | None) -> int:
+    """How many more rows ``table`` (conflicts, parked) may keep for a device."""
+    c = table.c
+    held = conn.execute(sa.select(sa.func.count()).select_from(table).where(
+        c.centre_id == centre_id,
+        c.device_id.is_(None) if device_id is None else c.device_id == device_id)).scalar()
+    return max(0, MAX_KEPT_PER_DEVICE - held)
+
+
+def _kept(conn: Connection, table: sa.Table, rows: list[dict]) -> list[dict]:
+    """``rows`` cut to what ``table`` may still keep for their device."""
+    room = _room(conn, table, rows[0]["centre_id"], rows[0]["device_id"])
+    if room < len(rows):
+        log.warning("device %s: %d %s rows not kept, its limit of %d is reached",
+                    rows[0]["device_id"], len(rows) - room, table.name, MAX_KEPT_PER_DEVICE)
+    return rows[:room]
+
+
+def _park(conn: Connection, rows: list[dict]) -> None:
+    """Keep the events outside the window, each content once, with the reason."""
+    rows = _kept(conn, db.parked, rows)
+    if not rows:
+        return
+    statement = projections.dialect_insert(conn, db.parked).on_conflict_do_nothing(
+        index_elements=["centre_id", "event_id", "content_hash"])
+    conn.execute(statement, [{
+        "centre_id": row["centre_id"], "event_id": row["event_id"], "device_id": row["device_id"],
+        "type": row["type"], "occurred_at": row["occurred_at"], "received_at": row["received_at"],
+        "member_id": row["member_id"], "reason": row["reason"][:300], "body": row["body"],
+        "content_hash": row["content_hash"],
+    } for row in rows])
+
+
 def _keep_conflicts(conn: Connection, rows: list[dict], received_at: str) -> None:
-    """Record each conflicting content once, however often it is resent."""
+    """Record each conflicting content once, however often it is resent,
+    up to MAX_KEPT_PER_DEVICE a device."""
     if not rows:
         return
     known = set(conn.execute(
@@ -572,4 +680,117 @@ def _keep_conflicts(conn: Connection, rows: list[dict], received_at: str) -> Non
                 "content_hash": row["content_hash"], "stored_hash": row["stored_hash"],
             })
     if fresh:
+        fresh = _kept(conn, db.conflicts, fresh)
+    if fresh:
         conn.execute(db.conflicts.insert(), fresh)
+
+
+# ---------------------------------------------------------------- cleaning what is held
+
+#: rows read at a time by clean_held (an old hub may hold bodies of megabytes)
+_CLEAN_CHUNK = 500
+
+
+def rebuild_held(event: object) -> dict:
+    """A body an earlier hub stored, rebuilt from its type's allowed fields
+    (already checked when it came): every other field goes, a personal one
+    included. An erasure's ``redacted`` mark stays."""
+    event = event if isinstance(event, dict) else {}
+    kind = event.get("type")
+    allowed = protocol.EVENT_TYPES.get(kind, {}) if isinstance(kind, str) else {}
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    kept = {key: value for key, value in data.items() if key in allowed}
+    if data.get("redacted") is True:
+        kept["redacted"] = True
+    return {"id": event.get("id"), "type": kind, "occurred_at": event.get("occurred_at"), "data": kept}
+
+
+def _rebuilt_text(body: str, content_hash: str) -> tuple[str, str] | None:
+    """(body, hash) rebuilt from ``body``, or None when it is clean already.
+    A redacted body keeps the hash of what was received (replays still
+    recognised); any other gets the hash of its new text, which is what a
+    replay of it is now stored as."""
+    event = json.loads(body)
+    clean = rebuild_held(event)
+    if clean == event:
+        return None
+    text = canonical_text(clean)
+    redacted = clean["data"].get("redacted") is True
+    return text, content_hash if redacted else hashlib.sha256(text.encode()).hexdigest()
+
+
+def clean_held(conn: Connection, window: Window = DEFAULT_WINDOW) -> None:
+    """Schema step 5: hold what earlier hubs stored to today's rules. Every
+    event's and conflict's body is rebuilt from the allowed fields; events
+    that occurred outside ``window`` around their arrival move to parked
+    (event_counts recounted for their centres; the reporting tables keep
+    what they were given); each device keeps its first MAX_KEPT_PER_DEVICE
+    conflicts."""
+    events, last, moved_centres = db.events, 0, set()
+    while True:
+        chunk = conn.execute(sa.select(events).where(events.c.seq > last)
+                             .order_by(events.c.seq).limit(_CLEAN_CHUNK)).all()
+        if not chunk:
+            break
+        last = chunk[-1].seq
+        updates, moved = [], []
+        for row in chunk:
+            rebuilt = _rebuilt_text(row.body, row.content_hash)
+            body, digest = rebuilt or (row.body, row.content_hash)
+            try:
+                earliest, latest = window.bounds(row.received_at)
+            except ValueError:  # no time to hold it to: it stays
+                earliest, latest = row.occurred_at, row.occurred_at
+            if not earliest <= row.occurred_at <= latest:
+                moved.append(dict(row._mapping, body=body, content_hash=digest, reason=(
+                    f"occurred_at: {row.occurred_at} is outside this hub's window ({earliest} to {latest}): "
+                    "parked for the federation to review")))
+            elif rebuilt is not None:
+                updates.append({"b_seq": row.seq, "b_body": body, "b_hash": digest})
+        if updates:
+            conn.execute(events.update().where(events.c.seq == sa.bindparam("b_seq"))
+                         .values(body=sa.bindparam("b_body"), content_hash=sa.bindparam("b_hash")), updates)
+        if moved:
+            conn.execute(projections.dialect_insert(conn, db.parked).on_conflict_do_nothing(
+                index_elements=["centre_id", "event_id", "content_hash"]),
+                [{name: row[name] for name in db.parked.c.keys() if name != "id"} for row in moved])
+            conn.execute(events.delete().where(events.c.seq.in_([row["seq"] for row in moved])))
+            moved_centres.update(row["centre_id"] for row in moved)
+    for centre_id in sorted(moved_centres):
+        _recount(conn, centre_id)
+    _clean_conflicts(conn)
+
+
+def _recount(conn: Connection, centre_id: str) -> None:
+    mark = db.param_mark(conn)
+    conn.exec_driver_sql(f"DELETE FROM event_counts WHERE centre_id = {mark}", (centre_id,))
+    conn.exec_driver_sql(
+        "INSERT INTO event_counts (centre_id, type, events, first_occurred_at, last_occurred_at) "
+        f"SELECT centre_id, type, count(*), min(occurred_at), max(occurred_at) FROM events "
+        f"WHERE centre_id = {mark} GROUP BY centre_id, type", (centre_id,))
+
+
+def _clean_conflicts(conn: Connection) -> None:
+    conflicts, last = db.conflicts, 0
+    while True:
+        chunk = conn.execute(sa.select(conflicts.c.id, conflicts.c.body, conflicts.c.content_hash)
+                             .where(conflicts.c.id > last).order_by(conflicts.c.id).limit(_CLEAN_CHUNK)).all()
+        if not chunk:
+            break
+        last = chunk[-1].id
+        updates = []
+        for conflict_id, body, content_hash in chunk:
+            rebuilt = _rebuilt_text(body, content_hash)
+            if rebuilt is not None:
+                updates.append({"b_id": conflict_id, "b_body": rebuilt[0], "b_hash": rebuilt[1]})
+        if updates:
+            conn.execute(conflicts.update().where(conflicts.c.id == sa.bindparam("b_id"))
+                         .values(body=sa.bindparam("b_body"), content_hash=sa.bindparam("b_hash")), updates)
+    crowded = conn.execute(sa.select(conflicts.c.centre_id, conflicts.c.device_id)
+                           .group_by(conflicts.c.centre_id, conflicts.c.device_id)
+                           .having(sa.func.count() > MAX_KEPT_PER_DEVICE)).all()
+    for centre_id, device_id in crowded:
+        device = conflicts.c.device_id.is_(None) if device_id is None else conflicts.c.device_id == device_id
+        beyond = conn.execute(sa.select(conflicts.c.id).where(conflicts.c.centre_id == centre_id, device)
+                              .order_by(conflicts.c.id).offset(MAX_KEPT_PER_DEVICE)).scalars().all()
+        conn.execute(conflicts.delete().where(conflicts.c.id.in_(beyond)))

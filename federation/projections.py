@@ -31,9 +31,13 @@ PARIS = ZoneInfo("Europe/Paris")
 MEMBER_ATTRIBUTE_EVENTS = ("member.created", "member.updated")
 
 
-def _dialect_insert(conn: Connection, table: sa.Table):
+def dialect_insert(conn: Connection, table: sa.Table):
+    """The dialect's INSERT, which has ``on_conflict_do_*``."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
     return module.insert(table)
+
+
+_dialect_insert = dialect_insert
 
 
 # Statements compiled once per dialect with named parameters, then run
@@ -382,7 +386,21 @@ def redact_erased(conn: Connection, centre_id: str, member_ids: set[str]) -> Non
     if updates:
         conn.execute(events.update().where(events.c.seq == sa.bindparam("b_seq"))
                      .values(body=sa.bindparam("b_body")), updates)
+    _redact_parked(conn, centre_id, erased)
     _redact_conflicts(conn, centre_id, erased)
+
+
+def _redact_parked(conn: Connection, centre_id: str, member_ids: list[str]) -> None:
+    """Parked copies of an erased member's events lose the attributes too."""
+    parked = db.parked
+    for parked_id, body in conn.execute(sa.select(parked.c.id, parked.c.body).where(
+            parked.c.centre_id == centre_id, parked.c.member_id.in_(member_ids),
+            parked.c.type.in_(MEMBER_ATTRIBUTE_EVENTS))).all():
+        event = json.loads(body)
+        if not event["data"].get("redacted"):
+            event["data"] = {"member_id": event["data"]["member_id"], "redacted": True}
+            conn.execute(parked.update().where(parked.c.id == parked_id)
+                         .values(body=protocol.canonical_json(event)))
 
 
 def _redact_conflicts(conn: Connection, centre_id: str, member_ids: list[str]) -> None:

@@ -133,6 +133,27 @@ conflicts = sa.Table(
     sa.Column("stored_hash", sa.String(64), nullable=False),
 )
 
+# schema 5: events that occurred outside the hub's window (federation.ingest
+# Window), parked with their reason instead of stored: each content once, at
+# most ingest.MAX_KEPT_PER_DEVICE a device. ``occurred_at`` as utc_iso text,
+# ``body`` rebuilt from the allowed fields, as events'.
+parked = sa.Table(
+    "parked", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _id("centre_id", sa.ForeignKey("centres.id"), nullable=False),
+    _id("event_id", nullable=False),
+    _id("device_id"),
+    sa.Column("type", sa.String(40), nullable=False),
+    _time("occurred_at", nullable=False),
+    _time("received_at", nullable=False),
+    _id("member_id"),
+    sa.Column("reason", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("centre_id", "event_id", "content_hash", name="parked_centre_event_content"),
+    sa.Index("parked_centre_device", "centre_id", "device_id"),
+)
+
 # ---------------------------------------------------------------- projections
 
 p_visit_counts = sa.Table(
@@ -312,8 +333,19 @@ def _v4(conn: Connection) -> None:
     conn.exec_driver_sql("DROP INDEX events_centre_type")
 
 
+def _v5(conn: Connection) -> None:
+    # what earlier hubs stored is held to today's allow-list: bodies rebuilt
+    # from their types' fields (extra fields, personal ones included, gone),
+    # events dated outside the window parked, conflicts bounded a device
+    from federation import ingest
+
+    parked.create(conn)
+    conn.exec_driver_sql("CREATE INDEX conflicts_centre_device ON conflicts (centre_id, device_id)")
+    ingest.clean_held(conn)
+
+
 #: version -> step. Steps run in order inside one transaction each.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
 LATEST_VERSION = max(MIGRATIONS)
 
 

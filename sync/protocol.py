@@ -4,10 +4,17 @@ Both ends import this module, so an event the kiosk can build is exactly an
 event the hub accepts. It is plain Python (no pydantic) so the kiosk stays
 light and validation stays fast at ingest.
 
-Versioning: ``PROTOCOL_VERSION`` is "MAJOR.MINOR". A hub refuses a batch whose
-major version it does not know; a newer minor version only adds optional
-fields or event types, so it stays compatible (unknown fields are ignored,
-unknown event types are refused one by one, never the whole batch).
+Versioning: ``PROTOCOL_VERSION`` is "MAJOR.MINOR" (ASCII digits only). A hub
+refuses a batch whose major version it does not know; a newer minor version
+only adds optional fields or event types, so it stays compatible: unknown
+fields are dropped (never stored; the answer names them), unknown event types
+are refused one by one, never the whole batch.
+
+What crosses the wire is held to an allow-list: each event type names its
+fields and bounds each one; ``check_event`` rebuilds an event from those
+fields alone. A field whose name says it holds personal data (a name, a
+phone, an e-mail, an address, a birth date, in English or French, any case,
+at any depth) refuses the whole event, naming the field.
 
 See docs/sync-protocol.md for examples of every message.
 """
@@ -20,10 +27,11 @@ import os
 import re
 import threading
 import time
+import unicodedata
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from itertools import chain, repeat
-from operator import itemgetter
+from operator import eq, itemgetter
 from typing import Any, Callable
 
 PROTOCOL_VERSION = "1.0"
@@ -48,6 +56,15 @@ THEMES = (
 )
 REGISTRATION_STATUSES = ("booked", "waitlisted", "cancelled")
 RECORDERS = ("resident", "volunteer", "staff")
+
+#: Every time the protocol carries lies in these years (UTC), so that no
+#: conversion of it (to UTC, to Europe/Paris, a week or a day around it) can
+#: overflow. A hub narrows this further with its window (federation.ingest).
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
+
+#: A visit reason is a code from the centre's list (lowercase ASCII letters,
+#: digits, underscores); what people read is the label each end keeps.
+REASON_CODE_RE = re.compile(r"[a-z0-9_]{1,64}")
 
 
 class ProtocolError(ValueError):
@@ -127,13 +144,20 @@ def utc_iso(moment: datetime) -> str:
 
 
 def parse_utc(text: str) -> datetime:
-    """Parse the protocol's timestamps (ISO 8601 with an offset or 'Z')."""
+    """Parse the protocol's timestamps (ISO 8601 with an offset or 'Z').
+    Raises ValueError for anything else, a time that does not exist in UTC
+    (year 1 at +01:00) included."""
     if not isinstance(text, str):
         raise ValueError("not a string")
+    if len(text) > 40 or not text.isascii():
+        raise ValueError("not an ISO 8601 time")
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError("no time zone")
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("out of range in UTC") from None
 
 
 def age_band(birth_year: int | None, on: date | None = None) -> str:
@@ -164,7 +188,20 @@ def _uuid(value: Any) -> str | None:
     return None
 
 
-_CONTROL_RE = re.compile(r"[\x00-\x1f]")
+#: control characters (NUL included: PostgreSQL's text cannot hold it) and
+#: lone surrogates (not Unicode: no UTF-8 encodes them, no database stores them)
+_CONTROL_RE = re.compile(r"[\x00-\x1f\ud800-\udfff]")
+
+
+def unfit_text(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text (a control character, a lone
+    surrogate), or None. One C scan instead of a Python loop per character."""
+    found = _CONTROL_RE.search(value)
+    if found is None:
+        return None
+    if found[0] >= "\ud800":
+        return "is not valid Unicode (a lone surrogate)"
+    return "must not contain control characters"
 
 
 def _text(max_len: int) -> Callable[[Any], str | None]:
@@ -173,9 +210,7 @@ def _text(max_len: int) -> Callable[[Any], str | None]:
             return "must be a non-empty string"
         if len(value) > max_len:
             return f"must be at most {max_len} characters"
-        if _CONTROL_RE.search(value):  # one C scan instead of a Python loop per character
-            return "must not contain control characters"
-        return None
+        return unfit_text(value)
 
     check.max_len = max_len  # for _column_ok
     return check
@@ -191,6 +226,12 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
     return check
 
 
+def _code(value: Any) -> str | None:
+    if type(value) is str and REASON_CODE_RE.fullmatch(value):
+        return None
+    return "must be a code of 1 to 64 lowercase letters (a-z), digits or underscores"
+
+
 def _bool(value: Any) -> str | None:
     return None if isinstance(value, bool) else "must be true or false"
 
@@ -201,9 +242,11 @@ def _count(value: Any) -> str | None:
     return None
 
 
-#: utc_iso's shape, which every kiosk writes: checked by a regex and a cached
-#: date check instead of a datetime parse per event (the hub's hottest check)
-_CANONICAL_TIME_RE = re.compile(r"(\d{4}-\d\d-\d\d)T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z")
+#: utc_iso's shape, which every kiosk writes, in years 1900-2199: checked by
+#: a regex and a cached date check instead of a datetime parse per event (the
+#: hub's hottest check)
+_YEAR = r"(?:19|2[01])\d\d"
+_CANONICAL_TIME_RE = re.compile(rf"({_YEAR}-\d\d-\d\d)T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{{3}}Z", re.ASCII)
 
 
 @lru_cache(maxsize=4096)
@@ -221,9 +264,11 @@ def _timestamp(value: Any) -> str | None:
         if match and _real_date(match[1]):
             return None
     try:
-        parse_utc(value)
+        year = parse_utc(value).year
     except (ValueError, TypeError):
         return "must be an ISO 8601 time with a time zone"
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        return f"must be a time between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
     return None
 
 
@@ -235,7 +280,6 @@ def _nullable(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]
     return nullable
 
 
-_CODE = _text(64)
 _MEMBER_ATTRS = {
     "member_id": (_uuid, True),
     "age_band": (_one_of(AGE_BANDS), True),
@@ -251,7 +295,7 @@ EVENT_TYPES: dict[str, dict[str, tuple[Callable[[Any], str | None], bool]]] = {
     "visit.recorded": {
         "visit_id": (_uuid, True),
         "member_id": (_nullable(_uuid), False),
-        "reason": (_CODE, True),
+        "reason": (_code, True),
         "recorded_by": (_one_of(RECORDERS), True),
     },
     "member.created": dict(_MEMBER_ATTRS),
@@ -299,19 +343,102 @@ EVENT_TYPES: dict[str, dict[str, tuple[Callable[[Any], str | None], bool]]] = {
     },
 }
 
-#: Fields that must never appear in an event, whatever its type: the hub is
-#: pseudonymous by construction.
+#: Field names that hold personal data, as ``personal_field`` compares them:
+#: casefolded, accents and separators removed. English and French spellings.
+PERSONAL_NAMES = frozenset({
+    # names
+    "name", "names", "firstname", "lastname", "surname", "surnames", "forename", "forenames", "givenname",
+    "familyname", "fullname", "middlename", "maidenname", "nickname",
+    "nom", "noms", "prenom", "prenoms", "nomdefamille", "nomdusage", "nomdenaissance", "nomcomplet",
+    "patronyme",
+    # phone numbers
+    "phone", "phones", "phonenumber", "telephone", "telephones", "tel", "mobile", "cellphone", "portable",
+    "fax",
+    # e-mail
+    "email", "emails", "mail", "mails", "courriel", "courriels", "mel",
+    # addresses
+    "address", "addresses", "adresse", "adresses", "street", "rue", "postaladdress", "adressepostale",
+    # birth
+    "birth", "birthdate", "birthday", "dateofbirth", "dob", "birthyear", "birthplace",
+    "naissance", "datedenaissance", "datenaissance", "anneedenaissance", "lieudenaissance",
+    # the member's card
+    "cardcode",
+})
+
+#: Keys the first kiosks were refused, kept for the tests and the docs; each
+#: is a ``personal_field``.
 FORBIDDEN_FIELDS = frozenset(
-    {"first_name", "last_name", "name", "phone", "email", "address", "birth_year", "card_code"}
+    {"first_name", "last_name", "name", "phone", "email", "address", "birth_year", "card_code",
+     "nom", "prenom", "prénom", "telephone", "téléphone", "courriel", "adresse", "date_de_naissance"}
 )
+
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORDS_RE = re.compile(r"[0-9a-z]+")
+#: words of a key joined to match a name: "date_de_naissance" is four
+_MAX_NAME_WORDS = 4
+
+
+def personal_field(key: str) -> bool:
+    """Whether a field named ``key`` would hold personal data: its words
+    (split at separators and camelCase, casefolded, accents removed), or a
+    run of them joined, spell one of PERSONAL_NAMES. "Last_Name",
+    "memberFirstName", "PRÉNOM", "e-mail", "date de naissance" all do."""
+    if len(key) <= 64:  # the usual keys, cached; a long key is checked as it comes
+        return _personal_cached(key)
+    return _personal(key)
+
+
+def _personal(key: str) -> bool:
+    text = unicodedata.normalize("NFKD", _CAMEL_RE.sub(" ", key)).casefold()
+    if not text.isascii():  # accents come apart under NFKD: drop the marks
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    words = _WORDS_RE.findall(text)
+    for start in range(len(words)):
+        joined = ""
+        for word in words[start:start + _MAX_NAME_WORDS]:
+            joined += word
+            if joined in PERSONAL_NAMES:
+                return True
+    return False
+
+
+_personal_cached = lru_cache(maxsize=4096)(_personal)
+
+
+def _shown(key: str) -> str:
+    """A field's name as an answer may quote it: bounded, valid Unicode,
+    no control character."""
+    return _CONTROL_RE.sub("?", key[:64])
+
+
+def _refuse_personal(event: dict) -> None:
+    """Raise ProtocolError naming the first field, at any depth, whose name
+    says it holds personal data. Iterative: nesting as deep as the JSON
+    parser allows costs no recursion here."""
+    stack: list[tuple[Any, str]] = [(event, "")]
+    while stack:
+        value, path = stack.pop()
+        if type(value) is dict:
+            for key, inner in value.items():
+                if type(key) is str and personal_field(key):
+                    raise ProtocolError(f"{path}{_shown(key)}", "personal data must not leave the kiosk")
+                if type(inner) is dict or type(inner) is list:
+                    stack.append((inner, f"{path}{_shown(str(key))}."))
+        else:
+            for index, inner in enumerate(value):
+                if type(inner) is dict or type(inner) is list:
+                    stack.append((inner, f"{path[:-1]}[{index}]."))
 
 
 _MISSING = object()
 _UUID_MATCH = _UUID_RE.match
+_TOP_FIELDS = frozenset(("id", "type", "occurred_at", "data"))
+#: the unknown fields an answer names, at most, for one event
+MAX_DROPPED_NAMED = 20
 
 
 def _compile_checks(fields: dict) -> tuple:
-    """One type's field checks as flat tuples for validate_event's loop:
+    """One type's field checks as flat tuples for check_event's loop:
     (field, label, check, required, nullable, choices, is_uuid). Nullable
     and choice checks are unwrapped so the common values (None, a listed
     choice, a lowercase UUID) are accepted without a call."""
@@ -325,27 +452,30 @@ def _compile_checks(fields: dict) -> tuple:
     return tuple(compiled)
 
 
-def validate_event(event: Any) -> dict:
-    """Check one event; return it, or raise ProtocolError naming the field.
-    The hub runs this for every event it receives, hence the fast paths."""
+def check_event(event: Any) -> tuple[dict, list[str]]:
+    """Check one event against the allow-list: (the event rebuilt from its
+    known fields alone, the unknown fields dropped from it, as paths such as
+    "data.note"), or ProtocolError naming the field at fault. An event with
+    nothing to drop comes back as it is (it is its own rebuild). A field
+    named for personal data, at any depth, refuses the event. The hub runs
+    this for every event of an unusual batch, hence the fast paths."""
     if not isinstance(event, dict):
         raise ProtocolError("event", "must be a JSON object")
+    _refuse_personal(event)
     event_id = event.get("id")
     if not (type(event_id) is str and _UUID_MATCH(event_id)):
         raise ProtocolError("id", _uuid(event_id) or "must be a lowercase UUID")
     kind = event.get("type")
     checks = _CHECKS.get(kind) if type(kind) is str else None
     if checks is None:
-        raise ProtocolError("type", f"unknown event type {kind!r}")
+        shown = repr(_shown(kind)) if type(kind) is str else f"(a JSON {type(kind).__name__})"
+        raise ProtocolError("type", f"unknown event type {shown}")
     problem = _timestamp(event.get("occurred_at"))
     if problem:
         raise ProtocolError("occurred_at", problem)
     data = event.get("data")
     if not isinstance(data, dict):
         raise ProtocolError("data", "must be a JSON object")
-    if not FORBIDDEN_FIELDS.isdisjoint(data):
-        leaked = sorted(FORBIDDEN_FIELDS.intersection(data))[0]
-        raise ProtocolError(f"data.{leaked}", "personal data must not leave the kiosk")
     for field, label, check, required, nullable, choices, is_uuid in checks:
         value = data.get(field, _MISSING)
         if value is _MISSING:
@@ -358,11 +488,34 @@ def validate_event(event: Any) -> dict:
         problem = check(value)
         if problem:
             raise ProtocolError(label, problem)
-    return event
+    allowed = _ALLOWED[kind]
+    if event.keys() <= _TOP_FIELDS and data.keys() <= allowed:
+        return event, []
+    dropped = [_shown(str(key)) for key in event if key not in _TOP_FIELDS]
+    dropped += [f"data.{_shown(str(key))}" for key in data if key not in allowed]
+    clean = {"id": event_id, "type": kind, "occurred_at": event["occurred_at"],
+             "data": {key: value for key, value in data.items() if key in allowed}}
+    return clean, dropped
+
+
+def validate_event(event: Any) -> dict:
+    """Check one event; return it rebuilt from its known fields (itself when
+    it has no other), or raise ProtocolError naming the field."""
+    return check_event(event)[0]
+
+
+def allowed_fields(kind: str) -> frozenset[str]:
+    """The data fields an event type may carry (KeyError: unknown type)."""
+    return _ALLOWED[kind]
 
 
 #: EVENT_TYPES as validate_event reads it
 _CHECKS = {kind: _compile_checks(fields) for kind, fields in EVENT_TYPES.items()}
+#: each type's data fields: the allow-list an event is rebuilt from
+_ALLOWED = {kind: frozenset(fields) for kind, fields in EVENT_TYPES.items()}
+# no allowed field may look personal (the fast path relies on it)
+assert not any(map(personal_field, chain(_TOP_FIELDS, *_ALLOWED.values())))
+assert all(map(personal_field, FORBIDDEN_FIELDS))
 
 
 def make_event(kind: str, data: dict, occurred_at: datetime, event_id: str | None = None) -> dict:
@@ -389,8 +542,12 @@ def content_hash(event: dict) -> str:
 
 # ---------------------------------------------------------------- batches
 
+_VERSION_RE = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}")
+
+
 def check_version(version: Any) -> None:
-    if not isinstance(version, str) or not re.match(r"^\d+\.\d+$", version):
+    # ASCII digits only, and nothing after them: "١.٠" and "1.0\n" are refused
+    if not isinstance(version, str) or not _VERSION_RE.fullmatch(version):
         raise UnsupportedVersion("protocol", "must be a version string like '1.0'")
     major = int(version.split(".")[0])
     if major != PROTOCOL_MAJOR:
@@ -400,12 +557,28 @@ def check_version(version: Any) -> None:
         )
 
 
+class Checked(tuple):
+    """check_batch's answer: (valid, rejected, dropped)."""
+
+    valid = property(itemgetter(0))
+    rejected = property(itemgetter(1))
+    dropped = property(itemgetter(2))
+
+
 def validate_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> tuple[list[dict], list[dict]]:
+    """check_batch's valid events and rejected ones."""
+    valid, rejected, _dropped = check_batch(body, max_events)
+    return valid, rejected
+
+
+def check_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> Checked:
     """Check a batch's envelope, then each event on its own.
 
-    Returns (valid events, rejected) where each rejected item is
-    ``{"id": <event id or null>, "index": i, "reason": "..."}``. A bad
-    envelope raises ProtocolError: the whole batch is refused.
+    Returns (valid events, each rebuilt from its known fields; rejected,
+    each ``{"id": <event id or null>, "index": i, "field": f, "reason":
+    "..."}``; dropped, each ``{"id", "index", "fields": [paths]}`` for a
+    valid event that came with unknown fields). A bad envelope raises
+    ProtocolError: the whole batch is refused.
     """
     if not isinstance(body, dict):
         raise ProtocolError("batch", "must be a JSON object")
@@ -416,29 +589,41 @@ def validate_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> tuple[l
     if len(events) > max_events:
         raise ProtocolError("events", f"at most {max_events} events a batch, got {len(events)}")
     if _all_valid_and_distinct(events):  # the usual batch, checked a column at a time
-        return list(events), []
+        return Checked((list(events), [], []))
     return _validate_each(events)
 
 
-def _validate_each(events: list) -> tuple[list[dict], list[dict]]:
-    """validate_batch's general path: each event on its own."""
+def answer_id(event_id: Any) -> str | None:
+    """An event's id as an answer may name it: a string of at most 64
+    characters that a database can store (the kiosk keeps the answer's
+    reasons), else None (the answer's index still places the event)."""
+    if type(event_id) is str and len(event_id) <= 64 and unfit_text(event_id) is None:
+        return event_id
+    return None
+
+
+def _validate_each(events: list) -> Checked:
+    """check_batch's general path: each event on its own."""
     valid: list[dict] = []
     rejected: list[dict] = []
+    dropped: list[dict] = []
     seen: set[str] = set()
     for index, event in enumerate(events):
         event_id = event.get("id") if isinstance(event, dict) else None
         try:
-            validate_event(event)
+            clean, unknown = check_event(event)
         except ProtocolError as error:
-            rejected.append({"id": event_id if isinstance(event_id, str) else None,
-                             "index": index, "reason": str(error)})
+            rejected.append({"id": answer_id(event_id), "index": index, "field": error.field,
+                             "reason": str(error)})
             continue
         if event_id in seen:
             # the same event twice in one batch: keep the first, the second is a replay
             continue
         seen.add(event_id)
-        valid.append(event)
-    return valid, rejected
+        valid.append(clean)
+        if unknown:
+            dropped.append({"id": event_id, "index": index, "fields": unknown[:MAX_DROPPED_NAMED]})
+    return Checked((valid, rejected, dropped))
 
 
 # ---------------------------------------------------------------- the batch fast path
@@ -453,7 +638,7 @@ def _validate_each(events: list) -> tuple[list[dict], list[dict]]:
 # check below accepts only values validate_event accepts (tests compare the
 # two paths on generated batches).
 
-_TIME_TEXT = r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z"
+_TIME_TEXT = rf"{_YEAR}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{{3}}Z"
 _TIME_COLUMN = re.compile(rf"(?:{_TIME_TEXT}\n)*{_TIME_TEXT}", re.ASCII)
 _STR_ONLY = {str}
 _DICT_ONLY = {dict}
@@ -495,6 +680,8 @@ def _column_ok(check: Callable, choices: frozenset | None, values: list) -> bool
         return _uuid_column(values)
     if check is _timestamp:
         return _time_column(values)
+    if check is _code:  # a few codes repeated: each distinct one checked once
+        return set(map(type, values)) <= _STR_ONLY and all(map(REASON_CODE_RE.fullmatch, set(values)))
     if check is _bool:
         return set(map(type, values)) <= {bool}
     if check is _count:
@@ -510,8 +697,11 @@ def _column_ok(check: Callable, choices: frozenset | None, values: list) -> bool
 
 
 def _all_valid_and_distinct(events: list) -> bool:
-    """True when validate_event accepts every event and no id comes twice."""
-    if not events or set(map(type, events)) != _DICT_ONLY:
+    """True when check_event accepts every event as it is (nothing to
+    drop: the four fields, each data field one its type allows) and no id
+    comes twice. No allowed field looks personal, so none is refused so."""
+    if not events or set(map(type, events)) != _DICT_ONLY \
+            or not all(map(eq, repeat(_TOP_FIELDS), map(dict.keys, events))):
         return False
     try:
         ids = list(map(_GET_ID, events))
@@ -523,8 +713,7 @@ def _all_valid_and_distinct(events: list) -> bool:
     except (KeyError, TypeError):  # a missing key, an unhashable type
         return False
     if not (_uuid_column(ids) and len(set(ids)) == len(ids) and _time_column(times)
-            and set(map(type, datas)) == _DICT_ONLY
-            and FORBIDDEN_FIELDS.isdisjoint(chain.from_iterable(datas))):
+            and set(map(type, datas)) == _DICT_ONLY):
         return False
     if len(set(kinds)) == 1:
         groups = {kinds[0]: datas}
@@ -537,6 +726,8 @@ def _all_valid_and_distinct(events: list) -> bool:
             else:
                 group.append(data)
     for kind, group in groups.items():
+        if not _ALLOWED[kind].issuperset(chain.from_iterable(group)):  # a field to drop
+            return False
         for field, _label, check, required, nullable, choices, _is_uuid in _CHECKS[kind]:
             values = list(map(dict.get, group, repeat(field), repeat(_MISSING)))
             if _MISSING in values:  # identity first; no JSON value equals it

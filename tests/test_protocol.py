@@ -170,13 +170,15 @@ _ODD_VALUES = st.sampled_from([
     "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B",
     "0190a1b2c-3d4-7e5f-8a9b-0c1d2e3f4a5b", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5-", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5é",
     "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\n", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\n0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c",
+    "ok\ud800", "9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00+01:00", "1899-12-31T23:59:59.999Z",
+    "2199-12-31T23:59:59.999Z", "2200-01-01T00:00:00.000Z", "=HYPERLINK(1)", "a b", {"nom": "x"}, [{"Prénom": 1}],
 ]) | st.text(max_size=40)
 
 
 def _sample_event(kind: str) -> dict:
     """A valid event of ``kind``, every field filled."""
     values = {"_uuid": protocol.new_id, "_timestamp": lambda: "2026-11-26T09:00:00.000Z",
-              "_bool": lambda: True, "_count": lambda: 12}
+              "_bool": lambda: True, "_count": lambda: 12, "_code": lambda: "accueil"}
     data = {}
     for field, (check, _required) in protocol.EVENT_TYPES[kind].items():
         check = getattr(check, "inner", check)
@@ -210,7 +212,7 @@ def batches(draw):
             holder = event if field in ("id", "type", "occurred_at") else event["data"]
             holder[field] = draw(_ODD_VALUES)
         elif how == "add":
-            event["data"][draw(st.sampled_from(sorted(protocol.FORBIDDEN_FIELDS) + ["extra"]))] = "x"
+            event["data"][draw(st.sampled_from(sorted(protocol.FORBIDDEN_FIELDS) + ["extra", "Last_Name"]))] = "x"
         elif how == "top":
             event[draw(st.sampled_from(["data", "extra"]))] = draw(_ODD_VALUES)
         elif how == "repeat":
@@ -224,10 +226,10 @@ def batches(draw):
 @given(batches())
 def test_the_batch_fast_path_decides_as_the_per_event_checks(events):
     fast_says_valid = protocol._all_valid_and_distinct(events)
-    valid, rejected = protocol._validate_each(events)
-    if fast_says_valid:  # never accepts what the per-event checks refuse
-        assert rejected == [] and valid == events
-    assert protocol.validate_batch({"protocol": "1.0", "events": events}) == (valid, rejected)
+    valid, rejected, dropped = protocol._validate_each(events)
+    if fast_says_valid:  # never accepts what the per-event checks refuse, nor what they would rebuild
+        assert rejected == [] and valid == events and dropped == []
+    assert protocol.check_batch({"protocol": "1.0", "events": events}) == (valid, rejected, dropped)
 
 
 def test_the_batch_fast_path_takes_the_usual_batches():
