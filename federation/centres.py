@@ -192,4 +192,15 @@ def device_status(conn: Connection, device: Device) -> dict:
         "centre_name": device.centre_name, "device_id": device.id,
         "events_total": sum(by_type.values()), "events_by_type": by_type,
         "first_occurred_at": first, "last_occurred_at": last, "last_sync_at": last_sync,
+        "events_parked": set_aside(conn, db.parked, device.centre_id),
+        "conflicts": set_aside(conn, db.conflicts, device.centre_id),
     }
+
+
+def set_aside(conn: Connection, table: sa.Table, centre_id: str | None = None) -> int:
+    """Events a centre's devices sent that the hub keeps aside, not among
+    its events: parked (dated outside the window) or conflicts."""
+    query = sa.select(sa.func.count()).select_from(table)
+    if centre_id is not None:
+        query = query.where(table.c.centre_id == centre_id)
+    return int(conn.execute(query).scalar())
