@@ -30,6 +30,7 @@ from kiosk.ui import SCREENS
 from kiosk.ui.i18n import _
 from kiosk.ui.mode import Mode
 from kiosk.ui.scanner import ScanBurst
+from kiosk.ui.speech import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,14 @@ class KioskApp(App):
 
     def __init__(self, centre, kiosk_mode: bool = True, now: Callable[[], datetime] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, confirm_s: float = CONFIRM_S,
-                 scheduler=None, desktop: bool = False, **kwargs: Any):
+                 scheduler=None, dpi: float | None = None, display_dpi: float | None = None,
+                 desktop: bool = False, speaker: Speaker | None = None, **kwargs: Any):
         super().__init__(**kwargs)
+        # the screen's density: ``dpi`` (kiosk run --dpi) wins over the
+        # setting display_dpi, which wins over ``display_dpi`` (what the
+        # display reported, kiosk.ui.window_config.display_dpi)
+        self.asked_dpi = dpi
+        self.display_dpi = display_dpi
         self.register_event_type("on_pin_request")
         self.centre = centre
         self.kiosk_mode = kiosk_mode
@@ -70,7 +77,10 @@ class KioskApp(App):
         self.now = now or centre.store.now
         self.monotonic = monotonic
         self.confirm_s = confirm_s
-        self.speak = kiosk_mode  # read confirmations aloud where espeak-ng exists (kiosk.ui.speech)
+        self.speak = kiosk_mode  # read confirmations aloud by themselves (kiosk.ui.speech)
+        # « Écouter » on the resident screens: espeak-ng where it is installed;
+        # tests and screenshots get no engine unless they hand one in
+        self.speaker = speaker if speaker is not None else Speaker("espeak-ng" if kiosk_mode else None)
         self.scanner = ScanBurst()
         self.mode = Mode(self)  # issue 6: who is signed in with a PIN, if anyone
         self.flow: dict[str, Any] = {}
@@ -102,6 +112,11 @@ class KioskApp(App):
         self.centre_name = self.centre.settings.get("centre_name")
         self.languages = self.centre.settings.get("languages")
         self.idle_timeout = self.centre.settings.get("idle_timeout_s")
+        from kiosk.ui.sizes import sizes
+        from kiosk.ui.window_config import choose_dpi
+
+        sizes.follow(Window, choose_dpi(self.asked_dpi, self.centre.settings.get("display_dpi"),
+                                        self.display_dpi))
         root = Shell()
         self.sm = root.ids.sm
         self.go("home")
@@ -193,11 +208,14 @@ class KioskApp(App):
             self.prompt.dismiss(animation=False)
         for screen in self.sm.screens:
             screen.reset()  # also cancels their timers
+        self.speaker.close()
         self.centre.close()
 
     # ------------------------------------------------------------ window events
 
     def _touched(self, *_args) -> None:
+        # a tap anywhere stops the reading; on a choice, the choice still acts
+        self.speaker.stop()
         self.activity()
 
     def activity(self) -> None:
@@ -315,7 +333,7 @@ class KioskApp(App):
             self.centre.visits.check_in(reason, member_id=member["id"] if member else None,
                                         actor=self.mode.actor)
         except DomainError as error:
-            self.confirm("cancel", lambda: _("Le passage n'a pas pu être enregistré."),
+            self.confirm("cancel", lambda: _("Nous n'avons pas pu noter votre venue."),
                          lambda error=error: self.error_text(error))
             return
         if member:
@@ -323,7 +341,7 @@ class KioskApp(App):
             title = lambda: _("Bienvenue, %(name)s !", name=name)  # noqa: E731
         else:
             title = lambda: _("Bienvenue !")  # noqa: E731
-        self.confirm("check_circle", title, lambda: _("Votre passage est bien noté."))
+        self.confirm("check_circle", title, lambda: _("C'est noté. Bonne journée !"))
 
     def confirm(self, icon: str, title, message) -> None:
         """Show the confirmation screen; it goes home by itself. ``title`` and

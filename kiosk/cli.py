@@ -51,20 +51,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--windowed", action="store_true",
                      help="a resizable 1280x800 window with a cursor and a « Fermer » button, "
                      "for trying it out on a desktop (what `make run` opens)")
+    run.add_argument("--dpi", type=_dpi, default=None,
+                     help="the screen's real density in dots per inch, for a panel that reports "
+                     "none or a wrong one (default: the setting display_dpi, else what the "
+                     "screen reports); sizes on screen follow it in millimetres")
     run.set_defaults(func=cmd_run)
 
     shot = commands.add_parser(
         "screenshot",
-        help="draw one screen into a PNG, without a display",
-        description="Render a kiosk screen at 1280x800 with no display (Kivy offscreen) "
-        "and write it as a PNG, e.g. for the documentation.",
+        help="draw screens into PNGs, without a display",
+        description="Render kiosk screens (residents', volunteers' and staff's) with no display "
+        "(Kivy offscreen) at a window size and density, and write them as PNGs, e.g. for the "
+        "documentation. One screen into --out FILE.png, or several (--screen all, or lists "
+        "separated by commas) into the folder --out as SCREEN-WxH-LANG.png.",
     )
     shot.add_argument("--db", default=DEFAULT_DB, help="database file of the centre")
-    shot.add_argument("--out", required=True, help="PNG file to write")
+    shot.add_argument("--out", required=True, help="PNG file to write, or a folder for several")
     shot.add_argument("--screen", default="home",
-                      help="home, checkin, reason, confirmation, workshops, workshop, "
-                      "first_visit, consent or card (default home)")
-    shot.add_argument("--lang", default="fr", choices=["fr", "en", "ar"], help="language (default fr)")
+                      help="a screen (home, checkin, reason, workshops, pin, volunteer, staff_home, "
+                      "…), several separated by commas, or all (default home)")
+    shot.add_argument("--lang", default="fr",
+                      help="fr, en or ar, or several separated by commas (default fr)")
+    shot.add_argument("--size", default="1280x800",
+                      help="window size WIDTHxHEIGHT, or several separated by commas (default 1280x800)")
+    shot.add_argument("--dpi", type=_dpi, default=None,
+                      help="the display's density in dots per inch (default 96)")
     shot.set_defaults(func=cmd_screenshot)
 
     # ---- enrol, sync, status (sync with the federation's hub)
@@ -170,18 +181,44 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     database = args.db or paths.default_db()
     centre = Centre.open(database)
+    from kiosk.ui.window_config import display_dpi
+
     KioskApp(centre, kiosk_mode=not args.windowed, desktop=args.windowed,
-             scheduler=make_scheduler(database)).run()
+             scheduler=make_scheduler(database), dpi=args.dpi, display_dpi=display_dpi()).run()
     return 0
+
+
+def _dpi(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of dots per inch") from None
+    if not 50 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r}: a screen's density is from 50 to 600 dots per inch")
+    return value
 
 
 def cmd_screenshot(args: argparse.Namespace) -> int:
     from kiosk.ui import offscreen
 
     offscreen.prepare()
-    from kiosk.ui.screenshot import render
+    from kiosk.ui.screenshot import parse_size, render_many, screen_names
 
-    print(render(args.db, args.out, screen=args.screen, lang=args.lang))
+    screens = screen_names() if args.screen == "all" else [s.strip() for s in args.screen.split(",")]
+    langs = [lang.strip() for lang in args.lang.split(",")]
+    for lang in langs:
+        if lang not in ("fr", "en", "ar"):
+            raise SystemExit(f"unknown language {lang!r}: choose from fr, en, ar")
+    sizes = [parse_size(size) for size in args.size.split(",")]
+    out = Path(args.out)
+    if len(screens) * len(langs) * len(sizes) == 1:
+        shots = [(screens[0], sizes[0], langs[0], out)]
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        shots = [(screen, size, lang, out / f"{screen}-{size[0]}x{size[1]}-{lang}.png")
+                 for size in sizes for lang in langs for screen in screens]
+    for path in render_many(args.db, shots, dpi=args.dpi):
+        print(path)
     return 0
 
 

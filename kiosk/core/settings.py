@@ -17,13 +17,13 @@ from kiosk.core.store import Store
 #: The default reasons for a visit: code, French label (a gettext msgid), and
 #: the pictogram key the UI draws (Material Design icon names).
 DEFAULT_REASONS = [
-    {"code": "accueil", "label": N_("Accueil / information"), "icon": "info"},
-    {"code": "demarches", "label": N_("Aide aux démarches en ligne"), "icon": "computer"},
-    {"code": "rendez_vous", "label": N_("Rendez-vous (CAF, partenaire)"), "icon": "event"},
-    {"code": "atelier", "label": N_("Atelier"), "icon": "groups"},
-    {"code": "ordinateur", "label": N_("Accès ordinateur / wifi"), "icon": "wifi"},
-    {"code": "permanence", "label": N_("Permanence sociale"), "icon": "support_agent"},
-    {"code": "autre", "label": N_("Autre"), "icon": "more_horiz"},
+    {"code": "accueil", "label": N_("Une question, une information"), "icon": "info"},
+    {"code": "demarches", "label": N_("Aide pour un papier sur internet"), "icon": "computer"},
+    {"code": "rendez_vous", "label": N_("J'ai un rendez-vous"), "icon": "event"},
+    {"code": "atelier", "label": N_("Un atelier"), "icon": "groups"},
+    {"code": "ordinateur", "label": N_("Un ordinateur ou le wifi"), "icon": "wifi"},
+    {"code": "permanence", "label": N_("Voir une assistante sociale"), "icon": "support_agent"},
+    {"code": "autre", "label": N_("Autre chose"), "icon": "more_horiz"},
 ]
 
 #: Priority neighbourhoods (QPV) of the Boulonnais, offered by default; a centre
@@ -39,6 +39,10 @@ DEFAULT_NEIGHBOURHOODS = [
     {"name": "Centre-ville", "commune": "Boulogne-sur-Mer", "qpv": False},
 ]
 
+#: The last choice of the default communes. Stored in French like every
+#: commune (members keep it); the screens show it translated.
+OTHER_COMMUNE = N_("Autre commune")
+
 DEFAULT_COMMUNES = [
     "Boulogne-sur-Mer",
     "Outreau",
@@ -49,7 +53,7 @@ DEFAULT_COMMUNES = [
     "Équihen-Plage",
     "Wimille",
     "Pont-de-Briques",
-    "Autre commune",
+    OTHER_COMMUNE,
 ]
 
 LANGUAGES = ("fr", "en", "ar")
@@ -69,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     "centre_id": None,
     "printer": None,
     "backup_dir": None,
+    # the screen's real density in dots per inch, for panels that report
+    # none or nonsense (None: ask the display); `kiosk run --dpi` overrides it
+    "display_dpi": None,
 }
 
 
@@ -152,6 +159,11 @@ def _optional_text(key: str, value: Any) -> None:
         _text(key, value, 2000)
 
 
+def _optional_dpi(key: str, value: Any) -> None:
+    if value is not None:
+        _seconds(50, 600)(key, value)
+
+
 CHECKS: dict[str, Callable[[str, Any], None]] = {
     "centre_name": _text,
     "communes": _communes,
@@ -167,6 +179,7 @@ CHECKS: dict[str, Callable[[str, Any], None]] = {
     "centre_id": _optional_text,
     "printer": _optional_text,
     "backup_dir": _optional_text,
+    "display_dpi": _optional_dpi,
 }
 
 

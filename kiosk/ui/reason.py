@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.app import App
+from kivy.factory import Factory
 from kivy.lang import Builder
 
 from kiosk.ui.i18n import _
-from kiosk.ui.widgets import KioskScreen, TileButton
+from kiosk.ui.widgets import KioskScreen
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -26,10 +27,14 @@ class ReasonScreen(KioskScreen):
         grid = self.ids.grid
         grid.clear_widgets()
         for reason in reasons:
-            tile = TileButton(icon=reason["icon"], text=_(reason["label"]), font_size=26, icon_size=80)
+            tile = Factory.ReasonTile(icon=reason["icon"], text=_(reason["label"]))
             tile.reason = reason["code"]
             tile.bind(on_release=self.choose)
             grid.add_widget(tile)
+
+    def speech_parts(self) -> list[str]:
+        # the tiles in the order a reader meets them (the grid fills from its end)
+        return [self.ids.title.text] + [tile.text for tile in reversed(self.ids.grid.children)]
 
     def choose(self, tile) -> None:
         App.get_running_app().check_in(tile.reason)

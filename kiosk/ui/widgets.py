@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
                              StringProperty)
@@ -23,7 +24,7 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 
 class KioskLabel(Label):
-    """Text at least 24 px, in the kiosk's font and ink colour.
+    """Text in the kiosk's font and ink colour, at ``sizes.text`` unless told.
 
     Right-to-left text (i18n.Shaped) is wrapped here, in reading order, before
     Kivy sees it: Kivy would cut the visual string into lines top-down and the
@@ -35,6 +36,9 @@ class KioskLabel(Label):
     def on_width(self, *_args) -> None:
         self._wrap_rtl()
 
+    def on_font_size(self, *_args) -> None:
+        self._wrap_rtl()
+
     def _wrap_rtl(self) -> None:
         from kiosk.ui.i18n import Shaped, wrap_shaped
 
@@ -44,6 +48,75 @@ class KioskLabel(Label):
         wrapped = wrap_shaped(self.text.logical, chars)
         if wrapped != self.text:
             self.text = wrapped
+
+
+class FitLabel(KioskLabel):
+    """Text that takes the largest font size from ``wanted`` down to
+    ``least`` at which it fits its box whole: every line shown and no word
+    cut in two. Where even ``least`` does not fit, it stays at ``least`` (and
+    the layout test says so). The box's size comes from the layout, never
+    from the text."""
+
+    wanted = NumericProperty(28)
+    least = NumericProperty(24)
+
+    def __init__(self, **kwargs):
+        self._refit = Clock.create_trigger(lambda *_a: self.fit(), -1)
+        super().__init__(**kwargs)
+        self.fbind("size", self._refit)
+        self.fbind("wanted", self._refit)
+        self.fbind("least", self._refit)
+        self.fbind("font_name", self._refit)
+
+    def on_text(self, *args) -> None:
+        super().on_text(*args)
+        self._refit()
+
+    def fit(self) -> None:
+        wanted, least = self.wanted, min(self.least, self.wanted)
+        if self.width <= 1 or self.height <= 1 or not self.text:
+            self.font_size = wanted
+            return
+        if text_fits(self, wanted):
+            self.font_size = wanted
+            return
+        low, high = least, wanted
+        for _step in range(6):
+            middle = (low + high) / 2
+            if text_fits(self, middle):
+                low = middle
+            else:
+                high = middle
+        self.font_size = int(low)
+
+
+class LineLabel(Label):
+    """One line of text, as wide as its words (``size_hint_x`` None): a
+    clock, a language's name. Never wrapped, so never cut."""
+
+
+class ShortLabel(KioskLabel):
+    """One line, shortened with an ellipsis when it is too long: only where
+    the whole text is one tap away (a workshop card's title, shown whole on
+    the workshop's own screen). The layout test refuses an ellipsis anywhere else."""
+
+
+def text_fits(label: Label, font_size: float, width: float | None = None,
+              height: float | None = None) -> bool:
+    """Whether ``label``'s text at ``font_size``, wrapped to its width, shows
+    every line within its height with no word wider than a line."""
+    from kivy.core.text import Label as CoreLabel
+
+    pad_x, pad_y = label.padding[0], label.padding[1]
+    width = (width if width is not None else label.width) - 2 * pad_x
+    height = (height if height is not None else label.height) - 2 * pad_y
+    core = CoreLabel(text=label.text, font_size=font_size, font_name=label.font_name,
+                     text_size=(width, None), halign=label.halign, line_height=label.line_height)
+    core.resolve_font_name()
+    _w, needed = core.render(real=False)
+    if needed > height + 1:
+        return False
+    return all(core.get_extents(word)[0] <= width + 1 for word in label.text.split())
 
 
 class IconLabel(Label):
@@ -97,6 +170,29 @@ class TileButton(ButtonBehavior, DirBox):
     colour = StringProperty("primary")
     icon_size = NumericProperty(72)
     font_size = NumericProperty(32)
+    #: in a vertical tile, the words' share of the height against the pictogram's 1
+    text_share = NumericProperty(0.8)
+    #: a residents' main tile (home, reasons): at least theme.TILE_MM where there is room
+    main = BooleanProperty(False)
+    #: the width a horizontal tile needs for its pictogram and words on one line
+    natural_width = NumericProperty(0)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        for name in ("text", "font_size", "icon_size", "padding", "spacing"):
+            self.fbind(name, self._measure)
+        self._measure()
+
+    def _measure(self, *_args) -> None:
+        from kivy.core.text import Label as CoreLabel
+
+        from kiosk.ui.theme import BOLD_FONT
+
+        core = CoreLabel(font_size=self.font_size, font_name=BOLD_FONT)
+        core.resolve_font_name()
+        words = max((core.get_extents(line)[0] for line in self.text.split("\n")), default=0)
+        self.natural_width = (words + self.icon_size * 1.15 + self.spacing
+                              + self.padding[0] + self.padding[2] + 12)
 
 
 class RowButton(ButtonBehavior, DirBox):
@@ -135,6 +231,7 @@ class AzertyKeyboard(BoxLayout):
     #: French names need them: Hélène, François, Aïcha, Noël
     accents = StringProperty("ÉÈÇÏË")
     digits = BooleanProperty(False)
+    gap = NumericProperty(8)
     __events__ = ("on_key",)
 
     def on_kv_post(self, *_args) -> None:
@@ -143,11 +240,16 @@ class AzertyKeyboard(BoxLayout):
     def on_digits(self, *_args) -> None:
         self.build()
 
+    def on_gap(self, *_args) -> None:
+        if "rows" in self.ids:
+            for line in self.ids.rows.children:
+                line.spacing = self.gap
+
     def build(self) -> None:
         self.ids.rows.clear_widgets()
         rows = ["1234567890"] if self.digits else list(self.rows)
         for row in rows:
-            line = BoxLayout(spacing=8)
+            line = BoxLayout(spacing=self.gap)
             for char in row:
                 line.add_widget(KeyButton(text=char, keyboard=self))
             self.ids.rows.add_widget(line)
@@ -168,6 +270,50 @@ class KeyButton(ButtonBehavior, KioskLabel):
 
     def on_release(self) -> None:
         self.keyboard.press(self.key or self.text)
+
+
+class ListenButton(TileButton):
+    """« Écouter »: reads the current screen aloud (kiosk.ui.speech).
+
+    One button in the header for every resident screen. It shows only where
+    the speech engine exists, outside the PIN modes, and on a screen that says
+    what to read: ``speech_parts()``, its question then its choices in order,
+    in the current language."""
+
+    manager = ObjectProperty(None, allownone=True)
+    shown = BooleanProperty(False)
+
+    def on_manager(self, *_args) -> None:
+        if self.manager is not None:
+            self.manager.fbind("current_screen", self.update)
+        self.update()
+
+    def on_kv_post(self, *_args) -> None:
+        from kivy.app import App
+
+        app = App.get_running_app()
+        if app is not None and hasattr(app, "pin_mode"):
+            app.fbind("pin_mode", self.update)
+        self.update()
+
+    def screen(self):
+        return self.manager.current_screen if self.manager is not None else None
+
+    def update(self, *_args) -> None:
+        from kivy.app import App
+
+        app = App.get_running_app()
+        speaker = getattr(app, "speaker", None)
+        self.shown = bool(speaker is not None and speaker.available and not app.pin_mode
+                          and callable(getattr(self.screen(), "speech_parts", None)))
+
+    def on_release(self) -> None:
+        from kivy.app import App
+
+        app = App.get_running_app()
+        screen = self.screen()
+        if self.shown and screen is not None:
+            app.speaker.say(screen.speech_parts(), app.lang)
 
 
 class StillTherePrompt(ModalView):
@@ -198,3 +344,7 @@ class KioskScreen(Screen):
 
     def refresh(self) -> None:
         pass
+
+    # A resident screen defines ``speech_parts(self) -> list[str]``: what
+    # « Écouter » reads, in order (the question, then each choice), as shown
+    # in the current language. Screens without it get no « Écouter ».
