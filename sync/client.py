@@ -26,6 +26,7 @@ import random
 import sqlite3
 import time
 from collections import deque
+from email.utils import parsedate_to_datetime
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -127,6 +128,9 @@ class SyncResult:
     error_en: str | None = None
     parked_reasons: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: the kiosk's clock minus the hub's (its answer's Date header), in
+    #: seconds; None when no hub answer came
+    clock_skew_s: float | None = None
 
     @property
     def sent(self) -> int:
@@ -162,7 +166,8 @@ class SyncResult:
         return {"ok": self.ok, "stored": self.stored, "duplicates": self.duplicates,
                 "sent": self.sent, "parked": self.parked, "pending": self.pending,
                 "batches": self.batches, "error": self.error, "error_en": self.error_en,
-                "parked_reasons": self.parked_reasons[:20], "seconds": round(self.seconds, 3)}
+                "parked_reasons": self.parked_reasons[:20], "seconds": round(self.seconds, 3),
+                "clock_skew_s": None if self.clock_skew_s is None else round(self.clock_skew_s, 1)}
 
 
 def _n(count: int, one: str, many: str) -> str:
@@ -289,6 +294,24 @@ def health(hub_url: str, timeout=(3.0, 5.0), session: requests.Session | None = 
         return False
 
 
+# ---------------------------------------------------------------- the hub's clock
+
+#: sync_state key of the last clock comparison with the hub: {"at", "skew_s"}
+CLOCK_KEY = "clock_skew"
+
+
+def clock_skew(response: requests.Response, kiosk_now: datetime) -> float | None:
+    """The kiosk's clock minus the hub's, in seconds, from the answer's Date
+    header (HTTP dates are to the second); None if it is missing or unreadable."""
+    try:
+        hub_now = parsedate_to_datetime(response.headers.get("Date") or "")
+    except (TypeError, ValueError, IndexError):
+        return None
+    if hub_now is None or hub_now.tzinfo is None:
+        return None
+    return (kiosk_now - hub_now).total_seconds()
+
+
 # ---------------------------------------------------------------- push
 
 def utc_now() -> datetime:
@@ -304,7 +327,8 @@ class _BatchSender:
     not account for every event sent."""
 
     def __init__(self, session: requests.Session, hub_url: str, token: str, timeout,
-                 attempts: int, backoff: float, sleep: Callable[[float], None], device_id: str | None):
+                 attempts: int, backoff: float, sleep: Callable[[float], None], device_id: str | None,
+                 clock: Callable[[], datetime] | None = None):
         self.session = session
         self.url = _url(hub_url, "/batches")
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -316,6 +340,9 @@ class _BatchSender:
         self.gzip = True
         #: set when the push ends: a batch still on the wire makes no new attempt
         self.stopping = False
+        self.clock = clock or utc_now
+        #: the kiosk's clock minus the hub's, from the last hub answer's Date
+        self.clock_skew_s: float | None = None
 
     def encode(self, rows: list[tuple[int, str, bytes]]) -> "_Encoded":
         """The batch's body, built and compressed once for every attempt:
@@ -360,6 +387,10 @@ class _BatchSender:
         response = _request(self.session, "POST", self.url, data=body, headers=headers,
                             timeout=self.timeout)
         hub = response.headers.get(protocol.HUB_HEADER) == "1"
+        if hub:
+            skew = clock_skew(response, self.clock())
+            if skew is not None:
+                self.clock_skew_s = skew
         if hub and response.status_code == 415 and self.gzip:
             self.gzip = False  # an older hub without gzip: send plain JSON
             return self._exchange(batch)
@@ -511,6 +542,9 @@ def _record_outcome(conn: sqlite3.Connection, result: SyncResult, clock, keep_se
             }, ensure_ascii=False))
         outbox.set_state(conn, "last_result", json.dumps(
             {"at": protocol.utc_iso(moment), **result.as_dict()}, ensure_ascii=False))
+        if result.clock_skew_s is not None:
+            outbox.set_state(conn, CLOCK_KEY, json.dumps(
+                {"at": protocol.utc_iso(moment), "skew_s": round(result.clock_skew_s, 1)}))
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -553,7 +587,8 @@ def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int =
         _set_synchronous(conn, 1)  # NORMAL
         _push_locked(conn, hub_url, token, batch_size, in_flight, progress, result, clock, lock_ttl,
                      lambda: _BatchSender(session or make_session(retries, backoff / 2), hub_url or "",
-                                          token or "", timeout, attempts, backoff, sleep, device_id))
+                                          token or "", timeout, attempts, backoff, sleep, device_id,
+                                          clock))
         result.seconds = time.monotonic() - started
         result.pending = outbox.pending_extent(conn)[0]
         _record_outcome(conn, result, clock, keep_sent_days)
@@ -585,10 +620,12 @@ def _push_locked(conn, hub_url, token, batch_size, in_flight, progress, result, 
         holder = lock.holder() or {}
         result.error, result.error_en = BUSY, f"another sync holds the lock (pid {holder.get('pid')})"
         return
+    sender = make_sender()
     try:
-        _send_all(conn, make_sender(), lock, batch_size, result, progress, clock, in_flight)
+        _send_all(conn, sender, lock, batch_size, result, progress, clock, in_flight)
         result.ok = True
     except SyncError as error:
         result.error, result.error_en = error.code, error.message_en
     finally:
+        result.clock_skew_s = sender.clock_skew_s
         lock.release()

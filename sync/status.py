@@ -15,8 +15,17 @@ from zoneinfo import ZoneInfo
 
 from sync import lock as sync_lock
 from sync import outbox, protocol
+from sync.client import CLOCK_KEY, N_
 
 PARIS = ZoneInfo("Europe/Paris")
+#: How far the kiosk's clock may be from the hub's before staff are warned:
+#: beyond it, what the kiosk records is dated wrong (and the hub may park it).
+CLOCK_TOLERANCE_S = 300
+CLOCK_AHEAD = N_("L'horloge de la borne avance de %(gap)s sur celle du hub. Faites régler la date et "
+                 "l'heure de la borne : ce qu'elle enregistre est mal daté.")
+CLOCK_BEHIND = N_("L'horloge de la borne retarde de %(gap)s sur celle du hub. Faites régler la date et "
+                  "l'heure de la borne : ce qu'elle enregistre est mal daté.")
+GAP_MINUTES, GAP_HOURS, GAP_DAYS = N_("%(n)d min"), N_("%(n)d h"), N_("%(n)d jours")
 
 
 def local_status(conn: sqlite3.Connection, parked_shown: int = 20) -> dict:
@@ -44,7 +53,35 @@ def local_status(conn: sqlite3.Connection, parked_shown: int = 20) -> dict:
         "last_result": json.loads(last_result) if last_result else None,
         "parked_events": parked,
         "sync_running": sync_lock.SyncLock(conn).holder() is not None,
+        "clock": clock_check(conn),
     }
+
+
+def clock_check(conn: sqlite3.Connection) -> dict | None:
+    """The last comparison of the kiosk's clock with the hub's (recorded by
+    each push from the hub's Date header): ``skew_s`` (the kiosk's minus the
+    hub's), ``checked_at``, ``off`` (beyond CLOCK_TOLERANCE_S) and, when off,
+    the warning: ``template``, ``gap_template`` and ``n`` for the UI's gettext,
+    ``message_fr`` ready for the terminal. None before any hub answer."""
+    text = outbox.get_state(conn, CLOCK_KEY)
+    try:
+        stored = json.loads(text) if text else None
+        skew = float(stored["skew_s"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    check = {"skew_s": skew, "checked_at": stored.get("at"), "off": abs(skew) > CLOCK_TOLERANCE_S}
+    if check["off"]:
+        seconds = abs(skew)
+        if seconds >= 2 * 86400:
+            gap_template, n = GAP_DAYS, round(seconds / 86400)
+        elif seconds >= 2 * 3600:
+            gap_template, n = GAP_HOURS, round(seconds / 3600)
+        else:
+            gap_template, n = GAP_MINUTES, round(seconds / 60)
+        template = CLOCK_AHEAD if skew > 0 else CLOCK_BEHIND
+        check.update(template=template, gap_template=gap_template, n=n,
+                     message_fr=template % {"gap": gap_template % {"n": n}})
+    return check
 
 
 def compare(local: dict, hub: dict) -> dict | None:
@@ -117,6 +154,9 @@ def describe_fr(local: dict, hub: dict | None = None, hub_error: str | None = No
         lines.append(f"Dernière erreur ({_when(error.get('at'))}) : {error.get('message_fr')}")
     for item in local["parked_events"][:5]:
         lines.append(f"  - {item['type']} du {_when(item['occurred_at'])} : {item['reason']}")
+    clock = local.get("clock")
+    if clock and clock["off"]:
+        lines.append(clock["message_fr"])
     if hub is not None:
         lines.append(f"Le hub a {hub.get('events_total', 0)} événements de ce centre ; "
                      f"la borne en a envoyé {local['sent']}.")

@@ -34,6 +34,8 @@ class StaffSyncScreen(ModeScreen):
     waiting = StringProperty("")
     last_success = StringProperty("")
     last_error = StringProperty("")
+    #: the kiosk's clock is more than a few minutes from the hub's (sync.status.clock_check)
+    clock_warning = StringProperty("")
     result = StringProperty("")
     enrolled = StringProperty("")
     busy = BooleanProperty(False)
@@ -49,6 +51,9 @@ class StaffSyncScreen(ModeScreen):
         error = local["last_error"]
         self.last_error = _("Dernière erreur : %(message)s", message=error.get("message_fr") or "") \
             if error else ""
+        clock = local["clock"]
+        self.clock_warning = _(clock["template"], gap=_(clock["gap_template"], n=clock["n"])) \
+            if clock and clock["off"] else ""
         hub = app.centre.settings.get("hub_url")
         self.enrolled = _("Borne appairée au hub %(hub)s", hub=hub) if hub and \
             app.centre.settings.get("device_token") else _("Borne pas encore appairée.")
