@@ -45,7 +45,11 @@ def create_app(db_url: str | None = None, limits: api.Limits | None = None,
         finally:
             batch_checker.stop()
 
-    app = FastAPI(title="Accueil federation hub", version=protocol.PROTOCOL_VERSION, lifespan=lifespan)
+    # no public /docs, /redoc or /openapi.json: the schema is served to
+    # signed-in staff by the dashboard (federation.web), and the interactive
+    # pages would load their scripts from a CDN, which the hub never does
+    app = FastAPI(title="Accueil federation hub", version=protocol.PROTOCOL_VERSION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.checker = batch_checker
     app.state.engine = db.open_engine(db_url)
     app.state.limits = limits or api.Limits()

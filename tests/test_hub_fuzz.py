@@ -4,18 +4,26 @@ hub header and never a 5xx. Bounded examples, so it runs in well under a minute.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings, strategies
 
+from federation import store, users
 from sync import protocol
 from tests.conftest_hub import start_hub
+from tests.hub_sample import EMAIL, PASSWORD, sign_in
 
 
 @pytest.fixture(scope="module")
 def fuzzed_hub(tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("hub")
-    server = start_hub(f"sqlite:///{log_dir / 'federation.db'}", log_dir, rate_limit=0)
+    db_url = f"sqlite:///{log_dir / 'federation.db'}"
+    engine = store.open_engine(db_url)
+    users.add_user(engine, EMAIL, PASSWORD)
+    engine.dispose()
+    # no limits: every generated request must reach the code under test
+    server = start_hub(db_url, log_dir, rate_limit=0, pre_auth_rate_limit=0)
     server.device = server.new_device()
     yield server
     server.stop()
@@ -23,7 +31,12 @@ def fuzzed_hub(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def api_schema(fuzzed_hub):
-    return schemathesis.openapi.from_url(f"{fuzzed_hub.url}/openapi.json").include(path_regex="^/api/")
+    # the schema is for signed-in staff only
+    with httpx.Client(base_url=fuzzed_hub.url, timeout=30) as client:
+        assert sign_in(client).status_code == 303
+        cookie = f"accueil_session={client.cookies['accueil_session']}"
+    return schemathesis.openapi.from_url(f"{fuzzed_hub.url}/openapi.json",
+                                         headers={"Cookie": cookie}).include(path_regex="^/api/")
 
 
 def operations(api_schema) -> list:

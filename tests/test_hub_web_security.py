@@ -172,3 +172,13 @@ def test_periods_out_of_range_get_a_french_400_never_a_500(client, query):
         answer = client.get(f"{path}?{query}")
         assert answer.status_code == 400, (path, answer.status_code)
         assert "doit être entre le 01/01/2000 et le 31/12/2099" in html.unescape(answer.text), path
+
+
+def test_api_schema_and_docs_are_not_public(client):
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert client.get(path).status_code == 404, path
+    answer = client.get("/openapi.json")
+    assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/openapi.json"
+    sign_in(client)
+    schema = client.get("/openapi.json")
+    assert schema.status_code == 200 and "/api/v1/batches" in schema.json()["paths"]

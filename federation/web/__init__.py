@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse
 
-from federation.web import downloads, pages, signin
+from federation import users
+from federation.web import downloads, pages, security, signin
 from federation.web.security import PageRoute, Refused
 
 STATIC = Path(__file__).parent / "static"
@@ -20,6 +21,12 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(pages.router)
 router.include_router(downloads.router)
+
+
+@router.get("/openapi.json")
+def openapi_schema(request: Request, _session: users.WebSession = Depends(security.current_session)):
+    """The API's schema, for the federation's own staff and tools only."""
+    return JSONResponse(request.app.openapi())
 
 
 @router.get("/static/{name}")
