@@ -270,6 +270,66 @@ def test_install_as_root_leaves_the_owners_clone_as_it_was(tmp_path):
     assert not list(temporary.iterdir()), "the temporary copy was left behind"
 
 
+# Where wlroots puts a touch (x, y in 0..1 of the panel) on an output turned
+# by the Wayland transform 90, 180 or 270, for a touchscreen tied to that
+# output (wlr_cursor.c, apply_output_transform, wlroots 0.11 and later).
+WLROOTS_TOUCH = {90: lambda x, y: (1 - y, x), 180: lambda x, y: (1 - x, 1 - y), 270: lambda x, y: (y, 1 - x)}
+ROTATION_DROPIN = "etc/systemd/system/accueil-kiosk.service.d/rotation.conf"
+TOUCH_RULE = "etc/udev/rules.d/90-accueil-touch-rotation.rules"
+
+
+def udev_assignments(rule: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The rule's matches (==) and assignments (=)."""
+    lines = [line for line in rule.splitlines() if line and not line.startswith("#")]
+    assert len(lines) == 1
+    matches, assigned = {}, {}
+    for part in lines[0].split(", "):
+        key, op, value = part.partition("==") if "==" in part else part.partition("=")
+        (matches if op == "==" else assigned)[key] = value.strip('"')
+    return matches, assigned
+
+
+@pytest.mark.slow
+def test_rotate_turns_the_picture_and_the_touch_together_and_is_kept_until_undone(tmp_path, wheel):
+    root = tmp_path / "root"
+    # what the kiosk's unit does with the drop-in: cage's -r, once a quarter turn
+    service = (LINUX / "systemd/accueil-kiosk.service").read_text()
+    assert "/usr/bin/cage -d -s $ACCUEIL_CAGE_ROTATION -- " in service
+    for angle in (90, 180, 270):
+        done = sh(LINUX / "install.sh", "--root", root, "--from", wheel, "--pip-args", "--no-deps",
+                  "--rotate", str(angle))
+        dropin = (root / ROTATION_DROPIN).read_text()
+        assert f'Environment="ACCUEIL_CAGE_ROTATION={" ".join(["-r"] * (angle // 90))}"' in dropin
+        matches, assigned = udev_assignments((root / TOUCH_RULE).read_text())
+        assert matches == {"ACTION": "add|change", "SUBSYSTEM": "input", "KERNEL": "event[0-9]*",
+                           "ENV{ID_INPUT_TOUCHSCREEN}": "1", "ENV{WL_OUTPUT}": ""}
+        a, b, c, d, e, f = map(float, assigned["ENV{LIBINPUT_CALIBRATION_MATRIX}"].split())
+        for x, y in [(0, 0), (1, 0), (0, 1), (1, 1), (0.25, 0.1)]:
+            assert (a * x + b * y + c, d * x + e * y + f) == pytest.approx(WLROOTS_TOUCH[angle](x, y)), (angle, x, y)
+        assert "skipped (--root): udevadm trigger --subsystem-match=input --action=change" in done.stdout
+    make_verifiable(root, "/usr/bin/cage")
+    verified = verify(root, ["accueil-kiosk.service"])
+    assert verified.returncode == 0 and verified.stderr.strip() == "", verified.stderr
+
+    install(root, wheel)  # an upgrade keeps the screen as it is mounted
+    assert "-r -r -r" in (root / ROTATION_DROPIN).read_text()
+    assert (root / TOUCH_RULE).exists()
+    plan = sh(LINUX / "uninstall.sh", "--root", root, "--dry-run").stdout
+    assert f"rm -f {root / TOUCH_RULE}" in plan
+    assert f"rm -rf {(root / ROTATION_DROPIN).parent}" in plan
+    sh(LINUX / "install.sh", "--root", root, "--from", wheel, "--pip-args", "--no-deps", "--rotate", "0")
+    assert not (root / ROTATION_DROPIN).exists() and not (root / TOUCH_RULE).exists()
+
+
+@pytest.mark.parametrize("angle", ["45", "-90", "360", "", "90x", "quatre-vingt-dix"])
+def test_rotate_refuses_an_angle_it_cannot_turn_to(tmp_path, angle):
+    root = tmp_path / "root"
+    result = sh(LINUX / "install.sh", "--root", root, "--rotate", angle, check=False)
+    assert result.returncode == 2
+    assert f"--rotate '{angle}' : l'angle doit être 90, 180 ou 270" in result.stderr
+    assert not root.exists(), "nothing is installed with a wrong angle"
+
+
 def test_installer_refuses_an_unknown_option():
     result = sh(LINUX / "install.sh", "--prefix", "/tmp/x", check=False)
     assert result.returncode == 2

@@ -56,6 +56,7 @@ CODEPOINTS = {
     "thumb_up": 0xE8DC,
     "touch_app": 0xE913,
     "wifi": 0xE63E,
+    "volume_up": 0xE050,  # « Écouter »
     # the volunteer and staff modes
     "add": 0xE145,
     "backup": 0xE864,

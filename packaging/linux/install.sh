@@ -6,14 +6,17 @@
 #   packaging/linux/install.sh --dry-run            print what would be done
 #   packaging/linux/install.sh --root /tmp/stage    lay the files out under a
 #                                                   folder (tests, inspection)
+#   sudo packaging/linux/install.sh --rotate 90     a screen mounted turned (a
+#                                                   portrait totem): picture and
+#                                                   touch turned together
 #
 # What it does: installs the system packages (cage, GL, fonts), creates the
 # unprivileged `accueil` user, puts the application in its own virtualenv in
 # /opt/accueil/venv, keeps the data in /var/lib/accueil, and enables the
 # systemd units: the kiosk full screen at boot, the sync timer and the daily
 # backup + retention purge. Running it again upgrades the application and
-# keeps the data and /etc/accueil/kiosk.env. The French guide is
-# docs/installer-une-borne.md.
+# keeps the data, /etc/accueil/kiosk.env and the rotation. The French guide
+# is docs/installer-une-borne.md.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,9 +39,13 @@ WITH_APT=1
 KEEP_DESKTOP=0
 FROM=""
 PIP_ARGS=()
+ROTATE=0
+ROTATE_GIVEN=0  # without --rotate, keep the rotation an earlier run set, if any
+ROTATION_DROPIN=$UNIT_DIR/accueil-kiosk.service.d/rotation.conf
+TOUCH_RULE=/etc/udev/rules.d/90-accueil-touch-rotation.rules
 
 usage() {
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 Options:
   --from SOURCE     source tree, wheel file or pip requirement to install
@@ -49,6 +56,9 @@ Options:
   --no-apt          do not install Debian packages
   --keep-desktop    leave the desktop's display manager enabled
   --pip-args ARGS   extra arguments for pip (e.g. "--no-index --find-links DIR")
+  --rotate ANGLE    a screen mounted turned by 90, 180 or 270 degrees: the
+                    picture and the touchscreen turn together (kept across
+                    upgrades); 0 puts them back upright
   -h, --help        this help
 EOF
 }
@@ -62,12 +72,18 @@ parse_args() {
             --no-apt) WITH_APT=0; shift ;;
             --keep-desktop) KEEP_DESKTOP=1; shift ;;
             --pip-args) read -r -a PIP_ARGS <<<"${2:?--pip-args needs a value}"; shift 2 ;;
+            --rotate) ROTATE=${2?--rotate needs an angle: 90, 180 or 270 (0 to undo)}; ROTATE_GIVEN=1; shift 2 ;;
             -h|--help) usage; exit 0 ;;
             *) echo "install.sh: unknown option: $1 (see --help)" >&2; exit 2 ;;
         esac
     done
     if [[ -z "$FROM" ]]; then
         FROM=$SOURCE_TREE
+    fi
+    if [[ $ROTATE_GIVEN -eq 1 ]] && ! touch_matrix "$ROTATE" >/dev/null; then
+        echo "install.sh: --rotate '$ROTATE' : l'angle doit être 90, 180 ou 270 (0 pour remettre l'écran droit)" >&2
+        echo "install.sh: --rotate '$ROTATE': the angle must be 90, 180 or 270 (0 undoes it)" >&2
+        exit 2
     fi
 }
 
@@ -183,6 +199,65 @@ install_config() {
     done
 }
 
+# The touchscreen's libinput calibration matrix for a picture turned by $1
+# degrees: cage turns its output with one -r a quarter turn (the Wayland
+# output transforms 90, 180, 270) and, for a touchscreen not tied to that
+# output, leaves touches where the panel reports them. The matrix maps them
+# as wlroots maps a touchscreen tied to a turned output (wlr_cursor's
+# apply_output_transform), so a finger lands on what it touches.
+touch_matrix() {
+    case "$1" in
+        0) echo "1 0 0 0 1 0" ;;
+        90) echo "0 -1 1 1 0 0" ;;
+        180) echo "-1 0 1 0 -1 1" ;;
+        270) echo "0 1 0 -1 0 1" ;;
+        *) return 1 ;;
+    esac
+}
+
+# Write stdin into the file $1 (mode 0644), or print it in --dry-run mode.
+write_file() {
+    if [[ $DRY_RUN -eq 1 ]]; then
+        printf '+ write %q:\n' "$1"
+        sed 's/^/    /'
+    else
+        cat >"$1"
+        chmod 0644 "$1"
+    fi
+}
+
+# The picture through cage's -r (a systemd drop-in, so the shipped unit stays
+# as it is) and the touchscreen through a udev rule that libinput reads when
+# the device appears. A touchscreen tied to an output (udev WL_OUTPUT) is
+# turned by wlroots itself: the rule leaves it alone.
+rotate_screen() {
+    [[ $ROTATE_GIVEN -eq 1 ]] || return 0
+    if [[ $ROTATE -eq 0 ]]; then
+        say "Putting the picture and the touchscreen upright"
+        run rm -f "$ROOT$ROTATION_DROPIN" "$ROOT$TOUCH_RULE"
+    else
+        say "Turning the picture and the touchscreen by $ROTATE degrees"
+        local flags="-r" turn
+        for ((turn = 90; turn < ROTATE; turn += 90)); do
+            flags+=" -r"
+        done
+        run install -d -m 0755 "$(dirname "$ROOT$ROTATION_DROPIN")" "$(dirname "$ROOT$TOUCH_RULE")"
+        write_file "$ROOT$ROTATION_DROPIN" <<EOF
+# Written by install.sh --rotate $ROTATE: cage turns the picture by $ROTATE degrees.
+[Service]
+Environment="ACCUEIL_CAGE_ROTATION=$flags"
+EOF
+        write_file "$ROOT$TOUCH_RULE" <<EOF
+# Written by install.sh --rotate $ROTATE: touches turned with the picture.
+ACTION=="add|change", SUBSYSTEM=="input", KERNEL=="event[0-9]*", ENV{ID_INPUT_TOUCHSCREEN}=="1", ENV{WL_OUTPUT}=="", ENV{LIBINPUT_CALIBRATION_MATRIX}="$(touch_matrix "$ROTATE")"
+EOF
+    fi
+    if [[ -n "$ROOT" ]] || command -v udevadm >/dev/null; then
+        system udevadm control --reload
+        system udevadm trigger --subsystem-match=input --action=change
+    fi
+}
+
 # The kernel blanks the console after 10 minutes unless told not to; cage
 # itself never blanks. Raspberry Pi boots from cmdline.txt, a PC from GRUB.
 screen_always_on() {
@@ -221,6 +296,7 @@ main() {
     make_folders
     install_app
     install_config
+    rotate_screen
     screen_always_on
     enable_units
     say "Done. Restart the machine (sudo reboot): the kiosk opens full screen."

@@ -52,6 +52,9 @@ remove_files() {
         run rm -f "$ROOT$UNIT_DIR/$unit"
     done
     run rm -f "$ROOT/etc/pam.d/accueil-kiosk" "$ROOT/etc/default/grub.d/accueil.cfg"
+    # install.sh --rotate: the kiosk unit's drop-in and the touchscreen's rule
+    run rm -rf "$ROOT$UNIT_DIR/accueil-kiosk.service.d"
+    run rm -f "$ROOT/etc/udev/rules.d/90-accueil-touch-rotation.rules"
     run rm -rf "$ROOT$APP_DIR" "$ROOT$CONF_DIR"
     local cmdline="$ROOT/boot/firmware/cmdline.txt"
     if [[ -f "$cmdline" ]] && grep -q ' consoleblank=0' "$cmdline"; then
