@@ -608,7 +608,8 @@ def _in_batch_conflicts(body: dict, by_id: dict[str, dict]) -> list[dict]:
         return []
     found, seen_first = [], set()
     for event in events:
-        first = by_id.get(event.get("id")) if isinstance(event, dict) else None
+        event_id = event.get("id") if isinstance(event, dict) else None
+        first = by_id.get(event_id) if type(event_id) is str else None  # (an id may be any JSON value)
         if first is None:
             continue
         if event["id"] not in seen_first:

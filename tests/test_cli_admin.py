@@ -65,7 +65,7 @@ def test_report_writes_the_one_page_summary(centre_db, tmp_path):
     done = kiosk("report", "--db", centre_db, "--out", out, "--from", "01/12/2026", "--to", "31/12/2026")
     assert done.returncode == 0, done.stderr
     assert "5 passages, 4 adhérents actifs, 2 nouveaux" in done.stdout
-    assert "Aide aux démarches en ligne 2  40 %" in PdfReader(out).pages[0].extract_text()
+    assert "Aide pour un papier sur internet 2  40 %" in PdfReader(out).pages[0].extract_text()
     wrong = kiosk("report", "--db", centre_db, "--out", out, "--from", "31/12/2026", "--to", "01/12/2026")
     assert wrong.returncode == 2 and "Erreur (start)" in wrong.stderr
     assert kiosk("report", "--db", centre_db, "--out", out).returncode == 2  # the period is required

@@ -38,9 +38,9 @@ def test_visits_of_a_period_match_the_database_row_by_row(filled, tmp_path):
         "SELECT occurred_at FROM visits WHERE occurred_at >= '2026-11-30T23:00:00.000Z' "
         "AND occurred_at < '2026-12-31T23:00:00.000Z' ORDER BY occurred_at")
     assert count == len(table) - 1 == len(expected) == 5
-    assert table[1] == ["01/12/2026 00:10", "Aide aux démarches en ligne", "Aïcha Benali", "K7QM-3XPD",
+    assert table[1] == ["01/12/2026 00:10", "Aide pour un papier sur internet", "Aïcha Benali", "K7QM-3XPD",
                         "oui", "Boulogne-sur-Mer", "Adhérent (borne)", ""]
-    assert table[2][:3] == ["03/12/2026 15:05", "Accès ordinateur / wifi", "Jean-Noël Dupont; Lefèvre"]
+    assert table[2][:3] == ["03/12/2026 15:05", "Un ordinateur ou le wifi", "Jean-Noël Dupont; Lefèvre"]
     assert table[2][4] == "non" and table[2][6:] == ["Bénévole", "Nadia Ferhat"]
     assert table[3][2] == "Anonyme" and table[3][6] == "Salarié"
     assert table[4][2] == "(adhérent effacé)" and table[4][3] == ""

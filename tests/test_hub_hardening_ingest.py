@@ -341,3 +341,170 @@ def test_the_kiosk_parks_what_the_hub_refused_and_marks_sent_only_what_it_holds(
     assert again.stored == 1 and again.parked == 0
     assert {row["event_id"] for row in held(served, db.events, device["centre_id"])} == {first, last, later}
     assert NAME not in every_text(served.engine)
+
+
+# ---------------------------------------------------------------- what an older hub stored
+
+def test_schema_5_cleans_what_an_older_hub_stored(hub_db_url):
+    """Events and conflicts an older hub stored with extra fields (names
+    among them, nested too) are rebuilt from the allow-list; one dated 9999
+    is parked and the counts no longer reach it; a replay of an event that
+    had an unknown field is still a replay; an erasure then leaves no name."""
+    from tests.test_hub_store import at_version
+
+    engine = at_version(hub_db_url, 3)
+    centre_id, device_id, member_id = protocol.new_id(), protocol.new_id(), protocol.new_id()
+    named = visit(first_name=NAME, member={"first_name": NAME})
+    named["phone"] = "0601020304"
+    noted = visit(note="from a newer kiosk")
+    created = member("member.created", member_id)
+    created["data"]["nom"] = NAME
+    far = visit(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc))
+    other = dict(named, data=dict(named["data"], reason="autre"))
+    received = protocol.utc_iso(NOW)
+    with engine.begin() as conn:
+        conn.execute(db.centres.insert().values(id=centre_id, name="Centre", created_at=received))
+        conn.execute(db.events.insert(), [{
+            "centre_id": centre_id, "event_id": event["id"], "type": event["type"],
+            "occurred_at": event["occurred_at"], "received_at": received, "device_id": device_id,
+            "member_id": event["data"]["member_id"] if event["type"].startswith("member.") else None,
+            "body": protocol.canonical_json(event), "content_hash": protocol.content_hash(event),
+        } for event in (named, noted, created, far)])
+        conn.execute(db.conflicts.insert().values(
+            centre_id=centre_id, event_id=other["id"], device_id=device_id, received_at=received,
+            body=protocol.canonical_json(other), content_hash=protocol.content_hash(other),
+            stored_hash=protocol.content_hash(named)))
+    assert db.migrate(engine) == db.LATEST_VERSION
+    assert NAME not in every_text(engine) and "0601020304" not in every_text(engine)
+    with engine.connect() as conn:
+        bodies = {row.event_id: (json.loads(row.body), row.content_hash) for row in conn.execute(sa.select(db.events))}
+        [parked] = conn.execute(sa.select(db.parked)).all()
+        counts = conn.execute(sa.select(db.event_counts)).all()
+    assert set(bodies) == {named["id"], noted["id"], created["id"]}
+    allowed = protocol.allowed_fields("visit.recorded")
+    assert bodies[named["id"]][0] == {"id": named["id"], "type": named["type"], "occurred_at": named["occurred_at"],
+                                      "data": {k: v for k, v in named["data"].items() if k in allowed}}
+    for event_id, (body, digest) in bodies.items():
+        assert body.keys() == {"id", "type", "occurred_at", "data"}
+        assert body["data"].keys() <= protocol.allowed_fields(body["type"])
+        assert digest == protocol.content_hash(body)
+    assert parked.event_id == far["id"] and "window" in parked.reason
+    assert max(row.last_occurred_at for row in counts) < "2100"
+    assert sum(row.events for row in counts) == 3
+    with db.writer(engine) as conn, conn.begin():
+        replay = ingest.ingest(conn, batch(noted), centre_id, device_id, received)
+        erased = ingest.ingest(conn, batch(member("member.erased", member_id)), centre_id, device_id, received)
+    assert replay.duplicates == [noted["id"]] and erased.stored and not erased.rejected
+    assert NAME not in every_text(engine) and "Minguettes" not in every_text(engine)
+    engine.dispose()
+
+
+# ---------------------------------------------------------------- any JSON in any field
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+#: any JSON value: strings with any code point, lone surrogates and NUL included
+_ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=30)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=False, allow_infinity=False) | _ANY_TEXT
+    | st.sampled_from(["", "accueil", "2026-11-26T09:00:00.000Z", "9999-12-31T23:59:59.999Z",
+                       "0001-01-01T00:00:00+01:00", "١.٠", "a\x00b", "ok\ud800", "=SUM(1)"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_ANY_TEXT | st.sampled_from(
+        sorted(protocol.FORBIDDEN_FIELDS)), inner, max_size=3),
+    max_leaves=8)
+
+
+def _valid_data(kind: str, draw) -> dict:
+    """Every field of ``kind`` filled with a value it accepts."""
+    samples = {"_uuid": lambda: protocol.new_id(), "_timestamp": lambda: protocol.utc_iso(NOW),
+               "_bool": lambda: True, "_count": lambda: 12, "_code": lambda: "accueil"}
+    data = {}
+    for field, (check, _required) in protocol.EVENT_TYPES[kind].items():
+        check = getattr(check, "inner", check)
+        if hasattr(check, "choices"):
+            data[field] = draw(st.sampled_from(sorted(check.choices)))
+        elif hasattr(check, "max_len"):
+            data[field] = "Lyon 8e"
+        else:
+            data[field] = samples[check.__name__]()
+    return data
+
+
+@st.composite
+def hostile_events(draw) -> dict:
+    """A valid event whose fields, any of them, may hold any JSON value, with
+    any extra fields, at the top or in its data."""
+    kind = draw(st.sampled_from(sorted(protocol.EVENT_TYPES)))
+    event = {"id": protocol.new_id(), "type": kind,
+             "occurred_at": protocol.utc_iso(NOW - timedelta(minutes=draw(st.integers(0, 10_000)))),
+             "data": _valid_data(kind, draw)}
+    fields = [(event, "id"), (event, "type"), (event, "occurred_at")] + [(event["data"], f) for f in event["data"]]
+    for _ in range(draw(st.integers(0, 2))):  # a field's value replaced by any JSON value
+        holder, field = draw(st.sampled_from(fields))
+        holder[field] = draw(_JSON)
+    for _ in range(draw(st.integers(0, 2))):  # a field added, at the top or in the data
+        key = draw(_ANY_TEXT | st.sampled_from(["note", "source", "Nom", "member", "redacted"]))
+        draw(st.sampled_from([event, event["data"]]))[key] = draw(_JSON)
+    if draw(st.integers(0, 7)) == 0:
+        event["data"] = draw(_JSON)
+    return event
+
+
+def _walk_stored(engine) -> int:
+    """Check every stored body (events, conflicts, parked) against the
+    allow-list; return how many there are."""
+    seen = 0
+    with engine.connect() as conn:
+        for table in (db.events, db.conflicts, db.parked):
+            for (body,) in conn.execute(sa.select(table.c.body)):
+                event = json.loads(body)
+                assert event.keys() == {"id", "type", "occurred_at", "data"}, body
+                if event["data"].get("redacted") is True:  # an erased member's event
+                    assert event["data"].keys() == {"member_id", "redacted"}, body
+                else:
+                    assert protocol.check_event(event) == (event, []), body
+                seen += 1
+    return seen
+
+
+@pytest.fixture
+def in_process_hub(hub_db_url):
+    from fastapi.testclient import TestClient
+
+    from federation import app as hub_app
+    from federation import centres
+
+    app = hub_app.create_app(hub_db_url, check_workers=0, pre_auth_per_minute=0)
+    with db.writer(app.state.engine) as conn, conn.begin():
+        _centre, code = centres.add_centre(conn, "Centre social Les Tilleuls")
+        token = centres.enrol(conn, code, "Borne")["device_token"]
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as http:
+        yield http, app.state.engine
+    app.state.engine.dispose()
+
+
+def test_any_json_in_any_field_never_fails_the_hub_nor_stores_what_is_not_allowed(in_process_hub, hub_db_url):
+    http, engine = in_process_hub
+    stored_ever = []
+
+    @given(st.lists(hostile_events(), min_size=1, max_size=3))
+    @settings(max_examples=150 if hub_db_url.startswith("sqlite") else 60, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(events):
+        response = http.post("/api/v1/batches", content=json.dumps(batch(*events)).encode(),
+                             headers={"Content-Type": "application/json"})
+        assert response.status_code < 500, response.text
+        if response.status_code == 200:
+            answer = response.json()
+            placed = set(answer["stored"]) | set(answer["duplicates"]) | {r["index"] for r in answer["rejected"]}
+            for index, event in enumerate(events):
+                event_id = event.get("id") if isinstance(event, dict) else None
+                assert (type(event_id) is str and event_id in placed) or index in placed
+            stored_ever.extend(answer["stored"])
+        else:
+            assert response.json()["error"]
+        _walk_stored(engine)
+
+    run()
+    assert stored_ever  # the generator also makes events the hub takes

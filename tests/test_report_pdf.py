@@ -31,9 +31,9 @@ def lines(path) -> list[str]:
 def test_december_figures(filled):
     figures = report_pdf.period_figures(filled, *DECEMBER)
     assert figures["visits"] == 5 and figures["anonymous_visits"] == 1
-    assert figures["by_reason"][0] == ("Aide aux démarches en ligne", 2)
-    assert dict(figures["by_reason"]) == {"Aide aux démarches en ligne": 2, "Accueil / information": 1,
-                                          "Accès ordinateur / wifi": 1, "Permanence sociale": 1}
+    assert figures["by_reason"][0] == ("Aide pour un papier sur internet", 2)
+    assert dict(figures["by_reason"]) == {"Aide pour un papier sur internet": 2, "Une question, une information": 1,
+                                          "Un ordinateur ou le wifi": 1, "Voir une assistante sociale": 1}
     assert figures["unit"] == "week"
     assert figures["by_period"] == [("Semaine du 30 nov. 2026", 2), ("Semaine du 7 déc. 2026", 2),
                                     ("Semaine du 14 déc. 2026", 0), ("Semaine du 21 déc. 2026", 0),
@@ -55,7 +55,7 @@ def test_the_pdf_shows_the_figures_on_one_page(filled, tmp_path):
     assert text[:3] == ["Bilan d'activité", "Centre social Éclair",
                         "Du 1 décembre 2026 au 31 décembre 2026 — édité le 1 décembre 2026"]
     for expected in ("5", "Passages", "4", "Adhérents actifs", "2", "Nouveaux adhérents", "3",
-                     "Présences en atelier", "Aide aux démarches en ligne 2  40 %",
+                     "Présences en atelier", "Aide pour un papier sur internet 2  40 %",
                      "Semaine du 30 nov. 2026 2", "Semaine du 14 déc. 2026 0",
                      "65 ans et plus 1  25 %", "Habitent un QPV 1  25 %", "N'habitent pas un QPV 3  75 %",
                      "Séances tenues 1", "Séances annulées 1", "dont venus sans inscription 2",

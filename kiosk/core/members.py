@@ -123,7 +123,7 @@ class Members:
             raise InvalidInput(
                 "consent_data",
                 N_("Sans votre accord, nous ne pouvons pas garder vos informations. "
-                   "Vous pouvez passer sans vous inscrire."),
+                   "Vous pouvez venir au centre sans vous inscrire."),
                 "a member is registered only with their consent to data processing", value=consent_data)
         check_actor(actor)
         member = self._clean(dict(first_name=first_name, last_name=last_name, birth_year=birth_year,
@@ -208,17 +208,18 @@ class Members:
         """The member holding this card; a replaced card raises Conflict."""
         typed = cards.normalise(code)
         if not cards.is_valid(typed):
-            raise InvalidInput("card_code", N_("Ce code de carte n'est pas valable. Vérifiez-le."),
+            raise InvalidInput("card_code", N_("Nous n'arrivons pas à lire cette carte. "
+                                                "Essayez encore, ou demandez à l'accueil."),
                                "not a card code (wrong length, letter or check character)", value=code)
         row = self.store.one("SELECT * FROM members WHERE card_code = ? AND erased_at IS NULL", (typed,))
         if row is not None:
             return self._fresh(row)
         revoked = self.store.one("SELECT reason FROM revoked_cards WHERE card_code = ?", (typed,))
         if revoked and revoked["reason"] == "replaced":
-            raise Conflict("card_code", N_("Cette carte a été remplacée par une nouvelle. "
-                                           "Utilisez la nouvelle carte ou demandez à l'accueil."),
+            raise Conflict("card_code", N_("Cette carte ne marche plus : vous avez une nouvelle carte. "
+                                           "Prenez la nouvelle carte, ou demandez à l'accueil."),
                            "this card was replaced by a new one", value=typed)
-        raise NotFound("card_code", N_("Cette carte n'est pas (ou plus) valable. Demandez à l'accueil."),
+        raise NotFound("card_code", N_("Cette carte ne marche pas. Demandez une nouvelle carte à l'accueil."),
                        "no member holds this card", value=typed)
 
     def search(self, query: str, limit: int = 8) -> list[dict]:

@@ -31,7 +31,7 @@ def live_member(store: Store, member_id: str) -> dict:
         (member_id,),
     )
     if row is None or row["erased_at"] is not None:
-        raise NotFound("member_id", N_("Cet adhérent est introuvable."),
+        raise NotFound("member_id", N_("Nous ne trouvons pas cette personne. Demandez à l'accueil."),
                        f"no member {member_id!r}", value=member_id)
     return row
 
@@ -93,7 +93,7 @@ def register(store: Store, session: dict, member_id: str, actor: dict | None) ->
         (session["id"], member_id),
     )
     if existing and existing["status"] != "cancelled":
-        raise Conflict("member_id", N_("Cette personne est déjà inscrite à cette séance."),
+        raise Conflict("member_id", N_("Cette personne est déjà inscrite à cet atelier. Rien ne change."),
                        f"member already {existing['status']} for this session", value=member_id)
     booked, waiting = counts(store, session["id"])
     status = "booked" if booked < session["capacity"] and waiting == 0 else "waitlisted"
@@ -130,7 +130,7 @@ def cancel(store: Store, session: dict, member_id: str, actor: dict | None) -> d
         (session["id"], member_id),
     )
     if registration is None:
-        raise NotFound("member_id", N_("Cette personne n'est pas inscrite à cette séance."),
+        raise NotFound("member_id", N_("Cette personne n'est pas inscrite à cet atelier. Rien ne change."),
                        "no live registration of this member for this session", value=member_id)
     _set_status(store, registration, "cancelled")
     audit(store, actor, "registration.cancel", session_id=session["id"], member_id=member_id,

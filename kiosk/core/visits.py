@@ -104,7 +104,7 @@ class Visits:
                 conn.execute(_INSERT_ANONYMOUS, (visit["id"], visit["occurred_at"], reason, role, recorder))
             elif body is None or conn.execute(_INSERT_MEMBER, (visit["id"], visit["occurred_at"], member_id,
                                                                reason, role, recorder, member_id)).rowcount != 1:
-                raise NotFound("member_id", N_("Cette personne n'est pas (ou plus) inscrite."),
+                raise NotFound("member_id", N_("Nous ne trouvons pas cette personne. Demandez à l'accueil."),
                                f"no member {member_id!r}", value=member_id)
             outbox.append_text(conn, event_id, "visit.recorded", visit["occurred_at"], body)
             if actor is not None:

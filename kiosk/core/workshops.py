@@ -327,7 +327,7 @@ class Workshops:
         """The session (with its own place apart), refused if cancelled."""
         row = self.session(session_id)
         if row["cancelled"]:
-            raise Conflict("session_id", N_("Cette séance est annulée."),
+            raise Conflict("session_id", N_("Cet atelier est annulé. Choisissez un autre atelier."),
                            "the session is cancelled", value=session_id)
         row["own_place"] = self.store.conn.execute(
             "SELECT place FROM sessions WHERE id = ?", (session_id,)).fetchone()[0]
@@ -337,7 +337,7 @@ class Workshops:
         """A session that still takes registrations: not cancelled, not started."""
         row = self._live_session(session_id)
         if row["starts_at"] <= self.store.now_iso():
-            raise Conflict("session_id", N_("Cette séance est déjà passée."),
+            raise Conflict("session_id", N_("Cet atelier a déjà commencé. Choisissez un autre atelier."),
                            "the session has already started", value=session_id)
         return row
 

@@ -60,9 +60,13 @@ class CardScreen(KioskScreen):
         app = App.get_running_app()
         target = app.centre.settings.get("printer")
         data = card_print.escpos_card(self.member, app.centre_name)
-        self.status = _("Impression de votre carte…")
-        print_in_background(data, target, lambda: _("Votre carte est imprimée : prenez-la."),
+        self.status = _("Nous imprimons votre carte…")
+        print_in_background(data, target, lambda: _("Votre carte est prête. Prenez-la dans l'imprimante."),
                             lambda text: setattr(self, "status", text))
+
+    def speech_parts(self) -> list[str]:
+        ids = self.ids
+        return [self.greeting, ids.keep.text, self.status, ids.checkin.text, ids.done.text]
 
     def check_in_now(self) -> None:
         app = App.get_running_app()

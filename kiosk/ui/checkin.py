@@ -72,13 +72,26 @@ class CheckinScreen(KioskScreen):
         app = App.get_running_app()
         found = app.centre.members.search(self.query, limit=MAX_RESULTS)
         if not found:
-            self._message_source = lambda: _("Personne à ce nom. Essayez autrement ou demandez à l'accueil.")
+            self._message_source = lambda: _("Nous ne trouvons pas ce prénom. Tapez-le autrement, ou demandez à l'accueil.")
             self.message = self._message_source()
         for member in found:
             row = RowButton(icon="person", text=_.display(app.centre.members.display_name(member)))
             row.member_id = member["id"]
             row.bind(on_release=self.choose)
             results.add_widget(row)
+
+    def speech_parts(self) -> list[str]:
+        ids = self.ids
+        parts = [ids.typed.text, ids.message.text if self.message or not self.query else ""]
+        parts += [row.text for row in self._rows()]
+        if self.anonymous_allowed:
+            parts.append(ids.anonymous.text)
+        return parts
+
+    def _rows(self) -> list:
+        """The names found, first found first (a mirrored row lists them the other way)."""
+        rows = [child for child in self.ids.results.children if hasattr(child, "member_id")]
+        return rows if getattr(self.ids.results, "_mirrored", False) else rows[::-1]
 
     def choose(self, row) -> None:
         app = App.get_running_app()

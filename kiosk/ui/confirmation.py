@@ -11,7 +11,6 @@ from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 
-from kiosk.ui import speech
 from kiosk.ui.widgets import KioskScreen
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -39,11 +38,14 @@ class ConfirmationScreen(KioskScreen):
         self._cancel()
         app = App.get_running_app()
         self._home_event = Clock.schedule_once(self.go_home, app.confirm_s)
-        if app.speak:
-            speech.say(self.title, app.lang)
+        if app.speak:  # read by itself: the resident may not read the words
+            app.speaker.say(self.speech_parts(), app.lang)
 
     def on_leave(self, *_args) -> None:
         self._cancel()
+
+    def speech_parts(self) -> list[str]:
+        return [self.title, self.message]
 
     def go_home(self, *_args) -> None:
         self._cancel()

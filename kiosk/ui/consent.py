@@ -1,4 +1,5 @@
-"""Consent, in plain words: what is kept, why, for how long, who sees it.
+"""Consent, in plain words, one item a line with its pictogram: what is kept,
+why, for how long, who sees it, whom to ask, and that saying no is fine.
 « Oui » registers the member and shows the card; « Non » keeps nothing
 (anonymous visits stay possible)."""
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 from kivy.app import App
 from kivy.lang import Builder
-from kivy.properties import StringProperty
+from kivy.factory import Factory
+from kivy.properties import ListProperty
 
 from kiosk.core.errors import DomainError, N_
 from kiosk.ui.i18n import _
@@ -16,27 +18,51 @@ from kiosk.ui.widgets import KioskScreen
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
-CONSENT_TEXT = N_(
-    "Nous gardons votre prénom, votre nom, votre année de naissance, votre commune, "
-    "votre quartier et votre téléphone si vous l'avez donné.\n"
-    "Pourquoi ? Pour vous reconnaître à l'accueil, vous inscrire aux ateliers, "
-    "et compter les passages sans votre nom pour les financeurs du centre.\n"
-    "Combien de temps ? %(months)d mois après votre dernière visite.\n"
-    "Qui les voit ? Seulement l'équipe du centre. Votre nom ne sort jamais du centre.\n"
-    "Vous pouvez demander à tout moment de voir, corriger ou effacer vos informations."
-)
+#: (pictogram, text): one idea a line. None is the retention line, which
+#: counts months (plural forms): built in ``refresh``.
+CONSENT_ITEMS = [
+    ("person", N_("Nous gardons votre prénom, votre nom et votre année de naissance.")),
+    ("place", N_("Nous gardons aussi votre ville, votre quartier et votre téléphone.")),
+    ("how_to_reg", N_("Avec ces informations, l'équipe vous reconnaît et vous inscrit aux ateliers.")),
+    ("groups", N_("Nous comptons les visites sans votre nom, pour ceux qui donnent de l'argent au centre.")),
+    ("schedule", None),
+    ("lock", N_("Seule l'équipe du centre voit votre nom. Il reste au centre.")),
+    ("support_agent", N_("Pour voir, changer ou effacer vos informations, demandez à l'accueil.")),
+    ("thumb_down", N_("Vous pouvez dire non. Vous pouvez quand même venir au centre.")),
+]
 
 
 class ConsentScreen(KioskScreen):
     is_form = True
-    text = StringProperty("")
+    #: what the lines show, (pictogram, text) in the current language
+    items = ListProperty([])
 
     def has_input(self) -> bool:
         return True  # the form's answers are still waiting here
 
     def refresh(self) -> None:
         months = App.get_running_app().centre.settings.get("retention_months")
-        self.text = _.gettext(CONSENT_TEXT) % {"months": months}
+        items = []
+        for icon, text in CONSENT_ITEMS:
+            if text is None:
+                text = _.ngettext("Nous effaçons tout %(months)d mois après votre dernière visite.",
+                                  "Nous effaçons tout %(months)d mois après votre dernière visite.",
+                                  months, months=months)
+            else:
+                text = _(text)
+            items.append((icon, text))
+        self.items = items
+        box = self.ids.lines
+        box.clear_widgets()
+        for icon, text in items:
+            line = Factory.ConsentLine()  # a kv-declared class: its properties exist once built
+            line.icon, line.text = icon, text
+            box.add_widget(line)
+
+    def speech_parts(self) -> list[str]:
+        ids = self.ids
+        return [ids.title.text] + [text for _icon, text in self.items] + [
+            ids.ask.text, ids.yes.text, ids.no.text]
 
     def agree(self) -> None:
         app = App.get_running_app()
@@ -56,5 +82,5 @@ class ConsentScreen(KioskScreen):
         app = App.get_running_app()
         app.screen("first_visit").reset()
         app.confirm("check_circle", lambda: _("Pas de problème."),
-                    lambda: _("Rien n'est gardé. Vous pouvez venir sans carte : "
-                              "touchez « Je suis là » puis « Sans carte »."))
+                    lambda: _("Nous ne gardons rien. Vous pouvez venir sans carte. "
+                              "Touchez « Je suis là », puis « Sans carte »."))

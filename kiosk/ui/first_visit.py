@@ -13,6 +13,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, DictProperty, NumericProperty, StringProperty
 
 from kiosk.core.errors import N_
+from kiosk.core.settings import OTHER_COMMUNE
 from kiosk.ui.i18n import _
 from kiosk.ui.widgets import KioskScreen, TileButton
 
@@ -23,10 +24,12 @@ STEPS = [
     ("first_name", N_("Votre prénom"), "person", "letters", True),
     ("last_name", N_("Votre nom de famille"), "badge", "letters", True),
     ("birth_year", N_("Votre année de naissance"), "event", "digits", False),
-    ("commune", N_("Votre commune"), "place", "commune", True),
+    ("commune", N_("Votre ville"), "place", "commune", True),
     ("neighbourhood", N_("Votre quartier"), "home", "neighbourhood", False),
     ("phone", N_("Votre téléphone (si vous voulez)"), "support_agent", "digits", False),
 ]
+#: What residents read for the communes list's « Autre commune ».
+OTHER_TOWN = N_("Une autre ville")
 MAX_LENGTH = {"first_name": 40, "last_name": 40, "birth_year": 4, "phone": 14}
 
 
@@ -76,11 +79,13 @@ class FirstVisitScreen(KioskScreen):
     def _choices(self) -> list[tuple[str | None, str]]:
         settings = App.get_running_app().centre.settings
         if self.kind == "commune":
-            return [(name, name) for name in settings.get("communes")]
+            # the default « Autre commune » is stored in French: shown in the resident's words
+            return [(name, _.gettext(OTHER_TOWN) if name == OTHER_COMMUNE else name)
+                    for name in settings.get("communes")]
         if self.kind == "neighbourhood":
             commune = self.values.get("commune")
             names = [n["name"] for n in settings.get("neighbourhoods") if n["commune"] == commune]
-            return [(name, name) for name in names] + [("", _.gettext("Autre quartier / je ne sais pas"))]
+            return [(name, name) for name in names] + [("", _.gettext("Un autre quartier, ou je ne sais pas"))]
         return []
 
     def _show_choices(self) -> None:
@@ -95,6 +100,13 @@ class FirstVisitScreen(KioskScreen):
             tile.bind(on_release=self.choose)
             grid.add_widget(tile)
 
+    def speech_parts(self) -> list[str]:
+        parts = [self.question, self.error]
+        if self.kind in ("letters", "digits"):
+            parts.append(_.display(self.values.get(self.field) or ""))
+        parts += [label for _value, label in self._choices()]
+        return parts
+
     def choose(self, tile) -> None:
         self.values[self.field] = tile.value
         self._clear_error()
@@ -106,7 +118,7 @@ class FirstVisitScreen(KioskScreen):
         field, _question, _icon, _kind, required = STEPS[self.step]
         value = self.values.get(field, "")
         if required and not (value or "").strip():
-            self._set_error(lambda: _("Merci de répondre à cette question."))
+            self._set_error(lambda: _("Répondez à cette question, puis touchez « Suivant »."))
             return
         if field == "birth_year" and value and len(value) != 4:
             self._set_error(lambda: _("Écrivez l'année avec 4 chiffres, par exemple 1975."))

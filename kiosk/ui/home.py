@@ -21,6 +21,10 @@ class HomeScreen(KioskScreen):
     def refresh(self) -> None:
         self.refresh_clock()
 
+    def speech_parts(self) -> list[str]:
+        ids = self.ids
+        return [ids.checkin.text, ids.workshops.text, ids.first_visit.text, ids.hint.text]
+
     def refresh_clock(self) -> None:
         now = App.get_running_app().now()
         self.date_text = _.display(_.today(now))

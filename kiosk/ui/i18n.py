@@ -76,6 +76,17 @@ def fill(template: str, params: dict, isolate: bool = False) -> str:
     return _PLACEHOLDER.sub(one, template)
 
 
+def NP_(context: str, message: str) -> str:
+    """Mark a message with its context for extraction (``_.pgettext`` shows it)."""
+    return message
+
+
+def source(text: str) -> str:
+    """The reading-order text behind a shown one (a Shaped string's logical
+    form, its isolates kept): what ``Paragraph.source`` wants."""
+    return getattr(text, "logical", "") or text
+
+
 def spoken(text: str) -> str:
     """The reading-order text behind what a label shows (a Shaped string's
     logical form), without the invisible direction controls: what a speech
@@ -170,20 +181,20 @@ class Translator(Observable):
         """The translation, not shaped (for DomainError.translated and wrapping)."""
         return self._catalogues[self.lang].gettext(msgid)
 
-    def __call__(self, msgid: str, **params) -> str:
+    def __call__(self, msgid: str, /, **params) -> str:
         return self.display(fill(self.gettext(msgid), params, self.rtl))
 
-    def ngettext(self, singular: str, plural: str, n: int, **params) -> str:
+    def ngettext(self, singular: str, plural: str, n: int, /, **params) -> str:
         """A message about ``n`` things, in the form the language wants for
         ``n`` (French and English: two forms; Arabic: six), ready to show."""
         text = self._catalogues[self.lang].ngettext(singular, plural, n)
         return self.display(fill(text, params, self.rtl))
 
-    def pgettext(self, context: str, msgid: str, **params) -> str:
+    def pgettext(self, context: str, msgid: str, /, **params) -> str:
         """A French word with two meanings, told apart by ``context``."""
         return self.display(fill(self._catalogues[self.lang].pgettext(context, msgid), params, self.rtl))
 
-    def text(self, msgid: str, **params) -> str:
+    def text(self, msgid: str, /, **params) -> str:
         """The translation filled in, in reading order, not shaped: for speech."""
         return fill(self.gettext(msgid), params)
 

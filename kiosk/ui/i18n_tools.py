@@ -26,7 +26,8 @@ KIOSK = Path(__file__).resolve().parent.parent
 LOCALE_DIR = KIOSK / "locale"
 DOMAIN = "accueil"
 TRANSLATED = ("en", "ar")
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
+            "NP_": ((1, "c"), 2)}
 #: A kv rule's property line: ``name: expression`` (the expression is Python).
 _KV_RULE = re.compile(r"^(\s*)([\w.]+):(\s*)(.+)$")
 

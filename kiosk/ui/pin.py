@@ -24,8 +24,11 @@ MAX_DIGITS = 8
 def wait_text(seconds: float) -> str:
     seconds = math.ceil(seconds)
     if seconds < 60:
-        return _("Trop d'essais. Réessayez dans %(seconds)d secondes.", seconds=seconds)
-    return _("Trop d'essais. Réessayez dans %(minutes)d min.", minutes=math.ceil(seconds / 60))
+        return _.ngettext("Trop d'essais. Réessayez dans %(seconds)d seconde.",
+                          "Trop d'essais. Réessayez dans %(seconds)d secondes.", seconds, seconds=seconds)
+    minutes = math.ceil(seconds / 60)
+    return _.ngettext("Trop d'essais. Réessayez dans %(minutes)d minute.",
+                      "Trop d'essais. Réessayez dans %(minutes)d minutes.", minutes, minutes=minutes)
 
 
 class PinScreen(KioskScreen):

@@ -77,4 +77,5 @@ class StaffExportsScreen(ModeScreen):
         except OSError as error:
             self.result = _("Écriture impossible : %(error)s", error=str(error))
             return
-        self.result = _("%(count)d lignes écrites dans %(file)s", count=count, file=str(out))
+        self.result = _.ngettext("%(count)d ligne écrite dans %(file)s", "%(count)d lignes écrites dans %(file)s",
+                                 count, count=count, file=str(out))

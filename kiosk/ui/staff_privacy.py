@@ -13,7 +13,7 @@ from kivy.properties import DictProperty, ListProperty, StringProperty
 
 from kiosk.core.errors import DomainError, N_
 from kiosk.ui import mode_widgets  # noqa: F401  (MemberPicker, ConfirmPopup)
-from kiosk.ui.i18n import PARIS, _
+from kiosk.ui.i18n import PARIS, _, source
 from kiosk.ui.mode import ModeScreen
 from kiosk.ui.mode_widgets import ConfirmPopup
 from kiosk.ui.staff_workshops import french_phone
@@ -122,20 +122,26 @@ class StaffPrivacyScreen(ModeScreen):
         self.candidates = app.centre.privacy.retention_candidates()
         months = app.centre.settings.get("retention_months")
         names = ", ".join(f"{m['first_name']} {m['last_name']}" for m in self.candidates[:12])
-        self.result = _("%(count)d personnes sans venue depuis %(months)d mois. %(names)s",
-                        count=len(self.candidates), months=months, names=names)
+        count = len(self.candidates)
+        self.result = _.ngettext(
+            "%(count)d personne n'est pas venue pendant la durée de conservation (mois : %(months)d). %(names)s",
+            "%(count)d personnes ne sont pas venues pendant la durée de conservation (mois : %(months)d). "
+            "%(names)s", count, count=count, months=months, names=names)
         self.ids.parts.show(RETENTION)
 
     def ask_purge(self) -> None:
         if not self.candidates:
             self.preview_purge()
             return
-        question = _.gettext("Effacer ces %(count)d personnes ?") % {"count": len(self.candidates)}
+        count = len(self.candidates)
+        question = source(_.ngettext("Effacer cette personne ?", "Effacer ces %(count)d personnes ?", count,
+                                     count=count))  # the popup's Paragraph shapes it
         self._ask(question, _("Oui, effacer"), self.purge)
 
     def purge(self) -> None:
         def action(app) -> None:
             count = app.centre.privacy.retention_purge(actor=self.actor)
             self.candidates = []
-            self.result = _("%(count)d personnes effacées.", count=count)
+            self.result = _.ngettext("%(count)d personne effacée.", "%(count)d personnes effacées.", count,
+                                     count=count)
         self._run(action)

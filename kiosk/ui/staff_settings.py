@@ -1,57 +1,100 @@
 """The centre's settings: name, idle times, languages, printer, the output
 folder (USB stick), the reasons for a visit and the neighbourhoods. Each is
-checked by kiosk.core.settings; a refused value names its setting."""
+checked by kiosk.core.settings; a refused value names its setting.
+
+Lists are edited as tables, one field a column and one line an item (with
+« Ajouter une ligne » and a remove button on each line), and the languages as
+one switch each: there is no separator or yes/no word to type, in any of the
+screen's languages."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from kivy.app import App
+from kivy.factory import Factory
 from kivy.lang import Builder
-from kivy.properties import StringProperty
+from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
 
-from kiosk.core.errors import DomainError, InvalidInput, N_
+from kiosk.core.errors import DomainError
+from kiosk.core.settings import LANGUAGES
 from kiosk.ui import mode_widgets  # noqa: F401  (Field)
 from kiosk.ui.i18n import _
 from kiosk.ui.mode import ModeScreen
 from kiosk.ui.staff_workshops import whole
+from kiosk.ui.widgets import TileButton
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 TEXTS = ("centre_name", "printer", "backup_dir")
 NUMBERS = ("idle_timeout_s", "pin_idle_timeout_s", "retention_months")
-YES = ("oui", "o", "yes", "1", "qpv")
+#: The lists edited as tables: the setting's keys, one a column, and whether
+#: a column is a yes/no switch rather than a text.
+REASON_KEYS = ("code", "label", "icon")
+NEIGHBOURHOOD_KEYS = ("name", "commune", "qpv")
 
 
-def reasons_text(reasons: list[dict]) -> str:
-    return "\n".join(f"{r['code']} ; {r['label']} ; {r['icon']}" for r in reasons)
+class YesNoButton(TileButton):
+    """A yes/no cell: one tap switches it; it says « Oui » or « Non » in words."""
+
+    value = BooleanProperty(False)
+
+    def on_release(self) -> None:
+        self.value = not self.value
 
 
-def parse_reasons(text: str) -> list[dict]:
-    reasons = []
-    for line in filter(None, (raw.strip() for raw in text.splitlines())):
-        parts = [part.strip() for part in line.split(";")]
-        if len(parts) != 3:
-            raise InvalidInput("reasons", N_("Une raison par ligne : code ; libellé ; pictogramme."),
-                               "expected code ; label ; icon", value=line)
-        reasons.append({"code": parts[0], "label": parts[1], "icon": parts[2]})
-    return reasons
+class ListEditor(BoxLayout):
+    """A list of items as a table: one field a column, one line an item.
+
+    ``kinds`` says for each column "text" or "yes_no". ``rows()`` gives the
+    lines as lists of values, a line left empty dropped; every text is
+    stripped. Nothing is parsed: the settings' checks judge the values."""
+
+    kinds = ListProperty([])
+    headings = ListProperty([])
+    label = StringProperty("")  # names the list in a refusal
+
+    def on_headings(self, *_args) -> None:
+        box = self.ids.headings
+        box.clear_widgets()
+        for heading in self.headings:
+            box.add_widget(Factory.SettingHeading(text=heading))
+
+    def set_rows(self, rows: list[list]) -> None:
+        self.ids.lines.clear_widgets()
+        for row in rows:
+            self.add_line(row)
+
+    def add_line(self, values: list | None = None) -> None:
+        values = values if values is not None else [False if kind == "yes_no" else "" for kind in self.kinds]
+        line = Factory.ListLine()
+        for kind, value in zip(self.kinds, values):
+            cell = YesNoButton(value=bool(value)) if kind == "yes_no" else Factory.ListCell(text=str(value))
+            line.ids.cells.add_widget(cell)
+        line.ids["drop"].bind(on_release=lambda *_a: self.ids.lines.remove_widget(line))
+        self.ids.lines.add_widget(line)
+
+    def rows(self) -> list[list]:
+        found = []
+        for line in reversed(self.ids.lines.children):  # children are last-added first
+            cells = list(reversed(line.ids.cells.children))
+            values = [cell.value if isinstance(cell, YesNoButton) else cell.text.strip() for cell in cells]
+            if any(isinstance(v, str) and v for v in values):
+                found.append(values)
+        return found
 
 
-def neighbourhoods_text(items: list[dict]) -> str:
-    return "\n".join(f"{n['name']} ; {n['commune']} ; {'oui' if n['qpv'] else 'non'}" for n in items)
+class LanguageSwitch(BoxLayout):
+    """One switch a language; French is always offered (the source language)."""
 
+    chosen = ListProperty([])
 
-def parse_neighbourhoods(text: str) -> list[dict]:
-    items = []
-    for line in filter(None, (raw.strip() for raw in text.splitlines())):
-        parts = [part.strip() for part in line.split(";")]
-        if len(parts) != 3:
-            raise InvalidInput("neighbourhoods",
-                               N_("Un quartier par ligne : nom ; commune ; QPV oui ou non."),
-                               "expected name ; commune ; yes/no", value=line)
-        items.append({"name": parts[0], "commune": parts[1], "qpv": parts[2].lower() in YES})
-    return items
+    def toggle(self, code: str) -> None:
+        if code == "fr":
+            return
+        self.chosen = [c for c in LANGUAGES if c in self.chosen and c != code or
+                       c == code and code not in self.chosen]
 
 
 class StaffSettingsScreen(ModeScreen):
@@ -64,9 +107,10 @@ class StaffSettingsScreen(ModeScreen):
             self.ids[key].text = values[key] or ""
         for key in NUMBERS:
             self.ids[key].text = str(values[key])
-        self.ids.languages.text = ", ".join(values["languages"])
-        self.ids.reasons.text = reasons_text(values["reasons"])
-        self.ids.neighbourhoods.text = neighbourhoods_text(values["neighbourhoods"])
+        self.ids.languages.chosen = list(values["languages"])
+        self.ids.reasons.set_rows([[r[key] for key in REASON_KEYS] for r in values["reasons"]])
+        self.ids.neighbourhoods.set_rows([[n[key] for key in NEIGHBOURHOOD_KEYS]
+                                          for n in values["neighbourhoods"]])
 
     def reset(self) -> None:
         self.result = ""
@@ -75,9 +119,10 @@ class StaffSettingsScreen(ModeScreen):
         values = {key: self.ids[key].text.strip() or None for key in TEXTS}
         values["centre_name"] = values["centre_name"] or ""
         values.update({key: whole(key, self.ids[key].text) for key in NUMBERS})
-        values["languages"] = [code.strip() for code in self.ids.languages.text.split(",") if code.strip()]
-        values["reasons"] = parse_reasons(self.ids.reasons.text)
-        values["neighbourhoods"] = parse_neighbourhoods(self.ids.neighbourhoods.text)
+        values["languages"] = list(self.ids.languages.chosen)
+        values["reasons"] = [dict(zip(REASON_KEYS, row)) for row in self.ids.reasons.rows()]
+        values["neighbourhoods"] = [dict(zip(NEIGHBOURHOOD_KEYS, row))
+                                    for row in self.ids.neighbourhoods.rows()]
         return values
 
     def save(self) -> None:

@@ -13,7 +13,7 @@ from kivy.properties import ListProperty, StringProperty
 
 from kiosk.core.errors import DomainError, InvalidInput, N_
 from kiosk.ui import mode_widgets  # noqa: F401  (Field, ConfirmPopup)
-from kiosk.ui.i18n import PARIS, _
+from kiosk.ui.i18n import NP_, PARIS, _
 from kiosk.ui.mode import ModeScreen
 from kiosk.ui.mode_widgets import ConfirmPopup
 from sync.protocol import THEMES, parse_utc
@@ -23,18 +23,18 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 LISTED_DAYS = 60
 #: The protocol's workshop themes, in words (the Spinner shows these).
 THEME_LABELS = {
-    "accueil": N_("Accueil"),
-    "education": N_("Éducation"),
-    "parentalite": N_("Parentalité"),
-    "e_administration": N_("Démarches en ligne"),
-    "numerique": N_("Numérique"),
-    "pouvoir_d_agir": N_("Pouvoir d'agir"),
-    "autre": N_("Autre"),
+    "accueil": NP_("thème", "Accueil"),
+    "education": NP_("thème", "Éducation"),
+    "parentalite": NP_("thème", "Parentalité"),
+    "e_administration": NP_("thème", "Démarches en ligne"),
+    "numerique": NP_("thème", "Numérique"),
+    "pouvoir_d_agir": NP_("thème", "Pouvoir d'agir"),
+    "autre": NP_("thème", "Autre"),
 }
 
 
 def theme_label(theme: str) -> str:
-    return _(THEME_LABELS.get(theme, theme))
+    return _.pgettext("thème", THEME_LABELS[theme]) if theme in THEME_LABELS else _(theme)
 
 
 def theme_code(label: str) -> str:

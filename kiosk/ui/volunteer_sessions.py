@@ -37,7 +37,7 @@ class SessionsTodayScreen(ModeScreen):
         sessions = today_sessions(app.centre)
         self.message = "" if sessions else _("Pas d'atelier aujourd'hui.")
         for session in sessions:
-            text = _("%(start)s–%(end)s  %(title)s  (%(booked)d inscrits sur %(capacity)d)",
+            text = _("%(start)s–%(end)s  %(title)s  (inscrits : %(booked)d sur %(capacity)d)",
                      start=hour(session["starts_at"]), end=hour(session["ends_at"]),
                      title=session["title"], booked=session["booked"],
                      capacity=session["capacity"])

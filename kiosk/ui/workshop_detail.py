@@ -39,6 +39,11 @@ class WorkshopDetailScreen(KioskScreen):
         self.place = _.display(session["place"] or "")
         self.seats_icon, self.seats = seats_text(session)
 
+    def speech_parts(self) -> list[str]:
+        ids = self.ids
+        return [self.title, _.display(self.description), self.when, self.place, self.seats,
+                ids.signup.text, ids.cancel.text]
+
     def reset(self) -> None:
         self.session_id = ""
         self.title = self.description = self.when = self.place = self.seats = ""
@@ -58,11 +63,11 @@ class WorkshopDetailScreen(KioskScreen):
             app.confirm("cancel", title, lambda error=error: app.error_text(error))
             return
         if purpose == "cancel":
-            message = lambda: _("Votre inscription est annulée.")  # noqa: E731
+            message = lambda: _("Nous avons annulé votre inscription.")  # noqa: E731
         elif result["status"] == "booked":
-            message = lambda: _("C'est noté : votre place est réservée.")  # noqa: E731
+            message = lambda: _("C'est noté. Nous gardons une place pour vous.")  # noqa: E731
         else:
             position = result["position"]
-            message = lambda: _("Complet : vous êtes n° %(position)d sur la liste d'attente.",  # noqa: E731
+            message = lambda: _("C'est complet. Vous êtes numéro %(position)d sur la liste d'attente.",  # noqa: E731
                                 position=position)
         app.confirm("check_circle", title, message)

@@ -38,7 +38,7 @@ def test_check_in_by_typing_a_first_name(app, centre):
     tap(rows[0])
     assert app.sm.current == "reason"
     tile = next(t for t in app.screen("reason").ids.grid.children if t.reason == "demarches")
-    assert tile.text == "Aide aux démarches en ligne"
+    assert tile.text == "Aide pour un papier sur internet"
     tap(tile)
     assert visits(centre) == [{"member_id": member["id"], "reason": "demarches"}]
     assert app.sm.current == "confirmation"
@@ -52,7 +52,7 @@ def test_an_unknown_name_says_so_and_stores_nothing(app, centre):
     tap(app.screen("home").ids.checkin)
     type_text(app, "zzqx")
     assert not app.screen("checkin").ids.results.children
-    assert "Personne à ce nom" in screen_text(app)
+    assert "Nous ne trouvons pas ce prénom" in screen_text(app)
     assert visits(centre) == []
 
 

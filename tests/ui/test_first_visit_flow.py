@@ -61,7 +61,7 @@ def test_a_required_answer_is_asked_for(app, centre):
     tap(app.screen("home").ids.first_visit)
     tap(app.screen("first_visit").ids.next)
     assert app.screen("first_visit").step == 0
-    assert "Merci de répondre à cette question." in screen_text(app)
+    assert "Répondez à cette question" in screen_text(app)
 
 
 def test_a_refused_value_brings_back_its_question(app, centre):
@@ -74,7 +74,7 @@ def test_a_refused_value_brings_back_its_question(app, centre):
     type_text(app, "1850")  # four digits, but no one alive was born then
     tap(form.ids.next)
     choose(app, "Outreau")
-    choose(app, "Autre quartier / je ne sais pas")
+    choose(app, "Un autre quartier, ou je ne sais pas")
     tap(form.ids.next)
     tap(app.screen("consent").ids.yes)
     assert centre.store.query("SELECT * FROM members") == []
@@ -108,7 +108,7 @@ def test_the_card_is_printed_where_a_printer_is_set_up(app, centre, tmp_path):
     while "imprimée" not in screen_text(app) and time.monotonic() < deadline:
         offscreen.frames(1)
         time.sleep(0.05)
-    assert "Votre carte est imprimée" in screen_text(app)
+    assert "Votre carte est prête." in screen_text(app)
     assert code.encode() in printer.read_bytes()  # the QR payload sent to the printer
 
 

@@ -32,7 +32,9 @@ def test_kv_files_show_no_literal_words():
             match = re.match(r"\s*(\w+):\s*(.+)$", line)
             if not match or match.group(1) not in SHOWN:
                 continue
-            expression = re.sub(r"""_\(\s*(["']).*?\1""", "_(X", match.group(2))  # translated: fine
+            # translated (_, _.pgettext with its context, _.ngettext with both forms): fine
+            expression = re.sub(r"""_(?:\.[pn]gettext)?\(\s*(["']).*?\1(?:\s*,\s*(["']).*?\2)?""", "_(X",
+                                match.group(2))
             for literal in re.findall(r"""(["'])(.*?)\1""", expression):
                 if _words(literal[1]):
                     offenders.append(f"{path.name}:{lineno}: {line.strip()}")
@@ -68,15 +70,25 @@ def test_catalogue_translates_every_msgid_of_ui_and_core(lang):
 @pytest.mark.parametrize("lang", i18n_tools.TRANSLATED)
 def test_translations_keep_their_placeholders(lang):
     for message in i18n_tools.read(lang):
-        if message.id and message.string:
-            assert set(PLACEHOLDER.findall(message.id)) == set(PLACEHOLDER.findall(message.string)), message.id
+        if not message.id or not message.string:
+            continue
+        if isinstance(message.id, tuple):
+            # plural forms: each form uses only the plural's placeholders; a form
+            # for one or two things may say the number in words (Arabic)
+            wanted = set(PLACEHOLDER.findall(message.id[1]))
+            for form in message.string:
+                assert set(PLACEHOLDER.findall(form)) <= wanted, (message.id, form)
+            assert set(PLACEHOLDER.findall(message.string[-1])) == wanted, message.id
+            continue
+        assert set(PLACEHOLDER.findall(message.id)) == set(PLACEHOLDER.findall(message.string)), message.id
 
 
 @pytest.mark.parametrize("lang", i18n_tools.TRANSLATED)
 def test_compiled_catalogue_matches_its_po(lang):
-    po = {m.id: m.string for m in i18n_tools.read(lang) if m.id and m.string}
+    po = {(m.context, m.id): m.string for m in i18n_tools.read(lang) if m.id and m.string}
     with i18n_tools.po_path(lang).with_suffix(".mo").open("rb") as handle:
-        mo = {m.id: m.string for m in read_mo(handle) if m.id}
+        mo = {(m.context, tuple(m.id) if isinstance(m.id, list) else m.id):
+              tuple(m.string) if isinstance(m.string, list) else m.string for m in read_mo(handle) if m.id}
     assert mo == po, "stale .mo: run python -m kiosk.ui.i18n_tools"
 
 

@@ -33,7 +33,7 @@ def test_the_week_shows_day_time_place_and_seats_in_words(app, centre):
     assert "Café des parents" in shown
     assert "jeudi 3 décembre, 14 h – 16 h" in shown
     assert "Salle bleue" in shown
-    assert "Places libres : 3" in shown
+    assert "Encore 3 places libres" in shown
 
 
 def test_sign_up_by_card_books_a_place(app, centre, mono):
@@ -47,7 +47,7 @@ def test_sign_up_by_card_books_a_place(app, centre, mono):
     rows = centre.store.query("SELECT member_id, status FROM registrations WHERE session_id = ?", (s["id"],))
     assert rows == [{"member_id": aicha["id"], "status": "booked"}]
     assert app.sm.current == "confirmation"
-    assert "votre place est réservée" in screen_text(app)
+    assert "Nous gardons une place pour vous." in screen_text(app)
 
 
 def test_a_full_session_puts_the_member_on_the_waitlist_with_a_position(app, centre):
@@ -62,7 +62,7 @@ def test_a_full_session_puts_the_member_on_the_waitlist_with_a_position(app, cen
     tap(app.screen("checkin").ids.results.children[0])
     status = centre.store.one("SELECT status FROM registrations WHERE member_id = ?", (aicha["id"],))
     assert status == {"status": "waitlisted"}
-    assert "n° 1 sur la liste d'attente" in screen_text(app)
+    assert "Vous êtes numéro 1 sur la liste d'attente." in screen_text(app)
 
 
 def test_cancel_ones_own_registration(app, centre, mono):
@@ -74,7 +74,7 @@ def test_cancel_ones_own_registration(app, centre, mono):
     scan(mono, aicha["card_code"])
     status = centre.store.one("SELECT status FROM registrations WHERE member_id = ?", (aicha["id"],))
     assert status == {"status": "cancelled"}
-    assert "Votre inscription est annulée." in screen_text(app)
+    assert "Nous avons annulé votre inscription." in screen_text(app)
 
 
 def test_cancelling_without_a_registration_is_explained(app, centre, mono):
