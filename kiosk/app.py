@@ -31,7 +31,6 @@ from kiosk.ui.i18n import _
 from kiosk.ui.mode import Mode
 from kiosk.ui.scanner import ScanBurst
 from kiosk.ui.speech import Speaker
-from kiosk.ui.speech import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ class KioskApp(App):
     def __init__(self, centre, kiosk_mode: bool = True, now: Callable[[], datetime] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, confirm_s: float = CONFIRM_S,
                  scheduler=None, dpi: float | None = None, display_dpi: float | None = None,
-                 desktop: bool = False, speaker: Speaker | None = None, speaker: Speaker | None = None, **kwargs: Any):
+                 desktop: bool = False, speaker: Speaker | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         # the screen's density: ``dpi`` (kiosk run --dpi) wins over the
         # setting display_dpi, which wins over ``display_dpi`` (what the

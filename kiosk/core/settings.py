@@ -43,10 +43,6 @@ DEFAULT_NEIGHBOURHOODS = [
 #: commune (members keep it); the screens show it translated.
 OTHER_COMMUNE = N_("Autre commune")
 
-#: The last choice of the default communes. Stored in French like every
-#: commune (members keep it); the screens show it translated.
-OTHER_COMMUNE = N_("Autre commune")
-
 DEFAULT_COMMUNES = [
     "Boulogne-sur-Mer",
     "Outreau",

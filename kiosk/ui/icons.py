@@ -57,7 +57,6 @@ CODEPOINTS = {
     "touch_app": 0xE913,
     "wifi": 0xE63E,
     "volume_up": 0xE050,  # « Écouter »
-    "volume_up": 0xE050,  # « Écouter »
     # the volunteer and staff modes
     "add": 0xE145,
     "backup": 0xE864,

@@ -36,9 +36,5 @@ class ReasonScreen(KioskScreen):
         # the tiles in the order a reader meets them (the grid fills from its end)
         return [self.ids.title.text] + [tile.text for tile in reversed(self.ids.grid.children)]
 
-    def speech_parts(self) -> list[str]:
-        # the tiles in the order a reader meets them (the grid fills from its end)
-        return [self.ids.title.text] + [tile.text for tile in reversed(self.ids.grid.children)]
-
     def choose(self, tile) -> None:
         App.get_running_app().check_in(tile.reason)

@@ -316,50 +316,6 @@ class ListenButton(TileButton):
             app.speaker.say(screen.speech_parts(), app.lang)
 
 
-class ListenButton(TileButton):
-    """« Écouter »: reads the current screen aloud (kiosk.ui.speech).
-
-    One button in the header for every resident screen. It shows only where
-    the speech engine exists, outside the PIN modes, and on a screen that says
-    what to read: ``speech_parts()``, its question then its choices in order,
-    in the current language."""
-
-    manager = ObjectProperty(None, allownone=True)
-    shown = BooleanProperty(False)
-
-    def on_manager(self, *_args) -> None:
-        if self.manager is not None:
-            self.manager.fbind("current_screen", self.update)
-        self.update()
-
-    def on_kv_post(self, *_args) -> None:
-        from kivy.app import App
-
-        app = App.get_running_app()
-        if app is not None and hasattr(app, "pin_mode"):
-            app.fbind("pin_mode", self.update)
-        self.update()
-
-    def screen(self):
-        return self.manager.current_screen if self.manager is not None else None
-
-    def update(self, *_args) -> None:
-        from kivy.app import App
-
-        app = App.get_running_app()
-        speaker = getattr(app, "speaker", None)
-        self.shown = bool(speaker is not None and speaker.available and not app.pin_mode
-                          and callable(getattr(self.screen(), "speech_parts", None)))
-
-    def on_release(self) -> None:
-        from kivy.app import App
-
-        app = App.get_running_app()
-        screen = self.screen()
-        if self.shown and screen is not None:
-            app.speaker.say(screen.speech_parts(), app.lang)
-
-
 class StillTherePrompt(ModalView):
     """« Vous êtes toujours là ? » with one big « Oui » button."""
 
@@ -388,10 +344,6 @@ class KioskScreen(Screen):
 
     def refresh(self) -> None:
         pass
-
-    # A resident screen defines ``speech_parts(self) -> list[str]``: what
-    # « Écouter » reads, in order (the question, then each choice), as shown
-    # in the current language. Screens without it get no « Écouter ».
 
     # A resident screen defines ``speech_parts(self) -> list[str]``: what
     # « Écouter » reads, in order (the question, then each choice), as shown

@@ -114,17 +114,6 @@ class WorkshopsScreen(KioskScreen):
             parts.append(ids.page.text)
         return parts
 
-    def speech_parts(self) -> list[str]:
-        ids = self.ids
-        if self.empty:
-            return [ids.title.text, ids.empty.text]
-        parts = [ids.title.text]
-        for card in reversed(ids.grid.children):
-            parts += [card.title, card.when, card.place, card.seats]
-        if self.pages > 1:
-            parts.append(ids.page.text)
-        return parts
-
     def turn(self, step: int) -> None:
         self.page = max(0, min(self.pages - 1, self.page + step))
         self.refresh()
