@@ -6,7 +6,7 @@
 set -euo pipefail
 
 RUN_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libmtdev1 fonts-noto-core fonts-droid-fallback
-              fonts-material-design-icons-iconfont espeak-ng)
+              fonts-noto-color-emoji fonts-material-design-icons-iconfont espeak-ng)
 # shellcheck, systemd (systemd-analyze), cage and xwayland: tests/test_packaging.py;
 # gettext (msgfmt --check): tests/ui/test_catalogues.py;
 # xvfb, xdotool and x11-utils: the desktop window of tests/test_run_display.py

@@ -3,6 +3,7 @@ the activity report as PDF, for a period and one centre or all."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -12,6 +13,7 @@ from federation.web import security
 from federation.web.pages import read_period
 from federation.web.security import PageRoute, Refused
 
+log = logging.getLogger("federation")
 router = APIRouter(route_class=PageRoute, include_in_schema=False, prefix="/exports")
 
 
@@ -51,4 +53,11 @@ def visits_per_week(request: Request, start: str = Query("", alias="from"), end:
 def report(request: Request, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
            centre: str = "", _session: users.WebSession = Depends(security.current_session)):
     view, name = _view(request, start, end, centre)
-    return _file(exports.report_pdf(view, name), "application/pdf", "rapport", view, "pdf")
+    try:
+        content = exports.report_pdf(view, name)
+    except FileNotFoundError:  # no font on this server: its operator must install one
+        log.error("PDF report: no font, install fonts-noto-core (scripts/system-deps.sh)")
+        raise Refused(503, "Rapport indisponible",
+                      "Le rapport PDF ne peut pas être fabriqué sur ce serveur (police de caractères "
+                      "manquante). Prévenez la personne qui administre le hub.") from None
+    return _file(content, "application/pdf", "rapport", view, "pdf")

@@ -16,7 +16,9 @@ APP_DIR=/opt/accueil-hub
 CONF_DIR=/etc/accueil-hub
 UNIT_DIR=/etc/systemd/system
 UNITS=(accueil-hub@.service accueil-hub.target accueil-hub-backup.service accueil-hub-backup.timer)
-PACKAGES=(python3 python3-venv postgresql postgresql-client)
+# the fonts: the PDF report's text, and its fallbacks for other scripts and emoji
+PACKAGES=(python3 python3-venv postgresql postgresql-client fonts-noto-core fonts-droid-fallback
+          fonts-noto-color-emoji)
 FIRST_PORT=8081
 
 ROOT=""
