@@ -201,6 +201,8 @@ def _weekly_bars(pdf: FPDF, view: Overview) -> None:
 
 
 def _table(pdf: FPDF, title: str, rows: list[tuple[str, str]]) -> None:
+    if pdf.get_y() + 30 > pdf.page_break_trigger:  # a title never alone at the foot of a page
+        pdf.add_page()
     pdf.set_font(pdf_fonts.FAMILY, "B", 12)
     pdf.set_text_color(*TEXT_BLACK)
     pdf.multi_cell(0, 7, title, align="L", new_x="LMARGIN", new_y="NEXT")
