@@ -156,3 +156,18 @@ def test_sign_in_attempts_are_held_to_the_rate(guarded):
     assert statuses[:10] == [401] * 10 and statuses[10:] == [429] * 2
     assert page.status_code == 429 and "Trop de tentatives" in page.text
     assert page.headers["content-type"].startswith("text/html")
+
+
+def test_the_budget_refills_and_keeps_a_bounded_number_of_addresses():
+    from federation.ratelimit import RefusalBudget
+
+    now = [0.0]
+    budget = RefusalBudget(per_minute=6, max_addresses=100, clock=lambda: now[0])
+    assert [budget.take("192.0.2.1") for _ in range(7)] == [0] * 6 + [10]  # one token every 10 s
+    budget.give_back("192.0.2.1")  # a right password or token spends nothing
+    assert budget.take("192.0.2.1") == 0 and budget.take("192.0.2.1") == 10
+    now[0] += 10
+    assert budget.take("192.0.2.1") == 0
+    for n in range(10_000):  # addresses by the thousand: memory stays bounded
+        budget.take(f"2001:db8::{n:x}")
+    assert len(budget.buckets) == 100
