@@ -5,6 +5,7 @@ CSV and PDF exports, erasing a member, the retention purge, backups."""
 from __future__ import annotations
 
 import csv
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -145,7 +146,8 @@ def test_export_buttons_write_csv_files_excel_reads(app, staff, tmp_path):
     assert screen.ids.start.text == "01/12/2026" and screen.ids.end.text == "01/12/2026"
     for tile in ("visits", "attendance", "members"):
         tap(screen.ids[tile])
-        assert "lignes écrites" in screen.result, screen.result
+        # plural forms: « 1 ligne écrite », « 3 lignes écrites »
+        assert re.search(r"^\d+ lignes? écrites? dans ", screen.result), screen.result
     visits = read_csv(next(out.glob("visits-*.csv")))
     assert len(visits) == 3  # header and two visits
     assert (out / "visits-20261201-20261201.csv").read_bytes().startswith(b"\xef\xbb\xbf")
@@ -203,7 +205,7 @@ def test_the_retention_purge_is_previewed_then_run(app, staff, clock):
     screen = open_tile(app, "privacy", "staff_privacy")
     tap(screen.ids.preview)
     assert [m["id"] for m in screen.candidates] == [old["id"]]
-    assert "Odile Ancienne" in screen.result and screen.result.startswith("1 personnes")
+    assert "Odile Ancienne" in screen.result and screen.result.startswith("1 personne n'est pas venue")
     assert app.centre.store.one("SELECT erased_at FROM members WHERE id = ?", (old["id"],))["erased_at"] is None
     tap(screen.ids.purge)
     tap(screen.popup.ids.yes)
