@@ -291,6 +291,20 @@ def test_events_outside_the_window_are_parked_with_the_reason_not_stored(served,
     assert status["last_occurred_at"] == good["occurred_at"]
 
 
+def test_the_centre_page_counts_its_parked_events(served, api, device):
+    from federation import users
+    from tests.hub_sample import sign_in
+
+    email = f"{protocol.new_id()}@federation.example"
+    users.add_user(served.engine, email, "un mot de passe solide")
+    send(api, visit(NOW + timedelta(days=3)), visit(NOW + timedelta(days=4)))
+    with httpx.Client(base_url=served.url, timeout=30) as browser:
+        assert sign_in(browser, email, "un mot de passe solide").status_code == 303
+        page = browser.get(f"/centres/{device['centre_id']}")
+    assert page.status_code == 200
+    assert "2 événement(s) mis de côté" in page.text
+
+
 # ---------------------------------------------------------------- the envelope, read strictly
 
 @pytest.mark.parametrize("version", ["١.٠", "1.0\n", "1.0 ", "+1.0", "1." + "0" * 5000])

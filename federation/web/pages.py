@@ -7,7 +7,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from federation import reports, users
+from federation import centres, reports, users
+from federation import store as db
 from federation.web import security
 from federation.web.charts import weekly_chart
 from federation.web.security import PageRoute, Refused
@@ -65,12 +66,13 @@ def centre_page(request: Request, centre_id: str, start: str = Query("", alias="
             raise Refused(404, "Centre introuvable", "Ce centre n'existe pas sur ce hub.")
         devices = reports.device_list(conn, centre_id)
         conflict_count, _rows = reports.conflict_list(conn, centre_id, limit=1)
+        parked_count = centres.set_aside(conn, db.parked, centre_id)
     period, error = read_period(request, start, end, centre_id, names)
     view, chart = _figures(request, period)
     return render(request, "centre.html", 400 if error else 200, session=session, view=view,
                   chart=chart, names=names, error=error, form={"from": start, "to": end},
                   query=query_string(period), status=view.centres[0], devices=devices,
-                  conflict_count=conflict_count, nav="overview")
+                  conflict_count=conflict_count, parked_count=parked_count, nav="overview")
 
 
 @router.get("/devices")
