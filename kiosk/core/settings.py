@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from kiosk.core.errors import InvalidInput, N_
 from kiosk.core.store import Store
+from sync import protocol
 
 #: The default reasons for a visit: code, French label (a gettext msgid), and
 #: the pictogram key the UI draws (Material Design icon names).
@@ -104,7 +105,8 @@ def _reasons(key: str, value: Any) -> None:
     for item in value:
         if not isinstance(item, dict) or not {"code", "label", "icon"} <= set(item):
             raise _bad(key, "each reason needs code, label and icon", value)
-        if not isinstance(item["code"], str) or not re.fullmatch(r"[a-z0-9_]{1,64}", item["code"]):
+        # the protocol's rule: the hub refuses a visit whose reason is not such a code
+        if not isinstance(item["code"], str) or not protocol.REASON_CODE_RE.fullmatch(item["code"]):
             raise _bad(key, f"reason code {item['code']!r} must be lowercase ASCII", value)
         _text(key, item["label"])
         # the UI looks the pictogram up by this name in its icon font
