@@ -41,7 +41,6 @@ CONFIRM_S = 6
 ENTER_KEYS = (13, 271)
 PRODUCT = "Accueil"  # the product's name, the same in every language
 ESCAPE_KEY = 27
-DESKTOP_MINIMUM = (720, 480)
 
 
 class KioskApp(App):
@@ -123,7 +122,7 @@ class KioskApp(App):
         if self.desktop:
             from kiosk.ui.desktop import QuitButton
 
-            root.ids.header.add_widget(QuitButton())
+            root.ids.buttons.add_widget(QuitButton())  # after the language buttons
         self._bind_window()
         Clock.schedule_interval(self.tick, 1)
         # the daily backup to the configured folder (a USB stick), checked hourly
@@ -188,9 +187,6 @@ class KioskApp(App):
             Config.set("kivy", "exit_on_escape", "0")
             Window.fullscreen = "auto"
             Window.show_cursor = False
-        elif self.desktop:
-            # the smallest of the displays the layouts are made for, either way up
-            Window.minimum_width, Window.minimum_height = DESKTOP_MINIMUM
 
     def on_stop(self) -> None:
         if self.scheduler is not None:

@@ -172,6 +172,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     Config.set("graphics", "height", "800")
     if args.windowed:
         Config.set("graphics", "resizable", "1")  # by its edges, whatever KIVY_HOME's config says
+        # no smaller than the smallest display the layouts are made for, either way up
+        Config.set("graphics", "minimum_width", "720")
+        Config.set("graphics", "minimum_height", "480")
     Config.set("kivy", "exit_on_escape", "0")
     from kiosk.ui.window_config import use_touch_keyboard
 
