@@ -255,7 +255,7 @@ def test_settings_accounts_and_audit_log(app, staff):
     assert app.centre.settings.get("pin_idle_timeout_s") == 45
     fill(screen, idle_timeout_s="5")
     tap(screen.ids.save)
-    assert screen.result.startswith("Retour à l'accueil après (secondes) — Ce réglage n'est pas valable")
+    assert screen.result.startswith("Retour à l'écran d'accueil après (secondes) — Ce réglage n'est pas valable")
     assert app.centre.settings.get("idle_timeout_s") == 60
     tap(app.root.ids.mode_banner.ids.mode_home)
     accounts = open_tile(app, "accounts", "staff_accounts")
