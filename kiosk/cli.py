@@ -203,16 +203,18 @@ def _dpi(text: str) -> float:
 
 def cmd_screenshot(args: argparse.Namespace) -> int:
     from kiosk.ui import offscreen
+    from kiosk.ui.screenshot import parse_size
 
-    offscreen.prepare()
-    from kiosk.ui.screenshot import parse_size, render_many, screen_names
+    sizes = [parse_size(size) for size in args.size.split(",")]
+    # the offscreen surface is made once, at its first size: as large as the largest shot
+    offscreen.prepare(size=(max(w for w, _h in sizes), max(h for _w, h in sizes)))
+    from kiosk.ui.screenshot import render_many, screen_names
 
     screens = screen_names() if args.screen == "all" else [s.strip() for s in args.screen.split(",")]
     langs = [lang.strip() for lang in args.lang.split(",")]
     for lang in langs:
         if lang not in ("fr", "en", "ar"):
             raise SystemExit(f"unknown language {lang!r}: choose from fr, en, ar")
-    sizes = [parse_size(size) for size in args.size.split(",")]
     out = Path(args.out)
     if len(screens) * len(langs) * len(sizes) == 1:
         shots = [(screens[0], sizes[0], langs[0], out)]

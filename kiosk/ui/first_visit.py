@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.app import App
+from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, DictProperty, NumericProperty, StringProperty
 
 from kiosk.core.errors import N_
 from kiosk.core.settings import OTHER_COMMUNE
 from kiosk.ui.i18n import _
-from kiosk.ui.widgets import KioskScreen, TileButton
+from kiosk.ui.widgets import KioskScreen
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -93,9 +94,8 @@ class FirstVisitScreen(KioskScreen):
         grid.clear_widgets()
         for value, label in self._choices():
             chosen = self.values.get(self.field) == value and self.field in self.values
-            tile = TileButton(text=_.display(label), icon="check_circle" if chosen else "place",
-                              colour="selected" if chosen else "surface", orientation="horizontal",
-                              icon_size=40, font_size=24)
+            tile = Factory.ChoiceTile(text=_.display(label), icon="check_circle" if chosen else "place",
+                                      colour="selected" if chosen else "surface")
             tile.value = value
             tile.bind(on_release=self.choose)
             grid.add_widget(tile)

@@ -124,7 +124,8 @@ def wrap_shaped(text: str, width_chars: int) -> Shaped:
     shaped line by line; remembers ``text`` to wrap again at another width."""
     lines = []
     for paragraph in text.split("\n"):
-        lines.extend(textwrap.wrap(paragraph, max(6, width_chars)) or [""])
+        # a word longer than a line stays whole: the layout gives it room (or says so)
+        lines.extend(textwrap.wrap(paragraph, max(6, width_chars), break_long_words=False) or [""])
     shaped = shape("\n".join(lines))
     shaped.logical = text
     return shaped

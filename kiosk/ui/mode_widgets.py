@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.app import App
+from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -14,7 +15,7 @@ from kivy.uix.modalview import ModalView
 
 from kiosk.ui.i18n import _
 from kiosk.ui.theme import C
-from kiosk.ui.widgets import KioskLabel, RowButton
+from kiosk.ui.widgets import KioskLabel
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -54,7 +55,7 @@ class MemberPicker(BoxLayout):
             label = f"{member['first_name']} {member['last_name']}"
             if member.get("birth_year"):
                 label += f" ({member['birth_year']})"
-            row = RowButton(icon="person", text=_.display(label), font_size=24)
+            row = Factory.StaffRow(icon="person", text=_.display(label))
             row.member = member
             row.bind(on_release=lambda r: self.dispatch("on_member", r.member))
             results.add_widget(row)

@@ -50,8 +50,12 @@ class Shell(BoxLayout):
         self.two_rows = not fits_beside
         if self.two_rows:
             whole = width - icon
-            lines = [h for h in (_height(label, size, whole) for size in (label.wanted, label.least))]
-            self.name_height = min(max(lines[0], sizes.touch * 0.8), max(lines[1], sizes.title * 3))
+            least = _height(label, label.least, whole)
+            if sizes.compact or sizes.portrait:  # every line counts
+                self.name_height = least
+            else:
+                wanted = _height(label, label.wanted, whole)
+                self.name_height = min(max(wanted, sizes.touch * 0.8), max(least, sizes.title * 3))
 
 
 def _height(label, font_size: float, width: float) -> float:

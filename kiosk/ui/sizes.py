@@ -29,6 +29,7 @@ class Sizes(EventDispatcher):
     staff_text = NumericProperty(theme.TEXT_SMALL)
     title = NumericProperty(theme.TITLE)
     touch = NumericProperty(theme.TOUCH)
+    least_touch = NumericProperty(34)
     key = NumericProperty(80)
     tile = NumericProperty(2 * theme.TOUCH)
     icon = NumericProperty(48)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.app import App
+from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.properties import DictProperty, StringProperty
 
@@ -14,7 +15,6 @@ from kiosk.core.errors import DomainError
 from kiosk.ui import mode_widgets  # noqa: F401  (Field)
 from kiosk.ui.i18n import _
 from kiosk.ui.mode import ModeScreen
-from kiosk.ui.widgets import RowButton
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -31,7 +31,7 @@ class StaffAccountsScreen(ModeScreen):
             if not person["active"]:
                 continue
             role = _.gettext("salarié") if person["role"] == "staff" else _.gettext("bénévole")
-            row = RowButton(icon="person", font_size=26, text=_.display(f"{person['name']} ({role})"))
+            row = Factory.StaffRow(icon="person", text=_.display(f"{person['name']} ({role})"))
             row.person = person
             row.bind(on_release=lambda r: self.choose(r.person))
             rows.add_widget(row)

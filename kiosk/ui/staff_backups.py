@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from kivy.app import App
+from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 
@@ -18,7 +19,6 @@ from kiosk.ui import mode_widgets  # noqa: F401  (ConfirmPopup)
 from kiosk.ui.i18n import _
 from kiosk.ui.mode import ModeScreen
 from kiosk.ui.mode_widgets import ConfirmPopup
-from kiosk.ui.widgets import RowButton
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class StaffBackupsScreen(ModeScreen):
         if not self.folder or not Path(self.folder).is_dir():
             return
         for path in reversed(backup.backups(self.folder)[-SHOWN:]):
-            row = RowButton(icon="restore", text=_("Restaurer %(file)s", file=path.name), font_size=24)
+            row = Factory.StaffRow(icon="restore", text=_("Restaurer %(file)s", file=path.name))
             row.path = path
             row.bind(on_release=lambda r: self.ask_restore(r.path))
             rows.add_widget(row)

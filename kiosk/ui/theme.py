@@ -13,6 +13,7 @@ design's size at 1280x800 scaled by the room the window gives.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,12 +93,13 @@ class Layout:
     dpi: float
     room: float          # the design's scale: 1 at 1280x800, 0.6 at 800x480, 1.35 at 1920x1080
     portrait: bool
-    compact: bool        # a short window (800x480, 1024x600): bars and gaps tighten
+    compact: bool        # a short window (800x480, 1024x600, 1280x720): bars and gaps tighten
     text: float
     small: float
     staff_text: float
     title: float
     touch: float
+    least_touch: float   # the physical minimum itself, for lists that must fit a short window
     key: float
     tile: float
     icon: float          # a pictogram in a button or a row
@@ -114,14 +116,17 @@ def layout_for(width: int, height: int, dpi: float) -> Layout:
     text_min = font_for_mm(TEXT_MM, dpi)
     text = max(text_min, TEXT * room)
     small = max(text_min, TEXT_SMALL * room)
-    touch = max(mm_px(TARGET_MM, dpi), TOUCH * room)
-    compact = height < 700
+    # a short window: fewer than 24 lines of body text fit its height
+    compact = height < 24 * max(font_for_mm(TEXT_MM, dpi), TEXT * room)
+    # on a short window, targets come nearer their physical minimum: rows must fit
+    # and a target holds two lines of the smallest text
+    touch = max(mm_px(TARGET_MM, dpi), TOUCH * room * (0.85 if compact else 1), small * 2.4)
     return Layout(
         width=width, height=height, dpi=dpi, room=room, portrait=height > width, compact=compact,
         text=round(text), small=round(small),
         staff_text=round(max(font_for_mm(STAFF_TEXT_MM, dpi), TEXT_SMALL * room)),
         title=round(max(text * 1.2, TITLE * room)),
-        touch=round(touch), key=round(max(mm_px(KEY_MM, dpi), 80 * room)),
+        touch=round(touch), least_touch=math.ceil(mm_px(TARGET_MM, dpi)), key=round(max(mm_px(KEY_MM, dpi), 80 * room)),
         tile=round(max(mm_px(TILE_MM, dpi), 2 * touch)),
         icon=round(max(text * 1.3, 48 * room)), big_icon=round(max(text * 2, 120 * room)),
         pad=round(max(6, 16 * room)), gap=round(max(6, 12 * room)),

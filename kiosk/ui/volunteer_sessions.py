@@ -6,12 +6,12 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from kivy.app import App
+from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.properties import StringProperty
 
 from kiosk.ui.i18n import PARIS, _
 from kiosk.ui.mode import ModeScreen
-from kiosk.ui.widgets import RowButton
 from sync.protocol import parse_utc
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -41,7 +41,7 @@ class SessionsTodayScreen(ModeScreen):
                      start=hour(session["starts_at"]), end=hour(session["ends_at"]),
                      title=session["title"], booked=session["booked"],
                      capacity=session["capacity"])
-            row = RowButton(icon="checklist", text=text)
+            row = Factory.StaffRow(icon="checklist", text=text)
             row.session_id = session["id"]
             row.bind(on_release=self.open)
             rows.add_widget(row)

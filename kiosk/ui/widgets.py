@@ -107,16 +107,21 @@ def text_fits(label: Label, font_size: float, width: float | None = None,
     every line within its height with no word wider than a line."""
     from kivy.core.text import Label as CoreLabel
 
+    from kiosk.ui.i18n import Shaped, wrap_shaped
+
     pad_x, pad_y = label.padding[0], label.padding[1]
     width = (width if width is not None else label.width) - 2 * pad_x
     height = (height if height is not None else label.height) - 2 * pad_y
-    core = CoreLabel(text=label.text, font_size=font_size, font_name=label.font_name,
+    text = label.text
+    if isinstance(text, Shaped) and width > 0:  # as KioskLabel wraps it at this size
+        text = wrap_shaped(text.logical, int(width / (font_size * 0.6)))
+    core = CoreLabel(text=text, font_size=font_size, font_name=label.font_name,
                      text_size=(width, None), halign=label.halign, line_height=label.line_height)
     core.resolve_font_name()
     _w, needed = core.render(real=False)
     if needed > height + 1:
         return False
-    return all(core.get_extents(word)[0] <= width + 1 for word in label.text.split())
+    return all(core.get_extents(word)[0] <= width + 1 for word in text.split())
 
 
 class IconLabel(Label):
@@ -174,6 +179,8 @@ class TileButton(ButtonBehavior, DirBox):
     text_share = NumericProperty(0.8)
     #: a residents' main tile (home, reasons): at least theme.TILE_MM where there is room
     main = BooleanProperty(False)
+    #: the smallest font its words may shrink to (sizes.small; sizes.staff_text on staff screens)
+    least = NumericProperty(24)
     #: the width a horizontal tile needs for its pictogram and words on one line
     natural_width = NumericProperty(0)
 
@@ -202,6 +209,7 @@ class RowButton(ButtonBehavior, DirBox):
     text = StringProperty("")
     colour = StringProperty("surface")
     font_size = NumericProperty(30)
+    least = NumericProperty(24)
 
 
 class Paragraph(KioskLabel):
@@ -232,12 +240,18 @@ class AzertyKeyboard(BoxLayout):
     accents = StringProperty("ÉÈÇÏË")
     digits = BooleanProperty(False)
     gap = NumericProperty(8)
+    #: the accented letters in a row of their own (a narrow portrait window),
+    #: leaving « Espace » and « Effacer » room for their words
+    accents_apart = BooleanProperty(False)
     __events__ = ("on_key",)
 
     def on_kv_post(self, *_args) -> None:
         self.build()
 
     def on_digits(self, *_args) -> None:
+        self.build()
+
+    def on_accents_apart(self, *_args) -> None:
         self.build()
 
     def on_gap(self, *_args) -> None:
@@ -248,13 +262,16 @@ class AzertyKeyboard(BoxLayout):
     def build(self) -> None:
         self.ids.rows.clear_widgets()
         rows = ["1234567890"] if self.digits else list(self.rows)
+        apart = self.accents_apart and not self.digits
+        if apart:
+            rows.append(self.accents)
         for row in rows:
             line = BoxLayout(spacing=self.gap)
             for char in row:
                 line.add_widget(KeyButton(text=char, keyboard=self))
             self.ids.rows.add_widget(line)
         self.ids.accents.clear_widgets()
-        for char in "" if self.digits else self.accents:
+        for char in "" if self.digits or apart else self.accents:
             self.ids.accents.add_widget(KeyButton(text=char, keyboard=self))
 
     def press(self, char: str) -> None:
