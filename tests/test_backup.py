@@ -250,6 +250,15 @@ def test_the_leaking_trigger_never_reaches_the_restored_database(filled, db_path
     assert "Aïcha" not in body and "phone" not in body
 
 
+def test_a_not_null_dropped_by_quoting_a_keyword_is_refused(filled, stick):
+    made = doctored(backup.backup(filled, stick),
+                    "UPDATE sqlite_master SET sql = replace(sql, 'type TEXT NOT NULL', 'type TEXT \"NOT\" NULL') "
+                    "WHERE name = 'outbox'", writable_schema=True)
+    with pytest.raises(backup.BackupError) as refused:
+        backup.check_backup_file(made)
+    assert "outbox" in refused.value.message_fr
+
+
 def test_a_table_whose_definition_was_rewritten_in_place_is_refused(filled, db_path, stick):
     # same columns, but a default changed behind SQLite's back (writable_schema)
     made = doctored(backup.backup(filled, stick),
@@ -271,8 +280,10 @@ def test_many_differences_are_summed_up_and_hostile_names_are_printed_safely(fil
 
 
 def test_the_schema_text_is_compared_without_its_layout_or_comments():
-    assert backup.normal_sql('CREATE  TABLE "t" (\n  a TEXT, -- note\n  b /* x */ INT)') == \
-        backup.normal_sql("create table t (a text, b int)")
+    assert backup.normal_sql('CREATE  TABLE "T" (\n  a TEXT, -- note\n  b /* x */ INT)') == \
+        backup.normal_sql("create table [t] (a text, b int)")
+    # a quoted word is a name, not a keyword: TEXT "NOT" NULL is a nullable column of type TEXT NOT
+    assert backup.normal_sql('CREATE TABLE t (a TEXT "NOT" NULL)') != backup.normal_sql("CREATE TABLE t (a TEXT NOT NULL)")
     assert backup.normal_sql("CREATE TABLE t (a DEFAULT 'x')") != backup.normal_sql("CREATE TABLE t (a DEFAULT 'X')")
 
 
@@ -287,6 +298,8 @@ def test_a_backup_made_at_an_older_version_is_checked_against_that_version(db_pa
     backup.restore(db_path, old)
     with Store.open(db_path) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
+    # a kiosk upgraded step by step has exactly the schema a new one gets
+    assert backup.check_backup_file(db_path) == migrations.SCHEMA_VERSION
     # a version-3 file carrying the version-6 visits table is not a version-3 file
     conn = sqlite3.connect(old, isolation_level=None)
     conn.execute("CREATE INDEX member_tokens_seen2 ON member_tokens (seen)")

@@ -197,8 +197,8 @@ _TOKEN = re.compile(r"""
 
 def normal_sql(sql: str | None) -> str | None:
     """The schema text as tokens: comments and layout dropped, identifiers and
-    keywords in one case and unquoted; string literals kept exactly. Two
-    texts equal here define the same object."""
+    keywords in one case, every identifier quote written one way; string
+    literals kept exactly. Two texts equal here define the same object."""
     if sql is None:
         return None
     tokens = []
@@ -207,9 +207,11 @@ def normal_sql(sql: str | None) -> str | None:
         if kind in ("comment", "space"):
             continue
         if kind == "quoted":
+            # one spelling for "x", [x] and `x`; still told apart from a bare
+            # word: "NOT" is a type name's word where NOT is a keyword
             inner = text[1:-1]
-            text = inner.replace('""', '"') if text[0] == '"' else inner.replace("``", "`")
-            text = text.lower() if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", text) else f'"{text}"'
+            inner = inner.replace('""', '"') if text[0] == '"' else inner.replace("``", "`")
+            text = '"' + inner.lower().replace('"', '""') + '"'
         elif kind == "word":
             text = text.lower()
         tokens.append(text)
@@ -259,10 +261,10 @@ def schema_differences(conn: sqlite3.Connection, version: int) -> list[str]:
         if name not in OPTIONAL_INTERNAL:
             differences.append(f"{KIND_FR.get(kind, kind)} manquant(e) « {name} »")
     for key in sorted(found.keys() & expected.keys()):
-        if found[key] == expected[key]:
-            continue
         kind, name = key
         if kind == "table":
+            # the columns as SQLite reads them, compared even when the texts
+            # match: the parser is the judge of what a text means
             have = {c[0]: c for c in _columns(conn, name)}
             want = {c[0]: c for c in expected_columns.get(name, [])}
             changed = sorted(n for n in have.keys() | want.keys() if have.get(n) != want.get(n))
@@ -270,7 +272,8 @@ def schema_differences(conn: sqlite3.Connection, version: int) -> list[str]:
                 columns = ", ".join(_shown(n) for n in changed)
                 differences.append(f"table « {name} » modifiée (colonnes : {columns})")
                 continue
-        differences.append(f"{KIND_FR.get(kind, kind)} « {name} » modifié(e)")
+        if found[key] != expected[key]:
+            differences.append(f"{KIND_FR.get(kind, kind)} « {name} » modifié(e)")
     return differences
 
 
