@@ -76,9 +76,10 @@ def test_kiosk_run_with_no_display_says_so_in_french_and_exits_non_zero(tmp_path
 def test_make_run_with_no_display_fails_with_the_same_message(tmp_path, demo_db):
     needs("make")
     # -o: the venv and the Debian packages are there already; only the run itself
+    venv = Path(sys.executable).parent.parent
     result = subprocess.run(
-        ["make", "--no-print-directory", "-o", "setup", "-o", ".venv/.installed", "run",
-         f"DEMO_DB={demo_db}", f"VENV={Path(sys.executable).parent.parent}"],
+        ["make", "--no-print-directory", "-o", "setup", "-o", f"{venv}/.installed", "run",
+         f"DEMO_DB={demo_db}", f"VENV={venv}"],
         cwd=REPO, env=headless_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert NO_SCREEN in result.stderr
