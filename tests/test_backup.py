@@ -357,3 +357,26 @@ def test_a_kiosk_not_enrolled_does_not_take_a_backups_hub_address(filled, db_pat
     nothing_yet = tmp_path / "none.db"
     backup.restore(nothing_yet, made)
     assert enrolment(nothing_yet) == {"hub_url": None, "device_token": None, "centre_id": None}
+
+
+def test_a_backup_never_brings_a_printer_or_backup_folder_of_its_own(filled, db_path, stick):
+    made = doctored(backup.backup(filled, stick),
+                    """INSERT INTO settings (key, value) VALUES ('printer', '"tcp://203.0.113.9:9100"')""")
+    Settings(filled).set("printer", "/dev/usb/lp0")
+    filled.close()
+    backup.restore(db_path, made, enrolment_from_backup=True)  # even when staff take the backup's hub
+    with Store.open(db_path) as store:
+        assert Settings(store).get("printer") == "/dev/usb/lp0"
+        assert Settings(store).get("backup_dir") is None
+
+
+def test_a_backup_whose_settings_hold_impossible_values_is_refused(filled, db_path, stick):
+    made = doctored(backup.backup(filled, stick),
+                    """INSERT INTO settings (key, value) VALUES ('hub_url', '"file:///etc/passwd"')""",
+                    """INSERT INTO settings (key, value) VALUES ('idle_timeout_s', '0')""")
+    filled.close()
+    before = dump(db_path)
+    with pytest.raises(backup.BackupError) as refused:
+        backup.restore(db_path, made)
+    assert "ces réglages n'ont pas une valeur possible (hub_url, idle_timeout_s)" in refused.value.message_fr
+    assert dump(db_path) == before

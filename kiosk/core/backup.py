@@ -11,6 +11,7 @@ that pattern are kept; other files in the folder are never touched.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -22,7 +23,7 @@ from urllib.request import pathname2url
 
 from kiosk.core import migrations, period
 from kiosk.core.errors import DomainError, N_
-from kiosk.core.settings import Settings
+from kiosk.core.settings import CHECKS, Settings
 from kiosk.core.store import Store
 
 KEEP = 14
@@ -180,6 +181,10 @@ def run_daily(store: Store) -> Path | None:
 #: own unless staff choose the backup's: a file must not bring a hub address
 #: and a device token of its own.
 ENROLMENT_KEYS = ("hub_url", "device_token", "centre_id")
+#: The settings that name this machine's own things, always kept: a file must
+#: not bring a network printer of its own (the cards' first names would go
+#: there) nor a backup folder.
+DEVICE_KEYS = ("printer", "backup_dir", "display_dpi")
 #: Tables SQLite makes itself (ANALYZE): allowed, with SQLite's own definition.
 OPTIONAL_INTERNAL = ("sqlite_stat1", "sqlite_stat4")
 KIND_FR = {"table": "table", "index": "index", "trigger": "déclencheur", "view": "vue"}
@@ -316,6 +321,7 @@ def check_backup_file(path: str | Path, shown_as: str | Path | None = None) -> i
             raise _refused(shown, N_("%(path)s n'est pas une sauvegarde Accueil (ce n'est pas une base SQLite)."),
                            "not an SQLite database")
     differences: list[str] = []
+    bad_settings: list[str] = []
     try:
         conn = _open_untrusted(path)
         try:
@@ -326,6 +332,7 @@ def check_backup_file(path: str | Path, shown_as: str | Path | None = None) -> i
             known = 1 <= version <= migrations.SCHEMA_VERSION and REQUIRED_TABLES <= tables
             if problems == ["ok"] and known:
                 differences = schema_differences(conn, version)
+                bad_settings = [] if differences else _bad_settings(conn)
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
@@ -345,7 +352,27 @@ def check_backup_file(path: str | Path, shown_as: str | Path | None = None) -> i
                                  "crée (%(differences)s). Ce fichier a pu être modifié ; utilisez une "
                                  "autre sauvegarde."),
                        f"schema differs from version {version}'s: {differences}", differences=listed)
+    if bad_settings:
+        raise _refused(shown, N_("%(path)s n'est pas restauré : ces réglages n'ont pas une valeur possible "
+                                 "(%(settings)s). Ce fichier a pu être modifié ; utilisez une autre "
+                                 "sauvegarde."),
+                       f"settings with impossible values: {bad_settings}",
+                       settings=", ".join(_shown(k) for k in bad_settings[:SHOWN_DIFFERENCES]))
     return version
+
+
+def _bad_settings(conn: sqlite3.Connection) -> list[str]:
+    """The settings whose stored value the kiosk would refuse to set."""
+    bad = []
+    for key, text in conn.execute("SELECT key, value FROM settings ORDER BY key"):
+        check = CHECKS.get(key)
+        if check is None:
+            continue  # a setting this version does not read
+        try:
+            check(key, json.loads(text))
+        except (DomainError, ValueError, TypeError):
+            bad.append(key)
+    return bad
 
 
 def _refused(path: Path, template: str, reason: str, **params: str) -> BackupError:
@@ -407,13 +434,15 @@ def restore(db_path: str | Path, from_file: str | Path, enrolment_from_backup: b
 
     The kiosk keeps its own enrolment (hub address, device token, centre):
     the backup's is replaced by it, or removed when the kiosk had none,
-    unless ``enrolment_from_backup`` (staff chose the backup's).
+    unless ``enrolment_from_backup`` (staff chose the backup's). It always
+    keeps its own printer, backup folder and display density (DEVICE_KEYS).
     """
     db_path = Path(db_path)
     from_file = Path(from_file)
     with _private_copy(from_file, db_path) as candidate:
         check_backup_file(candidate, shown_as=from_file)
-        enrolment = None if enrolment_from_backup else _enrolment(db_path)
+        kept = DEVICE_KEYS + (() if enrolment_from_backup else ENROLMENT_KEYS)
+        current = _settings_of(db_path, kept)
         safety = None
         if db_path.exists():
             stamp = datetime.now(timezone.utc).astimezone(period.PARIS).strftime("%Y%m%d-%H%M%S")
@@ -431,8 +460,7 @@ def restore(db_path: str | Path, from_file: str | Path, enrolment_from_backup: b
             source.close()
     # bring an older backup up to this program's schema now, not at next start
     with Store.open(db_path) as store:
-        if enrolment is not None:
-            _put_enrolment(store, enrolment)
+        _put_settings(store, kept, current)
     return safety
 
 
@@ -455,25 +483,25 @@ def _private_copy(from_file: Path, db_path: Path):
         yield copy
 
 
-def _enrolment(db_path: Path) -> dict[str, str]:
-    """The kiosk's current enrolment settings (their stored JSON text); none
+def _settings_of(db_path: Path, keys: tuple[str, ...]) -> dict[str, str]:
+    """The current database's ``keys`` settings (their stored JSON text); none
     when there is no database or it cannot be read."""
     if not db_path.is_file():
         return {}
     try:
         with _source(db_path) as conn:
-            marks = ", ".join("?" for _ in ENROLMENT_KEYS)
+            marks = ", ".join("?" for _ in keys)
             return dict(conn.execute(f"SELECT key, value FROM settings WHERE key IN ({marks})",
-                                     ENROLMENT_KEYS).fetchall())
+                                     keys).fetchall())
     except sqlite3.DatabaseError:
         return {}
 
 
-def _put_enrolment(store: Store, enrolment: dict[str, str]) -> None:
+def _put_settings(store: Store, keys: tuple[str, ...], values: dict[str, str]) -> None:
     with store.transaction():
-        for key in ENROLMENT_KEYS:
-            if key in enrolment:
+        for key in keys:
+            if key in values:
                 store.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) "
-                                   "DO UPDATE SET value = excluded.value", (key, enrolment[key]))
+                                   "DO UPDATE SET value = excluded.value", (key, values[key]))
             else:
                 store.conn.execute("DELETE FROM settings WHERE key = ?", (key,))
