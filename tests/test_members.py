@@ -211,7 +211,7 @@ def test_a_replaced_card_is_refused_saying_it_was_replaced(members, store):
     members.replace_card(member["id"], add_staff(store))
     with pytest.raises(Conflict) as error:
         members.by_card(member["card_code"])
-    assert "remplacée" in error.value.message_fr
+    assert "vous avez une nouvelle carte" in error.value.message_fr
 
 
 def test_replace_card_needs_a_volunteer_or_staff(members, store):

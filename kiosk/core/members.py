@@ -97,7 +97,8 @@ class Members:
         if member["commune"] is None:
             return {"qpv": place["qpv"], "commune": place["commune"]}
         if member["commune"] != place["commune"]:
-            raise InvalidInput("neighbourhood", N_("Ce quartier n'est pas dans la commune %(commune)s."),
+            raise InvalidInput("neighbourhood",
+                               N_("Ce quartier n'est pas dans la ville %(commune)s. Choisissez un autre quartier."),
                                f"{place['name']!r} is not in {member['commune']!r}",
                                value=member["neighbourhood"], commune=member["commune"])
         return {"qpv": place["qpv"]}
@@ -146,7 +147,7 @@ class Members:
         """Change some of a member's fields; returns the member as stored."""
         unknown = sorted(set(fields) - set(UPDATABLE))
         if unknown:
-            raise InvalidInput(unknown[0], N_("Ce champ ne peut pas être modifié."),
+            raise InvalidInput(unknown[0], N_("Ce champ ne peut pas être modifié. Demandez à un salarié."),
                                f"unknown or read-only field {unknown[0]!r}", value=fields[unknown[0]])
         check_actor(actor)
         before = self.get(member_id)
@@ -194,7 +195,7 @@ class Members:
     def get(self, member_id: str) -> dict:
         row = self.store.one("SELECT * FROM members WHERE id = ? AND erased_at IS NULL", (member_id,))
         if row is None:
-            raise NotFound("member_id", N_("Cette personne n'est pas (ou plus) inscrite."),
+            raise NotFound("member_id", N_("Nous ne trouvons pas cette personne. Demandez à l'accueil."),
                            f"no member {member_id!r}", value=member_id)
         return self._fresh(row)
 

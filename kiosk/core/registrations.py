@@ -93,7 +93,7 @@ def register(store: Store, session: dict, member_id: str, actor: dict | None) ->
         (session["id"], member_id),
     )
     if existing and existing["status"] != "cancelled":
-        raise Conflict("member_id", N_("Cette personne est déjà inscrite à cet atelier. Rien ne change."),
+        raise Conflict("member_id", N_("Cette personne est déjà inscrite à cet atelier. Vous pouvez venir."),
                        f"member already {existing['status']} for this session", value=member_id)
     booked, waiting = counts(store, session["id"])
     status = "booked" if booked < session["capacity"] and waiting == 0 else "waitlisted"
@@ -130,7 +130,7 @@ def cancel(store: Store, session: dict, member_id: str, actor: dict | None) -> d
         (session["id"], member_id),
     )
     if registration is None:
-        raise NotFound("member_id", N_("Cette personne n'est pas inscrite à cet atelier. Rien ne change."),
+        raise NotFound("member_id", N_("Cette personne n'est pas inscrite à cet atelier. Touchez « Je m'inscris »."),
                        "no live registration of this member for this session", value=member_id)
     _set_status(store, registration, "cancelled")
     audit(store, actor, "registration.cancel", session_id=session["id"], member_id=member_id,
