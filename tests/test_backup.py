@@ -283,8 +283,10 @@ def test_the_schema_text_is_compared_without_its_layout_or_comments():
     assert backup.normal_sql('CREATE  TABLE "T" (\n  a TEXT, -- note\n  b /* x */ INT)') == \
         backup.normal_sql("create table [t] (a text, b int)")
     # a quoted word is a name, not a keyword: TEXT "NOT" NULL is a nullable column of type TEXT NOT
-    assert backup.normal_sql('CREATE TABLE t (a TEXT "NOT" NULL)') != backup.normal_sql("CREATE TABLE t (a TEXT NOT NULL)")
-    assert backup.normal_sql("CREATE TABLE t (a DEFAULT 'x')") != backup.normal_sql("CREATE TABLE t (a DEFAULT 'X')")
+    assert backup.normal_sql('CREATE TABLE t (a TEXT "NOT" NULL)') != \
+        backup.normal_sql("CREATE TABLE t (a TEXT NOT NULL)")
+    assert backup.normal_sql("CREATE TABLE t (a DEFAULT 'x')") != \
+        backup.normal_sql("CREATE TABLE t (a DEFAULT 'X')")
 
 
 def test_a_backup_made_at_an_older_version_is_checked_against_that_version(db_path, tmp_path):
