@@ -120,3 +120,58 @@ def test_arabic_paragraphs_wrap_before_shaping_so_lines_keep_their_order():
     text = "كلمة " * 30
     lines = translator.wrap(text, 40).split("\n")
     assert len(lines) > 1 and all(len(line) <= 40 for line in lines)
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("/media/usb/passages.csv", "/media/usb/passages.csv"),  # not « media/usb/passages.csv/ »
+    ("06 12 34 56 78", "06 12 34 56 78"),  # not « 78 56 34 12 06 »
+    ("Aïcha B.", "Aïcha B."),  # not « .Aïcha B »
+])
+def test_a_placeholder_keeps_its_own_order_inside_arabic(value, shown):
+    translator = i18n.Translator()
+    translator.switch("ar")
+    text = translator("Dossier : %(folder)s", folder=value)
+    assert shown in text  # the visual string holds the value as it is read
+    assert i18n.spoken(text) == translator.gettext("Dossier : %(folder)s") % {"folder": value}
+
+
+def test_placeholders_are_left_alone_in_left_to_right_languages():
+    translator = i18n.Translator()
+    translator.switch("en")
+    assert translator("Dossier : %(folder)s", folder="/media/usb") == "Folder: /media/usb"
+
+
+@pytest.mark.parametrize("lang, n, expected", [
+    ("fr", 1, "Encore 1 place libre"), ("fr", 3, "Encore 3 places libres"),
+    ("en", 1, "1 seat left"), ("en", 2, "2 seats left"),
+    ("ar", 1, "بقي مقعد واحد فارغ"), ("ar", 2, "بقي مقعدان فارغان"), ("ar", 5, "بقيت 5 مقاعد فارغة"),
+    ("ar", 12, "بقي 12 مقعداً فارغاً"), ("ar", 100, "بقي 100 مقعد فارغ"),
+])
+def test_counts_take_the_plural_form_of_their_language(lang, n, expected):
+    translator = i18n.Translator()
+    translator.switch(lang)
+    shown = translator.ngettext("Encore %(n)d place libre", "Encore %(n)d places libres", n, n=n)
+    assert i18n.spoken(shown) == expected
+
+
+def test_one_french_word_two_meanings_two_translations():
+    translator = i18n.Translator()
+    translator.switch("en")
+    assert translator.pgettext("bouton", "Accueil") == "Home"
+    assert translator.pgettext("thème", "Accueil") == "Welcome and information"
+    assert translator.pgettext("question", "Passer") == "Skip"
+    translator.switch("ar")
+    assert i18n.spoken(translator.pgettext("bouton", "Accueil")) == "البداية"
+    assert i18n.spoken(translator.pgettext("thème", "Accueil")) == "الاستقبال والإرشاد"
+
+
+def test_other_commune_is_shown_in_the_residents_language():
+    from kiosk.core.settings import OTHER_COMMUNE
+    from kiosk.ui.first_visit import OTHER_TOWN
+
+    translator = i18n.Translator()
+    assert translator(OTHER_TOWN) == "Une autre ville"
+    translator.switch("en")
+    assert translator(OTHER_TOWN) == "Another town" and translator(OTHER_COMMUNE) == "Another town"
+    translator.switch("ar")
+    assert i18n.spoken(translator(OTHER_TOWN)) == "مدينة أخرى"
