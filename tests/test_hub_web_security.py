@@ -182,3 +182,13 @@ def test_api_schema_and_docs_are_not_public(client):
     sign_in(client)
     schema = client.get("/openapi.json")
     assert schema.status_code == 200 and "/api/v1/batches" in schema.json()["paths"]
+
+
+def test_behind_the_trusted_proxy_each_forwarded_address_counts_apart(client):
+    # this hub names 127.0.0.1 as its proxy: the address it forwards is the client's
+    client.headers["X-Forwarded-For"] = "198.51.100.1"
+    for _ in range(users.MAX_FAILURES_PER_EMAIL):
+        assert sign_in(client, password="mauvais essai").status_code == 401
+    assert sign_in(client).status_code == 429
+    client.headers["X-Forwarded-For"] = "198.51.100.2"
+    assert sign_in(client).status_code == 303
