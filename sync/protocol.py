@@ -30,7 +30,7 @@ import time
 import unicodedata
 from datetime import date, datetime, timezone
 from functools import lru_cache
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import Any, Callable
 
@@ -421,7 +421,10 @@ def _refuse_personal(event: dict) -> None:
         if type(value) is dict:
             for key, inner in value.items():
                 if type(key) is str and personal_field(key):
-                    raise ProtocolError(f"{path}{_shown(key)}", "personal data must not leave the kiosk")
+                    where = f"{path}{_shown(key)}"
+                    if len(where) > 200:  # deep down: its end says most
+                        where = "…" + where[-199:]
+                    raise ProtocolError(where, "personal data must not leave the kiosk")
                 if type(inner) is dict or type(inner) is list:
                     stack.append((inner, f"{path}{_shown(str(key))}."))
         else:
@@ -491,8 +494,9 @@ def check_event(event: Any) -> tuple[dict, list[str]]:
     allowed = _ALLOWED[kind]
     if event.keys() <= _TOP_FIELDS and data.keys() <= allowed:
         return event, []
-    dropped = [_shown(str(key)) for key in event if key not in _TOP_FIELDS]
-    dropped += [f"data.{_shown(str(key))}" for key in data if key not in allowed]
+    unknown = chain((_shown(str(key)) for key in event if key not in _TOP_FIELDS),
+                    (f"data.{_shown(str(key))}" for key in data if key not in allowed))
+    dropped = list(islice(unknown, MAX_DROPPED_NAMED))  # however many there are
     clean = {"id": event_id, "type": kind, "occurred_at": event["occurred_at"],
              "data": {key: value for key, value in data.items() if key in allowed}}
     return clean, dropped
@@ -622,7 +626,7 @@ def _validate_each(events: list) -> Checked:
         seen.add(event_id)
         valid.append(clean)
         if unknown:
-            dropped.append({"id": event_id, "index": index, "fields": unknown[:MAX_DROPPED_NAMED]})
+            dropped.append({"id": event_id, "index": index, "fields": unknown})
     return Checked((valid, rejected, dropped))
 
 

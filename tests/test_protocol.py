@@ -238,3 +238,72 @@ def test_the_batch_fast_path_takes_the_usual_batches():
     visits = [protocol.make_event("visit.recorded", visit(member_id=member), WHEN)
               for member in (None, protocol.new_id(), None)]
     assert protocol._all_valid_and_distinct(visits)
+
+
+# ---------------------------------------------------------------- the allow-list
+
+@pytest.mark.parametrize("key", [
+    "first_name", "Last_Name", "LASTNAME", "memberFirstName", "nom", "Prénom", "PRENOM", "téléphone",
+    "telephone_portable", "courriel", "e-mail", "Adresse", "date de naissance", "dateOfBirth", "birth_year",
+    "card_code", "phone_number", "nom_de_famille",
+])
+def test_personal_field_names_in_any_spelling_are_recognised(key):
+    assert protocol.personal_field(key)
+
+
+@pytest.mark.parametrize("key", sorted({f for fields in protocol.EVENT_TYPES.values() for f in fields}
+                                       | {"id", "type", "occurred_at", "data", "note", "hotel", "nombre",
+                                          "username", "place", "renamed"}))
+def test_allowed_and_harmless_field_names_are_not_taken_for_personal_ones(key):
+    assert not protocol.personal_field(key)
+
+
+def test_an_event_is_rebuilt_from_its_allowed_fields_and_names_what_it_dropped():
+    event = protocol.make_event("visit.recorded", visit(), WHEN)
+    sent = dict(event, source="kiosk 2.0", data=dict(event["data"], note="x" * 10_000))
+    clean, dropped = protocol.check_event(sent)
+    assert clean == event and dropped == ["source", "data.note"]
+    assert protocol.check_event(event) == (event, []) and protocol.check_event(event)[0] is event
+
+
+def test_many_unknown_fields_are_named_up_to_a_bound():
+    event = protocol.make_event("visit.recorded", visit(), WHEN)
+    sent = dict(event, data=dict(event["data"], **{f"x{n}": n for n in range(10_000)}))
+    clean, dropped = protocol.check_event(sent)
+    assert clean == event and len(dropped) == protocol.MAX_DROPPED_NAMED
+
+
+def test_a_personal_field_nested_deeply_is_named_with_its_path():
+    event = protocol.make_event("visit.recorded", visit(), WHEN)
+    nested = {"a": [0, {"b": {"Nom": "Dupont"}}]}
+    for _ in range(5000):  # deeper than Python's recursion limit
+        nested = {"n": nested}
+    with pytest.raises(protocol.ProtocolError) as error:
+        protocol.check_event(dict(event, data=dict(event["data"], extra=nested)))
+    assert error.value.field == "…" + ("data.extra" + ".n" * 5000 + ".a[1].b.Nom")[-199:]
+
+
+@pytest.mark.parametrize("value,problem", [
+    ("ok\ud800", "lone surrogate"), ("a\x00b", "control characters"),
+])
+def test_texts_a_database_cannot_hold_are_refused(value, problem):
+    data = {"member_id": protocol.new_id(), "age_band": "25-54", "qpv": False, "commune": value}
+    with pytest.raises(protocol.ProtocolError) as error:
+        protocol.make_event("member.created", data, WHEN)
+    assert error.value.field == "data.commune" and problem in error.value.message
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00+01:00",
+                                  "1899-12-31T23:59:59.999Z", "2200-01-01T00:00:00.000Z",
+                                  "1900-01-01T00:30:00+01:00", "٢٠٢٦-11-26T09:00:00.000Z"])
+def test_times_outside_1900_to_2199_are_refused_without_overflow(text):
+    event = dict(protocol.make_event("visit.recorded", visit(), WHEN), occurred_at=text)
+    with pytest.raises(protocol.ProtocolError) as error:
+        protocol.validate_event(event)
+    assert error.value.field == "occurred_at"
+
+
+@pytest.mark.parametrize("version", ["١.٠", "1.0\n", "1.0 ", "1." + "0" * 5000, "1.0.0"])
+def test_the_version_is_ascii_digits_a_dot_ascii_digits(version):
+    with pytest.raises(protocol.UnsupportedVersion):
+        protocol.check_version(version)
