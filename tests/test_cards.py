@@ -216,3 +216,37 @@ def test_a_name_no_font_can_print_is_refused_naming_the_characters(filled, tmp_p
     assert refused.value.field == "first_name" and refused.value.value == rows.JEAN
     assert f"« {name} »" in refused.value.message_fr and shown in refused.value.message_fr
     assert not out.exists()
+
+
+def raster_images(data: bytes) -> list[Image.Image]:
+    """The GS v 0 raster images of an ESC/POS ticket, as images (black = ink)."""
+    images, at = [], data.find(b"\x1dv0")
+    while at != -1:
+        row = data[at + 4] + 256 * data[at + 5]
+        height = data[at + 6] + 256 * data[at + 7]
+        bits = data[at + 8:at + 8 + row * height]
+        assert len(bits) == row * height  # the command is whole
+        images.append(Image.frombytes("1", (row * 8, height), bits))
+        at = data.find(b"\x1dv0", at + 8 + row * height)
+    return images
+
+
+@pytest.mark.parametrize("name", ["李", "فاطمة", "ትግስት"])
+def test_a_receipt_card_draws_a_name_its_code_page_lacks(name):
+    data = card_print.escpos_card({"first_name": name, "card_code": "K7QM3XPD"}, "Centre")
+    (image,) = raster_images(data)
+    inked = sum(image.getdata()) // 255
+    assert image.height >= 20 and 0.05 < inked / (image.width * image.height) < 0.9
+    outside = data[:data.find(b"\x1dv0")] + data[data.rfind(b"\nK7QM-3XPD"):]
+    assert b"?" not in outside and b"non imprimables" not in outside
+
+
+def test_a_latin_name_stays_text_on_a_receipt_card():
+    data = card_print.escpos_card({"first_name": "Aïcha", "card_code": "K7QM3XPD"}, "Centre")
+    assert raster_images(data) == [] and b"\x1d!\x11" + "Aïcha".encode("cp858") in data
+
+
+def test_a_receipt_card_names_the_characters_no_font_has():
+    data = card_print.escpos_card({"first_name": "𗀀 Léa", "card_code": "K7QM3XPD"}, "Centre")
+    assert len(raster_images(data)) == 1  # what can be drawn is
+    assert b"(caract\x8ares non imprimables : U+17000)" in data

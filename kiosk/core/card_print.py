@@ -26,7 +26,7 @@ from qrcode.constants import ERROR_CORRECT_M
 from kiosk.core.cards import normalise, printable
 from kiosk.core.errors import InvalidInput, N_, NotFound
 from kiosk.core.files import atomic_output
-from kiosk.core.pdf_fonts import add_fonts, fit_text, unprintable
+from kiosk.core.pdf_fonts import add_fonts, fit_text, single_font, unprintable
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 
@@ -192,7 +192,10 @@ def _qr_function(fn: int, payload: bytes) -> bytes:
 
 
 def escpos_card(member: dict, centre_name: str, qr_size: int = 8) -> bytes:
-    """A member card as raw ESC/POS bytes for an 80 mm receipt printer."""
+    """A member card as raw ESC/POS bytes for an 80 mm receipt printer. A
+    first name the printer's code page cannot write (Arabic, Chinese…) is
+    printed as an image drawn with the PDF cards' fonts; characters no font
+    has are named on the ticket instead of printing as « ? »."""
     def text(value: str) -> bytes:
         return value.encode(CODE_PAGE, errors="replace")
 
@@ -209,10 +212,52 @@ def escpos_card(member: dict, centre_name: str, qr_size: int = 8) -> bytes:
         _qr_function(80, b"\x30" + code),  # store the data
         _qr_function(81, b"\x30"),  # print it
         b"\n",
-        GS + b"!\x11", text(member["first_name"] or ""), b"\n", GS + b"!\x00",  # double size
+        _escpos_name(member["first_name"] or ""),
         text(printable(member["card_code"])), b"\n",
         GS + b"V\x42\x03",  # feed 3 lines and cut
     ])
+
+
+#: The raster name's height and widest line, in printer dots (203 dpi: an
+#: 80 mm printer prints 72 mm, 576 dots, a line).
+NAME_DOTS, LINE_DOTS = 48, 576
+
+
+def _escpos_name(name: str) -> bytes:
+    """The first name in double size, as text when the code page has it,
+    else as a raster image (GS v 0)."""
+    try:
+        return GS + b"!\x11" + name.encode(CODE_PAGE) + b"\n" + GS + b"!\x00"
+    except UnicodeEncodeError:
+        pass
+    font_path, missing = single_font(name)
+    shown = "".join(char for char in name if char not in missing)
+    lines = [_raster(shown, font_path)] if shown.strip() else []
+    if missing:
+        lines.append(("(caractères non imprimables : " + ", ".join(f"U+{ord(c):04X}" for c in missing[:6])
+                      + ")\n").encode(CODE_PAGE, errors="replace"))
+    return b"".join(lines)
+
+
+def _raster(text: str, font_path: Path) -> bytes:
+    """``text`` drawn black on white, shaped (harfbuzz through Pillow's raqm
+    layout where available), as an ESC/POS raster image command."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    size = NAME_DOTS
+    while True:
+        font = ImageFont.truetype(str(font_path), size)
+        left, top, right, bottom = font.getbbox(text)
+        if right - left <= LINE_DOTS or size <= 16:
+            break
+        size -= 4
+    width, height = min(LINE_DOTS, max(8, right - left)), max(1, bottom - top)
+    image = Image.new("1", (width, height), 0)
+    # in mode "1" a set bit is 255: the dots the printer burns black
+    ImageDraw.Draw(image).text((-left, -top), text, font=font, fill=255)
+    row = (width + 7) // 8
+    return (GS + b"v0\x00" + bytes([row % 256, row // 256, height % 256, height // 256])
+            + image.tobytes() + b"\n")
 
 
 def send_escpos(data: bytes, target: str, timeout: float = 5.0) -> None:

@@ -102,6 +102,21 @@ def plan(texts: Iterable[str]) -> tuple[list[tuple[Path, Path | None]], list[str
     return chosen, [chr(point) for point in sorted(needed)]
 
 
+def single_font(text: str) -> tuple[Path, list[str]]:
+    """One font for all of ``text``, for a renderer without fallback (a
+    receipt printer's raster line): the main font if it has every character,
+    else the fallback that has the most; and the characters it lacks."""
+    wanted = _wanted([text])
+    best, best_missing = font_files()[0], wanted - _cmap(font_files()[0])
+    for regular, _bold in fallback_fonts() if best_missing else ():
+        missing = wanted - _cmap(regular)
+        if len(missing) < len(best_missing):
+            best, best_missing = regular, missing
+        if not best_missing:
+            break
+    return best, [chr(point) for point in sorted(best_missing)]
+
+
 def unprintable(texts: Iterable[str]) -> list[str]:
     """The characters of ``texts`` that no installed font can print."""
     return plan(texts)[1]
