@@ -56,6 +56,8 @@ class ListEditor(BoxLayout):
     label = StringProperty("")  # names the list in a refusal
 
     def on_headings(self, *_args) -> None:
+        if App.get_running_app() is None:  # the language reset after the app stopped
+            return
         box = self.ids.headings
         box.clear_widgets()
         for heading in self.headings:
@@ -69,8 +71,10 @@ class ListEditor(BoxLayout):
     def add_line(self, values: list | None = None) -> None:
         values = values if values is not None else [False if kind == "yes_no" else "" for kind in self.kinds]
         line = Factory.ListLine()
-        for kind, value in zip(self.kinds, values):
-            cell = YesNoButton(value=bool(value)) if kind == "yes_no" else Factory.ListCell(text=str(value))
+        # the cells in column order (the row itself is mirrored in Arabic)
+        line.cells = [YesNoButton(value=bool(value)) if kind == "yes_no" else Factory.ListCell(text=str(value))
+                      for kind, value in zip(self.kinds, values)]
+        for cell in line.cells:
             line.ids.cells.add_widget(cell)
         line.ids["drop"].bind(on_release=lambda *_a: self.ids.lines.remove_widget(line))
         self.ids.lines.add_widget(line)
@@ -78,8 +82,7 @@ class ListEditor(BoxLayout):
     def rows(self) -> list[list]:
         found = []
         for line in reversed(self.ids.lines.children):  # children are last-added first
-            cells = list(reversed(line.ids.cells.children))
-            values = [cell.value if isinstance(cell, YesNoButton) else cell.text.strip() for cell in cells]
+            values = [cell.value if isinstance(cell, YesNoButton) else cell.text.strip() for cell in line.cells]
             if any(isinstance(v, str) and v for v in values):
                 found.append(values)
         return found
