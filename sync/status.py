@@ -72,9 +72,9 @@ def clock_check(conn: sqlite3.Connection) -> dict | None:
     check = {"skew_s": skew, "checked_at": stored.get("at"), "off": abs(skew) > CLOCK_TOLERANCE_S}
     if check["off"]:
         seconds = abs(skew)
-        if seconds >= 2 * 86400:
+        if seconds >= 36 * 3600:
             gap_template, n = GAP_DAYS, round(seconds / 86400)
-        elif seconds >= 2 * 3600:
+        elif seconds >= 90 * 60:
             gap_template, n = GAP_HOURS, round(seconds / 3600)
         else:
             gap_template, n = GAP_MINUTES, round(seconds / 60)

@@ -92,3 +92,45 @@ def test_an_unreachable_hub_keeps_the_last_check(store, hub, device):
                          timeout=(0.5, 0.5))
     assert not failed.ok and failed.clock_skew_s is None
     assert status.local_status(store.conn)["clock"]["off"]
+
+
+def test_a_hub_whose_date_is_off_is_measured_against_the_kiosks_own_clock(store):
+    """A hub answering with a Date two hours ahead: the push, on the kiosk's
+    real clock, finds the kiosk two hours behind."""
+    import gzip
+    import threading
+    from email.utils import formatdate
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.scripted_hub import accept_all
+
+    class Ahead(BaseHTTPRequestHandler):
+        def date_time_string(self, timestamp=None):
+            return formatdate(datetime.now(timezone.utc).timestamp() + 7200, usegmt=True)
+
+        def do_POST(self):
+            raw = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers.get("Content-Encoding") == "gzip":
+                raw = gzip.decompress(raw)
+            _status, body, headers = accept_all(json.loads(raw))
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ahead)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        add_events(store)
+        result = client.push(store.conn, f"http://127.0.0.1:{server.server_address[1]}", "t" * 40)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.ok and result.clock_skew_s == pytest.approx(-7200, abs=5)
+    assert "retarde de 2 h" in status.local_status(store.conn)["clock"]["message_fr"]
