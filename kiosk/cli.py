@@ -150,6 +150,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_sigterm(*_args) -> None:
+    """Stop the running app at its next frame, as its own stop does (the
+    database closed, the sync stopped). The handler runs between any two
+    bytecodes: an exception raised here could land inside a native module
+    being imported, which aborts the process instead of ending it."""
+    from kivy.app import App
+    from kivy.clock import Clock
+
+    app = App.get_running_app()
+    if app is None:
+        raise SystemExit(0)  # not started yet: nothing to close
+    Clock.schedule_once(lambda *_a: app.stop())
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import os
     import signal
@@ -157,7 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.environ["KIVY_NO_ARGS"] = "1"  # the arguments are ours, not Kivy's
     # SDL turns SIGTERM into a window-close request, which kiosk mode ignores:
     # handle it in Python before SDL starts, so `systemctl stop` ends the kiosk.
-    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     from kivy.config import Config
     from kivy.utils import platform
 

@@ -108,7 +108,7 @@ def report(_dt):
 
 Clock.schedule_interval(report, 0.25)
 from kiosk.cli import main
-sys.exit(main(["run", "--windowed", "--db", sys.argv[1]]))
+sys.exit(main(["run", *sys.argv[1:]]))
 """
 
 
@@ -139,11 +139,12 @@ def xvfb(tmp_path):
 class Kiosk:
     """`kiosk run --windowed` on the Xvfb display, read through DRIVER."""
 
-    def __init__(self, display: str, db: Path, tmp_path: Path) -> None:
+    def __init__(self, display: str, db: Path, tmp_path: Path, *options: str) -> None:
         self.env = headless_env(tmp_path) | {"DISPLAY": display}
         self.log = tmp_path / "kiosk.log"
         with open(self.log, "wb") as out:
-            self.process = subprocess.Popen([sys.executable, "-c", DRIVER, str(db)], env=self.env,
+            self.process = subprocess.Popen([sys.executable, "-c", DRIVER, "--db", str(db), *options],
+                                            env=self.env,
                                             stdout=subprocess.PIPE, stderr=out, text=True,
                                             start_new_session=True)
         self.last: list[str] = []
@@ -180,7 +181,7 @@ class Kiosk:
 def test_windowed_kiosk_follows_its_window_and_closes_with_its_button(xvfb, demo_db, tmp_path):
     needs("xwininfo")
     needs("xprop")
-    kiosk = Kiosk(xvfb.display, demo_db, tmp_path)
+    kiosk = Kiosk(xvfb.display, demo_db, tmp_path, "--windowed")
     try:
         width, height, *_rest = kiosk.report(lambda f: f[2] != "-1")
         assert (int(width), int(height)) == (1280, 800)
@@ -201,6 +202,20 @@ def test_windowed_kiosk_follows_its_window_and_closes_with_its_button(xvfb, demo
         assert fullscreen == "False"
         # the way out: a click on « Fermer » ends `kiosk run` cleanly
         kiosk.xdotool("mousemove", "--window", window, x, y, "click", "1")
+        assert kiosk.process.wait(timeout=60) == 0, kiosk.log.read_text(errors="replace")[-3000:]
+    finally:
+        kiosk.kill()
+
+
+def test_kiosk_run_stays_full_screen_with_no_way_out_and_stops_on_sigterm(xvfb, demo_db, tmp_path):
+    # what the installed kiosk runs (under cage): no « Fermer », the whole screen
+    kiosk = Kiosk(xvfb.display, demo_db, tmp_path)
+    try:
+        width, height, x, _y, fullscreen = kiosk.report(lambda f: f[:2] == ["1600", "1200"])
+        assert fullscreen == "auto"
+        assert x == "-1", "a way out on the public kiosk"
+        # `systemctl stop` sends SIGTERM: the kiosk ends, though it ignores a close request
+        os.kill(kiosk.process.pid, signal.SIGTERM)
         assert kiosk.process.wait(timeout=60) == 0, kiosk.log.read_text(errors="replace")[-3000:]
     finally:
         kiosk.kill()
