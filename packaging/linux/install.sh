@@ -45,7 +45,7 @@ ROTATION_DROPIN=$UNIT_DIR/accueil-kiosk.service.d/rotation.conf
 TOUCH_RULE=/etc/udev/rules.d/90-accueil-touch-rotation.rules
 
 usage() {
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 Options:
   --from SOURCE     source tree, wheel file or pip requirement to install
