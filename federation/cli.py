@@ -63,9 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--pre-auth-rate-limit", type=int,
                        help="refused sign-ins, enrolment codes and device tokens allowed a minute per "
                        "client address before it gets 429 at once, 0 for no limit (default 30)")
-    serve.add_argument("--header-timeout", type=float,
+    serve.add_argument("--header-timeout", type=_seconds,
                        help="seconds a client has to send a request's headers (default 10)")
-    serve.add_argument("--body-timeout", type=float,
+    serve.add_argument("--body-timeout", type=_seconds,
                        help="seconds a client has to send a request's body once its headers are in (default 60)")
     serve.add_argument("--trusted-proxy", metavar="ADDRESSES",
                        help="comma-separated addresses of the reverse proxy in front, whose X-Forwarded-For "
@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--db", help=db_help)
     user.set_defaults(func=cmd_add_user)
     return parser
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 and at most 3600 seconds")
+    return value
 
 
 def _engine(args: argparse.Namespace):
