@@ -48,12 +48,14 @@ def render_many(db: str | Path, shots: list[tuple[str, tuple[int, int], str, Pat
     from kiosk.app import KioskApp
     from kiosk.core.centre import Centre
     from kiosk.ui.sizes import sizes
+    from kiosk.ui.speech import Speaker
 
     names = screen_names()
     for screen, _size, _lang, _out in shots:
         if screen not in names:
             raise SystemExit(f"unknown screen {screen!r}: choose from {', '.join(names)}")
-    app = KioskApp(Centre.open(db), kiosk_mode=False, dpi=dpi)
+    # « Écouter » shows where espeak-ng is installed, as on the kiosk (nothing is spoken)
+    app = KioskApp(Centre.open(db), kiosk_mode=False, dpi=dpi, speaker=Speaker("espeak-ng"))
     offscreen.start(app)
     written = []
     try:
