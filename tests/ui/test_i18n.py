@@ -59,6 +59,28 @@ def test_python_sources_show_no_literal_words():
     assert not offenders, "untranslated text in Python:\n" + "\n".join(offenders)
 
 
+def test_python_never_shows_a_literal_through_display():
+    """``_.display("…")`` shapes a text but does not translate it: a literal
+    given to it would stay French on every screen."""
+    offenders = []
+    for path in UI_PY:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("display", "wrap") and node.args
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                    and _words(node.args[0].value)):
+                offenders.append(f"{path.name}:{node.lineno}: {node.args[0].value!r}")
+    assert not offenders, "shown without gettext:\n" + "\n".join(offenders)
+
+
+def test_the_defaults_residents_see_are_marked_for_translation():
+    from kiosk.core.settings import DEFAULT_REASONS, OTHER_COMMUNE
+
+    wanted = {m.id for m in i18n_tools.extract() if m.id}
+    assert OTHER_COMMUNE in wanted  # « Autre commune » once stayed French everywhere
+    assert all(reason["label"] in wanted for reason in DEFAULT_REASONS)
+
+
 @pytest.mark.parametrize("lang", i18n_tools.TRANSLATED)
 def test_catalogue_translates_every_msgid_of_ui_and_core(lang):
     wanted = {m.id for m in i18n_tools.extract() if m.id}
