@@ -6,7 +6,7 @@ and the batches (``POST /api/v1/batches``, whose token is checked on every
 request). Each client address has a token bucket of ``per_minute`` tokens,
 refilled continuously. A request takes a token before anything else is done
 (no body read, no database); the token is given back unless the answer was a
-refusal of who the caller is (401, 403) or a 429. So a guesser gets
+refusal of who the caller is (401, 403; at sign-in a 429 too). So a guesser gets
 ``per_minute`` guesses a minute and then cheap 429s, while devices and staff
 whose credentials are right never spend anything, however many they are
 behind one address. Taking the token first makes the bound hold for
@@ -30,8 +30,11 @@ DEFAULT_PER_MINUTE = 30
 MAX_ADDRESSES = 10_000
 #: (method, path) of the requests counted
 GUARDED = frozenset({("POST", "/login"), ("POST", "/api/v1/enrol"), ("POST", "/api/v1/batches")})
-#: answers that spend the token: the caller was not who it said, or is held back
-CHARGED = frozenset({401, 403, 429})
+#: answers that spend the token: the caller was not who it said; at sign-in,
+#: also an attempt past the per-person limits (a device over its own rate
+#: limit spends nothing here: its token was right)
+CHARGED = frozenset({401, 403})
+CHARGED_AT_SIGN_IN = CHARGED | {429}
 
 
 class RefusalBudget:
@@ -90,10 +93,11 @@ class PreAuthLimit:
                 status = message["status"]
             await send(message)
 
+        charged = CHARGED_AT_SIGN_IN if scope["path"] == "/login" else CHARGED
         try:
             await self.app(scope, receive, send_and_watch)
         finally:
-            if status not in CHARGED:
+            if status not in charged:
                 self.budget.give_back(address)
 
 
