@@ -32,7 +32,7 @@ from datetime import date, datetime, timezone
 from functools import lru_cache
 from itertools import chain, islice, repeat
 from operator import itemgetter
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 PROTOCOL_VERSION = "1.0"
 PROTOCOL_MAJOR = 1
@@ -436,6 +436,8 @@ def _refuse_personal(event: dict) -> None:
 _MISSING = object()
 _UUID_MATCH = _UUID_RE.match
 _TOP_FIELDS = frozenset(("id", "type", "occurred_at", "data"))
+_JSON_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array",
+               dict: "an object"}
 #: the unknown fields an answer names, at most, for one event
 MAX_DROPPED_NAMED = 20
 
@@ -471,7 +473,7 @@ def check_event(event: Any) -> tuple[dict, list[str]]:
     kind = event.get("type")
     checks = _CHECKS.get(kind) if type(kind) is str else None
     if checks is None:
-        shown = repr(_shown(kind)) if type(kind) is str else f"(a JSON {type(kind).__name__})"
+        shown = repr(_shown(kind)) if type(kind) is str else _JSON_NAMES.get(type(kind), "?")
         raise ProtocolError("type", f"unknown event type {shown}")
     problem = _timestamp(event.get("occurred_at"))
     if problem:
@@ -561,12 +563,12 @@ def check_version(version: Any) -> None:
         )
 
 
-class Checked(tuple):
-    """check_batch's answer: (valid, rejected, dropped)."""
+class Checked(NamedTuple):
+    """check_batch's answer."""
 
-    valid = property(itemgetter(0))
-    rejected = property(itemgetter(1))
-    dropped = property(itemgetter(2))
+    valid: list[dict]
+    rejected: list[dict]
+    dropped: list[dict]
 
 
 def validate_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> tuple[list[dict], list[dict]]:
@@ -593,7 +595,7 @@ def check_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> Checked:
     if len(events) > max_events:
         raise ProtocolError("events", f"at most {max_events} events a batch, got {len(events)}")
     if _all_valid_and_distinct(events):  # the usual batch, checked a column at a time
-        return Checked((list(events), [], []))
+        return Checked(list(events), [], [])
     return _validate_each(events)
 
 
@@ -627,7 +629,7 @@ def _validate_each(events: list) -> Checked:
         valid.append(clean)
         if unknown:
             dropped.append({"id": event_id, "index": index, "fields": unknown})
-    return Checked((valid, rejected, dropped))
+    return Checked(valid, rejected, dropped)
 
 
 # ---------------------------------------------------------------- the batch fast path
