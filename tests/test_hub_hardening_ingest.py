@@ -185,6 +185,27 @@ def test_conflicts_and_parked_events_are_kept_up_to_a_limit_a_device(tmp_path, m
     engine.dispose()
 
 
+def test_an_erasure_redacts_the_parked_copies_of_the_member_s_events_too(hub_db_url):
+    from federation import centres
+
+    engine = db.open_engine(hub_db_url)
+    with db.writer(engine) as conn, conn.begin():
+        centre_id, _code = centres.add_centre(conn, "Centre")
+    received = protocol.utc_iso(NOW)
+    before, after = protocol.new_id(), protocol.new_id()
+    with db.writer(engine) as conn, conn.begin():
+        ingest.ingest(conn, batch(member("member.created", before, NOW + timedelta(days=5))), centre_id, "d", received)
+        ingest.ingest(conn, batch(member("member.erased", before), member("member.erased", after)),
+                      centre_id, "d", received)
+        ingest.ingest(conn, batch(member("member.updated", after, NOW + timedelta(days=5))), centre_id, "d", received)
+    with engine.connect() as conn:
+        parked = [json.loads(body) for body in conn.execute(sa.select(db.parked.c.body)).scalars()]
+    assert sorted(event["data"]["member_id"] for event in parked) == sorted([before, after])
+    assert all(event["data"] == {"member_id": event["data"]["member_id"], "redacted": True} for event in parked)
+    assert "Minguettes" not in every_text(engine)
+    engine.dispose()
+
+
 # ---------------------------------------------------------------- never a 5xx
 
 @pytest.mark.parametrize("where", ["data.reason", "data.commune", "title", "unknown", "type", "occurred_at", "id"])
