@@ -126,7 +126,7 @@ def test_the_confirmation_follows_a_language_switch(app, centre):
     assert app.screen("confirmation").ids.title.text == "Bienvenue, Aïcha !"
     app.set_language("en")
     assert app.screen("confirmation").ids.title.text == "Welcome, Aïcha!"
-    assert app.screen("confirmation").ids.message.text == "Your visit is recorded."
+    assert app.screen("confirmation").ids.message.text == "All done. Have a good day!"
 
 
 def test_only_the_centres_languages_are_offered(centre, mono):
