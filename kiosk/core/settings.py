@@ -27,6 +27,16 @@ DEFAULT_REASONS = [
     {"code": "autre", "label": N_("Autre chose"), "icon": "more_horiz"},
 ]
 
+#: The first default reasons' labels. A centre that saved its reasons before
+#: they were reworded keeps these in its settings: marked so they stay translated.
+FORMER_REASON_LABELS = (
+    N_("Accueil / information"),
+    N_("Aide aux démarches en ligne"),
+    N_("Rendez-vous (CAF, partenaire)"),
+    N_("Accès ordinateur / wifi"),
+    N_("Permanence sociale"),
+)
+
 #: Priority neighbourhoods (QPV) of the Boulonnais, offered by default; a centre
 #: edits its own list. "qpv" says whether living there counts as a QPV resident.
 DEFAULT_NEIGHBOURHOODS = [
