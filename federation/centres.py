@@ -12,13 +12,14 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from federation import store as db
 from sync import protocol
+from sync.clock import utc_now
 
 CODE_LIFETIME = timedelta(days=7)
 # unambiguous when read aloud or typed by hand: no 0/O, 1/I/L
@@ -48,7 +49,7 @@ def sha256(text: str) -> str:
 
 
 def now_iso(now: datetime | None = None) -> str:
-    return protocol.utc_iso(now or datetime.now(timezone.utc))
+    return protocol.utc_iso(now or utc_now())
 
 
 def normalise_code(code: str) -> str:
@@ -70,7 +71,7 @@ def new_code(conn: Connection, centre_id: str, now: datetime | None = None) -> s
     """A fresh one-time code for ``centre_id``, valid CODE_LIFETIME."""
     if conn.execute(sa.select(db.centres.c.id).where(db.centres.c.id == centre_id)).first() is None:
         raise LookupError(f"centre: no centre with id {centre_id}")
-    now = now or datetime.now(timezone.utc)
+    now = now or utc_now()
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     code = "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
     conn.execute(db.enrolment_codes.insert().values(

@@ -6,16 +6,15 @@ Times are stored in UTC and shown in Europe/Paris, as the house rules say.
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel import Locale
 from babel.numbers import parse_pattern
 
+from sync.clock import PARIS
 from sync.protocol import parse_utc
 
 LOCALE = "fr_FR"
-PARIS = ZoneInfo("Europe/Paris")
 
 #: The kiosk's visit reasons. The hub must not import the kiosk, so it keeps its
 #: own labels; a code it does not know is shown as it is.

@@ -15,7 +15,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -24,9 +23,8 @@ from federation.store import (
     centres, conflicts, devices, p_attendance, p_members, p_registrations, p_sessions,
     p_presence, p_visit_counts, p_workshops,
 )
+from sync.clock import PARIS
 from sync.protocol import AGE_BANDS, GENDERS, utc_iso
-
-PARIS = ZoneInfo("Europe/Paris")
 SILENT_AFTER = timedelta(days=7)
 MAX_PERIOD_DAYS = 366 * 5
 #: the days a period may cover: a date far from these is a typing slip, and

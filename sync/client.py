@@ -38,6 +38,8 @@ from urllib3.util.retry import Retry
 
 from sync import lock as sync_lock
 from sync import outbox, protocol
+from sync.clock import utc_now
+from sync.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +72,6 @@ def _gzip(raw: bytes) -> bytes:
 
 
 ProgressCallback = Callable[[int, int], None]
-
-def N_(message: str) -> str:
-    """Mark a French UI string for gettext extraction (the UI translates it at
-    display time; sync cannot import kiosk's own N_)."""
-    return message
-
 
 # failure codes of SyncResult.error (also stored in sync_state's last_error)
 UNREACHABLE = "unreachable"
@@ -313,10 +309,6 @@ def clock_skew(response: requests.Response, kiosk_now: datetime) -> float | None
 
 
 # ---------------------------------------------------------------- push
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 class _BatchSender:
     """Sends one batch until a verified hub answer comes back, or gives up.

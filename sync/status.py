@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import date, datetime, time, timezone
-from zoneinfo import ZoneInfo
 
 from sync import lock as sync_lock
 from sync import outbox, protocol
-from sync.client import CLOCK_KEY, N_
+from sync.client import CLOCK_KEY
+from sync.clock import PARIS
+from sync.i18n import N_
 
-PARIS = ZoneInfo("Europe/Paris")
 #: How far the kiosk's clock may be from the hub's before staff are warned:
 #: beyond it, what the kiosk records is dated wrong (and the hub may park it).
 CLOCK_TOLERANCE_S = 300

@@ -17,7 +17,8 @@ from kiosk.core.members import Members
 from kiosk.core.privacy import Privacy
 from kiosk.core.settings import Settings
 from kiosk.core.staff import Staff
-from kiosk.core.store import Store, utc_now
+from kiosk.core.store import Store
+from sync.clock import utc_now
 from kiosk.core.visits import Visits
 from kiosk.core.workshops import Workshops
 

@@ -26,7 +26,7 @@ from kiosk.core.settings import Settings
 from kiosk.core.staff import Staff
 from kiosk.core.store import Store
 from kiosk.core.text import fold, name_tokens
-from kiosk.core.visits import PARIS
+from sync.clock import PARIS
 from kiosk.core.workshops import Workshops
 from sync import protocol
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sync.i18n import N_
 
-def N_(message: str) -> str:
-    """Mark a French UI string for extraction without translating it here:
-    the core has no locale, the UI translates at display time."""
-    return message
+__all__ = ["N_", "DomainError", "InvalidInput", "NotFound", "Conflict", "Locked"]
 
 
 class DomainError(Exception):

@@ -27,7 +27,6 @@ GENDERS = list(protocol.GENDERS)
 #: an erasure (kiosk/core/privacy.py), not an update.
 UPDATABLE = ("first_name", "last_name", "birth_year", "gender", "commune", "neighbourhood",
              "phone", "email", "consent_photos", "consent_contact")
-REPORTED = ("age_band", "gender", "commune", "neighbourhood", "qpv")
 
 
 def reported_attributes(member: dict, on: date) -> dict:

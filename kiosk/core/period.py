@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from kiosk.core.errors import InvalidInput, N_
 from sync import protocol
-
-PARIS = ZoneInfo("Europe/Paris")
+from sync.clock import PARIS
 
 #: Accepted spellings of a date typed by staff: French first, ISO second.
 DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")

@@ -20,6 +20,7 @@ import sqlite_utils
 
 from kiosk.core import migrations
 from sync import outbox, protocol
+from sync.clock import utc_now
 from sync.sqlite import enable_wal
 
 BUSY_TIMEOUT_MS = 10_000
@@ -28,10 +29,6 @@ BUSY_TIMEOUT_MS = 10_000
 #: (``Store.checkpoint``), so a resident's check-in does not pay for it; this
 #: only bounds the WAL (~40 MiB) when the kiosk never rests.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Store:

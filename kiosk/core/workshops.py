@@ -17,15 +17,13 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, Iterator
-from zoneinfo import ZoneInfo
 
 from kiosk.core import attendance, registrations
 from kiosk.core.errors import Conflict, InvalidInput, N_, NotFound
 from kiosk.core.staff import check_actor
 from kiosk.core.store import Store
+from sync.clock import PARIS
 from sync.protocol import THEMES, new_id, parse_utc, utc_iso
-
-PARIS = ZoneInfo("Europe/Paris")
 MAX_CAPACITY = 500
 MAX_WEEKS = 52
 MAX_DURATION = timedelta(hours=24)

@@ -27,18 +27,18 @@ import textwrap
 import unicodedata
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import arabic_reshaper
 from babel.dates import format_date, format_time
 from bidi.algorithm import get_display
 from kivy.event import Observable
 
+from sync.clock import PARIS  # noqa: F401  (the screens import it from here)
+
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "accueil"
 LANGUAGES = ("fr", "en", "ar")
 RTL_LANGUAGES = ("ar",)
-PARIS = ZoneInfo("Europe/Paris")
 
 #: Embedding controls: left-to-right, right-to-left, and the end of either.
 #: (python-bidi's algorithm honours these; it refuses the U+2066… isolates.)
