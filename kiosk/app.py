@@ -380,6 +380,7 @@ class KioskApp(App):
 
     def reset_to_home(self) -> None:
         """Forget everything about the last person: fields, flow, language."""
+        self.speaker.stop()  # the next person does not hear the last one's screen
         if self.prompt is not None:
             self.prompt.dismiss(animation=False)
             self.prompt = None

@@ -225,3 +225,17 @@ def test_the_confirmation_reads_itself_in_arabic_too(app, tmp_path):
     offscreen.frames(2)
     assert runs(log)[-1]["text"] == speech.script([t("Bienvenue !"), t("C'est noté. Bonne journée !")])
     app.speaker.close()
+
+
+def test_going_home_by_itself_stops_the_reading(app, tmp_path):
+    program, log = engine(tmp_path, then="time.sleep(30)")
+    app.speaker = speech.Speaker(program)
+    listen = app.root.ids.listen
+    app.go("consent")
+    settle(listen)
+    listen.dispatch("on_release")
+    runs(log)
+    process = app.speaker._process
+    app.reset_to_home()  # what the idle timer does when the resident has left
+    process.wait(timeout=5)
+    app.speaker.close()
