@@ -236,6 +236,8 @@ async def post_batch(request: Request, device: centres.Device = Depends(current_
     # decompressing, parsing and storing are CPU and disk work: off the event loop
     answer = await run_in_threadpool(_store_batch, engine, device, raw, encoding, limits,
                                      getattr(request.app.state, "checker", None))
+    if getattr(request.app.state, "metrics", None) is not None:  # federation.metrics
+        request.app.state.metrics.count_events(answer)
     # built by the hub itself: skip re-validating thousands of ids against the
     # model, and write it with orjson (a tenth of the stdlib's time); a text
     # orjson refuses (a lone surrogate in a refused id) goes the stdlib's way

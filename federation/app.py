@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from federation import api, checker, ingest, ratelimit
+from federation import api, checker, ingest, metrics, ratelimit
 from federation import store as db
 from sync import protocol
 
@@ -31,10 +31,12 @@ BUSY_RETRY_AFTER_S = 2
 
 def create_app(db_url: str | None = None, limits: api.Limits | None = None,
                check_workers: int = checker.DEFAULT_WORKERS,
-               pre_auth_per_minute: int = ratelimit.DEFAULT_PER_MINUTE) -> FastAPI:
+               pre_auth_per_minute: int = ratelimit.DEFAULT_PER_MINUTE,
+               metrics_token: str | None = None) -> FastAPI:
     """Open (and migrate) the database at ``db_url`` and build the app. While
     it is served, ``check_workers`` processes check the batches (see
-    federation.checker; 0: in this process)."""
+    federation.checker; 0: in this process). ``metrics_token`` opens
+    /metrics to whoever sends it (federation.metrics; None: closed)."""
     batch_checker = checker.Checker(check_workers)
 
     @contextlib.asynccontextmanager
@@ -54,14 +56,18 @@ def create_app(db_url: str | None = None, limits: api.Limits | None = None,
     app.state.engine = db.open_engine(db_url)
     app.state.limits = limits or api.Limits()
     app.state.rate_limiter = api.RateLimiter(app.state.limits.rate_per_minute)
+    app.state.metrics = metrics.HubMetrics(app.state.engine, metrics_token)
     for router in api.routers:
         app.include_router(router)
+    app.include_router(metrics.router)
     _mount_dashboard(app)
     _install_error_handlers(app)
 
     # inside HubHeader, so its refusals carry the header too
     app.add_middleware(ratelimit.PreAuthLimit, per_minute=pre_auth_per_minute)
     app.add_middleware(HubHeader)
+    # outermost: every batch request is counted and timed, refusals included
+    app.add_middleware(metrics.BatchTimer, metrics=app.state.metrics)
     return app
 
 
@@ -92,7 +98,8 @@ def app_from_environment() -> FastAPI:
     $FEDERATION_DB, limits from $FEDERATION_MAX_BODY_BYTES,
     $FEDERATION_MAX_EVENTS and $FEDERATION_RATE_LIMIT (requests a minute),
     the batch checker's processes from $FEDERATION_CHECK_WORKERS, the refusals
-    a minute per client address from $FEDERATION_PRE_AUTH_RATE_LIMIT."""
+    a minute per client address from $FEDERATION_PRE_AUTH_RATE_LIMIT, the
+    token that opens /metrics from $FEDERATION_METRICS_TOKEN."""
     limits = api.Limits()
     for attribute, variable in (("max_body_bytes", "FEDERATION_MAX_BODY_BYTES"),
                                 ("max_events", "FEDERATION_MAX_EVENTS"),
@@ -107,7 +114,8 @@ def app_from_environment() -> FastAPI:
     pre_auth = os.environ.get("FEDERATION_PRE_AUTH_RATE_LIMIT")
     app = create_app(os.environ.get("FEDERATION_DB"), limits,
                      int(workers) if workers else checker.DEFAULT_WORKERS,
-                     int(pre_auth) if pre_auth else ratelimit.DEFAULT_PER_MINUTE)
+                     int(pre_auth) if pre_auth else ratelimit.DEFAULT_PER_MINUTE,
+                     os.environ.get(metrics.TOKEN_VARIABLE) or None)
     # the modules and app built at start live as long as the process: keep the
     # garbage collector from walking them again after every batch's garbage
     gc.collect()

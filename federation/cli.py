@@ -141,12 +141,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # a client names its own address in X-Forwarded-For: only a proxy the
     # operator named is believed (the sign-in and rate limits count addresses)
     proxies = [address.strip() for address in (args.trusted_proxy or "").split(",") if address.strip()]
-    uvicorn.run("federation.app:app_from_environment", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", access_log=False,
-                http="federation.serving:DeadlineProtocol",
-                timeout_keep_alive=serving.KEEP_ALIVE_S,
-                h11_max_incomplete_event_size=serving.MAX_HEADER_BYTES,
-                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
+    from federation import metrics
+
+    with metrics.multiprocess_dir(args.workers):  # each worker's /metrics sums them all
+        uvicorn.run("federation.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="warning", access_log=False,
+                    http="federation.serving:DeadlineProtocol",
+                    timeout_keep_alive=serving.KEEP_ALIVE_S,
+                    h11_max_incomplete_event_size=serving.MAX_HEADER_BYTES,
+                    proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
     return 0
 
 
