@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.app import App
+from kivy.factory import Factory
 from kivy.lang import Builder
 
 from kiosk.core.errors import N_
 from kiosk.ui.i18n import PARIS, _
 from kiosk.ui.mode import ModeScreen
-from kiosk.ui.widgets import KioskLabel
 from sync.protocol import parse_utc
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -69,5 +69,4 @@ class StaffAuditScreen(ModeScreen):
         rows = self.ids.rows
         rows.clear_widgets()
         for line in App.get_running_app().centre.staff.audit_log(limit=SHOWN):
-            rows.add_widget(KioskLabel(text=_.display(describe(line)[:110]), font_size=24,
-                                       halign="left", size_hint_y=None, height=44, shorten=True))
+            rows.add_widget(Factory.AuditLine(text=_.display(describe(line))))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.app import App
+from kivy.factory import Factory
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -17,7 +18,6 @@ from kiosk.ui import mode_widgets  # noqa: F401  (MemberPicker)
 from kiosk.ui.i18n import _
 from kiosk.ui.mode import ModeScreen
 from kiosk.ui.volunteer_sessions import hour
-from kiosk.ui.widgets import KioskLabel
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -55,12 +55,10 @@ class RollCallScreen(ModeScreen):
         waiting = [r for r in workshops.registrations(self.session_id) if r["status"] == "waitlisted"]
         self.ids.waitlist.clear_widgets()
         for person in waiting:
-            self.ids.waitlist.add_widget(KioskLabel(
-                text=_.display(f"{person['position']}. {person['first_name']} {person['last_name']}"),
-                halign="left", size_hint_y=None, height=48, font_size=24))
+            self.ids.waitlist.add_widget(Factory.WaitLine(
+                text=_.display(f"{person['position']}. {person['first_name']} {person['last_name']}")))
         if not waiting:
-            self.ids.waitlist.add_widget(KioskLabel(text=_("Personne n'attend."), font_size=24,
-                                                    size_hint_y=None, height=48))
+            self.ids.waitlist.add_widget(Factory.WaitLine(text=_("Personne n'attend.")))
 
     def _fill_rows(self, people: list[dict]) -> None:
         """The rows are a RecycleView's data: only the rows in view are

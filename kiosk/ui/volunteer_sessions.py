@@ -41,7 +41,7 @@ class SessionsTodayScreen(ModeScreen):
                      start=hour(session["starts_at"]), end=hour(session["ends_at"]),
                      title=session["title"], booked=session["booked"],
                      capacity=session["capacity"])
-            row = Factory.StaffRow(icon="checklist", text=text)
+            row = Factory.ShortRow(icon="checklist", text=text)
             row.session_id = session["id"]
             row.bind(on_release=self.open)
             rows.add_widget(row)

@@ -212,6 +212,15 @@ class RowButton(ButtonBehavior, DirBox):
     least = NumericProperty(24)
 
 
+class ShortRow(ButtonBehavior, DirBox):
+    """A list row whose words end with « … » when too long (widgets.kv):
+    only where tapping it shows them whole."""
+
+    icon = StringProperty("event")
+    text = StringProperty("")
+    font_size = NumericProperty(24)
+
+
 class Paragraph(KioskLabel):
     """A paragraph wrapped by us before shaping, so Arabic lines keep their order.
 

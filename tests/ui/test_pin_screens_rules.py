@@ -38,7 +38,7 @@ def problems_on(app) -> list[str]:
         if isinstance(widget, (TileButton, RowButton)) and widget.icon not in icons.CODEPOINTS:
             found.append(f"{app.sm.current}: {widget.text!r} has no pictogram ({widget.icon!r})")
         if isinstance(widget, ButtonBehavior) and not isinstance(widget, (TileButton, RowButton, KeyButton)) \
-                and type(widget).__name__ not in ("PinDigit", "LanguageButton", "Button", "Spinner"):
+                and type(widget).__name__ not in ("PinDigit", "LanguageButton", "Button", "Spinner", "ShortRow", "SessionRow"):
             found.append(f"{app.sm.current}: {kind} is a button without the shared look")
     return found
 
