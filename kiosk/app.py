@@ -289,7 +289,8 @@ class KioskApp(App):
             self.go("pin")
 
     def error_text(self, error: DomainError) -> str:
-        return _.display(error.translated(_.gettext))
+        # through _ itself: its values isolated in right-to-left text like any message's
+        return _(error.template, **error.params)
 
     # ------------------------------------------------------------ flows
 

@@ -13,7 +13,7 @@ from kivy.properties import ListProperty, StringProperty
 
 from kiosk.core.errors import DomainError, InvalidInput, N_
 from kiosk.ui import mode_widgets  # noqa: F401  (Field, ConfirmPopup)
-from kiosk.ui.i18n import NP_, PARIS, _
+from kiosk.ui.i18n import NP_, PARIS, _, source
 from kiosk.ui.mode import ModeScreen
 from kiosk.ui.mode_widgets import ConfirmPopup
 from sync.protocol import THEMES, parse_utc
@@ -153,8 +153,9 @@ class StaffWorkshopsScreen(ModeScreen):
     def ask_cancel(self) -> None:
         if not self.editing:
             return
-        question = _.gettext("Annuler la séance du %(day)s ? Les inscrits devront être prévenus.") % {
-            "day": self.field("day")}
+        # the popup's Paragraph shapes it: the reading-order text, the date isolated
+        question = source(_("Annuler la séance du %(day)s ? Les inscrits devront être prévenus.",
+                            day=self.field("day")))
         self.popup = ConfirmPopup(question, _("Oui, annuler la séance"))
         self.popup.bind(on_yes=lambda *_a: self.cancel_session())
         self.popup.open(animation=False)

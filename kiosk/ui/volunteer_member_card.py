@@ -13,7 +13,7 @@ from kivy.properties import DictProperty, ObjectProperty, StringProperty
 from kiosk.core.errors import DomainError
 from kiosk.ui import mode_widgets  # noqa: F401  (MemberPicker, ConfirmPopup)
 from kiosk.ui.card import print_in_background, qr_texture
-from kiosk.ui.i18n import _
+from kiosk.ui.i18n import _, source
 from kiosk.ui.mode import ModeScreen
 from kiosk.ui.mode_widgets import ConfirmPopup
 
@@ -63,8 +63,9 @@ class MemberCardScreen(ModeScreen):
     # ------------------------------------------------------------ lost card
 
     def ask_replace(self) -> None:
-        question = _.gettext("Remplacer la carte de %(name)s ? L'ancienne carte ne marchera plus.") % {
-            "name": self.member["first_name"]}
+        # the popup's Paragraph shapes it: the reading-order text, the name isolated
+        question = source(_("Remplacer la carte de %(name)s ? L'ancienne carte ne marchera plus.",
+                            name=self.member["first_name"]))
         self.popup = ConfirmPopup(question, _("Oui, nouvelle carte"))
         self.popup.bind(on_yes=lambda *_a: self.replace())
         self.popup.open(animation=False)

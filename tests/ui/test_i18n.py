@@ -197,3 +197,12 @@ def test_other_commune_is_shown_in_the_residents_language():
     assert translator(OTHER_TOWN) == "Another town" and translator(OTHER_COMMUNE) == "Another town"
     translator.switch("ar")
     assert i18n.spoken(translator(OTHER_TOWN)) == "مدينة أخرى"
+
+
+def test_an_error_shown_in_arabic_keeps_its_path_in_order(app):
+    from kiosk.core.errors import NotFound
+
+    app.set_language("ar")
+    error = NotFound("path", "Le fichier %(path)s n'existe pas.", "no such file", path="/media/usb/passages.csv")
+    shown = app.error_text(error)
+    assert "/media/usb/passages.csv" in shown and "media/usb/passages.csv/" not in shown
