@@ -113,9 +113,10 @@ create_user() {
         system useradd --system --user-group --home-dir "$DATA_DIR" --shell /usr/sbin/nologin \
             --comment "Accueil kiosk" "$APP_USER"
     fi
-    # the screen, GPU and touchscreen, for when logind does not hand them over
+    # the screen, GPU, touchscreen and sound card (« Écouter », espeak-ng),
+    # for when logind does not hand them over
     local group
-    for group in video render input; do
+    for group in video render input audio; do
         if getent group "$group" >/dev/null; then
             system usermod -a -G "$group" "$APP_USER"
         fi
