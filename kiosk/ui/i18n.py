@@ -94,9 +94,21 @@ def spoken(text: str) -> str:
     return str(getattr(text, "logical", "") or text).translate(_BIDI_CONTROLS)
 
 
+class French(_gettext.NullTranslations):
+    """The source language: the msgids themselves, with French's own plural
+    rule (Plural-Forms: nplurals=2; plural=(n > 1)): « 0 personne », not
+    the English rule gettext falls back to."""
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return msgid1 if n <= 1 else msgid2
+
+    def npgettext(self, context: str, msgid1: str, msgid2: str, n: int) -> str:
+        return self.ngettext(msgid1, msgid2, n)
+
+
 def load_catalogue(lang: str) -> _gettext.NullTranslations:
     if lang == "fr":
-        return _gettext.NullTranslations()
+        return French()
     return _gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang])
 
 

@@ -164,7 +164,7 @@ def test_placeholders_are_left_alone_in_left_to_right_languages():
 
 
 @pytest.mark.parametrize("lang, n, expected", [
-    ("fr", 1, "Encore 1 place libre"), ("fr", 3, "Encore 3 places libres"),
+    ("fr", 0, "Encore 0 place libre"), ("fr", 1, "Encore 1 place libre"), ("fr", 3, "Encore 3 places libres"),
     ("en", 1, "1 seat left"), ("en", 2, "2 seats left"),
     ("ar", 1, "بقي مقعد واحد فارغ"), ("ar", 2, "بقي مقعدان فارغان"), ("ar", 5, "بقيت 5 مقاعد فارغة"),
     ("ar", 12, "بقي 12 مقعداً فارغاً"), ("ar", 100, "بقي 100 مقعد فارغ"),
