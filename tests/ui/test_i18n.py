@@ -83,9 +83,14 @@ def test_the_defaults_residents_see_are_marked_for_translation():
 
 @pytest.mark.parametrize("lang", i18n_tools.TRANSLATED)
 def test_catalogue_translates_every_msgid_of_ui_and_core(lang):
-    wanted = {m.id for m in i18n_tools.extract() if m.id}
-    catalogue = {m.id: m.string for m in i18n_tools.read(lang) if m.id}
-    missing = sorted(m for m in wanted if not catalogue.get(m))
+    wanted = {(m.context, m.id) for m in i18n_tools.extract() if m.id}
+    catalogue = {(m.context, m.id): m.string for m in i18n_tools.read(lang) if m.id}
+
+    def translated(key) -> bool:
+        text = catalogue.get(key)
+        return bool(text) and (all(text) if isinstance(text, tuple) else True)  # every plural form
+
+    missing = sorted((key for key in wanted if not translated(key)), key=str)
     assert not missing, f"{lang}: untranslated (run python -m kiosk.ui.i18n_tools): {missing}"
 
 
