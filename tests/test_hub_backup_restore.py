@@ -6,16 +6,20 @@ table's content and its refusal to store an event twice are what they were."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
-from tests.conftest_hub import run_federation, start_hub
+from sync import protocol
+from tests.conftest_hub import PostgresCluster, postgres_bin_dir, run_federation, start_hub
 
 pytestmark = pytest.mark.postgres
 
@@ -101,3 +105,111 @@ def test_pg_dump_backup_restores_the_hub_after_its_database_is_lost(postgres_clu
     assert after["events_total"] == figures["events_total"]
     assert [c["events"] for c in after["centres"]] == [c["events"] for c in figures["centres"]]
     assert after["centres"][0]["last_sync"] > figures["centres"][0]["last_sync"]  # it did sync
+
+
+# ---------------------------------------------------------------- point-in-time recovery
+
+def send_visits(hub, device: dict, n: int) -> set[str]:
+    """One batch of ``n`` visits through the hub's API; their event ids."""
+    events = [{"id": protocol.new_id(), "type": "visit.recorded", "occurred_at": "2026-11-02T09:30:00.000Z",
+               "data": {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "volunteer"}}
+              for _ in range(n)]
+    answer = httpx.post(f"{hub.url}/api/v1/batches", json={"protocol": protocol.PROTOCOL_VERSION, "events": events},
+                        headers={"Authorization": f"Bearer {device['device_token']}"}, timeout=30)
+    assert answer.status_code == 200 and len(answer.json()["stored"]) == n, answer.text
+    return {event["id"] for event in events}
+
+
+def wait_for(query: str, url: str, expected, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=2) as conn:
+                if conn.execute(query).fetchone()[0] == expected:
+                    return
+        except psycopg.OperationalError:
+            pass  # starting up
+        assert time.monotonic() < deadline, f"{query} never gave {expected!r}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def archiving_cluster():
+    """A cluster of its own that archives its WAL with archive-wal.sh (the
+    session's cluster runs without archiving, and is stopped here)."""
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server binaries (initdb): run scripts/system-deps.sh test")
+    cluster = PostgresCluster(bin_dir)
+    cluster.archive = cluster.root / "wal-archive"
+    cluster._run("mkdir", "-m", "0700", str(cluster.archive))
+    cluster._run(str(bin_dir / "initdb"), "-D", str(cluster.data), "-U", "postgres", "--auth=trust",
+                 "--no-sync", "-E", "UTF8", "--locale=C")
+
+    def start(data: Path) -> None:
+        options = (f"-p {cluster.port} -k {cluster.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   f"-c wal_level=replica -c archive_mode=on "
+                   f"-c archive_command='{HUB / 'archive-wal.sh'} %p %f {cluster.archive}'")
+        cluster._run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(cluster.root / "log"),
+                     "-o", options, "-w", "-t", "60", "start")
+
+    cluster.start_on = start
+    start(cluster.data)
+    yield cluster
+    for data in (cluster.data, cluster.root / "restored"):
+        if (data / "postmaster.pid").exists():
+            subprocess.run([*cluster.as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                            "stop"], capture_output=True, timeout=60)
+    shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+def test_point_in_time_recovery_brings_back_what_was_stored_before_the_moment(archiving_cluster, tmp_path):
+    cluster = archiving_cluster
+    superuser = cluster.url()
+    database = cluster.new_database()
+    hub = start_hub(database, tmp_path, check_workers=0)
+    try:
+        device = hub.new_device()
+        before_base = send_visits(hub, device, 30)
+        as_postgres = cluster.as_user
+        base = Path(sh(*as_postgres, HUB / "base-backup.sh", "--db", superuser, "--to", cluster.root / "base",
+                       "--archive", cluster.archive).stdout.strip())
+        after_base = send_visits(hub, device, 20)
+        with psycopg.connect(superuser) as conn:
+            moment = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        time.sleep(0.5)
+        too_late = send_visits(hub, device, 10)  # the mistake to go back before
+        with psycopg.connect(superuser, autocommit=True) as conn:
+            segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+        wait_for("SELECT last_archived_wal FROM pg_stat_archiver", superuser, segment)
+    finally:
+        hub.stop()
+    sh(*as_postgres, cluster.bin_dir / "pg_ctl", "-D", cluster.data, "-m", "fast", "-w", "stop")
+
+    restored = cluster.root / "restored"
+    sh(*as_postgres, HUB / "restore-pitr.sh", "--base", base, "--archive", cluster.archive,
+       "--target-time", moment.isoformat(sep=" "), "--yes", restored)
+    cluster.start_on(restored)
+    wait_for("SELECT pg_is_in_recovery()", superuser, False)
+
+    figures = stats(database)
+    assert figures["events_total"] == 50
+    with psycopg.connect(database) as conn:
+        held = {row[0] for row in conn.execute("SELECT event_id FROM events")}
+    assert held == before_base | after_base and not held & too_late
+
+
+def test_archive_wal_keeps_a_segment_once_and_never_overwrites_another(tmp_path):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    segment = tmp_path / "000000010000000000000003"
+    segment.write_bytes(b"wal" * 1000)
+    script = [str(HUB / "archive-wal.sh"), str(segment), segment.name, str(archive)]
+    assert subprocess.run(script, timeout=30).returncode == 0
+    assert (archive / segment.name).read_bytes() == segment.read_bytes()
+    assert subprocess.run(script, timeout=30).returncode == 0  # asked again after a crash: the same
+    segment.write_bytes(b"other")
+    refused = subprocess.run(script, capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 1 and "another content" in refused.stderr
+    assert (archive / segment.name).read_bytes() == b"wal" * 1000
+    assert sorted(p.name for p in archive.iterdir()) == [segment.name]  # no partial copy left
