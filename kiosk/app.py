@@ -22,9 +22,9 @@ from kivy.config import Config
 from kivy.core.window import Window
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 
-from kiosk.core import search
+from kiosk import syncing
+from kiosk.core import backup, search
 from kiosk.core.errors import DomainError
-from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 from kiosk.ui import SCREENS
 from kiosk.ui.i18n import _
@@ -143,7 +143,16 @@ class KioskApp(App):
 
     def _show_sync(self, status: dict) -> None:
         self.sync_state = status.get("state") or ""
-        self.sync_message = status.get("message_fr") or ""
+        self.sync_message = _.display(syncing.describe(status, _.catalogue()))
+
+    def sync_scheduler(self):
+        """The scheduler every push of this app goes through: the background
+        one, or (an app started without it) one made on first use that syncs
+        only when asked, stopped with the app."""
+        if self.scheduler is None:
+            self.scheduler = syncing.make_scheduler(self.centre.store.path, interval=None)
+            self.scheduler.add_listener(self._sync_changed)
+        return self.scheduler
 
     def _warm_up(self) -> None:
         """Load the other screens' modules one per clock tick on the UI thread
@@ -260,9 +269,7 @@ class KioskApp(App):
         self.sm.current_screen.refresh()
 
     def daily_backup(self) -> None:
-        from kiosk.ui.staff_backups import daily_backup
-
-        daily_backup(self.centre.store)
+        backup.daily_backup(self.centre.store)
 
     def _daily_backup_in_background(self) -> None:
         """The hourly check, off the UI thread: a day's copy of a big database
@@ -270,13 +277,11 @@ class KioskApp(App):
         connection (a SQLite connection belongs to one thread)."""
         import threading
 
-        from kiosk.ui.staff_backups import daily_backup
-
         path, clock = self.centre.store.path, self.centre.store.clock
 
         def work() -> None:
             with Store.open(path, clock=clock) as store:
-                daily_backup(store)
+                backup.daily_backup(store)
 
         threading.Thread(target=work, name="accueil-backup", daemon=True).start()
 
@@ -410,22 +415,4 @@ class KioskApp(App):
         except Exception:  # the next rest, or SQLite's own threshold, does it
             log.exception("could not checkpoint the database")
 
-
-def sync_settings(db_path: str) -> Callable:
-    """What the sync thread needs from the kiosk's settings, read with the
-    thread's own connection (``sync`` does not know the kiosk's tables)."""
-
-    def read(conn) -> dict:
-        settings = Settings(Store(conn, db_path))
-        return {key: settings.get(key) for key in ("hub_url", "device_token", "sent_events_kept_days")}
-
-    return read
-
-
-def make_scheduler(db_path: str, interval: float = 300.0):
-    """The kiosk's background sync: every ``interval`` seconds while the hub
-    answers, right after it comes back, and when staff ask."""
-    from sync.scheduler import Scheduler
-
-    return Scheduler(str(db_path), sync_settings(str(db_path)), interval=interval)
 

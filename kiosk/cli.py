@@ -193,8 +193,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.ui.window_config import use_touch_keyboard
 
     use_touch_keyboard()  # before kiosk.app, which creates the window
-    from kiosk.app import KioskApp, make_scheduler
+    from kiosk.app import KioskApp
     from kiosk.core.centre import Centre
+    from kiosk.syncing import make_scheduler
 
     database = args.db or paths.default_db()
     centre = Centre.open(database)
@@ -287,56 +288,49 @@ def _sync_settings(db: str) -> dict:
 
 
 def cmd_enrol(args: argparse.Namespace) -> int:
-    from kiosk.core.settings import DEFAULTS, Settings
+    from kiosk import syncing
+    from kiosk.core.settings import Settings
     from kiosk.core.store import Store
     from sync import client
 
     try:
-        answer = client.enrol(args.hub, args.code, args.label)
+        answer = syncing.enrol(args.hub, args.code, args.label)
     except client.SyncError as error:
         print(f"Appairage impossible : {error.message_fr}\n({error})", file=sys.stderr)
         return EXIT_SYNC_FAILED
     with Store.open(_sync_db(args, create=True)) as store:
-        settings = Settings(store)
-        settings.set("hub_url", args.hub.rstrip("/"))
-        settings.set("device_token", answer["device_token"])
-        settings.set("centre_id", answer["centre_id"])
-        if answer.get("centre_name") and settings.get("centre_name") == DEFAULTS["centre_name"]:
-            settings.set("centre_name", answer["centre_name"][:120])
+        syncing.save_enrolment(Settings(store), args.hub, answer)
     print(f"Borne appairée au hub {args.hub} pour « {answer.get('centre_name')} » "
           f"(appareil {answer['device_id']}).")
     return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from sync import client, outbox, status
+    from kiosk import syncing
+    from sync import client, status
 
     database = _sync_db(args)
-    settings = _sync_settings(database)
-    conn = outbox.connect(database)
-    try:
-        if args.resend_since:
-            try:
-                since = status.parse_since(args.resend_since)
-            except ValueError as error:
-                print(error, file=sys.stderr)
-                return 2
-            print(f"{status.requeue_since(conn, since)} événements envoyés depuis le "
-                  f"{args.resend_since} remis en file.")
-        if args.retry_parked:
-            conn.execute("BEGIN IMMEDIATE")
-            print(f"{outbox.retry_parked(conn)} événements mis de côté remis en file.")
-            conn.execute("COMMIT")
-        result = client.push(conn, settings["hub_url"], settings["device_token"],
-                             batch_size=args.batch_size,
-                             keep_sent_days=settings["sent_events_kept_days"])
-    finally:
-        conn.close()
-    print(result.summary_fr())
-    print(result.summary_en(), file=sys.stderr)
-    if result.ok:
+    _sync_settings(database)  # the database must exist
+    if args.resend_since:
+        try:
+            since = status.parse_since(args.resend_since)
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(f"{syncing.requeue_since(database, since)} événements envoyés depuis le "
+              f"{args.resend_since} remis en file.")
+    if args.retry_parked:
+        print(f"{syncing.retry_parked(database)} événements mis de côté remis en file.")
+    ended = syncing.sync_once(database, batch_size=args.batch_size)
+    result = ended.get("last_result")
+    print(syncing.describe(ended))
+    if result is None:  # the push itself failed on the kiosk (logged)
+        print(f"sync failed on the kiosk: {ended.get('error')}", file=sys.stderr)
+        return EXIT_SYNC_FAILED
+    print(client.describe_en(result), file=sys.stderr)
+    if result["ok"]:
         return 0
-    if result.error in (client.NOT_ENROLLED, client.UNAUTHORIZED):
+    if result["error"] in (client.NOT_ENROLLED, client.UNAUTHORIZED):
         return EXIT_NOT_ENROLLED
     return EXIT_SYNC_FAILED
 
@@ -344,27 +338,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     import json
 
-    from sync import client, outbox, status
+    from kiosk import syncing
+    from sync import status
 
     database = _sync_db(args)
     settings = _sync_settings(database)
-    conn = outbox.connect(database)
-    try:
-        local = status.local_status(conn)
-    finally:
-        conn.close()
-    hub, hub_error = None, None
-    if not args.offline and settings["hub_url"] and settings["device_token"]:
-        try:
-            hub = client.hub_status(settings["hub_url"], settings["device_token"])
-        except client.SyncError as error:
-            hub_error = error.message_fr
+    state = syncing.status(database, settings, ask_hub=not args.offline)
     if args.json:
-        gap = status.compare(local, hub) if hub else None
-        print(json.dumps({**local, "enrolled": bool(settings["device_token"]), "hub": hub,
-                          "hub_error": hub_error, "gap": gap}, ensure_ascii=False, indent=2))
+        print(json.dumps(state, ensure_ascii=False, indent=2))
     else:
-        print(status.describe_fr(local, hub, hub_error))
+        print(status.describe_fr(state, state["hub"], state["hub_error"]))
         if not settings["device_token"]:
             print("Borne non appairée au hub : lancez kiosk enrol avec le code de la fédération.")
     return 0

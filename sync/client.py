@@ -18,6 +18,7 @@ read, sent and marked at a time (``outbox.pending_bodies`` with a LIMIT).
 
 from __future__ import annotations
 
+import gettext
 import gzip
 import json
 import logging
@@ -134,29 +135,13 @@ class SyncResult:
         return self.stored + self.duplicates
 
     def summary_fr(self) -> str:
-        """Plain words for the staff screen."""
-        if self.ok:
-            if self.sent == 0 and self.parked == 0:
-                text = "Tout est à jour : rien à envoyer."
-            else:
-                text = f"{_n(self.sent, 'donnée envoyée', 'données envoyées')} au hub."
-        else:
-            text = _MESSAGES_FR.get(self.error or REFUSED, _MESSAGES_FR[REFUSED])
-            if self.sent:
-                text = f"{_n(self.sent, 'donnée envoyée', 'données envoyées')}, puis : {text}"
-        if self.parked:
-            text += (f" {_n(self.parked, 'donnée refusée', 'données refusées')} par le hub, "
-                     "mise(s) de côté : voir l'écran de synchronisation.")
-        if self.pending and self.ok:
-            text += f" {_n(self.pending, 'donnée attend', 'données attendent')} encore."
-        return text
+        """Plain French words for logs read by staff and the scheduler's status;
+        a screen or a command shows ``describe(self.as_dict(), its catalogue)``."""
+        return describe(self.as_dict())
 
     def summary_en(self) -> str:
         """One line for logs and the terminal."""
-        head = "sync ok" if self.ok else f"sync failed ({self.error}: {self.error_en})"
-        return (f"{head}: {self.stored} stored, {self.duplicates} already on the hub, "
-                f"{self.parked} parked, {self.pending} pending, {self.batches} batches "
-                f"in {self.seconds:.1f}s")
+        return describe_en(self.as_dict())
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "stored": self.stored, "duplicates": self.duplicates,
@@ -166,8 +151,52 @@ class SyncResult:
                 "clock_skew_s": None if self.clock_skew_s is None else round(self.clock_skew_s, 1)}
 
 
-def _n(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count <= 1 else many}"
+class _French(gettext.NullTranslations):
+    """French, the source language: the msgids themselves, one thing or
+    none in the singular (French says « 0 donnée envoyée »)."""
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return msgid1 if n <= 1 else msgid2
+
+
+FRENCH = _French()
+
+
+def describe_en(result: dict) -> str:
+    """A push's result (``SyncResult.as_dict()``) in one English line, for logs."""
+    head = "sync ok" if result["ok"] else f"sync failed ({result['error']}: {result['error_en']})"
+    return (f"{head}: {result['stored']} stored, {result['duplicates']} already on the hub, "
+            f"{result['parked']} parked, {result['pending']} pending, {result['batches']} batches "
+            f"in {result['seconds']:.1f}s")
+
+
+def describe(result: dict, translations: gettext.NullTranslations = FRENCH) -> str:
+    """A push's result (``SyncResult.as_dict()``) in plain words, through
+    ``translations`` (a gettext catalogue: the kiosk passes the one of the
+    language on screen; French by default). ``sync`` imports no kiosk code:
+    the caller chooses the language, these are only the msgids."""
+    tr = translations
+    sent, parked, pending = result.get("sent") or 0, result.get("parked") or 0, result.get("pending") or 0
+    if result.get("ok"):
+        if sent == 0 and parked == 0:
+            text = tr.gettext("Tout est à jour : rien à envoyer.")
+        else:
+            text = tr.ngettext("%(n)d donnée envoyée au hub.", "%(n)d données envoyées au hub.",
+                               sent) % {"n": sent}
+    else:
+        text = tr.gettext(_MESSAGES_FR.get(result.get("error") or REFUSED, _MESSAGES_FR[REFUSED]))
+        if sent:
+            text = tr.ngettext("%(n)d donnée envoyée, puis : %(error)s",
+                               "%(n)d données envoyées, puis : %(error)s", sent) % {"n": sent, "error": text}
+    if parked:
+        text += " " + tr.ngettext(
+            "%(n)d donnée refusée par le hub, mise(s) de côté : voir l'écran de synchronisation.",
+            "%(n)d données refusées par le hub, mise(s) de côté : voir l'écran de synchronisation.",
+            parked) % {"n": parked}
+    if pending and result.get("ok"):
+        text += " " + tr.ngettext("%(n)d donnée attend encore.", "%(n)d données attendent encore.",
+                                  pending) % {"n": pending}
+    return text
 
 
 # ---------------------------------------------------------------- HTTP

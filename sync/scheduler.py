@@ -11,7 +11,11 @@
 - While the hub answers, it syncs every ``interval`` seconds.
 - When the hub does not answer, it only probes ``/health`` (cheap) every
   ``offline_interval`` seconds, and syncs right after the hub is back.
-- ``trigger()`` (the staff's button) syncs now; it never blocks the caller.
+- ``trigger()`` syncs now; it never blocks the caller. ``request()`` does
+  the same and returns the count of syncs (``status()["syncs"]``) that marks
+  a sync started after the request as done: what « Envoyer maintenant »
+  waits for, so a press never starts a second sync beside this thread's.
+- With ``interval=None`` it syncs only when asked (no timer, no probes).
 - One sync at a time across threads and processes: ``client.push`` takes the
   lock held in the database (sync/lock.py), so a ``kiosk sync`` started by a
   systemd timer and this thread never send the same batch together.
@@ -33,11 +37,15 @@ import time
 from typing import Any, Callable
 
 from sync import client, outbox
+from sync.i18n import N_
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[dict], None]
 
+#: French msgids of what the status says when no push result came (the kiosk translates them)
+FAILED_ON_KIOSK = N_("L'envoi a échoué sur la borne elle-même : prévenez le support.")
+NO_DATABASE = N_("La base de la borne est introuvable.")
 #: results that mean "the hub cannot be reached now": probe /health until it is back
 OFFLINE_CODES = (client.UNREACHABLE, client.NOT_HUB, client.HUB_BUSY)
 
@@ -48,7 +56,7 @@ class _Stopping(Exception):
 
 class Scheduler:
     def __init__(self, db_path: str, get_settings: Callable[[sqlite3.Connection], dict],
-                 interval: float = 300.0, offline_interval: float = 30.0,
+                 interval: float | None = 300.0, offline_interval: float = 30.0,
                  first_delay: float = 2.0, busy_retry: float = 10.0,
                  push_options: dict[str, Any] | None = None):
         self.db_path = str(db_path)
@@ -73,8 +81,17 @@ class Scheduler:
         return self
 
     def trigger(self) -> None:
-        """Sync as soon as possible (the staff's button)."""
+        """Sync as soon as possible."""
         self._wake.set()
+
+    def request(self) -> int:
+        """Sync as soon as possible; returns the ``syncs`` count at which a
+        sync that started after this call has ended (the one running now, if
+        any, may predate what the caller wants sent: it waits for the next)."""
+        with self._guard:
+            target = self._status["syncs"] + (2 if self._status["state"] == "syncing" else 1)
+        self._wake.set()
+        return target
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the thread to end (a push stops after its current batch)."""
@@ -118,7 +135,7 @@ class Scheduler:
             conn = outbox.connect(self.db_path)
         except Exception as error:
             log.exception("sync scheduler cannot open %s", self.db_path)
-            self._set(state="error", message_fr="La base de la borne est introuvable.", error=str(error))
+            self._set(state="error", message_fr=NO_DATABASE, error=str(error))
             return
         try:
             self._loop(conn)
@@ -127,7 +144,8 @@ class Scheduler:
             self._set(state="stopped")
 
     def _loop(self, conn: sqlite3.Connection) -> None:
-        delay, offline = self.first_delay, False
+        delay: float | None = self.first_delay if self.interval is not None else None
+        offline = False
         while True:
             triggered = self._wake.wait(delay)
             self._wake.clear()
@@ -144,6 +162,8 @@ class Scheduler:
                 delay, offline = self._sync(conn, settings)
             except _Stopping:
                 return
+            if self.interval is None:
+                delay, offline = None, False  # only when asked
 
     def _settings(self, conn: sqlite3.Connection) -> dict:
         try:
@@ -166,8 +186,10 @@ class Scheduler:
             raise
         except Exception as error:  # e.g. the disk is full: report it, keep the thread alive
             log.exception("sync failed unexpectedly")
-            self._set(state="error", progress=None, error=str(error),
-                      message_fr="L'envoi a échoué sur la borne elle-même : prévenez le support.")
+            with self._guard:
+                syncs = self._status["syncs"] + 1
+            self._set(state="error", progress=None, error=str(error), last_result=None,
+                      message_fr=FAILED_ON_KIOSK, syncs=syncs, finished_at=time.time())
             return self.offline_interval, False
         with self._guard:
             syncs = self._status["syncs"] + 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -25,6 +26,8 @@ from kiosk.core import migrations, period
 from kiosk.core.errors import DomainError, N_
 from kiosk.core.settings import CHECKS, Settings
 from kiosk.core.store import Store
+
+log = logging.getLogger(__name__)
 
 KEEP = 14
 PREFIX = "accueil-"
@@ -166,6 +169,19 @@ def run_daily(store: Store) -> Path | None:
     if not due(store):
         return None
     return backup(store, Settings(store).get("backup_dir"), actor={"id": None, "name": "sauvegarde automatique"})
+
+
+def daily_backup(store: Store) -> Path | None:
+    """What the app runs each hour: ``run_daily``, with a refusal (a missing
+    stick, a full disk) logged, never raised: the kiosk goes on."""
+    try:
+        made = run_daily(store)
+    except DomainError as error:
+        log.warning("daily backup not made: %s", error)
+        return None
+    if made:
+        log.info("daily backup written to %s", made)
+    return made
 
 
 # ---------------------------------------------------------------- restore

@@ -190,6 +190,11 @@ class Translator(Observable):
     def rtl(self) -> bool:
         return self.lang in RTL_LANGUAGES
 
+    def catalogue(self) -> _gettext.NullTranslations:
+        """The current language's gettext catalogue, for code below the UI
+        that words its own messages (``sync.client.describe``); not shaped."""
+        return self._catalogues[self.lang]
+
     def gettext(self, msgid: str) -> str:
         """The translation, not shaped (for DomainError.translated and wrapping)."""
         return self._catalogues[self.lang].gettext(msgid)

@@ -1,10 +1,9 @@
 """Backups: make one now, list those in the backup folder, restore one after
-a confirmation. ``daily_backup`` is what KioskApp runs each hour (it only
-copies when today's backup is missing: kiosk.core.backup.run_daily)."""
+a confirmation. The hourly automatic copy is kiosk.core.backup.daily_backup,
+which KioskApp runs itself."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from kivy.app import App
@@ -21,20 +20,7 @@ from kiosk.ui.mode import ModeScreen
 from kiosk.ui.mode_widgets import ConfirmPopup
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
-log = logging.getLogger(__name__)
 SHOWN = 14
-
-
-def daily_backup(store) -> Path | None:
-    """The automatic daily copy; a missing stick is logged, never fatal."""
-    try:
-        made = backup.run_daily(store)
-    except DomainError as error:
-        log.warning("daily backup not made: %s", error)
-        return None
-    if made:
-        log.info("daily backup written to %s", made)
-    return made
 
 
 class StaffBackupsScreen(ModeScreen):

@@ -1,8 +1,9 @@
 """The sync panel: events waiting, the last successful sync, the last error
 in plain words, « Synchroniser maintenant » with its progress and result, and
 enrolment with the federation's hub (type its address and code, or scan the
-QR code the hub shows). Network work runs in a thread; results come back
-through Clock.schedule_once."""
+QR code the hub shows). Both go through kiosk.syncing, as the ``kiosk``
+commands do: a sync is asked of the app's scheduler (one at a time), the
+enrolment runs in a thread; results come back through Clock.schedule_once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
+from kiosk import syncing
 from kiosk.ui import mode_widgets  # noqa: F401  (Field)
 from kiosk.ui.i18n import PARIS, _
 from kiosk.ui.mode import ModeScreen
@@ -21,8 +23,6 @@ from sync import client, status
 from sync.protocol import parse_utc
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
-
-KIOSK_LABEL = "Borne accueil"
 
 
 def local_time(iso: str | None) -> str:
@@ -67,27 +67,25 @@ class StaffSyncScreen(ModeScreen):
     # ------------------------------------------------------------ sync now
 
     def sync_now(self) -> None:
+        """Ask the app's scheduler for a sync; its progress and result come
+        back here (a sync already running is not doubled)."""
         if self.busy:
             return
-        app = App.get_running_app()
-        settings = app.centre.settings
-        path, hub, token = app.centre.store.path, settings.get("hub_url"), settings.get("device_token")
-        keep = settings.get("sent_events_kept_days")
         self.busy, self.progress = True, 0
         self.result = _("Envoi en cours…")
 
         def progress(sent: int, total: int) -> None:
             Clock.schedule_once(lambda *_a: setattr(self, "progress", sent / total if total else 1))
 
-        def work() -> None:
-            outcome = client.push(path, hub, token, progress=progress, keep_sent_days=keep)
-            Clock.schedule_once(lambda *_a: self._synced(outcome))
+        def done(state: dict) -> None:
+            Clock.schedule_once(lambda *_a: self._synced(state))
 
-        threading.Thread(target=work, name="accueil-sync-now", daemon=True).start()
+        syncing.sync_now(App.get_running_app().sync_scheduler(), done, progress)
 
-    def _synced(self, outcome: client.SyncResult) -> None:
-        self.busy, self.progress = False, 1 if outcome.ok else self.progress
-        self.result = outcome.summary_fr()
+    def _synced(self, state: dict) -> None:
+        ok = bool((state.get("last_result") or {}).get("ok"))
+        self.busy, self.progress = False, 1 if ok else self.progress
+        self.result = _.display(syncing.describe(state, _.catalogue()))
         self.refresh()
 
     # ------------------------------------------------------------ enrolment
@@ -109,7 +107,7 @@ class StaffSyncScreen(ModeScreen):
 
         def work() -> None:
             try:
-                answer = client.enrol(hub, code, KIOSK_LABEL)
+                answer = syncing.enrol(hub, code)
             except client.SyncError as error:
                 # bound now: Python unbinds ``error`` when the except block ends
                 Clock.schedule_once(lambda *_a, failure=error: self._enrol_failed(failure))
@@ -124,10 +122,7 @@ class StaffSyncScreen(ModeScreen):
 
     def _enrolled(self, hub: str, answer: dict) -> None:
         app = App.get_running_app()
-        settings, actor = app.centre.settings, self.actor
-        settings.set("hub_url", hub, actor=actor)
-        settings.set("device_token", answer["device_token"], actor=actor)
-        settings.set("centre_id", answer["centre_id"], actor=actor)
+        syncing.save_enrolment(app.centre.settings, hub, answer, actor=self.actor)
         self.busy = False
         self.ids.code.text = ""
         self.result = _("Borne appairée pour « %(centre)s ».", centre=answer.get("centre_name") or "")

@@ -38,7 +38,7 @@ def test_a_check_in_reaches_the_hub_by_itself(centre, mono, clock, hub, db_path)
 
 
 def test_the_app_reads_the_sync_settings_with_the_threads_connection(centre, db_path):
-    from kiosk.app import sync_settings
+    from kiosk.syncing import sync_settings
 
     centre.settings.set("hub_url", "http://127.0.0.1:9")
     read = sync_settings(str(db_path))
@@ -53,6 +53,6 @@ def test_the_app_reads_the_sync_settings_with_the_threads_connection(centre, db_
 
 
 def _settings(db_path):
-    from kiosk.app import sync_settings
+    from kiosk.syncing import sync_settings
 
     return sync_settings(str(db_path))

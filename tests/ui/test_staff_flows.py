@@ -128,6 +128,8 @@ def test_the_sync_panel_says_in_words_when_the_hub_is_unreachable(app, staff):
     wait_for(lambda: not screen.busy, 60)
     assert screen.result and "envoyée" not in screen.result
     assert screen.last_error.startswith("Dernière erreur : ")
+    # the button asked the app's scheduler, the one way every push goes
+    assert app.scheduler is not None and app.scheduler.status()["syncs"] == 1
 
 
 def read_csv(path):

@@ -1,0 +1,189 @@
+"""The kiosk's sync, owned in one place: enrol, sync now, status.
+
+The ``kiosk enrol | sync | status`` commands and the staff's sync screen both
+go through here, so they cannot drift apart:
+
+- ``enrol`` trades the federation's one-time code at the hub and
+  ``save_enrolment`` writes what the hub answered into the settings, in one
+  transaction (the hub's address, this kiosk's token, its centre's id, and the
+  centre's name while the kiosk still has the default one).
+- ``sync_now`` asks a ``sync.scheduler.Scheduler`` for a sync and reports
+  when it has ended. Every push of the kiosk runs in a scheduler's thread:
+  the app's background one, or, for ``kiosk sync`` and an app started
+  without one, a scheduler that syncs only when asked. One sync at a time
+  holds across processes too: ``client.push`` takes the lock in the database.
+- ``status`` puts what the kiosk counts beside what the hub holds.
+
+This module sits beside app.py and cli.py, above kiosk/core (which stays
+free of HTTP) and below the screens; it imports no Kivy. Its words are
+French msgids; the caller translates them (``describe`` takes a catalogue).
+"""
+
+from __future__ import annotations
+
+import gettext
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from kiosk.core.settings import DEFAULTS, Settings
+from kiosk.core.store import Store
+from sync import client, outbox, status as sync_status
+from sync.scheduler import Scheduler
+
+#: What this kiosk is called at the hub, for the federation's list of devices.
+KIOSK_LABEL = "Borne accueil"
+#: The settings a push needs, read by the scheduler's thread.
+SYNC_SETTINGS = ("hub_url", "device_token", "sent_events_kept_days")
+#: The longest centre name a hub's answer may set.
+CENTRE_NAME_MAX = 120
+
+Status = dict[str, Any]
+
+
+# ---------------------------------------------------------------- enrolment
+
+def enrol(hub_url: str, code: str, label: str = KIOSK_LABEL) -> dict:
+    """Trade the enrolment ``code`` at the hub; returns its answer (device
+    token, centre id and name, device id). Raises ``client.SyncError``
+    (``message_fr`` in words for staff). Writes nothing: see ``save_enrolment``."""
+    return client.enrol(hub_url.rstrip("/"), code, label)
+
+
+def save_enrolment(settings: Settings, hub_url: str, answer: dict, actor: dict | None = None) -> None:
+    """Bind the kiosk to the hub that answered, all at once: its address,
+    the device token, the centre's id, and the centre's name unless staff
+    already named the centre."""
+    with settings.store.transaction():
+        settings.set("hub_url", hub_url.rstrip("/"), actor=actor)
+        settings.set("device_token", answer["device_token"], actor=actor)
+        settings.set("centre_id", answer["centre_id"], actor=actor)
+        name = answer.get("centre_name")
+        if isinstance(name, str) and name.strip() and settings.get("centre_name") == DEFAULTS["centre_name"]:
+            settings.set("centre_name", name.strip()[:CENTRE_NAME_MAX], actor=actor)
+
+
+# ---------------------------------------------------------------- the scheduler
+
+def sync_settings(db_path: str) -> Callable[[sqlite3.Connection], dict]:
+    """What the sync thread needs from the kiosk's settings, read with the
+    thread's own connection (``sync`` does not know the kiosk's tables)."""
+
+    def read(conn: sqlite3.Connection) -> dict:
+        settings = Settings(Store(conn, db_path))
+        return {key: settings.get(key) for key in SYNC_SETTINGS}
+
+    return read
+
+
+def make_scheduler(db_path: str | Path, interval: float | None = 300.0, **options: Any) -> Scheduler:
+    """The kiosk's sync thread (not started): every ``interval`` seconds while
+    the hub answers, right after it comes back, and when asked; with
+    ``interval=None`` only when asked. ``options`` go to ``Scheduler``."""
+    return Scheduler(str(db_path), sync_settings(str(db_path)), interval=interval, **options)
+
+
+def sync_now(scheduler: Scheduler, on_done: Callable[[Status], None],
+             on_progress: Callable[[int, int], None] | None = None) -> None:
+    """Ask ``scheduler`` for a sync that starts now, without blocking.
+    ``on_progress(sent, total)`` while it runs, then ``on_done(status)`` once,
+    with the scheduler's status (``last_result`` is the push's
+    ``SyncResult.as_dict()``, None when the push itself failed). Both are
+    called in the scheduler's thread: a screen hops back to its own. A press
+    while a sync runs does not start a second one beside it: the scheduler
+    runs the asked-for sync after it."""
+    target: list[int] = []
+    finished = threading.Event()
+
+    def listen(state: Status) -> None:
+        if not target or finished.is_set():
+            return  # a sync from before this request
+        # "error" without a push: the thread could not open the database
+        if state.get("state") in ("stopped", "error") or state.get("syncs", 0) >= target[0]:
+            finished.set()
+            scheduler.remove_listener(listen)
+            on_done(state)
+        elif on_progress is not None and state.get("progress"):
+            sent, total = state["progress"]
+            on_progress(sent, total)
+
+    scheduler.add_listener(listen)
+    target.append(scheduler.request())
+    if not scheduler.running:
+        scheduler.start()
+
+
+def sync_once(db_path: str | Path, **push_options: Any) -> Status:
+    """One sync now, waiting for its end (``kiosk sync``): through a
+    scheduler that syncs only when asked, as the screen's button does."""
+    scheduler = make_scheduler(db_path, interval=None, push_options=push_options)
+    ended = threading.Event()
+    outcome: Status = {}
+
+    def done(state: Status) -> None:
+        outcome.update(state)
+        ended.set()
+
+    sync_now(scheduler, done)
+    try:
+        ended.wait()
+    finally:
+        scheduler.stop()
+    return outcome
+
+
+def describe(state: Status, translations: gettext.NullTranslations = client.FRENCH) -> str:
+    """The end of a sync in plain words, in the language of ``translations``."""
+    if state.get("last_result"):
+        return client.describe(state["last_result"], translations)
+    message = state.get("message_fr")
+    return translations.gettext(message) if message else ""  # gettext("") is the catalogue's header
+
+
+# ---------------------------------------------------------------- before a sync
+
+def requeue_since(db_path: str | Path, since_iso: str) -> int:
+    """Queue again the sent events that occurred since ``since_iso``."""
+    conn = outbox.connect(str(db_path))
+    try:
+        return sync_status.requeue_since(conn, since_iso)
+    finally:
+        conn.close()
+
+
+def retry_parked(db_path: str | Path) -> int:
+    """Put the events the hub refused back in the queue."""
+    conn = outbox.connect(str(db_path))
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            count = outbox.retry_parked(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return count
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- status
+
+def status(db_path: str | Path, settings: dict, ask_hub: bool = True) -> Status:
+    """What the kiosk counts (``sync.status.local_status``), whether it is
+    enrolled, and, when asked and enrolled, what the hub holds of its centre
+    (``hub``, or ``hub_error`` in words for staff) and the gap between them."""
+    conn = outbox.connect(str(db_path))
+    try:
+        local = sync_status.local_status(conn)
+    finally:
+        conn.close()
+    hub, hub_error = None, None
+    if ask_hub and settings.get("hub_url") and settings.get("device_token"):
+        try:
+            hub = client.hub_status(settings["hub_url"], settings["device_token"])
+        except client.SyncError as error:
+            hub_error = error.message_fr
+    return {**local, "enrolled": bool(settings.get("device_token")), "hub": hub,
+            "hub_error": hub_error, "gap": sync_status.compare(local, hub) if hub else None}
