@@ -66,6 +66,32 @@ def test_utc_iso_refuses_naive_times():
     with pytest.raises(ValueError):
         protocol.utc_iso(datetime(2026, 1, 1))
 
+@pytest.mark.parametrize("text", [
+    "2026-12-01T99:00:00.000Z", "2026-12-01T24:00:00.000Z", "2026-12-01T10:60:00.000Z",
+    "2026-02-30T10:00:00.000Z", "2300-01-01T10:00:00.000Z", "1899-12-31T23:59:59.999Z", "2026-12-01T10:00:00Z ",
+])
+def test_utc_text_refuses_what_is_not_a_protocol_time(text):
+    """The one reading of a time: the hub's copy of the pattern once took hour 99 as canonical text."""
+    assert protocol.UTC_ISO_RE.fullmatch(text) is None or text.startswith("2026-02-30")
+    with pytest.raises(ValueError):
+        protocol.utc_text(text)
+    # the validator reads times the same way
+    event = {"id": protocol.new_id(), "type": "visit.recorded", "occurred_at": text,
+             "data": {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "staff"}}
+    with pytest.raises(protocol.ProtocolError, match="occurred_at"):
+        protocol.check_event(event)
+
+
+@pytest.mark.parametrize("text,canonical", [
+    ("2026-12-01T10:00:00.000Z", "2026-12-01T10:00:00.000Z"),
+    ("2026-12-01T10:00:00Z", "2026-12-01T10:00:00.000Z"),
+    ("2026-12-01T11:00:00.000+01:00", "2026-12-01T10:00:00.000Z"),
+    ("2026-12-01T00:30:00.000+01:00", "2026-11-30T23:30:00.000Z"),
+])
+def test_utc_text_writes_every_protocol_time_as_utc_iso(text, canonical):
+    assert protocol.utc_text(text) == canonical
+
+
 
 @pytest.mark.parametrize("birth_year,band", [
     (2020, "0-15"), (2010, "16-24"), (2000, "25-54"), (1970, "55-64"), (1960, "65+"), (None, "unknown"),
@@ -224,20 +250,33 @@ def batches(draw):
 
 @settings(max_examples=600, deadline=None)
 @given(batches())
-def test_the_batch_fast_path_decides_as_the_per_event_checks(events):
-    fast_says_valid = protocol._all_valid_and_distinct(events)
-    valid, rejected, dropped = protocol._validate_each(events)
-    if fast_says_valid:  # never accepts what the per-event checks refuse, nor what they would rebuild
-        assert rejected == [] and valid == events and dropped == []
+def test_a_batch_is_decided_event_by_event_by_check_event(events):
+    """check_batch is check_event on each event (the one validator), the
+    first copy of a repeated id kept, the others left out."""
+    valid, rejected, dropped, seen = [], [], [], set()
+    for index, event in enumerate(events):
+        event_id = event.get("id") if isinstance(event, dict) else None
+        try:
+            clean, unknown = protocol.check_event(event)
+        except protocol.ProtocolError as error:
+            rejected.append({"id": protocol.answer_id(event_id), "index": index, "field": error.field,
+                             "reason": str(error)})
+            continue
+        if event_id in seen:
+            continue
+        seen.add(event_id)
+        valid.append(clean)
+        if unknown:
+            dropped.append({"id": event_id, "index": index, "fields": unknown})
     assert protocol.check_batch({"protocol": "1.0", "events": events}) == (valid, rejected, dropped)
 
 
-def test_the_batch_fast_path_takes_the_usual_batches():
+def test_the_usual_batches_are_valid_as_they_are():
     events = [_sample_event(kind) for kind in sorted(protocol.EVENT_TYPES) for _ in range(3)]
-    assert protocol._all_valid_and_distinct(events)
+    assert protocol.check_batch({"protocol": "1.0", "events": events}) == (events, [], [])
     visits = [protocol.make_event("visit.recorded", visit(member_id=member), WHEN)
               for member in (None, protocol.new_id(), None)]
-    assert protocol._all_valid_and_distinct(visits)
+    assert protocol.check_batch({"protocol": "1.0", "events": visits}) == (visits, [], [])
 
 
 # ---------------------------------------------------------------- the allow-list
