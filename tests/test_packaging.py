@@ -29,7 +29,7 @@ HUB = REPO / "packaging" / "hub"
 KIOSK_UNITS = ["accueil-kiosk.service", "accueil-sync.service", "accueil-sync.timer",
                "accueil-daily.service", "accueil-daily.timer"]
 HUB_UNITS = ["accueil-hub@8081.service", "accueil-hub.target", "accueil-hub-backup.service",
-             "accueil-hub-backup.timer"]
+             "accueil-hub-backup.timer", "accueil-hub-base-backup.service", "accueil-hub-base-backup.timer"]
 SHELL_SCRIPTS = sorted([*REPO.glob("packaging/**/*.sh"), *REPO.glob("docs/*.sh")])
 
 
@@ -349,7 +349,9 @@ def hub_root(tmp_path_factory, wheel) -> Path:
 def test_hub_install_lays_out_units_scripts_and_config(hub_root):
     assert installed_version(hub_root / "opt/accueil-hub/venv") == kiosk.__version__
     assert os.access(hub_root / "opt/accueil-hub/venv/bin/federation", os.X_OK)
-    assert (hub_root / "opt/accueil-hub/packaging/backup.sh").stat().st_mode & stat.S_IXUSR
+    for script in ("backup.sh", "restore.sh", "archive-wal.sh", "base-backup.sh", "restore-pitr.sh"):
+        assert (hub_root / "opt/accueil-hub/packaging" / script).stat().st_mode & stat.S_IXUSR
+    assert (hub_root / "var/backups/accueil-hub/wal").is_dir()
     assert "FEDERATION_DB=postgresql://" in (hub_root / "etc/accueil-hub/hub.env").read_text()
     for unit in ("accueil-hub@.service", "accueil-hub.target", "accueil-hub-backup.timer"):
         assert (hub_root / "etc/systemd/system" / unit).is_file()

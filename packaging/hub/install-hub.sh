@@ -15,7 +15,8 @@ APP_USER=accueil-hub
 APP_DIR=/opt/accueil-hub
 CONF_DIR=/etc/accueil-hub
 UNIT_DIR=/etc/systemd/system
-UNITS=(accueil-hub@.service accueil-hub.target accueil-hub-backup.service accueil-hub-backup.timer)
+UNITS=(accueil-hub@.service accueil-hub.target accueil-hub-backup.service accueil-hub-backup.timer
+       accueil-hub-base-backup.service accueil-hub-base-backup.timer)
 # the fonts: the PDF report's text, and its fallbacks for other scripts and emoji
 PACKAGES=(python3 python3-venv postgresql postgresql-client fonts-noto-core fonts-droid-fallback
           fonts-noto-color-emoji)
@@ -69,8 +70,9 @@ fi
 say "Installing the hub from $FROM into $APP_DIR/venv"
 run install -d -m 0755 "$ROOT$APP_DIR" "$ROOT$APP_DIR/packaging" "$ROOT$UNIT_DIR"
 run install -d -m 0750 "$ROOT$CONF_DIR"
-run install -d -m 0700 "$ROOT/var/backups/accueil-hub"
-system chown postgres:postgres /var/backups/accueil-hub
+# wal: the WAL archive (archive-wal.sh), once point-in-time recovery is turned on
+run install -d -m 0700 "$ROOT/var/backups/accueil-hub" "$ROOT/var/backups/accueil-hub/wal"
+system chown postgres:postgres /var/backups/accueil-hub /var/backups/accueil-hub/wal
 [[ -x "$ROOT$APP_DIR/venv/bin/python" ]] || run python3 -m venv "$ROOT$APP_DIR/venv"
 spec=$FROM
 if [[ -d "$FROM" || "$FROM" == *.whl ]]; then
@@ -82,7 +84,8 @@ if [[ "$FROM" == *.whl ]]; then
     run "$ROOT$APP_DIR/venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall \
         --no-deps "${PIP_ARGS[@]}" "$FROM"
 fi
-run install -m 0755 "$HERE/backup.sh" "$HERE/restore.sh" "$HERE/setup-postgres.sh" "$ROOT$APP_DIR/packaging/"
+run install -m 0755 "$HERE/backup.sh" "$HERE/restore.sh" "$HERE/setup-postgres.sh" "$HERE/archive-wal.sh" \
+    "$HERE/base-backup.sh" "$HERE/restore-pitr.sh" "$ROOT$APP_DIR/packaging/"
 run install -m 0644 "$HERE/postgres-setup.sql" "$HERE/Caddyfile" "$HERE/nginx-accueil-hub.conf" "$ROOT$APP_DIR/packaging/"
 if [[ -f "$SOURCE_TREE/docs/deploy-hub.md" ]]; then
     run install -d -m 0755 "$ROOT$APP_DIR/docs"

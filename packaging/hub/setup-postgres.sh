@@ -22,6 +22,8 @@ done
 
 # URL-safe, so it can go in FEDERATION_DB as it is
 PASSWORD=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+# the token Prometheus sends for GET /metrics (federation.metrics)
+METRICS_TOKEN=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
 
 runuser -u postgres -- psql --quiet -v ON_ERROR_STOP=1 -v role="$ROLE" -v dbname="$DBNAME" \
     -v password="$PASSWORD" -f "$HERE/postgres-setup.sql"
@@ -31,6 +33,7 @@ umask 027
 cat >"$ENV_FILE" <<ENV
 # written by setup-postgres.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ)
 FEDERATION_DB=postgresql://$ROLE:$PASSWORD@localhost/$DBNAME
+FEDERATION_METRICS_TOKEN=$METRICS_TOKEN
 LANG=C.UTF-8
 TZ=Europe/Paris
 ENV
