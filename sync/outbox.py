@@ -7,6 +7,13 @@ backup can be sent them again), or parked with the hub's reason when refused.
 
 Every function takes a plain ``sqlite3.Connection`` and never commits: the
 caller owns the transaction.
+
+The outbox's tables have their own schema version, ``SCHEMA_VERSION``, kept
+in ``sync_state`` (the kiosk's ``PRAGMA user_version`` numbers the kiosk's
+schema, not this one). The host database calls ``migrate(conn, target)`` from
+its own migrations, in its transaction: a kiosk migration that changes the
+outbox says which outbox version it brings, so a new outbox step is a new
+function in ``MIGRATIONS`` here and one call in a new kiosk migration.
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ from typing import Iterator
 from sync import protocol
 from sync.sqlite import enable_wal
 
-#: The DDL of the outbox, run by the kiosk's schema migration 1. A later
-#: change to these tables is a new kiosk migration, never an edit here.
+#: The DDL of the outbox's version 1. A later change to these tables is a
+#: new step in ``MIGRATIONS``, never an edit here.
 SCHEMA_V1 = (
     """
     CREATE TABLE outbox (
@@ -39,7 +46,7 @@ SCHEMA_V1 = (
 )
 
 
-def create_schema(conn: sqlite3.Connection) -> None:
+def _v1(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA_V1:
         conn.execute(statement)
 
@@ -80,10 +87,10 @@ def append_text(conn: sqlite3.Connection, event_id: str, kind: str, occurred_at:
 #: sync_state key: every 'pending' row at or below this seq was sent
 SENT_THROUGH_KEY = "sent_through"
 
-#: The kiosk's schema migration 3 (issue 5): the watermark's table, and the
-#: (state, seq) index only for the rows that left the queue, so recording an
-#: event writes no index of state (the queue is read by seq from the watermark).
-SCHEMA_V3 = (
+#: The outbox's version 2: the watermark's table, and the (state, seq) index
+#: only for the rows that left the queue, so recording an event writes no
+#: index of state (the queue is read by seq from the watermark).
+SCHEMA_V2 = (
     "DROP INDEX outbox_state_seq",
     "CREATE INDEX outbox_settled ON outbox (state, seq) WHERE state <> 'pending'",
     """
@@ -100,8 +107,8 @@ SCHEMA_V3 = (
 SETTLED = "state <> 'pending'"
 
 
-def migrate_v3(conn: sqlite3.Connection) -> None:
-    for statement in SCHEMA_V3:
+def _v2(conn: sqlite3.Connection) -> None:
+    for statement in SCHEMA_V2:
         conn.execute(statement)
     first_pending = conn.execute("SELECT min(seq) FROM outbox WHERE state = 'pending'").fetchone()[0]
     through = first_pending - 1 if first_pending is not None else \
@@ -109,8 +116,8 @@ def migrate_v3(conn: sqlite3.Connection) -> None:
     set_state(conn, SENT_THROUGH_KEY, str(through))
 
 
-def migrate_v4(conn: sqlite3.Connection) -> None:
-    """The kiosk's schema migration 4 (issue 2): the outbox rebuilt without
+def _v3(conn: sqlite3.Connection) -> None:
+    """The outbox's version 3: the outbox rebuilt without
     AUTOINCREMENT and without a unique index of event_id, two B-trees fewer
     written by every event. Event ids are unique by construction (time-ordered
     UUIDs) and the hub keeps each once anyway; the client finds rows by seq.
@@ -140,6 +147,45 @@ def migrate_v4(conn: sqlite3.Connection) -> None:
     last = conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
     if sent_through(conn) > last:
         set_state(conn, SENT_THROUGH_KEY, str(last))
+
+
+MIGRATIONS = (_v1, _v2, _v3)
+SCHEMA_VERSION = len(MIGRATIONS)
+#: sync_state key: the version of the outbox's tables
+VERSION_KEY = "outbox_schema_version"
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The version of the outbox's tables in this database (0: none yet).
+    A database migrated before the outbox kept its own number is read from
+    its tables: the watermark's table came with 2, the rebuilt outbox
+    (no AUTOINCREMENT) with 3."""
+    tables = {name: sql for name, sql in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+        "AND name IN ('outbox', 'sync_state', 'outbox_sent')")}
+    if "sync_state" not in tables:
+        return 0
+    recorded = get_state(conn, VERSION_KEY)
+    if recorded is not None:
+        return int(recorded)
+    if "outbox_sent" not in tables:
+        return 1
+    return 2 if "AUTOINCREMENT" in tables["outbox"].upper() else 3
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the outbox's tables up to ``target``, inside the caller's
+    transaction (never commits). Returns the version it started from;
+    refuses tables from a newer program."""
+    start = schema_version(conn)
+    if start > SCHEMA_VERSION:
+        raise RuntimeError(f"outbox schema version {start} is newer than this program's "
+                           f"({SCHEMA_VERSION}): upgrade Accueil before opening it")
+    for version in range(start, target):
+        MIGRATIONS[version](conn)
+    if target > start:
+        set_state(conn, VERSION_KEY, str(target))
+    return start
 
 
 def sent_through(conn: sqlite3.Connection) -> int:

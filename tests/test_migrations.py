@@ -327,3 +327,31 @@ def test_store_open_migrates_a_file_made_by_plain_sqlite(tmp_path, clock):
     with Store.open(path, clock=clock) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == \
             migrations.SCHEMA_VERSION
+
+
+def _outbox_objects(conn: sqlite3.Connection) -> list[tuple]:
+    return conn.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN "
+                        "('outbox', 'outbox_sent', 'sync_state') ORDER BY type, name").fetchall()
+
+
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
+def test_the_outbox_keeps_its_own_schema_version(tmp_path, version):
+    """The outbox's version lives in sync_state, apart from the kiosk's
+    user_version; a database from before it did (no version row) is read
+    from its tables and upgrades to the same outbox as a new one."""
+    expected = {1: 1, 2: 1, 3: 2, 4: 3, 5: 3}[version]
+    conn = database_at(tmp_path / "old.db", version)
+    assert outbox.schema_version(conn) == expected
+    conn.execute("DELETE FROM sync_state WHERE key = ?", (outbox.VERSION_KEY,))  # as an older release left it
+    assert outbox.schema_version(conn) == expected
+    migrations.migrate(conn)
+    assert outbox.schema_version(conn) == outbox.SCHEMA_VERSION == 3
+    fresh = database_at(tmp_path / "new.db", migrations.SCHEMA_VERSION)
+    assert _outbox_objects(conn) == _outbox_objects(fresh)
+
+
+def test_an_outbox_from_a_newer_program_is_refused(tmp_path):
+    conn = database_at(tmp_path / "kiosk.db", migrations.SCHEMA_VERSION)
+    outbox.set_state(conn, outbox.VERSION_KEY, str(outbox.SCHEMA_VERSION + 1))
+    with pytest.raises(RuntimeError, match="outbox schema version"):
+        outbox.migrate(conn)

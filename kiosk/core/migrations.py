@@ -190,7 +190,7 @@ def _v1(conn: sqlite3.Connection) -> None:
     ]
     for statement in statements:
         conn.execute(statement)
-    outbox.create_schema(conn)
+    outbox.migrate(conn, target=1)
 
 
 def _v2(conn: sqlite3.Connection) -> None:
@@ -210,8 +210,8 @@ def _v2(conn: sqlite3.Connection) -> None:
 
 def _v3(conn: sqlite3.Connection) -> None:
     """The outbox's sent watermark (issue 5) and no index of state on the
-    queue (issue 2): see sync/outbox.py."""
-    outbox.migrate_v3(conn)
+    queue (issue 2): the outbox's version 2, see sync/outbox.py."""
+    outbox.migrate(conn, target=2)
 
 
 def _v4(conn: sqlite3.Connection) -> None:
@@ -220,8 +220,9 @@ def _v4(conn: sqlite3.Connection) -> None:
     Visits lose the unique index of their id, which no query reads (visits
     are read by time or by member) and which only guarded what time-ordered
     UUIDs made on the device already guarantee; the member index leaves out
-    anonymous visits. Rowids are kept: they are the recency watermark's."""
-    outbox.migrate_v4(conn)
+    anonymous visits. Rowids are kept: they are the recency watermark's.
+    The outbox goes to its version 3, see sync/outbox.py."""
+    outbox.migrate(conn, target=3)
     conn.execute("""
         CREATE TABLE visits_v4 (
             id TEXT NOT NULL,
