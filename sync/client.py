@@ -40,7 +40,7 @@ from urllib3.util.retry import Retry
 from sync import lock as sync_lock
 from sync import outbox, protocol
 from sync.clock import utc_now
-from sync.i18n import N_
+from sync.i18n import N_, French
 
 log = logging.getLogger(__name__)
 
@@ -151,15 +151,7 @@ class SyncResult:
                 "clock_skew_s": None if self.clock_skew_s is None else round(self.clock_skew_s, 1)}
 
 
-class _French(gettext.NullTranslations):
-    """French, the source language: the msgids themselves, one thing or
-    none in the singular (French says « 0 donnée envoyée »)."""
-
-    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
-        return msgid1 if n <= 1 else msgid2
-
-
-FRENCH = _French()
+FRENCH = French()
 
 
 def describe_en(result: dict) -> str:

@@ -8,7 +8,21 @@ translate them at display time through gettext.
 
 from __future__ import annotations
 
+import gettext
+
 
 def N_(message: str) -> str:
     """Mark ``message`` for extraction; returns it untranslated."""
     return message
+
+
+class French(gettext.NullTranslations):
+    """The source language as a catalogue: the msgids themselves, with
+    French's own plural rule (Plural-Forms: nplurals=2; plural=(n > 1)):
+    « 0 personne », not the English rule gettext falls back to."""
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return msgid1 if n <= 1 else msgid2
+
+    def npgettext(self, context: str, msgid1: str, msgid2: str, n: int) -> str:
+        return self.ngettext(msgid1, msgid2, n)

@@ -26,18 +26,16 @@ import re
 import textwrap
 import unicodedata
 from datetime import date, datetime
-from pathlib import Path
 
 import arabic_reshaper
 from babel.dates import format_date, format_time
 from bidi.algorithm import get_display
 from kivy.event import Observable
 
+from kiosk.catalogues import DOMAIN, LANGUAGES, LOCALE_DIR, load_catalogue  # noqa: F401
 from sync.clock import PARIS  # noqa: F401  (the screens import it from here)
+from sync.i18n import French  # noqa: F401
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
-DOMAIN = "accueil"
-LANGUAGES = ("fr", "en", "ar")
 RTL_LANGUAGES = ("ar",)
 
 #: Embedding controls: left-to-right, right-to-left, and the end of either.
@@ -92,24 +90,6 @@ def spoken(text: str) -> str:
     logical form), without the invisible direction controls: what a speech
     engine must get, never the reshaped visual string."""
     return str(getattr(text, "logical", "") or text).translate(_BIDI_CONTROLS)
-
-
-class French(_gettext.NullTranslations):
-    """The source language: the msgids themselves, with French's own plural
-    rule (Plural-Forms: nplurals=2; plural=(n > 1)): « 0 personne », not
-    the English rule gettext falls back to."""
-
-    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
-        return msgid1 if n <= 1 else msgid2
-
-    def npgettext(self, context: str, msgid1: str, msgid2: str, n: int) -> str:
-        return self.ngettext(msgid1, msgid2, n)
-
-
-def load_catalogue(lang: str) -> _gettext.NullTranslations:
-    if lang == "fr":
-        return French()
-    return _gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang])
 
 
 class Shaped(str):
