@@ -21,9 +21,9 @@ What it gives:
   stored, duplicate or rejected;
 * ``accueil_hub_batch_duration_seconds``: a histogram of the time from a
   batch's request to its answer (body read, checks, the write and commit);
-* ``accueil_hub_batches_in_progress``: batches being handled now: the hub's
-  queue (each holds at most one task of the batch checker, or waits for its
-  turn to write, or writes);
+* ``accueil_hub_batches_in_progress``: batches being handled now, the hub's
+  queue: each is being read, checked, waiting for its turn to write (a
+  connection, a lock) or writing;
 * ``accueil_hub_db_pool_connections{state}``: this process's database
   connections in use and idle;
 * ``accueil_hub_centre_last_batch_timestamp_seconds{centre_id}``: when the
