@@ -32,11 +32,13 @@ BUSY_RETRY_AFTER_S = 2
 def create_app(db_url: str | None = None, limits: api.Limits | None = None,
                check_workers: int = checker.DEFAULT_WORKERS,
                pre_auth_per_minute: int = ratelimit.DEFAULT_PER_MINUTE,
-               metrics_token: str | None = None) -> FastAPI:
+               metrics_token: str | None = None, read_db_url: str | None = None) -> FastAPI:
     """Open (and migrate) the database at ``db_url`` and build the app. While
     it is served, ``check_workers`` processes check the batches (see
     federation.checker; 0: in this process). ``metrics_token`` opens
-    /metrics to whoever sends it (federation.metrics; None: closed)."""
+    /metrics to whoever sends it (federation.metrics; None: closed).
+    ``read_db_url``, a read replica of the database, serves the dashboard's
+    figures (never migrated nor written: the replica follows the database)."""
     batch_checker = checker.Checker(check_workers)
 
     @contextlib.asynccontextmanager
@@ -54,6 +56,7 @@ def create_app(db_url: str | None = None, limits: api.Limits | None = None,
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.checker = batch_checker
     app.state.engine = db.open_engine(db_url)
+    app.state.read_engine = db.create_engine(read_db_url) if read_db_url else None
     app.state.limits = limits or api.Limits()
     app.state.rate_limiter = api.RateLimiter(app.state.limits.rate_per_minute)
     app.state.metrics = metrics.HubMetrics(app.state.engine, metrics_token)
@@ -99,7 +102,8 @@ def app_from_environment() -> FastAPI:
     $FEDERATION_MAX_EVENTS and $FEDERATION_RATE_LIMIT (requests a minute),
     the batch checker's processes from $FEDERATION_CHECK_WORKERS, the refusals
     a minute per client address from $FEDERATION_PRE_AUTH_RATE_LIMIT, the
-    token that opens /metrics from $FEDERATION_METRICS_TOKEN."""
+    token that opens /metrics from $FEDERATION_METRICS_TOKEN, the dashboard's
+    read replica from $FEDERATION_READ_DB."""
     limits = api.Limits()
     for attribute, variable in (("max_body_bytes", "FEDERATION_MAX_BODY_BYTES"),
                                 ("max_events", "FEDERATION_MAX_EVENTS"),
@@ -115,7 +119,8 @@ def app_from_environment() -> FastAPI:
     app = create_app(os.environ.get("FEDERATION_DB"), limits,
                      int(workers) if workers else checker.DEFAULT_WORKERS,
                      int(pre_auth) if pre_auth else ratelimit.DEFAULT_PER_MINUTE,
-                     os.environ.get(metrics.TOKEN_VARIABLE) or None)
+                     os.environ.get(metrics.TOKEN_VARIABLE) or None,
+                     os.environ.get("FEDERATION_READ_DB") or None)
     # the modules and app built at start live as long as the process: keep the
     # garbage collector from walking them again after every batch's garbage
     gc.collect()

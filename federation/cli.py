@@ -27,6 +27,7 @@ SERVE_LIMITS = {
     "window_past_years": "FEDERATION_WINDOW_PAST_YEARS",
     "window_future_days": "FEDERATION_WINDOW_FUTURE_DAYS",
     "pre_auth_rate_limit": "FEDERATION_PRE_AUTH_RATE_LIMIT",
+    "read_db": "FEDERATION_READ_DB",
     # read by federation.serving, uvicorn's protocol in each worker
     "header_timeout": "FEDERATION_HEADER_TIMEOUT",
     "body_timeout": "FEDERATION_BODY_TIMEOUT",
@@ -70,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--trusted-proxy", metavar="ADDRESSES",
                        help="comma-separated addresses of the reverse proxy in front, whose X-Forwarded-For "
                        "and X-Forwarded-Proto are believed (e.g. 127.0.0.1); by default none is")
+    serve.add_argument("--read-db", metavar="URL",
+                       help="a read replica of the database (postgresql://…) for the dashboard's figures "
+                       "and exports; the kiosks' batches and sign-in still use --db (default: $FEDERATION_READ_DB, "
+                       "else none)")
     serve.set_defaults(func=cmd_serve)
 
     add = commands.add_parser("add-centre", help="create a centre and its first enrolment code",

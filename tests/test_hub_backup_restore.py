@@ -167,7 +167,7 @@ def test_point_in_time_recovery_brings_back_what_was_stored_before_the_moment(ar
     cluster = archiving_cluster
     superuser = cluster.url()
     database = cluster.new_database()
-    hub = start_hub(database, tmp_path, check_workers=0)
+    hub = start_hub(database, tmp_path)
     try:
         device = hub.new_device()
         before_base = send_visits(hub, device, 30)

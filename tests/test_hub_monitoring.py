@@ -171,7 +171,7 @@ def test_a_short_metrics_token_is_refused_at_start(tmp_path):
 def test_several_workers_each_report_the_sum_of_all(hub_server, monkeypatch, tmp_path):
     monkeypatch.setenv(metrics.TOKEN_VARIABLE, TOKEN)
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
-    hub = hub_server(workers=2, check_workers=0)
+    hub = hub_server(workers=2)
     devices = [hub.new_device(f"Centre {n}") for n in range(6)]
     for n, device in enumerate(devices):
         events = [{"id": protocol.new_id(), "type": "visit.recorded", "occurred_at": protocol.utc_iso(WHEN),

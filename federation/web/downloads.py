@@ -23,7 +23,7 @@ def _view(request: Request, start: str, end: str, centre: str):
         period, error = read_period(request, start, end, centre, names)
         if error:
             raise Refused(400, "Période invalide", error.message_fr)
-    view = reports.overview_from(security.engine(request), period, datetime.now(timezone.utc))
+    view = reports.overview_from(security.report_engine(request), period, datetime.now(timezone.utc))
     return view, names.get(period.centre_id) if period.centre_id else None
 
 

@@ -40,7 +40,7 @@ def query_string(period: reports.Period) -> str:
 
 
 def _figures(request: Request, period: reports.Period):
-    view = reports.overview_from(security.engine(request), period, datetime.now(timezone.utc))
+    view = reports.overview_from(security.report_engine(request), period, datetime.now(timezone.utc))
     return view, weekly_chart(view.weeks)
 
 

@@ -92,6 +92,12 @@ def engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+def report_engine(request: Request) -> Engine:
+    """Where the dashboard's figures are read: a read replica when the hub has
+    one (`federation serve --read-db`), else the database itself."""
+    return getattr(request.app.state, "read_engine", None) or request.app.state.engine
+
+
 # ---------------------------------------------------------------- cookies
 
 def _secure(request: Request) -> bool:
