@@ -8,7 +8,6 @@ so a kiosk can tell the hub from a wifi portal; every error is JSON
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
 import os
@@ -19,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from federation import api, checker, ingest, metrics, ratelimit
+from federation import api, ingest, metrics, ratelimit
 from federation import store as db
 from sync import protocol
 
@@ -30,31 +29,18 @@ BUSY_RETRY_AFTER_S = 2
 
 
 def create_app(db_url: str | None = None, limits: api.Limits | None = None,
-               check_workers: int = checker.DEFAULT_WORKERS,
                pre_auth_per_minute: int = ratelimit.DEFAULT_PER_MINUTE,
                metrics_token: str | None = None, read_db_url: str | None = None) -> FastAPI:
-    """Open (and migrate) the database at ``db_url`` and build the app. While
-    it is served, ``check_workers`` processes check the batches (see
-    federation.checker; 0: in this process). ``metrics_token`` opens
-    /metrics to whoever sends it (federation.metrics; None: closed).
+    """Open (and migrate) the database at ``db_url`` and build the app.
+    ``metrics_token`` opens /metrics to whoever sends it (federation.metrics;
+    None: closed).
     ``read_db_url``, a read replica of the database, serves the dashboard's
     figures (never migrated nor written: the replica follows the database)."""
-    batch_checker = checker.Checker(check_workers)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI):
-        batch_checker.start()
-        try:
-            yield
-        finally:
-            batch_checker.stop()
-
     # no public /docs, /redoc or /openapi.json: the schema is served to
     # signed-in staff by the dashboard (federation.web), and the interactive
     # pages would load their scripts from a CDN, which the hub never does
-    app = FastAPI(title="Accueil federation hub", version=protocol.PROTOCOL_VERSION, lifespan=lifespan,
+    app = FastAPI(title="Accueil federation hub", version=protocol.PROTOCOL_VERSION,
                   docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.checker = batch_checker
     app.state.engine = db.open_engine(db_url)
     app.state.read_engine = db.create_engine(read_db_url) if read_db_url else None
     app.state.limits = limits or api.Limits()
@@ -100,7 +86,8 @@ def app_from_environment() -> FastAPI:
     """The app `federation serve` runs (in each worker): the database from
     $FEDERATION_DB, limits from $FEDERATION_MAX_BODY_BYTES,
     $FEDERATION_MAX_EVENTS and $FEDERATION_RATE_LIMIT (requests a minute),
-    the batch checker's processes from $FEDERATION_CHECK_WORKERS, the refusals
+    the window from $FEDERATION_WINDOW_PAST_YEARS and
+    $FEDERATION_WINDOW_FUTURE_DAYS, the refusals
     a minute per client address from $FEDERATION_PRE_AUTH_RATE_LIMIT, the
     token that opens /metrics from $FEDERATION_METRICS_TOKEN, the dashboard's
     read replica from $FEDERATION_READ_DB."""
@@ -114,10 +101,8 @@ def app_from_environment() -> FastAPI:
     # when events may have occurred to be stored (years before, days after their arrival)
     limits.window = ingest.Window(int(os.environ.get("FEDERATION_WINDOW_PAST_YEARS") or limits.window.past_years),
                                   int(os.environ.get("FEDERATION_WINDOW_FUTURE_DAYS") or limits.window.future_days))
-    workers = os.environ.get("FEDERATION_CHECK_WORKERS")
     pre_auth = os.environ.get("FEDERATION_PRE_AUTH_RATE_LIMIT")
     app = create_app(os.environ.get("FEDERATION_DB"), limits,
-                     int(workers) if workers else checker.DEFAULT_WORKERS,
                      int(pre_auth) if pre_auth else ratelimit.DEFAULT_PER_MINUTE,
                      os.environ.get(metrics.TOKEN_VARIABLE) or None,
                      os.environ.get("FEDERATION_READ_DB") or None)
@@ -126,10 +111,9 @@ def app_from_environment() -> FastAPI:
     gc.collect()
     gc.freeze()
     # a batch allocates tens of thousands of short-lived dicts and lists, which
-    # made 20 young collections a batch at the default 700 (0.7 us an event
-    # of the hub's CPU, measured with gc.callbacks during bench_sync); at
-    # GC_YOUNG_THRESHOLD most have been freed by their reference counts
-    # before a collection comes, and cycles are still collected
+    # at the default threshold of 700 set off a score of young collections a
+    # batch; at GC_YOUNG_THRESHOLD most have been freed by their reference
+    # counts before a collection comes, and cycles are still collected
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     return app
 

@@ -23,7 +23,6 @@ SERVE_LIMITS = {
     "max_body_bytes": "FEDERATION_MAX_BODY_BYTES",
     "max_events": "FEDERATION_MAX_EVENTS",
     "rate_limit": "FEDERATION_RATE_LIMIT",
-    "check_workers": "FEDERATION_CHECK_WORKERS",
     "window_past_years": "FEDERATION_WINDOW_PAST_YEARS",
     "window_future_days": "FEDERATION_WINDOW_FUTURE_DAYS",
     "pre_auth_rate_limit": "FEDERATION_PRE_AUTH_RATE_LIMIT",
@@ -52,9 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted, as sent (default 8 MiB)")
     serve.add_argument("--max-events", type=int, help="most events in one batch (default 5000)")
     serve.add_argument("--rate-limit", type=int, help="requests a minute allowed per device, 0 for none (default 1200)")
-    serve.add_argument("--check-workers", type=int,
-                       help="processes checking the batches beside each server process, 0 to check them "
-                       "in the server process (default 1)")
     serve.add_argument("--window-past-years", type=int,
                        help="events that occurred more than this many years before they reach the hub are "
                        "parked, not stored (default 10)")

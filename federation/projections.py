@@ -77,37 +77,16 @@ def _paris_day_of_hour(utc_hour: str) -> str:
     return moment.astimezone(PARIS).date().isoformat()
 
 
-@dataclass
-class Plan:
-    """What a batch's new events will change, worked out without the
-    database (``plan``), so that the ingest can do it before it takes the
-    write lock: the events by type, and the visits already added up."""
-
-    by_type: dict[str, list[tuple[str, dict]]]
-    visits: "_VisitPlan | None"
-
-
-def plan(new_events: list[tuple[str, dict]]) -> Plan:
-    """The plan of ``new_events``: (occurred_at as stored, event) pairs."""
-    by_type: dict[str, list[tuple[str, dict]]] = defaultdict(list)
-    kinds = {event["type"] for _at, event in new_events}
-    if len(kinds) == 1:  # most batches: no loop to sort them
-        by_type[kinds.pop()] = new_events
-    else:
-        for pair in new_events:
-            by_type[pair[1]["type"]].append(pair)
-    visits = by_type.pop("visit.recorded", None)
-    return Plan(by_type, _plan_visits(visits) if visits else None)
-
-
-def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]] | Plan) -> None:
+def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]]) -> None:
     """Fold newly stored events into the reporting tables: ``new_events`` is
-    (occurred_at as stored, event) pairs, or their ``plan``; each upsert
-    keeps the latest ``as_of``."""
-    planned = new_events if isinstance(new_events, Plan) else plan(new_events)
-    by_type = dict(planned.by_type)
-    if planned.visits is not None:
-        _project_visits(conn, centre_id, planned.visits)
+    (occurred_at as stored, event) pairs; each upsert keeps the latest
+    ``as_of``."""
+    by_type: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    for pair in new_events:
+        by_type[pair[1]["type"]].append(pair)
+    visits = by_type.pop("visit.recorded", None)
+    if visits:
+        _project_visits(conn, centre_id, _plan_visits(visits))
     erased = by_type.pop("member.erased", [])
     member_events = by_type.pop("member.created", []) + by_type.pop("member.updated", [])
     _project_members(conn, centre_id, member_events)
@@ -149,6 +128,8 @@ def driver_fetch(conn: Connection, sql: str, params: tuple) -> list[tuple]:
 
 @dataclass
 class _VisitPlan:
+    """A batch's visits added up before any statement (see _plan_visits)."""
+
     counts: list[tuple[str, str, str, int]]  # (day, reason, recorded_by, visits), in key order
     #: each (member, day) of the batch once, in key order, as two columns
     presence_members: list[str]
@@ -157,25 +138,6 @@ class _VisitPlan:
     span_members: list[str]
     span_firsts: list[str]
     span_lasts: list[str]
-
-    # pickled (by a checker process, see federation.ingest.Ready) as one text
-    # a column: member ids and days hold no newline. When each member came on
-    # one day of the batch (the usual case), the spans are the presence.
-    def __getstate__(self) -> tuple:
-        spans = None if self.span_members == self.presence_members else (
-            "\n".join(self.span_members), "\n".join(self.span_firsts), "\n".join(self.span_lasts))
-        return (self.counts, len(self.presence_members), "\n".join(self.presence_members),
-                "\n".join(self.presence_days), spans)
-
-    def __setstate__(self, state: tuple) -> None:
-        self.counts, present, members, days, spans = state
-        split = str.split
-        self.presence_members, self.presence_days = (split(members, "\n"), split(days, "\n")) if present else ([], [])
-        if spans is None:
-            self.span_members, self.span_firsts, self.span_lasts = \
-                self.presence_members, self.presence_days, self.presence_days
-        else:
-            self.span_members, self.span_firsts, self.span_lasts = (split(column, "\n") for column in spans)
 
 
 def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
@@ -220,7 +182,7 @@ _MEMBER_ID = methodcaller("get", "member_id")
 def _add_presence(conn: Connection, mark: str, centre_id: str, members: list[str], days: list[str]) -> None:
     for start in range(0, len(members), _ROWS_PER_STATEMENT):
         chunk = list(zip(members[start:start + _ROWS_PER_STATEMENT], days[start:start + _ROWS_PER_STATEMENT]))
-        if mark == "?":  # SQLite: the centre bound once a statement (as ingest._numbered_insert_sql)
+        if mark == "?":  # SQLite: the centre bound once a statement (numbered parameters)
             params = (centre_id, *chain.from_iterable(chunk))
         else:
             params = tuple(chain.from_iterable(zip(repeat(centre_id), map(_FIRST, chunk), map(_SECOND, chunk))))
@@ -433,8 +395,8 @@ def _project_sessions(conn: Connection, centre_id: str, pairs: list[tuple[str, d
     _upsert_latest(conn, sessions, ["centre_id", "session_id"], [{
         "centre_id": centre_id, "session_id": event["data"]["session_id"],
         "workshop_id": event["data"]["workshop_id"],
-        "starts_at": db.utc_text(event["data"]["starts_at"]),
-        "ends_at": db.utc_text(event["data"]["ends_at"]),
+        "starts_at": protocol.utc_text(event["data"]["starts_at"]),
+        "ends_at": protocol.utc_text(event["data"]["ends_at"]),
         "capacity": event["data"]["capacity"], "cancelled": False, "as_of": at,
     } for at, event in pairs],
         # a cancellation is final, whichever event arrives first; one that

@@ -32,50 +32,6 @@ MAX_PERIOD_DAYS = 366 * 5
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 DEFAULT_MONTHS = 3
 
-#: Indexes the report queries need across all centres (the store's own indexes
-#: lead with centre_id, which serves one centre's page but not the overview).
-#: Most are covering, so the overview reads index pages only.
-_INDEXES = [
-    "CREATE INDEX IF NOT EXISTS r_visit_counts_day_reason ON p_visit_counts (day, reason, visits)",
-    "CREATE INDEX IF NOT EXISTS r_visit_counts_day_centre ON p_visit_counts (day, centre_id, visits)",
-    "CREATE INDEX IF NOT EXISTS r_visits_member_day ON p_visits (centre_id, member_id, day)",
-    "CREATE INDEX IF NOT EXISTS r_members_created ON p_members (created_day, centre_id)",
-    # participants are counted by profile: reading members in this order
-    # spares SQLite a sort of every member, and holds the keys the probe needs
-    "CREATE INDEX IF NOT EXISTS r_members_profile ON p_members (age_band, gender, qpv, centre_id, member_id)",
-    "CREATE INDEX IF NOT EXISTS r_sessions_starts ON p_sessions "
-    "(starts_at, cancelled, centre_id, session_id, workshop_id)",
-    "CREATE INDEX IF NOT EXISTS r_registrations_session ON p_registrations (centre_id, session_id, status)",
-    "CREATE INDEX IF NOT EXISTS r_attendance_session ON p_attendance "
-    "(centre_id, session_id, present, walk_in, member_id)",
-]
-
-
-#: Schema step 3: participants are read from the members' side, each with its
-#: visit span (federation.store.p_members), in the order of their profile so
-#: the counts stream without a sort; the index holds every column the query
-#: reads, the keys of the p_presence probe included.
-_V3_INDEXES = [
-    "DROP INDEX IF EXISTS r_members_profile",
-    "CREATE INDEX IF NOT EXISTS r_members_span ON p_members "
-    "(age_band, gender, qpv, first_visit_day, last_visit_day, centre_id, member_id)",
-]
-
-
-def create_indexes(conn: Connection) -> None:
-    """Schema step 2 of federation.store: the indexes these queries used then
-    (r_visits_member_day went with p_visits in step 3, r_members_profile was
-    replaced by r_members_span)."""
-    for ddl in _INDEXES:
-        conn.exec_driver_sql(ddl)
-
-
-def create_indexes_v3(conn: Connection) -> None:
-    """Schema step 3 of federation.store."""
-    for ddl in _V3_INDEXES:
-        conn.exec_driver_sql(ddl)
-
-
 class PeriodError(ValueError):
     """A bad period: ``field`` is the form field, ``message_fr`` is for the page."""
 

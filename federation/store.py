@@ -1,4 +1,7 @@
-"""The hub's database: tables, engine creation, versioned schema.
+"""The hub's database: every table and index, the versioned schema's
+migrations, engine creation. The schema lives here and only here: other
+modules import the tables; a migration step never calls them (what a step
+needs is written in the step, frozen as it was released).
 
 One code path for SQLite (the default, a file in WAL mode) and PostgreSQL
 (``postgresql://`` or ``postgresql+psycopg://``, driven by psycopg 3), through
@@ -21,24 +24,26 @@ Conventions other modules rely on (the dashboard's report queries read them):
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import json
 import os
-import re
 import threading
 import weakref
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from sync import protocol
+from sync import clock, protocol
 from sync.sqlite import enable_wal
 
 DEFAULT_DB_URL = "sqlite:///federation.db"
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 
 metadata = sa.MetaData()
-
 
 
 def _id(name: str, *args, **kw) -> sa.Column:
@@ -244,6 +249,36 @@ p_attendance = sa.Table(
     sa.Index("p_attendance_session", "centre_id", "session_id"),
 )
 
+# ---------------------------------------------------------------- the dashboard's accounts (schema 2)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("disabled_at", sa.String(32), nullable=True),
+)
+
+web_sessions = sa.Table(
+    "web_sessions", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("expires_at", sa.String(32), nullable=False),
+)
+
+login_failures = sa.Table(
+    "login_failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("client", sa.String(64), nullable=False),
+    sa.Column("failed_at", sa.String(32), nullable=False),
+    sa.Index("ix_login_failures_email", "email", "failed_at"),
+    sa.Index("ix_login_failures_client", "client", "failed_at"),
+)
+
 schema_version = sa.Table(
     "schema_version", metadata,
     sa.Column("version", sa.Integer, primary_key=True),
@@ -297,29 +332,59 @@ def _v1(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX events_centre_type ON events (centre_id, type)")  # dropped in step 4
 
 
-def _v2(conn: Connection) -> None:
-    # the dashboard's staff accounts and sessions, and the indexes its reports
-    # need, are defined beside the code that uses them (imported here, not at
-    # the top, because those modules import this one)
-    from federation import reports, users
+#: Indexes the dashboard's report queries need across all centres (the
+#: tables' own indexes lead with centre_id, which serves one centre's page but
+#: not the overview). Most are covering, so the overview reads index pages only.
+_V2_REPORT_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS r_visit_counts_day_reason ON p_visit_counts (day, reason, visits)",
+    "CREATE INDEX IF NOT EXISTS r_visit_counts_day_centre ON p_visit_counts (day, centre_id, visits)",
+    "CREATE INDEX IF NOT EXISTS r_visits_member_day ON p_visits (centre_id, member_id, day)",  # gone in step 3
+    "CREATE INDEX IF NOT EXISTS r_members_created ON p_members (created_day, centre_id)",
+    # participants were counted by profile: reading members in this order
+    # spared SQLite a sort of every member (replaced in step 3)
+    "CREATE INDEX IF NOT EXISTS r_members_profile ON p_members (age_band, gender, qpv, centre_id, member_id)",
+    "CREATE INDEX IF NOT EXISTS r_sessions_starts ON p_sessions "
+    "(starts_at, cancelled, centre_id, session_id, workshop_id)",
+    "CREATE INDEX IF NOT EXISTS r_registrations_session ON p_registrations (centre_id, session_id, status)",
+    "CREATE INDEX IF NOT EXISTS r_attendance_session ON p_attendance "
+    "(centre_id, session_id, present, walk_in, member_id)",
+]
 
-    users.create_tables(conn)
-    reports.create_indexes(conn)
+#: Step 3: participants are read from the members' side, each with its visit
+#: span, in the order of their profile so the counts stream without a sort;
+#: the index holds every column the query reads, the keys of the p_presence
+#: probe included.
+_V3_REPORT_INDEXES = [
+    "DROP INDEX IF EXISTS r_members_profile",
+    "CREATE INDEX IF NOT EXISTS r_members_span ON p_members "
+    "(age_band, gender, qpv, first_visit_day, last_visit_day, centre_id, member_id)",
+]
+
+
+def _v2(conn: Connection) -> None:
+    # the dashboard's staff accounts and sessions, and its reports' indexes
+    metadata.create_all(conn, tables=[users, web_sessions, login_failures])
+    for ddl in _V2_REPORT_INDEXES:
+        conn.exec_driver_sql(ddl)
 
 
 def _v3(conn: Connection) -> None:
     # p_visits (a row and three b-trees a visit) gives way to p_presence (one
     # row a member's day) and each member's visit span on p_members
-    from federation import projections, reports
-
     p_presence.create(conn)
     conn.exec_driver_sql(
         "INSERT INTO p_presence (centre_id, member_id, day) "
         "SELECT DISTINCT centre_id, member_id, day FROM p_visits WHERE member_id IS NOT NULL")
     for column in ("first_visit_day", "last_visit_day"):
         conn.exec_driver_sql(f"ALTER TABLE p_members ADD COLUMN {column} VARCHAR(10)")
-    projections.refresh_visit_spans(conn)
-    reports.create_indexes_v3(conn)
+    conn.exec_driver_sql(
+        "UPDATE p_members SET "
+        "first_visit_day = (SELECT min(p.day) FROM p_presence p "
+        "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id), "
+        "last_visit_day = (SELECT max(p.day) FROM p_presence p "
+        "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id)")
+    for ddl in _V3_REPORT_INDEXES:
+        conn.exec_driver_sql(ddl)
     conn.exec_driver_sql("DROP TABLE p_visits")  # its indexes go with it
 
 
@@ -337,11 +402,151 @@ def _v5(conn: Connection) -> None:
     # what earlier hubs stored is held to today's allow-list: bodies rebuilt
     # from their types' fields (extra fields, personal ones included, gone),
     # events dated outside the window parked, conflicts bounded a device
-    from federation import ingest
-
     parked.create(conn)
     conn.exec_driver_sql("CREATE INDEX conflicts_centre_device ON conflicts (centre_id, device_id)")
-    ingest.clean_held(conn)
+    _v5_clean_held(conn)
+
+
+# ---------------------------------------------------------------- step 5's cleaning
+#
+# Frozen as released: what step 5 holds earlier hubs' rows to is the
+# allow-list and the window of its day, written out here, so that a later
+# change of the protocol or of the ingest never changes what this step does.
+
+#: each event type's data fields at schema 5 (sync.protocol.EVENT_TYPES then)
+_V5_ALLOWED = {
+    "visit.recorded": {"visit_id", "member_id", "reason", "recorded_by"},
+    "member.created": {"member_id", "age_band", "gender", "commune", "neighbourhood", "qpv"},
+    "member.updated": {"member_id", "age_band", "gender", "commune", "neighbourhood", "qpv"},
+    "member.erased": {"member_id"},
+    "workshop.created": {"workshop_id", "title", "theme", "place"},
+    "workshop.updated": {"workshop_id", "title", "theme", "place"},
+    "session.created": {"session_id", "workshop_id", "starts_at", "ends_at", "capacity"},
+    "session.updated": {"session_id", "workshop_id", "starts_at", "ends_at", "capacity"},
+    "session.cancelled": {"session_id"},
+    "registration.changed": {"registration_id", "session_id", "member_id", "status"},
+    "attendance.taken": {"attendance_id", "session_id", "member_id", "present", "walk_in"},
+}
+#: the ingest's default window at schema 5: years before, days after the arrival
+_V5_PAST_YEARS, _V5_FUTURE_DAYS = 10, 1
+#: conflicts kept a device at schema 5
+_V5_KEPT_PER_DEVICE = 1000
+#: rows read at a time (an old hub may hold bodies of megabytes)
+_V5_CHUNK = 500
+
+
+def _v5_rebuilt(event: object) -> dict:
+    """A stored body rebuilt from its type's allowed fields: every other
+    field goes, a personal one included. An erasure's ``redacted`` mark stays."""
+    event = event if isinstance(event, dict) else {}
+    kind = event.get("type")
+    allowed = _V5_ALLOWED.get(kind, set()) if isinstance(kind, str) else set()
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    kept = {key: value for key, value in data.items() if key in allowed}
+    if data.get("redacted") is True:
+        kept["redacted"] = True
+    return {"id": event.get("id"), "type": kind, "occurred_at": event.get("occurred_at"), "data": kept}
+
+
+def _v5_rebuilt_text(body: str, content_hash: str) -> tuple[str, str] | None:
+    """(body, hash) rebuilt from ``body``, or None when it is clean already.
+    A redacted body keeps the hash of what was received (replays still
+    recognised); any other gets the hash of its new text, which is what a
+    replay of it is stored as."""
+    try:
+        event = orjson.loads(body)  # a number it reads otherwise can only be in a field that goes
+    except orjson.JSONDecodeError:
+        event = json.loads(body)
+    clean = _v5_rebuilt(event)
+    if clean == event:
+        return None
+    text = json.dumps(clean, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    redacted = clean["data"].get("redacted") is True
+    return text, content_hash if redacted else hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1024)
+def _v5_bounds(received_at: str) -> tuple[str, str]:
+    """(earliest, latest) occurred_at kept for an event received at ``received_at``."""
+    received = datetime.fromisoformat(received_at.replace("Z", "+00:00")).astimezone(timezone.utc)
+    year = max(1900, received.year - _V5_PAST_YEARS)
+    earliest = received.replace(year=year, day=28) if (received.month, received.day) == (2, 29) \
+        else received.replace(year=year)
+    latest = received + timedelta(days=_V5_FUTURE_DAYS)
+    return tuple(f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z" for moment in (earliest, latest))
+
+
+def _v5_clean_held(conn: Connection) -> None:
+    """Every event's and conflict's body rebuilt from the allowed fields;
+    events that occurred outside the window around their arrival moved to
+    parked (event_counts recounted for their centres; the reporting tables
+    keep what they were given); each device keeps its first conflicts."""
+    c, last, moved_centres = events.c, 0, set()
+    while True:
+        chunk = conn.execute(sa.select(c.seq, c.occurred_at, c.received_at, c.body, c.content_hash)
+                             .where(c.seq > last).order_by(c.seq).limit(_V5_CHUNK)).all()
+        if not chunk:
+            break
+        last = chunk[-1].seq
+        updates, moved = [], []
+        for seq, occurred_at, received_at, body, content_hash in chunk:
+            rebuilt = _v5_rebuilt_text(body, content_hash)
+            body, digest = rebuilt or (body, content_hash)
+            try:
+                earliest, latest = _v5_bounds(received_at)
+            except (ValueError, OverflowError):  # no time to hold it to: it stays
+                earliest, latest = occurred_at, occurred_at
+            if not earliest <= occurred_at <= latest:
+                row = conn.execute(sa.select(events).where(c.seq == seq)).one()
+                moved.append(dict(row._mapping, body=body, content_hash=digest, reason=(
+                    f"occurred_at: {occurred_at} is outside this hub's window ({earliest} to {latest}): "
+                    "parked for the federation to review")))
+            elif rebuilt is not None:
+                updates.append({"b_seq": seq, "b_body": body, "b_hash": digest})
+        if updates:
+            conn.execute(events.update().where(c.seq == sa.bindparam("b_seq"))
+                         .values(body=sa.bindparam("b_body"), content_hash=sa.bindparam("b_hash")), updates)
+        if moved:
+            columns = [name for name in parked.c.keys() if name != "id"]
+            conn.execute(sa.text(
+                f"INSERT INTO parked ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in columns)}) "
+                "ON CONFLICT (centre_id, event_id, content_hash) DO NOTHING"),
+                [{name: row[name] for name in columns} for row in moved])
+            conn.execute(events.delete().where(c.seq.in_([row["seq"] for row in moved])))
+            moved_centres.update(row["centre_id"] for row in moved)
+    for centre_id in sorted(moved_centres):
+        conn.execute(event_counts.delete().where(event_counts.c.centre_id == centre_id))
+        conn.execute(sa.text(
+            "INSERT INTO event_counts (centre_id, type, events, first_occurred_at, last_occurred_at) "
+            "SELECT centre_id, type, count(*), min(occurred_at), max(occurred_at) FROM events "
+            "WHERE centre_id = :centre GROUP BY centre_id, type"), {"centre": centre_id})
+    _v5_clean_conflicts(conn)
+
+
+def _v5_clean_conflicts(conn: Connection) -> None:
+    last = 0
+    while True:
+        chunk = conn.execute(sa.select(conflicts.c.id, conflicts.c.body, conflicts.c.content_hash)
+                             .where(conflicts.c.id > last).order_by(conflicts.c.id).limit(_V5_CHUNK)).all()
+        if not chunk:
+            break
+        last = chunk[-1].id
+        updates = []
+        for conflict_id, body, content_hash in chunk:
+            rebuilt = _v5_rebuilt_text(body, content_hash)
+            if rebuilt is not None:
+                updates.append({"b_id": conflict_id, "b_body": rebuilt[0], "b_hash": rebuilt[1]})
+        if updates:
+            conn.execute(conflicts.update().where(conflicts.c.id == sa.bindparam("b_id"))
+                         .values(body=sa.bindparam("b_body"), content_hash=sa.bindparam("b_hash")), updates)
+    crowded = conn.execute(sa.select(conflicts.c.centre_id, conflicts.c.device_id)
+                           .group_by(conflicts.c.centre_id, conflicts.c.device_id)
+                           .having(sa.func.count() > _V5_KEPT_PER_DEVICE)).all()
+    for centre_id, device_id in crowded:
+        device = conflicts.c.device_id.is_(None) if device_id is None else conflicts.c.device_id == device_id
+        beyond = conn.execute(sa.select(conflicts.c.id).where(conflicts.c.centre_id == centre_id, device)
+                              .order_by(conflicts.c.id).offset(_V5_KEPT_PER_DEVICE)).scalars().all()
+        conn.execute(conflicts.delete().where(conflicts.c.id.in_(beyond)))
 
 
 #: version -> step. Steps run in order inside one transaction each.
@@ -434,10 +639,6 @@ def write_turn(engine: Engine) -> Iterator[None]:
         yield
 
 
-def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
-    return engine_or_conn.dialect.name == "sqlite"
-
-
 def param_mark(conn: Connection) -> str:
     """The driver's parameter mark, for SQL run with ``exec_driver_sql``:
     sqlite3's ``?`` or psycopg's ``%s``."""
@@ -485,16 +686,5 @@ def open_engine(url: str | None = None) -> Engine:
     return engine
 
 
-UTC_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-
-
-def utc_text(text: str) -> str:
-    """A valid protocol time as utc_iso text, so times sort as text whatever
-    offset the kiosk wrote (kiosks write utc_iso already: kept as is)."""
-    if UTC_ISO.fullmatch(text):
-        return text
-    return protocol.utc_iso(protocol.parse_utc(text))
-
-
 def utc_now_iso() -> str:
-    return protocol.utc_iso(datetime.now(timezone.utc))
+    return protocol.utc_iso(clock.utc_now())

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from federation.store import metadata, writer
+from federation.store import login_failures, users, web_sessions, writer
 
 SESSION_LIFETIME = timedelta(hours=12)
 #: failed sign-ins allowed for one e-mail address from one client address, and
@@ -33,38 +33,6 @@ MIN_PASSWORD_LENGTH = 10
 
 # scrypt cost: n=2**14, r=8 takes ~50 ms and 16 MiB, as OWASP suggests for scrypt
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
-
-users = sa.Table(
-    "users",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("email", sa.String(254), nullable=False, unique=True),
-    sa.Column("password_hash", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.String(32), nullable=False),
-    sa.Column("disabled_at", sa.String(32), nullable=True),
-)
-
-web_sessions = sa.Table(
-    "web_sessions",
-    metadata,
-    sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
-    sa.Column("csrf_token", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.String(32), nullable=False),
-    sa.Column("expires_at", sa.String(32), nullable=False),
-)
-
-login_failures = sa.Table(
-    "login_failures",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("email", sa.String(254), nullable=False),
-    sa.Column("client", sa.String(64), nullable=False),
-    sa.Column("failed_at", sa.String(32), nullable=False),
-    sa.Index("ix_login_failures_email", "email", "failed_at"),
-    sa.Index("ix_login_failures_client", "client", "failed_at"),
-)
-
 
 class UserError(ValueError):
     """A bad account field; ``field`` names it."""
@@ -251,8 +219,3 @@ def end_session(engine: Engine, token: str) -> None:
 def csrf_matches(session: WebSession, submitted: str | None) -> bool:
     return bool(submitted) and hmac.compare_digest(session.csrf_token.encode(),
                                                    str(submitted).encode())
-
-
-def create_tables(conn: sa.Connection) -> None:
-    """Schema step 2 of federation.store: this module's tables."""
-    metadata.create_all(conn, tables=[users, web_sessions, login_failures])

@@ -636,14 +636,17 @@ def validate_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> tuple[l
     return valid, rejected
 
 
-def check_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> Checked:
+def check_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH, repeats: list[dict] | None = None) -> Checked:
     """Check a batch's envelope, then each event on its own.
 
     Returns (valid events, each rebuilt from its known fields; rejected,
     each ``{"id": <event id or null>, "index": i, "field": f, "reason":
     "..."}``; dropped, each ``{"id", "index", "fields": [paths]}`` for a
     valid event that came with unknown fields). A bad envelope raises
-    ProtocolError: the whole batch is refused.
+    ProtocolError: the whole batch is refused. An id sent twice is a
+    replay: its first valid copy counts; the later valid copies, rebuilt,
+    go to ``repeats`` when given (the hub keeps one of another content as
+    a conflict).
     """
     if not isinstance(body, dict):
         raise ProtocolError("batch", "must be a JSON object")
@@ -653,7 +656,7 @@ def check_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> Checked:
         raise ProtocolError("events", "must be a list")
     if len(events) > max_events:
         raise ProtocolError("events", f"at most {max_events} events a batch, got {len(events)}")
-    return _validate_each(events)
+    return _validate_each(events, repeats)
 
 
 def answer_id(event_id: Any) -> str | None:
@@ -665,7 +668,7 @@ def answer_id(event_id: Any) -> str | None:
     return None
 
 
-def _validate_each(events: list) -> Checked:
+def _validate_each(events: list, repeats: list[dict] | None = None) -> Checked:
     """check_batch's general path: each event on its own."""
     valid: list[dict] = []
     rejected: list[dict] = []
@@ -681,6 +684,8 @@ def _validate_each(events: list) -> Checked:
             continue
         if event_id in seen:
             # the same event twice in one batch: keep the first, the second is a replay
+            if repeats is not None:
+                repeats.append(clean)
             continue
         seen.add(event_id)
         valid.append(clean)

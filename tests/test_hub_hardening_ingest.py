@@ -510,7 +510,7 @@ def in_process_hub(hub_db_url):
     from federation import app as hub_app
     from federation import centres
 
-    app = hub_app.create_app(hub_db_url, check_workers=0, pre_auth_per_minute=0)
+    app = hub_app.create_app(hub_db_url, pre_auth_per_minute=0)
     with db.writer(app.state.engine) as conn, conn.begin():
         _centre, code = centres.add_centre(conn, "Centre social Les Tilleuls")
         token = centres.enrol(conn, code, "Borne")["device_token"]
