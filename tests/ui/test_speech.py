@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 
 import pytest
 from kivyhelp import settle, tap
@@ -88,6 +89,14 @@ def expected(app, centre, name: str) -> list[str]:
             for _icon, text in CONSENT_ITEMS]
         return [t("Vos informations")] + items + [t("Êtes-vous d'accord ?"), t("Oui, je suis d'accord"),
                                                   t("Non, merci")]
+    if name == "workshop":
+        screen = app.screen("workshop")
+        session = centre.workshops.session(screen.session_id)
+        return [session["title"], session["description"] or "", _.span(
+            datetime.fromisoformat(session["starts_at"]), datetime.fromisoformat(session["ends_at"])),
+            session["place"], fill(_._catalogues[_.lang].ngettext(
+                "Encore %(n)d place libre", "Encore %(n)d places libres", 2), {"n": 2}),
+            t("Je m'inscris"), t("J'annule mon inscription")]
     if name == "card":
         return [t("Bienvenue, %(name)s !", name="Aïcha"),
                 t("Voici votre carte. Passez-la devant le lecteur à chaque visite."), t("Je suis là"),
@@ -107,10 +116,15 @@ def show(app, centre, name: str) -> None:
     if name == "checkin":
         app.start_checkin()
         return
+    if name == "workshop":
+        workshop = centre.workshops.create_workshop("Café des parents", "parentalite", place="Salle bleue")
+        session = centre.workshops.add_session(workshop["id"], datetime(2026, 12, 3, 13, 0, tzinfo=timezone.utc),
+                                               datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc), 2)
+        app.screen("workshop").session_id = session["id"]
     app.go(name)
 
 
-SCREENS = ("home", "checkin", "reason", "confirmation", "workshops", "first_visit", "consent", "card")
+SCREENS = ("home", "checkin", "reason", "confirmation", "workshops", "workshop", "first_visit", "consent", "card")
 
 
 @pytest.mark.parametrize("lang", LANGS)
