@@ -66,6 +66,8 @@ TOKEN_VARIABLE = "FEDERATION_METRICS_TOKEN"
 MIN_TOKEN_CHARS = 16
 #: how long /healthz waits for the database before answering 503
 HEALTH_DB_TIMEOUT_S = 3.0
+#: how long /metrics waits for its figures (Prometheus gives up after 10 s by default)
+METRICS_TIMEOUT_S = 8.0
 #: the request whose handling is counted and timed
 BATCH_REQUEST = ("POST", "/api/v1/batches")
 #: seconds; from a small batch on an idle hub to one that waits its turn behind many
@@ -95,6 +97,8 @@ class HubMetrics:
                                  registry=self.registry, multiprocess_mode="livesum")
         for outcome in ("stored", "duplicate", "rejected"):
             self.events.labels(outcome)  # shown at 0 before the first batch
+        self.ping = SingleFlight()
+        self.scrape = SingleFlight()
 
     # ------------------------------------------------------------ counting
 
@@ -214,6 +218,30 @@ class BatchTimer:
             self.metrics.count_batch(status, time.perf_counter() - started)
 
 
+class SingleFlight:
+    """A blocking call run in the thread pool at most once at a time: a
+    caller that comes while it runs waits for the same result. A database
+    that does not answer (a host dropping packets) then holds one thread of
+    the pool however often /healthz or /metrics is asked, never enough of
+    them to starve the batches. Used from the event loop only."""
+
+    def __init__(self):
+        self._running: asyncio.Future | None = None
+
+    async def run(self, function, *args, timeout: float):
+        running = self._running
+        if running is None or running.done():
+            running = self._running = asyncio.ensure_future(run_in_threadpool(function, *args))
+            running.add_done_callback(_consume)
+        return await asyncio.wait_for(asyncio.shield(running), timeout)
+
+
+def _consume(future: asyncio.Future) -> None:
+    # a failure nobody waited for any more (it timed out) is not logged again
+    if not future.cancelled():
+        future.exception()
+
+
 # ---------------------------------------------------------------- endpoints
 
 router = APIRouter(tags=["monitoring"], include_in_schema=False)
@@ -223,7 +251,7 @@ router = APIRouter(tags=["monitoring"], include_in_schema=False)
 async def healthz(request: Request) -> JSONResponse:
     """Liveness and database reachability; no token, nothing but a word."""
     try:
-        await asyncio.wait_for(run_in_threadpool(_ping, request.app.state.engine), HEALTH_DB_TIMEOUT_S)
+        await request.app.state.metrics.ping.run(_ping, request.app.state.engine, timeout=HEALTH_DB_TIMEOUT_S)
     except (asyncio.TimeoutError, sa.exc.SQLAlchemyError, OSError) as error:
         log.warning("healthz: the database did not answer: %s", error or type(error).__name__)
         return JSONResponse({"status": "unavailable"}, status_code=503,
@@ -246,7 +274,11 @@ async def metrics_page(request: Request) -> Response:
         return JSONResponse({"error": "the metrics token is required: Authorization: Bearer <token>",
                              "field": "authorization"}, status_code=401,
                             headers={"WWW-Authenticate": "Bearer"})
-    body = await run_in_threadpool(metrics.exposition)
+    try:
+        body = await metrics.scrape.run(metrics.exposition, timeout=METRICS_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        return JSONResponse({"error": "the figures took too long: retry later"}, status_code=503,
+                            headers={"Retry-After": "5"})
     return Response(body, media_type=exposition.CONTENT_TYPE_PLAIN_0_0_4,
                     headers={"Cache-Control": "no-store"})
 

@@ -186,3 +186,28 @@ def test_several_workers_each_report_the_sum_of_all(hub_server, monkeypatch, tmp
         samples = scrape(hub)
         assert value(samples, "accueil_hub_events_total", outcome="stored") == 21
         assert value(samples, "accueil_hub_batches_total", outcome="accepted", status="200") == 6
+
+
+def test_a_database_that_hangs_holds_one_thread_however_often_health_is_asked():
+    import asyncio
+    import threading
+
+    release, calls = threading.Event(), []
+
+    def hanging_ping() -> str:
+        calls.append(1)
+        release.wait(10)
+        return "answered"
+
+    async def main() -> list:
+        flight = metrics.SingleFlight()
+        probes = [flight.run(hanging_ping, timeout=0.2) for _ in range(20)]
+        timed_out = await asyncio.gather(*probes, return_exceptions=True)
+        started = len(calls)
+        release.set()
+        return timed_out + [started, await flight.run(hanging_ping, timeout=5)]
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(outcome, asyncio.TimeoutError) for outcome in outcomes[:20])
+    assert outcomes[20] == 1  # the twenty probes shared one call
+    assert outcomes[21] == "answered"
