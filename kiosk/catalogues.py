@@ -71,3 +71,32 @@ class Words:
 def for_environment(environ: Mapping[str, str] | None = None) -> Words:
     """The messages in the language of the environment (``os.environ``)."""
     return Words(language_from(os.environ if environ is None else environ))
+
+
+class _EnvironmentWords:
+    """``Words`` for the process's environment, loaded at the first message
+    (a command that prints nothing reads no catalogue)."""
+
+    _words: Words | None = None
+
+    def _get(self) -> Words:
+        if self._words is None:
+            self._words = for_environment()
+        return self._words
+
+    @property
+    def catalogue(self) -> gettext.NullTranslations:
+        return self._get().catalogue
+
+    def gettext(self, msgid: str) -> str:
+        return self._get().gettext(msgid)
+
+    def __call__(self, msgid: str, /, **params) -> str:
+        return self._get()(msgid, **params)
+
+    def ngettext(self, singular: str, plural: str, n: int, /, **params) -> str:
+        return self._get().ngettext(singular, plural, n, **params)
+
+
+#: The commands' translator: ``_("…", **params)``, ``_.ngettext(…)``, ``_.gettext``.
+command_words = _EnvironmentWords()

@@ -1,8 +1,12 @@
-"""The `kiosk` command: a thin layer over kiosk.core, sync and the UI.
+"""The `kiosk` command: a thin layer over kiosk.core, kiosk.syncing and the UI.
 
 Each sub-command is one small function here named after it (`cmd_demo`,
 `cmd_run`, …) with its arguments declared in `build_parser`; the work itself
-lives in the library. Help texts are written for a centre's staff.
+lives in the library. One convention, Debian's: commands, options and
+``--help`` in English, written for a centre's staff; what a person reads
+when a command runs is French through gettext, English under an English
+locale (kiosk/catalogues.py chooses from LANGUAGE, LC_ALL, LC_MESSAGES, LANG).
+Logs and technical details on stderr stay in English.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import sys
 from pathlib import Path
 
 from kiosk import __version__
+from kiosk.catalogues import command_words as _
 
 DEFAULT_DB = "accueil.db"
 
@@ -89,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.add_argument("--db", help="database file of the centre (default: the one `kiosk run` opens)")
     enrol.add_argument("--hub", required=True, help="the hub's address, e.g. https://hub.example.org")
     enrol.add_argument("--code", required=True, help="the enrolment code from the federation")
-    enrol.add_argument("--label", default="Borne accueil", help="what this kiosk is, for the federation")
+    enrol.add_argument("--label", help="what this kiosk is, for the federation (default: Borne accueil)")
     enrol.set_defaults(func=cmd_enrol)
 
     sync = commands.add_parser(
@@ -134,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--months", type=int, help="retention period in months (default: the setting)")
     purge.set_defaults(func=cmd_purge)
 
-    # ---- export, report, backup, restore, cards, staff (the centre's side; help in French)
+    # ---- export, report, backup, restore, cards, staff (the centre's side)
     from kiosk import cli_admin
 
     cli_admin.add_commands(commands)
@@ -247,17 +252,18 @@ def cmd_purge(args: argparse.Namespace) -> int:
     from kiosk.core.errors import DomainError
 
     if not Path(args.db).exists():
-        raise SystemExit(f"Base introuvable : {args.db} (database not found)")
+        raise SystemExit(_("Base introuvable : %(path)s", path=args.db) + " (database not found)")
     with Centre.open(args.db) as centre:
         try:
             if args.dry_run:
                 count = len(centre.privacy.retention_candidates(args.months))
-                print(f"{count} adhérent(s) seraient effacé(s) (dry run: {count} would be erased).")
+                print(_("%(count)d adhérent(s) seraient effacé(s) (simulation).", count=count)
+                      + f" (dry run: {count} would be erased)")
             else:
                 count = centre.privacy.retention_purge(actor=None, months=args.months)
-                print(f"{count} adhérent(s) effacé(s) (retention purge: {count} erased).")
+                print(_("%(count)d adhérent(s) effacé(s).", count=count) + f" (retention purge: {count} erased)")
         except DomainError as error:
-            print(f"kiosk purge: {error}", file=sys.stderr)
+            print(f"kiosk purge: {error.translated(_.gettext)} ({error})", file=sys.stderr)
             return 2
     return 0
 
@@ -282,7 +288,7 @@ def _sync_settings(db: str) -> dict:
     from kiosk.core.store import Store
 
     if not Path(db).exists():
-        raise SystemExit(f"Base introuvable : {db} (database not found)")
+        raise SystemExit(_("Base introuvable : %(path)s", path=db) + " (database not found)")
     with Store.open(db) as store:
         return Settings(store).all()
 
@@ -294,14 +300,15 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     from sync import client
 
     try:
-        answer = syncing.enrol(args.hub, args.code, args.label)
+        answer = syncing.enrol(args.hub, args.code, args.label or syncing.KIOSK_LABEL)
     except client.SyncError as error:
-        print(f"Appairage impossible : {error.message_fr}\n({error})", file=sys.stderr)
+        print(_("Appairage impossible : %(message)s", message=_.gettext(error.message_fr)) + f"\n({error})",
+              file=sys.stderr)
         return EXIT_SYNC_FAILED
     with Store.open(_sync_db(args, create=True)) as store:
         syncing.save_enrolment(Settings(store), args.hub, answer)
-    print(f"Borne appairée au hub {args.hub} pour « {answer.get('centre_name')} » "
-          f"(appareil {answer['device_id']}).")
+    print(_("Borne appairée au hub %(hub)s pour « %(centre)s » (appareil %(device)s).",
+            hub=args.hub, centre=answer.get("centre_name") or "", device=answer["device_id"]))
     return 0
 
 
@@ -317,13 +324,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
         except ValueError as error:
             print(error, file=sys.stderr)
             return 2
-        print(f"{syncing.requeue_since(database, since)} événements envoyés depuis le "
-              f"{args.resend_since} remis en file.")
+        print(_("%(count)d événements envoyés depuis le %(since)s remis en file.",
+                count=syncing.requeue_since(database, since), since=args.resend_since))
     if args.retry_parked:
-        print(f"{syncing.retry_parked(database)} événements mis de côté remis en file.")
+        print(_("%(count)d événements mis de côté remis en file.", count=syncing.retry_parked(database)))
     ended = syncing.sync_once(database, batch_size=args.batch_size)
     result = ended.get("last_result")
-    print(syncing.describe(ended))
+    print(syncing.describe(ended, _.catalogue))
     if result is None:  # the push itself failed on the kiosk (logged)
         print(f"sync failed on the kiosk: {ended.get('error')}", file=sys.stderr)
         return EXIT_SYNC_FAILED
@@ -349,7 +356,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(status.describe_fr(state, state["hub"], state["hub_error"]))
         if not settings["device_token"]:
-            print("Borne non appairée au hub : lancez kiosk enrol avec le code de la fédération.")
+            print(_("Borne non appairée au hub : lancez kiosk enrol avec le code de la fédération."))
     return 0
 
 

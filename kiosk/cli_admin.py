@@ -1,10 +1,12 @@
 """The centre's own commands: export, report, backup, restore, cards, staff.
 
-Their help is in plain French: the people who run them are the centre's
-staff, not developers. Each command is a thin layer over kiosk.core (same
-names as the library); a refused input (a DomainError, or an unknown choice)
-prints what is wrong, naming it, and exits with code 2. ``add_commands`` is
-called by kiosk/cli.py's ``build_parser``.
+As every ``kiosk`` command (and Debian's tools): the commands, options and
+``--help`` are in English; what a person reads when a command runs (results,
+refusals, prompts) is French through gettext, English under an English
+locale (kiosk/catalogues.py). Each command is a thin layer over kiosk.core
+(same names as the library); a refused input (a DomainError, or an unknown
+choice) prints what is wrong, naming it, and exits with code 2.
+``add_commands`` is called by kiosk/cli.py's ``build_parser``.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ import textwrap
 from pathlib import Path
 from typing import Callable
 
-from kiosk.core.errors import DomainError
+from kiosk.catalogues import command_words as _
+from kiosk.core.errors import DomainError, N_
 
 EXIT_REFUSED = 2
-ROLES_FR = {"volunteer": "bénévole", "staff": "salarié"}
-WHAT_FR = {"visits": "passages", "attendance": "présences aux ateliers", "members": "adhérents"}
+ROLES_FR = {"volunteer": N_("bénévole"), "staff": N_("salarié")}
+WHAT_FR = {"visits": N_("passages"), "attendance": N_("présences aux ateliers"), "members": N_("adhérents")}
 
 
 class Refused(Exception):
-    """A command-line input that the library does not check (a missing file…)."""
+    """A command-line input that the library does not check (a missing file…);
+    its message is already in the reader's language."""
 
 
 def refusing(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -35,18 +39,20 @@ def refusing(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         try:
             return command(args)
         except DomainError as error:
-            print(f"Erreur ({error.field}) : {error.message_fr}", file=sys.stderr)
+            print(_("Erreur (%(field)s) : %(message)s", field=error.field,
+                    message=error.translated(_.gettext)), file=sys.stderr)
             print(f"({error.message_en})", file=sys.stderr)
             return EXIT_REFUSED
         except Refused as error:
-            print(f"Erreur : {error}", file=sys.stderr)
+            print(_("Erreur : %(message)s", message=str(error)), file=sys.stderr)
             return EXIT_REFUSED
     return run
 
 
 def _existing_db(path: str) -> str:
     if not Path(path).is_file():
-        raise Refused(f"la base de données « {path} » n'existe pas. Vérifiez le chemin donné à --db.")
+        raise Refused(_("la base de données « %(path)s » n'existe pas. Vérifiez le chemin donné à --db.",
+                        path=path))
     return path
 
 
@@ -63,47 +69,37 @@ def _date(field: str) -> Callable[[str], object]:
         try:
             return parse_date(text, field)
         except DomainError as error:
-            raise argparse.ArgumentTypeError(error.message_fr) from None
+            raise argparse.ArgumentTypeError(error.translated(_.gettext)) from None
     return parse
 
 
 def _what(text: str) -> str:
     if text not in WHAT_FR:
         raise argparse.ArgumentTypeError(
-            f"« {text} » n'est pas une exportation connue ; choisissez visits, attendance ou members")
+            _("« %(what)s » n'est pas une exportation connue ; choisissez visits, attendance ou members",
+              what=text))
     return text
 
 
-class FrenchHelp(argparse.RawDescriptionHelpFormatter):
-    """« utilisation : » instead of "usage:"; descriptions are wrapped by ``_parser``
-    so that examples keep their own lines."""
-
-    def add_usage(self, usage, actions, groups, prefix=None):
-        # argparse passes prefix="" when it builds a sub-command's name: keep that
-        super().add_usage(usage, actions, groups, "utilisation : " if prefix is None else prefix)
-
-
 def _parser(commands, name: str, help: str, description: str, examples: tuple[str, ...] = ()):
-    """A sub-command whose help a centre's staff can read."""
-    epilog = ("Exemples :\n" if len(examples) > 1 else "Exemple :\n") + "\n".join(
+    """A sub-command with plain help and its examples (descriptions are
+    wrapped here, so that examples keep their own lines)."""
+    epilog = ("Examples:\n" if len(examples) > 1 else "Example:\n") + "\n".join(
         f"  {line}" for line in examples) if examples else None
-    return _french_help(commands.add_parser(
-        name, help=help, description=textwrap.fill(description, 78), epilog=epilog,
-        formatter_class=FrenchHelp))
-
-
-def _french_help(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser._optionals.title = "options"
-    parser._positionals.title = "à indiquer"
-    for action in parser._actions:
-        if isinstance(action, argparse._HelpAction):
-            action.help = "afficher cette aide et quitter"
-    return parser
+    return commands.add_parser(name, help=help, description=textwrap.fill(description, 78), epilog=epilog,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", required=True, metavar="FICHIER",
-                        help="le fichier de la base de données du centre (par exemple accueil.db)")
+    parser.add_argument("--db", required=True, metavar="FILE",
+                        help="the centre's database file (e.g. accueil.db)")
+
+
+def _flag(parser: argparse.ArgumentParser, names: tuple[str, ...], old: str, dest: str, help: str) -> None:
+    """A flag, and its former French spelling ``old`` still accepted by
+    scripts written for it, hidden from --help."""
+    parser.add_argument(*names, dest=dest, action="store_true", help=help)
+    parser.add_argument(old, dest=dest, action="store_true", help=argparse.SUPPRESS)
 
 
 # ---------------------------------------------------------------- the parsers
@@ -120,119 +116,116 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def _add_export(commands) -> None:
     export = _parser(
-        commands, "export", "exporter passages, présences ou adhérents en CSV (tableur)",
-        "Écrire un fichier CSV qui s'ouvre directement dans Excel ou LibreOffice (séparateur "
-        "point-virgule, accents corrects, dates JJ/MM/AAAA, heure de Paris).",
+        commands, "export", "export visits, workshop attendance or members as CSV (spreadsheet)",
+        "Write a CSV file that opens as it is in Excel or LibreOffice (semicolon separated, "
+        "accents kept, dates DD/MM/YYYY, Paris time).",
         ("kiosk export --db accueil.db --what visits --out passages.csv --from 01/12/2026 --to 31/12/2026",
          "kiosk export --db accueil.db --what members --out adherents.csv"))
     _db(export)
-    export.add_argument("--what", required=True, type=_what, metavar="QUOI",
-                        help="quoi exporter : visits (les passages), attendance (les présences aux "
-                        "ateliers) ou members (la liste des adhérents)")
-    export.add_argument("--out", required=True, metavar="FICHIER.csv", help="le fichier CSV à écrire")
+    export.add_argument("--what", required=True, type=_what, metavar="WHAT",
+                        help="what to export: visits, attendance (at workshops) or members")
+    export.add_argument("--out", required=True, metavar="FILE.csv", help="the CSV file to write")
     export.add_argument("--from", dest="start", type=_date("--from"), metavar="DATE",
-                        help="premier jour inclus, JJ/MM/AAAA (sans : depuis le début)")
+                        help="first day included, DD/MM/YYYY (default: from the start)")
     export.add_argument("--to", dest="end", type=_date("--to"), metavar="DATE",
-                        help="dernier jour inclus, JJ/MM/AAAA (sans : jusqu'à aujourd'hui)")
+                        help="last day included, DD/MM/YYYY (default: up to today)")
     export.set_defaults(func=cmd_export)
 
 
 def _add_report(commands) -> None:
     report = _parser(
-        commands, "report", "faire le bilan d'une période en PDF (une page)",
-        "Écrire le bilan d'activité d'une période sur une page PDF : passages par motif et par "
-        "semaine, adhérents nouveaux et actifs, part des quartiers prioritaires, âges, genres, "
-        "ateliers et présences.",
+        commands, "report", "write a period's activity report as a one-page PDF",
+        "Write the activity report of a period on one PDF page: visits by reason and by week, "
+        "new and active members, the share from priority neighbourhoods (QPV), ages, genders, "
+        "workshops and attendance.",
         ("kiosk report --db accueil.db --out bilan.pdf --from 01/12/2026 --to 31/12/2026",))
     _db(report)
-    report.add_argument("--out", required=True, metavar="FICHIER.pdf", help="le fichier PDF à écrire")
+    report.add_argument("--out", required=True, metavar="FILE.pdf", help="the PDF file to write")
     report.add_argument("--from", dest="start", required=True, type=_date("--from"), metavar="DATE",
-                        help="premier jour inclus, JJ/MM/AAAA")
+                        help="first day included, DD/MM/YYYY")
     report.add_argument("--to", dest="end", required=True, type=_date("--to"), metavar="DATE",
-                        help="dernier jour inclus, JJ/MM/AAAA")
+                        help="last day included, DD/MM/YYYY")
     report.set_defaults(func=cmd_report)
 
 
 def _add_backup(commands) -> None:
     backup = _parser(
-        commands, "backup", "sauvegarder la base dans un dossier (une clé USB)",
-        "Copier la base de données dans un dossier, par exemple une clé USB, même pendant que la "
-        "borne fonctionne. La copie est vérifiée ; seules les 14 dernières sauvegardes du dossier "
-        "sont gardées (les autres fichiers du dossier ne sont pas touchés).",
+        commands, "backup", "back the database up into a folder (a USB stick)",
+        "Copy the database into a folder, a USB stick for instance, even while the kiosk runs. "
+        "The copy is checked; only the folder's 14 newest backups are kept (the folder's other "
+        "files are never touched).",
         ("kiosk backup --db accueil.db --to /media/cle-usb/sauvegardes",))
     _db(backup)
-    backup.add_argument("--to", required=True, metavar="DOSSIER", help="le dossier où écrire la sauvegarde")
+    backup.add_argument("--to", required=True, metavar="FOLDER", help="the folder to write the backup into")
     backup.add_argument("--keep", type=int, default=14, metavar="N",
-                        help="combien de sauvegardes garder dans le dossier (14 par défaut)")
+                        help="how many backups to keep in the folder (default 14)")
     backup.set_defaults(func=cmd_backup)
 
 
 def _add_restore(commands) -> None:
     restore = _parser(
-        commands, "restore", "remettre une sauvegarde à la place de la base",
-        "Remplacer la base de données par une sauvegarde. Fermez d'abord la borne. Le fichier est "
-        "vérifié avant : il doit avoir exactement la structure qu'Accueil crée, sinon il est refusé. "
-        "La base actuelle est gardée à côté (nom.avant-restauration-DATE.db) au cas où. Ce qui a été "
-        "saisi depuis la sauvegarde est perdu. La borne garde son inscription au hub (adresse du "
-        "hub, jeton, centre) : celle de la sauvegarde n'est reprise que si vous le demandez.",
+        commands, "restore", "put a backup in the database's place",
+        "Replace the database with a backup. Close the kiosk first. The file is checked before: "
+        "it must have exactly the structure Accueil makes, or it is refused. The current database "
+        "is kept beside it (NAME.avant-restauration-DATE.db) just in case. What was entered since "
+        "the backup is lost. The kiosk keeps its own enrolment with the hub (the hub's address, "
+        "token, centre): the backup's is taken only when asked (--backup-enrolment).",
         ("kiosk restore --db accueil.db --from /media/cle-usb/sauvegardes/accueil-20261201-090000.db",))
     _db(restore)
-    restore.add_argument("--from", dest="from_file", required=True, metavar="FICHIER",
-                         help="la sauvegarde à remettre (un fichier accueil-AAAAMMJJ-HHMMSS.db)")
-    restore.add_argument("--oui", action="store_true",
-                         help="ne pas demander de confirmation (pour les scripts)")
-    restore.add_argument("--inscription-de-la-sauvegarde", dest="enrolment_from_backup", action="store_true",
-                         help="reprendre l'inscription au hub enregistrée dans la sauvegarde (adresse du "
-                         "hub, jeton, centre) au lieu de garder celle de la borne")
+    restore.add_argument("--from", dest="from_file", required=True, metavar="FILE",
+                         help="the backup to restore (a file accueil-YYYYMMDD-HHMMSS.db)")
+    _flag(restore, ("--yes", "-y"), "--oui", "yes", "do not ask for confirmation (for scripts)")
+    _flag(restore, ("--backup-enrolment",), "--inscription-de-la-sauvegarde", "enrolment_from_backup",
+          "take the hub enrolment stored in the backup (the hub's address, token, centre) "
+          "instead of keeping the kiosk's own")
     restore.set_defaults(func=cmd_restore)
 
 
 def _add_cards(commands) -> None:
     cards = _parser(
-        commands, "cards", "imprimer des cartes d'adhérent (PDF)",
-        "Écrire les cartes d'adhérent en PDF : une carte au format carte bancaire pour un "
-        "adhérent, ou des planches A4 de 10 cartes avec des traits de coupe pour plusieurs. "
-        "La carte porte le QR code, le prénom, le nom du centre et le code en clair.",
-        ("kiosk cards --db accueil.db --out cartes.pdf              (tous les adhérents)",
+        commands, "cards", "print member cards (PDF)",
+        "Write member cards as a PDF: one credit-card sized card for one member, or A4 sheets "
+        "of 10 cards with cutting marks for several. A card shows the QR code, the first name, "
+        "the centre's name and the code in letters.",
+        ("kiosk cards --db accueil.db --out cartes.pdf              (every member)",
          "kiosk cards --db accueil.db --out carte.pdf --member K7QM-3XPD"))
     _db(cards)
-    cards.add_argument("--out", required=True, metavar="FICHIER.pdf", help="le fichier PDF à écrire")
-    cards.add_argument("--member", nargs="+", metavar="ADHÉRENT",
-                       help="le code de carte (ou l'identifiant) de chaque adhérent ; sans : tous")
+    cards.add_argument("--out", required=True, metavar="FILE.pdf", help="the PDF file to write")
+    cards.add_argument("--member", nargs="+", metavar="MEMBER",
+                       help="each member's card code (or id); default: every member")
     cards.set_defaults(func=cmd_cards)
 
 
 def _add_staff(commands) -> None:
     staff = _parser(
-        commands, "staff", "gérer les salariés et bénévoles et leur code",
-        "Ajouter un salarié ou un bénévole, voir la liste, changer un code. Le code (4 à 8 "
-        "chiffres) ouvre le mode bénévole ou salarié de la borne ; deux personnes ne peuvent pas "
-        "avoir le même.",
+        commands, "staff", "manage staff and volunteers and their PIN",
+        "Add a staff member or a volunteer, list them, change a PIN. The PIN (4 to 8 digits) "
+        "opens the kiosk's volunteer or staff mode; no two people may have the same.",
         ("kiosk staff add --db accueil.db \"Nadia Ferhat\" --role staff",
          "kiosk staff list --db accueil.db",
          "kiosk staff reset-pin --db accueil.db \"Nadia Ferhat\""))
     actions = staff.add_subparsers(dest="staff_action", metavar="ACTION", required=True)
-    add = _parser(actions, "add", "ajouter une personne",
-                  "Ajouter un salarié ou un bénévole. Le code est demandé deux fois, sans s'afficher.",
+    add = _parser(actions, "add", "add a person",
+                  "Add a staff member or a volunteer. The PIN is asked twice, not shown.",
                   ("kiosk staff add --db accueil.db \"Nadia Ferhat\" --role staff",
                    "echo 4821 | kiosk staff add --db accueil.db \"Paul Martin\" --role volunteer --pin-stdin"))
     _db(add)
-    add.add_argument("name", metavar="NOM", help="prénom et nom, tels qu'affichés sur la borne")
+    add.add_argument("name", metavar="NAME", help="first and last name, as the kiosk shows them")
     add.add_argument("--role", required=True, choices=("volunteer", "staff"),
-                     help="volunteer (bénévole) ou staff (salarié : a aussi accès aux réglages)")
+                     help="volunteer, or staff (who also reach the settings)")
     add.add_argument("--pin-stdin", action="store_true",
-                     help="lire le code sur l'entrée standard (pour les scripts)")
+                     help="read the PIN from standard input (for scripts)")
     add.set_defaults(func=cmd_staff_add)
-    listing = _parser(actions, "list", "voir la liste", "Voir les salariés et bénévoles.")
+    listing = _parser(actions, "list", "list them", "List the staff and volunteers.")
     _db(listing)
     listing.set_defaults(func=cmd_staff_list)
-    reset = _parser(actions, "reset-pin", "changer le code d'une personne",
-                    "Donner un nouveau code à une personne (code oublié).",
+    reset = _parser(actions, "reset-pin", "change a person's PIN",
+                    "Give a person a new PIN (a forgotten one).",
                     ("kiosk staff reset-pin --db accueil.db \"Nadia Ferhat\"",))
     _db(reset)
-    reset.add_argument("who", metavar="PERSONNE", help="le nom exact (ou l'identifiant) de la personne")
+    reset.add_argument("who", metavar="PERSON", help="the person's exact name (or id)")
     reset.add_argument("--pin-stdin", action="store_true",
-                       help="lire le code sur l'entrée standard (pour les scripts)")
+                       help="read the PIN from standard input (for scripts)")
     reset.set_defaults(func=cmd_staff_reset_pin)
 
 
@@ -244,7 +237,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     with _open(args.db) as store:
         count = exports.EXPORTS[args.what](store, args.out, start=args.start, end=args.end)
-    print(f"{count} lignes ({WHAT_FR[args.what]}) écrites dans {args.out}")
+    print(_.ngettext("%(count)d ligne (%(what)s) écrite dans %(path)s",
+                     "%(count)d lignes (%(what)s) écrites dans %(path)s", count,
+                     count=count, what=_.gettext(WHAT_FR[args.what]), path=args.out))
     return 0
 
 
@@ -254,8 +249,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     with _open(args.db) as store:
         figures = report_pdf.summary_pdf(store, args.out, args.start, args.end)
-    print(f"Bilan écrit dans {args.out} : {figures['visits']} passages, "
-          f"{figures['active_members']} adhérents actifs, {figures['new_members']} nouveaux.")
+    print(_("Bilan écrit dans %(path)s : %(visits)d passages, %(active)d adhérents actifs, "
+            "%(new)d nouveaux.", path=args.out, visits=figures["visits"],
+            active=figures["active_members"], new=figures["new_members"]))
     return 0
 
 
@@ -264,9 +260,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from kiosk.core import backup
 
     if args.keep < 1:
-        raise Refused("--keep doit être au moins 1.")
+        raise Refused(_("--keep doit être au moins 1."))
     made = backup.backup(_existing_db(args.db), args.to, keep=args.keep)
-    print(f"Sauvegarde écrite et vérifiée : {made}")
+    print(_("Sauvegarde écrite et vérifiée : %(path)s", path=str(made)))
     return 0
 
 
@@ -275,22 +271,24 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from kiosk.core import backup
 
     backup.check_backup_file(args.from_file)
-    if not args.oui:
+    if not args.yes:
+        word = _("OUI")  # what to type, in the reader's language (French's always works)
         try:
-            answer = input(f"Remplacer {args.db} par {args.from_file} ? Tapez OUI pour confirmer : ")
+            answer = input(_("Remplacer %(db)s par %(file)s ? Tapez %(word)s pour confirmer : ",
+                             db=args.db, file=args.from_file, word=word))
         except EOFError:
             answer = ""
-        if answer.strip().upper() != "OUI":
-            print("Rien n'a été changé.")
+        if answer.strip().upper() not in (word.upper(), "OUI"):
+            print(_("Rien n'a été changé."))
             return 1
     safety = backup.restore(args.db, args.from_file, enrolment_from_backup=args.enrolment_from_backup)
-    print(f"Sauvegarde {args.from_file} remise en place dans {args.db}.")
+    print(_("Sauvegarde %(file)s restaurée dans %(db)s.", file=args.from_file, db=args.db))
     if args.enrolment_from_backup:
-        print("L'inscription au hub est celle de la sauvegarde.")
+        print(_("L'inscription au hub est celle de la sauvegarde."))
     else:
-        print("La borne garde son inscription au hub (celle de la sauvegarde n'est pas reprise).")
+        print(_("La borne garde son inscription au hub (celle de la sauvegarde n'est pas reprise)."))
     if safety:
-        print(f"L'ancienne base est gardée dans {safety}")
+        print(_("L'ancienne base est gardée dans %(path)s", path=str(safety)))
     return 0
 
 
@@ -300,16 +298,16 @@ def cmd_cards(args: argparse.Namespace) -> int:
 
     with _open(args.db) as store:
         count = card_print.cards_pdf(store, args.out, args.member)
-    print(f"{count} carte(s) écrite(s) dans {args.out}")
+    print(_("%(count)d carte(s) écrite(s) dans %(path)s", count=count, path=args.out))
     return 0
 
 
 def _read_pin(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().strip()
-    first = getpass.getpass("Code (4 à 8 chiffres, ne s'affiche pas) : ")
-    if getpass.getpass("Le même code encore une fois : ") != first:
-        raise Refused("les deux codes tapés sont différents. Rien n'a été changé.")
+    first = getpass.getpass(_("Code (4 à 8 chiffres, ne s'affiche pas) : "))
+    if getpass.getpass(_("Le même code encore une fois : ")) != first:
+        raise Refused(_("les deux codes tapés sont différents. Rien n'a été changé."))
     return first
 
 
@@ -320,10 +318,11 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
 
     pin = _read_pin(args.pin_stdin)
     if not Path(args.db).exists():  # the first person may be added to a new database
-        print(f"Nouvelle base de données créée : {args.db}")
+        print(_("Nouvelle base de données créée : %(path)s", path=args.db))
     with Store.open(args.db) as store:
         person = Staff(store).add(args.name, args.role, pin)
-    print(f"{person['name']} ajouté(e) comme {ROLES_FR[person['role']]} (identifiant {person['id']}).")
+    print(_("%(name)s ajouté(e) comme %(role)s (identifiant %(id)s).", name=person["name"],
+            role=_.gettext(ROLES_FR[person["role"]]), id=person["id"]))
     return 0
 
 
@@ -334,10 +333,10 @@ def cmd_staff_list(args: argparse.Namespace) -> int:
     with _open(args.db) as store:
         people = Staff(store).list()
     if not people:
-        print("Personne pour l'instant. Ajoutez quelqu'un avec : kiosk staff add")
+        print(_("Personne pour l'instant. Ajoutez quelqu'un avec : kiosk staff add"))
     for person in people:
-        state = "" if person["active"] else "  (désactivé)"
-        print(f"{person['name']:<30} {ROLES_FR[person['role']]:<9} {person['id']}{state}")
+        state = "" if person["active"] else "  " + _("(désactivé)")
+        print(f"{person['name']:<30} {_.gettext(ROLES_FR[person['role']]):<9} {person['id']}{state}")
     return 0
 
 
@@ -349,14 +348,15 @@ def cmd_staff_reset_pin(args: argparse.Namespace) -> int:
         staff = Staff(store)
         person = _find_person(staff.list(), args.who)
         staff.reset_pin(person["id"], _read_pin(args.pin_stdin), actor=None)
-    print(f"Nouveau code enregistré pour {person['name']}.")
+    print(_("Nouveau code enregistré pour %(name)s.", name=person["name"]))
     return 0
 
 
 def _find_person(people: list[dict], who: str) -> dict:
     matches = [p for p in people if p["active"] and (p["id"] == who or p["name"].casefold() == who.casefold())]
     if not matches:
-        raise Refused(f"personne d'active ne s'appelle « {who} ». Voyez la liste : kiosk staff list")
+        raise Refused(_("personne d'active ne s'appelle « %(who)s ». Voyez la liste : kiosk staff list", who=who))
     if len(matches) > 1:
-        raise Refused(f"plusieurs personnes s'appellent « {who} » : donnez l'identifiant (kiosk staff list).")
+        raise Refused(_("plusieurs personnes s'appellent « %(who)s » : donnez l'identifiant "
+                        "(kiosk staff list).", who=who))
     return matches[0]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,12 +11,8 @@ from pypdf import PdfReader
 
 import centre_rows as rows
 from kiosk.core.store import Store
+from tests.helpers import kiosk
 
-KIOSK = str(Path(sys.executable).with_name("kiosk"))
-
-
-def kiosk(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([KIOSK, *map(str, args)], input=stdin, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
@@ -117,11 +111,42 @@ def test_backup_to_a_missing_folder_exits_2(centre_db, tmp_path):
     assert done.returncode == 2 and "La clé USB est-elle branchée" in done.stderr
 
 
-def test_every_command_has_a_french_help():
-    for command in ("export", "report", "backup", "restore", "cards"):
+def test_every_command_has_an_english_help_with_examples():
+    for command in ("export", "report", "backup", "restore", "cards", "staff"):
         shown = kiosk(command, "--help")
-        assert shown.returncode == 0 and shown.stdout.startswith("utilisation : kiosk " + command)
-        assert "afficher cette aide" in shown.stdout and "Exemple" in shown.stdout
+        assert shown.returncode == 0 and shown.stdout.startswith("usage: kiosk " + command)
+        assert "show this help message and exit" in shown.stdout and "Example" in shown.stdout
+
+
+def test_restore_takes_yes_and_backup_enrolment_and_hides_the_french_spellings(centre_db, tmp_path):
+    shown = kiosk("restore", "--help").stdout
+    assert "--yes" in shown and "-y" in shown and "--backup-enrolment" in shown
+    assert "--oui" not in shown and "--inscription-de-la-sauvegarde" not in shown
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    made = Path(kiosk("backup", "--db", centre_db, "--to", stick).stdout.strip().split(" : ", 1)[1])
+    conn = sqlite3.connect(centre_db, isolation_level=None)
+    conn.execute("""INSERT INTO settings (key, value) VALUES ('hub_url', '"https://current.example"')""")
+    conn.close()
+    done = kiosk("restore", "--db", centre_db, "--from", made, "-y")
+    assert done.returncode == 0 and "garde son inscription" in done.stdout
+    assert _hub_url(centre_db) == '"https://current.example"'
+    done = kiosk("restore", "--db", centre_db, "--from", made, "--yes", "--backup-enrolment")
+    assert done.returncode == 0 and "celle de la sauvegarde" in done.stdout
+    assert _hub_url(centre_db) is None  # the backup was made before the kiosk was enrolled
+
+
+def test_messages_are_english_under_an_english_locale(centre_db, tmp_path):
+    out = tmp_path / "visits.csv"
+    done = kiosk("export", "--db", centre_db, "--what", "visits", "--out", out,
+                 "--from", "01/12/2026", "--to", "2026-12-31", env={"LANG": "en_US.UTF-8"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"5 rows (visits) written to {out}"
+    missing = kiosk("export", "--db", tmp_path / "acceuil.db", "--what", "visits", "--out", out,
+                    env={"LANGUAGE": "en"})
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    refused = kiosk("restore", "--db", centre_db, "--from", tmp_path / "nothing.db", env={"LANG": "en_GB.UTF-8"})
+    assert refused.returncode == 2 and "Erreur" not in refused.stderr and "Error" in refused.stderr
 
 
 def _visits(path) -> list[tuple]:

@@ -7,22 +7,16 @@ import fcntl
 import os
 import pty
 import subprocess
-import sys
 import termios
 import time
-from pathlib import Path
 
 import pytest
 
 from kiosk.core.errors import InvalidInput
 from kiosk.core.staff import Staff
 from kiosk.core.store import Store
+from tests.helpers import KIOSK, kiosk, kiosk_environment
 
-KIOSK = str(Path(sys.executable).with_name("kiosk"))
-
-
-def kiosk(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([KIOSK, *args], input=stdin, capture_output=True, text=True, timeout=60)
 
 
 def on_terminal(args: list[str], answers: list[str]) -> tuple[int, str]:
@@ -35,7 +29,7 @@ def on_terminal(args: list[str], answers: list[str]) -> tuple[int, str]:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     process = subprocess.Popen([KIOSK, *args], stdin=slave, stdout=slave, stderr=slave,
-                               preexec_fn=take_terminal, close_fds=True)
+                               preexec_fn=take_terminal, close_fds=True, env=kiosk_environment())
     os.close(slave)
     seen = b""
     deadline = time.monotonic() + 60
@@ -115,7 +109,11 @@ def test_bad_input_is_named_with_exit_code_2(db_path):
     assert not db_path.with_name("absent.db").exists()
 
 
-def test_the_help_is_in_french():
+def test_the_help_is_in_english_and_the_messages_follow_the_locale(db_path):
     shown = kiosk("staff", "--help")
     assert shown.returncode == 0
-    assert "utilisation : kiosk staff" in shown.stdout and "changer le code d'une personne" in shown.stdout
+    assert "usage: kiosk staff" in shown.stdout and "change a person's PIN" in shown.stdout
+    added = kiosk("staff", "add", "--db", db_path, "Nadia Ferhat", "--role", "staff", "--pin-stdin",
+                  stdin="4821\n", env={"LANG": "en_GB.UTF-8"})
+    assert added.returncode == 0, added.stderr
+    assert "Nadia Ferhat added as staff" in added.stdout

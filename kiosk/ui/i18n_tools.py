@@ -4,7 +4,8 @@
 
 ``extract()`` collects every msgid: ``_("…")``, ``_.gettext("…")``,
 ``_.ngettext("…", "…", n)`` (plural forms) and ``_.pgettext("context", "…")``
-in kiosk/ui and kiosk/app.py (Python and the expressions of .kv rules), and
+in kiosk/ui, kiosk/app.py and the ``kiosk`` command (kiosk/cli*.py; Python
+and the expressions of .kv rules), and
 ``N_("…")`` in kiosk/core and sync (their error messages and default labels
 reach the screen too). The .mo files are
 committed, so a kiosk needs no build step; a test fails when they are stale.
@@ -35,6 +36,7 @@ _KV_RULE = re.compile(r"^(\s*)([\w.]+):(\s*)(.+)$")
 def sources() -> list[Path]:
     files = sorted((KIOSK / "ui").glob("*.py")) + sorted((KIOSK / "ui").glob("*.kv"))
     files += [KIOSK / "app.py"] + sorted((KIOSK / "core").glob("*.py"))
+    files += [KIOSK / "cli.py", KIOSK / "cli_admin.py", KIOSK / "syncing.py"]  # what the commands print
     files += sorted((KIOSK.parent / "sync").glob("*.py"))  # the sync's status messages
     return [f for f in files if f.name != "i18n_tools.py"]
 
