@@ -13,6 +13,11 @@ Registered from tests/conftest.py (``pytest_plugins``). What they give:
   `federation serve` (options become --max-body-bytes, --rate-limit, …) and
   returning a ``HubServer`` once /api/v1/health answers; stopped at teardown.
 * ``hub``: one running hub on SQLite, for tests that need any hub.
+* ``shared_hub`` (module): one hub on SQLite for a whole test module
+  (starting one costs seconds); each test enrols a centre of its own.
+* ``web_hub`` (module): a hub on the sample federation's data
+  (tests/hub_sample.py) with its staff account, for the dashboard's tests;
+  ``sample_hub(root, …)`` starts such a hub with other accounts or options.
 
 ``HubServer.add_centre(name)`` makes a centre and its code in the hub's database;
 ``HubServer.enrol(code)`` trades the code at POST /api/v1/enrol;
@@ -21,6 +26,7 @@ Registered from tests/conftest.py (``pytest_plugins``). What they give:
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -225,3 +231,46 @@ def hub_server(tmp_path):
 @pytest.fixture
 def hub(hub_server) -> HubServer:
     return hub_server()
+
+
+@pytest.fixture(scope="module")
+def shared_hub(tmp_path_factory):
+    """One hub process on SQLite for the module; each test enrols a centre of its own."""
+    folder = tmp_path_factory.mktemp("hub")
+    server = start_hub(f"sqlite:///{folder / 'federation.db'}", folder)
+    yield server
+    server.stop()
+
+
+@contextlib.contextmanager
+def sample_hub(root: Path, accounts: dict[str, str] | None = None, add_user_commands: dict[str, str] | None = None,
+               **options):
+    """A hub serving the sample federation (tests/hub_sample.py) from ``root``,
+    with ``accounts`` (e-mail: password) added through the library and
+    ``add_user_commands`` through the real `federation add-user`; ``options``
+    go to ``start_hub``. Stopped when the block ends."""
+    from datetime import datetime, timezone
+
+    from federation import users
+    from tests import hub_sample
+
+    url, engine = hub_sample.make_db(root / "hub.db", now=datetime.now(timezone.utc))
+    for email, password in (accounts or {}).items():
+        users.add_user(engine, email, password)
+    engine.dispose()
+    for email, password in (add_user_commands or {}).items():
+        run_federation("add-user", email, db_url=url, stdin=password + "\n")
+    server = start_hub(url, root, **options)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def web_hub(tmp_path_factory):
+    """The sample federation's hub, with the staff account the pages are signed in with."""
+    from tests.hub_sample import EMAIL, PASSWORD
+
+    with sample_hub(tmp_path_factory.mktemp("hub-web"), accounts={EMAIL: PASSWORD}) as server:
+        yield server

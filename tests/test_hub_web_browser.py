@@ -6,14 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from federation import users
 from tests import hub_sample as sample
-from tests.conftest_hub import start_hub
 from tests.hub_sample import A, EMAIL, PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -27,19 +24,8 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hub-browser")
-    url, engine = sample.make_db(root / "hub.db", now=datetime.now(timezone.utc))
-    users.add_user(engine, EMAIL, PASSWORD)
-    engine.dispose()
-    server = start_hub(url, root)
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def page(hub):
+def page(web_hub):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -53,17 +39,17 @@ def page(hub):
         browser.close()
 
 
-def sign_in(page, hub, path: str) -> None:
-    page.goto(hub.url + path)
+def sign_in(page, web_hub, path: str) -> None:
+    page.goto(web_hub.url + path)
     assert "/login" in page.url  # sent to sign in first, then back where we were going
     page.get_by_label("Adresse e-mail").fill(EMAIL)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(f"{hub.url}{path}")
+    page.wait_for_url(f"{web_hub.url}{path}")
 
 
-def test_sign_in_and_see_the_weekly_chart(page, hub, tmp_path):
-    sign_in(page, hub, "/?from=2026-03-01&to=2026-03-31")
+def test_sign_in_and_see_the_weekly_chart(page, web_hub, tmp_path):
+    sign_in(page, web_hub, "/?from=2026-03-01&to=2026-03-31")
     chart = page.locator("svg.week-chart")
     chart.wait_for()
     bars = chart.locator("rect.bar")
@@ -77,8 +63,8 @@ def test_sign_in_and_see_the_weekly_chart(page, hub, tmp_path):
     page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
 
 
-def test_filter_by_centre_then_download_its_indicators(page, hub):
-    sign_in(page, hub, "/?from=2026-03-01&to=2026-03-31")
+def test_filter_by_centre_then_download_its_indicators(page, web_hub):
+    sign_in(page, web_hub, "/?from=2026-03-01&to=2026-03-31")
     page.get_by_label("Centre", exact=True).select_option(label=sample.CENTRE_NAMES[A])
     page.get_by_role("button", name="Afficher").click()
     page.wait_for_url(f"**centre={A}**")
@@ -96,12 +82,12 @@ def test_filter_by_centre_then_download_its_indicators(page, hub):
     assert values[("Passages par motif", "Démarches administratives")] == "3"
 
 
-def test_download_the_pdf_report_and_sign_out(page, hub):
-    sign_in(page, hub, "/?from=2026-03-01&to=2026-03-31")
+def test_download_the_pdf_report_and_sign_out(page, web_hub):
+    sign_in(page, web_hub, "/?from=2026-03-01&to=2026-03-31")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Rapport d'activité (PDF)").click()
     assert Path(download_info.value.path()).read_bytes().startswith(b"%PDF")
     page.get_by_role("button", name="Se déconnecter").click()
     page.wait_for_url("**/login")
-    page.goto(hub.url + "/")
+    page.goto(web_hub.url + "/")
     assert "/login" in page.url

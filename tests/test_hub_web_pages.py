@@ -7,34 +7,20 @@ import csv
 import html
 import io
 import re
-from datetime import datetime, timezone
 
 import httpx
 import pypdf
 import pytest
 
-from federation import users
 from tests import hub_sample as sample
-from tests.conftest_hub import start_hub
-from tests.hub_sample import A, C, EMAIL, PASSWORD, sign_in
+from tests.hub_sample import A, C, sign_in
 
 MARCH = "from=2026-03-01&to=2026-03-31"
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hub-pages")
-    url, engine = sample.make_db(root / "hub.db", now=datetime.now(timezone.utc))
-    users.add_user(engine, EMAIL, PASSWORD)
-    engine.dispose()
-    server = start_hub(url, root)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def client(hub):
-    with httpx.Client(base_url=hub.url, timeout=30) as client:
+def client(web_hub):
+    with httpx.Client(base_url=web_hub.url, timeout=30) as client:
         assert sign_in(client).status_code == 303
         yield client
 

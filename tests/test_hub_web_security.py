@@ -4,7 +4,6 @@ sign-in, sessions, CSRF on every form, cookie flags, rate limiting."""
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -12,29 +11,25 @@ import sqlalchemy as sa
 
 from federation import store, users
 from tests import hub_sample as sample
-from tests.conftest_hub import run_federation, start_hub
+from tests.conftest_hub import sample_hub
 from tests.hub_sample import EMAIL, PASSWORD, hidden_csrf, sign_in
 
 LOCKED_EMAIL = "paul@federation.example"
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hub-web")
-    url, engine = sample.make_db(root / "hub.db", now=datetime.now(timezone.utc))
-    users.add_user(engine, LOCKED_EMAIL, PASSWORD)
-    engine.dispose()
-    # the account the tests sign in with comes from the real `federation add-user`
-    run_federation("add-user", EMAIL, db_url=url, stdin=PASSWORD + "\n")
+def proxied_hub(tmp_path_factory):
+    """The sample hub behind a proxy it names; the account the tests sign in
+    with comes from the real `federation add-user`."""
     # the proxy in front of a real hub is on the same machine, and named
-    server = start_hub(url, root, trusted_proxy="127.0.0.1")
-    yield server
-    server.stop()
+    with sample_hub(tmp_path_factory.mktemp("hub-web"), accounts={LOCKED_EMAIL: PASSWORD},
+                    add_user_commands={EMAIL: PASSWORD}, trusted_proxy="127.0.0.1") as server:
+        yield server
 
 
 @pytest.fixture
-def client(hub):
-    with httpx.Client(base_url=hub.url, follow_redirects=False, timeout=30) as client:
+def client(proxied_hub):
+    with httpx.Client(base_url=proxied_hub.url, follow_redirects=False, timeout=30) as client:
         yield client
 
 
@@ -143,8 +138,8 @@ def test_bad_period_names_the_field(client):
     assert client.get("/exports/indicators.csv?to=hier").status_code == 400
 
 
-def test_passwords_are_stored_as_scrypt_hashes(hub):
-    engine = store.create_engine(hub.db_url)
+def test_passwords_are_stored_as_scrypt_hashes(proxied_hub):
+    engine = store.create_engine(proxied_hub.db_url)
     with engine.connect() as conn:
         stored = conn.execute(sa.select(users.users.c.password_hash)
                               .where(users.users.c.email == EMAIL)).scalar_one()
@@ -153,9 +148,9 @@ def test_passwords_are_stored_as_scrypt_hashes(hub):
     assert users.verify_password(PASSWORD, stored) and not users.verify_password("autre", stored)
 
 
-def test_expired_session_goes_back_to_sign_in(client, hub):
+def test_expired_session_goes_back_to_sign_in(client, proxied_hub):
     sign_in(client)
-    engine = store.create_engine(hub.db_url)
+    engine = store.create_engine(proxied_hub.db_url)
     with engine.begin() as conn:  # twelve hours later
         conn.execute(users.web_sessions.update().values(expires_at="2000-01-01T00:00:00.000000Z"))
     engine.dispose()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -18,16 +17,12 @@ import pytest
 import centre_rows as rows
 from kiosk.core import card_print, exports
 from kiosk.core.errors import InvalidInput
+from tests.helpers import kiosk
 
-KIOSK = str(Path(sys.executable).with_name("kiosk"))
 COMMANDS = {
     "export": lambda db, out: ("export", "--db", db, "--what", "members", "--out", out),
     "cards": lambda db, out: ("cards", "--db", db, "--out", out),
 }
-
-
-def kiosk(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([KIOSK, *map(str, args)], capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture

@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime, timezone
 
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 from sync import protocol
 from tests.conftest_hub import free_port, run_federation
+from tests.helpers import kiosk
 
 DAY1 = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
 DAY2 = datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
-
-
-def kiosk(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True,
-                          text=True, timeout=120)
 
 
 def add_visits(db_path, n: int, when: datetime) -> None:

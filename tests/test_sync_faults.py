@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 import pytest
 
 from sync import client, outbox, protocol
-from tests.conftest_hub import start_hub
 from tests.faultproxy import FaultProxy
 
 WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
@@ -21,15 +20,6 @@ WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 FAST = dict(timeout=(2.0, 10.0), attempts=4, backoff=0.05, retries=2)
 READ_TIMEOUT = 1.5
 SHORT = dict(timeout=(1.0, READ_TIMEOUT))
-
-
-@pytest.fixture(scope="module")
-def shared_hub(tmp_path_factory):
-    """One hub process for the module; each test enrols a centre of its own."""
-    folder = tmp_path_factory.mktemp("hub")
-    server = start_hub(f"sqlite:///{folder / 'federation.db'}", folder)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

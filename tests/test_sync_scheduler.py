@@ -17,7 +17,6 @@ from kiosk.core.store import Store
 from sync import client, outbox, protocol
 from sync.lock import LOCK_KEY, SyncLock
 from sync.scheduler import Scheduler
-from tests.conftest_hub import start_hub
 from tests.faultproxy import FaultProxy
 from tests.scripted_hub import ScriptedHub, accept_all
 
@@ -53,23 +52,13 @@ def kiosk_settings(db_path):
     return lambda conn: Settings(Store(conn, str(db_path))).all()
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    """One hub process for the module (starting one costs seconds); each test
-    enrols a centre of its own."""
-    folder = tmp_path_factory.mktemp("hub")
-    server = start_hub(f"sqlite:///{folder / 'federation.db'}", folder)
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def enrolled(db_path, hub):
+def enrolled(db_path, shared_hub):
     Store.open(db_path).close()
-    _centre, code = hub.add_centre("Centre social Bellevue")
-    device = client.enrol(hub.url, code, "Borne")
+    _centre, code = shared_hub.add_centre("Centre social Bellevue")
+    device = client.enrol(shared_hub.url, code, "Borne")
     with Store.open(db_path) as store:
-        Settings(store).set("hub_url", hub.url)
+        Settings(store).set("hub_url", shared_hub.url)
         Settings(store).set("device_token", device["device_token"])
     return device
 
@@ -90,7 +79,7 @@ def scheduler_factory():
 
 # ---------------------------------------------------------------- scheduler
 
-def test_syncs_at_start_then_every_interval(db_path, hub, enrolled, scheduler_factory):
+def test_syncs_at_start_then_every_interval(db_path, shared_hub, enrolled, scheduler_factory):
     add_events(db_path, 30)
     scheduler = scheduler_factory(db_path, kiosk_settings(db_path), interval=0.5, first_delay=0,
                                   push_options=FAST)
@@ -100,10 +89,10 @@ def test_syncs_at_start_then_every_interval(db_path, hub, enrolled, scheduler_fa
     wait_for(lambda: pending(db_path) == 0)
     wait_for(lambda: scheduler.status()["syncs"] > first_round)
     assert scheduler.status()["last_result"]["ok"]
-    assert client.hub_status(hub.url, enrolled["device_token"])["events_total"] == 50
+    assert client.hub_status(shared_hub.url, enrolled["device_token"])["events_total"] == 50
 
 
-def test_trigger_syncs_now_and_never_blocks_the_caller(db_path, hub, enrolled, scheduler_factory):
+def test_trigger_syncs_now_and_never_blocks_the_caller(db_path, shared_hub, enrolled, scheduler_factory):
     add_events(db_path, 10)
     scheduler = scheduler_factory(db_path, kiosk_settings(db_path), interval=3600, first_delay=3600,
                                   push_options=FAST)
@@ -115,8 +104,8 @@ def test_trigger_syncs_now_and_never_blocks_the_caller(db_path, hub, enrolled, s
     wait_for(lambda: pending(db_path) == 0)
 
 
-def test_offline_it_probes_health_and_syncs_as_soon_as_the_hub_is_back(db_path, hub, enrolled):
-    port = int(hub.url.rsplit(":", 1)[1])
+def test_offline_it_probes_health_and_syncs_as_soon_as_the_hub_is_back(db_path, shared_hub, enrolled):
+    port = int(shared_hub.url.rsplit(":", 1)[1])
     with FaultProxy(("127.0.0.1", port)) as proxy:
         proxy.plan([], default="reset")  # the box is down
         with Store.open(db_path) as store:
@@ -136,7 +125,7 @@ def test_offline_it_probes_health_and_syncs_as_soon_as_the_hub_is_back(db_path, 
         finally:
             scheduler.stop(timeout=30)
     assert states[-1] == "stopped" and "idle" in states
-    assert client.hub_status(hub.url, enrolled["device_token"])["events_total"] == 25
+    assert client.hub_status(shared_hub.url, enrolled["device_token"])["events_total"] == 25
 
 
 def test_listeners_hear_progress_and_the_plain_words_result(db_path, scheduler_factory):
