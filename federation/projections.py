@@ -42,7 +42,7 @@ _dialect_insert = dialect_insert
 
 # Statements compiled once per dialect with named parameters, then run
 # through the driver's executemany: SQLAlchemy's per-row parameter handling
-# costed more than the inserts themselves on batches of 1,000.
+# would cost more than the inserts themselves on a batch.
 _POSITIONAL_DIALECTS = {"sqlite": sqlite.dialect(paramstyle="qmark"),
                         "postgresql": postgresql.psycopg.dialect(paramstyle="format")}
 _compiled: dict[tuple[str, str], tuple[str, Callable]] = {}
@@ -99,8 +99,7 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]])
 
 
 #: rows a multi-row statement carries (3 parameters each, far below both
-#: databases' limits); one statement instead of an executemany of 1,000
-#: halves the driver's share
+#: databases' limits): one statement a batch, not an executemany of a row each
 _ROWS_PER_STATEMENT = 1000
 _VISIT_COUNT_UPSERT = (
     "INSERT INTO p_visit_counts (centre_id, day, reason, recorded_by, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
@@ -116,8 +115,8 @@ _SPAN_FROM_PRESENCE = (
 
 def driver_fetch(conn: Connection, sql: str, params: tuple) -> list[tuple]:
     """Run ``sql`` on the driver's own cursor, in the connection's transaction,
-    and return its rows as plain tuples: for the statements that return a row
-    per event, SQLAlchemy's result rows cost 0.7 µs an event more."""
+    and return its rows as plain tuples, for the statements that return a row
+    per event (SQLAlchemy's result rows would be built for each)."""
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         cursor.execute(sql, params)
@@ -145,8 +144,8 @@ def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
     upsert per (day, reason, recorder); a known member's visit adds its day
     to p_presence (once a day) and widens its span on p_members (only when
     the day is outside it). An anonymous visit is a count, nothing more."""
-    # a pass per column, in C where it can be: a Python loop over 1,000
-    # visits cost more than the statements
+    # a pass per column, in C where it can be: a Python loop over a batch's
+    # visits would cost more than the statements
     datas = [event["data"] for _at, event in pairs]
     days = list(map(_paris_day_of_hour, map(_UTC_HOUR, map(_FIRST, pairs))))
     counts = Counter(zip(days, map(_REASON, datas), map(_RECORDED_BY, datas)))

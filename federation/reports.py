@@ -332,8 +332,8 @@ def participants(conn: Connection, period: Period) -> Participants:
                                           p.day.between(first, last)).exists()
     # the span meets the period, and one of its ends is inside it or a visit
     # is; written as an AND, PostgreSQL reads one index range and hashes the
-    # counts (55 ms at 60,000 members) where the OR of three ranges sorted
-    # them on disk (123 ms); SQLite reads its covering index either way
+    # counts, where the OR of three ranges sorted them on disk; SQLite reads
+    # its covering index either way
     visited = sa.and_(
         m.last_visit_day >= first, m.first_visit_day <= last,
         sa.or_(m.first_visit_day >= first, m.last_visit_day <= last, came_between),

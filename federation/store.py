@@ -584,8 +584,8 @@ def create_engine(url: str | None = None) -> Engine:
     if not url.startswith("postgresql"):
         raise UnsupportedDatabase(f"unsupported database URL {url!r}: use sqlite:///file.db or postgresql://…")
     # JIT off: the report queries' estimates pass PostgreSQL's jit_above_cost,
-    # and compiling them took 390 of the overview's 500 ms at a million events
-    # for queries that then run in tens of milliseconds
+    # and compiling them takes far longer than running them
+    # (docs/performance.md, bench_hub_dashboard)
     return sa.create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
 
 
@@ -625,8 +625,8 @@ def write_turn(engine: Engine) -> Iterator[None]:
     """On SQLite, this process's writers take turns on a lock of the engine's
     before asking SQLite for its write lock. Two batches in flight then wait
     for each other on a lock that wakes the next at once, instead of SQLite's
-    busy handler, which sleeps 1, 2, 5, 10… ms between tries (a third of a
-    batch's time, measured). Other processes still meet SQLite's busy timeout.
+    busy handler, which sleeps between tries, longer each time. Other
+    processes still meet SQLite's busy timeout.
     PostgreSQL needs no turn: its writers lock rows, not the database."""
     if engine.dialect.name != "sqlite":
         yield

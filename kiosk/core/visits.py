@@ -9,8 +9,6 @@ tests/test_crash.py).
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from datetime import date, datetime
 
@@ -19,7 +17,7 @@ from kiosk.core.errors import InvalidInput, N_, NotFound
 from kiosk.core.members import Members, check_actor
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
-from sync import outbox, protocol
+from sync import protocol
 
 PARIS = period.PARIS  # one definition of the centre's time zone
 
@@ -32,25 +30,6 @@ _INSERT_MEMBER = ("INSERT INTO visits (id, occurred_at, member_id, reason, recor
                   "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS "
                   "(SELECT 1 FROM members WHERE id = ? AND erased_at IS NULL)")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z").match
-
-@functools.lru_cache(maxsize=256)
-def _template(reason: str, role: str) -> str:
-    """The canonical text of a visit.recorded event for this reason and role,
-    as ``protocol.canonical_json`` writes it (keys sorted, compact), with four
-    holes: member_id (JSON), visit_id, event id, occurred_at. Checked once
-    against the protocol with a sample event (tests/test_visits.py checks the
-    texts written)."""
-    template = ('{"data":{"member_id":%s,"reason":' + json.dumps(reason, ensure_ascii=False).replace("%", "%%")
-                + ',"recorded_by":' + json.dumps(role) + ',"visit_id":"%s"},"id":"%s","occurred_at":"%s",'
-                '"type":"visit.recorded"}')
-    sample_id, sample_at = "00000000-0000-7000-8000-000000000000", "2026-01-01T00:00:00.000Z"
-    for member in (None, sample_id):
-        text = template % ("null" if member is None else f'"{member}"', sample_id, sample_id, sample_at)
-        event = protocol.validate_event(json.loads(text))  # ProtocolError: a reason the hub would refuse
-        if protocol.canonical_json(event) != text:
-            raise RuntimeError(f"visit.recorded template drifted from the canonical JSON: {text}")
-    return template
-
 
 def _iso(moment: datetime | str) -> str:
     return moment if isinstance(moment, str) else protocol.utc_iso(moment)
@@ -69,11 +48,11 @@ class Visits:
     def check_in(self, reason: str, member_id: str | None = None, actor: dict | None = None) -> dict:
         """Record a visit, of a member or anonymous; durable on return.
 
-        The hot path of the kiosk (issue 2): one transaction of two inserts,
-        the visit and its event. The member's existence is checked by the
-        visit's insert itself; the event's canonical text is written from a
-        template (``_template``); the member's last contact and search
-        recency are derived later from the visits (``search.refresh_recency``)."""
+        The kiosk's most frequent change: one transaction of two inserts, the
+        visit and its event (``Store.emit``, like every change). The member's
+        existence is checked by the visit's insert itself; the member's last
+        contact and search recency are derived later from the visits
+        (``search.refresh_recency``)."""
         if actor is None:
             role, recorder = "resident", None
         else:
@@ -81,32 +60,28 @@ class Visits:
             role, recorder = actor["role"], actor["id"]
         store = self.store
         conn = store.conn
-        visit = {"id": protocol.new_id(), "occurred_at": store.now_iso(), "member_id": member_id,
+        now = store.now()
+        visit = {"id": protocol.new_id(), "occurred_at": protocol.utc_iso(now), "member_id": member_id,
                  "reason": reason, "recorded_by_role": role, "recorded_by": recorder}
-        event_id = protocol.new_id()
         with store.transaction():
             # checked inside the transaction: its first read, which the write
             # lock's own read transaction serves (one fewer to start)
             if not self.settings.is_reason(reason):
                 raise InvalidInput("reason", N_("Choisissez la raison de votre venue dans la liste."),
                                    f"unknown visit reason {reason!r}", value=reason)
-            template = _template(reason, role)
-            if member_id is None:
-                body = template % ("null", visit["id"], event_id, visit["occurred_at"])
-            elif type(member_id) is str and _UUID(member_id):
-                body = template % (f'"{member_id}"', visit["id"], event_id, visit["occurred_at"])
-            else:
-                body = None  # not an id we ever made: no such member (said below, after the actor check)
+            # an id we never made names no member (said below, after the actor check)
+            made_by_us = member_id is None or (type(member_id) is str and _UUID(member_id))
             if actor is not None and conn.execute(_ACTIVE_STAFF, (recorder,)).fetchone() is None:
                 raise InvalidInput("actor", N_("Ce bénévole ou salarié n'a plus accès : reprenez votre code."),
                                    f"no active volunteer or staff member {recorder!r}", value=recorder)
             if member_id is None:
                 conn.execute(_INSERT_ANONYMOUS, (visit["id"], visit["occurred_at"], reason, role, recorder))
-            elif body is None or conn.execute(_INSERT_MEMBER, (visit["id"], visit["occurred_at"], member_id,
+            elif not made_by_us or conn.execute(_INSERT_MEMBER, (visit["id"], visit["occurred_at"], member_id,
                                                                reason, role, recorder, member_id)).rowcount != 1:
                 raise NotFound("member_id", N_("Nous ne trouvons pas cette personne. Demandez à l'accueil."),
                                f"no member {member_id!r}", value=member_id)
-            outbox.append_text(conn, event_id, "visit.recorded", visit["occurred_at"], body)
+            store.emit("visit.recorded", {"visit_id": visit["id"], "member_id": member_id, "reason": reason,
+                                          "recorded_by": role}, now)
             if actor is not None:
                 store.audit(actor, "visit.check_in", visit_id=visit["id"], member_id=member_id)
         return visit
