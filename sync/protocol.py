@@ -39,7 +39,8 @@ try:  # installed with the hub; a kiosk without it writes the same text with the
 except ImportError:  # pragma: no cover - depends on the install
     orjson = None  # type: ignore[assignment]
 
-PROTOCOL_VERSION = "1.0"
+#: 1.1 added member events' optional ``year_born``.
+PROTOCOL_VERSION = "1.1"
 PROTOCOL_MAJOR = 1
 
 #: The hub's answers carry this header so a client can tell them from a wifi
@@ -272,6 +273,12 @@ def _code(value: Any) -> str | None:
     return "must be a code of 1 to 64 lowercase letters (a-z), digits or underscores"
 
 
+def _year(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not EARLIEST_YEAR <= value <= LATEST_YEAR:
+        return f"must be a year from {EARLIEST_YEAR} to {LATEST_YEAR}"
+    return None
+
+
 def _bool(value: Any) -> str | None:
     return None if isinstance(value, bool) else "must be true or false"
 
@@ -307,6 +314,12 @@ _MEMBER_ATTRS = {
     "commune": (_nullable(_text(100)), False),
     "neighbourhood": (_nullable(_text(100)), False),
     "qpv": (_bool, True),
+    # 1.1: the member's year of birth, never a date: the least precise fact
+    # from which every funder's age bands follow at any date (see
+    # docs/ages-and-privacy.md). Named so that a 1.0 hub, which refuses any
+    # field spelt "birth…", drops it as an unknown field and keeps the
+    # event; ``age_band`` stays required, for those hubs.
+    "year_born": (_nullable(_year), False),
 }
 
 #: event type -> {field: (check, required)}. Extra fields are ignored (a newer

@@ -61,8 +61,9 @@ def test_register_refuses_a_neighbourhood_outside_the_commune(members, store):
 def test_register_emits_member_created_without_personal_data(members, store):
     member = aicha(members)
     (event,) = events(store, "member.created")
-    assert event["data"] == {"member_id": member["id"], "age_band": "25-54", "gender": "woman",
-                             "commune": "Boulogne-sur-Mer", "neighbourhood": "Transition", "qpv": True}
+    assert event["data"] == {"member_id": member["id"], "age_band": "25-54", "year_born": member["birth_year"],
+                             "gender": "woman", "commune": "Boulogne-sur-Mer", "neighbourhood": "Transition",
+                             "qpv": True}
     body = store.conn.execute("SELECT body FROM outbox").fetchone()[0]
     for secret in ("Aïcha", "Benali", "612345678", "aicha@example.fr", member["card_code"]):
         assert secret not in body

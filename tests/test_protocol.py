@@ -204,7 +204,8 @@ _ODD_VALUES = st.sampled_from([
 def _sample_event(kind: str) -> dict:
     """A valid event of ``kind``, every field filled."""
     values = {"_uuid": protocol.new_id, "_timestamp": lambda: "2026-11-26T09:00:00.000Z",
-              "_bool": lambda: True, "_count": lambda: 12, "_code": lambda: "accueil"}
+              "_bool": lambda: True, "_count": lambda: 12, "_code": lambda: "accueil",
+              "_year": lambda: 1985}
     data = {}
     for field, (check, _required) in protocol.EVENT_TYPES[kind].items():
         check = getattr(check, "inner", check)
@@ -346,3 +347,41 @@ def test_times_outside_1900_to_2199_are_refused_without_overflow(text):
 def test_the_version_is_ascii_digits_a_dot_ascii_digits(version):
     with pytest.raises(protocol.UnsupportedVersion):
         protocol.check_version(version)
+
+
+def member(**data):
+    base = {"member_id": protocol.new_id(), "age_band": "25-54", "qpv": False}
+    base.update(data)
+    return {"id": protocol.new_id(), "type": "member.created", "occurred_at": "2026-11-26T14:03:07.123Z",
+            "data": base}
+
+
+@pytest.mark.parametrize("year", [1900, 1985, 2026, None])
+def test_a_member_event_may_carry_the_year_of_birth(year):
+    event = member(year_born=year)
+    clean, dropped = protocol.check_event(event)
+    assert clean["data"]["year_born"] == year and dropped == []
+
+
+@pytest.mark.parametrize("year", [1899, 2200, "1985", 1985.0, True, -1])
+def test_a_year_of_birth_that_is_no_year_is_refused(year):
+    with pytest.raises(protocol.ProtocolError) as error:
+        protocol.check_event(member(year_born=year))
+    assert error.value.field == "data.year_born"
+
+
+def test_a_1_0_hub_drops_the_year_of_birth_and_keeps_the_member(monkeypatch):
+    """1.1 is a minor version: a hub that knows 1.0's allow-list only must
+    store the event without the new field, not refuse it as personal data."""
+    assert not protocol.personal_field("year_born")
+    old = {kind: frozenset(fields - {"year_born"}) for kind, fields in protocol._ALLOWED.items()}
+    monkeypatch.setattr(protocol, "_ALLOWED", old)
+    clean, dropped = protocol.check_event(member(year_born=1985))
+    assert "year_born" not in clean["data"] and clean["data"]["age_band"] == "25-54"
+    assert dropped == ["data.year_born"]
+
+
+def test_a_date_of_birth_is_still_refused_whatever_its_spelling():
+    for key in ("birth_year", "birthdate", "date_de_naissance", "dateOfBirth"):
+        with pytest.raises(protocol.ProtocolError):
+            protocol.check_event(member(**{key: 1985}))

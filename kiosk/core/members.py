@@ -2,8 +2,8 @@
 
 Every change commits with its event (``member.created`` / ``member.updated``)
 in one transaction. Events carry the member's random id and the attributes
-reporting needs (age band, gender, commune, neighbourhood, QPV flag), never a
-name, phone or e-mail.
+reporting needs (age band, year of birth, gender, commune, neighbourhood, QPV
+flag), never a name, phone, e-mail or date of birth.
 
 ``member.updated`` is emitted only when one of those reported attributes
 changes: the hub knows nothing else about a member, so a new phone number or
@@ -34,6 +34,8 @@ def reported_attributes(member: dict, on: date) -> dict:
     return {
         "member_id": member["id"],
         "age_band": protocol.age_band(member["birth_year"], on),
+        # the year alone, so the hub can count each funder's age bands at any date
+        "year_born": member["birth_year"],
         "gender": member["gender"],
         "commune": member["commune"],
         "neighbourhood": member["neighbourhood"],
