@@ -93,6 +93,15 @@ class LanguageSwitch(BoxLayout):
 
     chosen = ListProperty([])
 
+    def on_chosen(self, *_args) -> None:
+        for code in LANGUAGES:
+            toggle = self.ids.get(f"lang_{code}")
+            if toggle is not None:
+                toggle.chosen = code in self.chosen
+
+    def on_kv_post(self, *_args) -> None:
+        self.on_chosen()
+
     def toggle(self, code: str) -> None:
         if code == "fr":
             return

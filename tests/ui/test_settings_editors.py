@@ -90,6 +90,7 @@ def test_languages_are_switches_and_french_stays(app, settings_screen):
     press(toggles["en"])
     press(toggles["fr"])  # French cannot be switched off
     assert switch.chosen == ["fr", "ar"]
+    assert [toggles[code].colour for code in ("fr", "en", "ar")] == ["selected", "surface", "selected"]
     tap(settings_screen.ids.save)
     assert app.centre.settings.get("languages") == ["fr", "ar"]
     press(toggles["en"])
