@@ -19,7 +19,6 @@ function in ``MIGRATIONS`` here and one call in a new kiosk migration.
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterator
 
 from sync import protocol
 from sync.sqlite import enable_wal
@@ -217,17 +216,6 @@ def pending_extent(conn: sqlite3.Connection) -> tuple[int, int]:
     return conn.execute(
         "SELECT count(*), coalesce(max(seq), 0) FROM outbox WHERE seq > ? AND state = 'pending'",
         (sent_through(conn),)).fetchone()
-
-
-def iter_pending(conn: sqlite3.Connection, batch_size: int) -> Iterator[list[tuple[int, str, str]]]:
-    """Pending events in batches, oldest first, reading one batch at a time."""
-    after = 0
-    while True:
-        rows = pending(conn, batch_size, after)
-        if not rows:
-            return
-        yield rows
-        after = rows[-1][0]
 
 
 def mark_sent_through(conn: sqlite3.Connection, seqs: list[int], at: str) -> int:

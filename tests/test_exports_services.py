@@ -11,6 +11,7 @@ from pypdf import PdfReader
 
 from kiosk.core import backup, card_print, exports, report_pdf
 from kiosk.core.centre import Centre
+from tests import queries
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def test_a_fortnight_through_the_services(centre, clock, tmp_path):
     centre.workshops.register(session["id"], aicha["id"])
     centre.workshops.register(session["id"], paul["id"])
     clock.set(starts)
-    centre.visits.check_in_by_card(paul["card_code"], "atelier")
+    queries.check_in_by_card(centre.visits, paul["card_code"], "atelier")
     centre.workshops.mark_attendance(session["id"], aicha["id"], True, actor=nadia)
     centre.workshops.mark_attendance(session["id"], paul["id"], False, actor=nadia)
     centre.workshops.add_walk_in(session["id"], None, actor=nadia)

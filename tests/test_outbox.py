@@ -1,6 +1,7 @@
 from datetime import datetime, timezone
 
 from sync import outbox, protocol
+from tests import queries
 
 WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 
@@ -17,7 +18,7 @@ def add(store, n):
 
 def test_pending_reads_in_order_one_batch_at_a_time(store):
     ids = add(store, 25)
-    batches = list(outbox.iter_pending(store.conn, 10))
+    batches = list(queries.iter_pending(store.conn, 10))
     assert [len(b) for b in batches] == [10, 10, 5]
     assert [row[1] for batch in batches for row in batch] == ids
 

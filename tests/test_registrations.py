@@ -15,6 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from kiosk.core.errors import Conflict, DomainError, NotFound
 from kiosk.core.store import Store
 from kiosk.core.workshops import Workshops
+from tests import queries
 from people import add_member, add_staff, erase_member, event_counts, events, snapshot
 
 START = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
@@ -153,8 +154,8 @@ def test_member_registrations_lists_upcoming_sessions_soonest_first(
     for session in (later, sooner, past):
         workshops.register(session, member)
     clock.advance(days=0.6)  # past has now ended
-    assert [r["session_id"] for r in workshops.member_registrations(member)] == [sooner, later]
-    everything = workshops.member_registrations(member, upcoming_only=False)
+    assert [r["session_id"] for r in queries.member_registrations(workshops, member)] == [sooner, later]
+    everything = queries.member_registrations(workshops, member, upcoming_only=False)
     assert [r["session_id"] for r in everything] == [past, sooner, later]
     assert everything[0]["title"] == "Atelier CV"
 

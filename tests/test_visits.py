@@ -15,6 +15,7 @@ from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 from kiosk.core.visits import Visits, day_bounds
 from sync import protocol
+from tests import queries
 from tests.dbstate import add_staff, dump, events
 
 
@@ -95,7 +96,7 @@ def test_anonymous_check_in_counts_too(visits, store):
     visit = visits.check_in("ordinateur")
     assert visit["member_id"] is None
     assert events(store, "visit.recorded")[0]["data"]["member_id"] is None
-    assert visits.today_count() == 1
+    assert queries.today_count(visits) == 1
 
 
 def test_check_in_by_a_volunteer_records_who_and_audits(visits, store, member):
@@ -140,7 +141,7 @@ def test_check_in_follows_the_centres_own_reasons(visits, settings):
 
 
 def test_check_in_by_card(visits, member, store):
-    visit = visits.check_in_by_card(member["card_code"], "atelier")
+    visit = queries.check_in_by_card(visits, member["card_code"], "atelier")
     assert visit["member_id"] == member["id"]
 
 
@@ -148,7 +149,7 @@ def test_check_in_by_a_replaced_card_is_refused_and_changes_nothing(visits, memb
     Members(store, settings).replace_card(member["id"], add_staff(store))
     before = dump(store)
     with pytest.raises(Conflict):
-        visits.check_in_by_card(member["card_code"], "atelier")
+        queries.check_in_by_card(visits, member["card_code"], "atelier")
     assert dump(store) == before
 
 
@@ -172,7 +173,7 @@ def test_counts_by_reason_lists_every_reason(visits):
     visits.check_in("accueil")
     visits.check_in("accueil")
     visits.check_in("permanence")
-    counts = visits.counts_by_reason("2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z")
+    counts = queries.counts_by_reason(visits, "2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z")
     assert counts == {"accueil": 2, "demarches": 0, "rendez_vous": 0, "atelier": 0,
                       "ordinateur": 0, "permanence": 1, "autre": 0}
 
@@ -182,7 +183,7 @@ def test_today_count_follows_paris_midnight(visits, clock):
     visits.check_in("accueil")
     clock.set(datetime(2026, 12, 1, 23, 30, tzinfo=timezone.utc))  # 00:30 the next day in Paris
     visits.check_in("accueil")
-    assert visits.today_count() == 1
+    assert queries.today_count(visits) == 1
 
 
 def test_day_bounds_cover_a_daylight_saving_day():

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from kiosk.core import period
 from kiosk.core.errors import InvalidInput, N_, NotFound
-from kiosk.core.members import Members, check_actor
+from kiosk.core.members import check_actor
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 from sync import protocol
@@ -86,29 +86,10 @@ class Visits:
                 store.audit(actor, "visit.check_in", visit_id=visit["id"], member_id=member_id)
         return visit
 
-    def check_in_by_card(self, card_code: str, reason: str, actor: dict | None = None) -> dict:
-        """Check in the holder of a scanned or typed card (errors as ``Members.by_card``)."""
-        member = Members(self.store, self.settings).by_card(card_code)
-        return self.check_in(reason, member_id=member["id"], actor=actor)
-
     def between(self, start: datetime | str, end: datetime | str) -> list[dict]:
         """Visits from ``start`` (included) to ``end`` (excluded), oldest first."""
         return self.store.query(
             "SELECT * FROM visits WHERE occurred_at >= ? AND occurred_at < ? ORDER BY occurred_at, id",
             (_iso(start), _iso(end)))
 
-    def counts_by_reason(self, start: datetime | str, end: datetime | str) -> dict[str, int]:
-        """How many visits for each reason, every configured reason listed (0 if none)."""
-        counts = {code: 0 for code in self.settings.reason_codes()}
-        for reason, number in self.store.conn.execute(
-                "SELECT reason, count(*) FROM visits WHERE occurred_at >= ? AND occurred_at < ? "
-                "GROUP BY reason", (_iso(start), _iso(end))):
-            counts[reason] = number
-        return counts
-
-    def today_count(self) -> int:
-        """Visits since midnight, Paris time."""
-        start, end = day_bounds(self.store.now().astimezone(PARIS).date())
-        return self.store.conn.execute(
-            "SELECT count(*) FROM visits WHERE occurred_at >= ? AND occurred_at < ?", (start, end)).fetchone()[0]
 

@@ -192,15 +192,6 @@ class Workshops:
                            f"no workshop {workshop_id!r}", value=workshop_id)
         return row
 
-    def list_workshops(self) -> list[dict]:
-        """Every workshop, by title, with how many sessions are still to come."""
-        return self.store.query(
-            "SELECT w.*, (SELECT count(*) FROM sessions s WHERE s.workshop_id = w.id "
-            "AND s.cancelled_at IS NULL AND s.starts_at > ?) AS upcoming_sessions "
-            "FROM workshops w ORDER BY w.title COLLATE NOCASE",
-            (self.store.now_iso(),),
-        )
-
     # ------------------------------------------------------------ sessions
 
     def add_session(self, workshop_id: str, starts_at: Any, ends_at: Any, capacity: int,
@@ -373,11 +364,6 @@ class Workshops:
     def registrations(self, session_id: str) -> list[dict]:
         self.session(session_id)
         return registrations.of_session(self.store, session_id)
-
-    def member_registrations(self, member_id: str, upcoming_only: bool = True) -> list[dict]:
-        registrations.live_member(self.store, member_id)
-        after = self.store.now_iso() if upcoming_only else None
-        return registrations.of_member(self.store, member_id, after)
 
     # ------------------------------------------------------------ attendance
 
