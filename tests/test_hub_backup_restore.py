@@ -213,3 +213,27 @@ def test_archive_wal_keeps_a_segment_once_and_never_overwrites_another(tmp_path)
     assert refused.returncode == 1 and "another content" in refused.stderr
     assert (archive / segment.name).read_bytes() == b"wal" * 1000
     assert sorted(p.name for p in archive.iterdir()) == [segment.name]  # no partial copy left
+
+
+def test_base_backups_keep_the_newest_and_the_wal_they_need_only(archiving_cluster):
+    cluster = archiving_cluster
+    superuser = cluster.url()
+    bases = cluster.root / "base"
+    made = []
+    for n in range(3):
+        if n:
+            time.sleep(1.05)  # their names are to the second
+        with psycopg.connect(superuser, autocommit=True) as conn:  # some WAL between the backups
+            conn.execute("CREATE TABLE IF NOT EXISTS filler (n int)")
+            conn.execute("INSERT INTO filler SELECT generate_series(1, 1000)")
+            conn.execute("SELECT pg_switch_wal()")
+        made.append(Path(sh(*cluster.as_user, HUB / "base-backup.sh", "--db", superuser, "--to", bases,
+                            "--keep", "2", "--archive", cluster.archive).stdout.strip()))
+    assert sorted(path.name for path in bases.iterdir()) == [made[1].name, made[2].name]
+    histories = sorted(path.name for path in cluster.archive.glob("*.backup"))
+    assert len(histories) == 3
+    # what the older base kept needs (from its start on) is all there; nothing before it is
+    oldest_needed = histories[1][:24]
+    segments = sorted(path.name for path in cluster.archive.iterdir() if len(path.name) == 24)
+    assert segments and segments[0] == oldest_needed
+    assert all(name >= oldest_needed for name in segments)

@@ -38,12 +38,16 @@ fi
 install -d -m 0700 "$DEST"
 target="$DEST/base-$(date -u +%Y%m%dT%H%M%SZ)"
 partial="$target.partial"
+if [[ -e "$target" || -e "$partial" ]]; then
+    echo "base-backup.sh: $target exists already (one base backup a second at most)" >&2
+    exit 1
+fi
 trap 'rm -rf "$partial"' EXIT
 # tar and gzip: two files to copy off the server; the WAL written during the
 # copy comes with it (pg_wal.tar.gz), so the backup is whole even without the archive
 pg_basebackup "${connection[@]}" --pgdata="$partial" --format=tar --gzip \
     --wal-method=stream --checkpoint=fast --no-password
-mv "$partial" "$target"
+mv -T "$partial" "$target"
 echo "$target"
 
 mapfile -t bases < <(find "$DEST" -maxdepth 1 -name 'base-*' ! -name '*.partial' -printf '%f\n' | sort -r)
