@@ -237,3 +237,23 @@ def test_base_backups_keep_the_newest_and_the_wal_they_need_only(archiving_clust
     segments = sorted(path.name for path in cluster.archive.iterdir() if len(path.name) == 24)
     assert segments and segments[0] == oldest_needed
     assert all(name >= oldest_needed for name in segments)
+
+
+def test_restore_pitr_refuses_a_data_folder_in_use_or_a_folder_that_is_no_base_backup(tmp_path):
+    base, archive, data = tmp_path / "base", tmp_path / "wal", tmp_path / "data"
+    for folder in (base, archive, data):
+        folder.mkdir()
+    (data / "PG_VERSION").write_text("15\n")
+
+    def restore(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(HUB / "restore-pitr.sh"), "--base", str(base), "--archive", str(archive),
+                               *extra, "--yes", str(data)], capture_output=True, text=True, timeout=30)
+
+    refused = restore()
+    assert refused.returncode == 2 and "holds no base.tar.gz" in refused.stderr
+    (base / "base.tar.gz").write_bytes(b"")
+    refused = restore()
+    assert refused.returncode == 2 and "is not empty" in refused.stderr
+    refused = restore("--target-time", "yesterday'; DROP")
+    assert refused.returncode == 2
+    assert sorted(path.name for path in data.iterdir()) == ["PG_VERSION"]
