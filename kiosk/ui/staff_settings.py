@@ -18,7 +18,7 @@ from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.core.errors import DomainError
-from kiosk.core.settings import LANGUAGES
+from kiosk.core.settings import CHECKS, LANGUAGES
 from kiosk.ui import mode_widgets  # noqa: F401  (Field)
 from kiosk.ui.i18n import _
 from kiosk.ui.mode import ModeScreen
@@ -141,11 +141,12 @@ class StaffSettingsScreen(ModeScreen):
         app = App.get_running_app()
         settings = app.centre.settings
         try:
-            wanted = self.wanted()
             current = settings.all()
-            for key, value in wanted.items():
-                if value != current[key]:
-                    settings.set(key, value, actor=self.actor)
+            changed = {key: value for key, value in self.wanted().items() if value != current[key]}
+            for key, value in changed.items():  # every value checked before any is stored
+                CHECKS[key](key, value)
+            for key, value in changed.items():
+                settings.set(key, value, actor=self.actor)
         except DomainError as error:
             # the core names the setting by its key: say which field on this screen
             field = self.ids.get(error.field)

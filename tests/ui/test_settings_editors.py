@@ -106,3 +106,13 @@ def test_a_refused_list_names_the_list_and_stores_nothing(app, settings_screen):
     settle(settings_screen)
     assert settings_screen.result.startswith("Raisons de venue — ")
     assert app.centre.settings.get("reasons") == before
+
+
+def test_nothing_is_stored_when_one_value_is_refused(app, settings_screen):
+    settings_screen.ids.centre_name.text = "Un autre nom"
+    editor = settings_screen.ids.neighbourhoods
+    name, _commune, _qpv = cells(lines(editor)[0])
+    name.text = "x" * 500  # too long: refused
+    tap(settings_screen.ids.save)
+    assert settings_screen.result.startswith("Quartiers — ")
+    assert app.centre.settings.get("centre_name") == "Centre social du Chemin Vert"  # not half saved
