@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from federation import store as db
+from federation import ages, store as db
 from sync import protocol
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -276,12 +276,14 @@ def _project_members(conn: Connection, centre_id: str, pairs: list[tuple[str, di
     rows = []
     for at, event in pairs:
         data = event["data"]
+        # the kiosk counted age_band in the year of the event (UTC, its clock's)
+        born_from, born_to = ages.born_span(data["age_band"], data.get("year_born"), int(at[:4]))
         rows.append({
             "centre_id": centre_id, "member_id": data["member_id"], "age_band": data["age_band"],
             "gender": data.get("gender"), "commune": data.get("commune"),
             "neighbourhood": data.get("neighbourhood"), "qpv": data["qpv"],
             "created_day": paris_day(at) if event["type"] == "member.created" else None,
-            "erased_at": None, "as_of": at,
+            "erased_at": None, "as_of": at, "born_from": born_from, "born_to": born_to,
         })
     members = db.p_members
     # an erased member stays erased; the newest attributes win otherwise
@@ -306,7 +308,7 @@ def _project_erasures(conn: Connection, centre_id: str, pairs: list[tuple[str, d
     rows = [{
         "centre_id": centre_id, "member_id": event["data"]["member_id"], "age_band": "unknown",
         "gender": None, "commune": None, "neighbourhood": None, "qpv": None,
-        "created_day": None, "erased_at": at, "as_of": at,
+        "created_day": None, "erased_at": at, "as_of": at, "born_from": None, "born_to": None,
     } for at, event in pairs]
     statement = _dialect_insert(conn, db.p_members)
     members, excluded = db.p_members, statement.excluded
@@ -314,6 +316,7 @@ def _project_erasures(conn: Connection, centre_id: str, pairs: list[tuple[str, d
         index_elements=["centre_id", "member_id"],
         set_={
             "age_band": "unknown", "gender": None, "commune": None, "neighbourhood": None, "qpv": None,
+            "born_from": None, "born_to": None,
             "erased_at": sa.func.coalesce(members.c.erased_at, excluded.erased_at),
             "as_of": sa.case((excluded.as_of > members.c.as_of, excluded.as_of), else_=members.c.as_of),
         },

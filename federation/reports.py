@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from federation import ages
 from federation.store import (
     centres, conflicts, devices, p_attendance, p_members, p_registrations, p_sessions,
     p_presence, p_visit_counts, p_workshops,
@@ -276,6 +277,25 @@ class Participants:
 
     # (age_band, gender, qpv) -> members; gender/qpv None when unknown or erased
     profile: Counter = field(default_factory=Counter)
+    # (gender, born_from, born_to) -> members: each funder's age bands (federation.ages)
+    births: Counter = field(default_factory=Counter)
+    #: the reference year of the funders' bands: the year the period ends in
+    year: int | None = None
+
+    def funder_bands(self, scheme: str) -> list[tuple[str, int]]:
+        """(band, members) for each of ``scheme``'s bands and « non renseigné »,
+        zeros included, in the order of the funder's form: they add up to ``total``."""
+        counts = Counter()
+        for (_gender, born_from, born_to), n in self.births.items():
+            counts[ages.band(scheme, born_from, born_to, self.year)] += n
+        return [(code, counts[code]) for code in ages.codes(scheme)]
+
+    def funder_bands_by_gender(self, scheme: str) -> dict[tuple[str | None, str], int]:
+        """(gender, band) -> members, for the tables of sex by age band."""
+        counts: Counter = Counter()
+        for (gender, born_from, born_to), n in self.births.items():
+            counts[(gender, ages.band(scheme, born_from, born_to, self.year))] += n
+        return dict(counts)
 
     @property
     def total(self) -> int:
@@ -345,12 +365,14 @@ def participants(conn: Connection, period: Period) -> Participants:
                  .where(a.present == sa.true(), a.member_id.is_not(None)))
     # a member with no visit has NULL days: "not visited" must not be NULL
     not_visited = sa.or_(m.first_visit_day.is_(None), ~visited)
-    result = Participants()
+    result = Participants(year=period.end.year)
     for came in (visited, sa.and_(sa.tuple_(m.centre_id, m.member_id).in_(attendees), not_visited)):
-        query = (sa.select(m.age_band, m.gender, m.qpv, sa.func.count()).where(came)
-                 .group_by(m.age_band, m.gender, m.qpv))
-        for band, gender, qpv, n in conn.execute(_for_centre(query, m.centre_id, period)):
+        # grouped in the order of the members' index (store's r_members_born): the counts stream
+        query = (sa.select(m.age_band, m.gender, m.qpv, m.born_from, m.born_to, sa.func.count()).where(came)
+                 .group_by(m.age_band, m.gender, m.qpv, m.born_from, m.born_to))
+        for band, gender, qpv, born_from, born_to, n in conn.execute(_for_centre(query, m.centre_id, period)):
             result.profile[(band, gender, None if qpv is None else bool(qpv))] += int(n)
+            result.births[(gender, born_from, born_to)] += int(n)
     return result
 
 

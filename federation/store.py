@@ -201,6 +201,11 @@ p_members = sa.Table(
     # up in p_presence
     sa.Column("first_visit_day", sa.String(10)),
     sa.Column("last_visit_day", sa.String(10)),
+    # schema 6: the years the member may have been born in (federation.ages):
+    # one year when the kiosk sent year_born, the span an older event's
+    # age_band allows in its year otherwise; NULL when unknown or erased
+    sa.Column("born_from", sa.SmallInteger),
+    sa.Column("born_to", sa.SmallInteger),
 )
 
 p_workshops = sa.Table(
@@ -549,8 +554,43 @@ def _v5_clean_conflicts(conn: Connection) -> None:
         conn.execute(conflicts.delete().where(conflicts.c.id.in_(beyond)))
 
 
+# ---------------------------------------------------------------- step 6: years of birth
+
+#: protocol 1.0's bands as ages reached in the year of the event, frozen as
+#: step 6 read them: (band, youngest, oldest; None for no bound)
+_V6_BANDS = (("0-15", 0, 15), ("16-24", 16, 24), ("25-54", 25, 54), ("55-64", 55, 64), ("65+", 65, None))
+#: the earliest year of birth a span may start at (sync.protocol.EARLIEST_YEAR then)
+_V6_EARLIEST = 1900
+
+#: Step 6 reads participants by these columns too: the span of birth years
+#: follows the profile, so the counts still stream from the index alone.
+_V6_REPORT_INDEXES = [
+    "DROP INDEX IF EXISTS r_members_span",
+    "CREATE INDEX IF NOT EXISTS r_members_born ON p_members "
+    "(age_band, gender, qpv, born_from, born_to, first_visit_day, last_visit_day, centre_id, member_id)",
+]
+
+
+def _v6(conn: Connection) -> None:
+    # each member's possible years of birth, so every funder's age bands can
+    # be counted at any date; the members held so far have their band only,
+    # counted in the year of the event that set it (as_of)
+    for column in ("born_from", "born_to"):
+        conn.exec_driver_sql(f"ALTER TABLE p_members ADD COLUMN {column} SMALLINT")
+    year = "CAST(substr(as_of, 1, 4) AS INTEGER)"
+    born_from = " ".join(f"WHEN '{band}' THEN " + (str(_V6_EARLIEST) if oldest is None else f"{year} - {oldest}")
+                         for band, _youngest, oldest in _V6_BANDS)
+    born_to = " ".join(f"WHEN '{band}' THEN {year} - {youngest}" for band, youngest, _oldest in _V6_BANDS)
+    conn.exec_driver_sql(
+        f"UPDATE p_members SET born_from = CASE age_band {born_from} END, "
+        f"born_to = CASE age_band {born_to} END "
+        "WHERE erased_at IS NULL AND substr(as_of, 1, 4) BETWEEN '1900' AND '2199'")
+    for ddl in _V6_REPORT_INDEXES:
+        conn.exec_driver_sql(ddl)
+
+
 #: version -> step. Steps run in order inside one transaction each.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
 LATEST_VERSION = max(MIGRATIONS)
 
 

@@ -232,6 +232,6 @@ def test_step_3_turns_v2_visits_into_presence_and_spans(hub_db_url):
     assert [tuple(row) for row in members] == [
         ("c1", "m1", "2026-01-02", "2026-03-02"), ("c1", "m2", None, None),
         ("c2", "m1", "2026-02-01", "2026-02-01"), ("c2", "m3", None, None)]
-    assert "p_visits" not in tables and "r_members_span" in indexes and "r_members_profile" not in indexes
+    assert "p_visits" not in tables and "r_members_born" in indexes and "r_members_profile" not in indexes
     assert figures.total == 1  # c2/m1; c1/m1 came before and after, not in between
     engine.dispose()
