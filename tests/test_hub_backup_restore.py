@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 from sync import protocol
+from tests import helpers
 from tests.conftest_hub import PostgresCluster, postgres_bin_dir, run_federation, start_hub
 
 pytestmark = pytest.mark.postgres
@@ -35,7 +35,9 @@ def sh(*command: str | Path) -> subprocess.CompletedProcess:
 
 
 def kiosk(*args: str) -> str:
-    return sh(sys.executable, "-m", "kiosk.cli", *args).stdout
+    done = helpers.kiosk(*args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def create_hub_database(cluster, name: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 
@@ -17,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from federation import metrics, store
 from kiosk.core.store import Store
 from sync import protocol
+from tests import helpers
 from tests.conftest_hub import PostgresCluster, postgres_bin_dir, run_federation, start_hub
 
 TOKEN = "metrics-" + "k" * 32
@@ -24,8 +24,7 @@ WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
 
 
 def kiosk(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True,
-                          timeout=120)
+    done = helpers.kiosk(*args)
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
