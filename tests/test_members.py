@@ -337,3 +337,41 @@ def test_update_of_the_neighbourhood_alone_brings_its_commune(members):
     member = aicha(members)
     moved = members.update(member["id"], neighbourhood="Tour du Renard")
     assert (moved["commune"], moved["qpv"]) == ("Outreau", True)
+
+
+def test_a_resident_may_give_an_age_band_instead_of_a_year(members, store):
+    member = aicha(members, birth_year=None, age_band="55-64")
+    assert (member["birth_year"], member["age_band"], member["age_band_year"]) == \
+        (None, "55-64", store.now().year)
+    (event,) = events(store, "member.created")
+    assert event["data"]["age_band"] == "55-64" and event["data"]["year_born"] is None
+
+
+def test_a_year_given_later_replaces_the_band(members, store):
+    member = aicha(members, birth_year=None, age_band="25-54")
+    member = members.update(member["id"], birth_year=1960)
+    assert (member["birth_year"], member["age_band"], member["age_band_year"]) == (1960, None, None)
+    (event,) = events(store, "member.updated")
+    assert event["data"]["year_born"] == 1960 and event["data"]["age_band"] == "65+"
+
+
+def test_a_band_that_is_no_band_is_refused_and_stores_nothing(members, store):
+    before = dump(store)
+    with pytest.raises(InvalidInput) as error:
+        aicha(members, birth_year=None, age_band="unknown")
+    assert error.value.field == "age_band"
+    assert dump(store) == before
+
+
+@pytest.mark.parametrize("band,given_in,on_year,expected", [
+    ("25-54", 2026, 2026, "25-54"),
+    ("25-54", 2026, 2027, "unknown"),   # 25 then may be 26 or the oldest 55
+    ("65+", 2020, 2026, "65+"),
+    ("55-64", 2020, 2026, "unknown"),
+    (None, None, 2026, "unknown"),
+])
+def test_a_band_given_is_the_band_of_its_year_only(band, given_in, on_year, expected):
+    from datetime import date
+
+    from kiosk.core.members import band_now
+    assert band_now(band, given_in, date(on_year, 6, 1)) == expected

@@ -25,15 +25,48 @@ GENDERS = list(protocol.GENDERS)
 
 #: Fields ``update`` accepts. Withdrawing the consent to data processing is
 #: an erasure (kiosk/core/privacy.py), not an update.
-UPDATABLE = ("first_name", "last_name", "birth_year", "gender", "commune", "neighbourhood",
+UPDATABLE = ("first_name", "last_name", "birth_year", "age_band", "gender", "commune", "neighbourhood",
              "phone", "email", "consent_photos", "consent_contact")
+
+#: the bands a resident may give instead of a year of birth
+CHOSEN_BANDS = [band for band in protocol.AGE_BANDS if band != "unknown"]
+
+
+def _band_ages(band: str) -> tuple[int, int | None]:
+    """« 25-54 » -> (25, 54); « 65+ » -> (65, None)."""
+    if band.endswith("+"):
+        return int(band[:-1]), None
+    low, high = band.split("-")
+    return int(low), int(high)
+
+
+def band_now(band: str | None, given_in: int | None, on: date) -> str:
+    """The protocol band, in ``on``'s year, of someone who gave ``band`` in
+    the year ``given_in`` (ages by year, as sync.protocol.age_band counts):
+    the band that holds every age they may have now, else « unknown »."""
+    if not band or band == "unknown" or given_in is None:
+        return "unknown"
+    low, high = _band_ages(band)
+    shift = on.year - given_in
+    for candidate in CHOSEN_BANDS:
+        c_low, c_high = _band_ages(candidate)
+        if c_low <= low + shift and (c_high is None or (high is not None and high + shift <= c_high)):
+            return candidate
+    return "unknown"
+
+
+def age_band_of(member: dict, on: date) -> str:
+    """The member's reported band: from the year of birth, else from the band given."""
+    if member.get("birth_year") is not None:
+        return protocol.age_band(member["birth_year"], on)
+    return band_now(member.get("age_band"), member.get("age_band_year"), on)
 
 
 def reported_attributes(member: dict, on: date) -> dict:
     """The payload of member.created / member.updated: what the hub may know."""
     return {
         "member_id": member["id"],
-        "age_band": protocol.age_band(member["birth_year"], on),
+        "age_band": age_band_of(member, on),
         # the year alone, so the hub can count each funder's age bands at any date
         "year_born": member["birth_year"],
         "gender": member["gender"],
@@ -73,6 +106,13 @@ class Members:
                 clean[name] = text.clean_name(name, fields[name])
         if "birth_year" in fields:
             clean["birth_year"] = text.clean_birth_year(fields["birth_year"], self.store.now().year)
+        if "age_band" in fields:
+            # a band stands for the year of birth the resident preferred not to give
+            band = fields["age_band"] or None
+            clean["age_band"] = None if band is None else text.clean_choice("age_band", band, CHOSEN_BANDS)
+            clean["age_band_year"] = None if band is None else self.store.now().year
+        if clean.get("birth_year") is not None:
+            clean["age_band"], clean["age_band_year"] = None, None
         if "gender" in fields:
             clean["gender"] = text.clean_choice("gender", fields["gender"], GENDERS)
         if "commune" in fields:
@@ -116,7 +156,7 @@ class Members:
     # ------------------------------------------------------------ writes
 
     def register(self, first_name: str, last_name: str, birth_year: int | None = None,
-                 gender: str | None = None, commune: str | None = None, neighbourhood: str | None = None,
+                 age_band: str | None = None, gender: str | None = None, commune: str | None = None, neighbourhood: str | None = None,
                  phone: str | None = None, email: str | None = None, consent_data: bool = False,
                  consent_photos: bool = False, consent_contact: bool = False,
                  actor: dict | None = None) -> dict:
@@ -129,7 +169,7 @@ class Members:
                 "a member is registered only with their consent to data processing", value=consent_data)
         check_actor(actor)
         member = self._clean(dict(first_name=first_name, last_name=last_name, birth_year=birth_year,
-                                  gender=gender, commune=commune, neighbourhood=neighbourhood, phone=phone,
+                                  age_band=age_band, gender=gender, commune=commune, neighbourhood=neighbourhood, phone=phone,
                                   email=email, consent_photos=consent_photos, consent_contact=consent_contact))
         member.update(self._place(member))
         now = self.store.now_iso()

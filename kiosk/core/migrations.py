@@ -283,7 +283,16 @@ def _v6(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX member_tokens_seen ON member_tokens (seen)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(conn: sqlite3.Connection) -> None:
+    """A resident who would rather not give a year of birth may give an age
+    band instead: ``age_band`` (one of sync.protocol.AGE_BANDS but
+    « unknown ») and ``age_band_year``, the year it was given in (a band is
+    true in that year only; see members.reported_attributes)."""
+    conn.execute("ALTER TABLE members ADD COLUMN age_band TEXT")
+    conn.execute("ALTER TABLE members ADD COLUMN age_band_year INTEGER")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

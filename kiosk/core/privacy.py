@@ -24,7 +24,8 @@ from sync import protocol
 
 #: What erasure empties (member fields holding or revealing personal data).
 WIPED = {
-    "first_name": None, "last_name": None, "birth_year": None, "gender": None, "commune": None,
+    "first_name": None, "last_name": None, "birth_year": None, "age_band": None, "age_band_year": None,
+    "gender": None, "commune": None,
     "neighbourhood": None, "qpv": 0, "phone": None, "email": None, "consent_data": 0,
     "consent_data_at": None, "consent_photos": 0, "consent_contact": 0, "card_code": None,
     "last_seen_at": None,
