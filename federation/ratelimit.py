@@ -1,9 +1,9 @@
 """The limit before authentication: how many refusals one client address may
 earn a minute at the doors a stranger can knock on.
 
-The doors are sign-in (``POST /login``), enrolment (``POST /api/v1/enrol``)
-and the batches (``POST /api/v1/batches``, whose token is checked on every
-request). Each client address has a token bucket of ``per_minute`` tokens,
+The doors are sign-in (``POST /login``), enrolment (``POST /api/v1/enrol``),
+the batches (``POST /api/v1/batches``, whose token is checked on every
+request) and the metrics (``GET /metrics``, federation.metrics). Each client address has a token bucket of ``per_minute`` tokens,
 refilled continuously. A request takes a token before anything else is done
 (no body read, no database); the token is given back unless the answer was a
 refusal of who the caller is (401, 403; at sign-in a 429 too). So a guesser gets
@@ -29,7 +29,8 @@ from collections import OrderedDict
 DEFAULT_PER_MINUTE = 30
 MAX_ADDRESSES = 10_000
 #: (method, path) of the requests counted
-GUARDED = frozenset({("POST", "/login"), ("POST", "/api/v1/enrol"), ("POST", "/api/v1/batches")})
+GUARDED = frozenset({("POST", "/login"), ("POST", "/api/v1/enrol"), ("POST", "/api/v1/batches"),
+                     ("GET", "/metrics")})
 #: answers that spend the token: the caller was not who it said; at sign-in,
 #: also an attempt past the per-person limits (a device over its own rate
 #: limit spends nothing here: its token was right)

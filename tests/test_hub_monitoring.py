@@ -210,3 +210,11 @@ def test_a_database_that_hangs_holds_one_thread_however_often_health_is_asked():
     assert all(isinstance(outcome, asyncio.TimeoutError) for outcome in outcomes[:20])
     assert outcomes[20] == 1  # the twenty probes shared one call
     assert outcomes[21] == "answered"
+
+
+def test_guessing_the_metrics_token_meets_the_pre_authentication_limit(hub_server, monkeypatch):
+    monkeypatch.setenv(metrics.TOKEN_VARIABLE, TOKEN)
+    hub = hub_server(pre_auth_rate_limit=3)
+    statuses = [httpx.get(f"{hub.url}/metrics", headers={"Authorization": f"Bearer guess-{n:020d}"},
+                          timeout=10).status_code for n in range(5)]
+    assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429]
