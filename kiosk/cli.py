@@ -354,7 +354,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(state, ensure_ascii=False, indent=2))
     else:
-        print(status.describe_fr(state, state["hub"], state["hub_error"]))
+        print(status.describe(state, state["hub"], state["hub_error"], _.catalogue))
         if not settings["device_token"]:
             print(_("Borne non appairée au hub : lancez kiosk enrol avec le code de la fédération."))
     return 0

@@ -8,6 +8,7 @@ the two side by side.
 
 from __future__ import annotations
 
+import gettext
 import json
 import sqlite3
 from datetime import date, datetime, time, timezone
@@ -16,7 +17,9 @@ from sync import lock as sync_lock
 from sync import outbox, protocol
 from sync.client import CLOCK_KEY
 from sync.clock import PARIS
-from sync.i18n import N_
+from sync.i18n import N_, French
+
+FRENCH = French()
 
 #: How far the kiosk's clock may be from the hub's before staff are warned:
 #: beyond it, what the kiosk records is dated wrong (and the hub may park it).
@@ -94,14 +97,24 @@ def compare(local: dict, hub: dict) -> dict | None:
     if missing <= 0:
         return None
     since = _resend_date(hub)
-    message_fr = (f"Le hub a {missing} événement{'s' if missing > 1 else ''} de moins que la borne "
-                  f"n'en a envoyé : relancez avec --resend-since {since}")
     message_en = (f"the hub holds {missing} fewer events than this kiosk sent: "
                   f"run kiosk sync --resend-since {since}")
-    if local.get("purged"):
-        message_fr += (f" (les {local['purged']} envois les plus anciens ne sont plus gardés "
-                       "sur la borne et ne pourront pas être renvoyés)")
-    return {"missing": missing, "resend_since": since, "message_fr": message_fr, "message_en": message_en}
+    gap = {"missing": missing, "resend_since": since, "purged": local.get("purged") or 0,
+           "message_en": message_en}
+    gap["message_fr"] = _gap_words(gap, FRENCH)
+    return gap
+
+
+def _gap_words(gap: dict, tr: gettext.NullTranslations) -> str:
+    text = tr.ngettext("Le hub a %(n)d événement de moins que la borne n'en a envoyé : "
+                       "relancez avec --resend-since %(since)s",
+                       "Le hub a %(n)d événements de moins que la borne n'en a envoyé : "
+                       "relancez avec --resend-since %(since)s",
+                       gap["missing"]) % {"n": gap["missing"], "since": gap["resend_since"]}
+    if gap["purged"]:
+        text += tr.gettext(" (les %(n)d envois les plus anciens ne sont plus gardés sur la borne "
+                           "et ne pourront pas être renvoyés)") % {"n": gap["purged"]}
+    return text
 
 
 def _resend_date(hub: dict) -> str:
@@ -141,31 +154,45 @@ def requeue_since(conn: sqlite3.Connection, since_iso: str) -> int:
     return count
 
 
-def describe_fr(local: dict, hub: dict | None = None, hub_error: str | None = None) -> str:
-    """Several plain lines for the terminal and the staff's sync screen."""
+def describe(local: dict, hub: dict | None = None, hub_error: str | None = None,
+             translations: gettext.NullTranslations = FRENCH) -> str:
+    """Several plain lines for the terminal (``kiosk status``), through
+    ``translations`` (a gettext catalogue; French by default). ``hub_error``
+    is a French msgid (``SyncError.message_fr``)."""
+    tr = translations
+    when = _when(local["last_success"])
     lines = [
-        f"Événements enregistrés : {local['recorded']}",
-        f"En attente d'envoi : {local['pending']}",
-        f"Mis de côté (refusés par le hub) : {local['parked']}",
-        f"Dernier envoi réussi : {_when(local['last_success']) or 'jamais'}",
+        tr.gettext("Événements enregistrés : %(n)d") % {"n": local["recorded"]},
+        tr.gettext("En attente d'envoi : %(n)d") % {"n": local["pending"]},
+        tr.gettext("Mis de côté (refusés par le hub) : %(n)d") % {"n": local["parked"]},
+        tr.gettext("Dernier envoi réussi : %(when)s") % {"when": when} if when
+        else tr.gettext("Dernier envoi réussi : jamais"),
     ]
     error = local.get("last_error")
     if error:
-        lines.append(f"Dernière erreur ({_when(error.get('at'))}) : {error.get('message_fr')}")
+        message = error.get("message_fr")
+        lines.append(tr.gettext("Dernière erreur (%(when)s) : %(message)s") % {
+            "when": _when(error.get("at")) or "", "message": tr.gettext(message) if message else "-"})
     for item in local["parked_events"][:5]:
-        lines.append(f"  - {item['type']} du {_when(item['occurred_at'])} : {item['reason']}")
+        lines.append("  - " + tr.gettext("%(type)s du %(when)s : %(reason)s") % {
+            "type": item["type"], "when": _when(item["occurred_at"]), "reason": item["reason"]})
     clock = local.get("clock")
     if clock and clock["off"]:
-        lines.append(clock["message_fr"])
+        lines.append(tr.gettext(clock["template"]) % {"gap": tr.gettext(clock["gap_template"]) % {"n": clock["n"]}})
     if hub is not None:
-        lines.append(f"Le hub a {hub.get('events_total', 0)} événements de ce centre ; "
-                     f"la borne en a envoyé {local['sent']}.")
+        lines.append(tr.gettext("Le hub a %(held)d événements de ce centre ; la borne en a envoyé %(sent)d.")
+                     % {"held": hub.get("events_total", 0), "sent": local["sent"]})
         gap = compare(local, hub)
         if gap:
-            lines.append(gap["message_fr"])
+            lines.append(_gap_words(gap, tr))
     elif hub_error:
-        lines.append(f"Hub non joignable pour comparer : {hub_error}")
+        lines.append(tr.gettext("Hub non joignable pour comparer : %(message)s") % {"message": tr.gettext(hub_error)})
     return "\n".join(lines)
+
+
+def describe_fr(local: dict, hub: dict | None = None, hub_error: str | None = None) -> str:
+    """``describe`` in French."""
+    return describe(local, hub, hub_error)
 
 
 def _when(iso: str | None) -> str | None:

@@ -66,6 +66,16 @@ def test_sync_without_enrolment_exits_3_and_says_what_to_do(db_path):
     assert "pas encore appairée" in done.stdout and "kiosk enrol" in done.stdout
 
 
+def test_sync_and_status_speak_english_under_an_english_locale(db_path):
+    add_visits(db_path, 2, DAY1)
+    done = kiosk("sync", "--db", str(db_path), env={"LANG": "en_GB.UTF-8"})
+    assert done.returncode == 3
+    assert "not paired with the hub yet" in done.stdout and "pas encore" not in done.stdout
+    shown = kiosk("status", "--db", str(db_path), "--offline", env={"LANGUAGE": "en"}).stdout
+    assert "Events recorded: 2" in shown and "Waiting to be sent: 2" in shown
+    assert "Kiosk not paired with the hub" in shown and "Événements" not in shown
+
+
 def test_sync_with_the_hub_unreachable_exits_1_and_status_shows_the_error(db_path):
     with Store.open(db_path) as store:
         Settings(store).set("hub_url", f"http://127.0.0.1:{free_port()}")
