@@ -1,6 +1,7 @@
 """First visit: a short form, one question a step (easier to follow than a
 full page for someone who reads little): first name, last name, year of
-birth, commune, neighbourhood (when the commune has some), phone (optional).
+birth, or else an age band (a tap, for someone who would rather not give the
+year), commune, neighbourhood (when the commune has some), phone (optional).
 Then the consent screen registers the member.
 """
 
@@ -25,12 +26,23 @@ STEPS = [
     ("first_name", N_("Votre prénom"), "person", "letters", True),
     ("last_name", N_("Votre nom de famille"), "badge", "letters", True),
     ("birth_year", N_("Votre année de naissance"), "event", "digits", False),
+    # asked only when the year was not given
+    ("age_band", N_("Votre âge, à peu près"), "event", "band", False),
     ("commune", N_("Votre ville"), "place", "commune", True),
     ("neighbourhood", N_("Votre quartier"), "home", "neighbourhood", False),
     ("phone", N_("Votre téléphone (si vous voulez)"), "support_agent", "digits", False),
 ]
 #: What residents read for the communes list's « Autre commune ».
 OTHER_TOWN = N_("Une autre ville")
+#: The bands offered instead of a year (kiosk.core.members.CHOSEN_BANDS), in plain words.
+AGE_BANDS = [
+    ("0-15", N_("Moins de 16 ans")),
+    ("16-24", N_("De 16 à 24 ans")),
+    ("25-54", N_("De 25 à 54 ans")),
+    ("55-64", N_("De 55 à 64 ans")),
+    ("65+", N_("65 ans ou plus")),
+]
+UNSAID_AGE = N_("Je ne sais pas, ou je préfère ne pas dire")
 MAX_LENGTH = {"first_name": 40, "last_name": 40, "birth_year": 4, "phone": 14}
 
 
@@ -87,6 +99,8 @@ class FirstVisitScreen(KioskScreen):
             commune = self.values.get("commune")
             names = [n["name"] for n in settings.get("neighbourhoods") if n["commune"] == commune]
             return [(name, name) for name in names] + [("", _.gettext("Un autre quartier, ou je ne sais pas"))]
+        if self.kind == "band":
+            return [(code, _.gettext(label)) for code, label in AGE_BANDS] + [("", _.gettext(UNSAID_AGE))]
         return []
 
     def _show_choices(self) -> None:
@@ -94,11 +108,14 @@ class FirstVisitScreen(KioskScreen):
         grid.clear_widgets()
         for value, label in self._choices():
             chosen = self.values.get(self.field) == value and self.field in self.values
-            tile = Factory.ChoiceTile(text=_.display(label), icon="check_circle" if chosen else "place",
+            tile = Factory.ChoiceTile(text=_.display(label), icon="check_circle" if chosen else self._tile_icon(),
                                       colour="selected" if chosen else "surface")
             tile.value = value
             tile.bind(on_release=self.choose)
             grid.add_widget(tile)
+
+    def _tile_icon(self) -> str:
+        return "event" if self.kind == "band" else "place"
 
     def speech_parts(self) -> list[str]:
         parts = [self.question, self.error]
@@ -143,6 +160,8 @@ class FirstVisitScreen(KioskScreen):
         self.refresh()
 
     def _skipped(self, step: int) -> bool:
+        if STEPS[step][3] == "band":
+            return bool(self.values.get("birth_year"))
         if STEPS[step][3] != "neighbourhood":
             return False
         commune = self.values.get("commune")

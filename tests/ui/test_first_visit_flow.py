@@ -48,6 +48,44 @@ def test_yes_registers_the_member_and_shows_the_card(app, centre):
     assert camera_scan.decode_rgba(bytes(texture.pixels), texture.size) == row["card_code"]
 
 
+def test_a_resident_who_gives_no_year_may_give_an_age_band(app, centre):
+    tap(app.screen("home").ids.first_visit)
+    form = app.screen("first_visit")
+    type_text(app, "fatou")
+    tap(form.ids.next)
+    type_text(app, "diallo")
+    tap(form.ids.next)
+    assert form.ids.next.text == "Passer"  # the year is optional
+    tap(form.ids.next)
+    assert "Votre âge, à peu près" in screen_text(app)
+    assert "Je ne sais pas, ou je préfère ne pas dire" in screen_text(app)
+    choose(app, "De 55 à 64 ans")
+    choose(app, "Boulogne-sur-Mer")
+    choose(app, "Chemin Vert")
+    tap(form.ids.next)
+    tap(app.screen("consent").ids.yes)
+    (row,) = centre.store.query("SELECT birth_year, age_band, age_band_year FROM members")
+    assert (row["birth_year"], row["age_band"]) == (None, "55-64")
+    assert row["age_band_year"] == centre.store.now().year
+
+
+def test_a_resident_may_keep_their_age_to_themselves(app, centre):
+    tap(app.screen("home").ids.first_visit)
+    form = app.screen("first_visit")
+    type_text(app, "fatou")
+    tap(form.ids.next)
+    type_text(app, "diallo")
+    tap(form.ids.next)
+    tap(form.ids.next)
+    choose(app, "Je ne sais pas, ou je préfère ne pas dire")
+    choose(app, "Boulogne-sur-Mer")
+    choose(app, "Chemin Vert")
+    tap(form.ids.next)
+    tap(app.screen("consent").ids.yes)
+    (row,) = centre.store.query("SELECT birth_year, age_band FROM members")
+    assert (row["birth_year"], row["age_band"]) == (None, None)
+
+
 def test_no_keeps_nothing(app, centre):
     fill_form(app, phone="")
     tap(app.screen("consent").ids.no)
