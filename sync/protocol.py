@@ -39,7 +39,8 @@ try:  # installed with the hub; a kiosk without it writes the same text with the
 except ImportError:  # pragma: no cover - depends on the install
     orjson = None  # type: ignore[assignment]
 
-#: 1.1 added member events' optional ``year_born``.
+#: 1.1 added member events' optional ``year_born`` and visits' optional
+#: ``cra_theme`` and ``domain``.
 PROTOCOL_VERSION = "1.1"
 PROTOCOL_MAJOR = 1
 
@@ -59,6 +60,22 @@ THEMES = (
     "numerique",
     "pouvoir_d_agir",
     "autre",
+)
+#: The national categories a visit's reason maps to (1.1). The themes of the
+#: conseillers numériques' activity reports (CRA v2, La Coop de la médiation
+#: numérique), and the ten administrative domains of Aidants Connect and
+#: France Services. The kiosk's reasons keep their own words; each centre's
+#: settings say which of these a reason is (docs/funder-figures.md).
+CRA_THEMES = (
+    "diagnostic_numerique", "prendre_en_main_materiel", "maintenance_materiel", "contenus_numeriques",
+    "navigation_internet", "email", "bureautique", "reseaux_sociaux", "sante", "banque_achats",
+    "entrepreneuriat", "insertion_professionnelle", "securite_numerique", "parentalite",
+    "scolarite_numerique", "creer_numerique", "culture_numerique", "intelligence_artificielle",
+    "demarches_administratives",
+)
+ADMIN_DOMAINS = (
+    "papiers_citoyennete", "famille_scolarite", "social_sante", "travail_formation", "logement",
+    "transports_mobilite", "argent_impots", "justice", "etrangers_europe", "loisirs_culture",
 )
 REGISTRATION_STATUSES = ("booked", "waitlisted", "cancelled")
 RECORDERS = ("resident", "volunteer", "staff")
@@ -330,6 +347,10 @@ EVENT_TYPES: dict[str, dict[str, tuple[Callable[[Any], str | None], bool]]] = {
         "member_id": (_nullable(_uuid), False),
         "reason": (_code, True),
         "recorded_by": (_one_of(RECORDERS), True),
+        # 1.1: the national categories of the reason, as the centre mapped it
+        # when the visit happened; a 1.0 visit has neither key
+        "cra_theme": (_nullable(_one_of(CRA_THEMES)), False),
+        "domain": (_nullable(_one_of(ADMIN_DOMAINS)), False),
     },
     "member.created": dict(_MEMBER_ATTRS),
     "member.updated": dict(_MEMBER_ATTRS),

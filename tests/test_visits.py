@@ -45,8 +45,29 @@ def test_check_in_emits_visit_recorded(visits, store, member):
     visit = visits.check_in("demarches", member_id=member["id"])
     (event,) = events(store, "visit.recorded")
     assert event["data"] == {"visit_id": visit["id"], "member_id": member["id"],
-                             "reason": "demarches", "recorded_by": "resident"}
+                             "reason": "demarches", "recorded_by": "resident",
+                             "cra_theme": "demarches_administratives", "domain": None}
     assert event["occurred_at"] == visit["occurred_at"]
+
+
+def test_a_visit_carries_its_reason_s_national_categories_as_the_centre_maps_them(visits, store, settings):
+    reasons = settings.get("reasons") + [{"code": "caf", "label": "Un papier de la CAF", "icon": "description",
+                                          "cra_theme": "demarches_administratives", "domain": "social_sante"}]
+    settings.set("reasons", reasons)
+    visits.check_in("caf")
+    visits.check_in("accueil")
+    caf, desk = (event["data"] for event in events(store, "visit.recorded"))
+    assert (caf["cra_theme"], caf["domain"]) == ("demarches_administratives", "social_sante")
+    assert (desk["cra_theme"], desk["domain"]) == (None, None)
+
+
+def test_a_reason_mapped_to_no_national_category_is_refused(settings, store):
+    from kiosk.core.errors import InvalidInput
+
+    reasons = settings.get("reasons") + [{"code": "caf", "label": "CAF", "icon": "description", "domain": "caf"}]
+    with pytest.raises(InvalidInput) as error:
+        settings.set("reasons", reasons)
+    assert error.value.field == "reasons" and "domain" in str(error.value)
 
 
 def test_check_in_sets_the_members_last_contact(visits, store, settings, member, clock):

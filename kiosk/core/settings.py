@@ -15,17 +15,30 @@ from kiosk.core.errors import InvalidInput, N_
 from kiosk.core.store import Store
 from sync import protocol
 
-#: The default reasons for a visit: code, French label (a gettext msgid), and
-#: the pictogram key the UI draws (Material Design icon names).
+#: The default reasons for a visit: code, French label (a gettext msgid), the
+#: pictogram key the UI draws (Material Design icon names), and, where the
+#: reason is one, its national category: ``cra_theme`` (a theme of the
+#: conseillers numériques' reports) and/or ``domain`` (an administrative
+#: domain), from sync.protocol.CRA_THEMES and ADMIN_DOMAINS. A visit carries
+#: them to the hub; residents only ever read the label. Reviewed against the
+#: taxonomies in docs/funder-figures.md: a question at the desk, an
+#: appointment, a workshop (counted by its own theme), free use of a computer
+#: and « autre » are no accompaniment; the help with an online form is the
+#: CRA's « aide aux démarches administratives »; the social worker's hours
+#: are the « social - santé » domain.
 DEFAULT_REASONS = [
     {"code": "accueil", "label": N_("Une question, une information"), "icon": "info"},
-    {"code": "demarches", "label": N_("Aide pour un papier sur internet"), "icon": "computer"},
+    {"code": "demarches", "label": N_("Aide pour un papier sur internet"), "icon": "computer",
+     "cra_theme": "demarches_administratives"},
     {"code": "rendez_vous", "label": N_("J'ai un rendez-vous"), "icon": "event"},
     {"code": "atelier", "label": N_("Un atelier"), "icon": "groups"},
     {"code": "ordinateur", "label": N_("Un ordinateur ou le wifi"), "icon": "wifi"},
-    {"code": "permanence", "label": N_("Voir une assistante sociale"), "icon": "support_agent"},
+    {"code": "permanence", "label": N_("Voir une assistante sociale"), "icon": "support_agent",
+     "domain": "social_sante"},
     {"code": "autre", "label": N_("Autre chose"), "icon": "more_horiz"},
 ]
+#: a reason's keys naming its national categories, and the codes each allows
+REASON_CATEGORIES = {"cra_theme": protocol.CRA_THEMES, "domain": protocol.ADMIN_DOMAINS}
 
 #: The first default reasons' labels. A centre that saved its reasons before
 #: they were reworded keeps these in its settings: marked so they stay translated.
@@ -122,6 +135,9 @@ def _reasons(key: str, value: Any) -> None:
         # the UI looks the pictogram up by this name in its icon font
         if not isinstance(item["icon"], str) or not re.fullmatch(r"[a-z0-9_]{1,64}", item["icon"]):
             raise _bad(key, f"reason icon {item['icon']!r} must be an icon name", value)
+        for category, allowed in REASON_CATEGORIES.items():
+            if item.get(category) is not None and item[category] not in allowed:
+                raise _bad(key, f"reason {category} {item[category]!r} must be one of {', '.join(allowed)}", value)
         if item["code"] in codes:
             raise _bad(key, f"reason code {item['code']!r} is listed twice", value)
         codes.add(item["code"])
@@ -203,6 +219,11 @@ def _codes(reasons_text: str | None) -> tuple[str, ...]:
     return tuple(reason["code"] for reason in reasons)
 
 
+def _categories(reasons_text: str | None) -> dict[str, tuple[str | None, str | None]]:
+    reasons = json.loads(reasons_text) if reasons_text is not None else DEFAULTS["reasons"]
+    return {reason["code"]: (reason.get("cra_theme"), reason.get("domain")) for reason in reasons}
+
+
 class Settings:
     def __init__(self, store: Store):
         self.store = store
@@ -238,6 +259,13 @@ class Settings:
     def is_reason(self, code: Any) -> bool:
         """Whether ``code`` is one of the configured visit reasons (cached: every check-in asks)."""
         return code in self._reason_codes()
+
+    def reason_categories(self, code: Any) -> tuple[str | None, str | None] | None:
+        """(CRA theme, administrative domain) of a configured reason, each
+        None where it is none; None when ``code`` is no configured reason.
+        One read of the stored text, like ``is_reason`` (a check-in asks)."""
+        row = self.store.conn.execute(_REASONS_TEXT).fetchone()
+        return self.store.parsed("reason_categories", row[0] if row else None, _categories).get(code)
 
     def _reason_codes(self) -> tuple[str, ...]:
         # every check-in asks: one primary-key read of the stored text, parsed

@@ -66,7 +66,8 @@ class Visits:
         with store.transaction():
             # checked inside the transaction: its first read, which the write
             # lock's own read transaction serves (one fewer to start)
-            if not self.settings.is_reason(reason):
+            categories = self.settings.reason_categories(reason)
+            if categories is None:
                 raise InvalidInput("reason", N_("Choisissez la raison de votre venue dans la liste."),
                                    f"unknown visit reason {reason!r}", value=reason)
             # an id we never made names no member (said below, after the actor check)
@@ -81,7 +82,8 @@ class Visits:
                 raise NotFound("member_id", N_("Nous ne trouvons pas cette personne. Demandez à l'accueil."),
                                f"no member {member_id!r}", value=member_id)
             store.emit("visit.recorded", {"visit_id": visit["id"], "member_id": member_id, "reason": reason,
-                                          "recorded_by": role}, now)
+                                          "recorded_by": role, "cra_theme": categories[0],
+                                          "domain": categories[1]}, now)
             if actor is not None:
                 store.audit(actor, "visit.check_in", visit_id=visit["id"], member_id=member_id)
         return visit

@@ -116,3 +116,15 @@ def test_nothing_is_stored_when_one_value_is_refused(app, settings_screen):
     tap(settings_screen.ids.save)
     assert settings_screen.result.startswith("Quartiers — ")
     assert app.centre.settings.get("centre_name") == "Centre social du Chemin Vert"  # not half saved
+
+
+def test_saving_the_settings_keeps_each_reason_s_national_categories(app, settings_screen):
+    """The table edits code, label and pictogram; what a reason is for the
+    funders (CRA theme, administrative domain) stays with its code."""
+    lines(settings_screen.ids.reasons)  # shown as stored
+    cells(lines(settings_screen.ids.reasons)[1])[1].text = "Un papier en ligne"
+    tap(settings_screen.ids.save)
+    saved = {r["code"]: r for r in app.centre.settings.get("reasons")}
+    assert saved["demarches"]["label"] == "Un papier en ligne"
+    assert saved["demarches"]["cra_theme"] == "demarches_administratives"
+    assert saved["permanence"]["domain"] == "social_sante"
