@@ -168,36 +168,41 @@ def write(conn: Connection, batch: Batch) -> Answer:
     answer = Answer(rejected=list(batch.rejected), dropped=list(batch.dropped))
     centre_id = batch.centre_id
     _serialise_centre(conn, centre_id)
-    if batch.parked:
-        _park(conn, batch.parked)
-        # a parked copy of an erased member's event must not keep its attributes
-        projections.redact_erased(conn, centre_id, {row["member_id"] for row in batch.parked if row["member_id"]})
+    _park(conn, batch.parked)
     inserted = _insert_events(conn, batch.rows)
-    new = [i for i, row in enumerate(batch.rows) if row[1] in inserted] \
-        if len(inserted) != len(batch.rows) else range(len(batch.rows))
+    if len(inserted) == len(batch.rows):  # all new: nearly always
+        new: list[int] | range = range(len(batch.rows))
+    else:
+        new = [i for i, row in enumerate(batch.rows) if row[1] in inserted]
     answer.stored = [batch.rows[i][1] for i in new]
-    kept_aside: list[dict] = []
     if len(new) != len(batch.rows) or batch.repeats:
-        rows = [dict(zip(EVENT_COLUMNS, row), index=index) for row, index in zip(batch.rows, batch.indexes)]
-        others = [row for row in rows if row["event_id"] not in inserted]
-        answer.duplicates, conflicting = _split_replays(conn, centre_id, others)
-        kept_aside = conflicting + _in_batch_conflicts(batch.repeats, {row["event_id"]: row for row in rows})
-        _keep_conflicts(conn, kept_aside, batch.received_at)
-        answer.rejected += [
-            {"id": row["event_id"], "index": row["index"], "field": "id",
-             "reason": "conflict: the hub already holds another content for this event id"}
-            for row in conflicting
-        ]
-    if answer.rejected:
-        answer.rejected.sort(key=_INDEX)
+        _set_aside(conn, batch, inserted, answer)
+    answer.rejected.sort(key=_INDEX)
     _count_events(conn, centre_id, [batch.rows[i][2] for i in new], [batch.rows[i][3] for i in new])
     projections.update(conn, centre_id, [(batch.rows[i][3], batch.events[i]) for i in new])
-    if kept_aside:  # a conflicting copy of an erased member's event must not keep its attributes
-        projections.redact_erased(conn, centre_id, {row["member_id"] for row in kept_aside if row["member_id"]})
     return answer
 
 
 _INDEX = itemgetter("index")
+
+
+def _set_aside(conn: Connection, batch: Batch, inserted: set[str], answer: Answer) -> None:
+    """The rows not inserted: each a replay (answered as a duplicate) or a
+    conflict (kept aside, refused), and an id sent twice with two contents
+    (its later copy kept aside)."""
+    rows = [dict(zip(EVENT_COLUMNS, row), index=index) for row, index in zip(batch.rows, batch.indexes)]
+    others = [row for row in rows if row["event_id"] not in inserted]
+    answer.duplicates, conflicting = _split_replays(conn, batch.centre_id, others)
+    kept_aside = conflicting + _in_batch_conflicts(batch.repeats, {row["event_id"]: row for row in rows})
+    _keep_conflicts(conn, kept_aside, batch.received_at)
+    answer.rejected += [
+        {"id": row["event_id"], "index": row["index"], "field": "id",
+         "reason": "conflict: the hub already holds another content for this event id"}
+        for row in conflicting
+    ]
+    # a conflicting copy of an erased member's event must not keep its
+    # attributes (a member erased by this batch: projections.update redacts it)
+    projections.redact_erased(conn, batch.centre_id, {row["member_id"] for row in kept_aside if row["member_id"]})
 
 
 def _serialise_centre(conn: Connection, centre_id: str) -> None:
@@ -349,19 +354,22 @@ def _kept(conn: Connection, table: sa.Table, rows: list[dict]) -> list[dict]:
     return rows[:room]
 
 
-def _park(conn: Connection, rows: list[dict]) -> None:
+def _park(conn: Connection, parked: list[dict]) -> None:
     """Keep the events outside the window, each content once, with the reason."""
-    rows = _kept(conn, db.parked, rows)
-    if not rows:
+    if not parked:
         return
-    statement = projections.dialect_insert(conn, db.parked).on_conflict_do_nothing(
-        index_elements=["centre_id", "event_id", "content_hash"])
-    conn.execute(statement, [{
-        "centre_id": row["centre_id"], "event_id": row["event_id"], "device_id": row["device_id"],
-        "type": row["type"], "occurred_at": row["occurred_at"], "received_at": row["received_at"],
-        "member_id": row["member_id"], "reason": row["reason"][:300], "body": row["body"],
-        "content_hash": row["content_hash"],
-    } for row in rows])
+    rows = _kept(conn, db.parked, parked)
+    if rows:
+        statement = projections.dialect_insert(conn, db.parked).on_conflict_do_nothing(
+            index_elements=["centre_id", "event_id", "content_hash"])
+        conn.execute(statement, [{
+            "centre_id": row["centre_id"], "event_id": row["event_id"], "device_id": row["device_id"],
+            "type": row["type"], "occurred_at": row["occurred_at"], "received_at": row["received_at"],
+            "member_id": row["member_id"], "reason": row["reason"][:300], "body": row["body"],
+            "content_hash": row["content_hash"],
+        } for row in rows])
+    # a parked copy of an erased member's event must not keep its attributes
+    projections.redact_erased(conn, parked[0]["centre_id"], {row["member_id"] for row in parked if row["member_id"]})
 
 
 def _keep_conflicts(conn: Connection, rows: list[dict], received_at: str) -> None:

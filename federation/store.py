@@ -512,12 +512,7 @@ def _v5_clean_held(conn: Connection) -> None:
             conn.execute(events.update().where(c.seq == sa.bindparam("b_seq"))
                          .values(body=sa.bindparam("b_body"), content_hash=sa.bindparam("b_hash")), updates)
         if moved:
-            columns = [name for name in parked.c.keys() if name != "id"]
-            conn.execute(sa.text(
-                f"INSERT INTO parked ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in columns)}) "
-                "ON CONFLICT (centre_id, event_id, content_hash) DO NOTHING"),
-                [{name: row[name] for name in columns} for row in moved])
-            conn.execute(events.delete().where(c.seq.in_([row["seq"] for row in moved])))
+            _v5_park(conn, moved)
             moved_centres.update(row["centre_id"] for row in moved)
     for centre_id in sorted(moved_centres):
         conn.execute(event_counts.delete().where(event_counts.c.centre_id == centre_id))
@@ -526,6 +521,16 @@ def _v5_clean_held(conn: Connection) -> None:
             "SELECT centre_id, type, count(*), min(occurred_at), max(occurred_at) FROM events "
             "WHERE centre_id = :centre GROUP BY centre_id, type"), {"centre": centre_id})
     _v5_clean_conflicts(conn)
+
+
+def _v5_park(conn: Connection, moved: list[dict]) -> None:
+    """Move events rows (with their new body, hash and reason) to parked."""
+    columns = [name for name in parked.c.keys() if name != "id"]
+    conn.execute(sa.text(
+        f"INSERT INTO parked ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in columns)}) "
+        "ON CONFLICT (centre_id, event_id, content_hash) DO NOTHING"),
+        [{name: row[name] for name in columns} for row in moved])
+    conn.execute(events.delete().where(events.c.seq.in_([row["seq"] for row in moved])))
 
 
 def _v5_clean_conflicts(conn: Connection) -> None:

@@ -469,6 +469,8 @@ def _refuse_personal(event: dict) -> None:
     """Raise ProtocolError naming the first field, at any depth, whose name
     says it holds personal data. Iterative: nesting as deep as the JSON
     parser allows costs no recursion here."""
+    if _usual_names(event):
+        return
     stack: list[tuple[Any, str]] = [(event, "")]
     while stack:
         value, path = stack.pop()
@@ -487,7 +489,18 @@ def _refuse_personal(event: dict) -> None:
                     stack.append((inner, f"{path[:-1]}[{index}]."))
 
 
+def _usual_names(event: dict) -> bool:
+    """Whether the event holds allowed names only (none is personal), and
+    nothing nested but its data: the usual event, with no name to look at."""
+    data = event.get("data")
+    if type(data) is not dict or not (event.keys() <= _NOT_PERSONAL and data.keys() <= _NOT_PERSONAL):
+        return False
+    top = tuple(map(type, event.values()))
+    return list not in top and top.count(dict) == 1 and not _NESTED & set(map(type, data.values()))
+
+
 _MISSING = object()
+_NESTED = frozenset((dict, list))
 _UUID_MATCH = _UUID_RE.match
 _TOP_FIELDS = frozenset(("id", "type", "occurred_at", "data"))
 _JSON_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array",
@@ -509,6 +522,23 @@ def _compile_checks(fields: dict) -> tuple:
         compiled.append((name, f"data.{name}", check, required, nullable,
                          getattr(check, "choices", None), check is _uuid))
     return tuple(compiled)
+
+
+def _check_data(checks: tuple, data: dict) -> None:
+    """Each field of a type's data against its check (see _compile_checks);
+    ProtocolError names the first at fault."""
+    for field, label, check, required, nullable, choices, is_uuid in checks:
+        value = data.get(field, _MISSING)
+        if value is _MISSING:
+            if required:
+                raise ProtocolError(label, "is required")
+            continue
+        if (value is None and nullable) or (is_uuid and type(value) is str and _UUID_MATCH(value)) \
+                or (choices is not None and type(value) is str and value in choices):
+            continue
+        problem = check(value)
+        if problem:
+            raise ProtocolError(label, problem)
 
 
 def check_event(event: Any) -> tuple[dict, list[str]]:
@@ -537,18 +567,7 @@ def check_event(event: Any) -> tuple[dict, list[str]]:
     data = event.get("data")
     if not isinstance(data, dict):
         raise ProtocolError("data", "must be a JSON object")
-    for field, label, check, required, nullable, choices, is_uuid in checks:
-        value = data.get(field, _MISSING)
-        if value is _MISSING:
-            if required:
-                raise ProtocolError(label, "is required")
-            continue
-        if (value is None and nullable) or (is_uuid and type(value) is str and _UUID_MATCH(value)) \
-                or (choices is not None and type(value) is str and value in choices):
-            continue
-        problem = check(value)
-        if problem:
-            raise ProtocolError(label, problem)
+    _check_data(checks, data)
     allowed = _ALLOWED[kind]
     if event.keys() <= _TOP_FIELDS and data.keys() <= allowed:
         return event, []
@@ -575,8 +594,9 @@ def allowed_fields(kind: str) -> frozenset[str]:
 _CHECKS = {kind: _compile_checks(fields) for kind, fields in EVENT_TYPES.items()}
 #: each type's data fields: the allow-list an event is rebuilt from
 _ALLOWED = {kind: frozenset(fields) for kind, fields in EVENT_TYPES.items()}
-# no allowed field may look personal (the fast path relies on it)
-assert not any(map(personal_field, chain(_TOP_FIELDS, *_ALLOWED.values())))
+#: every name the protocol allows, at the top or in data: none is personal
+_NOT_PERSONAL = frozenset(chain(_TOP_FIELDS, *_ALLOWED.values()))
+assert not any(map(personal_field, _NOT_PERSONAL))  # _refuse_personal relies on it
 assert all(map(personal_field, FORBIDDEN_FIELDS))
 
 
