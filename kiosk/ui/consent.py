@@ -19,16 +19,18 @@ from kiosk.ui.widgets import KioskScreen
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 #: (pictogram, text): one idea a line. None is the retention line, which
-#: counts months (plural forms): built in ``refresh``.
+#: counts months (plural forms): built in ``refresh``. Whom to ask comes
+#: early, where a small screen still shows it without scrolling; that saying
+#: no is fine is also said by the question above the buttons.
 CONSENT_ITEMS = [
     ("person", N_("Nous gardons votre prénom, votre nom et votre année de naissance.")),
     ("place", N_("Nous gardons aussi votre ville, votre quartier et votre téléphone.")),
     ("how_to_reg", N_("Avec ces informations, l'équipe vous reconnaît et vous inscrit aux ateliers.")),
-    ("groups", N_("Nous comptons les visites sans votre nom, pour ceux qui donnent de l'argent au centre.")),
-    ("schedule", None),
-    ("lock", N_("Seule l'équipe du centre voit votre nom. Il reste au centre.")),
     ("support_agent", N_("Pour voir, changer ou effacer vos informations, demandez à l'accueil.")),
-    ("thumb_down", N_("Vous pouvez dire non. Vous pouvez quand même venir au centre.")),
+    ("lock", N_("Seule l'équipe du centre voit votre nom. Il reste au centre.")),
+    ("schedule", None),
+    ("groups", N_("Nous comptons les visites sans votre nom, pour ceux qui donnent de l'argent au centre.")),
+    ("thumb_down", N_("Si vous dites non, vous pouvez quand même venir au centre.")),
 ]
 
 

@@ -91,4 +91,6 @@ def test_the_consent_says_whom_to_ask_and_that_no_is_fine():
     icons = [icon for icon, _text in CONSENT_ITEMS]
     assert len(set(icons)) == len(icons)  # one pictogram a line
     assert any("demandez à l'accueil" in text for text in texts)
-    assert any("Vous pouvez dire non" in text for text in texts)
+    assert any("vous pouvez quand même venir" in text for text in texts)
+    # the question above the buttons says it too, where no scrolling hides it
+    assert "Êtes-vous d'accord ? Vous pouvez dire non." in resident_messages()

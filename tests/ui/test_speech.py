@@ -87,7 +87,7 @@ def expected(app, centre, name: str) -> list[str]:
             "Nous effaçons tout %(months)d mois après votre dernière visite.",
             "Nous effaçons tout %(months)d mois après votre dernière visite.", months), {"months": months})
             for _icon, text in CONSENT_ITEMS]
-        return [t("Vos informations")] + items + [t("Êtes-vous d'accord ?"), t("Oui, je suis d'accord"),
+        return [t("Vos informations")] + items + [t("Êtes-vous d'accord ? Vous pouvez dire non."), t("Oui, je suis d'accord"),
                                                   t("Non, merci")]
     if name == "workshop":
         screen = app.screen("workshop")
