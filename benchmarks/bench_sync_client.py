@@ -11,8 +11,8 @@ building and compressing each batch, checking the answer, marking it sent.
 
 Each run pushes a fresh copy of a backlog of --events pending visit events
 (the bulk writer of bench_sync.py); the client's CPU time (process time, the
-wire thread included) per event is the median of --runs runs. Goal (issue 5,
-the client's share of 50,000 events/s end to end): <= 8 us an event.
+wire thread included) per event is the median of --runs runs (the last
+figures: docs/performance.md).
 
 Also printed: the CPU of gzip alone on one batch at each level of
 --gzip-levels, and the compressed size, to choose the client's level.
