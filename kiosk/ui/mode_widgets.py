@@ -49,7 +49,7 @@ class MemberPicker(BoxLayout):
         members = App.get_running_app().centre.members
         found = members.search(self.query, limit=self.limit)
         if not found:
-            self.message = _("Personne à ce nom.")
+            self.message = _("Aucune personne inscrite à ce nom. Tapez-le autrement.")
             results.add_widget(KioskLabel(text=self.message, color=C["warning"]))
         for member in found:
             label = f"{member['first_name']} {member['last_name']}"
