@@ -30,7 +30,7 @@ from collections import deque
 from email.utils import parsedate_to_datetime
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 import requests

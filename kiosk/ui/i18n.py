@@ -32,9 +32,8 @@ from babel.dates import format_date, format_time
 from bidi.algorithm import get_display
 from kivy.event import Observable
 
-from kiosk.catalogues import DOMAIN, LANGUAGES, LOCALE_DIR, load_catalogue  # noqa: F401
+from kiosk.catalogues import LANGUAGES, load_catalogue
 from sync.clock import PARIS  # noqa: F401  (the screens import it from here)
-from sync.i18n import French  # noqa: F401
 
 RTL_LANGUAGES = ("ar",)
 
