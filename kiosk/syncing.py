@@ -111,7 +111,13 @@ def sync_now(scheduler: Scheduler, on_done: Callable[[Status], None],
     scheduler.add_listener(listen)
     target.append(scheduler.request())
     if not scheduler.running:
-        scheduler.start()
+        try:
+            scheduler.start()
+        except RuntimeError:  # its thread has ended (stopped, or no database): say so
+            if not finished.is_set():
+                finished.set()
+                scheduler.remove_listener(listen)
+                on_done(scheduler.status())
 
 
 def sync_once(db_path: str | Path, **push_options: Any) -> Status:

@@ -3,6 +3,8 @@ command and the staff screen write, and a sync asked of a scheduler."""
 
 from __future__ import annotations
 
+import threading
+
 from kiosk import syncing
 from kiosk.core.settings import DEFAULTS, Settings
 from kiosk.core.store import Store
@@ -39,3 +41,16 @@ def test_a_sync_once_goes_through_a_scheduler_and_words_its_end(db_path):
     assert ended["syncs"] == 1
     assert ended["last_result"]["error"] == client.NOT_ENROLLED
     assert "pas encore appairée" in syncing.describe(ended)
+
+
+def test_a_sync_asked_of_an_ended_scheduler_reports_instead_of_waiting(db_path):
+    Store.open(db_path).close()
+    scheduler = syncing.make_scheduler(db_path, interval=None)
+    first: list[dict] = []
+    ended = threading.Event()
+    syncing.sync_now(scheduler, lambda state: (first.append(state), ended.set()))
+    assert ended.wait(30) and first[0]["syncs"] == 1
+    scheduler.stop()
+    again: list[dict] = []
+    syncing.sync_now(scheduler, again.append)
+    assert again and again[0]["state"] == "stopped"
