@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from federation import ages, store as db
+from federation import ages, store as db, taxonomies
 from sync import protocol
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -104,6 +104,10 @@ _ROWS_PER_STATEMENT = 1000
 _VISIT_COUNT_UPSERT = (
     "INSERT INTO p_visit_counts (centre_id, day, reason, recorded_by, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
     "ON CONFLICT (centre_id, day, reason, recorded_by) DO UPDATE SET visits = p_visit_counts.visits + excluded.visits")
+_VISIT_CATEGORY_UPSERT = (
+    "INSERT INTO p_visit_categories (centre_id, day, cra_theme, domain, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
+    "ON CONFLICT (centre_id, day, cra_theme, domain) "
+    "DO UPDATE SET visits = p_visit_categories.visits + excluded.visits")
 # a member's span from its days in p_presence: for a row just created (its
 # visits may have come first), and for the migration that made the columns
 _SPAN_FROM_PRESENCE = (
@@ -130,6 +134,7 @@ class _VisitPlan:
     """A batch's visits added up before any statement (see _plan_visits)."""
 
     counts: list[tuple[str, str, str, int]]  # (day, reason, recorded_by, visits), in key order
+    categories: list[tuple[str, str, str, int]]  # (day, CRA theme, domain, visits), in key order
     #: each (member, day) of the batch once, in key order, as two columns
     presence_members: list[str]
     presence_days: list[str]
@@ -149,6 +154,7 @@ def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
     datas = [event["data"] for _at, event in pairs]
     days = list(map(_paris_day_of_hour, map(_UTC_HOUR, map(_FIRST, pairs))))
     counts = Counter(zip(days, map(_REASON, datas), map(_RECORDED_BY, datas)))
+    categories = Counter((day, *taxonomies.categories(data)) for day, data in zip(days, datas))
     presence = set(zip(map(_MEMBER_ID, datas), days))
     presence.difference_update(zip(repeat(None), set(days)))  # anonymous visits: counts only
     presence = sorted(presence)
@@ -157,6 +163,7 @@ def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
     members = list(latest)  # sorted, as presence is
     # every list in key order: concurrent batches lock rows in one order (no deadlock)
     return _VisitPlan([(day, reason, by, n) for (day, reason, by), n in sorted(counts.items())],
+                      [(day, cra, domain, n) for (day, cra, domain), n in sorted(categories.items())],
                       list(map(_FIRST, presence)), list(map(_SECOND, presence)),
                       members, list(map(earliest.__getitem__, members)), list(latest.values()))
 
@@ -165,6 +172,8 @@ def _project_visits(conn: Connection, centre_id: str, planned: _VisitPlan) -> No
     mark = db.param_mark(conn)
     conn.exec_driver_sql(_VISIT_COUNT_UPSERT.format(m=mark),
                          [(centre_id, day, reason, by, n) for day, reason, by, n in planned.counts])
+    conn.exec_driver_sql(_VISIT_CATEGORY_UPSERT.format(m=mark),
+                         [(centre_id, day, cra, domain, n) for day, cra, domain, n in planned.categories])
     if planned.presence_members:
         _add_presence(conn, mark, centre_id, planned.presence_members, planned.presence_days)
         _widen_spans(conn, mark, centre_id, planned.span_members, planned.span_firsts, planned.span_lasts)

@@ -22,10 +22,10 @@ from sqlalchemy.engine import Connection, Engine
 from federation import ages
 from federation.store import (
     centres, conflicts, devices, p_attendance, p_members, p_registrations, p_sessions,
-    p_presence, p_visit_counts, p_workshops,
+    p_presence, p_visit_categories, p_visit_counts, p_workshops,
 )
 from sync.clock import PARIS
-from sync.protocol import AGE_BANDS, GENDERS, utc_iso
+from sync.protocol import ADMIN_DOMAINS, AGE_BANDS, CRA_THEMES, GENDERS, utc_iso
 SILENT_AFTER = timedelta(days=7)
 MAX_PERIOD_DAYS = 366 * 5
 #: the days a period may cover: a date far from these is a typing slip, and
@@ -170,6 +170,24 @@ def visits_by_reason(conn: Connection, period: Period) -> list[tuple[str, int]]:
 
 def visits_by_centre(conn: Connection, period: Period) -> dict[str, int]:
     return _totals(_visit_sums(conn, period, p_visit_counts.c.centre_id), 1)
+
+
+def visits_by_category(conn: Connection, period: Period) -> dict[tuple[str, str], int]:
+    """(CRA theme, administrative domain) -> visits in the period, '' for
+    none (federation.taxonomies): they add up to the period's visits."""
+    c = p_visit_categories.c
+    query = (sa.select(c.cra_theme, c.domain, sa.func.sum(c.visits))
+             .where(c.day.between(period.first_day, period.last_day)).group_by(c.cra_theme, c.domain))
+    return {(cra, domain): int(n) for cra, domain, n in conn.execute(_for_centre(query, c.centre_id, period))}
+
+
+def category_totals(by_category: dict[tuple[str, str], int], index: int, codes) -> list[tuple[str, int]]:
+    """Visits by one of the two categories (index 0: CRA theme, 1: domain),
+    every code of the taxonomy in its order (zeros included), then '' (none)."""
+    totals = Counter()
+    for key, n in by_category.items():
+        totals[key[index]] += n
+    return [(code, totals[code]) for code in codes] + [("", totals[""])]
 
 
 # ---------------------------------------------------------------- workshops
@@ -454,6 +472,21 @@ class Overview:
     participants: Participants
     centres: list[CentreStatus]
     visits_by_centre: dict[str, int]
+    #: (CRA theme, domain) -> visits (visits_by_category)
+    categories: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def by_cra_theme(self) -> list[tuple[str, int]]:
+        return category_totals(self.categories, 0, CRA_THEMES)
+
+    @property
+    def by_domain(self) -> list[tuple[str, int]]:
+        return category_totals(self.categories, 1, ADMIN_DOMAINS)
+
+    @property
+    def accompaniments(self) -> int:
+        """Visits with a CRA theme: the conseillers numériques' accompaniments."""
+        return sum(n for (cra, _domain), n in self.categories.items() if cra)
 
     @property
     def visits(self) -> int:
@@ -520,4 +553,5 @@ def _overview(conn: Connection, period: Period, now: datetime | None, workshops,
         participants=attending.result() if hasattr(attending, "result") else attending,
         centres=centres,
         visits_by_centre=by_centre,
+        categories=visits_by_category(conn, period),
     )

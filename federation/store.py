@@ -175,6 +175,18 @@ p_visit_counts = sa.Table(
 # visits are counts only, in p_visit_counts). Keyed by its only columns, so on
 # SQLite it is one b-tree (WITHOUT ROWID). It replaced v1's p_visits (a row and
 # three b-trees a visit) and answers "did this member come in this period".
+# schema 7: visits by their national categories (federation.taxonomies),
+# added up at ingest like p_visit_counts; '' where a visit has none. The
+# reason's counts stay in p_visit_counts: these add up to the same visits.
+p_visit_categories = sa.Table(
+    "p_visit_categories", metadata,
+    _id("centre_id", primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("cra_theme", sa.String(40), primary_key=True),
+    sa.Column("domain", sa.String(40), primary_key=True),
+    sa.Column("visits", sa.Integer, nullable=False),
+)
+
 p_presence = sa.Table(
     "p_presence", metadata,
     _id("centre_id", primary_key=True),
@@ -594,8 +606,28 @@ def _v6(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
+# ---------------------------------------------------------------- step 7: visits' national categories
+
+#: the categories of the default reasons when step 7 was released
+#: (federation.taxonomies.DEFAULT_REASON_CATEGORIES then): reason -> (CRA theme, domain)
+_V7_REASONS = {"demarches": ("demarches_administratives", ""), "permanence": ("", "social_sante")}
+
+
+def _v7(conn: Connection) -> None:
+    # the visits held so far came from 1.0 kiosks: their default reason's categories
+    p_visit_categories.create(conn)
+    conn.exec_driver_sql("CREATE INDEX r_visit_categories_day ON p_visit_categories (day, cra_theme, domain, visits)")
+    theme = " ".join(f"WHEN '{code}' THEN '{cra}'" for code, (cra, _domain) in _V7_REASONS.items())
+    domain = " ".join(f"WHEN '{code}' THEN '{dom}'" for code, (_cra, dom) in _V7_REASONS.items())
+    conn.exec_driver_sql(
+        "INSERT INTO p_visit_categories (centre_id, day, cra_theme, domain, visits) "
+        f"SELECT centre_id, day, cra_theme, domain, sum(visits) FROM (SELECT centre_id, day, visits, "
+        f"CASE reason {theme} ELSE '' END AS cra_theme, CASE reason {domain} ELSE '' END AS domain "
+        "FROM p_visit_counts) AS held GROUP BY centre_id, day, cra_theme, domain")
+
+
 #: version -> step. Steps run in order inside one transaction each.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
 LATEST_VERSION = max(MIGRATIONS)
 
 

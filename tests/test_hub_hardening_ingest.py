@@ -453,7 +453,7 @@ _JSON = st.recursive(
 def _valid_data(kind: str, draw) -> dict:
     """Every field of ``kind`` filled with a value it accepts."""
     samples = {"_uuid": lambda: protocol.new_id(), "_timestamp": lambda: protocol.utc_iso(NOW),
-               "_bool": lambda: True, "_count": lambda: 12, "_code": lambda: "accueil"}
+               "_bool": lambda: True, "_count": lambda: 12, "_code": lambda: "accueil", "_year": lambda: 1985}
     data = {}
     for field, (check, _required) in protocol.EVENT_TYPES[kind].items():
         check = getattr(check, "inner", check)

@@ -1,0 +1,75 @@
+"""The national categories the hub's exports give a visit: the themes of
+the conseillers numériques' activity reports (CRA v2, La Coop de la
+médiation numérique) and the ten administrative domains of Aidants Connect
+and France Services. The codes are sync.protocol's (a 1.1 visit carries
+them, as its centre's settings map its reason); the labels are the
+taxonomies' own words. See docs/funder-figures.md.
+"""
+
+from __future__ import annotations
+
+from sync.protocol import ADMIN_DOMAINS, CRA_THEMES
+
+#: what a visit counts as when it has no category (none mapped, or a 1.0 visit of a reason with none)
+NONE = ""
+
+CRA_THEME_LABELS = {
+    "diagnostic_numerique": "Diagnostic numérique",
+    "prendre_en_main_materiel": "Prendre en main du matériel",
+    "maintenance_materiel": "Maintenance de matériel",
+    "contenus_numeriques": "Gérer ses contenus numériques",
+    "navigation_internet": "Navigation sur internet",
+    "email": "E-mail",
+    "bureautique": "Bureautique",
+    "reseaux_sociaux": "Réseaux sociaux communication",
+    "sante": "Santé",
+    "banque_achats": "Banque et achats en ligne",
+    "entrepreneuriat": "Accompagner un professionnel",
+    "insertion_professionnelle": "Insertion professionnelle",
+    "securite_numerique": "Prévention en sécurité numérique",
+    "parentalite": "Parentalité",
+    "scolarite_numerique": "Scolarité et numérique",
+    "creer_numerique": "Créer avec le numérique",
+    "culture_numerique": "Culture numérique",
+    "intelligence_artificielle": "Intelligence artificielle (IA)",
+    "demarches_administratives": "Aide aux démarches administratives",
+}
+
+DOMAIN_LABELS = {
+    "papiers_citoyennete": "Papiers - Élections - Citoyenneté",
+    "famille_scolarite": "Famille - Scolarité",
+    "social_sante": "Social - Santé",
+    "travail_formation": "Travail - Formation",
+    "logement": "Logement",
+    "transports_mobilite": "Transports - Mobilité",
+    "argent_impots": "Argent - Impôts",
+    "justice": "Justice",
+    "etrangers_europe": "Étrangers - Europe",
+    "loisirs_culture": "Loisirs - Sports - Culture",
+}
+
+assert set(CRA_THEME_LABELS) == set(CRA_THEMES) and set(DOMAIN_LABELS) == set(ADMIN_DOMAINS)
+
+#: A visit from a 1.0 kiosk carries no category: the categories of the
+#: default reason its code names (kiosk.core.settings.DEFAULT_REASONS), as
+#: (CRA theme, domain); any other code has none.
+DEFAULT_REASON_CATEGORIES: dict[str, tuple[str, str]] = {
+    "demarches": ("demarches_administratives", NONE),
+    "permanence": (NONE, "social_sante"),
+}
+
+
+def categories(data: dict) -> tuple[str, str]:
+    """(CRA theme, domain) of a visit's data, NONE for none: those it
+    carries (1.1), else its default reason's (1.0)."""
+    if "cra_theme" in data or "domain" in data:
+        return data.get("cra_theme") or NONE, data.get("domain") or NONE
+    return DEFAULT_REASON_CATEGORIES.get(data["reason"], (NONE, NONE))
+
+
+def cra_label(code: str) -> str:
+    return CRA_THEME_LABELS.get(code, "Sans thème du CRA") if code else "Sans thème du CRA"
+
+
+def domain_label(code: str) -> str:
+    return DOMAIN_LABELS.get(code, "Sans domaine administratif") if code else "Sans domaine administratif"
