@@ -6,8 +6,12 @@
 2. check-in: the handler time from the last tap (a reason tile) to the
    confirmation screen being set, transitions excluded (goal: p99 <= 50 ms).
    Baseline: the core's ``visits.check_in`` alone on the same database.
+3. resize: the time to lay the screen out again after the window changes
+   size, 1280x800 -> 800x480 -> 1080x1920 (each at its display's density),
+   on the home and the check-in screens: from the new size to the last frame
+   in which a widget still moved (goal: median <= 100 ms).
 
-    python benchmarks/bench_ui.py [--runs 5] [--checkins 200]
+    python benchmarks/bench_ui.py [--runs 5] [--checkins 200] [--resizes 7]
 """
 
 from __future__ import annotations
@@ -121,6 +125,67 @@ def checkin_handler(db: str, count: int) -> None:
           f"{core_p99:.1f} ms; ratio {ui_p99 / core_p99:.2f}")
 
 
+RESIZES = [((1280, 800), 150), ((800, 480), 133), ((1080, 1920), 100)]
+
+
+def resize(db: str, runs: int) -> None:
+    from kiosk.ui import offscreen
+
+    offscreen.prepare(size=(1920, 1920))  # the offscreen surface holds the largest window
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+
+    from kiosk.app import KioskApp
+    from kiosk.core.centre import Centre
+    from kiosk.ui.sizes import sizes
+
+    app = KioskApp(Centre.open(db), kiosk_mode=False, confirm_s=3600)
+    offscreen.start(app)
+    deadline = time.monotonic() + 30
+    while not app.warmed_up and time.monotonic() < deadline:
+        Clock.tick()
+    for screen in ("home", "checkin"):
+        app.go(screen)
+        timings: dict[str, list[float]] = {}
+        for _run in range(runs + 1):  # the first round warms the caches up
+            for (size, dpi), (before, _dpi) in zip(RESIZES[1:] + RESIZES[:1], RESIZES):
+                label = f"{before[0]}x{before[1]} -> {size[0]}x{size[1]}"
+                ms = relayout(app, Window, sizes, size, dpi)
+                if _run:
+                    timings.setdefault(label, []).append(ms)
+        for label, values in timings.items():
+            if label.endswith("1280x800"):
+                continue  # back to the start: not one of the asked transitions
+            print(f"resize {screen}, {label}: median {statistics.median(values):.0f} ms, "
+                  f"max {max(values):.0f} ms over {len(values)} (goal median <= 100 ms)")
+    offscreen.stop(app)
+
+
+def relayout(app, window, sizes, size, dpi) -> float:
+    """Milliseconds from setting the size to the end of the last frame in
+    which a widget moved (walking the tree to compare is not counted)."""
+    from kiosk.ui import offscreen
+
+    start = time.perf_counter()
+    walking = 0.0
+    window.size = size
+    sizes.follow(window, dpi)
+    before, steady, settled = None, 0, start
+    for _ in range(40):
+        offscreen.frames(1)
+        frame_end = time.perf_counter()
+        now = [tuple(w.pos) + tuple(w.size) for w in app.root.walk(restrict=True)]
+        walk_end = time.perf_counter()
+        if now != before:
+            settled, before, steady = frame_end - walking, now, 0
+        else:
+            steady += 1
+            if steady >= 2:
+                break
+        walking += walk_end - frame_end
+    return (settled - start) * 1000
+
+
 def percentile(values: list[float], pct: int) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
@@ -130,6 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--checkins", type=int, default=200)
+    parser.add_argument("--resizes", type=int, default=7, help="rounds of the three sizes")
     args = parser.parse_args()
     from kiosk.core import demo
 
@@ -137,6 +203,7 @@ def main() -> None:
         db = str(Path(folder) / "bench.db")
         demo.build(db)
         startup(db, args.runs)
+        resize(db, args.resizes)
         checkin_handler(db, args.checkins)
 
 

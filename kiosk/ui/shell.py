@@ -37,6 +37,8 @@ class Shell(BoxLayout):
     def arrange(self) -> None:
         from kiosk.ui.widgets import text_fits
 
+        if self.get_root_window() is None and self.parent is not None:
+            return  # taken off the window: its app has stopped
         label, buttons = self.ids.centre_name, self.ids.buttons
         width = sizes.width - 2 * sizes.pad
         icon = sizes.icon * 1.2 * 1.2 + sizes.gap

@@ -42,8 +42,12 @@ class Sizes(EventDispatcher):
 
     def follow(self, window, dpi: float) -> None:
         """Take the density ``dpi`` and the window's size, now and after every resize."""
+        from kivy.clock import Clock
         from kivy.metrics import Metrics
 
+        # a new size re-fits text at every depth of the tree: more layout
+        # passes in one frame than Kivy's default allows
+        Clock.max_iteration = max(Clock.max_iteration, 60)
         Metrics.dpi = dpi
         Metrics.density = dpi / 160  # Android's convention: a dp is 1/160 inch
         self.dpi = dpi

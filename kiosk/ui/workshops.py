@@ -22,9 +22,9 @@ from kiosk.ui.widgets import KioskScreen
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
-#: a card's smallest size, in lines and characters of body text
+#: a card's smallest size: lines of body text high, body text's size (ems) wide
 CARD_LINES = 5.6
-CARD_CHARS = 15
+CARD_EMS = 15
 
 
 def when(session: dict) -> str:
@@ -71,11 +71,13 @@ class WorkshopsScreen(KioskScreen):
 
     def arrange(self) -> None:
         """As many cards a row and a page as fit the grid at their smallest size."""
+        if self.get_root_window() is None:
+            return  # not shown (or its app has stopped): nothing to lay out
         grid, gap = self.ids.grid, self.ids.grid.spacing[0]
-        card_w, card_h = sizes.text * 0.6 * CARD_CHARS * 1.6, sizes.text * 1.3 * CARD_LINES
+        card_w, card_h = sizes.text * CARD_EMS, sizes.text * 1.3 * CARD_LINES
         cols = max(1, min(3, int((grid.width + gap) // (card_w + gap))))
-        if sizes.portrait:
-            cols = min(cols, 2)
+        if sizes.portrait:  # two a row where a card keeps a dozen characters a line
+            cols = 2 if grid.width >= 2 * sizes.text * 12 + gap else 1
         rows = max(1, min(4, int((grid.height + gap) // (card_h + gap))))
         if (cols, cols * rows) != (self.cols, self.per_page):
             self.cols, self.per_page = cols, cols * rows

@@ -1,6 +1,6 @@
 """The residents' UI rules hold on every volunteer and staff screen too:
-touch targets of at least 96 px, text of at least 24 px, a pictogram beside
-every action word."""
+touch targets of at least 96 px (keys 80 px) and text of at least 24 px on
+the 1280x800 design window, a pictogram beside every action word."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from modehelp import STAFF_PIN, add_people, register, sign_in
 
 from kiosk.ui import icons, offscreen, theme
 from kiosk.ui.mode import STAFF_SCREENS, VOLUNTEER_SCREENS
+from kiosk.ui.sizes import sizes
 from kiosk.ui.widgets import KeyButton, RowButton, TileButton
 
 
@@ -31,7 +32,9 @@ def problems_on(app) -> list[str]:
         if not shown(widget):
             continue
         kind = type(widget).__name__
-        if isinstance(widget, ButtonBehavior) and min(widget.size) < theme.TOUCH - 1:
+        # keys: theme.KEY_MM, at the 1280x800 design's size sizes.key; other targets sizes.touch
+        least = sizes.key if on_keyboard(widget) else sizes.touch
+        if isinstance(widget, ButtonBehavior) and min(widget.size) < least - 1:
             found.append(f"{app.sm.current}: {kind} {getattr(widget, 'text', '')!r} is {widget.size}")
         if isinstance(widget, (Label, TextInput)) and widget.text and widget.font_size < theme.TEXT_SMALL:
             found.append(f"{app.sm.current}: {kind} {widget.text[:30]!r} at {widget.font_size} px")
@@ -60,3 +63,14 @@ def test_every_mode_screen_keeps_the_ui_rules(app):
         offscreen.frames(4)  # lists filled on entry lay out over a few frames
         problems += problems_on(app)
     assert not problems, "\n".join(problems)
+
+
+def on_keyboard(widget) -> bool:
+    """A key of an on-screen keyboard (« Espace » and « Effacer » too)."""
+    from kiosk.ui.widgets import AzertyKeyboard
+
+    while widget is not None and widget is not widget.parent:
+        if isinstance(widget, (KeyButton, AzertyKeyboard)):
+            return True
+        widget = widget.parent
+    return False
