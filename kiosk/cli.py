@@ -252,16 +252,15 @@ def cmd_purge(args: argparse.Namespace) -> int:
     from kiosk.core.errors import DomainError
 
     if not Path(args.db).exists():
-        raise SystemExit(_("Base introuvable : %(path)s", path=args.db) + " (database not found)")
+        raise SystemExit(_("Base introuvable : %(path)s", path=args.db))
     with Centre.open(args.db) as centre:
         try:
             if args.dry_run:
                 count = len(centre.privacy.retention_candidates(args.months))
-                print(_("%(count)d adhérent(s) seraient effacé(s) (simulation).", count=count)
-                      + f" (dry run: {count} would be erased)")
+                print(_("%(count)d adhérent(s) seraient effacé(s) (simulation).", count=count))
             else:
                 count = centre.privacy.retention_purge(actor=None, months=args.months)
-                print(_("%(count)d adhérent(s) effacé(s).", count=count) + f" (retention purge: {count} erased)")
+                print(_("%(count)d adhérent(s) effacé(s).", count=count))
         except DomainError as error:
             print(f"kiosk purge: {error.translated(_.gettext)} ({error})", file=sys.stderr)
             return 2
@@ -288,7 +287,7 @@ def _sync_settings(db: str) -> dict:
     from kiosk.core.store import Store
 
     if not Path(db).exists():
-        raise SystemExit(_("Base introuvable : %(path)s", path=db) + " (database not found)")
+        raise SystemExit(_("Base introuvable : %(path)s", path=db))
     with Store.open(db) as store:
         return Settings(store).all()
 

@@ -3,11 +3,20 @@ that tests can move."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from kiosk.core.store import Store
+
+# The `kiosk` command words its messages in the locale's language: the tests
+# read them in French, whatever the machine's own locale (tests/helpers.py
+# does the same for a command run as a process; a test of another language
+# passes its own LANG).
+for _name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
 
 pytest_plugins = ["tests.conftest_hub"]  # hub_server, hub, postgres_cluster, hub_db_url
 
