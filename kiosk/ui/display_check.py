@@ -28,8 +28,9 @@ def screen_missing(environ: Mapping[str, str], platform: str) -> bool:
 
 
 def no_screen_message(db: str) -> str:
-    """What `kiosk run` prints, in French, when ``screen_missing``."""
-    from kiosk.ui.i18n import _
+    """What `kiosk run` prints when ``screen_missing``: French, or English
+    under an English locale, as every message of the ``kiosk`` command."""
+    from kiosk.catalogues import command_words as _
 
     return _("Aucun écran trouvé : la borne ne peut pas s'ouvrir ici (ni DISPLAY ni "
              "WAYLAND_DISPLAY ne sont définis). Lancez-la depuis une session graphique, "
