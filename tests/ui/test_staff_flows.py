@@ -132,6 +132,23 @@ def test_the_sync_panel_says_in_words_when_the_hub_is_unreachable(app, staff):
     assert app.scheduler is not None and app.scheduler.status()["syncs"] == 1
 
 
+def test_the_sync_result_is_worded_in_the_language_on_screen(app, staff):
+    from kiosk.ui.i18n import _
+
+    app.centre.settings.set("hub_url", "http://127.0.0.1:9")
+    app.centre.settings.set("device_token", "x" * 40)
+    app.centre.visits.check_in("accueil")
+    screen = open_tile(app, "sync", "staff_sync")
+    _.switch("en")
+    try:
+        tap(screen.ids.sync_now)
+        wait_for(lambda: not screen.busy, 60)
+        assert screen.result.startswith("The federation's hub"), screen.result
+        assert "ne répond pas" not in screen.result
+    finally:
+        _.switch("fr")
+
+
 def read_csv(path):
     with open(path, encoding="utf-8-sig", newline="") as handle:
         return list(csv.reader(handle, delimiter=";"))
