@@ -8,15 +8,18 @@ else the FEDERATION_DB environment variable, else sqlite:///federation.db.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from federation import store as db
+from federation.funders import FUNDERS as _FUNDERS
 
 #: serve's option -> the environment variable the app factory reads
 SERVE_LIMITS = {
@@ -105,6 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--db", help=db_help)
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(func=cmd_stats)
+
+    export = commands.add_parser(
+        "export", help="a funder's figures for a period, as CSV or PDF",
+        description="Write one funder's figures for a period: senacs (the centres sociaux' observatory), "
+        "fse (the FSE+ participant table), cra (the conseillers numériques' activity report) or caf. "
+        "The same figures as the dashboard's page; docs/funder-figures.md says what each counts.",
+        epilog="example: federation export --what senacs --from 2026-01-01 --to 2026-12-31 --out senacs-2026.csv")
+    export.add_argument("--what", required=True, choices=sorted(_FUNDERS), help="which funder's figures")
+    export.add_argument("--from", dest="start", required=True, metavar="DATE",
+                        help="first day of the period (YYYY-MM-DD or DD/MM/YYYY)")
+    export.add_argument("--to", dest="end", required=True, metavar="DATE",
+                        help="last day of the period, included")
+    export.add_argument("--centre", metavar="ID", help="one centre's figures (default: every centre)")
+    export.add_argument("--out", required=True, metavar="FILE",
+                        help="where to write: a .pdf file gets a PDF, any other a CSV for a French Excel")
+    export.add_argument("--format", choices=("csv", "pdf"), help="CSV or PDF whatever --out's name says")
+    export.add_argument("--db", help=db_help)
+    export.set_defaults(func=cmd_export)
 
     user = commands.add_parser("add-user", help="create a dashboard account for federation staff",
                                description="Create a staff account. The password is asked twice, "
@@ -244,6 +265,50 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"{centre['name']}: {centre['events_total']} events, last sync {centre['last_sync'] or 'never'}")
     print(f"Total: {figures['events_total']} events")
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from federation import exports, funders, reports
+
+    engine = _engine(args)
+    with engine.connect() as conn:
+        names = reports.centre_names(conn)
+    try:
+        period = reports.parse_period(args.start, args.end, args.centre)
+    except reports.PeriodError as error:
+        print(f"error: --{error.field}: {error}", file=sys.stderr)
+        return 2
+    if period.centre_id and period.centre_id not in names:
+        print(f"error: --centre: no centre {period.centre_id!r} on this hub (see list-centres)", file=sys.stderr)
+        return 2
+    view = reports.overview_from(engine, period)
+    rows = funders.rows(view, args.what)
+    title, centre_name = funders.FUNDERS[args.what], names.get(period.centre_id) if period.centre_id else None
+    kind = args.format or ("pdf" if args.out.lower().endswith(".pdf") else "csv")
+    content = (exports.funder_pdf if kind == "pdf" else exports.funder_csv)(view, title, rows, centre_name)
+    try:
+        _write_whole(args.out, content)
+    except OSError as error:
+        print(f"error: --out: cannot write {args.out}: {error.strerror}", file=sys.stderr)
+        return 1
+    print(f"{title}: {len(rows)} figures from {period.first_day} to {period.last_day} written to {args.out}")
+    return 0
+
+
+def _write_whole(path: str, content: bytes) -> None:
+    """Write ``content`` to ``path`` whole or not at all (a temporary file beside it, renamed)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, partial = tempfile.mkstemp(dir=folder, prefix=".export-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
 
 
 def _read_password() -> str:

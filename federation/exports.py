@@ -15,7 +15,7 @@ import io
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from federation import pdf_fonts
+from federation import pdf_fonts, taxonomies
 from federation.reports import Overview, WorkshopFigures
 from federation.formatting import (
     age_band_label, decimal_comma, gender_label, long_date, number, percent, reason_label,
@@ -75,6 +75,11 @@ def indicators(view: Overview) -> list[tuple[str, str, Value]]:
         rows += _workshop_rows("Ateliers par thème", f"{theme_label(theme.theme)} : ", theme)
     rows.append(("Passages", "Total des passages", _count(view.visits)))
     rows += [("Passages par motif", reason_label(r), _count(n)) for r, n in view.reasons]
+    # the national categories the centres' reasons map to (federation.taxonomies)
+    rows += [("Passages par thème du CRA", taxonomies.cra_label(code), _count(n))
+             for code, n in view.by_cra_theme if n]
+    rows += [("Passages par domaine administratif", taxonomies.domain_label(code), _count(n))
+             for code, n in view.by_domain if n]
     return rows
 
 
@@ -137,28 +142,61 @@ class _Report(FPDF):
 
 
 def report_pdf(view: Overview, centre_name: str | None) -> bytes:
-    pdf = _Report(format="A4")
     rows = indicators(view)
-    family = pdf_fonts.add_fonts(pdf, " ".join([centre_name or "", *(f"{s} {i}" for s, i, _v in rows)]))
-    pdf.set_title("Rapport d'activité")
+    pdf, _family = _start_pdf(view, "Rapport d'activité", centre_name, rows)
+    _key_figures(pdf, view)
+    _weekly_bars(pdf, view)
+    _sections(pdf, rows)
+    return bytes(pdf.output())
+
+
+def _start_pdf(view: Overview, title: str, centre_name: str | None,
+               rows: list[tuple[str, str, Value]]) -> tuple[FPDF, str]:
+    """A report's first page: its title, the centre and the period."""
+    pdf = _Report(format="A4")
+    family = pdf_fonts.add_fonts(pdf, " ".join([title, centre_name or "", *(f"{s} {i}" for s, i, _v in rows)]))
+    pdf.set_title(title)
     pdf.set_lang("fr")
     pdf.add_page()
     pdf.set_text_color(*TEXT_BLACK)
     pdf.set_font(family, "B", 18)
-    pdf.cell(0, 10, "Rapport d'activité", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 10, title, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, size=11)
     # a centre's name may be long: wrapped, never run off the page
     pdf.multi_cell(0, 6, f"{centre_name or ALL_CENTRES} — du {long_date(view.period.start)} "
                          f"au {long_date(view.period.end)}", align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
-    _key_figures(pdf, view)
-    _weekly_bars(pdf, view)
+    return pdf, family
+
+
+def _sections(pdf: FPDF, rows: list[tuple[str, str, Value]]) -> None:
+    """One table a section, in the rows' order."""
     sections: dict[str, list[tuple[str, str]]] = {}
     for section, indicator, value in rows:
         sections.setdefault(section, []).append((indicator, _pdf_value(value)))
-    for section, rows in sections.items():
-        _table(pdf, section, rows)
+    for section, section_rows in sections.items():
+        _table(pdf, section, section_rows)
+
+
+# ---------------------------------------------------------------- a funder's own shape
+
+def funder_csv(view: Overview, title: str, rows: list[tuple[str, str, Value]], centre_name: str | None) -> bytes:
+    """A funder's rows (federation.funders) as the indicators' CSV is laid out."""
+    span = [short_date(view.period.start), short_date(view.period.end), centre_name or ALL_CENTRES]
+    return _csv_bytes([INDICATOR_HEADER] + [span + [section, indicator, _csv_value(value)]
+                                            for section, indicator, value in rows])
+
+
+def funder_pdf(view: Overview, title: str, rows: list[tuple[str, str, Value]], centre_name: str | None) -> bytes:
+    """A funder's rows as a PDF: its title, then a table a section."""
+    pdf, _family = _start_pdf(view, title, centre_name, rows)
+    _sections(pdf, rows)
     return bytes(pdf.output())
+
+
+def pdf_value(value: Value) -> str:
+    """A value as the PDF and the dashboard print it."""
+    return _pdf_value(value)
 
 
 def _key_figures(pdf: FPDF, view: Overview) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from federation import exports, reports, users
+from federation import exports, funders, reports, users
 from federation.web import security
 from federation.web.pages import read_period
 from federation.web.security import PageRoute, Refused
@@ -47,6 +47,31 @@ def visits_per_week(request: Request, start: str = Query("", alias="from"), end:
     view, name = _view(request, start, end, centre)
     return _file(exports.visits_per_week_csv(view, name), "text/csv; charset=utf-8",
                  "passages-par-semaine", view, "csv")
+
+
+@router.get("/funders/{what}.csv")
+def funder_csv(request: Request, what: str, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
+               centre: str = "", _session: users.WebSession = Depends(security.current_session)):
+    if what not in funders.FUNDERS:
+        raise Refused(404, "Export introuvable", "Ce financeur n'a pas d'export sur ce hub.")
+    view, name = _view(request, start, end, centre)
+    content = exports.funder_csv(view, funders.FUNDERS[what], funders.rows(view, what), name)
+    return _file(content, "text/csv; charset=utf-8", what, view, "csv")
+
+
+@router.get("/funders/{what}.pdf")
+def funder_pdf(request: Request, what: str, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
+               centre: str = "", _session: users.WebSession = Depends(security.current_session)):
+    if what not in funders.FUNDERS:
+        raise Refused(404, "Export introuvable", "Ce financeur n'a pas d'export sur ce hub.")
+    view, name = _view(request, start, end, centre)
+    try:
+        content = exports.funder_pdf(view, funders.FUNDERS[what], funders.rows(view, what), name)
+    except FileNotFoundError:  # no font on this server: its operator must install one
+        log.error("PDF export: no font, install fonts-noto-core (scripts/system-deps.sh)")
+        raise Refused(503, "Export indisponible",
+                      "Le serveur n'a pas de police pour écrire le PDF. Prévenez son administrateur.")
+    return _file(content, "application/pdf", what, view, "pdf")
 
 
 @router.get("/report.pdf")

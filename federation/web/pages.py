@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from federation import centres, reports, users
+from federation import centres, exports, funders, reports, users
 from federation import store as db
 from federation.web import security
 from federation.web.charts import weekly_chart
@@ -73,6 +73,24 @@ def centre_page(request: Request, centre_id: str, start: str = Query("", alias="
                   chart=chart, names=names, error=error, form={"from": start, "to": end},
                   query=query_string(period), status=view.centres[0], devices=devices,
                   conflict_count=conflict_count, parked_count=parked_count, nav="overview")
+
+
+@router.get("/funders/{what}")
+def funder_page(request: Request, what: str, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
+                centre: str = "", session: users.WebSession = Depends(security.current_session)):
+    """One funder's figures as its CSV and PDF carry them (federation.funders)."""
+    if what not in funders.FUNDERS:
+        raise Refused(404, "Export introuvable", "Ce financeur n'a pas d'export sur ce hub.")
+    with security.engine(request).connect() as conn:
+        names = reports.centre_names(conn)
+    period, error = read_period(request, start, end, centre, names)
+    view, _chart = _figures(request, period)
+    sections: dict[str, list[tuple[str, str]]] = {}
+    for section, indicator, value in funders.rows(view, what):
+        sections.setdefault(section, []).append((indicator, exports.pdf_value(value)))
+    return render(request, "funder.html", 400 if error else 200, session=session, view=view, names=names,
+                  error=error, form={"from": start, "to": end, "centre": centre}, query=query_string(period),
+                  what=what, title=funders.FUNDERS[what], sections=sections, nav="overview")
 
 
 @router.get("/devices")

@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from federation import formatting
+from federation import formatting, funders
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters.update(
@@ -27,6 +27,8 @@ TEMPLATES.env.globals.update(
     theme_label=formatting.theme_label,
     gender_label=formatting.gender_label,
     age_label=formatting.age_band_label,
+    # the funders' exports the pages link to
+    funders=funders.FUNDERS,
 )
 
 

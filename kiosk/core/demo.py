@@ -249,9 +249,15 @@ def _write_visits(store: Store, rng: random.Random, rows: list[tuple]) -> None:
     store.conn.executemany("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, "
                            "recorded_by) VALUES (?, ?, ?, ?, ?, ?)", rows)
     events = []
+    settings = Settings(store)
+    # each reason's national categories as a check-in sends them, as JSON (null for none)
+    categories = {code: tuple("null" if c is None else f'"{c}"' for c in settings.reason_categories(code))
+                  for code in settings.reason_codes()}
     for visit_id, occurred_at, member_id, reason, role, _who in rows:
         member = "null" if member_id is None else f'"{member_id}"'
-        data = f'{{"member_id":{member},"reason":"{reason}","recorded_by":"{role}","visit_id":"{visit_id}"}}'
+        cra, domain = categories[reason]
+        data = (f'{{"cra_theme":{cra},"domain":{domain},"member_id":{member},"reason":"{reason}",'
+                f'"recorded_by":"{role}","visit_id":"{visit_id}"}}')
         events.append(_event_row("visit.recorded", _uuid7(int(visit_id[:8] + visit_id[9:13], 16), rng),
                                  occurred_at, data))
     _append_events(store.conn, events)

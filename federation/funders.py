@@ -1,0 +1,122 @@
+"""Each funder's figures in its own shape: SENACS, the FSE+ participant
+table, the conseillers numériques' activity report (CRA) and the CAF.
+
+One list of rows a funder, (section, indicator, value), built from the
+period's Overview (federation.reports) alone: the dashboard's page, the CSV
+and the PDF all print these rows, so they cannot disagree. What each figure
+counts, from which events, and what is left out: docs/funder-figures.md.
+"""
+
+from __future__ import annotations
+
+from federation import ages, taxonomies
+from federation.formatting import gender_label, theme_label
+from federation.reports import Overview, WorkshopFigures, workshop_totals
+from sync.protocol import ADMIN_DOMAINS, CRA_THEMES, GENDERS
+
+#: the funders, as `federation export --what` and the dashboard name them
+FUNDERS = {
+    "senacs": "SENACS — observatoire des centres sociaux",
+    "fse": "FSE+ — tableau des participants",
+    "cra": "Conseillers numériques — compte rendu d'activité (CRA)",
+    "caf": "CAF — familles et parentalité",
+}
+
+#: a figure: a count, or a percentage with one decimal; None when unknown (as federation.exports)
+Value = tuple[float | int | None, int]
+Row = tuple[str, str, Value]
+
+
+def _count(n: int) -> Value:
+    return n, 0
+
+
+def _share(ratio: float | None) -> Value:
+    return (None if ratio is None else ratio * 100), 1
+
+
+class UnknownFunder(ValueError):
+    """A funder this hub has no export for."""
+
+
+def rows(view: Overview, what: str) -> list[Row]:
+    """The rows of ``what``'s export, in the order of its form."""
+    build = _BUILDERS.get(what)
+    if build is None:
+        raise UnknownFunder(f"unknown funder {what!r}: one of {', '.join(FUNDERS)}")
+    return build(view)
+
+
+def _bands(view: Overview, scheme: str, section: str) -> list[Row]:
+    return [(section, ages.label(band), _count(n)) for band, n in view.participants.funder_bands(scheme)]
+
+
+def _sex_by_band(view: Overview, scheme: str, section: str) -> list[Row]:
+    """Women and men in every band (the forms' grid, zeros included); the
+    other answers where someone gave them."""
+    crossed = view.participants.funder_bands_by_gender(scheme)
+    result = []
+    for gender in [*GENDERS, None]:
+        cells = [(band, crossed.get((gender, band), 0)) for band in ages.codes(scheme)]
+        if gender in ("woman", "man") or any(n for _band, n in cells):
+            result += [(section, f"{gender_label(gender)}, {ages.label(band)}", _count(n)) for band, n in cells]
+    return result
+
+
+def _workshops(section: str, prefix: str, figures: WorkshopFigures) -> list[Row]:
+    return [
+        (section, f"{prefix}Séances tenues", _count(figures.sessions)),
+        (section, f"{prefix}Présents", _count(figures.present)),
+        (section, f"{prefix}Inscriptions", _count(figures.booked)),
+    ]
+
+
+def _senacs(view: Overview) -> list[Row]:
+    people = view.participants
+    result = [("Personnes touchées", "Personnes touchées (adhérents distincts venus)", _count(people.total))]
+    result += _bands(view, "senacs", "Personnes touchées par tranche d'âge")
+    result += [("Personnes touchées par sexe", gender_label(g), _count(n)) for g, n in people.by_gender()]
+    result += _sex_by_band(view, "senacs", "Personnes touchées par sexe et tranche d'âge")
+    result.append(("Adhérents", "Nouveaux adhérents", _count(view.new_members)))
+    result += _workshops("Ateliers", "", view.workshop_total)
+    for theme in view.themes:
+        result += _workshops("Ateliers par thème", f"{theme_label(theme.theme)} : ", theme)
+    return result
+
+
+def _fse(view: Overview) -> list[Row]:
+    people = view.participants
+    result = [("Participants", "Participants (adhérents distincts venus)", _count(people.total))]
+    result += _bands(view, "fse", "Participants par tranche d'âge")
+    result += _sex_by_band(view, "fse", "Participants par sexe et tranche d'âge")
+    result += [
+        ("Quartiers prioritaires (QPV)", "Participants habitant un QPV", _count(people.qpv)),
+        ("Quartiers prioritaires (QPV)", "Participants dont le quartier est connu", _count(people.qpv_known)),
+        ("Quartiers prioritaires (QPV)", "Part des habitants des QPV (%)", _share(people.qpv_share)),
+    ]
+    return result
+
+
+def _cra(view: Overview) -> list[Row]:
+    themes, domains = dict(view.by_cra_theme), dict(view.by_domain)
+    result = [("Accompagnements", "Accompagnements (passages d'un motif rattaché à un thème du CRA)",
+               _count(view.accompaniments)),
+              ("Accompagnements", "Passages sans thème du CRA", _count(themes[taxonomies.NONE]))]
+    result += [("Accompagnements par thème", taxonomies.cra_label(code), _count(themes[code]))
+               for code in CRA_THEMES]
+    result += [("Passages par domaine administratif", taxonomies.domain_label(code), _count(domains[code]))
+               for code in (*ADMIN_DOMAINS, taxonomies.NONE)]
+    result += _bands(view, "cra", "Personnes venues par tranche d'âge")
+    return result
+
+
+def _caf(view: Overview) -> list[Row]:
+    parenting = workshop_totals([row for row in view.workshops if row.theme == "parentalite"])
+    result = [("Personnes touchées", "Personnes touchées (adhérents distincts venus)",
+               _count(view.participants.total))]
+    result += _bands(view, "fse", "Personnes touchées par tranche d'âge")
+    result += _workshops("Parentalité", "Ateliers parentalité : ", parenting)
+    return result
+
+
+_BUILDERS = {"senacs": _senacs, "fse": _fse, "cra": _cra, "caf": _caf}
