@@ -38,7 +38,7 @@ from PIL import Image, ImageDraw, ImageFont
 from kiosk.ui import SCREENS
 
 shots, out, displays = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
-HEIGHT, GAP, LABEL = 150, 12, 22
+HEIGHT, GAP, LABEL, HEAD = 150, 12, 22, 40
 try:
     from kiosk.ui.theme import TEXT_FONT
 
@@ -50,26 +50,27 @@ for lang in ("fr", "en", "ar"):
     screens = [name for name, _target in SCREENS if name in shown]
     widths = [round(HEIGHT * int(d.split("@")[0].split("x")[0]) / int(d.split("@")[0].split("x")[1]))
               for d in displays]
-    sheet_w = 170 + sum(widths) + GAP * len(widths)
-    sheet_h = LABEL + len(screens) * (HEIGHT + LABEL + GAP)
+    columns = [max(width, 110) for width in widths]  # a portrait picture is narrower than its label
+    sheet_w = 170 + sum(columns) + GAP * len(columns)
+    sheet_h = HEAD + len(screens) * (HEIGHT + LABEL)
     sheet = Image.new("RGB", (sheet_w, sheet_h), "white")
     draw = ImageDraw.Draw(sheet)
     x = 170
-    for display, width in zip(displays, widths):
+    for display, column in zip(displays, columns):
         size, dpi = display.split("@")
-        draw.text((x, 2), f"{size} ({dpi} dpi)", fill="black", font=font)
-        x += width + GAP
+        draw.text((x, 2), f"{size}\n{dpi} dpi", fill="black", font=font)
+        x += column + GAP
     for row, screen in enumerate(screens):
-        y = LABEL + row * (HEIGHT + LABEL + GAP)
+        y = HEAD + row * (HEIGHT + LABEL)
         draw.text((4, y + HEIGHT // 2), screen, fill="black", font=font)
         x = 170
-        for display, width in zip(displays, widths):
+        for display, width, column in zip(displays, widths, columns):
             picture = shots / f"{screen}-{display.split('@')[0]}-{lang}.png"
             if picture.exists():
                 with Image.open(picture) as image:
                     sheet.paste(image.convert("RGB").resize((width, HEIGHT), Image.LANCZOS), (x, y))
             draw.rectangle((x - 1, y - 1, x + width, y + HEIGHT), outline="#888888")
-            x += width + GAP
+            x += column + GAP
     target = out / f"contact-{lang}.png"
     sheet.quantize(colors=96, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
     print(target, f"{target.stat().st_size // 1024} KB")

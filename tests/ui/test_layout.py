@@ -181,6 +181,13 @@ def test_every_screen_fits_the_display(kiosk, width, height, dpi, lang):
     found = []
     for state, fill in RESIDENT_STATES.items():
         found += look(app, state, fill, dpi, resident=True)
+    # a name short enough to stand beside the buttons: the header's one-row form
+    app.centre_name = "Centre social du Chemin Vert"
+    try:
+        for state in ("home", "pin", "checkin"):
+            found += look(app, f"{state} (short name)", RESIDENT_STATES[state], dpi, resident=True)
+    finally:
+        app.centre_name = CENTRE_NAME
     app.mode.start({"id": "sample", "name": "Marie-Thérèse Vandenbussche-Delattre", "role": "staff"})
     for state, fill in MODE_STATES.items():
         found += look(app, state, fill, dpi, resident=False)
