@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from federation import projections, store
+from federation import ages, projections, store, taxonomies
 from sync.protocol import utc_iso
 
 NOW = datetime(2026, 3, 31, 10, 0, tzinfo=timezone.utc)
@@ -71,6 +71,14 @@ def _visits(conn) -> None:
     ]
     conn.execute(store.p_visit_counts.insert(), [
         dict(centre_id=c, day=d, reason=r, recorded_by=by, visits=n) for c, d, r, by, n in counts])
+    # the same visits by national category, as ingest adds them up (1.0 visits: their default reason's)
+    categories: dict[tuple, int] = {}
+    for c, d, r, _by, n in counts:
+        key = (c, d, *taxonomies.categories({"reason": r}))
+        categories[key] = categories.get(key, 0) + n
+    conn.execute(store.p_visit_categories.insert(), [
+        dict(centre_id=c, day=d, cra_theme=cra, domain=domain, visits=n)
+        for (c, d, cra, domain), n in categories.items()])
     # the days members came (anonymous visits are counts only); each member's
     # span on p_members is worked out from these once the members are in
     conn.execute(store.p_presence.insert(), [
@@ -82,11 +90,13 @@ def _visits(conn) -> None:
 def _members(conn) -> None:
     # participants in March: A/M1, A/M2, B/M3 (visits); A/M5, B/M4 (present at a session)
     # new in March: M1, M3, M5
-    member = lambda c, m, band, gender, qpv, created, erased=None: dict(  # noqa: E731
+    # the years of birth as ingest keeps them: M1 gave 1990; the others' band, counted in 2026
+    member = lambda c, m, band, gender, qpv, created, erased=None, born=None: dict(  # noqa: E731
         centre_id=c, member_id=m, age_band=band, gender=gender, commune="Lyon",
-        neighbourhood=None, qpv=qpv, created_day=created, erased_at=erased, as_of=AS_OF)
+        neighbourhood=None, qpv=qpv, created_day=created, erased_at=erased, as_of=AS_OF,
+        **dict(zip(("born_from", "born_to"), (None, None) if erased else ages.born_span(band, born, 2026))))
     conn.execute(store.p_members.insert(), [
-        member(A, M1, "25-54", "woman", True, "2026-03-02"),
+        member(A, M1, "25-54", "woman", True, "2026-03-02", born=1990),
         member(A, M2, "65+", "man", False, "2025-12-01"),
         member(B, M3, "16-24", "woman", True, "2026-03-10"),
         member(B, M4, "55-64", "man", False, "2026-02-20"),
