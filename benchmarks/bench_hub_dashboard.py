@@ -5,7 +5,8 @@ Builds, directly in the reporting projections (bulk inserts, no ingest), what
 days members came with each member's visit span), members, workshops,
 sessions, registrations and attendance, spread over the last 365 days. Then
 starts a real `federation serve`, signs in and times the overview page for the
-default period (the last three months, all centres) and for one centre.
+default period (the last three months, all centres) and for one centre, and
+each funder's page, CSV and PDF.
 
 Prints the median of several runs and its ratio to the baseline, the 300 ms
 goal; then the report queries alone, in process, and the load average (the
@@ -37,7 +38,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from federation import projections, reports, store, users  # noqa: E402
+from federation import ages, funders, projections, reports, store, taxonomies, users  # noqa: E402
 from sync.protocol import AGE_BANDS, GENDERS, THEMES, utc_iso  # noqa: E402
 from tests.conftest_hub import start_hub  # noqa: E402
 from tests.hub_sample import EMAIL, PASSWORD, sign_in  # noqa: E402
@@ -83,12 +84,19 @@ def build(engine, events: int, centres: int, today: date, seed: int = 7) -> dict
 
 
 def _members(conn, centre_ids, n, days) -> list[tuple[str, str]]:
+    """Members as ingest keeps them: most with the year of birth a 1.1 kiosk
+    sends, some with a 1.0 band only, a few with neither."""
     members = [(random.choice(centre_ids), m) for m in ids(n)]
-    insert(conn, store.p_members, [{
-        "centre_id": c, "member_id": m, "age_band": random.choice(AGE_BANDS[:5]),
-        "gender": random.choice(GENDERS), "commune": "Lyon", "neighbourhood": None,
-        "qpv": random.random() < 0.3, "created_day": random.choice(days), "erased_at": None,
-        "as_of": "2026-01-01T00:00:00.000Z"} for c, m in members])
+    rows = []
+    for c, m in members:
+        born = None if random.random() < 0.3 else 2026 - int(random.triangular(3, 92, 38))
+        band = "unknown" if random.random() < 0.08 else random.choice(AGE_BANDS[:5])
+        born_from, born_to = ages.born_span(band, born, 2026)
+        rows.append({"centre_id": c, "member_id": m, "age_band": band,
+                     "gender": random.choice(GENDERS), "commune": "Lyon", "neighbourhood": None,
+                     "qpv": random.random() < 0.3, "created_day": random.choice(days), "erased_at": None,
+                     "as_of": "2026-01-01T00:00:00.000Z", "born_from": born_from, "born_to": born_to})
+    insert(conn, store.p_members, rows)
     return members
 
 
@@ -112,6 +120,13 @@ def _visits(conn, centre_ids, members, n, days) -> None:
     insert(conn, store.p_visit_counts, [
         {"centre_id": c, "day": d, "reason": r, "recorded_by": by, "visits": v}
         for (c, d, r, by), v in counts.items()])
+    categories: dict[tuple, int] = {}
+    for (c, d, r, _by), v in counts.items():  # the default reasons' national categories
+        key = (c, d, *taxonomies.categories({"reason": r}))
+        categories[key] = categories.get(key, 0) + v
+    insert(conn, store.p_visit_categories, [
+        {"centre_id": c, "day": d, "cra_theme": cra, "domain": domain, "visits": v}
+        for (c, d, cra, domain), v in categories.items()])
 
 
 def _workshops(conn, centre_ids, members, count, today) -> None:
@@ -179,6 +194,7 @@ def time_queries(engine, period: reports.Period, runs: int) -> dict[str, float]:
     queries = {
         "visits by day and reason": lambda conn: reports._visit_sums(conn, period, c.reason),
         "visits by centre": lambda conn: reports.visits_by_centre(conn, period),
+        "visits by national category": lambda conn: reports.visits_by_category(conn, period),
         "workshops": lambda conn: reports.workshop_figures(conn, period),
         "new members": lambda conn: reports.new_members(conn, period),
         "participants": lambda conn: reports.participants(conn, period),
@@ -227,6 +243,11 @@ def _run(args: argparse.Namespace, workdir: Path) -> None:
             overview = time_page(client, "/", args.runs)
             one_centre = time_page(client, f"/?centre={centre}", args.runs)
             pdf = time_page(client, "/exports/report.pdf", max(3, args.runs // 3))
+            # each funder's page, CSV and PDF (the same figures as the overview's)
+            funder_files = {f"{what} {kind}": statistics.median(time_page(client, path, max(3, args.runs // 3)))
+                            for what in funders.FUNDERS
+                            for kind, path in (("page", f"/funders/{what}"), ("CSV", f"/exports/funders/{what}.csv"),
+                                               ("PDF", f"/exports/funders/{what}.pdf"))}
     finally:
         hub.stop()
     in_process = time_in_process(engine, period, args.runs)
@@ -238,6 +259,8 @@ def _run(args: argparse.Namespace, workdir: Path) -> None:
           f"{median:.0f} ms  -> {median / GOAL_MS:.2f} x the {GOAL_MS} ms goal")
     print(f"overview page, one centre (HTTP, median): {statistics.median(one_centre):.0f} ms")
     print(f"PDF report, all centres (HTTP, median): {statistics.median(pdf):.0f} ms")
+    print("funders' exports, all centres (HTTP, medians): "
+          + ", ".join(f"{name} {ms:.0f}" for name, ms in funder_files.items()) + " (ms)")
     print(f"report queries alone, in process (median of {args.runs}): {statistics.median(in_process[0]):.0f} ms "
           f"one after the other, {statistics.median(in_process[1]):.0f} ms as the pages run them")
     print("  " + ", ".join(f"{name} {ms:.0f}" for name, ms in breakdown.items()) + " (ms, medians)")
