@@ -128,6 +128,7 @@ def _person(rng: random.Random, member_id: str, created: str, neighbourhoods: li
     return {
         "id": member_id, "first_name": first, "last_name": last,
         "birth_year": None if rng.random() < 0.08 else this_year - int(rng.triangular(16, 92, 38)),
+        "age_band": None, "age_band_year": None,
         "gender": gender, "commune": commune, "neighbourhood": neighbourhood, "qpv": int(qpv),
         "phone": f"+336{rng.randrange(10**8):08d}" if rng.random() < 0.75 else None, "email": email,
         "consent_data": 1, "consent_data_at": created, "consent_photos": int(rng.random() < .5),

@@ -19,9 +19,10 @@ from typing import Any, Iterable, Iterator
 from kiosk.core import period, search
 from kiosk.core.cards import printable
 from kiosk.core.files import atomic_output
+from kiosk.core.members import age_band_of
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
-from sync import csvsafe, protocol
+from sync import csvsafe
 
 GENDERS_FR = {"woman": "Femme", "man": "Homme", "non_binary": "Non binaire", "unsaid": "Non précisé"}
 RECORDERS_FR = {"resident": "Adhérent (borne)", "volunteer": "Bénévole", "staff": "Salarié"}
@@ -198,7 +199,7 @@ def member_rows(store: Store, start: date | None = None, end: date | None = None
             r["first_name"] or "",
             r["last_name"] or "",
             r["birth_year"] or "",
-            protocol.age_band(r["birth_year"], today).replace("unknown", "inconnue"),
+            age_band_of(r, today).replace("unknown", "inconnue"),
             GENDERS_FR.get(r["gender"], ""),
             r["commune"] or "",
             r["neighbourhood"] or "",

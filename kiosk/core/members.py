@@ -55,11 +55,12 @@ def band_now(band: str | None, given_in: int | None, on: date) -> str:
     return "unknown"
 
 
-def age_band_of(member: dict, on: date) -> str:
-    """The member's reported band: from the year of birth, else from the band given."""
-    if member.get("birth_year") is not None:
+def age_band_of(member, on: date) -> str:
+    """The member's reported band (``member``: a members row, as a dict or a
+    sqlite3.Row): from the year of birth, else from the band given."""
+    if member["birth_year"] is not None:
         return protocol.age_band(member["birth_year"], on)
-    return band_now(member.get("age_band"), member.get("age_band_year"), on)
+    return band_now(member["age_band"], member["age_band_year"], on)
 
 
 def reported_attributes(member: dict, on: date) -> dict:

@@ -21,6 +21,7 @@ from kiosk.core import period
 from kiosk.core.errors import InvalidInput, N_
 from kiosk.core.exports import GENDERS_FR
 from kiosk.core.files import atomic_output
+from kiosk.core.members import age_band_of
 from kiosk.core.pdf_fonts import add_fonts, fit_text
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
@@ -111,13 +112,13 @@ def _member_figures(store: Store, start: date, end: date) -> dict[str, Any]:
     new = store.one("SELECT count(*) AS n FROM members WHERE created_at >= ? AND created_at < ?",
                     (low, high))["n"]
     active = store.query(
-        "SELECT birth_year, gender, qpv FROM members WHERE id IN ("
+        "SELECT birth_year, age_band, age_band_year, gender, qpv FROM members WHERE id IN ("
         " SELECT member_id FROM visits WHERE occurred_at >= ? AND occurred_at < ? AND member_id IS NOT NULL"
         " UNION SELECT a.member_id FROM attendance a JOIN sessions s ON s.id = a.session_id"
         " WHERE a.present = 1 AND a.member_id IS NOT NULL AND s.starts_at >= ? AND s.starts_at < ?)",
         (low, high, low, high),
     )
-    bands = Counter(protocol.age_band(m["birth_year"], end) for m in active)
+    bands = Counter(age_band_of(m, end) for m in active)
     genders = Counter(m["gender"] for m in active)
     return {
         "new_members": new,
