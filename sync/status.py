@@ -28,7 +28,6 @@ CLOCK_AHEAD = N_("L'horloge de la borne avance de %(gap)s sur celle du hub. Fait
                  "l'heure de la borne : ce qu'elle enregistre est mal daté.")
 CLOCK_BEHIND = N_("L'horloge de la borne retarde de %(gap)s sur celle du hub. Faites régler la date et "
                   "l'heure de la borne : ce qu'elle enregistre est mal daté.")
-GAP_MINUTES, GAP_HOURS, GAP_DAYS = N_("%(n)d min"), N_("%(n)d h"), N_("%(n)d jours")
 
 
 def local_status(conn: sqlite3.Connection, parked_shown: int = 20) -> dict:
@@ -64,8 +63,9 @@ def clock_check(conn: sqlite3.Connection) -> dict | None:
     """The last comparison of the kiosk's clock with the hub's (recorded by
     each push from the hub's Date header): ``skew_s`` (the kiosk's minus the
     hub's), ``checked_at``, ``off`` (beyond CLOCK_TOLERANCE_S) and, when off,
-    the warning: ``template``, ``gap_template`` and ``n`` for the UI's gettext,
-    ``message_fr`` ready for the terminal. None before any hub answer."""
+    the warning: ``template``, ``unit`` (minutes, hours or days) and ``n``
+    for ``clock_words``, ``message_fr`` ready for the terminal. None before
+    any hub answer."""
     text = outbox.get_state(conn, CLOCK_KEY)
     try:
         stored = json.loads(text) if text else None
@@ -76,15 +76,30 @@ def clock_check(conn: sqlite3.Connection) -> dict | None:
     if check["off"]:
         seconds = abs(skew)
         if seconds >= 36 * 3600:
-            gap_template, n = GAP_DAYS, round(seconds / 86400)
+            unit, n = "days", round(seconds / 86400)
         elif seconds >= 90 * 60:
-            gap_template, n = GAP_HOURS, round(seconds / 3600)
+            unit, n = "hours", round(seconds / 3600)
         else:
-            gap_template, n = GAP_MINUTES, round(seconds / 60)
-        template = CLOCK_AHEAD if skew > 0 else CLOCK_BEHIND
-        check.update(template=template, gap_template=gap_template, n=n,
-                     message_fr=template % {"gap": gap_template % {"n": n}})
+            unit, n = "minutes", round(seconds / 60)
+        check.update(template=CLOCK_AHEAD if skew > 0 else CLOCK_BEHIND, unit=unit, n=n)
+        check["message_fr"] = clock_words(check, FRENCH)
     return check
+
+
+def gap_words(unit: str, n: int, tr: gettext.NullTranslations) -> str:
+    """« 3 jours » in ``tr``'s language, with the plural form ``n`` wants."""
+    if unit == "days":
+        text = tr.ngettext("%(n)d jour", "%(n)d jours", n)
+    elif unit == "hours":
+        text = tr.ngettext("%(n)d h", "%(n)d h", n)
+    else:
+        text = tr.ngettext("%(n)d min", "%(n)d min", n)
+    return text % {"n": n}
+
+
+def clock_words(check: dict, tr: gettext.NullTranslations) -> str:
+    """The warning of an ``off`` clock check, in ``tr``'s language."""
+    return tr.gettext(check["template"]) % {"gap": gap_words(check["unit"], check["n"], tr)}
 
 
 def compare(local: dict, hub: dict) -> dict | None:
@@ -178,7 +193,7 @@ def describe(local: dict, hub: dict | None = None, hub_error: str | None = None,
             "type": item["type"], "when": _when(item["occurred_at"]), "reason": item["reason"]})
     clock = local.get("clock")
     if clock and clock["off"]:
-        lines.append(tr.gettext(clock["template"]) % {"gap": tr.gettext(clock["gap_template"]) % {"n": clock["n"]}})
+        lines.append(clock_words(clock, tr))
     if hub is not None:
         lines.append(tr.gettext("Le hub a %(held)d événements de ce centre ; la borne en a envoyé %(sent)d.")
                      % {"held": hub.get("events_total", 0), "sent": local["sent"]})

@@ -52,8 +52,8 @@ class StaffSyncScreen(ModeScreen):
         self.last_error = _("Dernière erreur : %(message)s", message=error.get("message_fr") or "") \
             if error else ""
         clock = local["clock"]
-        self.clock_warning = _(clock["template"], gap=_(clock["gap_template"], n=clock["n"])) \
-            if clock and clock["off"] else ""
+        self.clock_warning = _(clock["template"], gap=status.gap_words(
+            clock["unit"], clock["n"], _.catalogue())) if clock and clock["off"] else ""
         hub = app.centre.settings.get("hub_url")
         self.enrolled = _("Borne appairée au hub %(hub)s", hub=hub) if hub and \
             app.centre.settings.get("device_token") else _("Borne pas encore appairée.")
