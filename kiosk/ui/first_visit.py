@@ -1,7 +1,8 @@
 """First visit: a short form, one question a step (easier to follow than a
 full page for someone who reads little): first name, last name, year of
-birth, or else an age band (a tap, for someone who would rather not give the
-year), commune, neighbourhood (when the commune has some), phone (optional).
+birth (two taps: the decade, then the year), or else an age band (a tap, for
+someone who would rather not give the year), commune, neighbourhood (when the
+commune has some), phone (optional).
 Then the consent screen registers the member.
 """
 
@@ -25,7 +26,7 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 STEPS = [
     ("first_name", N_("Votre prénom"), "person", "letters", True),
     ("last_name", N_("Votre nom de famille"), "badge", "letters", True),
-    ("birth_year", N_("Votre année de naissance"), "event", "digits", False),
+    ("birth_year", N_("Votre année de naissance"), "event", "year", False),
     # asked only when the year was not given
     ("age_band", N_("Votre âge, à peu près"), "event", "band", False),
     ("commune", N_("Votre ville"), "place", "commune", True),
@@ -43,6 +44,8 @@ AGE_BANDS = [
     ("65+", N_("65 ans ou plus")),
 ]
 UNSAID_AGE = N_("Je ne sais pas, ou je préfère ne pas dire")
+#: the first decade the year picker offers (older residents are rare; clean_birth_year allows 1900)
+FIRST_DECADE = 1920
 MAX_LENGTH = {"first_name": 40, "last_name": 40, "birth_year": 4, "phone": 14}
 
 
@@ -57,8 +60,11 @@ class FirstVisitScreen(KioskScreen):
     optional = BooleanProperty(False)
     field_name = StringProperty("first_name")
     step_count = NumericProperty(len(STEPS))
+    #: the year picker's decade (1970 for 1970-1979), 0 while the decades are shown
+    decade = NumericProperty(0)
 
     def reset(self) -> None:
+        self.decade = 0
         self.values = {}
         self.error = ""
         self._error_source = None
@@ -101,7 +107,18 @@ class FirstVisitScreen(KioskScreen):
             return [(name, name) for name in names] + [("", _.gettext("Un autre quartier, ou je ne sais pas"))]
         if self.kind == "band":
             return [(code, _.gettext(label)) for code, label in AGE_BANDS] + [("", _.gettext(UNSAID_AGE))]
+        if self.kind == "year":
+            return self._year_choices()
         return []
+
+    def _year_choices(self) -> list[tuple[str, str]]:
+        """The decades, or the chosen decade's years and a way back to the decades."""
+        this_year = App.get_running_app().centre.store.now().year
+        if not self.decade:
+            return [(f"decade:{first}", _("De %(first)d à %(last)d", first=first, last=first + 9))
+                    for first in range(FIRST_DECADE, this_year + 1, 10)]
+        years = range(self.decade, min(self.decade + 9, this_year) + 1)
+        return [(f"year:{year}", str(year)) for year in years] + [("decades", _.gettext("Autres années"))]
 
     def _show_choices(self) -> None:
         grid = self.ids.choices
@@ -115,7 +132,7 @@ class FirstVisitScreen(KioskScreen):
             grid.add_widget(tile)
 
     def _tile_icon(self) -> str:
-        return "event" if self.kind == "band" else "place"
+        return "event" if self.kind in ("band", "year") else "place"
 
     def speech_parts(self) -> list[str]:
         parts = [self.question, self.error]
@@ -125,6 +142,9 @@ class FirstVisitScreen(KioskScreen):
         return parts
 
     def choose(self, tile) -> None:
+        if self.kind == "year":
+            self._choose_year(tile.value)
+            return
         self.values[self.field] = tile.value
         self._clear_error()
         self.next()
@@ -142,13 +162,30 @@ class FirstVisitScreen(KioskScreen):
             return
         self._move(+1)
 
+    def _choose_year(self, value: str) -> None:
+        """A decade shows its years; a year is the answer; « Autres années »
+        shows the decades again."""
+        self._clear_error()
+        if value.startswith("year:"):
+            self.values[self.field] = value[len("year:"):]
+            self.decade = 0
+            self.next()
+            return
+        self.decade = int(value[len("decade:"):]) if value.startswith("decade:") else 0
+        self._show_choices()
+
     def back(self) -> None:
+        if self.kind == "year" and self.decade:  # from the years back to the decades
+            self.decade = 0
+            self._show_choices()
+            return
         if self.step == 0:
             App.get_running_app().reset_to_home()
         else:
             self._move(-1)
 
     def _move(self, direction: int) -> None:
+        self.decade = 0  # the year picker opens on its decades
         step = self.step + direction
         while 0 <= step < len(STEPS) and self._skipped(step):
             step += direction

@@ -19,8 +19,8 @@ def fill_form(app, phone="0612345678"):
     tap(form.ids.next)
     type_text(app, "diallo")
     tap(form.ids.next)
-    type_text(app, "1975")
-    tap(form.ids.next)
+    choose(app, "De 1970 à 1979")  # the decade, then the year: two taps
+    choose(app, "1975")
     choose(app, "Boulogne-sur-Mer")
     assert "Votre quartier" in screen_text(app)
     choose(app, "Chemin Vert")
@@ -109,15 +109,16 @@ def test_a_refused_value_brings_back_its_question(app, centre):
     tap(form.ids.next)
     type_text(app, "diallo")
     tap(form.ids.next)
-    type_text(app, "1850")  # four digits, but no one alive was born then
-    tap(form.ids.next)
+    choose(app, "De 1950 à 1959")
+    choose(app, "1952")
     choose(app, "Outreau")
     choose(app, "Un autre quartier, ou je ne sais pas")
+    type_text(app, "0012345678")  # ten digits, but no French number
     tap(form.ids.next)
     tap(app.screen("consent").ids.yes)
     assert centre.store.query("SELECT * FROM members") == []
     assert app.sm.current == "first_visit"
-    assert form.field_name == "birth_year"
+    assert form.field_name == "phone"
     assert form.error
 
 
@@ -169,4 +170,30 @@ def test_accented_names_can_be_typed(app, centre):
     type_text(app, "noël")
     tap(app.screen("first_visit").ids.next)
     assert app.screen("first_visit").values["last_name"] == "Noël"
-    assert not app.screen("first_visit").ids.keyboard.ids.accents.children  # the year: digits only
+    assert app.screen("first_visit").ids.keyboard.disabled  # the year: tiles, no keyboard
+    assert "De 1970 à 1979" in screen_text(app)
+
+
+def test_the_year_is_picked_in_two_taps_with_a_way_back_to_the_decades(app, centre):
+    tap(app.screen("home").ids.first_visit)
+    form = app.screen("first_visit")
+    type_text(app, "fatou")
+    tap(form.ids.next)
+    type_text(app, "diallo")
+    tap(form.ids.next)
+    assert "Votre année de naissance" in screen_text(app)
+    choose(app, "De 1980 à 1989")
+    assert "1984" in screen_text(app) and "1979" not in screen_text(app)
+    choose(app, "Autres années")
+    choose(app, "De 1960 à 1969")
+    tap(form.ids.back)  # from the years back to the decades, not to the name
+    assert form.field_name == "birth_year" and "De 2000 à 2009" in screen_text(app)
+    choose(app, "De 1960 à 1969")
+    choose(app, "1963")
+    assert form.values["birth_year"] == "1963" and form.field_name == "commune"
+    # the current decade stops at this year
+    tap(form.ids.back)
+    this_year = centre.store.now().year
+    choose(app, f"De {this_year // 10 * 10} à {this_year // 10 * 10 + 9}")
+    shown = {tile.text for tile in form.ids.choices.children}
+    assert str(this_year) in shown and str(this_year + 1) not in shown

@@ -9,6 +9,7 @@ One app and one window serve every case: the window is resized between them.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 from kivy.core.window import Window
@@ -129,8 +130,9 @@ def plain(name: str):
 RESIDENT_STATES = {
     "home": plain("home"), "checkin": fill_checkin, "reason": plain("reason"),
     "confirmation": fill_confirmation, "workshops": plain("workshops"), "workshop": fill_workshop,
-    "first_visit": fill_first_visit(0), "first_visit_commune": fill_first_visit(3),
-    "first_visit_digits": fill_first_visit(2), "consent": plain("consent"), "card": fill_card,
+    "first_visit": fill_first_visit(0), "first_visit_commune": fill_first_visit(4),
+    "first_visit_year": fill_first_visit(2), "first_visit_age_band": fill_first_visit(3),
+    "first_visit_digits": fill_first_visit(6), "consent": plain("consent"), "card": fill_card,
     "pin": plain("pin"),
 }
 MODE_STATES = {name: plain(name) for name in sorted(STAFF_SCREENS | VOLUNTEER_SCREENS)}
@@ -181,13 +183,16 @@ def test_every_screen_fits_the_display(kiosk, width, height, dpi, lang):
     found = []
     for state, fill in RESIDENT_STATES.items():
         found += look(app, state, fill, dpi, resident=True)
-    # a name short enough to stand beside the buttons: the header's one-row form
-    app.centre_name = "Centre social du Chemin Vert"
+    # a name short enough to stand beside the buttons: the header's one-row
+    # form, with « Écouter » shown where a speech engine exists (not on the PIN screen)
+    app.centre_name, speaker = "Centre social du Chemin Vert (démo)", app.speaker
+    app.speaker = SimpleNamespace(available=True, say=lambda *_a: None, stop=lambda: None,
+                                  close=lambda: None)
     try:
         for state in ("home", "pin", "checkin"):
             found += look(app, f"{state} (short name)", RESIDENT_STATES[state], dpi, resident=True)
     finally:
-        app.centre_name = CENTRE_NAME
+        app.centre_name, app.speaker = CENTRE_NAME, speaker
     app.mode.start({"id": "sample", "name": "Marie-Thérèse Vandenbussche-Delattre", "role": "staff"})
     for state, fill in MODE_STATES.items():
         found += look(app, state, fill, dpi, resident=False)
