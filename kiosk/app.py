@@ -329,11 +329,11 @@ class KioskApp(App):
         else:
             self.screen("workshop").act_for(member, purpose)
 
-    def check_in(self, reason: str) -> None:
+    def check_in(self, reason: str, body: str | None = None) -> None:
         member = self.flow.get("member")
         try:
             self.centre.visits.check_in(reason, member_id=member["id"] if member else None,
-                                        actor=self.mode.actor)
+                                        actor=self.mode.actor, body=body)
         except DomainError as error:
             self.confirm("cancel", lambda: _("Nous n'avons pas pu noter votre venue."),
                          lambda error=error: self.error_text(error))

@@ -61,6 +61,19 @@ def test_a_visit_carries_its_reason_s_national_categories_as_the_centre_maps_the
     assert (desk["cra_theme"], desk["domain"]) == (None, None)
 
 
+def test_the_body_named_after_a_reason_gives_the_visit_its_domain(visits, store):
+    visits.check_in("demarches", body="logement")
+    visits.check_in("demarches", body="autre")  # « je ne sais pas »: the reason's own (none)
+    named, unsure = (event["data"] for event in events(store, "visit.recorded"))
+    assert (named["cra_theme"], named["domain"]) == ("demarches_administratives", "logement")
+    assert unsure["domain"] is None
+    before = store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    with pytest.raises(InvalidInput) as error:
+        visits.check_in("demarches", body="banque")
+    assert error.value.field == "body"
+    assert store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == before
+
+
 def test_a_reason_mapped_to_no_national_category_is_refused(settings, store):
     from kiosk.core.errors import InvalidInput
 

@@ -29,7 +29,7 @@ from sync import protocol
 DEFAULT_REASONS = [
     {"code": "accueil", "label": N_("Une question, une information"), "icon": "info"},
     {"code": "demarches", "label": N_("Aide pour un papier sur internet"), "icon": "computer",
-     "cra_theme": "demarches_administratives"},
+     "cra_theme": "demarches_administratives", "asks_body": True},
     {"code": "rendez_vous", "label": N_("J'ai un rendez-vous"), "icon": "event"},
     {"code": "atelier", "label": N_("Un atelier"), "icon": "groups"},
     {"code": "ordinateur", "label": N_("Un ordinateur ou le wifi"), "icon": "wifi"},
@@ -39,6 +39,26 @@ DEFAULT_REASONS = [
 ]
 #: a reason's keys naming its national categories, and the codes each allows
 REASON_CATEGORIES = {"cra_theme": protocol.CRA_THEMES, "domain": protocol.ADMIN_DOMAINS}
+#: what a reason says besides its words and pictogram (kept when the settings
+#: screen saves them): its categories, and ``asks_body``, whether the kiosk
+#: then asks which body the papers are for (BODIES), which gives the visit
+#: its administrative domain
+REASON_KEPT_KEYS = ("cra_theme", "domain", "asks_body")
+
+#: The bodies a resident may name after a reason that asks: code, words
+#: (a gettext msgid), pictogram, and the administrative domain it gives the
+#: visit (docs/funder-figures.md). « Autre chose » gives none.
+BODIES = [
+    {"code": "caf", "label": N_("La CAF"), "icon": "family_restroom", "domain": "social_sante"},
+    {"code": "impots", "label": N_("Les impôts"), "icon": "account_balance", "domain": "argent_impots"},
+    {"code": "sante", "label": N_("La santé, la carte Vitale"), "icon": "local_hospital", "domain": "social_sante"},
+    {"code": "papiers", "label": N_("Une carte d'identité, un passeport, un permis"), "icon": "badge",
+     "domain": "papiers_citoyennete"},
+    {"code": "emploi", "label": N_("Le travail, France Travail"), "icon": "work", "domain": "travail_formation"},
+    {"code": "logement", "label": N_("Le logement"), "icon": "home", "domain": "logement"},
+    {"code": "autre", "label": N_("Autre chose, ou je ne sais pas"), "icon": "more_horiz", "domain": None},
+]
+BODY_DOMAINS = {body["code"]: body["domain"] for body in BODIES}
 
 #: The first default reasons' labels. A centre that saved its reasons before
 #: they were reworded keeps these in its settings: marked so they stay translated.
@@ -135,6 +155,8 @@ def _reasons(key: str, value: Any) -> None:
         # the UI looks the pictogram up by this name in its icon font
         if not isinstance(item["icon"], str) or not re.fullmatch(r"[a-z0-9_]{1,64}", item["icon"]):
             raise _bad(key, f"reason icon {item['icon']!r} must be an icon name", value)
+        if "asks_body" in item and not isinstance(item["asks_body"], bool):
+            raise _bad(key, f"reason asks_body {item['asks_body']!r} must be true or false", value)
         for category, allowed in REASON_CATEGORIES.items():
             if item.get(category) is not None and item[category] not in allowed:
                 raise _bad(key, f"reason {category} {item[category]!r} must be one of {', '.join(allowed)}", value)

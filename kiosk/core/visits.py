@@ -15,7 +15,7 @@ from datetime import date, datetime
 from kiosk.core import period
 from kiosk.core.errors import InvalidInput, N_, NotFound
 from kiosk.core.members import check_actor
-from kiosk.core.settings import Settings
+from kiosk.core.settings import BODY_DOMAINS, Settings
 from kiosk.core.store import Store
 from sync import protocol
 
@@ -45,8 +45,11 @@ class Visits:
         self.store = store
         self.settings = settings
 
-    def check_in(self, reason: str, member_id: str | None = None, actor: dict | None = None) -> dict:
+    def check_in(self, reason: str, member_id: str | None = None, actor: dict | None = None,
+                 body: str | None = None) -> dict:
         """Record a visit, of a member or anonymous; durable on return.
+        ``body`` (settings.BODIES), named after a reason that asks for it,
+        gives the visit its administrative domain instead of the reason's.
 
         The kiosk's most frequent change: one transaction of two inserts, the
         visit and its event (``Store.emit``, like every change). The member's
@@ -70,6 +73,11 @@ class Visits:
             if categories is None:
                 raise InvalidInput("reason", N_("Choisissez la raison de votre venue dans la liste."),
                                    f"unknown visit reason {reason!r}", value=reason)
+            if body is not None:
+                if body not in BODY_DOMAINS:
+                    raise InvalidInput("body", N_("Choisissez dans la liste."),
+                                       f"unknown body {body!r}", value=body)
+                categories = (categories[0], BODY_DOMAINS[body] or categories[1])
             # an id we never made names no member (said below, after the actor check)
             made_by_us = member_id is None or (type(member_id) is str and _UUID(member_id))
             if actor is not None and conn.execute(_ACTIVE_STAFF, (recorder,)).fetchone() is None:

@@ -38,6 +38,7 @@ CODEPOINTS = {
     "info": 0xE88E,
     "keyboard": 0xE312,
     "language": 0xE894,
+    "local_hospital": 0xE548,
     "lock": 0xE897,
     "more_horiz": 0xE5D3,
     "no_accounts": 0xF03E,
@@ -55,6 +56,7 @@ CODEPOINTS = {
     "thumb_down": 0xE8DB,
     "thumb_up": 0xE8DC,
     "touch_app": 0xE913,
+    "work": 0xE8F9,
     "wifi": 0xE63E,
     "volume_up": 0xE050,  # « Écouter »
     # the volunteer and staff modes

@@ -18,7 +18,7 @@ from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.core.errors import DomainError
-from kiosk.core.settings import CHECKS, LANGUAGES, REASON_CATEGORIES
+from kiosk.core.settings import CHECKS, LANGUAGES, REASON_KEPT_KEYS
 from kiosk.ui import mode_widgets  # noqa: F401  (Field)
 from kiosk.ui.i18n import _
 from kiosk.ui.mode import ModeScreen
@@ -132,10 +132,10 @@ class StaffSettingsScreen(ModeScreen):
         values["centre_name"] = values["centre_name"] or ""
         values.update({key: whole(key, self.ids[key].text) for key in NUMBERS})
         values["languages"] = list(self.ids.languages.chosen)
-        # a reason's national categories are not edited here: each keeps those
-        # its code had, so saving another setting never drops them
+        # a reason's national categories and its question of the body are not
+        # edited here: each keeps those its code had, so saving never drops them
         held = {r["code"]: r for r in App.get_running_app().centre.settings.get("reasons")}
-        values["reasons"] = [{**{k: v for k, v in held.get(row[0], {}).items() if k in REASON_CATEGORIES},
+        values["reasons"] = [{**{k: v for k, v in held.get(row[0], {}).items() if k in REASON_KEPT_KEYS},
                               **dict(zip(REASON_KEYS, row))} for row in self.ids.reasons.rows()]
         values["neighbourhoods"] = [dict(zip(NEIGHBOURHOOD_KEYS, row))
                                     for row in self.ids.neighbourhoods.rows()]

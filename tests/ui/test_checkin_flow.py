@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from kivyhelp import scan, screen_text, tap, type_text
@@ -40,7 +41,13 @@ def test_check_in_by_typing_a_first_name(app, centre):
     tile = next(t for t in app.screen("reason").ids.grid.children if t.reason == "demarches")
     assert tile.text == "Aide pour un papier sur internet"
     tap(tile)
+    # « Aide pour un papier » asks which body, in pictograms, before the visit is noted
+    assert app.screen("reason").ids.title.text == "Votre papier, c'est pour…" and visits(centre) == []
+    tap(next(t for t in app.screen("reason").ids.grid.children if t.text == "Les impôts"))
     assert visits(centre) == [{"member_id": member["id"], "reason": "demarches"}]
+    (event,) = [json.loads(body) for (body,) in centre.store.conn.execute(
+        "SELECT body FROM outbox WHERE type = 'visit.recorded'")]
+    assert (event["data"]["cra_theme"], event["data"]["domain"]) == ("demarches_administratives", "argent_impots")
     assert app.sm.current == "confirmation"
     assert app.screen("confirmation").ids.title.text == "Bienvenue, Aïcha !"
     wait_home(app)
@@ -97,6 +104,25 @@ def test_a_card_error_is_redrawn_in_the_new_language(app, centre, mono):
     app.set_language("en")
     english = app.screen("checkin").message
     assert french and english and english != french
+
+
+def test_the_body_question_goes_back_to_the_reasons_and_is_gone_for_the_next_visitor(app, centre):
+    tap(app.screen("home").ids.checkin)
+    tap(app.screen("checkin").ids.anonymous)
+    reason = app.screen("reason")
+    tap(next(t for t in reason.ids.grid.children if t.reason == "demarches"))
+    assert {t.text for t in reason.ids.grid.children} >= {"La CAF", "Le logement", "Autre chose, ou je ne sais pas"}
+    tap(reason.ids.back)  # back to the reasons, not to the check-in
+    assert app.sm.current == "reason" and reason.ids.title.text == "Pourquoi venez-vous aujourd'hui ?"
+    tap(next(t for t in reason.ids.grid.children if t.reason == "demarches"))
+    tap(next(t for t in reason.ids.grid.children if t.text == "Autre chose, ou je ne sais pas"))
+    assert visits(centre) == [{"member_id": None, "reason": "demarches"}]
+    (body,) = centre.store.conn.execute("SELECT body FROM outbox WHERE type = 'visit.recorded'").fetchone()
+    assert json.loads(body)["data"]["domain"] is None  # « autre »: the reason's own (none)
+    wait_home(app)
+    tap(app.screen("home").ids.checkin)
+    tap(app.screen("checkin").ids.anonymous)
+    assert reason.ids.title.text == "Pourquoi venez-vous aujourd'hui ?"
 
 
 def test_without_a_card_records_an_anonymous_visit(app, centre):

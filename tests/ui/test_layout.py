@@ -127,8 +127,15 @@ def plain(name: str):
     return lambda app: app.go(name)
 
 
+def fill_reason_body(app) -> None:
+    """The reason screen asking which body « Aide pour un papier » is for."""
+    app.go("reason")
+    screen = app.screen("reason")
+    screen.choose(next(t for t in screen.ids.grid.children if t.reason == "demarches"))
+
+
 RESIDENT_STATES = {
-    "home": plain("home"), "checkin": fill_checkin, "reason": plain("reason"),
+    "home": plain("home"), "checkin": fill_checkin, "reason": plain("reason"), "reason_body": fill_reason_body,
     "confirmation": fill_confirmation, "workshops": plain("workshops"), "workshop": fill_workshop,
     "first_visit": fill_first_visit(0), "first_visit_commune": fill_first_visit(4),
     "first_visit_year": fill_first_visit(2), "first_visit_age_band": fill_first_visit(3),
@@ -188,11 +195,13 @@ def test_every_screen_fits_the_display(kiosk, width, height, dpi, lang):
     app.centre_name, speaker = "Centre social du Chemin Vert (démo)", app.speaker
     app.speaker = SimpleNamespace(available=True, say=lambda *_a: None, stop=lambda: None,
                                   close=lambda: None)
+    app.root.ids.listen.update()
     try:
-        for state in ("home", "pin", "checkin"):
+        for state in ("checkin", "pin", "home"):  # « Écouter » shown, hidden, shown again
             found += look(app, f"{state} (short name)", RESIDENT_STATES[state], dpi, resident=True)
     finally:
         app.centre_name, app.speaker = CENTRE_NAME, speaker
+        app.root.ids.listen.update()
     app.mode.start({"id": "sample", "name": "Marie-Thérèse Vandenbussche-Delattre", "role": "staff"})
     for state, fill in MODE_STATES.items():
         found += look(app, state, fill, dpi, resident=False)

@@ -32,6 +32,7 @@ def test_a_check_in_on_someones_behalf_is_recorded_as_the_volunteers(app, volunt
     tap(app.screen("checkin").ids.results.children[0])
     tile = next(t for t in app.screen("reason").ids.grid.children if t.reason == "demarches")
     tap(tile)
+    tap(next(t for t in app.screen("reason").ids.grid.children if t.text == "La CAF"))  # which body
     visits = app.centre.store.query("SELECT member_id, reason, recorded_by_role, recorded_by FROM visits")
     assert visits == [{"member_id": member["id"], "reason": "demarches",
                        "recorded_by_role": "volunteer", "recorded_by": volunteer["id"]}]
