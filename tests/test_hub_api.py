@@ -138,7 +138,7 @@ def test_enrolment_without_a_code_names_the_field(live_hub):
 def test_a_batch_is_stored_and_every_id_accounted_for(api, engine, device):
     events = [visit(), visit(reason="cafe"), visit(reason="demarches")]
     answer = send(api, *events)
-    assert answer == {"protocol": "1.0", "stored": [e["id"] for e in events], "duplicates": [], "rejected": []}
+    assert answer == {"protocol": protocol.PROTOCOL_VERSION, "stored": [e["id"] for e in events], "duplicates": [], "rejected": []}
     held = rows(engine, store.events, device["centre_id"])
     assert {r["event_id"] for r in held} == {e["id"] for e in events}
     assert {r["body"] for r in held} == {protocol.canonical_json(e) for e in events}
@@ -224,7 +224,7 @@ def test_status_tells_the_device_what_the_hub_holds(api, device):
 def test_health_answers_without_a_token(live_hub):
     with live_hub.client() as client:
         answer = client.get("/api/v1/health")
-    assert answer.json() == {"status": "ok", "protocol": "1.0"}
+    assert answer.json() == {"status": "ok", "protocol": protocol.PROTOCOL_VERSION}
     assert answer.headers[protocol.HUB_HEADER] == "1"
 
 
