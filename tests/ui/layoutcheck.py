@@ -27,6 +27,8 @@ def problems(root, dpi: float, resident: bool) -> list[str]:
     win_w, win_h = Window.size
     for widget in root.walk(restrict=True):
         if not _shown(widget):
+            if isinstance(widget, Label) and widget.text and _squeezed(widget):
+                found.append(f"{_name(widget)} is squeezed out of sight ({widget.width:.0f}x{widget.height:.0f})")
             continue
         rect = _window_rect(widget)
         clip = _clip(widget)
@@ -109,6 +111,17 @@ def _shown(widget) -> bool:
         parent = widget.parent
         widget = parent if parent is not widget and parent is not Window else None
     return True
+
+
+def _squeezed(label) -> bool:
+    """Text meant to be seen (nothing up its tree made transparent) with no room."""
+    node = label
+    while node is not None and node is not Window:
+        if node.opacity == 0:
+            return False
+        parent = node.parent
+        node = parent if parent is not node else None
+    return min(label.size) < 2 and label.parent is not None and min(label.parent.size) >= 2
 
 
 def _clip(widget):
