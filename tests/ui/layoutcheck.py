@@ -121,7 +121,7 @@ def _squeezed(label) -> bool:
             return False
         parent = node.parent
         node = parent if parent is not node else None
-    return min(label.size) < 2 and label.parent is not None and min(label.parent.size) >= 2
+    return min(label.size) < 2
 
 
 def _clip(widget):
