@@ -6,6 +6,7 @@ Their look is in widgets.kv; this module holds only behaviour.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from kivy.clock import Clock
@@ -105,8 +106,6 @@ def text_fits(label: Label, font_size: float, width: float | None = None,
               height: float | None = None) -> bool:
     """Whether ``label``'s text at ``font_size``, wrapped to its width, shows
     every line within its height with no word wider than a line."""
-    from kivy.core.text import Label as CoreLabel
-
     from kiosk.ui.i18n import Shaped, wrap_shaped
 
     pad_x, pad_y = label.padding[0], label.padding[1]
@@ -115,13 +114,34 @@ def text_fits(label: Label, font_size: float, width: float | None = None,
     text = label.text
     if isinstance(text, Shaped) and width > 0:  # as KioskLabel wraps it at this size
         text = wrap_shaped(text.logical, int(width / (font_size * 0.6)))
-    core = CoreLabel(text=text, font_size=font_size, font_name=label.font_name,
-                     text_size=(width, None), halign=label.halign, line_height=label.line_height)
-    core.resolve_font_name()
-    _w, needed = core.render(real=False)
-    if needed > height + 1:
+    if longest_word(text, label.font_name) * font_size > width + 1:
         return False
-    return all(core.get_extents(word)[0] <= width + 1 for word in text.split())
+    return _text_height(str(text), label.font_name, round(font_size, 1), round(width),
+                        label.halign, label.line_height) <= height + 1
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_height(text: str, font_name: str, font_size: float, width: int, halign: str,
+                 line_height: float) -> float:
+    """The height ``text`` takes wrapped to ``width`` (cached: a layout settling
+    over a few frames asks the same again)."""
+    from kivy.core.text import Label as CoreLabel
+
+    core = CoreLabel(text=text, font_size=font_size, font_name=font_name, text_size=(width, None),
+                     halign=halign, line_height=line_height)
+    core.resolve_font_name()
+    return core.render(real=False)[1]
+
+
+@functools.lru_cache(maxsize=4096)
+def longest_word(text: str, font_name: str) -> float:
+    """The width of ``text``'s widest word for a font size of 1 (glyphs scale
+    with the size: measured once at 100 px, however often a label is refitted)."""
+    from kivy.core.text import Label as CoreLabel
+
+    core = CoreLabel(font_size=100, font_name=font_name)
+    core.resolve_font_name()
+    return max((core.get_extents(word)[0] for word in str(text).split()), default=0) / 100
 
 
 class IconLabel(Label):
@@ -186,8 +206,9 @@ class TileButton(ButtonBehavior, DirBox):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        remeasure = Clock.create_trigger(self._measure, -1)  # once a frame, however many sizes change
         for name in ("text", "font_size", "icon_size", "padding", "spacing"):
-            self.fbind(name, self._measure)
+            self.fbind(name, remeasure)
         self._measure()
 
     def _measure(self, *_args) -> None:
@@ -261,7 +282,30 @@ class AzertyKeyboard(BoxLayout):
         self.build()
 
     def on_accents_apart(self, *_args) -> None:
-        self.build()
+        self._place_accents()
+
+    def _place_accents(self) -> None:
+        """Move the accented keys (the same widgets: a resize should not
+        rebuild the keyboard) to their own row, or back beside « Espace »."""
+        if self.digits or "rows" not in self.ids:
+            return
+        rows, beside = self.ids.rows, self.ids.accents
+        own_row = next((line for line in rows.children if getattr(line, "accents_row", False)), None)
+        keys = list(reversed((own_row or beside).children))
+        if self.accents_apart == (own_row is not None):
+            return
+        for key in keys:
+            key.parent.remove_widget(key)
+        if self.accents_apart:
+            own_row = BoxLayout(spacing=self.gap)
+            own_row.accents_row = True
+            for key in keys:
+                own_row.add_widget(key)
+            rows.add_widget(own_row, index=0)  # the last row
+        else:
+            rows.remove_widget(own_row)
+            for key in keys:
+                beside.add_widget(key)
 
     def on_gap(self, *_args) -> None:
         if "rows" in self.ids:
@@ -271,17 +315,15 @@ class AzertyKeyboard(BoxLayout):
     def build(self) -> None:
         self.ids.rows.clear_widgets()
         rows = ["1234567890"] if self.digits else list(self.rows)
-        apart = self.accents_apart and not self.digits
-        if apart:
-            rows.append(self.accents)
         for row in rows:
             line = BoxLayout(spacing=self.gap)
             for char in row:
                 line.add_widget(KeyButton(text=char, keyboard=self))
             self.ids.rows.add_widget(line)
         self.ids.accents.clear_widgets()
-        for char in "" if self.digits or apart else self.accents:
+        for char in "" if self.digits else self.accents:
             self.ids.accents.add_widget(KeyButton(text=char, keyboard=self))
+        self._place_accents()
 
     def press(self, char: str) -> None:
         self.dispatch("on_key", char)
