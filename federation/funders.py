@@ -59,7 +59,8 @@ def _sex_by_band(view: Overview, scheme: str, section: str) -> list[Row]:
     for gender in [*GENDERS, None]:
         cells = [(band, crossed.get((gender, band), 0)) for band in ages.codes(scheme)]
         if gender in ("woman", "man") or any(n for _band, n in cells):
-            result += [(section, f"{gender_label(gender)}, {ages.label(band)}", _count(n)) for band, n in cells]
+            result += [(section, f"{gender_label(gender)}, {ages.label(band)}", _count(n))
+                       for band, n in cells]
     return result
 
 

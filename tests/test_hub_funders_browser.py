@@ -9,7 +9,10 @@ import csv
 import io
 from pathlib import Path
 
-from tests.test_hub_web_browser import page, pytestmark, sign_in  # noqa: F401  (the fixture and marks)
+# the Chromium fixture and its marks, as the dashboard's browser tests have them
+from tests.test_hub_web_browser import page as page
+from tests.test_hub_web_browser import pytestmark as pytestmark
+from tests.test_hub_web_browser import sign_in
 
 MARCH = "?from=2026-03-01&to=2026-03-31"
 
@@ -36,7 +39,8 @@ def test_from_the_overview_to_senacs_s_figures_and_its_csv(page, web_hub, tmp_pa
         page.get_by_role("link", name="Ces chiffres en CSV pour Excel").click()
     download = download_info.value
     assert download.suggested_filename == "senacs_tous-centres_2026-03-01_2026-03-31.csv"
-    rows = list(csv.reader(io.StringIO(Path(download.path()).read_bytes().decode("utf-8-sig")), delimiter=";"))
+    text = Path(download.path()).read_bytes().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     written = {r[4]: r[5] for r in rows[1:] if r[3] == "Personnes touchées par tranche d'âge"}
     assert written == bands
 

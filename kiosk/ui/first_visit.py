@@ -125,7 +125,8 @@ class FirstVisitScreen(KioskScreen):
         grid.clear_widgets()
         for value, label in self._choices():
             chosen = self.values.get(self.field) == value and self.field in self.values
-            tile = Factory.ChoiceTile(text=_.display(label), icon="check_circle" if chosen else self._tile_icon(),
+            icon = "check_circle" if chosen else self._tile_icon()
+            tile = Factory.ChoiceTile(text=_.display(label), icon=icon,
                                       colour="selected" if chosen else "surface")
             tile.value = value
             tile.bind(on_release=self.choose)
