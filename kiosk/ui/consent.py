@@ -30,6 +30,8 @@ CONSENT_ITEMS = [
     ("lock", N_("Seule l'équipe du centre voit votre nom. Il reste au centre.")),
     ("schedule", None),
     ("groups", N_("Nous comptons les visites sans votre nom, pour ceux qui donnent de l'argent au centre.")),
+    ("cloud_upload", N_("Pour ces comptes, nous envoyons votre année de naissance, votre ville et votre quartier. "
+                        "Jamais votre nom.")),
     ("thumb_down", N_("Si vous dites non, vous pouvez quand même venir au centre.")),
 ]
 
