@@ -35,13 +35,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kiosk.core import demo  # noqa: E402
-from kiosk.core.members import Members  # noqa: E402
-from kiosk.core.settings import Settings  # noqa: E402
-from kiosk.core.store import Store, connect  # noqa: E402
-from kiosk.core.text import fold  # noqa: E402
-from kiosk.core.visits import Visits  # noqa: E402
-from sync.protocol import new_id, utc_iso  # noqa: E402
+from kiosk.core import demo
+from kiosk.core.members import Members
+from kiosk.core.settings import Settings
+from kiosk.core.store import Store, connect
+from kiosk.core.text import fold
+from kiosk.core.visits import Visits
+from sync.protocol import new_id, utc_iso
 
 RAW_TABLE = """CREATE TABLE IF NOT EXISTS bench_raw_visits (
     id TEXT PRIMARY KEY, occurred_at TEXT NOT NULL, member_id TEXT, reason TEXT NOT NULL,

@@ -17,23 +17,24 @@ import random
 import shutil
 import sys
 import tempfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk.core import backup, card_print, exports, report_pdf  # noqa: E402
-from kiosk.core.cards import new_code  # noqa: E402
-from kiosk.core.store import Store  # noqa: E402
-from sync.protocol import new_id, utc_iso  # noqa: E402
-from timing import median_ms  # noqa: E402
+from timing import median_ms
+
+from kiosk.core import backup, card_print, exports, report_pdf
+from kiosk.core.cards import new_code
+from kiosk.core.store import Store
+from sync.protocol import new_id, utc_iso
 
 REASONS = ["accueil", "demarches", "rendez_vous", "atelier", "ordinateur", "permanence", "autre"]
 
 
 def fill(store: Store, members: int, visits: int) -> list[str]:
     rng = random.Random(1)
-    start = datetime(2025, 1, 1, 8, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, 8, tzinfo=UTC)
     ids = [new_id() for _ in range(members)]
     with store.transaction():
         store.conn.executemany(

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -68,7 +68,7 @@ def build(engine, events: int, centres: int, today: date, seed: int = 7) -> dict
     count = {kind: int(events * share) for kind, share in MIX.items()}
     days = [(today - timedelta(days=d)).isoformat() for d in range(365)]
     centre_ids = ids(centres)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.begin() as conn:
         insert(conn, store.centres, [{"id": c, "name": f"Centre social n°{i + 1}",
                                       "created_at": "2025-01-01T00:00:00.000Z"} for i, c in enumerate(centre_ids)])
@@ -76,7 +76,7 @@ def build(engine, events: int, centres: int, today: date, seed: int = 7) -> dict
             "id": d, "centre_id": c, "label": "Borne", "token_hash": uuid.uuid4().hex * 2,
             "enrolled_at": "2025-01-02T00:00:00.000Z",
             "last_sync_at": utc_iso(now - timedelta(days=random.choice((0, 1, 2, 9)))),
-        } for d, c in zip(ids(centres), centre_ids)])
+        } for d, c in zip(ids(centres), centre_ids, strict=True)])
         members = _members(conn, centre_ids, count["member"], days)
         _visits(conn, centre_ids, members, count["visit"], days)
         _workshops(conn, centre_ids, members, count, today)
@@ -134,7 +134,7 @@ def _workshops(conn, centre_ids, members, count, today) -> None:
     insert(conn, store.p_workshops, [{"centre_id": c, "workshop_id": w, "title": f"Atelier {i}",
                                       "theme": random.choice(THEMES), "place": None, "as_of": "2026-01-01T00:00:00.000Z"}
                                      for i, (c, w) in enumerate(workshops)])
-    start = datetime.combine(today - timedelta(days=365), datetime.min.time(), timezone.utc)
+    start = datetime.combine(today - timedelta(days=365), datetime.min.time(), UTC)
     sessions = []
     for s in ids(count["session"]):
         c, w = random.choice(workshops)
@@ -147,11 +147,11 @@ def _workshops(conn, centre_ids, members, count, today) -> None:
     insert(conn, store.p_registrations, [{
         "centre_id": s["centre_id"], "registration_id": r, "session_id": s["session_id"],
         "member_id": random.choice(member_ids), "status": random.choice(("booked", "booked", "waitlisted", "cancelled")),
-        "as_of": "2026-01-01T00:00:00.000Z"} for r, s in zip(ids(count["registration"]), _cycle(sessions))])
+        "as_of": "2026-01-01T00:00:00.000Z"} for r, s in zip(ids(count["registration"]), _cycle(sessions), strict=False)])
     insert(conn, store.p_attendance, [{
         "centre_id": s["centre_id"], "attendance_id": a, "session_id": s["session_id"],
         "member_id": random.choice(member_ids), "present": random.random() < 0.85, "walk_in": random.random() < 0.1,
-        "as_of": "2026-01-01T00:00:00.000Z"} for a, s in zip(ids(count["attendance"]), _cycle(sessions))])
+        "as_of": "2026-01-01T00:00:00.000Z"} for a, s in zip(ids(count["attendance"]), _cycle(sessions), strict=False)])
 
 
 def _cycle(items):

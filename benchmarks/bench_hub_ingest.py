@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ from tests.conftest_hub import PostgresCluster, postgres_bin_dir, start_hub  # n
 
 #: events sent per run, by batch size (a batch of 1 commits per event)
 EVENTS_PER_RUN = {1: 300, 100: 5_000, 1000: 20_000}
-T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 def make_events(n: int, random_ids: bool = False) -> list[dict]:

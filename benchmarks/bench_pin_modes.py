@@ -20,20 +20,21 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk.ui import offscreen  # noqa: E402
+from kiosk.ui import offscreen
 
 offscreen.prepare(tempfile.mkdtemp(prefix="kivy-bench-"))
 
-from kiosk.app import KioskApp  # noqa: E402
-from kiosk.core.centre import Centre  # noqa: E402
 from timing import median_ms  # noqa: E402
 
-NOW = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+from kiosk.app import KioskApp  # noqa: E402
+from kiosk.core.centre import Centre  # noqa: E402
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 def build_centre(path: Path, people: int, booked: int = 30):

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk.core.store import Store, connect  # noqa: E402
-from kiosk.core.workshops import Workshops  # noqa: E402
+from kiosk.core.store import Store, connect
+from kiosk.core.workshops import Workshops
 
 
 def percentile(times: list[float], fraction: float) -> float:
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     runs = [measure(args, seed) for seed in range(args.runs)]
-    p50, p99, b50, b99 = (statistics.median(column) for column in zip(*runs))
+    p50, p99, b50, b99 = (statistics.median(column) for column in zip(*runs, strict=True))
     print(f"{args.signups} sign-ups over {args.sessions} sessions, {args.members} members, "
           f"median of {args.runs} runs")
     print(f"Workshops.register : p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")

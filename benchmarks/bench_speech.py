@@ -51,7 +51,7 @@ def baseline(runs: int) -> list[float]:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-        process.stdin.write("Bonjour.".encode())
+        process.stdin.write(b"Bonjour.")
         process.stdin.close()
         times.append((time.perf_counter() - started) * 1000)
         process.terminate()
@@ -66,8 +66,8 @@ def kiosk_runs(runs: int) -> list[float]:
     from kivy.tests.common import UnitTestTouch
 
     from kiosk.app import KioskApp
-    from kiosk.core.centre import Centre
     from kiosk.core import demo
+    from kiosk.core.centre import Centre
     from kiosk.ui import speech
 
     started = threading.Event()

@@ -182,7 +182,7 @@ def timed_push(db: Path, hub: Hub, batch_size: int,
     started, cpu, hub_cpu = time.perf_counter(), time.process_time(), hub.cpu_seconds()
     result = client.push(str(db), hub.url, token, batch_size=batch_size)
     seconds = time.perf_counter() - started
-    cpu, hub_cpu = time.process_time() - cpu, tuple(b - a for a, b in zip(hub_cpu, hub.cpu_seconds()))
+    cpu, hub_cpu = time.process_time() - cpu, tuple(b - a for a, b in zip(hub_cpu, hub.cpu_seconds(), strict=True))
     if not result.ok or result.pending:
         raise RuntimeError(f"push failed: {result.summary_en()}")
     return result.stored, seconds, cpu, hub_cpu

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_sync import free_port, make_backlog  # noqa: E402
+
 from sync import client, outbox, protocol  # noqa: E402
 
 STUB = r'''

@@ -16,11 +16,11 @@ import functools
 import getpass
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from kiosk.catalogues import command_words as _
-from kiosk.core.errors import DomainError, N_
+from kiosk.core.errors import N_, DomainError
 
 EXIT_REFUSED = 2
 ROLES_FR = {"volunteer": N_("bénévole"), "staff": N_("salarié")}

@@ -24,12 +24,14 @@ from __future__ import annotations
 import gettext
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kiosk.core.settings import DEFAULTS, Settings
 from kiosk.core.store import Store
-from sync import client, outbox, status as sync_status
+from sync import client, outbox
+from sync import status as sync_status
 from sync.scheduler import Scheduler
 
 #: What this kiosk is called at the hub, for the federation's list of devices.

@@ -8,7 +8,7 @@ because there is only one.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 #: The centres' time zone (French centres sociaux; overseas centres would need a setting).
@@ -17,4 +17,4 @@ PARIS = ZoneInfo("Europe/Paris")
 
 def utc_now() -> datetime:
     """Now, as an aware UTC datetime: the default clock (tests pass their own)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -9,7 +9,8 @@ Numbers stay numbers: only text is ever changed.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 #: Excel runs a cell starting with one of these as a formula: a member typing
 #: "=HYPERLINK(…)" as a name, a device sending it as a reason, must stay text.

@@ -4,7 +4,7 @@ that tests can move."""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -40,7 +40,7 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     # a Tuesday morning, 9:00 in Paris
-    return FakeClock(datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc))
+    return FakeClock(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
 
 
 @pytest.fixture

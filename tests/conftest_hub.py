@@ -37,6 +37,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 
 import httpx
@@ -249,12 +250,12 @@ def sample_hub(root: Path, accounts: dict[str, str] | None = None, add_user_comm
     with ``accounts`` (e-mail: password) added through the library and
     ``add_user_commands`` through the real `federation add-user`; ``options``
     go to ``start_hub``. Stopped when the block ends."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from federation import users
     from tests import hub_sample
 
-    url, engine = hub_sample.make_db(root / "hub.db", now=datetime.now(timezone.utc))
+    url, engine = hub_sample.make_db(root / "hub.db", now=datetime.now(UTC))
     for email, password in (accounts or {}).items():
         users.add_user(engine, email, password)
     engine.dispose()

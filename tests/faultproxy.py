@@ -27,7 +27,7 @@ import socket
 import struct
 import threading
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 FAULTS = ("pass", "reset", "swallow", "delay", "cut", "drop", "portal")
 
@@ -70,7 +70,7 @@ class FaultProxy:
 
     # ------------------------------------------------------------ control
 
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._thread.start()
         return self
 
@@ -86,7 +86,7 @@ class FaultProxy:
             _close(client)
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -131,7 +131,7 @@ class FaultProxy:
         while not self._stopping.is_set():
             try:
                 client, _ = self._server.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -171,7 +171,7 @@ class FaultProxy:
                 try:
                     if client.recv(65536) == b"":
                         return False
-                except socket.timeout:
+                except TimeoutError:
                     continue
             return False
         if fault == "portal":

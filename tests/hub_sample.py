@@ -4,14 +4,14 @@ dashboard tests. The expected figures are worked out by hand in the comments
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from federation import ages, projections, store, taxonomies
 from sync.protocol import utc_iso
 
-NOW = datetime(2026, 3, 31, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 31, 10, 0, tzinfo=UTC)
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
 
 A, B, C, D = (f"0190000{n}-0000-7000-8000-000000000000" for n in "abcd")
@@ -56,7 +56,7 @@ def _centres_and_devices(conn, now: datetime) -> None:
     ])  # D has no device at all: silent (never synced)
     conn.execute(store.conflicts.insert().values(
         centre_id=A, event_id=uid(999), device_id=uid(901), received_at="2026-03-15T12:00:00.000Z",
-        body='{"id":"%s","type":"visit.recorded"}' % uid(999), content_hash="b" * 64,
+        body=f'{{"id":"{uid(999)}","type":"visit.recorded"}}', content_hash="b" * 64,
         stored_hash="a" * 64))
 
 
@@ -94,7 +94,7 @@ def _members(conn) -> None:
     member = lambda c, m, band, gender, qpv, created, erased=None, born=None: dict(  # noqa: E731
         centre_id=c, member_id=m, age_band=band, gender=gender, commune="Lyon",
         neighbourhood=None, qpv=qpv, created_day=created, erased_at=erased, as_of=AS_OF,
-        **dict(zip(("born_from", "born_to"), (None, None) if erased else ages.born_span(band, born, 2026))))
+        **dict(zip(("born_from", "born_to"), (None, None) if erased else ages.born_span(band, born, 2026), strict=True)))
     conn.execute(store.p_members.insert(), [
         member(A, M1, "25-54", "woman", True, "2026-03-02", born=1990),
         member(A, M2, "65+", "man", False, "2025-12-01"),

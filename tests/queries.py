@@ -4,12 +4,12 @@ production modules: each takes the service (or connection) it reads."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Iterator
 
+from kiosk.core import registrations
 from kiosk.core.members import Members
 from kiosk.core.visits import _iso, day_bounds
-from kiosk.core import registrations
 from sync import outbox
 from sync.clock import PARIS
 

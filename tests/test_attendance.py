@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from people import add_member, add_staff, event_counts, events, snapshot
 
 from kiosk.core.errors import Conflict, InvalidInput, NotFound
 from kiosk.core.workshops import Workshops
-from people import add_member, add_staff, event_counts, events, snapshot
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
+import centre_rows as rows
 import pytest
 
-import centre_rows as rows
 from kiosk.core import backup
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store

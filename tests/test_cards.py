@@ -6,12 +6,12 @@ import socket
 import subprocess
 import threading
 
+import centre_rows as rows
 import pytest
 import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
-import centre_rows as rows
 from kiosk.core import card_print
 from kiosk.core.errors import InvalidInput, NotFound
 from kiosk.core.settings import Settings

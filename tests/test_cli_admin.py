@@ -6,13 +6,12 @@ import csv
 import sqlite3
 from pathlib import Path
 
+import centre_rows as rows
 import pytest
 from pypdf import PdfReader
 
-import centre_rows as rows
 from kiosk.core.store import Store
 from tests.helpers import kiosk
-
 
 
 @pytest.fixture

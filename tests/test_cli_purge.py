@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,7 @@ from kiosk.core.centre import Centre
 @pytest.fixture
 def old_and_recent(db_path, clock):
     """Two members: one registered in 2020 and never seen since, one today."""
-    clock.set(datetime(2020, 3, 2, 9, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2020, 3, 2, 9, 0, tzinfo=UTC))
     with Centre.open(db_path, clock=clock) as centre:
         old = centre.members.register(first_name="Odile", last_name="Ancienne", consent_data=True)
     with Centre.open(db_path) as centre:

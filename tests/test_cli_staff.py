@@ -18,7 +18,6 @@ from kiosk.core.store import Store
 from tests.helpers import KIOSK, kiosk, kiosk_environment
 
 
-
 def on_terminal(args: list[str], answers: list[str]) -> tuple[int, str]:
     """Run ``kiosk`` with a pseudo-terminal as its controlling terminal and
     type each answer after the next prompt ending in ': ' appears."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ def add_events(store, n: int = 3) -> None:
 
 
 def shifted(**delta):
-    return lambda: datetime.now(timezone.utc) + timedelta(**delta)
+    return lambda: datetime.now(UTC) + timedelta(**delta)
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_a_hub_whose_date_is_off_is_measured_against_the_kiosks_own_clock(store)
 
     class Ahead(BaseHTTPRequestHandler):
         def date_time_string(self, timestamp=None):
-            return formatdate(datetime.now(timezone.utc).timestamp() + 7200, usegmt=True)
+            return formatdate(datetime.now(UTC).timestamp() + 7200, usegmt=True)
 
         def do_POST(self):
             raw = self.rfile.read(int(self.headers["Content-Length"]))

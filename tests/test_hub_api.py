@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -15,8 +15,8 @@ from federation import store
 from sync import protocol
 from tests.conftest_hub import run_federation, start_hub
 
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
-T0_PAST = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+T0_PAST = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -231,7 +231,7 @@ def test_health_answers_without_a_token(live_hub):
 # ---------------------------------------------------------------- projections
 
 def test_visits_count_on_the_paris_day(api, engine, device):
-    late_evening = datetime(2026, 12, 1, 23, 30, tzinfo=timezone.utc)  # 00:30 on the 2nd in Paris
+    late_evening = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)  # 00:30 on the 2nd in Paris
     send(api, visit(T0), visit(T0, reason="cafe"), visit(late_evening), visit(T0))
     counts = {(r["day"], r["reason"]): r["visits"] for r in rows(engine, store.p_visit_counts, device["centre_id"])}
     assert counts == {("2026-12-01", "accueil"): 2, ("2026-12-01", "cafe"): 1, ("2026-12-02", "accueil"): 1}

@@ -5,7 +5,7 @@ stats` counts."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from federation import centres, ingest, reports, store
 from sync import protocol
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MARCH = reports.Period(date(2026, 3, 1), date(2026, 3, 31))
 
 

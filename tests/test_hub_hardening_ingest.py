@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from federation import ingest
 from federation import store as db
 from sync import client, outbox, protocol
 from tests.conftest_hub import start_hub
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 NAME = "Aïcha"
 
 
@@ -123,7 +125,7 @@ def test_a_personal_field_anywhere_refuses_its_event_naming_the_field(served, ap
         bad.append(event)
     answer = send(api, good, *bad)
     assert answer["stored"] == [good["id"]]
-    assert rejected_fields(answer) == {event["id"]: field for event, (field, _) in zip(bad, PERSONAL)}
+    assert rejected_fields(answer) == {event["id"]: field for event, (field, _) in zip(bad, PERSONAL, strict=True)}
     assert all("personal data" in item["reason"] for item in answer["rejected"])
     assert NAME not in every_text(served.engine) and "0601020304" not in every_text(served.engine)
 
@@ -295,7 +297,7 @@ def test_reasons_are_codes(served, api, device):
 
 def test_events_outside_the_window_are_parked_with_the_reason_not_stored(served, api, device):
     good = visit(NOW - timedelta(days=30))
-    late = [visit(datetime(2100, 1, 1, tzinfo=timezone.utc)), visit(NOW + timedelta(days=2)),
+    late = [visit(datetime(2100, 1, 1, tzinfo=UTC)), visit(NOW + timedelta(days=2)),
             visit(NOW - timedelta(days=365 * 11))]
     answer = send(api, good, *late)
     assert answer["stored"] == [good["id"]]
@@ -394,7 +396,7 @@ def test_schema_5_cleans_what_an_older_hub_stored(hub_db_url):
     noted = visit(note="from a newer kiosk")
     created = member("member.created", member_id)
     created["data"]["nom"] = NAME
-    far = visit(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc))
+    far = visit(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC))
     other = dict(named, data=dict(named["data"], reason="autre"))
     received = protocol.utc_iso(NOW)
     with engine.begin() as conn:
@@ -419,7 +421,7 @@ def test_schema_5_cleans_what_an_older_hub_stored(hub_db_url):
     allowed = protocol.allowed_fields("visit.recorded")
     assert bodies[named["id"]][0] == {"id": named["id"], "type": named["type"], "occurred_at": named["occurred_at"],
                                       "data": {k: v for k, v in named["data"].items() if k in allowed}}
-    for event_id, (body, digest) in bodies.items():
+    for body, digest in bodies.values():
         assert body.keys() == {"id", "type", "occurred_at", "data"}
         assert body["data"].keys() <= protocol.allowed_fields(body["type"])
         assert digest == protocol.content_hash(body)
@@ -435,8 +437,6 @@ def test_schema_5_cleans_what_an_older_hub_stored(hub_db_url):
 
 
 # ---------------------------------------------------------------- any JSON in any field
-
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 #: any JSON value: strings with any code point, lone surrogates and NUL included
 _ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=30)

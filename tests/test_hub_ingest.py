@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
-
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from federation import centres, ingest, store
 from sync import protocol
@@ -80,7 +80,7 @@ def test_a_batch_s_rows_are_each_event_s_row(events):
                          protocol.canonical_json(clean), protocol.content_hash(clean)))
     assert batch.rows == expected
     assert batch.indexes == list(range(len(events)))
-    assert [dict(zip(ingest.EVENT_COLUMNS, row))["event_id"] for row in batch.rows] == [e["id"] for e in events]
+    assert [dict(zip(ingest.EVENT_COLUMNS, row, strict=True))["event_id"] for row in batch.rows] == [e["id"] for e in events]
 
 
 def test_validation_happens_before_any_write(tmp_path):
@@ -88,7 +88,7 @@ def test_validation_happens_before_any_write(tmp_path):
     with store.writer(engine) as conn, conn.begin():
         centre_id, _code = centres.add_centre(conn, "Centre A")
     event = protocol.make_event("visit.recorded", {"visit_id": protocol.new_id(), "reason": "accueil",
-                                                   "recorded_by": "staff"}, datetime.now(timezone.utc))
+                                                   "recorded_by": "staff"}, datetime.now(UTC))
     prepared = ingest.prepare({"protocol": "1.0", "events": [event, {"id": 3}]}, centre_id, None,
                               store.utc_now_iso())
     assert [row[1] for row in prepared.rows] == [event["id"]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -20,7 +20,7 @@ from tests import helpers
 from tests.conftest_hub import PostgresCluster, postgres_bin_dir, run_federation, start_hub
 
 TOKEN = "metrics-" + "k" * 32
-WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
 def kiosk(*args: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from federation import centres, ingest, reports, store
 from sync import protocol
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)  # 10:00 in Paris
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # 10:00 in Paris
 
 
 @pytest.fixture

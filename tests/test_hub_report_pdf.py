@@ -15,7 +15,7 @@ import pytest
 from federation import exports, reports, store
 from federation.formatting import number
 from tests import hub_sample as sample
-from tests.hub_sample import A, NOW
+from tests.hub_sample import NOW, A
 
 pytestmark = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("pdftoppm"),
                                 reason="poppler-utils missing: run scripts/system-deps.sh test")

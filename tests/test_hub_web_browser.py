@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import hub_sample as sample
-from tests.hub_sample import A, EMAIL, PASSWORD
+from tests.hub_sample import EMAIL, PASSWORD, A
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

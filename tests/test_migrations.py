@@ -10,8 +10,8 @@ new schema), then assert on what the upgraded rows look like.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 

@@ -1,9 +1,9 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sync import outbox, protocol
 from tests import queries
 
-WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
 def add(store, n):
@@ -149,7 +149,7 @@ def test_retrying_a_parked_event_below_the_watermark_keeps_the_others_sent(store
 def test_requeue_sent_since_reaches_below_the_watermark(store):
     ids = add(store, 4)
     later = protocol.make_event("member.erased", {"member_id": protocol.new_id()},
-                                datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc))
+                                datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
     with store.transaction():
         outbox.append(store.conn, later)
     seqs = seqs_of(store)

@@ -12,9 +12,9 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import centre_rows as rows
 import pytest
 
-import centre_rows as rows
 from kiosk.core import card_print, exports
 from kiosk.core.errors import InvalidInput
 from tests.helpers import kiosk

@@ -450,7 +450,7 @@ def test_several_hub_processes_start_together_on_one_database(postgres_cluster, 
     def start() -> None:
         try:
             servers.append(start_hub(database, tmp_path))
-        except Exception as error:  # reported below, with the hub's log
+        except Exception as error:  # noqa: BLE001 - reported below, with the hub's log
             errors.append(error)
 
     threads = [threading.Thread(target=start) for _ in range(2)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -138,8 +138,8 @@ def test_export_of_an_erased_member_is_not_found(privacy, aicha, claire):
 
 
 def test_months_before_clamps_to_the_end_of_the_month():
-    assert months_before(datetime(2026, 3, 31, tzinfo=timezone.utc), 1).date().isoformat() == "2026-02-28"
-    assert months_before(datetime(2026, 12, 1, tzinfo=timezone.utc), 24).date().isoformat() == "2024-12-01"
+    assert months_before(datetime(2026, 3, 31, tzinfo=UTC), 1).date().isoformat() == "2026-02-28"
+    assert months_before(datetime(2026, 12, 1, tzinfo=UTC), 24).date().isoformat() == "2024-12-01"
 
 
 def test_retention_candidates_are_those_without_contact_for_the_period(privacy, members, store, clock):

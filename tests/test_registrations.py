@@ -5,20 +5,21 @@ operations on a real database file."""
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from people import add_member, add_staff, erase_member, event_counts, events, snapshot
 
 from kiosk.core.errors import Conflict, DomainError, NotFound
 from kiosk.core.store import Store
 from kiosk.core.workshops import Workshops
 from tests import queries
-from people import add_member, add_staff, erase_member, event_counts, events, snapshot
 
-START = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import centre_rows as rows
 import pytest
 from pypdf import PdfReader
 
-import centre_rows as rows
 from kiosk.core import report_pdf
 from kiosk.core.errors import InvalidInput
 from kiosk.core.settings import DEFAULT_REASONS, Settings

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from kiosk.core import search
 from kiosk.core.members import Members
@@ -102,7 +104,7 @@ def test_most_recently_seen_comes_first_among_equals(members, store, clock):
 
 
 def test_search_returns_at_most_the_limit(members):
-    for number in range(12):
+    for _ in range(12):
         add(members, "Fatima", "Benali")
     assert len(members.search("fatima")) == 8
     assert len(members.search("fatima", limit=3)) == 3

@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 
 import pytest
+from people import add_staff, snapshot
 
 from kiosk.core.errors import InvalidInput
 from kiosk.core.settings import DEFAULT_REASONS, DEFAULTS, Settings
 from kiosk.core.store import Store
-from people import add_staff, snapshot
 
 
 @pytest.fixture

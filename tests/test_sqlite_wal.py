@@ -56,7 +56,7 @@ def test_kiosk_connections_opening_a_new_file_together_all_get_wal(tmp_path):
         errors: list[BaseException] = []
         barrier = threading.Barrier(4)
 
-        def open_it():
+        def open_it(barrier=barrier, path=path, modes=modes, errors=errors):
             try:
                 barrier.wait()
                 conn = kiosk_store.connect(path)

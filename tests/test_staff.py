@@ -4,11 +4,11 @@ restart, who may manage people, and the audit log."""
 from __future__ import annotations
 
 import pytest
+from people import snapshot
 
 from kiosk.core.errors import Conflict, InvalidInput, Locked, NotFound
 from kiosk.core.staff import Staff, hash_pin, lock_delay
 from kiosk.core.store import Store
-from people import snapshot
 
 
 @pytest.fixture

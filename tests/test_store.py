@@ -49,7 +49,7 @@ def test_transaction_rolls_back_change_and_event_together(store):
         with store.transaction():
             store.conn.execute("INSERT INTO settings VALUES ('x', '1')")
             store.emit("member.erased", {"member_id": "0190a0a0-0000-7000-8000-000000000001"})
-            1 / 0
+            raise ZeroDivisionError
     assert store.one("SELECT value FROM settings WHERE key = 'x'") is None
     assert outbox.counts(store.conn)["recorded"] == 0
 
@@ -59,7 +59,7 @@ def test_nested_transactions_join_the_outer_one(store):
         with store.transaction():
             with store.transaction():
                 store.conn.execute("INSERT INTO settings VALUES ('inner', '1')")
-            1 / 0
+            raise ZeroDivisionError
     assert store.one("SELECT value FROM settings WHERE key = 'inner'") is None
 
 

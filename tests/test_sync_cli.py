@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
@@ -13,8 +13,8 @@ from sync import protocol
 from tests.conftest_hub import free_port, run_federation
 from tests.helpers import kiosk
 
-DAY1 = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
-DAY2 = datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
+DAY1 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+DAY2 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 
 
 def add_visits(db_path, n: int, when: datetime) -> None:

@@ -11,7 +11,7 @@ import gzip
 import json
 import socket
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ from sync import client, outbox, protocol
 from tests.faultproxy import FaultProxy
 from tests.scripted_hub import HUB, ScriptedHub, accept_all
 
-WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 FAST = dict(timeout=(1.0, 2.0), attempts=2, backoff=0.01, retries=1)
 
 

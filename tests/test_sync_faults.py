@@ -7,14 +7,14 @@ exactly once (its own count, GET /api/v1/status) and nothing pending."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from sync import client, outbox, protocol
 from tests.faultproxy import FaultProxy
 
-WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 # generous, so a loaded machine does not add timeouts of its own to the planned
 # faults; the tests that need the client to give up pass SHORT instead
 FAST = dict(timeout=(2.0, 10.0), attempts=4, backoff=0.05, retries=2)

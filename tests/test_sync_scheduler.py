@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,7 +20,7 @@ from sync.scheduler import Scheduler
 from tests.faultproxy import FaultProxy
 from tests.scripted_hub import ScriptedHub, accept_all
 
-WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 FAST = dict(timeout=(1.0, 2.0), attempts=2, backoff=0.01, retries=1)
 
 

@@ -9,15 +9,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from kiosk.core.store import Store
 from sync import client, outbox, protocol
 from tests.faultproxy import FaultProxy
 
-WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 PUSHES = 250
 KILLS = 6
 OPTIONS = dict(timeout=(1.0, 0.8), attempts=2, backoff=0.01, retries=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -199,7 +199,7 @@ def test_between_lists_visits_in_the_period_oldest_first(visits, clock):
     second = visits.check_in("autre")
     clock.advance(days=2)
     visits.check_in("autre")
-    found = visits.between(datetime(2026, 12, 1, tzinfo=timezone.utc), datetime(2026, 12, 2, tzinfo=timezone.utc))
+    found = visits.between(datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC))
     assert [v["id"] for v in found] == [first["id"], second["id"]]
 
 
@@ -213,9 +213,9 @@ def test_counts_by_reason_lists_every_reason(visits):
 
 
 def test_today_count_follows_paris_midnight(visits, clock):
-    clock.set(datetime(2026, 12, 1, 22, 30, tzinfo=timezone.utc))  # 23:30 in Paris
+    clock.set(datetime(2026, 12, 1, 22, 30, tzinfo=UTC))  # 23:30 in Paris
     visits.check_in("accueil")
-    clock.set(datetime(2026, 12, 1, 23, 30, tzinfo=timezone.utc))  # 00:30 the next day in Paris
+    clock.set(datetime(2026, 12, 1, 23, 30, tzinfo=UTC))  # 00:30 the next day in Paris
     visits.check_in("accueil")
     assert queries.today_count(visits) == 1
 

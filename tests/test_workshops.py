@@ -3,17 +3,17 @@ cancellation, and the week's programme, on a real database file."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from people import add_member, add_staff, event_counts, events, snapshot
 
 from kiosk.core.errors import Conflict, InvalidInput, NotFound
 from kiosk.core.workshops import PARIS, Workshops
 from sync.protocol import parse_utc
 from tests import queries
-from people import add_member, add_staff, event_counts, events, snapshot
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ the activity report as PDF, for a period and one centre or all."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -23,7 +23,7 @@ def _view(request: Request, start: str, end: str, centre: str):
         period, error = read_period(request, start, end, centre, names)
         if error:
             raise Refused(400, "Période invalide", error.message_fr)
-    view = reports.overview_from(security.report_engine(request), period, datetime.now(timezone.utc))
+    view = reports.overview_from(security.report_engine(request), period, datetime.now(UTC))
     return view, names.get(period.centre_id) if period.centre_id else None
 
 
@@ -70,7 +70,7 @@ def funder_pdf(request: Request, what: str, start: str = Query("", alias="from")
     except FileNotFoundError:  # no font on this server: its operator must install one
         log.error("PDF export: no font, install fonts-noto-core (scripts/system-deps.sh)")
         raise Refused(503, "Export indisponible",
-                      "Le serveur n'a pas de police pour écrire le PDF. Prévenez son administrateur.")
+                      "Le serveur n'a pas de police pour écrire le PDF. Prévenez son administrateur.") from None
     return _file(content, "application/pdf", what, view, "pdf")
 
 

@@ -8,7 +8,7 @@ Like registrations.py, every function runs in the caller's transaction.
 
 from __future__ import annotations
 
-from kiosk.core.errors import Conflict, InvalidInput, N_
+from kiosk.core.errors import N_, Conflict, InvalidInput
 from kiosk.core.registrations import audit, live_member
 from kiosk.core.store import Store
 from sync.protocol import new_id

@@ -9,18 +9,18 @@ The UI and the command line hold a Centre; they never touch SQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from kiosk.core.members import Members
 from kiosk.core.privacy import Privacy
 from kiosk.core.settings import Settings
 from kiosk.core.staff import Staff
 from kiosk.core.store import Store
-from sync.clock import utc_now
 from kiosk.core.visits import Visits
 from kiosk.core.workshops import Workshops
+from sync.clock import utc_now
 
 
 class Centre:
@@ -34,13 +34,13 @@ class Centre:
         self.privacy = Privacy(store, self.settings)
 
     @classmethod
-    def open(cls, path: str | Path, clock: Callable[[], datetime] = utc_now) -> "Centre":
+    def open(cls, path: str | Path, clock: Callable[[], datetime] = utc_now) -> Centre:
         return cls(Store.open(path, clock=clock))
 
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> "Centre":
+    def __enter__(self) -> Centre:
         return self
 
     def __exit__(self, *exc: object) -> None:

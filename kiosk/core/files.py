@@ -16,10 +16,11 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
-from kiosk.core.errors import InvalidInput, N_
+from kiosk.core.errors import N_, InvalidInput
 
 
 def _not_a_file(out_path: Path) -> InvalidInput:

@@ -8,7 +8,7 @@ that upgrades a database made at the version before it (tests/test_migrations.py
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
 from sync import outbox
 

@@ -12,7 +12,7 @@ id, capacity, starts_at, cancelled_at).
 
 from __future__ import annotations
 
-from kiosk.core.errors import Conflict, N_, NotFound
+from kiosk.core.errors import N_, Conflict, NotFound
 from kiosk.core.store import Store
 from sync.protocol import new_id
 

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from typing import Any
 
-from kiosk.core.errors import InvalidInput, N_
+from kiosk.core.errors import N_, InvalidInput
 
 NAME_MAX = 80
 

@@ -13,7 +13,7 @@ import re
 from datetime import date, datetime
 
 from kiosk.core import period
-from kiosk.core.errors import InvalidInput, N_, NotFound
+from kiosk.core.errors import N_, InvalidInput, NotFound
 from kiosk.core.members import check_actor
 from kiosk.core.settings import BODY_DOMAINS, Settings
 from kiosk.core.store import Store
