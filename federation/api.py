@@ -14,11 +14,12 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.engine import Engine
 
@@ -180,7 +181,8 @@ class ErrorAnswer(BaseModel):
     field: str | None = None
 
 
-_ERRORS = {status: {"model": ErrorAnswer} for status in (400, 401, 403, 413, 415, 429, 503)}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorAnswer} for status in (400, 401, 403, 413, 415, 429, 503)}
 
 # ---------------------------------------------------------------- enrolment
 
@@ -227,7 +229,7 @@ _BATCH_SCHEMA = {
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BATCH_SCHEMA}}}},
 )
 async def post_batch(request: Request, device: centres.Device = Depends(current_device),
-                     limits: Limits = Depends(get_limits), engine: Engine = Depends(get_engine)) -> JSONResponse:
+                     limits: Limits = Depends(get_limits), engine: Engine = Depends(get_engine)) -> Response:
     """Store a batch of events; the answer comes only after the commit and
     puts every sent event id in exactly one of stored, duplicates, rejected."""
     raw = await _read_body(request, limits.max_body_bytes)

@@ -204,4 +204,4 @@ def set_aside(conn: Connection, table: sa.Table, centre_id: str | None = None) -
     query = sa.select(sa.func.count()).select_from(table)
     if centre_id is not None:
         query = query.where(table.c.centre_id == centre_id)
-    return int(conn.execute(query).scalar())
+    return int(conn.execute(query).scalar_one())

@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write one funder's figures for a period: senacs (the centres sociaux' observatory), "
         "fse (the FSE+ participant table), cra (the conseillers numériques' activity report) or caf. "
         "The same figures as the dashboard's page; docs/funder-figures.md says what each counts.",
-        epilog="example: federation export --what senacs --from 2026-01-01 --to 2026-12-31 --out senacs-2026.csv")
+        epilog="example: federation export --what senacs --from 2026-01-01 --to 2026-12-31 "
+               "--out senacs-2026.csv")
     export.add_argument("--what", required=True, choices=sorted(_FUNDERS), help="which funder's figures")
     export.add_argument("--from", dest="start", required=True, metavar="DATE",
                         help="first day of the period (YYYY-MM-DD or DD/MM/YYYY)")
@@ -182,7 +183,8 @@ def _print_code(args: argparse.Namespace, centre_id: str, code: str, name: str |
         print(json.dumps({"centre_id": centre_id, "enrolment_code": code}))
         return
     png = Path(args.qr_png or f"enrolment-{centre_id}.png")
-    qrcode.make(code).save(png)
+    with png.open("wb") as out:  # a file, which every qrcode image factory writes to
+        qrcode.make(code).save(out)
     if name:
         print(f"Centre: {name}")
     print(f"Centre id: {centre_id}")

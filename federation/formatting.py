@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from babel.dates import format_date, format_datetime
 from babel import Locale
+from babel.dates import format_date, format_datetime
 from babel.numbers import parse_pattern
 
 from sync.clock import PARIS
@@ -18,7 +18,7 @@ LOCALE = "fr_FR"
 
 #: The kiosk's visit reasons. The hub must not import the kiosk, so it keeps its
 #: own labels; a code it does not know is shown as it is.
-REASON_LABELS = {
+REASON_LABELS: dict[str | None, str] = {
     "accueil": "Accueil",
     "demarches": "Démarches administratives",
     "rendez_vous": "Rendez-vous",
@@ -27,7 +27,7 @@ REASON_LABELS = {
     "permanence": "Permanence",
     "autre": "Autre",
 }
-THEME_LABELS = {
+THEME_LABELS: dict[str | None, str] = {
     "accueil": "Accueil",
     "education": "Éducation",
     "parentalite": "Parentalité",
@@ -36,7 +36,7 @@ THEME_LABELS = {
     "pouvoir_d_agir": "Pouvoir d'agir",
     "autre": "Autre",
 }
-AGE_BAND_LABELS = {
+AGE_BAND_LABELS: dict[str | None, str] = {
     "0-15": "0 à 15 ans",
     "16-24": "16 à 24 ans",
     "25-54": "25 à 54 ans",
@@ -44,7 +44,7 @@ AGE_BAND_LABELS = {
     "65+": "65 ans et plus",
     "unknown": "Non renseigné",
 }
-GENDER_LABELS = {
+GENDER_LABELS: dict[str | None, str] = {
     "woman": "Femmes",
     "man": "Hommes",
     "non_binary": "Non binaires",

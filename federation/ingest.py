@@ -134,6 +134,7 @@ def prepare(body: object, centre_id: str, device_id: str | None, received_at: st
     before taking the database's write lock."""
     repeats: list[dict] = []
     valid, rejected, dropped = protocol.check_batch(body, max_events=max_events, repeats=repeats)
+    assert isinstance(body, dict)  # check_batch raised for any other envelope
     _check_identity(body, centre_id, device_id)
     earliest, latest = window.bounds(received_at)
     sent = body["events"]
@@ -155,7 +156,7 @@ def prepare(body: object, centre_id: str, device_id: str | None, received_at: st
             continue
         reason = (f"occurred_at: {event['occurred_at']} is outside this hub's window "
                   f"({earliest} to {latest}): parked for the federation to review")
-        batch.parked.append(dict(zip(EVENT_COLUMNS, row), reason=reason))
+        batch.parked.append(dict(zip(EVENT_COLUMNS, row, strict=True), reason=reason))
         batch.rejected.append({"id": event["id"], "index": index, "field": "occurred_at", "reason": reason})
     return batch
 
@@ -190,7 +191,7 @@ def _set_aside(conn: Connection, batch: Batch, inserted: set[str], answer: Answe
     """The rows not inserted: each a replay (answered as a duplicate) or a
     conflict (kept aside, refused), and an id sent twice with two contents
     (its later copy kept aside)."""
-    rows = [dict(zip(EVENT_COLUMNS, row), index=index) for row, index in zip(batch.rows, batch.indexes)]
+    rows = [dict(zip(EVENT_COLUMNS, row, strict=True), index=index) for row, index in zip(batch.rows, batch.indexes, strict=True)]
     others = [row for row in rows if row["event_id"] not in inserted]
     answer.duplicates, conflicting = _split_replays(conn, batch.centre_id, others)
     kept_aside = conflicting + _in_batch_conflicts(batch.repeats, {row["event_id"]: row for row in rows})
@@ -265,12 +266,14 @@ def _insert_events(conn: Connection, rows: list[tuple]) -> set[str]:
     rows = sorted(rows, key=_EVENT_ID)
     mark = db.param_mark(conn)
     inserted: set[str] = set()
-    cursor = conn.connection.dbapi_connection.cursor()
+    driver = conn.connection.dbapi_connection
+    assert driver is not None  # only a closed pool connection has none
+    cursor = driver.cursor()
     try:
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[start:start + _ROWS_PER_INSERT]
             cursor.execute("SELECT coalesce(max(seq), 0) FROM events")
-            (last_seq,) = cursor.fetchone()
+            (last_seq,) = cursor.fetchone() or (0,)  # an aggregate: always one row
             cursor.execute(_insert_sql(mark, len(chunk)), tuple(chain.from_iterable(chunk)))
             if cursor.rowcount == len(chunk):
                 inserted.update(map(_EVENT_ID, chunk))
@@ -299,7 +302,7 @@ def _count_events(conn: Connection, centre_id: str, types: list[str], times: lis
     if not types:
         return
     by_type: dict[str, list] = {}
-    for kind, at in zip(types, times):
+    for kind, at in zip(types, times, strict=True):
         held = by_type.get(kind)
         if held is None:
             by_type[kind] = [1, at, at]
@@ -354,7 +357,7 @@ def _room(conn: Connection, table: sa.Table, centre_id: str, device_id: str | No
     c = table.c
     held = conn.execute(sa.select(sa.func.count()).select_from(table).where(
         c.centre_id == centre_id,
-        c.device_id.is_(None) if device_id is None else c.device_id == device_id)).scalar()
+        c.device_id.is_(None) if device_id is None else c.device_id == device_id)).scalar_one()
     return max(0, MAX_KEPT_PER_DEVICE - held)
 
 

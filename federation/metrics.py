@@ -225,7 +225,7 @@ class SingleFlight:
     the pool however often /healthz or /metrics is asked, never enough of
     them to starve the batches. Used from the event loop only."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._running: asyncio.Future | None = None
 
     async def run(self, function, *args, timeout: float):
@@ -252,7 +252,7 @@ async def healthz(request: Request) -> JSONResponse:
     """Liveness and database reachability; no token, nothing but a word."""
     try:
         await request.app.state.metrics.ping.run(_ping, request.app.state.engine, timeout=HEALTH_DB_TIMEOUT_S)
-    except (asyncio.TimeoutError, sa.exc.SQLAlchemyError, OSError) as error:
+    except (TimeoutError, sa.exc.SQLAlchemyError, OSError) as error:
         log.warning("healthz: the database did not answer: %s", error or type(error).__name__)
         return JSONResponse({"status": "unavailable"}, status_code=503,
                             headers={"Cache-Control": "no-store", "Retry-After": "5"})
@@ -276,7 +276,7 @@ async def metrics_page(request: Request) -> Response:
                             headers={"WWW-Authenticate": "Bearer"})
     try:
         body = await metrics.scrape.run(metrics.exposition, timeout=METRICS_TIMEOUT_S)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return JSONResponse({"error": "the figures took too long: retry later"}, status_code=503,
                             headers={"Retry-After": "5"})
     return Response(body, media_type=exposition.CONTENT_TYPE_PLAIN_0_0_4,

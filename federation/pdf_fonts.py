@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 
 FAMILY = "HubSans"
 _SYSTEM = Path("/usr/share/fonts/truetype")
@@ -53,7 +54,7 @@ def add_fonts(pdf: FPDF, text: str = "") -> str:
     pdf.add_font(FAMILY, "", str(regular))
     pdf.add_font(FAMILY, "B", str(bold))
     missing = {char for char in set(text) if char.isprintable() and not char.isspace()}
-    missing = {char for char in missing if ord(char) not in pdf.fonts[FAMILY.lower()].cmap}
+    missing = {char for char in missing if ord(char) not in _cmap(pdf, FAMILY)}
     fallbacks = []
     for family, fallback_regular, fallback_bold in FALLBACKS:
         if not missing:
@@ -64,7 +65,7 @@ def add_fonts(pdf: FPDF, text: str = "") -> str:
         if fallback_bold is not None and fallback_bold.is_file():
             pdf.add_font(family, "B", str(fallback_bold))
         fallbacks.append(family)
-        covered = pdf.fonts[family.lower()].cmap
+        covered = _cmap(pdf, family)
         missing = {char for char in missing if ord(char) not in covered}
     if fallbacks:
         # exact_match=False: a bold heading may take a glyph from a regular-only fallback
@@ -72,3 +73,11 @@ def add_fonts(pdf: FPDF, text: str = "") -> str:
     # harfbuzz joins Arabic letters and lays right-to-left text out right
     pdf.set_text_shaping(True)
     return FAMILY
+
+
+def _cmap(pdf: FPDF, family: str) -> dict[int, str]:
+    """The code points the family's regular face has glyphs for (fonts added
+    from files are TrueType, never one of the PDF's core fonts)."""
+    font = pdf.fonts[family.lower()]
+    assert isinstance(font, TTFFont)
+    return font.cmap

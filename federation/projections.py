@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from itertools import chain, repeat
 from operator import itemgetter, methodcaller
-from typing import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from federation import ages, store as db, taxonomies
+from federation import ages, taxonomies
+from federation import store as db
 from sync import protocol
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -102,10 +104,13 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]])
 #: databases' limits): one statement a batch, not an executemany of a row each
 _ROWS_PER_STATEMENT = 1000
 _VISIT_COUNT_UPSERT = (
-    "INSERT INTO p_visit_counts (centre_id, day, reason, recorded_by, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
-    "ON CONFLICT (centre_id, day, reason, recorded_by) DO UPDATE SET visits = p_visit_counts.visits + excluded.visits")
+    "INSERT INTO p_visit_counts (centre_id, day, reason, "
+    "recorded_by, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
+    "ON CONFLICT (centre_id, day, reason, recorded_by) DO UPDATE "
+    "SET visits = p_visit_counts.visits + excluded.visits")
 _VISIT_CATEGORY_UPSERT = (
-    "INSERT INTO p_visit_categories (centre_id, day, cra_theme, domain, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
+    "INSERT INTO p_visit_categories (centre_id, day, cra_theme, "
+    "domain, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
     "ON CONFLICT (centre_id, day, cra_theme, domain) "
     "DO UPDATE SET visits = p_visit_categories.visits + excluded.visits")
 # a member's span from its days in p_presence: for a row just created (its
@@ -117,14 +122,17 @@ _SPAN_FROM_PRESENCE = (
     "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id)")
 
 
-def driver_fetch(conn: Connection, sql: str, params: tuple) -> list[tuple]:
+def driver_fetch(conn: Connection, sql: str, params: tuple[Any, ...]) -> Sequence[tuple[Any, ...]]:
     """Run ``sql`` on the driver's own cursor, in the connection's transaction,
     and return its rows as plain tuples, for the statements that return a row
     per event (SQLAlchemy's result rows would be built for each)."""
-    cursor = conn.connection.dbapi_connection.cursor()
+    driver = conn.connection.dbapi_connection
+    assert driver is not None  # only a closed pool connection has none
+    cursor = driver.cursor()
     try:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: Sequence[tuple[Any, ...]] = cursor.fetchall()
+        return rows
     finally:
         cursor.close()
 
@@ -153,11 +161,11 @@ def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
     # visits would cost more than the statements
     datas = [event["data"] for _at, event in pairs]
     days = list(map(_paris_day_of_hour, map(_UTC_HOUR, map(_FIRST, pairs))))
-    counts = Counter(zip(days, map(_REASON, datas), map(_RECORDED_BY, datas)))
-    categories = Counter((day, *taxonomies.categories(data)) for day, data in zip(days, datas))
-    presence = set(zip(map(_MEMBER_ID, datas), days))
-    presence.difference_update(zip(repeat(None), set(days)))  # anonymous visits: counts only
-    presence = sorted(presence)
+    counts = Counter(zip(days, map(_REASON, datas), map(_RECORDED_BY, datas), strict=True))
+    categories = Counter((day, *taxonomies.categories(data)) for day, data in zip(days, datas, strict=True))
+    present = set(zip(map(_MEMBER_ID, datas), days, strict=True))
+    present.difference_update(zip(repeat(None), set(days)))  # anonymous visits: counts only
+    presence = sorted(present)
     # sorted by (member, day): the last day a dict keeps is the member's latest, reversed its earliest
     latest, earliest = dict(presence), dict(reversed(presence))
     members = list(latest)  # sorted, as presence is
@@ -189,7 +197,7 @@ _MEMBER_ID = methodcaller("get", "member_id")
 
 def _add_presence(conn: Connection, mark: str, centre_id: str, members: list[str], days: list[str]) -> None:
     for start in range(0, len(members), _ROWS_PER_STATEMENT):
-        chunk = list(zip(members[start:start + _ROWS_PER_STATEMENT], days[start:start + _ROWS_PER_STATEMENT]))
+        chunk = list(zip(members[start:start + _ROWS_PER_STATEMENT], days[start:start + _ROWS_PER_STATEMENT], strict=True))
         if mark == "?":  # SQLite: the centre bound once a statement (numbered parameters)
             params = (centre_id, *chain.from_iterable(chunk))
         else:
@@ -215,15 +223,16 @@ def _widen_spans(conn: Connection, mark: str, centre_id: str, members: list[str]
     time (SQLite's write lock; ingest._serialise_centre on PostgreSQL). A
     member without a row yet gets its span when its row is made
     (_spans_from_presence)."""
-    widened, spans = [], None
+    widened = []
+    spans: dict[str, tuple[str, str]] = {}
     for start in range(0, len(members), _ROWS_PER_STATEMENT):
         chunk = members[start:start + _ROWS_PER_STATEMENT]
         held = driver_fetch(
             conn, "SELECT member_id, first_visit_day, last_visit_day FROM p_members "
             f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))})",
             (centre_id, *chunk))
-        if held and spans is None:
-            spans = dict(zip(members, zip(firsts, lasts)))
+        if held and not spans:
+            spans = dict(zip(members, zip(firsts, lasts, strict=True), strict=True))
         for member_id, first, last in held:
             low, high = spans[member_id]
             if first is None or low < first or high > last:
@@ -363,7 +372,7 @@ def redact_erased(conn: Connection, centre_id: str, member_ids: set[str]) -> Non
     _redact_conflicts(conn, centre_id, erased)
 
 
-def _redact_parked(conn: Connection, centre_id: str, member_ids: list[str]) -> None:
+def _redact_parked(conn: Connection, centre_id: str, member_ids: Sequence[str]) -> None:
     """Parked copies of an erased member's events lose the attributes too."""
     parked = db.parked
     for parked_id, body in conn.execute(sa.select(parked.c.id, parked.c.body).where(
@@ -376,7 +385,7 @@ def _redact_parked(conn: Connection, centre_id: str, member_ids: list[str]) -> N
                          .values(body=protocol.canonical_json(event)))
 
 
-def _redact_conflicts(conn: Connection, centre_id: str, member_ids: list[str]) -> None:
+def _redact_conflicts(conn: Connection, centre_id: str, member_ids: Sequence[str]) -> None:
     """Conflicting copies of an erased member's events lose the attributes too.
     Conflicts are rare, so a text search over this centre's is cheap enough."""
     conflicts = db.conflicts

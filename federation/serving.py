@@ -22,11 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import TYPE_CHECKING
 
-try:
+if TYPE_CHECKING:  # checked against one of the two: they have the same attributes
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
-except ImportError:  # no httptools: uvicorn's pure-Python parser
-    from uvicorn.protocols.http.h11_impl import H11Protocol as _Base
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+else:
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
+    except ImportError:  # no httptools: uvicorn's pure-Python parser
+        from uvicorn.protocols.http.h11_impl import H11Protocol as _Base
 
 HEADER_TIMEOUT_S = 10.0
 BODY_TIMEOUT_S = 60.0
@@ -54,7 +59,7 @@ class DeadlineProtocol(_Base):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._deadline: asyncio.TimerHandle | None = None
         self._phase: str | None = None
-        self._tracked = None  # the request cycle whose body is awaited
+        self._tracked: RequestResponseCycle | None = None  # the request cycle whose body is awaited
         self._header_bytes = 0
         super().connection_made(transport)
         self._expect("headers")
@@ -78,7 +83,7 @@ class DeadlineProtocol(_Base):
                 self._expect("body")
             else:
                 self._cancel()
-        elif self._phase == "body" and not self._tracked.more_body:
+        elif self._phase == "body" and self._tracked is not None and not self._tracked.more_body:
             self._cancel()
         elif self._phase == "headers" and self._header_bytes > self.max_header_bytes:
             self._close(b"431 Request Header Fields Too Large")

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -51,11 +51,11 @@ class WebSession:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def normalise_email(email: str) -> str:
@@ -105,7 +105,9 @@ def add_user(engine: Engine, email: str, password: str) -> int:
             raise UserError("email", f"an account already exists for {email}")
         result = conn.execute(users.insert().values(
             email=email, password_hash=hash_password(password), created_at=_iso(_now())))
-        return result.inserted_primary_key[0]
+        key = result.inserted_primary_key
+        assert key is not None  # always set after an INSERT
+        return key[0]
 
 
 def authenticate(engine: Engine, email: str, password: str) -> int | None:

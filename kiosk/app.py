@@ -13,8 +13,9 @@ import gc
 import importlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -31,6 +32,9 @@ from kiosk.ui.i18n import _
 from kiosk.ui.mode import Mode
 from kiosk.ui.scanner import ScanBurst
 from kiosk.ui.speech import Speaker
+
+if TYPE_CHECKING:
+    from kiosk.ui.widgets import StillTherePrompt
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +89,7 @@ class KioskApp(App):
         self.flow: dict[str, Any] = {}
         self.screen_classes: list[tuple[str, str]] = list(SCREENS)
         self.last_activity = monotonic()
-        self.prompt = None
+        self.prompt: StillTherePrompt | None = None
         self._at_rest = True
         self.warmed_up = False
         self.title = PRODUCT
@@ -374,13 +378,14 @@ class KioskApp(App):
     def ask_still_there(self) -> None:
         from kiosk.ui.widgets import StillTherePrompt
 
-        self.prompt = StillTherePrompt()
-        self.prompt.bind(on_yes=self._still_there)
-        self.prompt.open(animation=False)
+        self.prompt = prompt = StillTherePrompt()
+        prompt.bind(on_yes=self._still_there)
+        prompt.open(animation=False)
         self.last_activity = self.monotonic()
 
     def _still_there(self, *_args) -> None:
-        self.prompt.dismiss(animation=False)
+        if self.prompt is not None:
+            self.prompt.dismiss(animation=False)
         self.prompt = None
         self.activity()
 

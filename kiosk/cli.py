@@ -185,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if screen_missing(os.environ, platform):
         # sys.__stderr__: Kivy's logger has wrapped sys.stderr by now
-        print(no_screen_message(args.db or paths.default_db(create=False)), file=sys.__stderr__)
+        print(no_screen_message(str(args.db or paths.default_db(create=False))), file=sys.__stderr__)
         return EXIT_NO_SCREEN
     Config.set("graphics", "width", "1280")
     Config.set("graphics", "height", "800")

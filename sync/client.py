@@ -27,14 +27,16 @@ import random
 import sqlite3
 import time
 from collections import deque
-from email.utils import parsedate_to_datetime
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from sync import lock as sync_lock
@@ -47,7 +49,9 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 #: (connect, read) seconds. The read timeout covers the hub validating and
 #: committing one batch; beyond it the batch is sent again and deduplicated.
-DEFAULT_TIMEOUT = (5.0, 60.0)
+#: requests' timeout: seconds, or (to connect, to read)
+Timeout = float | tuple[float, float]
+DEFAULT_TIMEOUT: Timeout = (5.0, 60.0)
 #: A hub asking to come back later than this ends the push instead of holding
 #: the lock (and the staff's patience); the scheduler tries again later.
 MAX_RETRY_AFTER_S = 60.0
@@ -59,6 +63,7 @@ IN_FLIGHT = 4
 MAX_IN_FLIGHT = 8
 GZIP_LEVEL = 1  # event JSON compresses ~5x even at level 1, at a fraction of the CPU
 
+_isal_compress: Callable[[bytes, int], bytes] | None
 try:  # ISA-L's gzip: the same format as the stdlib's, a quarter of its CPU (2.2 -> 0.5 ms a batch)
     from isal.igzip import compress as _isal_compress
 except ImportError:  # no wheel for this machine (Android): the stdlib's
@@ -73,6 +78,8 @@ def _gzip(raw: bytes) -> bytes:
 
 
 ProgressCallback = Callable[[int, int], None]
+#: an outbox row as the client reads it: (seq, event id, canonical body as bytes)
+_Row = tuple[int, str, bytes]
 
 # failure codes of SyncResult.error (also stored in sync_state's last_error)
 UNREACHABLE = "unreachable"
@@ -143,7 +150,7 @@ class SyncResult:
         """One line for logs and the terminal."""
         return describe_en(self.as_dict())
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "stored": self.stored, "duplicates": self.duplicates,
                 "sent": self.sent, "parked": self.parked, "pending": self.pending,
                 "batches": self.batches, "error": self.error, "error_en": self.error_en,
@@ -154,7 +161,7 @@ class SyncResult:
 FRENCH = French()
 
 
-def describe_en(result: dict) -> str:
+def describe_en(result: dict[str, Any]) -> str:
     """A push's result (``SyncResult.as_dict()``) in one English line, for logs."""
     head = "sync ok" if result["ok"] else f"sync failed ({result['error']}: {result['error_en']})"
     return (f"{head}: {result['stored']} stored, {result['duplicates']} already on the hub, "
@@ -162,7 +169,7 @@ def describe_en(result: dict) -> str:
             f"in {result['seconds']:.1f}s")
 
 
-def describe(result: dict, translations: gettext.NullTranslations = FRENCH) -> str:
+def describe(result: dict[str, Any], translations: gettext.NullTranslations = FRENCH) -> str:
     """A push's result (``SyncResult.as_dict()``) in plain words, through
     ``translations`` (a gettext catalogue: the kiosk passes the one of the
     language on screen; French by default). ``sync`` imports no kiosk code:
@@ -197,7 +204,7 @@ class _CappedRetry(Retry):
     """urllib3's Retry, but a Retry-After longer than MAX_RETRY_AFTER_S is not
     slept through: the retries stop and the push reports the hub busy."""
 
-    def get_retry_after(self, response):  # type: ignore[override]
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         after = super().get_retry_after(response)
         if after is not None and after > MAX_RETRY_AFTER_S:
             return None  # fall back to the (bounded) backoff
@@ -240,7 +247,7 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def _hub_json(response: requests.Response) -> dict:
+def _hub_json(response: requests.Response) -> dict[str, Any]:
     """The JSON body of an answer that really comes from the hub, or SyncError."""
     if response.headers.get(protocol.HUB_HEADER) != "1":
         raise SyncError(NOT_HUB, f"answer {response.status_code} without the {protocol.HUB_HEADER} "
@@ -264,7 +271,7 @@ def _hub_json(response: requests.Response) -> dict:
     return body
 
 
-def _request(session: requests.Session, method: str, url: str, **kwargs) -> requests.Response:
+def _request(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
     try:
         return session.request(method, url, **kwargs)
     except (requests.ConnectionError, requests.Timeout) as error:
@@ -275,8 +282,8 @@ def _request(session: requests.Session, method: str, url: str, **kwargs) -> requ
 
 # ---------------------------------------------------------------- enrol, status, health
 
-def enrol(hub_url: str, code: str, label: str, timeout=DEFAULT_TIMEOUT,
-          session: requests.Session | None = None) -> dict:
+def enrol(hub_url: str, code: str, label: str, timeout: Timeout = DEFAULT_TIMEOUT,
+          session: requests.Session | None = None) -> dict[str, Any]:
     """Pair this kiosk with the hub using a code the federation gave. Returns
     ``{"device_id", "device_token", "centre_id", "centre_name", "protocol"}``."""
     session = session or make_session(retries=2)
@@ -292,8 +299,8 @@ def enrol(hub_url: str, code: str, label: str, timeout=DEFAULT_TIMEOUT,
     return answer
 
 
-def hub_status(hub_url: str, token: str, timeout=(5.0, 15.0),
-               session: requests.Session | None = None) -> dict:
+def hub_status(hub_url: str, token: str, timeout: Timeout = (5.0, 15.0),
+               session: requests.Session | None = None) -> dict[str, Any]:
     """What the hub holds of this kiosk (``GET /api/v1/status``)."""
     session = session or make_session(retries=1)
     response = _request(session, "GET", _url(hub_url, "/status"),
@@ -301,7 +308,7 @@ def hub_status(hub_url: str, token: str, timeout=(5.0, 15.0),
     return _hub_json(response)
 
 
-def health(hub_url: str, timeout=(3.0, 5.0), session: requests.Session | None = None) -> bool:
+def health(hub_url: str, timeout: Timeout = (3.0, 5.0), session: requests.Session | None = None) -> bool:
     """Whether the hub (not a portal) answers: the scheduler's cheap probe."""
     session = session or requests.Session()
     try:
@@ -339,7 +346,7 @@ class _BatchSender:
     what it cannot see: a cut answer, a portal's page, an answer that does
     not account for every event sent."""
 
-    def __init__(self, session: requests.Session, hub_url: str, token: str, timeout,
+    def __init__(self, session: requests.Session, hub_url: str, token: str, timeout: Timeout,
                  attempts: int, backoff: float, sleep: Callable[[float], None], device_id: str | None,
                  clock: Callable[[], datetime] | None = None):
         self.session = session
@@ -357,14 +364,14 @@ class _BatchSender:
         #: the kiosk's clock minus the hub's, from the last hub answer's Date
         self.clock_skew_s: float | None = None
 
-    def encode(self, rows: list[tuple[int, str, bytes]]) -> "_Encoded":
+    def encode(self, rows: list[tuple[int, str, bytes]]) -> _Encoded:
         """The batch's body, built and compressed once for every attempt:
         the stored canonical texts joined as bytes, never parsed."""
         raw = protocol.batch_from_texts([row[2] for row in rows], self.device_id)
         packed = _gzip(raw) if self.gzip else None
         return _Encoded([row[1] for row in rows], raw, packed)
 
-    def send(self, batch: "_Encoded") -> dict:
+    def send(self, batch: _Encoded) -> dict[str, Any]:
         last: SyncError | None = None
         for attempt in range(self.attempts):
             if attempt:
@@ -389,7 +396,7 @@ class _BatchSender:
             delay = max(delay, min(last.retry_after, MAX_RETRY_AFTER_S))
         self.sleep(delay)
 
-    def _exchange(self, batch: "_Encoded") -> dict:
+    def _exchange(self, batch: _Encoded) -> dict[str, Any]:
         headers = dict(self.headers)
         body = batch.raw
         if self.gzip:
@@ -431,12 +438,13 @@ def _too_many_events(response: requests.Response) -> bool:
     if response.status_code != 400:
         return False
     try:
-        return response.json().get("field") == "events"
+        named: object = response.json().get("field")
     except (ValueError, AttributeError):
         return False
+    return named == "events"
 
 
-def _apply_answer(conn: sqlite3.Connection, rows, answer: dict, at: str,
+def _apply_answer(conn: sqlite3.Connection, rows: list[_Row], answer: dict[str, Any], at: str,
                   lock: sync_lock.SyncLock, result: SyncResult) -> None:
     """Mark what the hub holds, park what it refused, in one transaction right
     after the answer (and push the lock's expiry back in the same commit)."""
@@ -476,7 +484,7 @@ def _apply_answer(conn: sqlite3.Connection, rows, answer: dict, at: str,
     result.batches += 1
 
 
-def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncResult,
+def _send_all(conn: sqlite3.Connection, sender: _BatchSender, lock: sync_lock.SyncLock, batch_size: int, result: SyncResult,
               progress: ProgressCallback | None, clock: Callable[[], datetime], in_flight: int) -> None:
     """Send every pending batch in order, up to ``in_flight`` on the wire at once.
 
@@ -493,7 +501,7 @@ def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncRes
     if progress:
         progress(0, total)
     after, size = 0, batch_size
-    travelling: deque = deque()  # (rows, future of the answer), in the order read
+    travelling: _Travelling = deque()  # (rows, future of the answer), in the order read
     exhausted = False
     with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="sync-wire") as wire:
         try:
@@ -530,7 +538,11 @@ def _send_all(conn, sender: _BatchSender, lock, batch_size: int, result: SyncRes
             _drain(travelling)
 
 
-def _drain(travelling: deque) -> None:
+#: the batches on the wire, in the order read: (rows, the hub's answer to come)
+_Travelling = deque[tuple[list[_Row], Future[dict[str, Any]]]]
+
+
+def _drain(travelling: _Travelling) -> None:
     """Wait for the batches still on the wire, and forget their answers."""
     while travelling:
         _rows, future = travelling.popleft()
@@ -540,7 +552,8 @@ def _drain(travelling: deque) -> None:
             pass
 
 
-def _record_outcome(conn: sqlite3.Connection, result: SyncResult, clock, keep_sent_days: int) -> None:
+def _record_outcome(conn: sqlite3.Connection, result: SyncResult, clock: Callable[[], datetime],
+                    keep_sent_days: int) -> None:
     moment = clock()
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -564,9 +577,9 @@ def _record_outcome(conn: sqlite3.Connection, result: SyncResult, clock, keep_se
     conn.execute("COMMIT")
 
 
-def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int = 1000,
+def push(conn_or_path: str | os.PathLike[str] | sqlite3.Connection, hub_url: str | None, token: str | None, batch_size: int = 1000,
          progress: ProgressCallback | None = None, *, session: requests.Session | None = None,
-         timeout=DEFAULT_TIMEOUT, attempts: int = 3, backoff: float = 1.0,
+         timeout: Timeout = DEFAULT_TIMEOUT, attempts: int = 3, backoff: float = 1.0,
          retries: int = 4, keep_sent_days: int = 90, lock_ttl: float = sync_lock.DEFAULT_TTL_S,
          device_id: str | None = None, clock: Callable[[], datetime] = utc_now,
          sleep: Callable[[float], None] = time.sleep, in_flight: int = IN_FLIGHT) -> SyncResult:
@@ -583,8 +596,8 @@ def push(conn_or_path, hub_url: str | None, token: str | None, batch_size: int =
         raise ValueError(f"batch_size must be from 1 to {protocol.MAX_EVENTS_PER_BATCH}, got {batch_size}")
     if not 1 <= in_flight <= MAX_IN_FLIGHT:
         raise ValueError(f"in_flight must be from 1 to {MAX_IN_FLIGHT}, got {in_flight}")
-    own = isinstance(conn_or_path, (str, os.PathLike))
-    conn = outbox.connect(str(conn_or_path)) if own else conn_or_path
+    own = not isinstance(conn_or_path, sqlite3.Connection)
+    conn = conn_or_path if isinstance(conn_or_path, sqlite3.Connection) else outbox.connect(str(conn_or_path))
     started = time.monotonic()
     result = SyncResult(ok=False)
     synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
@@ -623,8 +636,9 @@ def _set_synchronous(conn: sqlite3.Connection, level: int) -> None:
         conn.execute(f"PRAGMA synchronous = {int(level)}")
 
 
-def _push_locked(conn, hub_url, token, batch_size, in_flight, progress, result, clock, lock_ttl,
-                 make_sender) -> None:
+def _push_locked(conn: sqlite3.Connection, hub_url: str | None, token: str | None, batch_size: int,
+                 in_flight: int, progress: ProgressCallback | None, result: SyncResult,
+                 clock: Callable[[], datetime], lock_ttl: float, make_sender: Callable[[], _BatchSender]) -> None:
     if not hub_url or not token:
         result.error, result.error_en = NOT_ENROLLED, "no hub URL or device token: enrol the kiosk first"
         return

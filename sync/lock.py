@@ -20,7 +20,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from sync import outbox
 
@@ -58,16 +59,17 @@ class SyncLock:
 
     # ------------------------------------------------------------ state
 
-    def _read(self) -> dict | None:
+    def _read(self) -> dict[str, Any] | None:
         text = outbox.get_state(self.conn, LOCK_KEY)
         if not text:
             return None
         try:
-            return json.loads(text)
+            row = json.loads(text)
         except ValueError:
             return None  # a garbled row never locks the kiosk out for good
+        return row if isinstance(row, dict) else None  # nor does valid JSON of another shape
 
-    def _stale(self, row: dict | None) -> bool:
+    def _stale(self, row: dict[str, Any] | None) -> bool:
         if row is None:
             return True
         if row.get("token") == self.token:
@@ -133,14 +135,14 @@ class SyncLock:
             self._immediate(drop)
         self.held = False
 
-    def holder(self) -> dict | None:
+    def holder(self) -> dict[str, Any] | None:
         """Who holds the lock now (None if free or expired), for the status screen."""
         row = self._read()
         if row is None or float(row.get("expires", 0)) <= self.clock():
             return None
         return row
 
-    def __enter__(self) -> "SyncLock":
+    def __enter__(self) -> SyncLock:
         self.acquire()
         return self
 

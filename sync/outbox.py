@@ -19,6 +19,7 @@ function in ``MIGRATIONS`` here and one call in a new kiosk migration.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from sync import protocol
 from sync.sqlite import enable_wal
@@ -50,7 +51,7 @@ def _v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-def append(conn: sqlite3.Connection, event: dict) -> None:
+def append(conn: sqlite3.Connection, event: dict[str, Any]) -> None:
     """Queue a validated event (see ``sync.protocol.make_event``)."""
     conn.execute(
         "INSERT INTO outbox (event_id, type, occurred_at, body) VALUES (?, ?, ?, ?)",
@@ -204,18 +205,20 @@ def pending_bodies(conn: sqlite3.Connection, limit: int, after_seq: int = 0) -> 
     return _pending(conn, "CAST(body AS BLOB)", limit, after_seq)
 
 
-def _pending(conn: sqlite3.Connection, body: str, limit: int, after_seq: int) -> list[tuple]:
-    return conn.execute(
+def _pending(conn: sqlite3.Connection, body: str, limit: int, after_seq: int) -> list[tuple[int, str, Any]]:
+    rows: list[tuple[int, str, Any]] = conn.execute(
         f"SELECT seq, event_id, {body} FROM outbox WHERE seq > ? AND state = 'pending' ORDER BY seq LIMIT ?",
         (max(after_seq, sent_through(conn)), limit),
     ).fetchall()
+    return rows
 
 
 def pending_extent(conn: sqlite3.Connection) -> tuple[int, int]:
     """(how many events are pending, the last pending seq or 0)."""
-    return conn.execute(
+    extent: tuple[int, int] = conn.execute(
         "SELECT count(*), coalesce(max(seq), 0) FROM outbox WHERE seq > ? AND state = 'pending'",
         (sent_through(conn),)).fetchone()
+    return extent
 
 
 def mark_sent_through(conn: sqlite3.Connection, seqs: list[int], at: str) -> int:
@@ -280,7 +283,8 @@ def park(conn: sqlite3.Connection, event_id: str, reason: str) -> None:
 def park_seq(conn: sqlite3.Connection, seq: int, reason: str) -> None:
     """``park`` by outbox row number (what the client knows of each event it sent)."""
     conn.execute(
-        "UPDATE outbox SET state = 'parked', parked_reason = ? WHERE seq = ? AND NOT (state = 'pending' AND seq <= ?)",
+        "UPDATE outbox SET state = 'parked', parked_reason = ? "
+        "WHERE seq = ? AND NOT (state = 'pending' AND seq <= ?)",
         (reason[:1000], seq, sent_through(conn)),
     )
 

@@ -34,14 +34,15 @@ import logging
 import sqlite3
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sync import client, outbox
 from sync.i18n import N_
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[dict], None]
+Listener = Callable[[dict[str, Any]], None]
 
 #: French msgids of what the status says when no push result came (the kiosk translates them)
 FAILED_ON_KIOSK = N_("L'envoi a échoué sur la borne elle-même : prévenez le support.")
@@ -55,7 +56,7 @@ class _Stopping(Exception):
 
 
 class Scheduler:
-    def __init__(self, db_path: str, get_settings: Callable[[sqlite3.Connection], dict],
+    def __init__(self, db_path: str, get_settings: Callable[[sqlite3.Connection], dict[str, Any]],
                  interval: float | None = 300.0, offline_interval: float = 30.0,
                  first_delay: float = 2.0, busy_retry: float = 10.0,
                  push_options: dict[str, Any] | None = None):
@@ -70,13 +71,13 @@ class Scheduler:
         self._stop = threading.Event()
         self._guard = threading.Lock()
         self._listeners: list[Listener] = []
-        self._status: dict = {"state": "starting", "progress": None, "last_result": None,
+        self._status: dict[str, Any] = {"state": "starting", "progress": None, "last_result": None,
                               "message_fr": "", "syncs": 0}
         self._thread = threading.Thread(target=self._run, name="accueil-sync", daemon=True)
 
     # ------------------------------------------------------------ caller's side (never blocks)
 
-    def start(self) -> "Scheduler":
+    def start(self) -> Scheduler:
         self._thread.start()
         return self
 
@@ -89,7 +90,7 @@ class Scheduler:
         sync that started after this call has ended (the one running now, if
         any, may predate what the caller wants sent: it waits for the next)."""
         with self._guard:
-            target = self._status["syncs"] + (2 if self._status["state"] == "syncing" else 1)
+            target: int = self._status["syncs"] + (2 if self._status["state"] == "syncing" else 1)
         self._wake.set()
         return target
 
@@ -109,7 +110,7 @@ class Scheduler:
             if listener in self._listeners:
                 self._listeners.remove(listener)
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         with self._guard:
             return dict(self._status)
 
@@ -165,15 +166,16 @@ class Scheduler:
             if self.interval is None:
                 delay, offline = None, False  # only when asked
 
-    def _settings(self, conn: sqlite3.Connection) -> dict:
+    def _settings(self, conn: sqlite3.Connection) -> dict[str, Any]:
         try:
             return dict(self.get_settings(conn) or {})
         except Exception:
             log.exception("cannot read the sync settings")
             return {}
 
-    def _sync(self, conn: sqlite3.Connection, settings: dict) -> tuple[float, bool]:
-        """One push; returns (seconds until the next attempt, hub offline?)."""
+    def _sync(self, conn: sqlite3.Connection, settings: dict[str, Any]) -> tuple[float | None, bool]:
+        """One push; returns (seconds until the next attempt, None for only
+        when asked; hub offline?)."""
         self._set(state="syncing", progress=(0, 0))
         try:
             result = client.push(

@@ -23,10 +23,11 @@ def enable_wal(conn: sqlite3.Connection, timeout_s: float) -> str:
     delay = 0.001
     while True:
         try:
-            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            mode: str = conn.execute("PRAGMA journal_mode").fetchone()[0]
             if mode.lower() == "wal":
                 return "wal"
-            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower()
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            return mode.lower()
         except sqlite3.OperationalError as error:
             if "locked" not in str(error) or time.monotonic() + delay > deadline:
                 raise

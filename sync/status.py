@@ -11,7 +11,8 @@ from __future__ import annotations
 import gettext
 import json
 import sqlite3
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
+from typing import Any
 
 from sync import lock as sync_lock
 from sync import outbox, protocol
@@ -30,7 +31,7 @@ CLOCK_BEHIND = N_("L'horloge de la borne retarde de %(gap)s sur celle du hub. Fa
                   "l'heure de la borne : ce qu'elle enregistre est mal daté.")
 
 
-def local_status(conn: sqlite3.Connection, parked_shown: int = 20) -> dict:
+def local_status(conn: sqlite3.Connection, parked_shown: int = 20) -> dict[str, Any]:
     """Counts (``recorded`` is every event ever recorded, purged ones included),
     the last success and last error, and the first parked events with the
     hub's reason."""
@@ -59,7 +60,7 @@ def local_status(conn: sqlite3.Connection, parked_shown: int = 20) -> dict:
     }
 
 
-def clock_check(conn: sqlite3.Connection) -> dict | None:
+def clock_check(conn: sqlite3.Connection) -> dict[str, Any] | None:
     """The last comparison of the kiosk's clock with the hub's (recorded by
     each push from the hub's Date header): ``skew_s`` (the kiosk's minus the
     hub's), ``checked_at``, ``off`` (beyond CLOCK_TOLERANCE_S) and, when off,
@@ -69,6 +70,8 @@ def clock_check(conn: sqlite3.Connection) -> dict | None:
     text = outbox.get_state(conn, CLOCK_KEY)
     try:
         stored = json.loads(text) if text else None
+        if not isinstance(stored, dict):
+            return None
         skew = float(stored["skew_s"])
     except (ValueError, TypeError, KeyError):
         return None
@@ -97,12 +100,12 @@ def gap_words(unit: str, n: int, tr: gettext.NullTranslations) -> str:
     return text % {"n": n}
 
 
-def clock_words(check: dict, tr: gettext.NullTranslations) -> str:
+def clock_words(check: dict[str, Any], tr: gettext.NullTranslations) -> str:
     """The warning of an ``off`` clock check, in ``tr``'s language."""
     return tr.gettext(check["template"]) % {"gap": gap_words(check["unit"], check["n"], tr)}
 
 
-def compare(local: dict, hub: dict) -> dict | None:
+def compare(local: dict[str, Any], hub: dict[str, Any]) -> dict[str, Any] | None:
     """A gap between what this kiosk sent and what the hub holds of its
     centre, or None. A hub restored from an older backup shows here.
 
@@ -120,7 +123,7 @@ def compare(local: dict, hub: dict) -> dict | None:
     return gap
 
 
-def _gap_words(gap: dict, tr: gettext.NullTranslations) -> str:
+def _gap_words(gap: dict[str, Any], tr: gettext.NullTranslations) -> str:
     text = tr.ngettext("Le hub a %(n)d événement de moins que la borne n'en a envoyé : "
                        "relancez avec --resend-since %(since)s",
                        "Le hub a %(n)d événements de moins que la borne n'en a envoyé : "
@@ -132,7 +135,7 @@ def _gap_words(gap: dict, tr: gettext.NullTranslations) -> str:
     return text
 
 
-def _resend_date(hub: dict) -> str:
+def _resend_date(hub: dict[str, Any]) -> str:
     """The day (Paris) from which to send again: the hub's last event, since
     a restored hub lost what came after its backup."""
     last = hub.get("last_occurred_at")
@@ -152,7 +155,7 @@ def parse_since(text: str) -> str:
         except ValueError:
             raise ValueError(f"--resend-since: {text!r} is not a date like 2026-11-02") from None
     else:
-        moment = datetime.combine(day, time(0, 0), PARIS).astimezone(timezone.utc)
+        moment = datetime.combine(day, time(0, 0), PARIS).astimezone(UTC)
     return protocol.utc_iso(moment)
 
 
@@ -169,7 +172,7 @@ def requeue_since(conn: sqlite3.Connection, since_iso: str) -> int:
     return count
 
 
-def describe(local: dict, hub: dict | None = None, hub_error: str | None = None,
+def describe(local: dict[str, Any], hub: dict[str, Any] | None = None, hub_error: str | None = None,
              translations: gettext.NullTranslations = FRENCH) -> str:
     """Several plain lines for the terminal (``kiosk status``), through
     ``translations`` (a gettext catalogue; French by default). ``hub_error``
@@ -205,7 +208,7 @@ def describe(local: dict, hub: dict | None = None, hub_error: str | None = None,
     return "\n".join(lines)
 
 
-def describe_fr(local: dict, hub: dict | None = None, hub_error: str | None = None) -> str:
+def describe_fr(local: dict[str, Any], hub: dict[str, Any] | None = None, hub_error: str | None = None) -> str:
     """``describe`` in French."""
     return describe(local, hub, hub_error)
 

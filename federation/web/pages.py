@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,9 +25,9 @@ def read_period(request: Request, start: str, end: str, centre: str,
     except reports.PeriodError as error:
         return reports.parse_period(None, None, centre if centre in names else None), error
     if period.centre_id and period.centre_id not in names:
-        error = reports.PeriodError("centre", f"unknown centre {period.centre_id!r}",
-                                    "Ce centre n'existe pas. Choisissez-en un dans la liste.")
-        return reports.Period(period.start, period.end), error
+        unknown = reports.PeriodError("centre", f"unknown centre {period.centre_id!r}",
+                                      "Ce centre n'existe pas. Choisissez-en un dans la liste.")
+        return reports.Period(period.start, period.end), unknown
     return period, None
 
 
@@ -40,7 +40,7 @@ def query_string(period: reports.Period) -> str:
 
 
 def _figures(request: Request, period: reports.Period):
-    view = reports.overview_from(security.report_engine(request), period, datetime.now(timezone.utc))
+    view = reports.overview_from(security.report_engine(request), period, datetime.now(UTC))
     return view, weekly_chart(view.weeks)
 
 

@@ -17,13 +17,14 @@ import os
 import re
 import shutil
 import sqlite3
+import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.request import pathname2url
 
 from kiosk.core import migrations, period
-from kiosk.core.errors import DomainError, N_
+from kiosk.core.errors import N_, DomainError
 from kiosk.core.settings import CHECKS, Settings
 from kiosk.core.store import Store
 
@@ -50,7 +51,7 @@ def backup(store_or_path: Store | str | Path, to_dir: str | Path, keep: int = KE
                                            "La clé USB est-elle branchée ?"),
                           f"backup folder {to_dir} does not exist", value=str(to_dir), folder=str(to_dir))
     store = store_or_path if isinstance(store_or_path, Store) else None
-    now = store.now() if store else datetime.now(timezone.utc)
+    now = store.now() if store else datetime.now(UTC)
     target = _free_name(to_dir, now)
     partial = target.with_name(target.name + ".partial")
     with _source(store_or_path) as source:
@@ -147,7 +148,9 @@ def last_backup_time(to_dir: str | Path) -> datetime | None:
     found = backups(to_dir)
     if not found:
         return None
-    day, clock = NAME_RE.match(found[-1].name).groups()
+    named = NAME_RE.match(found[-1].name)
+    assert named is not None  # backups() lists only the names it matches
+    day, clock = named.groups()
     return datetime.strptime(day + clock, "%Y%m%d%H%M%S").replace(tzinfo=period.PARIS)
 
 
@@ -310,7 +313,7 @@ def _open_untrusted(path: Path) -> sqlite3.Connection:
     it is not set, and nothing here turns writable_schema on."""
     conn = sqlite3.connect(f"{_uri(path)}?mode=ro", uri=True, isolation_level=None)
     try:
-        if hasattr(conn, "setconfig"):
+        if sys.version_info >= (3, 12):
             conn.setconfig(sqlite3.SQLITE_DBCONFIG_DEFENSIVE, True)
             conn.setconfig(sqlite3.SQLITE_DBCONFIG_TRUSTED_SCHEMA, False)
         conn.execute("PRAGMA trusted_schema = OFF")
@@ -352,7 +355,7 @@ def check_backup_file(path: str | Path, shown_as: str | Path | None = None) -> i
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        raise _refused(shown, N_("%(path)s est abîmé et ne peut pas être restauré."), f"unreadable: {exc}")
+        raise _refused(shown, N_("%(path)s est abîmé et ne peut pas être restauré."), f"unreadable: {exc}") from exc
     if problems != ["ok"]:
         raise _refused(shown, N_("%(path)s est abîmé et ne peut pas être restauré."),
                        f"integrity check failed: {problems[:3]}")
@@ -461,7 +464,7 @@ def restore(db_path: str | Path, from_file: str | Path, enrolment_from_backup: b
         current = _settings_of(db_path, kept)
         safety = None
         if db_path.exists():
-            stamp = datetime.now(timezone.utc).astimezone(period.PARIS).strftime("%Y%m%d-%H%M%S")
+            stamp = datetime.now(UTC).astimezone(period.PARIS).strftime("%Y%m%d-%H%M%S")
             safety = db_path.with_name(f"{db_path.stem}.avant-restauration-{stamp}.db")
             _safety_copy(db_path, safety)
         source = _open_untrusted(candidate)

@@ -16,15 +16,15 @@ bytes, which ``send_escpos`` writes to a USB printer's device file
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import qrcode
 from fpdf import FPDF
 from qrcode.constants import ERROR_CORRECT_M
 
 from kiosk.core.cards import normalise, printable
-from kiosk.core.errors import InvalidInput, N_, NotFound
+from kiosk.core.errors import N_, InvalidInput, NotFound
 from kiosk.core.files import atomic_output
 from kiosk.core.pdf_fonts import add_fonts, fit_text, single_font, unprintable
 from kiosk.core.settings import Settings
@@ -247,7 +247,7 @@ def _raster(text: str, font_path: Path) -> bytes:
     size = NAME_DOTS
     while True:
         font = ImageFont.truetype(str(font_path), size)
-        left, top, right, bottom = font.getbbox(text)
+        left, top, right, bottom = map(int, font.getbbox(text))  # whole dots (FreeType's are already)
         if right - left <= LINE_DOTS or size <= 16:
             break
         size -= 4

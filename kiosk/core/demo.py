@@ -17,7 +17,7 @@ import functools
 import json
 import random
 from bisect import bisect
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from kiosk.core import cards, search
@@ -26,9 +26,9 @@ from kiosk.core.settings import Settings
 from kiosk.core.staff import Staff
 from kiosk.core.store import Store
 from kiosk.core.text import fold, name_tokens
-from sync.clock import PARIS
 from kiosk.core.workshops import Workshops
 from sync import protocol
+from sync.clock import PARIS
 
 WOMEN = ["Marie", "Nathalie", "Isabelle", "Sylvie", "Catherine", "Christine", "Sandrine", "Céline",
          "Aurélie", "Émilie", "Léa", "Chloé", "Manon", "Camille", "Océane", "Inès", "Jade", "Louise",
@@ -82,7 +82,7 @@ def _iso_ms(ms: int) -> str:
     seconds, milli = divmod(ms, 1000)
     day, second = divmod(seconds, 86_400)
     if day not in _DAYS:
-        _DAYS[day] = datetime.fromtimestamp(day * 86_400, timezone.utc).strftime("%Y-%m-%d")
+        _DAYS[day] = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
     hour, rest = divmod(second, 3600)
     return f"{_DAYS[day]}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}.{milli:03d}Z"
 
@@ -140,7 +140,8 @@ def _person(rng: random.Random, member_id: str, created: str, neighbourhoods: li
 def _members(store: Store, rng: random.Random, count: int, before_ms: int) -> list[dict]:
     neighbourhoods = Settings(store).get("neighbourhoods")
     taken = {row[0] for row in store.conn.execute(
-        "SELECT card_code FROM members WHERE card_code IS NOT NULL UNION SELECT card_code FROM revoked_cards")}
+        "SELECT card_code FROM members WHERE card_code IS "
+        "NOT NULL UNION SELECT card_code FROM revoked_cards")}
     three_years = 3 * 365 * 86_400_000
     stamps = sorted(before_ms - rng.randrange(three_years) for _ in range(count))
     this_year = store.now().year
@@ -252,7 +253,7 @@ def _write_visits(store: Store, rng: random.Random, rows: list[tuple]) -> None:
     events = []
     settings = Settings(store)
     # each reason's national categories as a check-in sends them, as JSON (null for none)
-    categories = {code: tuple("null" if c is None else f'"{c}"' for c in settings.reason_categories(code))
+    categories = {code: tuple("null" if c is None else f'"{c}"' for c in settings.reason_categories(code) or (None, None))
                   for code in settings.reason_codes()}
     for visit_id, occurred_at, member_id, reason, role, _who in rows:
         member = "null" if member_id is None else f'"{member_id}"'
@@ -323,7 +324,7 @@ def _workshops(store: Store, rng: random.Random, member_ids: list[str], staff: l
                 continue
             for slot, hour in enumerate((10, 14)):
                 index = (offset * 2 + slot) % len(CATALOGUE)
-                start = datetime.combine(day, time(hour), tzinfo=PARIS).astimezone(timezone.utc)
+                start = datetime.combine(day, time(hour), tzinfo=PARIS).astimezone(UTC)
                 full = made["waitlisted"] == 0 and start > now and index == 1
                 _session(workshops, store, rng, created[index], start, CATALOGUE[index][5], full,
                          member_ids, staff, made)

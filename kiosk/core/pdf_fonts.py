@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
@@ -60,8 +60,9 @@ def font_files() -> tuple[Path, Path]:
 def fallback_fonts() -> tuple[tuple[Path, Path | None], ...]:
     """(regular, bold or None) of every fallback font installed, in the order
     tried (looked up once a process: fonts are installed with the program)."""
-    chain = [(_NOTO / f"NotoSans{script}-Regular.ttf", _NOTO / f"NotoSans{script}-Bold.ttf")
-             for script in PREFERRED_SCRIPTS]
+    chain: list[tuple[Path, Path | None]] = [
+        (_NOTO / f"NotoSans{script}-Regular.ttf", _NOTO / f"NotoSans{script}-Bold.ttf")
+        for script in PREFERRED_SCRIPTS]
     chain.append((CJK_FALLBACK, None))
     taken = {regular for regular, _bold in chain} | set(font_files())
     for regular in sorted(_NOTO.glob("NotoSans*-Regular.ttf")):
@@ -71,7 +72,7 @@ def fallback_fonts() -> tuple[tuple[Path, Path | None], ...]:
                  for regular, bold in chain if regular.is_file())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cmap(path: Path) -> frozenset[int]:
     font = TTFont(str(path), lazy=True)
     try:
@@ -129,7 +130,7 @@ def add_fonts(pdf: FPDF, texts: Iterable[str] | None = None) -> str:
     pdf.add_font(FAMILY, "", str(regular))
     pdf.add_font(FAMILY, "B", str(bold))
     if texts is None:
-        chain = [(path, None) for _name, path in FALLBACKS if path.is_file()]
+        chain: list[tuple[Path, Path | None]] = [(path, None) for _name, path in FALLBACKS if path.is_file()]
     else:
         chain = plan(texts)[0]
     fallbacks = []

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime, time, timedelta
+from typing import overload
 
-from kiosk.core.errors import InvalidInput, N_
+from kiosk.core.errors import N_, InvalidInput
 from sync import protocol
 from sync.clock import PARIS
 
@@ -39,6 +40,10 @@ def _bad_date(field: str, text: str) -> InvalidInput:
     )
 
 
+@overload
+def bounds(start: date, end: date) -> tuple[str, str]: ...
+@overload
+def bounds(start: date | None, end: date | None) -> tuple[str | None, str | None]: ...
 def bounds(start: date | None, end: date | None) -> tuple[str | None, str | None]:
     """UTC ISO bounds of the days ``start``..``end`` (both included) in Paris;
     None leaves that side open. Refuses a start after the end."""
@@ -88,7 +93,7 @@ def local_text(stored: str | None) -> str:
         # Paris is a whole number of hours off UTC, so only the hour needs
         # converting, once per hour seen: exports of years of visits stay quick
         return f"{_local_hour(stored[:13])}:{stored[14:16]}"
-    return local(stored).strftime("%d/%m/%Y %H:%M")
+    return protocol.parse_utc(stored).astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
 
 
 @functools.lru_cache(maxsize=4096)

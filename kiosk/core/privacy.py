@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from kiosk.core import registrations, search
-from kiosk.core.errors import InvalidInput, N_
+from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.members import Members, check_actor
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
@@ -57,7 +57,7 @@ class Privacy:
         check_actor(actor)
         with self.store.transaction():
             self._erase(member_id, actor, why="request")
-        return self.store.one("SELECT * FROM members WHERE id = ?", (member_id,))
+        return self.store.query("SELECT * FROM members WHERE id = ?", (member_id,))[0]
 
     def _erase(self, member_id: str, actor: dict | None, why: str, unlink_visits: bool = True) -> None:
         """The erasure itself, inside the caller's transaction. ``unlink_visits``
@@ -71,7 +71,7 @@ class Privacy:
         if member["card_code"]:
             conn.execute("INSERT INTO revoked_cards (card_code, member_id, reason, revoked_at) "
                          "VALUES (?, ?, 'erased', ?)", (member["card_code"], member_id, now))
-        self.store.db["members"].update(member_id, {**WIPED, "updated_at": now, "erased_at": now})
+        self.store.db.table("members").update(member_id, {**WIPED, "updated_at": now, "erased_at": now})
         if unlink_visits:
             conn.execute("UPDATE visits SET member_id = NULL WHERE member_id = ?", (member_id,))
         search.unindex_member(conn, member_id)
@@ -137,7 +137,8 @@ class Privacy:
             "SELECT m.id, m.first_name, m.last_name, m.created_at, m.last_seen_at FROM members m "
             "WHERE m.erased_at IS NULL AND coalesce(m.last_seen_at, m.created_at) < :cutoff "
             "AND m.created_at < :cutoff "
-            "AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.member_id = m.id AND r.updated_at >= :cutoff) "
+            "AND NOT EXISTS (SELECT 1 FROM registrations r WHERE "
+            "r.member_id = m.id AND r.updated_at >= :cutoff) "
             "AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.member_id = m.id AND a.marked_at >= :cutoff) "
             "ORDER BY coalesce(m.last_seen_at, m.created_at)", {"cutoff": cutoff})
 

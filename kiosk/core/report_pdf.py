@@ -18,7 +18,7 @@ from babel.dates import format_date
 from fpdf import FPDF
 
 from kiosk.core import period
-from kiosk.core.errors import InvalidInput, N_
+from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.exports import GENDERS_FR
 from kiosk.core.files import atomic_output
 from kiosk.core.members import age_band_of
@@ -99,7 +99,8 @@ def _by_period(visits: list[dict], start: date, end: date) -> list[tuple[str, in
     """Visits by week (Monday first), month or year; empty ones are listed
     too: a quiet week is a figure."""
     unit = period_unit(start, end)
-    counts = Counter(_bucket(period.local(v["occurred_at"]).date(), unit) for v in visits)
+    counts = Counter(_bucket(protocol.parse_utc(v["occurred_at"]).astimezone(period.PARIS).date(), unit)
+                     for v in visits)
     rows, key = [], _bucket(start, unit)
     while key <= end:
         rows.append((_label(key, unit), counts[key]))
@@ -109,8 +110,8 @@ def _by_period(visits: list[dict], start: date, end: date) -> list[tuple[str, in
 
 def _member_figures(store: Store, start: date, end: date) -> dict[str, Any]:
     low, high = period.bounds(start, end)
-    new = store.one("SELECT count(*) AS n FROM members WHERE created_at >= ? AND created_at < ?",
-                    (low, high))["n"]
+    new = store.query("SELECT count(*) AS n FROM members WHERE created_at >= ? AND created_at < ?",
+                    (low, high))[0]["n"]
     active = store.query(
         "SELECT birth_year, age_band, age_band_year, gender, qpv FROM members WHERE id IN ("
         " SELECT member_id FROM visits WHERE occurred_at >= ? AND occurred_at < ? AND member_id IS NOT NULL"
@@ -131,19 +132,19 @@ def _member_figures(store: Store, start: date, end: date) -> dict[str, Any]:
 
 def _workshop_figures(store: Store, start: date, end: date) -> dict[str, Any]:
     condition, params = period.where("s.starts_at", start, end)
-    row = store.one(
+    row = store.query(
         "SELECT count(DISTINCT s.workshop_id) AS workshops, count(*) AS sessions, "
         "coalesce(sum(s.capacity), 0) AS capacity, "
         "coalesce(sum((SELECT count(*) FROM attendance a WHERE a.session_id = s.id AND a.present = 1)), 0) "
         "AS presences, "
         "coalesce(sum((SELECT count(*) FROM attendance a WHERE a.session_id = s.id AND a.present = 1 "
         "AND a.walk_in = 1)), 0) AS walk_ins "
-        f"FROM sessions s WHERE s.cancelled_at IS NULL AND {condition}", params)
-    cancelled = store.one(f"SELECT count(*) AS n FROM sessions s WHERE s.cancelled_at IS NOT NULL AND {condition}",
-                          params)["n"]
-    people = store.one(
+        f"FROM sessions s WHERE s.cancelled_at IS NULL AND {condition}", params)[0]
+    cancelled = store.query(f"SELECT count(*) AS n FROM sessions s WHERE s.cancelled_at IS NOT NULL AND {condition}",
+                          params)[0]["n"]
+    people = store.query(
         "SELECT count(DISTINCT a.member_id) AS n FROM attendance a JOIN sessions s ON s.id = a.session_id "
-        f"WHERE a.present = 1 AND s.cancelled_at IS NULL AND {condition}", params)["n"]
+        f"WHERE a.present = 1 AND s.cancelled_at IS NULL AND {condition}", params)[0]["n"]
     fill = round(100 * row["presences"] / row["capacity"]) if row["capacity"] else None
     return {**row, "cancelled": cancelled, "participants": people, "fill_percent": fill}
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from kiosk.core import cards
 from kiosk.core.text import name_tokens, words
@@ -233,10 +234,10 @@ class Word:
             "SELECT DISTINCT token FROM token_variants WHERE token > ? AND token < ? ORDER BY token "
             f"LIMIT {MERGE_AT_MOST + 1}", (word, word + _TOP))]
 
-    def tiers(self) -> list[tuple[int, list[str] | None, str, list]]:
+    def tiers(self) -> list[tuple[int, list[str] | None, str, list[Any]]]:
         """(rank, its tokens or None when too many to list, SQL condition,
         parameters) from the best rank to the worst."""
-        tiers = [(EXACT, [self.word], "token = ?", [self.word])]
+        tiers: list[tuple[int, list[str] | None, str, list[Any]]] = [(EXACT, [self.word], "token = ?", [self.word])]
         if self.longer:
             tokens = self.longer if len(self.longer) <= MERGE_AT_MOST else None
             tiers.append((PREFIX, tokens, "token > ? AND token < ?", [self.word, self.word + _TOP]))
@@ -252,9 +253,10 @@ class Word:
             return PREFIX
         return TYPO if token in self._typo_set else None
 
-    def best_rank(self, names: str) -> int | None:
-        """This word's best rank among a member's tokens (``names``)."""
-        return min((rank for rank in map(self.rank, names.split()) if rank is not None), default=None)
+    def best_rank(self, names: str) -> int:
+        """This word's best rank among a member's tokens (``names``), which
+        must bear a match for it (as every member ``ranked`` yields does)."""
+        return min(rank for rank in map(self.rank, names.split()) if rank is not None)
 
     def size(self, conn: sqlite3.Connection) -> int:
         """Roughly how many rows match: the rarest word drives. Counting
@@ -289,7 +291,7 @@ def _by_recency(conn: sqlite3.Connection, tokens: list[str] | None, where: str, 
     yield from conn.execute(sql, arguments)
 
 
-def ranked(conn: sqlite3.Connection, word: Word, others: list[Word] = ()) -> Iterator[tuple[int, str, str, str]]:
+def ranked(conn: sqlite3.Connection, word: Word, others: Sequence[Word] = ()) -> Iterator[tuple[int, str, str, str]]:
     """(rank, seen, member_id, names) of the members matching ``word`` (and
     bearing a match for each of ``others``), best first, each member once;
     lazy, so taking the first few reads little."""

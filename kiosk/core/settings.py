@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
-from kiosk.core.errors import InvalidInput, N_
+from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.store import Store
 from sync import protocol
 
@@ -48,7 +49,7 @@ REASON_KEPT_KEYS = ("cra_theme", "domain", "asks_body")
 #: The bodies a resident may name after a reason that asks: code, words
 #: (a gettext msgid), pictogram, and the administrative domain it gives the
 #: visit (docs/funder-figures.md). « Autre chose » gives none.
-BODIES = [
+BODIES: list[dict[str, Any]] = [
     {"code": "caf", "label": N_("La CAF"), "icon": "family_restroom", "domain": "social_sante"},
     {"code": "impots", "label": N_("Les impôts"), "icon": "account_balance", "domain": "argent_impots"},
     {"code": "sante", "label": N_("La santé, la carte Vitale"), "icon": "local_hospital", "domain": "social_sante"},

@@ -27,6 +27,7 @@ first setup). A volunteer cannot manage people.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import json
@@ -35,7 +36,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from kiosk.core.errors import Conflict, InvalidInput, Locked, N_, NotFound
+from kiosk.core.errors import N_, Conflict, InvalidInput, Locked, NotFound
 from kiosk.core.store import Store
 from sync.protocol import new_id, parse_utc, utc_iso
 
@@ -112,7 +113,7 @@ class Staff:
             self._require_manager(actor)
             self._refuse_shared_pin(pin, except_id=None)
             now = self.store.now_iso()
-            self.store.db["staff"].insert({
+            self.store.db.table("staff").insert({
                 "id": person_id, "name": name, "role": role, "pin_salt": salt,
                 "pin_hash": pin_hash, "pin_params": SCRYPT_PARAMS, "active": 1,
                 "created_at": now, "updated_at": now,
@@ -128,7 +129,7 @@ class Staff:
             self._require_manager(actor)
             person = self._active(staff_id)
             self._refuse_shared_pin(pin, except_id=staff_id, field="new_pin")
-            self.store.db["staff"].update(staff_id, {
+            self.store.db.table("staff").update(staff_id, {
                 "pin_salt": salt, "pin_hash": pin_hash, "pin_params": SCRYPT_PARAMS,
                 "updated_at": self.store.now_iso()})
             self.store.audit(actor, "staff.reset_pin", staff_id=staff_id, name=person["name"])
@@ -142,7 +143,7 @@ class Staff:
                 raise Conflict("staff_id", N_("Impossible : c'est le dernier salarié actif."),
                                "the last active staff member cannot be deactivated",
                                value=staff_id)
-            self.store.db["staff"].update(staff_id, {"active": 0,
+            self.store.db.table("staff").update(staff_id, {"active": 0,
                                                      "updated_at": self.store.now_iso()})
             self.store.audit(actor, "staff.deactivate", staff_id=staff_id, name=person["name"])
 
@@ -203,7 +204,7 @@ class Staff:
         with self.store.transaction():
             if person:
                 self._save_attempts(0, 0, None)
-                self.store.db["staff"].update(person["id"], {"last_login_at": self.store.now_iso()})
+                self.store.db.table("staff").update(person["id"], {"last_login_at": self.store.now_iso()})
                 self.store.audit(person, "staff.login", role=person["role"])
                 return person
             if locking:
@@ -252,7 +253,7 @@ class Staff:
 
     # ------------------------------------------------------------ audit
 
-    def audit_log(self, limit: int = 200, offset: int = 0) -> list[dict]:
+    def audit_log(self, limit: int = 200, offset: int = 0) -> builtins.list[dict]:
         """What was done in the PIN modes, newest first: at, actor_id,
         actor_name, action, detail (a dict)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:

@@ -15,15 +15,17 @@ DomainError before anything is kept.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, time, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from kiosk.core import attendance, registrations
-from kiosk.core.errors import Conflict, InvalidInput, N_, NotFound
+from kiosk.core.errors import N_, Conflict, InvalidInput, NotFound
 from kiosk.core.staff import check_actor
 from kiosk.core.store import Store
 from sync.clock import PARIS
 from sync.protocol import THEMES, new_id, parse_utc, utc_iso
+
 MAX_CAPACITY = 500
 MAX_WEEKS = 52
 MAX_DURATION = timedelta(hours=24)
@@ -81,7 +83,7 @@ def _moment(field: str, value: Any) -> datetime:
         except ValueError:
             pass
     elif isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     raise InvalidInput(field, N_("Date ou heure invalide."),
                        "must be an aware datetime or an ISO 8601 time with an offset", value=value)
 
@@ -113,14 +115,14 @@ def _paris_week_end(moment: datetime) -> datetime:
     """Next Monday 00:00 in Paris after ``moment``, as UTC."""
     local = moment.astimezone(PARIS)
     monday = local.date() + timedelta(days=7 - local.weekday())
-    return datetime.combine(monday, time(0), tzinfo=PARIS).astimezone(timezone.utc)
+    return datetime.combine(monday, time(0), tzinfo=PARIS).astimezone(UTC)
 
 
 def _same_wall_clock(moment: datetime, weeks: int) -> datetime:
     """``moment`` plus whole weeks at the same Paris wall-clock time (so a
     14:00 workshop stays at 14:00 across the DST change)."""
     local = moment.astimezone(PARIS).replace(tzinfo=None) + timedelta(weeks=weeks)
-    return local.replace(tzinfo=PARIS).astimezone(timezone.utc)
+    return local.replace(tzinfo=PARIS).astimezone(UTC)
 
 
 class Workshops:
@@ -139,7 +141,7 @@ class Workshops:
     def create_workshop(self, title: str, theme: str, description: str = "",
                         facilitator: str | None = None, place: str | None = None,
                         actor: dict | None = None) -> dict:
-        row = {
+        row: dict[str, Any] = {
             "id": new_id(),
             "title": _text("title", title, 200),
             "theme": _theme(theme),
@@ -149,7 +151,7 @@ class Workshops:
         }
         with self._change(actor):
             now = self.store.now_iso()
-            self.store.db["workshops"].insert(dict(row, created_at=now, updated_at=now))
+            self.store.db.table("workshops").insert(dict(row, created_at=now, updated_at=now))
             self._emit_workshop("workshop.created", row)
             registrations.audit(self.store, actor, "workshop.create", workshop_id=row["id"],
                                 title=row["title"])
@@ -173,7 +175,7 @@ class Workshops:
             changes = {k: v for k, v in cleaned.items() if current[k] != v}
             if not changes:
                 return current
-            self.store.db["workshops"].update(
+            self.store.db.table("workshops").update(
                 workshop_id, dict(changes, updated_at=self.store.now_iso()))
             self._emit_workshop("workshop.updated", dict(current, **changes))
             registrations.audit(self.store, actor, "workshop.update", workshop_id=workshop_id,
@@ -233,7 +235,7 @@ class Workshops:
     def _insert_session(self, workshop_id: str, start: datetime, end: datetime, capacity: int,
                         place: str | None, series_id: str | None) -> str:
         session_id, now = new_id(), self.store.now_iso()
-        self.store.db["sessions"].insert({
+        self.store.db.table("sessions").insert({
             "id": session_id, "workshop_id": workshop_id, "starts_at": utc_iso(start),
             "ends_at": utc_iso(end), "capacity": capacity, "place": place,
             "series_id": series_id, "cancelled_at": None, "created_at": now, "updated_at": now,
@@ -251,7 +253,7 @@ class Workshops:
         refused; more places go to the waitlist, first come first served."""
         with self._change(actor):
             current = self._live_session(session_id)
-            new = {
+            new: dict[str, Any] = {
                 "starts_at": current["starts_at"] if starts_at is _UNSET
                 else utc_iso(_moment("starts_at", starts_at)),
                 "ends_at": current["ends_at"] if ends_at is _UNSET
@@ -274,7 +276,7 @@ class Workshops:
                    if value != current["own_place" if key == "place" else key]}
         if not changes:
             return
-        self.store.db["sessions"].update(
+        self.store.db.table("sessions").update(
             current["id"], dict(changes, updated_at=self.store.now_iso()))
         if changes.keys() - {"place"}:
             # the event carries no place: a move of room alone is not the hub's news
@@ -296,7 +298,7 @@ class Workshops:
             self._live_session(session_id)
             people = registrations.of_session(self.store, session_id)
             now = self.store.now_iso()
-            self.store.db["sessions"].update(session_id, {"cancelled_at": now, "updated_at": now})
+            self.store.db.table("sessions").update(session_id, {"cancelled_at": now, "updated_at": now})
             self.store.emit("session.cancelled", {"session_id": session_id})
             registrations.audit(self.store, actor, "session.cancel", session_id=session_id,
                                 told=len(people))
