@@ -43,7 +43,8 @@ def fill(store: Store, members: int, visits: int) -> list[str]:
             [(mid, f"Prénom{n}", f"Nom{n}", rng.randint(1940, 2010), rng.choice(["woman", "man"]),
               rng.random() < 0.4, new_code(), utc_iso(start), utc_iso(start)) for n, mid in enumerate(ids)])
         store.conn.executemany(
-            "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role) VALUES (?, ?, ?, ?, 'resident')",
+            "INSERT INTO visits (id, occurred_at, member_id, reason, "
+            "recorded_by_role) VALUES (?, ?, ?, ?, 'resident')",
             [(new_id(), utc_iso(start + timedelta(minutes=rng.randint(0, 730 * 24 * 60))),
               rng.choice(ids) if rng.random() < 0.8 else None, rng.choice(REASONS)) for _ in range(visits)])
     return ids

@@ -261,7 +261,8 @@ def _run(args: argparse.Namespace, workdir: Path) -> None:
     print(f"PDF report, all centres (HTTP, median): {statistics.median(pdf):.0f} ms")
     print("funders' exports, all centres (HTTP, medians): "
           + ", ".join(f"{name} {ms:.0f}" for name, ms in funder_files.items()) + " (ms)")
-    print(f"report queries alone, in process (median of {args.runs}): {statistics.median(in_process[0]):.0f} ms "
+    print("report queries alone, in process (median of "
+          f"{args.runs}): {statistics.median(in_process[0]):.0f} ms "
           f"one after the other, {statistics.median(in_process[1]):.0f} ms as the pages run them")
     print("  " + ", ".join(f"{name} {ms:.0f}" for name, ms in breakdown.items()) + " (ms, medians)")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

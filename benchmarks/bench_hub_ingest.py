@@ -11,8 +11,9 @@ For each database and batch size it prints the median of several runs of:
   raw      the driver's executemany INSERT … ON CONFLICT DO NOTHING of the
            same rows into a table of the same shape, one commit a batch
 and the ratios http/raw and ingest/raw, and the hub process's CPU time per
-event in the http runs (a steadier figure than rates on a shared machine). A last line compares raw inserts with
-time-ordered (UUIDv7) keys against random UUIDv4 keys.
+event in the http runs (a steadier figure than rates on a shared machine).
+A last line compares raw inserts with time-ordered (UUIDv7) keys against
+random UUIDv4 keys.
 
 The PostgreSQL cluster is a throwaway one (initdb + pg_ctl in a temp dir, as
 the tests start it), with fsync off: its figures compare code paths, they are
@@ -163,7 +164,8 @@ def measure(label: str, db_url: str, runs: int, log_dir: Path) -> list[tuple]:
             results.append((label, size, medians))
             print(f"{label:<10} batch {size:>5}: http {medians['http']:>9,.0f} ev/s   "
                   f"ingest {medians['ingest']:>9,.0f} ev/s   raw {medians['raw']:>9,.0f} ev/s   "
-                  f"http/raw {medians['http'] / medians['raw']:.2f}   ingest/raw {medians['ingest'] / medians['raw']:.2f}   "
+                  f"http/raw {medians['http'] / medians['raw']:.2f}   "
+                  f"ingest/raw {medians['ingest'] / medians['raw']:.2f}   "
                   f"hub CPU {medians['cpu']:.0f} µs/event",
                   flush=True)
         ordered = statistics.median(run_raw(engine, device["centre_id"], make_events(20_000), 1000) for _ in range(runs))

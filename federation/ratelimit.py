@@ -3,9 +3,10 @@ earn a minute at the doors a stranger can knock on.
 
 The doors are sign-in (``POST /login``), enrolment (``POST /api/v1/enrol``),
 the batches (``POST /api/v1/batches``, whose token is checked on every
-request) and the metrics (``GET /metrics``, federation.metrics). Each client address has a token bucket of ``per_minute`` tokens,
-refilled continuously. A request takes a token before anything else is done
-(no body read, no database); the token is given back unless the answer was a
+request) and the metrics (``GET /metrics``, federation.metrics). Each client
+address has a token bucket of ``per_minute`` tokens, refilled continuously.
+A request takes a token before anything else is done (no body read, no
+database); the token is given back unless the answer was a
 refusal of who the caller is (401, 403; at sign-in a 429 too). So a guesser gets
 ``per_minute`` guesses a minute and then cheap 429s, while devices and staff
 whose credentials are right never spend anything, however many they are

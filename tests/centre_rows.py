@@ -74,7 +74,8 @@ def fill(store: Store) -> None:
         visit(store, "2026-12-31T22:59:00.000Z", MALLORY, "demarches")
         visit(store, "2026-12-31T23:01:00.000Z", JEAN, "demarches")
         store.conn.execute(
-            "INSERT INTO workshops (id, title, theme, description, facilitator, place, created_at, updated_at) "
+            "INSERT INTO workshops (id, title, theme, description, "
+            "facilitator, place, created_at, updated_at) "
             "VALUES (?, 'Atelier numérique : « e-mail »', 'numerique', '', 'Karim', 'Salle 2', "
             "'2026-11-01T08:00:00.000Z', '2026-11-01T08:00:00.000Z')",
             (WORKSHOP,),

@@ -28,7 +28,8 @@ def dump(path) -> dict[str, list[tuple]]:
     conn = sqlite3.connect(path)
     try:
         tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+            "SELECT name FROM sqlite_master WHERE type = "
+            "'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
         return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall() for t in tables}
     finally:
         conn.close()

@@ -68,7 +68,8 @@ def tables_content(db_url: str) -> dict[str, tuple[int, str]]:
         names = [row[0] for row in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
         return {name: conn.execute(
-            f'SELECT count(*), md5(coalesce(string_agg(t::text, \'|\' ORDER BY t::text), \'\')) FROM "{name}" t'
+            "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+            f'FROM "{name}" t'
         ).fetchone() for name in names}
 
 

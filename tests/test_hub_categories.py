@@ -72,8 +72,10 @@ def test_step_7_gives_the_visits_held_their_default_reason_s_categories(hub_db_u
         conn.execute(sa.text("INSERT INTO centres (id, name, created_at) VALUES ('c1', 'C', 'x')"))
         conn.execute(sa.text(
             "INSERT INTO p_visit_counts (centre_id, day, reason, recorded_by, visits) VALUES "
-            "('c1', '2026-03-02', 'demarches', 'resident', 3), ('c1', '2026-03-02', 'demarches', 'staff', 2), "
-            "('c1', '2026-03-02', 'permanence', 'staff', 4), ('c1', '2026-03-02', 'accueil', 'resident', 5), "
+            "('c1', '2026-03-02', 'demarches', 'resident', 3), "
+            "('c1', '2026-03-02', 'demarches', 'staff', 2), "
+            "('c1', '2026-03-02', 'permanence', 'staff', 4), "
+            "('c1', '2026-03-02', 'accueil', 'resident', 5), "
             "('c1', '2026-03-03', 'autre', 'resident', 1)"))
     assert store.migrate(engine) == store.LATEST_VERSION
     with engine.connect() as conn:

@@ -210,7 +210,8 @@ def test_step_3_turns_v2_visits_into_presence_and_spans(hub_db_url):
             "('c1', 'm1', '25-54', TRUE, '2026-01-01', 'x'), ('c1', 'm2', '65+', FALSE, NULL, 'x'), "
             "('c2', 'm1', '16-24', NULL, NULL, 'x'), ('c2', 'm3', '16-24', NULL, NULL, 'x')"))
         conn.execute(sa.text(
-            "INSERT INTO p_visits (centre_id, visit_id, member_id, day, reason, recorded_by, as_of) VALUES "
+            "INSERT INTO p_visits (centre_id, visit_id, "
+            "member_id, day, reason, recorded_by, as_of) VALUES "
             "('c1', 'v1', 'm1', '2026-01-02', 'accueil', 'staff', 'x'), "
             "('c1', 'v2', 'm1', '2026-01-02', 'accueil', 'staff', 'x'), "
             "('c1', 'v3', 'm1', '2026-03-02', 'accueil', 'staff', 'x'), "
