@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DB ?= demo/accueil-demo.db
 
-.PHONY: run test setup setup-test demo hub bench bundle clean i18n
+.PHONY: run test lint setup setup-test demo hub bench bundle clean i18n
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ run: setup $(DEMO_DB)
 
 test: setup-test
 	$(PY) -m pytest
+
+# ruff's rules and its formatting, then mypy (strict on sync/): settings in
+# pyproject.toml; a few seconds once mypy's cache is warm
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 hub: setup
 	$(VENV)/bin/federation serve --db sqlite:///demo/federation.db
