@@ -47,10 +47,10 @@ from sync.i18n import N_, French
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
-#: (connect, read) seconds. The read timeout covers the hub validating and
-#: committing one batch; beyond it the batch is sent again and deduplicated.
 #: requests' timeout: seconds, or (to connect, to read)
 Timeout = float | tuple[float, float]
+#: (connect, read) seconds. The read timeout covers the hub validating and
+#: committing one batch; beyond it the batch is sent again and deduplicated.
 DEFAULT_TIMEOUT: Timeout = (5.0, 60.0)
 #: A hub asking to come back later than this ends the push instead of holding
 #: the lock (and the staff's patience); the scheduler tries again later.
