@@ -13,7 +13,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 # the displays of docs/ui.md: size and density (the higher end of its range)
-DISPLAYS="800x480@133 1024x600@170 1280x720@210 720x1280@210 1280x800@150 1920x1080@150 1080x1920@100"
+DISPLAYS=(800x480@133 1024x600@170 1280x720@210 720x1280@210 1280x800@150 1920x1080@150 1080x1920@100)
 
 "$KIOSK" demo --db "$WORK/demo.db" --members 60 --visits 200 >/dev/null
 for screen in home checkin reason confirmation workshops workshop first_visit consent card pin \
@@ -22,12 +22,12 @@ for screen in home checkin reason confirmation workshops workshop first_visit co
 done
 "$KIOSK" screenshot --db "$WORK/demo.db" --screen home --lang ar --out "$HERE/images/home-ar.png" >/dev/null
 
-for display in $DISPLAYS; do
+for display in "${DISPLAYS[@]}"; do
     "$KIOSK" screenshot --db "$WORK/demo.db" --screen all --lang fr,en,ar \
         --size "${display%@*}" --dpi "${display#*@}" --out "$WORK/shots" >/dev/null
 done
 
-"$PYTHON" - "$WORK/shots" "$HERE/images" $DISPLAYS <<'EOF'
+"$PYTHON" - "$WORK/shots" "$HERE/images" "${DISPLAYS[@]}" <<'EOF'
 """Contact sheets: a row a screen, a column a display, each picture scaled to
 one height and labelled; palette PNGs so the three stay a few MB in all."""
 import sys
