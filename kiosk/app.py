@@ -55,7 +55,7 @@ class KioskApp(App):
     languages = ListProperty(["fr", "en", "ar"])
     pin_mode = BooleanProperty(False)
     """True while a volunteer or staff PIN mode is open: Escape and closing
-    the window work again (issue 6 sets it)."""
+    the window work again (kiosk.ui.mode sets it)."""
     sync_state = StringProperty("")
     """The background sync's state ("idle", "syncing", "offline", …) and its
     last result in plain French words, for the staff screens."""
@@ -85,7 +85,7 @@ class KioskApp(App):
         # tests and screenshots get no engine unless they hand one in
         self.speaker = speaker if speaker is not None else Speaker("espeak-ng" if kiosk_mode else None)
         self.scanner = ScanBurst()
-        self.mode = Mode(self)  # issue 6: who is signed in with a PIN, if anyone
+        self.mode = Mode(self)  # who is signed in with a PIN, if anyone
         self.flow: dict[str, Any] = {}
         self.screen_classes: list[tuple[str, str]] = list(SCREENS)
         self.last_activity = monotonic()

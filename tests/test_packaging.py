@@ -548,7 +548,7 @@ def test_data_dir_can_be_named_without_being_made(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the bundle itself
 
-# CI builds the bundle (issue 7); a developer in a hurry may skip its ~2 minutes
+# CI builds the bundle; a developer in a hurry may skip its ~2 minutes
 bundle_only = pytest.mark.skipif(bool(os.environ.get("ACCUEIL_SKIP_BUNDLE")),
                                  reason="ACCUEIL_SKIP_BUNDLE is set: the bundle is not built")
 

@@ -194,7 +194,7 @@ def _v1(conn: sqlite3.Connection) -> None:
 
 
 def _v2(conn: sqlite3.Connection) -> None:
-    """Search recency leaves the check-in's transaction (issue 2): a visit no
+    """Search recency leaves the check-in's transaction: a visit no
     longer updates ``members.last_seen_at`` and ``member_tokens.seen`` (four
     B-trees); ``search.refresh_recency`` applies the visits past a watermark
     before anything reads recency. Everything recorded so far was applied."""
@@ -209,13 +209,13 @@ def _v2(conn: sqlite3.Connection) -> None:
 
 
 def _v3(conn: sqlite3.Connection) -> None:
-    """The outbox's sent watermark (issue 5) and no index of state on the
-    queue (issue 2): the outbox's version 2, see sync/outbox.py."""
+    """The outbox's sent watermark and no index of state on the
+    queue (fewer B-trees a check-in writes): the outbox's version 2, see sync/outbox.py."""
     outbox.migrate(conn, target=2)
 
 
 def _v4(conn: sqlite3.Connection) -> None:
-    """Fewer B-trees written by every check-in (issue 2). The outbox loses
+    """Fewer B-trees written by every check-in. The outbox loses
     AUTOINCREMENT and its unique index of event_id (see sync/outbox.py).
     Visits lose the unique index of their id, which no query reads (visits
     are read by time or by member) and which only guarded what time-ordered
@@ -244,7 +244,7 @@ def _v4(conn: sqlite3.Connection) -> None:
 
 
 def _v5(conn: sqlite3.Connection) -> None:
-    """One B-tree fewer for every check-in (issue 2): visits lose their index
+    """One B-tree fewer for every check-in: visits lose their index
     of member_id. A member's visits sit at random places in it, so each
     check-in dirtied a page of its own there (a third of the check-in's
     database time on 1,000,000 visits). What read a member's visits reads
@@ -257,7 +257,7 @@ def _v5(conn: sqlite3.Connection) -> None:
 
 def _v6(conn: sqlite3.Connection) -> None:
     """The member search reads a word's members in recency order from the
-    table itself, and checks a query's other words on the row (issue 2):
+    table itself, and checks a query's other words on the row:
     member_tokens is keyed (token, seen, member_id) and holds ``names``,
     every token of its member (see kiosk/core/search.py). The worst
     multi-word queries went from about 6 ms to under 1."""

@@ -82,7 +82,7 @@ def unindex_member(conn: sqlite3.Connection, member_id: str) -> None:
 
 # ---------------------------------------------------------------- recency
 #
-# A check-in writes its visit and event only (issue 2: the fewest B-trees in
+# A check-in writes its visit and event only (the fewest B-trees in
 # the durable transaction). The member's last contact (``members.last_seen_at``)
 # and the search's recency (``member_tokens.seen``) are derived from visits:
 # ``refresh_recency`` applies every visit past the ``recency.visits_applied``

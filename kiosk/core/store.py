@@ -155,7 +155,7 @@ def connect(path: str) -> sqlite3.Connection:
 class Transaction:
     """``Store.transaction()``'s context manager. A class rather than a
     generator: every check-in enters one, and contextlib's generator
-    machinery cost it 6-10 µs of its ~160 (issue 2's benchmark)."""
+    machinery was a measurable share of its time."""
 
     __slots__ = ("store", "_savepoint")
 

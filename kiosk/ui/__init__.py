@@ -16,7 +16,7 @@ SCREENS = [
     ("first_visit", "kiosk.ui.first_visit:FirstVisitScreen"),
     ("consent", "kiosk.ui.consent:ConsentScreen"),
     ("card", "kiosk.ui.card:CardScreen"),
-    # volunteer and staff modes behind a PIN (issue 6; kiosk.ui.mode guards them)
+    # volunteer and staff modes behind a PIN (kiosk.ui.mode guards them)
     ("pin", "kiosk.ui.pin:PinScreen"),
     ("volunteer", "kiosk.ui.volunteer_home:VolunteerHomeScreen"),
     ("sessions_today", "kiosk.ui.volunteer_sessions:SessionsTodayScreen"),

@@ -115,7 +115,7 @@ def test_the_corner_button_asks_for_the_pin_mode(app):
     app.bind(on_pin_request=lambda *_a: asked.append(True))
     tap(app.screen("home").ids.pin)
     assert asked == [True]
-    # the PIN screen opens when one is registered (issue 6 adds it to SCREENS)
+    # the PIN screen opens when one is registered (it is in SCREENS)
     assert app.sm.current == ("pin" if app.has_screen("pin") else "home")
 
 
