@@ -31,7 +31,7 @@ MAX_FAILURES_PER_CLIENT = 20
 FAILURE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
 
-# scrypt cost: n=2**14, r=8 takes ~50 ms and 16 MiB, as OWASP suggests for scrypt
+# scrypt cost: n=2**14, r=8 (16 MiB a hash), as OWASP suggests for scrypt
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 class UserError(ValueError):

@@ -175,7 +175,7 @@ class KioskApp(App):
                 return
             # Everything built so far lives as long as the app: move it out of
             # the collector's sight, so a full collection no longer walks every
-            # widget in the middle of a tap (p99 of a check-in: ~50 -> ~15 ms).
+            # widget in the middle of a tap (a pause a resident would feel).
             gc.collect()
             gc.freeze()
             self.warmed_up = True

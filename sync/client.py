@@ -55,16 +55,15 @@ DEFAULT_TIMEOUT: Timeout = (5.0, 60.0)
 #: A hub asking to come back later than this ends the push instead of holding
 #: the lock (and the staff's patience); the scheduler tries again later.
 MAX_RETRY_AFTER_S = 60.0
-#: Batches on the wire at once: while the hub writes one, its checker
-#: process checks the next ones and the kiosk reads and compresses more
-#: (bench_sync, the hub on the same two cores: ~30,000 events/s one at a
-#: time, ~40,000 two at a time, ~48,000 four at a time).
+#: Batches on the wire at once: while the hub writes one, it checks the
+#: next ones before taking its write lock, and the kiosk reads and
+#: compresses more (bench_sync measures the effect: docs/performance.md).
 IN_FLIGHT = 4
 MAX_IN_FLIGHT = 8
-GZIP_LEVEL = 1  # event JSON compresses ~5x even at level 1, at a fraction of the CPU
+GZIP_LEVEL = 1  # event JSON compresses well even at level 1, at a fraction of the CPU
 
 _isal_compress: Callable[[bytes, int], bytes] | None
-try:  # ISA-L's gzip: the same format as the stdlib's, a quarter of its CPU (2.2 -> 0.5 ms a batch)
+try:  # ISA-L's gzip: the same format as the stdlib's, for a fraction of its CPU
     from isal.igzip import compress as _isal_compress
 except ImportError:  # no wheel for this machine (Android): the stdlib's
     _isal_compress = None

@@ -259,8 +259,8 @@ def _v6(conn: sqlite3.Connection) -> None:
     """The member search reads a word's members in recency order from the
     table itself, and checks a query's other words on the row:
     member_tokens is keyed (token, seen, member_id) and holds ``names``,
-    every token of its member (see kiosk/core/search.py). The worst
-    multi-word queries went from about 6 ms to under 1."""
+    every token of its member (see kiosk/core/search.py), so a
+    multi-word query no longer sorts a prefix's rows before reading one."""
     conn.execute("""
         CREATE TABLE member_tokens_v6 (
             token TEXT NOT NULL,

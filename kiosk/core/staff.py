@@ -5,8 +5,8 @@ two active people never share a PIN, and ``authenticate`` tries the PIN
 against each active person's hash until one matches.
 
 PINs are hashed with ``hashlib.scrypt`` (a random 16-byte salt per person,
-n=2**14, r=8, p=1: 16 MiB and about 60 ms a hash on the kiosk's class of
-machine, see benchmarks/bench_pin.py). A 4-digit PIN cannot resist an offline
+n=2**14, r=8, p=1: 16 MiB a hash; benchmarks/bench_pin.py measures its time
+on the kiosk's class of machine). A 4-digit PIN cannot resist an offline
 search whatever the KDF; what protects it is the lockout: after 5 wrong PINs
 in a row the kiosk locks for 30 s, then 60 s, 120 s… (capped at an hour) until
 a right PIN. The lockout is per kiosk and lives in the ``pin_attempts``
