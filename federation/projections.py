@@ -19,7 +19,6 @@ from functools import lru_cache
 from itertools import chain, repeat
 from operator import itemgetter, methodcaller
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,8 +27,8 @@ from sqlalchemy.engine import Connection
 from federation import ages, taxonomies
 from federation import store as db
 from sync import protocol
+from sync.clock import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 MEMBER_ATTRIBUTE_EVENTS = ("member.created", "member.updated")
 
 

@@ -59,16 +59,6 @@ def append(conn: sqlite3.Connection, event: dict[str, Any]) -> None:
     )
 
 
-_APPEND = "INSERT INTO outbox (event_id, type, occurred_at, body) VALUES (?, ?, ?, ?)"
-
-
-def append_text(conn: sqlite3.Connection, event_id: str, kind: str, occurred_at: str, body: str) -> None:
-    """Queue an event already in its canonical text (``protocol.canonical_json``
-    of a validated event): the hot path of a caller that builds the text of a
-    known-shape event itself, and tests that it matches."""
-    conn.execute(_APPEND, (event_id, kind, occurred_at, body))
-
-
 # ---------------------------------------------------------------- the sent watermark
 #
 # A batch the hub stored or already had in full (the usual case) is marked

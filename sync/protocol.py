@@ -240,11 +240,17 @@ def age_band(birth_year: int | None, on: date | None = None) -> str:
 
 # ---------------------------------------------------------------- field checks
 
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_id(value: object) -> bool:
+    """Whether ``value`` is an id as the protocol writes them: a lowercase
+    UUID, whole (no trailing newline, no other text)."""
+    return type(value) is str and _UUID_RE.fullmatch(value) is not None
 
 
 def _uuid(value: Any) -> str | None:
-    if not isinstance(value, str) or not _UUID_RE.match(value):
+    if not isinstance(value, str) or not _UUID_RE.fullmatch(value):
         return "must be a lowercase UUID"
     return None
 
@@ -504,7 +510,7 @@ def _usual_names(event: dict) -> bool:
 
 _MISSING = object()
 _NESTED = frozenset((dict, list))
-_UUID_MATCH = _UUID_RE.match
+_UUID_MATCH = _UUID_RE.fullmatch
 _TOP_FIELDS = frozenset(("id", "type", "occurred_at", "data"))
 _JSON_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array",
                dict: "an object"}

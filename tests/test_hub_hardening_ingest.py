@@ -360,8 +360,9 @@ def test_the_kiosk_parks_what_the_hub_refused_and_marks_sent_only_what_it_holds(
     with store.transaction():
         first = store.emit("visit.recorded", visit()["data"], NOW)
         for event in (named, future):
-            outbox.append_text(store.conn, event["id"], event["type"], event["occurred_at"],
-                               protocol.canonical_json(event))
+            # queued as a tampered kiosk would: past its own validator
+            store.conn.execute("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES (?, ?, ?, ?)",
+                               (event["id"], event["type"], event["occurred_at"], protocol.canonical_json(event)))
         last = store.emit("visit.recorded", visit()["data"], NOW)
     result = client.push(store.conn, served.url, token, timeout=(5, 30))
     assert result.stored == 2 and result.parked == 2

@@ -107,6 +107,18 @@ def test_make_event_builds_a_valid_event():
     assert protocol.validate_event(event) is event
 
 
+@pytest.mark.parametrize("tail", ["\n", " ", "\r\n", "x"])
+def test_an_id_with_anything_after_it_is_no_id(tail):
+    event = protocol.make_event("visit.recorded", visit(), WHEN)
+    with pytest.raises(protocol.ProtocolError) as refused:
+        protocol.validate_event(dict(event, id=event["id"] + tail))
+    assert refused.value.field == "id"
+    with pytest.raises(protocol.ProtocolError) as refused:
+        protocol.validate_event(dict(event, data=dict(event["data"], visit_id=event["data"]["visit_id"] + tail)))
+    assert refused.value.field == "data.visit_id"
+    assert protocol.is_id(event["id"]) and not protocol.is_id(event["id"] + tail)
+
+
 @pytest.mark.parametrize("data,field", [
     ({"reason": ""}, "data.reason"),
     ({"recorded_by": "robot"}, "data.recorded_by"),

@@ -9,7 +9,6 @@ tests/test_crash.py).
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 
 from kiosk.core import period
@@ -29,7 +28,6 @@ _INSERT_ANONYMOUS = ("INSERT INTO visits (id, occurred_at, member_id, reason, re
 _INSERT_MEMBER = ("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by) "
                   "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS "
                   "(SELECT 1 FROM members WHERE id = ? AND erased_at IS NULL)")
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z").match
 
 def _iso(moment: datetime | str) -> str:
     return moment if isinstance(moment, str) else protocol.utc_iso(moment)
@@ -79,7 +77,7 @@ class Visits:
                                        f"unknown body {body!r}", value=body)
                 categories = (categories[0], BODY_DOMAINS[body] or categories[1])
             # an id we never made names no member (said below, after the actor check)
-            made_by_us = member_id is None or (type(member_id) is str and _UUID(member_id))
+            made_by_us = member_id is None or protocol.is_id(member_id)
             if actor is not None and conn.execute(_ACTIVE_STAFF, (recorder,)).fetchone() is None:
                 raise InvalidInput("actor", N_("Ce bénévole ou salarié n'a plus accès : reprenez votre code."),
                                    f"no active volunteer or staff member {recorder!r}", value=recorder)
