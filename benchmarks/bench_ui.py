@@ -148,7 +148,7 @@ def resize(db: str, runs: int) -> None:
         app.go(screen)
         timings: dict[str, list[float]] = {}
         for _run in range(runs + 1):  # the first round warms the caches up
-            for (size, dpi), (before, _dpi) in zip(RESIZES[1:] + RESIZES[:1], RESIZES):
+            for (size, dpi), (before, _dpi) in zip(RESIZES[1:] + RESIZES[:1], RESIZES, strict=True):
                 label = f"{before[0]}x{before[1]} -> {size[0]}x{size[1]}"
                 ms = relayout(app, Window, sizes, size, dpi)
                 if _run:

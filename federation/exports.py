@@ -16,11 +16,18 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from federation import pdf_fonts, taxonomies
-from federation.reports import Overview, WorkshopFigures
 from federation.formatting import (
-    age_band_label, decimal_comma, gender_label, long_date, number, percent, reason_label,
-    short_date, theme_label,
+    age_band_label,
+    decimal_comma,
+    gender_label,
+    long_date,
+    number,
+    percent,
+    reason_label,
+    short_date,
+    theme_label,
 )
+from federation.reports import Overview, WorkshopFigures
 from sync import csvsafe
 from sync.protocol import AGE_BANDS, GENDERS
 
@@ -117,7 +124,7 @@ def indicators_csv(view: Overview, centre_name: str | None) -> bytes:
 
 
 def visits_per_week_csv(view: Overview, centre_name: str | None) -> bytes:
-    rows = [["Semaine du", "Centre", "Passages"]]
+    rows: list[list[object]] = [["Semaine du", "Centre", "Passages"]]
     rows += [[short_date(monday), centre_name or ALL_CENTRES, visits] for monday, visits in view.weeks]
     return _csv_bytes(rows)
 

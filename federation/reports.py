@@ -14,18 +14,28 @@ import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from federation import ages
 from federation.store import (
-    centres, conflicts, devices, p_attendance, p_members, p_registrations, p_sessions,
-    p_presence, p_visit_categories, p_visit_counts, p_workshops,
+    centres,
+    conflicts,
+    devices,
+    p_attendance,
+    p_members,
+    p_presence,
+    p_registrations,
+    p_sessions,
+    p_visit_categories,
+    p_visit_counts,
+    p_workshops,
 )
 from sync.clock import PARIS
 from sync.protocol import ADMIN_DOMAINS, AGE_BANDS, CRA_THEMES, GENDERS, utc_iso
+
 SILENT_AFTER = timedelta(days=7)
 MAX_PERIOD_DAYS = 366 * 5
 #: the days a period may cover: a date far from these is a typing slip, and
@@ -69,7 +79,7 @@ class Period:
 
 
 def paris_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(timezone.utc)).astimezone(PARIS).date()
+    return (now or datetime.now(UTC)).astimezone(PARIS).date()
 
 
 def months_before(day: date, months: int) -> date:
@@ -184,7 +194,7 @@ def visits_by_category(conn: Connection, period: Period) -> dict[tuple[str, str]
 def category_totals(by_category: dict[tuple[str, str], int], index: int, codes) -> list[tuple[str, int]]:
     """Visits by one of the two categories (index 0: CRA theme, 1: domain),
     every code of the taxonomy in its order (zeros included), then '' (none)."""
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for key, n in by_category.items():
         totals[key[index]] += n
     return [(code, totals[code]) for code in codes] + [("", totals[""])]
@@ -293,17 +303,17 @@ class Participants:
     """Distinct members who came in the period (a visit, or present at a session),
     counted by their reporting attributes. Anonymous visits are not participants."""
 
+    #: the reference year of the funders' bands: the year the period ends in
+    year: int
     # (age_band, gender, qpv) -> members; gender/qpv None when unknown or erased
     profile: Counter = field(default_factory=Counter)
     # (gender, born_from, born_to) -> members: each funder's age bands (federation.ages)
     births: Counter = field(default_factory=Counter)
-    #: the reference year of the funders' bands: the year the period ends in
-    year: int | None = None
 
     def funder_bands(self, scheme: str) -> list[tuple[str, int]]:
         """(band, members) for each of ``scheme``'s bands and « non renseigné »,
         zeros included, in the order of the funder's form: they add up to ``total``."""
-        counts = Counter()
+        counts: Counter[str] = Counter()
         for (_gender, born_from, born_to), n in self.births.items():
             counts[ages.band(scheme, born_from, born_to, self.year)] += n
         return [(code, counts[code]) for code in ages.codes(scheme)]
@@ -320,14 +330,14 @@ class Participants:
         return sum(self.profile.values())
 
     def by_age_band(self) -> list[tuple[str, int]]:
-        counts = Counter()
+        counts: Counter[str] = Counter()
         for (band, _gender, _qpv), n in self.profile.items():
             counts[band] += n
         return [(band, counts[band]) for band in AGE_BANDS if counts[band]] + \
             [(band, n) for band, n in counts.items() if band not in AGE_BANDS]
 
     def by_gender(self) -> list[tuple[str | None, int]]:
-        counts = Counter()
+        counts: Counter[str | None] = Counter()
         for (_band, gender, _qpv), n in self.profile.items():
             counts[gender] += n
         known = [(g, counts[g]) for g in GENDERS if counts[g]]
@@ -409,7 +419,7 @@ def centre_statuses(conn: Connection, now: datetime | None = None,
                     centre_id: str | None = None) -> list[CentreStatus]:
     """Every centre with its active devices and last sync; ``silent`` when nothing
     arrived for SILENT_AFTER (or never)."""
-    threshold = utc_iso((now or datetime.now(timezone.utc)) - SILENT_AFTER)
+    threshold = utc_iso((now or datetime.now(UTC)) - SILENT_AFTER)
     d = devices.c
     # a revoked device's last sync still says when the centre was last heard from
     query = (sa.select(centres.c.id, centres.c.name,

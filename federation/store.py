@@ -30,8 +30,8 @@ import json
 import os
 import threading
 import weakref
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import sqlalchemy as sa
@@ -458,7 +458,9 @@ def _v5_rebuilt(event: object) -> dict:
     event = event if isinstance(event, dict) else {}
     kind = event.get("type")
     allowed = _V5_ALLOWED.get(kind, set()) if isinstance(kind, str) else set()
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    data = event.get("data")
+    if not isinstance(data, dict):
+        data = {}
     kept = {key: value for key, value in data.items() if key in allowed}
     if data.get("redacted") is True:
         kept["redacted"] = True
@@ -485,12 +487,13 @@ def _v5_rebuilt_text(body: str, content_hash: str) -> tuple[str, str] | None:
 @functools.lru_cache(maxsize=1024)
 def _v5_bounds(received_at: str) -> tuple[str, str]:
     """(earliest, latest) occurred_at kept for an event received at ``received_at``."""
-    received = datetime.fromisoformat(received_at.replace("Z", "+00:00")).astimezone(timezone.utc)
+    received = datetime.fromisoformat(received_at.replace("Z", "+00:00")).astimezone(UTC)
     year = max(1900, received.year - _V5_PAST_YEARS)
     earliest = received.replace(year=year, day=28) if (received.month, received.day) == (2, 29) \
         else received.replace(year=year)
     latest = received + timedelta(days=_V5_FUTURE_DAYS)
-    return tuple(f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z" for moment in (earliest, latest))
+    first, last = (f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z" for moment in (earliest, latest))
+    return first, last
 
 
 def _v5_clean_held(conn: Connection) -> None:
@@ -498,7 +501,8 @@ def _v5_clean_held(conn: Connection) -> None:
     events that occurred outside the window around their arrival moved to
     parked (event_counts recounted for their centres; the reporting tables
     keep what they were given); each device keeps its first conflicts."""
-    c, last, moved_centres = events.c, 0, set()
+    c, last = events.c, 0
+    moved_centres: set[str] = set()
     while True:
         chunk = conn.execute(sa.select(c.seq, c.occurred_at, c.received_at, c.body, c.content_hash)
                              .where(c.seq > last).order_by(c.seq).limit(_V5_CHUNK)).all()
@@ -693,7 +697,7 @@ def writer(engine: Engine) -> Connection:
     return engine.connect().execution_options(immediate=True)
 
 
-_write_turns: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
+_write_turns: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _write_turns_guard = threading.Lock()
 
 

@@ -29,10 +29,11 @@ import re
 import threading
 import time
 import unicodedata
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from itertools import chain, islice
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple, cast
 
 try:  # installed with the hub; a kiosk without it writes the same text with the stdlib
     import orjson
@@ -162,8 +163,8 @@ def utc_iso(moment: datetime) -> str:
     """Format an aware datetime as ISO 8601 UTC with milliseconds and 'Z'."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: times must be timezone-aware")
-    if moment.tzinfo is not timezone.utc:
-        moment = moment.astimezone(timezone.utc)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
     # formatted by hand: strftime is the slower way, on every event written
     return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
             f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
@@ -216,7 +217,7 @@ def parse_utc(text: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("no time zone")
     try:
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except OverflowError:
         raise ValueError("out of range in UTC") from None
 
@@ -289,7 +290,7 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
             return f"must be one of {', '.join(choices)}"
         return None
 
-    check.choices = frozenset(choices)  # for _compile_checks
+    check.choices = frozenset(choices)  # type: ignore[attr-defined]  # for _compile_checks
     return check
 
 
@@ -329,7 +330,7 @@ def _nullable(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]
     def nullable(value: Any) -> str | None:
         return None if value is None else check(value)
 
-    nullable.inner = check  # for _compile_checks
+    nullable.inner = check  # type: ignore[attr-defined]  # for _compile_checks
     return nullable
 
 
@@ -474,7 +475,7 @@ def _shown(key: str) -> str:
     return _CONTROL_RE.sub("?", key[:64])
 
 
-def _refuse_personal(event: dict) -> None:
+def _refuse_personal(event: dict[str, Any]) -> None:
     """Raise ProtocolError naming the first field, at any depth, whose name
     says it holds personal data. Iterative: nesting as deep as the JSON
     parser allows costs no recursion here."""
@@ -498,7 +499,7 @@ def _refuse_personal(event: dict) -> None:
                     stack.append((inner, f"{path[:-1]}[{index}]."))
 
 
-def _usual_names(event: dict) -> bool:
+def _usual_names(event: dict[str, Any]) -> bool:
     """Whether the event holds allowed names only (none is personal), and
     nothing nested but its data: the usual event, with no name to look at."""
     data = event.get("data")
@@ -518,7 +519,11 @@ _JSON_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a
 MAX_DROPPED_NAMED = 20
 
 
-def _compile_checks(fields: dict) -> tuple:
+#: (field, label, check, required, nullable, choices, is_uuid)
+_Check = tuple[str, str, Callable[[Any], str | None], bool, bool, frozenset[str] | None, bool]
+
+
+def _compile_checks(fields: dict[str, tuple[Callable[[Any], str | None], bool]]) -> tuple[_Check, ...]:
     """One type's field checks as flat tuples for check_event's loop:
     (field, label, check, required, nullable, choices, is_uuid). Nullable
     and choice checks are unwrapped so the common values (None, a listed
@@ -533,7 +538,7 @@ def _compile_checks(fields: dict) -> tuple:
     return tuple(compiled)
 
 
-def _check_data(checks: tuple, data: dict) -> None:
+def _check_data(checks: tuple[_Check, ...], data: dict[str, Any]) -> None:
     """Each field of a type's data against its check (see _compile_checks);
     ProtocolError names the first at fault."""
     for field, label, check, required, nullable, choices, is_uuid in checks:
@@ -550,7 +555,7 @@ def _check_data(checks: tuple, data: dict) -> None:
             raise ProtocolError(label, problem)
 
 
-def check_event(event: Any) -> tuple[dict, list[str]]:
+def check_event(event: Any) -> tuple[dict[str, Any], list[str]]:
     """Check one event against the allow-list: (the event rebuilt from its
     known fields alone, the unknown fields dropped from it, as paths such as
     "data.note"), or ProtocolError naming the field at fault. An event with
@@ -565,7 +570,7 @@ def check_event(event: Any) -> tuple[dict, list[str]]:
     event_id = event.get("id")
     if not (type(event_id) is str and _UUID_MATCH(event_id)):
         raise ProtocolError("id", _uuid(event_id) or "must be a lowercase UUID")
-    kind = event.get("type")
+    kind: Any = event.get("type")
     checks = _CHECKS.get(kind) if type(kind) is str else None
     if checks is None:
         shown = repr(_shown(kind)) if type(kind) is str else _JSON_NAMES.get(type(kind), "?")
@@ -588,7 +593,7 @@ def check_event(event: Any) -> tuple[dict, list[str]]:
     return clean, dropped
 
 
-def validate_event(event: Any) -> dict:
+def validate_event(event: Any) -> dict[str, Any]:
     """Check one event; return it rebuilt from its known fields (itself when
     it has no other), or raise ProtocolError naming the field."""
     return check_event(event)[0]
@@ -609,7 +614,7 @@ assert not any(map(personal_field, _NOT_PERSONAL))  # _refuse_personal relies on
 assert all(map(personal_field, FORBIDDEN_FIELDS))
 
 
-def make_event(kind: str, data: dict, occurred_at: datetime, event_id: str | None = None) -> dict:
+def make_event(kind: str, data: dict[str, Any], occurred_at: datetime, event_id: str | None = None) -> dict[str, Any]:
     """Build and validate an event. Raises ProtocolError on a bad payload."""
     event = {
         "id": event_id or new_id(),
@@ -620,7 +625,7 @@ def make_event(kind: str, data: dict, occurred_at: datetime, event_id: str | Non
     return validate_event(event)
 
 
-def canonical_bytes(event: dict) -> bytes:
+def canonical_bytes(event: dict[str, Any]) -> bytes:
     """The one serialisation of an event: compact, keys sorted, UTF-8. Two
     sends of the same event give the same bytes, so the hub can tell a
     replay (same id, same content) from a conflict (same id, other content).
@@ -636,7 +641,7 @@ def canonical_bytes(event: dict) -> bytes:
     return fast if fast is not None else _stdlib_text(event).encode()
 
 
-def _orjson_bytes(event: dict) -> bytes | None:
+def _orjson_bytes(event: dict[str, Any]) -> bytes | None:
     if orjson is None:
         return None
     data = event.get("data")
@@ -649,7 +654,7 @@ def _orjson_bytes(event: dict) -> bytes | None:
     return None
 
 
-def _stdlib_text(event: dict) -> str:
+def _stdlib_text(event: dict[str, Any]) -> str:
     return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -657,13 +662,13 @@ def _stdlib_text(event: dict) -> str:
 _PLAIN_TYPES = frozenset((str, int, bool, type(None)))
 
 
-def canonical_json(event: dict) -> str:
+def canonical_json(event: dict[str, Any]) -> str:
     """``canonical_bytes`` as text."""
     fast = _orjson_bytes(event)
     return fast.decode() if fast is not None else _stdlib_text(event)
 
 
-def content_hash(event: dict) -> str:
+def content_hash(event: dict[str, Any]) -> str:
     """The sha256 of the event's canonical bytes: what tells a replay from a conflict."""
     return hashlib.sha256(canonical_bytes(event)).hexdigest()
 
@@ -688,18 +693,18 @@ def check_version(version: Any) -> None:
 class Checked(NamedTuple):
     """check_batch's answer."""
 
-    valid: list[dict]
-    rejected: list[dict]
-    dropped: list[dict]
+    valid: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]
+    dropped: list[dict[str, Any]]
 
 
-def validate_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> tuple[list[dict], list[dict]]:
+def validate_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """check_batch's valid events and rejected ones."""
     valid, rejected, _dropped = check_batch(body, max_events)
     return valid, rejected
 
 
-def check_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH, repeats: list[dict] | None = None) -> Checked:
+def check_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH, repeats: list[dict[str, Any]] | None = None) -> Checked:
     """Check a batch's envelope, then each event on its own.
 
     Returns (valid events, each rebuilt from its known fields; rejected,
@@ -731,14 +736,14 @@ def answer_id(event_id: Any) -> str | None:
     return None
 
 
-def _validate_each(events: list, repeats: list[dict] | None = None) -> Checked:
+def _validate_each(events: list[Any], repeats: list[dict[str, Any]] | None = None) -> Checked:
     """check_batch's general path: each event on its own."""
-    valid: list[dict] = []
-    rejected: list[dict] = []
-    dropped: list[dict] = []
+    valid: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
     seen: set[str] = set()
     for index, event in enumerate(events):
-        event_id = event.get("id") if isinstance(event, dict) else None
+        event_id: Any = event.get("id") if isinstance(event, dict) else None
         try:
             clean, unknown = check_event(event)
         except ProtocolError as error:
@@ -771,11 +776,13 @@ def batch_from_texts(event_texts: list[str] | list[bytes], device_id: str | None
     all as text or all as UTF-8 bytes (the outbox's stored bodies, joined
     as they are: never decoded nor parsed)."""
     if event_texts and isinstance(event_texts[0], str):
-        event_texts = [text.encode() for text in event_texts]
-    return b"".join((batch_envelope_prefix(device_id).encode(), b",".join(event_texts), b"]}"))
+        texts = [text.encode() for text in event_texts]
+    else:
+        texts = cast(list[bytes], event_texts)
+    return b"".join((batch_envelope_prefix(device_id).encode(), b",".join(texts), b"]}"))
 
 
-def validate_answer(answer: Any, sent_ids: list[str]) -> dict:
+def validate_answer(answer: Any, sent_ids: list[str]) -> dict[str, Any]:
     """Check that an ingest answer is the hub's and accounts for the batch.
 
     The answer is ``{"protocol", "stored": [ids], "duplicates": [ids],

@@ -6,9 +6,9 @@ import csv
 import json
 from datetime import date
 
+import centre_rows as rows
 import pytest
 
-import centre_rows as rows
 from kiosk.core import exports, period
 from kiosk.core.errors import InvalidInput
 

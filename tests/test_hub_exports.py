@@ -12,7 +12,7 @@ import pytest
 from federation import exports, reports, store
 from sync import csvsafe
 from tests import hub_sample as sample
-from tests.hub_sample import A, NOW
+from tests.hub_sample import NOW, A
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from federation import reports
 from tests import hub_sample as sample
-from tests.hub_sample import A, B, C, D, M1, NOW
+from tests.hub_sample import M1, NOW, A, B, C, D
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

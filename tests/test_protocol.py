@@ -1,13 +1,15 @@
 import json
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sync import protocol
 
-WHEN = datetime(2026, 11, 26, 14, 3, 7, 123456, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 26, 14, 3, 7, 123456, tzinfo=UTC)
 
 
 def visit(**data):
@@ -198,7 +200,6 @@ def test_validate_answer_requires_every_sent_id_accounted_for():
 
 # ---------------------------------------------------------------- the batch fast path
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _ODD_VALUES = st.sampled_from([
     None, True, False, 0, 1, -1, 100_000, 100_001, 2**70, 1.5, "", " ", "a\x00b", "accueil", "x" * 65,

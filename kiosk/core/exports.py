@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from kiosk.core import period, search
 from kiosk.core.cards import printable

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from kiosk.core import cards, search, text
-from kiosk.core.errors import Conflict, InvalidInput, N_, NotFound
+from kiosk.core.errors import N_, Conflict, InvalidInput, NotFound
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 from sync import protocol
@@ -178,7 +178,7 @@ class Members:
                       created_at=now, updated_at=now, last_seen_at=None, erased_at=None)
         with self.store.transaction():
             member["card_code"] = self._new_card_code()
-            self.store.db["members"].insert(member)
+            self.store.db.table("members").insert(member)
             search.index_member(self.store.conn, member["id"], member["first_name"], member["last_name"], now)
             self.store.emit("member.created", reported_attributes(member, self.store.now().date()))
             if actor:
@@ -204,7 +204,7 @@ class Members:
         new_report = reported_attributes(after, today)
         with self.store.transaction():
             changes["updated_at"] = self.store.now_iso()
-            self.store.db["members"].update(member_id, changes)
+            self.store.db.table("members").update(member_id, changes)
             if before["first_name"] != after["first_name"] or before["last_name"] != after["last_name"]:
                 seen = before["last_seen_at"] or before["created_at"]
                 search.index_member(self.store.conn, member_id, after["first_name"], after["last_name"], seen)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Literal
 
 import sqlite_utils
 
@@ -43,7 +45,7 @@ class Store:
         self._parsed: dict[str, tuple[str | None, Any]] = {}
 
     @classmethod
-    def open(cls, path: str | Path, clock: Callable[[], datetime] = utc_now) -> "Store":
+    def open(cls, path: str | Path, clock: Callable[[], datetime] = utc_now) -> Store:
         """Open (creating if needed) and migrate the database at ``path``."""
         path = str(path)
         conn = connect(path)
@@ -62,7 +64,7 @@ class Store:
         _busy, in_wal, copied = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return max(0, in_wal - copied)
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -76,10 +78,10 @@ class Store:
     def now_iso(self) -> str:
         """``protocol.utc_iso(self.now())``, formatted without strftime (the check-in's hot path)."""
         moment = self.clock()
-        if moment.tzinfo is not timezone.utc:
+        if moment.tzinfo is not UTC:
             if moment.tzinfo is None:
                 raise ValueError("naive datetime: times must be timezone-aware")
-            moment = moment.astimezone(timezone.utc)
+            moment = moment.astimezone(UTC)
         return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
                 f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
 
@@ -100,7 +102,7 @@ class Store:
 
     # ------------------------------------------------------------ writes
 
-    def transaction(self) -> "Transaction":
+    def transaction(self) -> Transaction:
         """All-or-nothing: commit at the end, roll back on any exception.
         Nested use joins the outer transaction through a savepoint."""
         return Transaction(self)
@@ -161,7 +163,7 @@ class Transaction:
 
     def __init__(self, store: Store):
         self.store = store
-        self._savepoint = None
+        self._savepoint: AbstractContextManager[Any] | None = None
 
     def __enter__(self) -> Store:
         conn = self.store.conn
@@ -172,9 +174,10 @@ class Transaction:
             conn.execute("BEGIN IMMEDIATE")
         return self.store
 
-    def __exit__(self, kind, error, traceback) -> bool:
+    def __exit__(self, kind, error, traceback) -> Literal[False]:  # never swallows an exception
         if self._savepoint is not None:
-            return bool(self._savepoint.__exit__(kind, error, traceback))
+            self._savepoint.__exit__(kind, error, traceback)  # sqlite-utils' atomic() re-raises
+            return False
         conn = self.store.conn
         if kind is not None:
             if conn.in_transaction:

@@ -8,7 +8,7 @@ UI thread (a frame takes a few milliseconds to tens of milliseconds).
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import zxingcpp
 from PIL import Image

@@ -34,7 +34,7 @@ class CameraPopup(ModalView):
 
         try:
             self.camera = Camera(play=True, resolution=(640, 480))
-        except Exception:  # no usable camera after all: back to the other ways
+        except Exception:  # noqa: BLE001 - any camera provider's failure: back to the other ways
             self.dismiss()
             return
         self.ids.frame.add_widget(self.camera)

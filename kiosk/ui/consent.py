@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.app import App
-from kivy.lang import Builder
 from kivy.factory import Factory
+from kivy.lang import Builder
 from kivy.properties import ListProperty
 
-from kiosk.core.errors import DomainError, N_
+from kiosk.core.errors import N_, DomainError
 from kiosk.ui.i18n import _
 from kiosk.ui.widgets import KioskScreen
 

@@ -81,8 +81,9 @@ class FirstVisitScreen(KioskScreen):
         field, question, icon, kind, required = STEPS[self.step]
         self.question, self.icon, self.kind, self.optional = _(question), icon, kind, not required
         self.field_name = field
-        if getattr(self, "_error_source", None):
-            self.error = self._error_source()
+        source = getattr(self, "_error_source", None)  # None until the first reset
+        if source:
+            self.error = source()
         self.ids.keyboard.digits = kind == "digits"
         self._show_choices()
 
@@ -95,7 +96,7 @@ class FirstVisitScreen(KioskScreen):
         self.values[field] = value.title() if self.kind == "letters" else value
         self._clear_error()
 
-    def _choices(self) -> list[tuple[str | None, str]]:
+    def _choices(self) -> list[tuple[str, str]]:
         settings = App.get_running_app().centre.settings
         if self.kind == "commune":
             # the default « Autre commune » is stored in French: shown in the resident's words
@@ -224,6 +225,7 @@ class FirstVisitScreen(KioskScreen):
     def member_fields(self) -> dict:
         """What the consent screen passes to members.register."""
         values = {k: (v.strip() if isinstance(v, str) else v) or None for k, v in self.values.items()}
-        if values.get("birth_year"):
-            values["birth_year"] = int(values["birth_year"])
+        year = values.get("birth_year")
+        if year:
+            values["birth_year"] = int(year)
         return values

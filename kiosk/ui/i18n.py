@@ -33,7 +33,7 @@ from bidi.algorithm import get_display
 from kivy.event import Observable
 
 from kiosk.catalogues import LANGUAGES, load_catalogue
-from sync.clock import PARIS  # noqa: F401  (the screens import it from here)
+from sync.clock import PARIS
 
 RTL_LANGUAGES = ("ar",)
 
@@ -98,7 +98,7 @@ class Shaped(str):
     logical = ""
 
 
-def shape(text: str) -> str:
+def shape(text: str) -> Shaped:
     """Arabic letters joined and each line put in visual (right-to-left) order."""
     shaped = Shaped("\n".join(get_display(arabic_reshaper.reshape(line)) for line in text.split("\n")))
     shaped.logical = text

@@ -17,8 +17,8 @@ import io
 import re
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
 from babel.messages import extract as babel_extract
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po

@@ -48,9 +48,8 @@ def frames(count: int = 1) -> None:
 
 
 def stop(app) -> None:
-    from kivy.core.window import Window
-
     from kivy.app import App
+    from kivy.core.window import Window
     from kivy.lang.parser import global_idmap
 
     app.dispatch("on_stop")

@@ -19,7 +19,7 @@ class ScanBurst:
         self.min_length = min_length
         self.max_gap = max_gap
         self._chars: list[str] = []
-        self._last = None
+        self._last: float | None = None
 
     def key(self, char: str, at: float) -> None:
         """A printable character arrived at monotonic time ``at``."""

@@ -25,7 +25,7 @@ import re
 import shutil
 import subprocess
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from kiosk.ui.i18n import spoken
 
@@ -123,8 +123,10 @@ class Speaker:
                 self._process = process
                 if self.on_start is not None:
                     self.on_start(command, text)
-                process.stdin.write(text.encode("utf-8"))
-                process.stdin.close()
+                stdin = process.stdin
+                assert stdin is not None  # stdin=PIPE
+                stdin.write(text.encode("utf-8"))
+                stdin.close()
             except OSError:  # the engine went away or its pipe broke: stay silent
                 log.exception("could not start the speech engine")
 

@@ -12,7 +12,7 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 
 from kiosk.core import exports, report_pdf
-from kiosk.core.errors import DomainError, InvalidInput, N_
+from kiosk.core.errors import N_, DomainError, InvalidInput
 from kiosk.ui import mode_widgets  # noqa: F401  (Field)
 from kiosk.ui.i18n import PARIS, _
 from kiosk.ui.mode import ModeScreen

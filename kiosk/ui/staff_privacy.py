@@ -11,7 +11,7 @@ from kivy.app import App
 from kivy.lang import Builder
 from kivy.properties import DictProperty, ListProperty, StringProperty
 
-from kiosk.core.errors import DomainError, N_
+from kiosk.core.errors import N_, DomainError
 from kiosk.ui import mode_widgets  # noqa: F401  (MemberPicker, ConfirmPopup)
 from kiosk.ui.i18n import PARIS, _, source
 from kiosk.ui.mode import ModeScreen

@@ -73,7 +73,7 @@ class ListEditor(BoxLayout):
         line = Factory.ListLine()
         # the cells in column order (the row itself is mirrored in Arabic)
         line.cells = [YesNoButton(value=bool(value)) if kind == "yes_no" else Factory.ListCell(text=str(value))
-                      for kind, value in zip(self.kinds, values)]
+                      for kind, value in zip(self.kinds, values, strict=True)]
         for cell in line.cells:
             line.ids.cells.add_widget(cell)
         line.ids["drop"].bind(on_release=lambda *_a: self.ids.lines.remove_widget(line))
@@ -136,8 +136,8 @@ class StaffSettingsScreen(ModeScreen):
         # edited here: each keeps those its code had, so saving never drops them
         held = {r["code"]: r for r in App.get_running_app().centre.settings.get("reasons")}
         values["reasons"] = [{**{k: v for k, v in held.get(row[0], {}).items() if k in REASON_KEPT_KEYS},
-                              **dict(zip(REASON_KEYS, row))} for row in self.ids.reasons.rows()]
-        values["neighbourhoods"] = [dict(zip(NEIGHBOURHOOD_KEYS, row))
+                              **dict(zip(REASON_KEYS, row, strict=True))} for row in self.ids.reasons.rows()]
+        values["neighbourhoods"] = [dict(zip(NEIGHBOURHOOD_KEYS, row, strict=True))
                                     for row in self.ids.neighbourhoods.rows()]
         return values
 

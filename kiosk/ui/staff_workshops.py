@@ -11,7 +11,7 @@ from kivy.app import App
 from kivy.lang import Builder
 from kivy.properties import ListProperty, StringProperty
 
-from kiosk.core.errors import DomainError, InvalidInput, N_
+from kiosk.core.errors import N_, DomainError, InvalidInput
 from kiosk.ui import mode_widgets  # noqa: F401  (Field, ConfirmPopup)
 from kiosk.ui.i18n import NP_, PARIS, _, source
 from kiosk.ui.mode import ModeScreen

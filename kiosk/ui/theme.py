@@ -24,7 +24,8 @@ BOLD_FONT = str(ASSETS / "fonts" / "DejaVuSans-Bold.ttf")
 
 def rgba(hex_colour: str) -> tuple[float, float, float, float]:
     h = hex_colour.lstrip("#")
-    return tuple(int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)) + (1.0,)
+    red, green, blue = (int(h[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    return red, green, blue, 1.0
 
 
 PALETTE = {

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from kivy.clock import Clock
 from kivy.lang import Builder
-from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
-                             StringProperty)
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
@@ -30,6 +29,8 @@ class KioskLabel(Label):
     Right-to-left text (i18n.Shaped) is wrapped here, in reading order, before
     Kivy sees it: Kivy would cut the visual string into lines top-down and the
     sentence would start on the last line."""
+
+    text: str  # Label's StringProperty, as the type checker sees it: a Shaped or plain text
 
     def on_text(self, *_args) -> None:
         self._wrap_rtl()

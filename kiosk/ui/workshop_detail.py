@@ -68,6 +68,6 @@ class WorkshopDetailScreen(KioskScreen):
             message = lambda: _("C'est noté. Nous gardons une place pour vous.")  # noqa: E731
         else:
             position = result["position"]
-            message = lambda: _("C'est complet. Vous êtes numéro %(position)d sur la liste d'attente.",  # noqa: E731
-                                position=position)
+            message = lambda: _(  # noqa: E731
+                "C'est complet. Vous êtes numéro %(position)d sur la liste d'attente.", position=position)
         app.confirm("check_circle", title, message)

@@ -50,7 +50,7 @@ class WorkshopCard(ButtonBehavior, BoxLayout):
     seats = StringProperty("")
 
     @classmethod
-    def of(cls, session: dict) -> "WorkshopCard":
+    def of(cls, session: dict) -> WorkshopCard:
         icon, seats = seats_text(session)
         return cls(session_id=session["id"], theme=session["theme"], title=_.display(session["title"]),
                    when=_.display(when(session)), place=_.display(session["place"] or ""),

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.label import Label
+from kivyhelp import settle
 
 from kiosk.ui import offscreen
 from kiosk.ui.sizes import sizes
 from kiosk.ui.widgets import IconLabel, KeyButton, RowButton, TileButton
-from kivyhelp import settle
 
 RESIDENT_SCREENS = ("home", "checkin", "reason", "workshops", "first_visit", "consent", "confirmation")
 

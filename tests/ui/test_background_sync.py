@@ -4,7 +4,7 @@ sync_state follows (set on the UI thread)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kivyhelp import tap
 from modehelp import wait_for
@@ -16,7 +16,7 @@ from sync import client, scheduler
 def test_a_check_in_reaches_the_hub_by_itself(centre, mono, clock, hub, db_path):
     from kiosk.app import KioskApp
 
-    clock.set(datetime.now(timezone.utc))  # the hub refuses events from the future
+    clock.set(datetime.now(UTC))  # the hub refuses events from the future
     answer = hub.new_device("Centre social du Chemin Vert")
     centre.settings.set("hub_url", hub.url)
     centre.settings.set("device_token", answer["device_token"])

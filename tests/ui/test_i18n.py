@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -131,8 +131,8 @@ def test_french_is_the_source_and_arabic_comes_shaped():
 
 
 def test_dates_in_words_in_each_language():
-    start = datetime(2026, 12, 1, 13, 0, tzinfo=timezone.utc)  # 14 h in Paris
-    end = datetime(2026, 12, 1, 15, 30, tzinfo=timezone.utc)
+    start = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)  # 14 h in Paris
+    end = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)
     translator = i18n.Translator()
     assert translator.span(start, end) == "mardi 1 décembre, 14 h – 16 h 30"
     translator.switch("en")

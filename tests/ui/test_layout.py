@@ -8,19 +8,19 @@ One app and one window serve every case: the window is resized between them.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 from kivy.core.window import Window
 from kivyhelp import settle
+from layoutcheck import problems
 
 from kiosk.core.centre import Centre
 from kiosk.ui import offscreen
 from kiosk.ui.i18n import _
 from kiosk.ui.mode import STAFF_SCREENS, VOLUNTEER_SCREENS
 from kiosk.ui.sizes import sizes
-from layoutcheck import problems
 
 pytestmark = pytest.mark.ui
 
@@ -46,7 +46,7 @@ def worst_centre(path, clock) -> Centre:
     settings.set("centre_name", CENTRE_NAME)
     settings.set("reasons", settings.get("reasons") + [
         {"code": "administratif", "label": "Accompagnement administratif", "icon": "support_agent"}])
-    start = datetime(2026, 12, 1, 13, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
     for day in range(5):
         workshop = centre.workshops.create_workshop(f"{LONG_TITLE[:190]} {day}", "numerique",
                                                     description=DESCRIPTION, place=LONG_PLACE,
@@ -151,7 +151,7 @@ MODE_STATES.update(roll_call=fill_roll_call, member_card=fill_member_card,
 def kiosk(tmp_path_factory):
     from kiosk.app import KioskApp
 
-    now = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)  # a Tuesday morning
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # a Tuesday morning
     centre = worst_centre(tmp_path_factory.mktemp("layout") / "kiosk.db", lambda: now)
     # a still idle clock: no idle reset in the middle of a look
     app = KioskApp(centre, kiosk_mode=False, monotonic=lambda: 1000.0, confirm_s=3600)

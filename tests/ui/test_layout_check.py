@@ -8,10 +8,10 @@ from kivy.core.window import Window
 from kivy.uix.button import Button
 from kivy.uix.floatlayout import FloatLayout
 from kivyhelp import settle
+from layoutcheck import problems
 
 from kiosk.ui import offscreen
 from kiosk.ui.widgets import KioskLabel, ShortLabel
-from layoutcheck import problems
 
 pytestmark = pytest.mark.ui
 

@@ -6,12 +6,12 @@ refused."""
 from __future__ import annotations
 
 import pytest
+from test_layout import DISPLAYS
 
 from kiosk.core.errors import InvalidInput
 from kiosk.core.settings import Settings
 from kiosk.ui import theme
 from kiosk.ui.window_config import choose_dpi, display_dpi, edid_dpi
-from test_layout import DISPLAYS
 
 
 @pytest.mark.parametrize("width, height, dpi", DISPLAYS, ids=[f"{w}x{h}" for w, h, _d in DISPLAYS])

@@ -4,7 +4,7 @@ the 1280x800 design window, a pictogram beside every action word."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.label import Label
@@ -49,8 +49,8 @@ def problems_on(app) -> list[str]:
 def test_every_mode_screen_keeps_the_ui_rules(app):
     add_people(app.centre)
     workshop = app.centre.workshops.create_workshop("Atelier numérique", "numerique")
-    session = app.centre.workshops.add_session(workshop["id"], datetime(2026, 12, 1, 8, 30, tzinfo=timezone.utc),
-                                               datetime(2026, 12, 1, 10, tzinfo=timezone.utc), 1)
+    session = app.centre.workshops.add_session(workshop["id"], datetime(2026, 12, 1, 8, 30, tzinfo=UTC),
+                                               datetime(2026, 12, 1, 10, tzinfo=UTC), 1)
     for first in ("Aïcha", "Bernard"):
         app.centre.workshops.register(session["id"], register(app.centre, first)["id"])
     sign_in(app, STAFF_PIN)

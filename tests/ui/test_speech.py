@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from kivyhelp import settle, tap
@@ -118,8 +118,8 @@ def show(app, centre, name: str) -> None:
         return
     if name == "workshop":
         workshop = centre.workshops.create_workshop("Café des parents", "parentalite", place="Salle bleue")
-        session = centre.workshops.add_session(workshop["id"], datetime(2026, 12, 3, 13, 0, tzinfo=timezone.utc),
-                                               datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc), 2)
+        session = centre.workshops.add_session(workshop["id"], datetime(2026, 12, 3, 13, 0, tzinfo=UTC),
+                                               datetime(2026, 12, 3, 15, 0, tzinfo=UTC), 2)
         app.screen("workshop").session_id = session["id"]
     app.go(name)
 

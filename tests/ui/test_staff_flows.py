@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from kivyhelp import screen_text, tap, texts
@@ -64,8 +64,8 @@ def test_a_bad_date_names_the_field_and_stores_nothing(app, staff):
 
 def test_staff_edit_then_cancel_a_session_and_see_who_to_tell(app, staff):
     workshop = app.centre.workshops.create_workshop("Café des parents", "parentalite")
-    session = app.centre.workshops.add_session(workshop["id"], datetime(2026, 12, 3, 13, tzinfo=timezone.utc),
-                                               datetime(2026, 12, 3, 15, tzinfo=timezone.utc), 1)
+    session = app.centre.workshops.add_session(workshop["id"], datetime(2026, 12, 3, 13, tzinfo=UTC),
+                                               datetime(2026, 12, 3, 15, tzinfo=UTC), 1)
     aicha = register(app.centre, phone="0612345678")
     bernard = register(app.centre, "Bernard", "Martin")
     for member in (aicha, bernard):
@@ -87,7 +87,7 @@ def test_staff_edit_then_cancel_a_session_and_see_who_to_tell(app, staff):
 
 
 def test_the_sync_panel_enrols_and_syncs_with_a_real_hub(app, staff, hub, clock):
-    clock.set(datetime.now(timezone.utc))  # the hub refuses events from the future
+    clock.set(datetime.now(UTC))  # the hub refuses events from the future
     _centre_id, code = hub.add_centre("Centre social du Chemin Vert")
     screen = open_tile(app, "sync", "staff_sync")
     assert "Borne pas encore appairée." in screen_text(app)

@@ -3,7 +3,7 @@ call, a new member registered by the volunteer, a lost card replaced."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from kivyhelp import scan, screen_text, tap, type_text
@@ -60,8 +60,8 @@ def test_an_anonymous_check_in_and_a_scanned_card(app, volunteer, mono):
 def today_session(centre, capacity=2):
     workshop = centre.workshops.create_workshop("Atelier numérique", "numerique", place="Salle 2")
     # 9:30-11:00 in Paris today (the test clock says 9:00)
-    return centre.workshops.add_session(workshop["id"], datetime(2026, 12, 1, 8, 30, tzinfo=timezone.utc),
-                                        datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc), capacity)
+    return centre.workshops.add_session(workshop["id"], datetime(2026, 12, 1, 8, 30, tzinfo=UTC),
+                                        datetime(2026, 12, 1, 10, 0, tzinfo=UTC), capacity)
 
 
 def open_roll_call(app):
@@ -116,7 +116,7 @@ def test_a_roll_call_too_early_says_when_it_opens(app, volunteer, clock):
     aicha = register(app.centre)
     clock.advance(hours=-3)  # 6:00: the roll call opens at 8:30
     session_id = app.centre.workshops.sessions_between(
-        datetime(2026, 12, 1, tzinfo=timezone.utc), datetime(2026, 12, 2, tzinfo=timezone.utc))[0]["id"]
+        datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC))[0]["id"]
     app.centre.workshops.register(session_id, aicha["id"])
     screen = open_roll_call(app)
     tap(row_of(screen, "Aïcha").ids.present_button)
