@@ -355,7 +355,8 @@ def _v1(conn: Connection) -> None:
 _V2_REPORT_INDEXES = [
     "CREATE INDEX IF NOT EXISTS r_visit_counts_day_reason ON p_visit_counts (day, reason, visits)",
     "CREATE INDEX IF NOT EXISTS r_visit_counts_day_centre ON p_visit_counts (day, centre_id, visits)",
-    "CREATE INDEX IF NOT EXISTS r_visits_member_day ON p_visits (centre_id, member_id, day)",  # gone in step 3
+    "CREATE INDEX IF NOT EXISTS r_visits_member_day "
+    "ON p_visits (centre_id, member_id, day)",  # gone in step 3
     "CREATE INDEX IF NOT EXISTS r_members_created ON p_members (created_day, centre_id)",
     # participants were counted by profile: reading members in this order
     # spared SQLite a sort of every member (replaced in step 3)
@@ -520,7 +521,8 @@ def _v5_clean_held(conn: Connection) -> None:
             if not earliest <= occurred_at <= latest:
                 row = conn.execute(sa.select(events).where(c.seq == seq)).one()
                 moved.append(dict(row._mapping, body=body, content_hash=digest, reason=(
-                    f"occurred_at: {occurred_at} is outside this hub's window ({earliest} to {latest}): "
+                    f"occurred_at: {occurred_at} is outside this "
+                    f"hub's window ({earliest} to {latest}): "
                     "parked for the federation to review")))
             elif rebuilt is not None:
                 updates.append({"b_seq": seq, "b_body": body, "b_hash": digest})
@@ -745,7 +747,8 @@ def migrate(engine: Engine) -> int:
         version = current_version(conn)
         if version > LATEST_VERSION:
             raise RuntimeError(
-                f"database schema is version {version}, newer than this hub ({LATEST_VERSION}): upgrade the hub"
+                f"database schema is version {version}, newer than "
+                f"this hub ({LATEST_VERSION}): upgrade the hub"
             )
         for step in sorted(v for v in MIGRATIONS if v > version):
             MIGRATIONS[step](conn)

@@ -117,7 +117,8 @@ def test_step_4_counts_the_held_events_by_type_and_drops_the_type_index(fresh_ur
     with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO centres (id, name, created_at) VALUES ('c1', 'A', 'x'), ('c2', 'B', 'x')"))
         conn.execute(sa.text(
-            "INSERT INTO events (centre_id, event_id, type, occurred_at, received_at, device_id, member_id, "
+            "INSERT INTO events (centre_id, event_id, type, "
+            "occurred_at, received_at, device_id, member_id, "
             "body, content_hash) VALUES "
             + ", ".join(event.format(c=c, e=e, t=t, at=at) for c, e, t, at in held)))
     assert store.migrate(engine) == store.LATEST_VERSION

@@ -224,7 +224,8 @@ class Members:
         with self.store.transaction():
             now = self.store.now_iso()
             self.store.conn.execute(
-                "INSERT INTO revoked_cards (card_code, member_id, reason, revoked_at) VALUES (?, ?, 'replaced', ?)",
+                "INSERT INTO revoked_cards (card_code, member_id, "
+                "reason, revoked_at) VALUES (?, ?, 'replaced', ?)",
                 (member["card_code"], member_id, now))
             code = self._new_card_code()
             self.store.conn.execute("UPDATE members SET card_code = ?, updated_at = ? WHERE id = ?",

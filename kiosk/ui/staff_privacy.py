@@ -124,7 +124,8 @@ class StaffPrivacyScreen(ModeScreen):
         names = ", ".join(f"{m['first_name']} {m['last_name']}" for m in self.candidates[:12])
         count = len(self.candidates)
         self.result = _.ngettext(
-            "%(count)d personne n'est pas venue pendant la durée de conservation (mois : %(months)d). %(names)s",
+            "%(count)d personne n'est pas venue pendant la durée "
+            "de conservation (mois : %(months)d). %(names)s",
             "%(count)d personnes ne sont pas venues pendant la durée de conservation (mois : %(months)d). "
             "%(names)s", count, count=count, months=months, names=names)
         self.ids.parts.show(RETENTION)

@@ -84,7 +84,8 @@ class StaffWorkshopsScreen(ModeScreen):
         for session in app.centre.workshops.sessions_between(now, now + timedelta(days=LISTED_DAYS)):
             start = parse_utc(session["starts_at"]).astimezone(PARIS)
             rows.append({"session": session, "screen": self, "text": _.display(
-                f"{start:%d/%m %H:%M}  {session['title']}  ({session['booked']}/{session['capacity']})")})
+                f"{start:%d/%m %H:%M}  {session['title']}  "
+                f"({session['booked']}/{session['capacity']})")})
         self.ids.sessions_view.data = rows
 
     def reset(self) -> None:
