@@ -33,9 +33,23 @@ def build() -> tuple[Path, float | None]:
     if program.exists():
         return program, None
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "ERROR",
-                    "--distpath", str(CACHE / "dist"), "--workpath", str(CACHE / "build"), str(SPEC)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--log-level",
+            "ERROR",
+            "--distpath",
+            str(CACHE / "dist"),
+            "--workpath",
+            str(CACHE / "build"),
+            str(SPEC),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return program, time.perf_counter() - started
 
 
@@ -76,15 +90,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         db = work / "demo.db"
-        subprocess.run([*venv_kiosk, "demo", "--db", str(db), "--members", "60", "--visits", "200"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [*venv_kiosk, "demo", "--db", str(db), "--members", "60", "--visits", "200"],
+            check=True,
+            capture_output=True,
+        )
         ours, base = median_pair([str(program), "--version"], [*venv_kiosk, "--version"], args.runs, work)
-        print(f"start (--version): bundle {ours * 1000:.0f} ms, venv {base * 1000:.0f} ms, "
-              f"ratio {ours / base:.2f} (goal <= 2)")
+        print(
+            f"start (--version): bundle {ours * 1000:.0f} ms, venv {base * 1000:.0f} ms, "
+            f"ratio {ours / base:.2f} (goal <= 2)"
+        )
         shot = ["screenshot", "--db", str(db), "--out", str(work / "home.png")]
         ours, base = median_pair([str(program), *shot], [*venv_kiosk, *shot], args.runs, work)
-        print(f"home screen (screenshot): bundle {ours:.2f} s, venv {base:.2f} s, "
-              f"ratio {ours / base:.2f} (goal <= 1.5)")
+        print(
+            f"home screen (screenshot): bundle {ours:.2f} s, venv {base:.2f} s, "
+            f"ratio {ours / base:.2f} (goal <= 1.5)"
+        )
     return 0
 
 

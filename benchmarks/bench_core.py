@@ -62,8 +62,10 @@ def database(members: int, visits: int, fresh: bool) -> Path:
         stale.unlink()
     wall, cpu = time.perf_counter(), time.process_time()
     demo.build(path, members=members, visits=visits, seed=1)
-    print(f"demo.build({members} members, {visits} visits): "
-          f"{time.perf_counter() - wall:.1f} s wall, {time.process_time() - cpu:.1f} s CPU (goal < 60 s)")
+    print(
+        f"demo.build({members} members, {visits} visits): "
+        f"{time.perf_counter() - wall:.1f} s wall, {time.process_time() - cpu:.1f} s CPU (goal < 60 s)"
+    )
     return path
 
 
@@ -90,23 +92,26 @@ def typo(word: str, rng: random.Random) -> str:
     i = rng.randrange(1, len(word) - 1)
     kind = rng.randrange(4)
     if kind == 0:
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     if kind == 1:
         return word[:i] + rng.choice("aeirstn") + word[i:]
     if kind == 2:
-        return word[:i] + rng.choice("aeirstn") + word[i + 1:]
-    return word[:i - 1] + word[i] + word[i - 1] + word[i + 1:]
+        return word[:i] + rng.choice("aeirstn") + word[i + 1 :]
+    return word[: i - 1] + word[i] + word[i - 1] + word[i + 1 :]
 
 
 def queries(store: Store, rng: random.Random, count: int) -> list[str]:
-    people = store.query("SELECT first_name, last_name, card_code FROM members "
-                         "WHERE erased_at IS NULL ORDER BY random() LIMIT ?", (count,))
+    people = store.query(
+        "SELECT first_name, last_name, card_code FROM members "
+        "WHERE erased_at IS NULL ORDER BY random() LIMIT ?",
+        (count,),
+    )
     made = []
     for number, person in enumerate(people):
         first, last = person["first_name"], person["last_name"]
         kind = number % 8
         if kind == 0:
-            made.append(first[:rng.randint(3, max(3, len(first)))].lower())
+            made.append(first[: rng.randint(3, max(3, len(first)))].lower())
         elif kind == 1:
             made.append(last)
         elif kind == 2:
@@ -152,16 +157,38 @@ def main() -> int:
     store = Store.open(path)
     raw = connect(str(path))
     raw.execute(RAW_TABLE)
-    member_ids = [row[0] for row in store.conn.execute(
-        "SELECT id FROM members WHERE erased_at IS NULL ORDER BY random() LIMIT 5000")]
+    member_ids = [
+        row[0]
+        for row in store.conn.execute(
+            "SELECT id FROM members WHERE erased_at IS NULL ORDER BY random() LIMIT 5000"
+        )
+    ]
     members = Members(store, Settings(store))
     typed = queries(store, rng, args.queries)
     search_run(members, typed)  # warm the page cache, as a kiosk that has been running
 
-    figures: dict[str, list[float]] = {k: [] for k in ("ci50", "ci99", "raw50", "raw99", "s50", "s99",
-                                                       "cpu50", "cpu99", "one_ci50", "one_ci99",
-                                                       "one_raw50", "one_raw99", "r50", "r99", "one_r50",
-                                                       "one_r99")}
+    figures: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "ci50",
+            "ci99",
+            "raw50",
+            "raw99",
+            "s50",
+            "s99",
+            "cpu50",
+            "cpu99",
+            "one_ci50",
+            "one_ci99",
+            "one_raw50",
+            "one_raw99",
+            "r50",
+            "r99",
+            "one_r50",
+            "one_r99",
+        )
+    }
+
     def record(prefix: str, service: list[float], baseline: list[float]) -> None:
         for q in (50, 99):
             ours, raw_q = percentile(service, q / 100), percentile(baseline, q / 100)
@@ -184,21 +211,29 @@ def main() -> int:
     print(f"database: {args.members} members, {args.visits} visits ({path})")
     print(f"check-in (service, durable)  p50 {med['ci50']:7.3f} ms   p99 {med['ci99']:7.3f} ms")
     print(f"raw sqlite3 insert (baseline) p50 {med['raw50']:7.3f} ms   p99 {med['raw99']:7.3f} ms")
-    print(f"ratio service / raw           p50 {med['ci50'] / med['raw50']:7.2f}      "
-          f"p99 {med['ci99'] / med['raw99']:7.2f}   (goal <= 2; median of the runs' own ratios: "
-          f"p50 {med['r50'] / 1000:.2f}, p99 {med['r99'] / 1000:.2f})")
+    print(
+        f"ratio service / raw           p50 {med['ci50'] / med['raw50']:7.2f}      "
+        f"p99 {med['ci99'] / med['raw99']:7.2f}   (goal <= 2; median of the runs' own ratios: "
+        f"p50 {med['r50'] / 1000:.2f}, p99 {med['r99'] / 1000:.2f})"
+    )
     print("the same, the raw insert on the service's own connection (the kiosk's case, warm page cache):")
     print(f"check-in (service, durable)  p50 {med['one_ci50']:7.3f} ms   p99 {med['one_ci99']:7.3f} ms")
     print(f"raw sqlite3 insert (baseline) p50 {med['one_raw50']:7.3f} ms   p99 {med['one_raw99']:7.3f} ms")
-    print(f"ratio service / raw           p50 {med['one_ci50'] / med['one_raw50']:7.2f}      "
-          f"p99 {med['one_ci99'] / med['one_raw99']:7.2f}   (median of the runs' own ratios: "
-          f"p50 {med['one_r50'] / 1000:.2f}, p99 {med['one_r99'] / 1000:.2f})")
-    print(f"member search ({len(typed)} queries)   p50 {med['s50']:7.3f} ms   p99 {med['s99']:7.3f} ms"
-          f"   (goal p99 <= 5 ms)")
+    print(
+        f"ratio service / raw           p50 {med['one_ci50'] / med['one_raw50']:7.2f}      "
+        f"p99 {med['one_ci99'] / med['one_raw99']:7.2f}   (median of the runs' own ratios: "
+        f"p50 {med['one_r50'] / 1000:.2f}, p99 {med['one_r99'] / 1000:.2f})"
+    )
+    print(
+        f"member search ({len(typed)} queries)   p50 {med['s50']:7.3f} ms   p99 {med['s99']:7.3f} ms"
+        f"   (goal p99 <= 5 ms)"
+    )
     print(f"member search, CPU time only     p50 {med['cpu50']:7.3f} ms   p99 {med['cpu99']:7.3f} ms")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"median of {args.runs} runs; {args.checkins} check-ins per run; "
-          f"load average {load:.1f} on {os.cpu_count()} cores")
+    print(
+        f"median of {args.runs} runs; {args.checkins} check-ins per run; "
+        f"load average {load:.1f} on {os.cpu_count()} cores"
+    )
     store.close()
     raw.close()
     return 0

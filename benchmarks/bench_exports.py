@@ -40,13 +40,34 @@ def fill(store: Store, members: int, visits: int) -> list[str]:
         store.conn.executemany(
             "INSERT INTO members (id, first_name, last_name, birth_year, gender, commune, qpv, consent_data, "
             "card_code, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'Boulogne-sur-Mer', ?, 1, ?, ?, ?)",
-            [(mid, f"Prénom{n}", f"Nom{n}", rng.randint(1940, 2010), rng.choice(["woman", "man"]),
-              rng.random() < 0.4, new_code(), utc_iso(start), utc_iso(start)) for n, mid in enumerate(ids)])
+            [
+                (
+                    mid,
+                    f"Prénom{n}",
+                    f"Nom{n}",
+                    rng.randint(1940, 2010),
+                    rng.choice(["woman", "man"]),
+                    rng.random() < 0.4,
+                    new_code(),
+                    utc_iso(start),
+                    utc_iso(start),
+                )
+                for n, mid in enumerate(ids)
+            ],
+        )
         store.conn.executemany(
             "INSERT INTO visits (id, occurred_at, member_id, reason, "
             "recorded_by_role) VALUES (?, ?, ?, ?, 'resident')",
-            [(new_id(), utc_iso(start + timedelta(minutes=rng.randint(0, 730 * 24 * 60))),
-              rng.choice(ids) if rng.random() < 0.8 else None, rng.choice(REASONS)) for _ in range(visits)])
+            [
+                (
+                    new_id(),
+                    utc_iso(start + timedelta(minutes=rng.randint(0, 730 * 24 * 60))),
+                    rng.choice(ids) if rng.random() < 0.8 else None,
+                    rng.choice(REASONS),
+                )
+                for _ in range(visits)
+            ],
+        )
     return ids
 
 
@@ -72,13 +93,17 @@ def main() -> None:
             print(f"raw SELECT * to csv (baseline): {base:8.1f} ms")
             full = median_ms(lambda: exports.export_visits(store, tmp / "v.csv"), args.runs)
             print(f"export_visits, all:             {full:8.1f} ms  ratio {full / base:.2f}")
-            month = median_ms(lambda: exports.export_visits(store, tmp / "m.csv", date(2026, 3, 1),
-                                                            date(2026, 3, 31)), args.runs)
+            month = median_ms(
+                lambda: exports.export_visits(store, tmp / "m.csv", date(2026, 3, 1), date(2026, 3, 31)),
+                args.runs,
+            )
             print(f"export_visits, one month:       {month:8.1f} ms  ratio {month / base:.2f}")
             members = median_ms(lambda: exports.export_members(store, tmp / "a.csv"), args.runs)
             print(f"export_members:                 {members:8.1f} ms")
-            year = median_ms(lambda: report_pdf.summary_pdf(store, tmp / "b.pdf", date(2025, 1, 1),
-                                                            date(2025, 12, 31)), args.runs)
+            year = median_ms(
+                lambda: report_pdf.summary_pdf(store, tmp / "b.pdf", date(2025, 1, 1), date(2025, 12, 31)),
+                args.runs,
+            )
             print(f"summary_pdf, one year:          {year:8.1f} ms")
             cards = median_ms(lambda: card_print.cards_pdf(store, tmp / "c.pdf", ids[:100]), args.runs)
             print(f"cards_pdf, 100 cards (10 A4):   {cards:8.1f} ms")

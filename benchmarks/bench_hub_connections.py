@@ -30,8 +30,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 FEDERATION = [sys.executable, "-m", "federation.cli"]
-KINDS = [b"", b"POST /api/v1/batches HTTP/1.1\r\nHost: hub\r\n",
-         b"POST /api/v1/enrol HTTP/1.1\r\nHost: hub\r\nContent-Length: 1000\r\n\r\n{\"code\": "]
+KINDS = [
+    b"",
+    b"POST /api/v1/batches HTTP/1.1\r\nHost: hub\r\n",
+    b'POST /api/v1/enrol HTTP/1.1\r\nHost: hub\r\nContent-Length: 1000\r\n\r\n{"code": ',
+]
 
 
 def free_port() -> int:
@@ -43,11 +46,25 @@ def free_port() -> int:
 def start_hub(folder: Path, port: int, header_timeout: float, body_timeout: float) -> subprocess.Popen:
     log = open(folder / "hub.log", "wb")
     process = subprocess.Popen(
-        [*FEDERATION, "serve", "--db", f"sqlite:///{folder / 'federation.db'}", "--port", str(port),
-         "--header-timeout", str(header_timeout), "--body-timeout", str(body_timeout),
-         # every half-sent enrolment waits for its body, none is turned away at once
-         "--pre-auth-rate-limit", "0"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        [
+            *FEDERATION,
+            "serve",
+            "--db",
+            f"sqlite:///{folder / 'federation.db'}",
+            "--port",
+            str(port),
+            "--header-timeout",
+            str(header_timeout),
+            "--body-timeout",
+            str(body_timeout),
+            # every half-sent enrolment waits for its body, none is turned away at once
+            "--pre-auth-rate-limit",
+            "0",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -80,8 +97,10 @@ def main() -> int:
                 sock.sendall(KINDS[n % 3])
             sock.setblocking(False)
             selector.register(sock, selectors.EVENT_READ)
-        print(f"{args.connections} connections opened in {time.monotonic() - start:.1f} s "
-              f"(header deadline {args.header_timeout:g} s, body deadline {args.body_timeout:g} s)")
+        print(
+            f"{args.connections} connections opened in {time.monotonic() - start:.1f} s "
+            f"(header deadline {args.header_timeout:g} s, body deadline {args.body_timeout:g} s)"
+        )
         held, last_report, health = args.connections, 0.0, []
         limit = args.header_timeout + args.body_timeout + 30
         while held and time.monotonic() - start < limit:
@@ -102,8 +121,10 @@ def main() -> int:
                 print(f"  after {elapsed:5.1f} s: {held} still open")
                 last_report = elapsed
         elapsed = time.monotonic() - start
-        print(f"open after {elapsed:.1f} s: {held} of {args.connections}"
-              + ("" if held else " (all closed by the hub)"))
+        print(
+            f"open after {elapsed:.1f} s: {held} of {args.connections}"
+            + ("" if held else " (all closed by the hub)")
+        )
         if health:
             print(f"health check meanwhile: slowest {max(health) * 1000:.0f} ms of {len(health)}")
         return 0 if held == 0 else 1

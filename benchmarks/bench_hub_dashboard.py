@@ -47,20 +47,27 @@ GOAL_MS = 300
 REASONS = ("accueil", "demarches", "rendez_vous", "atelier", "ordinateur", "permanence", "autre")
 RECORDERS = ("resident", "volunteer", "staff")
 #: share of the events by type (what a year of kiosk use looks like)
-MIX = {"visit": 0.80, "member": 0.06, "workshop": 0.0005, "session": 0.015,
-       "registration": 0.07, "attendance": 0.0545}
+MIX = {
+    "visit": 0.80,
+    "member": 0.06,
+    "workshop": 0.0005,
+    "session": 0.015,
+    "registration": 0.07,
+    "attendance": 0.0545,
+}
 CHUNK = 20_000
 
 
 def ids(n: int) -> list[str]:
     # time-ordered like the kiosk's (sync.protocol.new_id), cheaper to make in bulk
-    return [str(uuid.UUID(int=(i << 80) | random.getrandbits(64) | (0x7 << 76) | (0b10 << 62)))
-            for i in range(n)]
+    return [
+        str(uuid.UUID(int=(i << 80) | random.getrandbits(64) | (0x7 << 76) | (0b10 << 62))) for i in range(n)
+    ]
 
 
 def insert(conn, table, rows: list[dict]) -> None:
     for start in range(0, len(rows), CHUNK):
-        conn.execute(table.insert(), rows[start:start + CHUNK])
+        conn.execute(table.insert(), rows[start : start + CHUNK])
 
 
 def build(engine, events: int, centres: int, today: date, seed: int = 7) -> dict[str, int]:
@@ -70,13 +77,29 @@ def build(engine, events: int, centres: int, today: date, seed: int = 7) -> dict
     centre_ids = ids(centres)
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        insert(conn, store.centres, [{"id": c, "name": f"Centre social n°{i + 1}",
-                                      "created_at": "2025-01-01T00:00:00.000Z"} for i, c in enumerate(centre_ids)])
-        insert(conn, store.devices, [{
-            "id": d, "centre_id": c, "label": "Borne", "token_hash": uuid.uuid4().hex * 2,
-            "enrolled_at": "2025-01-02T00:00:00.000Z",
-            "last_sync_at": utc_iso(now - timedelta(days=random.choice((0, 1, 2, 9)))),
-        } for d, c in zip(ids(centres), centre_ids, strict=True)])
+        insert(
+            conn,
+            store.centres,
+            [
+                {"id": c, "name": f"Centre social n°{i + 1}", "created_at": "2025-01-01T00:00:00.000Z"}
+                for i, c in enumerate(centre_ids)
+            ],
+        )
+        insert(
+            conn,
+            store.devices,
+            [
+                {
+                    "id": d,
+                    "centre_id": c,
+                    "label": "Borne",
+                    "token_hash": uuid.uuid4().hex * 2,
+                    "enrolled_at": "2025-01-02T00:00:00.000Z",
+                    "last_sync_at": utc_iso(now - timedelta(days=random.choice((0, 1, 2, 9)))),
+                }
+                for d, c in zip(ids(centres), centre_ids, strict=True)
+            ],
+        )
         members = _members(conn, centre_ids, count["member"], days)
         _visits(conn, centre_ids, members, count["visit"], days)
         _workshops(conn, centre_ids, members, count, today)
@@ -92,10 +115,22 @@ def _members(conn, centre_ids, n, days) -> list[tuple[str, str]]:
         born = None if random.random() < 0.3 else 2026 - int(random.triangular(3, 92, 38))
         band = "unknown" if random.random() < 0.08 else random.choice(AGE_BANDS[:5])
         born_from, born_to = ages.born_span(band, born, 2026)
-        rows.append({"centre_id": c, "member_id": m, "age_band": band,
-                     "gender": random.choice(GENDERS), "commune": "Lyon", "neighbourhood": None,
-                     "qpv": random.random() < 0.3, "created_day": random.choice(days), "erased_at": None,
-                     "as_of": "2026-01-01T00:00:00.000Z", "born_from": born_from, "born_to": born_to})
+        rows.append(
+            {
+                "centre_id": c,
+                "member_id": m,
+                "age_band": band,
+                "gender": random.choice(GENDERS),
+                "commune": "Lyon",
+                "neighbourhood": None,
+                "qpv": random.random() < 0.3,
+                "created_day": random.choice(days),
+                "erased_at": None,
+                "as_of": "2026-01-01T00:00:00.000Z",
+                "born_from": born_from,
+                "born_to": born_to,
+            }
+        )
     insert(conn, store.p_members, rows)
     return members
 
@@ -115,43 +150,99 @@ def _visits(conn, centre_ids, members, n, days) -> None:
             presence.add((centre, member, day))
         key = (centre, day, reason, recorder)
         counts[key] = counts.get(key, 0) + 1
-    insert(conn, store.p_presence, [{"centre_id": c, "member_id": m, "day": d} for c, m, d in sorted(presence)])
+    insert(
+        conn, store.p_presence, [{"centre_id": c, "member_id": m, "day": d} for c, m, d in sorted(presence)]
+    )
     projections.refresh_visit_spans(conn)
-    insert(conn, store.p_visit_counts, [
-        {"centre_id": c, "day": d, "reason": r, "recorded_by": by, "visits": v}
-        for (c, d, r, by), v in counts.items()])
+    insert(
+        conn,
+        store.p_visit_counts,
+        [
+            {"centre_id": c, "day": d, "reason": r, "recorded_by": by, "visits": v}
+            for (c, d, r, by), v in counts.items()
+        ],
+    )
     categories: dict[tuple, int] = {}
     for (c, d, r, _by), v in counts.items():  # the default reasons' national categories
         key = (c, d, *taxonomies.categories({"reason": r}))
         categories[key] = categories.get(key, 0) + v
-    insert(conn, store.p_visit_categories, [
-        {"centre_id": c, "day": d, "cra_theme": cra, "domain": domain, "visits": v}
-        for (c, d, cra, domain), v in categories.items()])
+    insert(
+        conn,
+        store.p_visit_categories,
+        [
+            {"centre_id": c, "day": d, "cra_theme": cra, "domain": domain, "visits": v}
+            for (c, d, cra, domain), v in categories.items()
+        ],
+    )
 
 
 def _workshops(conn, centre_ids, members, count, today) -> None:
     workshops = [(random.choice(centre_ids), w) for w in ids(max(count["workshop"], 1))]
-    insert(conn, store.p_workshops, [{"centre_id": c, "workshop_id": w, "title": f"Atelier {i}",
-                                      "theme": random.choice(THEMES), "place": None, "as_of": "2026-01-01T00:00:00.000Z"}
-                                     for i, (c, w) in enumerate(workshops)])
+    insert(
+        conn,
+        store.p_workshops,
+        [
+            {
+                "centre_id": c,
+                "workshop_id": w,
+                "title": f"Atelier {i}",
+                "theme": random.choice(THEMES),
+                "place": None,
+                "as_of": "2026-01-01T00:00:00.000Z",
+            }
+            for i, (c, w) in enumerate(workshops)
+        ],
+    )
     start = datetime.combine(today - timedelta(days=365), datetime.min.time(), UTC)
     sessions = []
     for s in ids(count["session"]):
         c, w = random.choice(workshops)
         starts = start + timedelta(minutes=random.randrange(365 * 24 * 60))
-        sessions.append({"centre_id": c, "session_id": s, "workshop_id": w, "starts_at": utc_iso(starts),
-                         "ends_at": utc_iso(starts + timedelta(hours=2)), "capacity": 12,
-                         "cancelled": random.random() < 0.05, "as_of": "2026-01-01T00:00:00.000Z"})
+        sessions.append(
+            {
+                "centre_id": c,
+                "session_id": s,
+                "workshop_id": w,
+                "starts_at": utc_iso(starts),
+                "ends_at": utc_iso(starts + timedelta(hours=2)),
+                "capacity": 12,
+                "cancelled": random.random() < 0.05,
+                "as_of": "2026-01-01T00:00:00.000Z",
+            }
+        )
     insert(conn, store.p_sessions, sessions)
     member_ids = [m for _c, m in members]
-    insert(conn, store.p_registrations, [{
-        "centre_id": s["centre_id"], "registration_id": r, "session_id": s["session_id"],
-        "member_id": random.choice(member_ids), "status": random.choice(("booked", "booked", "waitlisted", "cancelled")),
-        "as_of": "2026-01-01T00:00:00.000Z"} for r, s in zip(ids(count["registration"]), _cycle(sessions), strict=False)])
-    insert(conn, store.p_attendance, [{
-        "centre_id": s["centre_id"], "attendance_id": a, "session_id": s["session_id"],
-        "member_id": random.choice(member_ids), "present": random.random() < 0.85, "walk_in": random.random() < 0.1,
-        "as_of": "2026-01-01T00:00:00.000Z"} for a, s in zip(ids(count["attendance"]), _cycle(sessions), strict=False)])
+    insert(
+        conn,
+        store.p_registrations,
+        [
+            {
+                "centre_id": s["centre_id"],
+                "registration_id": r,
+                "session_id": s["session_id"],
+                "member_id": random.choice(member_ids),
+                "status": random.choice(("booked", "booked", "waitlisted", "cancelled")),
+                "as_of": "2026-01-01T00:00:00.000Z",
+            }
+            for r, s in zip(ids(count["registration"]), _cycle(sessions), strict=False)
+        ],
+    )
+    insert(
+        conn,
+        store.p_attendance,
+        [
+            {
+                "centre_id": s["centre_id"],
+                "attendance_id": a,
+                "session_id": s["session_id"],
+                "member_id": random.choice(member_ids),
+                "present": random.random() < 0.85,
+                "walk_in": random.random() < 0.1,
+                "as_of": "2026-01-01T00:00:00.000Z",
+            }
+            for a, s in zip(ids(count["attendance"]), _cycle(sessions), strict=False)
+        ],
+    )
 
 
 def _cycle(items):
@@ -160,6 +251,7 @@ def _cycle(items):
 
 
 # ---------------------------------------------------------------- timing
+
 
 def time_page(client: httpx.Client, path: str, runs: int) -> list[float]:
     client.get(path).raise_for_status()  # warm the caches once, as a used hub is
@@ -223,8 +315,10 @@ def _run(args: argparse.Namespace, workdir: Path) -> None:
     else:
         started = time.perf_counter()
         count = build(engine, args.events, args.centres, reports.paris_today())
-        print(f"built {sum(count.values()):,} events' projections from {args.centres} centres "
-              f"in {time.perf_counter() - started:.1f} s: {count}")
+        print(
+            f"built {sum(count.values()):,} events' projections from {args.centres} centres "
+            f"in {time.perf_counter() - started:.1f} s: {count}"
+        )
         users.add_user(engine, EMAIL, PASSWORD)
     if engine.dialect.name == "postgresql":
         # a hub that took a year to fill has had its tables analysed by
@@ -244,10 +338,15 @@ def _run(args: argparse.Namespace, workdir: Path) -> None:
             one_centre = time_page(client, f"/?centre={centre}", args.runs)
             pdf = time_page(client, "/exports/report.pdf", max(3, args.runs // 3))
             # each funder's page, CSV and PDF (the same figures as the overview's)
-            funder_files = {f"{what} {kind}": statistics.median(time_page(client, path, max(3, args.runs // 3)))
-                            for what in funders.FUNDERS
-                            for kind, path in (("page", f"/funders/{what}"), ("CSV", f"/exports/funders/{what}.csv"),
-                                               ("PDF", f"/exports/funders/{what}.pdf"))}
+            funder_files = {
+                f"{what} {kind}": statistics.median(time_page(client, path, max(3, args.runs // 3)))
+                for what in funders.FUNDERS
+                for kind, path in (
+                    ("page", f"/funders/{what}"),
+                    ("CSV", f"/exports/funders/{what}.csv"),
+                    ("PDF", f"/exports/funders/{what}.pdf"),
+                )
+            }
     finally:
         hub.stop()
     in_process = time_in_process(engine, period, args.runs)
@@ -255,27 +354,39 @@ def _run(args: argparse.Namespace, workdir: Path) -> None:
     engine.dispose()  # close the files before the work folder goes
 
     median = statistics.median(overview)
-    print(f"overview page, all centres, {period.days()} days (HTTP, median of {args.runs}): "
-          f"{median:.0f} ms  -> {median / GOAL_MS:.2f} x the {GOAL_MS} ms goal")
+    print(
+        f"overview page, all centres, {period.days()} days (HTTP, median of {args.runs}): "
+        f"{median:.0f} ms  -> {median / GOAL_MS:.2f} x the {GOAL_MS} ms goal"
+    )
     print(f"overview page, one centre (HTTP, median): {statistics.median(one_centre):.0f} ms")
     print(f"PDF report, all centres (HTTP, median): {statistics.median(pdf):.0f} ms")
-    print("funders' exports, all centres (HTTP, medians): "
-          + ", ".join(f"{name} {ms:.0f}" for name, ms in funder_files.items()) + " (ms)")
-    print("report queries alone, in process (median of "
-          f"{args.runs}): {statistics.median(in_process[0]):.0f} ms "
-          f"one after the other, {statistics.median(in_process[1]):.0f} ms as the pages run them")
+    print(
+        "funders' exports, all centres (HTTP, medians): "
+        + ", ".join(f"{name} {ms:.0f}" for name, ms in funder_files.items())
+        + " (ms)"
+    )
+    print(
+        "report queries alone, in process (median of "
+        f"{args.runs}): {statistics.median(in_process[0]):.0f} ms "
+        f"one after the other, {statistics.median(in_process[1]):.0f} ms as the pages run them"
+    )
     print("  " + ", ".join(f"{name} {ms:.0f}" for name, ms in breakdown.items()) + " (ms, medians)")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--centres", type=int, default=50)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--db", help="an empty database URL (default: a temporary SQLite file)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="if --db already holds a benchmark's data, time it again without rebuilding")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="if --db already holds a benchmark's data, time it again without rebuilding",
+    )
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-hub-dashboard-"))

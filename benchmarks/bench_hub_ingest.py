@@ -54,21 +54,44 @@ def make_events(n: int, random_ids: bool = False) -> list[dict]:
         at = T0 + timedelta(seconds=i)
         event_id = str(uuid.uuid4()) if random_ids else protocol.new_id()
         if i % 10 == 0:
-            events.append(protocol.make_event("member.created", {
-                "member_id": protocol.new_id(), "age_band": "25-54", "gender": "woman",
-                "commune": "Lyon", "neighbourhood": "Les Minguettes", "qpv": True}, at, event_id))
+            events.append(
+                protocol.make_event(
+                    "member.created",
+                    {
+                        "member_id": protocol.new_id(),
+                        "age_band": "25-54",
+                        "gender": "woman",
+                        "commune": "Lyon",
+                        "neighbourhood": "Les Minguettes",
+                        "qpv": True,
+                    },
+                    at,
+                    event_id,
+                )
+            )
         else:
-            events.append(protocol.make_event("visit.recorded", {
-                "visit_id": protocol.new_id(), "member_id": None, "reason": "accueil",
-                "recorded_by": "resident"}, at, event_id))
+            events.append(
+                protocol.make_event(
+                    "visit.recorded",
+                    {
+                        "visit_id": protocol.new_id(),
+                        "member_id": None,
+                        "reason": "accueil",
+                        "recorded_by": "resident",
+                    },
+                    at,
+                    event_id,
+                )
+            )
     return events
 
 
 def chunks(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 # ---------------------------------------------------------------- the three measures
+
 
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
@@ -79,7 +102,10 @@ def process_cpu_seconds(pid: int) -> float:
 def run_http(server, token: str, events: list[dict], size: int) -> tuple[float, float]:
     """(events/s, hub CPU µs per event): the CPU figure holds on a busy machine
     where wall-clock rates mostly measure the other processes."""
-    bodies = [protocol.batch_from_texts([protocol.canonical_json(e) for e in chunk]) for chunk in chunks(events, size)]
+    bodies = [
+        protocol.batch_from_texts([protocol.canonical_json(e) for e in chunk])
+        for chunk in chunks(events, size)
+    ]
     host, port = server.url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -107,7 +133,8 @@ def run_ingest(engine, centre_id: str, events: list[dict], size: int) -> float:
 
 
 RAW_TABLE = sa.Table(
-    "bench_raw_events", sa.MetaData(),
+    "bench_raw_events",
+    sa.MetaData(),
     sa.Column("centre_id", sa.String(36), nullable=False),
     sa.Column("event_id", sa.String(36), nullable=False),
     sa.Column("type", sa.String(40), nullable=False),
@@ -117,14 +144,26 @@ RAW_TABLE = sa.Table(
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("centre_id", "event_id"),
 )
-RAW_SQL = ("INSERT INTO bench_raw_events (centre_id, event_id, type, occurred_at, received_at, body, content_hash) "
-           "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (centre_id, event_id) DO NOTHING")
+RAW_SQL = (
+    "INSERT INTO bench_raw_events (centre_id, event_id, type, occurred_at, received_at, body, content_hash) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (centre_id, event_id) DO NOTHING"
+)
 
 
 def raw_rows(events: list[dict], centre_id: str) -> list[tuple]:
     now = centres.now_iso()
-    return [(centre_id, e["id"], e["type"], e["occurred_at"], now, protocol.canonical_json(e),
-             protocol.content_hash(e)) for e in events]
+    return [
+        (
+            centre_id,
+            e["id"],
+            e["type"],
+            e["occurred_at"],
+            now,
+            protocol.canonical_json(e),
+            protocol.content_hash(e),
+        )
+        for e in events
+    ]
 
 
 def run_raw(engine, centre_id: str, events: list[dict], size: int) -> float:
@@ -145,6 +184,7 @@ def run_raw(engine, centre_id: str, events: list[dict], size: int) -> float:
 
 # ---------------------------------------------------------------- driver
 
+
 def measure(label: str, db_url: str, runs: int, log_dir: Path) -> list[tuple]:
     engine = store.open_engine(db_url)
     RAW_TABLE.create(engine, checkfirst=True)
@@ -162,17 +202,26 @@ def measure(label: str, db_url: str, runs: int, log_dir: Path) -> list[tuple]:
                 figures["raw"].append(run_raw(engine, device["centre_id"], make_events(n), size))
             medians = {k: statistics.median(v) for k, v in figures.items()}
             results.append((label, size, medians))
-            print(f"{label:<10} batch {size:>5}: http {medians['http']:>9,.0f} ev/s   "
-                  f"ingest {medians['ingest']:>9,.0f} ev/s   raw {medians['raw']:>9,.0f} ev/s   "
-                  f"http/raw {medians['http'] / medians['raw']:.2f}   "
-                  f"ingest/raw {medians['ingest'] / medians['raw']:.2f}   "
-                  f"hub CPU {medians['cpu']:.0f} µs/event",
-                  flush=True)
-        ordered = statistics.median(run_raw(engine, device["centre_id"], make_events(20_000), 1000) for _ in range(runs))
-        shuffled = statistics.median(run_raw(engine, device["centre_id"], make_events(20_000, random_ids=True), 1000)
-                                     for _ in range(runs))
-        print(f"{label:<10} raw batch 1000: UUIDv7 keys {ordered:,.0f} ev/s, UUIDv4 keys {shuffled:,.0f} ev/s "
-              f"(v4/v7 {shuffled / ordered:.2f})", flush=True)
+            print(
+                f"{label:<10} batch {size:>5}: http {medians['http']:>9,.0f} ev/s   "
+                f"ingest {medians['ingest']:>9,.0f} ev/s   raw {medians['raw']:>9,.0f} ev/s   "
+                f"http/raw {medians['http'] / medians['raw']:.2f}   "
+                f"ingest/raw {medians['ingest'] / medians['raw']:.2f}   "
+                f"hub CPU {medians['cpu']:.0f} µs/event",
+                flush=True,
+            )
+        ordered = statistics.median(
+            run_raw(engine, device["centre_id"], make_events(20_000), 1000) for _ in range(runs)
+        )
+        shuffled = statistics.median(
+            run_raw(engine, device["centre_id"], make_events(20_000, random_ids=True), 1000)
+            for _ in range(runs)
+        )
+        print(
+            f"{label:<10} raw batch 1000: UUIDv7 keys {ordered:,.0f} ev/s, UUIDv4 keys {shuffled:,.0f} ev/s "
+            f"(v4/v7 {shuffled / ordered:.2f})",
+            flush=True,
+        )
     finally:
         server.stop()
         engine.dispose()
@@ -180,8 +229,12 @@ def measure(label: str, db_url: str, runs: int, log_dir: Path) -> list[tuple]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="runs per figure; the median is printed (default 5)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--runs", type=int, default=5, help="runs per figure; the median is printed (default 5)"
+    )
     parser.add_argument("--skip-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:

@@ -32,9 +32,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    baseline = median_ms(lambda: scrypt_once(2 ** 14), args.runs)
+    baseline = median_ms(lambda: scrypt_once(2**14), args.runs)
     print(f"scrypt n=2**14 r=8 p=1 (baseline): {baseline:.1f} ms median of {args.runs}")
-    for n in (2 ** 13, 2 ** 15):
+    for n in (2**13, 2**15):
         cost = median_ms(lambda n=n: scrypt_once(n), args.runs)
         print(f"scrypt n=2**{n.bit_length() - 1}: {cost:.1f} ms  ratio {cost / baseline:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -47,8 +47,10 @@ def main() -> None:
                     staff.add(f"Personne {people}", "volunteer", f"{1000 + people:04d}")
                 last_pin = f"{1000 + people:04d}"
                 worst = median_ms(lambda pin=last_pin: staff.authenticate(pin), args.runs)
-                print(f"authenticate, {people:2d} active people, last one's PIN: {worst:7.1f} ms"
-                      f"  ratio {worst / baseline:.1f}")
+                print(
+                    f"authenticate, {people:2d} active people, last one's PIN: {worst:7.1f} ms"
+                    f"  ratio {worst / baseline:.1f}"
+                )
 
                 def wrong(last_pin: str = last_pin) -> None:
                     try:
@@ -56,8 +58,10 @@ def main() -> None:
                     except InvalidInput:
                         pass
                     staff.authenticate(last_pin)  # reset the counter: no lockout while measuring
-                print(f"wrong PIN then right PIN, {people:2d} people:           "
-                      f"{median_ms(wrong, 3):7.1f} ms")
+
+                print(
+                    f"wrong PIN then right PIN, {people:2d} people:           {median_ms(wrong, 3):7.1f} ms"
+                )
 
 
 if __name__ == "__main__":

@@ -43,11 +43,14 @@ def build_centre(path: Path, people: int, booked: int = 30):
         centre.staff.add(f"Bénévole {i}", "volunteer", f"{5000 + i}")
     staff = centre.staff.add("Karim Haddad", "staff", "1357")
     workshop = centre.workshops.create_workshop("Atelier numérique", "numerique")
-    session = centre.workshops.add_session(workshop["id"], NOW + timedelta(minutes=30),
-                                           NOW + timedelta(hours=2), booked)
+    session = centre.workshops.add_session(
+        workshop["id"], NOW + timedelta(minutes=30), NOW + timedelta(hours=2), booked
+    )
     names = ["Aïcha", "Bernard", "Chloé", "Djamel", "Élise", "Fatou"]
-    members = [centre.members.register(names[i % 6], "Nom-" + "abcdefghij"[i // 6], 1980,
-                                       consent_data=True) for i in range(booked)]
+    members = [
+        centre.members.register(names[i % 6], "Nom-" + "abcdefghij"[i // 6], 1980, consent_data=True)
+        for i in range(booked)
+    ]
     for member in members:
         centre.workshops.register(session["id"], member["id"])
     return centre, staff, session, members
@@ -95,8 +98,12 @@ def main() -> None:
 
     base_auth = median_ms(lambda: centre.staff.authenticate("1357"), args.runs)
     flip = iter(range(10**6))
-    base_mark = median_ms(lambda: centre.workshops.mark_attendance(
-        session["id"], members[1]["id"], next(flip) % 2 == 0, actor=staff), args.runs)
+    base_mark = median_ms(
+        lambda: centre.workshops.mark_attendance(
+            session["id"], members[1]["id"], next(flip) % 2 == 0, actor=staff
+        ),
+        args.runs,
+    )
     base_list = median_ms(lambda: centre.workshops.roll_call(session["id"]), args.runs)
 
     app = KioskApp(centre, kiosk_mode=False)
@@ -106,13 +113,19 @@ def main() -> None:
         mark, draw = bench_roll_call(app, staff, session, members, args.runs)
     finally:
         offscreen.stop(app)
-    print(f"sign-in (Valider → staff menu), {args.people} people, staff PIN most recent: "
-          f"median {sign_in:.1f} ms; baseline Staff.authenticate {base_auth:.1f} ms; "
-          f"ratio {sign_in / base_auth:.2f}")
-    print(f"roll call « Présent » with 30 booked (store + its row): median {mark:.1f} ms; "
-          f"baseline Workshops.mark_attendance {base_mark:.1f} ms; ratio {mark / base_mark:.2f}")
-    print(f"roll call drawn (30 rows and the waitlist, with one frame): median {draw:.1f} ms; "
-          f"baseline Workshops.roll_call {base_list:.1f} ms; ratio {draw / base_list:.1f}")
+    print(
+        f"sign-in (Valider → staff menu), {args.people} people, staff PIN most recent: "
+        f"median {sign_in:.1f} ms; baseline Staff.authenticate {base_auth:.1f} ms; "
+        f"ratio {sign_in / base_auth:.2f}"
+    )
+    print(
+        f"roll call « Présent » with 30 booked (store + its row): median {mark:.1f} ms; "
+        f"baseline Workshops.mark_attendance {base_mark:.1f} ms; ratio {mark / base_mark:.2f}"
+    )
+    print(
+        f"roll call drawn (30 rows and the waitlist, with one frame): median {draw:.1f} ms; "
+        f"baseline Workshops.roll_call {base_list:.1f} ms; ratio {draw / base_list:.1f}"
+    )
 
 
 if __name__ == "__main__":

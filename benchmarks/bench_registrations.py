@@ -35,7 +35,9 @@ def fill_members(store: Store, count: int) -> list[str]:
     with store.transaction():
         store.conn.executemany(
             "INSERT INTO members (id, first_name, last_name, created_at, updated_at) "
-            "VALUES (?, 'Prénom', 'Nom', ?, ?)", [(i, now, now) for i in ids])
+            "VALUES (?, 'Prénom', 'Nom', ?, ?)",
+            [(i, now, now) for i in ids],
+        )
     return ids
 
 
@@ -48,9 +50,12 @@ def measure(args: argparse.Namespace, seed: int) -> tuple[float, float, float, f
         workshops = Workshops(store)
         workshop = workshops.create_workshop("Atelier", "numerique")
         start = store.now() + timedelta(days=1)
-        sessions = [workshops.add_session(workshop["id"], start + timedelta(hours=i),
-                                          start + timedelta(hours=i, minutes=90), 12)["id"]
-                    for i in range(args.sessions)]
+        sessions = [
+            workshops.add_session(
+                workshop["id"], start + timedelta(hours=i), start + timedelta(hours=i, minutes=90), 12
+            )["id"]
+            for i in range(args.sessions)
+        ]
         members = fill_members(store, args.members)
         pairs = rng.sample([(s, m) for s in sessions for m in members[:100]], args.signups)
         raw_conn = connect(str(Path(tmp) / "raw.db"))
@@ -62,14 +67,17 @@ def measure(args: argparse.Namespace, seed: int) -> tuple[float, float, float, f
             service.append((time.perf_counter() - began) * 1000)
             began = time.perf_counter()
             raw_conn.execute("BEGIN IMMEDIATE")
-            raw_conn.execute("INSERT INTO r VALUES (?, ?, ?)",
-                             (str(uuid.uuid4()), session_id, member_id))
+            raw_conn.execute("INSERT INTO r VALUES (?, ?, ?)", (str(uuid.uuid4()), session_id, member_id))
             raw_conn.execute("COMMIT")
             raw.append((time.perf_counter() - began) * 1000)
         raw_conn.close()
         store.close()
-    return (statistics.median(service), percentile(service, 0.99),
-            statistics.median(raw), percentile(raw, 0.99))
+    return (
+        statistics.median(service),
+        percentile(service, 0.99),
+        statistics.median(raw),
+        percentile(raw, 0.99),
+    )
 
 
 def main() -> None:
@@ -81,8 +89,10 @@ def main() -> None:
     args = parser.parse_args()
     runs = [measure(args, seed) for seed in range(args.runs)]
     p50, p99, b50, b99 = (statistics.median(column) for column in zip(*runs, strict=True))
-    print(f"{args.signups} sign-ups over {args.sessions} sessions, {args.members} members, "
-          f"median of {args.runs} runs")
+    print(
+        f"{args.signups} sign-ups over {args.sessions} sessions, {args.members} members, "
+        f"median of {args.runs} runs"
+    )
     print(f"Workshops.register : p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
     print(f"raw sqlite3 insert : p50 {b50:6.2f} ms  p99 {b99:6.2f} ms  (baseline)")
     print(f"ratio              : p50 {p50 / b50:6.2f}     p99 {p99 / b99:6.2f}")

@@ -38,8 +38,10 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def report(name: str, values: list[float]) -> None:
-    print(f"{name:<38} median {statistics.median(values):6.1f} ms   p95 {percentile(values, 0.95):6.1f} ms"
-          f"   max {max(values):6.1f} ms   ({len(values)} runs)")
+    print(
+        f"{name:<38} median {statistics.median(values):6.1f} ms   p95 {percentile(values, 0.95):6.1f} ms"
+        f"   max {max(values):6.1f} ms   ({len(values)} runs)"
+    )
 
 
 def baseline(runs: int) -> list[float]:
@@ -49,8 +51,9 @@ def baseline(runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         process.stdin.write(b"Bonjour.")
         process.stdin.close()
         times.append((time.perf_counter() - started) * 1000)
@@ -73,7 +76,8 @@ def kiosk_runs(runs: int) -> list[float]:
     started = threading.Event()
     speaker = speech.Speaker("espeak-ng", on_start=lambda _command, _text: started.set())
     speaker.command = lambda lang, command=speaker.command: [
-        part if part != str(speech.AMPLITUDE) else "0" for part in command(lang)]  # silent
+        part if part != str(speech.AMPLITUDE) else "0" for part in command(lang)
+    ]  # silent
     folder = Path(tempfile.mkdtemp(prefix="bench-speech-"))
     db = folder / "bench.db"
     demo.build(db)  # a believable centre: its week of workshops, its reasons

@@ -52,6 +52,7 @@ FEDERATION = [sys.executable, "-m", "federation.cli"]
 
 # ---------------------------------------------------------------- the hub
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -66,8 +67,22 @@ class Hub:
         port = self.url.rsplit(":", 1)[1]
         self.log = open(folder / "hub.log", "wb")
         self.process = subprocess.Popen(
-            [*FEDERATION, "serve", "--db", self.db_url, "--host", "127.0.0.1", "--port", port,
-             "--rate-limit", "0"], stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+            [
+                *FEDERATION,
+                "serve",
+                "--db",
+                self.db_url,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
+                "--rate-limit",
+                "0",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
         deadline = time.monotonic() + 60
         while not client.health(self.url):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -75,9 +90,22 @@ class Hub:
             time.sleep(0.1)
 
     def new_token(self) -> str:
-        out = subprocess.run([*FEDERATION, "add-centre", f"Bench {uuid.uuid4().hex[:8]}", "--json",
-                              "--db", self.db_url, "--qr-png", str(self.folder / "enrolment.png")],
-                             capture_output=True, text=True, check=True, cwd=ROOT)
+        out = subprocess.run(
+            [
+                *FEDERATION,
+                "add-centre",
+                f"Bench {uuid.uuid4().hex[:8]}",
+                "--json",
+                "--db",
+                self.db_url,
+                "--qr-png",
+                str(self.folder / "enrolment.png"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         code = json.loads(out.stdout)["enrolment_code"]
         return client.enrol(self.url, code, "bench")["device_token"]
 
@@ -125,21 +153,32 @@ def _process_tree(root: int) -> list[int]:
 
 # ---------------------------------------------------------------- backlogs
 
+
 def make_backlog(path: Path, count: int) -> None:
     """A kiosk database with ``count`` pending visit events, written in bulk
     (validated events built once per shape, then given fresh ids)."""
     Store.open(path).close()
     conn = Store.open(path).conn
-    sample = protocol.make_event("visit.recorded", {"visit_id": protocol.new_id(), "reason": "accueil",
-                                                    "recorded_by": "resident", "member_id": protocol.new_id()},
-                                 protocol.parse_utc("2026-11-26T09:00:00Z"))
+    sample = protocol.make_event(
+        "visit.recorded",
+        {
+            "visit_id": protocol.new_id(),
+            "reason": "accueil",
+            "recorded_by": "resident",
+            "member_id": protocol.new_id(),
+        },
+        protocol.parse_utc("2026-11-26T09:00:00Z"),
+    )
     conn.execute("PRAGMA synchronous = OFF")  # building the fixture only
     done = 0
     while done < count:
         rows = []
         for _ in range(min(50_000, count - done)):
-            event = dict(sample, id=protocol.new_id(),
-                         data=dict(sample["data"], visit_id=protocol.new_id(), member_id=protocol.new_id()))
+            event = dict(
+                sample,
+                id=protocol.new_id(),
+                data=dict(sample["data"], visit_id=protocol.new_id(), member_id=protocol.new_id()),
+            )
             rows.append((event["id"], event["type"], event["occurred_at"], protocol.canonical_json(event)))
         conn.execute("BEGIN")
         conn.executemany("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES (?, ?, ?, ?)", rows)
@@ -169,8 +208,9 @@ def copy_backlog(template: Path, folder: Path) -> Path:
     return target
 
 
-def timed_push(db: Path, hub: Hub, batch_size: int,
-               limit: int | None = None) -> tuple[int, float, float, tuple[float, float]]:
+def timed_push(
+    db: Path, hub: Hub, batch_size: int, limit: int | None = None
+) -> tuple[int, float, float, tuple[float, float]]:
     """(events stored, wall seconds, client CPU seconds, hub CPU seconds:
     its server process, the processes it started). CPU times tell where the
     work is when the machine is shared."""
@@ -182,17 +222,24 @@ def timed_push(db: Path, hub: Hub, batch_size: int,
     started, cpu, hub_cpu = time.perf_counter(), time.process_time(), hub.cpu_seconds()
     result = client.push(str(db), hub.url, token, batch_size=batch_size)
     seconds = time.perf_counter() - started
-    cpu, hub_cpu = time.process_time() - cpu, tuple(b - a for a, b in zip(hub_cpu, hub.cpu_seconds(), strict=True))
+    cpu, hub_cpu = (
+        time.process_time() - cpu,
+        tuple(b - a for a, b in zip(hub_cpu, hub.cpu_seconds(), strict=True)),
+    )
     if not result.ok or result.pending:
         raise RuntimeError(f"push failed: {result.summary_en()}")
     return result.stored, seconds, cpu, hub_cpu
 
 
-def report(label: str, run: int, count: int, seconds: float, cpu: float, hub_cpu: tuple[float, float]) -> float:
+def report(
+    label: str, run: int, count: int, seconds: float, cpu: float, hub_cpu: tuple[float, float]
+) -> float:
     server, children = (part / count * 1e6 for part in hub_cpu)
-    print(f"{label} run {run}: {count:,} events in {seconds:.2f} s = {count / seconds:,.0f} events/s "
-          f"(CPU per event: client {cpu / count * 1e6:.0f} us, hub {server + children:.0f} us"
-          + (f" = server {server:.0f} + its children {children:.0f})" if children else ")"))
+    print(
+        f"{label} run {run}: {count:,} events in {seconds:.2f} s = {count / seconds:,.0f} events/s "
+        f"(CPU per event: client {cpu / count * 1e6:.0f} us, hub {server + children:.0f} us"
+        + (f" = server {server:.0f} + its children {children:.0f})" if children else ")")
+    )
     return count / seconds
 
 
@@ -218,16 +265,23 @@ print(json.dumps({"ok": result.ok, "stored": result.stored, "rss_before_kib": be
                   "rss_peak_kib": status_kib("VmHWM"), "seconds": seconds}))
 """
 
+
 def child_memory(template: Path, folder: Path, hub: Hub) -> dict:
     db = copy_backlog(template, folder)
     token = hub.new_token()
-    out = subprocess.run([sys.executable, "-c", CHILD, str(db), hub.url, token], capture_output=True,
-                         text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(db), hub.url, token],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     db.unlink()
     return json.loads(out.stdout)
 
 
 # ---------------------------------------------------------------- main
+
 
 def batched(label: str, runs: int, template: Path, folder: Path, hub: Hub) -> float:
     """The median events/s of ``runs`` batched pushes of fresh copies of ``template``."""
@@ -264,10 +318,12 @@ def memory(args, template: Path, folder: Path, hub: Hub) -> None:
         else:
             make_backlog(backlog, size)
         measured = child_memory(backlog, folder, hub)
-        print(f"client memory, backlog {size:>9,}: peak RSS {measured['rss_peak_kib'] / 1024:.1f} MiB "
-              f"(before the push {measured['rss_before_kib'] / 1024:.1f} MiB; "
-              f"{measured['stored']:,} events in {measured['seconds']:.1f} s = "
-              f"{measured['stored'] / measured['seconds']:,.0f} events/s)")
+        print(
+            f"client memory, backlog {size:>9,}: peak RSS {measured['rss_peak_kib'] / 1024:.1f} MiB "
+            f"(before the push {measured['rss_before_kib'] / 1024:.1f} MiB; "
+            f"{measured['stored']:,} events in {measured['seconds']:.1f} s = "
+            f"{measured['stored'] / measured['seconds']:,.0f} events/s)"
+        )
         if backlog != template:
             backlog.unlink()
 
@@ -277,8 +333,11 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--single", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--memory", default="100000,1000000",
-                        help="backlog sizes for the memory check, comma-separated ('' to skip)")
+    parser.add_argument(
+        "--memory",
+        default="100000,1000000",
+        help="backlog sizes for the memory check, comma-separated ('' to skip)",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="accueil-bench-sync-"))
     hub = Hub(folder)

@@ -40,7 +40,7 @@ from bench_sync import free_port, make_backlog  # noqa: E402
 
 from sync import client, outbox, protocol  # noqa: E402
 
-STUB = r'''
+STUB = r"""
 import gzip, json, re, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -67,18 +67,20 @@ class Stub(BaseHTTPRequestHandler):
         pass
 
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Stub).serve_forever()
-'''
+"""
 
 
 def start_stub() -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", STUB, str(port), protocol.HUB_HEADER,
-                                protocol.PROTOCOL_VERSION])
+    process = subprocess.Popen(
+        [sys.executable, "-c", STUB, str(port), protocol.HUB_HEADER, protocol.PROTOCOL_VERSION]
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
             import socket
+
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return process, url
         except OSError:
@@ -119,8 +121,10 @@ def gzip_levels(template: Path, levels: list[int]) -> None:
             start = time.process_time()
             packed = gzip.compress(raw, compresslevel=level)
             times.append(time.process_time() - start)
-        print(f"gzip level {level}: {statistics.median(times) / len(rows) * 1e6:.2f} us an event, "
-              f"{len(raw) / len(packed):.1f}x smaller ({len(packed) / len(rows):.0f} bytes an event)")
+        print(
+            f"gzip level {level}: {statistics.median(times) / len(rows) * 1e6:.2f} us an event, "
+            f"{len(raw) / len(packed):.1f}x smaller ({len(packed) / len(rows):.0f} bytes an event)"
+        )
 
 
 def main() -> int:
@@ -139,8 +143,10 @@ def main() -> int:
             count, seconds, cpu = one_push(template, folder, url)
             per_event.append(cpu / count * 1e6)
             rates.append(count / seconds)
-            print(f"run {run + 1}: {count:,} events in {seconds:.2f} s = {count / seconds:,.0f} events/s, "
-                  f"client CPU {cpu / count * 1e6:.2f} us an event")
+            print(
+                f"run {run + 1}: {count:,} events in {seconds:.2f} s = {count / seconds:,.0f} events/s, "
+                f"client CPU {cpu / count * 1e6:.2f} us an event"
+            )
         print(f"\nclient CPU per event: median {statistics.median(per_event):.2f} us   (goal <= 8 us)")
         print(f"events/s against the instant stub: median {statistics.median(rates):,.0f}")
         gzip_levels(template, [int(level) for level in args.gzip_levels.split(",") if level.strip()])

@@ -76,10 +76,14 @@ def startup(db: str, runs: int) -> None:
     bare = [start_once(CHILD_BARE, db) for _ in range(runs)]
     k_time, k_rss = statistics.median(t for t, _ in kiosk), max(r for _, r in kiosk)
     b_time, b_rss = statistics.median(t for t, _ in bare), max(r for _, r in bare)
-    print(f"start-up to first home frame: median {k_time:.3f} s over {runs} runs (goal <= 1.0 s); "
-          f"bare Kivy window {b_time:.3f} s; ratio {k_time / b_time:.2f}")
-    print(f"peak RSS: {k_rss:.0f} MB (goal <= 250 MB); bare Kivy window {b_rss:.0f} MB; "
-          f"ratio {k_rss / b_rss:.2f}")
+    print(
+        f"start-up to first home frame: median {k_time:.3f} s over {runs} runs (goal <= 1.0 s); "
+        f"bare Kivy window {b_time:.3f} s; ratio {k_time / b_time:.2f}"
+    )
+    print(
+        f"peak RSS: {k_rss:.0f} MB (goal <= 250 MB); bare Kivy window {b_rss:.0f} MB; "
+        f"ratio {k_rss / b_rss:.2f}"
+    )
 
 
 def checkin_handler(db: str, count: int) -> None:
@@ -120,9 +124,11 @@ def checkin_handler(db: str, count: int) -> None:
         core_ms.append((time.perf_counter() - start) * 1000)
     offscreen.stop(app)
     ui_p99, core_p99 = percentile(ui_ms, 99), percentile(core_ms, 99)
-    print(f"check-in, last tap to confirmation: median {statistics.median(ui_ms):.1f} ms, "
-          f"p99 {ui_p99:.1f} ms over {count} (goal p99 <= 50 ms); core check_in alone p99 "
-          f"{core_p99:.1f} ms; ratio {ui_p99 / core_p99:.2f}")
+    print(
+        f"check-in, last tap to confirmation: median {statistics.median(ui_ms):.1f} ms, "
+        f"p99 {ui_p99:.1f} ms over {count} (goal p99 <= 50 ms); core check_in alone p99 "
+        f"{core_p99:.1f} ms; ratio {ui_p99 / core_p99:.2f}"
+    )
 
 
 RESIZES = [((1280, 800), 150), ((800, 480), 133), ((1080, 1920), 100)]
@@ -156,8 +162,10 @@ def resize(db: str, runs: int) -> None:
         for label, values in timings.items():
             if label.endswith("1280x800"):
                 continue  # back to the start: not one of the asked transitions
-            print(f"resize {screen}, {label}: median {statistics.median(values):.0f} ms, "
-                  f"max {max(values):.0f} ms over {len(values)} (goal median <= 100 ms)")
+            print(
+                f"resize {screen}, {label}: median {statistics.median(values):.0f} ms, "
+                f"max {max(values):.0f} ms over {len(values)} (goal median <= 100 ms)"
+            )
     offscreen.stop(app)
 
 

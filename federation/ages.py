@@ -34,15 +34,28 @@ SCHEMES: dict[str, tuple[tuple[str, int, int | None], ...]] = {
 }
 
 LABELS = {
-    "0-10": "0 à 10 ans", "11-25": "11 à 25 ans", "26-59": "26 à 59 ans", "60+": "60 ans et plus",
-    "0-17": "Moins de 18 ans", "18-29": "18 à 29 ans", "30-54": "30 à 54 ans", "55+": "55 ans et plus",
-    "0-11": "Moins de 12 ans", "12-17": "12 à 17 ans", "18-34": "18 à 34 ans", "35-59": "35 à 59 ans",
+    "0-10": "0 à 10 ans",
+    "11-25": "11 à 25 ans",
+    "26-59": "26 à 59 ans",
+    "60+": "60 ans et plus",
+    "0-17": "Moins de 18 ans",
+    "18-29": "18 à 29 ans",
+    "30-54": "30 à 54 ans",
+    "55+": "55 ans et plus",
+    "0-11": "Moins de 12 ans",
+    "12-17": "12 à 17 ans",
+    "18-34": "18 à 34 ans",
+    "35-59": "35 à 59 ans",
     UNKNOWN: "Non renseigné",
 }
 
 #: protocol 1.0's bands as ages reached in the year of the event (sync.protocol.age_band)
 _SENT_BANDS: dict[str, tuple[int, int | None]] = {
-    "0-15": (0, 15), "16-24": (16, 24), "25-54": (25, 54), "55-64": (55, 64), "65+": (65, None),
+    "0-15": (0, 15),
+    "16-24": (16, 24),
+    "25-54": (25, 54),
+    "55-64": (55, 64),
+    "65+": (65, None),
 }
 
 

@@ -45,8 +45,9 @@ class Limits:
 class HubError(Exception):
     """An error answer: status, English message, the field at fault."""
 
-    def __init__(self, status: int, message: str, field: str | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.status, self.message, self.field, self.headers = status, message, field, headers or {}
 
@@ -54,6 +55,7 @@ class HubError(Exception):
 # ---------------------------------------------------------------- dependencies
 
 # async although they do no I/O: FastAPI would run a plain def in its threadpool
+
 
 async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
@@ -90,32 +92,47 @@ class RateLimiter:
 def _bearer(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HubError(401, "a device token is required: Authorization: Bearer <token>",
-                       "authorization", {"WWW-Authenticate": "Bearer"})
+        raise HubError(
+            401,
+            "a device token is required: Authorization: Bearer <token>",
+            "authorization",
+            {"WWW-Authenticate": "Bearer"},
+        )
     return token.strip()
 
 
-def current_device(request: Request, authorization: str | None = Header(default=None),
-                   engine: Engine = Depends(get_engine)) -> centres.Device:
+def current_device(
+    request: Request, authorization: str | None = Header(default=None), engine: Engine = Depends(get_engine)
+) -> centres.Device:
     """The enrolled, unrevoked device whose token came with the request."""
     token = _bearer(authorization)
     with engine.connect() as conn:
         device = centres.authenticate(conn, token)
     if device is None:
-        raise HubError(401, "unknown or revoked device token", "authorization",
-                       {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise HubError(
+            401,
+            "unknown or revoked device token",
+            "authorization",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     wait = request.app.state.rate_limiter.retry_after(device.id)
     if wait:
-        raise HubError(429, f"too many requests from this device: retry in {wait} s", None,
-                       {"Retry-After": str(wait)})
+        raise HubError(
+            429, f"too many requests from this device: retry in {wait} s", None, {"Retry-After": str(wait)}
+        )
     return device
 
 
 # ---------------------------------------------------------------- models
 
+
 class EnrolRequest(BaseModel):
-    code: str = Field(min_length=1, max_length=64, description="the one-time code from `federation add-centre`")
-    label: str = Field(default="Borne", min_length=1, max_length=200, description="what the device is, for the staff")
+    code: str = Field(
+        min_length=1, max_length=64, description="the one-time code from `federation add-centre`"
+    )
+    label: str = Field(
+        default="Borne", min_length=1, max_length=200, description="what the device is, for the staff"
+    )
 
     @field_validator("code", "label")
     @classmethod
@@ -182,7 +199,8 @@ class ErrorAnswer(BaseModel):
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorAnswer} for status in (400, 401, 403, 413, 415, 429, 503)}
+    status: {"model": ErrorAnswer} for status in (400, 401, 403, 413, 415, 429, 503)
+}
 
 # ---------------------------------------------------------------- enrolment
 
@@ -210,26 +228,37 @@ _BATCH_SCHEMA = {
         "protocol": {"type": "string", "example": protocol.PROTOCOL_VERSION},
         "device_id": {"type": "string"},
         "centre_id": {"type": "string"},
-        "events": {"type": "array", "items": {
-            "type": "object",
-            "required": ["id", "type", "occurred_at", "data"],
-            "properties": {
-                "id": {"type": "string", "format": "uuid"},
-                "type": {"type": "string", "enum": sorted(protocol.EVENT_TYPES)},
-                "occurred_at": {"type": "string", "format": "date-time"},
-                "data": {"type": "object"},
+        "events": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "type", "occurred_at", "data"],
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "type": {"type": "string", "enum": sorted(protocol.EVENT_TYPES)},
+                    "occurred_at": {"type": "string", "format": "date-time"},
+                    "data": {"type": "object"},
+                },
             },
-        }},
+        },
     },
 }
 
 
 @batches.post(
-    "/batches", response_model=BatchAnswer, responses=_ERRORS,
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BATCH_SCHEMA}}}},
+    "/batches",
+    response_model=BatchAnswer,
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _BATCH_SCHEMA}}}
+    },
 )
-async def post_batch(request: Request, device: centres.Device = Depends(current_device),
-                     limits: Limits = Depends(get_limits), engine: Engine = Depends(get_engine)) -> Response:
+async def post_batch(
+    request: Request,
+    device: centres.Device = Depends(current_device),
+    limits: Limits = Depends(get_limits),
+    engine: Engine = Depends(get_engine),
+) -> Response:
     """Store a batch of events; the answer comes only after the commit and
     puts every sent event id in exactly one of stored, duplicates, rejected."""
     raw = await _read_body(request, limits.max_body_bytes)
@@ -291,7 +320,9 @@ def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
     if encoding in ("", "identity"):
         return raw
     if encoding not in ("gzip", "x-gzip"):
-        raise HubError(415, f"unsupported Content-Encoding {encoding!r}: send gzip or nothing", "content-encoding")
+        raise HubError(
+            415, f"unsupported Content-Encoding {encoding!r}: send gzip or nothing", "content-encoding"
+        )
     inflater = zlib.decompressobj(wbits=31)
     try:
         out = inflater.decompress(raw, limit + 1)
@@ -312,10 +343,16 @@ def _store_batch(engine: Engine, device: centres.Device, raw: bytes, encoding: s
     received_at = centres.now_iso()
     body = parse_body(decode_body(raw, encoding, limits.max_decoded_bytes))
     try:
-        batch = ingest.prepare(body, device.centre_id, device.id, received_at, limits.max_events, limits.window)
+        batch = ingest.prepare(
+            body, device.centre_id, device.id, received_at, limits.max_events, limits.window
+        )
     except protocol.ProtocolError as error:
         raise HubError(400, str(error), error.field) from None
-    with db.write_turn(engine), db.writer(engine) as conn, conn.begin():  # the write lock, for the writes only
+    with (
+        db.write_turn(engine),
+        db.writer(engine) as conn,
+        conn.begin(),
+    ):  # the write lock, for the writes only
         answer = ingest.write(conn, batch)
         centres.mark_synced(conn, device.id, received_at)
     return answer.as_json()
@@ -327,7 +364,9 @@ status = APIRouter(prefix="/api/v1", tags=["status"])
 
 
 @status.get("/status", response_model=StatusAnswer, responses=_ERRORS)
-def get_status(device: centres.Device = Depends(current_device), engine: Engine = Depends(get_engine)) -> dict:
+def get_status(
+    device: centres.Device = Depends(current_device), engine: Engine = Depends(get_engine)
+) -> dict:
     """What the hub holds of this device's centre."""
     with engine.connect() as conn:
         return centres.device_status(conn, device)

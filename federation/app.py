@@ -28,9 +28,13 @@ log = logging.getLogger("federation")
 BUSY_RETRY_AFTER_S = 2
 
 
-def create_app(db_url: str | None = None, limits: api.Limits | None = None,
-               pre_auth_per_minute: int = ratelimit.DEFAULT_PER_MINUTE,
-               metrics_token: str | None = None, read_db_url: str | None = None) -> FastAPI:
+def create_app(
+    db_url: str | None = None,
+    limits: api.Limits | None = None,
+    pre_auth_per_minute: int = ratelimit.DEFAULT_PER_MINUTE,
+    metrics_token: str | None = None,
+    read_db_url: str | None = None,
+) -> FastAPI:
     """Open (and migrate) the database at ``db_url`` and build the app.
     ``metrics_token`` opens /metrics to whoever sends it (federation.metrics;
     None: closed).
@@ -39,8 +43,13 @@ def create_app(db_url: str | None = None, limits: api.Limits | None = None,
     # no public /docs, /redoc or /openapi.json: the schema is served to
     # signed-in staff by the dashboard (federation.web), and the interactive
     # pages would load their scripts from a CDN, which the hub never does
-    app = FastAPI(title="Accueil federation hub", version=protocol.PROTOCOL_VERSION,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Accueil federation hub",
+        version=protocol.PROTOCOL_VERSION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.engine = db.open_engine(db_url)
     app.state.read_engine = db.create_engine(read_db_url) if read_db_url else None
     app.state.limits = limits or api.Limits()
@@ -92,20 +101,27 @@ def app_from_environment() -> FastAPI:
     token that opens /metrics from $FEDERATION_METRICS_TOKEN, the dashboard's
     read replica from $FEDERATION_READ_DB."""
     limits = api.Limits()
-    for attribute, variable in (("max_body_bytes", "FEDERATION_MAX_BODY_BYTES"),
-                                ("max_events", "FEDERATION_MAX_EVENTS"),
-                                ("rate_per_minute", "FEDERATION_RATE_LIMIT")):
+    for attribute, variable in (
+        ("max_body_bytes", "FEDERATION_MAX_BODY_BYTES"),
+        ("max_events", "FEDERATION_MAX_EVENTS"),
+        ("rate_per_minute", "FEDERATION_RATE_LIMIT"),
+    ):
         if os.environ.get(variable):
             setattr(limits, attribute, int(os.environ[variable]))
     limits.max_decoded_bytes = max(limits.max_decoded_bytes, limits.max_body_bytes)
     # when events may have occurred to be stored (years before, days after their arrival)
-    limits.window = ingest.Window(int(os.environ.get("FEDERATION_WINDOW_PAST_YEARS") or limits.window.past_years),
-                                  int(os.environ.get("FEDERATION_WINDOW_FUTURE_DAYS") or limits.window.future_days))
+    limits.window = ingest.Window(
+        int(os.environ.get("FEDERATION_WINDOW_PAST_YEARS") or limits.window.past_years),
+        int(os.environ.get("FEDERATION_WINDOW_FUTURE_DAYS") or limits.window.future_days),
+    )
     pre_auth = os.environ.get("FEDERATION_PRE_AUTH_RATE_LIMIT")
-    app = create_app(os.environ.get("FEDERATION_DB"), limits,
-                     int(pre_auth) if pre_auth else ratelimit.DEFAULT_PER_MINUTE,
-                     os.environ.get(metrics.TOKEN_VARIABLE) or None,
-                     os.environ.get("FEDERATION_READ_DB") or None)
+    app = create_app(
+        os.environ.get("FEDERATION_DB"),
+        limits,
+        int(pre_auth) if pre_auth else ratelimit.DEFAULT_PER_MINUTE,
+        os.environ.get(metrics.TOKEN_VARIABLE) or None,
+        os.environ.get("FEDERATION_READ_DB") or None,
+    )
     # the modules and app built at start live as long as the process: keep the
     # garbage collector from walking them again after every batch's garbage
     gc.collect()
@@ -157,5 +173,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def database_busy(_request: Request, error: OperationalError) -> JSONResponse:
         # locked SQLite file, PostgreSQL restarting: nothing was committed, retry later
         log.warning("database unavailable: %s", error.orig)
-        return _error(503, "the hub's database is busy: retry later", None,
-                      {"Retry-After": str(BUSY_RETRY_AFTER_S)})
+        return _error(
+            503, "the hub's database is busy: retry later", None, {"Retry-After": str(BUSY_RETRY_AFTER_S)}
+        )

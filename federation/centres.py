@@ -73,11 +73,15 @@ def new_code(conn: Connection, centre_id: str, now: datetime | None = None) -> s
         raise LookupError(f"centre: no centre with id {centre_id}")
     now = now or utc_now()
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    code = "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
-    conn.execute(db.enrolment_codes.insert().values(
-        code_hash=sha256(normalise_code(code)), centre_id=centre_id,
-        created_at=now_iso(now), expires_at=now_iso(now + CODE_LIFETIME),
-    ))
+    code = "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4))
+    conn.execute(
+        db.enrolment_codes.insert().values(
+            code_hash=sha256(normalise_code(code)),
+            centre_id=centre_id,
+            created_at=now_iso(now),
+            expires_at=now_iso(now + CODE_LIFETIME),
+        )
+    )
     return code
 
 
@@ -98,25 +102,40 @@ def enrol(conn: Connection, code: str, label: str, now: datetime | None = None) 
         if held is None:
             raise EnrolmentRefused(403, "unknown enrolment code")
         if held.used_at is not None:
-            raise EnrolmentRefused(403, "this enrolment code was already used: ask the federation for a new one")
+            raise EnrolmentRefused(
+                403, "this enrolment code was already used: ask the federation for a new one"
+            )
         raise EnrolmentRefused(403, "this enrolment code has expired: ask the federation for a new one")
     centre = conn.execute(
-        sa.select(db.centres).join(codes, codes.c.centre_id == db.centres.c.id)
+        sa.select(db.centres)
+        .join(codes, codes.c.centre_id == db.centres.c.id)
         .where(codes.c.code_hash == code_hash)
     ).one()
     token = secrets.token_urlsafe(32)
     device_id = str(uuid.uuid4())
-    conn.execute(db.devices.insert().values(
-        id=device_id, centre_id=centre.id, label=label, token_hash=sha256(token), enrolled_at=now_text,
-    ))
-    return {"device_id": device_id, "device_token": token, "centre_id": centre.id,
-            "centre_name": centre.name, "protocol": protocol.PROTOCOL_VERSION}
+    conn.execute(
+        db.devices.insert().values(
+            id=device_id,
+            centre_id=centre.id,
+            label=label,
+            token_hash=sha256(token),
+            enrolled_at=now_text,
+        )
+    )
+    return {
+        "device_id": device_id,
+        "device_token": token,
+        "centre_id": centre.id,
+        "centre_name": centre.name,
+        "protocol": protocol.PROTOCOL_VERSION,
+    }
 
 
 _AUTHENTICATE = (
     "SELECT devices.id, devices.centre_id, centres.name, devices.label FROM devices "
     "JOIN centres ON centres.id = devices.centre_id "
-    "WHERE devices.token_hash = {m} AND devices.revoked_at IS NULL")
+    "WHERE devices.token_hash = {m} AND devices.revoked_at IS NULL"
+)
 
 
 def authenticate(conn: Connection, token: str) -> Device | None:
@@ -129,23 +148,31 @@ def authenticate(conn: Connection, token: str) -> Device | None:
 
 def revoke_device(conn: Connection, device_id: str, now: datetime | None = None) -> bool:
     """Revoke a device's token; False if no such live device."""
-    return bool(conn.execute(
-        db.devices.update()
-        .where(db.devices.c.id == device_id, db.devices.c.revoked_at.is_(None))
-        .values(revoked_at=now_iso(now))
-    ).rowcount)
+    return bool(
+        conn.execute(
+            db.devices.update()
+            .where(db.devices.c.id == device_id, db.devices.c.revoked_at.is_(None))
+            .values(revoked_at=now_iso(now))
+        ).rowcount
+    )
 
 
 def mark_synced(conn: Connection, device_id: str, when: str) -> None:
     # plain SQL: it runs once a batch, and a Core update is built anew each time
-    conn.exec_driver_sql("UPDATE devices SET last_seen_at = {m}, last_sync_at = {m} WHERE id = {m}"
-                         .format(m=db.param_mark(conn)), (when, when, device_id))
+    conn.exec_driver_sql(
+        "UPDATE devices SET last_seen_at = {m}, last_sync_at = {m} WHERE id = {m}".format(
+            m=db.param_mark(conn)
+        ),
+        (when, when, device_id),
+    )
 
 
 def list_centres(conn: Connection) -> list[dict]:
     """Centres with their devices, oldest first."""
-    centres = [dict(row._mapping) | {"devices": []} for row in
-               conn.execute(sa.select(db.centres).order_by(db.centres.c.created_at, db.centres.c.name))]
+    centres = [
+        dict(row._mapping) | {"devices": []}
+        for row in conn.execute(sa.select(db.centres).order_by(db.centres.c.created_at, db.centres.c.name))
+    ]
     by_id = {centre["id"]: centre for centre in centres}
     for device in conn.execute(sa.select(db.devices).order_by(db.devices.c.enrolled_at)):
         by_id[device.centre_id]["devices"].append(dict(device._mapping) | {"token_hash": None})
@@ -173,8 +200,15 @@ def stats(conn: Connection) -> dict:
     centres = []
     for centre in list_centres(conn):
         events = dict(sorted(counts.get(centre["id"], {}).items()))
-        centres.append({"id": centre["id"], "name": centre["name"], "events": events,
-                        "events_total": sum(events.values()), "last_sync": centre["last_sync"]})
+        centres.append(
+            {
+                "id": centre["id"],
+                "name": centre["name"],
+                "events": events,
+                "events_total": sum(events.values()),
+                "last_sync": centre["last_sync"],
+            }
+        )
     return {"centres": centres, "events_total": sum(c["events_total"] for c in centres)}
 
 
@@ -182,17 +216,24 @@ def device_status(conn: Connection, device: Device) -> dict:
     """What the hub holds of a device's centre (GET /api/v1/status)."""
     c = db.event_counts.c
     first, last = conn.execute(
-        sa.select(sa.func.min(c.first_occurred_at), sa.func.max(c.last_occurred_at))
-        .where(c.centre_id == device.centre_id)
+        sa.select(sa.func.min(c.first_occurred_at), sa.func.max(c.last_occurred_at)).where(
+            c.centre_id == device.centre_id
+        )
     ).one()
     by_type = dict(sorted(event_counts(conn, device.centre_id).get(device.centre_id, {}).items()))
-    last_sync = conn.execute(sa.select(db.devices.c.last_sync_at)
-                             .where(db.devices.c.id == device.id)).scalar()
+    last_sync = conn.execute(
+        sa.select(db.devices.c.last_sync_at).where(db.devices.c.id == device.id)
+    ).scalar()
     return {
-        "protocol": protocol.PROTOCOL_VERSION, "centre_id": device.centre_id,
-        "centre_name": device.centre_name, "device_id": device.id,
-        "events_total": sum(by_type.values()), "events_by_type": by_type,
-        "first_occurred_at": first, "last_occurred_at": last, "last_sync_at": last_sync,
+        "protocol": protocol.PROTOCOL_VERSION,
+        "centre_id": device.centre_id,
+        "centre_name": device.centre_name,
+        "device_id": device.id,
+        "events_total": sum(by_type.values()),
+        "events_by_type": by_type,
+        "first_occurred_at": first,
+        "last_occurred_at": last,
+        "last_sync_at": last_sync,
         "events_parked": set_aside(conn, db.parked, device.centre_id),
         "conflicts": set_aside(conn, db.conflicts, device.centre_id),
     }

@@ -44,57 +44,94 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     db_help = "database URL: sqlite:///file.db or postgresql://user@host/name (default: $FEDERATION_DB or sqlite:///federation.db)"
 
-    serve = commands.add_parser("serve", help="run the hub (API and dashboard)",
-                                description="Serve the hub with uvicorn. It keeps no state of its own: "
-                                "several processes can share one PostgreSQL database.")
+    serve = commands.add_parser(
+        "serve",
+        help="run the hub (API and dashboard)",
+        description="Serve the hub with uvicorn. It keeps no state of its own: "
+        "several processes can share one PostgreSQL database.",
+    )
     serve.add_argument("--db", help=db_help)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    serve.add_argument("--max-body-bytes", type=int, help="largest request body accepted, as sent (default 8 MiB)")
+    serve.add_argument(
+        "--max-body-bytes", type=int, help="largest request body accepted, as sent (default 8 MiB)"
+    )
     serve.add_argument("--max-events", type=int, help="most events in one batch (default 5000)")
-    serve.add_argument("--rate-limit", type=int, help="requests a minute allowed per device, 0 for none (default 1200)")
-    serve.add_argument("--window-past-years", type=int,
-                       help="events that occurred more than this many years before they reach the hub are "
-                       "parked, not stored (default 10)")
-    serve.add_argument("--window-future-days", type=int,
-                       help="events dated more than this many days after they reach the hub are parked, "
-                       "not stored (default 1)")
-    serve.add_argument("--pre-auth-rate-limit", type=int,
-                       help="refused sign-ins, enrolment codes and device tokens allowed a minute per "
-                       "client address before it gets 429 at once, 0 for no limit (default 30)")
-    serve.add_argument("--header-timeout", type=_seconds,
-                       help="seconds a client has to send a request's headers (default 10)")
-    serve.add_argument("--body-timeout", type=_seconds,
-                       help="seconds a client has to send a request's body once its headers are in (default 60)")
-    serve.add_argument("--trusted-proxy", metavar="ADDRESSES",
-                       help="comma-separated addresses of the reverse proxy in front, whose X-Forwarded-For "
-                       "and X-Forwarded-Proto are believed (e.g. 127.0.0.1); by default none is")
-    serve.add_argument("--read-db", metavar="URL",
-                       help="a read replica of the database (postgresql://…) for the dashboard's figures "
-                       "and exports; the kiosks' batches and sign-in still use --db (default: $FEDERATION_READ_DB, "
-                       "else none)")
+    serve.add_argument(
+        "--rate-limit", type=int, help="requests a minute allowed per device, 0 for none (default 1200)"
+    )
+    serve.add_argument(
+        "--window-past-years",
+        type=int,
+        help="events that occurred more than this many years before they reach the hub are "
+        "parked, not stored (default 10)",
+    )
+    serve.add_argument(
+        "--window-future-days",
+        type=int,
+        help="events dated more than this many days after they reach the hub are parked, "
+        "not stored (default 1)",
+    )
+    serve.add_argument(
+        "--pre-auth-rate-limit",
+        type=int,
+        help="refused sign-ins, enrolment codes and device tokens allowed a minute per "
+        "client address before it gets 429 at once, 0 for no limit (default 30)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        help="seconds a client has to send a request's headers (default 10)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        help="seconds a client has to send a request's body once its headers are in (default 60)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        metavar="ADDRESSES",
+        help="comma-separated addresses of the reverse proxy in front, whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed (e.g. 127.0.0.1); by default none is",
+    )
+    serve.add_argument(
+        "--read-db",
+        metavar="URL",
+        help="a read replica of the database (postgresql://…) for the dashboard's figures "
+        "and exports; the kiosks' batches and sign-in still use --db (default: $FEDERATION_READ_DB, "
+        "else none)",
+    )
     serve.set_defaults(func=cmd_serve)
 
-    add = commands.add_parser("add-centre", help="create a centre and its first enrolment code",
-                              description="Create a centre. Prints its id and a one-time enrolment code "
-                              "(valid 7 days) as text and as a QR code, to type or scan on the kiosk.")
-    add.add_argument("name", help="the centre's name, e.g. \"Centre social Les Tilleuls\"")
+    add = commands.add_parser(
+        "add-centre",
+        help="create a centre and its first enrolment code",
+        description="Create a centre. Prints its id and a one-time enrolment code "
+        "(valid 7 days) as text and as a QR code, to type or scan on the kiosk.",
+    )
+    add.add_argument("name", help='the centre\'s name, e.g. "Centre social Les Tilleuls"')
     add.add_argument("--db", help=db_help)
     add.add_argument("--json", action="store_true", help='print only {"centre_id", "enrolment_code"}')
     add.add_argument("--qr-png", help="where to write the QR code image (default enrolment-<id>.png)")
     add.set_defaults(func=cmd_add_centre)
 
-    code = commands.add_parser("new-code", help="a new enrolment code for an existing centre",
-                               description="Make another one-time enrolment code, e.g. for a second kiosk.")
+    code = commands.add_parser(
+        "new-code",
+        help="a new enrolment code for an existing centre",
+        description="Make another one-time enrolment code, e.g. for a second kiosk.",
+    )
     code.add_argument("centre_id", help="the centre's id (see list-centres)")
     code.add_argument("--db", help=db_help)
     code.add_argument("--json", action="store_true", help='print only {"centre_id", "enrolment_code"}')
     code.add_argument("--qr-png", help="where to write the QR code image")
     code.set_defaults(func=cmd_new_code)
 
-    revoke = commands.add_parser("revoke-device", help="withdraw a device's access",
-                                 description="Revoke a device's token: the hub refuses it from now on.")
+    revoke = commands.add_parser(
+        "revoke-device",
+        help="withdraw a device's access",
+        description="Revoke a device's token: the hub refuses it from now on.",
+    )
     revoke.add_argument("device_id", help="the device's id (see list-centres)")
     revoke.add_argument("--db", help=db_help)
     revoke.set_defaults(func=cmd_revoke_device)
@@ -110,27 +147,42 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(func=cmd_stats)
 
     export = commands.add_parser(
-        "export", help="a funder's figures for a period, as CSV or PDF",
+        "export",
+        help="a funder's figures for a period, as CSV or PDF",
         description="Write one funder's figures for a period: senacs (the centres sociaux' observatory), "
         "fse (the FSE+ participant table), cra (the conseillers numériques' activity report) or caf. "
         "The same figures as the dashboard's page; docs/funder-figures.md says what each counts.",
         epilog="example: federation export --what senacs --from 2026-01-01 --to 2026-12-31 "
-               "--out senacs-2026.csv")
+        "--out senacs-2026.csv",
+    )
     export.add_argument("--what", required=True, choices=sorted(_FUNDERS), help="which funder's figures")
-    export.add_argument("--from", dest="start", required=True, metavar="DATE",
-                        help="first day of the period (YYYY-MM-DD or DD/MM/YYYY)")
-    export.add_argument("--to", dest="end", required=True, metavar="DATE",
-                        help="last day of the period, included")
+    export.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        metavar="DATE",
+        help="first day of the period (YYYY-MM-DD or DD/MM/YYYY)",
+    )
+    export.add_argument(
+        "--to", dest="end", required=True, metavar="DATE", help="last day of the period, included"
+    )
     export.add_argument("--centre", metavar="ID", help="one centre's figures (default: every centre)")
-    export.add_argument("--out", required=True, metavar="FILE",
-                        help="where to write: a .pdf file gets a PDF, any other a CSV for a French Excel")
+    export.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="where to write: a .pdf file gets a PDF, any other a CSV for a French Excel",
+    )
     export.add_argument("--format", choices=("csv", "pdf"), help="CSV or PDF whatever --out's name says")
     export.add_argument("--db", help=db_help)
     export.set_defaults(func=cmd_export)
 
-    user = commands.add_parser("add-user", help="create a dashboard account for federation staff",
-                               description="Create a staff account. The password is asked twice, "
-                               "or read from standard input when it is not a terminal.")
+    user = commands.add_parser(
+        "add-user",
+        help="create a dashboard account for federation staff",
+        description="Create a staff account. The password is asked twice, "
+        "or read from standard input when it is not a terminal.",
+    )
     user.add_argument("email", help="the person's e-mail address, used to sign in")
     user.add_argument("--db", help=db_help)
     user.set_defaults(func=cmd_add_user)
@@ -158,7 +210,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             os.environ[variable] = str(getattr(args, option))
     db.open_engine(os.environ["FEDERATION_DB"]).dispose()  # migrate once, before the workers
     shown = make_url(db.normalise_url(os.environ["FEDERATION_DB"])).render_as_string(hide_password=True)
-    print(f"Federation hub on http://{args.host}:{args.port} (database {shown}); Ctrl+C stops it.", flush=True)
+    print(
+        f"Federation hub on http://{args.host}:{args.port} (database {shown}); Ctrl+C stops it.", flush=True
+    )
     from federation import serving  # after the environment: its protocol reads it at import
 
     # a client names its own address in X-Forwarded-For: only a proxy the
@@ -167,12 +221,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from federation import metrics
 
     with metrics.multiprocess_dir(args.workers):  # each worker's /metrics sums them all
-        uvicorn.run("federation.app:app_from_environment", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, log_level="warning", access_log=False,
-                    http="federation.serving:DeadlineProtocol",
-                    timeout_keep_alive=serving.KEEP_ALIVE_S,
-                    h11_max_incomplete_event_size=serving.MAX_HEADER_BYTES,
-                    proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
+        uvicorn.run(
+            "federation.app:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+            access_log=False,
+            http="federation.serving:DeadlineProtocol",
+            timeout_keep_alive=serving.KEEP_ALIVE_S,
+            h11_max_incomplete_event_size=serving.MAX_HEADER_BYTES,
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
+        )
     return 0
 
 
@@ -249,8 +311,11 @@ def cmd_list_centres(args: argparse.Namespace) -> int:
     for centre in listing:
         print(f"{centre['name']}  ({centre['id']})  last sync: {centre['last_sync'] or 'never'}")
         for device in centre["devices"]:
-            state = f"revoked {device['revoked_at']}" if device["revoked_at"] else \
-                f"last sync {device['last_sync_at'] or 'never'}"
+            state = (
+                f"revoked {device['revoked_at']}"
+                if device["revoked_at"]
+                else f"last sync {device['last_sync_at'] or 'never'}"
+            )
             print(f"    {device['label']}  ({device['id']})  {state}")
     return 0
 
@@ -264,7 +329,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(json.dumps(figures, ensure_ascii=False))
         return 0
     for centre in figures["centres"]:
-        print(f"{centre['name']}: {centre['events_total']} events, last sync {centre['last_sync'] or 'never'}")
+        print(
+            f"{centre['name']}: {centre['events_total']} events, last sync {centre['last_sync'] or 'never'}"
+        )
     print(f"Total: {figures['events_total']} events")
     return 0
 
@@ -281,7 +348,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"error: --{error.field}: {error}", file=sys.stderr)
         return 2
     if period.centre_id and period.centre_id not in names:
-        print(f"error: --centre: no centre {period.centre_id!r} on this hub (see list-centres)", file=sys.stderr)
+        print(
+            f"error: --centre: no centre {period.centre_id!r} on this hub (see list-centres)", file=sys.stderr
+        )
         return 2
     view = reports.overview_from(engine, period)
     rows = funders.rows(view, args.what)

@@ -34,6 +34,7 @@ from sync.protocol import AGE_BANDS, GENDERS
 ALL_CENTRES = "Tous les centres"
 INDICATOR_HEADER = ["Début", "Fin", "Centre", "Rubrique", "Indicateur", "Valeur"]
 
+
 def _csv_bytes(rows: list[list]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
@@ -62,15 +63,20 @@ def indicators(view: Overview) -> list[tuple[str, str, Value]]:
     people = view.participants
     rows = [("Participants", "Participants (adhérents distincts venus)", _count(people.total))]
     rows += [("Participants par sexe", gender_label(g), _count(n)) for g, n in people.by_gender()]
-    rows += [("Participants par tranche d'âge", age_band_label(b), _count(n))
-             for b, n in people.by_age_band()]
+    rows += [
+        ("Participants par tranche d'âge", age_band_label(b), _count(n)) for b, n in people.by_age_band()
+    ]
     crossed = people.by_gender_and_age()
     for gender in [*GENDERS, None]:
         for band in AGE_BANDS:
             if crossed.get((gender, band)):
-                rows.append(("Participants par sexe et tranche d'âge",
-                             f"{gender_label(gender)}, {age_band_label(band)}",
-                             _count(crossed[(gender, band)])))
+                rows.append(
+                    (
+                        "Participants par sexe et tranche d'âge",
+                        f"{gender_label(gender)}, {age_band_label(band)}",
+                        _count(crossed[(gender, band)]),
+                    )
+                )
     rows += [
         ("Quartiers prioritaires (QPV)", "Participants habitant un QPV", _count(people.qpv)),
         ("Quartiers prioritaires (QPV)", "Participants dont le quartier est connu", _count(people.qpv_known)),
@@ -83,10 +89,16 @@ def indicators(view: Overview) -> list[tuple[str, str, Value]]:
     rows.append(("Passages", "Total des passages", _count(view.visits)))
     rows += [("Passages par motif", reason_label(r), _count(n)) for r, n in view.reasons]
     # the national categories the centres' reasons map to (federation.taxonomies)
-    rows += [("Passages par thème du CRA", taxonomies.cra_label(code), _count(n))
-             for code, n in view.by_cra_theme if n]
-    rows += [("Passages par domaine administratif", taxonomies.domain_label(code), _count(n))
-             for code, n in view.by_domain if n]
+    rows += [
+        ("Passages par thème du CRA", taxonomies.cra_label(code), _count(n))
+        for code, n in view.by_cra_theme
+        if n
+    ]
+    rows += [
+        ("Passages par domaine administratif", taxonomies.domain_label(code), _count(n))
+        for code, n in view.by_domain
+        if n
+    ]
     return rows
 
 
@@ -144,8 +156,7 @@ class _Report(FPDF):
         self.set_y(-12)
         self.set_font(pdf_fonts.FAMILY, size=8)
         self.set_text_color(*TEXT_BLACK)
-        self.cell(0, 8, f"Accueil — fédération des centres sociaux — page {self.page_no()}/{{nb}}",
-                  align="C")
+        self.cell(0, 8, f"Accueil — fédération des centres sociaux — page {self.page_no()}/{{nb}}", align="C")
 
 
 def report_pdf(view: Overview, centre_name: str | None) -> bytes:
@@ -157,11 +168,14 @@ def report_pdf(view: Overview, centre_name: str | None) -> bytes:
     return bytes(pdf.output())
 
 
-def _start_pdf(view: Overview, title: str, centre_name: str | None,
-               rows: list[tuple[str, str, Value]]) -> tuple[FPDF, str]:
+def _start_pdf(
+    view: Overview, title: str, centre_name: str | None, rows: list[tuple[str, str, Value]]
+) -> tuple[FPDF, str]:
     """A report's first page: its title, the centre and the period."""
     pdf = _Report(format="A4")
-    family = pdf_fonts.add_fonts(pdf, " ".join([title, centre_name or "", *(f"{s} {i}" for s, i, _v in rows)]))
+    family = pdf_fonts.add_fonts(
+        pdf, " ".join([title, centre_name or "", *(f"{s} {i}" for s, i, _v in rows)])
+    )
     pdf.set_title(title)
     pdf.set_lang("fr")
     pdf.add_page()
@@ -170,8 +184,14 @@ def _start_pdf(view: Overview, title: str, centre_name: str | None,
     pdf.multi_cell(0, 10, title, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, size=11)
     # a centre's name may be long: wrapped, never run off the page
-    pdf.multi_cell(0, 6, f"{centre_name or ALL_CENTRES} — du {long_date(view.period.start)} "
-                         f"au {long_date(view.period.end)}", align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        0,
+        6,
+        f"{centre_name or ALL_CENTRES} — du {long_date(view.period.start)} au {long_date(view.period.end)}",
+        align="L",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     pdf.ln(3)
     return pdf, family
 
@@ -187,14 +207,21 @@ def _sections(pdf: FPDF, rows: list[tuple[str, str, Value]]) -> None:
 
 # ---------------------------------------------------------------- a funder's own shape
 
-def funder_csv(view: Overview, title: str, rows: list[tuple[str, str, Value]], centre_name: str | None) -> bytes:
+
+def funder_csv(
+    view: Overview, title: str, rows: list[tuple[str, str, Value]], centre_name: str | None
+) -> bytes:
     """A funder's rows (federation.funders) as the indicators' CSV is laid out."""
     span = [short_date(view.period.start), short_date(view.period.end), centre_name or ALL_CENTRES]
-    return _csv_bytes([INDICATOR_HEADER] + [span + [section, indicator, _csv_value(value)]
-                                            for section, indicator, value in rows])
+    return _csv_bytes(
+        [INDICATOR_HEADER]
+        + [span + [section, indicator, _csv_value(value)] for section, indicator, value in rows]
+    )
 
 
-def funder_pdf(view: Overview, title: str, rows: list[tuple[str, str, Value]], centre_name: str | None) -> bytes:
+def funder_pdf(
+    view: Overview, title: str, rows: list[tuple[str, str, Value]], centre_name: str | None
+) -> bytes:
     """A funder's rows as a PDF: its title, then a table a section."""
     pdf, _family = _start_pdf(view, title, centre_name, rows)
     _sections(pdf, rows)
@@ -208,10 +235,13 @@ def pdf_value(value: Value) -> str:
 
 def _key_figures(pdf: FPDF, view: Overview) -> None:
     share = view.participants.qpv_share
-    figures = [("Passages", number(view.visits)), ("Participants", number(view.participants.total)),
-               ("Nouveaux adhérents", number(view.new_members)),
-               ("Habitants des QPV", percent(share)),
-               ("Séances d'ateliers", number(view.workshop_total.sessions))]
+    figures = [
+        ("Passages", number(view.visits)),
+        ("Participants", number(view.participants.total)),
+        ("Nouveaux adhérents", number(view.new_members)),
+        ("Habitants des QPV", percent(share)),
+        ("Séances d'ateliers", number(view.workshop_total.sessions)),
+    ]
     width = (pdf.w - pdf.l_margin - pdf.r_margin) / len(figures)
     for label, value in figures:
         x = pdf.get_x()
@@ -255,10 +285,17 @@ def _table(pdf: FPDF, title: str, rows: list[tuple[str, str]]) -> None:
     pdf.set_font(pdf_fonts.FAMILY, size=10)
     pdf.set_draw_color(*RULE_GREY)
     pdf.set_line_width(0.2)
-    with pdf.table(col_widths=(3, 1), text_align=("LEFT", "RIGHT"), first_row_as_headings=True,
-                   headings_style=FontFace(emphasis="BOLD", color=TEXT_BLACK, fill_color=HEADING_FILL),
-                   cell_fill_color=ROW_FILL, cell_fill_mode="ROWS", borders_layout="HORIZONTAL_LINES",
-                   line_height=6, padding=(1, 2)) as table:
+    with pdf.table(
+        col_widths=(3, 1),
+        text_align=("LEFT", "RIGHT"),
+        first_row_as_headings=True,
+        headings_style=FontFace(emphasis="BOLD", color=TEXT_BLACK, fill_color=HEADING_FILL),
+        cell_fill_color=ROW_FILL,
+        cell_fill_mode="ROWS",
+        borders_layout="HORIZONTAL_LINES",
+        line_height=6,
+        padding=(1, 2),
+    ) as table:
         table.row(["Indicateur", "Valeur"])
         for indicator, value in rows:
             table.row([indicator, value or "—"])

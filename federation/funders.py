@@ -59,8 +59,9 @@ def _sex_by_band(view: Overview, scheme: str, section: str) -> list[Row]:
     for gender in [*GENDERS, None]:
         cells = [(band, crossed.get((gender, band), 0)) for band in ages.codes(scheme)]
         if gender in ("woman", "man") or any(n for _band, n in cells):
-            result += [(section, f"{gender_label(gender)}, {ages.label(band)}", _count(n))
-                       for band, n in cells]
+            result += [
+                (section, f"{gender_label(gender)}, {ages.label(band)}", _count(n)) for band, n in cells
+            ]
     return result
 
 
@@ -100,21 +101,34 @@ def _fse(view: Overview) -> list[Row]:
 
 def _cra(view: Overview) -> list[Row]:
     themes, domains = dict(view.by_cra_theme), dict(view.by_domain)
-    result = [("Accompagnements", "Accompagnements (passages d'un motif rattaché à un thème du CRA)",
-               _count(view.accompaniments)),
-              ("Accompagnements", "Passages sans thème du CRA", _count(themes[taxonomies.NONE]))]
-    result += [("Accompagnements par thème", taxonomies.cra_label(code), _count(themes[code]))
-               for code in CRA_THEMES]
-    result += [("Passages par domaine administratif", taxonomies.domain_label(code), _count(domains[code]))
-               for code in (*ADMIN_DOMAINS, taxonomies.NONE)]
+    result = [
+        (
+            "Accompagnements",
+            "Accompagnements (passages d'un motif rattaché à un thème du CRA)",
+            _count(view.accompaniments),
+        ),
+        ("Accompagnements", "Passages sans thème du CRA", _count(themes[taxonomies.NONE])),
+    ]
+    result += [
+        ("Accompagnements par thème", taxonomies.cra_label(code), _count(themes[code])) for code in CRA_THEMES
+    ]
+    result += [
+        ("Passages par domaine administratif", taxonomies.domain_label(code), _count(domains[code]))
+        for code in (*ADMIN_DOMAINS, taxonomies.NONE)
+    ]
     result += _bands(view, "cra", "Personnes venues par tranche d'âge")
     return result
 
 
 def _caf(view: Overview) -> list[Row]:
     parenting = workshop_totals([row for row in view.workshops if row.theme == "parentalite"])
-    result = [("Personnes touchées", "Personnes touchées (adhérents distincts venus)",
-               _count(view.participants.total))]
+    result = [
+        (
+            "Personnes touchées",
+            "Personnes touchées (adhérents distincts venus)",
+            _count(view.participants.total),
+        )
+    ]
     result += _bands(view, "fse", "Personnes touchées par tranche d'âge")
     result += _workshops("Parentalité", "Ateliers parentalité : ", parenting)
     return result

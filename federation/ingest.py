@@ -59,8 +59,11 @@ class Window:
         """(earliest, latest) occurred_at accepted, as utc_iso text."""
         received = protocol.parse_utc(received_at)
         year = max(protocol.EARLIEST_YEAR, received.year - self.past_years)
-        earliest = received.replace(year=year, day=28) if (received.month, received.day) == (2, 29) \
+        earliest = (
+            received.replace(year=year, day=28)
+            if (received.month, received.day) == (2, 29)
             else received.replace(year=year)
+        )
         return protocol.utc_iso(earliest), protocol.utc_iso(received + timedelta(days=self.future_days))
 
 
@@ -91,8 +94,17 @@ class Answer:
 
 
 #: the events table's columns, in the order of a Batch's rows
-EVENT_COLUMNS = ("centre_id", "event_id", "type", "occurred_at", "received_at",
-                 "device_id", "member_id", "body", "content_hash")
+EVENT_COLUMNS = (
+    "centre_id",
+    "event_id",
+    "type",
+    "occurred_at",
+    "received_at",
+    "device_id",
+    "member_id",
+    "body",
+    "content_hash",
+)
 
 
 @dataclass
@@ -118,15 +130,27 @@ class Batch:
     repeats: list[dict] = field(default_factory=list)
 
 
-def ingest(conn: Connection, body: object, centre_id: str, device_id: str | None,
-           received_at: str, max_events: int = protocol.MAX_EVENTS_PER_BATCH,
-           window: Window = DEFAULT_WINDOW) -> Answer:
+def ingest(
+    conn: Connection,
+    body: object,
+    centre_id: str,
+    device_id: str | None,
+    received_at: str,
+    max_events: int = protocol.MAX_EVENTS_PER_BATCH,
+    window: Window = DEFAULT_WINDOW,
+) -> Answer:
     """Prepare and write a batch in the caller's transaction."""
     return write(conn, prepare(body, centre_id, device_id, received_at, max_events, window))
 
 
-def prepare(body: object, centre_id: str, device_id: str | None, received_at: str,
-            max_events: int = protocol.MAX_EVENTS_PER_BATCH, window: Window = DEFAULT_WINDOW) -> Batch:
+def prepare(
+    body: object,
+    centre_id: str,
+    device_id: str | None,
+    received_at: str,
+    max_events: int = protocol.MAX_EVENTS_PER_BATCH,
+    window: Window = DEFAULT_WINDOW,
+) -> Batch:
     """Check a parsed batch for ``centre_id`` (the token's centre, never the
     body's) with ``protocol.check_batch`` and build its rows, each event
     rebuilt from its allowed fields; set aside the events outside
@@ -145,17 +169,27 @@ def prepare(body: object, centre_id: str, device_id: str | None, received_at: st
         kind, data = event["type"], event["data"]
         occurred_at = utc_text(event["occurred_at"])  # checked already: kiosks' text comes back as it is
         text = canonical_bytes(event)
-        row = (centre_id, event["id"], kind, occurred_at, received_at, device_id,
-               data.get("member_id") if kind.startswith("member.") else None,
-               text.decode(), sha256(text).hexdigest())
+        row = (
+            centre_id,
+            event["id"],
+            kind,
+            occurred_at,
+            received_at,
+            device_id,
+            data.get("member_id") if kind.startswith("member.") else None,
+            text.decode(),
+            sha256(text).hexdigest(),
+        )
         index = position if index_of is None else index_of[event["id"]]
         if earliest <= occurred_at <= latest:
             batch.rows.append(row)
             batch.events.append(event)
             batch.indexes.append(index)
             continue
-        reason = (f"occurred_at: {event['occurred_at']} is outside this hub's window "
-                  f"({earliest} to {latest}): parked for the federation to review")
+        reason = (
+            f"occurred_at: {event['occurred_at']} is outside this hub's window "
+            f"({earliest} to {latest}): parked for the federation to review"
+        )
         batch.parked.append(dict(zip(EVENT_COLUMNS, row, strict=True), reason=reason))
         batch.rejected.append({"id": event["id"], "index": index, "field": "occurred_at", "reason": reason})
     return batch
@@ -191,19 +225,28 @@ def _set_aside(conn: Connection, batch: Batch, inserted: set[str], answer: Answe
     """The rows not inserted: each a replay (answered as a duplicate) or a
     conflict (kept aside, refused), and an id sent twice with two contents
     (its later copy kept aside)."""
-    rows = [dict(zip(EVENT_COLUMNS, row, strict=True), index=index) for row, index in zip(batch.rows, batch.indexes, strict=True)]
+    rows = [
+        dict(zip(EVENT_COLUMNS, row, strict=True), index=index)
+        for row, index in zip(batch.rows, batch.indexes, strict=True)
+    ]
     others = [row for row in rows if row["event_id"] not in inserted]
     answer.duplicates, conflicting = _split_replays(conn, batch.centre_id, others)
     kept_aside = conflicting + _in_batch_conflicts(batch.repeats, {row["event_id"]: row for row in rows})
     _keep_conflicts(conn, kept_aside, batch.received_at)
     answer.rejected += [
-        {"id": row["event_id"], "index": row["index"], "field": "id",
-         "reason": "conflict: the hub already holds another content for this event id"}
+        {
+            "id": row["event_id"],
+            "index": row["index"],
+            "field": "id",
+            "reason": "conflict: the hub already holds another content for this event id",
+        }
         for row in conflicting
     ]
     # a conflicting copy of an erased member's event must not keep its
     # attributes (a member erased by this batch: projections.update redacts it)
-    projections.redact_erased(conn, batch.centre_id, {row["member_id"] for row in kept_aside if row["member_id"]})
+    projections.redact_erased(
+        conn, batch.centre_id, {row["member_id"] for row in kept_aside if row["member_id"]}
+    )
 
 
 def _serialise_centre(conn: Connection, centre_id: str) -> None:
@@ -246,8 +289,11 @@ _EVENT_ID = itemgetter(1)
 @lru_cache(maxsize=16)
 def _insert_sql(mark: str, rows: int) -> str:
     one_row = "(" + ", ".join([mark] * len(EVENT_COLUMNS)) + ")"
-    return (f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES " + ", ".join([one_row] * rows)
-            + " ON CONFLICT (centre_id, event_id) DO NOTHING")
+    return (
+        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES "
+        + ", ".join([one_row] * rows)
+        + " ON CONFLICT (centre_id, event_id) DO NOTHING"
+    )
 
 
 def _insert_events(conn: Connection, rows: list[tuple]) -> set[str]:
@@ -271,15 +317,17 @@ def _insert_events(conn: Connection, rows: list[tuple]) -> set[str]:
     cursor = driver.cursor()
     try:
         for start in range(0, len(rows), _ROWS_PER_INSERT):
-            chunk = rows[start:start + _ROWS_PER_INSERT]
+            chunk = rows[start : start + _ROWS_PER_INSERT]
             cursor.execute("SELECT coalesce(max(seq), 0) FROM events")
             (last_seq,) = cursor.fetchone() or (0,)  # an aggregate: always one row
             cursor.execute(_insert_sql(mark, len(chunk)), tuple(chain.from_iterable(chunk)))
             if cursor.rowcount == len(chunk):
                 inserted.update(map(_EVENT_ID, chunk))
             else:
-                cursor.execute(f"SELECT event_id FROM events WHERE centre_id = {mark} AND seq > {mark}",
-                               (chunk[0][0], last_seq))
+                cursor.execute(
+                    f"SELECT event_id FROM events WHERE centre_id = {mark} AND seq > {mark}",
+                    (chunk[0][0], last_seq),
+                )
                 inserted.update(event_id for (event_id,) in cursor.fetchall())
     finally:
         cursor.close()
@@ -293,7 +341,8 @@ _COUNT_UPSERT = (
     "first_occurred_at = CASE WHEN excluded.first_occurred_at < event_counts.first_occurred_at "
     "THEN excluded.first_occurred_at ELSE event_counts.first_occurred_at END, "
     "last_occurred_at = CASE WHEN excluded.last_occurred_at > event_counts.last_occurred_at "
-    "THEN excluded.last_occurred_at ELSE event_counts.last_occurred_at END")
+    "THEN excluded.last_occurred_at ELSE event_counts.last_occurred_at END"
+)
 
 
 def _count_events(conn: Connection, centre_id: str, types: list[str], times: list[str]) -> None:
@@ -313,20 +362,24 @@ def _count_events(conn: Connection, centre_id: str, types: list[str], times: lis
             elif at > held[2]:
                 held[2] = at
     mark = db.param_mark(conn)
-    conn.exec_driver_sql(_COUNT_UPSERT.format(m=mark), [
-        (centre_id, kind, n, first, last) for kind, (n, first, last) in sorted(by_type.items())])
+    conn.exec_driver_sql(
+        _COUNT_UPSERT.format(m=mark),
+        [(centre_id, kind, n, first, last) for kind, (n, first, last) in sorted(by_type.items())],
+    )
 
 
 def _split_replays(conn: Connection, centre_id: str, rows: list[dict]) -> tuple[list[str], list[dict]]:
     """Ids already held: a replay (same content) or a conflict (other content)."""
     if not rows:
         return [], []
-    held = dict(conn.execute(
-        sa.select(db.events.c.event_id, db.events.c.content_hash).where(
-            db.events.c.centre_id == centre_id,
-            db.events.c.event_id.in_([row["event_id"] for row in rows]),
-        )
-    ).all())
+    held = dict(
+        conn.execute(
+            sa.select(db.events.c.event_id, db.events.c.content_hash).where(
+                db.events.c.centre_id == centre_id,
+                db.events.c.event_id.in_([row["event_id"] for row in rows]),
+            )
+        ).all()
+    )
     duplicates, conflicting = [], []
     for row in rows:
         if held.get(row["event_id"]) == row["content_hash"]:
@@ -348,16 +401,22 @@ def _in_batch_conflicts(repeats: list[dict], by_id: dict[str, dict]) -> list[dic
         text = protocol.canonical_bytes(event)
         digest = hashlib.sha256(text).hexdigest()
         if digest != first["content_hash"]:
-            found.append(dict(first, body=text.decode(), content_hash=digest, stored_hash=first["content_hash"]))
+            found.append(
+                dict(first, body=text.decode(), content_hash=digest, stored_hash=first["content_hash"])
+            )
     return found
 
 
 def _room(conn: Connection, table: sa.Table, centre_id: str, device_id: str | None) -> int:
     """How many more rows ``table`` (conflicts, parked) may keep for a device."""
     c = table.c
-    held = conn.execute(sa.select(sa.func.count()).select_from(table).where(
-        c.centre_id == centre_id,
-        c.device_id.is_(None) if device_id is None else c.device_id == device_id)).scalar_one()
+    held = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(table)
+        .where(
+            c.centre_id == centre_id, c.device_id.is_(None) if device_id is None else c.device_id == device_id
+        )
+    ).scalar_one()
     return max(0, MAX_KEPT_PER_DEVICE - held)
 
 
@@ -365,8 +424,13 @@ def _kept(conn: Connection, table: sa.Table, rows: list[dict]) -> list[dict]:
     """``rows`` cut to what ``table`` may still keep for their device."""
     room = _room(conn, table, rows[0]["centre_id"], rows[0]["device_id"])
     if room < len(rows):
-        log.warning("device %s: %d %s rows not kept, its limit of %d is reached",
-                    rows[0]["device_id"], len(rows) - room, table.name, MAX_KEPT_PER_DEVICE)
+        log.warning(
+            "device %s: %d %s rows not kept, its limit of %d is reached",
+            rows[0]["device_id"],
+            len(rows) - room,
+            table.name,
+            MAX_KEPT_PER_DEVICE,
+        )
     return rows[:room]
 
 
@@ -377,15 +441,30 @@ def _park(conn: Connection, parked: list[dict]) -> None:
     rows = _kept(conn, db.parked, parked)
     if rows:
         statement = projections.dialect_insert(conn, db.parked).on_conflict_do_nothing(
-            index_elements=["centre_id", "event_id", "content_hash"])
-        conn.execute(statement, [{
-            "centre_id": row["centre_id"], "event_id": row["event_id"], "device_id": row["device_id"],
-            "type": row["type"], "occurred_at": row["occurred_at"], "received_at": row["received_at"],
-            "member_id": row["member_id"], "reason": row["reason"][:300], "body": row["body"],
-            "content_hash": row["content_hash"],
-        } for row in rows])
+            index_elements=["centre_id", "event_id", "content_hash"]
+        )
+        conn.execute(
+            statement,
+            [
+                {
+                    "centre_id": row["centre_id"],
+                    "event_id": row["event_id"],
+                    "device_id": row["device_id"],
+                    "type": row["type"],
+                    "occurred_at": row["occurred_at"],
+                    "received_at": row["received_at"],
+                    "member_id": row["member_id"],
+                    "reason": row["reason"][:300],
+                    "body": row["body"],
+                    "content_hash": row["content_hash"],
+                }
+                for row in rows
+            ],
+        )
     # a parked copy of an erased member's event must not keep its attributes
-    projections.redact_erased(conn, parked[0]["centre_id"], {row["member_id"] for row in parked if row["member_id"]})
+    projections.redact_erased(
+        conn, parked[0]["centre_id"], {row["member_id"] for row in parked if row["member_id"]}
+    )
 
 
 def _keep_conflicts(conn: Connection, rows: list[dict], received_at: str) -> None:
@@ -393,22 +472,30 @@ def _keep_conflicts(conn: Connection, rows: list[dict], received_at: str) -> Non
     up to MAX_KEPT_PER_DEVICE a device."""
     if not rows:
         return
-    known = set(conn.execute(
-        sa.select(db.conflicts.c.event_id, db.conflicts.c.content_hash).where(
-            db.conflicts.c.centre_id == rows[0]["centre_id"],
-            db.conflicts.c.event_id.in_({row["event_id"] for row in rows}),
-        )
-    ).tuples())
+    known = set(
+        conn.execute(
+            sa.select(db.conflicts.c.event_id, db.conflicts.c.content_hash).where(
+                db.conflicts.c.centre_id == rows[0]["centre_id"],
+                db.conflicts.c.event_id.in_({row["event_id"] for row in rows}),
+            )
+        ).tuples()
+    )
     fresh = []
     for row in rows:
         key = (row["event_id"], row["content_hash"])
         if key not in known:
             known.add(key)
-            fresh.append({
-                "centre_id": row["centre_id"], "event_id": row["event_id"],
-                "device_id": row["device_id"], "received_at": received_at, "body": row["body"],
-                "content_hash": row["content_hash"], "stored_hash": row["stored_hash"],
-            })
+            fresh.append(
+                {
+                    "centre_id": row["centre_id"],
+                    "event_id": row["event_id"],
+                    "device_id": row["device_id"],
+                    "received_at": received_at,
+                    "body": row["body"],
+                    "content_hash": row["content_hash"],
+                    "stored_hash": row["stored_hash"],
+                }
+            )
     if fresh:
         fresh = _kept(conn, db.conflicts, fresh)
     if fresh:

@@ -81,20 +81,37 @@ class HubMetrics:
 
     def __init__(self, engine: Engine, token: str | None = None):
         if token is not None and len(token) < MIN_TOKEN_CHARS:
-            raise ValueError(f"{TOKEN_VARIABLE} must be at least {MIN_TOKEN_CHARS} characters long "
-                             f"(it has {len(token)}); make one with: openssl rand -hex 24")
+            raise ValueError(
+                f"{TOKEN_VARIABLE} must be at least {MIN_TOKEN_CHARS} characters long "
+                f"(it has {len(token)}); make one with: openssl rand -hex 24"
+            )
         self.engine = engine
         self.token = token or None
         self.registry = CollectorRegistry()
-        self.batches = Counter("accueil_hub_batches", "Batches answered, by outcome and HTTP status",
-                               ["outcome", "status"], registry=self.registry)
-        self.events = Counter("accueil_hub_events", "Events of accepted batches, by outcome",
-                              ["outcome"], registry=self.registry)
-        self.duration = Histogram("accueil_hub_batch_duration_seconds",
-                                  "Time from a batch's request to its answer",
-                                  buckets=DURATION_BUCKETS, registry=self.registry)
-        self.in_progress = Gauge("accueil_hub_batches_in_progress", "Batches being handled now",
-                                 registry=self.registry, multiprocess_mode="livesum")
+        self.batches = Counter(
+            "accueil_hub_batches",
+            "Batches answered, by outcome and HTTP status",
+            ["outcome", "status"],
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "accueil_hub_events",
+            "Events of accepted batches, by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "accueil_hub_batch_duration_seconds",
+            "Time from a batch's request to its answer",
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "accueil_hub_batches_in_progress",
+            "Batches being handled now",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
         for outcome in ("stored", "duplicate", "rejected"):
             self.events.labels(outcome)  # shown at 0 before the first batch
         self.ping = SingleFlight()
@@ -135,8 +152,11 @@ class HubMetrics:
 
     def authorised(self, authorization: str | None) -> bool:
         scheme, _, given = (authorization or "").partition(" ")
-        return (self.token is not None and scheme.lower() == "bearer"
-                and hmac.compare_digest(given.strip().encode(), self.token.encode()))
+        return (
+            self.token is not None
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(given.strip().encode(), self.token.encode())
+        )
 
 
 class _DatabaseFigures:
@@ -147,8 +167,9 @@ class _DatabaseFigures:
         self.engine = engine
 
     def collect(self):
-        pool = GaugeMetricFamily("accueil_hub_db_pool_connections",
-                                 "This process's database connections", labels=["state"])
+        pool = GaugeMetricFamily(
+            "accueil_hub_db_pool_connections", "This process's database connections", labels=["state"]
+        )
         in_use = getattr(self.engine.pool, "checkedout", None)
         idle = getattr(self.engine.pool, "checkedin", None)
         if in_use is not None and idle is not None:
@@ -156,9 +177,11 @@ class _DatabaseFigures:
             pool.add_metric(["idle"], idle())
         yield pool
         up = GaugeMetricFamily("accueil_hub_database_up", "1 when the database answered this scrape")
-        last = GaugeMetricFamily("accueil_hub_centre_last_batch_timestamp_seconds",
-                                 "When the hub last stored a batch from the centre (Unix time)",
-                                 labels=["centre_id"])
+        last = GaugeMetricFamily(
+            "accueil_hub_centre_last_batch_timestamp_seconds",
+            "When the hub last stored a batch from the centre (Unix time)",
+            labels=["centre_id"],
+        )
         try:
             rows = _last_batches(self.engine)
         except sa.exc.SQLAlchemyError as error:
@@ -175,8 +198,12 @@ class _DatabaseFigures:
 
 def _last_batches(engine: Engine) -> list[tuple[str, str]]:
     c = db.devices.c
-    query = (sa.select(c.centre_id, sa.func.max(c.last_sync_at)).where(c.last_sync_at.is_not(None))
-             .group_by(c.centre_id).order_by(c.centre_id))
+    query = (
+        sa.select(c.centre_id, sa.func.max(c.last_sync_at))
+        .where(c.last_sync_at.is_not(None))
+        .group_by(c.centre_id)
+        .order_by(c.centre_id)
+    )
     with engine.connect() as conn:
         return [tuple(row) for row in conn.execute(query)]
 
@@ -186,6 +213,7 @@ def _unix_time(text: str) -> float:
 
 
 # ---------------------------------------------------------------- the batch hook
+
 
 class BatchTimer:
     """ASGI middleware counting and timing POST /api/v1/batches, whatever
@@ -254,8 +282,11 @@ async def healthz(request: Request) -> JSONResponse:
         await request.app.state.metrics.ping.run(_ping, request.app.state.engine, timeout=HEALTH_DB_TIMEOUT_S)
     except (TimeoutError, sa.exc.SQLAlchemyError, OSError) as error:
         log.warning("healthz: the database did not answer: %s", error or type(error).__name__)
-        return JSONResponse({"status": "unavailable"}, status_code=503,
-                            headers={"Cache-Control": "no-store", "Retry-After": "5"})
+        return JSONResponse(
+            {"status": "unavailable"},
+            status_code=503,
+            headers={"Cache-Control": "no-store", "Retry-After": "5"},
+        )
     return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
@@ -268,22 +299,31 @@ def _ping(engine: Engine) -> None:
 async def metrics_page(request: Request) -> Response:
     metrics: HubMetrics = request.app.state.metrics
     if metrics.token is None:
-        return JSONResponse({"error": f"metrics are off: set {TOKEN_VARIABLE} to turn them on"},
-                            status_code=404)
+        return JSONResponse(
+            {"error": f"metrics are off: set {TOKEN_VARIABLE} to turn them on"}, status_code=404
+        )
     if not metrics.authorised(request.headers.get("authorization")):
-        return JSONResponse({"error": "the metrics token is required: Authorization: Bearer <token>",
-                             "field": "authorization"}, status_code=401,
-                            headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(
+            {
+                "error": "the metrics token is required: Authorization: Bearer <token>",
+                "field": "authorization",
+            },
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     try:
         body = await metrics.scrape.run(metrics.exposition, timeout=METRICS_TIMEOUT_S)
     except TimeoutError:
-        return JSONResponse({"error": "the figures took too long: retry later"}, status_code=503,
-                            headers={"Retry-After": "5"})
-    return Response(body, media_type=exposition.CONTENT_TYPE_PLAIN_0_0_4,
-                    headers={"Cache-Control": "no-store"})
+        return JSONResponse(
+            {"error": "the figures took too long: retry later"}, status_code=503, headers={"Retry-After": "5"}
+        )
+    return Response(
+        body, media_type=exposition.CONTENT_TYPE_PLAIN_0_0_4, headers={"Cache-Control": "no-store"}
+    )
 
 
 # ---------------------------------------------------------------- several workers
+
 
 @contextlib.contextmanager
 def multiprocess_dir(workers: int) -> Iterator[None]:

@@ -27,8 +27,16 @@ MAIN = [
 #: (family, regular, bold or None) for the glyphs the main font lacks, in the
 #: order they are tried; those not installed are skipped
 FALLBACKS = [
-    ("HubArabic", _SYSTEM / "noto" / "NotoSansArabic-Regular.ttf", _SYSTEM / "noto" / "NotoSansArabic-Bold.ttf"),
-    ("HubHebrew", _SYSTEM / "noto" / "NotoSansHebrew-Regular.ttf", _SYSTEM / "noto" / "NotoSansHebrew-Bold.ttf"),
+    (
+        "HubArabic",
+        _SYSTEM / "noto" / "NotoSansArabic-Regular.ttf",
+        _SYSTEM / "noto" / "NotoSansArabic-Bold.ttf",
+    ),
+    (
+        "HubHebrew",
+        _SYSTEM / "noto" / "NotoSansHebrew-Regular.ttf",
+        _SYSTEM / "noto" / "NotoSansHebrew-Bold.ttf",
+    ),
     ("HubDejaVu", _SYSTEM / "dejavu" / "DejaVuSans.ttf", _SYSTEM / "dejavu" / "DejaVuSans-Bold.ttf"),
     ("HubSymbols", _SYSTEM / "noto" / "NotoSansSymbols2-Regular.ttf", None),
     ("HubEmoji", _SYSTEM / "noto" / "NotoColorEmoji.ttf", None),  # fonts-noto-color-emoji
@@ -41,8 +49,9 @@ def main_font_files() -> tuple[Path, Path]:
     for regular, bold in MAIN:
         if regular.is_file() and bold.is_file():
             return regular, bold
-    raise FileNotFoundError("no Unicode font found for the PDF report: install fonts-noto-core "
-                            "(scripts/system-deps.sh)")
+    raise FileNotFoundError(
+        "no Unicode font found for the PDF report: install fonts-noto-core (scripts/system-deps.sh)"
+    )
 
 
 def add_fonts(pdf: FPDF, text: str = "") -> str:

@@ -44,8 +44,10 @@ _dialect_insert = dialect_insert
 # Statements compiled once per dialect with named parameters, then run
 # through the driver's executemany: SQLAlchemy's per-row parameter handling
 # would cost more than the inserts themselves on a batch.
-_POSITIONAL_DIALECTS = {"sqlite": sqlite.dialect(paramstyle="qmark"),
-                        "postgresql": postgresql.psycopg.dialect(paramstyle="format")}
+_POSITIONAL_DIALECTS = {
+    "sqlite": sqlite.dialect(paramstyle="qmark"),
+    "postgresql": postgresql.psycopg.dialect(paramstyle="format"),
+}
 _compiled: dict[tuple[str, str], tuple[str, Callable]] = {}
 
 
@@ -106,19 +108,22 @@ _VISIT_COUNT_UPSERT = (
     "INSERT INTO p_visit_counts (centre_id, day, reason, "
     "recorded_by, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
     "ON CONFLICT (centre_id, day, reason, recorded_by) DO UPDATE "
-    "SET visits = p_visit_counts.visits + excluded.visits")
+    "SET visits = p_visit_counts.visits + excluded.visits"
+)
 _VISIT_CATEGORY_UPSERT = (
     "INSERT INTO p_visit_categories (centre_id, day, cra_theme, "
     "domain, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
     "ON CONFLICT (centre_id, day, cra_theme, domain) "
-    "DO UPDATE SET visits = p_visit_categories.visits + excluded.visits")
+    "DO UPDATE SET visits = p_visit_categories.visits + excluded.visits"
+)
 # a member's span from its days in p_presence: for a row just created (its
 # visits may have come first), and for the migration that made the columns
 _SPAN_FROM_PRESENCE = (
     "first_visit_day = (SELECT min(p.day) FROM p_presence p "
     "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id), "
     "last_visit_day = (SELECT max(p.day) FROM p_presence p "
-    "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id)")
+    "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id)"
+)
 
 
 def driver_fetch(conn: Connection, sql: str, params: tuple[Any, ...]) -> Sequence[tuple[Any, ...]]:
@@ -169,18 +174,27 @@ def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
     latest, earliest = dict(presence), dict(reversed(presence))
     members = list(latest)  # sorted, as presence is
     # every list in key order: concurrent batches lock rows in one order (no deadlock)
-    return _VisitPlan([(day, reason, by, n) for (day, reason, by), n in sorted(counts.items())],
-                      [(day, cra, domain, n) for (day, cra, domain), n in sorted(categories.items())],
-                      list(map(_FIRST, presence)), list(map(_SECOND, presence)),
-                      members, list(map(earliest.__getitem__, members)), list(latest.values()))
+    return _VisitPlan(
+        [(day, reason, by, n) for (day, reason, by), n in sorted(counts.items())],
+        [(day, cra, domain, n) for (day, cra, domain), n in sorted(categories.items())],
+        list(map(_FIRST, presence)),
+        list(map(_SECOND, presence)),
+        members,
+        list(map(earliest.__getitem__, members)),
+        list(latest.values()),
+    )
 
 
 def _project_visits(conn: Connection, centre_id: str, planned: _VisitPlan) -> None:
     mark = db.param_mark(conn)
-    conn.exec_driver_sql(_VISIT_COUNT_UPSERT.format(m=mark),
-                         [(centre_id, day, reason, by, n) for day, reason, by, n in planned.counts])
-    conn.exec_driver_sql(_VISIT_CATEGORY_UPSERT.format(m=mark),
-                         [(centre_id, day, cra, domain, n) for day, cra, domain, n in planned.categories])
+    conn.exec_driver_sql(
+        _VISIT_COUNT_UPSERT.format(m=mark),
+        [(centre_id, day, reason, by, n) for day, reason, by, n in planned.counts],
+    )
+    conn.exec_driver_sql(
+        _VISIT_CATEGORY_UPSERT.format(m=mark),
+        [(centre_id, day, cra, domain, n) for day, cra, domain, n in planned.categories],
+    )
     if planned.presence_members:
         _add_presence(conn, mark, centre_id, planned.presence_members, planned.presence_days)
         _widen_spans(conn, mark, centre_id, planned.span_members, planned.span_firsts, planned.span_lasts)
@@ -196,11 +210,19 @@ _MEMBER_ID = methodcaller("get", "member_id")
 
 def _add_presence(conn: Connection, mark: str, centre_id: str, members: list[str], days: list[str]) -> None:
     for start in range(0, len(members), _ROWS_PER_STATEMENT):
-        chunk = list(zip(members[start:start + _ROWS_PER_STATEMENT], days[start:start + _ROWS_PER_STATEMENT], strict=True))
+        chunk = list(
+            zip(
+                members[start : start + _ROWS_PER_STATEMENT],
+                days[start : start + _ROWS_PER_STATEMENT],
+                strict=True,
+            )
+        )
         if mark == "?":  # SQLite: the centre bound once a statement (numbered parameters)
             params = (centre_id, *chain.from_iterable(chunk))
         else:
-            params = tuple(chain.from_iterable(zip(repeat(centre_id), map(_FIRST, chunk), map(_SECOND, chunk))))
+            params = tuple(
+                chain.from_iterable(zip(repeat(centre_id), map(_FIRST, chunk), map(_SECOND, chunk)))
+            )
         conn.exec_driver_sql(_presence_sql(mark, len(chunk)), params)
 
 
@@ -210,12 +232,15 @@ def _presence_sql(mark: str, rows: int) -> str:
         values = ", ".join(f"(?1, ?{n}, ?{n + 1})" for n in range(2, 2 + 2 * rows, 2))
     else:
         values = ", ".join([f"({mark}, {mark}, {mark})"] * rows)
-    return (f"INSERT INTO p_presence (centre_id, member_id, day) VALUES {values} "
-            "ON CONFLICT (centre_id, member_id, day) DO NOTHING")
+    return (
+        f"INSERT INTO p_presence (centre_id, member_id, day) VALUES {values} "
+        "ON CONFLICT (centre_id, member_id, day) DO NOTHING"
+    )
 
 
-def _widen_spans(conn: Connection, mark: str, centre_id: str, members: list[str], firsts: list[str],
-                 lasts: list[str]) -> None:
+def _widen_spans(
+    conn: Connection, mark: str, centre_id: str, members: list[str], firsts: list[str], lasts: list[str]
+) -> None:
     """Read the batch's members' spans (``members`` sorted, with their first
     and last day in the batch) in one statement, write back only those the
     batch widens. Reading then writing is safe: one batch of a centre at a
@@ -225,23 +250,33 @@ def _widen_spans(conn: Connection, mark: str, centre_id: str, members: list[str]
     widened = []
     spans: dict[str, tuple[str, str]] = {}
     for start in range(0, len(members), _ROWS_PER_STATEMENT):
-        chunk = members[start:start + _ROWS_PER_STATEMENT]
+        chunk = members[start : start + _ROWS_PER_STATEMENT]
         held = driver_fetch(
-            conn, "SELECT member_id, first_visit_day, last_visit_day FROM p_members "
+            conn,
+            "SELECT member_id, first_visit_day, last_visit_day FROM p_members "
             f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))})",
-            (centre_id, *chunk))
+            (centre_id, *chunk),
+        )
         if held and not spans:
             spans = dict(zip(members, zip(firsts, lasts, strict=True), strict=True))
         for member_id, first, last in held:
             low, high = spans[member_id]
             if first is None or low < first or high > last:
-                widened.append((low if first is None or low < first else first,
-                                high if last is None or high > last else last, centre_id, member_id))
+                widened.append(
+                    (
+                        low if first is None or low < first else first,
+                        high if last is None or high > last else last,
+                        centre_id,
+                        member_id,
+                    )
+                )
     if widened:
         widened.sort(key=lambda row: row[3])
         conn.exec_driver_sql(
             f"UPDATE p_members SET first_visit_day = {mark}, last_visit_day = {mark} "
-            f"WHERE centre_id = {mark} AND member_id = {mark}", widened)
+            f"WHERE centre_id = {mark} AND member_id = {mark}",
+            widened,
+        )
 
 
 def _spans_from_presence(conn: Connection, centre_id: str, member_ids: set[str]) -> None:
@@ -253,7 +288,8 @@ def _spans_from_presence(conn: Connection, centre_id: str, member_ids: set[str])
     conn.exec_driver_sql(
         f"UPDATE p_members SET {_SPAN_FROM_PRESENCE} "
         f"WHERE centre_id = {mark} AND member_id = {mark} AND first_visit_day IS NULL",
-        [(centre_id, member_id) for member_id in sorted(member_ids)])
+        [(centre_id, member_id) for member_id in sorted(member_ids)],
+    )
 
 
 def refresh_visit_spans(conn: Connection) -> None:
@@ -262,8 +298,15 @@ def refresh_visit_spans(conn: Connection) -> None:
     conn.exec_driver_sql(f"UPDATE p_members SET {_SPAN_FROM_PRESENCE}")
 
 
-def _upsert_latest(conn: Connection, table: sa.Table, keys: list[str], rows: list[dict],
-                   extra_set=None, extra_where=None, or_where=None) -> None:
+def _upsert_latest(
+    conn: Connection,
+    table: sa.Table,
+    keys: list[str],
+    rows: list[dict],
+    extra_set=None,
+    extra_where=None,
+    or_where=None,
+) -> None:
     """Insert rows, or overwrite the held row when the event is not older.
     ``extra_set(excluded)`` overrides some columns' new values; ``extra_where``
     must also hold for an overwrite; ``or_where`` allows one anyway."""
@@ -283,8 +326,12 @@ def _upsert_latest(conn: Connection, table: sa.Table, keys: list[str], rows: lis
     # order so concurrent batches lock in the same order. The upsert keeps
     # the latest as_of, so the order of rows within a batch does not matter.
     rows = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
-    _executemany(conn, f"latest:{table.name}",
-                 lambda _c: statement.on_conflict_do_update(index_elements=keys, set_=set_, where=where), rows)
+    _executemany(
+        conn,
+        f"latest:{table.name}",
+        lambda _c: statement.on_conflict_do_update(index_elements=keys, set_=set_, where=where),
+        rows,
+    )
 
 
 def _project_members(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
@@ -295,49 +342,94 @@ def _project_members(conn: Connection, centre_id: str, pairs: list[tuple[str, di
         data = event["data"]
         # the kiosk counted age_band in the year of the event (UTC, its clock's)
         born_from, born_to = ages.born_span(data["age_band"], data.get("year_born"), int(at[:4]))
-        rows.append({
-            "centre_id": centre_id, "member_id": data["member_id"], "age_band": data["age_band"],
-            "gender": data.get("gender"), "commune": data.get("commune"),
-            "neighbourhood": data.get("neighbourhood"), "qpv": data["qpv"],
-            "created_day": paris_day(at) if event["type"] == "member.created" else None,
-            "erased_at": None, "as_of": at, "born_from": born_from, "born_to": born_to,
-        })
+        rows.append(
+            {
+                "centre_id": centre_id,
+                "member_id": data["member_id"],
+                "age_band": data["age_band"],
+                "gender": data.get("gender"),
+                "commune": data.get("commune"),
+                "neighbourhood": data.get("neighbourhood"),
+                "qpv": data["qpv"],
+                "created_day": paris_day(at) if event["type"] == "member.created" else None,
+                "erased_at": None,
+                "as_of": at,
+                "born_from": born_from,
+                "born_to": born_to,
+            }
+        )
     members = db.p_members
     # an erased member stays erased; the newest attributes win otherwise
-    _upsert_latest(conn, members, ["centre_id", "member_id"], rows,
-                   extra_set=lambda ex: {"created_day": sa.func.coalesce(ex.created_day, members.c.created_day)},
-                   extra_where=members.c.erased_at.is_(None))
+    _upsert_latest(
+        conn,
+        members,
+        ["centre_id", "member_id"],
+        rows,
+        extra_set=lambda ex: {"created_day": sa.func.coalesce(ex.created_day, members.c.created_day)},
+        extra_where=members.c.erased_at.is_(None),
+    )
     # member.created may arrive after a newer update: it still gives the day
-    created = [{"b_centre": centre_id, "b_member": r["member_id"], "b_day": r["created_day"]}
-               for r in rows if r["created_day"]]
-    _executemany(conn, "p_members.created_day", lambda _c: (
-        members.update()
-        .where(members.c.centre_id == sa.bindparam("b_centre"),
-               members.c.member_id == sa.bindparam("b_member"),
-               members.c.created_day.is_(None))
-        .values(created_day=sa.bindparam("b_day"))), created)
+    created = [
+        {"b_centre": centre_id, "b_member": r["member_id"], "b_day": r["created_day"]}
+        for r in rows
+        if r["created_day"]
+    ]
+    _executemany(
+        conn,
+        "p_members.created_day",
+        lambda _c: (
+            members.update()
+            .where(
+                members.c.centre_id == sa.bindparam("b_centre"),
+                members.c.member_id == sa.bindparam("b_member"),
+                members.c.created_day.is_(None),
+            )
+            .values(created_day=sa.bindparam("b_day"))
+        ),
+        created,
+    )
 
 
 def _project_erasures(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
     """Erasure wins whatever the order: attributes gone, the row (and counts) kept."""
     if not pairs:
         return
-    rows = [{
-        "centre_id": centre_id, "member_id": event["data"]["member_id"], "age_band": "unknown",
-        "gender": None, "commune": None, "neighbourhood": None, "qpv": None,
-        "created_day": None, "erased_at": at, "as_of": at, "born_from": None, "born_to": None,
-    } for at, event in pairs]
+    rows = [
+        {
+            "centre_id": centre_id,
+            "member_id": event["data"]["member_id"],
+            "age_band": "unknown",
+            "gender": None,
+            "commune": None,
+            "neighbourhood": None,
+            "qpv": None,
+            "created_day": None,
+            "erased_at": at,
+            "as_of": at,
+            "born_from": None,
+            "born_to": None,
+        }
+        for at, event in pairs
+    ]
     statement = _dialect_insert(conn, db.p_members)
     members, excluded = db.p_members, statement.excluded
-    conn.execute(statement.on_conflict_do_update(
-        index_elements=["centre_id", "member_id"],
-        set_={
-            "age_band": "unknown", "gender": None, "commune": None, "neighbourhood": None, "qpv": None,
-            "born_from": None, "born_to": None,
-            "erased_at": sa.func.coalesce(members.c.erased_at, excluded.erased_at),
-            "as_of": sa.case((excluded.as_of > members.c.as_of, excluded.as_of), else_=members.c.as_of),
-        },
-    ), rows)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["centre_id", "member_id"],
+            set_={
+                "age_band": "unknown",
+                "gender": None,
+                "commune": None,
+                "neighbourhood": None,
+                "qpv": None,
+                "born_from": None,
+                "born_to": None,
+                "erased_at": sa.func.coalesce(members.c.erased_at, excluded.erased_at),
+                "as_of": sa.case((excluded.as_of > members.c.as_of, excluded.as_of), else_=members.c.as_of),
+            },
+        ),
+        rows,
+    )
 
 
 def redact_erased(conn: Connection, centre_id: str, member_ids: set[str]) -> None:
@@ -345,18 +437,27 @@ def redact_erased(conn: Connection, centre_id: str, member_ids: set[str]) -> Non
     (the content hash stays, so a replay is still recognised as one)."""
     if not member_ids:
         return
-    erased = conn.execute(sa.select(db.p_members.c.member_id).where(
-        db.p_members.c.centre_id == centre_id,
-        db.p_members.c.member_id.in_(member_ids),
-        db.p_members.c.erased_at.is_not(None),
-    )).scalars().all()
+    erased = (
+        conn.execute(
+            sa.select(db.p_members.c.member_id).where(
+                db.p_members.c.centre_id == centre_id,
+                db.p_members.c.member_id.in_(member_ids),
+                db.p_members.c.erased_at.is_not(None),
+            )
+        )
+        .scalars()
+        .all()
+    )
     if not erased:
         return
     events = db.events
-    held = conn.execute(sa.select(events.c.seq, events.c.body).where(
-        events.c.centre_id == centre_id, events.c.member_id.in_(erased),
-        events.c.type.in_(MEMBER_ATTRIBUTE_EVENTS),
-    )).all()
+    held = conn.execute(
+        sa.select(events.c.seq, events.c.body).where(
+            events.c.centre_id == centre_id,
+            events.c.member_id.in_(erased),
+            events.c.type.in_(MEMBER_ATTRIBUTE_EVENTS),
+        )
+    ).all()
     updates = []
     for seq, body in held:
         event = json.loads(body)
@@ -365,8 +466,10 @@ def redact_erased(conn: Connection, centre_id: str, member_ids: set[str]) -> Non
         event["data"] = {"member_id": event["data"]["member_id"], "redacted": True}
         updates.append({"b_seq": seq, "b_body": protocol.canonical_json(event)})
     if updates:
-        conn.execute(events.update().where(events.c.seq == sa.bindparam("b_seq"))
-                     .values(body=sa.bindparam("b_body")), updates)
+        conn.execute(
+            events.update().where(events.c.seq == sa.bindparam("b_seq")).values(body=sa.bindparam("b_body")),
+            updates,
+        )
     _redact_parked(conn, centre_id, erased)
     _redact_conflicts(conn, centre_id, erased)
 
@@ -374,14 +477,19 @@ def redact_erased(conn: Connection, centre_id: str, member_ids: set[str]) -> Non
 def _redact_parked(conn: Connection, centre_id: str, member_ids: Sequence[str]) -> None:
     """Parked copies of an erased member's events lose the attributes too."""
     parked = db.parked
-    for parked_id, body in conn.execute(sa.select(parked.c.id, parked.c.body).where(
-            parked.c.centre_id == centre_id, parked.c.member_id.in_(member_ids),
-            parked.c.type.in_(MEMBER_ATTRIBUTE_EVENTS))).all():
+    for parked_id, body in conn.execute(
+        sa.select(parked.c.id, parked.c.body).where(
+            parked.c.centre_id == centre_id,
+            parked.c.member_id.in_(member_ids),
+            parked.c.type.in_(MEMBER_ATTRIBUTE_EVENTS),
+        )
+    ).all():
         event = json.loads(body)
         if not event["data"].get("redacted"):
             event["data"] = {"member_id": event["data"]["member_id"], "redacted": True}
-            conn.execute(parked.update().where(parked.c.id == parked_id)
-                         .values(body=protocol.canonical_json(event)))
+            conn.execute(
+                parked.update().where(parked.c.id == parked_id).values(body=protocol.canonical_json(event))
+            )
 
 
 def _redact_conflicts(conn: Connection, centre_id: str, member_ids: Sequence[str]) -> None:
@@ -389,39 +497,66 @@ def _redact_conflicts(conn: Connection, centre_id: str, member_ids: Sequence[str
     Conflicts are rare, so a text search over this centre's is cheap enough."""
     conflicts = db.conflicts
     for member_id in member_ids:
-        held = conn.execute(sa.select(conflicts.c.id, conflicts.c.body).where(
-            conflicts.c.centre_id == centre_id,
-            conflicts.c.body.contains(f'"member_id":"{member_id}"', autoescape=True),
-        )).all()
+        held = conn.execute(
+            sa.select(conflicts.c.id, conflicts.c.body).where(
+                conflicts.c.centre_id == centre_id,
+                conflicts.c.body.contains(f'"member_id":"{member_id}"', autoescape=True),
+            )
+        ).all()
         for conflict_id, body in held:
             event = json.loads(body)
             if event.get("type") in MEMBER_ATTRIBUTE_EVENTS and not event["data"].get("redacted"):
                 event["data"] = {"member_id": member_id, "redacted": True}
-                conn.execute(conflicts.update().where(conflicts.c.id == conflict_id)
-                             .values(body=protocol.canonical_json(event)))
+                conn.execute(
+                    conflicts.update()
+                    .where(conflicts.c.id == conflict_id)
+                    .values(body=protocol.canonical_json(event))
+                )
 
 
 def _project_workshops(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
-    _upsert_latest(conn, db.p_workshops, ["centre_id", "workshop_id"], [{
-        "centre_id": centre_id, "workshop_id": event["data"]["workshop_id"],
-        "title": event["data"]["title"], "theme": event["data"]["theme"],
-        "place": event["data"].get("place"), "as_of": at,
-    } for at, event in pairs])
+    _upsert_latest(
+        conn,
+        db.p_workshops,
+        ["centre_id", "workshop_id"],
+        [
+            {
+                "centre_id": centre_id,
+                "workshop_id": event["data"]["workshop_id"],
+                "title": event["data"]["title"],
+                "theme": event["data"]["theme"],
+                "place": event["data"].get("place"),
+                "as_of": at,
+            }
+            for at, event in pairs
+        ],
+    )
 
 
 def _project_sessions(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
     sessions = db.p_sessions
-    _upsert_latest(conn, sessions, ["centre_id", "session_id"], [{
-        "centre_id": centre_id, "session_id": event["data"]["session_id"],
-        "workshop_id": event["data"]["workshop_id"],
-        "starts_at": protocol.utc_text(event["data"]["starts_at"]),
-        "ends_at": protocol.utc_text(event["data"]["ends_at"]),
-        "capacity": event["data"]["capacity"], "cancelled": False, "as_of": at,
-    } for at, event in pairs],
+    _upsert_latest(
+        conn,
+        sessions,
+        ["centre_id", "session_id"],
+        [
+            {
+                "centre_id": centre_id,
+                "session_id": event["data"]["session_id"],
+                "workshop_id": event["data"]["workshop_id"],
+                "starts_at": protocol.utc_text(event["data"]["starts_at"]),
+                "ends_at": protocol.utc_text(event["data"]["ends_at"]),
+                "capacity": event["data"]["capacity"],
+                "cancelled": False,
+                "as_of": at,
+            }
+            for at, event in pairs
+        ],
         # a cancellation is final, whichever event arrives first; one that
         # arrived before its session.created left the attributes to fill in
         extra_set=lambda ex: {"cancelled": sessions.c.cancelled},
-        or_where=sessions.c.workshop_id.is_(None))
+        or_where=sessions.c.workshop_id.is_(None),
+    )
 
 
 def _project_cancellations(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
@@ -429,27 +564,60 @@ def _project_cancellations(conn: Connection, centre_id: str, pairs: list[tuple[s
         return
     # as_of keeps dating the attributes: the cancellation only sets its flag
     statement = _dialect_insert(conn, db.p_sessions)
-    conn.execute(statement.on_conflict_do_update(
-        index_elements=["centre_id", "session_id"], set_={"cancelled": True},
-    ), [{"centre_id": centre_id, "session_id": event["data"]["session_id"], "cancelled": True,
-         "as_of": at} for at, event in pairs])
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["centre_id", "session_id"],
+            set_={"cancelled": True},
+        ),
+        [
+            {
+                "centre_id": centre_id,
+                "session_id": event["data"]["session_id"],
+                "cancelled": True,
+                "as_of": at,
+            }
+            for at, event in pairs
+        ],
+    )
 
 
 def _project_registrations(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
-    _upsert_latest(conn, db.p_registrations, ["centre_id", "registration_id"], [{
-        "centre_id": centre_id, "registration_id": event["data"]["registration_id"],
-        "session_id": event["data"]["session_id"], "member_id": event["data"]["member_id"],
-        "status": event["data"]["status"], "as_of": at,
-    } for at, event in pairs])
+    _upsert_latest(
+        conn,
+        db.p_registrations,
+        ["centre_id", "registration_id"],
+        [
+            {
+                "centre_id": centre_id,
+                "registration_id": event["data"]["registration_id"],
+                "session_id": event["data"]["session_id"],
+                "member_id": event["data"]["member_id"],
+                "status": event["data"]["status"],
+                "as_of": at,
+            }
+            for at, event in pairs
+        ],
+    )
 
 
 def _project_attendance(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
-    _upsert_latest(conn, db.p_attendance, ["centre_id", "attendance_id"], [{
-        "centre_id": centre_id, "attendance_id": event["data"]["attendance_id"],
-        "session_id": event["data"]["session_id"], "member_id": event["data"].get("member_id"),
-        "present": event["data"]["present"], "walk_in": event["data"]["walk_in"],
-        "as_of": at,
-    } for at, event in pairs])
+    _upsert_latest(
+        conn,
+        db.p_attendance,
+        ["centre_id", "attendance_id"],
+        [
+            {
+                "centre_id": centre_id,
+                "attendance_id": event["data"]["attendance_id"],
+                "session_id": event["data"]["session_id"],
+                "member_id": event["data"].get("member_id"),
+                "present": event["data"]["present"],
+                "walk_in": event["data"]["walk_in"],
+                "as_of": at,
+            }
+            for at, event in pairs
+        ],
+    )
 
 
 _PROJECTORS = {

@@ -30,8 +30,9 @@ from collections import OrderedDict
 DEFAULT_PER_MINUTE = 30
 MAX_ADDRESSES = 10_000
 #: (method, path) of the requests counted
-GUARDED = frozenset({("POST", "/login"), ("POST", "/api/v1/enrol"), ("POST", "/api/v1/batches"),
-                     ("GET", "/metrics")})
+GUARDED = frozenset(
+    {("POST", "/login"), ("POST", "/api/v1/enrol"), ("POST", "/api/v1/batches"), ("GET", "/metrics")}
+)
 #: answers that spend the token: the caller was not who it said; at sign-in,
 #: also an attempt past the per-person limits (a device over its own rate
 #: limit spends nothing here: its token was right)
@@ -42,8 +43,9 @@ CHARGED_AT_SIGN_IN = CHARGED | {429}
 class RefusalBudget:
     """Token buckets by client address. Used from the event loop only."""
 
-    def __init__(self, per_minute: int = DEFAULT_PER_MINUTE, max_addresses: int = MAX_ADDRESSES,
-                 clock=time.monotonic):
+    def __init__(
+        self, per_minute: int = DEFAULT_PER_MINUTE, max_addresses: int = MAX_ADDRESSES, clock=time.monotonic
+    ):
         self.per_minute = per_minute
         self.max_addresses = max_addresses
         self.clock = clock
@@ -80,8 +82,7 @@ class PreAuthLimit:
         self.budget = RefusalBudget(per_minute) if per_minute > 0 else None
 
     async def __call__(self, scope, receive, send):
-        if (self.budget is None or scope["type"] != "http"
-                or (scope["method"], scope["path"]) not in GUARDED):
+        if self.budget is None or scope["type"] != "http" or (scope["method"], scope["path"]) not in GUARDED:
             return await self.app(scope, receive, send)
         address = scope["client"][0] if scope.get("client") else "unknown"
         wait = self.budget.take(address)
@@ -111,11 +112,20 @@ async def _refuse(scope, send, wait: int) -> None:
         body = _PAGE.format(minutes=max(1, (wait + 59) // 60))
         content_type = b"text/html; charset=utf-8"
     data = body.encode()
-    await send({"type": "http.response.start", "status": 429, "headers": [
-        (b"content-type", content_type), (b"content-length", str(len(data)).encode()),
-        (b"retry-after", str(wait).encode()), (b"cache-control", b"no-store"),
-        (b"content-security-policy", b"default-src 'self'; style-src 'self'; frame-ancestors 'none'"),
-        (b"x-content-type-options", b"nosniff")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(data)).encode()),
+                (b"retry-after", str(wait).encode()),
+                (b"cache-control", b"no-store"),
+                (b"content-security-policy", b"default-src 'self'; style-src 'self'; frame-ancestors 'none'"),
+                (b"x-content-type-options", b"nosniff"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": data})
 
 

@@ -43,6 +43,7 @@ MAX_PERIOD_DAYS = 366 * 5
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 DEFAULT_MONTHS = 3
 
+
 class PeriodError(ValueError):
     """A bad period: ``field`` is the form field, ``message_fr`` is for the page."""
 
@@ -102,31 +103,44 @@ def _parse_day(text: str, field: str, label_fr: str) -> date:
         except ValueError:
             continue
         if not FIRST_DAY <= day <= LAST_DAY:
-            raise PeriodError(field, f"{text!r} is outside {FIRST_DAY.year}-{LAST_DAY.year}",
-                              f"La {label_fr} « {text} » doit être entre le "
-                              f"{FIRST_DAY:%d/%m/%Y} et le {LAST_DAY:%d/%m/%Y}.")
+            raise PeriodError(
+                field,
+                f"{text!r} is outside {FIRST_DAY.year}-{LAST_DAY.year}",
+                f"La {label_fr} « {text} » doit être entre le "
+                f"{FIRST_DAY:%d/%m/%Y} et le {LAST_DAY:%d/%m/%Y}.",
+            )
         return day
-    raise PeriodError(field, f"{text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)",
-                      f"La {label_fr} « {text} » n'est pas une date valide (jj/mm/aaaa).")
+    raise PeriodError(
+        field,
+        f"{text!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)",
+        f"La {label_fr} « {text} » n'est pas une date valide (jj/mm/aaaa).",
+    )
 
 
-def parse_period(start: str | None, end: str | None, centre_id: str | None = None,
-                 today: date | None = None) -> Period:
+def parse_period(
+    start: str | None, end: str | None, centre_id: str | None = None, today: date | None = None
+) -> Period:
     """A Period from form fields; empty fields mean the last three months."""
     today = today or paris_today()
     last = _parse_day(end, "to", "date de fin") if end and end.strip() else today
-    first = (_parse_day(start, "from", "date de début") if start and start.strip()
-             else months_before(last, DEFAULT_MONTHS) + timedelta(days=1))
+    first = (
+        _parse_day(start, "from", "date de début")
+        if start and start.strip()
+        else months_before(last, DEFAULT_MONTHS) + timedelta(days=1)
+    )
     if first > last:
-        raise PeriodError("from", f"start {first} is after end {last}",
-                          "La date de début est après la date de fin.")
+        raise PeriodError(
+            "from", f"start {first} is after end {last}", "La date de début est après la date de fin."
+        )
     if (last - first).days >= MAX_PERIOD_DAYS:
-        raise PeriodError("from", "the period is longer than five years",
-                          "La période ne peut pas dépasser cinq ans.")
+        raise PeriodError(
+            "from", "the period is longer than five years", "La période ne peut pas dépasser cinq ans."
+        )
     return Period(first, last, (centre_id or "").strip() or None)
 
 
 # ---------------------------------------------------------------- visits
+
 
 def _for_centre(query, column, period: Period):
     return query.where(column == period.centre_id) if period.centre_id else query
@@ -136,8 +150,11 @@ def _visit_sums(conn: Connection, period: Period, by) -> list[tuple[str, str, in
     """(day, ``by``, visits) in the period. Grouping by day first follows the
     (day, …) indexes, so the database streams the sums without sorting."""
     c = p_visit_counts.c
-    query = (sa.select(c.day, by, sa.func.sum(c.visits))
-             .where(c.day.between(period.first_day, period.last_day)).group_by(c.day, by))
+    query = (
+        sa.select(c.day, by, sa.func.sum(c.visits))
+        .where(c.day.between(period.first_day, period.last_day))
+        .group_by(c.day, by)
+    )
     return [(day, key, int(n)) for day, key, n in conn.execute(_for_centre(query, c.centre_id, period))]
 
 
@@ -186,8 +203,11 @@ def visits_by_category(conn: Connection, period: Period) -> dict[tuple[str, str]
     """(CRA theme, administrative domain) -> visits in the period, '' for
     none (federation.taxonomies): they add up to the period's visits."""
     c = p_visit_categories.c
-    query = (sa.select(c.cra_theme, c.domain, sa.func.sum(c.visits))
-             .where(c.day.between(period.first_day, period.last_day)).group_by(c.cra_theme, c.domain))
+    query = (
+        sa.select(c.cra_theme, c.domain, sa.func.sum(c.visits))
+        .where(c.day.between(period.first_day, period.last_day))
+        .group_by(c.cra_theme, c.domain)
+    )
     return {(cra, domain): int(n) for cra, domain, n in conn.execute(_for_centre(query, c.centre_id, period))}
 
 
@@ -201,6 +221,7 @@ def category_totals(by_category: dict[tuple[str, str], int], index: int, codes) 
 
 
 # ---------------------------------------------------------------- workshops
+
 
 @dataclass
 class WorkshopFigures:
@@ -227,7 +248,8 @@ def _held_sessions(period: Period):
     low, high = period.utc_bounds()
     s = p_sessions.c
     query = sa.select(s.centre_id, s.session_id, s.workshop_id).where(
-        s.cancelled == sa.false(), s.starts_at >= low, s.starts_at < high)
+        s.cancelled == sa.false(), s.starts_at >= low, s.starts_at < high
+    )
     return _for_centre(query, s.centre_id, period).subquery("held")
 
 
@@ -241,29 +263,48 @@ def workshop_figures(conn: Connection, period: Period) -> list[WorkshopFigures]:
     key = (held.c.centre_id, held.c.workshop_id)
     rows: dict[tuple, WorkshopFigures] = {}
     w = p_workshops.c
-    sessions = (sa.select(*key, sa.func.count(), w.title, w.theme)
-                .select_from(held.outerjoin(p_workshops, sa.and_(
-                    w.centre_id == held.c.centre_id, w.workshop_id == held.c.workshop_id)))
-                .group_by(*key, w.title, w.theme))
+    sessions = (
+        sa.select(*key, sa.func.count(), w.title, w.theme)
+        .select_from(
+            held.outerjoin(
+                p_workshops, sa.and_(w.centre_id == held.c.centre_id, w.workshop_id == held.c.workshop_id)
+            )
+        )
+        .group_by(*key, w.title, w.theme)
+    )
     for centre_id, workshop_id, count, title, theme in conn.execute(sessions):
         rows[(centre_id, workshop_id)] = WorkshopFigures(
-            centre_id, workshop_id, title or "(atelier inconnu)", theme or "autre", sessions=count)
+            centre_id, workshop_id, title or "(atelier inconnu)", theme or "autre", sessions=count
+        )
 
     r = p_registrations.c
-    registrations = (sa.select(*key, _count_if(r.status == "booked"), _count_if(r.status == "waitlisted"))
-                     .select_from(held.join(p_registrations, sa.and_(
-                         r.centre_id == held.c.centre_id, r.session_id == held.c.session_id)))
-                     .group_by(*key))
+    registrations = (
+        sa.select(*key, _count_if(r.status == "booked"), _count_if(r.status == "waitlisted"))
+        .select_from(
+            held.join(
+                p_registrations, sa.and_(r.centre_id == held.c.centre_id, r.session_id == held.c.session_id)
+            )
+        )
+        .group_by(*key)
+    )
     for centre_id, workshop_id, booked, waitlisted in conn.execute(registrations):
         rows[(centre_id, workshop_id)].booked = int(booked)
         rows[(centre_id, workshop_id)].waitlisted = int(waitlisted)
 
     a = p_attendance.c
-    attendance = (sa.select(*key, _count_if(a.present == sa.true()),
-                            _count_if(sa.and_(a.present == sa.true(), a.walk_in == sa.true())))
-                  .select_from(held.join(p_attendance, sa.and_(
-                      a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)))
-                  .group_by(*key))
+    attendance = (
+        sa.select(
+            *key,
+            _count_if(a.present == sa.true()),
+            _count_if(sa.and_(a.present == sa.true(), a.walk_in == sa.true())),
+        )
+        .select_from(
+            held.join(
+                p_attendance, sa.and_(a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)
+            )
+        )
+        .group_by(*key)
+    )
     for centre_id, workshop_id, present, walk_ins in conn.execute(attendance):
         rows[(centre_id, workshop_id)].present = int(present)
         rows[(centre_id, workshop_id)].walk_ins = int(walk_ins)
@@ -291,6 +332,7 @@ def workshops_by_theme(rows: list[WorkshopFigures]) -> list[WorkshopFigures]:
 
 
 # ---------------------------------------------------------------- members
+
 
 def new_members(conn: Connection, period: Period) -> int:
     m = p_members.c
@@ -333,8 +375,9 @@ class Participants:
         counts: Counter[str] = Counter()
         for (band, _gender, _qpv), n in self.profile.items():
             counts[band] += n
-        return [(band, counts[band]) for band in AGE_BANDS if counts[band]] + \
-            [(band, n) for band, n in counts.items() if band not in AGE_BANDS]
+        return [(band, counts[band]) for band in AGE_BANDS if counts[band]] + [
+            (band, n) for band, n in counts.items() if band not in AGE_BANDS
+        ]
 
     def by_gender(self) -> list[tuple[str | None, int]]:
         counts: Counter[str | None] = Counter()
@@ -376,28 +419,40 @@ def participants(conn: Connection, period: Period) -> Participants:
     m, p, a = p_members.c, p_presence.c, p_attendance.c
     first, last = period.first_day, period.last_day
     # select a column of the key (not *): then SQLite reads the key alone
-    came_between = sa.select(p.day).where(p.centre_id == m.centre_id, p.member_id == m.member_id,
-                                          p.day.between(first, last)).exists()
+    came_between = (
+        sa.select(p.day)
+        .where(p.centre_id == m.centre_id, p.member_id == m.member_id, p.day.between(first, last))
+        .exists()
+    )
     # the span meets the period, and one of its ends is inside it or a visit
     # is; written as an AND, PostgreSQL reads one index range and hashes the
     # counts, where the OR of three ranges sorted them on disk; SQLite reads
     # its covering index either way
     visited = sa.and_(
-        m.last_visit_day >= first, m.first_visit_day <= last,
+        m.last_visit_day >= first,
+        m.first_visit_day <= last,
         sa.or_(m.first_visit_day >= first, m.last_visit_day <= last, came_between),
     )
     held = _held_sessions(period)
-    attendees = (sa.select(a.centre_id, a.member_id)
-                 .select_from(held.join(p_attendance, sa.and_(
-                     a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)))
-                 .where(a.present == sa.true(), a.member_id.is_not(None)))
+    attendees = (
+        sa.select(a.centre_id, a.member_id)
+        .select_from(
+            held.join(
+                p_attendance, sa.and_(a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)
+            )
+        )
+        .where(a.present == sa.true(), a.member_id.is_not(None))
+    )
     # a member with no visit has NULL days: "not visited" must not be NULL
     not_visited = sa.or_(m.first_visit_day.is_(None), ~visited)
     result = Participants(year=period.end.year)
     for came in (visited, sa.and_(sa.tuple_(m.centre_id, m.member_id).in_(attendees), not_visited)):
         # grouped in the order of the members' index (store's r_members_born): the counts stream
-        query = (sa.select(m.age_band, m.gender, m.qpv, m.born_from, m.born_to, sa.func.count()).where(came)
-                 .group_by(m.age_band, m.gender, m.qpv, m.born_from, m.born_to))
+        query = (
+            sa.select(m.age_band, m.gender, m.qpv, m.born_from, m.born_to, sa.func.count())
+            .where(came)
+            .group_by(m.age_band, m.gender, m.qpv, m.born_from, m.born_to)
+        )
         for band, gender, qpv, born_from, born_to, n in conn.execute(_for_centre(query, m.centre_id, period)):
             result.profile[(band, gender, None if qpv is None else bool(qpv))] += int(n)
             result.births[(gender, born_from, born_to)] += int(n)
@@ -405,6 +460,7 @@ def participants(conn: Connection, period: Period) -> Participants:
 
 
 # ---------------------------------------------------------------- centres, devices, conflicts
+
 
 @dataclass
 class CentreStatus:
@@ -415,22 +471,31 @@ class CentreStatus:
     silent: bool
 
 
-def centre_statuses(conn: Connection, now: datetime | None = None,
-                    centre_id: str | None = None) -> list[CentreStatus]:
+def centre_statuses(
+    conn: Connection, now: datetime | None = None, centre_id: str | None = None
+) -> list[CentreStatus]:
     """Every centre with its active devices and last sync; ``silent`` when nothing
     arrived for SILENT_AFTER (or never)."""
     threshold = utc_iso((now or datetime.now(UTC)) - SILENT_AFTER)
     d = devices.c
     # a revoked device's last sync still says when the centre was last heard from
-    query = (sa.select(centres.c.id, centres.c.name,
-                       _count_if(sa.and_(d.id.is_not(None), d.revoked_at.is_(None))),
-                       sa.func.max(d.last_sync_at))
-             .select_from(centres.outerjoin(devices, d.centre_id == centres.c.id))
-             .group_by(centres.c.id, centres.c.name).order_by(centres.c.name))
+    query = (
+        sa.select(
+            centres.c.id,
+            centres.c.name,
+            _count_if(sa.and_(d.id.is_not(None), d.revoked_at.is_(None))),
+            sa.func.max(d.last_sync_at),
+        )
+        .select_from(centres.outerjoin(devices, d.centre_id == centres.c.id))
+        .group_by(centres.c.id, centres.c.name)
+        .order_by(centres.c.name)
+    )
     if centre_id:
         query = query.where(centres.c.id == centre_id)
-    return [CentreStatus(cid, name, int(count), last, last is None or last < threshold)
-            for cid, name, count, last in conn.execute(query)]
+    return [
+        CentreStatus(cid, name, int(count), last, last is None or last < threshold)
+        for cid, name, count, last in conn.execute(query)
+    ]
 
 
 def centre_names(conn: Connection) -> dict[str, str]:
@@ -440,10 +505,20 @@ def centre_names(conn: Connection) -> dict[str, str]:
 
 def device_list(conn: Connection, centre_id: str | None = None) -> list[dict]:
     d = devices.c
-    query = (sa.select(d.id, d.label, d.centre_id, centres.c.name.label("centre_name"),
-                       d.enrolled_at, d.revoked_at, d.last_seen_at, d.last_sync_at)
-             .join(centres, centres.c.id == d.centre_id)
-             .order_by(centres.c.name, d.label))
+    query = (
+        sa.select(
+            d.id,
+            d.label,
+            d.centre_id,
+            centres.c.name.label("centre_name"),
+            d.enrolled_at,
+            d.revoked_at,
+            d.last_seen_at,
+            d.last_sync_at,
+        )
+        .join(centres, centres.c.id == d.centre_id)
+        .order_by(centres.c.name, d.label)
+    )
     if centre_id:
         query = query.where(d.centre_id == centre_id)
     return [dict(row._mapping) for row in conn.execute(query)]
@@ -453,10 +528,20 @@ def conflict_list(conn: Connection, centre_id: str | None = None, limit: int = 2
     """(how many conflicts, the most recent ``limit`` with their event type)."""
     c = conflicts.c
     count = sa.select(sa.func.count()).select_from(conflicts)
-    query = (sa.select(c.id, c.centre_id, centres.c.name.label("centre_name"), c.event_id,
-                       c.device_id, c.received_at, c.body)
-             .join(centres, centres.c.id == c.centre_id)
-             .order_by(c.received_at.desc(), c.id.desc()).limit(limit))
+    query = (
+        sa.select(
+            c.id,
+            c.centre_id,
+            centres.c.name.label("centre_name"),
+            c.event_id,
+            c.device_id,
+            c.received_at,
+            c.body,
+        )
+        .join(centres, centres.c.id == c.centre_id)
+        .order_by(c.received_at.desc(), c.id.desc())
+        .limit(limit)
+    )
     if centre_id:
         count, query = count.where(c.centre_id == centre_id), query.where(c.centre_id == centre_id)
     rows = []
@@ -471,6 +556,7 @@ def conflict_list(conn: Connection, centre_id: str | None = None, limit: int = 2
 
 
 # ---------------------------------------------------------------- all together
+
 
 @dataclass
 class Overview:
@@ -536,6 +622,7 @@ def overview_from(engine: Engine, period: Period, now: datetime | None = None) -
         def run():
             with engine.connect() as conn:
                 return query(conn, period)
+
         return run
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report") as pool:

@@ -45,8 +45,7 @@ def _seconds(variable: str, default: float) -> float:
 
 
 def _reply(status: bytes) -> bytes:
-    return (b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\nconnection: close\r\n"
-            b"x-accueil-hub: 1\r\n\r\n")
+    return b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\nconnection: close\r\nx-accueil-hub: 1\r\n\r\n"
 
 
 class DeadlineProtocol(_Base):

@@ -59,14 +59,16 @@ def _time(name: str, **kw) -> sa.Column:
 # ---------------------------------------------------------------- centres, devices
 
 centres = sa.Table(
-    "centres", metadata,
+    "centres",
+    metadata,
     _id("id", primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     _time("created_at", nullable=False),
 )
 
 devices = sa.Table(
-    "devices", metadata,
+    "devices",
+    metadata,
     _id("id", primary_key=True),
     _id("centre_id", sa.ForeignKey("centres.id"), nullable=False, index=True),
     sa.Column("label", sa.String(200), nullable=False),
@@ -78,7 +80,8 @@ devices = sa.Table(
 )
 
 enrolment_codes = sa.Table(
-    "enrolment_codes", metadata,
+    "enrolment_codes",
+    metadata,
     sa.Column("code_hash", sa.String(64), primary_key=True),
     _id("centre_id", sa.ForeignKey("centres.id"), nullable=False, index=True),
     _time("created_at", nullable=False),
@@ -89,10 +92,13 @@ enrolment_codes = sa.Table(
 # ---------------------------------------------------------------- events
 
 events = sa.Table(
-    "events", metadata,
+    "events",
+    metadata,
     # BIGINT on PostgreSQL (billions of events over the years); SQLite needs
     # INTEGER for its rowid alias, which is 64-bit anyway
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     _id("centre_id", sa.ForeignKey("centres.id"), nullable=False),
     _id("event_id", nullable=False),
     sa.Column("type", sa.String(40), nullable=False),
@@ -109,8 +115,13 @@ events = sa.Table(
     # v1 also had an index events_centre_type (centre_id, type), for the counts
     # by type: step 4 replaced it by event_counts, one b-tree less per event
     # only member.* events name a member here: a partial index stays small
-    sa.Index("events_centre_member", "centre_id", "member_id",
-             sqlite_where=sa.text("member_id IS NOT NULL"), postgresql_where=sa.text("member_id IS NOT NULL")),
+    sa.Index(
+        "events_centre_member",
+        "centre_id",
+        "member_id",
+        sqlite_where=sa.text("member_id IS NOT NULL"),
+        postgresql_where=sa.text("member_id IS NOT NULL"),
+    ),
 )
 
 # schema 4: events stored, by centre and type, added up once per batch at
@@ -118,7 +129,8 @@ events = sa.Table(
 # it instead of counting the events. Events are never deleted (an erasure
 # redacts bodies), so these only ever grow.
 event_counts = sa.Table(
-    "event_counts", metadata,
+    "event_counts",
+    metadata,
     _id("centre_id", primary_key=True),
     sa.Column("type", sa.String(40), primary_key=True),
     sa.Column("events", sa.BigInteger, nullable=False),
@@ -127,7 +139,8 @@ event_counts = sa.Table(
 )
 
 conflicts = sa.Table(
-    "conflicts", metadata,
+    "conflicts",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     _id("centre_id", sa.ForeignKey("centres.id"), nullable=False, index=True),
     _id("event_id", nullable=False),
@@ -143,7 +156,8 @@ conflicts = sa.Table(
 # most ingest.MAX_KEPT_PER_DEVICE a device. ``occurred_at`` as utc_iso text,
 # ``body`` rebuilt from the allowed fields, as events'.
 parked = sa.Table(
-    "parked", metadata,
+    "parked",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     _id("centre_id", sa.ForeignKey("centres.id"), nullable=False),
     _id("event_id", nullable=False),
@@ -162,7 +176,8 @@ parked = sa.Table(
 # ---------------------------------------------------------------- projections
 
 p_visit_counts = sa.Table(
-    "p_visit_counts", metadata,
+    "p_visit_counts",
+    metadata,
     _id("centre_id", primary_key=True),
     sa.Column("day", sa.String(10), primary_key=True),
     sa.Column("reason", sa.String(64), primary_key=True),
@@ -179,7 +194,8 @@ p_visit_counts = sa.Table(
 # added up at ingest like p_visit_counts; '' where a visit has none. The
 # reason's counts stay in p_visit_counts: these add up to the same visits.
 p_visit_categories = sa.Table(
-    "p_visit_categories", metadata,
+    "p_visit_categories",
+    metadata,
     _id("centre_id", primary_key=True),
     sa.Column("day", sa.String(10), primary_key=True),
     sa.Column("cra_theme", sa.String(40), primary_key=True),
@@ -188,7 +204,8 @@ p_visit_categories = sa.Table(
 )
 
 p_presence = sa.Table(
-    "p_presence", metadata,
+    "p_presence",
+    metadata,
     _id("centre_id", primary_key=True),
     _id("member_id", primary_key=True),
     sa.Column("day", sa.String(10), primary_key=True),
@@ -196,7 +213,8 @@ p_presence = sa.Table(
 )
 
 p_members = sa.Table(
-    "p_members", metadata,
+    "p_members",
+    metadata,
     _id("centre_id", primary_key=True),
     _id("member_id", primary_key=True),
     sa.Column("age_band", sa.String(16), nullable=False),
@@ -221,7 +239,8 @@ p_members = sa.Table(
 )
 
 p_workshops = sa.Table(
-    "p_workshops", metadata,
+    "p_workshops",
+    metadata,
     _id("centre_id", primary_key=True),
     _id("workshop_id", primary_key=True),
     sa.Column("title", sa.String(200), nullable=False),
@@ -231,7 +250,8 @@ p_workshops = sa.Table(
 )
 
 p_sessions = sa.Table(
-    "p_sessions", metadata,
+    "p_sessions",
+    metadata,
     _id("centre_id", primary_key=True),
     _id("session_id", primary_key=True),
     _id("workshop_id"),  # NULL if only the cancellation has arrived yet
@@ -244,7 +264,8 @@ p_sessions = sa.Table(
 )
 
 p_registrations = sa.Table(
-    "p_registrations", metadata,
+    "p_registrations",
+    metadata,
     _id("centre_id", primary_key=True),
     _id("registration_id", primary_key=True),
     _id("session_id", nullable=False),
@@ -255,7 +276,8 @@ p_registrations = sa.Table(
 )
 
 p_attendance = sa.Table(
-    "p_attendance", metadata,
+    "p_attendance",
+    metadata,
     _id("centre_id", primary_key=True),
     _id("attendance_id", primary_key=True),
     _id("session_id", nullable=False),
@@ -269,7 +291,8 @@ p_attendance = sa.Table(
 # ---------------------------------------------------------------- the dashboard's accounts (schema 2)
 
 users = sa.Table(
-    "users", metadata,
+    "users",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("email", sa.String(254), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(200), nullable=False),
@@ -278,7 +301,8 @@ users = sa.Table(
 )
 
 web_sessions = sa.Table(
-    "web_sessions", metadata,
+    "web_sessions",
+    metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("csrf_token", sa.String(64), nullable=False),
@@ -287,7 +311,8 @@ web_sessions = sa.Table(
 )
 
 login_failures = sa.Table(
-    "login_failures", metadata,
+    "login_failures",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("email", sa.String(254), nullable=False),
     sa.Column("client", sa.String(64), nullable=False),
@@ -297,7 +322,8 @@ login_failures = sa.Table(
 )
 
 schema_version = sa.Table(
-    "schema_version", metadata,
+    "schema_version",
+    metadata,
     sa.Column("version", sa.Integer, primary_key=True),
     _time("applied_at", nullable=False),
 )
@@ -310,7 +336,8 @@ schema_version = sa.Table(
 _V1_METADATA = sa.MetaData()
 
 p_visits_v1 = sa.Table(
-    "p_visits", _V1_METADATA,
+    "p_visits",
+    _V1_METADATA,
     _id("centre_id", primary_key=True),
     _id("visit_id", primary_key=True),
     _id("member_id"),  # NULL for an anonymous visit
@@ -322,7 +349,8 @@ p_visits_v1 = sa.Table(
 )
 
 p_members_v1 = sa.Table(
-    "p_members", _V1_METADATA,
+    "p_members",
+    _V1_METADATA,
     _id("centre_id", primary_key=True),
     _id("member_id", primary_key=True),
     sa.Column("age_band", sa.String(16), nullable=False),
@@ -338,8 +366,16 @@ p_members_v1 = sa.Table(
 #: The tables of schema version 1. A later change is a new step in
 #: MIGRATIONS (ALTER/CREATE run by hand), never an edit of what v1 created.
 _V1_TABLES = [
-    centres, devices, enrolment_codes, events, conflicts, p_visit_counts,
-    p_workshops, p_sessions, p_registrations, p_attendance,
+    centres,
+    devices,
+    enrolment_codes,
+    events,
+    conflicts,
+    p_visit_counts,
+    p_workshops,
+    p_sessions,
+    p_registrations,
+    p_attendance,
 ]
 
 
@@ -392,7 +428,8 @@ def _v3(conn: Connection) -> None:
     p_presence.create(conn)
     conn.exec_driver_sql(
         "INSERT INTO p_presence (centre_id, member_id, day) "
-        "SELECT DISTINCT centre_id, member_id, day FROM p_visits WHERE member_id IS NOT NULL")
+        "SELECT DISTINCT centre_id, member_id, day FROM p_visits WHERE member_id IS NOT NULL"
+    )
     for column in ("first_visit_day", "last_visit_day"):
         conn.exec_driver_sql(f"ALTER TABLE p_members ADD COLUMN {column} VARCHAR(10)")
     conn.exec_driver_sql(
@@ -400,7 +437,8 @@ def _v3(conn: Connection) -> None:
         "first_visit_day = (SELECT min(p.day) FROM p_presence p "
         "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id), "
         "last_visit_day = (SELECT max(p.day) FROM p_presence p "
-        "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id)")
+        "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id)"
+    )
     for ddl in _V3_REPORT_INDEXES:
         conn.exec_driver_sql(ddl)
     conn.exec_driver_sql("DROP TABLE p_visits")  # its indexes go with it
@@ -412,7 +450,8 @@ def _v4(conn: Connection) -> None:
     conn.exec_driver_sql(
         "INSERT INTO event_counts (centre_id, type, events, first_occurred_at, last_occurred_at) "
         "SELECT centre_id, type, count(*), min(occurred_at), max(occurred_at) FROM events "
-        "GROUP BY centre_id, type")
+        "GROUP BY centre_id, type"
+    )
     conn.exec_driver_sql("DROP INDEX events_centre_type")
 
 
@@ -490,10 +529,15 @@ def _v5_bounds(received_at: str) -> tuple[str, str]:
     """(earliest, latest) occurred_at kept for an event received at ``received_at``."""
     received = datetime.fromisoformat(received_at.replace("Z", "+00:00")).astimezone(UTC)
     year = max(1900, received.year - _V5_PAST_YEARS)
-    earliest = received.replace(year=year, day=28) if (received.month, received.day) == (2, 29) \
+    earliest = (
+        received.replace(year=year, day=28)
+        if (received.month, received.day) == (2, 29)
         else received.replace(year=year)
+    )
     latest = received + timedelta(days=_V5_FUTURE_DAYS)
-    first, last = (f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z" for moment in (earliest, latest))
+    first, last = (
+        f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z" for moment in (earliest, latest)
+    )
     return first, last
 
 
@@ -505,8 +549,12 @@ def _v5_clean_held(conn: Connection) -> None:
     c, last = events.c, 0
     moved_centres: set[str] = set()
     while True:
-        chunk = conn.execute(sa.select(c.seq, c.occurred_at, c.received_at, c.body, c.content_hash)
-                             .where(c.seq > last).order_by(c.seq).limit(_V5_CHUNK)).all()
+        chunk = conn.execute(
+            sa.select(c.seq, c.occurred_at, c.received_at, c.body, c.content_hash)
+            .where(c.seq > last)
+            .order_by(c.seq)
+            .limit(_V5_CHUNK)
+        ).all()
         if not chunk:
             break
         last = chunk[-1].seq
@@ -520,42 +568,65 @@ def _v5_clean_held(conn: Connection) -> None:
                 earliest, latest = occurred_at, occurred_at
             if not earliest <= occurred_at <= latest:
                 row = conn.execute(sa.select(events).where(c.seq == seq)).one()
-                moved.append(dict(row._mapping, body=body, content_hash=digest, reason=(
-                    f"occurred_at: {occurred_at} is outside this "
-                    f"hub's window ({earliest} to {latest}): "
-                    "parked for the federation to review")))
+                moved.append(
+                    dict(
+                        row._mapping,
+                        body=body,
+                        content_hash=digest,
+                        reason=(
+                            f"occurred_at: {occurred_at} is outside this "
+                            f"hub's window ({earliest} to {latest}): "
+                            "parked for the federation to review"
+                        ),
+                    )
+                )
             elif rebuilt is not None:
                 updates.append({"b_seq": seq, "b_body": body, "b_hash": digest})
         if updates:
-            conn.execute(events.update().where(c.seq == sa.bindparam("b_seq"))
-                         .values(body=sa.bindparam("b_body"), content_hash=sa.bindparam("b_hash")), updates)
+            conn.execute(
+                events.update()
+                .where(c.seq == sa.bindparam("b_seq"))
+                .values(body=sa.bindparam("b_body"), content_hash=sa.bindparam("b_hash")),
+                updates,
+            )
         if moved:
             _v5_park(conn, moved)
             moved_centres.update(row["centre_id"] for row in moved)
     for centre_id in sorted(moved_centres):
         conn.execute(event_counts.delete().where(event_counts.c.centre_id == centre_id))
-        conn.execute(sa.text(
-            "INSERT INTO event_counts (centre_id, type, events, first_occurred_at, last_occurred_at) "
-            "SELECT centre_id, type, count(*), min(occurred_at), max(occurred_at) FROM events "
-            "WHERE centre_id = :centre GROUP BY centre_id, type"), {"centre": centre_id})
+        conn.execute(
+            sa.text(
+                "INSERT INTO event_counts (centre_id, type, events, first_occurred_at, last_occurred_at) "
+                "SELECT centre_id, type, count(*), min(occurred_at), max(occurred_at) FROM events "
+                "WHERE centre_id = :centre GROUP BY centre_id, type"
+            ),
+            {"centre": centre_id},
+        )
     _v5_clean_conflicts(conn)
 
 
 def _v5_park(conn: Connection, moved: list[dict]) -> None:
     """Move events rows (with their new body, hash and reason) to parked."""
     columns = [name for name in parked.c.keys() if name != "id"]
-    conn.execute(sa.text(
-        f"INSERT INTO parked ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in columns)}) "
-        "ON CONFLICT (centre_id, event_id, content_hash) DO NOTHING"),
-        [{name: row[name] for name in columns} for row in moved])
+    conn.execute(
+        sa.text(
+            f"INSERT INTO parked ({', '.join(columns)}) VALUES ({', '.join(':' + n for n in columns)}) "
+            "ON CONFLICT (centre_id, event_id, content_hash) DO NOTHING"
+        ),
+        [{name: row[name] for name in columns} for row in moved],
+    )
     conn.execute(events.delete().where(events.c.seq.in_([row["seq"] for row in moved])))
 
 
 def _v5_clean_conflicts(conn: Connection) -> None:
     last = 0
     while True:
-        chunk = conn.execute(sa.select(conflicts.c.id, conflicts.c.body, conflicts.c.content_hash)
-                             .where(conflicts.c.id > last).order_by(conflicts.c.id).limit(_V5_CHUNK)).all()
+        chunk = conn.execute(
+            sa.select(conflicts.c.id, conflicts.c.body, conflicts.c.content_hash)
+            .where(conflicts.c.id > last)
+            .order_by(conflicts.c.id)
+            .limit(_V5_CHUNK)
+        ).all()
         if not chunk:
             break
         last = chunk[-1].id
@@ -565,15 +636,29 @@ def _v5_clean_conflicts(conn: Connection) -> None:
             if rebuilt is not None:
                 updates.append({"b_id": conflict_id, "b_body": rebuilt[0], "b_hash": rebuilt[1]})
         if updates:
-            conn.execute(conflicts.update().where(conflicts.c.id == sa.bindparam("b_id"))
-                         .values(body=sa.bindparam("b_body"), content_hash=sa.bindparam("b_hash")), updates)
-    crowded = conn.execute(sa.select(conflicts.c.centre_id, conflicts.c.device_id)
-                           .group_by(conflicts.c.centre_id, conflicts.c.device_id)
-                           .having(sa.func.count() > _V5_KEPT_PER_DEVICE)).all()
+            conn.execute(
+                conflicts.update()
+                .where(conflicts.c.id == sa.bindparam("b_id"))
+                .values(body=sa.bindparam("b_body"), content_hash=sa.bindparam("b_hash")),
+                updates,
+            )
+    crowded = conn.execute(
+        sa.select(conflicts.c.centre_id, conflicts.c.device_id)
+        .group_by(conflicts.c.centre_id, conflicts.c.device_id)
+        .having(sa.func.count() > _V5_KEPT_PER_DEVICE)
+    ).all()
     for centre_id, device_id in crowded:
         device = conflicts.c.device_id.is_(None) if device_id is None else conflicts.c.device_id == device_id
-        beyond = conn.execute(sa.select(conflicts.c.id).where(conflicts.c.centre_id == centre_id, device)
-                              .order_by(conflicts.c.id).offset(_V5_KEPT_PER_DEVICE)).scalars().all()
+        beyond = (
+            conn.execute(
+                sa.select(conflicts.c.id)
+                .where(conflicts.c.centre_id == centre_id, device)
+                .order_by(conflicts.c.id)
+                .offset(_V5_KEPT_PER_DEVICE)
+            )
+            .scalars()
+            .all()
+        )
         conn.execute(conflicts.delete().where(conflicts.c.id.in_(beyond)))
 
 
@@ -601,13 +686,16 @@ def _v6(conn: Connection) -> None:
     for column in ("born_from", "born_to"):
         conn.exec_driver_sql(f"ALTER TABLE p_members ADD COLUMN {column} SMALLINT")
     year = "CAST(substr(as_of, 1, 4) AS INTEGER)"
-    born_from = " ".join(f"WHEN '{band}' THEN " + (str(_V6_EARLIEST) if oldest is None else f"{year} - {oldest}")
-                         for band, _youngest, oldest in _V6_BANDS)
+    born_from = " ".join(
+        f"WHEN '{band}' THEN " + (str(_V6_EARLIEST) if oldest is None else f"{year} - {oldest}")
+        for band, _youngest, oldest in _V6_BANDS
+    )
     born_to = " ".join(f"WHEN '{band}' THEN {year} - {youngest}" for band, youngest, _oldest in _V6_BANDS)
     conn.exec_driver_sql(
         f"UPDATE p_members SET born_from = CASE age_band {born_from} END, "
         f"born_to = CASE age_band {born_to} END "
-        "WHERE erased_at IS NULL AND substr(as_of, 1, 4) BETWEEN '1900' AND '2199'")
+        "WHERE erased_at IS NULL AND substr(as_of, 1, 4) BETWEEN '1900' AND '2199'"
+    )
     for ddl in _V6_REPORT_INDEXES:
         conn.exec_driver_sql(ddl)
 
@@ -622,14 +710,17 @@ _V7_REASONS = {"demarches": ("demarches_administratives", ""), "permanence": (""
 def _v7(conn: Connection) -> None:
     # the visits held so far came from 1.0 kiosks: their default reason's categories
     p_visit_categories.create(conn)
-    conn.exec_driver_sql("CREATE INDEX r_visit_categories_day ON p_visit_categories (day, cra_theme, domain, visits)")
+    conn.exec_driver_sql(
+        "CREATE INDEX r_visit_categories_day ON p_visit_categories (day, cra_theme, domain, visits)"
+    )
     theme = " ".join(f"WHEN '{code}' THEN '{cra}'" for code, (cra, _domain) in _V7_REASONS.items())
     domain = " ".join(f"WHEN '{code}' THEN '{dom}'" for code, (_cra, dom) in _V7_REASONS.items())
     conn.exec_driver_sql(
         "INSERT INTO p_visit_categories (centre_id, day, cra_theme, domain, visits) "
         f"SELECT centre_id, day, cra_theme, domain, sum(visits) FROM (SELECT centre_id, day, visits, "
         f"CASE reason {theme} ELSE '' END AS cra_theme, CASE reason {domain} ELSE '' END AS domain "
-        "FROM p_visit_counts) AS held GROUP BY centre_id, day, cra_theme, domain")
+        "FROM p_visit_counts) AS held GROUP BY centre_id, day, cra_theme, domain"
+    )
 
 
 #: version -> step. Steps run in order inside one transaction each.
@@ -639,6 +730,7 @@ LATEST_VERSION = max(MIGRATIONS)
 
 # ---------------------------------------------------------------- engine
 
+
 class UnsupportedDatabase(ValueError):
     """A database URL the hub cannot use."""
 
@@ -647,7 +739,7 @@ def normalise_url(url: str) -> str:
     """Accept plain ``postgresql://`` and pick the psycopg 3 driver for it."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -665,7 +757,9 @@ def create_engine(url: str | None = None) -> Engine:
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     if not url.startswith("postgresql"):
-        raise UnsupportedDatabase(f"unsupported database URL {url!r}: use sqlite:///file.db or postgresql://…")
+        raise UnsupportedDatabase(
+            f"unsupported database URL {url!r}: use sqlite:///file.db or postgresql://…"
+        )
     # JIT off: the report queries' estimates pass PostgreSQL's jit_above_cost,
     # and compiling them takes far longer than running them
     # (docs/performance.md, bench_hub_dashboard)
@@ -729,6 +823,7 @@ def param_mark(conn: Connection) -> str:
 
 
 # ---------------------------------------------------------------- migrations
+
 
 def current_version(conn: Connection) -> int:
     if not sa.inspect(conn).has_table("schema_version"):

@@ -34,6 +34,7 @@ MIN_PASSWORD_LENGTH = 10
 # scrypt cost: n=2**14, r=8 (16 MiB a hash), as OWASP suggests for scrypt
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
+
 class UserError(ValueError):
     """A bad account field; ``field`` names it."""
 
@@ -64,10 +65,10 @@ def normalise_email(email: str) -> str:
 
 # ---------------------------------------------------------------- passwords
 
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R,
-                            p=_SCRYPT_P, dklen=32)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
     encode = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${encode(salt)}${encode(digest)}"
 
@@ -78,8 +79,9 @@ def verify_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
-                                r=int(r), p=int(p), dklen=len(expected))
+        actual = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
@@ -92,6 +94,7 @@ _DUMMY_HASH = hash_password(secrets.token_hex(16))
 
 # ---------------------------------------------------------------- accounts
 
+
 def add_user(engine: Engine, email: str, password: str) -> int:
     """Create a staff account; returns its id. Raises UserError naming the field."""
     email = normalise_email(email)
@@ -103,8 +106,9 @@ def add_user(engine: Engine, email: str, password: str) -> int:
         exists = conn.execute(sa.select(users.c.id).where(users.c.email == email)).first()
         if exists:
             raise UserError("email", f"an account already exists for {email}")
-        result = conn.execute(users.insert().values(
-            email=email, password_hash=hash_password(password), created_at=_iso(_now())))
+        result = conn.execute(
+            users.insert().values(email=email, password_hash=hash_password(password), created_at=_iso(_now()))
+        )
         key = result.inserted_primary_key
         assert key is not None  # always set after an INSERT
         return key[0]
@@ -114,8 +118,11 @@ def authenticate(engine: Engine, email: str, password: str) -> int | None:
     """The user's id if the e-mail and password match an active account."""
     email = normalise_email(email)
     with engine.connect() as conn:
-        row = conn.execute(sa.select(users.c.id, users.c.password_hash)
-                           .where(users.c.email == email, users.c.disabled_at.is_(None))).first()
+        row = conn.execute(
+            sa.select(users.c.id, users.c.password_hash).where(
+                users.c.email == email, users.c.disabled_at.is_(None)
+            )
+        ).first()
     if row is None:
         verify_password(password, _DUMMY_HASH)
         return None
@@ -124,13 +131,15 @@ def authenticate(engine: Engine, email: str, password: str) -> int | None:
 
 # ---------------------------------------------------------------- sign-in limits
 
+
 class TooManyAttempts(Exception):
     """Sign-in refused before the password was checked: too many attempts
     for this person from this client address, or from this address at all."""
 
 
-def sign_in(engine: Engine, email: str, password: str, client: str,
-            now: datetime | None = None) -> int | None:
+def sign_in(
+    engine: Engine, email: str, password: str, client: str, now: datetime | None = None
+) -> int | None:
     """The user's id if the password is right, None if not; raises
     TooManyAttempts without checking it past the limits.
 
@@ -154,8 +163,11 @@ def sign_in(engine: Engine, email: str, password: str, client: str,
     user_id = authenticate(engine, email, password)
     if user_id is not None:
         with writer(engine) as conn, conn.begin():
-            conn.execute(login_failures.delete().where(login_failures.c.email == email,
-                                                       login_failures.c.client == client))
+            conn.execute(
+                login_failures.delete().where(
+                    login_failures.c.email == email, login_failures.c.client == client
+                )
+            )
     return user_id
 
 
@@ -168,8 +180,11 @@ def _count_attempt(engine: Engine, email: str, client: str, now: datetime) -> bo
         conn.execute(login_failures.delete().where(login_failures.c.failed_at < since))
     # counted in a new statement, after the commit: it sees every attempt
     # committed before it, its own included
-    recent = sa.select(sa.func.count()).select_from(login_failures).where(
-        login_failures.c.client == client, login_failures.c.failed_at >= since)
+    recent = (
+        sa.select(sa.func.count())
+        .select_from(login_failures)
+        .where(login_failures.c.client == client, login_failures.c.failed_at >= since)
+    )
     with engine.connect() as conn:
         by_person = conn.execute(recent.where(login_failures.c.email == email)).scalar_one()
         by_client = conn.execute(recent).scalar_one()
@@ -177,6 +192,7 @@ def _count_attempt(engine: Engine, email: str, client: str, now: datetime) -> bo
 
 
 # ---------------------------------------------------------------- sessions
+
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -187,12 +203,17 @@ def start_session(engine: Engine, user_id: int, now: datetime | None = None) -> 
     now = now or _now()
     token = secrets.token_urlsafe(32)
     with engine.begin() as conn:
-        conn.execute(web_sessions.insert().values(
-            token_hash=_token_hash(token), user_id=user_id, csrf_token=secrets.token_urlsafe(32),
-            created_at=_iso(now), expires_at=_iso(now + SESSION_LIFETIME)))
+        conn.execute(
+            web_sessions.insert().values(
+                token_hash=_token_hash(token),
+                user_id=user_id,
+                csrf_token=secrets.token_urlsafe(32),
+                created_at=_iso(now),
+                expires_at=_iso(now + SESSION_LIFETIME),
+            )
+        )
         # expired sessions are useless: sweep them while we are writing anyway
-        conn.execute(web_sessions.delete().where(
-            web_sessions.c.expires_at < _iso(now - timedelta(days=7))))
+        conn.execute(web_sessions.delete().where(web_sessions.c.expires_at < _iso(now - timedelta(days=7))))
     return token
 
 
@@ -201,10 +222,17 @@ def load_session(engine: Engine, token: str, now: datetime | None = None) -> Web
     (a forged or long-purged cookie). An expired one comes back with expired=True."""
     if not token or len(token) > 128:
         return None
-    query = (sa.select(web_sessions.c.user_id, web_sessions.c.csrf_token,
-                       web_sessions.c.expires_at, users.c.email, users.c.disabled_at)
-             .join(users, users.c.id == web_sessions.c.user_id)
-             .where(web_sessions.c.token_hash == _token_hash(token)))
+    query = (
+        sa.select(
+            web_sessions.c.user_id,
+            web_sessions.c.csrf_token,
+            web_sessions.c.expires_at,
+            users.c.email,
+            users.c.disabled_at,
+        )
+        .join(users, users.c.id == web_sessions.c.user_id)
+        .where(web_sessions.c.token_hash == _token_hash(token))
+    )
     with engine.connect() as conn:
         row = conn.execute(query).first()
     if row is None:
@@ -219,5 +247,4 @@ def end_session(engine: Engine, token: str) -> None:
 
 
 def csrf_matches(session: WebSession, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(session.csrf_token.encode(),
-                                                   str(submitted).encode())
+    return bool(submitted) and hmac.compare_digest(session.csrf_token.encode(), str(submitted).encode())

@@ -61,10 +61,20 @@ class KioskApp(App):
     last result in plain French words, for the staff screens."""
     sync_message = StringProperty("")
 
-    def __init__(self, centre, kiosk_mode: bool = True, now: Callable[[], datetime] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic, confirm_s: float = CONFIRM_S,
-                 scheduler=None, dpi: float | None = None, display_dpi: float | None = None,
-                 desktop: bool = False, speaker: Speaker | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        centre,
+        kiosk_mode: bool = True,
+        now: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        confirm_s: float = CONFIRM_S,
+        scheduler=None,
+        dpi: float | None = None,
+        display_dpi: float | None = None,
+        desktop: bool = False,
+        speaker: Speaker | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         # the screen's density: ``dpi`` (kiosk run --dpi) wins over the
         # setting display_dpi, which wins over ``display_dpi`` (what the
@@ -118,8 +128,9 @@ class KioskApp(App):
         from kiosk.ui.sizes import sizes
         from kiosk.ui.window_config import choose_dpi
 
-        sizes.follow(Window, choose_dpi(self.asked_dpi, self.centre.settings.get("display_dpi"),
-                                        self.display_dpi))
+        sizes.follow(
+            Window, choose_dpi(self.asked_dpi, self.centre.settings.get("display_dpi"), self.display_dpi)
+        )
         root = Shell()
         self.sm = root.ids.sm
         self.go("home")
@@ -164,8 +175,7 @@ class KioskApp(App):
         fpdf2, behind card printing, on a thread (plain Python, no Kivy)."""
         import threading
 
-        threading.Thread(target=importlib.import_module, args=("kiosk.core.card_print",),
-                         daemon=True).start()
+        threading.Thread(target=importlib.import_module, args=("kiosk.core.card_print",), daemon=True).start()
         pending = [target.split(":")[0] for _name, target in self.screen_classes]
 
         def next_module(*_args) -> None:
@@ -336,11 +346,15 @@ class KioskApp(App):
     def check_in(self, reason: str, body: str | None = None) -> None:
         member = self.flow.get("member")
         try:
-            self.centre.visits.check_in(reason, member_id=member["id"] if member else None,
-                                        actor=self.mode.actor, body=body)
+            self.centre.visits.check_in(
+                reason, member_id=member["id"] if member else None, actor=self.mode.actor, body=body
+            )
         except DomainError as error:
-            self.confirm("cancel", lambda: _("Nous n'avons pas pu noter votre venue."),
-                         lambda error=error: self.error_text(error))
+            self.confirm(
+                "cancel",
+                lambda: _("Nous n'avons pas pu noter votre venue."),
+                lambda error=error: self.error_text(error),
+            )
             return
         if member:
             name = member["first_name"]
@@ -419,5 +433,3 @@ class KioskApp(App):
             store.checkpoint()
         except Exception:  # the next rest, or SQLite's own threshold, does it
             log.exception("could not checkpoint the database")
-
-

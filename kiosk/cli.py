@@ -51,15 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
         "With no screen (no DISPLAY nor WAYLAND_DISPLAY on Linux) it says so and "
         "exits with status 4: `kiosk screenshot` draws the screens into images instead.",
     )
-    run.add_argument("--db", default=None,
-                     help="database file of the centre (default: accueil.db in the user data folder)")
-    run.add_argument("--windowed", action="store_true",
-                     help="a resizable 1280x800 window with a cursor and a « Fermer » button, "
-                     "for trying it out on a desktop (what `make run` opens)")
-    run.add_argument("--dpi", type=_dpi, default=None,
-                     help="the screen's real density in dots per inch, for a panel that reports "
-                     "none or a wrong one (default: the setting display_dpi, else what the "
-                     "screen reports); sizes on screen follow it in millimetres")
+    run.add_argument(
+        "--db", default=None, help="database file of the centre (default: accueil.db in the user data folder)"
+    )
+    run.add_argument(
+        "--windowed",
+        action="store_true",
+        help="a resizable 1280x800 window with a cursor and a « Fermer » button, "
+        "for trying it out on a desktop (what `make run` opens)",
+    )
+    run.add_argument(
+        "--dpi",
+        type=_dpi,
+        default=None,
+        help="the screen's real density in dots per inch, for a panel that reports "
+        "none or a wrong one (default: the setting display_dpi, else what the "
+        "screen reports); sizes on screen follow it in millimetres",
+    )
     run.set_defaults(func=cmd_run)
 
     shot = commands.add_parser(
@@ -72,15 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     shot.add_argument("--db", default=DEFAULT_DB, help="database file of the centre")
     shot.add_argument("--out", required=True, help="PNG file to write, or a folder for several")
-    shot.add_argument("--screen", default="home",
-                      help="a screen (home, checkin, reason, workshops, pin, volunteer, staff_home, "
-                      "…), several separated by commas, or all (default home)")
-    shot.add_argument("--lang", default="fr",
-                      help="fr, en or ar, or several separated by commas (default fr)")
-    shot.add_argument("--size", default="1280x800",
-                      help="window size WIDTHxHEIGHT, or several separated by commas (default 1280x800)")
-    shot.add_argument("--dpi", type=_dpi, default=None,
-                      help="the display's density in dots per inch (default 96)")
+    shot.add_argument(
+        "--screen",
+        default="home",
+        help="a screen (home, checkin, reason, workshops, pin, volunteer, staff_home, "
+        "…), several separated by commas, or all (default home)",
+    )
+    shot.add_argument(
+        "--lang", default="fr", help="fr, en or ar, or several separated by commas (default fr)"
+    )
+    shot.add_argument(
+        "--size",
+        default="1280x800",
+        help="window size WIDTHxHEIGHT, or several separated by commas (default 1280x800)",
+    )
+    shot.add_argument(
+        "--dpi", type=_dpi, default=None, help="the display's density in dots per inch (default 96)"
+    )
     shot.set_defaults(func=cmd_screenshot)
 
     # ---- enrol, sync, status (sync with the federation's hub)
@@ -105,11 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
         "3 when the kiosk is not enrolled or its token was revoked.",
     )
     sync.add_argument("--db", help="database file of the centre (default: the one `kiosk run` opens)")
-    sync.add_argument("--resend-since", metavar="DATE",
-                      help="first send again the events that occurred since DATE (YYYY-MM-DD), "
-                      "e.g. after the hub was restored from an older backup")
-    sync.add_argument("--retry-parked", action="store_true",
-                      help="put the events the hub refused back in the queue first")
+    sync.add_argument(
+        "--resend-since",
+        metavar="DATE",
+        help="first send again the events that occurred since DATE (YYYY-MM-DD), "
+        "e.g. after the hub was restored from an older backup",
+    )
+    sync.add_argument(
+        "--retry-parked", action="store_true", help="put the events the hub refused back in the queue first"
+    )
     sync.add_argument("--batch-size", type=int, default=1000, help="events a request (default 1000)")
     sync.set_defaults(func=cmd_sync)
 
@@ -120,8 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(when it can be reached) to spot events the hub lost.",
     )
     status.add_argument("--db", help="database file of the centre (default: the one `kiosk run` opens)")
-    status.add_argument("--json", action="store_true",
-                        help="print JSON (keys recorded, pending, parked, last_success, last_error, …)")
+    status.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON (keys recorded, pending, parked, last_success, last_error, …)",
+    )
     status.add_argument("--offline", action="store_true", help="do not ask the hub")
     status.set_defaults(func=cmd_status)
 
@@ -206,8 +229,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     centre = Centre.open(database)
     from kiosk.ui.window_config import display_dpi
 
-    KioskApp(centre, kiosk_mode=not args.windowed, desktop=args.windowed,
-             scheduler=make_scheduler(database), dpi=args.dpi, display_dpi=display_dpi()).run()
+    KioskApp(
+        centre,
+        kiosk_mode=not args.windowed,
+        desktop=args.windowed,
+        scheduler=make_scheduler(database),
+        dpi=args.dpi,
+        display_dpi=display_dpi(),
+    ).run()
     return 0
 
 
@@ -240,8 +269,12 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
         shots = [(screens[0], sizes[0], langs[0], out)]
     else:
         out.mkdir(parents=True, exist_ok=True)
-        shots = [(screen, size, lang, out / f"{screen}-{size[0]}x{size[1]}-{lang}.png")
-                 for size in sizes for lang in langs for screen in screens]
+        shots = [
+            (screen, size, lang, out / f"{screen}-{size[0]}x{size[1]}-{lang}.png")
+            for size in sizes
+            for lang in langs
+            for screen in screens
+        ]
     for path in render_many(args.db, shots, dpi=args.dpi):
         print(path)
     return 0
@@ -301,13 +334,21 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     try:
         answer = syncing.enrol(args.hub, args.code, args.label or syncing.KIOSK_LABEL)
     except client.SyncError as error:
-        print(_("Appairage impossible : %(message)s", message=_.gettext(error.message_fr)) + f"\n({error})",
-              file=sys.stderr)
+        print(
+            _("Appairage impossible : %(message)s", message=_.gettext(error.message_fr)) + f"\n({error})",
+            file=sys.stderr,
+        )
         return EXIT_SYNC_FAILED
     with Store.open(_sync_db(args, create=True)) as store:
         syncing.save_enrolment(Settings(store), args.hub, answer)
-    print(_("Borne appairée au hub %(hub)s pour « %(centre)s » (appareil %(device)s).",
-            hub=args.hub, centre=answer.get("centre_name") or "", device=answer["device_id"]))
+    print(
+        _(
+            "Borne appairée au hub %(hub)s pour « %(centre)s » (appareil %(device)s).",
+            hub=args.hub,
+            centre=answer.get("centre_name") or "",
+            device=answer["device_id"],
+        )
+    )
     return 0
 
 
@@ -323,8 +364,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
         except ValueError as error:
             print(error, file=sys.stderr)
             return 2
-        print(_("%(count)d événements envoyés depuis le %(since)s remis en file.",
-                count=syncing.requeue_since(database, since), since=args.resend_since))
+        print(
+            _(
+                "%(count)d événements envoyés depuis le %(since)s remis en file.",
+                count=syncing.requeue_since(database, since),
+                since=args.resend_since,
+            )
+        )
     if args.retry_parked:
         print(_("%(count)d événements mis de côté remis en file.", count=syncing.retry_parked(database)))
     ended = syncing.sync_once(database, batch_size=args.batch_size)

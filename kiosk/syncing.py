@@ -46,6 +46,7 @@ Status = dict[str, Any]
 
 # ---------------------------------------------------------------- enrolment
 
+
 def enrol(hub_url: str, code: str, label: str = KIOSK_LABEL) -> dict:
     """Trade the enrolment ``code`` at the hub; returns its answer (device
     token, centre id and name, device id). Raises ``client.SyncError``
@@ -68,6 +69,7 @@ def save_enrolment(settings: Settings, hub_url: str, answer: dict, actor: dict |
 
 # ---------------------------------------------------------------- the scheduler
 
+
 def sync_settings(db_path: str) -> Callable[[sqlite3.Connection], dict]:
     """What the sync thread needs from the kiosk's settings, read with the
     thread's own connection (``sync`` does not know the kiosk's tables)."""
@@ -86,8 +88,11 @@ def make_scheduler(db_path: str | Path, interval: float | None = 300.0, **option
     return Scheduler(str(db_path), sync_settings(str(db_path)), interval=interval, **options)
 
 
-def sync_now(scheduler: Scheduler, on_done: Callable[[Status], None],
-             on_progress: Callable[[int, int], None] | None = None) -> None:
+def sync_now(
+    scheduler: Scheduler,
+    on_done: Callable[[Status], None],
+    on_progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Ask ``scheduler`` for a sync that starts now, without blocking.
     ``on_progress(sent, total)`` while it runs, then ``on_done(status)`` once,
     with the scheduler's status (``last_result`` is the push's
@@ -151,6 +156,7 @@ def describe(state: Status, translations: gettext.NullTranslations = client.FREN
 
 # ---------------------------------------------------------------- before a sync
 
+
 def requeue_since(db_path: str | Path, since_iso: str) -> int:
     """Queue again the sent events that occurred since ``since_iso``."""
     conn = outbox.connect(str(db_path))
@@ -178,6 +184,7 @@ def retry_parked(db_path: str | Path) -> int:
 
 # ---------------------------------------------------------------- status
 
+
 def status(db_path: str | Path, settings: dict, ask_hub: bool = True) -> Status:
     """What the kiosk counts (``sync.status.local_status``), whether it is
     enrolled, and, when asked and enrolled, what the hub holds of its centre
@@ -193,5 +200,10 @@ def status(db_path: str | Path, settings: dict, ask_hub: bool = True) -> Status:
             hub = client.hub_status(settings["hub_url"], settings["device_token"])
         except client.SyncError as error:
             hub_error = error.message_fr
-    return {**local, "enrolled": bool(settings.get("device_token")), "hub": hub,
-            "hub_error": hub_error, "gap": sync_status.compare(local, hub) if hub else None}
+    return {
+        **local,
+        "enrolled": bool(settings.get("device_token")),
+        "hub": hub,
+        "hub_error": hub_error,
+        "gap": sync_status.compare(local, hub) if hub else None,
+    }

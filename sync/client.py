@@ -92,14 +92,22 @@ LOST_LOCK = "lost_lock"
 TOO_LARGE = "too_large"  # a 413 for a single event: the hub's limits are too tight
 
 _MESSAGES_FR = {
-    UNREACHABLE: N_("Le hub de la fédération ne répond pas (pas de connexion ?). "
-                    "Les données restent sur la borne et partiront plus tard."),
-    NOT_HUB: N_("La connexion passe par une page qui n'est pas celle du hub "
-                "(portail wifi à accepter ?). Rien n'a été compté comme envoyé."),
-    UNAUTHORIZED: N_("Le hub refuse cette borne : il faut l'appairer de nouveau "
-                     "(kiosk enrol) avec un nouveau code de la fédération."),
-    NOT_ENROLLED: N_("Cette borne n'est pas encore appairée au hub : lancez kiosk enrol "
-                     "avec le code donné par la fédération."),
+    UNREACHABLE: N_(
+        "Le hub de la fédération ne répond pas (pas de connexion ?). "
+        "Les données restent sur la borne et partiront plus tard."
+    ),
+    NOT_HUB: N_(
+        "La connexion passe par une page qui n'est pas celle du hub "
+        "(portail wifi à accepter ?). Rien n'a été compté comme envoyé."
+    ),
+    UNAUTHORIZED: N_(
+        "Le hub refuse cette borne : il faut l'appairer de nouveau "
+        "(kiosk enrol) avec un nouveau code de la fédération."
+    ),
+    NOT_ENROLLED: N_(
+        "Cette borne n'est pas encore appairée au hub : lancez kiosk enrol "
+        "avec le code donné par la fédération."
+    ),
     HUB_BUSY: N_("Le hub est occupé et demande de revenir plus tard. Nouvel essai automatique."),
     REFUSED: N_("Le hub a refusé l'envoi. Prévenez la fédération."),
     BUSY: N_("Un envoi est déjà en cours sur cette borne."),
@@ -150,11 +158,20 @@ class SyncResult:
         return describe_en(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "stored": self.stored, "duplicates": self.duplicates,
-                "sent": self.sent, "parked": self.parked, "pending": self.pending,
-                "batches": self.batches, "error": self.error, "error_en": self.error_en,
-                "parked_reasons": self.parked_reasons[:20], "seconds": round(self.seconds, 3),
-                "clock_skew_s": None if self.clock_skew_s is None else round(self.clock_skew_s, 1)}
+        return {
+            "ok": self.ok,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "sent": self.sent,
+            "parked": self.parked,
+            "pending": self.pending,
+            "batches": self.batches,
+            "error": self.error,
+            "error_en": self.error_en,
+            "parked_reasons": self.parked_reasons[:20],
+            "seconds": round(self.seconds, 3),
+            "clock_skew_s": None if self.clock_skew_s is None else round(self.clock_skew_s, 1),
+        }
 
 
 FRENCH = French()
@@ -163,9 +180,11 @@ FRENCH = French()
 def describe_en(result: dict[str, Any]) -> str:
     """A push's result (``SyncResult.as_dict()``) in one English line, for logs."""
     head = "sync ok" if result["ok"] else f"sync failed ({result['error']}: {result['error_en']})"
-    return (f"{head}: {result['stored']} stored, {result['duplicates']} already on the hub, "
-            f"{result['parked']} parked, {result['pending']} pending, {result['batches']} batches "
-            f"in {result['seconds']:.1f}s")
+    return (
+        f"{head}: {result['stored']} stored, {result['duplicates']} already on the hub, "
+        f"{result['parked']} parked, {result['pending']} pending, {result['batches']} batches "
+        f"in {result['seconds']:.1f}s"
+    )
 
 
 def describe(result: dict[str, Any], translations: gettext.NullTranslations = FRENCH) -> str:
@@ -179,25 +198,30 @@ def describe(result: dict[str, Any], translations: gettext.NullTranslations = FR
         if sent == 0 and parked == 0:
             text = tr.gettext("Tout est à jour : rien à envoyer.")
         else:
-            text = tr.ngettext("%(n)d donnée envoyée au hub.", "%(n)d données envoyées au hub.",
-                               sent) % {"n": sent}
+            text = tr.ngettext("%(n)d donnée envoyée au hub.", "%(n)d données envoyées au hub.", sent) % {
+                "n": sent
+            }
     else:
         text = tr.gettext(_MESSAGES_FR.get(result.get("error") or REFUSED, _MESSAGES_FR[REFUSED]))
         if sent:
-            text = tr.ngettext("%(n)d donnée envoyée, puis : %(error)s",
-                               "%(n)d données envoyées, puis : %(error)s", sent) % {"n": sent, "error": text}
+            text = tr.ngettext(
+                "%(n)d donnée envoyée, puis : %(error)s", "%(n)d données envoyées, puis : %(error)s", sent
+            ) % {"n": sent, "error": text}
     if parked:
         text += " " + tr.ngettext(
             "%(n)d donnée refusée par le hub, mise(s) de côté : voir l'écran de synchronisation.",
             "%(n)d données refusées par le hub, mise(s) de côté : voir l'écran de synchronisation.",
-            parked) % {"n": parked}
+            parked,
+        ) % {"n": parked}
     if pending and result.get("ok"):
-        text += " " + tr.ngettext("%(n)d donnée attend encore.", "%(n)d données attendent encore.",
-                                  pending) % {"n": pending}
+        text += " " + tr.ngettext(
+            "%(n)d donnée attend encore.", "%(n)d données attendent encore.", pending
+        ) % {"n": pending}
     return text
 
 
 # ---------------------------------------------------------------- HTTP
+
 
 class _CappedRetry(Retry):
     """urllib3's Retry, but a Retry-After longer than MAX_RETRY_AFTER_S is not
@@ -249,13 +273,17 @@ def _retry_after(response: requests.Response) -> float | None:
 def _hub_json(response: requests.Response) -> dict[str, Any]:
     """The JSON body of an answer that really comes from the hub, or SyncError."""
     if response.headers.get(protocol.HUB_HEADER) != "1":
-        raise SyncError(NOT_HUB, f"answer {response.status_code} without the {protocol.HUB_HEADER} "
-                        f"header (a wifi portal or a proxy?)")
+        raise SyncError(
+            NOT_HUB,
+            f"answer {response.status_code} without the {protocol.HUB_HEADER} "
+            f"header (a wifi portal or a proxy?)",
+        )
     if response.status_code == 401:
         raise SyncError(UNAUTHORIZED, "the hub refused the device token (401): enrol the kiosk again")
     if response.status_code in (429, 503):
-        raise SyncError(HUB_BUSY, f"the hub is busy ({response.status_code})",
-                        retry_after=_retry_after(response))
+        raise SyncError(
+            HUB_BUSY, f"the hub is busy ({response.status_code})", retry_after=_retry_after(response)
+        )
     if response.status_code >= 500:
         raise SyncError(UNREACHABLE, f"the hub failed ({response.status_code})")
     try:
@@ -276,18 +304,27 @@ def _request(session: requests.Session, method: str, url: str, **kwargs: Any) ->
     except (requests.ConnectionError, requests.Timeout) as error:
         raise SyncError(UNREACHABLE, f"cannot reach {url}: {type(error).__name__}: {error}") from error
     except requests.RequestException as error:  # e.g. a cut answer (ChunkedEncodingError)
-        raise SyncError(UNREACHABLE, f"broken exchange with {url}: {type(error).__name__}: {error}") from error
+        raise SyncError(
+            UNREACHABLE, f"broken exchange with {url}: {type(error).__name__}: {error}"
+        ) from error
 
 
 # ---------------------------------------------------------------- enrol, status, health
 
-def enrol(hub_url: str, code: str, label: str, timeout: Timeout = DEFAULT_TIMEOUT,
-          session: requests.Session | None = None) -> dict[str, Any]:
+
+def enrol(
+    hub_url: str,
+    code: str,
+    label: str,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+    session: requests.Session | None = None,
+) -> dict[str, Any]:
     """Pair this kiosk with the hub using a code the federation gave. Returns
     ``{"device_id", "device_token", "centre_id", "centre_name", "protocol"}``."""
     session = session or make_session(retries=2)
-    response = _request(session, "POST", _url(hub_url, "/enrol"),
-                        json={"code": code, "label": label}, timeout=timeout)
+    response = _request(
+        session, "POST", _url(hub_url, "/enrol"), json={"code": code, "label": label}, timeout=timeout
+    )
     if response.status_code in (401, 403, 404) and response.headers.get(protocol.HUB_HEADER) == "1":
         raise SyncError(REFUSED, f"the hub refused the enrolment code ({response.status_code})")
     answer = _hub_json(response)
@@ -298,12 +335,18 @@ def enrol(hub_url: str, code: str, label: str, timeout: Timeout = DEFAULT_TIMEOU
     return answer
 
 
-def hub_status(hub_url: str, token: str, timeout: Timeout = (5.0, 15.0),
-               session: requests.Session | None = None) -> dict[str, Any]:
+def hub_status(
+    hub_url: str, token: str, timeout: Timeout = (5.0, 15.0), session: requests.Session | None = None
+) -> dict[str, Any]:
     """What the hub holds of this kiosk (``GET /api/v1/status``)."""
     session = session or make_session(retries=1)
-    response = _request(session, "GET", _url(hub_url, "/status"),
-                        headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+    response = _request(
+        session,
+        "GET",
+        _url(hub_url, "/status"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+    )
     return _hub_json(response)
 
 
@@ -337,6 +380,7 @@ def clock_skew(response: requests.Response, kiosk_now: datetime) -> float | None
 
 # ---------------------------------------------------------------- push
 
+
 class _BatchSender:
     """Sends one batch until a verified hub answer comes back, or gives up.
 
@@ -345,9 +389,18 @@ class _BatchSender:
     what it cannot see: a cut answer, a portal's page, an answer that does
     not account for every event sent."""
 
-    def __init__(self, session: requests.Session, hub_url: str, token: str, timeout: Timeout,
-                 attempts: int, backoff: float, sleep: Callable[[float], None], device_id: str | None,
-                 clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self,
+        session: requests.Session,
+        hub_url: str,
+        token: str,
+        timeout: Timeout,
+        attempts: int,
+        backoff: float,
+        sleep: Callable[[float], None],
+        device_id: str | None,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.session = session
         self.url = _url(hub_url, "/batches")
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -382,14 +435,19 @@ class _BatchSender:
             except SyncError as error:
                 if error.code in (UNAUTHORIZED, REFUSED, TOO_LARGE):
                     raise
-                log.info("batch of %d not acknowledged (attempt %d/%d): %s",
-                         len(batch.ids), attempt + 1, self.attempts, error)
+                log.info(
+                    "batch of %d not acknowledged (attempt %d/%d): %s",
+                    len(batch.ids),
+                    attempt + 1,
+                    self.attempts,
+                    error,
+                )
                 last = error
         assert last is not None
         raise last
 
     def _pause(self, attempt: int, last: SyncError | None) -> None:
-        delay = min(30.0, self.backoff * 2 ** attempt)
+        delay = min(30.0, self.backoff * 2**attempt)
         delay += random.uniform(0, delay)  # jitter: kiosks back online together do not stampede
         if last is not None and last.retry_after is not None:
             delay = max(delay, min(last.retry_after, MAX_RETRY_AFTER_S))
@@ -403,8 +461,7 @@ class _BatchSender:
                 batch.packed = _gzip(batch.raw)
             body = batch.packed
             headers["Content-Encoding"] = "gzip"
-        response = _request(self.session, "POST", self.url, data=body, headers=headers,
-                            timeout=self.timeout)
+        response = _request(self.session, "POST", self.url, data=body, headers=headers, timeout=self.timeout)
         hub = response.headers.get(protocol.HUB_HEADER) == "1"
         if hub:
             skew = clock_skew(response, self.clock())
@@ -443,8 +500,14 @@ def _too_many_events(response: requests.Response) -> bool:
     return named == "events"
 
 
-def _apply_answer(conn: sqlite3.Connection, rows: list[_Row], answer: dict[str, Any], at: str,
-                  lock: sync_lock.SyncLock, result: SyncResult) -> None:
+def _apply_answer(
+    conn: sqlite3.Connection,
+    rows: list[_Row],
+    answer: dict[str, Any],
+    at: str,
+    lock: sync_lock.SyncLock,
+    result: SyncResult,
+) -> None:
     """Mark what the hub holds, park what it refused, in one transaction right
     after the answer (and push the lock's expiry back in the same commit)."""
     ids = [row[1] for row in rows]
@@ -483,8 +546,16 @@ def _apply_answer(conn: sqlite3.Connection, rows: list[_Row], answer: dict[str, 
     result.batches += 1
 
 
-def _send_all(conn: sqlite3.Connection, sender: _BatchSender, lock: sync_lock.SyncLock, batch_size: int, result: SyncResult,
-              progress: ProgressCallback | None, clock: Callable[[], datetime], in_flight: int) -> None:
+def _send_all(
+    conn: sqlite3.Connection,
+    sender: _BatchSender,
+    lock: sync_lock.SyncLock,
+    batch_size: int,
+    result: SyncResult,
+    progress: ProgressCallback | None,
+    clock: Callable[[], datetime],
+    in_flight: int,
+) -> None:
     """Send every pending batch in order, up to ``in_flight`` on the wire at once.
 
     Pipelined: while batches travel (in the ``wire`` threads), this thread
@@ -551,8 +622,9 @@ def _drain(travelling: _Travelling) -> None:
             pass
 
 
-def _record_outcome(conn: sqlite3.Connection, result: SyncResult, clock: Callable[[], datetime],
-                    keep_sent_days: int) -> None:
+def _record_outcome(
+    conn: sqlite3.Connection, result: SyncResult, clock: Callable[[], datetime], keep_sent_days: int
+) -> None:
     moment = clock()
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -561,27 +633,55 @@ def _record_outcome(conn: sqlite3.Connection, result: SyncResult, clock: Callabl
             cutoff = moment - timedelta(days=keep_sent_days)
             outbox.purge_sent_before(conn, protocol.utc_iso(cutoff))
         elif result.error not in (BUSY,):
-            outbox.set_state(conn, "last_error", json.dumps({
-                "at": protocol.utc_iso(moment), "code": result.error,
-                "message_fr": _MESSAGES_FR.get(result.error or REFUSED), "message_en": result.error_en,
-            }, ensure_ascii=False))
-        outbox.set_state(conn, "last_result", json.dumps(
-            {"at": protocol.utc_iso(moment), **result.as_dict()}, ensure_ascii=False))
+            outbox.set_state(
+                conn,
+                "last_error",
+                json.dumps(
+                    {
+                        "at": protocol.utc_iso(moment),
+                        "code": result.error,
+                        "message_fr": _MESSAGES_FR.get(result.error or REFUSED),
+                        "message_en": result.error_en,
+                    },
+                    ensure_ascii=False,
+                ),
+            )
+        outbox.set_state(
+            conn,
+            "last_result",
+            json.dumps({"at": protocol.utc_iso(moment), **result.as_dict()}, ensure_ascii=False),
+        )
         if result.clock_skew_s is not None:
-            outbox.set_state(conn, CLOCK_KEY, json.dumps(
-                {"at": protocol.utc_iso(moment), "skew_s": round(result.clock_skew_s, 1)}))
+            outbox.set_state(
+                conn,
+                CLOCK_KEY,
+                json.dumps({"at": protocol.utc_iso(moment), "skew_s": round(result.clock_skew_s, 1)}),
+            )
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 
 
-def push(conn_or_path: str | os.PathLike[str] | sqlite3.Connection, hub_url: str | None, token: str | None, batch_size: int = 1000,
-         progress: ProgressCallback | None = None, *, session: requests.Session | None = None,
-         timeout: Timeout = DEFAULT_TIMEOUT, attempts: int = 3, backoff: float = 1.0,
-         retries: int = 4, keep_sent_days: int = 90, lock_ttl: float = sync_lock.DEFAULT_TTL_S,
-         device_id: str | None = None, clock: Callable[[], datetime] = utc_now,
-         sleep: Callable[[float], None] = time.sleep, in_flight: int = IN_FLIGHT) -> SyncResult:
+def push(
+    conn_or_path: str | os.PathLike[str] | sqlite3.Connection,
+    hub_url: str | None,
+    token: str | None,
+    batch_size: int = 1000,
+    progress: ProgressCallback | None = None,
+    *,
+    session: requests.Session | None = None,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+    attempts: int = 3,
+    backoff: float = 1.0,
+    retries: int = 4,
+    keep_sent_days: int = 90,
+    lock_ttl: float = sync_lock.DEFAULT_TTL_S,
+    device_id: str | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+    in_flight: int = IN_FLIGHT,
+) -> SyncResult:
     """Send every pending event to the hub, in order, ``batch_size`` at a time,
     up to ``in_flight`` batches on the wire at once (1: one after the other).
 
@@ -610,10 +710,28 @@ def push(conn_or_path: str | os.PathLike[str] | sqlite3.Connection, hub_url: str
         # their own connections, stay synchronous=FULL, and the fsync of
         # their commits makes the push's earlier ones durable too.
         _set_synchronous(conn, 1)  # NORMAL
-        _push_locked(conn, hub_url, token, batch_size, in_flight, progress, result, clock, lock_ttl,
-                     lambda: _BatchSender(session or make_session(retries, backoff / 2), hub_url or "",
-                                          token or "", timeout, attempts, backoff, sleep, device_id,
-                                          clock))
+        _push_locked(
+            conn,
+            hub_url,
+            token,
+            batch_size,
+            in_flight,
+            progress,
+            result,
+            clock,
+            lock_ttl,
+            lambda: _BatchSender(
+                session or make_session(retries, backoff / 2),
+                hub_url or "",
+                token or "",
+                timeout,
+                attempts,
+                backoff,
+                sleep,
+                device_id,
+                clock,
+            ),
+        )
         result.seconds = time.monotonic() - started
         result.pending = outbox.pending_extent(conn)[0]
         _record_outcome(conn, result, clock, keep_sent_days)
@@ -635,9 +753,18 @@ def _set_synchronous(conn: sqlite3.Connection, level: int) -> None:
         conn.execute(f"PRAGMA synchronous = {int(level)}")
 
 
-def _push_locked(conn: sqlite3.Connection, hub_url: str | None, token: str | None, batch_size: int,
-                 in_flight: int, progress: ProgressCallback | None, result: SyncResult,
-                 clock: Callable[[], datetime], lock_ttl: float, make_sender: Callable[[], _BatchSender]) -> None:
+def _push_locked(
+    conn: sqlite3.Connection,
+    hub_url: str | None,
+    token: str | None,
+    batch_size: int,
+    in_flight: int,
+    progress: ProgressCallback | None,
+    result: SyncResult,
+    clock: Callable[[], datetime],
+    lock_ttl: float,
+    make_sender: Callable[[], _BatchSender],
+) -> None:
     if not hub_url or not token:
         result.error, result.error_en = NOT_ENROLLED, "no hub URL or device token: enrol the kiosk first"
         return

@@ -46,8 +46,9 @@ class SyncLock:
     be inside a transaction when the lock is taken or released.
     """
 
-    def __init__(self, conn: sqlite3.Connection, ttl: float = DEFAULT_TTL_S,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self, conn: sqlite3.Connection, ttl: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.time
+    ):
         self.conn = conn
         self.ttl = ttl
         self.clock = clock
@@ -80,8 +81,7 @@ class SyncLock:
         return row.get("host") == self.host and not _pid_alive(int(row.get("pid", 0)))
 
     def _write(self) -> None:
-        row = {"token": self.token, "host": self.host, "pid": self.pid,
-               "expires": self.clock() + self.ttl}
+        row = {"token": self.token, "host": self.host, "pid": self.pid, "expires": self.clock() + self.ttl}
         outbox.set_state(self.conn, LOCK_KEY, json.dumps(row))
 
     def _immediate(self, work: Callable[[], bool]) -> bool:
@@ -99,6 +99,7 @@ class SyncLock:
     def acquire(self) -> bool:
         """Take the lock if it is free, expired or abandoned. Never waits
         beyond SQLite's busy timeout. Returns whether it is now held."""
+
         def take() -> bool:
             if not self._stale(self._read()):
                 return False

@@ -101,8 +101,11 @@ def _v2(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA_V2:
         conn.execute(statement)
     first_pending = conn.execute("SELECT min(seq) FROM outbox WHERE state = 'pending'").fetchone()[0]
-    through = first_pending - 1 if first_pending is not None else \
-        conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
+    through = (
+        first_pending - 1
+        if first_pending is not None
+        else conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
+    )
     set_state(conn, SENT_THROUGH_KEY, str(through))
 
 
@@ -125,9 +128,12 @@ def _v3(conn: sqlite3.Connection) -> None:
             sent_at TEXT,
             parked_reason TEXT
         )
-        """)
-    conn.execute("INSERT INTO outbox_v4 (seq, event_id, type, occurred_at, body, state, sent_at, parked_reason) "
-                 "SELECT seq, event_id, type, occurred_at, body, state, sent_at, parked_reason FROM outbox")
+        """
+    )
+    conn.execute(
+        "INSERT INTO outbox_v4 (seq, event_id, type, occurred_at, body, state, sent_at, parked_reason) "
+        "SELECT seq, event_id, type, occurred_at, body, state, sent_at, parked_reason FROM outbox"
+    )
     conn.execute("DROP TABLE outbox")
     conn.execute("ALTER TABLE outbox_v4 RENAME TO outbox")
     conn.execute("CREATE INDEX outbox_settled ON outbox (state, seq) WHERE state <> 'pending'")
@@ -150,9 +156,13 @@ def schema_version(conn: sqlite3.Connection) -> int:
     A database migrated before the outbox kept its own number is read from
     its tables: the watermark's table came with 2, the rebuilt outbox
     (no AUTOINCREMENT) with 3."""
-    tables = {name: sql for name, sql in conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
-        "AND name IN ('outbox', 'sync_state', 'outbox_sent')")}
+    tables = {
+        name: sql
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+            "AND name IN ('outbox', 'sync_state', 'outbox_sent')"
+        )
+    }
     if "sync_state" not in tables:
         return 0
     recorded = get_state(conn, VERSION_KEY)
@@ -169,8 +179,10 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     refuses tables from a newer program."""
     start = schema_version(conn)
     if start > SCHEMA_VERSION:
-        raise RuntimeError(f"outbox schema version {start} is newer than this program's "
-                           f"({SCHEMA_VERSION}): upgrade Accueil before opening it")
+        raise RuntimeError(
+            f"outbox schema version {start} is newer than this program's "
+            f"({SCHEMA_VERSION}): upgrade Accueil before opening it"
+        )
     for version in range(start, target):
         MIGRATIONS[version](conn)
     if target > start:
@@ -207,7 +219,8 @@ def pending_extent(conn: sqlite3.Connection) -> tuple[int, int]:
     """(how many events are pending, the last pending seq or 0)."""
     extent: tuple[int, int] = conn.execute(
         "SELECT count(*), coalesce(max(seq), 0) FROM outbox WHERE seq > ? AND state = 'pending'",
-        (sent_through(conn),)).fetchone()
+        (sent_through(conn),),
+    ).fetchone()
     return extent
 
 
@@ -221,10 +234,12 @@ def mark_sent_through(conn: sqlite3.Connection, seqs: list[int], at: str) -> int
         return 0
     through = sent_through(conn)
     if seqs[0] > through and conn.execute(
-            "SELECT count(*) FROM outbox WHERE seq > ? AND seq <= ? AND state = 'pending'",
-            (through, seqs[-1])).fetchone()[0] == len(seqs):
-        conn.execute("INSERT INTO outbox_sent (through_seq, sent_at, events) VALUES (?, ?, ?)",
-                     (seqs[-1], at, len(seqs)))
+        "SELECT count(*) FROM outbox WHERE seq > ? AND seq <= ? AND state = 'pending'", (through, seqs[-1])
+    ).fetchone()[0] == len(seqs):
+        conn.execute(
+            "INSERT INTO outbox_sent (through_seq, sent_at, events) VALUES (?, ?, ?)",
+            (seqs[-1], at, len(seqs)),
+        )
         set_state(conn, SENT_THROUGH_KEY, str(seqs[-1]))
         return len(seqs)
     return mark_sent_seqs(conn, seqs, at)
@@ -235,7 +250,7 @@ def mark_sent(conn: sqlite3.Connection, event_ids: list[str], at: str) -> int:
     changed = 0
     through = sent_through(conn)
     for start in range(0, len(event_ids), 500):
-        chunk = event_ids[start:start + 500]
+        chunk = event_ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         changed += conn.execute(
             f"UPDATE outbox SET state = 'sent', sent_at = ? "
@@ -251,7 +266,7 @@ def mark_sent_seqs(conn: sqlite3.Connection, seqs: list[int], at: str) -> int:
     changed = 0
     through = sent_through(conn)
     for start in range(0, len(seqs), 500):
-        chunk = seqs[start:start + 500]
+        chunk = seqs[start : start + 500]
         marks = ",".join("?" * len(chunk))
         changed += conn.execute(
             f"UPDATE outbox SET state = 'sent', sent_at = ? "
@@ -285,7 +300,9 @@ def _settle(conn: sqlite3.Connection) -> None:
     conn.execute(
         "UPDATE outbox SET state = 'sent', sent_at = (SELECT m.sent_at FROM outbox_sent m "
         "WHERE m.through_seq >= outbox.seq ORDER BY m.through_seq LIMIT 1) "
-        "WHERE seq <= ? AND state = 'pending'", (sent_through(conn),))
+        "WHERE seq <= ? AND state = 'pending'",
+        (sent_through(conn),),
+    )
     conn.execute("DELETE FROM outbox_sent")
 
 
@@ -299,8 +316,9 @@ def _requeue_from(conn: sqlite3.Connection, first_seq: int | None) -> None:
 
 def retry_parked(conn: sqlite3.Connection) -> int:
     """Put every parked event back in the queue (after the cause was fixed)."""
-    _requeue_from(conn, conn.execute(
-        f"SELECT min(seq) FROM outbox WHERE {SETTLED} AND state = 'parked'").fetchone()[0])
+    _requeue_from(
+        conn, conn.execute(f"SELECT min(seq) FROM outbox WHERE {SETTLED} AND state = 'parked'").fetchone()[0]
+    )
     return conn.execute(
         f"UPDATE outbox SET state = 'pending', parked_reason = NULL WHERE {SETTLED} AND state = 'parked'"
     ).rowcount
@@ -310,9 +328,13 @@ def requeue_sent_since(conn: sqlite3.Connection, since_iso: str) -> int:
     """Queue again the sent events that occurred at or after ``since_iso``
     (for a hub restored from an older backup; the hub keeps each once)."""
     _settle(conn)
-    _requeue_from(conn, conn.execute(
-        f"SELECT min(seq) FROM outbox WHERE {SETTLED} AND state = 'sent' AND occurred_at >= ?",
-        (since_iso,)).fetchone()[0])
+    _requeue_from(
+        conn,
+        conn.execute(
+            f"SELECT min(seq) FROM outbox WHERE {SETTLED} AND state = 'sent' AND occurred_at >= ?",
+            (since_iso,),
+        ).fetchone()[0],
+    )
     return conn.execute(
         f"UPDATE outbox SET state = 'pending', sent_at = NULL "
         f"WHERE {SETTLED} AND state = 'sent' AND occurred_at >= ?",
@@ -328,14 +350,18 @@ def purge_sent_before(conn: sqlite3.Connection, before_iso: str) -> int:
     # so an event recorded later always comes above the watermark
     last = conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
     purged = conn.execute(
-        f"DELETE FROM outbox WHERE {SETTLED} AND state = 'sent' AND sent_at < ? AND seq < ?", (before_iso, last)
+        f"DELETE FROM outbox WHERE {SETTLED} AND state = 'sent' AND sent_at < ? AND seq < ?",
+        (before_iso, last),
     ).rowcount
     previous = 0
     for through, sent_at in conn.execute(
-            "SELECT through_seq, sent_at FROM outbox_sent ORDER BY through_seq").fetchall():
+        "SELECT through_seq, sent_at FROM outbox_sent ORDER BY through_seq"
+    ).fetchall():
         if sent_at < before_iso:  # the watermark's rows of that batch: a range of rowids
-            purged += conn.execute("DELETE FROM outbox WHERE seq > ? AND seq <= ? AND seq < ? "
-                                   "AND state = 'pending'", (previous, through, last)).rowcount
+            purged += conn.execute(
+                "DELETE FROM outbox WHERE seq > ? AND seq <= ? AND seq < ? AND state = 'pending'",
+                (previous, through, last),
+            ).rowcount
             if through < last:
                 conn.execute("DELETE FROM outbox_sent WHERE through_seq = ?", (through,))
             else:  # the batch holding the last row: it alone is left of it
@@ -385,7 +411,9 @@ def connect(path: str) -> sqlite3.Connection:
             "AND name IN ('outbox', 'sync_state', 'outbox_sent')"
         ).fetchone()[0]
         if found != 3:
-            raise FileNotFoundError(f"{path} is not a kiosk database (no outbox): open it with the kiosk first")
+            raise FileNotFoundError(
+                f"{path} is not a kiosk database (no outbox): open it with the kiosk first"
+            )
     except BaseException:
         conn.close()
         raise

@@ -68,15 +68,37 @@ THEMES = (
 #: France Services. The kiosk's reasons keep their own words; each centre's
 #: settings say which of these a reason is (docs/funder-figures.md).
 CRA_THEMES = (
-    "diagnostic_numerique", "prendre_en_main_materiel", "maintenance_materiel", "contenus_numeriques",
-    "navigation_internet", "email", "bureautique", "reseaux_sociaux", "sante", "banque_achats",
-    "entrepreneuriat", "insertion_professionnelle", "securite_numerique", "parentalite",
-    "scolarite_numerique", "creer_numerique", "culture_numerique", "intelligence_artificielle",
+    "diagnostic_numerique",
+    "prendre_en_main_materiel",
+    "maintenance_materiel",
+    "contenus_numeriques",
+    "navigation_internet",
+    "email",
+    "bureautique",
+    "reseaux_sociaux",
+    "sante",
+    "banque_achats",
+    "entrepreneuriat",
+    "insertion_professionnelle",
+    "securite_numerique",
+    "parentalite",
+    "scolarite_numerique",
+    "creer_numerique",
+    "culture_numerique",
+    "intelligence_artificielle",
     "demarches_administratives",
 )
 ADMIN_DOMAINS = (
-    "papiers_citoyennete", "famille_scolarite", "social_sante", "travail_formation", "logement",
-    "transports_mobilite", "argent_impots", "justice", "etrangers_europe", "loisirs_culture",
+    "papiers_citoyennete",
+    "famille_scolarite",
+    "social_sante",
+    "travail_formation",
+    "logement",
+    "transports_mobilite",
+    "argent_impots",
+    "justice",
+    "etrangers_europe",
+    "loisirs_culture",
 )
 REGISTRATION_STATUSES = ("booked", "waitlisted", "cancelled")
 RECORDERS = ("resident", "volunteer", "staff")
@@ -105,6 +127,7 @@ class UnsupportedVersion(ProtocolError):
 
 
 # ---------------------------------------------------------------- ids and time
+
 
 class _Uuid7:
     """Time-ordered UUIDs (version 7, RFC 9562), monotonic within a process.
@@ -139,13 +162,13 @@ class _Uuid7:
             self._used = used + 10
             if ms > self._ms:
                 self._ms = ms
-                self._counter = int.from_bytes(self._random[used:used + 2], "big") & 0x7FF
+                self._counter = int.from_bytes(self._random[used : used + 2], "big") & 0x7FF
             else:  # same millisecond, or the clock stepped back
                 self._counter += 1
                 if self._counter > 0xFFF:  # 4,096 ids in one ms: borrow the next ms
                     self._ms, self._counter = self._ms + 1, 0
             ms, counter = self._ms, self._counter
-            rand_b = int.from_bytes(self._random[used + 2:used + 10], "big") & ((1 << 62) - 1)
+            rand_b = int.from_bytes(self._random[used + 2 : used + 10], "big") & ((1 << 62) - 1)
         value = (ms & ((1 << 48) - 1)) << 80
         value |= 0x7 << 76  # version
         value |= counter << 64  # rand_a: the monotonic counter
@@ -166,8 +189,10 @@ def utc_iso(moment: datetime) -> str:
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     # formatted by hand: strftime is the slower way, on every event written
-    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
-            f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 #: ``utc_iso``'s text, the form every kiosk writes, in years 1900-2199 (the
@@ -409,31 +434,99 @@ EVENT_TYPES: dict[str, dict[str, tuple[Callable[[Any], str | None], bool]]] = {
 
 #: Field names that hold personal data, as ``personal_field`` compares them:
 #: casefolded, accents and separators removed. English and French spellings.
-PERSONAL_NAMES = frozenset({
-    # names
-    "name", "names", "firstname", "lastname", "surname", "surnames", "forename", "forenames", "givenname",
-    "familyname", "fullname", "middlename", "maidenname", "nickname",
-    "nom", "noms", "prenom", "prenoms", "nomdefamille", "nomdusage", "nomdenaissance", "nomcomplet",
-    "patronyme",
-    # phone numbers
-    "phone", "phones", "phonenumber", "telephone", "telephones", "tel", "mobile", "cellphone", "portable",
-    "fax",
-    # e-mail
-    "email", "emails", "mail", "mails", "courriel", "courriels", "mel",
-    # addresses
-    "address", "addresses", "adresse", "adresses", "street", "rue", "postaladdress", "adressepostale",
-    # birth
-    "birth", "birthdate", "birthday", "dateofbirth", "dob", "birthyear", "birthplace",
-    "naissance", "datedenaissance", "datenaissance", "anneedenaissance", "lieudenaissance",
-    # the member's card
-    "cardcode",
-})
+PERSONAL_NAMES = frozenset(
+    {
+        # names
+        "name",
+        "names",
+        "firstname",
+        "lastname",
+        "surname",
+        "surnames",
+        "forename",
+        "forenames",
+        "givenname",
+        "familyname",
+        "fullname",
+        "middlename",
+        "maidenname",
+        "nickname",
+        "nom",
+        "noms",
+        "prenom",
+        "prenoms",
+        "nomdefamille",
+        "nomdusage",
+        "nomdenaissance",
+        "nomcomplet",
+        "patronyme",
+        # phone numbers
+        "phone",
+        "phones",
+        "phonenumber",
+        "telephone",
+        "telephones",
+        "tel",
+        "mobile",
+        "cellphone",
+        "portable",
+        "fax",
+        # e-mail
+        "email",
+        "emails",
+        "mail",
+        "mails",
+        "courriel",
+        "courriels",
+        "mel",
+        # addresses
+        "address",
+        "addresses",
+        "adresse",
+        "adresses",
+        "street",
+        "rue",
+        "postaladdress",
+        "adressepostale",
+        # birth
+        "birth",
+        "birthdate",
+        "birthday",
+        "dateofbirth",
+        "dob",
+        "birthyear",
+        "birthplace",
+        "naissance",
+        "datedenaissance",
+        "datenaissance",
+        "anneedenaissance",
+        "lieudenaissance",
+        # the member's card
+        "cardcode",
+    }
+)
 
 #: Keys the first kiosks were refused, kept for the tests and the docs; each
 #: is a ``personal_field``.
 FORBIDDEN_FIELDS = frozenset(
-    {"first_name", "last_name", "name", "phone", "email", "address", "birth_year", "card_code",
-     "nom", "prenom", "prénom", "telephone", "téléphone", "courriel", "adresse", "date_de_naissance"}
+    {
+        "first_name",
+        "last_name",
+        "name",
+        "phone",
+        "email",
+        "address",
+        "birth_year",
+        "card_code",
+        "nom",
+        "prenom",
+        "prénom",
+        "telephone",
+        "téléphone",
+        "courriel",
+        "adresse",
+        "date_de_naissance",
+    }
 )
 
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -459,7 +552,7 @@ def _personal(key: str) -> bool:
     words = _WORDS_RE.findall(text)
     for start in range(len(words)):
         joined = ""
-        for word in words[start:start + _MAX_NAME_WORDS]:
+        for word in words[start : start + _MAX_NAME_WORDS]:
             joined += word
             if joined in PERSONAL_NAMES:
                 return True
@@ -513,8 +606,14 @@ _MISSING = object()
 _NESTED = frozenset((dict, list))
 _UUID_MATCH = _UUID_RE.fullmatch
 _TOP_FIELDS = frozenset(("id", "type", "occurred_at", "data"))
-_JSON_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "an array",
-               dict: "an object"}
+_JSON_NAMES = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    list: "an array",
+    dict: "an object",
+}
 #: the unknown fields an answer names, at most, for one event
 MAX_DROPPED_NAMED = 20
 
@@ -533,8 +632,9 @@ def _compile_checks(fields: dict[str, tuple[Callable[[Any], str | None], bool]])
         inner = getattr(check, "inner", None)
         nullable = inner is not None
         check = inner or check
-        compiled.append((name, f"data.{name}", check, required, nullable,
-                         getattr(check, "choices", None), check is _uuid))
+        compiled.append(
+            (name, f"data.{name}", check, required, nullable, getattr(check, "choices", None), check is _uuid)
+        )
     return tuple(compiled)
 
 
@@ -547,8 +647,11 @@ def _check_data(checks: tuple[_Check, ...], data: dict[str, Any]) -> None:
             if required:
                 raise ProtocolError(label, "is required")
             continue
-        if (value is None and nullable) or (is_uuid and type(value) is str and _UUID_MATCH(value)) \
-                or (choices is not None and type(value) is str and value in choices):
+        if (
+            (value is None and nullable)
+            or (is_uuid and type(value) is str and _UUID_MATCH(value))
+            or (choices is not None and type(value) is str and value in choices)
+        ):
             continue
         problem = check(value)
         if problem:
@@ -585,11 +688,17 @@ def check_event(event: Any) -> tuple[dict[str, Any], list[str]]:
     allowed = _ALLOWED[kind]
     if event.keys() <= _TOP_FIELDS and data.keys() <= allowed:
         return event, []
-    unknown = chain((_shown(str(key)) for key in event if key not in _TOP_FIELDS),
-                    (f"data.{_shown(str(key))}" for key in data if key not in allowed))
+    unknown = chain(
+        (_shown(str(key)) for key in event if key not in _TOP_FIELDS),
+        (f"data.{_shown(str(key))}" for key in data if key not in allowed),
+    )
     dropped = list(islice(unknown, MAX_DROPPED_NAMED))  # however many there are
-    clean = {"id": event_id, "type": kind, "occurred_at": event["occurred_at"],
-             "data": {key: value for key, value in data.items() if key in allowed}}
+    clean = {
+        "id": event_id,
+        "type": kind,
+        "occurred_at": event["occurred_at"],
+        "data": {key: value for key, value in data.items() if key in allowed},
+    }
     return clean, dropped
 
 
@@ -614,7 +723,9 @@ assert not any(map(personal_field, _NOT_PERSONAL))  # _refuse_personal relies on
 assert all(map(personal_field, FORBIDDEN_FIELDS))
 
 
-def make_event(kind: str, data: dict[str, Any], occurred_at: datetime, event_id: str | None = None) -> dict[str, Any]:
+def make_event(
+    kind: str, data: dict[str, Any], occurred_at: datetime, event_id: str | None = None
+) -> dict[str, Any]:
     """Build and validate an event. Raises ProtocolError on a bad payload."""
     event = {
         "id": event_id or new_id(),
@@ -645,8 +756,11 @@ def _orjson_bytes(event: dict[str, Any]) -> bytes | None:
     if orjson is None:
         return None
     data = event.get("data")
-    if type(data) is dict and _PLAIN_TYPES.issuperset(map(type, data.values())) \
-            and _PLAIN_TYPES.issuperset(map(type, [v for k, v in event.items() if k != "data"])):
+    if (
+        type(data) is dict
+        and _PLAIN_TYPES.issuperset(map(type, data.values()))
+        and _PLAIN_TYPES.issuperset(map(type, [v for k, v in event.items() if k != "data"]))
+    ):
         try:
             return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
         except TypeError:  # an integer past 64 bits
@@ -698,13 +812,17 @@ class Checked(NamedTuple):
     dropped: list[dict[str, Any]]
 
 
-def validate_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def validate_batch(
+    body: Any, max_events: int = MAX_EVENTS_PER_BATCH
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """check_batch's valid events and rejected ones."""
     valid, rejected, _dropped = check_batch(body, max_events)
     return valid, rejected
 
 
-def check_batch(body: Any, max_events: int = MAX_EVENTS_PER_BATCH, repeats: list[dict[str, Any]] | None = None) -> Checked:
+def check_batch(
+    body: Any, max_events: int = MAX_EVENTS_PER_BATCH, repeats: list[dict[str, Any]] | None = None
+) -> Checked:
     """Check a batch's envelope, then each event on its own.
 
     Returns (valid events, each rebuilt from its known fields; rejected,
@@ -747,8 +865,9 @@ def _validate_each(events: list[Any], repeats: list[dict[str, Any]] | None = Non
         try:
             clean, unknown = check_event(event)
         except ProtocolError as error:
-            rejected.append({"id": answer_id(event_id), "index": index, "field": error.field,
-                             "reason": str(error)})
+            rejected.append(
+                {"id": answer_id(event_id), "index": index, "field": error.field, "reason": str(error)}
+            )
             continue
         if event_id in seen:
             # the same event twice in one batch: keep the first, the second is a replay

@@ -56,10 +56,16 @@ class _Stopping(Exception):
 
 
 class Scheduler:
-    def __init__(self, db_path: str, get_settings: Callable[[sqlite3.Connection], dict[str, Any]],
-                 interval: float | None = 300.0, offline_interval: float = 30.0,
-                 first_delay: float = 2.0, busy_retry: float = 10.0,
-                 push_options: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        db_path: str,
+        get_settings: Callable[[sqlite3.Connection], dict[str, Any]],
+        interval: float | None = 300.0,
+        offline_interval: float = 30.0,
+        first_delay: float = 2.0,
+        busy_retry: float = 10.0,
+        push_options: dict[str, Any] | None = None,
+    ):
         self.db_path = str(db_path)
         self.get_settings = get_settings
         self.interval = interval
@@ -71,8 +77,13 @@ class Scheduler:
         self._stop = threading.Event()
         self._guard = threading.Lock()
         self._listeners: list[Listener] = []
-        self._status: dict[str, Any] = {"state": "starting", "progress": None, "last_result": None,
-                              "message_fr": "", "syncs": 0}
+        self._status: dict[str, Any] = {
+            "state": "starting",
+            "progress": None,
+            "last_result": None,
+            "message_fr": "",
+            "syncs": 0,
+        }
         self._thread = threading.Thread(target=self._run, name="accueil-sync", daemon=True)
 
     # ------------------------------------------------------------ caller's side (never blocks)
@@ -179,7 +190,9 @@ class Scheduler:
         self._set(state="syncing", progress=(0, 0))
         try:
             result = client.push(
-                conn, settings.get("hub_url"), settings.get("device_token"),
+                conn,
+                settings.get("hub_url"),
+                settings.get("device_token"),
                 progress=self._progress,
                 keep_sent_days=int(settings.get("sent_events_kept_days") or 90),
                 **self.push_options,
@@ -190,14 +203,27 @@ class Scheduler:
             log.exception("sync failed unexpectedly")
             with self._guard:
                 syncs = self._status["syncs"] + 1
-            self._set(state="error", progress=None, error=str(error), last_result=None,
-                      message_fr=FAILED_ON_KIOSK, syncs=syncs, finished_at=time.time())
+            self._set(
+                state="error",
+                progress=None,
+                error=str(error),
+                last_result=None,
+                message_fr=FAILED_ON_KIOSK,
+                syncs=syncs,
+                finished_at=time.time(),
+            )
             return self.offline_interval, False
         with self._guard:
             syncs = self._status["syncs"] + 1
         state = "idle" if result.ok else ("offline" if result.error in OFFLINE_CODES else result.error)
-        self._set(state=state, last_result=result.as_dict(), message_fr=result.summary_fr(),
-                  progress=None, syncs=syncs, finished_at=time.time())
+        self._set(
+            state=state,
+            last_result=result.as_dict(),
+            message_fr=result.summary_fr(),
+            progress=None,
+            syncs=syncs,
+            finished_at=time.time(),
+        )
         if result.ok:
             return self.interval, False
         if result.error in OFFLINE_CODES:

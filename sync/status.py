@@ -25,10 +25,14 @@ FRENCH = French()
 #: How far the kiosk's clock may be from the hub's before staff are warned:
 #: beyond it, what the kiosk records is dated wrong (and the hub may park it).
 CLOCK_TOLERANCE_S = 300
-CLOCK_AHEAD = N_("L'horloge de la borne avance de %(gap)s sur celle du hub. Faites régler la date et "
-                 "l'heure de la borne : ce qu'elle enregistre est mal daté.")
-CLOCK_BEHIND = N_("L'horloge de la borne retarde de %(gap)s sur celle du hub. Faites régler la date et "
-                  "l'heure de la borne : ce qu'elle enregistre est mal daté.")
+CLOCK_AHEAD = N_(
+    "L'horloge de la borne avance de %(gap)s sur celle du hub. Faites régler la date et "
+    "l'heure de la borne : ce qu'elle enregistre est mal daté."
+)
+CLOCK_BEHIND = N_(
+    "L'horloge de la borne retarde de %(gap)s sur celle du hub. Faites régler la date et "
+    "l'heure de la borne : ce qu'elle enregistre est mal daté."
+)
 
 
 def local_status(conn: sqlite3.Connection, parked_shown: int = 20) -> dict[str, Any]:
@@ -42,7 +46,9 @@ def local_status(conn: sqlite3.Connection, parked_shown: int = 20) -> dict[str, 
         {"event_id": row[0], "type": row[1], "occurred_at": row[2], "reason": row[3]}
         for row in conn.execute(
             "SELECT event_id, type, occurred_at, parked_reason FROM outbox "
-            f"WHERE {outbox.SETTLED} AND state = 'parked' ORDER BY seq LIMIT ?", (parked_shown,))
+            f"WHERE {outbox.SETTLED} AND state = 'parked' ORDER BY seq LIMIT ?",
+            (parked_shown,),
+        )
     ]
     return {
         "recorded": counts["recorded"],
@@ -115,23 +121,32 @@ def compare(local: dict[str, Any], hub: dict[str, Any]) -> dict[str, Any] | None
     if missing <= 0:
         return None
     since = _resend_date(hub)
-    message_en = (f"the hub holds {missing} fewer events than this kiosk sent: "
-                  f"run kiosk sync --resend-since {since}")
-    gap = {"missing": missing, "resend_since": since, "purged": local.get("purged") or 0,
-           "message_en": message_en}
+    message_en = (
+        f"the hub holds {missing} fewer events than this kiosk sent: run kiosk sync --resend-since {since}"
+    )
+    gap = {
+        "missing": missing,
+        "resend_since": since,
+        "purged": local.get("purged") or 0,
+        "message_en": message_en,
+    }
     gap["message_fr"] = _gap_words(gap, FRENCH)
     return gap
 
 
 def _gap_words(gap: dict[str, Any], tr: gettext.NullTranslations) -> str:
-    text = tr.ngettext("Le hub a %(n)d événement de moins que la borne n'en a envoyé : "
-                       "relancez avec --resend-since %(since)s",
-                       "Le hub a %(n)d événements de moins que la borne n'en a envoyé : "
-                       "relancez avec --resend-since %(since)s",
-                       gap["missing"]) % {"n": gap["missing"], "since": gap["resend_since"]}
+    text = tr.ngettext(
+        "Le hub a %(n)d événement de moins que la borne n'en a envoyé : "
+        "relancez avec --resend-since %(since)s",
+        "Le hub a %(n)d événements de moins que la borne n'en a envoyé : "
+        "relancez avec --resend-since %(since)s",
+        gap["missing"],
+    ) % {"n": gap["missing"], "since": gap["resend_since"]}
     if gap["purged"]:
-        text += tr.gettext(" (les %(n)d envois les plus anciens ne sont plus gardés sur la borne "
-                           "et ne pourront pas être renvoyés)") % {"n": gap["purged"]}
+        text += tr.gettext(
+            " (les %(n)d envois les plus anciens ne sont plus gardés sur la borne "
+            "et ne pourront pas être renvoyés)"
+        ) % {"n": gap["purged"]}
     return text
 
 
@@ -172,8 +187,12 @@ def requeue_since(conn: sqlite3.Connection, since_iso: str) -> int:
     return count
 
 
-def describe(local: dict[str, Any], hub: dict[str, Any] | None = None, hub_error: str | None = None,
-             translations: gettext.NullTranslations = FRENCH) -> str:
+def describe(
+    local: dict[str, Any],
+    hub: dict[str, Any] | None = None,
+    hub_error: str | None = None,
+    translations: gettext.NullTranslations = FRENCH,
+) -> str:
     """Several plain lines for the terminal (``kiosk status``), through
     ``translations`` (a gettext catalogue; French by default). ``hub_error``
     is a French msgid (``SyncError.message_fr``)."""
@@ -183,32 +202,44 @@ def describe(local: dict[str, Any], hub: dict[str, Any] | None = None, hub_error
         tr.gettext("Événements enregistrés : %(n)d") % {"n": local["recorded"]},
         tr.gettext("En attente d'envoi : %(n)d") % {"n": local["pending"]},
         tr.gettext("Mis de côté (refusés par le hub) : %(n)d") % {"n": local["parked"]},
-        tr.gettext("Dernier envoi réussi : %(when)s") % {"when": when} if when
+        tr.gettext("Dernier envoi réussi : %(when)s") % {"when": when}
+        if when
         else tr.gettext("Dernier envoi réussi : jamais"),
     ]
     error = local.get("last_error")
     if error:
         message = error.get("message_fr")
-        lines.append(tr.gettext("Dernière erreur (%(when)s) : %(message)s") % {
-            "when": _when(error.get("at")) or "", "message": tr.gettext(message) if message else "-"})
+        lines.append(
+            tr.gettext("Dernière erreur (%(when)s) : %(message)s")
+            % {"when": _when(error.get("at")) or "", "message": tr.gettext(message) if message else "-"}
+        )
     for item in local["parked_events"][:5]:
-        lines.append("  - " + tr.gettext("%(type)s du %(when)s : %(reason)s") % {
-            "type": item["type"], "when": _when(item["occurred_at"]), "reason": item["reason"]})
+        lines.append(
+            "  - "
+            + tr.gettext("%(type)s du %(when)s : %(reason)s")
+            % {"type": item["type"], "when": _when(item["occurred_at"]), "reason": item["reason"]}
+        )
     clock = local.get("clock")
     if clock and clock["off"]:
         lines.append(clock_words(clock, tr))
     if hub is not None:
-        lines.append(tr.gettext("Le hub a %(held)d événements de ce centre ; la borne en a envoyé %(sent)d.")
-                     % {"held": hub.get("events_total", 0), "sent": local["sent"]})
+        lines.append(
+            tr.gettext("Le hub a %(held)d événements de ce centre ; la borne en a envoyé %(sent)d.")
+            % {"held": hub.get("events_total", 0), "sent": local["sent"]}
+        )
         gap = compare(local, hub)
         if gap:
             lines.append(_gap_words(gap, tr))
     elif hub_error:
-        lines.append(tr.gettext("Hub non joignable pour comparer : %(message)s") % {"message": tr.gettext(hub_error)})
+        lines.append(
+            tr.gettext("Hub non joignable pour comparer : %(message)s") % {"message": tr.gettext(hub_error)}
+        )
     return "\n".join(lines)
 
 
-def describe_fr(local: dict[str, Any], hub: dict[str, Any] | None = None, hub_error: str | None = None) -> str:
+def describe_fr(
+    local: dict[str, Any], hub: dict[str, Any] | None = None, hub_error: str | None = None
+) -> str:
     """``describe`` in French."""
     return describe(local, hub, hub_error)
 

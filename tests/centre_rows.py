@@ -23,15 +23,44 @@ def _id() -> str:
     return str(uuid.uuid4())
 
 
-def member(store: Store, id: str, first: str, last: str, *, birth_year=1980, gender="woman",
-           commune="Boulogne-sur-Mer", neighbourhood=None, qpv=False, card=None,
-           created="2026-11-02T09:00:00.000Z", erased=None, phone=None, email=None) -> None:
+def member(
+    store: Store,
+    id: str,
+    first: str,
+    last: str,
+    *,
+    birth_year=1980,
+    gender="woman",
+    commune="Boulogne-sur-Mer",
+    neighbourhood=None,
+    qpv=False,
+    card=None,
+    created="2026-11-02T09:00:00.000Z",
+    erased=None,
+    phone=None,
+    email=None,
+) -> None:
     store.conn.execute(
         "INSERT INTO members (id, first_name, last_name, birth_year, gender, commune, neighbourhood, "
         "qpv, phone, email, consent_data, consent_data_at, consent_photos, consent_contact, card_code, "
         "created_at, updated_at, erased_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 0, 1, ?, ?, ?, ?)",
-        (id, first, last, birth_year, gender, commune, neighbourhood, int(qpv), phone, email,
-         created, card, created, created, erased),
+        (
+            id,
+            first,
+            last,
+            birth_year,
+            gender,
+            commune,
+            neighbourhood,
+            int(qpv),
+            phone,
+            email,
+            created,
+            card,
+            created,
+            created,
+            erased,
+        ),
     )
 
 
@@ -55,14 +84,49 @@ def fill(store: Store) -> None:
             "'2026-11-01T08:00:00.000Z', '2026-11-01T08:00:00.000Z')",
             (STAFF_ID,),
         )
-        member(store, AICHA, "Aïcha", "Benali", birth_year=1958, neighbourhood="Transition", qpv=True,
-               card="K7QM3XPD", created="2026-12-01T09:00:00.000Z", phone="06 12 34 56 78")
-        member(store, JEAN, "Jean-Noël", "Dupont; Lefèvre", birth_year=2004, gender="man",
-               card="H4Z22XXA", email="jn@example.fr")
-        member(store, MALLORY, "=HYPERLINK(\"x\")", "Test", birth_year=None, gender=None, card="MMMM2345",
-               created="2026-12-10T10:00:00.000Z")
-        member(store, ERASED, None, None, birth_year=None, gender=None, commune=None, card=None,
-               erased="2026-11-20T10:00:00.000Z")
+        member(
+            store,
+            AICHA,
+            "Aïcha",
+            "Benali",
+            birth_year=1958,
+            neighbourhood="Transition",
+            qpv=True,
+            card="K7QM3XPD",
+            created="2026-12-01T09:00:00.000Z",
+            phone="06 12 34 56 78",
+        )
+        member(
+            store,
+            JEAN,
+            "Jean-Noël",
+            "Dupont; Lefèvre",
+            birth_year=2004,
+            gender="man",
+            card="H4Z22XXA",
+            email="jn@example.fr",
+        )
+        member(
+            store,
+            MALLORY,
+            '=HYPERLINK("x")',
+            "Test",
+            birth_year=None,
+            gender=None,
+            card="MMMM2345",
+            created="2026-12-10T10:00:00.000Z",
+        )
+        member(
+            store,
+            ERASED,
+            None,
+            None,
+            birth_year=None,
+            gender=None,
+            commune=None,
+            card=None,
+            erased="2026-11-20T10:00:00.000Z",
+        )
         # 30/11 23:30 Paris is before a period starting 01/12
         visit(store, "2026-11-30T22:30:00.000Z", AICHA, "accueil")
         # 01/12 00:10 Paris (still 30/11 in UTC) is inside it
@@ -80,9 +144,11 @@ def fill(store: Store) -> None:
             "'2026-11-01T08:00:00.000Z', '2026-11-01T08:00:00.000Z')",
             (WORKSHOP,),
         )
-        for sid, starts, cancelled in ((SESSION_1, "2026-12-02T13:00:00.000Z", None),
-                                       (SESSION_2, "2026-12-16T13:00:00.000Z", "2026-12-10T09:00:00.000Z"),
-                                       (SESSION_LATER, "2027-01-06T13:00:00.000Z", None)):
+        for sid, starts, cancelled in (
+            (SESSION_1, "2026-12-02T13:00:00.000Z", None),
+            (SESSION_2, "2026-12-16T13:00:00.000Z", "2026-12-10T09:00:00.000Z"),
+            (SESSION_LATER, "2027-01-06T13:00:00.000Z", None),
+        ):
             store.conn.execute(
                 "INSERT INTO sessions (id, workshop_id, starts_at, ends_at, capacity, place, cancelled_at, "
                 "created_at, updated_at) VALUES (?, ?, ?, ?, 8, NULL, ?, ?, ?)",
@@ -92,8 +158,16 @@ def fill(store: Store) -> None:
             store.conn.execute(
                 "INSERT INTO registrations (id, session_id, member_id, status, queue_seq, queued_at, "
                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (_id(), SESSION_1, mid, status, seq, "2026-11-25T10:00:00.000Z",
-                 "2026-11-25T10:00:00.000Z", "2026-11-25T10:00:00.000Z"),
+                (
+                    _id(),
+                    SESSION_1,
+                    mid,
+                    status,
+                    seq,
+                    "2026-11-25T10:00:00.000Z",
+                    "2026-11-25T10:00:00.000Z",
+                    "2026-11-25T10:00:00.000Z",
+                ),
             )
         marks = ((AICHA, 1, 0), (JEAN, 0, 0), (None, 1, 1), (ERASED, 1, 1))
         for mid, present, walk_in in marks:

@@ -53,17 +53,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_federation(*args: str, db_url: str, stdin: str | None = None,
-                   cwd: str | Path | None = None) -> subprocess.CompletedProcess:
+def run_federation(
+    *args: str, db_url: str, stdin: str | None = None, cwd: str | Path | None = None
+) -> subprocess.CompletedProcess:
     """Run the real `federation` command; raises on a non-zero exit. It runs
     in a fresh folder unless told (add-centre writes its QR code image in the
     current folder: never in the checkout)."""
-    return subprocess.run([*FEDERATION, *args, "--db", db_url], input=stdin, capture_output=True,
-                          text=True, check=True, cwd=cwd or tempfile.mkdtemp(prefix="federation-cwd-"),
-                          timeout=60)
+    return subprocess.run(
+        [*FEDERATION, *args, "--db", db_url],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd or tempfile.mkdtemp(prefix="federation-cwd-"),
+        timeout=60,
+    )
 
 
 # ---------------------------------------------------------------- PostgreSQL
+
 
 def postgres_bin_dir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
@@ -91,12 +99,35 @@ class PostgresCluster:
         subprocess.run([*self.as_user, *command], check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
-        self._run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                  "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
-                  "-o", options, "-w", "-t", "60", "start")
+        self._run(
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        )
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self) -> None:
         try:
@@ -111,8 +142,9 @@ class PostgresCluster:
         import psycopg
 
         name = "t_" + uuid.uuid4().hex[:12]
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
@@ -141,6 +173,7 @@ def hub_db_url(request, tmp_path) -> str:
 
 
 # ---------------------------------------------------------------- the hub process
+
 
 @dataclass
 class HubServer:
@@ -219,8 +252,9 @@ def hub_server(tmp_path):
     started: list[HubServer] = []
 
     def start(db_url: str | None = None, **options) -> HubServer:
-        server = start_hub(db_url or f"sqlite:///{tmp_path / f'federation-{len(started)}.db'}",
-                           tmp_path, **options)
+        server = start_hub(
+            db_url or f"sqlite:///{tmp_path / f'federation-{len(started)}.db'}", tmp_path, **options
+        )
         started.append(server)
         return server
 
@@ -244,8 +278,12 @@ def shared_hub(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def sample_hub(root: Path, accounts: dict[str, str] | None = None, add_user_commands: dict[str, str] | None = None,
-               **options):
+def sample_hub(
+    root: Path,
+    accounts: dict[str, str] | None = None,
+    add_user_commands: dict[str, str] | None = None,
+    **options,
+):
     """A hub serving the sample federation (tests/hub_sample.py) from ``root``,
     with ``accounts`` (e-mail: password) added through the library and
     ``add_user_commands`` through the real `federation add-user`; ``options``

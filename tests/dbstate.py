@@ -11,10 +11,15 @@ from sync.protocol import new_id
 
 def dump(store: Store) -> dict[str, list[tuple]]:
     """Every row of every table, sorted, keyed by table name."""
-    tables = [row[0] for row in store.conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-    return {table: sorted(store.conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
-            for table in tables}
+    tables = [
+        row[0]
+        for row in store.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    return {
+        table: sorted(store.conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr) for table in tables
+    }
 
 
 def events(store: Store, kind: str | None = None) -> list[dict]:
@@ -32,5 +37,7 @@ def add_staff(store: Store, name: str = "Claire Martin", role: str = "staff") ->
     with store.transaction():
         store.conn.execute(
             "INSERT INTO staff (id, name, role, pin_salt, pin_hash, pin_params, created_at, updated_at) "
-            "VALUES (?, ?, ?, x'00', x'00', 'none', ?, ?)", (person["id"], name, role, now, now))
+            "VALUES (?, ?, ?, x'00', x'00', 'none', ?, ?)",
+            (person["id"], name, role, now, now),
+        )
     return person

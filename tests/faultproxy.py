@@ -48,8 +48,12 @@ class FaultProxy:
     the others pass.
     """
 
-    def __init__(self, upstream: tuple[str, int], delay_s: float = 1.0,
-                 applies_to: Callable[[str, str], bool] | None = None):
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        delay_s: float = 1.0,
+        applies_to: Callable[[str, str], bool] | None = None,
+    ):
         self.upstream = upstream
         self.delay_s = delay_s
         self.applies_to = applies_to or (lambda method, path: True)
@@ -175,8 +179,10 @@ class FaultProxy:
                     continue
             return False
         if fault == "portal":
-            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                           b"Content-Length: %d\r\n\r\n" % len(PORTAL_PAGE) + PORTAL_PAGE)
+            client.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(PORTAL_PAGE) + PORTAL_PAGE
+            )
             return True
         if fault == "delay":
             self._stopping.wait(self.delay_s)
@@ -205,6 +211,7 @@ class FaultProxy:
 
 
 # ---------------------------------------------------------------- HTTP framing
+
 
 def _read_message(reader, is_request: bool) -> bytes | None:
     """One whole HTTP/1.1 message (head and body) as raw bytes, or None at EOF."""

@@ -22,8 +22,15 @@ def kiosk_environment(**overrides: str) -> dict[str, str]:
     return {**environ, **overrides}
 
 
-def kiosk(*args: object, stdin: str = "", env: dict[str, str] | None = None,
-          timeout: float = 120) -> subprocess.CompletedProcess:
+def kiosk(
+    *args: object, stdin: str = "", env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run ``kiosk ARGS…`` to its end; its output comes back as text."""
-    return subprocess.run([KIOSK, *map(str, args)], input=stdin, capture_output=True, text=True,
-                          timeout=timeout, env=kiosk_environment(**(env or {})))
+    return subprocess.run(
+        [KIOSK, *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=kiosk_environment(**(env or {})),
+    )

@@ -12,11 +12,12 @@ from kiosk.core.staff import Staff
 from kiosk.core.store import Store
 
 
-def add_member(store: Store, first: str = "Aïcha", last: str = "Benali",
-               phone: str | None = "06 12 34 56 78") -> str:
+def add_member(
+    store: Store, first: str = "Aïcha", last: str = "Benali", phone: str | None = "06 12 34 56 78"
+) -> str:
     member = Members(store, Settings(store)).register(
-        first, last, birth_year=1970, commune="Boulogne-sur-Mer", phone=phone,
-        consent_data=True)
+        first, last, birth_year=1970, commune="Boulogne-sur-Mer", phone=phone, consent_data=True
+    )
     return member["id"]
 
 
@@ -24,8 +25,7 @@ def erase_member(store: Store, member_id: str) -> None:
     Privacy(store, Settings(store)).erase(member_id, None)
 
 
-def add_staff(store: Store, name: str = "Nadia Ferhat", role: str = "staff",
-              pin: str = "2468") -> dict:
+def add_staff(store: Store, name: str = "Nadia Ferhat", role: str = "staff", pin: str = "2468") -> dict:
     return Staff(store).add(name, role, pin)
 
 
@@ -34,13 +34,20 @@ def event_counts(store: Store) -> dict[str, int]:
 
 
 def events(store: Store, kind: str) -> list[dict]:
-    return [json.loads(body)["data"] for (body,) in store.conn.execute(
-        "SELECT body FROM outbox WHERE type = ? ORDER BY seq", (kind,))]
+    return [
+        json.loads(body)["data"]
+        for (body,) in store.conn.execute("SELECT body FROM outbox WHERE type = ? ORDER BY seq", (kind,))
+    ]
 
 
 def snapshot(store: Store) -> dict[str, list]:
     """Every row of every table: a refused operation must leave it identical."""
-    tables = [name for (name,) in store.conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-    return {table: sorted(store.conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-            for table in tables}
+    tables = [
+        name
+        for (name,) in store.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    return {
+        table: sorted(store.conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in tables
+    }

@@ -24,8 +24,9 @@ def counts_by_reason(visits, start: datetime | str, end: datetime | str) -> dict
     """How many visits for each reason, every configured reason listed (0 if none)."""
     counts = {code: 0 for code in visits.settings.reason_codes()}
     for reason, number in visits.store.conn.execute(
-            "SELECT reason, count(*) FROM visits WHERE occurred_at >= ? AND occurred_at < ? "
-            "GROUP BY reason", (_iso(start), _iso(end))):
+        "SELECT reason, count(*) FROM visits WHERE occurred_at >= ? AND occurred_at < ? GROUP BY reason",
+        (_iso(start), _iso(end)),
+    ):
         counts[reason] = number
     return counts
 
@@ -34,7 +35,8 @@ def today_count(visits) -> int:
     """Visits since midnight, Paris time."""
     start, end = day_bounds(visits.store.now().astimezone(PARIS).date())
     return visits.store.conn.execute(
-        "SELECT count(*) FROM visits WHERE occurred_at >= ? AND occurred_at < ?", (start, end)).fetchone()[0]
+        "SELECT count(*) FROM visits WHERE occurred_at >= ? AND occurred_at < ?", (start, end)
+    ).fetchone()[0]
 
 
 def list_workshops(workshops) -> list[dict]:

@@ -74,5 +74,3 @@ class ScriptedHub:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
-
-

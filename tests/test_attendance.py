@@ -37,31 +37,41 @@ def session(store, workshops, clock):
 def test_roll_call_lists_booked_members_unmarked(workshops, session):
     roll = workshops.roll_call(session["id"])
     assert [(r["first_name"], r["present"], r["walk_in"]) for r in roll] == [
-        ("Aïcha", None, False), ("Gérard", None, False)]
+        ("Aïcha", None, False),
+        ("Gérard", None, False),
+    ]
 
 
-def test_marking_present_stores_the_mark_and_emits_attendance_taken(
-        store, workshops, session, staff):
+def test_marking_present_stores_the_mark_and_emits_attendance_taken(store, workshops, session, staff):
     marked = workshops.mark_attendance(session["id"], session["Aïcha"], True, actor=staff)
     assert marked["present"] is True and marked["walk_in"] is False
-    assert events(store, "attendance.taken") == [{
-        "attendance_id": marked["attendance_id"], "session_id": session["id"],
-        "member_id": session["Aïcha"], "present": True, "walk_in": False}]
+    assert events(store, "attendance.taken") == [
+        {
+            "attendance_id": marked["attendance_id"],
+            "session_id": session["id"],
+            "member_id": session["Aïcha"],
+            "present": True,
+            "walk_in": False,
+        }
+    ]
     row = store.one("SELECT marked_by FROM attendance WHERE id = ?", (marked["attendance_id"],))
     assert row["marked_by"] == staff["id"]
-    assert store.one("SELECT actor_id FROM audit_log WHERE action = 'attendance.mark'")[
-        "actor_id"] == staff["id"]
+    assert (
+        store.one("SELECT actor_id FROM audit_log WHERE action = 'attendance.mark'")["actor_id"]
+        == staff["id"]
+    )
 
 
-def test_marking_again_updates_the_row_and_emits_with_the_same_attendance_id(
-        store, workshops, session):
+def test_marking_again_updates_the_row_and_emits_with_the_same_attendance_id(store, workshops, session):
     first = workshops.mark_attendance(session["id"], session["Gérard"], True)
     second = workshops.mark_attendance(session["id"], session["Gérard"], False)
     assert second["attendance_id"] == first["attendance_id"]
     assert store.one("SELECT count(*) AS n FROM attendance")["n"] == 1
     taken = events(store, "attendance.taken")
     assert [(e["attendance_id"], e["present"]) for e in taken] == [
-        (first["attendance_id"], True), (first["attendance_id"], False)]
+        (first["attendance_id"], True),
+        (first["attendance_id"], False),
+    ]
     roll = {r["member_id"]: r["present"] for r in workshops.roll_call(session["id"])}
     assert roll == {session["Aïcha"]: None, session["Gérard"]: False}
 
@@ -87,14 +97,20 @@ def test_an_anonymous_walk_in_is_present_without_a_member(store, workshops, sess
     assert first["attendance_id"] != second["attendance_id"]
     roll = workshops.roll_call(session["id"])
     assert [(r["member_id"], r["present"], r["walk_in"]) for r in roll[2:]] == [
-        (None, True, True), (None, True, True)]
+        (None, True, True),
+        (None, True, True),
+    ]
     assert [e["member_id"] for e in events(store, "attendance.taken")] == [None, None]
 
 
 def test_a_waitlisted_member_who_comes_is_a_walk_in(store, workshops, session):
     walk_in = workshops.add_walk_in(session["id"], session["Zoé"])
-    assert walk_in == {"attendance_id": walk_in["attendance_id"], "member_id": session["Zoé"],
-                       "present": True, "walk_in": True}
+    assert walk_in == {
+        "attendance_id": walk_in["attendance_id"],
+        "member_id": session["Zoé"],
+        "present": True,
+        "walk_in": True,
+    }
     assert workshops.roll_call(session["id"])[-1]["first_name"] == "Zoé"
 
 

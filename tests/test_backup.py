@@ -27,9 +27,13 @@ def dump(path) -> dict[str, list[tuple]]:
     """Every table, every row, in a stable order."""
     conn = sqlite3.connect(path)
     try:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = "
-            "'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = "
+                "'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
         return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall() for t in tables}
     finally:
         conn.close()
@@ -134,8 +138,11 @@ def test_restore_refuses_a_file_that_is_not_an_accueil_database(filled, db_path,
     conn.execute("CREATE TABLE t (x)")
     conn.commit()
     conn.close()
-    for wrong, words in ((text, "n'est pas une base SQLite"), (other, "n'est pas une sauvegarde Accueil"),
-                         (tmp_path / "absent.db", "n'existe pas")):
+    for wrong, words in (
+        (text, "n'est pas une base SQLite"),
+        (other, "n'est pas une sauvegarde Accueil"),
+        (tmp_path / "absent.db", "n'existe pas"),
+    ):
         with pytest.raises(backup.BackupError) as refused:
             backup.restore(db_path, wrong)
         assert refused.value.field == "from_file" and words in refused.value.message_fr
@@ -149,7 +156,7 @@ def test_restore_refuses_a_corrupt_backup_and_leaves_the_database_untouched(fill
     data = bytearray(made.read_bytes())
     page = 4096
     for offset in range(page * 2, len(data), page):  # scribble over every page after the schema
-        data[offset + 8:offset + 200] = b"\xff" * 192
+        data[offset + 8 : offset + 200] = b"\xff" * 192
     made.write_bytes(bytes(data))
     with pytest.raises(backup.BackupError) as refused:
         backup.restore(db_path, made)
@@ -216,17 +223,24 @@ def stick(tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("statements, named", [
-    ((LEAK_TRIGGER,), "déclencheur en trop « leak »"),
-    (("CREATE VIEW names AS SELECT first_name, phone FROM members",), "vue en trop « names »"),
-    (("CREATE INDEX members_phone ON members (phone)",), "index en trop « members_phone »"),
-    (("CREATE TABLE copied (first_name, phone)",), "table en trop « copied »"),
-    (("ALTER TABLE members ADD COLUMN note TEXT",), "table « members » modifiée (colonnes : note)"),
-    (("ALTER TABLE visits RENAME COLUMN reason TO motif",), "table « visits » modifiée (colonnes : motif, reason)"),
-    (("DROP INDEX visits_occurred_at",), "index manquant(e) « visits_occurred_at »"),
-])
+@pytest.mark.parametrize(
+    "statements, named",
+    [
+        ((LEAK_TRIGGER,), "déclencheur en trop « leak »"),
+        (("CREATE VIEW names AS SELECT first_name, phone FROM members",), "vue en trop « names »"),
+        (("CREATE INDEX members_phone ON members (phone)",), "index en trop « members_phone »"),
+        (("CREATE TABLE copied (first_name, phone)",), "table en trop « copied »"),
+        (("ALTER TABLE members ADD COLUMN note TEXT",), "table « members » modifiée (colonnes : note)"),
+        (
+            ("ALTER TABLE visits RENAME COLUMN reason TO motif",),
+            "table « visits » modifiée (colonnes : motif, reason)",
+        ),
+        (("DROP INDEX visits_occurred_at",), "index manquant(e) « visits_occurred_at »"),
+    ],
+)
 def test_a_backup_whose_schema_is_not_the_kiosks_is_refused_naming_what_differs(
-        filled, db_path, stick, statements, named):
+    filled, db_path, stick, statements, named
+):
     made = doctored(backup.backup(filled, stick), *statements)
     filled.close()
     before = dump(db_path)
@@ -252,9 +266,12 @@ def test_the_leaking_trigger_never_reaches_the_restored_database(filled, db_path
 
 
 def test_a_not_null_dropped_by_quoting_a_keyword_is_refused(filled, stick):
-    made = doctored(backup.backup(filled, stick),
-                    "UPDATE sqlite_master SET sql = replace(sql, 'type TEXT NOT NULL', 'type TEXT \"NOT\" NULL') "
-                    "WHERE name = 'outbox'", writable_schema=True)
+    made = doctored(
+        backup.backup(filled, stick),
+        "UPDATE sqlite_master SET sql = replace(sql, 'type TEXT NOT NULL', 'type TEXT \"NOT\" NULL') "
+        "WHERE name = 'outbox'",
+        writable_schema=True,
+    )
     with pytest.raises(backup.BackupError) as refused:
         backup.check_backup_file(made)
     assert "outbox" in refused.value.message_fr
@@ -262,18 +279,21 @@ def test_a_not_null_dropped_by_quoting_a_keyword_is_refused(filled, stick):
 
 def test_a_table_whose_definition_was_rewritten_in_place_is_refused(filled, db_path, stick):
     # same columns, but a default changed behind SQLite's back (writable_schema)
-    made = doctored(backup.backup(filled, stick),
-                    "UPDATE sqlite_master SET sql = replace(sql, 'qpv INTEGER NOT NULL DEFAULT 0', "
-                    "'qpv INTEGER NOT NULL DEFAULT 1') WHERE name = 'members'",
-                    writable_schema=True)
+    made = doctored(
+        backup.backup(filled, stick),
+        "UPDATE sqlite_master SET sql = replace(sql, 'qpv INTEGER NOT NULL DEFAULT 0', "
+        "'qpv INTEGER NOT NULL DEFAULT 1') WHERE name = 'members'",
+        writable_schema=True,
+    )
     with pytest.raises(backup.BackupError) as refused:
         backup.check_backup_file(made)
     assert "table « members » modifiée (colonnes : qpv)" in refused.value.message_fr
 
 
 def test_many_differences_are_summed_up_and_hostile_names_are_printed_safely(filled, stick):
-    made = doctored(backup.backup(filled, stick),
-                    *(f'CREATE TABLE "t{n}\x1b[31m{"x" * 80}" (a)' for n in range(8)))
+    made = doctored(
+        backup.backup(filled, stick), *(f'CREATE TABLE "t{n}\x1b[31m{"x" * 80}" (a)' for n in range(8))
+    )
     with pytest.raises(backup.BackupError) as refused:
         backup.check_backup_file(made)
     message = refused.value.message_fr
@@ -281,13 +301,16 @@ def test_many_differences_are_summed_up_and_hostile_names_are_printed_safely(fil
 
 
 def test_the_schema_text_is_compared_without_its_layout_or_comments():
-    assert backup.normal_sql('CREATE  TABLE "T" (\n  a TEXT, -- note\n  b /* x */ INT)') == \
-        backup.normal_sql("create table [t] (a text, b int)")
+    assert backup.normal_sql('CREATE  TABLE "T" (\n  a TEXT, -- note\n  b /* x */ INT)') == backup.normal_sql(
+        "create table [t] (a text, b int)"
+    )
     # a quoted word is a name, not a keyword: TEXT "NOT" NULL is a nullable column of type TEXT NOT
-    assert backup.normal_sql('CREATE TABLE t (a TEXT "NOT" NULL)') != \
-        backup.normal_sql("CREATE TABLE t (a TEXT NOT NULL)")
-    assert backup.normal_sql("CREATE TABLE t (a DEFAULT 'x')") != \
-        backup.normal_sql("CREATE TABLE t (a DEFAULT 'X')")
+    assert backup.normal_sql('CREATE TABLE t (a TEXT "NOT" NULL)') != backup.normal_sql(
+        "CREATE TABLE t (a TEXT NOT NULL)"
+    )
+    assert backup.normal_sql("CREATE TABLE t (a DEFAULT 'x')") != backup.normal_sql(
+        "CREATE TABLE t (a DEFAULT 'X')"
+    )
 
 
 def test_a_backup_made_at_an_older_version_is_checked_against_that_version(db_path, tmp_path):
@@ -345,8 +368,11 @@ def test_staff_may_choose_the_backups_enrolment(filled, db_path, stick):
     enrol(filled, **ENROLLED)
     filled.close()
     backup.restore(db_path, made, enrolment_from_backup=True)
-    assert enrolment(db_path) == {"hub_url": "https://old-hub.example", "device_token": "o" * 40,
-                                  "centre_id": "old"}
+    assert enrolment(db_path) == {
+        "hub_url": "https://old-hub.example",
+        "device_token": "o" * 40,
+        "centre_id": "old",
+    }
 
 
 def test_a_kiosk_not_enrolled_does_not_take_a_backups_hub_address(filled, db_path, stick, tmp_path):
@@ -363,8 +389,10 @@ def test_a_kiosk_not_enrolled_does_not_take_a_backups_hub_address(filled, db_pat
 
 
 def test_a_backup_never_brings_a_printer_or_backup_folder_of_its_own(filled, db_path, stick):
-    made = doctored(backup.backup(filled, stick),
-                    """INSERT INTO settings (key, value) VALUES ('printer', '"tcp://203.0.113.9:9100"')""")
+    made = doctored(
+        backup.backup(filled, stick),
+        """INSERT INTO settings (key, value) VALUES ('printer', '"tcp://203.0.113.9:9100"')""",
+    )
     Settings(filled).set("printer", "/dev/usb/lp0")
     filled.close()
     backup.restore(db_path, made, enrolment_from_backup=True)  # even when staff take the backup's hub
@@ -374,9 +402,11 @@ def test_a_backup_never_brings_a_printer_or_backup_folder_of_its_own(filled, db_
 
 
 def test_a_backup_whose_settings_hold_impossible_values_is_refused(filled, db_path, stick):
-    made = doctored(backup.backup(filled, stick),
-                    """INSERT INTO settings (key, value) VALUES ('hub_url', '"file:///etc/passwd"')""",
-                    """INSERT INTO settings (key, value) VALUES ('idle_timeout_s', '0')""")
+    made = doctored(
+        backup.backup(filled, stick),
+        """INSERT INTO settings (key, value) VALUES ('hub_url', '"file:///etc/passwd"')""",
+        """INSERT INTO settings (key, value) VALUES ('idle_timeout_s', '0')""",
+    )
     filled.close()
     before = dump(db_path)
     with pytest.raises(backup.BackupError) as refused:

@@ -91,8 +91,10 @@ def test_an_unknown_or_erased_member_is_named(filled, tmp_path):
 
 def test_a_very_long_first_name_is_shrunk_to_fit(filled, tmp_path):
     with filled.transaction():
-        filled.conn.execute("UPDATE members SET first_name = ? WHERE id = ?",
-                            ("Marie-Bernadette-Françoise-Gwendoline", rows.AICHA))
+        filled.conn.execute(
+            "UPDATE members SET first_name = ? WHERE id = ?",
+            ("Marie-Bernadette-Françoise-Gwendoline", rows.AICHA),
+        )
     out = tmp_path / "carte.pdf"
     card_print.cards_pdf(filled, out, [rows.AICHA])
     assert "Marie-Bernadette" in PdfReader(out).pages[0].extract_text()
@@ -107,7 +109,7 @@ def test_escpos_card_holds_a_well_formed_qr_command(filled):
     at = data.find(store_cmd)
     while at != -1:
         size = data[at + 3] + 256 * data[at + 4]
-        commands.append(data[at + 5:at + 5 + size])
+        commands.append(data[at + 5 : at + 5 + size])
         at = data.find(store_cmd, at + 5 + size)
     assert commands == [b"1A2\x00", b"1C\x08", b"1E1", b"1P0K7QM3XPD", b"1Q0"]
     assert "Aïcha".encode("cp858") in data and "Éclair".encode("cp858") in data
@@ -149,7 +151,9 @@ def test_the_printed_card_scans_back_at_300_dpi(filled, tmp_path):
     and read the QR from the picture, not from the embedded image."""
     out = tmp_path / "carte.pdf"
     card_print.cards_pdf(filled, out, [rows.JEAN])
-    subprocess.run(["pdftoppm", "-r", "300", "-png", "-singlefile", str(out), str(tmp_path / "page")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "300", "-png", "-singlefile", str(out), str(tmp_path / "page")], check=True
+    )
     picture = Image.open(tmp_path / "page.png")
     assert picture.size == pytest.approx((round(85.6 / 25.4 * 300), round(54 / 25.4 * 300)), abs=2)
     assert [b.text for b in zxingcpp.read_barcodes(picture)] == ["H4Z22XXA"]
@@ -162,7 +166,9 @@ def test_a_member_can_be_named_by_the_code_printed_on_their_card(filled, tmp_pat
 
 
 def test_printing_cards_in_a_pin_mode_is_audited(filled, tmp_path):
-    card_print.cards_pdf(filled, tmp_path / "c.pdf", [rows.JEAN], actor={"id": rows.STAFF_ID, "name": "Nadia"})
+    card_print.cards_pdf(
+        filled, tmp_path / "c.pdf", [rows.JEAN], actor={"id": rows.STAFF_ID, "name": "Nadia"}
+    )
     entry = filled.one("SELECT * FROM audit_log WHERE action = 'cards.print'")
     assert entry["actor_name"] == "Nadia" and rows.JEAN in entry["detail"]
 
@@ -184,8 +190,9 @@ def _rename(store, member_id: str, first_name: str) -> None:
 
 
 def pdftotext(path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 @pytest.mark.parametrize("name", ["李", "佐藤 さくら", "𞤀𞤣𞤤𞤢𞤥", "ትግስት", "ਗੁਰਪ੍ਰੀਤ", "Ⴀ Ნინო", "ⵜⵉⴼⵉⵏⴰⵖ"])
@@ -206,8 +213,9 @@ def test_a_sheet_embeds_only_the_fallback_fonts_its_names_need(filled, tmp_path)
     assert b"DroidSansFallback" in data and b"NotoSansAdlam" not in data
 
 
-@pytest.mark.parametrize("name, shown", [("𗀀𗀁", "« 𗀀 » (U+17000), « 𗀁 » (U+17001)"),
-                                         ("Léa 🧿", "« 🧿 » (U+1F9FF)")])
+@pytest.mark.parametrize(
+    "name, shown", [("𗀀𗀁", "« 𗀀 » (U+17000), « 𗀁 » (U+17001)"), ("Léa 🧿", "« 🧿 » (U+1F9FF)")]
+)
 def test_a_name_no_font_can_print_is_refused_naming_the_characters(filled, tmp_path, name, shown):
     _rename(filled, rows.JEAN, name)
     out = tmp_path / "cartes.pdf"
@@ -224,7 +232,7 @@ def raster_images(data: bytes) -> list[Image.Image]:
     while at != -1:
         row = data[at + 4] + 256 * data[at + 5]
         height = data[at + 6] + 256 * data[at + 7]
-        bits = data[at + 8:at + 8 + row * height]
+        bits = data[at + 8 : at + 8 + row * height]
         assert len(bits) == row * height  # the command is whole
         images.append(Image.frombytes("1", (row * 8, height), bits))
         at = data.find(b"\x1dv0", at + 8 + row * height)
@@ -237,7 +245,7 @@ def test_a_receipt_card_draws_a_name_its_code_page_lacks(name):
     (image,) = raster_images(data)
     inked = sum(image.getdata()) // 255
     assert image.height >= 20 and 0.05 < inked / (image.width * image.height) < 0.9
-    outside = data[:data.find(b"\x1dv0")] + data[data.rfind(b"\nK7QM-3XPD"):]
+    outside = data[: data.find(b"\x1dv0")] + data[data.rfind(b"\nK7QM-3XPD") :]
     assert b"?" not in outside and b"non imprimables" not in outside
 
 

@@ -23,22 +23,41 @@ def centre_db(store, db_path):
 
 def test_export_writes_the_csv_of_a_period(centre_db, tmp_path):
     out = tmp_path / "passages.csv"
-    done = kiosk("export", "--db", centre_db, "--what", "visits", "--out", out,
-                 "--from", "01/12/2026", "--to", "2026-12-31")
+    done = kiosk(
+        "export",
+        "--db",
+        centre_db,
+        "--what",
+        "visits",
+        "--out",
+        out,
+        "--from",
+        "01/12/2026",
+        "--to",
+        "2026-12-31",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"5 lignes (passages) écrites dans {out}"
     with open(out, encoding="utf-8-sig", newline="") as handle:
         table = list(csv.reader(handle, delimiter=";"))
     assert len(table) == 6 and table[1][2] == "Aïcha Benali"
-    assert kiosk("export", "--db", centre_db, "--what", "members", "--out", tmp_path / "m.csv").returncode == 0
-    assert kiosk("export", "--db", centre_db, "--what", "attendance", "--out", tmp_path / "a.csv").returncode == 0
+    assert (
+        kiosk("export", "--db", centre_db, "--what", "members", "--out", tmp_path / "m.csv").returncode == 0
+    )
+    assert (
+        kiosk("export", "--db", centre_db, "--what", "attendance", "--out", tmp_path / "a.csv").returncode
+        == 0
+    )
 
 
-@pytest.mark.parametrize("args, named", [
-    (["--what", "people"], "« people » n'est pas une exportation connue"),
-    (["--what", "visits", "--from", "31/12/2026", "--to", "01/12/2026"], "après la date de fin"),
-    (["--what", "visits", "--from", "32/12/2026"], "--from : « 32/12/2026 »"),
-])
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--what", "people"], "« people » n'est pas une exportation connue"),
+        (["--what", "visits", "--from", "31/12/2026", "--to", "01/12/2026"], "après la date de fin"),
+        (["--what", "visits", "--from", "32/12/2026"], "--from : « 32/12/2026 »"),
+    ],
+)
 def test_export_names_bad_input_and_exits_2(centre_db, tmp_path, args, named):
     out = tmp_path / "x.csv"
     done = kiosk("export", "--db", centre_db, "--out", out, *args)
@@ -137,14 +156,29 @@ def test_restore_takes_yes_and_backup_enrolment_and_hides_the_french_spellings(c
 
 def test_messages_are_english_under_an_english_locale(centre_db, tmp_path):
     out = tmp_path / "visits.csv"
-    done = kiosk("export", "--db", centre_db, "--what", "visits", "--out", out,
-                 "--from", "01/12/2026", "--to", "2026-12-31", env={"LANG": "en_US.UTF-8"})
+    done = kiosk(
+        "export",
+        "--db",
+        centre_db,
+        "--what",
+        "visits",
+        "--out",
+        out,
+        "--from",
+        "01/12/2026",
+        "--to",
+        "2026-12-31",
+        env={"LANG": "en_US.UTF-8"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"5 rows (visits) written to {out}"
-    missing = kiosk("export", "--db", tmp_path / "acceuil.db", "--what", "visits", "--out", out,
-                    env={"LANGUAGE": "en"})
+    missing = kiosk(
+        "export", "--db", tmp_path / "acceuil.db", "--what", "visits", "--out", out, env={"LANGUAGE": "en"}
+    )
     assert missing.returncode == 2 and "does not exist" in missing.stderr
-    refused = kiosk("restore", "--db", centre_db, "--from", tmp_path / "nothing.db", env={"LANG": "en_GB.UTF-8"})
+    refused = kiosk(
+        "restore", "--db", centre_db, "--from", tmp_path / "nothing.db", env={"LANG": "en_GB.UTF-8"}
+    )
     assert refused.returncode == 2 and "Erreur" not in refused.stderr and "Error" in refused.stderr
 
 

@@ -66,14 +66,19 @@ def test_kiosk_status_json_shows_the_clock_check(store, db_path, hub, device):
     add_events(store)
     client.push(store.conn, hub.url, device["device_token"], clock=shifted(days=-3))
     store.close()
-    done = subprocess.run([KIOSK, "status", "--db", str(db_path), "--json", "--offline"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [KIOSK, "status", "--db", str(db_path), "--json", "--offline"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     clock = json.loads(done.stdout)["clock"]
     assert clock["off"] and clock["skew_s"] == pytest.approx(-3 * 86400, abs=5)
     assert "retarde de 3 jours" in clock["message_fr"]
-    text = subprocess.run([KIOSK, "status", "--db", str(db_path), "--offline"],
-                          capture_output=True, text=True, timeout=60).stdout
+    text = subprocess.run(
+        [KIOSK, "status", "--db", str(db_path), "--offline"], capture_output=True, text=True, timeout=60
+    ).stdout
     assert "retarde de 3 jours" in text
 
 
@@ -88,8 +93,9 @@ def test_an_unreachable_hub_keeps_the_last_check(store, hub, device):
     add_events(store)
     client.push(store.conn, hub.url, device["device_token"], clock=shifted(minutes=30))
     add_events(store)
-    failed = client.push(store.conn, "http://127.0.0.1:9", device["device_token"], attempts=1, retries=0,
-                         timeout=(0.5, 0.5))
+    failed = client.push(
+        store.conn, "http://127.0.0.1:9", device["device_token"], attempts=1, retries=0, timeout=(0.5, 0.5)
+    )
     assert not failed.ok and failed.clock_skew_s is None
     assert status.local_status(store.conn)["clock"]["off"]
 

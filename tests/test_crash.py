@@ -48,8 +48,12 @@ CHILD = textwrap.dedent("""
 
 def _run_and_kill(script: Path, db_path: Path, member_id: str, rng: random.Random) -> list[str]:
     """Start the child, kill it at a random moment; return the visit ids it confirmed."""
-    child = subprocess.Popen([sys.executable, str(script), str(db_path), member_id],
-                             stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(db_path), member_id],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert child.stdout.readline().strip() == "ready"
     time.sleep(rng.uniform(0.0, 0.25))
     os.kill(child.pid, signal.SIGKILL)
@@ -65,8 +69,10 @@ def _check(db_path: Path, confirmed: set[str]) -> int:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         visits = {row[0] for row in conn.execute("SELECT id FROM visits")}
-        events = {json.loads(row[0])["data"]["visit_id"]
-                  for row in conn.execute("SELECT body FROM outbox WHERE type = 'visit.recorded'")}
+        events = {
+            json.loads(row[0])["data"]["visit_id"]
+            for row in conn.execute("SELECT body FROM outbox WHERE type = 'visit.recorded'")
+        }
         assert confirmed <= visits, f"{len(confirmed - visits)} confirmed visits lost"
         assert visits == events, "a visit without its event, or an event without its visit"
         return len(visits)
@@ -77,8 +83,9 @@ def _check(db_path: Path, confirmed: set[str]) -> int:
 @pytest.mark.slow
 def test_confirmed_check_ins_survive_sigkill(tmp_path, db_path):
     with Store.open(db_path) as store:
-        member = Members(store, Settings(store)).register(first_name="Aïcha", last_name="Benali",
-                                                          consent_data=True)
+        member = Members(store, Settings(store)).register(
+            first_name="Aïcha", last_name="Benali", consent_data=True
+        )
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     rng = random.Random(int(os.environ.get("CRASH_SEED", "2")))

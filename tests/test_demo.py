@@ -41,9 +41,11 @@ def test_every_demo_row_has_its_event_and_every_event_is_valid(built):
     for event in bodies:
         by_type.setdefault(event["type"], []).append(event["data"])
     assert {d["visit_id"] for d in by_type["visit.recorded"]} == {
-        row[0] for row in store.conn.execute("SELECT id FROM visits")}
+        row[0] for row in store.conn.execute("SELECT id FROM visits")
+    }
     assert {d["member_id"] for d in by_type["member.created"]} == {
-        row[0] for row in store.conn.execute("SELECT id FROM members")}
+        row[0] for row in store.conn.execute("SELECT id FROM members")
+    }
 
 
 def test_demo_database_is_consistent_and_in_wal_mode(built):
@@ -75,8 +77,10 @@ def test_demo_visits_fall_in_opening_hours_of_the_last_month(built):
 
 def test_demo_members_last_contact_is_their_last_visit(built):
     store, _ = built
-    wrong = store.query("SELECT m.id FROM members m WHERE m.last_seen_at IS NOT "
-                        "(SELECT max(occurred_at) FROM visits v WHERE v.member_id = m.id)")
+    wrong = store.query(
+        "SELECT m.id FROM members m WHERE m.last_seen_at IS NOT "
+        "(SELECT max(occurred_at) FROM visits v WHERE v.member_id = m.id)"
+    )
     assert wrong == []
 
 
@@ -89,10 +93,12 @@ def test_demo_staff_can_unlock_with_the_printed_pins(built):
 
 def test_demo_has_a_full_session_with_a_waitlist(built):
     store, _ = built
-    full = store.query("SELECT s.id FROM sessions s WHERE s.capacity = "
-                       "(SELECT count(*) FROM registrations r WHERE r.session_id = s.id AND r.status = 'booked') "
-                       "AND EXISTS (SELECT 1 FROM registrations r WHERE r.session_id = s.id "
-                       "AND r.status = 'waitlisted')")
+    full = store.query(
+        "SELECT s.id FROM sessions s WHERE s.capacity = "
+        "(SELECT count(*) FROM registrations r WHERE r.session_id = s.id AND r.status = 'booked') "
+        "AND EXISTS (SELECT 1 FROM registrations r WHERE r.session_id = s.id "
+        "AND r.status = 'waitlisted')"
+    )
     assert len(full) == 1
 
 
@@ -108,8 +114,12 @@ def test_demo_with_the_same_seed_gives_the_same_people(tmp_path):
     for run in ("a", "b"):
         demo.build(tmp_path / f"{run}.db", members=50, visits=100, seed=7)
         with Store.open(tmp_path / f"{run}.db") as store:
-            names.append([(r["first_name"], r["last_name"], r["birth_year"]) for r in
-                          store.query("SELECT * FROM members ORDER BY created_at")])
+            names.append(
+                [
+                    (r["first_name"], r["last_name"], r["birth_year"])
+                    for r in store.query("SELECT * FROM members ORDER BY created_at")
+                ]
+            )
     assert names[0] == names[1]
 
 

@@ -36,10 +36,19 @@ def test_visits_of_a_period_match_the_database_row_by_row(filled, tmp_path):
     assert table[0] == exports.VISIT_HEADER
     expected = filled.query(
         "SELECT occurred_at FROM visits WHERE occurred_at >= '2026-11-30T23:00:00.000Z' "
-        "AND occurred_at < '2026-12-31T23:00:00.000Z' ORDER BY occurred_at")
+        "AND occurred_at < '2026-12-31T23:00:00.000Z' ORDER BY occurred_at"
+    )
     assert count == len(table) - 1 == len(expected) == 5
-    assert table[1] == ["01/12/2026 00:10", "Aide pour un papier sur internet", "Aïcha Benali", "K7QM-3XPD",
-                        "oui", "Boulogne-sur-Mer", "Adhérent (borne)", ""]
+    assert table[1] == [
+        "01/12/2026 00:10",
+        "Aide pour un papier sur internet",
+        "Aïcha Benali",
+        "K7QM-3XPD",
+        "oui",
+        "Boulogne-sur-Mer",
+        "Adhérent (borne)",
+        "",
+    ]
     assert table[2][:3] == ["03/12/2026 15:05", "Un ordinateur ou le wifi", "Jean-Noël Dupont; Lefèvre"]
     assert table[2][4] == "non" and table[2][6:] == ["Bénévole", "Nadia Ferhat"]
     assert table[3][2] == "Anonyme" and table[3][6] == "Salarié"
@@ -50,7 +59,7 @@ def test_visits_of_a_period_match_the_database_row_by_row(filled, tmp_path):
 def test_a_name_that_looks_like_a_formula_stays_text(filled, tmp_path):
     out = tmp_path / "passages.csv"
     exports.export_visits(filled, out, **DECEMBER)
-    assert read(out)[5][2] == "'=HYPERLINK(\"x\") Test"
+    assert read(out)[5][2] == '\'=HYPERLINK("x") Test'
 
 
 def test_open_periods_export_everything(filled, tmp_path):
@@ -68,10 +77,21 @@ def test_attendance_lists_registered_marked_and_walk_ins(filled, tmp_path):
     by_person = {row[5]: row for row in table[1:]}
     assert count == 5 and len(by_person) == 5
     assert by_person["Aïcha Benali"][:12] == [
-        "Atelier numérique : « e-mail »", "numerique", "02/12/2026 14:00", "Salle 2", "non",
-        "Aïcha Benali", "oui", "non", "oui", "non", "02/12/2026 14:10", "Nadia Ferhat"]
+        "Atelier numérique : « e-mail »",
+        "numerique",
+        "02/12/2026 14:00",
+        "Salle 2",
+        "non",
+        "Aïcha Benali",
+        "oui",
+        "non",
+        "oui",
+        "non",
+        "02/12/2026 14:10",
+        "Nadia Ferhat",
+    ]
     assert by_person["Jean-Noël Dupont; Lefèvre"][8] == "non"
-    assert by_person["'=HYPERLINK(\"x\") Test"][6:10] == ["non", "oui", "", ""]
+    assert by_person['\'=HYPERLINK("x") Test'][6:10] == ["non", "oui", "", ""]
     assert by_person["Anonyme"][8:10] == ["oui", "oui"]
     assert by_person["(adhérent effacé)"][9] == "oui"
     # the January session is outside the period
@@ -86,9 +106,24 @@ def test_members_export_matches_the_database_and_skips_the_erased(filled, tmp_pa
     stored = filled.query("SELECT * FROM members WHERE erased_at IS NULL ORDER BY last_name")
     assert count == len(stored) == len(table) - 1 == 3
     benali = next(row for row in table if row[1] == "Benali")
-    assert benali == ["Aïcha", "Benali", "1958", "65+", "Femme", "Boulogne-sur-Mer", "Transition", "oui",
-                      "06 12 34 56 78", "", "oui", "non", "oui", "K7QM-3XPD", "01/12/2026 10:00",
-                      "01/12/2026 00:10"]  # the last contact is her last visit (derived from the visits)
+    assert benali == [
+        "Aïcha",
+        "Benali",
+        "1958",
+        "65+",
+        "Femme",
+        "Boulogne-sur-Mer",
+        "Transition",
+        "oui",
+        "06 12 34 56 78",
+        "",
+        "oui",
+        "non",
+        "oui",
+        "K7QM-3XPD",
+        "01/12/2026 10:00",
+        "01/12/2026 00:10",
+    ]  # the last contact is her last visit (derived from the visits)
     dupont = next(row for row in table if row[0] == "Jean-Noël")
     assert dupont[2:5] == ["2004", "16-24", "Homme"] and dupont[9] == "jn@example.fr"
     assert dupont[15] == "01/01/2027 00:01"
@@ -107,8 +142,12 @@ def test_an_export_with_an_actor_is_audited(filled, tmp_path):
     exports.export_visits(filled, out, actor=ACTOR, **DECEMBER)
     entry = filled.one("SELECT * FROM audit_log WHERE action = 'export.visits'")
     assert entry["actor_name"] == "Nadia Ferhat"
-    assert json.loads(entry["detail"]) == {"file": str(out), "rows": 5,
-                                           "start": "2026-12-01", "end": "2026-12-31"}
+    assert json.loads(entry["detail"]) == {
+        "file": str(out),
+        "rows": 5,
+        "start": "2026-12-01",
+        "end": "2026-12-31",
+    }
     exports.export_members(filled, tmp_path / "m.csv")
     assert filled.one("SELECT count(*) AS n FROM audit_log")["n"] == 1
 
@@ -133,18 +172,22 @@ def test_an_existing_file_is_replaced_whole_and_no_temporary_is_left(filled, tmp
     out.write_text("old content that is longer than nothing\n" * 1000)
     exports.export_visits(filled, out, **DECEMBER)
     assert len(read(out)) == 6
-    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".db" and "kiosk" not in p.name) == \
-        ["passages.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".db" and "kiosk" not in p.name) == [
+        "passages.csv"
+    ]
 
 
-@pytest.mark.parametrize("stored, shown", [
-    ("2026-03-29T00:59:00.000Z", "29/03/2026 01:59"),  # winter time, the last minute
-    ("2026-03-29T01:00:00.000Z", "29/03/2026 03:00"),  # summer time starts
-    ("2026-10-25T00:30:00.000Z", "25/10/2026 02:30"),  # the first 02:30 (summer)
-    ("2026-10-25T01:30:00.000Z", "25/10/2026 02:30"),  # the second one (winter)
-    ("2026-12-31T23:05:00.000Z", "01/01/2027 00:05"),
-    ("2026-12-31T23:05:00+00:00", "01/01/2027 00:05"),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    "stored, shown",
+    [
+        ("2026-03-29T00:59:00.000Z", "29/03/2026 01:59"),  # winter time, the last minute
+        ("2026-03-29T01:00:00.000Z", "29/03/2026 03:00"),  # summer time starts
+        ("2026-10-25T00:30:00.000Z", "25/10/2026 02:30"),  # the first 02:30 (summer)
+        ("2026-10-25T01:30:00.000Z", "25/10/2026 02:30"),  # the second one (winter)
+        ("2026-12-31T23:05:00.000Z", "01/01/2027 00:05"),
+        ("2026-12-31T23:05:00+00:00", "01/01/2027 00:05"),
+        (None, ""),
+    ],
+)
 def test_times_are_shown_in_paris_across_clock_changes(stored, shown):
     assert period.local_text(stored) == shown

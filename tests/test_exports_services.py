@@ -26,11 +26,18 @@ def read(path):
 
 def test_a_fortnight_through_the_services(centre, clock, tmp_path):
     nadia = centre.staff.add("Nadia Ferhat", "staff", "4821")
-    aicha = centre.members.register("Aïcha", "Benali", birth_year=1958, gender="woman",
-                                    commune="Boulogne-sur-Mer", neighbourhood="Transition",
-                                    consent_data=True)
-    paul = centre.members.register("Paul", "Martin", birth_year=1990, gender="man",
-                                   commune="Outreau", consent_data=True)
+    aicha = centre.members.register(
+        "Aïcha",
+        "Benali",
+        birth_year=1958,
+        gender="woman",
+        commune="Boulogne-sur-Mer",
+        neighbourhood="Transition",
+        consent_data=True,
+    )
+    paul = centre.members.register(
+        "Paul", "Martin", birth_year=1990, gender="man", commune="Outreau", consent_data=True
+    )
     centre.visits.check_in("demarches", member_id=aicha["id"])
     centre.visits.check_in("accueil", actor=nadia)
     workshop = centre.workshops.create_workshop("Cuisine du monde", "parentalite", place="Cuisine")

@@ -56,13 +56,22 @@ def event(kind: str, data: dict, at: datetime = T0, event_id: str | None = None)
 
 
 def visit(at: datetime = T0, reason: str = "accueil", member_id: str | None = None) -> dict:
-    return event("visit.recorded", {"visit_id": protocol.new_id(), "member_id": member_id,
-                                    "reason": reason, "recorded_by": "resident"}, at)
+    return event(
+        "visit.recorded",
+        {"visit_id": protocol.new_id(), "member_id": member_id, "reason": reason, "recorded_by": "resident"},
+        at,
+    )
 
 
 def member(kind: str, member_id: str, at: datetime = T0, **attrs) -> dict:
-    data = {"member_id": member_id, "age_band": "25-54", "gender": "woman", "commune": "Lyon",
-            "neighbourhood": "Les Minguettes", "qpv": True} | attrs
+    data = {
+        "member_id": member_id,
+        "age_band": "25-54",
+        "gender": "woman",
+        "commune": "Lyon",
+        "neighbourhood": "Les Minguettes",
+        "qpv": True,
+    } | attrs
     return event(kind, data, at)
 
 
@@ -78,10 +87,13 @@ def send(api, *events: dict) -> dict:
 
 def rows(engine, table: sa.Table, centre_id: str) -> list[dict]:
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(table).where(table.c.centre_id == centre_id))]
+        return [
+            dict(r._mapping) for r in conn.execute(sa.select(table).where(table.c.centre_id == centre_id))
+        ]
 
 
 # ---------------------------------------------------------------- enrolment
+
 
 def test_enrolment_trades_the_code_for_a_token_of_that_centre(live_hub):
     centre_id, code = live_hub.add_centre("Maison pour tous Bellevue")
@@ -135,10 +147,16 @@ def test_enrolment_without_a_code_names_the_field(live_hub):
 
 # ---------------------------------------------------------------- ingest
 
+
 def test_a_batch_is_stored_and_every_id_accounted_for(api, engine, device):
     events = [visit(), visit(reason="cafe"), visit(reason="demarches")]
     answer = send(api, *events)
-    assert answer == {"protocol": protocol.PROTOCOL_VERSION, "stored": [e["id"] for e in events], "duplicates": [], "rejected": []}
+    assert answer == {
+        "protocol": protocol.PROTOCOL_VERSION,
+        "stored": [e["id"] for e in events],
+        "duplicates": [],
+        "rejected": [],
+    }
     held = rows(engine, store.events, device["centre_id"])
     assert {r["event_id"] for r in held} == {e["id"] for e in events}
     assert {r["body"] for r in held} == {protocol.canonical_json(e) for e in events}
@@ -177,8 +195,14 @@ def test_a_bad_event_is_refused_alone(api, engine, device):
     bad["data"]["recorded_by"] = "robot"
     answer = send(api, good, bad)
     assert answer["stored"] == [good["id"]]
-    assert answer["rejected"] == [{"id": bad["id"], "index": 1, "field": "data.recorded_by",
-                                   "reason": pytest.approx(answer["rejected"][0]["reason"])}]
+    assert answer["rejected"] == [
+        {
+            "id": bad["id"],
+            "index": 1,
+            "field": "data.recorded_by",
+            "reason": pytest.approx(answer["rejected"][0]["reason"]),
+        }
+    ]
     assert "data.recorded_by" in answer["rejected"][0]["reason"]
     assert len(rows(engine, store.events, device["centre_id"])) == 1
 
@@ -186,8 +210,11 @@ def test_a_bad_event_is_refused_alone(api, engine, device):
 def test_a_gzip_body_is_accepted(api, device, engine):
     events = [visit() for _ in range(50)]
     body = gzip.compress(json.dumps(batch(*events)).encode())
-    answer = api.post("/api/v1/batches", content=body,
-                      headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    answer = api.post(
+        "/api/v1/batches",
+        content=body,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["stored"]) == 50
 
@@ -208,6 +235,7 @@ def test_the_device_last_sync_is_recorded(api, engine, device):
 
 
 # ---------------------------------------------------------------- status, health
+
 
 def test_status_tells_the_device_what_the_hub_holds(api, device):
     send(api, visit(T0), visit(T0 + timedelta(hours=2)), member("member.created", protocol.new_id()))
@@ -230,10 +258,13 @@ def test_health_answers_without_a_token(live_hub):
 
 # ---------------------------------------------------------------- projections
 
+
 def test_visits_count_on_the_paris_day(api, engine, device):
     late_evening = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)  # 00:30 on the 2nd in Paris
     send(api, visit(T0), visit(T0, reason="cafe"), visit(late_evening), visit(T0))
-    counts = {(r["day"], r["reason"]): r["visits"] for r in rows(engine, store.p_visit_counts, device["centre_id"])}
+    counts = {
+        (r["day"], r["reason"]): r["visits"] for r in rows(engine, store.p_visit_counts, device["centre_id"])
+    }
     assert counts == {("2026-12-01", "accueil"): 2, ("2026-12-01", "cafe"): 1, ("2026-12-02", "accueil"): 1}
 
 
@@ -253,15 +284,23 @@ def test_erasure_removes_attributes_and_keeps_counts(api, engine, device):
     send(api, member("member.created", member_id), visit(member_id=member_id), visit(member_id=member_id))
     send(api, event("member.erased", {"member_id": member_id}, T0 + timedelta(days=1)))
     [held] = rows(engine, store.p_members, device["centre_id"])
-    assert (held["age_band"], held["gender"], held["commune"], held["neighbourhood"], held["qpv"]) == \
-        ("unknown", None, None, None, None)
+    assert (held["age_band"], held["gender"], held["commune"], held["neighbourhood"], held["qpv"]) == (
+        "unknown",
+        None,
+        None,
+        None,
+        None,
+    )
     assert held["erased_at"] == "2026-12-02T09:00:00.000Z"
     assert sum(r["visits"] for r in rows(engine, store.p_visit_counts, device["centre_id"])) == 2
     # two visits on one day: one day of presence, the member's span kept
-    assert [(r["member_id"], r["day"]) for r in rows(engine, store.p_presence, device["centre_id"])] == \
-        [(member_id, "2026-12-01")]
+    assert [(r["member_id"], r["day"]) for r in rows(engine, store.p_presence, device["centre_id"])] == [
+        (member_id, "2026-12-01")
+    ]
     assert (held["first_visit_day"], held["last_visit_day"]) == ("2026-12-01", "2026-12-01")
-    bodies = [r["body"] for r in rows(engine, store.events, device["centre_id"]) if r["type"] == "member.created"]
+    bodies = [
+        r["body"] for r in rows(engine, store.events, device["centre_id"]) if r["type"] == "member.created"
+    ]
     assert "Lyon" not in bodies[0] and "Minguettes" not in bodies[0]
 
 
@@ -282,17 +321,51 @@ def test_workshop_sessions_registrations_and_attendance(api, engine, device):
     workshop_id, session_id, member_id = protocol.new_id(), protocol.new_id(), protocol.new_id()
     registration_id, attendance_id = protocol.new_id(), protocol.new_id()
     starts = T0 + timedelta(days=1)
-    session = {"session_id": session_id, "workshop_id": workshop_id, "starts_at": protocol.utc_iso(starts),
-               "ends_at": protocol.utc_iso(starts + timedelta(hours=2)), "capacity": 8}
-    send(api,
-         event("workshop.created", {"workshop_id": workshop_id, "title": "Atelier numérique", "theme": "numerique"}),
-         event("session.created", session),
-         event("registration.changed", {"registration_id": registration_id, "session_id": session_id,
-                                        "member_id": member_id, "status": "waitlisted"}),
-         event("registration.changed", {"registration_id": registration_id, "session_id": session_id,
-                                        "member_id": member_id, "status": "booked"}, T0 + timedelta(hours=1)),
-         event("attendance.taken", {"attendance_id": attendance_id, "session_id": session_id,
-                                    "member_id": member_id, "present": True, "walk_in": False}, starts))
+    session = {
+        "session_id": session_id,
+        "workshop_id": workshop_id,
+        "starts_at": protocol.utc_iso(starts),
+        "ends_at": protocol.utc_iso(starts + timedelta(hours=2)),
+        "capacity": 8,
+    }
+    send(
+        api,
+        event(
+            "workshop.created",
+            {"workshop_id": workshop_id, "title": "Atelier numérique", "theme": "numerique"},
+        ),
+        event("session.created", session),
+        event(
+            "registration.changed",
+            {
+                "registration_id": registration_id,
+                "session_id": session_id,
+                "member_id": member_id,
+                "status": "waitlisted",
+            },
+        ),
+        event(
+            "registration.changed",
+            {
+                "registration_id": registration_id,
+                "session_id": session_id,
+                "member_id": member_id,
+                "status": "booked",
+            },
+            T0 + timedelta(hours=1),
+        ),
+        event(
+            "attendance.taken",
+            {
+                "attendance_id": attendance_id,
+                "session_id": session_id,
+                "member_id": member_id,
+                "present": True,
+                "walk_in": False,
+            },
+            starts,
+        ),
+    )
     [workshop] = rows(engine, store.p_workshops, device["centre_id"])
     assert (workshop["title"], workshop["theme"]) == ("Atelier numérique", "numerique")
     [held] = rows(engine, store.p_sessions, device["centre_id"])
@@ -306,9 +379,20 @@ def test_workshop_sessions_registrations_and_attendance(api, engine, device):
 def test_a_cancellation_arriving_first_is_kept_and_the_session_filled_in(api, engine, device):
     session_id, workshop_id = protocol.new_id(), protocol.new_id()
     send(api, event("session.cancelled", {"session_id": session_id}, T0 + timedelta(days=1)))
-    send(api, event("session.created", {
-        "session_id": session_id, "workshop_id": workshop_id, "starts_at": "2026-12-05T09:00:00.000Z",
-        "ends_at": "2026-12-05T11:00:00.000Z", "capacity": 12}, T0))
+    send(
+        api,
+        event(
+            "session.created",
+            {
+                "session_id": session_id,
+                "workshop_id": workshop_id,
+                "starts_at": "2026-12-05T09:00:00.000Z",
+                "ends_at": "2026-12-05T11:00:00.000Z",
+                "capacity": 12,
+            },
+            T0,
+        ),
+    )
     [held] = rows(engine, store.p_sessions, device["centre_id"])
     assert held["cancelled"] is True
     assert (held["workshop_id"], held["capacity"]) == (workshop_id, 12)
@@ -317,11 +401,15 @@ def test_a_cancellation_arriving_first_is_kept_and_the_session_filled_in(api, en
 def test_a_replayed_batch_leaves_projections_unchanged(api, engine, device):
     events = [visit(), member("member.created", protocol.new_id())]
     send(api, *events)
-    before = (rows(engine, store.p_visit_counts, device["centre_id"]),
-              rows(engine, store.p_members, device["centre_id"]))
+    before = (
+        rows(engine, store.p_visit_counts, device["centre_id"]),
+        rows(engine, store.p_members, device["centre_id"]),
+    )
     send(api, *events)
-    assert (rows(engine, store.p_visit_counts, device["centre_id"]),
-            rows(engine, store.p_members, device["centre_id"])) == before
+    assert (
+        rows(engine, store.p_visit_counts, device["centre_id"]),
+        rows(engine, store.p_members, device["centre_id"]),
+    ) == before
 
 
 def test_stats_command_counts_what_was_ingested(live_hub, api, device):
@@ -338,20 +426,47 @@ def test_the_counts_by_type_are_those_of_the_stored_events(api, engine, device):
     events themselves: replays, conflicts, refusals and late events included."""
     early, late = visit(T0 - timedelta(days=3)), visit(T0 + timedelta(days=3))
     send(api, visit(), member("member.created", protocol.new_id()), late)
-    send(api, late, early, dict(late, data=dict(late["data"], reason="atelier")),  # replay, conflict
-         {"id": protocol.new_id(), "type": "visit.recorded", "occurred_at": "hier", "data": {}})  # refused
+    send(
+        api,
+        late,
+        early,
+        dict(late, data=dict(late["data"], reason="atelier")),  # replay, conflict
+        {"id": protocol.new_id(), "type": "visit.recorded", "occurred_at": "hier", "data": {}},
+    )  # refused
     with engine.connect() as conn:
-        held = {(kind, n, first, last) for kind, n, first, last in conn.execute(
-            sa.select(store.events.c.type, sa.func.count(), sa.func.min(store.events.c.occurred_at),
-                      sa.func.max(store.events.c.occurred_at))
-            .where(store.events.c.centre_id == device["centre_id"]).group_by(store.events.c.type))}
-        rolled = {(row.type, row.events, row.first_occurred_at, row.last_occurred_at) for row in conn.execute(
-            sa.select(store.event_counts).where(store.event_counts.c.centre_id == device["centre_id"]))}
-    assert rolled == held == {("member.created", 1, "2026-12-01T09:00:00.000Z", "2026-12-01T09:00:00.000Z"),
-                              ("visit.recorded", 3, "2026-11-28T09:00:00.000Z", "2026-12-04T09:00:00.000Z")}
+        held = {
+            (kind, n, first, last)
+            for kind, n, first, last in conn.execute(
+                sa.select(
+                    store.events.c.type,
+                    sa.func.count(),
+                    sa.func.min(store.events.c.occurred_at),
+                    sa.func.max(store.events.c.occurred_at),
+                )
+                .where(store.events.c.centre_id == device["centre_id"])
+                .group_by(store.events.c.type)
+            )
+        }
+        rolled = {
+            (row.type, row.events, row.first_occurred_at, row.last_occurred_at)
+            for row in conn.execute(
+                sa.select(store.event_counts).where(store.event_counts.c.centre_id == device["centre_id"])
+            )
+        }
+    assert (
+        rolled
+        == held
+        == {
+            ("member.created", 1, "2026-12-01T09:00:00.000Z", "2026-12-01T09:00:00.000Z"),
+            ("visit.recorded", 3, "2026-11-28T09:00:00.000Z", "2026-12-04T09:00:00.000Z"),
+        }
+    )
     status = api.get("/api/v1/status").json()
-    assert (status["events_total"], status["first_occurred_at"], status["last_occurred_at"]) == \
-        (4, "2026-11-28T09:00:00.000Z", "2026-12-04T09:00:00.000Z")
+    assert (status["events_total"], status["first_occurred_at"], status["last_occurred_at"]) == (
+        4,
+        "2026-11-28T09:00:00.000Z",
+        "2026-12-04T09:00:00.000Z",
+    )
 
 
 def test_a_conflicting_copy_of_an_erased_member_keeps_no_attributes(api, engine, device):
@@ -386,6 +501,7 @@ def test_the_served_app_collects_young_garbage_less_often(tmp_path, monkeypatch)
     import gc
 
     from federation import app as hub_app
+
     before = gc.get_threshold()
     monkeypatch.setenv("FEDERATION_DB", f"sqlite:///{tmp_path / 'hub.db'}")
     try:
@@ -403,20 +519,43 @@ def test_a_batch_of_visits_only_counts_spans_and_days_as_event_by_event(api, eng
     T0 = T0_PAST  # every visit within the hub's window, which ends a day after it receives them
     send(api, member("member.created", one), member("member.created", two, T0 + timedelta(days=9)))
     days = [5, -2, 0, 5, 3]
-    send(api, *[visit(T0 + timedelta(days=d), member_id=one) for d in days],
-         visit(T0 + timedelta(days=1), member_id=two), visit(T0 - timedelta(days=4)))
-    spans = {r["member_id"]: (r["first_visit_day"], r["last_visit_day"])
-             for r in rows(engine, store.p_members, device["centre_id"])}
+    send(
+        api,
+        *[visit(T0 + timedelta(days=d), member_id=one) for d in days],
+        visit(T0 + timedelta(days=1), member_id=two),
+        visit(T0 - timedelta(days=4)),
+    )
+    spans = {
+        r["member_id"]: (r["first_visit_day"], r["last_visit_day"])
+        for r in rows(engine, store.p_members, device["centre_id"])
+    }
     assert spans == {one: ("2026-11-19", "2026-11-26"), two: ("2026-11-22", "2026-11-22")}
     presence = sorted((r["member_id"], r["day"]) for r in rows(engine, store.p_presence, device["centre_id"]))
-    assert presence == sorted([(one, "2026-11-19"), (one, "2026-11-21"), (one, "2026-11-24"),
-                               (one, "2026-11-26"), (two, "2026-11-22")])
+    assert presence == sorted(
+        [
+            (one, "2026-11-19"),
+            (one, "2026-11-21"),
+            (one, "2026-11-24"),
+            (one, "2026-11-26"),
+            (two, "2026-11-22"),
+        ]
+    )
     counts = {r["day"]: r["visits"] for r in rows(engine, store.p_visit_counts, device["centre_id"])}
-    assert counts == {"2026-11-17": 1, "2026-11-19": 1, "2026-11-21": 1, "2026-11-22": 1,
-                      "2026-11-24": 1, "2026-11-26": 2}
+    assert counts == {
+        "2026-11-17": 1,
+        "2026-11-19": 1,
+        "2026-11-21": 1,
+        "2026-11-22": 1,
+        "2026-11-24": 1,
+        "2026-11-26": 2,
+    }
     with engine.connect() as conn:
-        rolled = {row.type: (row.events, row.first_occurred_at, row.last_occurred_at) for row in conn.execute(
-            sa.select(store.event_counts).where(store.event_counts.c.centre_id == device["centre_id"]))}
+        rolled = {
+            row.type: (row.events, row.first_occurred_at, row.last_occurred_at)
+            for row in conn.execute(
+                sa.select(store.event_counts).where(store.event_counts.c.centre_id == device["centre_id"])
+            )
+        }
     assert rolled["visit.recorded"] == (7, "2026-11-17T09:00:00.000Z", "2026-11-26T09:00:00.000Z")
 
 
@@ -446,9 +585,14 @@ def test_a_byte_order_mark_or_a_lone_surrogate_is_read_as_before(api, engine, de
     """What orjson refuses goes to the stdlib's parse, which decides as it always did."""
     first = visit()
     body = "\ufeff" + json.dumps(batch(first))
-    response = api.post("/api/v1/batches", content=body.encode(), headers={"Content-Type": "application/json"})
+    response = api.post(
+        "/api/v1/batches", content=body.encode(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 200 and response.json()["stored"] == [first["id"]]
-    response = api.post("/api/v1/batches", content=b'{"protocol": "1.0", "events": [{"id": "\\ud800"}]}',
-                        headers={"Content-Type": "application/json"})
+    response = api.post(
+        "/api/v1/batches",
+        content=b'{"protocol": "1.0", "events": [{"id": "\\ud800"}]}',
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 200
     assert response.json()["rejected"][0]["reason"] == "id: must be a lowercase UUID"

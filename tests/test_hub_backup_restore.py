@@ -42,8 +42,21 @@ def kiosk(*args: str) -> str:
 
 def create_hub_database(cluster, name: str) -> str:
     """The role and database as setup-postgres.sh makes them; the hub's URL."""
-    sh("psql", "--quiet", "-v", "ON_ERROR_STOP=1", "-v", f"role={ROLE}", "-v", f"dbname={name}",
-       "-v", f"password={PASSWORD}", "-f", HUB / "postgres-setup.sql", cluster.url())
+    sh(
+        "psql",
+        "--quiet",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-v",
+        f"role={ROLE}",
+        "-v",
+        f"dbname={name}",
+        "-v",
+        f"password={PASSWORD}",
+        "-f",
+        HUB / "postgres-setup.sql",
+        cluster.url(),
+    )
     return f"postgresql://{ROLE}:{PASSWORD}@127.0.0.1:{cluster.port}/{name}"
 
 
@@ -65,12 +78,19 @@ def stats(db_url: str) -> dict:
 def tables_content(db_url: str) -> dict[str, tuple[int, str]]:
     """Each table of the hub's schema: its row count and a digest of its rows."""
     with psycopg.connect(db_url) as conn:
-        names = [row[0] for row in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
-        return {name: conn.execute(
-            "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
-            f'FROM "{name}" t'
-        ).fetchone() for name in names}
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+            )
+        ]
+        return {
+            name: conn.execute(
+                "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                f'FROM "{name}" t'
+            ).fetchone()
+            for name in names
+        }
 
 
 def test_pg_dump_backup_restores_the_hub_after_its_database_is_lost(postgres_cluster, tmp_path):
@@ -112,13 +132,24 @@ def test_pg_dump_backup_restores_the_hub_after_its_database_is_lost(postgres_clu
 
 # ---------------------------------------------------------------- point-in-time recovery
 
+
 def send_visits(hub, device: dict, n: int) -> set[str]:
     """One batch of ``n`` visits through the hub's API; their event ids."""
-    events = [{"id": protocol.new_id(), "type": "visit.recorded", "occurred_at": "2026-11-02T09:30:00.000Z",
-               "data": {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "volunteer"}}
-              for _ in range(n)]
-    answer = httpx.post(f"{hub.url}/api/v1/batches", json={"protocol": protocol.PROTOCOL_VERSION, "events": events},
-                        headers={"Authorization": f"Bearer {device['device_token']}"}, timeout=30)
+    events = [
+        {
+            "id": protocol.new_id(),
+            "type": "visit.recorded",
+            "occurred_at": "2026-11-02T09:30:00.000Z",
+            "data": {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "volunteer"},
+        }
+        for _ in range(n)
+    ]
+    answer = httpx.post(
+        f"{hub.url}/api/v1/batches",
+        json={"protocol": protocol.PROTOCOL_VERSION, "events": events},
+        headers={"Authorization": f"Bearer {device['device_token']}"},
+        timeout=30,
+    )
     assert answer.status_code == 200 and len(answer.json()["stored"]) == n, answer.text
     return {event["id"] for event in events}
 
@@ -146,23 +177,49 @@ def archiving_cluster():
     cluster = PostgresCluster(bin_dir)
     cluster.archive = cluster.root / "wal-archive"
     cluster._run("mkdir", "-m", "0700", str(cluster.archive))
-    cluster._run(str(bin_dir / "initdb"), "-D", str(cluster.data), "-U", "postgres", "--auth=trust",
-                 "--no-sync", "-E", "UTF8", "--locale=C")
+    cluster._run(
+        str(bin_dir / "initdb"),
+        "-D",
+        str(cluster.data),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "--no-sync",
+        "-E",
+        "UTF8",
+        "--locale=C",
+    )
 
     def start(data: Path) -> None:
-        options = (f"-p {cluster.port} -k {cluster.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   f"-c wal_level=replica -c archive_mode=on "
-                   f"-c archive_command='{HUB / 'archive-wal.sh'} %p %f {cluster.archive}'")
-        cluster._run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(cluster.root / "log"),
-                     "-o", options, "-w", "-t", "60", "start")
+        options = (
+            f"-p {cluster.port} -k {cluster.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            f"-c wal_level=replica -c archive_mode=on "
+            f"-c archive_command='{HUB / 'archive-wal.sh'} %p %f {cluster.archive}'"
+        )
+        cluster._run(
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(cluster.root / "log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     cluster.start_on = start
     start(cluster.data)
     yield cluster
     for data in (cluster.data, cluster.root / "restored"):
         if (data / "postmaster.pid").exists():
-            subprocess.run([*cluster.as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                            "stop"], capture_output=True, timeout=60)
+            subprocess.run(
+                [*cluster.as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                capture_output=True,
+                timeout=60,
+            )
     shutil.rmtree(cluster.root, ignore_errors=True)
 
 
@@ -175,8 +232,18 @@ def test_point_in_time_recovery_brings_back_what_was_stored_before_the_moment(ar
         device = hub.new_device()
         before_base = send_visits(hub, device, 30)
         as_postgres = cluster.as_user
-        base = Path(sh(*as_postgres, HUB / "base-backup.sh", "--db", superuser, "--to", cluster.root / "base",
-                       "--archive", cluster.archive).stdout.strip())
+        base = Path(
+            sh(
+                *as_postgres,
+                HUB / "base-backup.sh",
+                "--db",
+                superuser,
+                "--to",
+                cluster.root / "base",
+                "--archive",
+                cluster.archive,
+            ).stdout.strip()
+        )
         after_base = send_visits(hub, device, 20)
         with psycopg.connect(superuser) as conn:
             moment = conn.execute("SELECT clock_timestamp()").fetchone()[0]
@@ -190,8 +257,18 @@ def test_point_in_time_recovery_brings_back_what_was_stored_before_the_moment(ar
     sh(*as_postgres, cluster.bin_dir / "pg_ctl", "-D", cluster.data, "-m", "fast", "-w", "stop")
 
     restored = cluster.root / "restored"
-    sh(*as_postgres, HUB / "restore-pitr.sh", "--base", base, "--archive", cluster.archive,
-       "--target-time", moment.isoformat(sep=" "), "--yes", restored)
+    sh(
+        *as_postgres,
+        HUB / "restore-pitr.sh",
+        "--base",
+        base,
+        "--archive",
+        cluster.archive,
+        "--target-time",
+        moment.isoformat(sep=" "),
+        "--yes",
+        restored,
+    )
     cluster.start_on(restored)
     wait_for("SELECT pg_is_in_recovery()", superuser, False)
 
@@ -230,8 +307,22 @@ def test_base_backups_keep_the_newest_and_the_wal_they_need_only(archiving_clust
             conn.execute("CREATE TABLE IF NOT EXISTS filler (n int)")
             conn.execute("INSERT INTO filler SELECT generate_series(1, 1000)")
             conn.execute("SELECT pg_switch_wal()")
-        made.append(Path(sh(*cluster.as_user, HUB / "base-backup.sh", "--db", superuser, "--to", bases,
-                            "--keep", "2", "--archive", cluster.archive).stdout.strip()))
+        made.append(
+            Path(
+                sh(
+                    *cluster.as_user,
+                    HUB / "base-backup.sh",
+                    "--db",
+                    superuser,
+                    "--to",
+                    bases,
+                    "--keep",
+                    "2",
+                    "--archive",
+                    cluster.archive,
+                ).stdout.strip()
+            )
+        )
     assert sorted(path.name for path in bases.iterdir()) == [made[1].name, made[2].name]
     histories = sorted(path.name for path in cluster.archive.glob("*.backup"))
     assert len(histories) == 3
@@ -249,8 +340,21 @@ def test_restore_pitr_refuses_a_data_folder_in_use_or_a_folder_that_is_no_base_b
     (data / "PG_VERSION").write_text("15\n")
 
     def restore(*extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(HUB / "restore-pitr.sh"), "--base", str(base), "--archive", str(archive),
-                               *extra, "--yes", str(data)], capture_output=True, text=True, timeout=30)
+        return subprocess.run(
+            [
+                str(HUB / "restore-pitr.sh"),
+                "--base",
+                str(base),
+                "--archive",
+                str(archive),
+                *extra,
+                "--yes",
+                str(data),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     refused = restore()
     assert refused.returncode == 2 and "holds no base.tar.gz" in refused.stderr

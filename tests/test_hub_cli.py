@@ -22,12 +22,20 @@ def db_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'federation.db'}"
 
 
-def federation(*args: str, cwd=None, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+def federation(
+    *args: str, cwd=None, stdin: str | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the command and return the result whatever its exit status (in a
     fresh folder unless told, so no QR code image lands in the checkout)."""
-    return subprocess.run([*FEDERATION, *args], capture_output=True, text=True,
-                          cwd=cwd or tempfile.mkdtemp(prefix="federation-cwd-"), input=stdin,
-                          env=(os.environ | env) if env else None, timeout=60)
+    return subprocess.run(
+        [*FEDERATION, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or tempfile.mkdtemp(prefix="federation-cwd-"),
+        input=stdin,
+        env=(os.environ | env) if env else None,
+        timeout=60,
+    )
 
 
 def rows(db_url: str, table: sa.Table) -> list:
@@ -80,7 +88,9 @@ def test_add_centre_without_a_name_says_so(db_url):
 
 
 def test_new_code_for_a_centre_and_for_none(db_url):
-    centre_id = json.loads(run_federation("add-centre", "Centre A", "--json", db_url=db_url).stdout)["centre_id"]
+    centre_id = json.loads(run_federation("add-centre", "Centre A", "--json", db_url=db_url).stdout)[
+        "centre_id"
+    ]
     second = json.loads(run_federation("new-code", centre_id, "--json", db_url=db_url).stdout)
     assert second["centre_id"] == centre_id
     assert len(rows(db_url, store.enrolment_codes)) == 2
@@ -108,7 +118,10 @@ def test_revoke_device_and_list_centres(db_url):
 
 
 def test_stats_on_an_empty_hub(db_url):
-    assert json.loads(run_federation("stats", "--json", db_url=db_url).stdout) == {"centres": [], "events_total": 0}
+    assert json.loads(run_federation("stats", "--json", db_url=db_url).stdout) == {
+        "centres": [],
+        "events_total": 0,
+    }
 
 
 def test_the_database_comes_from_the_environment(tmp_path):
@@ -125,7 +138,9 @@ def test_an_unsupported_database_url_is_a_clear_error():
 
 
 def test_add_user_reads_the_password_from_stdin(db_url):
-    result = federation("add-user", "marie@federation.example", "--db", db_url, stdin="un mot de passe solide\n")
+    result = federation(
+        "add-user", "marie@federation.example", "--db", db_url, stdin="un mot de passe solide\n"
+    )
     assert result.returncode == 0, result.stderr
     from federation import users
 
@@ -159,7 +174,9 @@ def test_two_hub_processes_serve_one_postgresql(postgres_url, tmp_path):
 
         auth = {"Authorization": f"Bearer {device['device_token']}"}
         events = [visit(), visit()]
-        assert httpx.post(f"{first.url}/api/v1/batches", json=batch(events[0]), headers=auth).status_code == 200
+        assert (
+            httpx.post(f"{first.url}/api/v1/batches", json=batch(events[0]), headers=auth).status_code == 200
+        )
         answer = httpx.post(f"{second.url}/api/v1/batches", json=batch(*events), headers=auth).json()
         assert answer["duplicates"] == [events[0]["id"]] and answer["stored"] == [events[1]["id"]]
         assert httpx.get(f"{first.url}/api/v1/status", headers=auth).json()["events_total"] == 2

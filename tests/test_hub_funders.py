@@ -44,8 +44,9 @@ def demo_hub(hub_server, hub_db_url, tmp_path):
 
 
 def export(server, what: str, out, *extra: str) -> subprocess.CompletedProcess:
-    return run_federation("export", "--what", what, "--from", FROM, "--to", TO, "--out", str(out), *extra,
-                          db_url=server.db_url)
+    return run_federation(
+        "export", "--what", what, "--from", FROM, "--to", TO, "--out", str(out), *extra, db_url=server.db_url
+    )
 
 
 def csv_rows(path) -> list[tuple[str, str, str]]:
@@ -75,15 +76,18 @@ def test_every_funder_s_export_comes_out_of_the_demo_and_reconciles(demo_hub, tm
     figures = {}
     for what in funders.FUNDERS:
         export(server, what, tmp_path / f"{what}.csv")
-        figures[what] = {(section, indicator): value for section, indicator, value in
-                         csv_rows(tmp_path / f"{what}.csv")}
+        figures[what] = {
+            (section, indicator): value for section, indicator, value in csv_rows(tmp_path / f"{what}.csv")
+        }
     senacs, fse, cra = figures["senacs"], figures["fse"], figures["cra"]
     people = int(senacs[("Personnes touchées", "Personnes touchées (adhérents distincts venus)")])
     assert people > 0
-    for what, section in (("senacs", "Personnes touchées par tranche d'âge"),
-                          ("fse", "Participants par tranche d'âge"),
-                          ("cra", "Personnes venues par tranche d'âge"),
-                          ("caf", "Personnes touchées par tranche d'âge")):
+    for what, section in (
+        ("senacs", "Personnes touchées par tranche d'âge"),
+        ("fse", "Participants par tranche d'âge"),
+        ("cra", "Personnes venues par tranche d'âge"),
+        ("caf", "Personnes touchées par tranche d'âge"),
+    ):
         bands = [int(v) for (s, _i), v in figures[what].items() if s == section]
         assert len(bands) == len(ages.codes({"caf": "fse"}.get(what, what)))
         assert sum(bands) == people, what
@@ -95,8 +99,11 @@ def test_every_funder_s_export_comes_out_of_the_demo_and_reconciles(demo_hub, tm
     themes = [int(v) for (s, _i), v in cra.items() if s == "Accompagnements par thème"]
     without = int(cra[("Accompagnements", "Passages sans thème du CRA")])
     domains = [int(v) for (s, _i), v in cra.items() if s == "Passages par domaine administratif"]
-    assert sum(themes) == int(cra[("Accompagnements", "Accompagnements (passages d'un motif rattaché "
-                                                      "à un thème du CRA)")]) > 0
+    assert (
+        sum(themes)
+        == int(cra[("Accompagnements", "Accompagnements (passages d'un motif rattaché à un thème du CRA)")])
+        > 0
+    )
     assert sum(themes) + without == sum(domains) == held["visit.recorded"]
     assert int(cra[("Passages par domaine administratif", "Social - Santé")]) > 0
 
@@ -115,8 +122,10 @@ def test_the_page_the_csv_and_the_pdf_say_the_same(demo_hub, tmp_path):
             assert [(s, i, plain(v)) for s, i, v in shown] == [(s, i, plain(v)) for s, i, v in written], what
             downloaded = browser.get(f"/exports/funders/{what}.csv", params={"from": FROM, "to": TO})
             assert downloaded.status_code == 200
-            assert [row[3:] for row in csv.reader(io.StringIO(downloaded.content.decode("utf-8-sig")),
-                                                   delimiter=";")][1:] == [list(row) for row in written]
+            assert [
+                row[3:]
+                for row in csv.reader(io.StringIO(downloaded.content.decode("utf-8-sig")), delimiter=";")
+            ][1:] == [list(row) for row in written]
             text = plain(" ".join(p.extract_text() for p in pypdf.PdfReader(tmp_path / f"{what}.pdf").pages))
             for section, indicator, value in shown:  # each row's words, then its figure
                 assert plain(indicator + value) in text and plain(section) in text, (what, indicator)

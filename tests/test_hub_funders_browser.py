@@ -20,8 +20,10 @@ MARCH = "?from=2026-03-01&to=2026-03-31"
 def table_of(page, section: str) -> dict[str, str]:
     """A section's rows as shown: indicator -> value."""
     rows = page.get_by_role("region", name=section, exact=True).locator("tbody tr")
-    return {rows.nth(i).locator("th").inner_text(): rows.nth(i).locator("td").inner_text()
-            for i in range(rows.count())}
+    return {
+        rows.nth(i).locator("th").inner_text(): rows.nth(i).locator("td").inner_text()
+        for i in range(rows.count())
+    }
 
 
 def test_from_the_overview_to_senacs_s_figures_and_its_csv(page, web_hub, tmp_path):
@@ -31,8 +33,13 @@ def test_from_the_overview_to_senacs_s_figures_and_its_csv(page, web_hub, tmp_pa
     assert page.get_by_role("heading", level=1).inner_text().startswith("SENACS")
     # M1 gave 1990 (26-59); M2 65+ (60+); M3 16-24 (11-25); M4 55-64 straddles 59/60; M5 erased
     bands = table_of(page, "Personnes touchées par tranche d'âge")
-    assert bands == {"0 à 10 ans": "0", "11 à 25 ans": "1", "26 à 59 ans": "1", "60 ans et plus": "1",
-                     "Non renseigné": "2"}
+    assert bands == {
+        "0 à 10 ans": "0",
+        "11 à 25 ans": "1",
+        "26 à 59 ans": "1",
+        "60 ans et plus": "1",
+        "Non renseigné": "2",
+    }
     assert table_of(page, "Personnes touchées")["Personnes touchées (adhérents distincts venus)"] == "5"
     page.screenshot(path=str(tmp_path / "senacs.png"), full_page=True)
     with page.expect_download() as download_info:

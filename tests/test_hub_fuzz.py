@@ -35,8 +35,9 @@ def api_schema(fuzzed_hub):
     with httpx.Client(base_url=fuzzed_hub.url, timeout=30) as client:
         assert sign_in(client).status_code == 303
         cookie = f"accueil_session={client.cookies['accueil_session']}"
-    return schemathesis.openapi.from_url(f"{fuzzed_hub.url}/openapi.json",
-                                         headers={"Cookie": cookie}).include(path_regex="^/api/")
+    return schemathesis.openapi.from_url(
+        f"{fuzzed_hub.url}/openapi.json", headers={"Cookie": cookie}
+    ).include(path_regex="^/api/")
 
 
 def operations(api_schema) -> list:
@@ -47,12 +48,19 @@ def operations(api_schema) -> list:
 
 def fuzz(operation, examples: int, check) -> None:
     """Run ``check(case)`` on generated cases, valid and invalid ones."""
-    cases = strategies.one_of(operation.as_strategy(schemathesis.GenerationMode.POSITIVE),
-                              operation.as_strategy(schemathesis.GenerationMode.NEGATIVE))
+    cases = strategies.one_of(
+        operation.as_strategy(schemathesis.GenerationMode.POSITIVE),
+        operation.as_strategy(schemathesis.GenerationMode.NEGATIVE),
+    )
 
     @given(case=cases)
-    @settings(max_examples=examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate],
+    )
     def run(case):
         check(case)
 
@@ -63,8 +71,12 @@ def test_no_request_makes_the_hub_fail(fuzzed_hub, api_schema):
     token = fuzzed_hub.device["device_token"]
 
     def check(case):
-        response = case.call(base_url=fuzzed_hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        assert response.status_code < 500, f"{case.as_curl_command()} -> {response.status_code}: {response.text}"
+        response = case.call(
+            base_url=fuzzed_hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        assert response.status_code < 500, (
+            f"{case.as_curl_command()} -> {response.status_code}: {response.text}"
+        )
         assert response.headers.get(protocol.HUB_HEADER.lower()) == ["1"]
         if response.status_code >= 400:
             assert response.json()["error"]
@@ -76,7 +88,9 @@ def test_no_request_makes_the_hub_fail(fuzzed_hub, api_schema):
 def test_no_request_without_a_token_makes_the_hub_fail(fuzzed_hub, api_schema):
     def check(case):
         response = case.call(base_url=fuzzed_hub.url, timeout=30)
-        assert response.status_code < 500, f"{case.as_curl_command()} -> {response.status_code}: {response.text}"
+        assert response.status_code < 500, (
+            f"{case.as_curl_command()} -> {response.status_code}: {response.text}"
+        )
 
     for operation in operations(api_schema):
         fuzz(operation, 15, check)

@@ -32,15 +32,34 @@ NAME = "Aïcha"
 
 
 def visit(at: datetime = NOW, **data) -> dict:
-    return {"id": protocol.new_id(), "type": "visit.recorded", "occurred_at": protocol.utc_iso(at),
-            "data": {"visit_id": protocol.new_id(), "member_id": None, "reason": "accueil",
-                     "recorded_by": "resident"} | data}
+    return {
+        "id": protocol.new_id(),
+        "type": "visit.recorded",
+        "occurred_at": protocol.utc_iso(at),
+        "data": {
+            "visit_id": protocol.new_id(),
+            "member_id": None,
+            "reason": "accueil",
+            "recorded_by": "resident",
+        }
+        | data,
+    }
 
 
 def member(kind: str, member_id: str, at: datetime = NOW) -> dict:
-    return {"id": protocol.new_id(), "type": kind, "occurred_at": protocol.utc_iso(at),
-            "data": {"member_id": member_id, "age_band": "25-54", "gender": "woman", "commune": "Lyon",
-                     "neighbourhood": "Les Minguettes", "qpv": True}}
+    return {
+        "id": protocol.new_id(),
+        "type": kind,
+        "occurred_at": protocol.utc_iso(at),
+        "data": {
+            "member_id": member_id,
+            "age_band": "25-54",
+            "gender": "woman",
+            "commune": "Lyon",
+            "neighbourhood": "Les Minguettes",
+            "qpv": True,
+        },
+    }
 
 
 def batch(*events: dict, **envelope) -> dict:
@@ -51,8 +70,11 @@ def batch(*events: dict, **envelope) -> dict:
 def served(request, tmp_path_factory):
     """One hub for the module, on each database."""
     folder = tmp_path_factory.mktemp("hub")
-    url = (f"sqlite:///{folder / 'federation.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_cluster").new_database())
+    url = (
+        f"sqlite:///{folder / 'federation.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_cluster").new_database()
+    )
     server = start_hub(url, folder, rate_limit=0, pre_auth_rate_limit=0)
     server.engine = db.create_engine(url)
     yield server
@@ -73,7 +95,9 @@ def api(served, device):
 
 def post(api, body: object, raw: bytes | None = None, **headers) -> httpx.Response:
     content = raw if raw is not None else json.dumps(body).encode()
-    return api.post("/api/v1/batches", content=content, headers={"Content-Type": "application/json", **headers})
+    return api.post(
+        "/api/v1/batches", content=content, headers={"Content-Type": "application/json", **headers}
+    )
 
 
 def send(api, *events: dict) -> dict:
@@ -84,7 +108,9 @@ def send(api, *events: dict) -> dict:
 
 def held(served, table: sa.Table, centre_id: str) -> list[dict]:
     with served.engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(sa.select(table).where(table.c.centre_id == centre_id))]
+        return [
+            dict(row._mapping) for row in conn.execute(sa.select(table).where(table.c.centre_id == centre_id))
+        ]
 
 
 def every_text(engine) -> str:
@@ -92,7 +118,9 @@ def every_text(engine) -> str:
     tables = sa.MetaData()
     tables.reflect(engine)
     with engine.connect() as conn:
-        return "\n".join(repr(tuple(row)) for table in tables.sorted_tables for row in conn.execute(sa.select(table)))
+        return "\n".join(
+            repr(tuple(row)) for table in tables.sorted_tables for row in conn.execute(sa.select(table))
+        )
 
 
 def rejected_fields(answer: dict) -> dict[str, str]:
@@ -111,7 +139,10 @@ PERSONAL = [
     ("data.courriel", lambda e: e["data"].update(courriel="aicha@example.org")),
     ("data.Prénom", lambda e: e["data"].update({"Prénom": NAME})),
     ("data.member.first_name", lambda e: e["data"].update(member={"first_name": NAME})),
-    ("data.notes[1].dateDeNaissance", lambda e: e["data"].update(notes=[1, {"dateDeNaissance": "1990-01-01"}])),
+    (
+        "data.notes[1].dateDeNaissance",
+        lambda e: e["data"].update(notes=[1, {"dateDeNaissance": "1990-01-01"}]),
+    ),
     ("extra.contact.EMAIL", lambda e: e.update(extra={"contact": {"EMAIL": "aicha@example.org"}})),
 ]
 
@@ -125,7 +156,9 @@ def test_a_personal_field_anywhere_refuses_its_event_naming_the_field(served, ap
         bad.append(event)
     answer = send(api, good, *bad)
     assert answer["stored"] == [good["id"]]
-    assert rejected_fields(answer) == {event["id"]: field for event, (field, _) in zip(bad, PERSONAL, strict=True)}
+    assert rejected_fields(answer) == {
+        event["id"]: field for event, (field, _) in zip(bad, PERSONAL, strict=True)
+    }
     assert all("personal data" in item["reason"] for item in answer["rejected"])
     assert NAME not in every_text(served.engine) and "0601020304" not in every_text(served.engine)
 
@@ -157,8 +190,9 @@ def test_a_small_gzip_request_cannot_store_a_large_body_nor_fill_the_conflicts(s
     assert response.status_code == 200 and response.json()["stored"] == [event["id"]]
     for reason in ("autre", "atelier", "permanence", "demarches", "ordinateur"):
         variant = dict(event, data=dict(event["data"], reason=reason, padding="B" * (6 * 1024 * 1024)))
-        answer = post(api, None, raw=gzip.compress(json.dumps(batch(variant)).encode()),
-                      **{"Content-Encoding": "gzip"}).json()
+        answer = post(
+            api, None, raw=gzip.compress(json.dumps(batch(variant)).encode()), **{"Content-Encoding": "gzip"}
+        ).json()
         assert rejected_fields(answer) == {event["id"]: "id"}  # a conflict
     kept = held(served, db.events, device["centre_id"]) + held(served, db.conflicts, device["centre_id"])
     assert len(kept) == 6 and max(len(row["body"]) for row in kept) < 1000
@@ -168,6 +202,7 @@ def test_conflicts_and_parked_events_are_kept_up_to_a_limit_a_device(tmp_path, m
     monkeypatch.setattr(ingest, "MAX_KEPT_PER_DEVICE", 3)
     engine = db.open_engine(f"sqlite:///{tmp_path / 'hub.db'}")
     from federation import centres
+
     with db.writer(engine) as conn, conn.begin():
         centre_id, _code = centres.add_centre(conn, "Centre")
     received = protocol.utc_iso(NOW)
@@ -181,8 +216,10 @@ def test_conflicts_and_parked_events_are_kept_up_to_a_limit_a_device(tmp_path, m
             assert answer.rejected[0]["field"] == "id"
         answer = ingest.ingest(conn, batch(*future), centre_id, "device-1", received)
         assert [item["field"] for item in answer.rejected] == ["occurred_at"] * 6  # every one answered
-        counts = [conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
-                  for table in (db.conflicts, db.parked)]
+        counts = [
+            conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+            for table in (db.conflicts, db.parked)
+        ]
     assert counts == [3, 3]
     engine.dispose()
 
@@ -196,21 +233,35 @@ def test_an_erasure_redacts_the_parked_copies_of_the_member_s_events_too(hub_db_
     received = protocol.utc_iso(NOW)
     before, after = protocol.new_id(), protocol.new_id()
     with db.writer(engine) as conn, conn.begin():
-        ingest.ingest(conn, batch(member("member.created", before, NOW + timedelta(days=5))), centre_id, "d", received)
-        ingest.ingest(conn, batch(member("member.erased", before), member("member.erased", after)),
-                      centre_id, "d", received)
-        ingest.ingest(conn, batch(member("member.updated", after, NOW + timedelta(days=5))), centre_id, "d", received)
+        ingest.ingest(
+            conn, batch(member("member.created", before, NOW + timedelta(days=5))), centre_id, "d", received
+        )
+        ingest.ingest(
+            conn,
+            batch(member("member.erased", before), member("member.erased", after)),
+            centre_id,
+            "d",
+            received,
+        )
+        ingest.ingest(
+            conn, batch(member("member.updated", after, NOW + timedelta(days=5))), centre_id, "d", received
+        )
     with engine.connect() as conn:
         parked = [json.loads(body) for body in conn.execute(sa.select(db.parked.c.body)).scalars()]
     assert sorted(event["data"]["member_id"] for event in parked) == sorted([before, after])
-    assert all(event["data"] == {"member_id": event["data"]["member_id"], "redacted": True} for event in parked)
+    assert all(
+        event["data"] == {"member_id": event["data"]["member_id"], "redacted": True} for event in parked
+    )
     assert "Minguettes" not in every_text(engine)
     engine.dispose()
 
 
 # ---------------------------------------------------------------- never a 5xx
 
-@pytest.mark.parametrize("where", ["data.reason", "data.commune", "title", "unknown", "type", "occurred_at", "id"])
+
+@pytest.mark.parametrize(
+    "where", ["data.reason", "data.commune", "title", "unknown", "type", "occurred_at", "id"]
+)
 def test_a_lone_surrogate_anywhere_is_refused_or_dropped_never_a_500(served, api, device, where):
     good = visit()
     if where in ("data.reason", "unknown", "type", "occurred_at", "id"):
@@ -225,33 +276,50 @@ def test_a_lone_surrogate_anywhere_is_refused_or_dropped_never_a_500(served, api
         event = member("member.created", protocol.new_id())
         event["data"]["commune"] = "Lyon\ud800"
     else:
-        event = {"id": protocol.new_id(), "type": "workshop.created", "occurred_at": protocol.utc_iso(NOW),
-                 "data": {"workshop_id": protocol.new_id(), "title": "Café\udc00", "theme": "accueil"}}
+        event = {
+            "id": protocol.new_id(),
+            "type": "workshop.created",
+            "occurred_at": protocol.utc_iso(NOW),
+            "data": {"workshop_id": protocol.new_id(), "title": "Café\udc00", "theme": "accueil"},
+        }
     # json.dumps writes the lone surrogates as \ud800 escapes, as an attacker would
     response = post(api, batch(good, event))
     assert response.status_code == 200, response.text
     answer = response.json()
     assert good["id"] in answer["stored"]
     if where == "unknown":
-        assert answer["stored"] == [good["id"], event["id"]] and answer["dropped"][0]["fields"] == ["data.note?"]
+        assert answer["stored"] == [good["id"], event["id"]] and answer["dropped"][0]["fields"] == [
+            "data.note?"
+        ]
     else:
         [item] = answer["rejected"]
         assert item["index"] == 1 and item["field"] == ("data.title" if where == "title" else where)
     assert {row["event_id"] for row in held(served, db.events, device["centre_id"])} == set(answer["stored"])
 
 
-@pytest.mark.parametrize("field,value", [
-    ("occurred_at", "9999-12-31T23:59:59.999Z"),
-    ("occurred_at", "0001-01-01T00:00:00+01:00"),
-    ("occurred_at", "0001-01-01T00:00:00.000Z"),
-    ("data.starts_at", "9999-12-31T23:59:59.999Z"),
-    ("data.ends_at", "0001-01-01T00:00:00+01:00"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("occurred_at", "9999-12-31T23:59:59.999Z"),
+        ("occurred_at", "0001-01-01T00:00:00+01:00"),
+        ("occurred_at", "0001-01-01T00:00:00.000Z"),
+        ("data.starts_at", "9999-12-31T23:59:59.999Z"),
+        ("data.ends_at", "0001-01-01T00:00:00+01:00"),
+    ],
+)
 def test_times_out_of_range_are_refused_naming_them(served, api, device, field, value):
-    session = {"id": protocol.new_id(), "type": "session.created", "occurred_at": protocol.utc_iso(NOW),
-               "data": {"session_id": protocol.new_id(), "workshop_id": protocol.new_id(),
-                        "starts_at": protocol.utc_iso(NOW), "ends_at": protocol.utc_iso(NOW + timedelta(hours=2)),
-                        "capacity": 12}}
+    session = {
+        "id": protocol.new_id(),
+        "type": "session.created",
+        "occurred_at": protocol.utc_iso(NOW),
+        "data": {
+            "session_id": protocol.new_id(),
+            "workshop_id": protocol.new_id(),
+            "starts_at": protocol.utc_iso(NOW),
+            "ends_at": protocol.utc_iso(NOW + timedelta(hours=2)),
+            "capacity": 12,
+        },
+    }
     if field == "occurred_at":
         session["occurred_at"] = value
     else:
@@ -276,8 +344,12 @@ def test_a_nul_in_a_stored_string_is_refused_and_in_an_unknown_field_dropped(ser
 @pytest.mark.parametrize("label", ["Borne\x00accueil", "Borne\ud800", "Borne\naccueil"])
 def test_an_enrolment_label_that_cannot_be_stored_is_refused_naming_it(served, label):
     _centre, code = served.add_centre()
-    response = httpx.post(f"{served.url}/api/v1/enrol", content=json.dumps({"code": code, "label": label}),
-                          headers={"Content-Type": "application/json"}, timeout=30)
+    response = httpx.post(
+        f"{served.url}/api/v1/enrol",
+        content=json.dumps({"code": code, "label": label}),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert response.status_code == 400, response.text
     assert response.json()["field"] == "label"
     # the code was not spent on the refusal
@@ -295,10 +367,14 @@ def test_reasons_are_codes(served, api, device):
 
 # ---------------------------------------------------------------- dates held to sense
 
+
 def test_events_outside_the_window_are_parked_with_the_reason_not_stored(served, api, device):
     good = visit(NOW - timedelta(days=30))
-    late = [visit(datetime(2100, 1, 1, tzinfo=UTC)), visit(NOW + timedelta(days=2)),
-            visit(NOW - timedelta(days=365 * 11))]
+    late = [
+        visit(datetime(2100, 1, 1, tzinfo=UTC)),
+        visit(NOW + timedelta(days=2)),
+        visit(NOW - timedelta(days=365 * 11)),
+    ]
     answer = send(api, good, *late)
     assert answer["stored"] == [good["id"]]
     assert rejected_fields(answer) == {event["id"]: "occurred_at" for event in late}
@@ -330,6 +406,7 @@ def test_the_centre_page_counts_its_parked_events(served, api, device):
 
 # ---------------------------------------------------------------- the envelope, read strictly
 
+
 @pytest.mark.parametrize("version", ["١.٠", "1.0\n", "1.0 ", "+1.0", "1." + "0" * 5000])
 def test_the_version_string_is_ascii_digits_only(api, version):
     response = post(api, batch(visit(), protocol=version))
@@ -348,6 +425,7 @@ def test_bytes_after_the_first_gzip_member_are_refused(served, api, device, tail
 
 # ---------------------------------------------------------------- the kiosk's side of a refusal
 
+
 def test_the_kiosk_parks_what_the_hub_refused_and_marks_sent_only_what_it_holds(served, store):
     """A kiosk whose outbox holds events the hub refuses (a personal field,
     a date outside the window) pushes the rest; the refused ones are parked
@@ -361,13 +439,17 @@ def test_the_kiosk_parks_what_the_hub_refused_and_marks_sent_only_what_it_holds(
         first = store.emit("visit.recorded", visit()["data"], NOW)
         for event in (named, future):
             # queued as a tampered kiosk would: past its own validator
-            store.conn.execute("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES (?, ?, ?, ?)",
-                               (event["id"], event["type"], event["occurred_at"], protocol.canonical_json(event)))
+            store.conn.execute(
+                "INSERT INTO outbox (event_id, type, occurred_at, body) VALUES (?, ?, ?, ?)",
+                (event["id"], event["type"], event["occurred_at"], protocol.canonical_json(event)),
+            )
         last = store.emit("visit.recorded", visit()["data"], NOW)
     result = client.push(store.conn, served.url, token, timeout=(5, 30))
     assert result.stored == 2 and result.parked == 2
     assert outbox.counts(store.conn)["pending"] == 0
-    reasons = dict(store.conn.execute("SELECT event_id, parked_reason FROM outbox WHERE state = 'parked'").fetchall())
+    reasons = dict(
+        store.conn.execute("SELECT event_id, parked_reason FROM outbox WHERE state = 'parked'").fetchall()
+    )
     assert set(reasons) == {named["id"], future["id"]}
     assert reasons[named["id"]].startswith("data.prenom: personal data")
     assert "window" in reasons[future["id"]]
@@ -382,6 +464,7 @@ def test_the_kiosk_parks_what_the_hub_refused_and_marks_sent_only_what_it_holds(
 
 
 # ---------------------------------------------------------------- what an older hub stored
+
 
 def test_schema_5_cleans_what_an_older_hub_stored(hub_db_url):
     """Events and conflicts an older hub stored with extra fields (names
@@ -402,26 +485,51 @@ def test_schema_5_cleans_what_an_older_hub_stored(hub_db_url):
     received = protocol.utc_iso(NOW)
     with engine.begin() as conn:
         conn.execute(db.centres.insert().values(id=centre_id, name="Centre", created_at=received))
-        conn.execute(db.events.insert(), [{
-            "centre_id": centre_id, "event_id": event["id"], "type": event["type"],
-            "occurred_at": event["occurred_at"], "received_at": received, "device_id": device_id,
-            "member_id": event["data"]["member_id"] if event["type"].startswith("member.") else None,
-            "body": protocol.canonical_json(event), "content_hash": protocol.content_hash(event),
-        } for event in (named, noted, created, far)])
-        conn.execute(db.conflicts.insert().values(
-            centre_id=centre_id, event_id=other["id"], device_id=device_id, received_at=received,
-            body=protocol.canonical_json(other), content_hash=protocol.content_hash(other),
-            stored_hash=protocol.content_hash(named)))
+        conn.execute(
+            db.events.insert(),
+            [
+                {
+                    "centre_id": centre_id,
+                    "event_id": event["id"],
+                    "type": event["type"],
+                    "occurred_at": event["occurred_at"],
+                    "received_at": received,
+                    "device_id": device_id,
+                    "member_id": event["data"]["member_id"] if event["type"].startswith("member.") else None,
+                    "body": protocol.canonical_json(event),
+                    "content_hash": protocol.content_hash(event),
+                }
+                for event in (named, noted, created, far)
+            ],
+        )
+        conn.execute(
+            db.conflicts.insert().values(
+                centre_id=centre_id,
+                event_id=other["id"],
+                device_id=device_id,
+                received_at=received,
+                body=protocol.canonical_json(other),
+                content_hash=protocol.content_hash(other),
+                stored_hash=protocol.content_hash(named),
+            )
+        )
     assert db.migrate(engine) == db.LATEST_VERSION
     assert NAME not in every_text(engine) and "0601020304" not in every_text(engine)
     with engine.connect() as conn:
-        bodies = {row.event_id: (json.loads(row.body), row.content_hash) for row in conn.execute(sa.select(db.events))}
+        bodies = {
+            row.event_id: (json.loads(row.body), row.content_hash)
+            for row in conn.execute(sa.select(db.events))
+        }
         [parked] = conn.execute(sa.select(db.parked)).all()
         counts = conn.execute(sa.select(db.event_counts)).all()
     assert set(bodies) == {named["id"], noted["id"], created["id"]}
     allowed = protocol.allowed_fields("visit.recorded")
-    assert bodies[named["id"]][0] == {"id": named["id"], "type": named["type"], "occurred_at": named["occurred_at"],
-                                      "data": {k: v for k, v in named["data"].items() if k in allowed}}
+    assert bodies[named["id"]][0] == {
+        "id": named["id"],
+        "type": named["type"],
+        "occurred_at": named["occurred_at"],
+        "data": {k: v for k, v in named["data"].items() if k in allowed},
+    }
     for body, digest in bodies.values():
         assert body.keys() == {"id", "type", "occurred_at", "data"}
         assert body["data"].keys() <= protocol.allowed_fields(body["type"])
@@ -431,7 +539,9 @@ def test_schema_5_cleans_what_an_older_hub_stored(hub_db_url):
     assert sum(row.events for row in counts) == 3
     with db.writer(engine) as conn, conn.begin():
         replay = ingest.ingest(conn, batch(noted), centre_id, device_id, received)
-        erased = ingest.ingest(conn, batch(member("member.erased", member_id)), centre_id, device_id, received)
+        erased = ingest.ingest(
+            conn, batch(member("member.erased", member_id)), centre_id, device_id, received
+        )
     assert replay.duplicates == [noted["id"]] and erased.stored and not erased.rejected
     assert NAME not in every_text(engine) and "Minguettes" not in every_text(engine)
     engine.dispose()
@@ -442,19 +552,43 @@ def test_schema_5_cleans_what_an_older_hub_stored(hub_db_url):
 #: any JSON value: strings with any code point, lone surrogates and NUL included
 _ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=30)
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**80), max_value=2**80)
-    | st.floats(allow_nan=False, allow_infinity=False) | _ANY_TEXT
-    | st.sampled_from(["", "accueil", "2026-11-26T09:00:00.000Z", "9999-12-31T23:59:59.999Z",
-                       "0001-01-01T00:00:00+01:00", "١.٠", "a\x00b", "ok\ud800", "=SUM(1)"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_ANY_TEXT | st.sampled_from(
-        sorted(protocol.FORBIDDEN_FIELDS)), inner, max_size=3),
-    max_leaves=8)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _ANY_TEXT
+    | st.sampled_from(
+        [
+            "",
+            "accueil",
+            "2026-11-26T09:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+            "0001-01-01T00:00:00+01:00",
+            "١.٠",
+            "a\x00b",
+            "ok\ud800",
+            "=SUM(1)",
+        ]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(_ANY_TEXT | st.sampled_from(sorted(protocol.FORBIDDEN_FIELDS)), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 def _valid_data(kind: str, draw) -> dict:
     """Every field of ``kind`` filled with a value it accepts."""
-    samples = {"_uuid": lambda: protocol.new_id(), "_timestamp": lambda: protocol.utc_iso(NOW),
-               "_bool": lambda: True, "_count": lambda: 12, "_code": lambda: "accueil", "_year": lambda: 1985}
+    samples = {
+        "_uuid": lambda: protocol.new_id(),
+        "_timestamp": lambda: protocol.utc_iso(NOW),
+        "_bool": lambda: True,
+        "_count": lambda: 12,
+        "_code": lambda: "accueil",
+        "_year": lambda: 1985,
+    }
     data = {}
     for field, (check, _required) in protocol.EVENT_TYPES[kind].items():
         check = getattr(check, "inner", check)
@@ -472,10 +606,15 @@ def hostile_events(draw) -> dict:
     """A valid event whose fields, any of them, may hold any JSON value, with
     any extra fields, at the top or in its data."""
     kind = draw(st.sampled_from(sorted(protocol.EVENT_TYPES)))
-    event = {"id": protocol.new_id(), "type": kind,
-             "occurred_at": protocol.utc_iso(NOW - timedelta(minutes=draw(st.integers(0, 10_000)))),
-             "data": _valid_data(kind, draw)}
-    fields = [(event, "id"), (event, "type"), (event, "occurred_at")] + [(event["data"], f) for f in event["data"]]
+    event = {
+        "id": protocol.new_id(),
+        "type": kind,
+        "occurred_at": protocol.utc_iso(NOW - timedelta(minutes=draw(st.integers(0, 10_000)))),
+        "data": _valid_data(kind, draw),
+    }
+    fields = [(event, "id"), (event, "type"), (event, "occurred_at")] + [
+        (event["data"], f) for f in event["data"]
+    ]
     for _ in range(draw(st.integers(0, 2))):  # a field's value replaced by any JSON value
         holder, field = draw(st.sampled_from(fields))
         holder[field] = draw(_JSON)
@@ -525,15 +664,24 @@ def test_any_json_in_any_field_never_fails_the_hub_nor_stores_what_is_not_allowe
     stored_ever = []
 
     @given(st.lists(hostile_events(), min_size=1, max_size=3))
-    @settings(max_examples=150 if hub_db_url.startswith("sqlite") else 60, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=150 if hub_db_url.startswith("sqlite") else 60,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(events):
-        response = http.post("/api/v1/batches", content=json.dumps(batch(*events)).encode(),
-                             headers={"Content-Type": "application/json"})
+        response = http.post(
+            "/api/v1/batches",
+            content=json.dumps(batch(*events)).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         assert response.status_code < 500, response.text
         if response.status_code == 200:
             answer = response.json()
-            placed = set(answer["stored"]) | set(answer["duplicates"]) | {r["index"] for r in answer["rejected"]}
+            placed = (
+                set(answer["stored"]) | set(answer["duplicates"]) | {r["index"] for r in answer["rejected"]}
+            )
             for index, event in enumerate(events):
                 event_id = event.get("id") if isinstance(event, dict) else None
                 assert (type(event_id) is str and event_id in placed) or index in placed

@@ -32,8 +32,11 @@ def kiosk(*args: str) -> subprocess.CompletedProcess:
 def add_visits(db_path, n: int) -> None:
     with Store.open(db_path) as kiosk_store, kiosk_store.transaction():
         for _ in range(n):
-            kiosk_store.emit("visit.recorded", {"visit_id": protocol.new_id(), "reason": "accueil",
-                                                "recorded_by": "volunteer"}, WHEN)
+            kiosk_store.emit(
+                "visit.recorded",
+                {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "volunteer"},
+                WHEN,
+            )
 
 
 def scrape(hub) -> dict[tuple[str, tuple], float]:
@@ -42,8 +45,11 @@ def scrape(hub) -> dict[tuple[str, tuple], float]:
     answer = httpx.get(f"{hub.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(answer.text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
 
 
 def value(samples, name: str, **labels) -> float:
@@ -59,6 +65,7 @@ def metered_hub(hub_server, monkeypatch):
 
 
 # ---------------------------------------------------------------- /healthz
+
 
 def test_healthz_answers_ok_without_a_token_and_nothing_more(hub):
     answer = httpx.get(f"{hub.url}/healthz", timeout=10)
@@ -88,9 +95,19 @@ def test_healthz_answers_503_when_postgresql_is_gone_and_200_when_it_is_back(tmp
         assert down.headers["retry-after"]
         assert hub.process.poll() is None  # the process itself lives on
 
-        cluster._run(pg_ctl, "-D", str(cluster.data), "-l", str(cluster.root / "log"), "-o",
-                     f"-p {cluster.port} -k {cluster.root} -c listen_addresses=127.0.0.1 -c fsync=off",
-                     "-w", "-t", "60", "start")
+        cluster._run(
+            pg_ctl,
+            "-D",
+            str(cluster.data),
+            "-l",
+            str(cluster.root / "log"),
+            "-o",
+            f"-p {cluster.port} -k {cluster.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         assert httpx.get(f"{hub.url}/healthz", timeout=30).json() == {"status": "ok"}
     finally:
         if hub is not None:
@@ -99,6 +116,7 @@ def test_healthz_answers_503_when_postgresql_is_gone_and_200_when_it_is_back(tmp
 
 
 # ---------------------------------------------------------------- /metrics
+
 
 def test_metrics_count_a_real_kiosk_sync(metered_hub, db_path):
     hub = metered_hub
@@ -136,8 +154,12 @@ def test_metrics_count_a_real_kiosk_sync(metered_hub, db_path):
 
 def test_metrics_count_refused_batches_by_status(metered_hub):
     hub = metered_hub
-    answer = httpx.post(f"{hub.url}/api/v1/batches", json={"protocol": protocol.PROTOCOL_VERSION, "events": []},
-                        headers={"Authorization": "Bearer " + "x" * 40}, timeout=10)
+    answer = httpx.post(
+        f"{hub.url}/api/v1/batches",
+        json={"protocol": protocol.PROTOCOL_VERSION, "events": []},
+        headers={"Authorization": "Bearer " + "x" * 40},
+        timeout=10,
+    )
     assert answer.status_code == 401
     samples = scrape(hub)
     assert value(samples, "accueil_hub_batches_total", outcome="refused", status="401") == 1
@@ -145,8 +167,12 @@ def test_metrics_count_refused_batches_by_status(metered_hub):
 
 
 def test_metrics_refused_without_the_token_or_with_another(metered_hub):
-    for headers in ({}, {"Authorization": "Bearer " + "w" * 40}, {"Authorization": f"Basic {TOKEN}"},
-                    {"Authorization": f"Bearer {TOKEN}x"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer " + "w" * 40},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+    ):
         answer = httpx.get(f"{metered_hub.url}/metrics", headers=headers, timeout=10)
         assert answer.status_code == 401, headers
         assert "accueil_hub" not in answer.text
@@ -173,13 +199,22 @@ def test_several_workers_each_report_the_sum_of_all(hub_server, monkeypatch, tmp
     hub = hub_server(workers=2)
     devices = [hub.new_device(f"Centre {n}") for n in range(6)]
     for n, device in enumerate(devices):
-        events = [{"id": protocol.new_id(), "type": "visit.recorded", "occurred_at": protocol.utc_iso(WHEN),
-                   "data": {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "volunteer"}}
-                  for _ in range(n + 1)]
+        events = [
+            {
+                "id": protocol.new_id(),
+                "type": "visit.recorded",
+                "occurred_at": protocol.utc_iso(WHEN),
+                "data": {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "volunteer"},
+            }
+            for _ in range(n + 1)
+        ]
         # a new connection each time: the two workers share the listening socket
-        answer = httpx.post(f"{hub.url}/api/v1/batches", timeout=30,
-                            json={"protocol": protocol.PROTOCOL_VERSION, "events": events},
-                            headers={"Authorization": f"Bearer {device['device_token']}"})
+        answer = httpx.post(
+            f"{hub.url}/api/v1/batches",
+            timeout=30,
+            json={"protocol": protocol.PROTOCOL_VERSION, "events": events},
+            headers={"Authorization": f"Bearer {device['device_token']}"},
+        )
         assert answer.status_code == 200, answer.text
     for _ in range(6):  # whichever worker answers
         samples = scrape(hub)
@@ -215,6 +250,10 @@ def test_a_database_that_hangs_holds_one_thread_however_often_health_is_asked():
 def test_guessing_the_metrics_token_meets_the_pre_authentication_limit(hub_server, monkeypatch):
     monkeypatch.setenv(metrics.TOKEN_VARIABLE, TOKEN)
     hub = hub_server(pre_auth_rate_limit=3)
-    statuses = [httpx.get(f"{hub.url}/metrics", headers={"Authorization": f"Bearer guess-{n:020d}"},
-                          timeout=10).status_code for n in range(5)]
+    statuses = [
+        httpx.get(
+            f"{hub.url}/metrics", headers={"Authorization": f"Bearer guess-{n:020d}"}, timeout=10
+        ).status_code
+        for n in range(5)
+    ]
     assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429]

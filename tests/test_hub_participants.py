@@ -36,15 +36,31 @@ def push(engine, centre_id: str, events: list[dict]) -> ingest.Answer:
 
 
 def visit(member_id: str | None, day: int) -> dict:
-    return protocol.make_event("visit.recorded", {
-        "visit_id": protocol.new_id(), "member_id": member_id, "reason": "accueil",
-        "recorded_by": "resident"}, T0 + timedelta(days=day))
+    return protocol.make_event(
+        "visit.recorded",
+        {
+            "visit_id": protocol.new_id(),
+            "member_id": member_id,
+            "reason": "accueil",
+            "recorded_by": "resident",
+        },
+        T0 + timedelta(days=day),
+    )
 
 
 def member(kind: str, member_id: str, day: int = 0, band: str = "25-54") -> dict:
-    data = {"member_id": member_id} if kind == "member.erased" else {
-        "member_id": member_id, "age_band": band, "gender": "woman", "commune": "Lyon",
-        "neighbourhood": None, "qpv": True}
+    data = (
+        {"member_id": member_id}
+        if kind == "member.erased"
+        else {
+            "member_id": member_id,
+            "age_band": band,
+            "gender": "woman",
+            "commune": "Lyon",
+            "neighbourhood": None,
+            "qpv": True,
+        }
+    )
     return protocol.make_event(kind, data, T0 + timedelta(days=day))
 
 
@@ -60,20 +76,34 @@ def total(engine, p: reports.Period) -> int:
 def spans(engine, centre_id: str) -> dict[str, tuple]:
     m = store.p_members.c
     with engine.connect() as conn:
-        return {row[0]: (row[1], row[2]) for row in conn.execute(
-            sa.select(m.member_id, m.first_visit_day, m.last_visit_day).where(m.centre_id == centre_id))}
+        return {
+            row[0]: (row[1], row[2])
+            for row in conn.execute(
+                sa.select(m.member_id, m.first_visit_day, m.last_visit_day).where(m.centre_id == centre_id)
+            )
+        }
 
 
 def test_a_member_who_came_before_and_after_a_period_is_looked_up_in_it(engine):
     centre = add_centre(engine)
     inside, outside = protocol.new_id(), protocol.new_id()
-    push(engine, centre, [member("member.created", inside), member("member.created", outside),
-                          visit(inside, 1), visit(inside, 10), visit(inside, 20),
-                          visit(outside, 1), visit(outside, 20)])
+    push(
+        engine,
+        centre,
+        [
+            member("member.created", inside),
+            member("member.created", outside),
+            visit(inside, 1),
+            visit(inside, 10),
+            visit(inside, 20),
+            visit(outside, 1),
+            visit(outside, 20),
+        ],
+    )
     assert spans(engine, centre)[inside] == ("2026-01-06", "2026-01-25")
     assert total(engine, period(8, 12)) == 1  # inside came on day 10: straddles, found by the probe
     assert total(engine, period(2, 19)) == 1
-    assert total(engine, period(0, 1)) == 2   # a period holding both first visits
+    assert total(engine, period(0, 1)) == 2  # a period holding both first visits
     assert total(engine, period(20, 30)) == 2  # and both last ones
     assert total(engine, period(21, 30)) == 0  # after every visit
     assert total(engine, period(-10, 0)) == 0  # before every visit
@@ -107,8 +137,18 @@ def test_member_created_and_its_visits_in_one_batch(engine):
 def test_an_erased_member_still_counts_with_unknown_attributes(engine):
     centre = add_centre(engine)
     kept, gone, never_created = protocol.new_id(), protocol.new_id(), protocol.new_id()
-    push(engine, centre, [member("member.created", kept), member("member.created", gone),
-                          visit(kept, 2), visit(gone, 2), visit(gone, 9), visit(never_created, 2)])
+    push(
+        engine,
+        centre,
+        [
+            member("member.created", kept),
+            member("member.created", gone),
+            visit(kept, 2),
+            visit(gone, 2),
+            visit(gone, 9),
+            visit(never_created, 2),
+        ],
+    )
     push(engine, centre, [member("member.erased", gone, 10), member("member.erased", never_created, 10)])
     with engine.connect() as conn:
         figures = reports.participants(conn, period(0, 5))
@@ -140,20 +180,49 @@ def test_an_attendee_who_did_not_visit_is_counted_once(engine):
     visitor, attendee = protocol.new_id(), protocol.new_id()
     workshop, session = protocol.new_id(), protocol.new_id()
     starts = T0 + timedelta(days=10)
-    push(engine, centre, [
-        member("member.created", visitor), member("member.created", attendee),
-        visit(visitor, 1), visit(visitor, 20), visit(attendee, 1), visit(attendee, 20),
-        protocol.make_event("workshop.created", {"workshop_id": workshop, "title": "Atelier", "theme": "numerique",
-                                                 "place": None}, T0),
-        protocol.make_event("session.created", {"session_id": session, "workshop_id": workshop,
-                                                "starts_at": protocol.utc_iso(starts),
-                                                "ends_at": protocol.utc_iso(starts + timedelta(hours=2)),
-                                                "capacity": 8}, T0),
-        *[protocol.make_event("attendance.taken", {"attendance_id": protocol.new_id(), "session_id": session,
-                                                   "member_id": who, "present": True, "walk_in": False}, starts)
-          for who in (visitor, attendee)],
-        visit(visitor, 10),
-    ])
+    push(
+        engine,
+        centre,
+        [
+            member("member.created", visitor),
+            member("member.created", attendee),
+            visit(visitor, 1),
+            visit(visitor, 20),
+            visit(attendee, 1),
+            visit(attendee, 20),
+            protocol.make_event(
+                "workshop.created",
+                {"workshop_id": workshop, "title": "Atelier", "theme": "numerique", "place": None},
+                T0,
+            ),
+            protocol.make_event(
+                "session.created",
+                {
+                    "session_id": session,
+                    "workshop_id": workshop,
+                    "starts_at": protocol.utc_iso(starts),
+                    "ends_at": protocol.utc_iso(starts + timedelta(hours=2)),
+                    "capacity": 8,
+                },
+                T0,
+            ),
+            *[
+                protocol.make_event(
+                    "attendance.taken",
+                    {
+                        "attendance_id": protocol.new_id(),
+                        "session_id": session,
+                        "member_id": who,
+                        "present": True,
+                        "walk_in": False,
+                    },
+                    starts,
+                )
+                for who in (visitor, attendee)
+            ],
+            visit(visitor, 10),
+        ],
+    )
     assert total(engine, period(9, 11)) == 2  # the visitor by a visit, the attendee by the session
     assert total(engine, period(12, 19)) == 0
 
@@ -184,13 +253,15 @@ def test_random_histories_match_a_count_by_hand(engine):
         events += [visit(None, rng.randrange(90)) for _ in range(20)]
         rng.shuffle(events)
         for start in range(0, len(events), 17):
-            push(engine, centre, events[start:start + 17])
+            push(engine, centre, events[start : start + 17])
     for first, last in [(0, 89), (10, 20), (30, 30), (45, 89), (0, 44), (60, 120), (-30, -1)]:
         for centre in (None, *centre_ids):
             expected = Counter(
-                band for (c, member_id), band in attributes.items()
+                band
+                for (c, member_id), band in attributes.items()
                 if (centre is None or c == centre)
-                and any(first <= day <= last for day in came.get((c, member_id), ())))
+                and any(first <= day <= last for day in came.get((c, member_id), ()))
+            )
             with engine.connect() as conn:
                 figures = reports.participants(conn, period(first, last, centre))
             assert dict(figures.by_age_band()) == dict(expected), (first, last, centre)
@@ -204,35 +275,53 @@ def test_step_3_turns_v2_visits_into_presence_and_spans(hub_db_url):
         for step in (1, 2):
             store.MIGRATIONS[step](conn)
             conn.execute(store.schema_version.insert().values(version=step, applied_at=store.utc_now_iso()))
-        conn.execute(sa.text("INSERT INTO centres (id, name, created_at) VALUES ('c1', 'C', 'x'), ('c2', 'D', 'x')"))
-        conn.execute(sa.text(
-            "INSERT INTO p_members (centre_id, member_id, age_band, qpv, created_day, as_of) VALUES "
-            "('c1', 'm1', '25-54', TRUE, '2026-01-01', 'x'), ('c1', 'm2', '65+', FALSE, NULL, 'x'), "
-            "('c2', 'm1', '16-24', NULL, NULL, 'x'), ('c2', 'm3', '16-24', NULL, NULL, 'x')"))
-        conn.execute(sa.text(
-            "INSERT INTO p_visits (centre_id, visit_id, "
-            "member_id, day, reason, recorded_by, as_of) VALUES "
-            "('c1', 'v1', 'm1', '2026-01-02', 'accueil', 'staff', 'x'), "
-            "('c1', 'v2', 'm1', '2026-01-02', 'accueil', 'staff', 'x'), "
-            "('c1', 'v3', 'm1', '2026-03-02', 'accueil', 'staff', 'x'), "
-            "('c1', 'v4', NULL, '2026-01-02', 'accueil', 'staff', 'x'), "
-            "('c2', 'v5', 'm1', '2026-02-01', 'accueil', 'staff', 'x'), "
-            "('c2', 'v6', 'm9', '2026-02-01', 'accueil', 'staff', 'x')"))
+        conn.execute(
+            sa.text("INSERT INTO centres (id, name, created_at) VALUES ('c1', 'C', 'x'), ('c2', 'D', 'x')")
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO p_members (centre_id, member_id, age_band, qpv, created_day, as_of) VALUES "
+                "('c1', 'm1', '25-54', TRUE, '2026-01-01', 'x'), ('c1', 'm2', '65+', FALSE, NULL, 'x'), "
+                "('c2', 'm1', '16-24', NULL, NULL, 'x'), ('c2', 'm3', '16-24', NULL, NULL, 'x')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO p_visits (centre_id, visit_id, "
+                "member_id, day, reason, recorded_by, as_of) VALUES "
+                "('c1', 'v1', 'm1', '2026-01-02', 'accueil', 'staff', 'x'), "
+                "('c1', 'v2', 'm1', '2026-01-02', 'accueil', 'staff', 'x'), "
+                "('c1', 'v3', 'm1', '2026-03-02', 'accueil', 'staff', 'x'), "
+                "('c1', 'v4', NULL, '2026-01-02', 'accueil', 'staff', 'x'), "
+                "('c2', 'v5', 'm1', '2026-02-01', 'accueil', 'staff', 'x'), "
+                "('c2', 'v6', 'm9', '2026-02-01', 'accueil', 'staff', 'x')"
+            )
+        )
     assert store.migrate(engine) == store.LATEST_VERSION
     with engine.connect() as conn:
-        presence = conn.execute(sa.text(
-            "SELECT centre_id, member_id, day FROM p_presence ORDER BY 1, 2, 3")).all()
-        members = conn.execute(sa.text(
-            "SELECT centre_id, member_id, first_visit_day, last_visit_day FROM p_members ORDER BY 1, 2")).all()
+        presence = conn.execute(
+            sa.text("SELECT centre_id, member_id, day FROM p_presence ORDER BY 1, 2, 3")
+        ).all()
+        members = conn.execute(
+            sa.text(
+                "SELECT centre_id, member_id, first_visit_day, last_visit_day FROM p_members ORDER BY 1, 2"
+            )
+        ).all()
         tables = set(sa.inspect(conn).get_table_names())
         indexes = {index["name"] for index in sa.inspect(conn).get_indexes("p_members")}
         figures = reports.participants(conn, reports.Period(date(2026, 1, 15), date(2026, 2, 15)))
     assert [tuple(row) for row in presence] == [
-        ("c1", "m1", "2026-01-02"), ("c1", "m1", "2026-03-02"), ("c2", "m1", "2026-02-01"),
-        ("c2", "m9", "2026-02-01")]
+        ("c1", "m1", "2026-01-02"),
+        ("c1", "m1", "2026-03-02"),
+        ("c2", "m1", "2026-02-01"),
+        ("c2", "m9", "2026-02-01"),
+    ]
     assert [tuple(row) for row in members] == [
-        ("c1", "m1", "2026-01-02", "2026-03-02"), ("c1", "m2", None, None),
-        ("c2", "m1", "2026-02-01", "2026-02-01"), ("c2", "m3", None, None)]
+        ("c1", "m1", "2026-01-02", "2026-03-02"),
+        ("c1", "m2", None, None),
+        ("c2", "m1", "2026-02-01", "2026-02-01"),
+        ("c2", "m3", None, None),
+    ]
     assert "p_visits" not in tables and "r_members_born" in indexes and "r_members_profile" not in indexes
     assert figures.total == 1  # c2/m1; c1/m1 came before and after, not in between
     engine.dispose()

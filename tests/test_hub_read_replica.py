@@ -32,26 +32,67 @@ def replica(postgres_cluster):
     """A hot standby of the session's cluster, made with pg_basebackup -R and
     streaming from it; its URL for a database name."""
     standby = PostgresCluster(postgres_cluster.bin_dir)
-    standby._run(str(postgres_cluster.bin_dir / "pg_basebackup"), "-h", "127.0.0.1",
-                 "-p", str(postgres_cluster.port), "-U", "postgres", "-D", str(standby.data),
-                 "-R", "--wal-method=stream", "--checkpoint=fast")
-    standby._run(str(postgres_cluster.bin_dir / "pg_ctl"), "-D", str(standby.data), "-l",
-                 str(standby.root / "log"), "-o",
-                 f"-p {standby.port} -k {standby.root} -c listen_addresses=127.0.0.1 -c hot_standby=on "
-                 "-c max_connections=200",
-                 "-w", "-t", "60", "start")
+    standby._run(
+        str(postgres_cluster.bin_dir / "pg_basebackup"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(postgres_cluster.port),
+        "-U",
+        "postgres",
+        "-D",
+        str(standby.data),
+        "-R",
+        "--wal-method=stream",
+        "--checkpoint=fast",
+    )
+    standby._run(
+        str(postgres_cluster.bin_dir / "pg_ctl"),
+        "-D",
+        str(standby.data),
+        "-l",
+        str(standby.root / "log"),
+        "-o",
+        f"-p {standby.port} -k {standby.root} -c listen_addresses=127.0.0.1 -c hot_standby=on "
+        "-c max_connections=200",
+        "-w",
+        "-t",
+        "60",
+        "start",
+    )
     yield standby
-    subprocess.run([*standby.as_user, str(standby.bin_dir / "pg_ctl"), "-D", str(standby.data),
-                    "-m", "immediate", "stop"], capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            *standby.as_user,
+            str(standby.bin_dir / "pg_ctl"),
+            "-D",
+            str(standby.data),
+            "-m",
+            "immediate",
+            "stop",
+        ],
+        capture_output=True,
+        timeout=60,
+    )
     shutil.rmtree(standby.root, ignore_errors=True)
 
 
 def send_visits(hub, device: dict, n: int) -> None:
-    events = [{"id": protocol.new_id(), "type": "visit.recorded", "occurred_at": "2026-11-02T09:30:00.000Z",
-               "data": {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "volunteer"}}
-              for _ in range(n)]
-    answer = httpx.post(f"{hub.url}/api/v1/batches", json={"protocol": protocol.PROTOCOL_VERSION, "events": events},
-                        headers={"Authorization": f"Bearer {device['device_token']}"}, timeout=30)
+    events = [
+        {
+            "id": protocol.new_id(),
+            "type": "visit.recorded",
+            "occurred_at": "2026-11-02T09:30:00.000Z",
+            "data": {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "volunteer"},
+        }
+        for _ in range(n)
+    ]
+    answer = httpx.post(
+        f"{hub.url}/api/v1/batches",
+        json={"protocol": protocol.PROTOCOL_VERSION, "events": events},
+        headers={"Authorization": f"Bearer {device['device_token']}"},
+        timeout=30,
+    )
     assert answer.status_code == 200 and len(answer.json()["stored"]) == n, answer.text
 
 

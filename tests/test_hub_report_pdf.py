@@ -17,14 +17,18 @@ from federation.formatting import number
 from tests import hub_sample as sample
 from tests.hub_sample import NOW, A
 
-pytestmark = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("pdftoppm"),
-                                reason="poppler-utils missing: run scripts/system-deps.sh test")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("pdftotext") or not shutil.which("pdftoppm"),
+    reason="poppler-utils missing: run scripts/system-deps.sh test",
+)
 
 ARABIC = "مركز العائلة السعيدة"
 #: 200 characters, Arabic and French, as a centre may be named
-LONG_NAME = (f"Centre social et culturel {ARABIC} des quartiers Bellevue, Les Tilleuls, "
-             "Jean-Jaurès et Arc-en-ciel, association loi 1901 agréée par la CAF du Rhône, "
-             "maison des habitants")[:200]
+LONG_NAME = (
+    f"Centre social et culturel {ARABIC} des quartiers Bellevue, Les Tilleuls, "
+    "Jean-Jaurès et Arc-en-ciel, association loi 1901 agréée par la CAF du Rhône, "
+    "maison des habitants"
+)[:200]
 BIDI_MARKS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u200e\u200f"))
 
 
@@ -34,10 +38,14 @@ def report(tmp_path):
     _url, engine = sample.make_db(tmp_path / "hub.db")
     with engine.begin() as conn:
         conn.execute(store.centres.update().where(store.centres.c.id == A).values(name=LONG_NAME))
-        conn.execute(store.p_visit_counts.insert(), [
-            dict(centre_id=A, day="2026-03-20", reason="accueil", recorded_by="resident", visits=12_345),
-            dict(centre_id=A, day="2026-03-21", reason="cours_عربي", recorded_by="staff", visits=2),
-            dict(centre_id=A, day="2026-03-21", reason="café_😀", recorded_by="staff", visits=1)])
+        conn.execute(
+            store.p_visit_counts.insert(),
+            [
+                dict(centre_id=A, day="2026-03-20", reason="accueil", recorded_by="resident", visits=12_345),
+                dict(centre_id=A, day="2026-03-21", reason="cours_عربي", recorded_by="staff", visits=2),
+                dict(centre_id=A, day="2026-03-21", reason="café_😀", recorded_by="staff", visits=1),
+            ],
+        )
     with engine.connect() as conn:
         view = reports.overview(conn, reports.Period(*sample.MARCH, centre_id=A), NOW)
         name = reports.centre_names(conn)[A]
@@ -48,8 +56,9 @@ def report(tmp_path):
 
 
 def pdftotext(path, *options: str) -> str:
-    return subprocess.run(["pdftotext", *options, str(path), "-"], capture_output=True, text=True,
-                          check=True, timeout=60).stdout
+    return subprocess.run(
+        ["pdftotext", *options, str(path), "-"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
 
 
 def test_every_figure_and_name_is_in_the_text(report):
@@ -106,13 +115,14 @@ def test_a_long_centre_name_is_wrapped_within_the_page(report):
 
 def gray_pages(path, tmp_path) -> list[bytes]:
     """Each page as 8-bit grey pixels (pdftoppm's PGM), 30 dots an inch."""
-    subprocess.run(["pdftoppm", "-r", "30", "-gray", str(path), str(tmp_path / "page")], check=True,
-                   timeout=60)
+    subprocess.run(
+        ["pdftoppm", "-r", "30", "-gray", str(path), str(tmp_path / "page")], check=True, timeout=60
+    )
     pages = []
     for image in sorted(tmp_path.glob("page*.pgm")):
         data = image.read_bytes()
         header = re.match(rb"P5\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
-        pages.append(data[header.end():])
+        pages.append(data[header.end() :])
     return pages
 
 

@@ -31,13 +31,22 @@ MARCH_A = reports.Period(*sample.MARCH, centre_id=A)
 
 def test_visits_by_reason_counts_only_the_period(conn):
     assert reports.visits_by_reason(conn, MARCH) == [
-        ("accueil", 7), ("atelier", 4), ("demarches", 3), ("jardinage", 1)]
+        ("accueil", 7),
+        ("atelier", 4),
+        ("demarches", 3),
+        ("jardinage", 1),
+    ]
 
 
 def test_visits_per_week_has_every_week_with_zeros(conn):
     assert reports.visits_per_week(conn, MARCH) == [
-        (date(2026, 2, 23), 0), (date(2026, 3, 2), 8), (date(2026, 3, 9), 6),
-        (date(2026, 3, 16), 0), (date(2026, 3, 23), 0), (date(2026, 3, 30), 1)]
+        (date(2026, 2, 23), 0),
+        (date(2026, 3, 2), 8),
+        (date(2026, 3, 9), 6),
+        (date(2026, 3, 16), 0),
+        (date(2026, 3, 23), 0),
+        (date(2026, 3, 30), 1),
+    ]
 
 
 def test_centre_filter_keeps_one_centre(conn):
@@ -65,8 +74,7 @@ def test_participants_are_distinct_members_who_came(conn):
     people = reports.participants(conn, MARCH)
     assert people.total == 5  # M1 twice and the anonymous visit count once / not at all
     assert people.by_gender() == [("woman", 2), ("man", 2), (None, 1)]
-    assert people.by_age_band() == [("16-24", 1), ("25-54", 1), ("55-64", 1), ("65+", 1),
-                                    ("unknown", 1)]
+    assert people.by_age_band() == [("16-24", 1), ("25-54", 1), ("55-64", 1), ("65+", 1), ("unknown", 1)]
     assert people.by_gender_and_age()[("woman", "25-54")] == 1
 
 
@@ -132,8 +140,10 @@ def test_french_dates_are_accepted():
     assert (period.start, period.end, period.centre_id) == (date(2026, 3, 1), date(2026, 3, 31), A)
 
 
-@pytest.mark.parametrize("start, end, field", [
-    ("31/02/2026", "", "from"), ("", "demain", "to"), ("2026-04-01", "2026-03-01", "from")])
+@pytest.mark.parametrize(
+    "start, end, field",
+    [("31/02/2026", "", "from"), ("", "demain", "to"), ("2026-04-01", "2026-03-01", "from")],
+)
 def test_bad_periods_name_the_field(start, end, field):
     with pytest.raises(reports.PeriodError) as error:
         reports.parse_period(start, end, today=date(2026, 5, 31))

@@ -77,6 +77,7 @@ def assert_refused(answer: httpx.Response, status: int, field: str | None = None
 
 # ---------------------------------------------------------------- tokens
 
+
 def test_no_token_is_refused(guarded_hub):
     before = snapshot(guarded_hub.db_url)
     with guarded_hub.client() as client:
@@ -117,13 +118,17 @@ def test_events_land_in_the_token_centre_only(guarded_hub, api, device):
     api.post("/api/v1/batches", json=batch(sent) | {"centre_id": device["centre_id"]}).raise_for_status()
     engine = store.create_engine(guarded_hub.db_url)
     with engine.connect() as conn:
-        owners = conn.execute(sa.select(store.events.c.centre_id)
-                              .where(store.events.c.event_id == sent["id"])).scalars().all()
+        owners = (
+            conn.execute(sa.select(store.events.c.centre_id).where(store.events.c.event_id == sent["id"]))
+            .scalars()
+            .all()
+        )
     engine.dispose()
     assert owners == [device["centre_id"]]
 
 
 # ---------------------------------------------------------------- bodies
+
 
 def test_a_body_over_the_limit_is_refused_and_says_the_limit(guarded_hub, api):
     before = snapshot(guarded_hub.db_url)
@@ -151,21 +156,27 @@ def test_a_gzip_bomb_is_refused_without_eating_memory(guarded_hub, api):
     answer = api.post("/api/v1/batches", content=bomb, headers={"Content-Encoding": "gzip"})
     assert_refused(answer, 413, "body")
     assert "decompressed" in answer.json()["error"]
-    peak_kib = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                        if line.startswith("VmHWM")).split()[1])
+    peak_kib = int(
+        next(
+            line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM")
+        ).split()[1]
+    )
     assert peak_kib < 300 * 1024, f"the hub's memory peaked at {peak_kib // 1024} MiB"
 
 
-@pytest.mark.parametrize("content, encoding, status", [
-    (b"{not json", None, 400),
-    (b"\xff\xfe\x00garbage", None, 400),
-    (b"[1, 2, 3]", None, 400),
-    (b"[" * 30_000 + b"]" * 30_000, None, 400),
-    (b"not gzip at all", "gzip", 400),
-    (gzip.compress(b'{"protocol": "1.0", "events": []}')[:-12], "gzip", 400),
-    (b'{"protocol": "1.0", "events": []}', "br", 415),
-    (b'{"protocol": "1.0", "events": []}', "deflate, gzip", 415),
-])
+@pytest.mark.parametrize(
+    "content, encoding, status",
+    [
+        (b"{not json", None, 400),
+        (b"\xff\xfe\x00garbage", None, 400),
+        (b"[1, 2, 3]", None, 400),
+        (b"[" * 30_000 + b"]" * 30_000, None, 400),
+        (b"not gzip at all", "gzip", 400),
+        (gzip.compress(b'{"protocol": "1.0", "events": []}')[:-12], "gzip", 400),
+        (b'{"protocol": "1.0", "events": []}', "br", 415),
+        (b'{"protocol": "1.0", "events": []}', "deflate, gzip", 415),
+    ],
+)
 def test_malformed_bodies_are_refused(guarded_hub, api, content, encoding, status):
     before = snapshot(guarded_hub.db_url)
     headers = {"Content-Encoding": encoding} if encoding else {}
@@ -173,13 +184,16 @@ def test_malformed_bodies_are_refused(guarded_hub, api, content, encoding, statu
     assert snapshot(guarded_hub.db_url) == before
 
 
-@pytest.mark.parametrize("envelope, field", [
-    ({"protocol": "2.0", "events": []}, "protocol"),
-    ({"protocol": "one", "events": []}, "protocol"),
-    ({"events": []}, "protocol"),
-    ({"protocol": "1.0"}, "events"),
-    ({"protocol": "1.0", "events": {"a": 1}}, "events"),
-])
+@pytest.mark.parametrize(
+    "envelope, field",
+    [
+        ({"protocol": "2.0", "events": []}, "protocol"),
+        ({"protocol": "one", "events": []}, "protocol"),
+        ({"events": []}, "protocol"),
+        ({"protocol": "1.0"}, "events"),
+        ({"protocol": "1.0", "events": {"a": 1}}, "events"),
+    ],
+)
 def test_a_bad_envelope_is_refused_naming_the_field(guarded_hub, api, envelope, field):
     before = snapshot(guarded_hub.db_url)
     assert_refused(api.post("/api/v1/batches", json=envelope), 400, field)
@@ -187,7 +201,9 @@ def test_a_bad_envelope_is_refused_naming_the_field(guarded_hub, api, envelope, 
 
 
 def test_too_many_events_in_a_batch_are_refused(guarded_hub, api):
-    body = assert_refused(api.post("/api/v1/batches", json=batch(*[visit() for _ in range(21)])), 400, "events")
+    body = assert_refused(
+        api.post("/api/v1/batches", json=batch(*[visit() for _ in range(21)])), 400, "events"
+    )
     assert "at most 20" in body["error"]
 
 
@@ -212,6 +228,7 @@ def test_every_answer_carries_the_hub_header(guarded_hub):
 
 
 # ---------------------------------------------------------------- load
+
 
 def test_too_many_requests_from_one_device_get_429(hub_server):
     hub = hub_server(rate_limit=3)

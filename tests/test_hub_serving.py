@@ -62,18 +62,25 @@ def wait_until_closed(sockets: list[socket.socket]) -> tuple[list[bytes], float]
 
 def test_connections_that_never_finish_a_request_are_closed(strict_hub):
     idle = [open_socket(strict_hub) for _ in range(IDLE)]
-    half_headers = [open_socket(strict_hub, b"POST /api/v1/batches HTTP/1.1\r\nHost: hub\r\n")
-                    for _ in range(HALF_HEADERS)]
-    half_body = [open_socket(strict_hub, b"POST /api/v1/enrol HTTP/1.1\r\nHost: hub\r\n"
-                             b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"code\": ")
-                 for _ in range(HALF_BODY)]
+    half_headers = [
+        open_socket(strict_hub, b"POST /api/v1/batches HTTP/1.1\r\nHost: hub\r\n")
+        for _ in range(HALF_HEADERS)
+    ]
+    half_body = [
+        open_socket(
+            strict_hub,
+            b"POST /api/v1/enrol HTTP/1.1\r\nHost: hub\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"code": ',
+        )
+        for _ in range(HALF_BODY)
+    ]
     # the hub answers others meanwhile
     assert httpx.get(f"{strict_hub.url}/api/v1/health", timeout=10).status_code == 200
     answers, _elapsed = wait_until_closed(idle + half_headers + half_body)
     assert "Traceback" not in strict_hub.log()  # a client gone is no error of the hub's
-    waiting_for_headers = answers[:IDLE + HALF_HEADERS]
+    waiting_for_headers = answers[: IDLE + HALF_HEADERS]
     assert all(answer.startswith(b"HTTP/1.1 408") for answer in waiting_for_headers)
-    assert answers[IDLE + HALF_HEADERS:] == [b""] * HALF_BODY  # closed mid-body, no answer
+    assert answers[IDLE + HALF_HEADERS :] == [b""] * HALF_BODY  # closed mid-body, no answer
     assert httpx.get(f"{strict_hub.url}/api/v1/health", timeout=10).status_code == 200
 
 

@@ -21,8 +21,12 @@ WRONG = "pas le bon mot de passe"
 
 def client_from(hub, address: str) -> httpx.Client:
     """A client whose connections leave from ``address`` (any of 127.0.0.0/8)."""
-    return httpx.Client(base_url=hub.url, follow_redirects=False, timeout=60,
-                        transport=httpx.HTTPTransport(local_address=address))
+    return httpx.Client(
+        base_url=hub.url,
+        follow_redirects=False,
+        timeout=60,
+        transport=httpx.HTTPTransport(local_address=address),
+    )
 
 
 def post_login(client: httpx.Client, email: str, password: str) -> httpx.Response:
@@ -43,8 +47,11 @@ def attempts_counted(db_url: str, email: str) -> int:
     engine = store.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(users.login_failures)
-                                .where(users.login_failures.c.email == email)).scalar_one()
+            return conn.execute(
+                sa.select(sa.func.count())
+                .select_from(users.login_failures)
+                .where(users.login_failures.c.email == email)
+            ).scalar_one()
     finally:
         engine.dispose()
 
@@ -60,8 +67,11 @@ def test_simultaneous_wrong_passwords_test_at_most_the_limit(staff_hub):
     def attempt(i: int, password: str, wait: bool = True) -> None:
         if wait:
             start.wait()
-        answers[i] = clients[i].post("/login", data={"email": EMAIL, "password": password,
-                                                     "csrf_token": tokens[i]}).status_code
+        answers[i] = (
+            clients[i]
+            .post("/login", data={"email": EMAIL, "password": password, "csrf_token": tokens[i]})
+            .status_code
+        )
 
     threads = [threading.Thread(target=attempt, args=(i, WRONG)) for i in range(CROWD - 1)]
     for thread in threads:
@@ -115,6 +125,7 @@ def test_a_right_password_clears_the_failures_from_that_address(staff_hub):
 
 # ---------------------------------------------------------------- before authentication
 
+
 @pytest.fixture
 def guarded(hub_server):
     return hub_server(pre_auth_rate_limit=10)
@@ -122,8 +133,9 @@ def guarded(hub_server):
 
 def test_enrolment_code_guesses_are_held_to_the_rate(guarded):
     with client_from(guarded, "127.0.0.5") as guesser:
-        statuses = [guesser.post("/api/v1/enrol", json={"code": f"GUESS{n:04d}"}).status_code
-                    for n in range(30)]
+        statuses = [
+            guesser.post("/api/v1/enrol", json={"code": f"GUESS{n:04d}"}).status_code for n in range(30)
+        ]
         refused = guesser.post("/api/v1/enrol", json={"code": "GUESS9999"})
     assert statuses[:10] == [403] * 10 and statuses[10:] == [429] * 20
     assert refused.json()["error"].startswith("too many refused requests")
@@ -139,8 +151,12 @@ def test_a_flood_of_bad_tokens_does_not_hold_back_a_real_device(guarded):
     device = guarded.new_device()
     with client_from(guarded, "127.0.0.8") as flood:
         flood.headers["Authorization"] = "Bearer not-a-token"
-        statuses = [flood.post("/api/v1/batches", json={"protocol": protocol.PROTOCOL_VERSION, "events": []}).status_code
-                    for _ in range(25)]
+        statuses = [
+            flood.post(
+                "/api/v1/batches", json={"protocol": protocol.PROTOCOL_VERSION, "events": []}
+            ).status_code
+            for _ in range(25)
+        ]
     assert statuses.count(401) == 10 and statuses.count(429) == 15
     with guarded.client(device["device_token"]) as kiosk:
         for _ in range(15):
@@ -150,8 +166,9 @@ def test_a_flood_of_bad_tokens_does_not_hold_back_a_real_device(guarded):
 
 def test_sign_in_attempts_are_held_to_the_rate(guarded):
     with client_from(guarded, "127.0.0.9") as guesser:
-        statuses = [post_login(guesser, f"personne{n}@federation.example", WRONG).status_code
-                    for n in range(12)]
+        statuses = [
+            post_login(guesser, f"personne{n}@federation.example", WRONG).status_code for n in range(12)
+        ]
         page = post_login(guesser, "encore@federation.example", WRONG)
     assert statuses[:10] == [401] * 10 and statuses[10:] == [429] * 2
     assert page.status_code == 429 and "Trop de tentatives" in page.text

@@ -42,8 +42,11 @@ def test_sqlite_runs_in_wal_with_a_busy_timeout(tmp_path):
 def migrated(url: str) -> tuple[list[int], set[str]]:
     engine = store.open_engine(url)
     with engine.connect() as conn:
-        versions = conn.execute(sa.select(store.schema_version.c.version)
-                                .order_by(store.schema_version.c.version)).scalars().all()
+        versions = (
+            conn.execute(sa.select(store.schema_version.c.version).order_by(store.schema_version.c.version))
+            .scalars()
+            .all()
+        )
         tables = set(sa.inspect(conn).get_table_names())
     engine.dispose()
     return versions, tables
@@ -59,8 +62,20 @@ def fresh_url(request, tmp_path):
 def test_a_fresh_database_gets_every_version_once(fresh_url):
     versions, tables = migrated(fresh_url)
     assert versions == sorted(store.MIGRATIONS)
-    assert {"centres", "devices", "enrolment_codes", "events", "conflicts", "p_visit_counts", "p_presence",
-            "p_members", "p_workshops", "p_sessions", "p_registrations", "p_attendance"} <= tables
+    assert {
+        "centres",
+        "devices",
+        "enrolment_codes",
+        "events",
+        "conflicts",
+        "p_visit_counts",
+        "p_presence",
+        "p_members",
+        "p_workshops",
+        "p_sessions",
+        "p_registrations",
+        "p_attendance",
+    } <= tables
     assert "p_visits" not in tables  # replaced by p_presence in step 3
     assert migrated(fresh_url)[0] == versions  # opening again changes nothing
 
@@ -89,8 +104,11 @@ def test_processes_starting_together_migrate_once(fresh_url):
 def test_a_database_newer_than_the_hub_is_refused(fresh_url):
     engine = store.open_engine(fresh_url)
     with engine.begin() as conn:
-        conn.execute(store.schema_version.insert().values(version=store.LATEST_VERSION + 1,
-                                                         applied_at="2030-01-01T00:00:00.000Z"))
+        conn.execute(
+            store.schema_version.insert().values(
+                version=store.LATEST_VERSION + 1, applied_at="2030-01-01T00:00:00.000Z"
+            )
+        )
     with pytest.raises(RuntimeError, match="newer than this hub"):
         store.migrate(engine)
     engine.dispose()
@@ -110,17 +128,24 @@ def at_version(url: str, version: int) -> sa.Engine:
 def test_step_4_counts_the_held_events_by_type_and_drops_the_type_index(fresh_url):
     engine = at_version(fresh_url, 3)
     event = "('{c}', '{e}', '{t}', '{at}', 'x', NULL, NULL, '{{}}', 'h')"
-    held = [("c1", "e1", "visit.recorded", "2026-01-02T10:00:00.000Z"),
-            ("c1", "e2", "visit.recorded", "2026-01-01T10:00:00.000Z"),
-            ("c1", "e3", "member.created", "2026-01-03T10:00:00.000Z"),
-            ("c2", "e1", "visit.recorded", "2026-02-01T10:00:00.000Z")]
+    held = [
+        ("c1", "e1", "visit.recorded", "2026-01-02T10:00:00.000Z"),
+        ("c1", "e2", "visit.recorded", "2026-01-01T10:00:00.000Z"),
+        ("c1", "e3", "member.created", "2026-01-03T10:00:00.000Z"),
+        ("c2", "e1", "visit.recorded", "2026-02-01T10:00:00.000Z"),
+    ]
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO centres (id, name, created_at) VALUES ('c1', 'A', 'x'), ('c2', 'B', 'x')"))
-        conn.execute(sa.text(
-            "INSERT INTO events (centre_id, event_id, type, "
-            "occurred_at, received_at, device_id, member_id, "
-            "body, content_hash) VALUES "
-            + ", ".join(event.format(c=c, e=e, t=t, at=at) for c, e, t, at in held)))
+        conn.execute(
+            sa.text("INSERT INTO centres (id, name, created_at) VALUES ('c1', 'A', 'x'), ('c2', 'B', 'x')")
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO events (centre_id, event_id, type, "
+                "occurred_at, received_at, device_id, member_id, "
+                "body, content_hash) VALUES "
+                + ", ".join(event.format(c=c, e=e, t=t, at=at) for c, e, t, at in held)
+            )
+        )
     assert store.migrate(engine) == store.LATEST_VERSION
     with engine.connect() as conn:
         counts = sorted(tuple(row) for row in conn.execute(sa.select(store.event_counts)))
@@ -128,7 +153,8 @@ def test_step_4_counts_the_held_events_by_type_and_drops_the_type_index(fresh_ur
     assert counts == [
         ("c1", "member.created", 1, "2026-01-03T10:00:00.000Z", "2026-01-03T10:00:00.000Z"),
         ("c1", "visit.recorded", 2, "2026-01-01T10:00:00.000Z", "2026-01-02T10:00:00.000Z"),
-        ("c2", "visit.recorded", 1, "2026-02-01T10:00:00.000Z", "2026-02-01T10:00:00.000Z")]
+        ("c2", "visit.recorded", 1, "2026-02-01T10:00:00.000Z", "2026-02-01T10:00:00.000Z"),
+    ]
     assert "events_centre_type" not in indexes
     engine.dispose()
 

@@ -14,13 +14,21 @@ from tests import hub_sample as sample
 from tests.hub_sample import EMAIL, PASSWORD, A
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists() and not shutil.which("chromium"),
-                       reason="Debian's chromium is not installed: run scripts/system-deps.sh test"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and not shutil.which("chromium"),
+        reason="Debian's chromium is not installed: run scripts/system-deps.sh test",
+    ),
 ]
 
 
@@ -30,8 +38,12 @@ def page(web_hub):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", accept_downloads=True,
-                                      viewport={"width": 1280, "height": 900})
+        context = browser.new_context(
+            locale="fr-FR",
+            timezone_id="Europe/Paris",
+            accept_downloads=True,
+            viewport={"width": 1280, "height": 900},
+        )
         page = context.new_page()
         page.set_default_timeout(20_000)
         yield page

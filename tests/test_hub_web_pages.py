@@ -50,7 +50,9 @@ def test_overview_chart_has_one_bar_a_week(client):
 
 def test_overview_flags_centres_silent_for_seven_days(client):
     page = text_of(client.get(f"/?{MARCH}"))
-    warning = page[page.index("Centres silencieux"):page.index("</section>", page.index("Centres silencieux"))]
+    warning = page[
+        page.index("Centres silencieux") : page.index("</section>", page.index("Centres silencieux"))
+    ]
     assert "Centre Arc-en-ciel" in warning and "Espace Jean-Jaurès" in warning
     assert "Les Tilleuls" not in warning and "Bellevue" not in warning
     assert "dernière synchronisation jamais" in warning

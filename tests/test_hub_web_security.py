@@ -22,8 +22,12 @@ def proxied_hub(tmp_path_factory):
     """The sample hub behind a proxy it names; the account the tests sign in
     with comes from the real `federation add-user`."""
     # the proxy in front of a real hub is on the same machine, and named
-    with sample_hub(tmp_path_factory.mktemp("hub-web"), accounts={LOCKED_EMAIL: PASSWORD},
-                    add_user_commands={EMAIL: PASSWORD}, trusted_proxy="127.0.0.1") as server:
+    with sample_hub(
+        tmp_path_factory.mktemp("hub-web"),
+        accounts={LOCKED_EMAIL: PASSWORD},
+        add_user_commands={EMAIL: PASSWORD},
+        trusted_proxy="127.0.0.1",
+    ) as server:
         yield server
 
 
@@ -34,8 +38,14 @@ def client(proxied_hub):
 
 
 def test_pages_and_exports_need_sign_in(client):
-    for path in ("/", "/devices", "/conflicts", f"/centres/{sample.A}", "/exports/indicators.csv",
-                 "/exports/report.pdf"):
+    for path in (
+        "/",
+        "/devices",
+        "/conflicts",
+        f"/centres/{sample.A}",
+        "/exports/indicators.csv",
+        "/exports/report.pdf",
+    ):
         answer = client.get(path)
         assert answer.status_code == 303, path
         assert answer.headers["location"].startswith("/login?next=")
@@ -59,8 +69,11 @@ def test_cookies_are_secure_behind_https(client):
     assert "Secure" in form.headers["set-cookie"]
     # a Secure cookie never travels over this test's plain http: send it by hand
     token = hidden_csrf(form.text)
-    answer = client.post("/login", headers={"Cookie": f"accueil_login_csrf={token}"},
-                         data={"email": EMAIL, "password": PASSWORD, "csrf_token": token})
+    answer = client.post(
+        "/login",
+        headers={"Cookie": f"accueil_login_csrf={token}"},
+        data={"email": EMAIL, "password": PASSWORD, "csrf_token": token},
+    )
     assert answer.status_code == 303
     cookie = next(v for v in answer.headers.get_list("set-cookie") if v.startswith("accueil_session="))
     assert "Secure" in cookie and "HttpOnly" in cookie
@@ -124,8 +137,9 @@ def test_repeated_failures_lock_the_account_for_a_while(client):
 
 def test_sign_in_never_redirects_off_site(client):
     token = hidden_csrf(client.get("/login").text)
-    answer = client.post("/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token,
-                                         "next": "//evil.example/"})
+    answer = client.post(
+        "/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token, "next": "//evil.example/"}
+    )
     assert answer.status_code == 303 and answer.headers["location"] == "/"
 
 
@@ -141,8 +155,9 @@ def test_bad_period_names_the_field(client):
 def test_passwords_are_stored_as_scrypt_hashes(proxied_hub):
     engine = store.create_engine(proxied_hub.db_url)
     with engine.connect() as conn:
-        stored = conn.execute(sa.select(users.users.c.password_hash)
-                              .where(users.users.c.email == EMAIL)).scalar_one()
+        stored = conn.execute(
+            sa.select(users.users.c.password_hash).where(users.users.c.email == EMAIL)
+        ).scalar_one()
     engine.dispose()
     assert stored.startswith("scrypt$") and PASSWORD not in stored
     assert users.verify_password(PASSWORD, stored) and not users.verify_password("autre", stored)
@@ -158,12 +173,25 @@ def test_expired_session_goes_back_to_sign_in(client, proxied_hub):
     assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/devices"
 
 
-@pytest.mark.parametrize("query", ["from=9999-12-01&to=9999-12-31", "from=0001-01-01&to=0001-01-31",
-                                   "to=0001-01-01", "from=31/12/9999", "to=9999-12-31"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=9999-12-01&to=9999-12-31",
+        "from=0001-01-01&to=0001-01-31",
+        "to=0001-01-01",
+        "from=31/12/9999",
+        "to=9999-12-31",
+    ],
+)
 def test_periods_out_of_range_get_a_french_400_never_a_500(client, query):
     sign_in(client)
-    for path in ("/", f"/centres/{sample.A}", "/exports/indicators.csv", "/exports/visits-per-week.csv",
-                 "/exports/report.pdf"):
+    for path in (
+        "/",
+        f"/centres/{sample.A}",
+        "/exports/indicators.csv",
+        "/exports/visits-per-week.csv",
+        "/exports/report.pdf",
+    ):
         answer = client.get(f"{path}?{query}")
         assert answer.status_code == 400, (path, answer.status_code)
         assert "doit être entre le 01/01/2000 et le 31/12/2099" in html.unescape(answer.text), path

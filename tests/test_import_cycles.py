@@ -35,9 +35,11 @@ def _imported(node: ast.AST, module: str, is_package: bool, modules: dict[str, P
         base = node.module or ""
         if node.level:  # relative: from the module's package, up level - 1
             package = module.split(".") if is_package else module.split(".")[:-1]
-            package = package[:len(package) - (node.level - 1)]
+            package = package[: len(package) - (node.level - 1)]
             base = ".".join([*package, base] if base else package)
-        names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+        names = [
+            f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names
+        ]
     found = []
     for name in names:
         while name and name not in modules:  # `import a.b.c` of a module a.b: its nearest module
@@ -116,8 +118,13 @@ def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import(tmp_path
 
 
 def test_relative_imports_resolve_to_the_module_they_name():
-    modules = {"kiosk": Path(), "kiosk.ui": Path(), "kiosk.ui.app": Path(), "kiosk.core": Path(),
-               "kiosk.core.store": Path()}
+    modules = {
+        "kiosk": Path(),
+        "kiosk.ui": Path(),
+        "kiosk.ui.app": Path(),
+        "kiosk.core": Path(),
+        "kiosk.core.store": Path(),
+    }
     node = ast.parse("from ..core import store").body[0]
     assert _imported(node, "kiosk.ui.app", False, modules) == ["kiosk.core.store"]
     node = ast.parse("from . import app").body[0]
@@ -127,15 +134,22 @@ def test_relative_imports_resolve_to_the_module_they_name():
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_cycle(package):
     """No cycle through any module of ``package`` (imports inside functions counted)."""
-    found = [component for component in cycles(import_graph())
-             if any(name == package or name.startswith(package + ".") for name in component)]
+    found = [
+        component
+        for component in cycles(import_graph())
+        if any(name == package or name.startswith(package + ".") for name in component)
+    ]
     assert found == [], "import cycles: " + "; ".join(" <-> ".join(component) for component in found)
 
 
 def test_the_layers_hold():
     """sync imports neither kiosk nor federation; federation never imports kiosk."""
     graph = import_graph()
-    wrong = sorted(f"{name} -> {target}" for name, targets in graph.items() for target in targets
-                   if (name.startswith("sync") and target.split(".")[0] in ("kiosk", "federation"))
-                   or (name.startswith("federation") and target.split(".")[0] == "kiosk"))
+    wrong = sorted(
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        for target in targets
+        if (name.startswith("sync") and target.split(".")[0] in ("kiosk", "federation"))
+        or (name.startswith("federation") and target.split(".")[0] == "kiosk")
+    )
     assert wrong == []

@@ -20,9 +20,17 @@ def members(store):
 
 
 def aicha(members, **extra):
-    fields = dict(first_name="Aïcha", last_name="Benali", birth_year=1985, gender="woman",
-                  commune="Boulogne-sur-Mer", neighbourhood="Transition", phone="06 12 34 56 78",
-                  email="aicha@example.fr", consent_data=True)
+    fields = dict(
+        first_name="Aïcha",
+        last_name="Benali",
+        birth_year=1985,
+        gender="woman",
+        commune="Boulogne-sur-Mer",
+        neighbourhood="Transition",
+        phone="06 12 34 56 78",
+        email="aicha@example.fr",
+        consent_data=True,
+    )
     fields.update(extra)
     return members.register(**fields)
 
@@ -63,9 +71,15 @@ def test_register_refuses_a_neighbourhood_outside_the_commune(members, store):
 def test_register_emits_member_created_without_personal_data(members, store):
     member = aicha(members)
     (event,) = events(store, "member.created")
-    assert event["data"] == {"member_id": member["id"], "age_band": "25-54", "year_born": member["birth_year"],
-                             "gender": "woman", "commune": "Boulogne-sur-Mer", "neighbourhood": "Transition",
-                             "qpv": True}
+    assert event["data"] == {
+        "member_id": member["id"],
+        "age_band": "25-54",
+        "year_born": member["birth_year"],
+        "gender": "woman",
+        "commune": "Boulogne-sur-Mer",
+        "neighbourhood": "Transition",
+        "qpv": True,
+    }
     body = store.conn.execute("SELECT body FROM outbox").fetchone()[0]
     for secret in ("Aïcha", "Benali", "612345678", "aicha@example.fr", member["card_code"]):
         assert secret not in body
@@ -80,27 +94,30 @@ def test_register_without_consent_is_refused_and_stores_nothing(members, store):
     assert dump(store) == before
 
 
-@pytest.mark.parametrize("field, value", [
-    ("first_name", ""),
-    ("first_name", "   "),
-    ("first_name", "Aï\x00cha"),
-    ("last_name", "Ben\u202eali"),
-    ("last_name", "B" * 300),
-    ("first_name", "R2D2"),
-    ("first_name", "<script>"),
-    ("last_name", None),
-    ("birth_year", 2027),
-    ("birth_year", 1899),
-    ("birth_year", "vieux"),
-    ("gender", "robot"),
-    ("commune", "Paris"),
-    ("neighbourhood", "Nulle part"),
-    ("phone", "12345"),
-    ("phone", "+44 20 7946 0958"),
-    ("email", "aicha@"),
-    ("email", "aicha exemple.fr"),
-    ("consent_photos", "oui"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("first_name", ""),
+        ("first_name", "   "),
+        ("first_name", "Aï\x00cha"),
+        ("last_name", "Ben\u202eali"),
+        ("last_name", "B" * 300),
+        ("first_name", "R2D2"),
+        ("first_name", "<script>"),
+        ("last_name", None),
+        ("birth_year", 2027),
+        ("birth_year", 1899),
+        ("birth_year", "vieux"),
+        ("gender", "robot"),
+        ("commune", "Paris"),
+        ("neighbourhood", "Nulle part"),
+        ("phone", "12345"),
+        ("phone", "+44 20 7946 0958"),
+        ("email", "aicha@"),
+        ("email", "aicha exemple.fr"),
+        ("consent_photos", "oui"),
+    ],
+)
 def test_register_refuses_bad_input_naming_the_field_and_changing_nothing(members, store, field, value):
     before = dump(store)
     with pytest.raises(InvalidInput) as error:
@@ -110,19 +127,23 @@ def test_register_refuses_bad_input_naming_the_field_and_changing_nothing(member
     assert dump(store) == before
 
 
-@pytest.mark.parametrize("typed, stored", [
-    ("  Marie  -  Thérèse ", "Marie-Thérèse"),
-    ("N’Diaye", "N'Diaye"),
-    ("Jean   Pierre", "Jean Pierre"),
-    ("Éloïse", "Éloïse"),
-    ("Kowalczyk", "Kowalczyk"),
-])
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("  Marie  -  Thérèse ", "Marie-Thérèse"),
+        ("N’Diaye", "N'Diaye"),
+        ("Jean   Pierre", "Jean Pierre"),
+        ("Éloïse", "Éloïse"),
+        ("Kowalczyk", "Kowalczyk"),
+    ],
+)
 def test_register_accepts_and_tidies_real_names(members, typed, stored):
     assert aicha(members, first_name=typed)["first_name"] == stored
 
 
-@pytest.mark.parametrize("typed", ["06 12 34 56 78", "06.12.34.56.78", "+33 6 12 34 56 78",
-                                   "0033612345678", "06-12-34-56-78"])
+@pytest.mark.parametrize(
+    "typed", ["06 12 34 56 78", "06.12.34.56.78", "+33 6 12 34 56 78", "0033612345678", "06-12-34-56-78"]
+)
 def test_phone_numbers_are_stored_in_one_form(members, typed):
     assert aicha(members, phone=typed)["phone"] == "+33612345678"
 
@@ -167,14 +188,14 @@ def test_check_character_catches_one_wrong_character(position, wrong, rnd):
     code = cards.new_code()
     if code[position] == wrong:
         return
-    assert not cards.is_valid(code[:position] + wrong + code[position + 1:])
+    assert not cards.is_valid(code[:position] + wrong + code[position + 1 :])
 
 
 @hsettings(max_examples=300)
 @given(st.integers(0, 6))
 def test_check_character_catches_two_swapped_neighbours(position):
     code = cards.new_code()
-    swapped = code[:position] + code[position + 1] + code[position] + code[position + 2:]
+    swapped = code[:position] + code[position + 1] + code[position] + code[position + 2 :]
     if swapped != code:
         assert not cards.is_valid(swapped)
 
@@ -204,8 +225,9 @@ def test_replace_card_gives_a_new_code_and_revokes_the_old(members, store):
     member = aicha(members)
     replaced = members.replace_card(member["id"], claire)
     assert replaced["card_code"] != member["card_code"] and cards.is_valid(replaced["card_code"])
-    assert store.one("SELECT member_id, reason FROM revoked_cards WHERE card_code = ?",
-                     (member["card_code"],)) == {"member_id": member["id"], "reason": "replaced"}
+    assert store.one(
+        "SELECT member_id, reason FROM revoked_cards WHERE card_code = ?", (member["card_code"],)
+    ) == {"member_id": member["id"], "reason": "replaced"}
     assert store.one("SELECT action FROM audit_log")["action"] == "member.replace_card"
 
 
@@ -279,20 +301,28 @@ def test_get_of_an_unknown_member_is_not_found(members):
 # ---------------------------------------------------------------- display
 
 
-@pytest.mark.parametrize("first, last, shown", [
-    ("Aïcha", "Benali", "Aïcha B."),
-    ("Marie-Thérèse", "N'Diaye", "Marie-Thérèse N."),
-    ("Élodie", "étienne", "Élodie É."),
-])
+@pytest.mark.parametrize(
+    "first, last, shown",
+    [
+        ("Aïcha", "Benali", "Aïcha B."),
+        ("Marie-Thérèse", "N'Diaye", "Marie-Thérèse N."),
+        ("Élodie", "étienne", "Élodie É."),
+    ],
+)
 def test_display_name_is_first_name_and_initial(members, first, last, shown):
     assert Members.display_name(aicha(members, first_name=first, last_name=last)) == shown
 
 
 # ---------------------------------------------------------------- each change has exactly its event
 
-OPERATIONS = st.lists(st.tuples(
-    st.sampled_from(["register", "update_commune", "update_phone", "check_in", "erase", "refused"]),
-    st.integers(0, 5)), min_size=1, max_size=25)
+OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["register", "update_commune", "update_phone", "check_in", "erase", "refused"]),
+        st.integers(0, 5),
+    ),
+    min_size=1,
+    max_size=25,
+)
 
 
 @hsettings(max_examples=25, deadline=None)
@@ -343,8 +373,11 @@ def test_update_of_the_neighbourhood_alone_brings_its_commune(members):
 
 def test_a_resident_may_give_an_age_band_instead_of_a_year(members, store):
     member = aicha(members, birth_year=None, age_band="55-64")
-    assert (member["birth_year"], member["age_band"], member["age_band_year"]) == \
-        (None, "55-64", store.now().year)
+    assert (member["birth_year"], member["age_band"], member["age_band_year"]) == (
+        None,
+        "55-64",
+        store.now().year,
+    )
     (event,) = events(store, "member.created")
     assert event["data"]["age_band"] == "55-64" and event["data"]["year_born"] is None
 
@@ -365,15 +398,19 @@ def test_a_band_that_is_no_band_is_refused_and_stores_nothing(members, store):
     assert dump(store) == before
 
 
-@pytest.mark.parametrize("band,given_in,on_year,expected", [
-    ("25-54", 2026, 2026, "25-54"),
-    ("25-54", 2026, 2027, "unknown"),   # 25 then may be 26 or the oldest 55
-    ("65+", 2020, 2026, "65+"),
-    ("55-64", 2020, 2026, "unknown"),
-    (None, None, 2026, "unknown"),
-])
+@pytest.mark.parametrize(
+    "band,given_in,on_year,expected",
+    [
+        ("25-54", 2026, 2026, "25-54"),
+        ("25-54", 2026, 2027, "unknown"),  # 25 then may be 26 or the oldest 55
+        ("65+", 2020, 2026, "65+"),
+        ("55-64", 2020, 2026, "unknown"),
+        (None, None, 2026, "unknown"),
+    ],
+)
 def test_a_band_given_is_the_band_of_its_year_only(band, given_in, on_year, expected):
     from datetime import date
 
     from kiosk.core.members import band_now
+
     assert band_now(band, given_in, date(on_year, 6, 1)) == expected

@@ -29,8 +29,9 @@ def database_at(path: Path, version: int) -> sqlite3.Connection:
     return conn
 
 
-def upgrade_from(path: Path, version: int,
-                 seed: Callable[[sqlite3.Connection], None] | None = None) -> sqlite3.Connection:
+def upgrade_from(
+    path: Path, version: int, seed: Callable[[sqlite3.Connection], None] | None = None
+) -> sqlite3.Connection:
     """Build the database at ``version``, let ``seed`` write into it, then run
     the next migration, and check the file is sound. Returns the connection."""
     conn = database_at(path, version)
@@ -46,23 +47,47 @@ def upgrade_from(path: Path, version: int,
 
 
 def objects(conn: sqlite3.Connection, kind: str) -> set[str]:
-    return {name for (name,) in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%'", (kind,))}
+    return {
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%'", (kind,)
+        )
+    }
 
 
 def test_every_migration_has_its_test():
-    missing = [f"test_v{n}_to_v{n + 1}" for n in range(migrations.SCHEMA_VERSION)
-               if f"test_v{n}_to_v{n + 1}" not in globals()]
+    missing = [
+        f"test_v{n}_to_v{n + 1}"
+        for n in range(migrations.SCHEMA_VERSION)
+        if f"test_v{n}_to_v{n + 1}" not in globals()
+    ]
     assert missing == []
 
 
 def test_v0_to_v1(tmp_path):
     conn = upgrade_from(tmp_path / "kiosk.db", 0)
-    assert {"settings", "members", "member_tokens", "revoked_cards", "visits", "workshops",
-            "sessions", "registrations", "attendance", "staff", "pin_attempts", "audit_log",
-            "outbox", "sync_state"} <= objects(conn, "table")
-    assert {"registrations_session", "attendance_session_member", "visits_occurred_at",
-            "outbox_state_seq"} <= objects(conn, "index")
+    assert {
+        "settings",
+        "members",
+        "member_tokens",
+        "revoked_cards",
+        "visits",
+        "workshops",
+        "sessions",
+        "registrations",
+        "attendance",
+        "staff",
+        "pin_attempts",
+        "audit_log",
+        "outbox",
+        "sync_state",
+    } <= objects(conn, "table")
+    assert {
+        "registrations_session",
+        "attendance_session_member",
+        "visits_occurred_at",
+        "outbox_state_seq",
+    } <= objects(conn, "index")
     columns = {row[1] for row in conn.execute("PRAGMA table_info(registrations)")}
     assert {"queue_seq", "status", "queued_at"} <= columns
     columns = {row[1] for row in conn.execute("PRAGMA table_info(staff)")}
@@ -72,34 +97,47 @@ def test_v0_to_v1(tmp_path):
 def _v1_rows(conn: sqlite3.Connection) -> None:
     now = "2026-12-01T08:00:00.000Z"
     conn.execute("INSERT INTO members (id, created_at, updated_at) VALUES ('m', ?, ?)", (now, now))
-    conn.execute("INSERT INTO workshops (id, title, theme, created_at, updated_at) "
-                 "VALUES ('w', 'Atelier', 'autre', ?, ?)", (now, now))
-    conn.execute("INSERT INTO sessions (id, workshop_id, starts_at, ends_at, capacity, "
-                 "created_at, updated_at) VALUES ('s', 'w', ?, ?, 2, ?, ?)", (now, now, now, now))
+    conn.execute(
+        "INSERT INTO workshops (id, title, theme, created_at, updated_at) "
+        "VALUES ('w', 'Atelier', 'autre', ?, ?)",
+        (now, now),
+    )
+    conn.execute(
+        "INSERT INTO sessions (id, workshop_id, starts_at, ends_at, capacity, "
+        "created_at, updated_at) VALUES ('s', 'w', ?, ?, 2, ?, ?)",
+        (now, now, now, now),
+    )
 
 
-@pytest.mark.parametrize("statement", [
-    # one registration per member and session
-    "INSERT INTO registrations (id, session_id, member_id, status, queue_seq, queued_at, "
-    "created_at, updated_at) VALUES ('r2', 's', 'm', 'booked', 2, 'x', 'x', 'x')",
-    # a registration of a session that does not exist
-    "INSERT INTO registrations (id, session_id, member_id, status, queue_seq, queued_at, "
-    "created_at, updated_at) VALUES ('r3', 'nope', 'm', 'booked', 3, 'x', 'x', 'x')",
-    "UPDATE registrations SET status = 'maybe'",
-    "UPDATE sessions SET capacity = -1",
-    "INSERT INTO pin_attempts (id) VALUES (2)",
-    # one attendance mark per member and session
-    "INSERT INTO attendance (id, session_id, member_id, present, marked_at) "
-    "VALUES ('a2', 's', 'm', 0, 'x')",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        # one registration per member and session
+        "INSERT INTO registrations (id, session_id, member_id, status, queue_seq, queued_at, "
+        "created_at, updated_at) VALUES ('r2', 's', 'm', 'booked', 2, 'x', 'x', 'x')",
+        # a registration of a session that does not exist
+        "INSERT INTO registrations (id, session_id, member_id, status, queue_seq, queued_at, "
+        "created_at, updated_at) VALUES ('r3', 'nope', 'm', 'booked', 3, 'x', 'x', 'x')",
+        "UPDATE registrations SET status = 'maybe'",
+        "UPDATE sessions SET capacity = -1",
+        "INSERT INTO pin_attempts (id) VALUES (2)",
+        # one attendance mark per member and session
+        "INSERT INTO attendance (id, session_id, member_id, present, marked_at) "
+        "VALUES ('a2', 's', 'm', 0, 'x')",
+    ],
+)
 def test_v1_constraints_refuse_what_the_services_must_never_write(tmp_path, statement):
     conn = database_at(tmp_path / "kiosk.db", 1)
     _v1_rows(conn)
-    conn.execute("INSERT INTO registrations (id, session_id, member_id, status, queue_seq, "
-                 "queued_at, created_at, updated_at) VALUES ('r', 's', 'm', 'booked', 1, 'x', "
-                 "'x', 'x')")
-    conn.execute("INSERT INTO attendance (id, session_id, member_id, present, marked_at) "
-                 "VALUES ('a', 's', 'm', 1, 'x')")
+    conn.execute(
+        "INSERT INTO registrations (id, session_id, member_id, status, queue_seq, "
+        "queued_at, created_at, updated_at) VALUES ('r', 's', 'm', 'booked', 1, 'x', "
+        "'x', 'x')"
+    )
+    conn.execute(
+        "INSERT INTO attendance (id, session_id, member_id, present, marked_at) "
+        "VALUES ('a', 's', 'm', 1, 'x')"
+    )
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute(statement)
 
@@ -108,8 +146,10 @@ def test_anonymous_walk_ins_may_be_many(tmp_path):
     conn = database_at(tmp_path / "kiosk.db", 1)
     _v1_rows(conn)
     for attendance_id in ("a1", "a2"):
-        conn.execute("INSERT INTO attendance (id, session_id, present, walk_in, marked_at) "
-                     "VALUES (?, 's', 1, 1, 'x')", (attendance_id,))
+        conn.execute(
+            "INSERT INTO attendance (id, session_id, present, walk_in, marked_at) VALUES (?, 's', 1, 1, 'x')",
+            (attendance_id,),
+        )
     assert conn.execute("SELECT count(*) FROM attendance").fetchone()[0] == 2
 
 
@@ -132,15 +172,25 @@ def _v1_visits(conn: sqlite3.Connection) -> None:
     """Two members seen as release 1 recorded it: a visit updated last_seen_at
     and the member's search tokens in the check-in's transaction."""
     _v1_rows(conn)
-    conn.execute("INSERT INTO members (id, first_name, created_at, updated_at) "
-                 "VALUES ('n', 'Nadia', '2026-11-01T08:00:00.000Z', '2026-11-01T08:00:00.000Z')")
-    for visit_id, at, member in (("v1", "2026-12-01T09:00:00.000Z", "m"), ("v2", "2026-12-01T09:30:00.000Z", None),
-                                 ("v3", "2026-12-02T10:00:00.000Z", "n")):
-        conn.execute("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role) "
-                     "VALUES (?, ?, ?, 'accueil', 'resident')", (visit_id, at, member))
+    conn.execute(
+        "INSERT INTO members (id, first_name, created_at, updated_at) "
+        "VALUES ('n', 'Nadia', '2026-11-01T08:00:00.000Z', '2026-11-01T08:00:00.000Z')"
+    )
+    for visit_id, at, member in (
+        ("v1", "2026-12-01T09:00:00.000Z", "m"),
+        ("v2", "2026-12-01T09:30:00.000Z", None),
+        ("v3", "2026-12-02T10:00:00.000Z", "n"),
+    ):
+        conn.execute(
+            "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role) "
+            "VALUES (?, ?, ?, 'accueil', 'resident')",
+            (visit_id, at, member),
+        )
         if member:
             conn.execute("UPDATE members SET last_seen_at = ? WHERE id = ?", (at, member))
-    conn.execute("INSERT INTO member_tokens (token, member_id, seen) VALUES ('nadia', 'n', '2026-12-02T10:00:00.000Z')")
+    conn.execute(
+        "INSERT INTO member_tokens (token, member_id, seen) VALUES ('nadia', 'n', '2026-12-02T10:00:00.000Z')"
+    )
 
 
 def test_v1_to_v2(tmp_path):
@@ -150,14 +200,20 @@ def test_v1_to_v2(tmp_path):
     assert conn.execute("SELECT visits_applied FROM recency").fetchone()[0] == 3
     assert search.refresh_recency(conn) == 0
     # a visit recorded after the upgrade is applied by the next refresh
-    conn.execute("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role) "
-                 "VALUES ('v4', '2026-12-03T11:00:00.000Z', 'n', 'accueil', 'resident')")
+    conn.execute(
+        "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role) "
+        "VALUES ('v4', '2026-12-03T11:00:00.000Z', 'n', 'accueil', 'resident')"
+    )
     assert search.last_seen(conn, "n", "2026-12-02T10:00:00.000Z") == "2026-12-03T11:00:00.000Z"
     assert search.refresh_recency(conn) == 1
     assert dict(conn.execute("SELECT id, last_seen_at FROM members").fetchall()) == {
-        "m": "2026-12-01T09:00:00.000Z", "n": "2026-12-03T11:00:00.000Z"}
-    assert conn.execute("SELECT seen FROM member_tokens WHERE member_id = 'n'").fetchone()[0] == \
-        "2026-12-03T11:00:00.000Z"
+        "m": "2026-12-01T09:00:00.000Z",
+        "n": "2026-12-03T11:00:00.000Z",
+    }
+    assert (
+        conn.execute("SELECT seen FROM member_tokens WHERE member_id = 'n'").fetchone()[0]
+        == "2026-12-03T11:00:00.000Z"
+    )
 
 
 def test_v2_recency_on_an_empty_database(tmp_path):
@@ -167,18 +223,27 @@ def test_v2_recency_on_an_empty_database(tmp_path):
 
 def _v2_outbox(states: list[str]) -> Callable[[sqlite3.Connection], None]:
     """Outbox rows as release 2 kept them: every sent event marked one by one."""
+
     def seed(conn: sqlite3.Connection) -> None:
         for number, state in enumerate(states):
-            conn.execute("INSERT INTO outbox (event_id, type, occurred_at, body, state, sent_at, parked_reason) "
-                         "VALUES (?, 'member.erased', '2026-11-26T10:00:00.000Z', '{}', ?, ?, ?)",
-                         (f"e{number}", state, "2026-11-26T11:00:00.000Z" if state == "sent" else None,
-                          "refused" if state == "parked" else None))
+            conn.execute(
+                "INSERT INTO outbox (event_id, type, occurred_at, body, state, sent_at, parked_reason) "
+                "VALUES (?, 'member.erased', '2026-11-26T10:00:00.000Z', '{}', ?, ?, ?)",
+                (
+                    f"e{number}",
+                    state,
+                    "2026-11-26T11:00:00.000Z" if state == "sent" else None,
+                    "refused" if state == "parked" else None,
+                ),
+            )
+
     return seed
 
 
 def test_v2_to_v3(tmp_path):
-    conn = upgrade_from(tmp_path / "kiosk.db", 2, _v2_outbox(["sent", "parked", "sent", "pending", "sent",
-                                                              "pending"]))
+    conn = upgrade_from(
+        tmp_path / "kiosk.db", 2, _v2_outbox(["sent", "parked", "sent", "pending", "sent", "pending"])
+    )
     assert "outbox_sent" in objects(conn, "table")
     assert "outbox_state_seq" not in objects(conn, "index") and "outbox_settled" in objects(conn, "index")
     # the watermark starts just below the first pending event: nothing changes meaning
@@ -186,14 +251,26 @@ def test_v2_to_v3(tmp_path):
     assert [row[1] for row in outbox.pending(conn, 10)] == ["e3", "e5"]
     counts = outbox.counts(conn)
     assert {k: counts[k] for k in ("recorded", "pending", "sent", "parked")} == {
-        "recorded": 6, "pending": 2, "sent": 3, "parked": 1}
+        "recorded": 6,
+        "pending": 2,
+        "sent": 3,
+        "parked": 1,
+    }
     # the queue is read by rowid; only sent and parked rows are indexed by state
-    plan = " ".join(row[3] for row in conn.execute(
-        "EXPLAIN QUERY PLAN SELECT seq FROM outbox WHERE seq > 3 AND state = 'pending' ORDER BY seq"))
+    plan = " ".join(
+        row[3]
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT seq FROM outbox WHERE seq > 3 AND state = 'pending' ORDER BY seq"
+        )
+    )
     assert "INTEGER PRIMARY KEY" in plan and "outbox_settled" not in plan
     conn.execute("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES ('new', 'x', 'y', '{}')")
-    assert conn.execute("SELECT count(*) FROM outbox INDEXED BY outbox_settled "
-                        "WHERE state <> 'pending'").fetchone()[0] == 4
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM outbox INDEXED BY outbox_settled WHERE state <> 'pending'"
+        ).fetchone()[0]
+        == 4
+    )
 
 
 def test_v3_watermark_of_an_outbox_with_nothing_pending(tmp_path):
@@ -207,24 +284,42 @@ def test_v3_to_v4(tmp_path):
     def seed(conn: sqlite3.Connection) -> None:
         _v2_outbox(["sent", "sent", "parked", "pending", "pending"])(conn)
         # release 3 marked the first pending row sent by the watermark
-        conn.execute("INSERT INTO outbox_sent (through_seq, sent_at, events) VALUES (4, '2026-11-27T08:00:00.000Z', 1)")
+        conn.execute(
+            "INSERT INTO outbox_sent (through_seq, sent_at, events) VALUES (4, '2026-11-27T08:00:00.000Z', 1)"
+        )
         conn.execute("UPDATE sync_state SET value = '4' WHERE key = 'sent_through'")
 
     conn = upgrade_from(tmp_path / "kiosk.db", 3, seed)
     sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'outbox'").fetchone()[0]
     assert "AUTOINCREMENT" not in sql and "UNIQUE" not in sql
     assert objects(conn, "index") >= {"outbox_settled"}
-    assert not [name for name in objects(conn, "index") if name.startswith("outbox") and name != "outbox_settled"]
-    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_autoindex_outbox%'"
-                        ).fetchone()[0] == 0
-    rows = conn.execute("SELECT seq, event_id, state, sent_at, parked_reason FROM outbox ORDER BY seq").fetchall()
-    assert rows == [(1, "e0", "sent", "2026-11-26T11:00:00.000Z", None), (2, "e1", "sent", "2026-11-26T11:00:00.000Z", None),
-                    (3, "e2", "parked", None, "refused"), (4, "e3", "pending", None, None),
-                    (5, "e4", "pending", None, None)]
+    assert not [
+        name for name in objects(conn, "index") if name.startswith("outbox") and name != "outbox_settled"
+    ]
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_autoindex_outbox%'"
+        ).fetchone()[0]
+        == 0
+    )
+    rows = conn.execute(
+        "SELECT seq, event_id, state, sent_at, parked_reason FROM outbox ORDER BY seq"
+    ).fetchall()
+    assert rows == [
+        (1, "e0", "sent", "2026-11-26T11:00:00.000Z", None),
+        (2, "e1", "sent", "2026-11-26T11:00:00.000Z", None),
+        (3, "e2", "parked", None, "refused"),
+        (4, "e3", "pending", None, None),
+        (5, "e4", "pending", None, None),
+    ]
     assert [row[1] for row in outbox.pending(conn, 10)] == ["e4"]
     counts = outbox.counts(conn)
     assert {k: counts[k] for k in ("recorded", "pending", "sent", "parked")} == {
-        "recorded": 5, "pending": 1, "sent": 3, "parked": 1}
+        "recorded": 5,
+        "pending": 1,
+        "sent": 3,
+        "parked": 1,
+    }
     conn.execute("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES ('new', 'x', 'y', '{}')")
     assert conn.execute("SELECT seq FROM outbox WHERE event_id = 'new'").fetchone()[0] == 6
 
@@ -235,25 +330,42 @@ def test_v4_visits_keep_their_rows_and_rowids_without_an_index_of_id(tmp_path):
         conn.execute("UPDATE recency SET visits_applied = 2")  # v3 left for the next refresh
 
     conn = upgrade_from(tmp_path / "kiosk.db", 3, seed)
-    rows = conn.execute("SELECT rowid, id, occurred_at, member_id, reason, recorded_by_role, recorded_by "
-                        "FROM visits ORDER BY rowid").fetchall()
-    assert rows == [(1, "v1", "2026-12-01T09:00:00.000Z", "m", "accueil", "resident", None),
-                    (2, "v2", "2026-12-01T09:30:00.000Z", None, "accueil", "resident", None),
-                    (3, "v3", "2026-12-02T10:00:00.000Z", "n", "accueil", "resident", None)]
-    indexes = {name: sql for name, sql in conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'visits'")}
+    rows = conn.execute(
+        "SELECT rowid, id, occurred_at, member_id, reason, recorded_by_role, recorded_by "
+        "FROM visits ORDER BY rowid"
+    ).fetchall()
+    assert rows == [
+        (1, "v1", "2026-12-01T09:00:00.000Z", "m", "accueil", "resident", None),
+        (2, "v2", "2026-12-01T09:30:00.000Z", None, "accueil", "resident", None),
+        (3, "v3", "2026-12-02T10:00:00.000Z", "n", "accueil", "resident", None),
+    ]
+    indexes = {
+        name: sql
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'visits'"
+        )
+    }
     assert set(indexes) == {"visits_occurred_at", "visits_member"}
     assert "WHERE member_id IS NOT NULL" in indexes["visits_member"]
     # the watermark still means the same rows: the third visit is the one to apply
     conn.execute("UPDATE members SET last_seen_at = NULL WHERE id = 'n'")
     assert search.refresh_recency(conn) == 1
-    assert conn.execute("SELECT last_seen_at FROM members WHERE id = 'n'").fetchone()[0] == "2026-12-02T10:00:00.000Z"
-    plan = " ".join(row[3] for row in conn.execute(
-        "EXPLAIN QUERY PLAN SELECT max(occurred_at) FROM visits WHERE member_id = ? AND rowid > 1", ("n",)))
+    assert (
+        conn.execute("SELECT last_seen_at FROM members WHERE id = 'n'").fetchone()[0]
+        == "2026-12-02T10:00:00.000Z"
+    )
+    plan = " ".join(
+        row[3]
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT max(occurred_at) FROM visits WHERE member_id = ? AND rowid > 1", ("n",)
+        )
+    )
     assert "visits_member" in plan
     with pytest.raises(sqlite3.IntegrityError):  # the checks stay
-        conn.execute("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role) "
-                     "VALUES ('v9', 'x', 'nobody', 'accueil', 'resident')")
+        conn.execute(
+            "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role) "
+            "VALUES ('v9', 'x', 'nobody', 'accueil', 'resident')"
+        )
 
 
 def test_v4_to_v5(tmp_path):
@@ -263,43 +375,66 @@ def test_v4_to_v5(tmp_path):
 
     conn = upgrade_from(tmp_path / "kiosk.db", 4, seed)
     assert objects(conn, "index") & {"visits_member"} == set()
-    assert {name for (name,) in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'visits'")} == {"visits_occurred_at"}
+    assert {
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'visits'"
+        )
+    } == {"visits_occurred_at"}
     assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 3
     # a member's last contact past the watermark is read from the few rows past it, by rowid
     assert search.last_seen(conn, "n", "2026-11-01T08:00:00.000Z") == "2026-12-02T10:00:00.000Z"
     assert search.last_seen(conn, "m", "2026-12-01T09:00:00.000Z") == "2026-12-01T09:00:00.000Z"
-    plan = " ".join(row[3] for row in conn.execute(
-        "EXPLAIN QUERY PLAN " + search.LAST_SEEN_SINCE_APPLIED, ("n",)))
+    plan = " ".join(
+        row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + search.LAST_SEEN_SINCE_APPLIED, ("n",))
+    )
     assert "INTEGER PRIMARY KEY (rowid>?)" in plan
 
 
 def test_v5_to_v6(tmp_path):
     def seed(conn: sqlite3.Connection) -> None:
         now = "2026-11-01T08:00:00.000Z"
-        for member_id, first, last, seen in (("a", "Marie-Thérèse", "N'Diaye", "2026-12-01T09:00:00.000Z"),
-                                             ("b", "Marc", "Petit", "2026-12-02T09:00:00.000Z")):
-            conn.execute("INSERT INTO members (id, first_name, last_name, created_at, updated_at) "
-                         "VALUES (?, ?, ?, ?, ?)", (member_id, first, last, now, now))
+        for member_id, first, last, seen in (
+            ("a", "Marie-Thérèse", "N'Diaye", "2026-12-01T09:00:00.000Z"),
+            ("b", "Marc", "Petit", "2026-12-02T09:00:00.000Z"),
+        ):
+            conn.execute(
+                "INSERT INTO members (id, first_name, last_name, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (member_id, first, last, now, now),
+            )
             tokens = name_tokens(first, last)
-            conn.executemany("INSERT INTO member_tokens (token, member_id, seen) VALUES (?, ?, ?)",
-                             [(token, member_id, seen) for token in tokens])
+            conn.executemany(
+                "INSERT INTO member_tokens (token, member_id, seen) VALUES (?, ?, ?)",
+                [(token, member_id, seen) for token in tokens],
+            )
             search.add_variants(conn, tokens)
 
     conn = upgrade_from(tmp_path / "kiosk.db", 5, seed)
     # every token kept, each row with all its member's tokens
-    assert conn.execute("SELECT token, member_id, names FROM member_tokens WHERE member_id = 'a' "
-                        "ORDER BY token").fetchall() == [
+    assert conn.execute(
+        "SELECT token, member_id, names FROM member_tokens WHERE member_id = 'a' ORDER BY token"
+    ).fetchall() == [
         (token, "a", " diaye marie marietherese n ndiaye therese ")
-        for token in ("diaye", "marie", "marietherese", "n", "ndiaye", "therese")]
+        for token in ("diaye", "marie", "marietherese", "n", "ndiaye", "therese")
+    ]
     assert conn.execute("SELECT DISTINCT names FROM member_tokens WHERE member_id = 'b'").fetchall() == [
-        (" marc petit ",)]
-    assert {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
-                                             "AND tbl_name = 'member_tokens' AND sql IS NOT NULL")} == {
-        "member_tokens_member", "member_tokens_seen"}
+        (" marc petit ",)
+    ]
+    assert {
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name = 'member_tokens' AND sql IS NOT NULL"
+        )
+    } == {"member_tokens_member", "member_tokens_seen"}
     # a word's members come in recency order from the table itself, and the search works on it
-    plan = " ".join(row[3] for row in conn.execute(
-        "EXPLAIN QUERY PLAN SELECT member_id FROM member_tokens WHERE token = 'mar' ORDER BY seen DESC"))
+    plan = " ".join(
+        row[3]
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT member_id FROM member_tokens WHERE token = 'mar' ORDER BY seen DESC"
+        )
+    )
     assert "TEMP B-TREE" not in plan
     assert search.matching_ids(conn, "ma", 8) == ["b", "a"]
     assert search.matching_ids(conn, "n'di", 8) == ["a"]
@@ -309,7 +444,9 @@ def test_v5_to_v6(tmp_path):
 def test_v4_watermark_stays_below_the_next_seq_after_a_purge_of_the_last_rows(tmp_path):
     def seed(conn: sqlite3.Connection) -> None:
         _v2_outbox(["pending", "pending", "pending"])(conn)
-        conn.execute("INSERT INTO outbox_sent (through_seq, sent_at, events) VALUES (3, '2026-01-01T08:00:00.000Z', 3)")
+        conn.execute(
+            "INSERT INTO outbox_sent (through_seq, sent_at, events) VALUES (3, '2026-01-01T08:00:00.000Z', 3)"
+        )
         conn.execute("UPDATE sync_state SET value = '3' WHERE key = 'sent_through'")
         conn.execute("DELETE FROM outbox")  # release 3's purge, once all was sent long ago
         conn.execute("DELETE FROM outbox_sent")
@@ -325,13 +462,14 @@ def test_store_open_migrates_a_file_made_by_plain_sqlite(tmp_path, clock):
     path = tmp_path / "old.db"
     sqlite3.connect(path).close()
     with Store.open(path, clock=clock) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == \
-            migrations.SCHEMA_VERSION
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
 
 
 def _outbox_objects(conn: sqlite3.Connection) -> list[tuple]:
-    return conn.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN "
-                        "('outbox', 'outbox_sent', 'sync_state') ORDER BY type, name").fetchall()
+    return conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN "
+        "('outbox', 'outbox_sent', 'sync_state') ORDER BY type, name"
+    ).fetchall()
 
 
 @pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
@@ -359,9 +497,13 @@ def test_an_outbox_from_a_newer_program_is_refused(tmp_path):
 
 def test_v6_to_v7(tmp_path):
     def seed(conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
-                     "VALUES ('a', 'Marc', 'Petit', 1970, 'x', 'x')")
+        conn.execute(
+            "INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
+            "VALUES ('a', 'Marc', 'Petit', 1970, 'x', 'x')"
+        )
 
     conn = upgrade_from(tmp_path / "kiosk.db", 6, seed)
     # the year held stays; nobody has given a band instead yet
-    assert conn.execute("SELECT birth_year, age_band, age_band_year FROM members").fetchall() == [(1970, None, None)]
+    assert conn.execute("SELECT birth_year, age_band, age_band_year FROM members").fetchall() == [
+        (1970, None, None)
+    ]

@@ -30,7 +30,11 @@ def test_mark_sent_only_touches_named_pending_events(store):
         assert outbox.mark_sent(store.conn, ids[:2], "2026-11-26T10:02:00.000Z") == 0
     counts = outbox.counts(store.conn)
     assert {k: counts[k] for k in ("recorded", "pending", "sent", "parked")} == {
-        "recorded": 5, "pending": 3, "sent": 2, "parked": 0}
+        "recorded": 5,
+        "pending": 3,
+        "sent": 2,
+        "parked": 0,
+    }
 
 
 def test_parked_events_leave_the_queue_and_can_be_retried(store):
@@ -100,7 +104,9 @@ def test_a_whole_batch_is_marked_sent_by_the_watermark_in_one_write(store):
     # no row rewritten: the watermark and one line for the batch
     assert [r[0] for r in store.conn.execute("SELECT state FROM outbox ORDER BY seq")] == ["pending"] * 6
     assert outbox.sent_through(store.conn) == seqs[3]
-    assert store.conn.execute("SELECT * FROM outbox_sent").fetchall() == [(seqs[3], "2026-11-26T10:01:00.000Z", 4)]
+    assert store.conn.execute("SELECT * FROM outbox_sent").fetchall() == [
+        (seqs[3], "2026-11-26T10:01:00.000Z", 4)
+    ]
     assert seqs_of(store) == seqs[4:]
     assert state_counts(store) == {"recorded": 6, "pending": 2, "sent": 4, "parked": 0, "sent_total": 4}
     # marking them again changes nothing, one by one or by the watermark
@@ -124,7 +130,9 @@ def test_the_watermark_never_covers_an_event_that_was_not_in_the_batch(store):
     assert [row[1] for row in outbox.pending(store.conn, 10)] == [ids[1], ids[3], ids[4]]
     # the next whole batch moves the watermark past the rows marked one by one
     with store.transaction():
-        assert outbox.mark_sent_through(store.conn, [seqs[1], seqs[3], seqs[4]], "2026-11-26T10:02:00.000Z") == 3
+        assert (
+            outbox.mark_sent_through(store.conn, [seqs[1], seqs[3], seqs[4]], "2026-11-26T10:02:00.000Z") == 3
+        )
     assert outbox.sent_through(store.conn) == seqs[4]
     assert state_counts(store) == {"recorded": 5, "pending": 0, "sent": 5, "parked": 0, "sent_total": 5}
 
@@ -142,14 +150,19 @@ def test_retrying_a_parked_event_below_the_watermark_keeps_the_others_sent(store
     assert [row[1] for row in outbox.pending(store.conn, 10)] == [ids[1]]
     assert state_counts(store) == {"recorded": 4, "pending": 1, "sent": 3, "parked": 0, "sent_total": 3}
     rows = store.conn.execute("SELECT event_id, state, sent_at FROM outbox ORDER BY seq").fetchall()
-    assert rows == [(ids[0], "sent", "2026-11-26T10:01:00.000Z"), (ids[1], "pending", None),
-                    (ids[2], "sent", "2026-11-26T10:02:00.000Z"), (ids[3], "sent", "2026-11-26T10:02:00.000Z")]
+    assert rows == [
+        (ids[0], "sent", "2026-11-26T10:01:00.000Z"),
+        (ids[1], "pending", None),
+        (ids[2], "sent", "2026-11-26T10:02:00.000Z"),
+        (ids[3], "sent", "2026-11-26T10:02:00.000Z"),
+    ]
 
 
 def test_requeue_sent_since_reaches_below_the_watermark(store):
     ids = add(store, 4)
-    later = protocol.make_event("member.erased", {"member_id": protocol.new_id()},
-                                datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
+    later = protocol.make_event(
+        "member.erased", {"member_id": protocol.new_id()}, datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    )
     with store.transaction():
         outbox.append(store.conn, later)
     seqs = seqs_of(store)
@@ -191,7 +204,9 @@ def test_purge_keeps_the_last_row_so_new_events_stay_above_the_watermark(store):
         outbox.mark_sent_through(store.conn, seqs, "2026-08-01T10:00:00.000Z")
         assert outbox.purge_sent_before(store.conn, "2026-09-01T00:00:00.000Z") == 2
     assert [row[0] for row in store.conn.execute("SELECT seq FROM outbox")] == seqs[2:]
-    assert store.conn.execute("SELECT * FROM outbox_sent").fetchall() == [(seqs[2], "2026-08-01T10:00:00.000Z", 1)]
+    assert store.conn.execute("SELECT * FROM outbox_sent").fetchall() == [
+        (seqs[2], "2026-08-01T10:00:00.000Z", 1)
+    ]
     assert state_counts(store) == {"recorded": 3, "pending": 0, "sent": 1, "parked": 0, "sent_total": 3}
     new = add(store, 2)
     assert [row[1] for row in outbox.pending(store.conn, 10)] == new
@@ -214,9 +229,18 @@ def test_the_clients_batch_body_is_the_protocols_batch_of_the_stored_texts(store
 
     with store.transaction():
         for commune in ("Équihen-Plage", "Le Portel"):  # accents go on the wire as UTF-8
-            event = protocol.make_event("member.created", {
-                "member_id": protocol.new_id(), "age_band": "25-54", "gender": "woman", "commune": commune,
-                "neighbourhood": None, "qpv": False}, WHEN)
+            event = protocol.make_event(
+                "member.created",
+                {
+                    "member_id": protocol.new_id(),
+                    "age_band": "25-54",
+                    "gender": "woman",
+                    "commune": commune,
+                    "neighbourhood": None,
+                    "qpv": False,
+                },
+                WHEN,
+            )
             outbox.append(store.conn, event)
     rows = outbox.pending_bodies(store.conn, 10)
     texts = [row[2] for row in outbox.pending(store.conn, 10)]

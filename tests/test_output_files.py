@@ -34,8 +34,9 @@ def centre_db(store, db_path):
 
 def _mount(where: Path, options: str) -> None:
     where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
 
@@ -137,6 +138,10 @@ def test_the_library_refuses_a_device_before_writing_anything(store, tmp_path):
     with pytest.raises(InvalidInput) as refused:
         exports.export_visits(store, device)
     assert refused.value.field == "out_path" and str(device) in refused.value.message_fr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kiosk.db", "kiosk.db-shm", "kiosk.db-wal",
-                                                          "null-device"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "kiosk.db",
+        "kiosk.db-shm",
+        "kiosk.db-wal",
+        "null-device",
+    ]
     assert stat.S_ISCHR(os.lstat(device).st_mode)

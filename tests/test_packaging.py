@@ -26,16 +26,28 @@ from kiosk import paths
 REPO = Path(__file__).resolve().parent.parent
 LINUX = REPO / "packaging" / "linux"
 HUB = REPO / "packaging" / "hub"
-KIOSK_UNITS = ["accueil-kiosk.service", "accueil-sync.service", "accueil-sync.timer",
-               "accueil-daily.service", "accueil-daily.timer"]
-HUB_UNITS = ["accueil-hub@8081.service", "accueil-hub.target", "accueil-hub-backup.service",
-             "accueil-hub-backup.timer", "accueil-hub-base-backup.service", "accueil-hub-base-backup.timer"]
+KIOSK_UNITS = [
+    "accueil-kiosk.service",
+    "accueil-sync.service",
+    "accueil-sync.timer",
+    "accueil-daily.service",
+    "accueil-daily.timer",
+]
+HUB_UNITS = [
+    "accueil-hub@8081.service",
+    "accueil-hub.target",
+    "accueil-hub-backup.service",
+    "accueil-hub-backup.timer",
+    "accueil-hub-base-backup.service",
+    "accueil-hub-base-backup.timer",
+]
 SHELL_SCRIPTS = sorted([*REPO.glob("packaging/**/*.sh"), *REPO.glob("docs/*.sh")])
 
 
 def sh(*command: str | Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([str(part) for part in command], capture_output=True, text=True,
-                          check=check, timeout=300, **kwargs)
+    return subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, check=check, timeout=300, **kwargs
+    )
 
 
 def needs(tool: str) -> str:
@@ -63,6 +75,7 @@ def verify(root: Path, units: list[str]) -> subprocess.CompletedProcess:
 
 
 # ---------------------------------------------------------------- the kiosk's installer
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
@@ -116,8 +129,9 @@ def test_install_into_a_root_lays_out_program_data_and_units(kiosk_root):
 def test_install_into_a_root_leaves_the_machine_itself_alone(kiosk_root):
     _, done = kiosk_root
     for step in ("apt-get install", "useradd", "chown", "systemctl enable"):
-        assert any(line.startswith("skipped (--root):") and step in line
-                   for line in done.stdout.splitlines()), step
+        assert any(
+            line.startswith("skipped (--root):") and step in line for line in done.stdout.splitlines()
+        ), step
 
 
 def test_install_turns_console_blanking_off_on_a_raspberry_pi(kiosk_root):
@@ -139,8 +153,11 @@ def test_verify_reports_a_unit_whose_program_is_missing(kiosk_root, tmp_path):
     root, _ = kiosk_root
     make_verifiable(root, "/usr/bin/cage")
     broken = root / "etc/systemd/system/accueil-broken.service"
-    broken.write_text((LINUX / "systemd/accueil-sync.service").read_text()
-                      .replace("/opt/accueil/venv/bin/kiosk", "/opt/accueil/venv/bin/kiosque"))
+    broken.write_text(
+        (LINUX / "systemd/accueil-sync.service")
+        .read_text()
+        .replace("/opt/accueil/venv/bin/kiosk", "/opt/accueil/venv/bin/kiosque")
+    )
     try:
         result = verify(root, ["accueil-broken.service"])
     finally:
@@ -173,7 +190,7 @@ def unit_commands(unit: str) -> list[list[str]]:
     for line in text.splitlines():
         if line.startswith("ExecStart="):
             words = line.removeprefix("ExecStart=").split()
-            commands.append(words[words.index("/opt/accueil/venv/bin/kiosk") + 1:])
+            commands.append(words[words.index("/opt/accueil/venv/bin/kiosk") + 1 :])
     return commands
 
 
@@ -260,8 +277,14 @@ def test_install_as_root_leaves_the_owners_clone_as_it_was(tmp_path):
     # no --from: the clone's own source tree, as `sudo packaging/linux/install.sh` runs
     temporary = tmp_path / "tmp"
     temporary.mkdir()
-    done = sh(clone / "packaging/linux/install.sh", "--root", root, "--pip-args", "--no-deps",
-              env={**os.environ, "TMPDIR": str(temporary)})
+    done = sh(
+        clone / "packaging/linux/install.sh",
+        "--root",
+        root,
+        "--pip-args",
+        "--no-deps",
+        env={**os.environ, "TMPDIR": str(temporary)},
+    )
     assert installed_version(root / "opt/accueil/venv") == kiosk.__version__
 
     assert not list(clone.glob("build")) and not list(clone.rglob("*.egg-info"))
@@ -296,16 +319,34 @@ def test_rotate_turns_the_picture_and_the_touch_together_and_is_kept_until_undon
     service = (LINUX / "systemd/accueil-kiosk.service").read_text()
     assert "/usr/bin/cage -d -s $ACCUEIL_CAGE_ROTATION -- " in service
     for angle in (90, 180, 270):
-        done = sh(LINUX / "install.sh", "--root", root, "--from", wheel, "--pip-args", "--no-deps",
-                  "--rotate", str(angle))
+        done = sh(
+            LINUX / "install.sh",
+            "--root",
+            root,
+            "--from",
+            wheel,
+            "--pip-args",
+            "--no-deps",
+            "--rotate",
+            str(angle),
+        )
         dropin = (root / ROTATION_DROPIN).read_text()
         assert f'Environment="ACCUEIL_CAGE_ROTATION={" ".join(["-r"] * (angle // 90))}"' in dropin
         matches, assigned = udev_assignments((root / TOUCH_RULE).read_text())
-        assert matches == {"ACTION": "add|change", "SUBSYSTEM": "input", "KERNEL": "event[0-9]*",
-                           "ENV{ID_INPUT_TOUCHSCREEN}": "1", "ENV{WL_OUTPUT}": ""}
+        assert matches == {
+            "ACTION": "add|change",
+            "SUBSYSTEM": "input",
+            "KERNEL": "event[0-9]*",
+            "ENV{ID_INPUT_TOUCHSCREEN}": "1",
+            "ENV{WL_OUTPUT}": "",
+        }
         a, b, c, d, e, f = map(float, assigned["ENV{LIBINPUT_CALIBRATION_MATRIX}"].split())
         for x, y in [(0, 0), (1, 0), (0, 1), (1, 1), (0.25, 0.1)]:
-            assert (a * x + b * y + c, d * x + e * y + f) == pytest.approx(WLROOTS_TOUCH[angle](x, y)), (angle, x, y)
+            assert (a * x + b * y + c, d * x + e * y + f) == pytest.approx(WLROOTS_TOUCH[angle](x, y)), (
+                angle,
+                x,
+                y,
+            )
         assert "skipped (--root): udevadm trigger --subsystem-match=input --action=change" in done.stdout
     make_verifiable(root, "/usr/bin/cage")
     verified = verify(root, ["accueil-kiosk.service"])
@@ -338,11 +379,11 @@ def test_installer_refuses_an_unknown_option():
 
 # ---------------------------------------------------------------- the hub
 
+
 @pytest.fixture(scope="module")
 def hub_root(tmp_path_factory, wheel) -> Path:
     root = tmp_path_factory.mktemp("hub-root")
-    sh(HUB / "install-hub.sh", "--root", root, "--from", wheel, "--pip-args", "--no-deps",
-       "--processes", "3")
+    sh(HUB / "install-hub.sh", "--root", root, "--from", wheel, "--pip-args", "--no-deps", "--processes", "3")
     return root
 
 
@@ -367,8 +408,11 @@ def test_hub_units_pass_systemd_analyze_verify(hub_root):
 def test_hub_unit_runs_a_serve_the_hub_has():
     from federation.cli import build_parser
 
-    line = next(line for line in (HUB / "accueil-hub@.service").read_text().splitlines()
-                if line.startswith("ExecStart="))
+    line = next(
+        line
+        for line in (HUB / "accueil-hub@.service").read_text().splitlines()
+        if line.startswith("ExecStart=")
+    )
     words = line.replace("%i", "8081").split()
     assert words[0] == "ExecStart=/opt/accueil-hub/venv/bin/federation"
     args = build_parser().parse_args(words[1:])
@@ -402,8 +446,21 @@ def test_postgres_setup_backup_and_restore_round_trip(postgres_cluster, tmp_path
     from tests.conftest_hub import run_federation
 
     superuser = postgres_cluster.url()
-    sh("psql", "--quiet", "-v", "ON_ERROR_STOP=1", "-v", "role=hub_owner", "-v", "dbname=hub_restore",
-       "-v", "password=s3cret-pass", "-f", HUB / "postgres-setup.sql", superuser)
+    sh(
+        "psql",
+        "--quiet",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-v",
+        "role=hub_owner",
+        "-v",
+        "dbname=hub_restore",
+        "-v",
+        "password=s3cret-pass",
+        "-f",
+        HUB / "postgres-setup.sql",
+        superuser,
+    )
     hub_url = f"postgresql://hub_owner:s3cret-pass@127.0.0.1:{postgres_cluster.port}/hub_restore"
     run_federation("add-centre", "Centre social Les Tilleuls", "--json", db_url=hub_url)
 
@@ -432,8 +489,9 @@ def test_restore_refuses_a_file_that_is_not_a_dump(tmp_path):
     needs("pg_restore")
     fake = tmp_path / "hub.dump"
     fake.write_text("not a dump")
-    result = sh(HUB / "restore.sh", "--db", "postgresql://nobody@127.0.0.1:1/none", "--yes", fake,
-                check=False)
+    result = sh(
+        HUB / "restore.sh", "--db", "postgresql://nobody@127.0.0.1:1/none", "--yes", fake, check=False
+    )
     assert result.returncode == 2
     assert "not a pg_dump custom-format file" in result.stderr
 
@@ -471,17 +529,25 @@ def test_several_hub_processes_start_together_on_one_database(postgres_cluster, 
 
 # ---------------------------------------------------------------- bundle and Android specs
 
+
 def test_pyinstaller_spec_is_python_naming_the_kiosk_entry_point():
     spec = REPO / "packaging/pyinstaller/accueil-kiosk.spec"
     tree = ast.parse(spec.read_text())
-    names = {node.targets[0].id: node.value.value for node in tree.body
-             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-             and isinstance(node.value, ast.Constant)}
+    names = {
+        node.targets[0].id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant)
+    }
     assert names["NAME"] == "accueil-kiosk"
     entry = spec.parent / names["ENTRY_POINT"]
     assert "from kiosk.cli import main" in entry.read_text()
-    calls = {node.func.id for node in ast.walk(tree)
-             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    calls = {
+        node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
     assert {"Analysis", "EXE", "COLLECT", "collect_data_files"} <= calls
 
 
@@ -492,8 +558,21 @@ def test_buildozer_spec_parses_and_names_the_kiosk_requirements():
     assert app["version"] == kiosk.__version__
     requirements = {item.split("==")[0].strip().lower() for item in app["requirements"].split(",")}
     # the core dependencies and the UI's, as pyproject names them (less zxing-cpp: no recipe)
-    assert {"python3", "kivy", "sqlite3", "sqlite-utils", "requests", "urllib3", "qrcode", "pillow",
-            "babel", "fpdf2", "platformdirs", "arabic-reshaper", "python-bidi"} <= requirements
+    assert {
+        "python3",
+        "kivy",
+        "sqlite3",
+        "sqlite-utils",
+        "requests",
+        "urllib3",
+        "qrcode",
+        "pillow",
+        "babel",
+        "fpdf2",
+        "platformdirs",
+        "arabic-reshaper",
+        "python-bidi",
+    } <= requirements
     assert "CAMERA" in app["android.permissions"] and "INTERNET" in app["android.permissions"]
 
 
@@ -526,6 +605,7 @@ def test_guides_name_only_commands_that_exist(guide):
 
 # ---------------------------------------------------------------- where data lives
 
+
 def test_data_dir_follows_the_environment_override(tmp_path, monkeypatch):
     monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path / "data"))
     assert paths.default_db() == tmp_path / "data" / "accueil.db"
@@ -549,8 +629,9 @@ def test_data_dir_can_be_named_without_being_made(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- the bundle itself
 
 # CI builds the bundle; a developer in a hurry may skip its ~2 minutes
-bundle_only = pytest.mark.skipif(bool(os.environ.get("ACCUEIL_SKIP_BUNDLE")),
-                                 reason="ACCUEIL_SKIP_BUNDLE is set: the bundle is not built")
+bundle_only = pytest.mark.skipif(
+    bool(os.environ.get("ACCUEIL_SKIP_BUNDLE")), reason="ACCUEIL_SKIP_BUNDLE is set: the bundle is not built"
+)
 
 
 @pytest.fixture(scope="module")
@@ -562,8 +643,19 @@ def bundle(tmp_path_factory) -> Path:
     dist = Path(os.environ.get("ACCUEIL_BUNDLE_DIST") or tempfile.mkdtemp(prefix="accueil-bundle-"))
     dist.mkdir(parents=True, exist_ok=True)
     dist.chmod(0o755)
-    sh(sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN", "--distpath", dist,
-       "--workpath", work, REPO / "packaging/pyinstaller/accueil-kiosk.spec")
+    sh(
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--log-level",
+        "WARN",
+        "--distpath",
+        dist,
+        "--workpath",
+        work,
+        REPO / "packaging/pyinstaller/accueil-kiosk.spec",
+    )
     yield dist / "accueil-kiosk"
     if not os.environ.get("ACCUEIL_BUNDLE_DIST"):
         shutil.rmtree(dist, ignore_errors=True)
@@ -602,17 +694,41 @@ def test_bundle_runs_full_screen_under_cage_as_an_unprivileged_user(bundle):
     try:
         shutil.chown(home, "nobody")
         log = home / "kiosk.log"
-        env = {"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": str(home), "XDG_DATA_HOME": str(home / "data"),
-               "KIVY_HOME": str(home / "kivy"), "WLR_BACKENDS": "headless", "WLR_RENDERER": "pixman",
-               "WLR_LIBINPUT_NO_DEVICES": "1", "LANG": "C.UTF-8"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "XDG_RUNTIME_DIR": str(home),
+            "XDG_DATA_HOME": str(home / "data"),
+            "KIVY_HOME": str(home / "kivy"),
+            "WLR_BACKENDS": "headless",
+            "WLR_RENDERER": "pixman",
+            "WLR_LIBINPUT_NO_DEVICES": "1",
+            "LANG": "C.UTF-8",
+        }
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                ["runuser", "-u", "nobody", "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
-                 "cage", "-d", "--", str(bundle / "accueil-kiosk"), "run"],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    "runuser",
+                    "-u",
+                    "nobody",
+                    "--",
+                    "env",
+                    "-i",
+                    *(f"{k}={v}" for k, v in env.items()),
+                    "cage",
+                    "-d",
+                    "--",
+                    str(bundle / "accueil-kiosk"),
+                    "run",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and "Start application main loop" not in log.read_text(errors="replace"):
+            while time.monotonic() < deadline and "Start application main loop" not in log.read_text(
+                errors="replace"
+            ):
                 assert process.poll() is None, log.read_text(errors="replace")
                 time.sleep(0.5)
             time.sleep(5)  # the screens load in the background: they must not crash it

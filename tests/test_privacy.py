@@ -38,9 +38,18 @@ def claire(store):
 
 @pytest.fixture
 def aicha(members):
-    return members.register(first_name="Aïcha", last_name="Benali", birth_year=1985, gender="woman",
-                            commune="Boulogne-sur-Mer", neighbourhood="Transition", phone="0612345678",
-                            email="aicha@example.fr", consent_data=True, consent_photos=True)
+    return members.register(
+        first_name="Aïcha",
+        last_name="Benali",
+        birth_year=1985,
+        gender="woman",
+        commune="Boulogne-sur-Mer",
+        neighbourhood="Transition",
+        phone="0612345678",
+        email="aicha@example.fr",
+        consent_data=True,
+        consent_photos=True,
+    )
 
 
 # ---------------------------------------------------------------- erase
@@ -68,7 +77,9 @@ def test_erase_keeps_visits_as_anonymous_counts(privacy, store, aicha, claire):
     visits.check_in("demarches", member_id=aicha["id"])
     privacy.erase(aicha["id"], claire)
     assert store.query("SELECT member_id, reason FROM visits ORDER BY reason") == [
-        {"member_id": None, "reason": "accueil"}, {"member_id": None, "reason": "demarches"}]
+        {"member_id": None, "reason": "accueil"},
+        {"member_id": None, "reason": "demarches"},
+    ]
 
 
 def test_erase_emits_member_erased(privacy, store, aicha, claire):
@@ -106,7 +117,9 @@ def test_erase_frees_upcoming_places_for_the_waitlist(privacy, store, members, a
     workshops.register(session["id"], aicha["id"])
     assert workshops.register(session["id"], jean["id"])["status"] == "waitlisted"
     privacy.erase(aicha["id"], claire)
-    statuses = {r["member_id"]: r["status"] for r in store.query("SELECT member_id, status FROM registrations")}
+    statuses = {
+        r["member_id"]: r["status"] for r in store.query("SELECT member_id, status FROM registrations")
+    }
     assert statuses == {aicha["id"]: "cancelled", jean["id"]: "booked"}
 
 
@@ -124,8 +137,10 @@ def test_export_holds_everything_on_the_member_as_json(privacy, store, aicha, cl
 
 def test_export_is_audited(privacy, store, aicha, claire):
     privacy.export(aicha["id"], claire)
-    assert store.one("SELECT action, actor_id FROM audit_log") == {"action": "member.export",
-                                                                    "actor_id": claire["id"]}
+    assert store.one("SELECT action, actor_id FROM audit_log") == {
+        "action": "member.export",
+        "actor_id": claire["id"],
+    }
 
 
 def test_export_of_an_erased_member_is_not_found(privacy, aicha, claire):
@@ -164,9 +179,13 @@ def test_retention_purge_erases_the_candidates_and_audits(privacy, members, stor
     assert actions == ["member.erase", "privacy.retention_purge"]
 
 
-def test_retention_purge_turns_the_visits_of_everyone_erased_into_anonymous_counts(privacy, members, store, clock):
+def test_retention_purge_turns_the_visits_of_everyone_erased_into_anonymous_counts(
+    privacy, members, store, clock
+):
     visits = Visits(store, Settings(store))
-    gone = [members.register(first_name=name, last_name="Ancien", consent_data=True) for name in ("Léon", "Jules")]
+    gone = [
+        members.register(first_name=name, last_name="Ancien", consent_data=True) for name in ("Léon", "Jules")
+    ]
     for member in gone:
         visits.check_in("accueil", member_id=member["id"])
         visits.check_in("demarches", member_id=member["id"])
@@ -176,7 +195,9 @@ def test_retention_purge_turns_the_visits_of_everyone_erased_into_anonymous_coun
     visits.check_in("accueil", member_id=kept["id"])
     assert privacy.retention_purge() == 2
     assert store.query("SELECT member_id, count(*) AS n FROM visits GROUP BY member_id ORDER BY n") == [
-        {"member_id": kept["id"], "n": 1}, {"member_id": None, "n": 5}]
+        {"member_id": kept["id"], "n": 1},
+        {"member_id": None, "n": 5},
+    ]
 
 
 def test_retention_purge_refuses_an_absurd_period_and_changes_nothing(privacy, members, store):

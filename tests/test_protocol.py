@@ -13,8 +13,7 @@ WHEN = datetime(2026, 11, 26, 14, 3, 7, 123456, tzinfo=UTC)
 
 
 def visit(**data):
-    base = {"visit_id": protocol.new_id(), "member_id": None, "reason": "accueil",
-            "recorded_by": "resident"}
+    base = {"visit_id": protocol.new_id(), "member_id": None, "reason": "accueil", "recorded_by": "resident"}
     base.update(data)
     return base
 
@@ -68,36 +67,59 @@ def test_utc_iso_refuses_naive_times():
     with pytest.raises(ValueError):
         protocol.utc_iso(datetime(2026, 1, 1))
 
-@pytest.mark.parametrize("text", [
-    "2026-12-01T99:00:00.000Z", "2026-12-01T24:00:00.000Z", "2026-12-01T10:60:00.000Z",
-    "2026-02-30T10:00:00.000Z", "2300-01-01T10:00:00.000Z", "1899-12-31T23:59:59.999Z", "2026-12-01T10:00:00Z ",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-12-01T99:00:00.000Z",
+        "2026-12-01T24:00:00.000Z",
+        "2026-12-01T10:60:00.000Z",
+        "2026-02-30T10:00:00.000Z",
+        "2300-01-01T10:00:00.000Z",
+        "1899-12-31T23:59:59.999Z",
+        "2026-12-01T10:00:00Z ",
+    ],
+)
 def test_utc_text_refuses_what_is_not_a_protocol_time(text):
     """The one reading of a time: the hub's copy of the pattern once took hour 99 as canonical text."""
     assert protocol.UTC_ISO_RE.fullmatch(text) is None or text.startswith("2026-02-30")
     with pytest.raises(ValueError):
         protocol.utc_text(text)
     # the validator reads times the same way
-    event = {"id": protocol.new_id(), "type": "visit.recorded", "occurred_at": text,
-             "data": {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "staff"}}
+    event = {
+        "id": protocol.new_id(),
+        "type": "visit.recorded",
+        "occurred_at": text,
+        "data": {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "staff"},
+    }
     with pytest.raises(protocol.ProtocolError, match="occurred_at"):
         protocol.check_event(event)
 
 
-@pytest.mark.parametrize("text,canonical", [
-    ("2026-12-01T10:00:00.000Z", "2026-12-01T10:00:00.000Z"),
-    ("2026-12-01T10:00:00Z", "2026-12-01T10:00:00.000Z"),
-    ("2026-12-01T11:00:00.000+01:00", "2026-12-01T10:00:00.000Z"),
-    ("2026-12-01T00:30:00.000+01:00", "2026-11-30T23:30:00.000Z"),
-])
+@pytest.mark.parametrize(
+    "text,canonical",
+    [
+        ("2026-12-01T10:00:00.000Z", "2026-12-01T10:00:00.000Z"),
+        ("2026-12-01T10:00:00Z", "2026-12-01T10:00:00.000Z"),
+        ("2026-12-01T11:00:00.000+01:00", "2026-12-01T10:00:00.000Z"),
+        ("2026-12-01T00:30:00.000+01:00", "2026-11-30T23:30:00.000Z"),
+    ],
+)
 def test_utc_text_writes_every_protocol_time_as_utc_iso(text, canonical):
     assert protocol.utc_text(text) == canonical
 
 
-
-@pytest.mark.parametrize("birth_year,band", [
-    (2020, "0-15"), (2010, "16-24"), (2000, "25-54"), (1970, "55-64"), (1960, "65+"), (None, "unknown"),
-])
+@pytest.mark.parametrize(
+    "birth_year,band",
+    [
+        (2020, "0-15"),
+        (2010, "16-24"),
+        (2000, "25-54"),
+        (1970, "55-64"),
+        (1960, "65+"),
+        (None, "unknown"),
+    ],
+)
 def test_age_band(birth_year, band):
     assert protocol.age_band(birth_year, on=WHEN.date()) == band
 
@@ -116,18 +138,23 @@ def test_an_id_with_anything_after_it_is_no_id(tail):
         protocol.validate_event(dict(event, id=event["id"] + tail))
     assert refused.value.field == "id"
     with pytest.raises(protocol.ProtocolError) as refused:
-        protocol.validate_event(dict(event, data=dict(event["data"], visit_id=event["data"]["visit_id"] + tail)))
+        protocol.validate_event(
+            dict(event, data=dict(event["data"], visit_id=event["data"]["visit_id"] + tail))
+        )
     assert refused.value.field == "data.visit_id"
     assert protocol.is_id(event["id"]) and not protocol.is_id(event["id"] + tail)
 
 
-@pytest.mark.parametrize("data,field", [
-    ({"reason": ""}, "data.reason"),
-    ({"recorded_by": "robot"}, "data.recorded_by"),
-    ({"member_id": "not-a-uuid"}, "data.member_id"),
-    ({"first_name": "Aïcha"}, "data.first_name"),
-    ({"phone": "0601020304"}, "data.phone"),
-])
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        ({"reason": ""}, "data.reason"),
+        ({"recorded_by": "robot"}, "data.recorded_by"),
+        ({"member_id": "not-a-uuid"}, "data.member_id"),
+        ({"first_name": "Aïcha"}, "data.first_name"),
+        ({"phone": "0601020304"}, "data.phone"),
+    ],
+)
 def test_bad_payloads_are_refused_naming_the_field(data, field):
     with pytest.raises(protocol.ProtocolError) as error:
         protocol.make_event("visit.recorded", visit(**data), WHEN)
@@ -201,24 +228,69 @@ def test_validate_answer_requires_every_sent_id_accounted_for():
 # ---------------------------------------------------------------- the batch fast path
 
 
-_ODD_VALUES = st.sampled_from([
-    None, True, False, 0, 1, -1, 100_000, 100_001, 2**70, 1.5, "", " ", "a\x00b", "accueil", "x" * 65,
-    "x" * 201, "woman", "Woman", "25-54", "staff", [], {}, ["accueil"], {"a": 1},
-    "2026-11-26T09:00:00.000Z", "2026-02-30T09:00:00.000Z", "2026-11-26T24:00:00.000Z",
-    "2026-11-26T09:00:00Z", "2026-11-26T09:00:00.000+01:00", "٢٠٢٦-11-26T09:00:00.000Z",
-    "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B",
-    "0190a1b2c-3d4-7e5f-8a9b-0c1d2e3f4a5b", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5-", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5é",
-    "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\n", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\n0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c",
-    "ok\ud800", "9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00+01:00", "1899-12-31T23:59:59.999Z",
-    "2199-12-31T23:59:59.999Z", "2200-01-01T00:00:00.000Z", "=HYPERLINK(1)", "a b", {"nom": "x"}, [{"Prénom": 1}],
-]) | st.text(max_size=40)
+_ODD_VALUES = st.sampled_from(
+    [
+        None,
+        True,
+        False,
+        0,
+        1,
+        -1,
+        100_000,
+        100_001,
+        2**70,
+        1.5,
+        "",
+        " ",
+        "a\x00b",
+        "accueil",
+        "x" * 65,
+        "x" * 201,
+        "woman",
+        "Woman",
+        "25-54",
+        "staff",
+        [],
+        {},
+        ["accueil"],
+        {"a": 1},
+        "2026-11-26T09:00:00.000Z",
+        "2026-02-30T09:00:00.000Z",
+        "2026-11-26T24:00:00.000Z",
+        "2026-11-26T09:00:00Z",
+        "2026-11-26T09:00:00.000+01:00",
+        "٢٠٢٦-11-26T09:00:00.000Z",
+        "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        "0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B",
+        "0190a1b2c-3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5-",
+        "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5é",
+        "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\n",
+        "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\n0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c",
+        "ok\ud800",
+        "9999-12-31T23:59:59.999Z",
+        "0001-01-01T00:00:00+01:00",
+        "1899-12-31T23:59:59.999Z",
+        "2199-12-31T23:59:59.999Z",
+        "2200-01-01T00:00:00.000Z",
+        "=HYPERLINK(1)",
+        "a b",
+        {"nom": "x"},
+        [{"Prénom": 1}],
+    ]
+) | st.text(max_size=40)
 
 
 def _sample_event(kind: str) -> dict:
     """A valid event of ``kind``, every field filled."""
-    values = {"_uuid": protocol.new_id, "_timestamp": lambda: "2026-11-26T09:00:00.000Z",
-              "_bool": lambda: True, "_count": lambda: 12, "_code": lambda: "accueil",
-              "_year": lambda: 1985}
+    values = {
+        "_uuid": protocol.new_id,
+        "_timestamp": lambda: "2026-11-26T09:00:00.000Z",
+        "_bool": lambda: True,
+        "_count": lambda: 12,
+        "_code": lambda: "accueil",
+        "_year": lambda: 1985,
+    }
     data = {}
     for field, (check, _required) in protocol.EVENT_TYPES[kind].items():
         check = getattr(check, "inner", check)
@@ -252,7 +324,9 @@ def batches(draw):
             holder = event if field in ("id", "type", "occurred_at") else event["data"]
             holder[field] = draw(_ODD_VALUES)
         elif how == "add":
-            event["data"][draw(st.sampled_from(sorted(protocol.FORBIDDEN_FIELDS) + ["extra", "Last_Name"]))] = "x"
+            event["data"][
+                draw(st.sampled_from(sorted(protocol.FORBIDDEN_FIELDS) + ["extra", "Last_Name"]))
+            ] = "x"
         elif how == "top":
             event[draw(st.sampled_from(["data", "extra"]))] = draw(_ODD_VALUES)
         elif how == "repeat":
@@ -273,8 +347,14 @@ def test_a_batch_is_decided_event_by_event_by_check_event(events):
         try:
             clean, unknown = protocol.check_event(event)
         except protocol.ProtocolError as error:
-            rejected.append({"id": protocol.answer_id(event_id), "index": index, "field": error.field,
-                             "reason": str(error)})
+            rejected.append(
+                {
+                    "id": protocol.answer_id(event_id),
+                    "index": index,
+                    "field": error.field,
+                    "reason": str(error),
+                }
+            )
             continue
         if event_id in seen:
             continue
@@ -288,25 +368,50 @@ def test_a_batch_is_decided_event_by_event_by_check_event(events):
 def test_the_usual_batches_are_valid_as_they_are():
     events = [_sample_event(kind) for kind in sorted(protocol.EVENT_TYPES) for _ in range(3)]
     assert protocol.check_batch({"protocol": "1.0", "events": events}) == (events, [], [])
-    visits = [protocol.make_event("visit.recorded", visit(member_id=member), WHEN)
-              for member in (None, protocol.new_id(), None)]
+    visits = [
+        protocol.make_event("visit.recorded", visit(member_id=member), WHEN)
+        for member in (None, protocol.new_id(), None)
+    ]
     assert protocol.check_batch({"protocol": "1.0", "events": visits}) == (visits, [], [])
 
 
 # ---------------------------------------------------------------- the allow-list
 
-@pytest.mark.parametrize("key", [
-    "first_name", "Last_Name", "LASTNAME", "memberFirstName", "nom", "Prénom", "PRENOM", "téléphone",
-    "telephone_portable", "courriel", "e-mail", "Adresse", "date de naissance", "dateOfBirth", "birth_year",
-    "card_code", "phone_number", "nom_de_famille",
-])
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "first_name",
+        "Last_Name",
+        "LASTNAME",
+        "memberFirstName",
+        "nom",
+        "Prénom",
+        "PRENOM",
+        "téléphone",
+        "telephone_portable",
+        "courriel",
+        "e-mail",
+        "Adresse",
+        "date de naissance",
+        "dateOfBirth",
+        "birth_year",
+        "card_code",
+        "phone_number",
+        "nom_de_famille",
+    ],
+)
 def test_personal_field_names_in_any_spelling_are_recognised(key):
     assert protocol.personal_field(key)
 
 
-@pytest.mark.parametrize("key", sorted({f for fields in protocol.EVENT_TYPES.values() for f in fields}
-                                       | {"id", "type", "occurred_at", "data", "note", "hotel", "nombre",
-                                          "username", "place", "renamed"}))
+@pytest.mark.parametrize(
+    "key",
+    sorted(
+        {f for fields in protocol.EVENT_TYPES.values() for f in fields}
+        | {"id", "type", "occurred_at", "data", "note", "hotel", "nombre", "username", "place", "renamed"}
+    ),
+)
 def test_allowed_and_harmless_field_names_are_not_taken_for_personal_ones(key):
     assert not protocol.personal_field(key)
 
@@ -336,9 +441,13 @@ def test_a_personal_field_nested_deeply_is_named_with_its_path():
     assert error.value.field == "…" + ("data.extra" + ".n" * 5000 + ".a[1].b.Nom")[-199:]
 
 
-@pytest.mark.parametrize("value,problem", [
-    ("ok\ud800", "lone surrogate"), ("a\x00b", "control characters"),
-])
+@pytest.mark.parametrize(
+    "value,problem",
+    [
+        ("ok\ud800", "lone surrogate"),
+        ("a\x00b", "control characters"),
+    ],
+)
 def test_texts_a_database_cannot_hold_are_refused(value, problem):
     data = {"member_id": protocol.new_id(), "age_band": "25-54", "qpv": False, "commune": value}
     with pytest.raises(protocol.ProtocolError) as error:
@@ -346,9 +455,17 @@ def test_texts_a_database_cannot_hold_are_refused(value, problem):
     assert error.value.field == "data.commune" and problem in error.value.message
 
 
-@pytest.mark.parametrize("text", ["9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00+01:00",
-                                  "1899-12-31T23:59:59.999Z", "2200-01-01T00:00:00.000Z",
-                                  "1900-01-01T00:30:00+01:00", "٢٠٢٦-11-26T09:00:00.000Z"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9999-12-31T23:59:59.999Z",
+        "0001-01-01T00:00:00+01:00",
+        "1899-12-31T23:59:59.999Z",
+        "2200-01-01T00:00:00.000Z",
+        "1900-01-01T00:30:00+01:00",
+        "٢٠٢٦-11-26T09:00:00.000Z",
+    ],
+)
 def test_times_outside_1900_to_2199_are_refused_without_overflow(text):
     event = dict(protocol.make_event("visit.recorded", visit(), WHEN), occurred_at=text)
     with pytest.raises(protocol.ProtocolError) as error:
@@ -365,8 +482,12 @@ def test_the_version_is_ascii_digits_a_dot_ascii_digits(version):
 def member(**data):
     base = {"member_id": protocol.new_id(), "age_band": "25-54", "qpv": False}
     base.update(data)
-    return {"id": protocol.new_id(), "type": "member.created", "occurred_at": "2026-11-26T14:03:07.123Z",
-            "data": base}
+    return {
+        "id": protocol.new_id(),
+        "type": "member.created",
+        "occurred_at": "2026-11-26T14:03:07.123Z",
+        "data": base,
+    }
 
 
 @pytest.mark.parametrize("year", [1900, 1985, 2026, None])

@@ -33,21 +33,31 @@ def session_of(workshops, clock):
 
     def make(capacity: int, in_days: float = 2) -> str:
         start = clock() + timedelta(days=in_days)
-        return workshops.add_session(workshop["id"], start, start + timedelta(hours=2),
-                                     capacity)["id"]
+        return workshops.add_session(workshop["id"], start, start + timedelta(hours=2), capacity)["id"]
+
     return make
 
 
 def test_places_are_booked_then_the_waitlist_fills_with_positions(store, workshops, session_of):
     session = session_of(2)
-    results = [workshops.register(session, add_member(store, name))
-               for name in ("Aïcha", "Bérénice", "Gérard", "Zoé")]
+    results = [
+        workshops.register(session, add_member(store, name))
+        for name in ("Aïcha", "Bérénice", "Gérard", "Zoé")
+    ]
     assert [(r["status"], r["position"]) for r in results] == [
-        ("booked", None), ("booked", None), ("waitlisted", 1), ("waitlisted", 2)]
+        ("booked", None),
+        ("booked", None),
+        ("waitlisted", 1),
+        ("waitlisted", 2),
+    ]
     shown = workshops.session(session)
     assert (shown["booked"], shown["waitlisted"], shown["seats_left"]) == (2, 2, 0)
     assert [e["status"] for e in events(store, "registration.changed")] == [
-        "booked", "booked", "waitlisted", "waitlisted"]
+        "booked",
+        "booked",
+        "waitlisted",
+        "waitlisted",
+    ]
 
 
 def test_a_session_with_no_places_waitlists_everyone(store, workshops, session_of):
@@ -75,8 +85,7 @@ def test_registering_again_after_cancelling_requeues_at_the_end(store, workshops
     promoted = workshops.cancel_registration(session, aicha)
     assert promoted["member_id"] == gerard
     again = workshops.register(session, aicha)
-    assert again == {"registration_id": first["registration_id"], "status": "waitlisted",
-                     "position": 2}
+    assert again == {"registration_id": first["registration_id"], "status": "waitlisted", "position": 2}
     assert [r["member_id"] for r in workshops.registrations(session)] == [gerard, zoe, aicha]
 
 
@@ -92,9 +101,13 @@ def test_cancelling_a_booked_place_promotes_the_first_waitlisted(store, workshop
     assert changes[-2:] == [(aicha, "cancelled"), (gerard, "booked")]
     listed = workshops.registrations(session)
     assert [(r["member_id"], r["status"], r["position"]) for r in listed] == [
-        (gerard, "booked", None), (zoe, "waitlisted", 1)]
-    actions = [r["action"] for r in store.query(
-        "SELECT action FROM audit_log WHERE actor_id = ? ORDER BY seq", (staff["id"],))]
+        (gerard, "booked", None),
+        (zoe, "waitlisted", 1),
+    ]
+    actions = [
+        r["action"]
+        for r in store.query("SELECT action FROM audit_log WHERE actor_id = ? ORDER BY seq", (staff["id"],))
+    ]
     assert actions == ["registration.cancel", "registration.promote"]
 
 
@@ -105,7 +118,9 @@ def test_cancelling_a_waitlisted_place_promotes_nobody(store, workshops, session
         workshops.register(session, member)
     assert workshops.cancel_registration(session, gerard) is None
     assert [(r["member_id"], r["position"]) for r in workshops.registrations(session)] == [
-        (aicha, None), (zoe, 1)]
+        (aicha, None),
+        (zoe, 1),
+    ]
 
 
 def test_cancelling_without_a_registration_is_not_found(store, workshops, session_of):
@@ -148,8 +163,7 @@ def test_unknown_or_erased_members_are_not_found(store, workshops, session_of, e
     assert snapshot(store) == before
 
 
-def test_member_registrations_lists_upcoming_sessions_soonest_first(
-        store, workshops, session_of, clock):
+def test_member_registrations_lists_upcoming_sessions_soonest_first(store, workshops, session_of, clock):
     member = add_member(store)
     later, sooner, past = session_of(5, in_days=5), session_of(5, in_days=1), session_of(5, 0.5)
     for session in (later, sooner, past):
@@ -180,9 +194,12 @@ class RegistrationMachine(RuleBasedStateMachine):
         self.workshops = Workshops(self.store)
         workshop = self.workshops.create_workshop("Atelier", "autre")
         start = START + timedelta(days=1)
-        self.sessions = [self.workshops.add_session(
-            workshop["id"], start + timedelta(hours=i), start + timedelta(hours=i + 1), 2)["id"]
-            for i in range(SESSIONS)]
+        self.sessions = [
+            self.workshops.add_session(
+                workshop["id"], start + timedelta(hours=i), start + timedelta(hours=i + 1), 2
+            )["id"]
+            for i in range(SESSIONS)
+        ]
         self.capacity = [2] * SESSIONS
         self.members = [add_member(self.store, name) for name in NAMES]
         self.booked: list[list[str]] = [[] for _ in range(SESSIONS)]
@@ -268,7 +285,8 @@ class RegistrationMachine(RuleBasedStateMachine):
     def one_live_registration_per_member_and_session(self):
         rows = self.store.query(
             "SELECT session_id, member_id, count(*) AS n FROM registrations "
-            "WHERE status != 'cancelled' GROUP BY session_id, member_id HAVING n > 1")
+            "WHERE status != 'cancelled' GROUP BY session_id, member_id HAVING n > 1"
+        )
         assert rows == []
 
     @invariant()
@@ -280,8 +298,8 @@ class RegistrationMachine(RuleBasedStateMachine):
 
 TestRegistrationMachine = RegistrationMachine.TestCase
 TestRegistrationMachine.settings = settings(
-    max_examples=40, stateful_step_count=25, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow])
+    max_examples=40, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def test_a_residents_own_sign_up_is_not_audited_but_a_volunteers_is(store, workshops, session_of):
@@ -295,12 +313,15 @@ def test_a_residents_own_sign_up_is_not_audited_but_a_volunteers_is(store, works
 
 
 def test_two_kiosk_connections_racing_for_the_last_places_never_overbook(
-        store, workshops, session_of, db_path, clock):
+    store, workshops, session_of, db_path, clock
+):
     import threading
 
     session = session_of(3)
-    members = [add_member(store, name) for name in ("Aïcha", "Bérénice", "Gérard", "Zoé",
-                                                    "Éloïse", "Noël", "Inès", "Léa")]
+    members = [
+        add_member(store, name)
+        for name in ("Aïcha", "Bérénice", "Gérard", "Zoé", "Éloïse", "Noël", "Inès", "Léa")
+    ]
     results: list[str] = []
 
     def sign_up(chunk: list[str]) -> None:

@@ -40,31 +40,40 @@ def headless_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("demo") / "demo.db"
-    subprocess.run([KIOSK, "demo", "--db", db, "--members", "20", "--visits", "30"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [KIOSK, "demo", "--db", db, "--members", "20", "--visits", "30"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return db
 
 
 # ---------------------------------------------------------------- no screen
 
-@pytest.mark.parametrize("environ, platform, missing", [
-    ({}, "linux", True),
-    ({"DISPLAY": ""}, "linux", True),
-    ({"DISPLAY": ":0"}, "linux", False),
-    ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", False),  # what cage gives the installed kiosk
-    ({"SDL_VIDEODRIVER": "kmsdrm"}, "linux", False),       # a bare console, chosen by hand
-    ({}, "android", False),
-    ({}, "macosx", False),
-    ({}, "win", False),
-])
+
+@pytest.mark.parametrize(
+    "environ, platform, missing",
+    [
+        ({}, "linux", True),
+        ({"DISPLAY": ""}, "linux", True),
+        ({"DISPLAY": ":0"}, "linux", False),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", False),  # what cage gives the installed kiosk
+        ({"SDL_VIDEODRIVER": "kmsdrm"}, "linux", False),  # a bare console, chosen by hand
+        ({}, "android", False),
+        ({}, "macosx", False),
+        ({}, "win", False),
+    ],
+)
 def test_a_screen_is_missing_only_on_linux_with_no_display_server(environ, platform, missing):
     assert screen_missing(environ, platform) is missing
 
 
 def test_kiosk_run_with_no_display_says_so_in_french_and_exits_non_zero(tmp_path):
     db = tmp_path / "centre social.db"
-    result = subprocess.run([KIOSK, "run", "--db", db], env=headless_env(tmp_path),
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [KIOSK, "run", "--db", db], env=headless_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 4, result.stderr
     assert NO_SCREEN in result.stderr
     # how to see the screens anyway, with this very database, ready to paste
@@ -78,9 +87,23 @@ def test_make_run_with_no_display_fails_with_the_same_message(tmp_path, demo_db)
     # -o: the venv and the Debian packages are there already; only the run itself
     venv = Path(sys.executable).parent.parent
     result = subprocess.run(
-        ["make", "--no-print-directory", "-o", "setup", "-o", f"{venv}/.installed", "run",
-         f"DEMO_DB={demo_db}", f"VENV={venv}"],
-        cwd=REPO, env=headless_env(tmp_path), capture_output=True, text=True, timeout=120)
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            "setup",
+            "-o",
+            f"{venv}/.installed",
+            "run",
+            f"DEMO_DB={demo_db}",
+            f"VENV={venv}",
+        ],
+        cwd=REPO,
+        env=headless_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert NO_SCREEN in result.stderr
     assert "kiosk screenshot --db" in result.stderr
@@ -117,7 +140,10 @@ class Xvfb:
         read, write = os.pipe()
         self.process = subprocess.Popen(
             ["Xvfb", "-displayfd", str(write), "-screen", "0", "1600x1200x24", "-nolisten", "tcp"],
-            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            pass_fds=(write,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(write)
         with os.fdopen(read) as pipe:
             self.display = ":" + pipe.readline().strip()
@@ -143,10 +169,14 @@ class Kiosk:
         self.env = headless_env(tmp_path) | {"DISPLAY": display}
         self.log = tmp_path / "kiosk.log"
         with open(self.log, "wb") as out:
-            self.process = subprocess.Popen([sys.executable, "-c", DRIVER, "--db", str(db), *options],
-                                            env=self.env,
-                                            stdout=subprocess.PIPE, stderr=out, text=True,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", DRIVER, "--db", str(db), *options],
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=out,
+                text=True,
+                start_new_session=True,
+            )
         self.last: list[str] = []
 
     def report(self, until, timeout: float = 90) -> list[str]:
@@ -163,13 +193,20 @@ class Kiosk:
         pytest.fail(f"never saw it; last report {self.last}")
 
     def xdotool(self, *args: str) -> str:
-        return subprocess.run(["xdotool", *args], env=self.env, capture_output=True, text=True,
-                              check=True, timeout=30).stdout
+        return subprocess.run(
+            ["xdotool", *args], env=self.env, capture_output=True, text=True, check=True, timeout=30
+        ).stdout
 
     def window_id(self) -> str:
         # this xdotool matches no UTF-8 window name: find it in the tree
-        tree = subprocess.run(["xwininfo", "-root", "-tree"], env=self.env, capture_output=True,
-                              text=True, check=True, timeout=30).stdout
+        tree = subprocess.run(
+            ["xwininfo", "-root", "-tree"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
         return re.search(r"(0x[0-9a-f]+) \"Accueil\"", tree).group(1)
 
     def kill(self) -> None:
@@ -188,8 +225,14 @@ def test_windowed_kiosk_follows_its_window_and_closes_with_its_button(xvfb, demo
         window = kiosk.window_id()
         # the window manager is told it may be resized, down to the smallest
         # display the layouts are made for (Xvfb has no window manager to enforce it)
-        hints = subprocess.run(["xprop", "-id", window, "WM_NORMAL_HINTS"], env=kiosk.env,
-                               capture_output=True, text=True, check=True, timeout=30).stdout
+        hints = subprocess.run(
+            ["xprop", "-id", window, "WM_NORMAL_HINTS"],
+            env=kiosk.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
         assert "program specified minimum size: 720 by 480" in hints
         assert "maximum size" not in hints
         # what dragging an edge does: Kivy's window, and the layout, follow
@@ -198,7 +241,8 @@ def test_windowed_kiosk_follows_its_window_and_closes_with_its_button(xvfb, demo
         kiosk.xdotool("windowsize", window, "1100", "700")
         # the layout settles a frame or two after the size: the button in the window
         width, height, x, y, fullscreen = kiosk.report(
-            lambda f: f[:2] == ["1100", "700"] and 0 < int(f[2]) < 1100 and 0 < int(f[3]) < 700, timeout=30)
+            lambda f: f[:2] == ["1100", "700"] and 0 < int(f[2]) < 1100 and 0 < int(f[3]) < 700, timeout=30
+        )
         assert fullscreen == "False"
         # the way out: a click on « Fermer » ends `kiosk run` cleanly
         kiosk.xdotool("mousemove", "--window", window, x, y, "click", "1")

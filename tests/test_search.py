@@ -30,38 +30,50 @@ def names(found):
 
 @pytest.fixture
 def register(members):
-    for first, last in [("Gérard", "Dupont"), ("Bérénice", "Lefebvre"), ("Aïcha", "Benali"),
-                        ("Marie-Thérèse", "N'Diaye"), ("Oleksandr", "Kowalczyk"),
-                        ("Mamadou", "Traoré"), ("Benoît", "Martin")]:
+    for first, last in [
+        ("Gérard", "Dupont"),
+        ("Bérénice", "Lefebvre"),
+        ("Aïcha", "Benali"),
+        ("Marie-Thérèse", "N'Diaye"),
+        ("Oleksandr", "Kowalczyk"),
+        ("Mamadou", "Traoré"),
+        ("Benoît", "Martin"),
+    ]:
         add(members, first, last)
     return members
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("gerard", "Gérard Dupont"),
-    ("GÉRARD", "Gérard Dupont"),
-    ("BÉR", "Bérénice Lefebvre"),
-    ("ber", "Bérénice Lefebvre"),
-    ("lefeb", "Bérénice Lefebvre"),
-    ("traore", "Mamadou Traoré"),
-    ("ndiaye", "Marie-Thérèse N'Diaye"),
-    ("n'diaye", "Marie-Thérèse N'Diaye"),
-    ("therese", "Marie-Thérèse N'Diaye"),
-    ("kowal", "Oleksandr Kowalczyk"),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("gerard", "Gérard Dupont"),
+        ("GÉRARD", "Gérard Dupont"),
+        ("BÉR", "Bérénice Lefebvre"),
+        ("ber", "Bérénice Lefebvre"),
+        ("lefeb", "Bérénice Lefebvre"),
+        ("traore", "Mamadou Traoré"),
+        ("ndiaye", "Marie-Thérèse N'Diaye"),
+        ("n'diaye", "Marie-Thérèse N'Diaye"),
+        ("therese", "Marie-Thérèse N'Diaye"),
+        ("kowal", "Oleksandr Kowalczyk"),
+    ],
+)
 def test_prefix_search_ignores_accents_and_case(register, query, expected):
     assert names(register.search(query)) == [expected]
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("gerrard", "Gérard Dupont"),       # a letter too many
-    ("gerad", "Gérard Dupont"),         # a letter missing
-    ("gerand", "Gérard Dupont"),        # a wrong letter
-    ("gearrd", "Gérard Dupont"),        # two letters swapped
-    ("xerard", "Gérard Dupont"),        # the first letter wrong
-    ("bneali", "Aïcha Benali"),         # swapped near the start
-    ("kowlacz", "Oleksandr Kowalczyk"), # swapped inside a prefix
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("gerrard", "Gérard Dupont"),  # a letter too many
+        ("gerad", "Gérard Dupont"),  # a letter missing
+        ("gerand", "Gérard Dupont"),  # a wrong letter
+        ("gearrd", "Gérard Dupont"),  # two letters swapped
+        ("xerard", "Gérard Dupont"),  # the first letter wrong
+        ("bneali", "Aïcha Benali"),  # swapped near the start
+        ("kowlacz", "Oleksandr Kowalczyk"),  # swapped inside a prefix
+    ],
+)
 def test_search_forgives_one_typo(register, query, expected):
     assert names(register.search(query)) == [expected]
 
@@ -81,8 +93,8 @@ def test_two_words_must_both_match(register, members):
 
 
 def test_exact_prefix_ranks_before_typo(register, members):
-    add(members, "Bernard", "Petit")   # 'benard' is one edit from Bernard…
-    add(members, "Benardo", "Rossi")   # …and an exact prefix of Benardo
+    add(members, "Bernard", "Petit")  # 'benard' is one edit from Bernard…
+    add(members, "Benardo", "Rossi")  # …and an exact prefix of Benardo
     assert names(register.search("benard")) == ["Benardo Rossi", "Bernard Petit"]
 
 
@@ -140,11 +152,12 @@ def test_prefix_distance_is_zero_for_a_prefix(start, rest):
 
 
 def _edit(word: str, kind: int, position: int, letter: str) -> str:
-    return [word[:position] + word[position + 1:],                      # deletion
-            word[:position] + letter + word[position:],                   # insertion
-            word[:position] + letter + word[position + 1:],               # substitution
-            word[:position] + word[position + 1] + word[position] + word[position + 2:],  # swap
-            ][kind]
+    return [
+        word[:position] + word[position + 1 :],  # deletion
+        word[:position] + letter + word[position:],  # insertion
+        word[:position] + letter + word[position + 1 :],  # substitution
+        word[:position] + word[position + 1] + word[position] + word[position + 2 :],  # swap
+    ][kind]
 
 
 @hsettings(max_examples=60, deadline=None)
@@ -166,8 +179,13 @@ def test_any_single_edit_of_a_name_prefix_still_finds_it(tmp_path_factory, word,
 def test_common_prefixes_rank_the_same_read_by_recency(members, store, clock, monkeypatch):
     visits = Visits(store, Settings(store))
     people = []
-    for first, last in [("Marc", "Petit"), ("Marie", "Roux"), ("Martine", "Diop"), ("Maryam", "Saïdi"),
-                        ("Marius", "Popescu")]:
+    for first, last in [
+        ("Marc", "Petit"),
+        ("Marie", "Roux"),
+        ("Martine", "Diop"),
+        ("Maryam", "Saïdi"),
+        ("Marius", "Popescu"),
+    ]:
         clock.advance(seconds=1)
         people.append(add(members, first, last))
     for person in (people[3], people[0], people[1]):  # Marie seen last, then Marc, then Maryam
@@ -182,18 +200,31 @@ def test_common_prefixes_rank_the_same_read_by_recency(members, store, clock, mo
 
 
 @pytest.mark.parametrize("merge_at_most, sort_at_most", [(64, 2000), (0, 2000), (0, 0)])
-def test_every_way_of_reading_a_rank_gives_the_same_answer(members, store, clock, monkeypatch,
-                                                           merge_at_most, sort_at_most):
+def test_every_way_of_reading_a_rank_gives_the_same_answer(
+    members, store, clock, monkeypatch, merge_at_most, sort_at_most
+):
     """A rank's tokens merged, or one key range sorted, or walked by recency:
     the same members in the same order, other words checked on the row."""
     people = []
-    for first, last in [("Marc", "Petit"), ("Marie", "Petitjean"), ("Martine", "Diop"), ("Mario", "Pettit"),
-                        ("Marius", "Popescu"), ("Maria", "Petrova"), ("Jean", "Petit")]:
+    for first, last in [
+        ("Marc", "Petit"),
+        ("Marie", "Petitjean"),
+        ("Martine", "Diop"),
+        ("Mario", "Pettit"),
+        ("Marius", "Popescu"),
+        ("Maria", "Petrova"),
+        ("Jean", "Petit"),
+    ]:
         clock.advance(seconds=1)
         people.append(add(members, first, last))
     queries = ["mar pet", "petit", "pe mari", "marc petti", "jean"]
     expected = {query: names(members.search(query)) for query in queries}
-    assert expected["mar pet"] == ["Maria Petrova", "Mario Pettit", "Marie Petitjean", "Marc Petit"]  # by recency
+    assert expected["mar pet"] == [
+        "Maria Petrova",
+        "Mario Pettit",
+        "Marie Petitjean",
+        "Marc Petit",
+    ]  # by recency
     assert expected["marc petti"][0] == "Marc Petit"  # both words whole or prefix before the typo ones
     monkeypatch.setattr(search, "MERGE_AT_MOST", merge_at_most)
     monkeypatch.setattr(search, "SORT_AT_MOST", sort_at_most)

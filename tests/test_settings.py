@@ -20,8 +20,15 @@ def settings(store):
 def test_an_empty_database_gives_the_defaults(settings):
     assert settings.all() == DEFAULTS
     assert settings.get("idle_timeout_s") == 60
-    assert settings.reason_codes() == ["accueil", "demarches", "rendez_vous", "atelier",
-                                       "ordinateur", "permanence", "autre"]
+    assert settings.reason_codes() == [
+        "accueil",
+        "demarches",
+        "rendez_vous",
+        "atelier",
+        "ordinateur",
+        "permanence",
+        "autre",
+    ]
     assert settings.get("hub_url") is None
 
 
@@ -38,8 +45,9 @@ def test_a_setting_is_stored_audited_and_survives_reopening(db_path, clock):
 
 
 def test_accents_and_lists_round_trip(settings):
-    reasons = DEFAULT_REASONS + [{"code": "epicerie", "label": "Épicerie solidaire",
-                                  "icon": "shopping_basket"}]
+    reasons = DEFAULT_REASONS + [
+        {"code": "epicerie", "label": "Épicerie solidaire", "icon": "shopping_basket"}
+    ]
     settings.set("reasons", reasons)
     assert settings.get("reasons") == reasons
     assert settings.reason_codes()[-1] == "epicerie"
@@ -54,7 +62,10 @@ def test_the_device_token_is_never_written_to_the_audit_log(store, settings):
 
 def test_neighbourhood_lookup(settings):
     assert settings.neighbourhood("Chemin Vert") == {
-        "name": "Chemin Vert", "commune": "Boulogne-sur-Mer", "qpv": True}
+        "name": "Chemin Vert",
+        "commune": "Boulogne-sur-Mer",
+        "qpv": True,
+    }
     assert settings.neighbourhood("Nulle part") is None
 
 
@@ -98,8 +109,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("key, value", BAD)
-def test_a_bad_value_is_refused_naming_the_setting_and_nothing_is_written(
-        store, settings, key, value):
+def test_a_bad_value_is_refused_naming_the_setting_and_nothing_is_written(store, settings, key, value):
     before = snapshot(store)
     with pytest.raises(InvalidInput) as refused:
         settings.set(key, copy.deepcopy(value))
@@ -137,8 +147,10 @@ def test_reasons_changed_by_another_process_count_at_the_next_check_in(store, se
 def test_reasons_read_inside_a_transaction_that_rolls_back_are_not_kept(store, settings):
     with pytest.raises(RuntimeError):
         with store.transaction():
-            store.conn.execute("INSERT INTO settings (key, value) VALUES ('reasons', ?)",
-                               ('[{"code": "x", "label": "X", "icon": "info"}]',))
+            store.conn.execute(
+                "INSERT INTO settings (key, value) VALUES ('reasons', ?)",
+                ('[{"code": "x", "label": "X", "icon": "info"}]',),
+            )
             assert settings.reason_codes() == ["x"]
             raise RuntimeError("refused")
     assert settings.reason_codes() == [reason["code"] for reason in DEFAULT_REASONS]

@@ -29,12 +29,13 @@ def wrong(staff, times: int) -> None:
 
 def test_the_right_pin_names_its_owner_and_is_audited(store, staff, nadia):
     karim = staff.add("Karim", "volunteer", "13579", actor=nadia)
-    assert staff.authenticate("13579") == karim == {"id": karim["id"], "name": "Karim",
-                                                    "role": "volunteer"}
+    assert staff.authenticate("13579") == karim == {"id": karim["id"], "name": "Karim", "role": "volunteer"}
     assert staff.authenticate("2468") == nadia
     log = staff.audit_log()
     assert [(e["action"], e["actor_name"]) for e in log[:2]] == [
-        ("staff.login", "Nadia Ferhat"), ("staff.login", "Karim")]
+        ("staff.login", "Nadia Ferhat"),
+        ("staff.login", "Karim"),
+    ]
 
 
 def test_pins_are_stored_as_salted_scrypt_hashes(store, staff):
@@ -54,10 +55,15 @@ def test_a_pin_is_4_to_8_ascii_digits(store, staff, pin):
     assert snapshot(store) == before
 
 
-@pytest.mark.parametrize("field, name, role", [
-    ("name", "", "staff"), ("name", "N" * 101, "staff"), ("name", "Na\ndia", "staff"),
-    ("role", "Nadia", "admin"),
-])
+@pytest.mark.parametrize(
+    "field, name, role",
+    [
+        ("name", "", "staff"),
+        ("name", "N" * 101, "staff"),
+        ("name", "Na\ndia", "staff"),
+        ("role", "Nadia", "admin"),
+    ],
+)
 def test_bad_names_and_roles_are_refused(store, staff, field, name, role):
     with pytest.raises(InvalidInput) as refused:
         staff.add(name, role, "2468")
@@ -131,8 +137,7 @@ def test_a_deactivated_person_cannot_log_in(staff, nadia):
     staff.deactivate(nadia["id"], actor=claire)
     with pytest.raises(InvalidInput):
         staff.authenticate("2468")
-    assert [(p["name"], p["active"]) for p in staff.list()] == [
-        ("Claire", True), ("Nadia Ferhat", False)]
+    assert [(p["name"], p["active"]) for p in staff.list()] == [("Claire", True), ("Nadia Ferhat", False)]
     assert all("pin_hash" not in p for p in staff.list())
 
 
@@ -191,6 +196,7 @@ def test_a_lockout_is_audited_without_a_name(staff, nadia):
 
 def test_the_last_person_to_log_in_is_tried_first(monkeypatch, staff, nadia):
     import kiosk.core.staff as module
+
     for number in range(3):
         staff.add(f"Bénévole {number}", "volunteer", f"100{number}")
     staff.authenticate("1002")
@@ -242,9 +248,12 @@ def test_wrong_pins_tried_at_once_from_many_processes_test_no_more_than_the_limi
     context = multiprocessing.get_context("fork")
     crowd = 16
     barrier, results = context.Barrier(crowd), context.Queue()
-    workers = [context.Process(target=_attempt_at_once,
-                               args=(str(db_path), tested_log, barrier, f"{1000 + n}", results))
-               for n in range(crowd)]
+    workers = [
+        context.Process(
+            target=_attempt_at_once, args=(str(db_path), tested_log, barrier, f"{1000 + n}", results)
+        )
+        for n in range(crowd)
+    ]
     for worker in workers:
         worker.start()
     outcomes = [results.get(timeout=60) for _ in workers]

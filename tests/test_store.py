@@ -18,8 +18,19 @@ def test_open_sets_the_durability_pragmas(store):
 def test_open_migrates_to_the_current_version(store):
     assert store.conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
     tables = set(store.db.table_names())
-    assert {"members", "visits", "workshops", "sessions", "registrations", "attendance",
-            "staff", "audit_log", "settings", "outbox", "sync_state"} <= tables
+    assert {
+        "members",
+        "visits",
+        "workshops",
+        "sessions",
+        "registrations",
+        "attendance",
+        "staff",
+        "audit_log",
+        "settings",
+        "outbox",
+        "sync_state",
+    } <= tables
 
 
 def test_reopening_does_not_migrate_again(db_path, clock):
@@ -74,14 +85,17 @@ def test_check_ins_leave_the_checkpoint_to_the_rest(store, db_path):
     # checkpoint at rest does it instead
     from kiosk.core.store import WAL_AUTOCHECKPOINT_PAGES
     from sync import protocol
+
     assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_AUTOCHECKPOINT_PAGES
     page = store.conn.execute("PRAGMA page_size").fetchone()[0]
     wal = db_path.with_name(db_path.name + "-wal")
 
     def visit():
         with store.transaction():
-            store.emit("visit.recorded", {"visit_id": protocol.new_id(), "reason": "accueil",
-                                          "recorded_by": "resident"})
+            store.emit(
+                "visit.recorded",
+                {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "resident"},
+            )
 
     for _ in range(1200):
         visit()

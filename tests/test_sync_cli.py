@@ -20,8 +20,11 @@ DAY2 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 def add_visits(db_path, n: int, when: datetime) -> None:
     with Store.open(db_path) as store, store.transaction():
         for _ in range(n):
-            store.emit("visit.recorded", {"visit_id": protocol.new_id(), "reason": "accueil",
-                                          "recorded_by": "volunteer"}, when)
+            store.emit(
+                "visit.recorded",
+                {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "volunteer"},
+                when,
+            )
 
 
 def enrol(db_path, hub) -> None:
@@ -51,7 +54,10 @@ def test_enrol_stores_the_hub_and_token_then_sync_sends_everything(db_path, hub)
     assert "1200 données envoyées au hub" in done.stdout
     status = status_json(db_path)
     assert {k: status[k] for k in ("recorded", "pending", "parked")} == {
-        "recorded": 1200, "pending": 0, "parked": 0}
+        "recorded": 1200,
+        "pending": 0,
+        "parked": 0,
+    }
     assert status["last_success"] and status["last_error"] is None
     assert status["hub"]["events_total"] == 1200 and status["gap"] is None
     stats = json.loads(run_federation("stats", "--json", db_url=hub.db_url).stdout)
@@ -103,7 +109,9 @@ def test_revoked_token_exits_3_asking_for_a_new_enrolment(db_path, hub):
     assert "appairer de nouveau" in done.stdout
 
 
-def test_a_hub_restored_from_an_older_backup_shows_a_gap_and_resend_fills_it(db_path, hub, hub_server, tmp_path):
+def test_a_hub_restored_from_an_older_backup_shows_a_gap_and_resend_fills_it(
+    db_path, hub, hub_server, tmp_path
+):
     Store.open(db_path).close()
     enrol(db_path, hub)
     add_visits(db_path, 100, DAY1)
@@ -122,8 +130,9 @@ def test_a_hub_restored_from_an_older_backup_shows_a_gap_and_resend_fills_it(db_
     assert status["hub"]["events_total"] == 100
     assert status["gap"]["missing"] == 50 and status["gap"]["resend_since"] == "2026-11-02"
     text = kiosk("status", "--db", str(db_path)).stdout
-    assert ("Le hub a 50 événements de moins que la borne n'en a envoyé : "
-            "relancez avec --resend-since 2026-11-02") in text
+    assert (
+        "Le hub a 50 événements de moins que la borne n'en a envoyé : relancez avec --resend-since 2026-11-02"
+    ) in text
 
     done = kiosk("sync", "--db", str(db_path), "--resend-since", "2026-11-02")
     assert done.returncode == 0, done.stderr
@@ -141,6 +150,7 @@ def test_resend_since_refuses_a_bad_date(db_path):
 
 # ---------------------------------------------------------------- sync.status, in process
 
+
 def test_parse_since_reads_a_day_in_paris_or_an_iso_time():
     from sync import status
 
@@ -155,8 +165,9 @@ def test_compare_flags_only_a_shortfall_and_warns_about_purged_events():
     local = {"sent": 300, "purged": 0}
     assert status.compare(local, {"events_total": 300}) is None
     assert status.compare(local, {"events_total": 450}) is None  # other kiosks of the centre
-    gap = status.compare({"sent": 300, "purged": 40},
-                         {"events_total": 180, "last_occurred_at": "2026-11-01T23:30:00.000Z"})
+    gap = status.compare(
+        {"sent": 300, "purged": 40}, {"events_total": 180, "last_occurred_at": "2026-11-01T23:30:00.000Z"}
+    )
     assert gap["missing"] == 120 and gap["resend_since"] == "2026-11-02"
     assert gap["message_fr"].startswith("Le hub a 120 événements de moins que la borne n'en a envoyé")
     assert "40 envois les plus anciens" in gap["message_fr"]

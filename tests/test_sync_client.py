@@ -57,6 +57,7 @@ def pending_ids(store):
 
 # ---------------------------------------------------------------- failures that keep everything pending
 
+
 def test_not_enrolled_sends_nothing_and_says_so(store):
     add_events(store, 3)
     result = client.push(store.conn, None, None)
@@ -120,12 +121,20 @@ def test_503_with_retry_after_is_retried_then_reported_busy(store, scripted):
 
 # ---------------------------------------------------------------- answers that move events
 
+
 def test_batches_are_gzip_in_order_with_the_token_and_progress(store, scripted):
     ids = add_events(store, 25)
     hub = scripted()
     seen = []
-    result = client.push(store.conn, hub.url, "secret", batch_size=10, in_flight=1,
-                         progress=lambda sent, total: seen.append((sent, total)), **FAST)
+    result = client.push(
+        store.conn,
+        hub.url,
+        "secret",
+        batch_size=10,
+        in_flight=1,
+        progress=lambda sent, total: seen.append((sent, total)),
+        **FAST,
+    )
     assert result.ok and result.stored == 25 and result.batches == 3
     assert [len(b["batch"]["events"]) for b in hub.batches] == [10, 10, 5]
     assert [e["id"] for b in hub.batches for e in b["batch"]["events"]] == ids
@@ -158,7 +167,9 @@ def test_rejected_events_are_parked_with_the_reason_and_do_not_block_the_rest(st
     result = client.push(store.conn, hub.url, "t", batch_size=2, **FAST)
     assert result.ok and result.stored == 5 and result.parked == 1
     assert result.parked_reasons == ["conflict: other content"]
-    row = store.conn.execute("SELECT state, parked_reason FROM outbox WHERE event_id = ?", (ids[1],)).fetchone()
+    row = store.conn.execute(
+        "SELECT state, parked_reason FROM outbox WHERE event_id = ?", (ids[1],)
+    ).fetchone()
     assert row == ("parked", "conflict: other content")
     assert pending_ids(store) == []
     assert "mise(s) de côté" in result.summary_fr()
@@ -166,7 +177,8 @@ def test_rejected_events_are_parked_with_the_reason_and_do_not_block_the_rest(st
 
 @pytest.mark.parametrize("answer", ["stored", "unreachable"])
 def test_a_push_commits_its_bookkeeping_without_fsync_and_gives_the_connection_back_as_it_was(
-        store, scripted, answer):
+    store, scripted, answer
+):
     """What a push writes (marks, the lock) may be lost to a power cut: the
     events are sent again and the hub answers duplicates. So it commits with
     synchronous=NORMAL, then the caller's connection is FULL again, after a
@@ -174,9 +186,15 @@ def test_a_push_commits_its_bookkeeping_without_fsync_and_gives_the_connection_b
     add_events(store, 12)
     during = []
     url = scripted().url if answer == "stored" else f"http://127.0.0.1:{free_port()}"
-    result = client.push(store.conn, url, "t", batch_size=5, in_flight=1,
-                         progress=lambda _s, _t: during.append(
-                             store.conn.execute("PRAGMA synchronous").fetchone()[0]), **FAST)
+    result = client.push(
+        store.conn,
+        url,
+        "t",
+        batch_size=5,
+        in_flight=1,
+        progress=lambda _s, _t: during.append(store.conn.execute("PRAGMA synchronous").fetchone()[0]),
+        **FAST,
+    )
     assert result.ok is (answer == "stored")
     assert set(during) == {1}  # NORMAL while pushing
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
@@ -217,15 +235,18 @@ def test_events_recorded_during_the_push_are_sent_too(store, db_path, scripted):
         if len(other.execute("SELECT 1 FROM outbox").fetchall()) < 8:
             other.execute("BEGIN IMMEDIATE")
             for _ in range(3):
-                outbox.append(other, protocol.make_event("member.erased", {"member_id": protocol.new_id()}, WHEN))
+                outbox.append(
+                    other, protocol.make_event("member.erased", {"member_id": protocol.new_id()}, WHEN)
+                )
             other.execute("COMMIT")
         other.close()
         return accept_all(batch)
 
     seen = []
     hub = scripted(accept_and_record_more)
-    result = client.push(str(db_path), hub.url, "t", batch_size=5,
-                         progress=lambda s, t: seen.append((s, t)), **FAST)
+    result = client.push(
+        str(db_path), hub.url, "t", batch_size=5, progress=lambda s, t: seen.append((s, t)), **FAST
+    )
     assert result.ok and result.stored == 8 and result.pending == 0
     assert seen[-1] == (8, 8)
 
@@ -269,6 +290,7 @@ def test_in_flight_is_checked(store):
 
 # ---------------------------------------------------------------- batches in flight together
 
+
 def test_two_batches_travel_together_and_their_answers_apply_in_order(store, scripted):
     ids = add_events(store, 60)
 
@@ -278,8 +300,15 @@ def test_two_batches_travel_together_and_their_answers_apply_in_order(store, scr
 
     hub = scripted(slow)
     seen = []
-    result = client.push(store.conn, hub.url, "t", batch_size=10, in_flight=2,
-                         progress=lambda sent, total: seen.append((sent, total)), **FAST)
+    result = client.push(
+        store.conn,
+        hub.url,
+        "t",
+        batch_size=10,
+        in_flight=2,
+        progress=lambda sent, total: seen.append((sent, total)),
+        **FAST,
+    )
     assert result.ok and result.stored == 60 and result.batches == 6
     assert hub.max_in_flight == 2
     sent = [e["id"] for b in hub.batches for e in b["batch"]["events"]]
@@ -317,6 +346,7 @@ def test_a_failed_batch_keeps_the_next_one_pending_even_when_the_hub_took_it(sto
 
 
 # ---------------------------------------------------------------- a real hub process
+
 
 def test_enrol_then_push_to_a_real_hub_stores_each_event_once(store, hub):
     _centre, code = hub.add_centre("Centre social Les Tilleuls")
@@ -367,7 +397,13 @@ def test_batch_bodies_are_plain_gzip_with_or_without_isa_l(monkeypatch, with_isa
         monkeypatch.setattr(client, "_isal_compress", None)
     elif client._isal_compress is None:
         pytest.skip("no ISA-L wheel on this machine")
-    raw = protocol.batch_from_texts([protocol.canonical_json(protocol.make_event(
-        "member.erased", {"member_id": protocol.new_id()}, WHEN)) for _ in range(200)])
+    raw = protocol.batch_from_texts(
+        [
+            protocol.canonical_json(
+                protocol.make_event("member.erased", {"member_id": protocol.new_id()}, WHEN)
+            )
+            for _ in range(200)
+        ]
+    )
     packed = client._gzip(raw)
     assert gzip.decompress(packed) == raw and len(packed) < len(raw) / 3

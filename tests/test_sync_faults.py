@@ -42,8 +42,14 @@ def proxy(shared_hub):
 
 def add_events(store, n: int) -> list[str]:
     with store.transaction():
-        return [store.emit("visit.recorded", {"visit_id": protocol.new_id(), "reason": "accueil",
-                                              "recorded_by": "resident"}, WHEN) for _ in range(n)]
+        return [
+            store.emit(
+                "visit.recorded",
+                {"visit_id": protocol.new_id(), "reason": "accueil", "recorded_by": "resident"},
+                WHEN,
+            )
+            for _ in range(n)
+        ]
 
 
 def assert_hub_holds_exactly(hub, device, store, n: int) -> None:

@@ -79,10 +79,12 @@ def scheduler_factory():
 
 # ---------------------------------------------------------------- scheduler
 
+
 def test_syncs_at_start_then_every_interval(db_path, shared_hub, enrolled, scheduler_factory):
     add_events(db_path, 30)
-    scheduler = scheduler_factory(db_path, kiosk_settings(db_path), interval=0.5, first_delay=0,
-                                  push_options=FAST)
+    scheduler = scheduler_factory(
+        db_path, kiosk_settings(db_path), interval=0.5, first_delay=0, push_options=FAST
+    )
     wait_for(lambda: scheduler.status()["syncs"] >= 1 and pending(db_path) == 0)
     first_round = scheduler.status()["syncs"]
     add_events(db_path, 20)  # nobody presses anything: a later round sends them
@@ -94,8 +96,9 @@ def test_syncs_at_start_then_every_interval(db_path, shared_hub, enrolled, sched
 
 def test_trigger_syncs_now_and_never_blocks_the_caller(db_path, shared_hub, enrolled, scheduler_factory):
     add_events(db_path, 10)
-    scheduler = scheduler_factory(db_path, kiosk_settings(db_path), interval=3600, first_delay=3600,
-                                  push_options=FAST)
+    scheduler = scheduler_factory(
+        db_path, kiosk_settings(db_path), interval=3600, first_delay=3600, push_options=FAST
+    )
     time.sleep(0.2)
     assert pending(db_path) == 10  # the first round is an hour away
     started = time.perf_counter()
@@ -112,8 +115,14 @@ def test_offline_it_probes_health_and_syncs_as_soon_as_the_hub_is_back(db_path, 
             Settings(store).set("hub_url", proxy.url)
         add_events(db_path, 25)
         states = []
-        scheduler = Scheduler(db_path, kiosk_settings(db_path), interval=3600, offline_interval=0.2,
-                              first_delay=0, push_options=FAST)
+        scheduler = Scheduler(
+            db_path,
+            kiosk_settings(db_path),
+            interval=3600,
+            offline_interval=0.2,
+            first_delay=0,
+            push_options=FAST,
+        )
         scheduler.add_listener(lambda status: states.append(status["state"]))
         scheduler.start()
         try:
@@ -134,9 +143,13 @@ def test_listeners_hear_progress_and_the_plain_words_result(db_path, scheduler_f
     hub = ScriptedHub(accept_all)
     heard = []
     try:
-        scheduler = Scheduler(db_path, lambda conn: {"hub_url": hub.url, "device_token": "t"},
-                              interval=3600, first_delay=0,
-                              push_options={**FAST, "batch_size": 10})
+        scheduler = Scheduler(
+            db_path,
+            lambda conn: {"hub_url": hub.url, "device_token": "t"},
+            interval=3600,
+            first_delay=0,
+            push_options={**FAST, "batch_size": 10},
+        )
         scheduler.add_listener(lambda status: heard.append(status))
         scheduler.start()
         wait_for(lambda: any(s["state"] == "idle" for s in heard))
@@ -166,8 +179,12 @@ def test_stop_ends_a_long_push_between_batches(db_path):
 
     hub = ScriptedHub(slow)
     try:
-        scheduler = Scheduler(db_path, lambda conn: {"hub_url": hub.url, "device_token": "t"},
-                              first_delay=0, push_options={**FAST, "batch_size": 5}).start()
+        scheduler = Scheduler(
+            db_path,
+            lambda conn: {"hub_url": hub.url, "device_token": "t"},
+            first_delay=0,
+            push_options={**FAST, "batch_size": 5},
+        ).start()
         wait_for(lambda: len(hub.batches) >= 2)
         started = time.monotonic()
         scheduler.stop()
@@ -194,11 +211,20 @@ def test_threads_and_a_process_never_sync_at_once(db_path):
         Settings(store).set("hub_url", hub.url)
         Settings(store).set("device_token", "t" * 40)
     try:
-        cli = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "sync", "--db", str(db_path),
-                                "--batch-size", "10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "kiosk.cli", "sync", "--db", str(db_path), "--batch-size", "10"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         # a token each: the hub tells the syncers apart (each may have two batches in flight)
-        threads = [threading.Thread(target=client.push, args=(str(db_path), hub.url, f"thread-{n}"),
-                                    kwargs={**FAST, "batch_size": 10}) for n in range(3)]
+        threads = [
+            threading.Thread(
+                target=client.push,
+                args=(str(db_path), hub.url, f"thread-{n}"),
+                kwargs={**FAST, "batch_size": 10},
+            )
+            for n in range(3)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -10,8 +10,12 @@ from kiosk.core.settings import DEFAULTS, Settings
 from kiosk.core.store import Store
 from sync import client
 
-ANSWER = {"device_token": "t" * 40, "centre_id": "c-1", "centre_name": "Centre social du Chemin Vert",
-          "device_id": "d-1"}
+ANSWER = {
+    "device_token": "t" * 40,
+    "centre_id": "c-1",
+    "centre_name": "Centre social du Chemin Vert",
+    "device_id": "d-1",
+}
 
 
 def test_an_enrolment_names_a_kiosk_still_named_by_default(db_path):
@@ -19,9 +23,12 @@ def test_an_enrolment_names_a_kiosk_still_named_by_default(db_path):
         settings = Settings(store)
         assert settings.get("centre_name") == DEFAULTS["centre_name"]
         syncing.save_enrolment(settings, "https://hub.example/", ANSWER)
-        assert (settings.get("hub_url"), settings.get("device_token"), settings.get("centre_id"),
-                settings.get("centre_name")) == ("https://hub.example", "t" * 40, "c-1",
-                                                 "Centre social du Chemin Vert")
+        assert (
+            settings.get("hub_url"),
+            settings.get("device_token"),
+            settings.get("centre_id"),
+            settings.get("centre_name"),
+        ) == ("https://hub.example", "t" * 40, "c-1", "Centre social du Chemin Vert")
 
 
 def test_an_enrolment_keeps_the_name_staff_gave(db_path):

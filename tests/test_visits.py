@@ -37,22 +37,40 @@ def member(store, settings):
 def test_check_in_of_a_member_stores_the_visit(visits, store, member):
     visit = visits.check_in("demarches", member_id=member["id"])
     row = store.one("SELECT * FROM visits")
-    assert row == {"id": visit["id"], "occurred_at": store.now_iso(), "member_id": member["id"],
-                   "reason": "demarches", "recorded_by_role": "resident", "recorded_by": None}
+    assert row == {
+        "id": visit["id"],
+        "occurred_at": store.now_iso(),
+        "member_id": member["id"],
+        "reason": "demarches",
+        "recorded_by_role": "resident",
+        "recorded_by": None,
+    }
 
 
 def test_check_in_emits_visit_recorded(visits, store, member):
     visit = visits.check_in("demarches", member_id=member["id"])
     (event,) = events(store, "visit.recorded")
-    assert event["data"] == {"visit_id": visit["id"], "member_id": member["id"],
-                             "reason": "demarches", "recorded_by": "resident",
-                             "cra_theme": "demarches_administratives", "domain": None}
+    assert event["data"] == {
+        "visit_id": visit["id"],
+        "member_id": member["id"],
+        "reason": "demarches",
+        "recorded_by": "resident",
+        "cra_theme": "demarches_administratives",
+        "domain": None,
+    }
     assert event["occurred_at"] == visit["occurred_at"]
 
 
 def test_a_visit_carries_its_reason_s_national_categories_as_the_centre_maps_them(visits, store, settings):
-    reasons = settings.get("reasons") + [{"code": "caf", "label": "Un papier de la CAF", "icon": "description",
-                                          "cra_theme": "demarches_administratives", "domain": "social_sante"}]
+    reasons = settings.get("reasons") + [
+        {
+            "code": "caf",
+            "label": "Un papier de la CAF",
+            "icon": "description",
+            "cra_theme": "demarches_administratives",
+            "domain": "social_sante",
+        }
+    ]
     settings.set("reasons", reasons)
     visits.check_in("caf")
     visits.check_in("accueil")
@@ -77,7 +95,9 @@ def test_the_body_named_after_a_reason_gives_the_visit_its_domain(visits, store)
 def test_a_reason_mapped_to_no_national_category_is_refused(settings, store):
     from kiosk.core.errors import InvalidInput
 
-    reasons = settings.get("reasons") + [{"code": "caf", "label": "CAF", "icon": "description", "domain": "caf"}]
+    reasons = settings.get("reasons") + [
+        {"code": "caf", "label": "CAF", "icon": "description", "domain": "caf"}
+    ]
     with pytest.raises(InvalidInput) as error:
         settings.set("reasons", reasons)
     assert error.value.field == "reasons" and "domain" in str(error.value)
@@ -105,8 +125,9 @@ def test_a_check_in_writes_only_the_visit_and_its_event(visits, store, member):
     assert visit["id"] in {row[0] for row in after["visits"]}
 
 
-def test_the_latest_contact_wins_whatever_the_order_visits_were_recorded(visits, store, settings, member,
-                                                                          clock):
+def test_the_latest_contact_wins_whatever_the_order_visits_were_recorded(
+    visits, store, settings, member, clock
+):
     members = Members(store, settings)
     clock.advance(hours=3)
     visits.check_in("accueil", member_id=member["id"])
@@ -137,7 +158,9 @@ def test_check_in_by_a_volunteer_records_who_and_audits(visits, store, member):
     karim = add_staff(store, "Karim Haddad", "volunteer")
     visit = visits.check_in("rendez_vous", member_id=member["id"], actor=karim)
     assert store.one("SELECT recorded_by_role, recorded_by FROM visits") == {
-        "recorded_by_role": "volunteer", "recorded_by": karim["id"]}
+        "recorded_by_role": "volunteer",
+        "recorded_by": karim["id"],
+    }
     assert events(store, "visit.recorded")[0]["data"]["recorded_by"] == "volunteer"
     audit = store.one("SELECT actor_id, action, detail FROM audit_log")
     assert audit["actor_id"] == karim["id"] and visit["id"] in audit["detail"]
@@ -208,8 +231,15 @@ def test_counts_by_reason_lists_every_reason(visits):
     visits.check_in("accueil")
     visits.check_in("permanence")
     counts = queries.counts_by_reason(visits, "2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z")
-    assert counts == {"accueil": 2, "demarches": 0, "rendez_vous": 0, "atelier": 0,
-                      "ordinateur": 0, "permanence": 1, "autre": 0}
+    assert counts == {
+        "accueil": 2,
+        "demarches": 0,
+        "rendez_vous": 0,
+        "atelier": 0,
+        "ordinateur": 0,
+        "permanence": 1,
+        "autre": 0,
+    }
 
 
 def test_today_count_follows_paris_midnight(visits, clock):
@@ -228,7 +258,9 @@ def test_day_bounds_cover_a_daylight_saving_day():
 def test_check_in_refuses_an_actor_who_is_not_staff_and_changes_nothing(visits, store):
     before = dump(store)
     with pytest.raises(InvalidInput) as error:
-        visits.check_in("accueil", actor={"id": "0190aaaa-0000-7000-8000-000000000000",
-                                          "name": "Inconnu", "role": "staff"})
+        visits.check_in(
+            "accueil",
+            actor={"id": "0190aaaa-0000-7000-8000-000000000000", "name": "Inconnu", "role": "staff"},
+        )
     assert error.value.field == "actor"
     assert dump(store) == before

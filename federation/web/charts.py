@@ -65,13 +65,22 @@ def weekly_chart(weeks: list[tuple[date, int]]) -> BarChart:
     bars = []
     for i, (monday, visits) in enumerate(weeks):
         height = plot_h * visits / top_value
-        bars.append(Bar(LEFT + i * slot + slot * 0.15, baseline - height, slot * 0.7, height,
-                        f"Semaine du {long_date(monday)} : {number(visits)} passages"))
+        bars.append(
+            Bar(
+                LEFT + i * slot + slot * 0.15,
+                baseline - height,
+                slot * 0.7,
+                height,
+                f"Semaine du {long_date(monday)} : {number(visits)} passages",
+            )
+        )
     # visits are whole numbers: split the axis only where every tick is whole
     steps = 4 if top_value % 4 == 0 else 5 if top_value % 5 == 0 else top_value
-    y_ticks = [Tick(baseline - plot_h * k / steps, number(top_value * k // steps))
-               for k in range(steps + 1)]
+    y_ticks = [Tick(baseline - plot_h * k / steps, number(top_value * k // steps)) for k in range(steps + 1)]
     every = max(1, math.ceil(len(weeks) / 8))  # at most ~8 labels so they never overlap
-    x_ticks = [Tick(LEFT + i * slot + slot / 2, format_date(monday, "d MMM", locale=LOCALE))
-               for i, (monday, _n) in enumerate(weeks) if i % every == 0]
+    x_ticks = [
+        Tick(LEFT + i * slot + slot / 2, format_date(monday, "d MMM", locale=LOCALE))
+        for i, (monday, _n) in enumerate(weeks)
+        if i % every == 0
+    ]
     return BarChart(WIDTH, HEIGHT, bars, y_ticks, x_ticks, baseline, LEFT, WIDTH - RIGHT)

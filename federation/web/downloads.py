@@ -30,28 +30,50 @@ def _view(request: Request, start: str, end: str, centre: str):
 def _file(content: bytes, media_type: str, stem: str, view: reports.Overview, extension: str) -> Response:
     scope = view.period.centre_id[:8] if view.period.centre_id else "tous-centres"
     name = f"{stem}_{scope}_{view.period.first_day}_{view.period.last_day}.{extension}"
-    return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @router.get("/indicators.csv")
-def indicators(request: Request, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
-               centre: str = "", _session: users.WebSession = Depends(security.current_session)):
+def indicators(
+    request: Request,
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
+    centre: str = "",
+    _session: users.WebSession = Depends(security.current_session),
+):
     view, name = _view(request, start, end, centre)
     return _file(exports.indicators_csv(view, name), "text/csv; charset=utf-8", "indicateurs", view, "csv")
 
 
 @router.get("/visits-per-week.csv")
-def visits_per_week(request: Request, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
-                    centre: str = "", _session: users.WebSession = Depends(security.current_session)):
+def visits_per_week(
+    request: Request,
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
+    centre: str = "",
+    _session: users.WebSession = Depends(security.current_session),
+):
     view, name = _view(request, start, end, centre)
-    return _file(exports.visits_per_week_csv(view, name), "text/csv; charset=utf-8",
-                 "passages-par-semaine", view, "csv")
+    return _file(
+        exports.visits_per_week_csv(view, name),
+        "text/csv; charset=utf-8",
+        "passages-par-semaine",
+        view,
+        "csv",
+    )
 
 
 @router.get("/funders/{what}.csv")
-def funder_csv(request: Request, what: str, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
-               centre: str = "", _session: users.WebSession = Depends(security.current_session)):
+def funder_csv(
+    request: Request,
+    what: str,
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
+    centre: str = "",
+    _session: users.WebSession = Depends(security.current_session),
+):
     if what not in funders.FUNDERS:
         raise Refused(404, "Export introuvable", "Ce financeur n'a pas d'export sur ce hub.")
     view, name = _view(request, start, end, centre)
@@ -60,8 +82,14 @@ def funder_csv(request: Request, what: str, start: str = Query("", alias="from")
 
 
 @router.get("/funders/{what}.pdf")
-def funder_pdf(request: Request, what: str, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
-               centre: str = "", _session: users.WebSession = Depends(security.current_session)):
+def funder_pdf(
+    request: Request,
+    what: str,
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
+    centre: str = "",
+    _session: users.WebSession = Depends(security.current_session),
+):
     if what not in funders.FUNDERS:
         raise Refused(404, "Export introuvable", "Ce financeur n'a pas d'export sur ce hub.")
     view, name = _view(request, start, end, centre)
@@ -69,20 +97,31 @@ def funder_pdf(request: Request, what: str, start: str = Query("", alias="from")
         content = exports.funder_pdf(view, funders.FUNDERS[what], funders.rows(view, what), name)
     except FileNotFoundError:  # no font on this server: its operator must install one
         log.error("PDF export: no font, install fonts-noto-core (scripts/system-deps.sh)")
-        raise Refused(503, "Export indisponible",
-                      "Le serveur n'a pas de police pour écrire le PDF. Prévenez son administrateur.") from None
+        raise Refused(
+            503,
+            "Export indisponible",
+            "Le serveur n'a pas de police pour écrire le PDF. Prévenez son administrateur.",
+        ) from None
     return _file(content, "application/pdf", what, view, "pdf")
 
 
 @router.get("/report.pdf")
-def report(request: Request, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
-           centre: str = "", _session: users.WebSession = Depends(security.current_session)):
+def report(
+    request: Request,
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
+    centre: str = "",
+    _session: users.WebSession = Depends(security.current_session),
+):
     view, name = _view(request, start, end, centre)
     try:
         content = exports.report_pdf(view, name)
     except FileNotFoundError:  # no font on this server: its operator must install one
         log.error("PDF report: no font, install fonts-noto-core (scripts/system-deps.sh)")
-        raise Refused(503, "Rapport indisponible",
-                      "Le rapport PDF ne peut pas être fabriqué sur ce serveur (police de caractères "
-                      "manquante). Prévenez la personne qui administre le hub.") from None
+        raise Refused(
+            503,
+            "Rapport indisponible",
+            "Le rapport PDF ne peut pas être fabriqué sur ce serveur (police de caractères "
+            "manquante). Prévenez la personne qui administre le hub.",
+        ) from None
     return _file(content, "application/pdf", "rapport", view, "pdf")

@@ -17,16 +17,20 @@ from federation.web.templating import render
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
-def read_period(request: Request, start: str, end: str, centre: str,
-                names: dict[str, str]) -> tuple[reports.Period, reports.PeriodError | None]:
+def read_period(
+    request: Request, start: str, end: str, centre: str, names: dict[str, str]
+) -> tuple[reports.Period, reports.PeriodError | None]:
     """The period asked for in the query, or the default one and the error to show."""
     try:
         period = reports.parse_period(start, end, centre)
     except reports.PeriodError as error:
         return reports.parse_period(None, None, centre if centre in names else None), error
     if period.centre_id and period.centre_id not in names:
-        unknown = reports.PeriodError("centre", f"unknown centre {period.centre_id!r}",
-                                      "Ce centre n'existe pas. Choisissez-en un dans la liste.")
+        unknown = reports.PeriodError(
+            "centre",
+            f"unknown centre {period.centre_id!r}",
+            "Ce centre n'existe pas. Choisissez-en un dans la liste.",
+        )
         return reports.Period(period.start, period.end), unknown
     return period, None
 
@@ -45,21 +49,40 @@ def _figures(request: Request, period: reports.Period):
 
 
 @router.get("/")
-def overview_page(request: Request, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
-                  centre: str = "", session: users.WebSession = Depends(security.current_session)):
+def overview_page(
+    request: Request,
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
+    centre: str = "",
+    session: users.WebSession = Depends(security.current_session),
+):
     with security.engine(request).connect() as conn:
         names = reports.centre_names(conn)
     period, error = read_period(request, start, end, centre, names)
     view, chart = _figures(request, period)
-    return render(request, "overview.html", 400 if error else 200, session=session, view=view,
-                  chart=chart, names=names, error=error, form={"from": start, "to": end, "centre": centre},
-                  query=query_string(period), nav="overview")
+    return render(
+        request,
+        "overview.html",
+        400 if error else 200,
+        session=session,
+        view=view,
+        chart=chart,
+        names=names,
+        error=error,
+        form={"from": start, "to": end, "centre": centre},
+        query=query_string(period),
+        nav="overview",
+    )
 
 
 @router.get("/centres/{centre_id}")
-def centre_page(request: Request, centre_id: str, start: str = Query("", alias="from"),
-                end: str = Query("", alias="to"),
-                session: users.WebSession = Depends(security.current_session)):
+def centre_page(
+    request: Request,
+    centre_id: str,
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
+    session: users.WebSession = Depends(security.current_session),
+):
     with security.engine(request).connect() as conn:
         names = reports.centre_names(conn)
         if centre_id not in names:
@@ -69,15 +92,34 @@ def centre_page(request: Request, centre_id: str, start: str = Query("", alias="
         parked_count = centres.set_aside(conn, db.parked, centre_id)
     period, error = read_period(request, start, end, centre_id, names)
     view, chart = _figures(request, period)
-    return render(request, "centre.html", 400 if error else 200, session=session, view=view,
-                  chart=chart, names=names, error=error, form={"from": start, "to": end},
-                  query=query_string(period), status=view.centres[0], devices=devices,
-                  conflict_count=conflict_count, parked_count=parked_count, nav="overview")
+    return render(
+        request,
+        "centre.html",
+        400 if error else 200,
+        session=session,
+        view=view,
+        chart=chart,
+        names=names,
+        error=error,
+        form={"from": start, "to": end},
+        query=query_string(period),
+        status=view.centres[0],
+        devices=devices,
+        conflict_count=conflict_count,
+        parked_count=parked_count,
+        nav="overview",
+    )
 
 
 @router.get("/funders/{what}")
-def funder_page(request: Request, what: str, start: str = Query("", alias="from"), end: str = Query("", alias="to"),
-                centre: str = "", session: users.WebSession = Depends(security.current_session)):
+def funder_page(
+    request: Request,
+    what: str,
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
+    centre: str = "",
+    session: users.WebSession = Depends(security.current_session),
+):
     """One funder's figures as its CSV and PDF carry them (federation.funders)."""
     if what not in funders.FUNDERS:
         raise Refused(404, "Export introuvable", "Ce financeur n'a pas d'export sur ce hub.")
@@ -88,9 +130,21 @@ def funder_page(request: Request, what: str, start: str = Query("", alias="from"
     sections: dict[str, list[tuple[str, str]]] = {}
     for section, indicator, value in funders.rows(view, what):
         sections.setdefault(section, []).append((indicator, exports.pdf_value(value)))
-    return render(request, "funder.html", 400 if error else 200, session=session, view=view, names=names,
-                  error=error, form={"from": start, "to": end, "centre": centre}, query=query_string(period),
-                  what=what, title=funders.FUNDERS[what], sections=sections, nav="overview")
+    return render(
+        request,
+        "funder.html",
+        400 if error else 200,
+        session=session,
+        view=view,
+        names=names,
+        error=error,
+        form={"from": start, "to": end, "centre": centre},
+        query=query_string(period),
+        what=what,
+        title=funders.FUNDERS[what],
+        sections=sections,
+        nav="overview",
+    )
 
 
 @router.get("/devices")
@@ -104,5 +158,4 @@ def devices_page(request: Request, session: users.WebSession = Depends(security.
 def conflicts_page(request: Request, session: users.WebSession = Depends(security.current_session)):
     with security.engine(request).connect() as conn:
         count, rows = reports.conflict_list(conn)
-    return render(request, "conflicts.html", session=session, count=count, conflicts=rows,
-                  nav="conflicts")
+    return render(request, "conflicts.html", session=session, count=count, conflicts=rows, nav="conflicts")

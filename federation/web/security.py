@@ -25,8 +25,8 @@ LOGIN_CSRF_COOKIE = "accueil_login_csrf"
 #: no inline script or style, nothing from elsewhere: what a page may load
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; script-src 'self'; "
-                               "style-src 'self'; frame-ancestors 'none'; form-action 'self'; "
-                               "base-uri 'none'",
+    "style-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
@@ -37,8 +37,9 @@ _HEADERS = {
 class Refused(Exception):
     """Stop here and show the user why, with ``status``."""
 
-    def __init__(self, status: int, title: str, message: str, clear_session: bool = False,
-                 headers: dict | None = None):
+    def __init__(
+        self, status: int, title: str, message: str, clear_session: bool = False, headers: dict | None = None
+    ):
         super().__init__(f"{status} {title}")
         self.status, self.title, self.message = status, title, message
         self.clear_session = clear_session
@@ -59,8 +60,9 @@ class PageRoute(APIRoute):
             try:
                 response = await handler(request)
             except SignInRequired as needed:
-                response = RedirectResponse(f"/login?next={quote(_local_path(request), safe='/')}",
-                                            status_code=303)
+                response = RedirectResponse(
+                    f"/login?next={quote(_local_path(request), safe='/')}", status_code=303
+                )
                 if needed.clear_session:
                     clear_session_cookie(response)
             except Refused as refusal:
@@ -100,14 +102,22 @@ def report_engine(request: Request) -> Engine:
 
 # ---------------------------------------------------------------- cookies
 
+
 def _secure(request: Request) -> bool:
     # behind an HTTPS proxy uvicorn's --proxy-headers makes the scheme https
     return request.url.scheme == "https"
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(SESSION_COOKIE, token, max_age=int(users.SESSION_LIFETIME.total_seconds()),
-                        path="/", httponly=True, samesite="lax", secure=_secure(request))
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(users.SESSION_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
 
 
 def clear_session_cookie(response: Response) -> None:
@@ -121,18 +131,29 @@ def login_csrf_token(request: Request) -> str:
 
 
 def set_login_csrf_cookie(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, path="/login", httponly=True,
-                        samesite="strict", secure=_secure(request))
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
 
 
 def check_login_csrf(request: Request, submitted: str) -> None:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not expected or not submitted or not secrets.compare_digest(expected, submitted):
-        raise Refused(403, "Formulaire expiré",
-                      "Ce formulaire n'est plus valable. Rechargez la page de connexion et réessayez.")
+        raise Refused(
+            403,
+            "Formulaire expiré",
+            "Ce formulaire n'est plus valable. Rechargez la page de connexion et réessayez.",
+        )
 
 
 # ---------------------------------------------------------------- dependencies
+
 
 def current_session(request: Request) -> users.WebSession:
     token = request.cookies.get(SESSION_COOKIE)
@@ -141,17 +162,25 @@ def current_session(request: Request) -> users.WebSession:
     session = users.load_session(engine(request), token)
     if session is None:
         # not a session this hub ever opened (forged, or purged long ago)
-        raise Refused(403, "Session non reconnue",
-                      "Votre session n'est pas reconnue. Connectez-vous à nouveau.", clear_session=True)
+        raise Refused(
+            403,
+            "Session non reconnue",
+            "Votre session n'est pas reconnue. Connectez-vous à nouveau.",
+            clear_session=True,
+        )
     if session.expired:
         raise SignInRequired(clear_session=True)
     return session
 
 
-def posted_session(request: Request, csrf_token: str = Form(""),
-                   session: users.WebSession = Depends(current_session)) -> users.WebSession:
+def posted_session(
+    request: Request, csrf_token: str = Form(""), session: users.WebSession = Depends(current_session)
+) -> users.WebSession:
     """The session of a form POST, whose CSRF token must be the session's."""
     if not users.csrf_matches(session, csrf_token):
-        raise Refused(403, "Formulaire refusé",
-                      "Ce formulaire n'a pas été envoyé depuis le tableau de bord. Rechargez la page et réessayez.")
+        raise Refused(
+            403,
+            "Formulaire refusé",
+            "Ce formulaire n'a pas été envoyé depuis le tableau de bord. Rechargez la page et réessayez.",
+        )
     return session

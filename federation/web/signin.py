@@ -29,27 +29,51 @@ def login_form(request: Request, next: str = "/"):
     return _form(request, next)
 
 
-def _form(request: Request, next: str, error: str | None = None, email: str = "",
-          status_code: int = 200, headers: dict | None = None):
+def _form(
+    request: Request,
+    next: str,
+    error: str | None = None,
+    email: str = "",
+    status_code: int = 200,
+    headers: dict | None = None,
+):
     token = security.login_csrf_token(request)
-    response = render(request, "login.html", status_code, next=security.safe_next(next),
-                      error=error, email=email, csrf_token=token)
+    response = render(
+        request,
+        "login.html",
+        status_code,
+        next=security.safe_next(next),
+        error=error,
+        email=email,
+        csrf_token=token,
+    )
     security.set_login_csrf_cookie(request, response, token)
     response.headers.update(headers or {})
     return response
 
 
 @router.post("/login")
-def login(request: Request, email: str = Form(""), password: str = Form(""),
-          csrf_token: str = Form(""), next: str = Form("/")):
+def login(
+    request: Request,
+    email: str = Form(""),
+    password: str = Form(""),
+    csrf_token: str = Form(""),
+    next: str = Form("/"),
+):
     security.check_login_csrf(request, csrf_token)
     engine = security.engine(request)
     try:
         user_id = users.sign_in(engine, email, password, _client(request))
     except users.TooManyAttempts:
         minutes = int(users.FAILURE_WINDOW.total_seconds() // 60)
-        return _form(request, next, f"Trop de tentatives de connexion. Réessayez dans {minutes} minutes.",
-                     email, 429, {"Retry-After": str(minutes * 60)})
+        return _form(
+            request,
+            next,
+            f"Trop de tentatives de connexion. Réessayez dans {minutes} minutes.",
+            email,
+            429,
+            {"Retry-After": str(minutes * 60)},
+        )
     if user_id is None:
         return _form(request, next, "Adresse e-mail ou mot de passe incorrect.", email, 401)
     response = RedirectResponse(security.safe_next(next), status_code=303)
@@ -64,4 +88,3 @@ def logout(request: Request, session: users.WebSession = Depends(security.posted
     response = RedirectResponse("/login", status_code=303)
     security.clear_session_cookie(response)
     return response
-

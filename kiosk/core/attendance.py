@@ -15,13 +15,16 @@ from sync.protocol import new_id
 
 
 def _emit(store: Store, row: dict) -> None:
-    store.emit("attendance.taken", {
-        "attendance_id": row["id"],
-        "session_id": row["session_id"],
-        "member_id": row["member_id"],
-        "present": bool(row["present"]),
-        "walk_in": bool(row["walk_in"]),
-    })
+    store.emit(
+        "attendance.taken",
+        {
+            "attendance_id": row["id"],
+            "session_id": row["session_id"],
+            "member_id": row["member_id"],
+            "present": bool(row["present"]),
+            "walk_in": bool(row["walk_in"]),
+        },
+    )
 
 
 def _actor_id(actor: dict | None) -> str | None:
@@ -56,23 +59,33 @@ def roll_call(store: Store, session_id: str) -> list[dict]:
 def mark(store: Store, session: dict, member_id: str, present: bool, actor: dict | None) -> dict:
     """Mark a booked member present or absent (again if need be)."""
     if not isinstance(present, bool):
-        raise InvalidInput("present", N_("Indiquez présent ou absent."),
-                       "present must be true or false", value=present)
+        raise InvalidInput(
+            "present", N_("Indiquez présent ou absent."), "present must be true or false", value=present
+        )
     booked = store.one(
         "SELECT 1 FROM registrations WHERE session_id = ? AND member_id = ? AND status = 'booked'",
         (session["id"], member_id),
     )
     if booked is None:
         live_member(store, member_id)  # an unknown member is NotFound, not a Conflict
-        raise Conflict("member_id", N_("Cette personne n'a pas de place réservée : "
-                                       "ajoutez-la comme participant sans inscription."),
-                       "member holds no booked place in this session", value=member_id)
-    row = store.one("SELECT * FROM attendance WHERE session_id = ? AND member_id = ?",
-                    (session["id"], member_id))
+        raise Conflict(
+            "member_id",
+            N_("Cette personne n'a pas de place réservée : ajoutez-la comme participant sans inscription."),
+            "member holds no booked place in this session",
+            value=member_id,
+        )
+    row = store.one(
+        "SELECT * FROM attendance WHERE session_id = ? AND member_id = ?", (session["id"], member_id)
+    )
     now = store.now_iso()
     if row is None:
-        row = {"id": new_id(), "session_id": session["id"], "member_id": member_id,
-               "present": present, "walk_in": False}
+        row = {
+            "id": new_id(),
+            "session_id": session["id"],
+            "member_id": member_id,
+            "present": present,
+            "walk_in": False,
+        }
         store.conn.execute(
             "INSERT INTO attendance (id, session_id, member_id, present, walk_in, marked_at, "
             "marked_by) VALUES (?, ?, ?, ?, 0, ?, ?)",
@@ -85,28 +98,45 @@ def mark(store: Store, session: dict, member_id: str, present: bool, actor: dict
             (int(present), now, _actor_id(actor), row["id"]),
         )
     _emit(store, row)
-    audit(store, actor, "attendance.mark", session_id=session["id"], member_id=member_id,
-                present=present)
-    return {"attendance_id": row["id"], "member_id": member_id, "present": present,
-            "walk_in": bool(row["walk_in"])}
+    audit(store, actor, "attendance.mark", session_id=session["id"], member_id=member_id, present=present)
+    return {
+        "attendance_id": row["id"],
+        "member_id": member_id,
+        "present": present,
+        "walk_in": bool(row["walk_in"]),
+    }
 
 
 def add_walk_in(store: Store, session: dict, member_id: str | None, actor: dict | None) -> dict:
     """Someone who came without a booked place: a known member or anonymous."""
     if member_id is not None:
         live_member(store, member_id)
-        if store.one("SELECT 1 FROM attendance WHERE session_id = ? AND member_id = ?",
-                     (session["id"], member_id)):
-            raise Conflict("member_id",
-                           N_("Cette personne est déjà sur la feuille de présence."),
-                           "member already on this session's roll", value=member_id)
-        if store.one("SELECT 1 FROM registrations WHERE session_id = ? AND member_id = ? "
-                     "AND status = 'booked'", (session["id"], member_id)):
-            raise Conflict("member_id", N_("Cette personne a une place réservée : "
-                                           "cochez-la présente dans la liste."),
-                           "member holds a booked place: mark them instead", value=member_id)
-    row = {"id": new_id(), "session_id": session["id"], "member_id": member_id,
-           "present": True, "walk_in": True}
+        if store.one(
+            "SELECT 1 FROM attendance WHERE session_id = ? AND member_id = ?", (session["id"], member_id)
+        ):
+            raise Conflict(
+                "member_id",
+                N_("Cette personne est déjà sur la feuille de présence."),
+                "member already on this session's roll",
+                value=member_id,
+            )
+        if store.one(
+            "SELECT 1 FROM registrations WHERE session_id = ? AND member_id = ? AND status = 'booked'",
+            (session["id"], member_id),
+        ):
+            raise Conflict(
+                "member_id",
+                N_("Cette personne a une place réservée : cochez-la présente dans la liste."),
+                "member holds a booked place: mark them instead",
+                value=member_id,
+            )
+    row = {
+        "id": new_id(),
+        "session_id": session["id"],
+        "member_id": member_id,
+        "present": True,
+        "walk_in": True,
+    }
     store.conn.execute(
         "INSERT INTO attendance (id, session_id, member_id, present, walk_in, marked_at, "
         "marked_by) VALUES (?, ?, ?, 1, 1, ?, ?)",

@@ -34,22 +34,37 @@ KEEP = 14
 PREFIX = "accueil-"
 NAME_RE = re.compile(r"^accueil-(\d{8})-(\d{6})\.db$")
 #: Tables without which a file is not an Accueil kiosk database.
-REQUIRED_TABLES = {"settings", "members", "visits", "workshops", "sessions", "registrations",
-                   "attendance", "staff", "audit_log", "outbox"}
+REQUIRED_TABLES = {
+    "settings",
+    "members",
+    "visits",
+    "workshops",
+    "sessions",
+    "registrations",
+    "attendance",
+    "staff",
+    "audit_log",
+    "outbox",
+}
 
 
 class BackupError(DomainError):
     """A backup or a restore could not be done; nothing was changed."""
 
 
-def backup(store_or_path: Store | str | Path, to_dir: str | Path, keep: int = KEEP,
-           actor: dict | None = None) -> Path:
+def backup(
+    store_or_path: Store | str | Path, to_dir: str | Path, keep: int = KEEP, actor: dict | None = None
+) -> Path:
     """Copy the database into ``to_dir``; returns the new file's path."""
     to_dir = Path(to_dir)
     if not to_dir.is_dir():
-        raise BackupError("backup_dir", N_("Le dossier de sauvegarde est introuvable : %(folder)s. "
-                                           "La clé USB est-elle branchée ?"),
-                          f"backup folder {to_dir} does not exist", value=str(to_dir), folder=str(to_dir))
+        raise BackupError(
+            "backup_dir",
+            N_("Le dossier de sauvegarde est introuvable : %(folder)s. La clé USB est-elle branchée ?"),
+            f"backup folder {to_dir} does not exist",
+            value=str(to_dir),
+            folder=str(to_dir),
+        )
     store = store_or_path if isinstance(store_or_path, Store) else None
     now = store.now() if store else datetime.now(UTC)
     target = _free_name(to_dir, now)
@@ -64,10 +79,16 @@ def backup(store_or_path: Store | str | Path, to_dir: str | Path, keep: int = KE
             with contextlib.suppress(OSError):
                 partial.unlink()
             if isinstance(exc, (OSError, sqlite3.Error)):
-                raise BackupError("backup_dir", N_("La sauvegarde n'a pas pu être écrite dans %(folder)s "
-                                                   "(clé pleine, protégée ou retirée ?)."),
-                                  f"could not write the backup in {to_dir}: {exc}",
-                                  value=str(to_dir), folder=str(to_dir)) from exc
+                raise BackupError(
+                    "backup_dir",
+                    N_(
+                        "La sauvegarde n'a pas pu être écrite dans %(folder)s "
+                        "(clé pleine, protégée ou retirée ?)."
+                    ),
+                    f"could not write the backup in {to_dir}: {exc}",
+                    value=str(to_dir),
+                    folder=str(to_dir),
+                ) from exc
             raise
     rotate(to_dir, keep)
     if store and actor is not None:
@@ -93,8 +114,13 @@ def _source(store_or_path: Store | str | Path):
         return
     path = Path(store_or_path)
     if not path.is_file():
-        raise BackupError("db", N_("La base de données %(path)s n'existe pas."),
-                          f"database {path} does not exist", value=str(path), path=str(path))
+        raise BackupError(
+            "db",
+            N_("La base de données %(path)s n'existe pas."),
+            f"database {path} does not exist",
+            value=str(path),
+            path=str(path),
+        )
     # read-write on purpose: a read-only connection cannot open a WAL
     # database whose -shm file is gone; nothing is written through it
     conn = sqlite3.connect(path)
@@ -143,6 +169,7 @@ def rotate(to_dir: str | Path, keep: int = KEEP) -> list[Path]:
 
 # ---------------------------------------------------------------- daily
 
+
 def last_backup_time(to_dir: str | Path) -> datetime | None:
     """When the newest backup in ``to_dir`` was made (Paris time), from its name."""
     found = backups(to_dir)
@@ -171,7 +198,9 @@ def run_daily(store: Store) -> Path | None:
     Raises BackupError (the UI shows it) if the folder is missing."""
     if not due(store):
         return None
-    return backup(store, Settings(store).get("backup_dir"), actor={"id": None, "name": "sauvegarde automatique"})
+    return backup(
+        store, Settings(store).get("backup_dir"), actor={"id": None, "name": "sauvegarde automatique"}
+    )
 
 
 def daily_backup(store: Store) -> Path | None:
@@ -209,14 +238,17 @@ OPTIONAL_INTERNAL = ("sqlite_stat1", "sqlite_stat4")
 KIND_FR = {"table": "table", "index": "index", "trigger": "déclencheur", "view": "vue"}
 SHOWN_DIFFERENCES = 5
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<comment>--[^\n]*|/\*.*?(?:\*/|$))
   | (?P<string>'(?:[^']|'')*')
   | (?P<quoted>"(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`)
   | (?P<word>[A-Za-z_0-9.$]+)
   | (?P<space>\s+)
   | (?P<other>.)
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 
 
 def normal_sql(sql: str | None) -> str | None:
@@ -243,11 +275,15 @@ def normal_sql(sql: str | None) -> str | None:
 
 
 def _schema(conn: sqlite3.Connection) -> dict[tuple[str, str], tuple[str, str | None]]:
-    return {(kind, name): (table, normal_sql(sql)) for kind, name, table, sql in conn.execute(
-        "SELECT type, name, tbl_name, sql FROM sqlite_master")}
+    return {
+        (kind, name): (table, normal_sql(sql))
+        for kind, name, table, sql in conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")
+    }
 
 
-def expected_schema(version: int) -> tuple[dict[tuple[str, str], tuple[str, str | None]], dict[str, list[tuple]]]:
+def expected_schema(
+    version: int,
+) -> tuple[dict[tuple[str, str], tuple[str, str | None]], dict[str, list[tuple]]]:
     """What this program's migrations build up to ``version``, in memory: the
     schema (SQLite's own statistics tables included: they may or may not be
     there) and each table's columns."""
@@ -337,8 +373,11 @@ def check_backup_file(path: str | Path, shown_as: str | Path | None = None) -> i
         raise _refused(shown, N_("Le fichier %(path)s n'existe pas."), "file does not exist")
     with open(path, "rb") as handle:
         if handle.read(16) != b"SQLite format 3\x00":
-            raise _refused(shown, N_("%(path)s n'est pas une sauvegarde Accueil (ce n'est pas une base SQLite)."),
-                           "not an SQLite database")
+            raise _refused(
+                shown,
+                N_("%(path)s n'est pas une sauvegarde Accueil (ce n'est pas une base SQLite)."),
+                "not an SQLite database",
+            )
     differences: list[str] = []
     bad_settings: list[str] = []
     try:
@@ -355,28 +394,47 @@ def check_backup_file(path: str | Path, shown_as: str | Path | None = None) -> i
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        raise _refused(shown, N_("%(path)s est abîmé et ne peut pas être restauré."), f"unreadable: {exc}") from exc
+        raise _refused(
+            shown, N_("%(path)s est abîmé et ne peut pas être restauré."), f"unreadable: {exc}"
+        ) from exc
     if problems != ["ok"]:
-        raise _refused(shown, N_("%(path)s est abîmé et ne peut pas être restauré."),
-                       f"integrity check failed: {problems[:3]}")
+        raise _refused(
+            shown,
+            N_("%(path)s est abîmé et ne peut pas être restauré."),
+            f"integrity check failed: {problems[:3]}",
+        )
     if not known or encoding != "UTF-8":
-        raise _refused(shown, N_("%(path)s n'est pas une sauvegarde Accueil."),
-                       f"schema version {version}, encoding {encoding}, "
-                       f"tables missing: {sorted(REQUIRED_TABLES - tables)}")
+        raise _refused(
+            shown,
+            N_("%(path)s n'est pas une sauvegarde Accueil."),
+            f"schema version {version}, encoding {encoding}, "
+            f"tables missing: {sorted(REQUIRED_TABLES - tables)}",
+        )
     if differences:
         listed = " ; ".join(differences[:SHOWN_DIFFERENCES])
         if len(differences) > SHOWN_DIFFERENCES:
             listed += f" ; et {len(differences) - SHOWN_DIFFERENCES} autre(s)"
-        raise _refused(shown, N_("%(path)s n'est pas restauré : sa structure n'est pas celle qu'Accueil "
-                                 "crée (%(differences)s). Ce fichier a pu être modifié ; utilisez une "
-                                 "autre sauvegarde."),
-                       f"schema differs from version {version}'s: {differences}", differences=listed)
+        raise _refused(
+            shown,
+            N_(
+                "%(path)s n'est pas restauré : sa structure n'est pas celle qu'Accueil "
+                "crée (%(differences)s). Ce fichier a pu être modifié ; utilisez une "
+                "autre sauvegarde."
+            ),
+            f"schema differs from version {version}'s: {differences}",
+            differences=listed,
+        )
     if bad_settings:
-        raise _refused(shown, N_("%(path)s n'est pas restauré : ces réglages n'ont pas une valeur possible "
-                                 "(%(settings)s). Ce fichier a pu être modifié ; utilisez une autre "
-                                 "sauvegarde."),
-                       f"settings with impossible values: {bad_settings}",
-                       settings=", ".join(_shown(k) for k in bad_settings[:SHOWN_DIFFERENCES]))
+        raise _refused(
+            shown,
+            N_(
+                "%(path)s n'est pas restauré : ces réglages n'ont pas une valeur possible "
+                "(%(settings)s). Ce fichier a pu être modifié ; utilisez une autre "
+                "sauvegarde."
+            ),
+            f"settings with impossible values: {bad_settings}",
+            settings=", ".join(_shown(k) for k in bad_settings[:SHOWN_DIFFERENCES]),
+        )
     return version
 
 
@@ -395,8 +453,9 @@ def _bad_settings(conn: sqlite3.Connection) -> list[str]:
 
 
 def _refused(path: Path, template: str, reason: str, **params: str) -> BackupError:
-    return BackupError("from_file", template, f"cannot restore {path}: {reason}", value=str(path),
-                       path=str(path), **params)
+    return BackupError(
+        "from_file", template, f"cannot restore {path}: {reason}", value=str(path), path=str(path), **params
+    )
 
 
 def _check_integrity(path: Path, field: str) -> None:
@@ -406,8 +465,12 @@ def _check_integrity(path: Path, field: str) -> None:
     finally:
         conn.close()
     if result != ["ok"]:
-        raise BackupError(field, N_("La copie de sauvegarde est abîmée ; recommencez."),
-                          f"integrity check of {path} failed: {result[:3]}", value=str(path))
+        raise BackupError(
+            field,
+            N_("La copie de sauvegarde est abîmée ; recommencez."),
+            f"integrity check of {path} failed: {result[:3]}",
+            value=str(path),
+        )
 
 
 def _safety_copy(db_path: Path, safety: Path) -> None:
@@ -497,8 +560,11 @@ def _private_copy(from_file: Path, db_path: Path):
             if Path(f"{from_file}-wal").is_file():
                 shutil.copyfile(f"{from_file}-wal", f"{copy}-wal")
         except OSError as exc:
-            raise _refused(from_file, N_("%(path)s n'a pas pu être lu (clé retirée ou disque plein ?)."),
-                           f"could not copy it: {exc}") from exc
+            raise _refused(
+                from_file,
+                N_("%(path)s n'a pas pu être lu (clé retirée ou disque plein ?)."),
+                f"could not copy it: {exc}",
+            ) from exc
         yield copy
 
 
@@ -510,8 +576,9 @@ def _settings_of(db_path: Path, keys: tuple[str, ...]) -> dict[str, str]:
     try:
         with _source(db_path) as conn:
             marks = ", ".join("?" for _ in keys)
-            return dict(conn.execute(f"SELECT key, value FROM settings WHERE key IN ({marks})",
-                                     keys).fetchall())
+            return dict(
+                conn.execute(f"SELECT key, value FROM settings WHERE key IN ({marks})", keys).fetchall()
+            )
     except sqlite3.DatabaseError:
         return {}
 
@@ -520,7 +587,10 @@ def _put_settings(store: Store, keys: tuple[str, ...], values: dict[str, str]) -
     with store.transaction():
         for key in keys:
             if key in values:
-                store.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) "
-                                   "DO UPDATE SET value = excluded.value", (key, values[key]))
+                store.conn.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                    "DO UPDATE SET value = excluded.value",
+                    (key, values[key]),
+                )
             else:
                 store.conn.execute("DELETE FROM settings WHERE key = ?", (key,))

@@ -49,30 +49,45 @@ def qr_image(code: str):
 
 # ---------------------------------------------------------------- PDF
 
+
 def members_for_cards(store: Store, member_ids: Iterable[str] | None) -> list[dict]:
     """The members to print, in the order asked (each by id, or by its card
     code as printed); every member with a card if None."""
     if member_ids is None:
         return store.query(
             "SELECT id, first_name, card_code FROM members WHERE erased_at IS NULL "
-            "AND card_code IS NOT NULL ORDER BY first_name COLLATE NOCASE, id")
+            "AND card_code IS NOT NULL ORDER BY first_name COLLATE NOCASE, id"
+        )
     found = []
     for member_id in member_ids:
         code = normalise(member_id)
-        row = store.one("SELECT id, first_name, card_code FROM members WHERE (id = ? OR card_code = ?) "
-                        "AND erased_at IS NULL", (member_id, code))
+        row = store.one(
+            "SELECT id, first_name, card_code FROM members WHERE (id = ? OR card_code = ?) "
+            "AND erased_at IS NULL",
+            (member_id, code),
+        )
         if row is None:
-            raise NotFound("member_id", N_("Aucun adhérent avec l'identifiant %(member_id)s."),
-                           f"no member {member_id!r}", value=member_id, member_id=member_id)
+            raise NotFound(
+                "member_id",
+                N_("Aucun adhérent avec l'identifiant %(member_id)s."),
+                f"no member {member_id!r}",
+                value=member_id,
+                member_id=member_id,
+            )
         if not row["card_code"]:
-            raise InvalidInput("member_id", N_("Cet adhérent n'a pas de code de carte."),
-                               f"member {member_id!r} has no card code", value=member_id)
+            raise InvalidInput(
+                "member_id",
+                N_("Cet adhérent n'a pas de code de carte."),
+                f"member {member_id!r} has no card code",
+                value=member_id,
+            )
         found.append(row)
     return found
 
 
-def cards_pdf(store: Store, out_path: str | Path, member_ids: Iterable[str] | None = None,
-              actor: dict | None = None) -> int:
+def cards_pdf(
+    store: Store, out_path: str | Path, member_ids: Iterable[str] | None = None, actor: dict | None = None
+) -> int:
     """Write the cards of ``member_ids`` (all members if None) to ``out_path``;
     returns how many cards. One card: a CR80 page; more: A4 sheets. Audited
     (first names leave the kiosk on paper) when an ``actor`` is given."""
@@ -92,7 +107,7 @@ def cards_pdf(store: Store, out_path: str | Path, member_ids: Iterable[str] | No
         family = _prepare(pdf, texts)
         for first in range(0, len(members), PER_SHEET):
             pdf.add_page()
-            _sheet(pdf, family, members[first:first + PER_SHEET], centre)
+            _sheet(pdf, family, members[first : first + PER_SHEET], centre)
     pdf.set_title(f"Cartes d'adhérent — {centre}")
     with atomic_output(out_path) as handle:
         handle.write(bytes(pdf.output()))
@@ -107,21 +122,34 @@ def _refuse_unprintable(members: list[dict], centre: str) -> None:
     characters no font of the kiosk has, and whose name holds them."""
     missing = unprintable([centre])
     if missing:
-        raise InvalidInput("centre_name", N_("Le nom du centre contient des caractères qu'aucune police de "
-                                             "la borne ne sait imprimer : %(characters)s. Aucune carte n'a "
-                                             "été écrite."),
-                           f"no installed font has {missing!r}", value=centre, characters=_listed(missing))
+        raise InvalidInput(
+            "centre_name",
+            N_(
+                "Le nom du centre contient des caractères qu'aucune police de "
+                "la borne ne sait imprimer : %(characters)s. Aucune carte n'a "
+                "été écrite."
+            ),
+            f"no installed font has {missing!r}",
+            value=centre,
+            characters=_listed(missing),
+        )
     missing_anywhere = set(unprintable([member["first_name"] or "" for member in members]))
     for member in members if missing_anywhere else []:
         missing = sorted(missing_anywhere & set(member["first_name"] or ""))
         if missing:
             raise InvalidInput(
-                "first_name", N_("Le prénom « %(name)s » contient des caractères qu'aucune police de la "
-                                 "borne ne sait imprimer : %(characters)s. Aucune carte n'a été écrite : "
-                                 "corrigez l'orthographe du prénom, ou installez une police qui a ces "
-                                 "caractères."),
-                f"no installed font has {missing!r} (member {member['id']})", value=member["id"],
-                name=member["first_name"], characters=_listed(missing))
+                "first_name",
+                N_(
+                    "Le prénom « %(name)s » contient des caractères qu'aucune police de la "
+                    "borne ne sait imprimer : %(characters)s. Aucune carte n'a été écrite : "
+                    "corrigez l'orthographe du prénom, ou installez une police qui a ces "
+                    "caractères."
+                ),
+                f"no installed font has {missing!r} (member {member['id']})",
+                value=member["id"],
+                name=member["first_name"],
+                characters=_listed(missing),
+            )
 
 
 def _listed(characters: list[str]) -> str:
@@ -196,26 +224,34 @@ def escpos_card(member: dict, centre_name: str, qr_size: int = 8) -> bytes:
     first name the printer's code page cannot write (Arabic, Chinese…) is
     printed as an image drawn with the PDF cards' fonts; characters no font
     has are named on the ticket instead of printing as « ? »."""
+
     def text(value: str) -> bytes:
         return value.encode(CODE_PAGE, errors="replace")
 
     code = member["card_code"].encode("ascii")
-    return b"".join([
-        ESC + b"@",  # initialise
-        ESC + b"t" + bytes([CODE_PAGE_NUMBER]),
-        ESC + b"a\x01",  # centred
-        ESC + b"E\x01", text(centre_name), b"\n", ESC + b"E\x00",
-        text("Carte d'adhérent"), b"\n\n",
-        _qr_function(65, b"\x32\x00"),  # model 2
-        _qr_function(67, bytes([qr_size])),  # module size in dots
-        _qr_function(69, b"\x31"),  # error correction M
-        _qr_function(80, b"\x30" + code),  # store the data
-        _qr_function(81, b"\x30"),  # print it
-        b"\n",
-        _escpos_name(member["first_name"] or ""),
-        text(printable(member["card_code"])), b"\n",
-        GS + b"V\x42\x03",  # feed 3 lines and cut
-    ])
+    return b"".join(
+        [
+            ESC + b"@",  # initialise
+            ESC + b"t" + bytes([CODE_PAGE_NUMBER]),
+            ESC + b"a\x01",  # centred
+            ESC + b"E\x01",
+            text(centre_name),
+            b"\n",
+            ESC + b"E\x00",
+            text("Carte d'adhérent"),
+            b"\n\n",
+            _qr_function(65, b"\x32\x00"),  # model 2
+            _qr_function(67, bytes([qr_size])),  # module size in dots
+            _qr_function(69, b"\x31"),  # error correction M
+            _qr_function(80, b"\x30" + code),  # store the data
+            _qr_function(81, b"\x30"),  # print it
+            b"\n",
+            _escpos_name(member["first_name"] or ""),
+            text(printable(member["card_code"])),
+            b"\n",
+            GS + b"V\x42\x03",  # feed 3 lines and cut
+        ]
+    )
 
 
 #: The raster name's height and widest line, in printer dots (203 dpi: an
@@ -234,8 +270,11 @@ def _escpos_name(name: str) -> bytes:
     shown = "".join(char for char in name if char not in missing)
     lines = [_raster(shown, font_path)] if shown.strip() else []
     if missing:
-        lines.append(("(caractères non imprimables : " + ", ".join(f"U+{ord(c):04X}" for c in missing[:6])
-                      + ")\n").encode(CODE_PAGE, errors="replace"))
+        lines.append(
+            (
+                "(caractères non imprimables : " + ", ".join(f"U+{ord(c):04X}" for c in missing[:6]) + ")\n"
+            ).encode(CODE_PAGE, errors="replace")
+        )
     return b"".join(lines)
 
 
@@ -256,15 +295,16 @@ def _raster(text: str, font_path: Path) -> bytes:
     # in mode "1" a set bit is 255: the dots the printer burns black
     ImageDraw.Draw(image).text((-left, -top), text, font=font, fill=255)
     row = (width + 7) // 8
-    return (GS + b"v0\x00" + bytes([row % 256, row // 256, height % 256, height // 256])
-            + image.tobytes() + b"\n")
+    return (
+        GS + b"v0\x00" + bytes([row % 256, row // 256, height % 256, height // 256]) + image.tobytes() + b"\n"
+    )
 
 
 def send_escpos(data: bytes, target: str, timeout: float = 5.0) -> None:
     """Send raw bytes to a printer: a device file path, or tcp://host[:port]
     (port 9100 by default, the raw printing port)."""
     if target.startswith("tcp://"):
-        host, _, port = target[len("tcp://"):].partition(":")
+        host, _, port = target[len("tcp://") :].partition(":")
         try:
             with socket.create_connection((host, int(port or 9100)), timeout=timeout) as conn:
                 conn.sendall(data)
@@ -279,5 +319,10 @@ def send_escpos(data: bytes, target: str, timeout: float = 5.0) -> None:
 
 
 def _printer_error(target: str, exc: Exception) -> InvalidInput:
-    return InvalidInput("printer", N_("L'imprimante %(printer)s ne répond pas. Est-elle allumée et branchée ?"),
-                        f"printer {target!r} unreachable: {exc}", value=target, printer=target)
+    return InvalidInput(
+        "printer",
+        N_("L'imprimante %(printer)s ne répond pas. Est-elle allumée et branchée ?"),
+        f"printer {target!r} unreachable: {exc}",
+        value=target,
+        printer=target,
+    )

@@ -30,33 +30,209 @@ from kiosk.core.workshops import Workshops
 from sync import protocol
 from sync.clock import PARIS
 
-WOMEN = ["Marie", "Nathalie", "Isabelle", "Sylvie", "Catherine", "Christine", "Sandrine", "Céline",
-         "Aurélie", "Émilie", "Léa", "Chloé", "Manon", "Camille", "Océane", "Inès", "Jade", "Louise",
-         "Hélène", "Françoise", "Monique", "Josiane", "Brigitte", "Ginette", "Marie-Thérèse", "Bérénice",
-         "Éloïse", "Maëlys", "Aïcha", "Fatima", "Khadija", "Samira", "Nadia", "Leïla", "Yasmina",
-         "Malika", "Zohra", "Hanane", "Aminata", "Fatoumata", "Mariam", "Awa", "Aïssatou", "Grâce",
-         "Olena", "Natalia", "Oksana", "Agnieszka", "Katarzyna", "Ioana", "Elif", "Zeynep", "Ana"]
-MEN = ["Jean", "Pierre", "Michel", "Philippe", "Alain", "Gérard", "Bernard", "Jacques", "Daniel",
-       "Patrick", "Thierry", "Stéphane", "Frédéric", "Jérôme", "Sébastien", "Julien", "Kévin",
-       "Dylan", "Théo", "Lucas", "Hugo", "Maxime", "Benoît", "François", "Jean-Pierre", "Jean-Marc",
-       "Mohamed", "Karim", "Rachid", "Youssef", "Mehdi", "Bilal", "Nordine", "Samir", "Abdelkader",
-       "Mamadou", "Moussa", "Ibrahima", "Ousmane", "Seydou", "Cheikh", "Oleksandr", "Dmytro",
-       "Andriy", "Piotr", "Krzysztof", "Mihai", "Bogdan", "Mehmet", "Emre", "João"]
-LAST_NAMES = ["Martin", "Bernard", "Dubois", "Lefebvre", "Leroy", "Roux", "Fournier", "Lambert",
-              "Caron", "Lemaire", "Dupont", "Duhamel", "Delattre", "Lefèvre", "Fontaine", "Wimet",
-              "Delpierre", "Boulanger", "Vasseur", "Lecocq", "Dewulf", "Vandenbussche", "Hénon",
-              "Coppin", "Baheu", "Gournay", "Lebrun", "Merlin", "Sénécal", "Crépin", "Desvres",
-              "Benali", "Haddad", "Saïdi", "Bouzid", "Belkacem", "Cherif", "El Amrani", "Ben Youssef",
-              "Benmansour", "Zerrouki", "Hamidi", "Ait Ouali", "Traoré", "Diallo", "N'Diaye", "Koné",
-              "Camara", "Sow", "Diop", "Cissé", "Keïta", "Mbemba", "Kowalski", "Nowak", "Wiśniewski",
-              "Kowalczyk", "Wójcik", "Shevchenko", "Kovalenko", "Bondarenko", "Popescu", "Ionescu",
-              "Yılmaz", "Demir", "Da Silva", "Pereira", "Gonçalves", "Le Gall", "Guérin", "Lefranc"]
+WOMEN = [
+    "Marie",
+    "Nathalie",
+    "Isabelle",
+    "Sylvie",
+    "Catherine",
+    "Christine",
+    "Sandrine",
+    "Céline",
+    "Aurélie",
+    "Émilie",
+    "Léa",
+    "Chloé",
+    "Manon",
+    "Camille",
+    "Océane",
+    "Inès",
+    "Jade",
+    "Louise",
+    "Hélène",
+    "Françoise",
+    "Monique",
+    "Josiane",
+    "Brigitte",
+    "Ginette",
+    "Marie-Thérèse",
+    "Bérénice",
+    "Éloïse",
+    "Maëlys",
+    "Aïcha",
+    "Fatima",
+    "Khadija",
+    "Samira",
+    "Nadia",
+    "Leïla",
+    "Yasmina",
+    "Malika",
+    "Zohra",
+    "Hanane",
+    "Aminata",
+    "Fatoumata",
+    "Mariam",
+    "Awa",
+    "Aïssatou",
+    "Grâce",
+    "Olena",
+    "Natalia",
+    "Oksana",
+    "Agnieszka",
+    "Katarzyna",
+    "Ioana",
+    "Elif",
+    "Zeynep",
+    "Ana",
+]
+MEN = [
+    "Jean",
+    "Pierre",
+    "Michel",
+    "Philippe",
+    "Alain",
+    "Gérard",
+    "Bernard",
+    "Jacques",
+    "Daniel",
+    "Patrick",
+    "Thierry",
+    "Stéphane",
+    "Frédéric",
+    "Jérôme",
+    "Sébastien",
+    "Julien",
+    "Kévin",
+    "Dylan",
+    "Théo",
+    "Lucas",
+    "Hugo",
+    "Maxime",
+    "Benoît",
+    "François",
+    "Jean-Pierre",
+    "Jean-Marc",
+    "Mohamed",
+    "Karim",
+    "Rachid",
+    "Youssef",
+    "Mehdi",
+    "Bilal",
+    "Nordine",
+    "Samir",
+    "Abdelkader",
+    "Mamadou",
+    "Moussa",
+    "Ibrahima",
+    "Ousmane",
+    "Seydou",
+    "Cheikh",
+    "Oleksandr",
+    "Dmytro",
+    "Andriy",
+    "Piotr",
+    "Krzysztof",
+    "Mihai",
+    "Bogdan",
+    "Mehmet",
+    "Emre",
+    "João",
+]
+LAST_NAMES = [
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Lefebvre",
+    "Leroy",
+    "Roux",
+    "Fournier",
+    "Lambert",
+    "Caron",
+    "Lemaire",
+    "Dupont",
+    "Duhamel",
+    "Delattre",
+    "Lefèvre",
+    "Fontaine",
+    "Wimet",
+    "Delpierre",
+    "Boulanger",
+    "Vasseur",
+    "Lecocq",
+    "Dewulf",
+    "Vandenbussche",
+    "Hénon",
+    "Coppin",
+    "Baheu",
+    "Gournay",
+    "Lebrun",
+    "Merlin",
+    "Sénécal",
+    "Crépin",
+    "Desvres",
+    "Benali",
+    "Haddad",
+    "Saïdi",
+    "Bouzid",
+    "Belkacem",
+    "Cherif",
+    "El Amrani",
+    "Ben Youssef",
+    "Benmansour",
+    "Zerrouki",
+    "Hamidi",
+    "Ait Ouali",
+    "Traoré",
+    "Diallo",
+    "N'Diaye",
+    "Koné",
+    "Camara",
+    "Sow",
+    "Diop",
+    "Cissé",
+    "Keïta",
+    "Mbemba",
+    "Kowalski",
+    "Nowak",
+    "Wiśniewski",
+    "Kowalczyk",
+    "Wójcik",
+    "Shevchenko",
+    "Kovalenko",
+    "Bondarenko",
+    "Popescu",
+    "Ionescu",
+    "Yılmaz",
+    "Demir",
+    "Da Silva",
+    "Pereira",
+    "Gonçalves",
+    "Le Gall",
+    "Guérin",
+    "Lefranc",
+]
 
-COMMUNES = {"Boulogne-sur-Mer": 52, "Outreau": 13, "Saint-Martin-Boulogne": 10, "Le Portel": 9,
-            "Wimereux": 4, "Saint-Léonard": 4, "Équihen-Plage": 2, "Wimille": 2,
-            "Pont-de-Briques": 1, "Autre commune": 3}
-REASONS = {"accueil": 30, "demarches": 22, "rendez_vous": 12, "atelier": 10, "ordinateur": 14,
-           "permanence": 7, "autre": 5}
+COMMUNES = {
+    "Boulogne-sur-Mer": 52,
+    "Outreau": 13,
+    "Saint-Martin-Boulogne": 10,
+    "Le Portel": 9,
+    "Wimereux": 4,
+    "Saint-Léonard": 4,
+    "Équihen-Plage": 2,
+    "Wimille": 2,
+    "Pont-de-Briques": 1,
+    "Autre commune": 3,
+}
+REASONS = {
+    "accueil": 30,
+    "demarches": 22,
+    "rendez_vous": 12,
+    "atelier": 10,
+    "ordinateur": 14,
+    "permanence": 7,
+    "autre": 5,
+}
 #: opening hours (Paris): weekday -> [(start, end)] in minutes since midnight
 OPENING = {day: [(9 * 60, 12 * 60), (13 * 60 + 30, 17 * 60 + 30)] for day in range(5)}
 OPENING[5] = [(9 * 60, 12 * 60)]
@@ -69,7 +245,9 @@ def _uuid7(ms: int, rng: random.Random) -> str:
     protocol.new_id's; formatted by hand because a million uuid.UUID objects
     take seconds."""
     rand = rng.getrandbits(74)
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
+    value = (
+        (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
+    )
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
@@ -89,8 +267,7 @@ def _iso_ms(ms: int) -> str:
 
 def _event_row(kind: str, event_id: str, occurred_at: str, data_json: str) -> tuple:
     """An outbox row; ``data_json`` is the data already in canonical form."""
-    body = (f'{{"data":{data_json},"id":"{event_id}","occurred_at":"{occurred_at}",'
-            f'"type":"{kind}"}}')
+    body = f'{{"data":{data_json},"id":"{event_id}","occurred_at":"{occurred_at}","type":"{kind}"}}'
     return event_id, kind, occurred_at, body
 
 
@@ -116,32 +293,55 @@ def _place(rng: random.Random, neighbourhoods: list[dict]) -> tuple[str, str | N
     return commune, None, False
 
 
-def _person(rng: random.Random, member_id: str, created: str, neighbourhoods: list[dict],
-            taken: set[str], this_year: int) -> dict:
+def _person(
+    rng: random.Random,
+    member_id: str,
+    created: str,
+    neighbourhoods: list[dict],
+    taken: set[str],
+    this_year: int,
+) -> dict:
     gender = rng.choices(["woman", "man", "unsaid", "non_binary"], weights=[56, 40, 3, 1])[0]
-    first = rng.choice(WOMEN if gender == "woman" or (gender != "man" and rng.random() < .5) else MEN)
+    first = rng.choice(WOMEN if gender == "woman" or (gender != "man" and rng.random() < 0.5) else MEN)
     last = rng.choice(LAST_NAMES)
     commune, neighbourhood, qpv = _place(rng, neighbourhoods)
     email = None
     if rng.random() < 0.3:
         email = f"{''.join(fold(first).split())}.{''.join(fold(last).split())}@exemple.fr".replace("'", "")
     return {
-        "id": member_id, "first_name": first, "last_name": last,
+        "id": member_id,
+        "first_name": first,
+        "last_name": last,
         "birth_year": None if rng.random() < 0.08 else this_year - int(rng.triangular(16, 92, 38)),
-        "age_band": None, "age_band_year": None,
-        "gender": gender, "commune": commune, "neighbourhood": neighbourhood, "qpv": int(qpv),
-        "phone": f"+336{rng.randrange(10**8):08d}" if rng.random() < 0.75 else None, "email": email,
-        "consent_data": 1, "consent_data_at": created, "consent_photos": int(rng.random() < .5),
-        "consent_contact": int(rng.random() < .6), "card_code": _card_code(rng, taken),
-        "created_at": created, "updated_at": created, "last_seen_at": None, "erased_at": None,
+        "age_band": None,
+        "age_band_year": None,
+        "gender": gender,
+        "commune": commune,
+        "neighbourhood": neighbourhood,
+        "qpv": int(qpv),
+        "phone": f"+336{rng.randrange(10**8):08d}" if rng.random() < 0.75 else None,
+        "email": email,
+        "consent_data": 1,
+        "consent_data_at": created,
+        "consent_photos": int(rng.random() < 0.5),
+        "consent_contact": int(rng.random() < 0.6),
+        "card_code": _card_code(rng, taken),
+        "created_at": created,
+        "updated_at": created,
+        "last_seen_at": None,
+        "erased_at": None,
     }
 
 
 def _members(store: Store, rng: random.Random, count: int, before_ms: int) -> list[dict]:
     neighbourhoods = Settings(store).get("neighbourhoods")
-    taken = {row[0] for row in store.conn.execute(
-        "SELECT card_code FROM members WHERE card_code IS "
-        "NOT NULL UNION SELECT card_code FROM revoked_cards")}
+    taken = {
+        row[0]
+        for row in store.conn.execute(
+            "SELECT card_code FROM members WHERE card_code IS "
+            "NOT NULL UNION SELECT card_code FROM revoked_cards"
+        )
+    }
     three_years = 3 * 365 * 86_400_000
     stamps = sorted(before_ms - rng.randrange(three_years) for _ in range(count))
     this_year = store.now().year
@@ -213,8 +413,11 @@ def _without_indexes(conn, tables: tuple[str, ...]) -> list[str]:
     """Drop the tables' own indexes (rebuilt by one sort each after the
     bulk insert, much faster than a million random index inserts)."""
     marks = ",".join("?" * len(tables))
-    saved = conn.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                         f"AND tbl_name IN ({marks})", tables).fetchall()
+    saved = conn.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({marks})",
+        tables,
+    ).fetchall()
     for name, _sql in saved:
         conn.execute(f'DROP INDEX "{name}"')
     return [sql for _name, sql in saved]
@@ -228,8 +431,10 @@ def _write_members(store: Store, rng: random.Random, people: list[dict]) -> None
     if not people:
         return
     columns = list(people[0])
-    conn.executemany(f"INSERT INTO members ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                     [tuple(person[c] for c in columns) for person in people])
+    conn.executemany(
+        f"INSERT INTO members ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [tuple(person[c] for c in columns) for person in people],
+    )
     tokens, events = [], []
     for person in people:
         seen = person["last_seen_at"] or person["created_at"]
@@ -239,8 +444,9 @@ def _write_members(store: Store, rng: random.Random, people: list[dict]) -> None
         created = protocol.parse_utc(person["created_at"])
         data = reported_attributes(person, created.date())
         ms = int(created.timestamp() * 1000)
-        events.append(_event_row("member.created", _uuid7(ms, rng), person["created_at"],
-                                 protocol.canonical_json(data)))
+        events.append(
+            _event_row("member.created", _uuid7(ms, rng), person["created_at"], protocol.canonical_json(data))
+        )
     tokens.sort()  # in key order, the B-tree only ever appends
     conn.executemany("INSERT INTO member_tokens (token, seen, member_id, names) VALUES (?, ?, ?, ?)", tokens)
     search.add_variants(conn, {token for token, _s, _m, _n in tokens})
@@ -248,20 +454,32 @@ def _write_members(store: Store, rng: random.Random, people: list[dict]) -> None
 
 
 def _write_visits(store: Store, rng: random.Random, rows: list[tuple]) -> None:
-    store.conn.executemany("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, "
-                           "recorded_by) VALUES (?, ?, ?, ?, ?, ?)", rows)
+    store.conn.executemany(
+        "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, "
+        "recorded_by) VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     events = []
     settings = Settings(store)
     # each reason's national categories as a check-in sends them, as JSON (null for none)
-    categories = {code: tuple("null" if c is None else f'"{c}"' for c in settings.reason_categories(code) or (None, None))
-                  for code in settings.reason_codes()}
+    categories = {
+        code: tuple(
+            "null" if c is None else f'"{c}"' for c in settings.reason_categories(code) or (None, None)
+        )
+        for code in settings.reason_codes()
+    }
     for visit_id, occurred_at, member_id, reason, role, _who in rows:
         member = "null" if member_id is None else f'"{member_id}"'
         cra, domain = categories[reason]
-        data = (f'{{"cra_theme":{cra},"domain":{domain},"member_id":{member},"reason":"{reason}",'
-                f'"recorded_by":"{role}","visit_id":"{visit_id}"}}')
-        events.append(_event_row("visit.recorded", _uuid7(int(visit_id[:8] + visit_id[9:13], 16), rng),
-                                 occurred_at, data))
+        data = (
+            f'{{"cra_theme":{cra},"domain":{domain},"member_id":{member},"reason":"{reason}",'
+            f'"recorded_by":"{role}","visit_id":"{visit_id}"}}'
+        )
+        events.append(
+            _event_row(
+                "visit.recorded", _uuid7(int(visit_id[:8] + visit_id[9:13], 16), rng), occurred_at, data
+            )
+        )
     _append_events(store.conn, events)
 
 
@@ -291,16 +509,46 @@ def _staff(store: Store) -> list[dict]:
 
 
 CATALOGUE = [
-    ("Café des parents", "parentalite", "Échanger entre parents autour d'un café, les enfants jouent à côté.",
-     "Claire Martin", "Salle du jardin", 12),
-    ("Pas à pas sur internet", "numerique", "Se servir d'un ordinateur, d'une boîte mail et d'internet.",
-     "Karim Haddad", "Espace numérique", 8),
-    ("Mes démarches en ligne (CAF, ANTS, Ameli)", "e_administration",
-     "Créer ses comptes et faire ses démarches, accompagné.", "Claire Martin", "Bureau 2", 6),
-    ("Français pour tous", "education", "Parler, lire et écrire le français au quotidien.",
-     "Nadia Belkacem", "Salle 1", 10),
-    ("Cuisine du monde", "pouvoir_d_agir", "Chacun apporte une recette de chez soi ; on cuisine et on partage.",
-     "Mamadou Diallo", "Cuisine partagée", 10),
+    (
+        "Café des parents",
+        "parentalite",
+        "Échanger entre parents autour d'un café, les enfants jouent à côté.",
+        "Claire Martin",
+        "Salle du jardin",
+        12,
+    ),
+    (
+        "Pas à pas sur internet",
+        "numerique",
+        "Se servir d'un ordinateur, d'une boîte mail et d'internet.",
+        "Karim Haddad",
+        "Espace numérique",
+        8,
+    ),
+    (
+        "Mes démarches en ligne (CAF, ANTS, Ameli)",
+        "e_administration",
+        "Créer ses comptes et faire ses démarches, accompagné.",
+        "Claire Martin",
+        "Bureau 2",
+        6,
+    ),
+    (
+        "Français pour tous",
+        "education",
+        "Parler, lire et écrire le français au quotidien.",
+        "Nadia Belkacem",
+        "Salle 1",
+        10,
+    ),
+    (
+        "Cuisine du monde",
+        "pouvoir_d_agir",
+        "Chacun apporte une recette de chez soi ; on cuisine et on partage.",
+        "Mamadou Diallo",
+        "Cuisine partagée",
+        10,
+    ),
 ]
 
 
@@ -313,8 +561,10 @@ def _workshops(store: Store, rng: random.Random, member_ids: list[str], staff: l
     workshops, real_clock = Workshops(store), store.clock
     now = real_clock()
     made = {"workshops": 0, "sessions": 0, "registrations": 0, "waitlisted": 0}
-    created = [workshops.create_workshop(title, theme, text, who, place, actor=staff[0])
-               for title, theme, text, who, place, _cap in CATALOGUE]
+    created = [
+        workshops.create_workshop(title, theme, text, who, place, actor=staff[0])
+        for title, theme, text, who, place, _cap in CATALOGUE
+    ]
     made["workshops"] = len(created)
     today = now.astimezone(PARIS).date()
     try:
@@ -326,18 +576,40 @@ def _workshops(store: Store, rng: random.Random, member_ids: list[str], staff: l
                 index = (offset * 2 + slot) % len(CATALOGUE)
                 start = datetime.combine(day, time(hour), tzinfo=PARIS).astimezone(UTC)
                 full = made["waitlisted"] == 0 and start > now and index == 1
-                _session(workshops, store, rng, created[index], start, CATALOGUE[index][5], full,
-                         member_ids, staff, made)
+                _session(
+                    workshops,
+                    store,
+                    rng,
+                    created[index],
+                    start,
+                    CATALOGUE[index][5],
+                    full,
+                    member_ids,
+                    staff,
+                    made,
+                )
     finally:
         store.clock = real_clock
     return made
 
 
-def _session(workshops: Workshops, store: Store, rng: random.Random, workshop: dict, start: datetime,
-             capacity: int, full: bool, member_ids: list[str], staff: list[dict], made: dict) -> None:
+def _session(
+    workshops: Workshops,
+    store: Store,
+    rng: random.Random,
+    workshop: dict,
+    start: datetime,
+    capacity: int,
+    full: bool,
+    member_ids: list[str],
+    staff: list[dict],
+    made: dict,
+) -> None:
     now = store.clock()
     _at(store, min(now, start - timedelta(days=3)))
-    session = workshops.add_session(workshop["id"], start, start + timedelta(hours=2), capacity, actor=staff[0])
+    session = workshops.add_session(
+        workshop["id"], start, start + timedelta(hours=2), capacity, actor=staff[0]
+    )
     made["sessions"] += 1
     wanted = capacity + 3 if full else rng.randint(capacity // 3, capacity)
     for member_id in rng.sample(member_ids, min(wanted, len(member_ids))):
@@ -358,7 +630,10 @@ def _session(workshops: Workshops, store: Store, rng: random.Random, workshop: d
 def _bulk_write(store: Store, rng: random.Random, people: list[dict], visit_rows: list[tuple]) -> None:
     """Members and visits with their events, in one transaction."""
     conn = store.conn
-    fresh = conn.execute("SELECT (SELECT count(*) FROM members) + (SELECT count(*) FROM visits)").fetchone()[0] == 0
+    fresh = (
+        conn.execute("SELECT (SELECT count(*) FROM members) + (SELECT count(*) FROM visits)").fetchone()[0]
+        == 0
+    )
     if fresh:
         # A new file: a rollback journal writes the pages once, where WAL
         # would write them twice (log, then checkpoint). Still all-or-nothing.
@@ -384,7 +659,6 @@ def _bulk_write(store: Store, rng: random.Random, people: list[dict], visit_rows
             conn.execute("PRAGMA journal_mode = WAL")
 
 
-
 def build(path: str | Path, members: int = 300, visits: int = 2000, seed: int = 1) -> str:
     """Fill the database at ``path`` (created if need be); returns a summary to print."""
     if members < 0 or visits < 0:
@@ -403,8 +677,9 @@ def build(path: str | Path, members: int = 300, visits: int = 2000, seed: int = 
         visit_rows = _visits(rng, moments, people, staff)
         _last_seen(people, visit_rows)
         _bulk_write(store, rng, people, visit_rows)
-        ids = [person["id"] for person in people] or [row["id"] for row in store.query(
-            "SELECT id FROM members WHERE erased_at IS NULL LIMIT 1000")]
+        ids = [person["id"] for person in people] or [
+            row["id"] for row in store.query("SELECT id FROM members WHERE erased_at IS NULL LIMIT 1000")
+        ]
         made = {"workshops": 0, "sessions": 0, "registrations": 0, "waitlisted": 0}
         if ids and store.one("SELECT 1 AS found FROM workshops") is None:  # filling again adds none
             made = _workshops(store, rng, ids, staff)
@@ -413,11 +688,13 @@ def build(path: str | Path, members: int = 300, visits: int = 2000, seed: int = 
 
 def _summary(store: Store, path, members: int, visits: int, made: dict) -> str:
     pins = " · ".join(f"{name} ({role}) PIN {pin}" for name, role, pin in STAFF)
-    return "\n".join([
-        f"Demo centre written to {path}",
-        f"  {members} members, {visits} visits over the last month",
-        f"  {made['workshops']} workshops, {made['sessions']} sessions around this week, "
-        f"{made['registrations']} sign-ups ({made['waitlisted']} on a waitlist)",
-        f"  {store.conn.execute('SELECT count(*) FROM outbox').fetchone()[0]} events in the outbox",
-        f"  PIN modes: {pins}",
-    ])
+    return "\n".join(
+        [
+            f"Demo centre written to {path}",
+            f"  {members} members, {visits} visits over the last month",
+            f"  {made['workshops']} workshops, {made['sessions']} sessions around this week, "
+            f"{made['registrations']} sign-ups ({made['waitlisted']} on a waitlist)",
+            f"  {store.conn.execute('SELECT count(*) FROM outbox').fetchone()[0]} events in the outbox",
+            f"  PIN modes: {pins}",
+        ]
+    )

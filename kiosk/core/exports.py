@@ -45,13 +45,26 @@ def write_csv(out_path: str | Path, header: list[str], rows: Iterable[list[Any]]
     return count
 
 
-def _audit(store: Store, actor: dict | None, what: str, out_path: Any, count: int,
-           start: date | None, end: date | None) -> None:
+def _audit(
+    store: Store,
+    actor: dict | None,
+    what: str,
+    out_path: Any,
+    count: int,
+    start: date | None,
+    end: date | None,
+) -> None:
     if actor is None:
         return
     with store.transaction():
-        store.audit(actor, f"export.{what}", file=str(out_path), rows=count,
-                    start=start.isoformat() if start else None, end=end.isoformat() if end else None)
+        store.audit(
+            actor,
+            f"export.{what}",
+            file=str(out_path),
+            rows=count,
+            start=start.isoformat() if start else None,
+            end=end.isoformat() if end else None,
+        )
 
 
 def _full_name(row: sqlite3.Row) -> str:
@@ -73,8 +86,16 @@ def _rows(store: Store, sql: str, params: list) -> Iterator[sqlite3.Row]:
 
 # ---------------------------------------------------------------- visits
 
-VISIT_HEADER = ["Date et heure", "Motif", "Adhérent", "Code carte", "Quartier prioritaire (QPV)",
-                "Commune", "Saisi par", "Nom du bénévole ou salarié"]
+VISIT_HEADER = [
+    "Date et heure",
+    "Motif",
+    "Adhérent",
+    "Code carte",
+    "Quartier prioritaire (QPV)",
+    "Commune",
+    "Saisi par",
+    "Nom du bénévole ou salarié",
+]
 
 
 def visit_rows(store: Store, start: date | None = None, end: date | None = None) -> Iterator[list[Any]]:
@@ -87,7 +108,8 @@ def visit_rows(store: Store, start: date | None = None, end: date | None = None)
         "m.erased_at, m.card_code, m.qpv, m.commune, m.id AS member_id, s.name AS staff_name "
         "FROM visits v LEFT JOIN members m ON m.id = v.member_id "
         "LEFT JOIN staff s ON s.id = v.recorded_by "
-        f"WHERE {condition} ORDER BY v.occurred_at, v.id", params,
+        f"WHERE {condition} ORDER BY v.occurred_at, v.id",
+        params,
     )
     return (
         [
@@ -104,8 +126,13 @@ def visit_rows(store: Store, start: date | None = None, end: date | None = None)
     )
 
 
-def export_visits(store: Store, out_path: str | Path, start: date | None = None,
-                  end: date | None = None, actor: dict | None = None) -> int:
+def export_visits(
+    store: Store,
+    out_path: str | Path,
+    start: date | None = None,
+    end: date | None = None,
+    actor: dict | None = None,
+) -> int:
     """Write the visits from ``start`` to ``end`` (Paris days, both included)."""
     count = write_csv(out_path, VISIT_HEADER, visit_rows(store, start, end))
     _audit(store, actor, "visits", out_path, count, start, end)
@@ -114,9 +141,20 @@ def export_visits(store: Store, out_path: str | Path, start: date | None = None,
 
 # ---------------------------------------------------------------- attendance
 
-ATTENDANCE_HEADER = ["Atelier", "Thème", "Séance (date et heure)", "Lieu", "Séance annulée",
-                     "Adhérent", "Inscrit", "Sur liste d'attente", "Présent", "Venu sans inscription",
-                     "Pointé le", "Pointé par"]
+ATTENDANCE_HEADER = [
+    "Atelier",
+    "Thème",
+    "Séance (date et heure)",
+    "Lieu",
+    "Séance annulée",
+    "Adhérent",
+    "Inscrit",
+    "Sur liste d'attente",
+    "Présent",
+    "Venu sans inscription",
+    "Pointé le",
+    "Pointé par",
+]
 
 # One row per person and session: everyone registered (booked or waiting),
 # plus everyone marked, registered or not (walk-ins). Anonymous walk-ins have
@@ -169,8 +207,13 @@ def attendance_rows(store: Store, start: date | None = None, end: date | None = 
     )
 
 
-def export_attendance(store: Store, out_path: str | Path, start: date | None = None,
-                      end: date | None = None, actor: dict | None = None) -> int:
+def export_attendance(
+    store: Store,
+    out_path: str | Path,
+    start: date | None = None,
+    end: date | None = None,
+    actor: dict | None = None,
+) -> int:
     """Write the attendance of the sessions starting from ``start`` to ``end``."""
     count = write_csv(out_path, ATTENDANCE_HEADER, attendance_rows(store, start, end))
     _audit(store, actor, "attendance", out_path, count, start, end)
@@ -179,10 +222,24 @@ def export_attendance(store: Store, out_path: str | Path, start: date | None = N
 
 # ---------------------------------------------------------------- members
 
-MEMBER_HEADER = ["Prénom", "Nom", "Année de naissance", "Tranche d'âge", "Genre", "Commune",
-                 "Quartier", "Quartier prioritaire (QPV)", "Téléphone", "E-mail",
-                 "Accord données", "Accord photos", "Accord contact", "Code carte",
-                 "Inscrit le", "Dernier passage"]
+MEMBER_HEADER = [
+    "Prénom",
+    "Nom",
+    "Année de naissance",
+    "Tranche d'âge",
+    "Genre",
+    "Commune",
+    "Quartier",
+    "Quartier prioritaire (QPV)",
+    "Téléphone",
+    "E-mail",
+    "Accord données",
+    "Accord photos",
+    "Accord contact",
+    "Code carte",
+    "Inscrit le",
+    "Dernier passage",
+]
 
 
 def member_rows(store: Store, start: date | None = None, end: date | None = None) -> Iterator[list[Any]]:
@@ -193,7 +250,8 @@ def member_rows(store: Store, start: date | None = None, end: date | None = None
     rows = _rows(
         store,
         f"SELECT * FROM members WHERE erased_at IS NULL AND {condition} "
-        "ORDER BY last_name COLLATE NOCASE, first_name COLLATE NOCASE, id", params,
+        "ORDER BY last_name COLLATE NOCASE, first_name COLLATE NOCASE, id",
+        params,
     )
     return (
         [
@@ -218,8 +276,13 @@ def member_rows(store: Store, start: date | None = None, end: date | None = None
     )
 
 
-def export_members(store: Store, out_path: str | Path, start: date | None = None,
-                   end: date | None = None, actor: dict | None = None) -> int:
+def export_members(
+    store: Store,
+    out_path: str | Path,
+    start: date | None = None,
+    end: date | None = None,
+    actor: dict | None = None,
+) -> int:
     """Write the member list (those who joined from ``start`` to ``end`` if given)."""
     count = write_csv(out_path, MEMBER_HEADER, member_rows(store, start, end))
     _audit(store, actor, "members", out_path, count, start, end)

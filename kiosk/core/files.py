@@ -25,9 +25,15 @@ from kiosk.core.errors import N_, InvalidInput
 
 def _not_a_file(out_path: Path) -> InvalidInput:
     return InvalidInput(
-        "out_path", N_("%(path)s n'est pas un fichier ordinaire (dossier, périphérique ou lien) : "
-                       "rien n'y a été écrit. Choisissez un nom de fichier."),
-        f"{out_path} exists and is not a regular file", value=str(out_path), path=str(out_path))
+        "out_path",
+        N_(
+            "%(path)s n'est pas un fichier ordinaire (dossier, périphérique ou lien) : "
+            "rien n'y a été écrit. Choisissez un nom de fichier."
+        ),
+        f"{out_path} exists and is not a regular file",
+        value=str(out_path),
+        path=str(out_path),
+    )
 
 
 def _check_target(out_path: Path) -> None:
@@ -46,9 +52,15 @@ def _check_target(out_path: Path) -> None:
 def write_error(out_path: str | Path, exc: OSError) -> InvalidInput:
     """The French message for a file that could not be written."""
     return InvalidInput(
-        "out_path", N_("Le fichier %(path)s n'a pas pu être écrit (disque ou clé pleine, protégée en "
-                       "écriture ou retirée ?). Rien n'a été écrit."),
-        f"could not write {out_path}: {exc}", value=str(out_path), path=str(out_path))
+        "out_path",
+        N_(
+            "Le fichier %(path)s n'a pas pu être écrit (disque ou clé pleine, protégée en "
+            "écriture ou retirée ?). Rien n'a été écrit."
+        ),
+        f"could not write {out_path}: {exc}",
+        value=str(out_path),
+        path=str(out_path),
+    )
 
 
 @contextlib.contextmanager
@@ -57,8 +69,11 @@ def atomic_output(out_path: str | Path, mode: str = "wb", **open_args) -> Iterat
     out_path = Path(out_path)
     if not out_path.parent.is_dir():
         raise InvalidInput(
-            "out_path", N_("Le dossier %(folder)s n'existe pas."),
-            f"folder {out_path.parent} does not exist", value=str(out_path), folder=str(out_path.parent),
+            "out_path",
+            N_("Le dossier %(folder)s n'existe pas."),
+            f"folder {out_path.parent} does not exist",
+            value=str(out_path),
+            folder=str(out_path.parent),
         )
     _check_target(out_path)
     try:

@@ -25,8 +25,19 @@ GENDERS = list(protocol.GENDERS)
 
 #: Fields ``update`` accepts. Withdrawing the consent to data processing is
 #: an erasure (kiosk/core/privacy.py), not an update.
-UPDATABLE = ("first_name", "last_name", "birth_year", "age_band", "gender", "commune", "neighbourhood",
-             "phone", "email", "consent_photos", "consent_contact")
+UPDATABLE = (
+    "first_name",
+    "last_name",
+    "birth_year",
+    "age_band",
+    "gender",
+    "commune",
+    "neighbourhood",
+    "phone",
+    "email",
+    "consent_photos",
+    "consent_contact",
+)
 
 #: the bands a resident may give instead of a year of birth
 CHOSEN_BANDS = [band for band in protocol.AGE_BANDS if band != "unknown"]
@@ -86,10 +97,15 @@ def display_name(member: dict) -> str:
 
 
 def check_actor(actor: dict | None) -> None:
-    if actor is not None and (not isinstance(actor, dict) or actor.get("role") not in ("volunteer", "staff")
-                              or not actor.get("id")):
-        raise InvalidInput("actor", N_("Cette action demande le code d'un bénévole ou d'un salarié."),
-                           "actor must be a volunteer or staff member with an id", value=actor)
+    if actor is not None and (
+        not isinstance(actor, dict) or actor.get("role") not in ("volunteer", "staff") or not actor.get("id")
+    ):
+        raise InvalidInput(
+            "actor",
+            N_("Cette action demande le code d'un bénévole ou d'un salarié."),
+            "actor must be a volunteer or staff member with an id",
+            value=actor,
+        )
 
 
 class Members:
@@ -139,10 +155,13 @@ class Members:
         if member["commune"] is None:
             return {"qpv": place["qpv"], "commune": place["commune"]}
         if member["commune"] != place["commune"]:
-            raise InvalidInput("neighbourhood",
-                               N_("Ce quartier n'est pas dans la ville %(commune)s. Choisissez un autre quartier."),
-                               f"{place['name']!r} is not in {member['commune']!r}",
-                               value=member["neighbourhood"], commune=member["commune"])
+            raise InvalidInput(
+                "neighbourhood",
+                N_("Ce quartier n'est pas dans la ville %(commune)s. Choisissez un autre quartier."),
+                f"{place['name']!r} is not in {member['commune']!r}",
+                value=member["neighbourhood"],
+                commune=member["commune"],
+            )
         return {"qpv": place["qpv"]}
 
     def _new_card_code(self) -> str:
@@ -150,32 +169,68 @@ class Members:
             code = cards.new_code()
             taken = self.store.conn.execute(
                 "SELECT 1 FROM members WHERE card_code = ? UNION ALL "
-                "SELECT 1 FROM revoked_cards WHERE card_code = ?", (code, code)).fetchone()
+                "SELECT 1 FROM revoked_cards WHERE card_code = ?",
+                (code, code),
+            ).fetchone()
             if not taken:
                 return code
 
     # ------------------------------------------------------------ writes
 
-    def register(self, first_name: str, last_name: str, birth_year: int | None = None,
-                 age_band: str | None = None, gender: str | None = None, commune: str | None = None, neighbourhood: str | None = None,
-                 phone: str | None = None, email: str | None = None, consent_data: bool = False,
-                 consent_photos: bool = False, consent_contact: bool = False,
-                 actor: dict | None = None) -> dict:
+    def register(
+        self,
+        first_name: str,
+        last_name: str,
+        birth_year: int | None = None,
+        age_band: str | None = None,
+        gender: str | None = None,
+        commune: str | None = None,
+        neighbourhood: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        consent_data: bool = False,
+        consent_photos: bool = False,
+        consent_contact: bool = False,
+        actor: dict | None = None,
+    ) -> dict:
         """Register a member who agreed to their data being kept; returns the member."""
         if consent_data is not True:
             raise InvalidInput(
                 "consent_data",
-                N_("Sans votre accord, nous ne pouvons pas garder vos informations. "
-                   "Vous pouvez venir au centre sans vous inscrire."),
-                "a member is registered only with their consent to data processing", value=consent_data)
+                N_(
+                    "Sans votre accord, nous ne pouvons pas garder vos informations. "
+                    "Vous pouvez venir au centre sans vous inscrire."
+                ),
+                "a member is registered only with their consent to data processing",
+                value=consent_data,
+            )
         check_actor(actor)
-        member = self._clean(dict(first_name=first_name, last_name=last_name, birth_year=birth_year,
-                                  age_band=age_band, gender=gender, commune=commune, neighbourhood=neighbourhood, phone=phone,
-                                  email=email, consent_photos=consent_photos, consent_contact=consent_contact))
+        member = self._clean(
+            dict(
+                first_name=first_name,
+                last_name=last_name,
+                birth_year=birth_year,
+                age_band=age_band,
+                gender=gender,
+                commune=commune,
+                neighbourhood=neighbourhood,
+                phone=phone,
+                email=email,
+                consent_photos=consent_photos,
+                consent_contact=consent_contact,
+            )
+        )
         member.update(self._place(member))
         now = self.store.now_iso()
-        member.update(id=protocol.new_id(), consent_data=True, consent_data_at=now,
-                      created_at=now, updated_at=now, last_seen_at=None, erased_at=None)
+        member.update(
+            id=protocol.new_id(),
+            consent_data=True,
+            consent_data_at=now,
+            created_at=now,
+            updated_at=now,
+            last_seen_at=None,
+            erased_at=None,
+        )
         with self.store.transaction():
             member["card_code"] = self._new_card_code()
             self.store.db.table("members").insert(member)
@@ -189,8 +244,12 @@ class Members:
         """Change some of a member's fields; returns the member as stored."""
         unknown = sorted(set(fields) - set(UPDATABLE))
         if unknown:
-            raise InvalidInput(unknown[0], N_("Ce champ ne peut pas être modifié. Demandez à un salarié."),
-                               f"unknown or read-only field {unknown[0]!r}", value=fields[unknown[0]])
+            raise InvalidInput(
+                unknown[0],
+                N_("Ce champ ne peut pas être modifié. Demandez à un salarié."),
+                f"unknown or read-only field {unknown[0]!r}",
+                value=fields[unknown[0]],
+            )
         check_actor(actor)
         before = self.get(member_id)
         changes = self._clean(fields)
@@ -217,8 +276,12 @@ class Members:
     def replace_card(self, member_id: str, actor: dict) -> dict:
         """Give a member a new card code (lost card); the old code is refused from now on."""
         if actor is None:
-            raise InvalidInput("actor", N_("Cette action demande le code d'un bénévole ou d'un salarié."),
-                               "replacing a card needs a volunteer or staff member", value=None)
+            raise InvalidInput(
+                "actor",
+                N_("Cette action demande le code d'un bénévole ou d'un salarié."),
+                "replacing a card needs a volunteer or staff member",
+                value=None,
+            )
         check_actor(actor)
         member = self.get(member_id)
         with self.store.transaction():
@@ -226,10 +289,12 @@ class Members:
             self.store.conn.execute(
                 "INSERT INTO revoked_cards (card_code, member_id, "
                 "reason, revoked_at) VALUES (?, ?, 'replaced', ?)",
-                (member["card_code"], member_id, now))
+                (member["card_code"], member_id, now),
+            )
             code = self._new_card_code()
-            self.store.conn.execute("UPDATE members SET card_code = ?, updated_at = ? WHERE id = ?",
-                                    (code, now, member_id))
+            self.store.conn.execute(
+                "UPDATE members SET card_code = ?, updated_at = ? WHERE id = ?", (code, now, member_id)
+            )
             self.store.audit(actor, "member.replace_card", member_id=member_id)
         return self.get(member_id)
 
@@ -238,8 +303,12 @@ class Members:
     def get(self, member_id: str) -> dict:
         row = self.store.one("SELECT * FROM members WHERE id = ? AND erased_at IS NULL", (member_id,))
         if row is None:
-            raise NotFound("member_id", N_("Nous ne trouvons pas cette personne. Demandez à l'accueil."),
-                           f"no member {member_id!r}", value=member_id)
+            raise NotFound(
+                "member_id",
+                N_("Nous ne trouvons pas cette personne. Demandez à l'accueil."),
+                f"no member {member_id!r}",
+                value=member_id,
+            )
         return self._fresh(row)
 
     def _fresh(self, row: dict) -> dict:
@@ -252,19 +321,32 @@ class Members:
         """The member holding this card; a replaced card raises Conflict."""
         typed = cards.normalise(code)
         if not cards.is_valid(typed):
-            raise InvalidInput("card_code", N_("Nous n'arrivons pas à lire cette carte. "
-                                                "Essayez encore, ou demandez à l'accueil."),
-                               "not a card code (wrong length, letter or check character)", value=code)
+            raise InvalidInput(
+                "card_code",
+                N_("Nous n'arrivons pas à lire cette carte. Essayez encore, ou demandez à l'accueil."),
+                "not a card code (wrong length, letter or check character)",
+                value=code,
+            )
         row = self.store.one("SELECT * FROM members WHERE card_code = ? AND erased_at IS NULL", (typed,))
         if row is not None:
             return self._fresh(row)
         revoked = self.store.one("SELECT reason FROM revoked_cards WHERE card_code = ?", (typed,))
         if revoked and revoked["reason"] == "replaced":
-            raise Conflict("card_code", N_("Cette carte ne marche plus : vous avez une nouvelle carte. "
-                                           "Prenez la nouvelle carte, ou demandez à l'accueil."),
-                           "this card was replaced by a new one", value=typed)
-        raise NotFound("card_code", N_("Cette carte ne marche pas. Demandez une nouvelle carte à l'accueil."),
-                       "no member holds this card", value=typed)
+            raise Conflict(
+                "card_code",
+                N_(
+                    "Cette carte ne marche plus : vous avez une nouvelle carte. "
+                    "Prenez la nouvelle carte, ou demandez à l'accueil."
+                ),
+                "this card was replaced by a new one",
+                value=typed,
+            )
+        raise NotFound(
+            "card_code",
+            N_("Cette carte ne marche pas. Demandez une nouvelle carte à l'accueil."),
+            "no member holds this card",
+            value=typed,
+        )
 
     def search(self, query: str, limit: int = 8) -> list[dict]:
         """Members by name prefix (accents, case and one typo forgiven) or by card code."""
@@ -280,8 +362,12 @@ class Members:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = {row["id"]: row for row in self.store.query(
-            f"SELECT * FROM members WHERE id IN ({marks}) AND erased_at IS NULL", ids)}
+        rows = {
+            row["id"]: row
+            for row in self.store.query(
+                f"SELECT * FROM members WHERE id IN ({marks}) AND erased_at IS NULL", ids
+            )
+        }
         return [_as_member(rows[i]) for i in ids if i in rows]
 
     def count(self) -> int:

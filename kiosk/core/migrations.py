@@ -234,9 +234,11 @@ def _v4(conn: sqlite3.Connection) -> None:
             recorded_by TEXT REFERENCES staff (id)
         )
         """)
-    conn.execute("INSERT INTO visits_v4 (rowid, id, occurred_at, member_id, reason, recorded_by_role, "
-                 "recorded_by) SELECT rowid, id, occurred_at, member_id, reason, recorded_by_role, "
-                 "recorded_by FROM visits ORDER BY rowid")
+    conn.execute(
+        "INSERT INTO visits_v4 (rowid, id, occurred_at, member_id, reason, recorded_by_role, "
+        "recorded_by) SELECT rowid, id, occurred_at, member_id, reason, recorded_by_role, "
+        "recorded_by FROM visits ORDER BY rowid"
+    )
     conn.execute("DROP TABLE visits")
     conn.execute("ALTER TABLE visits_v4 RENAME TO visits")
     conn.execute("CREATE INDEX visits_occurred_at ON visits (occurred_at)")

@@ -38,8 +38,23 @@ CANDIDATES = [
 _NOTO = _SYSTEM / "noto"
 #: Scripts the main font lacks, tried first: those the centres' members write
 #: their names in most. Every other Noto Sans font comes after them.
-PREFERRED_SCRIPTS = ("Arabic", "Hebrew", "Armenian", "Georgian", "Ethiopic", "Tifinagh", "Devanagari",
-                     "Bengali", "Tamil", "Gurmukhi", "Thai", "Lao", "Khmer", "Myanmar", "Sinhala")
+PREFERRED_SCRIPTS = (
+    "Arabic",
+    "Hebrew",
+    "Armenian",
+    "Georgian",
+    "Ethiopic",
+    "Tifinagh",
+    "Devanagari",
+    "Bengali",
+    "Tamil",
+    "Gurmukhi",
+    "Thai",
+    "Lao",
+    "Khmer",
+    "Myanmar",
+    "Sinhala",
+)
 #: Chinese, Japanese and Korean.
 CJK_FALLBACK = _SYSTEM / "droid" / "DroidSansFallbackFull.ttf"
 #: The fallback fonts used when a caller gives no text: first names in Arabic.
@@ -62,14 +77,18 @@ def fallback_fonts() -> tuple[tuple[Path, Path | None], ...]:
     tried (looked up once a process: fonts are installed with the program)."""
     chain: list[tuple[Path, Path | None]] = [
         (_NOTO / f"NotoSans{script}-Regular.ttf", _NOTO / f"NotoSans{script}-Bold.ttf")
-        for script in PREFERRED_SCRIPTS]
+        for script in PREFERRED_SCRIPTS
+    ]
     chain.append((CJK_FALLBACK, None))
     taken = {regular for regular, _bold in chain} | set(font_files())
     for regular in sorted(_NOTO.glob("NotoSans*-Regular.ttf")):
         if regular not in taken:
             chain.append((regular, regular.with_name(regular.name.replace("-Regular", "-Bold"))))
-    return tuple((regular, bold if bold is not None and bold.is_file() else None)
-                 for regular, bold in chain if regular.is_file())
+    return tuple(
+        (regular, bold if bold is not None and bold.is_file() else None)
+        for regular, bold in chain
+        if regular.is_file()
+    )
 
 
 @functools.cache
@@ -84,8 +103,12 @@ def _cmap(path: Path) -> frozenset[int]:
 def _wanted(texts: Iterable[str]) -> set[int]:
     """The code points that need a glyph: not controls, nor invisible format
     characters (joiners, direction marks), which shaping handles."""
-    return {ord(char) for text in texts for char in set(text or "")
-            if unicodedata.category(char) not in ("Cc", "Cf")}
+    return {
+        ord(char)
+        for text in texts
+        for char in set(text or "")
+        if unicodedata.category(char) not in ("Cc", "Cf")
+    }
 
 
 def plan(texts: Iterable[str]) -> tuple[list[tuple[Path, Path | None]], list[str]]:

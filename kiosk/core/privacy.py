@@ -24,10 +24,22 @@ from sync import protocol
 
 #: What erasure empties (member fields holding or revealing personal data).
 WIPED = {
-    "first_name": None, "last_name": None, "birth_year": None, "age_band": None, "age_band_year": None,
-    "gender": None, "commune": None,
-    "neighbourhood": None, "qpv": 0, "phone": None, "email": None, "consent_data": 0,
-    "consent_data_at": None, "consent_photos": 0, "consent_contact": 0, "card_code": None,
+    "first_name": None,
+    "last_name": None,
+    "birth_year": None,
+    "age_band": None,
+    "age_band_year": None,
+    "gender": None,
+    "commune": None,
+    "neighbourhood": None,
+    "qpv": 0,
+    "phone": None,
+    "email": None,
+    "consent_data": 0,
+    "consent_data_at": None,
+    "consent_photos": 0,
+    "consent_contact": 0,
+    "card_code": None,
     "last_seen_at": None,
 }
 
@@ -69,8 +81,11 @@ class Privacy:
         self._cancel_upcoming(member_id, actor, now)
         conn = self.store.conn
         if member["card_code"]:
-            conn.execute("INSERT INTO revoked_cards (card_code, member_id, reason, revoked_at) "
-                         "VALUES (?, ?, 'erased', ?)", (member["card_code"], member_id, now))
+            conn.execute(
+                "INSERT INTO revoked_cards (card_code, member_id, reason, revoked_at) "
+                "VALUES (?, ?, 'erased', ?)",
+                (member["card_code"], member_id, now),
+            )
         self.store.db.table("members").update(member_id, {**WIPED, "updated_at": now, "erased_at": now})
         if unlink_visits:
             conn.execute("UPDATE visits SET member_id = NULL WHERE member_id = ?", (member_id,))
@@ -83,7 +98,9 @@ class Privacy:
         upcoming = self.store.query(
             "SELECT s.id, s.capacity, s.starts_at, s.cancelled_at FROM registrations r "
             "JOIN sessions s ON s.id = r.session_id WHERE r.member_id = ? AND r.status != 'cancelled' "
-            "AND s.cancelled_at IS NULL AND s.starts_at > ?", (member_id, now))
+            "AND s.cancelled_at IS NULL AND s.starts_at > ?",
+            (member_id, now),
+        )
         for session in upcoming:
             registrations.cancel(self.store, session, member_id, actor)
 
@@ -97,20 +114,28 @@ class Privacy:
         held = {
             "exported_at": self.store.now_iso(),
             "member": member,
-            "replaced_cards": query("SELECT card_code, reason, revoked_at FROM revoked_cards "
-                                    "WHERE member_id = ? ORDER BY revoked_at", (member_id,)),
-            "visits": query("SELECT id, occurred_at, reason, recorded_by_role FROM visits "
-                            "WHERE member_id = ? ORDER BY occurred_at", (member_id,)),
+            "replaced_cards": query(
+                "SELECT card_code, reason, revoked_at FROM revoked_cards "
+                "WHERE member_id = ? ORDER BY revoked_at",
+                (member_id,),
+            ),
+            "visits": query(
+                "SELECT id, occurred_at, reason, recorded_by_role FROM visits "
+                "WHERE member_id = ? ORDER BY occurred_at",
+                (member_id,),
+            ),
             "registrations": query(
                 "SELECT r.id, r.status, r.created_at, r.updated_at, w.title AS workshop, "
                 "s.starts_at, s.ends_at FROM registrations r JOIN sessions s ON s.id = r.session_id "
                 "JOIN workshops w ON w.id = s.workshop_id WHERE r.member_id = ? ORDER BY s.starts_at",
-                (member_id,)),
+                (member_id,),
+            ),
             "attendance": query(
                 "SELECT a.id, a.present, a.walk_in, a.marked_at, w.title AS workshop, s.starts_at "
                 "FROM attendance a JOIN sessions s ON s.id = a.session_id "
                 "JOIN workshops w ON w.id = s.workshop_id WHERE a.member_id = ? ORDER BY s.starts_at",
-                (member_id,)),
+                (member_id,),
+            ),
         }
         for row in held["attendance"]:
             row["present"], row["walk_in"] = bool(row["present"]), bool(row["walk_in"])
@@ -124,8 +149,12 @@ class Privacy:
         if months is None:
             months = self.settings.get("retention_months")
         if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 120:
-            raise InvalidInput("months", N_("La durée de conservation doit être de 1 à 120 mois."),
-                               "must be a whole number of months from 1 to 120", value=months)
+            raise InvalidInput(
+                "months",
+                N_("La durée de conservation doit être de 1 à 120 mois."),
+                "must be a whole number of months from 1 to 120",
+                value=months,
+            )
         return protocol.utc_iso(months_before(self.store.now(), months))
 
     def retention_candidates(self, months: int | None = None) -> list[dict]:
@@ -140,7 +169,9 @@ class Privacy:
             "AND NOT EXISTS (SELECT 1 FROM registrations r WHERE "
             "r.member_id = m.id AND r.updated_at >= :cutoff) "
             "AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.member_id = m.id AND a.marked_at >= :cutoff) "
-            "ORDER BY coalesce(m.last_seen_at, m.created_at)", {"cutoff": cutoff})
+            "ORDER BY coalesce(m.last_seen_at, m.created_at)",
+            {"cutoff": cutoff},
+        )
 
     def retention_purge(self, actor: dict | None = None, months: int | None = None) -> int:
         """Erase the retention candidates (meant to run daily); returns how many."""
@@ -160,4 +191,5 @@ class Privacy:
         pass over the visits, inside the caller's transaction."""
         self.store.conn.execute(
             "UPDATE visits SET member_id = NULL WHERE member_id IN "
-            "(SELECT id FROM members WHERE erased_at IS NOT NULL)")
+            "(SELECT id FROM members WHERE erased_at IS NOT NULL)"
+        )

@@ -31,8 +31,12 @@ def live_member(store: Store, member_id: str) -> dict:
         (member_id,),
     )
     if row is None or row["erased_at"] is not None:
-        raise NotFound("member_id", N_("Nous ne trouvons pas cette personne. Demandez à l'accueil."),
-                       f"no member {member_id!r}", value=member_id)
+        raise NotFound(
+            "member_id",
+            N_("Nous ne trouvons pas cette personne. Demandez à l'accueil."),
+            f"no member {member_id!r}",
+            value=member_id,
+        )
     return row
 
 
@@ -56,12 +60,15 @@ def _next_seq(store: Store, session_id: str) -> int:
 
 
 def _emit(store: Store, registration: dict) -> None:
-    store.emit("registration.changed", {
-        "registration_id": registration["id"],
-        "session_id": registration["session_id"],
-        "member_id": registration["member_id"],
-        "status": registration["status"],
-    })
+    store.emit(
+        "registration.changed",
+        {
+            "registration_id": registration["id"],
+            "session_id": registration["session_id"],
+            "member_id": registration["member_id"],
+            "status": registration["status"],
+        },
+    )
 
 
 def _set_status(store: Store, registration: dict, status: str) -> dict:
@@ -88,21 +95,23 @@ def register(store: Store, session: dict, member_id: str, actor: dict | None) ->
     others already wait: nobody jumps the queue)."""
     live_member(store, member_id)
     existing = store.one(
-        "SELECT id, session_id, member_id, status FROM registrations "
-        "WHERE session_id = ? AND member_id = ?",
+        "SELECT id, session_id, member_id, status FROM registrations WHERE session_id = ? AND member_id = ?",
         (session["id"], member_id),
     )
     if existing and existing["status"] != "cancelled":
-        raise Conflict("member_id", N_("Cette personne est déjà inscrite à cet atelier. Vous pouvez venir."),
-                       f"member already {existing['status']} for this session", value=member_id)
+        raise Conflict(
+            "member_id",
+            N_("Cette personne est déjà inscrite à cet atelier. Vous pouvez venir."),
+            f"member already {existing['status']} for this session",
+            value=member_id,
+        )
     booked, waiting = counts(store, session["id"])
     status = "booked" if booked < session["capacity"] and waiting == 0 else "waitlisted"
     seq, now = _next_seq(store, session["id"]), store.now_iso()
     if existing:
         # re-registering after a cancellation re-queues at the end, same registration
         store.conn.execute(
-            "UPDATE registrations SET status = ?, queue_seq = ?, queued_at = ?, updated_at = ? "
-            "WHERE id = ?",
+            "UPDATE registrations SET status = ?, queue_seq = ?, queued_at = ?, updated_at = ? WHERE id = ?",
             (status, seq, now, now, existing["id"]),
         )
         registration_id = existing["id"]
@@ -113,10 +122,10 @@ def register(store: Store, session: dict, member_id: str, actor: dict | None) ->
             "queued_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (registration_id, session["id"], member_id, status, seq, now, now, now),
         )
-    _emit(store, {"id": registration_id, "session_id": session["id"],
-                  "member_id": member_id, "status": status})
-    audit(store, actor, "registration.add", session_id=session["id"], member_id=member_id,
-                status=status)
+    _emit(
+        store, {"id": registration_id, "session_id": session["id"], "member_id": member_id, "status": status}
+    )
+    audit(store, actor, "registration.add", session_id=session["id"], member_id=member_id, status=status)
     position = _position(store, session["id"], seq) if status == "waitlisted" else None
     return {"registration_id": registration_id, "status": status, "position": position}
 
@@ -130,11 +139,21 @@ def cancel(store: Store, session: dict, member_id: str, actor: dict | None) -> d
         (session["id"], member_id),
     )
     if registration is None:
-        raise NotFound("member_id", N_("Cette personne n'est pas inscrite à cet atelier. Touchez « Je m'inscris »."),
-                       "no live registration of this member for this session", value=member_id)
+        raise NotFound(
+            "member_id",
+            N_("Cette personne n'est pas inscrite à cet atelier. Touchez « Je m'inscris »."),
+            "no live registration of this member for this session",
+            value=member_id,
+        )
     _set_status(store, registration, "cancelled")
-    audit(store, actor, "registration.cancel", session_id=session["id"], member_id=member_id,
-                was=registration["status"])
+    audit(
+        store,
+        actor,
+        "registration.cancel",
+        session_id=session["id"],
+        member_id=member_id,
+        was=registration["status"],
+    )
     promoted = promote(store, session, actor)
     return promoted[0] if promoted else None
 
@@ -153,10 +172,14 @@ def promote(store: Store, session: dict, actor: dict | None) -> list[dict]:
     promoted = []
     for registration in waiting:
         promoted.append(_set_status(store, registration, "booked"))
-        audit(store, actor, "registration.promote", session_id=session["id"],
-                    member_id=registration["member_id"])
-    return [{"registration_id": r["id"], "member_id": r["member_id"], "status": "booked"}
-            for r in promoted]
+        audit(
+            store,
+            actor,
+            "registration.promote",
+            session_id=session["id"],
+            member_id=registration["member_id"],
+        )
+    return [{"registration_id": r["id"], "member_id": r["member_id"], "status": "booked"} for r in promoted]
 
 
 def of_session(store: Store, session_id: str) -> list[dict]:

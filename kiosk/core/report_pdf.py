@@ -27,8 +27,14 @@ from kiosk.core.settings import Settings
 from kiosk.core.store import Store
 from sync import protocol
 
-AGE_BANDS_FR = {"0-15": "0 à 15 ans", "16-24": "16 à 24 ans", "25-54": "25 à 54 ans",
-                "55-64": "55 à 64 ans", "65+": "65 ans et plus", "unknown": "Non renseigné"}
+AGE_BANDS_FR = {
+    "0-15": "0 à 15 ans",
+    "16-24": "16 à 24 ans",
+    "25-54": "25 à 54 ans",
+    "55-64": "55 à 64 ans",
+    "65+": "65 ans et plus",
+    "unknown": "Non renseigné",
+}
 MAX_WEEKS = 14
 MAX_MONTHS = 24
 UNITS_FR = {"week": "semaine", "month": "mois", "year": "année"}
@@ -36,11 +42,15 @@ UNITS_FR = {"week": "semaine", "month": "mois", "year": "année"}
 
 # ---------------------------------------------------------------- figures
 
+
 def period_figures(store: Store, start: date, end: date) -> dict[str, Any]:
     """Everything the summary shows for the Paris days ``start``..``end``."""
     if start is None or end is None:
-        raise InvalidInput("start", N_("Choisissez le début et la fin de la période."),
-                           "a summary needs both a start and an end date")
+        raise InvalidInput(
+            "start",
+            N_("Choisissez le début et la fin de la période."),
+            "a summary needs both a start and an end date",
+        )
     condition, params = period.where("occurred_at", start, end)
     visits = store.query(f"SELECT occurred_at, member_id, reason FROM visits WHERE {condition}", params)
     return {
@@ -99,8 +109,9 @@ def _by_period(visits: list[dict], start: date, end: date) -> list[tuple[str, in
     """Visits by week (Monday first), month or year; empty ones are listed
     too: a quiet week is a figure."""
     unit = period_unit(start, end)
-    counts = Counter(_bucket(protocol.parse_utc(v["occurred_at"]).astimezone(period.PARIS).date(), unit)
-                     for v in visits)
+    counts = Counter(
+        _bucket(protocol.parse_utc(v["occurred_at"]).astimezone(period.PARIS).date(), unit) for v in visits
+    )
     rows, key = [], _bucket(start, unit)
     while key <= end:
         rows.append((_label(key, unit), counts[key]))
@@ -110,8 +121,9 @@ def _by_period(visits: list[dict], start: date, end: date) -> list[tuple[str, in
 
 def _member_figures(store: Store, start: date, end: date) -> dict[str, Any]:
     low, high = period.bounds(start, end)
-    new = store.query("SELECT count(*) AS n FROM members WHERE created_at >= ? AND created_at < ?",
-                    (low, high))[0]["n"]
+    new = store.query(
+        "SELECT count(*) AS n FROM members WHERE created_at >= ? AND created_at < ?", (low, high)
+    )[0]["n"]
     active = store.query(
         "SELECT birth_year, age_band, age_band_year, gender, qpv FROM members WHERE id IN ("
         " SELECT member_id FROM visits WHERE occurred_at >= ? AND occurred_at < ? AND member_id IS NOT NULL"
@@ -126,7 +138,8 @@ def _member_figures(store: Store, start: date, end: date) -> dict[str, Any]:
         "active_members": len(active),
         "qpv_members": sum(1 for m in active if m["qpv"]),
         "age_bands": [(AGE_BANDS_FR[b], bands[b]) for b in protocol.AGE_BANDS],
-        "genders": [(GENDERS_FR[g], genders[g]) for g in protocol.GENDERS] + [("Non renseigné", genders[None])],
+        "genders": [(GENDERS_FR[g], genders[g]) for g in protocol.GENDERS]
+        + [("Non renseigné", genders[None])],
     }
 
 
@@ -139,20 +152,27 @@ def _workshop_figures(store: Store, start: date, end: date) -> dict[str, Any]:
         "AS presences, "
         "coalesce(sum((SELECT count(*) FROM attendance a WHERE a.session_id = s.id AND a.present = 1 "
         "AND a.walk_in = 1)), 0) AS walk_ins "
-        f"FROM sessions s WHERE s.cancelled_at IS NULL AND {condition}", params)[0]
-    cancelled = store.query(f"SELECT count(*) AS n FROM sessions s WHERE s.cancelled_at IS NOT NULL AND {condition}",
-                          params)[0]["n"]
+        f"FROM sessions s WHERE s.cancelled_at IS NULL AND {condition}",
+        params,
+    )[0]
+    cancelled = store.query(
+        f"SELECT count(*) AS n FROM sessions s WHERE s.cancelled_at IS NOT NULL AND {condition}", params
+    )[0]["n"]
     people = store.query(
         "SELECT count(DISTINCT a.member_id) AS n FROM attendance a JOIN sessions s ON s.id = a.session_id "
-        f"WHERE a.present = 1 AND s.cancelled_at IS NULL AND {condition}", params)[0]["n"]
+        f"WHERE a.present = 1 AND s.cancelled_at IS NULL AND {condition}",
+        params,
+    )[0]["n"]
     fill = round(100 * row["presences"] / row["capacity"]) if row["capacity"] else None
     return {**row, "cancelled": cancelled, "participants": people, "fill_percent": fill}
 
 
 # ---------------------------------------------------------------- the page
 
-def summary_pdf(store: Store, out_path: str | Path, start: date, end: date,
-                actor: dict | None = None) -> dict[str, Any]:
+
+def summary_pdf(
+    store: Store, out_path: str | Path, start: date, end: date, actor: dict | None = None
+) -> dict[str, Any]:
     """Write the one-page summary of ``start``..``end``; returns its figures."""
     figures = period_figures(store, start, end)
     pdf = FPDF(unit="mm", format="A4")
@@ -166,22 +186,45 @@ def summary_pdf(store: Store, out_path: str | Path, start: date, end: date,
     # so that the page stays one page
     lines = len(figures["by_reason"]) + len(figures["by_period"])
     row = min(ROW, (BOTTOM - TOP - 20) / max(lines, 1))
-    left = _table(pdf, family, 15, TOP, 88, "Passages par motif", figures["by_reason"], figures["visits"], row)
-    _table(pdf, family, 15, left + 6, 88, f"Passages par {UNITS_FR[figures['unit']]}",
-           figures["by_period"], None, row)
+    left = _table(
+        pdf, family, 15, TOP, 88, "Passages par motif", figures["by_reason"], figures["visits"], row
+    )
+    _table(
+        pdf,
+        family,
+        15,
+        left + 6,
+        88,
+        f"Passages par {UNITS_FR[figures['unit']]}",
+        figures["by_period"],
+        None,
+        row,
+    )
     active = figures["active_members"]
     right = _table(pdf, family, 110, TOP, 85, "Adhérents actifs par âge", figures["age_bands"], active)
     right = _table(pdf, family, 110, right + 6, 85, "Adhérents actifs par genre", figures["genders"], active)
-    right = _table(pdf, family, 110, right + 6, 85, "Quartiers prioritaires (QPV)",
-                   [("Habitent un QPV", figures["qpv_members"]),
-                    ("N'habitent pas un QPV", active - figures["qpv_members"])], active)
+    right = _table(
+        pdf,
+        family,
+        110,
+        right + 6,
+        85,
+        "Quartiers prioritaires (QPV)",
+        [
+            ("Habitent un QPV", figures["qpv_members"]),
+            ("N'habitent pas un QPV", active - figures["qpv_members"]),
+        ],
+        active,
+    )
     _workshops(pdf, family, 110, right + 6, figures["workshops"])
     _footnote(pdf, family, figures)
     with atomic_output(out_path) as handle:
         handle.write(bytes(pdf.output()))
     if actor is not None:
         with store.transaction():
-            store.audit(actor, "export.summary", file=str(out_path), start=start.isoformat(), end=end.isoformat())
+            store.audit(
+                actor, "export.summary", file=str(out_path), start=start.isoformat(), end=end.isoformat()
+            )
     return figures
 
 
@@ -204,8 +247,12 @@ def _footnote(pdf: FPDF, family: str, figures: dict) -> None:
     pdf.set_font(family, "", 8)
     pdf.set_text_color(80)
     pdf.set_xy(15, BOTTOM)
-    pdf.cell(180, 4, f"Dont {figures['anonymous_visits']} passages anonymes. Adhérent actif : venu ou présent "
-                     f"à un atelier pendant la période ; âge au {_long(figures['end'])}.")
+    pdf.cell(
+        180,
+        4,
+        f"Dont {figures['anonymous_visits']} passages anonymes. Adhérent actif : venu ou présent "
+        f"à un atelier pendant la période ; âge au {_long(figures['end'])}.",
+    )
     pdf.set_text_color(0)
 
 
@@ -214,9 +261,12 @@ def _long(day: date) -> str:
 
 
 def _key_figures(pdf: FPDF, family: str, figures: dict) -> None:
-    boxes = [("Passages", figures["visits"]), ("Adhérents actifs", figures["active_members"]),
-             ("Nouveaux adhérents", figures["new_members"]),
-             ("Présences en atelier", figures["workshops"]["presences"])]
+    boxes = [
+        ("Passages", figures["visits"]),
+        ("Adhérents actifs", figures["active_members"]),
+        ("Nouveaux adhérents", figures["new_members"]),
+        ("Présences en atelier", figures["workshops"]["presences"]),
+    ]
     for index, (label, value) in enumerate(boxes):
         x = 15 + index * 46
         pdf.set_fill_color(230, 240, 246)
@@ -233,8 +283,18 @@ ROW = 5.0  # mm, a table row at most
 TOP, BOTTOM = 72.0, 283.0  # where the tables start, and where the footnote goes
 
 
-def _table(pdf: FPDF, family: str, x: float, y: float, width: float, title: str,
-           rows: list[tuple[str, int]], total: int | None, row: float = ROW, bars: bool = True) -> float:
+def _table(
+    pdf: FPDF,
+    family: str,
+    x: float,
+    y: float,
+    width: float,
+    title: str,
+    rows: list[tuple[str, int]],
+    total: int | None,
+    row: float = ROW,
+    bars: bool = True,
+) -> float:
     """A titled list of label, bar, count (and share of ``total``); returns the y below it."""
     pdf.set_font(family, "B", 11)
     pdf.set_xy(x, y)
@@ -261,9 +321,14 @@ def _table(pdf: FPDF, family: str, x: float, y: float, width: float, title: str,
 
 def _workshops(pdf: FPDF, family: str, x: float, y: float, w: dict) -> float:
     fill = f"{w['fill_percent']} %" if w["fill_percent"] is not None else "—"
-    rows = [("Ateliers différents", w["workshops"]), ("Séances tenues", w["sessions"]),
-            ("Séances annulées", w["cancelled"]), ("Présences", w["presences"]),
-            ("dont venus sans inscription", w["walk_ins"]), ("Participants différents", w["participants"])]
+    rows = [
+        ("Ateliers différents", w["workshops"]),
+        ("Séances tenues", w["sessions"]),
+        ("Séances annulées", w["cancelled"]),
+        ("Présences", w["presences"]),
+        ("dont venus sans inscription", w["walk_ins"]),
+        ("Participants différents", w["participants"]),
+    ]
     y = _table(pdf, family, x, y, 85, "Ateliers", rows, None, bars=False)
     pdf.set_xy(x, y)
     pdf.set_font(family, "", 9)

@@ -44,17 +44,20 @@ EXACT, PREFIX, TYPO = 0, 1, 2
 
 def variants(token: str) -> set[str]:
     """The token and every way of deleting one of its letters."""
-    return {token} | {token[:i] + token[i + 1:] for i in range(len(token))}
+    return {token} | {token[:i] + token[i + 1 :] for i in range(len(token))}
 
 
-def index_member(conn: sqlite3.Connection, member_id: str, first_name: str, last_name: str,
-                 seen: str) -> None:
+def index_member(
+    conn: sqlite3.Connection, member_id: str, first_name: str, last_name: str, seen: str
+) -> None:
     """(Re)write a member's tokens; call inside the change's transaction."""
     unindex_member(conn, member_id)
     tokens = name_tokens(first_name, last_name)
     names = names_text(tokens)
-    conn.executemany("INSERT INTO member_tokens (token, seen, member_id, names) VALUES (?, ?, ?, ?)",
-                     [(token, seen, member_id, names) for token in tokens])
+    conn.executemany(
+        "INSERT INTO member_tokens (token, seen, member_id, names) VALUES (?, ?, ?, ?)",
+        [(token, seen, member_id, names) for token in tokens],
+    )
     add_variants(conn, tokens)
 
 
@@ -65,15 +68,18 @@ def names_text(tokens: Iterable[str]) -> str:
 
 
 def add_variants(conn: sqlite3.Connection, tokens: Iterable[str]) -> None:
-    conn.executemany("INSERT OR IGNORE INTO token_variants (variant, token) VALUES (?, ?)",
-                     [(variant, token) for token in set(tokens) for variant in variants(token)])
+    conn.executemany(
+        "INSERT OR IGNORE INTO token_variants (variant, token) VALUES (?, ?)",
+        [(variant, token) for token in set(tokens) for variant in variants(token)],
+    )
 
 
 def unindex_member(conn: sqlite3.Connection, member_id: str) -> None:
     """Forget a member's tokens, and the variants of any token nobody else
     bears any more (a rare surname must not outlive its erasure)."""
-    old = [row[0] for row in conn.execute(
-        "SELECT token FROM member_tokens WHERE member_id = ?", (member_id,))]
+    old = [
+        row[0] for row in conn.execute("SELECT token FROM member_tokens WHERE member_id = ?", (member_id,))
+    ]
     conn.execute("DELETE FROM member_tokens WHERE member_id = ?", (member_id,))
     for token in old:
         if conn.execute("SELECT 1 FROM member_tokens WHERE token = ? LIMIT 1", (token,)).fetchone() is None:
@@ -93,8 +99,10 @@ def unindex_member(conn: sqlite3.Connection, member_id: str) -> None:
 
 _APPLIED = "SELECT visits_applied FROM recency"
 _LAST_VISIT = "SELECT coalesce(max(rowid), 0) FROM visits"
-_FRESH = ("SELECT member_id, max(occurred_at) AS at FROM visits "
-          "WHERE rowid > ? AND rowid <= ? AND member_id IS NOT NULL GROUP BY member_id")
+_FRESH = (
+    "SELECT member_id, max(occurred_at) AS at FROM visits "
+    "WHERE rowid > ? AND rowid <= ? AND member_id IS NOT NULL GROUP BY member_id"
+)
 
 
 def refresh_recency(conn: sqlite3.Connection) -> int:
@@ -115,11 +123,14 @@ def refresh_recency(conn: sqlite3.Connection) -> int:
             conn.execute(
                 f"WITH fresh AS ({_FRESH}) UPDATE members SET last_seen_at = fresh.at FROM fresh "
                 "WHERE members.id = fresh.member_id AND members.erased_at IS NULL "
-                "AND (members.last_seen_at IS NULL OR members.last_seen_at < fresh.at)", (applied, last))
+                "AND (members.last_seen_at IS NULL OR members.last_seen_at < fresh.at)",
+                (applied, last),
+            )
             conn.execute(
                 f"WITH fresh AS ({_FRESH}) UPDATE member_tokens SET seen = fresh.at FROM fresh "
                 "WHERE member_tokens.member_id = fresh.member_id AND member_tokens.seen < fresh.at",
-                (applied, last))
+                (applied, last),
+            )
             conn.execute("UPDATE recency SET visits_applied = ?", (last,))
     except BaseException:
         if own and conn.in_transaction:
@@ -131,8 +142,9 @@ def refresh_recency(conn: sqlite3.Connection) -> int:
 
 
 #: see last_seen (public for the test of its query plan)
-LAST_SEEN_SINCE_APPLIED = ("SELECT max(occurred_at) FROM visits NOT INDEXED "
-                           "WHERE rowid > (" + _APPLIED + ") AND member_id = ?")
+LAST_SEEN_SINCE_APPLIED = (
+    "SELECT max(occurred_at) FROM visits NOT INDEXED WHERE rowid > (" + _APPLIED + ") AND member_id = ?"
+)
 
 
 def last_seen(conn: sqlite3.Connection, member_id: str, stored: str | None) -> str | None:
@@ -162,7 +174,7 @@ def prefix_distance(query: str, token: str) -> int:
     neighbours) turning ``query`` into the start of ``token``: one
     optimal-string-alignment table, read at the prefixes of length n-1..n+1."""
     n = len(query)
-    b = token[:n + 1]
+    b = token[: n + 1]
     previous2: list[int] = []
     previous = list(range(len(b) + 1))
     for i in range(1, n + 1):
@@ -173,7 +185,7 @@ def prefix_distance(query: str, token: str) -> int:
             if i > 1 and j > 1 and query[i - 1] == b[j - 2] and query[i - 2] == b[j - 1]:
                 current[j] = min(current[j], previous2[j - 2] + 1)
         previous2, previous = previous, current
-    return min(previous[max(0, n - 1):n + 2])
+    return min(previous[max(0, n - 1) : n + 2])
 
 
 def typo_tokens(conn: sqlite3.Connection, word: str) -> list[str]:
@@ -183,10 +195,15 @@ def typo_tokens(conn: sqlite3.Connection, word: str) -> list[str]:
         return []
     candidates: set[str] = set()
     for key in variants(word):
-        candidates.update(row[0] for row in conn.execute(
-            "SELECT token FROM token_variants WHERE variant >= ? AND variant < ?", (key, key + _TOP)))
-    return sorted(token for token in candidates
-                  if not token.startswith(word) and prefix_distance(word, token) <= 1)
+        candidates.update(
+            row[0]
+            for row in conn.execute(
+                "SELECT token FROM token_variants WHERE variant >= ? AND variant < ?", (key, key + _TOP)
+            )
+        )
+    return sorted(
+        token for token in candidates if not token.startswith(word) and prefix_distance(word, token) <= 1
+    )
 
 
 # ---------------------------------------------------------------- the query
@@ -217,8 +234,9 @@ _ROW = "SELECT member_id, seen, names FROM member_tokens"
 
 
 def _capped_count(conn: sqlite3.Connection, where: str, params: list, cap: int) -> int:
-    return conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM member_tokens WHERE {where} "
-                        f"LIMIT {cap + 1})", params).fetchone()[0]
+    return conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM member_tokens WHERE {where} LIMIT {cap + 1})", params
+    ).fetchone()[0]
 
 
 class Word:
@@ -230,14 +248,21 @@ class Word:
         self._typo_set = set(self.typos)
         self._size: int | None = None
         # the tokens longer than the word that start with it, up to MERGE_AT_MOST + 1
-        self.longer = [row[0] for row in conn.execute(
-            "SELECT DISTINCT token FROM token_variants WHERE token > ? AND token < ? ORDER BY token "
-            f"LIMIT {MERGE_AT_MOST + 1}", (word, word + _TOP))]
+        self.longer = [
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT token FROM token_variants WHERE token > ? AND token < ? ORDER BY token "
+                f"LIMIT {MERGE_AT_MOST + 1}",
+                (word, word + _TOP),
+            )
+        ]
 
     def tiers(self) -> list[tuple[int, list[str] | None, str, list[Any]]]:
         """(rank, its tokens or None when too many to list, SQL condition,
         parameters) from the best rank to the worst."""
-        tiers: list[tuple[int, list[str] | None, str, list[Any]]] = [(EXACT, [self.word], "token = ?", [self.word])]
+        tiers: list[tuple[int, list[str] | None, str, list[Any]]] = [
+            (EXACT, [self.word], "token = ?", [self.word])
+        ]
         if self.longer:
             tokens = self.longer if len(self.longer) <= MERGE_AT_MOST else None
             tiers.append((PREFIX, tokens, "token > ? AND token < ?", [self.word, self.word + _TOP]))
@@ -262,7 +287,9 @@ class Word:
         """Roughly how many rows match: the rarest word drives. Counting
         stops at SIZE_AT_MOST; a rank with more is guessed 2.5 times that."""
         if self._size is None:
-            counts = [_capped_count(conn, where, params, SIZE_AT_MOST) for _r, _t, where, params in self.tiers()]
+            counts = [
+                _capped_count(conn, where, params, SIZE_AT_MOST) for _r, _t, where, params in self.tiers()
+            ]
             self._size = int(sum(count if count <= SIZE_AT_MOST else 2.5 * count for count in counts))
         return self._size
 
@@ -273,8 +300,15 @@ class Word:
         return f" AND ({sql})", [" " + self.word, *(f" {token} " for token in self.typos)]
 
 
-def _by_recency(conn: sqlite3.Connection, tokens: list[str] | None, where: str, params: list,
-                also: str, also_params: list, may_walk: bool) -> Iterator[tuple[str, str, str]]:
+def _by_recency(
+    conn: sqlite3.Connection,
+    tokens: list[str] | None,
+    where: str,
+    params: list,
+    also: str,
+    also_params: list,
+    may_walk: bool,
+) -> Iterator[tuple[str, str, str]]:
     """(member_id, seen, names) of the rows matching ``where`` (the tokens
     listed, when they are) and ``also``, most recently seen first, read
     lazily. ``may_walk``: matches are common enough that walking everyone by
@@ -291,7 +325,9 @@ def _by_recency(conn: sqlite3.Connection, tokens: list[str] | None, where: str, 
     yield from conn.execute(sql, arguments)
 
 
-def ranked(conn: sqlite3.Connection, word: Word, others: Sequence[Word] = ()) -> Iterator[tuple[int, str, str, str]]:
+def ranked(
+    conn: sqlite3.Connection, word: Word, others: Sequence[Word] = ()
+) -> Iterator[tuple[int, str, str, str]]:
     """(rank, seen, member_id, names) of the members matching ``word`` (and
     bearing a match for each of ``others``), best first, each member once;
     lazy, so taking the first few reads little."""
@@ -333,8 +369,10 @@ def matching_ids(conn: sqlite3.Connection, query: str, limit: int) -> list[str]:
         return [member_id for _r, _s, member_id, _n in itertools.islice(ranked(conn, query_words[0]), limit)]
     query_words.sort(key=lambda word: word.size(conn))
     driver, others = query_words[0], query_words[1:]
-    found = [(rank + sum(other.best_rank(names) for other in others), seen, member_id)
-             for rank, seen, member_id, names in itertools.islice(ranked(conn, driver, others), limit)]
+    found = [
+        (rank + sum(other.best_rank(names) for other in others), seen, member_id)
+        for rank, seen, member_id, names in itertools.islice(ranked(conn, driver, others), limit)
+    ]
     found.sort(key=lambda item: item[1], reverse=True)  # most recent first…
     found.sort(key=lambda item: item[0])  # …within each summed rank (the sort is stable)
     return [member_id for _r, _s, member_id in found]

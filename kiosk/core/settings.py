@@ -29,13 +29,22 @@ from sync import protocol
 #: are the « social - santé » domain.
 DEFAULT_REASONS = [
     {"code": "accueil", "label": N_("Une question, une information"), "icon": "info"},
-    {"code": "demarches", "label": N_("Aide pour un papier sur internet"), "icon": "computer",
-     "cra_theme": "demarches_administratives", "asks_body": True},
+    {
+        "code": "demarches",
+        "label": N_("Aide pour un papier sur internet"),
+        "icon": "computer",
+        "cra_theme": "demarches_administratives",
+        "asks_body": True,
+    },
     {"code": "rendez_vous", "label": N_("J'ai un rendez-vous"), "icon": "event"},
     {"code": "atelier", "label": N_("Un atelier"), "icon": "groups"},
     {"code": "ordinateur", "label": N_("Un ordinateur ou le wifi"), "icon": "wifi"},
-    {"code": "permanence", "label": N_("Voir une assistante sociale"), "icon": "support_agent",
-     "domain": "social_sante"},
+    {
+        "code": "permanence",
+        "label": N_("Voir une assistante sociale"),
+        "icon": "support_agent",
+        "domain": "social_sante",
+    },
     {"code": "autre", "label": N_("Autre chose"), "icon": "more_horiz"},
 ]
 #: a reason's keys naming its national categories, and the codes each allows
@@ -52,10 +61,24 @@ REASON_KEPT_KEYS = ("cra_theme", "domain", "asks_body")
 BODIES: list[dict[str, Any]] = [
     {"code": "caf", "label": N_("La CAF"), "icon": "family_restroom", "domain": "social_sante"},
     {"code": "impots", "label": N_("Les impôts"), "icon": "account_balance", "domain": "argent_impots"},
-    {"code": "sante", "label": N_("La santé, la carte Vitale"), "icon": "local_hospital", "domain": "social_sante"},
-    {"code": "papiers", "label": N_("Une carte d'identité, un passeport, un permis"), "icon": "badge",
-     "domain": "papiers_citoyennete"},
-    {"code": "emploi", "label": N_("Le travail, France Travail"), "icon": "work", "domain": "travail_formation"},
+    {
+        "code": "sante",
+        "label": N_("La santé, la carte Vitale"),
+        "icon": "local_hospital",
+        "domain": "social_sante",
+    },
+    {
+        "code": "papiers",
+        "label": N_("Une carte d'identité, un passeport, un permis"),
+        "icon": "badge",
+        "domain": "papiers_citoyennete",
+    },
+    {
+        "code": "emploi",
+        "label": N_("Le travail, France Travail"),
+        "icon": "work",
+        "domain": "travail_formation",
+    },
     {"code": "logement", "label": N_("Le logement"), "icon": "home", "domain": "logement"},
     {"code": "autre", "label": N_("Autre chose, ou je ne sais pas"), "icon": "more_horiz", "domain": None},
 ]
@@ -139,6 +162,7 @@ def _seconds(low: int, high: int) -> Callable[[str, Any], None]:
     def check(key: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise _bad(key, f"must be a whole number from {low} to {high}", value)
+
     return check
 
 
@@ -160,7 +184,9 @@ def _reasons(key: str, value: Any) -> None:
             raise _bad(key, f"reason asks_body {item['asks_body']!r} must be true or false", value)
         for category, allowed in REASON_CATEGORIES.items():
             if item.get(category) is not None and item[category] not in allowed:
-                raise _bad(key, f"reason {category} {item[category]!r} must be one of {', '.join(allowed)}", value)
+                raise _bad(
+                    key, f"reason {category} {item[category]!r} must be one of {', '.join(allowed)}", value
+                )
         if item["code"] in codes:
             raise _bad(key, f"reason code {item['code']!r} is listed twice", value)
         codes.add(item["code"])
@@ -190,8 +216,12 @@ def _communes(key: str, value: Any) -> None:
 
 
 def _languages(key: str, value: Any) -> None:
-    if (not isinstance(value, list) or "fr" not in value
-            or not all(item in LANGUAGES for item in value) or len(set(value)) != len(value)):
+    if (
+        not isinstance(value, list)
+        or "fr" not in value
+        or not all(item in LANGUAGES for item in value)
+        or len(set(value)) != len(value)
+    ):
         raise _bad(key, f"must be a list from {LANGUAGES} that includes 'fr', each once", value)
 
 
@@ -263,8 +293,9 @@ class Settings:
 
     def set(self, key: str, value: Any, actor: dict | None = None) -> None:
         if key not in DEFAULTS:
-            raise InvalidInput("key", N_("Réglage inconnu : %(key)s."), f"unknown setting {key!r}",
-                               value=key, key=key)
+            raise InvalidInput(
+                "key", N_("Réglage inconnu : %(key)s."), f"unknown setting {key!r}", value=key, key=key
+            )
         CHECKS[key](key, value)
         with self.store.transaction():
             self.store.conn.execute(

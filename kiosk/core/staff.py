@@ -53,8 +53,15 @@ def hash_pin(pin: str, salt: bytes, params: str = SCRYPT_PARAMS) -> bytes:
     if kdf != "scrypt":
         raise ValueError(f"unknown PIN hash {kdf!r}")
     cost = {key: int(value) for key, value in (item.split("=") for item in costs.split(","))}
-    return hashlib.scrypt(pin.encode(), salt=salt, n=cost["n"], r=cost["r"], p=cost["p"],
-                          maxmem=256 * cost["n"] * cost["r"] + 1024 * 1024, dklen=32)
+    return hashlib.scrypt(
+        pin.encode(),
+        salt=salt,
+        n=cost["n"],
+        r=cost["r"],
+        p=cost["p"],
+        maxmem=256 * cost["n"] * cost["r"] + 1024 * 1024,
+        dklen=32,
+    )
 
 
 def lock_delay(lockouts: int) -> int:
@@ -64,8 +71,7 @@ def lock_delay(lockouts: int) -> int:
 
 def _check_pin(pin: Any, field: str = "pin") -> str:
     if not isinstance(pin, str) or not re.fullmatch(r"[0-9]{4,8}", pin):
-        raise InvalidInput(field, N_("Le code doit avoir de 4 à 8 chiffres."),
-                           "must be 4 to 8 digits")
+        raise InvalidInput(field, N_("Le code doit avoir de 4 à 8 chiffres."), "must be 4 to 8 digits")
     return pin
 
 
@@ -74,9 +80,12 @@ def _check_name(name: Any) -> str:
         raise InvalidInput("name", N_("Indiquez un nom."), "must be a non-empty text", value=name)
     name = name.strip()
     if len(name) > 100 or any(ord(c) < 32 for c in name):
-        raise InvalidInput("name", N_("Ce nom n'est pas valable."),
-                           "must be at most 100 characters, without control characters",
-                           value=name)
+        raise InvalidInput(
+            "name",
+            N_("Ce nom n'est pas valable."),
+            "must be at most 100 characters, without control characters",
+            value=name,
+        )
     return name
 
 
@@ -86,12 +95,17 @@ def check_actor(store: Store, actor: dict | None) -> dict | None:
     machine's owner."""
     if actor is None:
         return None
-    row = store.one("SELECT id, name, role FROM staff WHERE id = ? AND active = 1",
-                    (actor.get("id") if isinstance(actor, dict) else None,))
+    row = store.one(
+        "SELECT id, name, role FROM staff WHERE id = ? AND active = 1",
+        (actor.get("id") if isinstance(actor, dict) else None,),
+    )
     if row is None:
-        raise InvalidInput("actor",
-                           N_("Cette action demande le code d'un bénévole ou d'un salarié."),
-                           "actor must be an active volunteer or staff member", value=actor)
+        raise InvalidInput(
+            "actor",
+            N_("Cette action demande le code d'un bénévole ou d'un salarié."),
+            "actor must be an active volunteer or staff member",
+            value=actor,
+        )
     return row
 
 
@@ -105,19 +119,31 @@ class Staff:
         """Add a volunteer or staff member; returns {id, name, role}."""
         name, pin = _check_name(name), _check_pin(pin)
         if role not in ROLES:
-            raise InvalidInput("role", N_("Choisissez bénévole ou salarié."),
-                               f"must be one of {', '.join(ROLES)}", value=role)
+            raise InvalidInput(
+                "role",
+                N_("Choisissez bénévole ou salarié."),
+                f"must be one of {', '.join(ROLES)}",
+                value=role,
+            )
         salt, person_id = os.urandom(16), new_id()
         pin_hash = hash_pin(pin, salt)
         with self.store.transaction():
             self._require_manager(actor)
             self._refuse_shared_pin(pin, except_id=None)
             now = self.store.now_iso()
-            self.store.db.table("staff").insert({
-                "id": person_id, "name": name, "role": role, "pin_salt": salt,
-                "pin_hash": pin_hash, "pin_params": SCRYPT_PARAMS, "active": 1,
-                "created_at": now, "updated_at": now,
-            })
+            self.store.db.table("staff").insert(
+                {
+                    "id": person_id,
+                    "name": name,
+                    "role": role,
+                    "pin_salt": salt,
+                    "pin_hash": pin_hash,
+                    "pin_params": SCRYPT_PARAMS,
+                    "active": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             self.store.audit(actor, "staff.add", staff_id=person_id, name=name, role=role)
         return {"id": person_id, "name": name, "role": role}
 
@@ -129,9 +155,15 @@ class Staff:
             self._require_manager(actor)
             person = self._active(staff_id)
             self._refuse_shared_pin(pin, except_id=staff_id, field="new_pin")
-            self.store.db.table("staff").update(staff_id, {
-                "pin_salt": salt, "pin_hash": pin_hash, "pin_params": SCRYPT_PARAMS,
-                "updated_at": self.store.now_iso()})
+            self.store.db.table("staff").update(
+                staff_id,
+                {
+                    "pin_salt": salt,
+                    "pin_hash": pin_hash,
+                    "pin_params": SCRYPT_PARAMS,
+                    "updated_at": self.store.now_iso(),
+                },
+            )
             self.store.audit(actor, "staff.reset_pin", staff_id=staff_id, name=person["name"])
 
     def deactivate(self, staff_id: str, actor: dict | None) -> None:
@@ -140,39 +172,48 @@ class Staff:
             self._require_manager(actor)
             person = self._active(staff_id)
             if person["role"] == "staff" and self._active_staff_count() == 1:
-                raise Conflict("staff_id", N_("Impossible : c'est le dernier salarié actif."),
-                               "the last active staff member cannot be deactivated",
-                               value=staff_id)
-            self.store.db.table("staff").update(staff_id, {"active": 0,
-                                                     "updated_at": self.store.now_iso()})
+                raise Conflict(
+                    "staff_id",
+                    N_("Impossible : c'est le dernier salarié actif."),
+                    "the last active staff member cannot be deactivated",
+                    value=staff_id,
+                )
+            self.store.db.table("staff").update(staff_id, {"active": 0, "updated_at": self.store.now_iso()})
             self.store.audit(actor, "staff.deactivate", staff_id=staff_id, name=person["name"])
 
     def list(self) -> list[dict]:
         """Everyone, active first, by name; never the PIN hashes."""
         rows = self.store.query(
-            "SELECT id, name, role, active, created_at FROM staff "
-            "ORDER BY active DESC, name COLLATE NOCASE")
+            "SELECT id, name, role, active, created_at FROM staff ORDER BY active DESC, name COLLATE NOCASE"
+        )
         for row in rows:
             row["active"] = bool(row["active"])
         return rows
 
     def _active(self, staff_id: str) -> dict:
-        row = self.store.one("SELECT id, name, role FROM staff WHERE id = ? AND active = 1",
-                             (staff_id,))
+        row = self.store.one("SELECT id, name, role FROM staff WHERE id = ? AND active = 1", (staff_id,))
         if row is None:
-            raise NotFound("staff_id", N_("Cette personne est introuvable."),
-                           f"no active staff member {staff_id!r}", value=staff_id)
+            raise NotFound(
+                "staff_id",
+                N_("Cette personne est introuvable."),
+                f"no active staff member {staff_id!r}",
+                value=staff_id,
+            )
         return row
 
     def _active_staff_count(self) -> int:
         return self.store.conn.execute(
-            "SELECT count(*) FROM staff WHERE active = 1 AND role = 'staff'").fetchone()[0]
+            "SELECT count(*) FROM staff WHERE active = 1 AND role = 'staff'"
+        ).fetchone()[0]
 
     def _require_manager(self, actor: dict | None) -> None:
         row = check_actor(self.store, actor)
         if row is not None and row["role"] != "staff":
-            raise InvalidInput("actor", N_("Réservé aux salariés du centre."),
-                               "only an active staff member may manage people")
+            raise InvalidInput(
+                "actor",
+                N_("Réservé aux salariés du centre."),
+                "only an active staff member may manage people",
+            )
 
     def _matching(self, pin: str, except_id: str | None = None) -> dict | None:
         """The active person whose PIN this is, if any. One scrypt per person
@@ -180,7 +221,8 @@ class Staff:
         desk today costs one hash, not one per person on the list."""
         people = self.store.query(
             "SELECT id, name, role, pin_salt, pin_hash, pin_params FROM staff WHERE active = 1 "
-            "ORDER BY last_login_at IS NULL, last_login_at DESC")
+            "ORDER BY last_login_at IS NULL, last_login_at DESC"
+        )
         for person in people:
             if person["id"] == except_id:
                 continue
@@ -191,8 +233,11 @@ class Staff:
 
     def _refuse_shared_pin(self, pin: str, except_id: str | None, field: str = "pin") -> None:
         if self._matching(pin, except_id):
-            raise Conflict(field, N_("Ce code est déjà pris : choisissez-en un autre."),
-                           "another active person has this PIN")
+            raise Conflict(
+                field,
+                N_("Ce code est déjà pris : choisissez-en un autre."),
+                "another active person has this PIN",
+            )
 
     # ------------------------------------------------------------ PIN entry
 
@@ -240,8 +285,7 @@ class Staff:
         return max(0.0, (parse_utc(row["locked_until"]) - self.store.now()).total_seconds())
 
     def _attempts(self) -> dict:
-        row = self.store.one("SELECT failures, lockouts, locked_until FROM pin_attempts "
-                             "WHERE id = 1")
+        row = self.store.one("SELECT failures, lockouts, locked_until FROM pin_attempts WHERE id = 1")
         return row or {"failures": 0, "lockouts": 0, "locked_until": None}
 
     def _save_attempts(self, failures: int, lockouts: int, locked_until: str | None) -> None:
@@ -249,7 +293,8 @@ class Staff:
             "INSERT INTO pin_attempts (id, failures, lockouts, locked_until) VALUES (1, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET failures = excluded.failures, "
             "lockouts = excluded.lockouts, locked_until = excluded.locked_until",
-            (failures, lockouts, locked_until))
+            (failures, lockouts, locked_until),
+        )
 
     # ------------------------------------------------------------ audit
 
@@ -257,14 +302,14 @@ class Staff:
         """What was done in the PIN modes, newest first: at, actor_id,
         actor_name, action, detail (a dict)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise InvalidInput("limit", N_("Valeur invalide."), "must be from 1 to 1000",
-                               value=limit)
+            raise InvalidInput("limit", N_("Valeur invalide."), "must be from 1 to 1000", value=limit)
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise InvalidInput("offset", N_("Valeur invalide."), "must be 0 or more",
-                               value=offset)
+            raise InvalidInput("offset", N_("Valeur invalide."), "must be 0 or more", value=offset)
         rows = self.store.query(
             "SELECT seq, at, actor_id, actor_name, action, detail FROM audit_log "
-            "ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset))
+            "ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
         for row in rows:
             row["detail"] = json.loads(row["detail"])
         return rows

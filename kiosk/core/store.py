@@ -82,8 +82,10 @@ class Store:
             if moment.tzinfo is None:
                 raise ValueError("naive datetime: times must be timezone-aware")
             moment = moment.astimezone(UTC)
-        return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
-                f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
+        return (
+            f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+            f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+        )
 
     # ------------------------------------------------------------ parsed settings
 

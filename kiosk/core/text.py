@@ -55,19 +55,33 @@ def clean_name(field: str, value: Any) -> str:
     between them; stripped, inner spaces collapsed, typographic apostrophes
     made plain."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, N_("Ce nom est vide. Écrivez-le avec le clavier."), "must not be empty", value=value)
+        raise InvalidInput(
+            field, N_("Ce nom est vide. Écrivez-le avec le clavier."), "must not be empty", value=value
+        )
     if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") for c in value):
-        raise InvalidInput(field, N_("Ce nom contient des signes invisibles. Écrivez-le de nouveau."),
-                           "must not contain control characters", value=value)
+        raise InvalidInput(
+            field,
+            N_("Ce nom contient des signes invisibles. Écrivez-le de nouveau."),
+            "must not contain control characters",
+            value=value,
+        )
     name = " ".join(unicodedata.normalize("NFC", value).translate(_APOSTROPHES).split())
     name = re.sub(r"\s*([\-'])\s*", r"\1", name)
     if len(name) > NAME_MAX:
-        raise InvalidInput(field, N_("Ce nom est trop long. Écrivez %(max)d lettres au plus."),
-                           f"must be at most {NAME_MAX} characters", value=value, max=NAME_MAX)
+        raise InvalidInput(
+            field,
+            N_("Ce nom est trop long. Écrivez %(max)d lettres au plus."),
+            f"must be at most {NAME_MAX} characters",
+            value=value,
+            max=NAME_MAX,
+        )
     if not _NAME_CHARS.match(name):
         raise InvalidInput(
-            field, N_("Écrivez ce nom avec des lettres, des espaces, des tirets ou des apostrophes."),
-            "may only hold letters, spaces, hyphens and apostrophes", value=value)
+            field,
+            N_("Écrivez ce nom avec des lettres, des espaces, des tirets ou des apostrophes."),
+            "may only hold letters, spaces, hyphens and apostrophes",
+            value=value,
+        )
     return name
 
 
@@ -77,8 +91,13 @@ def clean_birth_year(value: Any, this_year: int) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 1900 <= value <= this_year:
-        raise InvalidInput("birth_year", N_("Écrivez une année de naissance entre 1900 et %(year)d."),
-                           f"must be a year from 1900 to {this_year}", value=value, year=this_year)
+        raise InvalidInput(
+            "birth_year",
+            N_("Écrivez une année de naissance entre 1900 et %(year)d."),
+            f"must be a year from 1900 to {this_year}",
+            value=value,
+            year=this_year,
+        )
     return value
 
 
@@ -94,9 +113,12 @@ def clean_phone(value: Any) -> str | None:
         return digits
     if len(digits) == 10 and digits.isdigit() and digits[0] == "0" and digits[1] != "0":
         return "+33" + digits[1:]
-    raise InvalidInput("phone", N_("Ce numéro de téléphone ne marche pas. Écrivez-le comme 06 12 34 56 78."),
-                       "must be a French phone number like 06 12 34 56 78 or +33 6 12 34 56 78",
-                       value=value)
+    raise InvalidInput(
+        "phone",
+        N_("Ce numéro de téléphone ne marche pas. Écrivez-le comme 06 12 34 56 78."),
+        "must be a French phone number like 06 12 34 56 78 or +33 6 12 34 56 78",
+        value=value,
+    )
 
 
 def clean_email(value: Any) -> str | None:
@@ -104,8 +126,12 @@ def clean_email(value: Any) -> str | None:
         return None
     email = value.strip() if isinstance(value, str) else ""
     if len(email) > 254 or not _EMAIL.match(email) or ".." in email:
-        raise InvalidInput("email", N_("Cette adresse e-mail ne marche pas. Écrivez-la comme prenom@exemple.fr."),
-                           "must be an e-mail address like name@example.org", value=value)
+        raise InvalidInput(
+            "email",
+            N_("Cette adresse e-mail ne marche pas. Écrivez-la comme prenom@exemple.fr."),
+            "must be an e-mail address like name@example.org",
+            value=value,
+        )
     local, domain = email.rsplit("@", 1)
     return f"{local}@{domain.lower()}"
 
@@ -115,8 +141,12 @@ def clean_choice(field: str, value: Any, choices: list[str]) -> str | None:
     if value is None or value == "":
         return None
     if value not in choices:
-        raise InvalidInput(field, N_("Choisissez une valeur dans la liste."),
-                           f"must be one of the configured values, got {value!r}", value=value)
+        raise InvalidInput(
+            field,
+            N_("Choisissez une valeur dans la liste."),
+            f"must be one of the configured values, got {value!r}",
+            value=value,
+        )
     return value
 
 

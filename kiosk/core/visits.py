@@ -22,12 +22,17 @@ PARIS = period.PARIS  # one definition of the centre's time zone
 
 
 _ACTIVE_STAFF = "SELECT 1 FROM staff WHERE id = ? AND active = 1"
-_INSERT_ANONYMOUS = ("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by) "
-                     "VALUES (?, ?, NULL, ?, ?, ?)")
+_INSERT_ANONYMOUS = (
+    "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by) "
+    "VALUES (?, ?, NULL, ?, ?, ?)"
+)
 #: the member must exist and not be erased: checked by the insert itself (0 rows otherwise)
-_INSERT_MEMBER = ("INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by) "
-                  "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS "
-                  "(SELECT 1 FROM members WHERE id = ? AND erased_at IS NULL)")
+_INSERT_MEMBER = (
+    "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by) "
+    "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS "
+    "(SELECT 1 FROM members WHERE id = ? AND erased_at IS NULL)"
+)
+
 
 def _iso(moment: datetime | str) -> str:
     return moment if isinstance(moment, str) else protocol.utc_iso(moment)
@@ -43,8 +48,9 @@ class Visits:
         self.store = store
         self.settings = settings
 
-    def check_in(self, reason: str, member_id: str | None = None, actor: dict | None = None,
-                 body: str | None = None) -> dict:
+    def check_in(
+        self, reason: str, member_id: str | None = None, actor: dict | None = None, body: str | None = None
+    ) -> dict:
         """Record a visit, of a member or anonymous; durable on return.
         ``body`` (settings.BODIES), named after a reason that asks for it,
         gives the visit its administrative domain instead of the reason's.
@@ -62,34 +68,68 @@ class Visits:
         store = self.store
         conn = store.conn
         now = store.now()
-        visit = {"id": protocol.new_id(), "occurred_at": protocol.utc_iso(now), "member_id": member_id,
-                 "reason": reason, "recorded_by_role": role, "recorded_by": recorder}
+        visit = {
+            "id": protocol.new_id(),
+            "occurred_at": protocol.utc_iso(now),
+            "member_id": member_id,
+            "reason": reason,
+            "recorded_by_role": role,
+            "recorded_by": recorder,
+        }
         with store.transaction():
             # checked inside the transaction: its first read, which the write
             # lock's own read transaction serves (one fewer to start)
             categories = self.settings.reason_categories(reason)
             if categories is None:
-                raise InvalidInput("reason", N_("Choisissez la raison de votre venue dans la liste."),
-                                   f"unknown visit reason {reason!r}", value=reason)
+                raise InvalidInput(
+                    "reason",
+                    N_("Choisissez la raison de votre venue dans la liste."),
+                    f"unknown visit reason {reason!r}",
+                    value=reason,
+                )
             if body is not None:
                 if body not in BODY_DOMAINS:
-                    raise InvalidInput("body", N_("Choisissez dans la liste."),
-                                       f"unknown body {body!r}", value=body)
+                    raise InvalidInput(
+                        "body", N_("Choisissez dans la liste."), f"unknown body {body!r}", value=body
+                    )
                 categories = (categories[0], BODY_DOMAINS[body] or categories[1])
             # an id we never made names no member (said below, after the actor check)
             made_by_us = member_id is None or protocol.is_id(member_id)
             if actor is not None and conn.execute(_ACTIVE_STAFF, (recorder,)).fetchone() is None:
-                raise InvalidInput("actor", N_("Ce bénévole ou salarié n'a plus accès : reprenez votre code."),
-                                   f"no active volunteer or staff member {recorder!r}", value=recorder)
+                raise InvalidInput(
+                    "actor",
+                    N_("Ce bénévole ou salarié n'a plus accès : reprenez votre code."),
+                    f"no active volunteer or staff member {recorder!r}",
+                    value=recorder,
+                )
             if member_id is None:
                 conn.execute(_INSERT_ANONYMOUS, (visit["id"], visit["occurred_at"], reason, role, recorder))
-            elif not made_by_us or conn.execute(_INSERT_MEMBER, (visit["id"], visit["occurred_at"], member_id,
-                                                               reason, role, recorder, member_id)).rowcount != 1:
-                raise NotFound("member_id", N_("Nous ne trouvons pas cette personne. Demandez à l'accueil."),
-                               f"no member {member_id!r}", value=member_id)
-            store.emit("visit.recorded", {"visit_id": visit["id"], "member_id": member_id, "reason": reason,
-                                          "recorded_by": role, "cra_theme": categories[0],
-                                          "domain": categories[1]}, now)
+            elif (
+                not made_by_us
+                or conn.execute(
+                    _INSERT_MEMBER,
+                    (visit["id"], visit["occurred_at"], member_id, reason, role, recorder, member_id),
+                ).rowcount
+                != 1
+            ):
+                raise NotFound(
+                    "member_id",
+                    N_("Nous ne trouvons pas cette personne. Demandez à l'accueil."),
+                    f"no member {member_id!r}",
+                    value=member_id,
+                )
+            store.emit(
+                "visit.recorded",
+                {
+                    "visit_id": visit["id"],
+                    "member_id": member_id,
+                    "reason": reason,
+                    "recorded_by": role,
+                    "cra_theme": categories[0],
+                    "domain": categories[1],
+                },
+                now,
+            )
             if actor is not None:
                 store.audit(actor, "visit.check_in", visit_id=visit["id"], member_id=member_id)
         return visit
@@ -98,6 +138,5 @@ class Visits:
         """Visits from ``start`` (included) to ``end`` (excluded), oldest first."""
         return self.store.query(
             "SELECT * FROM visits WHERE occurred_at >= ? AND occurred_at < ? ORDER BY occurred_at, id",
-            (_iso(start), _iso(end)))
-
-
+            (_iso(start), _iso(end)),
+        )

@@ -61,8 +61,12 @@ class CardScreen(KioskScreen):
         target = app.centre.settings.get("printer")
         data = card_print.escpos_card(self.member, app.centre_name)
         self.status = _("Nous imprimons votre carte…")
-        print_in_background(data, target, lambda: _("Votre carte est prête. Prenez-la dans l'imprimante."),
-                            lambda text: setattr(self, "status", text))
+        print_in_background(
+            data,
+            target,
+            lambda: _("Votre carte est prête. Prenez-la dans l'imprimante."),
+            lambda text: setattr(self, "status", text),
+        )
 
     def speech_parts(self) -> list[str]:
         ids = self.ids

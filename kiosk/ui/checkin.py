@@ -73,7 +73,8 @@ class CheckinScreen(KioskScreen):
         found = app.centre.members.search(self.query, limit=MAX_RESULTS)
         if not found:
             self._message_source = lambda: _(
-                "Nous ne trouvons pas ce prénom. Tapez-le autrement, ou demandez à l'accueil.")
+                "Nous ne trouvons pas ce prénom. Tapez-le autrement, ou demandez à l'accueil."
+            )
             self.message = self._message_source()
         for member in found:
             row = RowButton(icon="person", text=_.display(app.centre.members.display_name(member)))

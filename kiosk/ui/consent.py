@@ -30,8 +30,13 @@ CONSENT_ITEMS = [
     ("lock", N_("Seule l'équipe du centre voit votre nom. Il reste au centre.")),
     ("schedule", None),
     ("groups", N_("Nous comptons les visites sans votre nom, pour ceux qui donnent de l'argent au centre.")),
-    ("cloud_upload", N_("Pour ces comptes, nous envoyons votre année de naissance, votre ville et votre quartier. "
-                        "Jamais votre nom.")),
+    (
+        "cloud_upload",
+        N_(
+            "Pour ces comptes, nous envoyons votre année de naissance, votre ville et votre quartier. "
+            "Jamais votre nom."
+        ),
+    ),
     ("thumb_down", N_("Si vous dites non, vous pouvez quand même venir au centre.")),
 ]
 
@@ -49,9 +54,12 @@ class ConsentScreen(KioskScreen):
         items = []
         for icon, text in CONSENT_ITEMS:
             if text is None:
-                text = _.ngettext("Nous effaçons tout %(months)d mois après votre dernière visite.",
-                                  "Nous effaçons tout %(months)d mois après votre dernière visite.",
-                                  months, months=months)
+                text = _.ngettext(
+                    "Nous effaçons tout %(months)d mois après votre dernière visite.",
+                    "Nous effaçons tout %(months)d mois après votre dernière visite.",
+                    months,
+                    months=months,
+                )
             else:
                 text = _(text)
             items.append((icon, text))
@@ -65,15 +73,19 @@ class ConsentScreen(KioskScreen):
 
     def speech_parts(self) -> list[str]:
         ids = self.ids
-        return [ids.title.text] + [text for _icon, text in self.items] + [
-            ids.ask.text, ids.yes.text, ids.no.text]
+        return (
+            [ids.title.text]
+            + [text for _icon, text in self.items]
+            + [ids.ask.text, ids.yes.text, ids.no.text]
+        )
 
     def agree(self) -> None:
         app = App.get_running_app()
         form = app.screen("first_visit")
         try:
-            member = app.centre.members.register(consent_data=True, actor=app.mode.actor,
-                                                 **form.member_fields())
+            member = app.centre.members.register(
+                consent_data=True, actor=app.mode.actor, **form.member_fields()
+            )
         except DomainError as error:
             app.go("first_visit")
             form.go_to_field(error.field, lambda error=error: app.error_text(error))
@@ -85,6 +97,11 @@ class ConsentScreen(KioskScreen):
     def refuse(self) -> None:
         app = App.get_running_app()
         app.screen("first_visit").reset()
-        app.confirm("check_circle", lambda: _("Pas de problème."),
-                    lambda: _("Nous ne gardons rien. Vous pouvez venir sans carte. "
-                              "Touchez « Je suis là », puis « Sans carte »."))
+        app.confirm(
+            "check_circle",
+            lambda: _("Pas de problème."),
+            lambda: _(
+                "Nous ne gardons rien. Vous pouvez venir sans carte. "
+                "Touchez « Je suis là », puis « Sans carte »."
+            ),
+        )

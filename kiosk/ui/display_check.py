@@ -32,9 +32,11 @@ def no_screen_message(db: str) -> str:
     under an English locale, as every message of the ``kiosk`` command."""
     from kiosk.catalogues import command_words as _
 
-    return _("Aucun écran trouvé : la borne ne peut pas s'ouvrir ici (ni DISPLAY ni "
-             "WAYLAND_DISPLAY ne sont définis). Lancez-la depuis une session graphique, "
-             "ou voyez ses écrans en images :\n"
-             "  kiosk screenshot --db %(db)s --screen home --out accueil.png\n"
-             "(--screen : home, checkin, workshops… ; kiosk screenshot --help donne la liste.)",
-             db=shlex.quote(str(db)))
+    return _(
+        "Aucun écran trouvé : la borne ne peut pas s'ouvrir ici (ni DISPLAY ni "
+        "WAYLAND_DISPLAY ne sont définis). Lancez-la depuis une session graphique, "
+        "ou voyez ses écrans en images :\n"
+        "  kiosk screenshot --db %(db)s --screen home --out accueil.png\n"
+        "(--screen : home, checkin, workshops… ; kiosk screenshot --help donne la liste.)",
+        db=shlex.quote(str(db)),
+    )

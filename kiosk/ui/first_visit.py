@@ -92,7 +92,7 @@ class FirstVisitScreen(KioskScreen):
     def key(self, char: str) -> None:
         field = self.field
         value = self.values.get(field, "")
-        value = value[:-1] if char == "\b" else (value + char)[:MAX_LENGTH.get(field, 40)]
+        value = value[:-1] if char == "\b" else (value + char)[: MAX_LENGTH.get(field, 40)]
         self.values[field] = value.title() if self.kind == "letters" else value
         self._clear_error()
 
@@ -100,12 +100,16 @@ class FirstVisitScreen(KioskScreen):
         settings = App.get_running_app().centre.settings
         if self.kind == "commune":
             # the default « Autre commune » is stored in French: shown in the resident's words
-            return [(name, _.gettext(OTHER_TOWN) if name == OTHER_COMMUNE else name)
-                    for name in settings.get("communes")]
+            return [
+                (name, _.gettext(OTHER_TOWN) if name == OTHER_COMMUNE else name)
+                for name in settings.get("communes")
+            ]
         if self.kind == "neighbourhood":
             commune = self.values.get("commune")
             names = [n["name"] for n in settings.get("neighbourhoods") if n["commune"] == commune]
-            return [(name, name) for name in names] + [("", _.gettext("Un autre quartier, ou je ne sais pas"))]
+            return [(name, name) for name in names] + [
+                ("", _.gettext("Un autre quartier, ou je ne sais pas"))
+            ]
         if self.kind == "band":
             return [(code, _.gettext(label)) for code, label in AGE_BANDS] + [("", _.gettext(UNSAID_AGE))]
         if self.kind == "year":
@@ -116,8 +120,10 @@ class FirstVisitScreen(KioskScreen):
         """The decades, or the chosen decade's years and a way back to the decades."""
         this_year = App.get_running_app().centre.store.now().year
         if not self.decade:
-            return [(f"decade:{first}", _("De %(first)d à %(last)d", first=first, last=first + 9))
-                    for first in range(FIRST_DECADE, this_year + 1, 10)]
+            return [
+                (f"decade:{first}", _("De %(first)d à %(last)d", first=first, last=first + 9))
+                for first in range(FIRST_DECADE, this_year + 1, 10)
+            ]
         years = range(self.decade, min(self.decade + 9, this_year) + 1)
         return [(f"year:{year}", str(year)) for year in years] + [("decades", _.gettext("Autres années"))]
 
@@ -127,8 +133,9 @@ class FirstVisitScreen(KioskScreen):
         for value, label in self._choices():
             chosen = self.values.get(self.field) == value and self.field in self.values
             icon = "check_circle" if chosen else self._tile_icon()
-            tile = Factory.ChoiceTile(text=_.display(label), icon=icon,
-                                      colour="selected" if chosen else "surface")
+            tile = Factory.ChoiceTile(
+                text=_.display(label), icon=icon, colour="selected" if chosen else "surface"
+            )
             tile.value = value
             tile.bind(on_release=self.choose)
             grid.add_widget(tile)
@@ -169,11 +176,11 @@ class FirstVisitScreen(KioskScreen):
         shows the decades again."""
         self._clear_error()
         if value.startswith("year:"):
-            self.values[self.field] = value[len("year:"):]
+            self.values[self.field] = value[len("year:") :]
             self.decade = 0
             self.next()
             return
-        self.decade = int(value[len("decade:"):]) if value.startswith("decade:") else 0
+        self.decade = int(value[len("decade:") :]) if value.startswith("decade:") else 0
         self._show_choices()
 
     def back(self) -> None:

@@ -27,8 +27,14 @@ KIOSK = Path(__file__).resolve().parent.parent
 LOCALE_DIR = KIOSK / "locale"
 DOMAIN = "accueil"
 TRANSLATED = ("en", "ar")
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
-            "NP_": ((1, "c"), 2)}
+KEYWORDS = {
+    "_": None,
+    "N_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+    "NP_": ((1, "c"), 2),
+}
 #: A kv rule's property line: ``name: expression`` (the expression is Python).
 _KV_RULE = re.compile(r"^(\s*)([\w.]+):(\s*)(.+)$")
 
@@ -49,8 +55,10 @@ def kv_messages(path: Path) -> list[tuple[int, str | tuple, str | None]]:
         match = _KV_RULE.match(line)
         lines.append(match.group(4) if match and not line.lstrip().startswith("#") else "")
     source = io.BytesIO("\n".join(lines).encode("utf-8"))
-    return [(lineno, message, context)
-            for lineno, message, _comments, context in babel_extract.extract("python", source, KEYWORDS)]
+    return [
+        (lineno, message, context)
+        for lineno, message, _comments, context in babel_extract.extract("python", source, KEYWORDS)
+    ]
 
 
 def extract() -> Catalog:
@@ -60,8 +68,10 @@ def extract() -> Catalog:
         if path.suffix == ".kv":
             found = kv_messages(path)
         else:
-            found = [(lineno, message, context) for lineno, message, _comments, context
-                     in extract_from_file("python", str(path), KEYWORDS)]
+            found = [
+                (lineno, message, context)
+                for lineno, message, _comments, context in extract_from_file("python", str(path), KEYWORDS)
+            ]
         for lineno, message, context in found:
             if isinstance(message, tuple):  # ngettext: (singular, plural[, n])
                 message = tuple(message[:2])
@@ -109,6 +119,9 @@ def compile_mo(lang: str) -> None:
 if __name__ == "__main__":
     update()
     for lang in TRANSLATED:
-        missing = [m.id for m in read(lang)
-                   if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string)]
+        missing = [
+            m.id
+            for m in read(lang)
+            if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string)
+        ]
         print(f"{lang}: {len(missing)} untranslated")

@@ -24,10 +24,19 @@ from kiosk.ui.widgets import KioskScreen
 log = logging.getLogger(__name__)
 
 #: Screens only a staff member may see.
-STAFF_SCREENS = frozenset({
-    "staff_home", "staff_workshops", "staff_sync", "staff_exports", "staff_privacy",
-    "staff_settings", "staff_accounts", "staff_audit", "staff_backups",
-})
+STAFF_SCREENS = frozenset(
+    {
+        "staff_home",
+        "staff_workshops",
+        "staff_sync",
+        "staff_exports",
+        "staff_privacy",
+        "staff_settings",
+        "staff_accounts",
+        "staff_audit",
+        "staff_backups",
+    }
+)
 #: Screens any signed-in person (volunteer or staff) may see.
 VOLUNTEER_SCREENS = frozenset({"volunteer", "sessions_today", "roll_call", "member_card"})
 HOMES = {"volunteer": "volunteer", "staff": "staff_home"}

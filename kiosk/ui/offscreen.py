@@ -18,7 +18,10 @@ SIZE = (1280, 800)
 
 def prepare(kivy_home: str | None = None, size: tuple[int, int] = SIZE) -> None:
     os.environ.update(
-        KIVY_NO_ARGS="1", KIVY_NO_CONFIG="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1",
+        KIVY_NO_ARGS="1",
+        KIVY_NO_CONFIG="1",
+        KIVY_NO_FILELOG="1",
+        KIVY_NO_CONSOLELOG="1",
         KIVY_HOME=kivy_home or tempfile.mkdtemp(prefix="kivy-home-"),
         KIVY_METRICS_DENSITY="1",
         KIVY_LOG_MODE="PYTHON",  # leave sys.stderr alone: errors must show

@@ -24,11 +24,19 @@ MAX_DIGITS = 8
 def wait_text(seconds: float) -> str:
     seconds = math.ceil(seconds)
     if seconds < 60:
-        return _.ngettext("Trop d'essais. Réessayez dans %(seconds)d seconde.",
-                          "Trop d'essais. Réessayez dans %(seconds)d secondes.", seconds, seconds=seconds)
+        return _.ngettext(
+            "Trop d'essais. Réessayez dans %(seconds)d seconde.",
+            "Trop d'essais. Réessayez dans %(seconds)d secondes.",
+            seconds,
+            seconds=seconds,
+        )
     minutes = math.ceil(seconds / 60)
-    return _.ngettext("Trop d'essais. Réessayez dans %(minutes)d minute.",
-                      "Trop d'essais. Réessayez dans %(minutes)d minutes.", minutes, minutes=minutes)
+    return _.ngettext(
+        "Trop d'essais. Réessayez dans %(minutes)d minute.",
+        "Trop d'essais. Réessayez dans %(minutes)d minutes.",
+        minutes,
+        minutes=minutes,
+    )
 
 
 class PinScreen(KioskScreen):

@@ -21,7 +21,7 @@ DEFAULT_SIZE = offscreen.SIZE
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """"1280x800" -> (1280, 800); a clear error for anything else."""
+    """ "1280x800" -> (1280, 800); a clear error for anything else."""
     match = re.fullmatch(r"\s*(\d{3,4})\s*[xX×]\s*(\d{3,4})\s*", text or "")
     if not match:
         raise SystemExit(f"bad size {text!r}: write it WIDTHxHEIGHT, e.g. 1280x800")
@@ -35,13 +35,20 @@ def screen_names() -> list[str]:
     return [name for name, _target in SCREENS]
 
 
-def render(db: str | Path, out: str | Path, screen: str = "home", lang: str = "fr",
-           size: tuple[int, int] = DEFAULT_SIZE, dpi: float | None = None) -> Path:
+def render(
+    db: str | Path,
+    out: str | Path,
+    screen: str = "home",
+    lang: str = "fr",
+    size: tuple[int, int] = DEFAULT_SIZE,
+    dpi: float | None = None,
+) -> Path:
     return render_many(db, [(screen, size, lang, Path(out))], dpi=dpi)[0]
 
 
-def render_many(db: str | Path, shots: list[tuple[str, tuple[int, int], str, Path]],
-                dpi: float | None = None) -> list[Path]:
+def render_many(
+    db: str | Path, shots: list[tuple[str, tuple[int, int], str, Path]], dpi: float | None = None
+) -> list[Path]:
     """Each (screen, (width, height), lang, out) into its PNG, in order."""
     from kivy.core.window import Window
 
@@ -82,8 +89,9 @@ def _fill(app, screen: str) -> None:
         if sessions:
             app.screen("workshop").session_id = sessions[0]["id"]
     if screen == "confirmation":
-        app.screen("confirmation").show("check_circle", _("Bienvenue, %(name)s !", name="Aïcha"),
-                                        _("C'est noté. Bonne journée !"))
+        app.screen("confirmation").show(
+            "check_circle", _("Bienvenue, %(name)s !", name="Aïcha"), _("C'est noté. Bonne journée !")
+        )
     if screen == "card":
         app.screen("card").member = SAMPLE_MEMBER
     if screen == "checkin":

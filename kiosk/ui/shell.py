@@ -59,8 +59,9 @@ class Shell(BoxLayout):
         in_buttons = _same(listen.parent, buttons)
         needed = langs + (speak if in_buttons else 0) + (0 if self.tight else globe)
         beside = width - needed - sizes.gap - icon
-        fits_beside = beside > width * 0.35 and text_fits(label, label.least, width=beside,
-                                                          height=sizes.touch)
+        fits_beside = beside > width * 0.35 and text_fits(
+            label, label.least, width=beside, height=sizes.touch
+        )
         self.two_rows = not fits_beside
         if self.two_rows:
             whole = width - icon - (0 if in_buttons else speak)
@@ -91,7 +92,8 @@ def _same(widget, other) -> bool:
 def _height(label, font_size: float, width: float) -> float:
     from kivy.core.text import Label as CoreLabel
 
-    core = CoreLabel(text=label.text or " ", font_size=font_size, font_name=label.font_name,
-                     text_size=(width, None))
+    core = CoreLabel(
+        text=label.text or " ", font_size=font_size, font_name=label.font_name, text_size=(width, None)
+    )
     core.resolve_font_name()
     return core.render(real=False)[1] + 4

@@ -62,8 +62,9 @@ class Speaker:
     ``on_start``, if given, is called in the worker thread with the command
     and the text each time the engine has been started (tests, benchmark)."""
 
-    def __init__(self, program: str | None = "espeak-ng",
-                 on_start: Callable[[list[str], str], None] | None = None):
+    def __init__(
+        self, program: str | None = "espeak-ng", on_start: Callable[[list[str], str], None] | None = None
+    ):
         self.program = shutil.which(program) if program else None
         self.on_start = on_start
         self._requests: queue.Queue = queue.Queue()
@@ -75,8 +76,16 @@ class Speaker:
         return self.program is not None
 
     def command(self, lang: str) -> list[str]:
-        return [self.program or "espeak-ng", "-v", VOICES[lang], "-s", str(RATE),
-                "-a", str(AMPLITUDE), "--stdin"]
+        return [
+            self.program or "espeak-ng",
+            "-v",
+            VOICES[lang],
+            "-s",
+            str(RATE),
+            "-a",
+            str(AMPLITUDE),
+            "--stdin",
+        ]
 
     def say(self, parts: Iterable[str] | str, lang: str) -> bool:
         """Start reading ``parts`` (a text or the screen's parts) in ``lang``;
@@ -118,8 +127,9 @@ class Speaker:
                 continue
             command, text = request
             try:
-                process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL)
+                process = subprocess.Popen(
+                    command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
                 self._process = process
                 if self.on_start is not None:
                     self.on_start(command, text)

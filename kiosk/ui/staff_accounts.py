@@ -60,16 +60,22 @@ class StaffAccountsScreen(ModeScreen):
 
     def add(self, role: str) -> None:
         name, pin = self.ids.name.text, self.ids.pin.text
-        self._run(lambda staff, actor: staff.add(name, role, pin, actor=actor),
-                  _("%(name)s peut maintenant entrer avec son code.", name=name))
+        self._run(
+            lambda staff, actor: staff.add(name, role, pin, actor=actor),
+            _("%(name)s peut maintenant entrer avec son code.", name=name),
+        )
 
     def reset_pin(self) -> None:
         person, pin = self.chosen, self.ids.new_pin.text
-        self._run(lambda staff, actor: staff.reset_pin(person["id"], pin, actor=actor),
-                  _("Nouveau code enregistré pour %(name)s.", name=person.get("name", "")))
+        self._run(
+            lambda staff, actor: staff.reset_pin(person["id"], pin, actor=actor),
+            _("Nouveau code enregistré pour %(name)s.", name=person.get("name", "")),
+        )
 
     def deactivate(self) -> None:
         person = self.chosen
-        if self._run(lambda staff, actor: staff.deactivate(person["id"], actor=actor),
-                     _("%(name)s n'a plus accès.", name=person.get("name", ""))):
+        if self._run(
+            lambda staff, actor: staff.deactivate(person["id"], actor=actor),
+            _("%(name)s n'a plus accès.", name=person.get("name", "")),
+        ):
             self.chosen = {}

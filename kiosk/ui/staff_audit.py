@@ -56,8 +56,9 @@ def describe(line: dict) -> str:
     at = parse_utc(line["at"]).astimezone(PARIS)
     action = line["action"]
     words = _.gettext(ACTIONS[action]) if action in ACTIONS else action
-    detail = ", ".join(f"{key}={value}" for key, value in line["detail"].items()
-                       if not key.endswith("_id"))  # ids mean nothing to a reader
+    detail = ", ".join(
+        f"{key}={value}" for key, value in line["detail"].items() if not key.endswith("_id")
+    )  # ids mean nothing to a reader
     who = line["actor_name"] or "—"
     return f"{at:%d/%m %H:%M}  {who} : {words}" + (f" ({detail})" if detail else "")
 

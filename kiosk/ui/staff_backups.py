@@ -62,8 +62,10 @@ class StaffBackupsScreen(ModeScreen):
         self.refresh()
 
     def ask_restore(self, path: Path) -> None:
-        question = _.gettext("Remplacer toutes les données de la borne par la sauvegarde "
-                             "%(file)s ? Ce qui a été fait depuis sera perdu.") % {"file": path.name}
+        question = _.gettext(
+            "Remplacer toutes les données de la borne par la sauvegarde "
+            "%(file)s ? Ce qui a été fait depuis sera perdu."
+        ) % {"file": path.name}
         self.popup = ConfirmPopup(question, _("Oui, restaurer"))
         self.popup.bind(on_yes=lambda *_a: self.restore(path))
         self.popup.open(animation=False)

@@ -30,8 +30,9 @@ def parse_day(field: str, text: str) -> date:
     try:
         return datetime.strptime(text.strip(), "%d/%m/%Y").date()
     except ValueError:
-        raise InvalidInput(field, N_("Date invalide : écrivez-la comme 01/12/2026."),
-                           "expected DD/MM/YYYY", value=text) from None
+        raise InvalidInput(
+            field, N_("Date invalide : écrivez-la comme 01/12/2026."), "expected DD/MM/YYYY", value=text
+        ) from None
 
 
 class StaffExportsScreen(ModeScreen):
@@ -54,9 +55,13 @@ class StaffExportsScreen(ModeScreen):
 
     def _target(self, name: str) -> Path:
         if not self.folder or not Path(self.folder).is_dir():
-            raise InvalidInput("backup_dir", N_("Le dossier de sortie est introuvable : %(folder)s. "
-                                                "La clé USB est-elle branchée ?"),
-                               "output folder missing", value=self.folder, folder=self.folder)
+            raise InvalidInput(
+                "backup_dir",
+                N_("Le dossier de sortie est introuvable : %(folder)s. La clé USB est-elle branchée ?"),
+                "output folder missing",
+                value=self.folder,
+                folder=self.folder,
+            )
         return Path(self.folder) / name
 
     def export(self, what: str) -> None:
@@ -77,5 +82,10 @@ class StaffExportsScreen(ModeScreen):
         except OSError as error:
             self.result = _("Écriture impossible : %(error)s", error=str(error))
             return
-        self.result = _.ngettext("%(count)d ligne écrite dans %(file)s", "%(count)d lignes écrites dans %(file)s",
-                                 count, count=count, file=str(out))
+        self.result = _.ngettext(
+            "%(count)d ligne écrite dans %(file)s",
+            "%(count)d lignes écrites dans %(file)s",
+            count,
+            count=count,
+            file=str(out),
+        )

@@ -24,9 +24,15 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 MENU, PICKER, MEMBER, RETENTION = range(4)
 #: What staff see of a member, in this order, with the French words for each field.
 SHOWN = {
-    "first_name": N_("Prénom"), "last_name": N_("Nom"), "birth_year": N_("Année de naissance"),
-    "gender": N_("Genre"), "commune": N_("Commune"), "neighbourhood": N_("Quartier"),
-    "phone": N_("Téléphone"), "email": N_("E-mail"), "created_at": N_("Inscrit le"),
+    "first_name": N_("Prénom"),
+    "last_name": N_("Nom"),
+    "birth_year": N_("Année de naissance"),
+    "gender": N_("Genre"),
+    "commune": N_("Commune"),
+    "neighbourhood": N_("Quartier"),
+    "phone": N_("Téléphone"),
+    "email": N_("E-mail"),
+    "created_at": N_("Inscrit le"),
     "last_seen_at": N_("Dernière venue"),
 }
 DATES = ("created_at", "last_seen_at")
@@ -58,9 +64,13 @@ class StaffPrivacyScreen(ModeScreen):
 
     def show(self, member: dict) -> None:
         self.member = dict(member)
-        self.details = _.display("\n".join(
-            f"{_.gettext(label)} : {shown_value(key, member[key])}" for key, label in SHOWN.items()
-            if member.get(key) not in (None, "")))
+        self.details = _.display(
+            "\n".join(
+                f"{_.gettext(label)} : {shown_value(key, member[key])}"
+                for key, label in SHOWN.items()
+                if member.get(key) not in (None, "")
+            )
+        )
         self.result = ""
         self.ids.picker.clear()
         self.ids.parts.show(MEMBER)
@@ -101,11 +111,13 @@ class StaffPrivacyScreen(ModeScreen):
             out = Path(folder) / f"donnees-{self.member['id']}.json"
             out.write_text(json.dumps(held, ensure_ascii=False, indent=2), encoding="utf-8")
             self.result = _("Données écrites : %(file)s", file=str(out))
+
         self._run(action)
 
     def ask_erase(self) -> None:
-        question = _.gettext("Effacer %(name)s ? Son nom et ses coordonnées seront perdus "
-                             "pour de bon.") % {"name": self.member["first_name"]}
+        question = _.gettext("Effacer %(name)s ? Son nom et ses coordonnées seront perdus pour de bon.") % {
+            "name": self.member["first_name"]
+        }
         self._ask(question, _("Oui, effacer"), self.erase)
 
     def erase(self) -> None:
@@ -113,6 +125,7 @@ class StaffPrivacyScreen(ModeScreen):
             app.centre.privacy.erase(self.member["id"], actor=self.actor)
             self.other()
             self.result = _("La personne est effacée.")
+
         self._run(action)
 
     # ------------------------------------------------------------ retention
@@ -127,7 +140,12 @@ class StaffPrivacyScreen(ModeScreen):
             "%(count)d personne n'est pas venue pendant la durée "
             "de conservation (mois : %(months)d). %(names)s",
             "%(count)d personnes ne sont pas venues pendant la durée de conservation (mois : %(months)d). "
-            "%(names)s", count, count=count, months=months, names=names)
+            "%(names)s",
+            count,
+            count=count,
+            months=months,
+            names=names,
+        )
         self.ids.parts.show(RETENTION)
 
     def ask_purge(self) -> None:
@@ -135,14 +153,17 @@ class StaffPrivacyScreen(ModeScreen):
             self.preview_purge()
             return
         count = len(self.candidates)
-        question = source(_.ngettext("Effacer cette personne ?", "Effacer ces %(count)d personnes ?", count,
-                                     count=count))  # the popup's Paragraph shapes it
+        question = source(
+            _.ngettext("Effacer cette personne ?", "Effacer ces %(count)d personnes ?", count, count=count)
+        )  # the popup's Paragraph shapes it
         self._ask(question, _("Oui, effacer"), self.purge)
 
     def purge(self) -> None:
         def action(app) -> None:
             count = app.centre.privacy.retention_purge(actor=self.actor)
             self.candidates = []
-            self.result = _.ngettext("%(count)d personne effacée.", "%(count)d personnes effacées.", count,
-                                     count=count)
+            self.result = _.ngettext(
+                "%(count)d personne effacée.", "%(count)d personnes effacées.", count, count=count
+            )
+
         self._run(action)

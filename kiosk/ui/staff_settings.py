@@ -72,8 +72,10 @@ class ListEditor(BoxLayout):
         values = values if values is not None else [False if kind == "yes_no" else "" for kind in self.kinds]
         line = Factory.ListLine()
         # the cells in column order (the row itself is mirrored in Arabic)
-        line.cells = [YesNoButton(value=bool(value)) if kind == "yes_no" else Factory.ListCell(text=str(value))
-                      for kind, value in zip(self.kinds, values, strict=True)]
+        line.cells = [
+            YesNoButton(value=bool(value)) if kind == "yes_no" else Factory.ListCell(text=str(value))
+            for kind, value in zip(self.kinds, values, strict=True)
+        ]
         for cell in line.cells:
             line.ids.cells.add_widget(cell)
         line.ids["drop"].bind(on_release=lambda *_a: self.ids.lines.remove_widget(line))
@@ -82,7 +84,9 @@ class ListEditor(BoxLayout):
     def rows(self) -> list[list]:
         found = []
         for line in reversed(self.ids.lines.children):  # children are last-added first
-            values = [cell.value if isinstance(cell, YesNoButton) else cell.text.strip() for cell in line.cells]
+            values = [
+                cell.value if isinstance(cell, YesNoButton) else cell.text.strip() for cell in line.cells
+            ]
             if any(isinstance(v, str) and v for v in values):
                 found.append(values)
         return found
@@ -105,8 +109,9 @@ class LanguageSwitch(BoxLayout):
     def toggle(self, code: str) -> None:
         if code == "fr":
             return
-        self.chosen = [c for c in LANGUAGES if c in self.chosen and c != code or
-                       c == code and code not in self.chosen]
+        self.chosen = [
+            c for c in LANGUAGES if c in self.chosen and c != code or c == code and code not in self.chosen
+        ]
 
 
 class StaffSettingsScreen(ModeScreen):
@@ -121,8 +126,9 @@ class StaffSettingsScreen(ModeScreen):
             self.ids[key].text = str(values[key])
         self.ids.languages.chosen = list(values["languages"])
         self.ids.reasons.set_rows([[r[key] for key in REASON_KEYS] for r in values["reasons"]])
-        self.ids.neighbourhoods.set_rows([[n[key] for key in NEIGHBOURHOOD_KEYS]
-                                          for n in values["neighbourhoods"]])
+        self.ids.neighbourhoods.set_rows(
+            [[n[key] for key in NEIGHBOURHOOD_KEYS] for n in values["neighbourhoods"]]
+        )
 
     def reset(self) -> None:
         self.result = ""
@@ -135,10 +141,16 @@ class StaffSettingsScreen(ModeScreen):
         # a reason's national categories and its question of the body are not
         # edited here: each keeps those its code had, so saving never drops them
         held = {r["code"]: r for r in App.get_running_app().centre.settings.get("reasons")}
-        values["reasons"] = [{**{k: v for k, v in held.get(row[0], {}).items() if k in REASON_KEPT_KEYS},
-                              **dict(zip(REASON_KEYS, row, strict=True))} for row in self.ids.reasons.rows()]
-        values["neighbourhoods"] = [dict(zip(NEIGHBOURHOOD_KEYS, row, strict=True))
-                                    for row in self.ids.neighbourhoods.rows()]
+        values["reasons"] = [
+            {
+                **{k: v for k, v in held.get(row[0], {}).items() if k in REASON_KEPT_KEYS},
+                **dict(zip(REASON_KEYS, row, strict=True)),
+            }
+            for row in self.ids.reasons.rows()
+        ]
+        values["neighbourhoods"] = [
+            dict(zip(NEIGHBOURHOOD_KEYS, row, strict=True)) for row in self.ids.neighbourhoods.rows()
+        ]
         return values
 
     def save(self) -> None:

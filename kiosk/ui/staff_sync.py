@@ -46,17 +46,25 @@ class StaffSyncScreen(ModeScreen):
         local = status.local_status(app.centre.store.conn)
         self.waiting = _("Données en attente d'envoi : %(count)d", count=local["pending"])
         when = local_time(local["last_success"])
-        self.last_success = _("Dernier envoi réussi : %(when)s", when=when) if when else \
-            _("Dernier envoi réussi : jamais")
+        self.last_success = (
+            _("Dernier envoi réussi : %(when)s", when=when) if when else _("Dernier envoi réussi : jamais")
+        )
         error = local["last_error"]
-        self.last_error = _("Dernière erreur : %(message)s", message=error.get("message_fr") or "") \
-            if error else ""
+        self.last_error = (
+            _("Dernière erreur : %(message)s", message=error.get("message_fr") or "") if error else ""
+        )
         clock = local["clock"]
-        self.clock_warning = _(clock["template"], gap=status.gap_words(
-            clock["unit"], clock["n"], _.catalogue())) if clock and clock["off"] else ""
+        self.clock_warning = (
+            _(clock["template"], gap=status.gap_words(clock["unit"], clock["n"], _.catalogue()))
+            if clock and clock["off"]
+            else ""
+        )
         hub = app.centre.settings.get("hub_url")
-        self.enrolled = _("Borne appairée au hub %(hub)s", hub=hub) if hub and \
-            app.centre.settings.get("device_token") else _("Borne pas encore appairée.")
+        self.enrolled = (
+            _("Borne appairée au hub %(hub)s", hub=hub)
+            if hub and app.centre.settings.get("device_token")
+            else _("Borne pas encore appairée.")
+        )
         if hub and not self.ids.hub_url.text:
             self.ids.hub_url.text = hub
 

@@ -46,16 +46,19 @@ def paris_moment(field: str, day: str, clock: str) -> datetime:
     try:
         return datetime.strptime(f"{day.strip()} {clock.strip()}", "%d/%m/%Y %H:%M").replace(tzinfo=PARIS)
     except ValueError:
-        raise InvalidInput(field, N_("Date ou heure invalide : écrivez 01/12/2026 et 14:30."),
-                           "expected DD/MM/YYYY and HH:MM", value=f"{day} {clock}") from None
+        raise InvalidInput(
+            field,
+            N_("Date ou heure invalide : écrivez 01/12/2026 et 14:30."),
+            "expected DD/MM/YYYY and HH:MM",
+            value=f"{day} {clock}",
+        ) from None
 
 
 def whole(field: str, text: str) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise InvalidInput(field, N_("Écrivez un nombre."), "expected a whole number",
-                           value=text) from None
+        raise InvalidInput(field, N_("Écrivez un nombre."), "expected a whole number", value=text) from None
 
 
 def french_phone(stored: str | None) -> str:
@@ -63,7 +66,7 @@ def french_phone(stored: str | None) -> str:
     if not stored or not stored.startswith("+33") or len(stored) != 12:
         return stored or ""
     national = "0" + stored[3:]
-    return " ".join(national[i:i + 2] for i in range(0, 10, 2))
+    return " ".join(national[i : i + 2] for i in range(0, 10, 2))
 
 
 class StaffWorkshopsScreen(ModeScreen):
@@ -83,9 +86,16 @@ class StaffWorkshopsScreen(ModeScreen):
         rows = []  # a RecycleView's data: a term of weekly series stays quick to redraw
         for session in app.centre.workshops.sessions_between(now, now + timedelta(days=LISTED_DAYS)):
             start = parse_utc(session["starts_at"]).astimezone(PARIS)
-            rows.append({"session": session, "screen": self, "text": _.display(
-                f"{start:%d/%m %H:%M}  {session['title']}  "
-                f"({session['booked']}/{session['capacity']})")})
+            rows.append(
+                {
+                    "session": session,
+                    "screen": self,
+                    "text": _.display(
+                        f"{start:%d/%m %H:%M}  {session['title']}  "
+                        f"({session['booked']}/{session['capacity']})"
+                    ),
+                }
+            )
         self.ids.sessions_view.data = rows
 
     def reset(self) -> None:
@@ -108,10 +118,16 @@ class StaffWorkshopsScreen(ModeScreen):
     def edit(self, session: dict) -> None:
         start = parse_utc(session["starts_at"]).astimezone(PARIS)
         end = parse_utc(session["ends_at"]).astimezone(PARIS)
-        values = {"title": session["title"], "facilitator": session["facilitator"] or "",
-                  "place": session["place"] or "", "day": f"{start:%d/%m/%Y}",
-                  "start": f"{start:%H:%M}", "end": f"{end:%H:%M}",
-                  "capacity": str(session["capacity"]), "weeks": "1"}
+        values = {
+            "title": session["title"],
+            "facilitator": session["facilitator"] or "",
+            "place": session["place"] or "",
+            "day": f"{start:%d/%m/%Y}",
+            "start": f"{start:%H:%M}",
+            "end": f"{end:%H:%M}",
+            "capacity": str(session["capacity"]),
+            "weeks": "1",
+        }
         for name, value in values.items():
             self.ids[name].text = value
         self.ids.theme.text = theme_label(session["theme"])
@@ -132,14 +148,18 @@ class StaffWorkshopsScreen(ModeScreen):
         start = paris_moment("starts_at", day, self.field("start"))
         end = paris_moment("ends_at", day, self.field("end"))
         capacity = whole("capacity", self.field("capacity"))
-        details = {"title": self.field("title"), "theme": theme_code(self.ids.theme.text),
-                   "facilitator": self.field("facilitator") or None}
+        details = {
+            "title": self.field("title"),
+            "theme": theme_code(self.ids.theme.text),
+            "facilitator": self.field("facilitator") or None,
+        }
         place, actor = self.field("place") or None, self.actor
         if self.editing:
             session = workshops.session(self.editing)
             workshops.update_workshop(session["workshop_id"], actor=actor, **details)
-            workshops.update_session(self.editing, actor=actor, starts_at=start, ends_at=end,
-                                     capacity=capacity, place=place)
+            workshops.update_session(
+                self.editing, actor=actor, starts_at=start, ends_at=end, capacity=capacity, place=place
+            )
             return
         weeks = whole("weeks", self.field("weeks"))
         workshop = workshops.create_workshop(place=place, actor=actor, **details)
@@ -155,8 +175,9 @@ class StaffWorkshopsScreen(ModeScreen):
         if not self.editing:
             return
         # the popup's Paragraph shapes it: the reading-order text, the date isolated
-        question = source(_("Annuler la séance du %(day)s ? Les inscrits devront être prévenus.",
-                            day=self.field("day")))
+        question = source(
+            _("Annuler la séance du %(day)s ? Les inscrits devront être prévenus.", day=self.field("day"))
+        )
         self.popup = ConfirmPopup(question, _("Oui, annuler la séance"))
         self.popup.bind(on_yes=lambda *_a: self.cancel_session())
         self.popup.open(animation=False)
@@ -170,8 +191,11 @@ class StaffWorkshopsScreen(ModeScreen):
             self.message = app.error_text(error)
             return
         lines = [f"{p['first_name']} {p['last_name']}  {french_phone(p['phone'])}".rstrip() for p in people]
-        head = _.gettext("Séance annulée. À prévenir :") if lines else \
-            _.gettext("Séance annulée. Personne n'était inscrit.")
+        head = (
+            _.gettext("Séance annulée. À prévenir :")
+            if lines
+            else _.gettext("Séance annulée. Personne n'était inscrit.")
+        )
         self.told = _.display("\n".join([head, *lines]))
         self.new()
         self.refresh()

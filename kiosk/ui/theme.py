@@ -24,7 +24,7 @@ BOLD_FONT = str(ASSETS / "fonts" / "DejaVuSans-Bold.ttf")
 
 def rgba(hex_colour: str) -> tuple[float, float, float, float]:
     h = hex_colour.lstrip("#")
-    red, green, blue = (int(h[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    red, green, blue = (int(h[i : i + 2], 16) / 255 for i in (0, 2, 4))
     return red, green, blue, 1.0
 
 
@@ -33,9 +33,9 @@ PALETTE = {
     "surface": "#FFFFFF",
     "ink": "#1B1B1B",
     "muted": "#4A4A4A",
-    "primary": "#1D4E89",   # check in
+    "primary": "#1D4E89",  # check in
     "secondary": "#0B6347",  # workshops
-    "tertiary": "#8A3B12",   # first visit
+    "tertiary": "#8A3B12",  # first visit
     "on_colour": "#FFFFFF",
     "warning": "#7A4A00",
     "selected": "#FFE08A",
@@ -43,9 +43,17 @@ PALETTE = {
 
 #: (text, background) pairs the screens actually use.
 CONTRAST_PAIRS = [
-    ("ink", "background"), ("ink", "surface"), ("muted", "background"), ("muted", "surface"),
-    ("on_colour", "primary"), ("on_colour", "secondary"), ("on_colour", "tertiary"),
-    ("warning", "surface"), ("ink", "selected"), ("primary", "surface"), ("primary", "background"),
+    ("ink", "background"),
+    ("ink", "surface"),
+    ("muted", "background"),
+    ("muted", "surface"),
+    ("on_colour", "primary"),
+    ("on_colour", "secondary"),
+    ("on_colour", "tertiary"),
+    ("warning", "surface"),
+    ("ink", "selected"),
+    ("primary", "surface"),
+    ("primary", "background"),
 ]
 
 C = {name: rgba(value) for name, value in PALETTE.items()}
@@ -53,17 +61,17 @@ C = {name: rgba(value) for name, value in PALETTE.items()}
 # The design's sizes in pixels on its reference window, DESIGN (a 10" 1280x800
 # panel); ``sizes`` scales them to the window actually shown.
 DESIGN = (1280, 800)
-TEXT = 28          # body text
-TEXT_SMALL = 24    # the smallest text anywhere
+TEXT = 28  # body text
+TEXT_SMALL = 24  # the smallest text anywhere
 TITLE = 40
-TOUCH = 96         # the smallest touch target
+TOUCH = 96  # the smallest touch target
 ICON = 64
 
 # Physical minimums, whatever the display (millimetres on the glass).
-TARGET_MM = 9.0     # every touch target, on its shorter side
-KEY_MM = 7.0        # a key of the on-screen keyboards (ten keys fit 720 px at 210 dpi)
-TILE_MM = 20.0      # the residents' main tiles, where the screen has room
-TEXT_MM = 4.0       # residents' text, from the top of capitals to the bottom of descenders
+TARGET_MM = 9.0  # every touch target, on its shorter side
+KEY_MM = 7.0  # a key of the on-screen keyboards (ten keys fit 720 px at 210 dpi)
+TILE_MM = 20.0  # the residents' main tiles, where the screen has room
+TEXT_MM = 4.0  # residents' text, from the top of capitals to the bottom of descenders
 STAFF_TEXT_MM = 3.0  # volunteers' and staff's text (forms and lists read from close by)
 #: DejaVu Sans: capitals rise 0.729 em above the baseline, descenders fall
 #: 0.208 em below it, so a font size of 1 em spans 0.937 em cap to descender.
@@ -92,22 +100,22 @@ class Layout:
     width: int
     height: int
     dpi: float
-    room: float          # the design's scale: 1 at 1280x800, 0.6 at 800x480, 1.35 at 1920x1080
+    room: float  # the design's scale: 1 at 1280x800, 0.6 at 800x480, 1.35 at 1920x1080
     portrait: bool
-    compact: bool        # a short window (800x480, 1024x600, 1280x720): bars and gaps tighten
+    compact: bool  # a short window (800x480, 1024x600, 1280x720): bars and gaps tighten
     text: float
     small: float
     staff_text: float
     title: float
     touch: float
-    least_touch: float   # the physical minimum itself, for lists that must fit a short window
+    least_touch: float  # the physical minimum itself, for lists that must fit a short window
     key: float
     tile: float
-    icon: float          # a pictogram in a button or a row
-    big_icon: float      # a main tile's pictogram
+    icon: float  # a pictogram in a button or a row
+    big_icon: float  # a main tile's pictogram
     pad: float
     gap: float
-    bar: float           # the header and the screens' top bars
+    bar: float  # the header and the screens' top bars
 
 
 def layout_for(width: int, height: int, dpi: float) -> Layout:
@@ -123,14 +131,24 @@ def layout_for(width: int, height: int, dpi: float) -> Layout:
     # and a target holds two lines of the smallest text
     touch = max(mm_px(TARGET_MM, dpi), TOUCH * room * (0.85 if compact else 1), small * 2.4)
     return Layout(
-        width=width, height=height, dpi=dpi, room=room, portrait=height > width, compact=compact,
-        text=round(text), small=round(small),
+        width=width,
+        height=height,
+        dpi=dpi,
+        room=room,
+        portrait=height > width,
+        compact=compact,
+        text=round(text),
+        small=round(small),
         staff_text=round(max(font_for_mm(STAFF_TEXT_MM, dpi), TEXT_SMALL * room)),
         title=round(max(text * 1.2, TITLE * room)),
-        touch=round(touch), least_touch=math.ceil(mm_px(TARGET_MM, dpi)), key=round(max(mm_px(KEY_MM, dpi), 80 * room)),
+        touch=round(touch),
+        least_touch=math.ceil(mm_px(TARGET_MM, dpi)),
+        key=round(max(mm_px(KEY_MM, dpi), 80 * room)),
         tile=round(max(mm_px(TILE_MM, dpi), 2 * touch)),
-        icon=round(max(text * 1.3, 48 * room)), big_icon=round(max(text * 2, 120 * room)),
-        pad=round(max(6, 16 * room)), gap=round(max(6, 12 * room)),
+        icon=round(max(text * 1.3, 48 * room)),
+        big_icon=round(max(text * 2, 120 * room)),
+        pad=round(max(6, 16 * room)),
+        gap=round(max(6, 12 * room)),
         bar=round(touch + 2 * max(4, 8 * room)),
     )
 
@@ -138,6 +156,7 @@ def layout_for(width: int, height: int, dpi: float) -> Layout:
 def luminance(hex_colour: str) -> float:
     def channel(c: float) -> float:
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
     r, g, b, _ = rgba(hex_colour)
     return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
 

@@ -64,8 +64,12 @@ class MemberCardScreen(ModeScreen):
 
     def ask_replace(self) -> None:
         # the popup's Paragraph shapes it: the reading-order text, the name isolated
-        question = source(_("Remplacer la carte de %(name)s ? L'ancienne carte ne marchera plus.",
-                            name=self.member["first_name"]))
+        question = source(
+            _(
+                "Remplacer la carte de %(name)s ? L'ancienne carte ne marchera plus.",
+                name=self.member["first_name"],
+            )
+        )
         self.popup = ConfirmPopup(question, _("Oui, nouvelle carte"))
         self.popup.bind(on_yes=lambda *_a: self.replace())
         self.popup.open(animation=False)
@@ -106,5 +110,6 @@ class MemberCardScreen(ModeScreen):
             return
         data = card_print.escpos_card(member, centre_name)
         self.status = _("Impression de la carte…")
-        print_in_background(data, printer, lambda: _("La carte est imprimée."),
-                            lambda text: setattr(self, "status", text))
+        print_in_background(
+            data, printer, lambda: _("La carte est imprimée."), lambda text: setattr(self, "status", text)
+        )

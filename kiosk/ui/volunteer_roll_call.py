@@ -49,14 +49,21 @@ class RollCallScreen(ModeScreen):
             return
         workshops = App.get_running_app().centre.workshops
         session = workshops.session(self.session_id)
-        self.title = _("%(title)s, %(start)s–%(end)s", title=session["title"],
-                       start=hour(session["starts_at"]), end=hour(session["ends_at"]))
+        self.title = _(
+            "%(title)s, %(start)s–%(end)s",
+            title=session["title"],
+            start=hour(session["starts_at"]),
+            end=hour(session["ends_at"]),
+        )
         self._fill_rows(workshops.roll_call(self.session_id))
         waiting = [r for r in workshops.registrations(self.session_id) if r["status"] == "waitlisted"]
         self.ids.waitlist.clear_widgets()
         for person in waiting:
-            self.ids.waitlist.add_widget(Factory.WaitLine(
-                text=_.display(f"{person['position']}. {person['first_name']} {person['last_name']}")))
+            self.ids.waitlist.add_widget(
+                Factory.WaitLine(
+                    text=_.display(f"{person['position']}. {person['first_name']} {person['last_name']}")
+                )
+            )
         if not waiting:
             self.ids.waitlist.add_widget(Factory.WaitLine(text=_("Personne n'attend.")))
 
@@ -65,10 +72,20 @@ class RollCallScreen(ModeScreen):
         widgets, so a roll call of 30 draws as fast as one of 5."""
         rows = []
         for person in people:
-            name = f"{person['first_name']} {person['last_name']}" if person["member_id"] else \
-                _.gettext("Personne sans nom")
-            rows.append({"member_id": person["member_id"], "name": _.display(name),
-                         "present": person["present"], "walk_in": person["walk_in"], "screen": self})
+            name = (
+                f"{person['first_name']} {person['last_name']}"
+                if person["member_id"]
+                else _.gettext("Personne sans nom")
+            )
+            rows.append(
+                {
+                    "member_id": person["member_id"],
+                    "name": _.display(name),
+                    "present": person["present"],
+                    "walk_in": person["walk_in"],
+                    "screen": self,
+                }
+            )
         self.ids.roll.data = rows
 
     def reset(self) -> None:

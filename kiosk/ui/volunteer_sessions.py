@@ -37,10 +37,14 @@ class SessionsTodayScreen(ModeScreen):
         sessions = today_sessions(app.centre)
         self.message = "" if sessions else _("Pas d'atelier aujourd'hui.")
         for session in sessions:
-            text = _("%(start)s–%(end)s  %(title)s  (inscrits : %(booked)d sur %(capacity)d)",
-                     start=hour(session["starts_at"]), end=hour(session["ends_at"]),
-                     title=session["title"], booked=session["booked"],
-                     capacity=session["capacity"])
+            text = _(
+                "%(start)s–%(end)s  %(title)s  (inscrits : %(booked)d sur %(capacity)d)",
+                start=hour(session["starts_at"]),
+                end=hour(session["ends_at"]),
+                title=session["title"],
+                booked=session["booked"],
+                capacity=session["capacity"],
+            )
             row = Factory.ShortRow(icon="checklist", text=text)
             row.session_id = session["id"]
             row.bind(on_release=self.open)

@@ -103,8 +103,9 @@ class ShortLabel(KioskLabel):
     the workshop's own screen). The layout test refuses an ellipsis anywhere else."""
 
 
-def text_fits(label: Label, font_size: float, width: float | None = None,
-              height: float | None = None) -> bool:
+def text_fits(
+    label: Label, font_size: float, width: float | None = None, height: float | None = None
+) -> bool:
     """Whether ``label``'s text at ``font_size``, wrapped to its width, shows
     every line within its height with no word wider than a line."""
     from kiosk.ui.i18n import Shaped, wrap_shaped
@@ -117,19 +118,30 @@ def text_fits(label: Label, font_size: float, width: float | None = None,
         text = wrap_shaped(text.logical, int(width / (font_size * 0.6)))
     if longest_word(text, label.font_name) * font_size > width + 1:
         return False
-    return _text_height(str(text), label.font_name, round(font_size, 1), round(width),
-                        label.halign, label.line_height) <= height + 1
+    return (
+        _text_height(
+            str(text), label.font_name, round(font_size, 1), round(width), label.halign, label.line_height
+        )
+        <= height + 1
+    )
 
 
 @functools.lru_cache(maxsize=8192)
-def _text_height(text: str, font_name: str, font_size: float, width: int, halign: str,
-                 line_height: float) -> float:
+def _text_height(
+    text: str, font_name: str, font_size: float, width: int, halign: str, line_height: float
+) -> float:
     """The height ``text`` takes wrapped to ``width`` (cached: a layout settling
     over a few frames asks the same again)."""
     from kivy.core.text import Label as CoreLabel
 
-    core = CoreLabel(text=text, font_size=font_size, font_name=font_name, text_size=(width, None),
-                     halign=halign, line_height=line_height)
+    core = CoreLabel(
+        text=text,
+        font_size=font_size,
+        font_name=font_name,
+        text_size=(width, None),
+        halign=halign,
+        line_height=line_height,
+    )
     core.resolve_font_name()
     return core.render(real=False)[1]
 
@@ -220,8 +232,9 @@ class TileButton(ButtonBehavior, DirBox):
         core = CoreLabel(font_size=self.font_size, font_name=BOLD_FONT)
         core.resolve_font_name()
         words = max((core.get_extents(line)[0] for line in self.text.split("\n")), default=0)
-        self.natural_width = (words + self.icon_size * 1.15 + self.spacing
-                              + self.padding[0] + self.padding[2] + 12)
+        self.natural_width = (
+            words + self.icon_size * 1.15 + self.spacing + self.padding[0] + self.padding[2] + 12
+        )
 
 
 class RowButton(ButtonBehavior, DirBox):
@@ -373,8 +386,12 @@ class ListenButton(TileButton):
 
         app = App.get_running_app()
         speaker = getattr(app, "speaker", None)
-        self.shown = bool(speaker is not None and speaker.available and not app.pin_mode
-                          and callable(getattr(self.screen(), "speech_parts", None)))
+        self.shown = bool(
+            speaker is not None
+            and speaker.available
+            and not app.pin_mode
+            and callable(getattr(self.screen(), "speech_parts", None))
+        )
 
     def on_release(self) -> None:
         from kivy.app import App

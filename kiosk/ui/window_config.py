@@ -52,8 +52,9 @@ def edid_dpi(edid: bytes) -> float | None:
     return pixels * 25.4 / millimetres
 
 
-def choose_dpi(asked: float | None = None, setting: float | None = None,
-               reported: float | None = None) -> float:
+def choose_dpi(
+    asked: float | None = None, setting: float | None = None, reported: float | None = None
+) -> float:
     """``kiosk run --dpi`` first, then the kiosk's setting, then what the
     display reports, then theme.FALLBACK_DPI."""
     from kiosk.ui.theme import FALLBACK_DPI

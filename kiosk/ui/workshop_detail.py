@@ -41,8 +41,15 @@ class WorkshopDetailScreen(KioskScreen):
 
     def speech_parts(self) -> list[str]:
         ids = self.ids
-        return [self.title, _.display(self.description), self.when, self.place, self.seats,
-                ids.signup.text, ids.cancel.text]
+        return [
+            self.title,
+            _.display(self.description),
+            self.when,
+            self.place,
+            self.seats,
+            ids.signup.text,
+            ids.cancel.text,
+        ]
 
     def reset(self) -> None:
         self.session_id = ""
@@ -69,5 +76,6 @@ class WorkshopDetailScreen(KioskScreen):
         else:
             position = result["position"]
             message = lambda: _(  # noqa: E731
-                "C'est complet. Vous êtes numéro %(position)d sur la liste d'attente.", position=position)
+                "C'est complet. Vous êtes numéro %(position)d sur la liste d'attente.", position=position
+            )
         app.confirm("check_circle", title, message)

@@ -36,7 +36,9 @@ def seats_text(session: dict) -> tuple[str, str]:
     """(pictogram, words) for the seats: never the colour alone."""
     if session["seats_left"] > 0 and not session["waitlisted"]:
         left = session["seats_left"]
-        return "event_seat", _.ngettext("Encore %(n)d place libre", "Encore %(n)d places libres", left, n=left)
+        return "event_seat", _.ngettext(
+            "Encore %(n)d place libre", "Encore %(n)d places libres", left, n=left
+        )
     return "hourglass_empty", _("Complet : liste d'attente")
 
 
@@ -52,9 +54,15 @@ class WorkshopCard(ButtonBehavior, BoxLayout):
     @classmethod
     def of(cls, session: dict) -> WorkshopCard:
         icon, seats = seats_text(session)
-        return cls(session_id=session["id"], theme=session["theme"], title=_.display(session["title"]),
-                   when=_.display(when(session)), place=_.display(session["place"] or ""),
-                   seats_icon=icon, seats=seats)
+        return cls(
+            session_id=session["id"],
+            theme=session["theme"],
+            title=_.display(session["title"]),
+            when=_.display(when(session)),
+            place=_.display(session["place"] or ""),
+            seats_icon=icon,
+            seats=seats,
+        )
 
 
 class WorkshopsScreen(KioskScreen):
@@ -96,7 +104,7 @@ class WorkshopsScreen(KioskScreen):
         self.empty = not sessions
         grid = self.ids.grid
         grid.clear_widgets()
-        shown = sessions[self.page * per_page:(self.page + 1) * per_page]
+        shown = sessions[self.page * per_page : (self.page + 1) * per_page]
         for session in shown:
             card = WorkshopCard.of(session)
             card.bind(on_release=self.open)

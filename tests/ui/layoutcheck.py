@@ -28,7 +28,9 @@ def problems(root, dpi: float, resident: bool) -> list[str]:
     for widget in root.walk(restrict=True):
         if not _shown(widget):
             if isinstance(widget, Label) and widget.text and _squeezed(widget):
-                found.append(f"{_name(widget)} is squeezed out of sight ({widget.width:.0f}x{widget.height:.0f})")
+                found.append(
+                    f"{_name(widget)} is squeezed out of sight ({widget.width:.0f}x{widget.height:.0f})"
+                )
             continue
         rect = _window_rect(widget)
         clip = _clip(widget)
@@ -38,8 +40,10 @@ def problems(root, dpi: float, resident: bool) -> list[str]:
                 continue  # scrolled out of view
         x0, y0, x1, y1 = rect
         if x0 < -SLACK or y0 < -SLACK or x1 > win_w + SLACK or y1 > win_h + SLACK:
-            found.append(f"{_name(widget)} lies outside the {win_w}x{win_h} window at "
-                         f"({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f})")
+            found.append(
+                f"{_name(widget)} lies outside the {win_w}x{win_h} window at "
+                f"({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f})"
+            )
         if isinstance(widget, Label) and widget.text:
             found += _label_problems(widget, dpi, resident)
         if _is_target(widget):
@@ -54,8 +58,10 @@ def _label_problems(label: Label, dpi: float, resident: bool) -> list[str]:
     name = _name(label)
     tex_w, tex_h = label.texture_size
     if tex_w > label.width + SLACK or tex_h > label.height + SLACK:
-        found.append(f"{name} spills out of its box: text {tex_w:.0f}x{tex_h:.0f} in "
-                     f"{label.width:.0f}x{label.height:.0f}")
+        found.append(
+            f"{name} spills out of its box: text {tex_w:.0f}x{tex_h:.0f} in "
+            f"{label.width:.0f}x{label.height:.0f}"
+        )
     if isinstance(label, IconLabel):
         return found
     wraps = label.text_size[0] is not None
@@ -78,20 +84,24 @@ def _target_problems(widget, dpi: float) -> list[str]:
     least_mm = theme.KEY_MM if key else theme.TARGET_MM
     least = theme.mm_px(least_mm, dpi)
     if min(widget.size) < least - 0.5:
-        found.append(f"{_name(widget)} is {widget.width:.0f}x{widget.height:.0f}, under "
-                     f"{least_mm:g} mm ({least:.0f} px at {dpi:.0f} dpi)")
+        found.append(
+            f"{_name(widget)} is {widget.width:.0f}x{widget.height:.0f}, under "
+            f"{least_mm:g} mm ({least:.0f} px at {dpi:.0f} dpi)"
+        )
     if isinstance(widget, TileButton) and widget.main:
         tile = theme.mm_px(theme.TILE_MM, dpi)
         if min(widget.size) < tile - 0.5:
-            found.append(f"{_name(widget)}, a main tile, is {widget.width:.0f}x{widget.height:.0f}, "
-                         f"under {theme.TILE_MM:g} mm ({tile:.0f} px)")
+            found.append(
+                f"{_name(widget)}, a main tile, is {widget.width:.0f}x{widget.height:.0f}, "
+                f"under {theme.TILE_MM:g} mm ({tile:.0f} px)"
+            )
     return found
 
 
 def _overlaps(targets) -> list[str]:
     found = []
     for i, (first, a) in enumerate(targets):
-        for second, b in targets[i + 1:]:
+        for second, b in targets[i + 1 :]:
             if _related(first, second):
                 continue
             common = _intersect(a, b)

@@ -56,5 +56,6 @@ def wait_for(condition, seconds: float = 20.0) -> None:
 
 
 def register(centre, first="Aïcha", last="Benali", phone=None):
-    return centre.members.register(first, last, 1980, commune="Boulogne-sur-Mer", phone=phone,
-                                   consent_data=True)
+    return centre.members.register(
+        first, last, 1980, commune="Boulogne-sur-Mer", phone=phone, consent_data=True
+    )

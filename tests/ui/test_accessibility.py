@@ -35,15 +35,22 @@ def test_sizes_on_every_residents_screen(app, centre, lang):
         for widget in app.root.walk():
             if not shown(widget) or getattr(widget, "disabled", False):
                 continue
-            if isinstance(widget, Label) and widget.text and not isinstance(widget, IconLabel) \
-                    and widget.font_size < 24:
+            if (
+                isinstance(widget, Label)
+                and widget.text
+                and not isinstance(widget, IconLabel)
+                and widget.font_size < 24
+            ):
                 problems.append(f"{name}: text {widget.text[:30]!r} at {widget.font_size} px")
             least = sizes.key if on_keyboard(widget) else 96  # the 1280x800 design
             if isinstance(widget, ButtonBehavior) and min(widget.size) < least - 0.5:
-                problems.append(f"{name}: target {type(widget).__name__} {getattr(widget, 'text', '')!r} "
-                                f"is {widget.width:.0f}x{widget.height:.0f}")
+                problems.append(
+                    f"{name}: target {type(widget).__name__} {getattr(widget, 'text', '')!r} "
+                    f"is {widget.width:.0f}x{widget.height:.0f}"
+                )
             if isinstance(widget, (TileButton, RowButton)) and not any(
-                    isinstance(child, IconLabel) and child.text for child in widget.children):
+                isinstance(child, IconLabel) and child.text for child in widget.children
+            ):
                 problems.append(f"{name}: tile {widget.text!r} has no pictogram")
     assert not problems, "\n".join(problems)
 

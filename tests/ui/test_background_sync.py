@@ -20,8 +20,9 @@ def test_a_check_in_reaches_the_hub_by_itself(centre, mono, clock, hub, db_path)
     answer = hub.new_device("Centre social du Chemin Vert")
     centre.settings.set("hub_url", hub.url)
     centre.settings.set("device_token", answer["device_token"])
-    background = scheduler.Scheduler(str(db_path), _settings(db_path), interval=0.5,
-                                     first_delay=0.1, offline_interval=0.5)
+    background = scheduler.Scheduler(
+        str(db_path), _settings(db_path), interval=0.5, first_delay=0.1, offline_interval=0.5
+    )
     app = KioskApp(centre, kiosk_mode=False, monotonic=mono, confirm_s=0.2, scheduler=background)
     offscreen.start(app)
     try:
@@ -46,8 +47,11 @@ def test_the_app_reads_the_sync_settings_with_the_threads_connection(centre, db_
 
     conn = outbox.connect(str(db_path))
     try:
-        assert read(conn) == {"hub_url": "http://127.0.0.1:9", "device_token": None,
-                              "sent_events_kept_days": 90}
+        assert read(conn) == {
+            "hub_url": "http://127.0.0.1:9",
+            "device_token": None,
+            "sent_events_kept_days": 90,
+        }
     finally:
         conn.close()
 

@@ -19,15 +19,18 @@ COLUMNS = {"en": 2, "ar": 3}
 NEVER = {"en": 4, "ar": 5}
 PLURAL_FORMS = {
     "en": (2, "(n != 1)"),
-    "ar": (6, "(n == 0 ? 0 : n == 1 ? 1 : n == 2 ? 2 : n % 100 >= 3 && n % 100 <= 10 ? 3 : "
-              "n % 100 >= 11 && n % 100 <= 99 ? 4 : 5)"),
+    "ar": (
+        6,
+        "(n == 0 ? 0 : n == 1 ? 1 : n == 2 ? 2 : n % 100 >= 3 && n % 100 <= 10 ? 3 : "
+        "n % 100 >= 11 && n % 100 <= 99 ? 4 : 5)",
+    ),
 }
 
 
 def glossary_rows() -> list[list[str]]:
     """The rows of the glossary's table of terms (the one with the « Jamais » columns)."""
     text = GLOSSARY.read_text(encoding="utf-8")
-    table = text[text.index("| Idée |"):].split("\n\n")[0]
+    table = text[text.index("| Idée |") :].split("\n\n")[0]
     rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in table.splitlines()]
     return [row for row in rows[2:] if len(row) == 6]
 
@@ -57,8 +60,9 @@ def messages(lang: str):
 def test_msgfmt_check_passes(lang):
     msgfmt = shutil.which("msgfmt")
     assert msgfmt, "msgfmt is missing: install gettext (scripts/system-deps.sh test)"
-    done = subprocess.run([msgfmt, "--check", "-o", "/dev/null", str(i18n_tools.po_path(lang))],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [msgfmt, "--check", "-o", "/dev/null", str(i18n_tools.po_path(lang))], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -76,12 +80,13 @@ def test_each_catalogue_declares_its_plural_forms_and_every_plural_has_them_all(
 
 def test_arabic_plural_forms_pick_the_right_form_for_each_number():
     plural = gettext.c2py(i18n_tools.read("ar").plural_expr)
-    assert [plural(n) for n in (0, 1, 2, 3, 10, 11, 99, 100, 102, 111)] == \
-        [0, 1, 2, 3, 3, 4, 4, 5, 5, 4]
+    assert [plural(n) for n in (0, 1, 2, 3, 10, 11, 99, 100, 102, 111)] == [0, 1, 2, 3, 3, 4, 4, 5, 5, 4]
 
 
 def test_the_code_uses_plural_forms_for_counts():
-    ids = {m.id[0] if isinstance(m.id, tuple) else m.id for m in i18n_tools.extract() if isinstance(m.id, tuple)}
+    ids = {
+        m.id[0] if isinstance(m.id, tuple) else m.id for m in i18n_tools.extract() if isinstance(m.id, tuple)
+    }
     assert "Encore %(n)d place libre" in ids
     assert "%(count)d personne effacée." in ids
     assert "Nous effaçons tout %(months)d mois après votre dernière visite." in ids
@@ -115,7 +120,9 @@ def test_translations_never_use_the_words_the_glossary_forbids(lang):
         for never in forms(row[NEVER[lang]]):
             pattern = re.compile(r"(?<!\w)" + re.escape(never) + r"(?!\w)", re.IGNORECASE)
             for _context, french, translated in messages(lang):
-                wrong += [f"{never!r} in {text!r} ({french[0]!r})" for text in translated if pattern.search(text)]
+                wrong += [
+                    f"{never!r} in {text!r} ({french[0]!r})" for text in translated if pattern.search(text)
+                ]
     assert not wrong, "\n".join(wrong)
 
 

@@ -45,9 +45,14 @@ def test_check_in_by_typing_a_first_name(app, centre):
     assert app.screen("reason").ids.title.text == "Votre papier, c'est pour…" and visits(centre) == []
     tap(next(t for t in app.screen("reason").ids.grid.children if t.text == "Les impôts"))
     assert visits(centre) == [{"member_id": member["id"], "reason": "demarches"}]
-    (event,) = [json.loads(body) for (body,) in centre.store.conn.execute(
-        "SELECT body FROM outbox WHERE type = 'visit.recorded'")]
-    assert (event["data"]["cra_theme"], event["data"]["domain"]) == ("demarches_administratives", "argent_impots")
+    (event,) = [
+        json.loads(body)
+        for (body,) in centre.store.conn.execute("SELECT body FROM outbox WHERE type = 'visit.recorded'")
+    ]
+    assert (event["data"]["cra_theme"], event["data"]["domain"]) == (
+        "demarches_administratives",
+        "argent_impots",
+    )
     assert app.sm.current == "confirmation"
     assert app.screen("confirmation").ids.title.text == "Bienvenue, Aïcha !"
     wait_home(app)
@@ -68,8 +73,7 @@ def test_the_erase_key_removes_the_last_letter(app, centre):
     type_text(app, "ab")
     from kivyhelp import tap as press
 
-    press(next(w for w in app.screen("checkin").ids.keyboard.walk()
-               if getattr(w, "icon", "") == "backspace"))
+    press(next(w for w in app.screen("checkin").ids.keyboard.walk() if getattr(w, "icon", "") == "backspace"))
     assert app.screen("checkin").query == "A"
 
 
@@ -111,7 +115,11 @@ def test_the_body_question_goes_back_to_the_reasons_and_is_gone_for_the_next_vis
     tap(app.screen("checkin").ids.anonymous)
     reason = app.screen("reason")
     tap(next(t for t in reason.ids.grid.children if t.reason == "demarches"))
-    assert {t.text for t in reason.ids.grid.children} >= {"La CAF", "Le logement", "Autre chose, ou je ne sais pas"}
+    assert {t.text for t in reason.ids.grid.children} >= {
+        "La CAF",
+        "Le logement",
+        "Autre chose, ou je ne sais pas",
+    }
     tap(reason.ids.back)  # back to the reasons, not to the check-in
     assert app.sm.current == "reason" and reason.ids.title.text == "Pourquoi venez-vous aujourd'hui ?"
     tap(next(t for t in reason.ids.grid.children if t.reason == "demarches"))
@@ -141,7 +149,8 @@ def test_back_at_rest_the_kiosk_applies_the_check_ins_to_last_contact(app, centr
     app.flow = {"purpose": "checkin", "member": member}
     app.check_in("accueil")
     stored = lambda: centre.store.conn.execute(  # noqa: E731
-        "SELECT last_seen_at FROM members WHERE id = ?", (member["id"],)).fetchone()[0]
+        "SELECT last_seen_at FROM members WHERE id = ?", (member["id"],)
+    ).fetchone()[0]
     assert stored() is None
     app.reset_to_home()
     end = time.monotonic() + 2.0

@@ -16,21 +16,53 @@ from kiosk.core.settings import DEFAULT_REASONS
 from kiosk.ui import i18n_tools
 
 #: The residents' screens, their shared widgets, and the app's own messages.
-RESIDENT_UI = {f"kiosk/ui/{name}.{ext}" for name in ("home", "checkin", "reason", "confirmation", "workshops",
-                                                    "workshop_detail", "first_visit", "consent", "card")
-               for ext in ("py", "kv")} | {"kiosk/ui/widgets.kv", "kiosk/app.py"}
+RESIDENT_UI = {
+    f"kiosk/ui/{name}.{ext}"
+    for name in (
+        "home",
+        "checkin",
+        "reason",
+        "confirmation",
+        "workshops",
+        "workshop_detail",
+        "first_visit",
+        "consent",
+        "card",
+    )
+    for ext in ("py", "kv")
+} | {"kiosk/ui/widgets.kv", "kiosk/app.py"}
 #: Domain errors a resident can meet on those screens (card, check-in,
 #: registration for a workshop, the first-visit form).
-RESIDENT_ERRORS = {"kiosk/core/members.py", "kiosk/core/registrations.py", "kiosk/core/visits.py",
-                   "kiosk/core/text.py"}
+RESIDENT_ERRORS = {
+    "kiosk/core/members.py",
+    "kiosk/core/registrations.py",
+    "kiosk/core/visits.py",
+    "kiosk/core/text.py",
+}
 MAX_WORDS = 15
 #: Words a resident who reads little does not know (docs/glossaire.md); a
 #: message may use one only with its explanation in brackets right after it.
-JARGON = ["passages?", "adhérent(?:e|s|es)?", "communes?", "qpv", "rgpd", "financeurs?", "permanences?",
-          "démarches? en ligne", "données", "consentement", "partenaires?", "identifiants?", "séances?"]
+JARGON = [
+    "passages?",
+    "adhérent(?:e|s|es)?",
+    "communes?",
+    "qpv",
+    "rgpd",
+    "financeurs?",
+    "permanences?",
+    "démarches? en ligne",
+    "données",
+    "consentement",
+    "partenaires?",
+    "identifiants?",
+    "séances?",
+]
 #: An error's next step: something the resident can do.
-NEXT_STEP = re.compile(r"\b(essayez|demandez|choisissez|tapez|écrivez|répondez|touchez|revenez|prenez|"
-                       r"passez|montrez|vous pouvez|utilisez|reprenez)\b", re.IGNORECASE)
+NEXT_STEP = re.compile(
+    r"\b(essayez|demandez|choisissez|tapez|écrivez|répondez|touchez|revenez|prenez|"
+    r"passez|montrez|vous pouvez|utilisez|reprenez)\b",
+    re.IGNORECASE,
+)
 
 
 def resident_messages() -> dict[str, set[str]]:
@@ -74,13 +106,16 @@ def test_a_resident_string_uses_no_jargon_unless_explained(text):
     text = re.sub(r"%\(\w+\)[sd]", "X", text)  # a placeholder's name is not shown
     for word in JARGON:
         for match in re.finditer(r"(?<!\w)" + word + r"(?!\w)", text, re.IGNORECASE):
-            explained = text[match.end():].startswith(" (")
+            explained = text[match.end() :].startswith(" (")
             assert explained, f"{match.group(0)!r} in {text!r}"
 
 
 def test_every_error_a_resident_meets_says_what_to_do_next():
-    missing = [text for text, files in resident_messages().items()
-               if files <= RESIDENT_ERRORS and not NEXT_STEP.search(text)]
+    missing = [
+        text
+        for text, files in resident_messages().items()
+        if files <= RESIDENT_ERRORS and not NEXT_STEP.search(text)
+    ]
     assert not missing, "\n".join(missing)
 
 

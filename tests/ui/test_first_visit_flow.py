@@ -34,12 +34,18 @@ def test_yes_registers_the_member_and_shows_the_card(app, centre):
     fill_form(app)
     assert "24 mois" in screen_text(app)  # how long, in plain words
     tap(app.screen("consent").ids.yes)
-    rows = centre.store.query("SELECT first_name, last_name, birth_year, commune, neighbourhood, phone, "
-                              "consent_data, card_code FROM members")
+    rows = centre.store.query(
+        "SELECT first_name, last_name, birth_year, commune, neighbourhood, phone, "
+        "consent_data, card_code FROM members"
+    )
     assert len(rows) == 1
     row = rows[0]
     assert (row["first_name"], row["last_name"], row["birth_year"]) == ("Fatou", "Diallo", 1975)
-    assert (row["commune"], row["neighbourhood"], row["consent_data"]) == ("Boulogne-sur-Mer", "Chemin Vert", 1)
+    assert (row["commune"], row["neighbourhood"], row["consent_data"]) == (
+        "Boulogne-sur-Mer",
+        "Chemin Vert",
+        1,
+    )
     assert row["phone"]
     assert app.sm.current == "card"
     assert "Bienvenue, Fatou !" in screen_text(app)

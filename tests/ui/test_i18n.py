@@ -22,7 +22,9 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 def _words(value: str) -> bool:
     """A literal a person would read: letters beyond an identifier or a code."""
-    return bool(re.search(r"[A-Za-zÀ-ÿ]{2,}.*\s|[A-Za-zÀ-ÿ]{3,}", value)) and not re.fullmatch(r"[a-z_]+", value)
+    return bool(re.search(r"[A-Za-zÀ-ÿ]{2,}.*\s|[A-Za-zÀ-ÿ]{3,}", value)) and not re.fullmatch(
+        r"[a-z_]+", value
+    )
 
 
 def test_kv_files_show_no_literal_words():
@@ -33,8 +35,9 @@ def test_kv_files_show_no_literal_words():
             if not match or match.group(1) not in SHOWN:
                 continue
             # translated (_, _.pgettext with its context, _.ngettext with both forms): fine
-            expression = re.sub(r"""_(?:\.[pn]gettext)?\(\s*(["']).*?\1(?:\s*,\s*(["']).*?\2)?""", "_(X",
-                                match.group(2))
+            expression = re.sub(
+                r"""_(?:\.[pn]gettext)?\(\s*(["']).*?\1(?:\s*,\s*(["']).*?\2)?""", "_(X", match.group(2)
+            )
             for literal in re.findall(r"""(["'])(.*?)\1""", expression):
                 if _words(literal[1]):
                     offenders.append(f"{path.name}:{lineno}: {line.strip()}")
@@ -53,8 +56,12 @@ def test_python_sources_show_no_literal_words():
             elif isinstance(node, ast.Assign):
                 pairs = [(getattr(t, "attr", None), node.value) for t in node.targets]
             for name, value in pairs:
-                if name in SHOWN and isinstance(value, ast.Constant) and isinstance(value.value, str) \
-                        and _words(value.value):
+                if (
+                    name in SHOWN
+                    and isinstance(value, ast.Constant)
+                    and isinstance(value.value, str)
+                    and _words(value.value)
+                ):
                     offenders.append(f"{path.name}:{node.lineno}: {name}={value.value!r}")
     assert not offenders, "untranslated text in Python:\n" + "\n".join(offenders)
 
@@ -65,10 +72,15 @@ def test_python_never_shows_a_literal_through_display():
     offenders = []
     for path in UI_PY:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in ("display", "wrap") and node.args
-                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-                    and _words(node.args[0].value)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("display", "wrap")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+                and _words(node.args[0].value)
+            ):
                 offenders.append(f"{path.name}:{node.lineno}: {node.args[0].value!r}")
     assert not offenders, "shown without gettext:\n" + "\n".join(offenders)
 
@@ -114,8 +126,13 @@ def test_translations_keep_their_placeholders(lang):
 def test_compiled_catalogue_matches_its_po(lang):
     po = {(m.context, m.id): m.string for m in i18n_tools.read(lang) if m.id and m.string}
     with i18n_tools.po_path(lang).with_suffix(".mo").open("rb") as handle:
-        mo = {(m.context, tuple(m.id) if isinstance(m.id, list) else m.id):
-              tuple(m.string) if isinstance(m.string, list) else m.string for m in read_mo(handle) if m.id}
+        mo = {
+            (m.context, tuple(m.id) if isinstance(m.id, list) else m.id): tuple(m.string)
+            if isinstance(m.string, list)
+            else m.string
+            for m in read_mo(handle)
+            if m.id
+        }
     assert mo == po, "stale .mo: run python -m kiosk.ui.i18n_tools"
 
 
@@ -149,11 +166,14 @@ def test_arabic_paragraphs_wrap_before_shaping_so_lines_keep_their_order():
     assert len(lines) > 1 and all(len(line) <= 40 for line in lines)
 
 
-@pytest.mark.parametrize("value, shown", [
-    ("/media/usb/passages.csv", "/media/usb/passages.csv"),  # not « media/usb/passages.csv/ »
-    ("06 12 34 56 78", "06 12 34 56 78"),  # not « 78 56 34 12 06 »
-    ("Aïcha B.", "Aïcha B."),  # not « .Aïcha B »
-])
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        ("/media/usb/passages.csv", "/media/usb/passages.csv"),  # not « media/usb/passages.csv/ »
+        ("06 12 34 56 78", "06 12 34 56 78"),  # not « 78 56 34 12 06 »
+        ("Aïcha B.", "Aïcha B."),  # not « .Aïcha B »
+    ],
+)
 def test_a_placeholder_keeps_its_own_order_inside_arabic(value, shown):
     translator = i18n.Translator()
     translator.switch("ar")
@@ -168,12 +188,21 @@ def test_placeholders_are_left_alone_in_left_to_right_languages():
     assert translator("Dossier : %(folder)s", folder="/media/usb") == "Folder: /media/usb"
 
 
-@pytest.mark.parametrize("lang, n, expected", [
-    ("fr", 0, "Encore 0 place libre"), ("fr", 1, "Encore 1 place libre"), ("fr", 3, "Encore 3 places libres"),
-    ("en", 1, "1 seat left"), ("en", 2, "2 seats left"),
-    ("ar", 1, "بقي مقعد واحد فارغ"), ("ar", 2, "بقي مقعدان فارغان"), ("ar", 5, "بقيت 5 مقاعد فارغة"),
-    ("ar", 12, "بقي 12 مقعداً فارغاً"), ("ar", 100, "بقي 100 مقعد فارغ"),
-])
+@pytest.mark.parametrize(
+    "lang, n, expected",
+    [
+        ("fr", 0, "Encore 0 place libre"),
+        ("fr", 1, "Encore 1 place libre"),
+        ("fr", 3, "Encore 3 places libres"),
+        ("en", 1, "1 seat left"),
+        ("en", 2, "2 seats left"),
+        ("ar", 1, "بقي مقعد واحد فارغ"),
+        ("ar", 2, "بقي مقعدان فارغان"),
+        ("ar", 5, "بقيت 5 مقاعد فارغة"),
+        ("ar", 12, "بقي 12 مقعداً فارغاً"),
+        ("ar", 100, "بقي 100 مقعد فارغ"),
+    ],
+)
 def test_counts_take_the_plural_form_of_their_language(lang, n, expected):
     translator = i18n.Translator()
     translator.switch(lang)
@@ -208,6 +237,8 @@ def test_an_error_shown_in_arabic_keeps_its_path_in_order(app):
     from kiosk.core.errors import NotFound
 
     app.set_language("ar")
-    error = NotFound("path", "Le fichier %(path)s n'existe pas.", "no such file", path="/media/usb/passages.csv")
+    error = NotFound(
+        "path", "Le fichier %(path)s n'existe pas.", "no such file", path="/media/usb/passages.csv"
+    )
     shown = app.error_text(error)
     assert "/media/usb/passages.csv" in shown and "media/usb/passages.csv/" not in shown

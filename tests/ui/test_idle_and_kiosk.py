@@ -94,8 +94,11 @@ def test_arabic_is_shaped_and_right_to_left(app):
     app.set_language("ar")
     offscreen.frames(1)
     tile = app.screen("home").ids.checkin
-    assert tile.text and all(not ("\u0600" <= c <= "\u06ff") or c == " " for c in tile.text if c.isalpha()) or \
-        any("\ufe70" <= c <= "\ufeff" for c in tile.text)  # presentation forms: letters joined
+    assert (
+        tile.text
+        and all(not ("\u0600" <= c <= "\u06ff") or c == " " for c in tile.text if c.isalpha())
+        or any("\ufe70" <= c <= "\ufeff" for c in tile.text)
+    )  # presentation forms: letters joined
     assert app.halign == "right"
     buttons = app.root.ids.buttons  # the header's row of buttons, mirrored: Arabic's name first
     assert buttons.children[-1].code == "ar"

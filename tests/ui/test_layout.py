@@ -26,35 +26,58 @@ pytestmark = pytest.mark.ui
 
 #: (width, height, dpi): the displays of docs/ui.md, each at the highest
 #: density its size comes in (the hardest for the physical minimums)
-DISPLAYS = [(800, 480, 133), (1024, 600, 170), (1280, 720, 210), (720, 1280, 210),
-            (1280, 800, 150), (1920, 1080, 150), (1080, 1920, 100)]
+DISPLAYS = [
+    (800, 480, 133),
+    (1024, 600, 170),
+    (1280, 720, 210),
+    (720, 1280, 210),
+    (1280, 800, 150),
+    (1920, 1080, 150),
+    (1080, 1920, 100),
+]
 LANGUAGES = ["fr", "en", "ar"]
 
-CENTRE_NAME = ("Centre social et culturel intercommunal de l'Accompagnement administratif "
-               "des familles du Boulonnais, Chemin Vert")[:120].ljust(120, ".")
-LONG_TITLE = ("Accompagnement administratif et numérique : comprendre ses courriers de la CAF, "
-              "de la CPAM et des impôts, remplir ses déclarations en ligne, créer et retrouver "
-              "ses identifiants, imprimer ses attestations")[:200]
+CENTRE_NAME = (
+    "Centre social et culturel intercommunal de l'Accompagnement administratif "
+    "des familles du Boulonnais, Chemin Vert"
+)[:120].ljust(120, ".")
+LONG_TITLE = (
+    "Accompagnement administratif et numérique : comprendre ses courriers de la CAF, "
+    "de la CPAM et des impôts, remplir ses déclarations en ligne, créer et retrouver "
+    "ses identifiants, imprimer ses attestations"
+)[:200]
 LONG_PLACE = "Salle polyvalente Marie-Thérèse Vandenbussche, bâtiment B, rez-de-chaussée"
-DESCRIPTION = ("Un atelier pour apprendre pas à pas, avec une animatrice et des bénévoles. "
-               "Venez avec vos papiers et, si vous en avez un, votre téléphone. ") * 3
+DESCRIPTION = (
+    "Un atelier pour apprendre pas à pas, avec une animatrice et des bénévoles. "
+    "Venez avec vos papiers et, si vous en avez un, votre téléphone. "
+) * 3
 
 
 def worst_centre(path, clock) -> Centre:
     centre = Centre.open(path, clock=clock)
     settings = centre.settings
     settings.set("centre_name", CENTRE_NAME)
-    settings.set("reasons", settings.get("reasons") + [
-        {"code": "administratif", "label": "Accompagnement administratif", "icon": "support_agent"}])
+    settings.set(
+        "reasons",
+        settings.get("reasons")
+        + [{"code": "administratif", "label": "Accompagnement administratif", "icon": "support_agent"}],
+    )
     start = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
     for day in range(5):
-        workshop = centre.workshops.create_workshop(f"{LONG_TITLE[:190]} {day}", "numerique",
-                                                    description=DESCRIPTION, place=LONG_PLACE,
-                                                    facilitator="Marie-Thérèse Vandenbussche")
+        workshop = centre.workshops.create_workshop(
+            f"{LONG_TITLE[:190]} {day}",
+            "numerique",
+            description=DESCRIPTION,
+            place=LONG_PLACE,
+            facilitator="Marie-Thérèse Vandenbussche",
+        )
         at = start + timedelta(days=day)
         centre.workshops.add_session(workshop["id"], at, at + timedelta(hours=2), 12)
-    for first, last in (("Marie-Thérèse", "Vandenbussche"), ("Marie-Françoise", "Wiśniewski"),
-                        ("Marianne", "Ait Ouali-Benmansour")):
+    for first, last in (
+        ("Marie-Thérèse", "Vandenbussche"),
+        ("Marie-Françoise", "Wiśniewski"),
+        ("Marianne", "Ait Ouali-Benmansour"),
+    ):
         centre.members.register(first, last, 1975, commune="Boulogne-sur-Mer", consent_data=True)
     centre.staff.add("Marie-Thérèse Vandenbussche-Delattre", "staff", "1357")
     return centre
@@ -81,8 +104,11 @@ def fill_checkin(app) -> None:
 
 def fill_confirmation(app) -> None:
     app.go("confirmation")
-    app.screen("confirmation").show("check_circle", lambda: _("Bienvenue, %(name)s !", name="Marie-Thérèse"),
-                                    lambda: _("Votre passage est bien noté."))
+    app.screen("confirmation").show(
+        "check_circle",
+        lambda: _("Bienvenue, %(name)s !", name="Marie-Thérèse"),
+        lambda: _("Votre passage est bien noté."),
+    )
 
 
 def fill_workshop(app) -> None:
@@ -94,17 +120,25 @@ def fill_first_visit(step: int):
     def fill(app) -> None:
         screen = app.screen("first_visit")
         screen.reset()
-        screen.values = {"first_name": "Marie-Thérèse", "last_name": "Vandenbussche-Wiśniewski",
-                         "commune": "Boulogne-sur-Mer"}
+        screen.values = {
+            "first_name": "Marie-Thérèse",
+            "last_name": "Vandenbussche-Wiśniewski",
+            "commune": "Boulogne-sur-Mer",
+        }
         screen.step = step
         app.go("first_visit")
         screen.refresh()
+
     return fill
 
 
 def fill_card(app) -> None:
-    app.screen("card").member = {"id": "x", "first_name": "Marie-Thérèse", "last_name": "Vandenbussche",
-                                 "card_code": "K7QM3XPD"}
+    app.screen("card").member = {
+        "id": "x",
+        "first_name": "Marie-Thérèse",
+        "last_name": "Vandenbussche",
+        "card_code": "K7QM3XPD",
+    }
     app.go("card")
 
 
@@ -135,16 +169,29 @@ def fill_reason_body(app) -> None:
 
 
 RESIDENT_STATES = {
-    "home": plain("home"), "checkin": fill_checkin, "reason": plain("reason"), "reason_body": fill_reason_body,
-    "confirmation": fill_confirmation, "workshops": plain("workshops"), "workshop": fill_workshop,
-    "first_visit": fill_first_visit(0), "first_visit_commune": fill_first_visit(4),
-    "first_visit_year": fill_first_visit(2), "first_visit_age_band": fill_first_visit(3),
-    "first_visit_digits": fill_first_visit(6), "consent": plain("consent"), "card": fill_card,
+    "home": plain("home"),
+    "checkin": fill_checkin,
+    "reason": plain("reason"),
+    "reason_body": fill_reason_body,
+    "confirmation": fill_confirmation,
+    "workshops": plain("workshops"),
+    "workshop": fill_workshop,
+    "first_visit": fill_first_visit(0),
+    "first_visit_commune": fill_first_visit(4),
+    "first_visit_year": fill_first_visit(2),
+    "first_visit_age_band": fill_first_visit(3),
+    "first_visit_digits": fill_first_visit(6),
+    "consent": plain("consent"),
+    "card": fill_card,
     "pin": plain("pin"),
 }
 MODE_STATES = {name: plain(name) for name in sorted(STAFF_SCREENS | VOLUNTEER_SCREENS)}
-MODE_STATES.update(roll_call=fill_roll_call, member_card=fill_member_card,
-                   member_card_picker=plain("member_card"), staff_privacy_person=fill_privacy_person)
+MODE_STATES.update(
+    roll_call=fill_roll_call,
+    member_card=fill_member_card,
+    member_card_picker=plain("member_card"),
+    staff_privacy_person=fill_privacy_person,
+)
 
 
 @pytest.fixture(scope="module")
@@ -193,8 +240,7 @@ def test_every_screen_fits_the_display(kiosk, width, height, dpi, lang):
     # a name short enough to stand beside the buttons: the header's one-row
     # form, with « Écouter » shown where a speech engine exists (not on the PIN screen)
     app.centre_name, speaker = "Centre social du Chemin Vert (démo)", app.speaker
-    app.speaker = SimpleNamespace(available=True, say=lambda *_a: None, stop=lambda: None,
-                                  close=lambda: None)
+    app.speaker = SimpleNamespace(available=True, say=lambda *_a: None, stop=lambda: None, close=lambda: None)
     app.root.ids.listen.update()
     try:
         for state in ("checkin", "pin", "home"):  # « Écouter » shown, hidden, shown again
@@ -206,4 +252,6 @@ def test_every_screen_fits_the_display(kiosk, width, height, dpi, lang):
     for state, fill in MODE_STATES.items():
         found += look(app, state, fill, dpi, resident=False)
     app.mode.end()
-    assert not found, f"{len(found)} layout problems at {width}x{height}, {dpi} dpi, {lang}:\n" + "\n".join(found)
+    assert not found, f"{len(found)} layout problems at {width}x{height}, {dpi} dpi, {lang}:\n" + "\n".join(
+        found
+    )

@@ -85,8 +85,10 @@ def test_the_display_dpi_setting_is_checked(store):
     assert settings.get("display_dpi") == 133
 
 
-@pytest.mark.parametrize("argv", [["run", "--dpi", "0"], ["run", "--dpi", "dense"],
-                                  ["screenshot", "--out", "x.png", "--dpi", "9000"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["run", "--dpi", "0"], ["run", "--dpi", "dense"], ["screenshot", "--out", "x.png", "--dpi", "9000"]],
+)
 def test_a_bad_dpi_is_refused_by_the_command(argv, capsys):
     from kiosk.cli import build_parser
 

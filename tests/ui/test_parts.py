@@ -62,9 +62,11 @@ def test_every_workshop_theme_and_default_reason_has_a_pictogram():
 
 
 def test_every_colour_pair_meets_wcag_aa():
-    weak = [(fg, bg, round(theme.contrast(theme.PALETTE[fg], theme.PALETTE[bg]), 2))
-            for fg, bg in theme.CONTRAST_PAIRS
-            if theme.contrast(theme.PALETTE[fg], theme.PALETTE[bg]) < 4.5]
+    weak = [
+        (fg, bg, round(theme.contrast(theme.PALETTE[fg], theme.PALETTE[bg]), 2))
+        for fg, bg in theme.CONTRAST_PAIRS
+        if theme.contrast(theme.PALETTE[fg], theme.PALETTE[bg]) < 4.5
+    ]
     assert not weak
 
 

@@ -40,8 +40,12 @@ def problems_on(app) -> list[str]:
             found.append(f"{app.sm.current}: {kind} {widget.text[:30]!r} at {widget.font_size} px")
         if isinstance(widget, (TileButton, RowButton)) and widget.icon not in icons.CODEPOINTS:
             found.append(f"{app.sm.current}: {widget.text!r} has no pictogram ({widget.icon!r})")
-        if isinstance(widget, ButtonBehavior) and not isinstance(widget, (TileButton, RowButton, KeyButton)) \
-                and type(widget).__name__ not in ("PinDigit", "LanguageButton", "Button", "Spinner", "ShortRow", "SessionRow"):
+        if (
+            isinstance(widget, ButtonBehavior)
+            and not isinstance(widget, (TileButton, RowButton, KeyButton))
+            and type(widget).__name__
+            not in ("PinDigit", "LanguageButton", "Button", "Spinner", "ShortRow", "SessionRow")
+        ):
             found.append(f"{app.sm.current}: {kind} is a button without the shared look")
     return found
 
@@ -49,8 +53,9 @@ def problems_on(app) -> list[str]:
 def test_every_mode_screen_keeps_the_ui_rules(app):
     add_people(app.centre)
     workshop = app.centre.workshops.create_workshop("Atelier numérique", "numerique")
-    session = app.centre.workshops.add_session(workshop["id"], datetime(2026, 12, 1, 8, 30, tzinfo=UTC),
-                                               datetime(2026, 12, 1, 10, tzinfo=UTC), 1)
+    session = app.centre.workshops.add_session(
+        workshop["id"], datetime(2026, 12, 1, 8, 30, tzinfo=UTC), datetime(2026, 12, 1, 10, tzinfo=UTC), 1
+    )
     for first in ("Aïcha", "Bernard"):
         app.centre.workshops.register(session["id"], register(app.centre, first)["id"])
     sign_in(app, STAFF_PIN)

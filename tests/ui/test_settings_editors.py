@@ -51,8 +51,9 @@ def cells(line):
 def test_the_lists_show_one_field_a_column(app, settings_screen):
     reasons = settings_screen.ids.reasons
     stored = app.centre.settings.get("reasons")
-    assert [[cell.text for cell in cells(line)] for line in lines(reasons)] == \
-        [[r["code"], r["label"], r["icon"]] for r in stored]
+    assert [[cell.text for cell in cells(line)] for line in lines(reasons)] == [
+        [r["code"], r["label"], r["icon"]] for r in stored
+    ]
     first = cells(lines(settings_screen.ids.neighbourhoods)[0])
     assert isinstance(first[2], YesNoButton) and first[2].value is True
 

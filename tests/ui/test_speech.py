@@ -33,7 +33,8 @@ def engine(tmp_path, then: str = "") -> tuple[str, object]:
         "text = sys.stdin.read()\n"
         f"with open({str(log)!r}, 'a', encoding='utf-8') as out:\n"
         "    out.write(json.dumps({'args': sys.argv[1:], 'text': text}) + '\\n')\n"
-        f"{then}\n")
+        f"{then}\n"
+    )
     program.chmod(0o755)
     return str(program), log
 
@@ -67,64 +68,113 @@ def t(msgid: str, **params) -> str:
 def expected(app, centre, name: str) -> list[str]:
     """Each screen's parts, from the catalogue itself (not from the widgets)."""
     if name == "home":
-        return [t("Je suis là"), t("Les ateliers"), t("Première visite"),
-                t("Vous avez une carte ? Passez-la devant le lecteur.")]
+        return [
+            t("Je suis là"),
+            t("Les ateliers"),
+            t("Première visite"),
+            t("Vous avez une carte ? Passez-la devant le lecteur."),
+        ]
     if name == "checkin":
-        return [t("Tapez votre prénom, ou passez votre carte"), t("Passez votre carte devant le lecteur."),
-                t("Sans carte")]
+        return [
+            t("Tapez votre prénom, ou passez votre carte"),
+            t("Passez votre carte devant le lecteur."),
+            t("Sans carte"),
+        ]
     if name == "reason":
         return [t("Pourquoi venez-vous aujourd'hui ?")] + [t(r["label"]) for r in DEFAULT_REASONS]
     if name == "confirmation":
         return [t("Bienvenue, %(name)s !", name="Aïcha"), t("C'est noté. Bonne journée !")]
     if name == "workshops":
-        return [t("Les ateliers de la semaine"),
-                t("Il n'y a plus d'atelier cette semaine. Revenez la semaine prochaine !")]
+        return [
+            t("Les ateliers de la semaine"),
+            t("Il n'y a plus d'atelier cette semaine. Revenez la semaine prochaine !"),
+        ]
     if name == "first_visit":
         return [t("Votre prénom")]
     if name == "consent":
         months = centre.settings.get("retention_months")
-        items = [t(text) if text else fill(_._catalogues[_.lang].ngettext(
-            "Nous effaçons tout %(months)d mois après votre dernière visite.",
-            "Nous effaçons tout %(months)d mois après votre dernière visite.", months), {"months": months})
-            for _icon, text in CONSENT_ITEMS]
-        return [t("Vos informations")] + items + [t("Êtes-vous d'accord ? Vous pouvez dire non."), t("Oui, je suis d'accord"),
-                                                  t("Non, merci")]
+        items = [
+            t(text)
+            if text
+            else fill(
+                _._catalogues[_.lang].ngettext(
+                    "Nous effaçons tout %(months)d mois après votre dernière visite.",
+                    "Nous effaçons tout %(months)d mois après votre dernière visite.",
+                    months,
+                ),
+                {"months": months},
+            )
+            for _icon, text in CONSENT_ITEMS
+        ]
+        return (
+            [t("Vos informations")]
+            + items
+            + [t("Êtes-vous d'accord ? Vous pouvez dire non."), t("Oui, je suis d'accord"), t("Non, merci")]
+        )
     if name == "workshop":
         screen = app.screen("workshop")
         session = centre.workshops.session(screen.session_id)
-        return [session["title"], session["description"] or "", _.span(
-            datetime.fromisoformat(session["starts_at"]), datetime.fromisoformat(session["ends_at"])),
-            session["place"], fill(_._catalogues[_.lang].ngettext(
-                "Encore %(n)d place libre", "Encore %(n)d places libres", 2), {"n": 2}),
-            t("Je m'inscris"), t("J'annule mon inscription")]
+        return [
+            session["title"],
+            session["description"] or "",
+            _.span(datetime.fromisoformat(session["starts_at"]), datetime.fromisoformat(session["ends_at"])),
+            session["place"],
+            fill(
+                _._catalogues[_.lang].ngettext("Encore %(n)d place libre", "Encore %(n)d places libres", 2),
+                {"n": 2},
+            ),
+            t("Je m'inscris"),
+            t("J'annule mon inscription"),
+        ]
     if name == "card":
-        return [t("Bienvenue, %(name)s !", name="Aïcha"),
-                t("Voici votre carte. Passez-la devant le lecteur à chaque visite."), t("Je suis là"),
-                t("Terminer")]
+        return [
+            t("Bienvenue, %(name)s !", name="Aïcha"),
+            t("Voici votre carte. Passez-la devant le lecteur à chaque visite."),
+            t("Je suis là"),
+            t("Terminer"),
+        ]
     raise KeyError(name)
 
 
 def show(app, centre, name: str) -> None:
     if name == "confirmation":
         app.confirm_s = 60  # stays while it is read
-        app.confirm("check_circle", lambda: _("Bienvenue, %(name)s !", name="Aïcha"),
-                    lambda: _("C'est noté. Bonne journée !"))
+        app.confirm(
+            "check_circle",
+            lambda: _("Bienvenue, %(name)s !", name="Aïcha"),
+            lambda: _("C'est noté. Bonne journée !"),
+        )
         return
     if name == "card":
-        app.screen("card").member = centre.members.register("Aïcha", "Benali", 1980, commune="Outreau",
-                                                            consent_data=True)
+        app.screen("card").member = centre.members.register(
+            "Aïcha", "Benali", 1980, commune="Outreau", consent_data=True
+        )
     if name == "checkin":
         app.start_checkin()
         return
     if name == "workshop":
         workshop = centre.workshops.create_workshop("Café des parents", "parentalite", place="Salle bleue")
-        session = centre.workshops.add_session(workshop["id"], datetime(2026, 12, 3, 13, 0, tzinfo=UTC),
-                                               datetime(2026, 12, 3, 15, 0, tzinfo=UTC), 2)
+        session = centre.workshops.add_session(
+            workshop["id"],
+            datetime(2026, 12, 3, 13, 0, tzinfo=UTC),
+            datetime(2026, 12, 3, 15, 0, tzinfo=UTC),
+            2,
+        )
         app.screen("workshop").session_id = session["id"]
     app.go(name)
 
 
-SCREENS = ("home", "checkin", "reason", "confirmation", "workshops", "workshop", "first_visit", "consent", "card")
+SCREENS = (
+    "home",
+    "checkin",
+    "reason",
+    "confirmation",
+    "workshops",
+    "workshop",
+    "first_visit",
+    "consent",
+    "card",
+)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -212,7 +262,7 @@ def test_speaking_never_waits_for_the_engine(app, tmp_path):
     would otherwise freeze the screen)."""
     program, log = engine(tmp_path)
     slow = tmp_path / "slow-engine"
-    slow.write_text(f"#!/bin/sh\nsleep 1\nexec {program} \"$@\"\n")
+    slow.write_text(f'#!/bin/sh\nsleep 1\nexec {program} "$@"\n')
     slow.chmod(0o755)
     app.speaker = speech.Speaker(str(slow))
     started = time.perf_counter()

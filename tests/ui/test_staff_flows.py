@@ -38,18 +38,33 @@ def fill(screen, **values):
 
 def test_staff_create_a_weekly_series_in_one_go(app, staff):
     screen = open_tile(app, "workshops", "staff_workshops")
-    fill(screen, title="Français à l'oral", facilitator="Nadia", place="Salle 1", day="03/12/2026",
-         start="14:00", end="16:00", capacity="12", weeks="4")
+    fill(
+        screen,
+        title="Français à l'oral",
+        facilitator="Nadia",
+        place="Salle 1",
+        day="03/12/2026",
+        start="14:00",
+        end="16:00",
+        capacity="12",
+        weeks="4",
+    )
     screen.ids.theme.text = "Éducation"
     tap(screen.ids.save)
-    sessions = app.centre.store.query("SELECT starts_at, capacity, series_id FROM sessions ORDER BY starts_at")
+    sessions = app.centre.store.query(
+        "SELECT starts_at, capacity, series_id FROM sessions ORDER BY starts_at"
+    )
     assert len(sessions) == 4
     assert len({s["series_id"] for s in sessions}) == 1 and sessions[0]["series_id"]
     assert [parse_utc(s["starts_at"]).day for s in sessions] == [3, 10, 17, 24]
     assert parse_utc(sessions[0]["starts_at"]).hour == 13  # 14:00 in Paris
     workshop = app.centre.store.one("SELECT title, theme, facilitator, place FROM workshops")
-    assert workshop == {"title": "Français à l'oral", "theme": "education", "facilitator": "Nadia",
-                        "place": "Salle 1"}
+    assert workshop == {
+        "title": "Français à l'oral",
+        "theme": "education",
+        "facilitator": "Nadia",
+        "place": "Salle 1",
+    }
     assert len(screen.ids.sessions_view.data) == 4
     assert app.centre.staff.audit_log(limit=1)[0]["action"] == "session.create_series"
 
@@ -64,8 +79,9 @@ def test_a_bad_date_names_the_field_and_stores_nothing(app, staff):
 
 def test_staff_edit_then_cancel_a_session_and_see_who_to_tell(app, staff):
     workshop = app.centre.workshops.create_workshop("Café des parents", "parentalite")
-    session = app.centre.workshops.add_session(workshop["id"], datetime(2026, 12, 3, 13, tzinfo=UTC),
-                                               datetime(2026, 12, 3, 15, tzinfo=UTC), 1)
+    session = app.centre.workshops.add_session(
+        workshop["id"], datetime(2026, 12, 3, 13, tzinfo=UTC), datetime(2026, 12, 3, 15, tzinfo=UTC), 1
+    )
     aicha = register(app.centre, phone="0612345678")
     bernard = register(app.centre, "Bernard", "Martin")
     for member in (aicha, bernard):
@@ -225,11 +241,16 @@ def test_the_retention_purge_is_previewed_then_run(app, staff, clock):
     tap(screen.ids.preview)
     assert [m["id"] for m in screen.candidates] == [old["id"]]
     assert "Odile Ancienne" in screen.result and screen.result.startswith("1 personne n'est pas venue")
-    assert app.centre.store.one("SELECT erased_at FROM members WHERE id = ?", (old["id"],))["erased_at"] is None
+    assert (
+        app.centre.store.one("SELECT erased_at FROM members WHERE id = ?", (old["id"],))["erased_at"] is None
+    )
     tap(screen.ids.purge)
     tap(screen.popup.ids.yes)
     assert app.centre.store.one("SELECT erased_at FROM members WHERE id = ?", (old["id"],))["erased_at"]
-    assert app.centre.store.one("SELECT erased_at FROM members WHERE id = ?", (recent["id"],))["erased_at"] is None
+    assert (
+        app.centre.store.one("SELECT erased_at FROM members WHERE id = ?", (recent["id"],))["erased_at"]
+        is None
+    )
 
 
 def test_backup_now_writes_a_checked_copy_and_restore_brings_it_back(app, staff, tmp_path):
@@ -274,7 +295,9 @@ def test_settings_accounts_and_audit_log(app, staff):
     assert app.centre.settings.get("pin_idle_timeout_s") == 45
     fill(screen, idle_timeout_s="5")
     tap(screen.ids.save)
-    assert screen.result.startswith("Retour à l'écran d'accueil après (secondes) — Ce réglage n'est pas valable")
+    assert screen.result.startswith(
+        "Retour à l'écran d'accueil après (secondes) — Ce réglage n'est pas valable"
+    )
     assert app.centre.settings.get("idle_timeout_s") == 60
     tap(app.root.ids.mode_banner.ids.mode_home)
     accounts = open_tile(app, "accounts", "staff_accounts")

@@ -15,8 +15,11 @@ from sync import client, outbox
 def measured(app, skew_s: float) -> None:
     """What a push records from the hub's Date header."""
     with app.centre.store.transaction():
-        outbox.set_state(app.centre.store.conn, client.CLOCK_KEY,
-                         json.dumps({"at": "2026-12-01T08:00:00.000Z", "skew_s": skew_s}))
+        outbox.set_state(
+            app.centre.store.conn,
+            client.CLOCK_KEY,
+            json.dumps({"at": "2026-12-01T08:00:00.000Z", "skew_s": skew_s}),
+        )
 
 
 def open_sync(app):

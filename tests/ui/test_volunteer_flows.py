@@ -34,8 +34,14 @@ def test_a_check_in_on_someones_behalf_is_recorded_as_the_volunteers(app, volunt
     tap(tile)
     tap(next(t for t in app.screen("reason").ids.grid.children if t.text == "La CAF"))  # which body
     visits = app.centre.store.query("SELECT member_id, reason, recorded_by_role, recorded_by FROM visits")
-    assert visits == [{"member_id": member["id"], "reason": "demarches",
-                       "recorded_by_role": "volunteer", "recorded_by": volunteer["id"]}]
+    assert visits == [
+        {
+            "member_id": member["id"],
+            "reason": "demarches",
+            "recorded_by_role": "volunteer",
+            "recorded_by": volunteer["id"],
+        }
+    ]
     line = app.centre.staff.audit_log(limit=1)[0]
     assert (line["action"], line["actor_name"]) == ("visit.check_in", "Martine Dupuis")
     wait_for(lambda: app.sm.current == "volunteer", 5)  # back to the volunteer's menu, still signed in
@@ -60,8 +66,12 @@ def test_an_anonymous_check_in_and_a_scanned_card(app, volunteer, mono):
 def today_session(centre, capacity=2):
     workshop = centre.workshops.create_workshop("Atelier numérique", "numerique", place="Salle 2")
     # 9:30-11:00 in Paris today (the test clock says 9:00)
-    return centre.workshops.add_session(workshop["id"], datetime(2026, 12, 1, 8, 30, tzinfo=UTC),
-                                        datetime(2026, 12, 1, 10, 0, tzinfo=UTC), capacity)
+    return centre.workshops.add_session(
+        workshop["id"],
+        datetime(2026, 12, 1, 8, 30, tzinfo=UTC),
+        datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+        capacity,
+    )
 
 
 def open_roll_call(app):
@@ -92,10 +102,15 @@ def test_the_roll_call_stores_present_absent_and_walk_ins(app, volunteer):
     tap(screen.popup.ids.picker.ids.results.children[-1])
     tap(screen.ids.walk_in)
     tap(screen.popup.ids.anonymous)
-    stored = app.centre.store.query("SELECT member_id, present, walk_in, marked_by FROM attendance "
-                                    "ORDER BY marked_at, rowid")
+    stored = app.centre.store.query(
+        "SELECT member_id, present, walk_in, marked_by FROM attendance ORDER BY marked_at, rowid"
+    )
     assert [(r["member_id"], r["present"], r["walk_in"]) for r in stored] == [
-        (aicha["id"], 1, 0), (bernard["id"], 0, 0), (chloe["id"], 1, 1), (None, 1, 1)]
+        (aicha["id"], 1, 0),
+        (bernard["id"], 0, 0),
+        (chloe["id"], 1, 1),
+        (None, 1, 1),
+    ]
     assert {r["marked_by"] for r in stored} == {volunteer["id"]}
     assert row_of(screen, "Aïcha").present is True
     assert row_of(screen, "Bernard").present is False
@@ -116,7 +131,8 @@ def test_a_roll_call_too_early_says_when_it_opens(app, volunteer, clock):
     aicha = register(app.centre)
     clock.advance(hours=-3)  # 6:00: the roll call opens at 8:30
     session_id = app.centre.workshops.sessions_between(
-        datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC))[0]["id"]
+        datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)
+    )[0]["id"]
     app.centre.workshops.register(session_id, aicha["id"])
     screen = open_roll_call(app)
     tap(row_of(screen, "Aïcha").ids.present_button)
@@ -145,7 +161,10 @@ def test_a_volunteer_registers_a_new_member_with_their_consent(app, volunteer):
     assert (member["first_name"], member["consent_data"]) == ("Fatou", 1)
     line = app.centre.staff.audit_log(limit=1)[0]
     assert (line["action"], line["detail"]["member_id"], line["actor_name"]) == (
-        "member.register", member["id"], "Martine Dupuis")
+        "member.register",
+        member["id"],
+        "Martine Dupuis",
+    )
     assert app.sm.current == "card"
 
 

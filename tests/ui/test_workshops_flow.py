@@ -16,8 +16,12 @@ def member(centre, first="Aïcha", last="Benali"):
 def session(centre, capacity=2, title="Café des parents", theme="parentalite"):
     workshop = centre.workshops.create_workshop(title, theme, place="Salle bleue")
     # Tuesday 3 December 2026, 14:00-16:00 in Paris (the test clock is Tuesday 1st, 9:00)
-    return centre.workshops.add_session(workshop["id"], datetime(2026, 12, 3, 13, 0, tzinfo=UTC),
-                                        datetime(2026, 12, 3, 15, 0, tzinfo=UTC), capacity)
+    return centre.workshops.add_session(
+        workshop["id"],
+        datetime(2026, 12, 3, 13, 0, tzinfo=UTC),
+        datetime(2026, 12, 3, 15, 0, tzinfo=UTC),
+        capacity,
+    )
 
 
 def open_first_card(app):
