@@ -31,7 +31,8 @@ demo: $(DEMO_DB)
 run: setup $(DEMO_DB)
 	$(VENV)/bin/kiosk run --windowed --db $(DEMO_DB)
 
-test: setup-test
+# lint first: a few seconds, before the suite's minutes
+test: setup-test lint
 	$(PY) -m pytest
 
 # ruff's rules and its formatting, then mypy (strict on sync/): settings in
