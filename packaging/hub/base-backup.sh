@@ -55,12 +55,17 @@ for old in "${bases[@]:KEEP}"; do
     rm -rf "${DEST:?}/$old"
 done
 if [[ -n "$ARCHIVE" ]]; then
-    # each base backup leaves a .backup history file in the archive; the one
-    # of the oldest base kept is the first WAL still needed
-    mapfile -t histories < <(find "$ARCHIVE" -maxdepth 1 -name '*.backup' -printf '%f\n' | sort -r)
+    # the first WAL still needed is where the oldest base kept started, as its
+    # own backup_label says (the archiver may not have copied the newest
+    # .backup history file yet, so the archive's listing cannot say it)
     count=${#bases[@]}
     (( count > KEEP )) && count=$KEEP
-    if (( ${#histories[@]} >= count && count > 0 )); then
-        pg_archivecleanup "$ARCHIVE" "${histories[count - 1]}"
+    oldest="$DEST/${bases[count - 1]}/base.tar.gz"
+    first=$(tar -xzOf "$oldest" backup_label \
+        | sed -n 's/^START WAL LOCATION: .* (file \([0-9A-F]\{24\}\))$/\1/p')
+    if [[ -n "$first" ]]; then
+        pg_archivecleanup "$ARCHIVE" "$first"
+    else
+        echo "base-backup.sh: no start WAL in $oldest: the archive is left as it is" >&2
     fi
 fi
