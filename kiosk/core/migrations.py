@@ -294,7 +294,16 @@ def _v7(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE members ADD COLUMN age_band_year INTEGER")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(conn: sqlite3.Connection) -> None:
+    """Households (« foyers »): ``household_id``, a random id made on the
+    device that the members of one household share (NULL: no household
+    known). A household is nothing but the members holding its id, so one
+    with nobody left is gone (see kiosk/core/households.py)."""
+    conn.execute("ALTER TABLE members ADD COLUMN household_id TEXT")
+    conn.execute("CREATE INDEX members_household ON members (household_id) WHERE household_id IS NOT NULL")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
