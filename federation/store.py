@@ -236,6 +236,10 @@ p_members = sa.Table(
     # age_band allows in its year otherwise; NULL when unknown or erased
     sa.Column("born_from", sa.SmallInteger),
     sa.Column("born_to", sa.SmallInteger),
+    # schema 8: the random id the kiosk gave the member's household (protocol
+    # 1.2's household_id); NULL when none is known (an older event, no
+    # household, or erased)
+    _id("household_id"),
 )
 
 p_workshops = sa.Table(
@@ -723,8 +727,30 @@ def _v7(conn: Connection) -> None:
     )
 
 
+# ---------------------------------------------------------------- step 8: households
+
+
+def _v8(conn: Connection) -> None:
+    # the members held so far came with no household: NULL, « sans foyer renseigné »
+    conn.exec_driver_sql("ALTER TABLE p_members ADD COLUMN household_id VARCHAR(36)")
+    # the families' figures join a household's members to it (reports.families)
+    conn.exec_driver_sql(
+        "CREATE INDEX r_members_household ON p_members (centre_id, household_id, born_from, born_to) "
+        "WHERE household_id IS NOT NULL"
+    )
+
+
 #: version -> step. Steps run in order inside one transaction each.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _v1,
+    2: _v2,
+    3: _v3,
+    4: _v4,
+    5: _v5,
+    6: _v6,
+    7: _v7,
+    8: _v8,
+}
 LATEST_VERSION = max(MIGRATIONS)
 
 
