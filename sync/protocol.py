@@ -41,8 +41,9 @@ except ImportError:  # pragma: no cover - depends on the install
     orjson = None  # type: ignore[assignment]
 
 #: 1.1 added member events' optional ``year_born`` and visits' optional
-#: ``cra_theme`` and ``domain``.
-PROTOCOL_VERSION = "1.1"
+#: ``cra_theme`` and ``domain``. 1.2 added member events' optional
+#: ``household_id``.
+PROTOCOL_VERSION = "1.2"
 PROTOCOL_MAJOR = 1
 
 #: The hub's answers carry this header so a client can tell them from a wifi
@@ -372,6 +373,10 @@ _MEMBER_ATTRS = {
     # field spelt "birth…", drops it as an unknown field and keeps the
     # event; ``age_band`` stays required, for those hubs.
     "year_born": (_nullable(_year), False),
+    # 1.2: the random id, made on the kiosk, that the members of one
+    # household (« foyer ») share; null when the member is in none. A 1.0 or
+    # 1.1 event has no such key: no household known either.
+    "household_id": (_nullable(_uuid), False),
 }
 
 #: event type -> {field: (check, required)}. Extra fields are ignored (a newer
