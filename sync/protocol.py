@@ -42,7 +42,8 @@ except ImportError:  # pragma: no cover - depends on the install
 
 #: 1.1 added member events' optional ``year_born`` and visits' optional
 #: ``cra_theme`` and ``domain``. 1.2 added member events' optional
-#: ``household_id``.
+#: ``household_id``; and the residents' voice: ``idea.received``,
+#: ``idea.updated``, ``feedback.given`` (counts only: no text, no name).
 PROTOCOL_VERSION = "1.2"
 PROTOCOL_MAJOR = 1
 
@@ -103,6 +104,11 @@ ADMIN_DOMAINS = (
 )
 REGISTRATION_STATUSES = ("booked", "waitlisted", "cancelled")
 RECORDERS = ("resident", "volunteer", "staff")
+#: The idea box's themes (1.2), a pictogram each on the kiosk: what an idea
+#: is about is all the hub learns of it (docs/funder-figures.md).
+IDEA_THEMES = ("activites", "sorties", "quartier", "numerique", "famille", "autre")
+#: The three faces of « Comment ça s'est passé ? » after a workshop (1.2).
+FEEDBACK_FACES = ("content", "moyen", "pas_content")
 
 #: Every time the protocol carries lies in these years (UTC), so that no
 #: conversion of it (to UTC, to Europe/Paris, a week or a day around it) can
@@ -434,6 +440,27 @@ EVENT_TYPES: dict[str, dict[str, tuple[Callable[[Any], str | None], bool]]] = {
         "member_id": (_nullable(_uuid), False),
         "present": (_bool, True),
         "walk_in": (_bool, True),
+    },
+    # 1.2, the residents' voice: an idea's theme and the dates of what
+    # became of it, a workshop's faces. Never the idea's words, never who
+    # gave it: the text and any name stay on the kiosk (kiosk/core/voice.py).
+    "idea.received": {
+        "idea_id": (_uuid, True),
+        "theme": (_one_of(IDEA_THEMES), True),
+    },
+    # the idea's whole state after staff changed it: the latest event wins
+    "idea.updated": {
+        "idea_id": (_uuid, True),
+        "theme": (_one_of(IDEA_THEMES), True),
+        "answered_at": (_nullable(_timestamp), False),
+        "done_at": (_nullable(_timestamp), False),
+        "initiative_at": (_nullable(_timestamp), False),
+    },
+    # one face of one person about one session, without the person
+    "feedback.given": {
+        "feedback_id": (_uuid, True),
+        "session_id": (_uuid, True),
+        "face": (_one_of(FEEDBACK_FACES), True),
     },
 }
 
