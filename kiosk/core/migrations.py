@@ -303,7 +303,51 @@ def _v8(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX members_household ON members (household_id) WHERE household_id IS NOT NULL")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(conn: sqlite3.Connection) -> None:
+    """The residents' voice (kiosk/core/voice.py): the idea box and the
+    faces after a workshop. An idea's words and the contact a resident chose
+    to leave stay here: the hub gets its theme and dates only. A face names
+    the member only so that each person answers once a session; an
+    anonymous one (handed round at the roll call's end) names nobody."""
+    conn.execute("""
+        CREATE TABLE ideas (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            theme TEXT NOT NULL
+                CHECK (theme IN ('activites', 'sorties', 'quartier', 'numerique', 'famille', 'autre')),
+            text TEXT NOT NULL DEFAULT '' CHECK (length(text) <= 500),
+            -- given only when the resident chose to, with the consent's time
+            contact_first_name TEXT,
+            contact_phone TEXT,
+            member_id TEXT REFERENCES members (id),
+            contact_consent_at TEXT,
+            answer TEXT CHECK (answer IS NULL OR length(answer) <= 300),
+            answered_at TEXT,
+            done_at TEXT,
+            initiative_at TEXT,
+            updated_at TEXT NOT NULL
+        )
+        """)
+    conn.execute("CREATE INDEX ideas_created ON ideas (created_at)")
+    conn.execute("CREATE INDEX ideas_member ON ideas (member_id) WHERE member_id IS NOT NULL")
+    conn.execute("""
+        CREATE TABLE feedback (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions (id),
+            member_id TEXT REFERENCES members (id),
+            face TEXT NOT NULL CHECK (face IN ('content', 'moyen', 'pas_content')),
+            via TEXT NOT NULL CHECK (via IN ('checkin', 'roll_call')),
+            given_at TEXT NOT NULL
+        )
+        """)
+    conn.execute(
+        "CREATE UNIQUE INDEX feedback_session_member ON feedback (session_id, member_id) "
+        "WHERE member_id IS NOT NULL"
+    )
+    conn.execute("CREATE INDEX feedback_session ON feedback (session_id)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
