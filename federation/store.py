@@ -292,6 +292,112 @@ p_attendance = sa.Table(
     sa.Index("p_attendance_session", "centre_id", "session_id"),
 )
 
+# ---------------------------------------------------------------- hub-to-hub roll-up (schema 9)
+
+# On a parent hub: its child hubs (federation.network). The child's token is
+# stored as its sha256, like a device's; a child is linked once its code is
+# traded (linked_at), and refused from revoked_at on.
+child_hubs = sa.Table(
+    "child_hubs",
+    metadata,
+    _id("id", primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("token_hash", sa.String(64), unique=True),
+    _time("created_at", nullable=False),
+    _time("linked_at"),
+    _time("revoked_at"),
+    _time("last_received_at"),
+)
+
+child_codes = sa.Table(
+    "child_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    _id("child_id", sa.ForeignKey("child_hubs.id"), nullable=False, index=True),
+    _time("created_at", nullable=False),
+    _time("expires_at", nullable=False),
+    _time("used_at"),
+)
+
+# the centres a child reported, with the federation that holds them below
+# the child ('' for the child's own; a path of names down a chain)
+child_centres = sa.Table(
+    "child_centres",
+    metadata,
+    _id("child_id", sa.ForeignKey("child_hubs.id"), primary_key=True),
+    _id("centre_id", primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("federation", sa.String(300), nullable=False),
+    _time("updated_at", nullable=False),
+)
+
+# one set of figures: a (centre, period, dimension) as a child last sent it,
+# with the child's generation that computed it (an older one never replaces
+# a newer one); received_at orders what a parent that is itself a child
+# forwards up
+child_figure_sets = sa.Table(
+    "child_figure_sets",
+    metadata,
+    _id("child_id", sa.ForeignKey("child_hubs.id"), primary_key=True),
+    _id("centre_id", primary_key=True),
+    # 'YYYY-MM-DD', 'YYYY-MM' or 'YYYY' (federation.rollup_figures)
+    sa.Column("period", sa.String(10), primary_key=True),
+    sa.Column("dimension", sa.String(60), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    _time("received_at", nullable=False),
+    sa.Index("child_figure_sets_received", "received_at"),
+)
+
+# the figures of each set, a row a key, so the dashboard sums them in SQL
+child_figures = sa.Table(
+    "child_figures",
+    metadata,
+    _id("child_id", primary_key=True),
+    _id("centre_id", primary_key=True),
+    sa.Column("period", sa.String(10), primary_key=True),
+    sa.Column("dimension", sa.String(60), primary_key=True),
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Index("child_figures_period", "period", "dimension", "key", "child_id", "value"),
+)
+
+# On a child hub: its link to its parent, one row (id 1). The token is kept
+# as is (the child sends it, as a kiosk keeps its device token). ``generation``
+# numbers each computation of figures; ``cursor_seq`` is the last events.seq
+# whose days were sent and acknowledged; ``lease_*`` lets one process of
+# several send at a time.
+parent_link = sa.Table(
+    "parent_link",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("parent_url", sa.String(500), nullable=False),
+    _id("child_id", nullable=False),
+    sa.Column("token", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    _time("linked_at", nullable=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Column("cursor_seq", sa.BigInteger),
+    _time("forward_cursor"),
+    _time("scanned_at"),
+    _time("last_attempt_at"),
+    _time("last_success_at"),
+    sa.Column("last_result", sa.String(500)),
+    _time("revoked_at"),
+    sa.Column("lease_holder", sa.String(100)),
+    _time("lease_until"),
+)
+
+# what the parent acknowledged, a hash of each set's figures: a set is sent
+# again only when its figures changed
+parent_acked = sa.Table(
+    "parent_acked",
+    metadata,
+    _id("centre_id", primary_key=True),
+    sa.Column("period", sa.String(10), primary_key=True),
+    sa.Column("dimension", sa.String(60), primary_key=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
 # ---------------------------------------------------------------- the dashboard's accounts (schema 2)
 
 users = sa.Table(
@@ -740,6 +846,24 @@ def _v8(conn: Connection) -> None:
     )
 
 
+# ---------------------------------------------------------------- step 9: hub-to-hub roll-up
+
+
+def _v9(conn: Connection) -> None:
+    metadata.create_all(
+        conn,
+        tables=[
+            child_hubs,
+            child_codes,
+            child_centres,
+            child_figure_sets,
+            child_figures,
+            parent_link,
+            parent_acked,
+        ],
+    )
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -750,6 +874,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _v6,
     7: _v7,
     8: _v8,
+    9: _v9,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
