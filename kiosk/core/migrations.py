@@ -347,7 +347,49 @@ def _v9(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX feedback_session ON feedback (session_id)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(conn: sqlite3.Connection) -> None:
+    """Volunteers' time (kiosk/core/volunteering.py): each stretch of a
+    volunteer's presence, of one kind (activity or governance), timed
+    (``starts_at``/``ends_at``, UTC) or a duration on a day; ``minutes`` is
+    NULL while it is open. ``version`` counts the versions sent to the hub
+    (0: never sent); ``to_review`` marks one closed automatically that staff
+    have not checked yet. The hub knows a volunteer by a random pseudonym
+    only (``volunteer_pseudonyms``), never by the staff row's id or name."""
+    conn.execute("""
+        CREATE TABLE volunteer_stretches (
+            id TEXT PRIMARY KEY,
+            volunteer_id TEXT NOT NULL REFERENCES staff (id),
+            kind TEXT NOT NULL CHECK (kind IN ('activity', 'governance')),
+            day TEXT NOT NULL,
+            starts_at TEXT,
+            ends_at TEXT,
+            minutes INTEGER CHECK (minutes IS NULL OR minutes BETWEEN 0 AND 1440),
+            closed_by TEXT CHECK (closed_by IN ('volunteer', 'staff', 'auto')),
+            to_review INTEGER NOT NULL DEFAULT 0,
+            removed_at TEXT,
+            version INTEGER NOT NULL DEFAULT 0,
+            entered_by TEXT REFERENCES staff (id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """)
+    conn.execute("CREATE INDEX volunteer_stretches_day ON volunteer_stretches (day, volunteer_id)")
+    conn.execute("CREATE INDEX volunteer_stretches_person ON volunteer_stretches (volunteer_id, day)")
+    # one open stretch a volunteer at most
+    conn.execute(
+        "CREATE UNIQUE INDEX volunteer_stretches_open ON volunteer_stretches (volunteer_id) "
+        "WHERE minutes IS NULL AND removed_at IS NULL"
+    )
+    conn.execute("CREATE INDEX volunteer_stretches_review ON volunteer_stretches (day) WHERE to_review = 1")
+    conn.execute("""
+        CREATE TABLE volunteer_pseudonyms (
+            staff_id TEXT PRIMARY KEY REFERENCES staff (id),
+            pseudonym TEXT NOT NULL UNIQUE
+        )
+        """)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
