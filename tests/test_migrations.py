@@ -507,3 +507,22 @@ def test_v6_to_v7(tmp_path):
     assert conn.execute("SELECT birth_year, age_band, age_band_year FROM members").fetchall() == [
         (1970, None, None)
     ]
+
+
+def test_v9_to_v10(tmp_path):
+    conn = upgrade_from(tmp_path / "kiosk.db", 9)
+    assert {"volunteer_stretches", "volunteer_pseudonyms"} <= objects(conn, "table")
+    conn.execute(
+        "INSERT INTO staff (id, name, role, pin_salt, pin_hash, pin_params, created_at, updated_at) "
+        "VALUES ('v', 'Martine', 'volunteer', x'00', x'00', 'scrypt:n=16384,r=8,p=1', 't', 't')"
+    )
+    insert = (
+        "INSERT INTO volunteer_stretches (id, volunteer_id, kind, day, minutes, created_at, updated_at) "
+        "VALUES (?, 'v', ?, '2026-12-01', ?, 't', 't')"
+    )
+    conn.execute(insert, ("a", "activity", None))
+    with pytest.raises(sqlite3.IntegrityError):  # a second open stretch for the same volunteer
+        conn.execute(insert, ("b", "governance", None))
+    for kind, minutes in (("holiday", 60), ("activity", -5), ("activity", 1441)):
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(insert, ("c", kind, minutes))
