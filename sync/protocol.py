@@ -43,7 +43,8 @@ except ImportError:  # pragma: no cover - depends on the install
 #: 1.1 added member events' optional ``year_born`` and visits' optional
 #: ``cra_theme`` and ``domain``. 1.2 added member events' optional
 #: ``household_id``; and the residents' voice: ``idea.received``,
-#: ``idea.updated``, ``feedback.given`` (counts only: no text, no name).
+#: ``idea.updated``, ``feedback.given`` (counts only: no text, no name);
+#: and volunteers' time: ``volunteering.recorded`` (a pseudonym, never a name).
 PROTOCOL_VERSION = "1.2"
 PROTOCOL_MAJOR = 1
 
@@ -109,6 +110,9 @@ RECORDERS = ("resident", "volunteer", "staff")
 IDEA_THEMES = ("activites", "sorties", "quartier", "numerique", "famille", "autre")
 #: The three faces of « Comment ça s'est passé ? » after a workshop (1.2).
 FEEDBACK_FACES = ("content", "moyen", "pas_content")
+#: What a volunteer's time went to (1.2), as SENACS asks: the centre's
+#: activities, or its governance (conseil d'administration, commissions).
+VOLUNTEERING_KINDS = ("activity", "governance")
 
 #: Every time the protocol carries lies in these years (UTC), so that no
 #: conversion of it (to UTC, to Europe/Paris, a week or a day around it) can
@@ -348,6 +352,22 @@ def _count(value: Any) -> str | None:
     return None
 
 
+def _minutes(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1440:
+        return "must be a whole number of minutes from 0 to 1440"
+    return None
+
+
+_DAY_RE = re.compile(rf"{_YEAR}-\d\d-\d\d", re.ASCII)
+
+
+def _day(value: Any) -> str | None:
+    """A calendar date as 'YYYY-MM-DD' (Europe/Paris), years 1900-2199."""
+    if type(value) is str and _DAY_RE.fullmatch(value) and _real_date(value):
+        return None
+    return "must be a date written YYYY-MM-DD"
+
+
 def _timestamp(value: Any) -> str | None:
     try:
         utc_text(value)
@@ -461,6 +481,24 @@ EVENT_TYPES: dict[str, dict[str, tuple[Callable[[Any], str | None], bool]]] = {
         "feedback_id": (_uuid, True),
         "session_id": (_uuid, True),
         "face": (_one_of(FEEDBACK_FACES), True),
+    },
+    # 1.2, volunteers' time: one stretch of a volunteer's presence, whole,
+    # each time it changes (closed, corrected, confirmed, removed), as a new
+    # event: the hub keeps the highest ``version`` of each ``stretch_id``.
+    # ``volunteer_id`` is a random pseudonym the kiosk keeps for the
+    # volunteer, never their staff id or name; the day and the minutes,
+    # never the times of day (kiosk/core/volunteering.py).
+    "volunteering.recorded": {
+        "stretch_id": (_uuid, True),
+        "volunteer_id": (_uuid, True),
+        "kind": (_one_of(VOLUNTEERING_KINDS), True),
+        "day": (_day, True),
+        "minutes": (_minutes, True),
+        "version": (_count, True),
+        # closed by the kiosk at the end of its day, not yet checked by staff
+        "auto_closed": (_bool, True),
+        # removed by staff (entered by mistake): counts for nothing
+        "removed": (_bool, True),
     },
 }
 

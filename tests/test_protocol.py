@@ -290,6 +290,8 @@ def _sample_event(kind: str) -> dict:
         "_count": lambda: 12,
         "_code": lambda: "accueil",
         "_year": lambda: 1985,
+        "_day": lambda: "2026-11-26",
+        "_minutes": lambda: 150,
     }
     data = {}
     for field, (check, _required) in protocol.EVENT_TYPES[kind].items():
@@ -519,3 +521,51 @@ def test_a_date_of_birth_is_still_refused_whatever_its_spelling():
     for key in ("birth_year", "birthdate", "date_de_naissance", "dateOfBirth"):
         with pytest.raises(protocol.ProtocolError):
             protocol.check_event(member(**{key: 1985}))
+
+
+def _stretch(**changes) -> dict:
+    data = {
+        "stretch_id": protocol.new_id(),
+        "volunteer_id": protocol.new_id(),
+        "kind": "governance",
+        "day": "2026-11-26",
+        "minutes": 120,
+        "version": 1,
+        "auto_closed": False,
+        "removed": False,
+    }
+    data.update(changes)
+    return {"id": protocol.new_id(), "type": "volunteering.recorded", "occurred_at": WHEN_TEXT, "data": data}
+
+
+WHEN_TEXT = "2026-11-26T18:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("day", "2026-02-30"),
+        ("day", "26/11/2026"),
+        ("day", "2026-11-26\n"),
+        ("minutes", -1),
+        ("minutes", 1441),
+        ("minutes", 90.5),
+        ("minutes", True),
+        ("kind", "holiday"),
+        ("volunteer_id", "Martine Dupuis"),
+    ],
+)
+def test_a_volunteers_stretch_is_refused_naming_its_bad_field(field, value):
+    with pytest.raises(protocol.ProtocolError) as error:
+        protocol.validate_event(_stretch(**{field: value}))
+    assert error.value.field == f"data.{field}"
+
+
+def test_a_volunteers_stretch_carries_no_name_and_drops_what_it_does_not_name():
+    event = _stretch()
+    assert protocol.validate_event(event) == event
+    with pytest.raises(protocol.ProtocolError) as error:
+        protocol.validate_event(_stretch(volunteer_name="Martine"))
+    assert "personal data" in str(error.value)
+    clean, dropped = protocol.check_event(_stretch(starts_at="2026-11-26T09:00:00.000Z"))
+    assert dropped == ["data.starts_at"] and "starts_at" not in clean["data"]
