@@ -509,6 +509,19 @@ def test_v6_to_v7(tmp_path):
     ]
 
 
+def test_v7_to_v8(tmp_path):
+    def seed(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
+            "VALUES ('a', 'Marc', 'Petit', 1970, 'x', 'x')"
+        )
+
+    conn = upgrade_from(tmp_path / "kiosk.db", 7, seed)
+    # the members held so far are in no household
+    assert conn.execute("SELECT id, household_id FROM members").fetchall() == [("a", None)]
+    assert "members_household" in objects(conn, "index")
+
+
 def test_v9_to_v10(tmp_path):
     conn = upgrade_from(tmp_path / "kiosk.db", 9)
     assert {"volunteer_stretches", "volunteer_pseudonyms"} <= objects(conn, "table")

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from kiosk.core.households import Households
 from kiosk.core.members import Members
 from kiosk.core.privacy import Privacy
 from kiosk.core.settings import Settings
 from kiosk.core.staff import Staff
 from kiosk.core.store import Store
 from kiosk.core.visits import Visits
+from kiosk.core.voice import Voice
 from kiosk.core.workshops import Workshops
 from sync.clock import utc_now
 
@@ -28,10 +30,12 @@ class Centre:
         self.store = store
         self.settings = Settings(store)
         self.members = Members(store, self.settings)
+        self.households = Households(store, self.settings)
         self.visits = Visits(store, self.settings)
         self.workshops = Workshops(store)
         self.staff = Staff(store)
         self.privacy = Privacy(store, self.settings)
+        self.voice = Voice(store)  # the idea box and the faces after a workshop
 
     @classmethod
     def open(cls, path: str | Path, clock: Callable[[], datetime] = utc_now) -> Centre:

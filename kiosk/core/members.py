@@ -3,7 +3,8 @@
 Every change commits with its event (``member.created`` / ``member.updated``)
 in one transaction. Events carry the member's random id and the attributes
 reporting needs (age band, year of birth, gender, commune, neighbourhood, QPV
-flag), never a name, phone, e-mail or date of birth.
+flag, the random id of their household), never a name, phone, e-mail or date
+of birth.
 
 ``member.updated`` is emitted only when one of those reported attributes
 changes: the hub knows nothing else about a member, so a new phone number or
@@ -85,6 +86,8 @@ def reported_attributes(member: dict, on: date) -> dict:
         "commune": member["commune"],
         "neighbourhood": member["neighbourhood"],
         "qpv": bool(member["qpv"]),
+        # the random id of the member's household, or None (kiosk/core/households.py)
+        "household_id": member.get("household_id"),
     }
 
 

@@ -17,9 +17,11 @@ from typing import Any
 
 from kiosk.core import registrations, search
 from kiosk.core.errors import N_, InvalidInput
+from kiosk.core.households import Households
 from kiosk.core.members import Members, check_actor
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
+from kiosk.core.voice import Voice
 from sync import protocol
 
 #: What erasure empties (member fields holding or revealing personal data).
@@ -41,6 +43,7 @@ WIPED = {
     "consent_contact": 0,
     "card_code": None,
     "last_seen_at": None,
+    "household_id": None,
 }
 
 
@@ -61,6 +64,8 @@ class Privacy:
         self.store = store
         self.settings = settings
         self.members = Members(store, settings)
+        self.households = Households(store, settings)
+        self.voice = Voice(store)
 
     # ------------------------------------------------------------ erasure
 
@@ -79,6 +84,8 @@ class Privacy:
         member = self.members.get(member_id)  # NotFound when unknown or already erased
         now = self.store.now_iso()
         self._cancel_upcoming(member_id, actor, now)
+        self.households.forget(member_id)  # a household left with one member is gone
+        self.voice.forget_member(member_id)  # a first name left with an idea goes too
         conn = self.store.conn
         if member["card_code"]:
             conn.execute(
@@ -137,6 +144,7 @@ class Privacy:
                 (member_id,),
             ),
         }
+        held["ideas"] = self.voice.member_ideas(member_id)
         for row in held["attendance"]:
             row["present"], row["walk_in"] = bool(row["present"]), bool(row["walk_in"])
         with self.store.transaction():
@@ -183,6 +191,8 @@ class Privacy:
                 self._erase(member["id"], actor, why="retention", unlink_visits=False)
             if candidates:
                 self._unlink_erased_visits()
+            # a contact left with an idea (a first name and a phone) is kept no longer than a member
+            self.voice.forget_contacts_before(cutoff)
             self.store.audit(actor, "privacy.retention_purge", erased=len(candidates), before=cutoff)
         return len(candidates)
 
