@@ -356,6 +356,8 @@ def _project_members(conn: Connection, centre_id: str, pairs: list[tuple[str, di
                 "as_of": at,
                 "born_from": born_from,
                 "born_to": born_to,
+                # protocol 1.2; an older event has none: no household known
+                "household_id": data.get("household_id"),
             }
         )
     members = db.p_members
@@ -408,6 +410,7 @@ def _project_erasures(conn: Connection, centre_id: str, pairs: list[tuple[str, d
             "as_of": at,
             "born_from": None,
             "born_to": None,
+            "household_id": None,
         }
         for at, event in pairs
     ]
@@ -424,6 +427,7 @@ def _project_erasures(conn: Connection, centre_id: str, pairs: list[tuple[str, d
                 "qpv": None,
                 "born_from": None,
                 "born_to": None,
+                "household_id": None,
                 "erased_at": sa.func.coalesce(members.c.erased_at, excluded.erased_at),
                 "as_of": sa.case((excluded.as_of > members.c.as_of, excluded.as_of), else_=members.c.as_of),
             },
@@ -620,7 +624,46 @@ def _project_attendance(conn: Connection, centre_id: str, pairs: list[tuple[str,
     )
 
 
+def _project_volunteering(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
+    """A stretch's highest version wins, whatever the order of arrival (each
+    correction is a new event with a higher ``version``: the same event id
+    never carries two contents)."""
+    latest: dict[str, tuple[str, dict]] = {}
+    for at, event in pairs:
+        held = latest.get(event["data"]["stretch_id"])
+        if held is None or event["data"]["version"] > held[1]["data"]["version"]:
+            latest[event["data"]["stretch_id"]] = (at, event)
+    rows = [
+        {
+            "centre_id": centre_id,
+            "stretch_id": stretch_id,
+            "volunteer_id": event["data"]["volunteer_id"],
+            "kind": event["data"]["kind"],
+            "day": event["data"]["day"],
+            "minutes": event["data"]["minutes"],
+            "auto_closed": event["data"]["auto_closed"],
+            "removed": event["data"]["removed"],
+            "version": event["data"]["version"],
+            "as_of": at,
+        }
+        for stretch_id, (at, event) in sorted(latest.items())
+    ]
+    table = db.p_volunteering
+
+    def build(_conn: Connection):
+        statement = _dialect_insert(_conn, table).values({name: sa.bindparam(name) for name in rows[0]})
+        excluded = statement.excluded
+        return statement.on_conflict_do_update(
+            index_elements=["centre_id", "stretch_id"],
+            set_={name: excluded[name] for name in rows[0] if name not in ("centre_id", "stretch_id")},
+            where=excluded.version > table.c.version,
+        )
+
+    _executemany(conn, "latest:p_volunteering", build, rows)
+
+
 _PROJECTORS = {
+    "volunteering.recorded": _project_volunteering,
     "workshop.created": _project_workshops,
     "workshop.updated": _project_workshops,
     "session.created": _project_sessions,

@@ -242,6 +242,25 @@ p_members = sa.Table(
     _id("household_id"),
 )
 
+# schema 10: volunteers' time (protocol 1.2, volunteering.recorded), one row
+# a stretch: the highest ``version`` the centre sent wins, whatever the order
+# of arrival; a removed stretch keeps its row and counts for nothing.
+# ``volunteer_id`` is the kiosk's pseudonym of the volunteer, never a name.
+p_volunteering = sa.Table(
+    "p_volunteering",
+    metadata,
+    _id("centre_id", primary_key=True),
+    _id("stretch_id", primary_key=True),
+    _id("volunteer_id", nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("minutes", sa.Integer, nullable=False),
+    sa.Column("auto_closed", sa.Boolean, nullable=False),
+    sa.Column("removed", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    _time("as_of", nullable=False),
+)
+
 p_workshops = sa.Table(
     "p_workshops",
     metadata,
@@ -864,6 +883,33 @@ def _v9(conn: Connection) -> None:
     )
 
 
+# ---------------------------------------------------------------- step 10: volunteers' time
+
+
+def _v10(conn: Connection) -> None:
+    # no stretch is held before protocol 1.2: the table starts empty
+    conn.exec_driver_sql("""
+        CREATE TABLE p_volunteering (
+            centre_id VARCHAR(36) NOT NULL,
+            stretch_id VARCHAR(36) NOT NULL,
+            volunteer_id VARCHAR(36) NOT NULL,
+            kind VARCHAR(16) NOT NULL,
+            day VARCHAR(10) NOT NULL,
+            minutes INTEGER NOT NULL,
+            auto_closed BOOLEAN NOT NULL,
+            removed BOOLEAN NOT NULL,
+            version INTEGER NOT NULL,
+            as_of VARCHAR(32) NOT NULL,
+            PRIMARY KEY (centre_id, stretch_id)
+        )
+        """)
+    # a period's figures read from the index alone, by day
+    conn.exec_driver_sql(
+        "CREATE INDEX r_volunteering_day ON p_volunteering "
+        "(day, centre_id, volunteer_id, kind, removed, auto_closed, minutes)"
+    )
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -875,6 +921,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     7: _v7,
     8: _v8,
     9: _v9,
+    10: _v10,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
