@@ -261,6 +261,34 @@ p_volunteering = sa.Table(
     _time("as_of", nullable=False),
 )
 
+# schema 11: the residents' voice (protocol 1.2), counts only: an idea's
+# theme and the Paris days it was received, answered, realised and became a
+# supported initiative (idea.received gives received_day; the latest
+# idea.updated, by as_of, the other three; as_of '' until one arrives), and
+# each face given after a workshop with its day. No words, no person.
+p_ideas = sa.Table(
+    "p_ideas",
+    metadata,
+    _id("centre_id", primary_key=True),
+    _id("idea_id", primary_key=True),
+    sa.Column("theme", sa.String(16), nullable=False),
+    sa.Column("received_day", sa.String(10)),
+    sa.Column("answered_day", sa.String(10)),
+    sa.Column("done_day", sa.String(10)),
+    sa.Column("initiative_day", sa.String(10)),
+    _time("as_of", nullable=False),
+)
+
+p_feedback = sa.Table(
+    "p_feedback",
+    metadata,
+    _id("centre_id", primary_key=True),
+    _id("feedback_id", primary_key=True),
+    _id("session_id", nullable=False),
+    sa.Column("face", sa.String(16), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+)
+
 p_workshops = sa.Table(
     "p_workshops",
     metadata,
@@ -858,10 +886,12 @@ def _v7(conn: Connection) -> None:
 def _v8(conn: Connection) -> None:
     # the members held so far came with no household: NULL, « sans foyer renseigné »
     conn.exec_driver_sql("ALTER TABLE p_members ADD COLUMN household_id VARCHAR(36)")
-    # the families' figures join a household's members to it (reports.families)
+    # the families' figures (reports.families) read the members in a
+    # household alone, from this index: who they are, their years of birth
+    # and their visit span (which family came in a period)
     conn.exec_driver_sql(
-        "CREATE INDEX r_members_household ON p_members (centre_id, household_id, born_from, born_to) "
-        "WHERE household_id IS NOT NULL"
+        "CREATE INDEX r_members_household ON p_members (centre_id, household_id, born_from, born_to, "
+        "first_visit_day, last_visit_day, member_id) WHERE household_id IS NOT NULL"
     )
 
 
@@ -910,6 +940,38 @@ def _v10(conn: Connection) -> None:
     )
 
 
+# ---------------------------------------------------------------- step 11: the residents' voice
+
+
+def _v11(conn: Connection) -> None:
+    # nothing of the kind is held before protocol 1.2: the tables start empty
+    conn.exec_driver_sql("""
+        CREATE TABLE p_ideas (
+            centre_id VARCHAR(36) NOT NULL,
+            idea_id VARCHAR(36) NOT NULL,
+            theme VARCHAR(16) NOT NULL,
+            received_day VARCHAR(10),
+            answered_day VARCHAR(10),
+            done_day VARCHAR(10),
+            initiative_day VARCHAR(10),
+            as_of VARCHAR(32) NOT NULL,
+            PRIMARY KEY (centre_id, idea_id)
+        )
+        """)
+    conn.exec_driver_sql("""
+        CREATE TABLE p_feedback (
+            centre_id VARCHAR(36) NOT NULL,
+            feedback_id VARCHAR(36) NOT NULL,
+            session_id VARCHAR(36) NOT NULL,
+            face VARCHAR(16) NOT NULL,
+            day VARCHAR(10) NOT NULL,
+            PRIMARY KEY (centre_id, feedback_id)
+        )
+        """)
+    # a period's faces read by day from the index alone, then joined to their sessions
+    conn.exec_driver_sql("CREATE INDEX r_feedback_day ON p_feedback (day, centre_id, session_id, face)")
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -922,6 +984,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     8: _v8,
     9: _v9,
     10: _v10,
+    11: _v11,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
