@@ -69,6 +69,14 @@ def gender_label(code: str | None) -> str:
     return GENDER_LABELS.get(code, code or "")
 
 
+#: what a volunteer's time went to (sync.protocol.VOLUNTEERING_KINDS), as SENACS words it
+VOLUNTEERING_LABELS = {"activity": "Activités", "governance": "Gouvernance (CA, commissions)"}
+
+
+def volunteering_label(code: str | None) -> str:
+    return VOLUNTEERING_LABELS.get(code or "", code or "")
+
+
 def long_date(day: date | None) -> str:
     """« 3 mars 2026 », « 1er mars 2026 » (French writes the first day as an ordinal)."""
     if not day:

@@ -9,8 +9,10 @@ counts, from which events, and what is left out: docs/funder-figures.md.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from federation import ages, taxonomies
-from federation.formatting import gender_label, theme_label
+from federation.formatting import gender_label, theme_label, volunteering_label
 from federation.reports import Overview, WorkshopFigures, workshop_totals
 from sync.protocol import ADMIN_DOMAINS, CRA_THEMES, GENDERS
 
@@ -83,6 +85,32 @@ def _senacs(view: Overview) -> list[Row]:
     result += _workshops("Ateliers", "", view.workshop_total)
     for theme in view.themes:
         result += _workshops("Ateliers par thème", f"{theme_label(theme.theme)} : ", theme)
+    result += volunteer_rows(view)
+    return result
+
+
+def _decimal(value: float, digits: int) -> Value:
+    """A figure rounded half up once, here, so the page, the CSV and the PDF,
+    which format it each their way, print the same digits."""
+    return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)), digits
+
+
+def volunteer_rows(view: Overview) -> list[Row]:
+    """SENACS's volunteers: how many, how many hours, by kind, and in
+    full-time equivalents of 1,607 h a year prorated to the period."""
+    time = view.volunteering
+    section = "Bénévoles"
+    result = [(section, "Bénévoles actifs (distincts)", _count(time.volunteers))]
+    result += [
+        (section, f"Bénévoles actifs : {volunteering_label(kind)}", _count(people))
+        for kind, people, _hours, _fte in time.by_kind
+    ]
+    result.append((section, "Heures de bénévolat", _decimal(time.hours, 1)))
+    result += [
+        (section, f"Heures : {volunteering_label(kind)}", _decimal(hours, 1))
+        for kind, _people, hours, _fte in time.by_kind
+    ]
+    result.append((section, "Équivalents temps plein (1 607 h par an)", _decimal(time.fte(), 2)))
     return result
 
 

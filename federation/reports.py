@@ -31,10 +31,11 @@ from federation.store import (
     p_sessions,
     p_visit_categories,
     p_visit_counts,
+    p_volunteering,
     p_workshops,
 )
 from sync.clock import PARIS
-from sync.protocol import ADMIN_DOMAINS, AGE_BANDS, CRA_THEMES, GENDERS, utc_iso
+from sync.protocol import ADMIN_DOMAINS, AGE_BANDS, CRA_THEMES, GENDERS, VOLUNTEERING_KINDS, utc_iso
 
 SILENT_AFTER = timedelta(days=7)
 MAX_PERIOD_DAYS = 366 * 5
@@ -416,6 +417,25 @@ def participants(conn: Connection, period: Period) -> Participants:
     period ending today, nobody). Two queries, visitors then the attendees who
     did not visit, because an OR of the two conditions defeats SQLite's plan.
     A member whose member.created has not arrived yet is not counted until it does."""
+    m = p_members.c
+    result = Participants(year=period.end.year)
+    for came in _came(period):
+        # grouped in the order of the members' index (store's r_members_born): the counts stream
+        query = (
+            sa.select(m.age_band, m.gender, m.qpv, m.born_from, m.born_to, sa.func.count())
+            .where(came)
+            .group_by(m.age_band, m.gender, m.qpv, m.born_from, m.born_to)
+        )
+        for band, gender, qpv, born_from, born_to, n in conn.execute(_for_centre(query, m.centre_id, period)):
+            result.profile[(band, gender, None if qpv is None else bool(qpv))] += int(n)
+            result.births[(gender, born_from, born_to)] += int(n)
+    return result
+
+
+def _came(period: Period) -> tuple:
+    """The two conditions on p_members of a member who came in the period
+    (participants): a visit in it, or else present at a session held in
+    it. Apart, never ORed: the OR defeats SQLite's plan."""
     m, p, a = p_members.c, p_presence.c, p_attendance.c
     first, last = period.first_day, period.last_day
     # select a column of the key (not *): then SQLite reads the key alone
@@ -445,17 +465,76 @@ def participants(conn: Connection, period: Period) -> Participants:
     )
     # a member with no visit has NULL days: "not visited" must not be NULL
     not_visited = sa.or_(m.first_visit_day.is_(None), ~visited)
-    result = Participants(year=period.end.year)
-    for came in (visited, sa.and_(sa.tuple_(m.centre_id, m.member_id).in_(attendees), not_visited)):
-        # grouped in the order of the members' index (store's r_members_born): the counts stream
+    return visited, sa.and_(sa.tuple_(m.centre_id, m.member_id).in_(attendees), not_visited)
+
+
+# ---------------------------------------------------------------- families
+
+
+@dataclass
+class Families:
+    """Households (« foyers ») reached in the period: a family is reached
+    when one of its members came (a participant: a visit, or present at a
+    session). A household is the members a kiosk linked under one random id
+    (protocol 1.2), two or more; counted per centre (the id is the kiosk's).
+    What each figure counts: docs/funder-figures.md."""
+
+    #: families reached
+    reached: int = 0
+    #: every member of the families reached, whether they came or not
+    people: int = 0
+    #: participants who belong to a family
+    came_in_families: int = 0
+    #: families reached with a child: a member under 18 in the year the
+    #: period ends in (the FSE+'s « moins de 18 ans », federation.ages)
+    with_children: int = 0
+    #: the members under 18 of the families reached
+    children: int = 0
+    #: participants with no household known (« sans foyer renseigné »): none
+    #: linked, an older kiosk's event, or erased. Set by the Overview, from
+    #: the participants: with came_in_families they add up to them.
+    without_household: int = 0
+
+    @property
+    def people_per_family(self) -> float | None:
+        return self.people / self.reached if self.reached else None
+
+
+def families(conn: Connection, period: Period) -> Families:
+    """The families reached in the period (``without_household`` left at 0:
+    see Families). Reads the members in a household alone (store's
+    r_members_household): which households came, then who is in them."""
+    m = p_members.c
+    in_household = m.household_id.is_not(None)
+    came: Counter[tuple[str, str]] = Counter()
+    for condition in _came(period):
         query = (
-            sa.select(m.age_band, m.gender, m.qpv, m.born_from, m.born_to, sa.func.count())
-            .where(came)
-            .group_by(m.age_band, m.gender, m.qpv, m.born_from, m.born_to)
+            sa.select(m.centre_id, m.household_id, sa.func.count())
+            .where(in_household, condition)
+            .group_by(m.centre_id, m.household_id)
         )
-        for band, gender, qpv, born_from, born_to, n in conn.execute(_for_centre(query, m.centre_id, period)):
-            result.profile[(band, gender, None if qpv is None else bool(qpv))] += int(n)
-            result.births[(gender, born_from, born_to)] += int(n)
+        for centre_id, household_id, n in conn.execute(_for_centre(query, m.centre_id, period)):
+            came[(centre_id, household_id)] += int(n)
+    result = Families(reached=len(came), came_in_families=sum(came.values()))
+    if not came:
+        return result
+    members = (
+        sa.select(m.centre_id, m.household_id, m.born_from, m.born_to, sa.func.count())
+        .where(in_household)
+        .group_by(m.centre_id, m.household_id, m.born_from, m.born_to)
+    )
+    year, with_children = period.end.year, set()
+    for centre_id, household_id, born_from, born_to, n in conn.execute(
+        _for_centre(members, m.centre_id, period)
+    ):
+        key = (centre_id, household_id)
+        if key not in came:
+            continue
+        result.people += int(n)
+        if ages.band("fse", born_from, born_to, year) == ages.CHILD:
+            result.children += int(n)
+            with_children.add(key)
+    result.with_children = len(with_children)
     return result
 
 
@@ -555,6 +634,102 @@ def conflict_list(conn: Connection, centre_id: str | None = None, limit: int = 2
     return int(conn.execute(count).scalar_one()), rows
 
 
+# ---------------------------------------------------------------- volunteers' time
+
+#: the hours of one full-time job in a year, as French law sets them (1,607 h):
+#: what a full-time equivalent (« ETP ») of volunteering is measured against
+FULL_TIME_HOURS_A_YEAR = 1607
+#: a full-time year is prorated to a period by its days over this many
+DAYS_A_YEAR = 365
+
+
+@dataclass
+class VolunteerFigures:
+    """Volunteers' time in a period (docs/funder-figures.md): from the
+    stretches held (p_volunteering, their latest version), by the Paris day
+    each lies in; a removed stretch counts for nothing. A volunteer is known
+    by the kiosk's pseudonym, one per person and centre."""
+
+    days: int
+    #: (centre, volunteer, kind) -> minutes, for every volunteer with time in the period
+    minutes: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    #: minutes of stretches the kiosk closed itself that staff have not checked yet
+    unchecked_minutes: int = 0
+
+    @property
+    def volunteers(self) -> int:
+        """Active volunteers: distinct volunteers with time in the period."""
+        return len({(centre, who) for centre, who, _kind in self.minutes})
+
+    def volunteers_in(self, kind: str) -> int:
+        return len({(centre, who) for centre, who, of in self.minutes if of == kind})
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(self.minutes.values())
+
+    def minutes_in(self, kind: str) -> int:
+        return sum(n for (_centre, _who, of), n in self.minutes.items() if of == kind)
+
+    @property
+    def hours(self) -> float:
+        return self.total_minutes / 60
+
+    def hours_in(self, kind: str) -> float:
+        return self.minutes_in(kind) / 60
+
+    @property
+    def unchecked_hours(self) -> float:
+        return self.unchecked_minutes / 60
+
+    @property
+    def full_time_hours(self) -> float:
+        """A full-time job's hours over the period: 1,607 h × days / 365."""
+        return FULL_TIME_HOURS_A_YEAR * self.days / DAYS_A_YEAR
+
+    def fte(self, minutes: int | None = None) -> float:
+        """Full-time equivalents of ``minutes`` (all the period's by default)."""
+        spent = self.total_minutes if minutes is None else minutes
+        return spent / 60 / self.full_time_hours
+
+    @property
+    def by_kind(self) -> list[tuple[str, int, float, float]]:
+        """(kind, volunteers, hours, full-time equivalents) for each kind, in the protocol's order."""
+        return [
+            (kind, self.volunteers_in(kind), self.hours_in(kind), self.fte(self.minutes_in(kind)))
+            for kind in VOLUNTEERING_KINDS
+        ]
+
+    @property
+    def by_centre(self) -> list[tuple[str, int, float, float]]:
+        """(centre, volunteers, hours, full-time equivalents), most hours first."""
+        people: dict[str, set[str]] = {}
+        spent: Counter[str] = Counter()
+        for (centre, who, _kind), n in self.minutes.items():
+            people.setdefault(centre, set()).add(who)
+            spent[centre] += n
+        return [
+            (centre, len(people[centre]), spent[centre] / 60, self.fte(spent[centre]))
+            for centre in sorted(spent, key=lambda c: (-spent[c], c))
+        ]
+
+
+def volunteer_figures(conn: Connection, period: Period) -> VolunteerFigures:
+    c = p_volunteering.c
+    unchecked = sa.func.sum(sa.case((c.auto_closed, c.minutes), else_=0))
+    query = (
+        sa.select(c.centre_id, c.volunteer_id, c.kind, sa.func.sum(c.minutes), unchecked)
+        .where(c.day.between(period.first_day, period.last_day), sa.not_(c.removed))
+        .group_by(c.centre_id, c.volunteer_id, c.kind)
+    )
+    minutes, pending = {}, 0
+    for centre, who, kind, spent, auto in conn.execute(_for_centre(query, c.centre_id, period)):
+        if spent:
+            minutes[(centre, who, kind)] = int(spent)
+            pending += int(auto or 0)
+    return VolunteerFigures(period.days(), minutes, pending)
+
+
 # ---------------------------------------------------------------- all together
 
 
@@ -570,6 +745,10 @@ class Overview:
     visits_by_centre: dict[str, int]
     #: (CRA theme, domain) -> visits (visits_by_category)
     categories: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: volunteers' time (volunteer_figures)
+    volunteering: VolunteerFigures = field(default_factory=lambda: VolunteerFigures(1))
+    #: the households reached (families)
+    families: Families = field(default_factory=Families)
 
     @property
     def by_cra_theme(self) -> list[tuple[str, int]]:
@@ -641,14 +820,19 @@ def _overview(conn: Connection, period: Period, now: datetime | None, workshops,
     fresh_members = new_members(conn, period)
     centres = centre_statuses(conn, now, period.centre_id)
     by_centre = visits_by_centre(conn, period)
+    reached = families(conn, period)
+    attending = attending.result() if hasattr(attending, "result") else attending
+    reached.without_household = attending.total - reached.came_in_families
     return Overview(
         period=period,
         weeks=weeks,
         reasons=reasons,
         workshops=workshops.result() if hasattr(workshops, "result") else workshops,
         new_members=fresh_members,
-        participants=attending.result() if hasattr(attending, "result") else attending,
+        participants=attending,
         centres=centres,
         visits_by_centre=by_centre,
         categories=visits_by_category(conn, period),
+        volunteering=volunteer_figures(conn, period),
+        families=reached,
     )

@@ -20,6 +20,7 @@ TEMPLATES.env.filters.update(
     theme=formatting.theme_label,
     age_band=formatting.age_band_label,
     gender=formatting.gender_label,
+    volunteering=formatting.volunteering_label,
 )
 # the shared table macro takes the label function as an argument
 TEMPLATES.env.globals.update(
