@@ -22,6 +22,9 @@ from sync.protocol import EARLIEST_YEAR
 
 #: the band counted when the hub cannot tell
 UNKNOWN = "unknown"
+#: a child, for the families' figures (federation.reports.Families): the
+#: FSE+'s band of those under 18 in the reference year
+CHILD = "0-17"
 
 #: funder -> bands (code, youngest age, oldest age or None), in the order their forms list them
 SCHEMES: dict[str, tuple[tuple[str, int, int | None], ...]] = {

@@ -662,7 +662,90 @@ def _project_volunteering(conn: Connection, centre_id: str, pairs: list[tuple[st
     _executemany(conn, "latest:p_volunteering", build, rows)
 
 
+def _day_of(moment: str | None) -> str | None:
+    """A protocol time's Paris day, None for None."""
+    return None if moment is None else paris_day(protocol.utc_text(moment))
+
+
+def _project_ideas_received(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
+    """An idea's theme and the day it was received; what became of it is
+    idea.updated's, whichever arrives first (as_of '' lets any update win)."""
+    if not pairs:
+        return
+    statement = _dialect_insert(conn, db.p_ideas)
+    rows = sorted(
+        (
+            {
+                "centre_id": centre_id,
+                "idea_id": event["data"]["idea_id"],
+                "theme": event["data"]["theme"],
+                "received_day": paris_day(at),
+                "as_of": "",
+            }
+            for at, event in pairs
+        ),
+        key=itemgetter("idea_id"),
+    )
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["centre_id", "idea_id"], set_={"received_day": statement.excluded.received_day}
+        ),
+        rows,
+    )
+
+
+def _project_ideas_updated(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
+    ideas = db.p_ideas
+    _upsert_latest(
+        conn,
+        ideas,
+        ["centre_id", "idea_id"],
+        [
+            {
+                "centre_id": centre_id,
+                "idea_id": event["data"]["idea_id"],
+                "theme": event["data"]["theme"],
+                "received_day": None,
+                "answered_day": _day_of(event["data"].get("answered_at")),
+                "done_day": _day_of(event["data"].get("done_at")),
+                "initiative_day": _day_of(event["data"].get("initiative_at")),
+                "as_of": at,
+            }
+            for at, event in pairs
+        ],
+        extra_set=lambda ex: {"received_day": ideas.c.received_day},
+    )
+
+
+def _project_feedback(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
+    """Each face once (its id); a face never changes."""
+    if not pairs:
+        return
+    statement = _dialect_insert(conn, db.p_feedback).on_conflict_do_nothing(
+        index_elements=["centre_id", "feedback_id"]
+    )
+    conn.execute(
+        statement,
+        sorted(
+            (
+                {
+                    "centre_id": centre_id,
+                    "feedback_id": event["data"]["feedback_id"],
+                    "session_id": event["data"]["session_id"],
+                    "face": event["data"]["face"],
+                    "day": paris_day(at),
+                }
+                for at, event in pairs
+            ),
+            key=itemgetter("feedback_id"),
+        ),
+    )
+
+
 _PROJECTORS = {
+    "idea.received": _project_ideas_received,
+    "idea.updated": _project_ideas_updated,
+    "feedback.given": _project_feedback,
     "volunteering.recorded": _project_volunteering,
     "workshop.created": _project_workshops,
     "workshop.updated": _project_workshops,
