@@ -198,6 +198,7 @@ def stats(conn: Connection) -> dict:
     """The monitoring figures of `federation stats --json`."""
     counts = event_counts(conn)
     volunteering = volunteering_totals(conn)
+    households = households_held(conn)
     centres = []
     for centre in list_centres(conn):
         events = dict(sorted(counts.get(centre["id"], {}).items()))
@@ -209,11 +210,13 @@ def stats(conn: Connection) -> dict:
                 "events_total": sum(events.values()),
                 "last_sync": centre["last_sync"],
                 "volunteering": volunteering.get(centre["id"], _no_volunteering()),
+                "families": households.get(centre["id"], dict.fromkeys(_FAMILY_FIGURES, 0)),
             }
         )
     return {
         "centres": centres,
         "events_total": sum(c["events_total"] for c in centres),
+        "families": {key: sum(c["families"][key] for c in centres) for key in _FAMILY_FIGURES},
         "volunteering": {
             "volunteers": sum(c["volunteering"]["volunteers"] for c in centres),
             "minutes": sum(c["volunteering"]["minutes"] for c in centres),
@@ -225,6 +228,28 @@ def stats(conn: Connection) -> dict:
                 for kind in protocol.VOLUNTEERING_KINDS
             },
         },
+    }
+
+
+#: what `federation stats --json` says of each centre's households (households_held)
+_FAMILY_FIGURES = ("households", "people", "members_without_household")
+
+
+def households_held(conn: Connection) -> dict[str, dict[str, int]]:
+    """Each centre's households as the hub holds them now, whatever the
+    period: ``households`` known, the ``people`` in them, and the members
+    (not erased) in none, ``members_without_household``. A centre with no
+    member is left out."""
+    m = db.p_members.c
+    query = sa.select(
+        m.centre_id,
+        sa.func.count(sa.distinct(m.household_id)),
+        sa.func.count(m.household_id),
+        sa.func.count().filter(sa.and_(m.household_id.is_(None), m.erased_at.is_(None))),
+    ).group_by(m.centre_id)
+    return {
+        centre_id: dict(zip(_FAMILY_FIGURES, (int(known), int(people), int(none)), strict=True))
+        for centre_id, known, people, none in conn.execute(query)
     }
 
 

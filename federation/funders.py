@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from federation import ages, taxonomies
-from federation.formatting import gender_label, theme_label, volunteering_label
+from federation.formatting import gender_label, idea_theme_label, theme_label, volunteering_label
 from federation.reports import Overview, WorkshopFigures, workshop_totals
 from sync.protocol import ADMIN_DOMAINS, CRA_THEMES, GENDERS
 
@@ -35,6 +35,10 @@ def _count(n: int) -> Value:
 
 def _share(ratio: float | None) -> Value:
     return (None if ratio is None else ratio * 100), 1
+
+
+def _decimal(value: float | None) -> Value:
+    return value, 1
 
 
 class UnknownFunder(ValueError):
@@ -75,6 +79,15 @@ def _workshops(section: str, prefix: str, figures: WorkshopFigures) -> list[Row]
     ]
 
 
+def _families(view: Overview, section: str) -> list[Row]:
+    families = view.families
+    return [
+        (section, "Familles touchées (foyers dont un membre est venu)", _count(families.reached)),
+        (section, "Personnes dans ces familles", _count(families.people)),
+        (section, "Adhérents venus sans foyer renseigné", _count(families.without_household)),
+    ]
+
+
 def _senacs(view: Overview) -> list[Row]:
     people = view.participants
     result = [("Personnes touchées", "Personnes touchées (adhérents distincts venus)", _count(people.total))]
@@ -82,10 +95,31 @@ def _senacs(view: Overview) -> list[Row]:
     result += [("Personnes touchées par sexe", gender_label(g), _count(n)) for g, n in people.by_gender()]
     result += _sex_by_band(view, "senacs", "Personnes touchées par sexe et tranche d'âge")
     result.append(("Adhérents", "Nouveaux adhérents", _count(view.new_members)))
+    result += _families(view, "Familles")
     result += _workshops("Ateliers", "", view.workshop_total)
     for theme in view.themes:
         result += _workshops("Ateliers par thème", f"{theme_label(theme.theme)} : ", theme)
     result += volunteer_rows(view)
+    result += initiative_rows(view)
+    return result
+
+
+def initiative_rows(view: Overview) -> list[Row]:
+    """SENACS's residents' initiatives, from the kiosk's idea box: ideas
+    received (by theme), answered, realised by the centre, and become an
+    initiative of residents the centre supports, each counted in the period
+    it happened in. Counts only: the hub never holds an idea's words."""
+    voice = view.voice
+    section = "Initiatives d'habitants"
+    result = [
+        (section, "Initiatives d'habitants soutenues", _count(voice.initiatives)),
+        (section, "Idées reçues (boîte à idées)", _count(voice.received)),
+        (section, "Idées ayant reçu une réponse", _count(voice.answered)),
+        (section, "Idées réalisées par le centre", _count(voice.done)),
+    ]
+    result += [
+        ("Idées reçues par sujet", idea_theme_label(theme), _count(n)) for theme, n in voice.ideas_by_theme()
+    ]
     return result
 
 
@@ -158,7 +192,15 @@ def _caf(view: Overview) -> list[Row]:
         )
     ]
     result += _bands(view, "fse", "Personnes touchées par tranche d'âge")
+    families = view.families
+    result += _families(view, "Familles")
+    result += [
+        ("Familles", "Familles avec au moins un enfant de moins de 18 ans", _count(families.with_children)),
+        ("Familles", "Enfants de moins de 18 ans dans ces familles", _count(families.children)),
+        ("Familles", "Personnes par famille (moyenne)", _decimal(families.people_per_family)),
+    ]
     result += _workshops("Parentalité", "Ateliers parentalité : ", parenting)
+    result.append(("Parentalité", "Familles venues aux ateliers parentalité", _count(families.parenting)))
     return result
 
 

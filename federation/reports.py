@@ -25,6 +25,8 @@ from federation.store import (
     conflicts,
     devices,
     p_attendance,
+    p_feedback,
+    p_ideas,
     p_members,
     p_presence,
     p_registrations,
@@ -35,7 +37,16 @@ from federation.store import (
     p_workshops,
 )
 from sync.clock import PARIS
-from sync.protocol import ADMIN_DOMAINS, AGE_BANDS, CRA_THEMES, GENDERS, VOLUNTEERING_KINDS, utc_iso
+from sync.protocol import (
+    ADMIN_DOMAINS,
+    AGE_BANDS,
+    CRA_THEMES,
+    FEEDBACK_FACES,
+    GENDERS,
+    IDEA_THEMES,
+    VOLUNTEERING_KINDS,
+    utc_iso,
+)
 
 SILENT_AFTER = timedelta(days=7)
 MAX_PERIOD_DAYS = 366 * 5
@@ -490,6 +501,10 @@ class Families:
     with_children: int = 0
     #: the members under 18 of the families reached
     children: int = 0
+    #: families reached by the parenting workshops: one of their members
+    #: present at a session held in the period of a workshop whose theme is
+    #: « parentalité »
+    parenting: int = 0
     #: participants with no household known (« sans foyer renseigné »): none
     #: linked, an older kiosk's event, or erased. Set by the Overview, from
     #: the participants: with came_in_families they add up to them.
@@ -535,7 +550,28 @@ def families(conn: Connection, period: Period) -> Families:
             result.children += int(n)
             with_children.add(key)
     result.with_children = len(with_children)
+    result.parenting = _parenting_families(conn, period)
     return result
+
+
+def _parenting_families(conn: Connection, period: Period) -> int:
+    """Distinct households with a member present at a parenting session held in the period."""
+    m, a, w = p_members.c, p_attendance.c, p_workshops.c
+    held = _held_sessions(period)
+    query = sa.select(sa.func.count()).select_from(
+        sa.select(m.centre_id, m.household_id)
+        .select_from(
+            held.join(
+                p_attendance, sa.and_(a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)
+            )
+            .join(p_workshops, sa.and_(w.centre_id == held.c.centre_id, w.workshop_id == held.c.workshop_id))
+            .join(p_members, sa.and_(m.centre_id == a.centre_id, m.member_id == a.member_id))
+        )
+        .where(a.present == sa.true(), w.theme == "parentalite", m.household_id.is_not(None))
+        .distinct()
+        .subquery("parenting")
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 # ---------------------------------------------------------------- centres, devices, conflicts
@@ -730,6 +766,103 @@ def volunteer_figures(conn: Connection, period: Period) -> VolunteerFigures:
     return VolunteerFigures(period.days(), minutes, pending)
 
 
+# ---------------------------------------------------------------- the residents' voice
+
+#: what became of an idea, in the order the figures show it
+IDEA_STEPS = ("received", "answered", "done", "initiative")
+
+
+@dataclass
+class VoiceFigures:
+    """The residents' voice in the period, counts only (docs/funder-figures.md).
+
+    ``ideas[(step, theme)]``: ideas received in the period by theme, and
+    ideas answered, realised (« réalisée ») and become an initiative of
+    residents the centre supports in the period, each on the day staff
+    marked it. ``faces[(workshop theme, face)]``: the faces given in the
+    period after a workshop, by the theme of the session's workshop
+    (« autre » while the workshop is unknown to the hub)."""
+
+    ideas: Counter = field(default_factory=Counter)
+    faces: Counter = field(default_factory=Counter)
+
+    def ideas_by_theme(self, step: str = "received") -> list[tuple[str, int]]:
+        """(theme, ideas) for every idea theme, zeros included."""
+        return [(theme, self.ideas[(step, theme)]) for theme in IDEA_THEMES]
+
+    def idea_total(self, step: str) -> int:
+        return sum(n for (kind, _theme), n in self.ideas.items() if kind == step)
+
+    @property
+    def received(self) -> int:
+        return self.idea_total("received")
+
+    @property
+    def answered(self) -> int:
+        return self.idea_total("answered")
+
+    @property
+    def done(self) -> int:
+        return self.idea_total("done")
+
+    @property
+    def initiatives(self) -> int:
+        return self.idea_total("initiative")
+
+    def faces_total(self, face: str | None = None) -> int:
+        return sum(n for (_theme, f), n in self.faces.items() if face is None or f == face)
+
+    def by_face(self) -> list[tuple[str, int]]:
+        return [(face, self.faces_total(face)) for face in FEEDBACK_FACES]
+
+    def faces_by_theme(self) -> list[tuple[str, list[tuple[str, int]]]]:
+        """(workshop theme, [(face, n)…]) for each theme with a face, most answers first."""
+        themes = Counter()
+        for (theme, _face), n in self.faces.items():
+            themes[theme] += n
+        return [
+            (theme, [(face, self.faces[(theme, face)]) for face in FEEDBACK_FACES])
+            for theme, _n in sorted(themes.items(), key=lambda item: (-item[1], item[0]))
+        ]
+
+    @property
+    def content_share(self) -> float | None:
+        """Share of « content » among the faces given."""
+        total = self.faces_total()
+        return self.faces_total("content") / total if total else None
+
+
+def voice_figures(conn: Connection, period: Period) -> VoiceFigures:
+    """The period's ideas by step and theme, and its faces by workshop theme."""
+    result = VoiceFigures()
+    i = p_ideas.c
+    for step, column in zip(
+        IDEA_STEPS, (i.received_day, i.answered_day, i.done_day, i.initiative_day), strict=True
+    ):
+        query = (
+            sa.select(i.theme, sa.func.count())
+            .where(column.between(period.first_day, period.last_day))
+            .group_by(i.theme)
+        )
+        for theme, n in conn.execute(_for_centre(query, i.centre_id, period)):
+            result.ideas[(step, theme)] += int(n)
+    f, s, w = p_feedback.c, p_sessions.c, p_workshops.c
+    theme = sa.func.coalesce(w.theme, "autre")
+    query = (
+        sa.select(theme, f.face, sa.func.count())
+        .select_from(
+            p_feedback.outerjoin(
+                p_sessions, sa.and_(s.centre_id == f.centre_id, s.session_id == f.session_id)
+            ).outerjoin(p_workshops, sa.and_(w.centre_id == s.centre_id, w.workshop_id == s.workshop_id))
+        )
+        .where(f.day.between(period.first_day, period.last_day))
+        .group_by(theme, f.face)
+    )
+    for workshop_theme, face, n in conn.execute(_for_centre(query, f.centre_id, period)):
+        result.faces[(workshop_theme, face)] += int(n)
+    return result
+
+
 # ---------------------------------------------------------------- all together
 
 
@@ -749,6 +882,8 @@ class Overview:
     volunteering: VolunteerFigures = field(default_factory=lambda: VolunteerFigures(1))
     #: the households reached (families)
     families: Families = field(default_factory=Families)
+    #: the residents' voice: ideas and faces (voice_figures)
+    voice: VoiceFigures = field(default_factory=VoiceFigures)
 
     @property
     def by_cra_theme(self) -> list[tuple[str, int]]:
@@ -835,4 +970,5 @@ def _overview(conn: Connection, period: Period, now: datetime | None, workshops,
         categories=visits_by_category(conn, period),
         volunteering=volunteer_figures(conn, period),
         families=reached,
+        voice=voice_figures(conn, period),
     )
