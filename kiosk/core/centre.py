@@ -16,11 +16,13 @@ from pathlib import Path
 from kiosk.core.households import Households
 from kiosk.core.members import Members
 from kiosk.core.privacy import Privacy
+from kiosk.core.review import Review
 from kiosk.core.settings import Settings
 from kiosk.core.staff import Staff
 from kiosk.core.store import Store
 from kiosk.core.visits import Visits
 from kiosk.core.voice import Voice
+from kiosk.core.volunteering import Volunteering
 from kiosk.core.workshops import Workshops
 from sync.clock import utc_now
 
@@ -35,6 +37,8 @@ class Centre:
         self.workshops = Workshops(store)
         self.staff = Staff(store)
         self.privacy = Privacy(store, self.settings)
+        self.volunteering = Volunteering(store)
+        self.review = Review(store)
         self.voice = Voice(store)  # the idea box and the faces after a workshop
 
     @classmethod
