@@ -1,0 +1,348 @@
+"""The envelope: what a centre's devices replicate, sealed on the device.
+
+libsodium through PyNaCl, nothing home-made:
+
+- the centre's data travels in ``SecretBox`` (XSalsa20-Poly1305) under the
+  centre's key, so the hub relays blobs it cannot read or alter unseen;
+- each blob is signed by the device that made it (Ed25519,
+  ``SigningKey``/``VerifyKey``), so a device of the centre cannot pass its
+  blobs off as another's, and the signature covers the clear header too;
+- the centre's keys are handed to a new device sealed to that device's own
+  key pair (``SealedBox``, to the X25519 key derived from its signing key).
+
+A blob is ``MAGIC``, the header's length (2 bytes), the header (canonical
+JSON: format, kind, centre, device, seq, key id), the signature (64 bytes)
+and the ciphertext. The header is also inside the ciphertext and must match.
+``seq`` grows by one per blob of a device; :class:`ReplayGuard` refuses a
+(device, seq) already accepted, so a blob replayed by the relay (or anyone)
+is refused instead of applied twice.
+
+Errors are :class:`EnvelopeError` subclasses with an English message for the
+log; the kiosk shows staff a French one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import nacl.exceptions
+import nacl.hash
+import nacl.utils
+from nacl.encoding import RawEncoder
+from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.secret import SecretBox
+from nacl.signing import SigningKey, VerifyKey
+
+MAGIC = b"ACR1"
+FORMAT = 1
+KINDS = ("changes", "snapshot")
+#: the largest blob a device makes or accepts (a snapshot's, compressed)
+MAX_BLOB_BYTES = 64 * 1024 * 1024
+MAX_HEADER_BYTES = 1024
+#: the most keys a keyring holds (each revocation adds one)
+MAX_KEYS = 64
+_KEY_ID_RE = re.compile(r"[0-9a-f]{16}")
+_NAME_RE = re.compile(r"[0-9a-z][0-9a-z-]{0,63}")
+_SIGNATURE_BYTES = 64
+
+
+class EnvelopeError(ValueError):
+    """A blob or key that cannot be trusted or opened."""
+
+
+class TamperedBlob(EnvelopeError):
+    """The blob was changed (or made) by someone without the keys."""
+
+
+class ReplayedBlob(EnvelopeError):
+    """A blob this device has already accepted, received again."""
+
+
+class UnknownKey(EnvelopeError):
+    """Sealed with a centre key this device does not hold."""
+
+
+class UnknownDevice(EnvelopeError):
+    """Signed by a device this device does not know."""
+
+
+def _canonical(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def key_id(key: bytes) -> str:
+    """A centre key's public name: a hash of it, which reveals nothing of it."""
+    return nacl.hash.blake2b(key, digest_size=8, encoder=RawEncoder).hex()
+
+
+# ---------------------------------------------------------------- keys
+
+
+@dataclass
+class Keyring:
+    """A centre's keys: the current one seals, every one kept opens (blobs
+    sealed before a rotation stay readable until the relay drops them)."""
+
+    keys: dict[str, bytes]
+    current: str
+
+    @classmethod
+    def new(cls) -> Keyring:
+        key = nacl.utils.random(SecretBox.KEY_SIZE)
+        return cls({key_id(key): key}, key_id(key))
+
+    def rotate(self) -> str:
+        """A new current key (after a device is revoked); returns its id."""
+        if len(self.keys) >= MAX_KEYS:
+            raise EnvelopeError(f"a keyring holds at most {MAX_KEYS} keys")
+        key = nacl.utils.random(SecretBox.KEY_SIZE)
+        self.current = key_id(key)
+        self.keys[self.current] = key
+        return self.current
+
+    def box(self, kid: str) -> SecretBox:
+        key = self.keys.get(kid)
+        if key is None:
+            raise UnknownKey(f"blob sealed with centre key {kid!r}, which this device does not hold")
+        return SecretBox(key)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "current": self.current,
+            "keys": {kid: base64.b64encode(key).decode() for kid, key in sorted(self.keys.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Keyring:
+        try:
+            keys = {kid: base64.b64decode(text, validate=True) for kid, text in data["keys"].items()}
+            current = data["current"]
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise EnvelopeError(f"not a keyring: {error}") from error
+        if not keys or len(keys) > MAX_KEYS or current not in keys:
+            raise EnvelopeError("not a keyring: its current key is missing, or it holds too many")
+        for kid, key in keys.items():
+            if len(key) != SecretBox.KEY_SIZE or key_id(key) != kid:
+                raise EnvelopeError(f"not a keyring: key {kid!r} does not match its id")
+        return cls(keys, current)
+
+
+@dataclass(frozen=True)
+class DeviceKeys:
+    """A device's own key pair: it signs what it sends, and the X25519 key
+    derived from it receives the centre's keyring sealed at pairing."""
+
+    signing: SigningKey
+
+    @classmethod
+    def new(cls) -> DeviceKeys:
+        return cls(SigningKey.generate())
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> DeviceKeys:
+        return cls(SigningKey(seed))
+
+    @property
+    def seed(self) -> bytes:
+        return bytes(self.signing)
+
+    @property
+    def verify_key(self) -> VerifyKey:
+        return self.signing.verify_key
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self.signing.verify_key.to_curve25519_public_key()
+
+    @property
+    def private_key(self) -> PrivateKey:
+        return self.signing.to_curve25519_private_key()
+
+
+def seal_keyring(keyring: Keyring, device_verify_key: bytes) -> bytes:
+    """The keyring sealed to a new device (known by its public verify key):
+    only that device can open it, and the sealer stays anonymous to the relay."""
+    recipient = VerifyKey(device_verify_key).to_curve25519_public_key()
+    return bytes(SealedBox(recipient).encrypt(_canonical(keyring.to_json())))
+
+
+def open_keyring(sealed: bytes, device: DeviceKeys) -> Keyring:
+    try:
+        plain = SealedBox(device.private_key).decrypt(sealed)
+    except nacl.exceptions.CryptoError as error:
+        raise TamperedBlob("the sealed centre key does not open with this device's key") from error
+    return Keyring.from_json(json.loads(plain))
+
+
+# ---------------------------------------------------------------- blobs
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a blob says in clear: no name, no data, only who and which."""
+
+    kind: str
+    centre: str
+    device: str
+    seq: int
+    key: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": FORMAT,
+            "kind": self.kind,
+            "centre": self.centre,
+            "device": self.device,
+            "seq": self.seq,
+            "key": self.key,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Header:
+        if not isinstance(data, dict) or set(data) != {"v", "kind", "centre", "device", "seq", "key"}:
+            raise TamperedBlob("blob header has the wrong fields")
+        if data["v"] != FORMAT:
+            raise EnvelopeError(f"blob format {data['v']!r} is not {FORMAT}: update this device")
+        header = cls(data["kind"], data["centre"], data["device"], data["seq"], data["key"])
+        if (
+            header.kind not in KINDS
+            or not isinstance(header.centre, str)
+            or _NAME_RE.fullmatch(header.centre) is None
+            or not isinstance(header.device, str)
+            or _NAME_RE.fullmatch(header.device) is None
+            or type(header.seq) is not int
+            or not 0 <= header.seq < 2**53
+            or not isinstance(header.key, str)
+            or _KEY_ID_RE.fullmatch(header.key) is None
+        ):
+            raise TamperedBlob("blob header is malformed")
+        return header
+
+
+def seal(keyring: Keyring, device: DeviceKeys, header: Header, payload: Any) -> bytes:
+    """Seal ``payload`` (JSON-able) under the centre's current key, signed by
+    ``device``. The caller gives the header its kind, centre, device and
+    seq; its ``key`` must be the keyring's current one."""
+    if header.key != keyring.current:
+        raise EnvelopeError("a blob is sealed with the keyring's current key")
+    head = _canonical(header.to_json())
+    plain = zlib.compress(_canonical({"header": header.to_json(), "payload": payload}))
+    ciphertext = bytes(keyring.box(header.key).encrypt(plain))
+    signature = device.signing.sign(head + ciphertext, encoder=RawEncoder).signature
+    blob = MAGIC + len(head).to_bytes(2, "big") + head + signature + ciphertext
+    if len(blob) > MAX_BLOB_BYTES:
+        raise EnvelopeError(f"blob of {len(blob)} bytes is over {MAX_BLOB_BYTES}")
+    return blob
+
+
+def read_header(blob: bytes) -> Header:
+    """The clear header, unverified (to know which key and device to check with)."""
+    return _split(blob)[0]
+
+
+def _split(blob: bytes) -> tuple[Header, bytes, bytes, bytes]:
+    if not isinstance(blob, bytes | bytearray) or len(blob) > MAX_BLOB_BYTES:
+        raise TamperedBlob("not a blob, or too large")
+    if blob[:4] != MAGIC or len(blob) < 6:
+        raise TamperedBlob("not a replication blob")
+    size = int.from_bytes(blob[4:6], "big")
+    if size > MAX_HEADER_BYTES or len(blob) < 6 + size + _SIGNATURE_BYTES + SecretBox.NONCE_SIZE:
+        raise TamperedBlob("blob is cut short")
+    head = bytes(blob[6 : 6 + size])
+    try:
+        header = Header.from_json(json.loads(head))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise TamperedBlob("blob header is not JSON") from error
+    signature = bytes(blob[6 + size : 6 + size + _SIGNATURE_BYTES])
+    ciphertext = bytes(blob[6 + size + _SIGNATURE_BYTES :])
+    return header, head, signature, ciphertext
+
+
+def open_blob(
+    blob: bytes,
+    keyring: Keyring,
+    devices: Mapping[str, bytes],
+    centre: str,
+    guard: ReplayGuard | None = None,
+) -> tuple[Header, Any]:
+    """Verify and open a blob: the device's signature (``devices`` maps the
+    centre's device ids to their verify keys), the centre, the seal, the
+    header inside, then (with ``guard``) that it was not accepted before.
+    Returns (header, payload); raises an :class:`EnvelopeError` otherwise,
+    having recorded nothing."""
+    header, head, signature, ciphertext = _split(blob)
+    verify_key = devices.get(header.device)
+    if verify_key is None:
+        raise UnknownDevice(f"blob from device {header.device!r}, which is not one of this centre's")
+    try:
+        VerifyKey(verify_key).verify(head + ciphertext, signature)
+    except nacl.exceptions.BadSignatureError as error:
+        raise TamperedBlob(f"blob {header.device}/{header.seq} fails its device's signature") from error
+    if header.centre != centre:
+        raise TamperedBlob(f"blob of centre {header.centre!r} is not for centre {centre!r}")
+    try:
+        plain = keyring.box(header.key).decrypt(ciphertext)
+    except nacl.exceptions.CryptoError as error:
+        raise TamperedBlob(f"blob {header.device}/{header.seq} fails the centre key's check") from error
+    try:
+        inner = json.loads(zlib.decompress(plain))
+    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise TamperedBlob("blob content is not what a device seals") from error
+    if not isinstance(inner, dict) or inner.get("header") != header.to_json() or "payload" not in inner:
+        raise TamperedBlob("blob header does not match the sealed one")
+    if guard is not None:
+        guard.check(header)
+        guard.accept(header)
+    return header, inner["payload"]
+
+
+# ---------------------------------------------------------------- replays
+
+
+@dataclass
+class ReplayGuard:
+    """Which (device, seq) blobs were accepted: all up to ``through[device]``
+    and the few above it in ``above`` (blobs may come with gaps, e.g. after
+    the relay dropped old ones). A device keeps it in its database."""
+
+    through: dict[str, int] = field(default_factory=dict)
+    above: dict[str, set[int]] = field(default_factory=dict)
+
+    def seen(self, device: str, seq: int) -> bool:
+        return seq <= self.through.get(device, -1) or seq in self.above.get(device, set())
+
+    def check(self, header: Header) -> None:
+        if self.seen(header.device, header.seq):
+            raise ReplayedBlob(f"blob {header.device}/{header.seq} was already accepted")
+
+    def accept(self, header: Header) -> None:
+        device = header.device
+        extra = self.above.setdefault(device, set())
+        extra.add(header.seq)
+        through = self.through.get(device, -1)
+        while through + 1 in extra:
+            through += 1
+            extra.discard(through)
+        self.through[device] = through
+
+    def accept_through(self, device: str, seq: int) -> None:
+        """Everything of ``device`` up to ``seq`` is known (a snapshot holds it)."""
+        self.through[device] = max(self.through.get(device, -1), seq)
+        self.above[device] = {s for s in self.above.get(device, set()) if s > self.through[device]}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "through": dict(sorted(self.through.items())),
+            "above": {device: sorted(seqs) for device, seqs in sorted(self.above.items()) if seqs},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReplayGuard:
+        above: Iterable[tuple[str, list[int]]] = data.get("above", {}).items()
+        return cls(dict(data.get("through", {})), {device: set(seqs) for device, seqs in above})
