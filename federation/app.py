@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from federation import api, ingest, metrics, ratelimit
+from federation import api, ingest, metrics, network_api, parent_sync, ratelimit
 from federation import store as db
 from sync import protocol
 
@@ -57,6 +57,7 @@ def create_app(
     app.state.metrics = metrics.HubMetrics(app.state.engine, metrics_token)
     for router in api.routers:
         app.include_router(router)
+    app.include_router(network_api.router)  # child hubs' roll-up (federation.network)
     app.include_router(metrics.router)
     _mount_dashboard(app)
     _install_error_handlers(app)
@@ -122,6 +123,11 @@ def app_from_environment() -> FastAPI:
         os.environ.get(metrics.TOKEN_VARIABLE) or None,
         os.environ.get("FEDERATION_READ_DB") or None,
     )
+    # sends this hub's figures to its parent hub, if it has one: a thread per
+    # worker process, one sending at a time (federation.parent_sync's lease)
+    interval = float(os.environ.get(PARENT_INTERVAL_VARIABLE) or parent_sync.DEFAULT_INTERVAL_S)
+    if interval > 0:
+        app.state.parent_sync = parent_sync.Background(os.environ.get("FEDERATION_DB"), interval).start()
     # the modules and app built at start live as long as the process: keep the
     # garbage collector from walking them again after every batch's garbage
     gc.collect()
@@ -133,6 +139,9 @@ def app_from_environment() -> FastAPI:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     return app
 
+
+#: seconds between two sends to the parent hub (0: never by itself)
+PARENT_INTERVAL_VARIABLE = "FEDERATION_PARENT_INTERVAL"
 
 #: net container allocations between two young collections in the server
 GC_YOUNG_THRESHOLD = 100_000

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from federation import network_cli
 from federation import store as db
 from federation.funders import FUNDERS as _FUNDERS
 
@@ -33,6 +34,8 @@ SERVE_LIMITS = {
     # read by federation.serving, uvicorn's protocol in each worker
     "header_timeout": "FEDERATION_HEADER_TIMEOUT",
     "body_timeout": "FEDERATION_BODY_TIMEOUT",
+    # read by federation.app: how often a child hub sends to its parent
+    "parent_interval": "FEDERATION_PARENT_INTERVAL",
 }
 
 
@@ -101,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a read replica of the database (postgresql://…) for the dashboard's figures "
         "and exports; the kiosks' batches and sign-in still use --db (default: $FEDERATION_READ_DB, "
         "else none)",
+    )
+    serve.add_argument(
+        "--parent-interval",
+        type=float,
+        metavar="SECONDS",
+        help="on a hub linked to a parent hub (link-parent): seconds between two sends of its "
+        "figures, 0 for none but `federation sync-parent` (default 300)",
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -186,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("email", help="the person's e-mail address, used to sign in")
     user.add_argument("--db", help=db_help)
     user.set_defaults(func=cmd_add_user)
+    network_cli.add_commands(commands, db_help)
     return parser
 
 
@@ -321,10 +332,12 @@ def cmd_list_centres(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from federation import centres
+    from federation import centres, network, reports
 
     with _engine(args).connect() as conn:
         figures = centres.stats(conn)
+        # child hubs' figures as last received, for the current year
+        figures["children"] = network.children_stats(conn, reports.paris_today().year)
     if args.json:
         print(json.dumps(figures, ensure_ascii=False))
         return 0

@@ -1,0 +1,262 @@
+"""Hub-to-hub roll-up, with real processes: child hubs (`federation serve`)
+linked to a parent hub with the real `federation add-child` and
+`federation link-parent`, kiosks' events posted to the children over HTTP,
+figures sent with `federation sync-parent` or by the serving child itself,
+through the fault proxy, after a month offline, and after a revocation.
+
+What is checked each time: the parent's `federation stats --json` and its
+network page show, for each child and each centre, the figures the child's
+own dashboard shows (federation.reports, the dashboard's functions, on the
+child's database)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from federation import parent_sync, reports, store
+from sync import protocol
+from tests.conftest_hub import FEDERATION, HubServer, run_federation
+from tests.faultproxy import FaultProxy
+
+YEAR = 2026
+#: the year's figures compared, from the child's dashboard and from the parent
+COMPARED = ("visits", "participants", "new_members", "sessions", "present")
+
+
+def federation(*args: str, db_url: str) -> subprocess.CompletedProcess:
+    """The real command, whatever its exit status."""
+    return subprocess.run(
+        [*FEDERATION, *args, "--db", db_url],
+        capture_output=True,
+        text=True,
+        cwd=tempfile.mkdtemp(prefix="federation-cwd-"),
+        timeout=120,
+    )
+
+
+# ---------------------------------------------------------------- a centre's kiosk, posting real events
+
+
+def at(day: date, hour: int = 10) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+@dataclass
+class Kiosk:
+    """One centre of a child hub, with an enrolled device posting events."""
+
+    hub: HubServer
+    name: str
+    token: str = ""
+    centre_id: str = ""
+    members: list[str] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    def __post_init__(self):
+        answer = self.hub.new_device(self.name)
+        self.token, self.centre_id = answer["device_token"], answer["centre_id"]
+
+    def post(self, events: list[dict]) -> None:
+        with self.hub.client(self.token) as http:
+            for start in range(0, len(events), 500):
+                chunk = events[start : start + 500]
+                body = {"protocol": protocol.PROTOCOL_VERSION, "events": chunk}
+                answer = http.post("/api/v1/batches", json=body)
+                assert answer.status_code == 200, answer.text
+                assert not answer.json()["rejected"], answer.text
+
+    def month(self, year: int, month: int, members: int = 6, visits_a_day: int = 3) -> None:
+        """A month's life: new members, visits on weekdays, a workshop session a week."""
+        events = []
+        first = date(year, month, 1)
+        for _ in range(members):
+            member_id = protocol.new_id()
+            self.members.append(member_id)
+            events.append(
+                protocol.make_event(
+                    "member.created",
+                    {
+                        "member_id": member_id,
+                        "age_band": "unknown",
+                        "year_born": self.rng.randint(1940, 2015),
+                        "gender": self.rng.choice(["woman", "man", None]),
+                        "qpv": self.rng.random() < 0.4,
+                    },
+                    at(first + timedelta(days=self.rng.randint(0, 5)), 9),
+                )
+            )
+        workshop_id = protocol.new_id()
+        events.append(
+            protocol.make_event(
+                "workshop.created",
+                {"workshop_id": workshop_id, "title": "Parents-enfants", "theme": "parentalite"},
+                at(first, 8),
+            )
+        )
+        day = first
+        while day.month == month:
+            if day.weekday() < 5:
+                for _ in range(visits_a_day):
+                    member = self.rng.choice(self.members + [None])
+                    events.append(self.visit(day, member))
+            if day.weekday() == 2:
+                events += self.session(workshop_id, day)
+            day += timedelta(days=1)
+        self.post(events)
+
+    def visit(self, day: date, member: str | None, reason: str | None = None) -> dict:
+        return protocol.make_event(
+            "visit.recorded",
+            {
+                "visit_id": protocol.new_id(),
+                "member_id": member,
+                "reason": reason or self.rng.choice(["demarches", "permanence", "cafe"]),
+                "recorded_by": "staff",
+            },
+            at(day, self.rng.randint(8, 17)),
+        )
+
+    def session(self, workshop_id: str, day: date) -> list[dict]:
+        session_id = protocol.new_id()
+        self.sessions.append(session_id)
+        events = [
+            protocol.make_event(
+                "session.created",
+                {
+                    "session_id": session_id,
+                    "workshop_id": workshop_id,
+                    "starts_at": protocol.utc_iso(at(day, 14)),
+                    "ends_at": protocol.utc_iso(at(day, 16)),
+                    "capacity": 8,
+                },
+                at(day - timedelta(days=3), 9),
+            )
+        ]
+        for member in self.rng.sample(self.members, min(3, len(self.members))):
+            events.append(
+                protocol.make_event(
+                    "registration.changed",
+                    {
+                        "registration_id": protocol.new_id(),
+                        "session_id": session_id,
+                        "member_id": member,
+                        "status": "booked",
+                    },
+                    at(day - timedelta(days=2), 9),
+                )
+            )
+            events.append(
+                protocol.make_event(
+                    "attendance.taken",
+                    {
+                        "attendance_id": protocol.new_id(),
+                        "session_id": session_id,
+                        "member_id": member,
+                        "present": True,
+                        "walk_in": False,
+                    },
+                    at(day, 15),
+                )
+            )
+        return events
+
+
+# ---------------------------------------------------------------- the two sides' figures
+
+
+def own_figures(hub: HubServer, centre_id: str | None = None, year: int = YEAR) -> dict[str, int]:
+    """The year's figures on the child's own dashboard (federation.reports)."""
+    engine = store.create_engine(hub.db_url)
+    try:
+        view = reports.overview_from(engine, reports.Period(date(year, 1, 1), date(year, 12, 31), centre_id))
+    finally:
+        engine.dispose()
+    return {
+        "visits": view.visits,
+        "participants": view.participants.total,
+        "new_members": view.new_members,
+        "sessions": view.workshop_total.sessions,
+        "present": view.workshop_total.present,
+    }
+
+
+def parent_children(parent: HubServer) -> dict[str, dict]:
+    """`federation stats --json` on the parent: its children by name."""
+    out = run_federation("stats", "--json", db_url=parent.db_url)
+    return {child["name"]: child for child in json.loads(out.stdout)["children"]}
+
+
+def assert_parent_matches(parent: HubServer, children: dict[str, tuple[HubServer, list[Kiosk]]]) -> None:
+    received = parent_children(parent)
+    for name, (hub, kiosks) in children.items():
+        child = received[name]
+        assert {key: child[key] for key in COMPARED} == own_figures(hub), name
+        by_centre = {centre["id"]: centre for centre in child["centres"]}
+        for kiosk in kiosks:
+            centre = by_centre[kiosk.centre_id]
+            assert centre["name"] == kiosk.name
+            assert {key: centre[key] for key in COMPARED} == own_figures(hub, kiosk.centre_id), kiosk.name
+
+
+def link(parent: HubServer, child: HubServer, name: str, parent_url: str | None = None) -> str:
+    """The real commands: add-child on the parent, link-parent on the child."""
+    code = json.loads(run_federation("add-child", name, "--json", db_url=parent.db_url).stdout)
+    out = run_federation(
+        "link-parent", "--parent", parent_url or parent.url, "--code", code["link_code"], db_url=child.db_url
+    )
+    assert "Linked to the parent hub" in out.stdout
+    return code["child_id"]
+
+
+def sync_parent(child: HubServer) -> subprocess.CompletedProcess:
+    return federation("sync-parent", db_url=child.db_url)
+
+
+# ---------------------------------------------------------------- tests
+
+
+@pytest.fixture
+def network(hub_server, hub_db_url):
+    """A parent hub (SQLite, then PostgreSQL) and two child hubs on SQLite
+    that send only when told (`sync-parent`), each with two centres."""
+    parent = hub_server(hub_db_url, parent_interval=0)
+    children = {}
+    for n, name in enumerate(("Fédération du Rhône", "Fédération de l'Ain")):
+        hub = hub_server(parent_interval=0)
+        kiosks = [Kiosk(hub, f"{name} — centre {k}", rng=random.Random(n * 10 + k)) for k in (1, 2)]
+        children[name] = (hub, kiosks)
+    return parent, children
+
+
+def test_two_children_s_figures_reach_the_parent_and_match_their_own_dashboards(network):
+    parent, children = network
+    for name, (hub, kiosks) in children.items():
+        for kiosk in kiosks:
+            kiosk.month(YEAR, 9)
+            kiosk.month(YEAR, 10)
+        link(parent, hub, name)
+        out = sync_parent(hub)
+        assert out.returncode == 0, out.stderr
+        assert "Sent" in out.stdout and "stored" in out.stdout
+    assert_parent_matches(parent, children)
+    # sent again: nothing changed, nothing sent, the parent's figures the same
+    hub = next(iter(children.values()))[0]
+    again = sync_parent(hub)
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert_parent_matches(parent, children)
+    # the network's totals are the children's sums
+    received = parent_children(parent)
+    total = sum(child["visits"] for child in received.values())
+    assert total == sum(own_figures(hub)["visits"] for hub, _kiosks in children.values()) > 0
