@@ -143,6 +143,24 @@ def test_filling_a_demo_again_adds_people_but_no_second_staff_or_workshops(tmp_p
     demo.build(path, members=10, visits=5, seed=2)
     with Store.open(path) as store:
         assert store.one("SELECT count(*) AS n FROM members")["n"] == 30
-        assert store.one("SELECT count(*) AS n FROM staff")["n"] == 2
+        assert store.one("SELECT count(*) AS n FROM staff")["n"] == len(demo.STAFF) + len(demo.VOLUNTEERS)
         assert store.one("SELECT count(*) AS n FROM workshops")["n"] == len(demo.CATALOGUE)
         assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_the_demo_has_volunteers_time_of_both_kinds_and_one_to_check(tmp_path):
+    path = tmp_path / "volunteers.db"
+    demo.build(path, members=10, visits=20, seed=3)
+    with Store.open(path) as store:
+        kinds = {
+            row["kind"]: row
+            for row in store.query(
+                "SELECT kind, count(DISTINCT volunteer_id) AS people, sum(minutes) AS minutes "
+                "FROM volunteer_stretches WHERE removed_at IS NULL GROUP BY kind"
+            )
+        }
+        assert kinds["activity"]["people"] == 4 and kinds["governance"]["people"] == 4
+        assert kinds["activity"]["minutes"] > kinds["governance"]["minutes"] > 0
+        assert store.one("SELECT count(*) AS n FROM volunteer_stretches WHERE to_review = 1")["n"] == 1
+        sent = store.one("SELECT count(*) AS n FROM outbox WHERE type = 'volunteering.recorded'")["n"]
+        assert sent == store.one("SELECT count(*) AS n FROM volunteer_stretches")["n"]

@@ -16,19 +16,23 @@ from __future__ import annotations
 import functools
 import json
 import random
+import uuid
 from bisect import bisect
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from kiosk.core import cards, search
+from kiosk.core.errors import Conflict
 from kiosk.core.members import reported_attributes
 from kiosk.core.settings import Settings
 from kiosk.core.staff import Staff
 from kiosk.core.store import Store
 from kiosk.core.text import fold, name_tokens
+from kiosk.core.voice import Voice
 from kiosk.core.workshops import Workshops
 from sync import protocol
 from sync.clock import PARIS
+from sync.protocol import parse_utc
 
 WOMEN = [
     "Marie",
@@ -330,6 +334,7 @@ def _person(
         "updated_at": created,
         "last_seen_at": None,
         "erased_at": None,
+        "household_id": None,
     }
 
 
@@ -346,6 +351,48 @@ def _members(store: Store, rng: random.Random, count: int, before_ms: int) -> li
     stamps = sorted(before_ms - rng.randrange(three_years) for _ in range(count))
     this_year = store.now().year
     return [_person(rng, _uuid7(ms, rng), _iso_ms(ms), neighbourhoods, taken, this_year) for ms in stamps]
+
+
+#: the share of the members aged 25 to 54 who head a household in the demo
+HOUSEHOLD_HEADS = 0.22
+
+
+def _households(rng: random.Random, people: list[dict], this_year: int) -> int:
+    """Link about a third of the members in households of two to five, as
+    a centre's families come: an adult of 25 to 54, sometimes a second
+    adult, and children of 2 to 17 (their own phone and e-mail none), all
+    with the first adult's surname and address. The others are in none.
+    One pass over the members in a shuffled order; returns the households."""
+    order = list(range(len(people)))
+    rng.shuffle(order)
+    made, position = 0, 0
+    while position < len(order):
+        head = people[order[position]]
+        position += 1
+        year = head["birth_year"]
+        if year is None or not 25 <= this_year - year <= 54 or rng.random() > HOUSEHOLD_HEADS:
+            continue
+        size = rng.choices([2, 3, 4, 5], weights=[35, 30, 25, 10])[0]
+        others = [people[i] for i in order[position : position + size - 1]]
+        position += len(others)
+        if not others:
+            break
+        household = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        head["household_id"] = household
+        for n, person in enumerate(others):
+            person.update(
+                household_id=household,
+                last_name=head["last_name"],
+                commune=head["commune"],
+                neighbourhood=head["neighbourhood"],
+                qpv=head["qpv"],
+            )
+            if n == 0 and rng.random() < 0.45:  # a second adult
+                person["birth_year"] = year + rng.randint(-6, 6)
+            else:
+                person.update(birth_year=this_year - rng.randint(2, 17), phone=None, email=None)
+        made += 1
+    return made
 
 
 # ---------------------------------------------------------------- visits
@@ -624,6 +671,117 @@ def _session(
     _at(store, now)
 
 
+# ---------------------------------------------------------------- the residents' voice
+
+#: (theme, words, days ago, a contact left, answer, realised, supported initiative)
+IDEAS = [
+    (
+        "sorties",
+        "Une sortie à la mer cet été, avec les enfants",
+        27,
+        True,
+        "Une sortie à Berck le samedi 11 juillet : inscriptions à l'accueil",
+        True,
+        False,
+    ),
+    (
+        "activites",
+        "Un atelier couture pour réparer nos vêtements",
+        24,
+        False,
+        "L'atelier couture commence le mardi matin",
+        True,
+        False,
+    ),
+    (
+        "quartier",
+        "Des jardinières devant les immeubles de la rue des Lilas",
+        21,
+        True,
+        "Des habitants préparent les jardinières avec le bailleur : venez le jeudi",
+        False,
+        True,
+    ),
+    (
+        "numerique",
+        "Apprendre à faire les visios avec la famille au pays",
+        18,
+        False,
+        "Un atelier visio est ajouté dans « Pas à pas sur internet »",
+        True,
+        False,
+    ),
+    ("famille", "Un temps pour les papas le samedi", 15, False, None, False, False),
+    ("autre", "Plus de chaises dans la salle d'attente", 12, False, "C'est fait, merci !", True, False),
+    (
+        "quartier",
+        "Une fête des voisins au square",
+        9,
+        True,
+        "Bonne idée : un groupe d'habitants l'organise, le centre prête le matériel",
+        False,
+        True,
+    ),
+    ("activites", "Du sport doux pour les personnes âgées", 6, False, None, False, False),
+    ("sorties", "Aller au musée du Louvre-Lens", 4, False, None, False, False),
+    ("famille", "Aide aux devoirs le mercredi", 2, True, None, False, False),
+    ("numerique", "", 1, False, None, False, False),  # a few taps, no words
+]
+#: the faces present members give, and how often
+FACES = (("content", 0.7), ("moyen", 0.2), ("pas_content", 0.1))
+DEMO_PHONE = "06 00 00 00 00"
+
+
+def _voice(store: Store, rng: random.Random, people: list[dict], staff: list[dict]) -> dict:
+    """The idea box's ideas of the last month, answered as a centre would,
+    and the faces after the sessions held."""
+    voice, real_clock = Voice(store), store.clock
+    now = real_clock()
+    boss = next(person for person in staff if person["role"] == "staff")
+    made = {"ideas": 0, "faces": 0}
+    try:
+        for theme, words, days, contact, answer, done, initiative in IDEAS:
+            received = now - timedelta(days=days, hours=rng.randint(0, 6))
+            _at(store, received)
+            who = rng.choice(people) if contact and people else None
+            idea = voice.propose(
+                theme,
+                words,
+                first_name=who["first_name"] if who else None,
+                phone=DEMO_PHONE if who else None,
+                consent=who is not None,
+            )
+            made["ideas"] += 1
+            if answer:
+                _at(store, received + timedelta(days=2))
+                voice.answer(idea["id"], answer, boss)
+            if done:
+                _at(store, received + timedelta(days=min(days - 1, 10)))
+                voice.mark_done(idea["id"], boss)
+            if initiative:
+                _at(store, received + timedelta(days=3))
+                voice.mark_initiative(idea["id"], boss)
+        held = store.query(
+            "SELECT DISTINCT a.session_id, a.member_id, s.ends_at FROM attendance a "
+            "JOIN sessions s ON s.id = a.session_id WHERE a.present = 1 AND s.ends_at <= ?",
+            (store.now_iso(),),
+        )
+        for row in held:
+            if rng.random() > 0.6:  # not everyone answers
+                continue
+            face = rng.choices([f for f, _w in FACES], [w for _f, w in FACES])[0]
+            _at(store, parse_utc(row["ends_at"]) + timedelta(minutes=10))
+            via = "roll_call" if row["member_id"] is None else rng.choice(("roll_call", "checkin"))
+            try:
+                voice.give_feedback(row["session_id"], face, member_id=row["member_id"], via=via)
+            except Conflict:  # the walk-ins without a name answered already
+                continue
+            made["faces"] += 1
+    finally:
+        store.clock = real_clock
+    return made
+
+
 # ---------------------------------------------------------------- the whole centre
 
 
@@ -673,6 +831,8 @@ def build(path: str | Path, members: int = 300, visits: int = 2000, seed: int = 
         now_ms = int(now.timestamp() * 1000)
         month_ago = now_ms - 31 * 86_400_000
         people = _members(store, rng, members, month_ago)
+        # a generator of its own: the rest of the demo stays what the seed made before households
+        households = _households(random.Random(seed * 7919 + 15), people, now.year)
         moments = _visit_times(rng, visits, now.astimezone(PARIS).date(), now_ms)
         visit_rows = _visits(rng, moments, people, staff)
         _last_seen(people, visit_rows)
@@ -683,7 +843,81 @@ def build(path: str | Path, members: int = 300, visits: int = 2000, seed: int = 
         made = {"workshops": 0, "sessions": 0, "registrations": 0, "waitlisted": 0}
         if ids and store.one("SELECT 1 AS found FROM workshops") is None:  # filling again adds none
             made = _workshops(store, rng, ids, staff)
+        if people and store.one("SELECT 1 AS found FROM ideas") is None:
+            made.update(_voice(store, rng, people, staff))
+        made["households"] = households
+        if store.one("SELECT 1 AS found FROM volunteer_stretches") is None:
+            # a generator of its own, like the households': the rest stays what the seed made
+            made["volunteer_hours"] = _volunteering(store, random.Random(seed * 104_729 + 3), staff)
         return _summary(store, path, len(people), len(visit_rows), made)
+
+
+# ---------------------------------------------------------------- volunteers' time
+
+#: the demo's volunteers besides STAFF's (name, PIN), each with their weekly
+#: stretches of activity: (weekday, start hour, start minute, minutes)
+VOLUNTEERS = [("Nadia Belkacem", "1470"), ("Mamadou Diallo", "3690"), ("Josiane Lefebvre", "2580")]
+WEEKLY = {
+    "Karim Haddad": [(1, 14, 0, 180), (3, 14, 0, 180)],  # the digital space, Tuesday and Thursday
+    "Nadia Belkacem": [(0, 9, 30, 120), (2, 9, 30, 120)],  # « Français pour tous »
+    "Mamadou Diallo": [(4, 10, 0, 195)],  # « Cuisine du monde », shopping and cooking
+    "Josiane Lefebvre": [(2, 14, 0, 150)],  # the homework club
+}
+#: who sits on the board (conseil d'administration, first Thursday of the
+#: month, 18:00-20:30) and on a commission (every other Monday, two hours)
+BOARD = ("Josiane Lefebvre", "Karim Haddad", "Mamadou Diallo")
+COMMISSION = ("Josiane Lefebvre", "Nadia Belkacem")
+VOLUNTEERING_WEEKS = 12
+
+
+def _volunteering(store: Store, rng: random.Random, staff: list[dict]) -> int:
+    """Twelve weeks of volunteers' time, entered afterwards by the staff
+    member (kiosk.core.volunteering, so each stretch has its event), and a
+    « Je termine » forgotten yesterday, closed by itself and to check.
+    Returns the hours entered."""
+    from kiosk.core.volunteering import Volunteering
+
+    people = Staff(store)
+    manager = next(person for person in staff if person["role"] == "staff")
+    volunteers = {person["name"]: person for person in staff if person["role"] == "volunteer"}
+    for name, pin in VOLUNTEERS:
+        row = store.one("SELECT id, name, role FROM staff WHERE name = ? AND active = 1", (name,))
+        volunteers[name] = row or people.add(name, "volunteer", pin)
+    service, real_clock = Volunteering(store), store.clock
+    today = real_clock().astimezone(PARIS).date()
+    minutes = 0
+    try:
+        for back in range(VOLUNTEERING_WEEKS * 7, 0, -1):
+            day = today - timedelta(days=back)
+            stretches = [
+                (name, "activity", time(hour, minute), length)
+                for name, slots in WEEKLY.items()
+                for weekday, hour, minute, length in slots
+                if weekday == day.weekday() and name in volunteers and rng.random() < 0.85
+            ]
+            if day.weekday() == 3 and day.day <= 7:
+                stretches += [(name, "governance", time(18, 0), 150) for name in BOARD]
+            if day.weekday() == 0 and day.isocalendar().week % 2 == 0:
+                stretches += [(name, "governance", None, 120) for name in COMMISSION]
+            _at(store, datetime.combine(day, time(21, 0), tzinfo=PARIS).astimezone(UTC))
+            for name, kind, start, length in stretches:
+                if start is None:  # a commission's two hours, entered as a duration
+                    service.enter(manager, volunteers[name]["id"], kind, day, minutes=length)
+                else:
+                    end = (datetime.combine(day, start) + timedelta(minutes=length)).time()
+                    service.enter(manager, volunteers[name]["id"], kind, day, start, end)
+                minutes += length
+        # yesterday at two, Karim began and forgot to end: it closes itself today
+        yesterday = datetime.combine(today - timedelta(days=1), time(14, 0), tzinfo=PARIS)
+        _at(store, yesterday.astimezone(UTC))
+        try:
+            service.start(volunteers["Karim Haddad"], "activity")
+        except Conflict:  # hours entered for him then already
+            pass
+    finally:
+        store.clock = real_clock
+    service.close_forgotten()
+    return minutes // 60
 
 
 def _summary(store: Store, path, members: int, visits: int, made: dict) -> str:
@@ -692,8 +926,13 @@ def _summary(store: Store, path, members: int, visits: int, made: dict) -> str:
         [
             f"Demo centre written to {path}",
             f"  {members} members, {visits} visits over the last month",
+            f"  {made.get('households', 0)} households of two to five members",
             f"  {made['workshops']} workshops, {made['sessions']} sessions around this week, "
             f"{made['registrations']} sign-ups ({made['waitlisted']} on a waitlist)",
+            f"  {made.get('ideas', 0)} ideas in the idea box, "
+            f"{made.get('faces', 0)} faces after the workshops",
+            f"  {made.get('volunteer_hours', 0)} hours of volunteers' time over "
+            f"{VOLUNTEERING_WEEKS} weeks, one « Je termine » forgotten (« À vérifier »)",
             f"  {store.conn.execute('SELECT count(*) FROM outbox').fetchone()[0]} events in the outbox",
             f"  PIN modes: {pins}",
         ]
