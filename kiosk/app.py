@@ -27,6 +27,7 @@ from kiosk import syncing
 from kiosk.core import backup, search
 from kiosk.core.errors import DomainError
 from kiosk.core.store import Store
+from kiosk.core.volunteering import Volunteering
 from kiosk.ui import SCREENS
 from kiosk.ui.i18n import _
 from kiosk.ui.mode import Mode
@@ -295,6 +296,8 @@ class KioskApp(App):
 
         def work() -> None:
             with Store.open(path, clock=clock) as store:
+                # a « Je termine » forgotten yesterday closes itself (and reaches the hub) without a touch
+                Volunteering(store).close_forgotten()
                 backup.daily_backup(store)
 
         threading.Thread(target=work, name="accueil-backup", daemon=True).start()
