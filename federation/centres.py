@@ -198,6 +198,7 @@ def stats(conn: Connection) -> dict:
     """The monitoring figures of `federation stats --json`."""
     counts = event_counts(conn)
     volunteering = volunteering_totals(conn)
+    voice = voice_held(conn)
     households = households_held(conn)
     centres = []
     for centre in list_centres(conn):
@@ -210,12 +211,19 @@ def stats(conn: Connection) -> dict:
                 "events_total": sum(events.values()),
                 "last_sync": centre["last_sync"],
                 "volunteering": volunteering.get(centre["id"], _no_volunteering()),
+                "voice": voice.get(centre["id"], _no_voice()),
                 "families": households.get(centre["id"], dict.fromkeys(_FAMILY_FIGURES, 0)),
             }
         )
     return {
         "centres": centres,
         "events_total": sum(c["events_total"] for c in centres),
+        "voice": {
+            "ideas": {key: sum(c["voice"]["ideas"][key] for c in centres) for key in _IDEA_FIGURES},
+            "faces": {
+                face: sum(c["voice"]["faces"][face] for c in centres) for face in protocol.FEEDBACK_FACES
+            },
+        },
         "families": {key: sum(c["families"][key] for c in centres) for key in _FAMILY_FIGURES},
         "volunteering": {
             "volunteers": sum(c["volunteering"]["volunteers"] for c in centres),
@@ -229,6 +237,39 @@ def stats(conn: Connection) -> dict:
             },
         },
     }
+
+
+#: what `federation stats --json` says of each centre's ideas (voice_held)
+_IDEA_FIGURES = ("received", "answered", "done", "initiative")
+
+
+def _no_voice() -> dict:
+    return {"ideas": dict.fromkeys(_IDEA_FIGURES, 0), "faces": dict.fromkeys(protocol.FEEDBACK_FACES, 0)}
+
+
+def voice_held(conn: Connection) -> dict[str, dict]:
+    """Each centre's residents' voice as the hub holds it, whatever the
+    period: ideas received, answered, realised and become a supported
+    initiative, and the faces given after workshops. Counts only."""
+    held: dict[str, dict] = {}
+    i = db.p_ideas.c
+    query = sa.select(
+        i.centre_id,
+        sa.func.count(i.received_day),
+        sa.func.count(i.answered_day),
+        sa.func.count(i.done_day),
+        sa.func.count(i.initiative_day),
+    ).group_by(i.centre_id)
+    for centre_id, *counts in conn.execute(query):
+        held.setdefault(centre_id, _no_voice())["ideas"] = dict(
+            zip(_IDEA_FIGURES, map(int, counts), strict=True)
+        )
+    f = db.p_feedback.c
+    for centre_id, face, n in conn.execute(
+        sa.select(f.centre_id, f.face, sa.func.count()).group_by(f.centre_id, f.face)
+    ):
+        held.setdefault(centre_id, _no_voice())["faces"][face] = int(n)
+    return held
 
 
 #: what `federation stats --json` says of each centre's households (households_held)

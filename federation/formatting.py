@@ -77,6 +77,34 @@ def volunteering_label(code: str | None) -> str:
     return VOLUNTEERING_LABELS.get(code or "", code or "")
 
 
+#: the idea box's themes (sync.protocol.IDEA_THEMES), as the kiosk words them
+IDEA_THEME_LABELS = {
+    "activites": "Activités",
+    "sorties": "Sorties",
+    "quartier": "Quartier",
+    "numerique": "Numérique",
+    "famille": "Famille",
+    "autre": "Autre",
+}
+#: the faces after a workshop (sync.protocol.FEEDBACK_FACES)
+FACE_LABELS = {"content": "Content", "moyen": "Moyen", "pas_content": "Pas content"}
+#: what became of an idea (federation.reports.IDEA_STEPS)
+IDEA_STEP_LABELS = {
+    "received": "Idées reçues",
+    "answered": "Idées ayant reçu une réponse",
+    "done": "Idées réalisées",
+    "initiative": "Initiatives d'habitants soutenues",
+}
+
+
+def idea_theme_label(code: str | None) -> str:
+    return IDEA_THEME_LABELS.get(code or "", code or "")
+
+
+def face_label(code: str | None) -> str:
+    return FACE_LABELS.get(code or "", code or "")
+
+
 def long_date(day: date | None) -> str:
     """« 3 mars 2026 », « 1er mars 2026 » (French writes the first day as an ordinal)."""
     if not day:

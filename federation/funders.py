@@ -37,10 +37,6 @@ def _share(ratio: float | None) -> Value:
     return (None if ratio is None else ratio * 100), 1
 
 
-def _decimal(value: float | None) -> Value:
-    return value, 1
-
-
 class UnknownFunder(ValueError):
     """A funder this hub has no export for."""
 
@@ -84,6 +80,7 @@ def _families(view: Overview, section: str) -> list[Row]:
     return [
         (section, "Familles touchées (foyers dont un membre est venu)", _count(families.reached)),
         (section, "Personnes dans ces familles", _count(families.people)),
+        (section, "Adhérents venus membres d'une famille", _count(families.came_in_families)),
         (section, "Adhérents venus sans foyer renseigné", _count(families.without_household)),
     ]
 
@@ -197,7 +194,7 @@ def _caf(view: Overview) -> list[Row]:
     result += [
         ("Familles", "Familles avec au moins un enfant de moins de 18 ans", _count(families.with_children)),
         ("Familles", "Enfants de moins de 18 ans dans ces familles", _count(families.children)),
-        ("Familles", "Personnes par famille (moyenne)", _decimal(families.people_per_family)),
+        ("Familles", "Personnes par famille (moyenne)", _decimal(families.people_per_family or 0, 1)),
     ]
     result += _workshops("Parentalité", "Ateliers parentalité : ", parenting)
     result.append(("Parentalité", "Familles venues aux ateliers parentalité", _count(families.parenting)))

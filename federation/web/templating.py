@@ -21,6 +21,8 @@ TEMPLATES.env.filters.update(
     age_band=formatting.age_band_label,
     gender=formatting.gender_label,
     volunteering=formatting.volunteering_label,
+    idea_theme=formatting.idea_theme_label,
+    face=formatting.face_label,
 )
 # the shared table macro takes the label function as an argument
 TEMPLATES.env.globals.update(

@@ -1,0 +1,152 @@
+"""The residents' voice at the hub: a demo kiosk's ideas and faces pushed
+by the real sync client to a real hub process (SQLite and PostgreSQL). The
+hub holds counts only — no idea's words, no answer, no first name or phone
+left with an idea, anywhere in its database — and the figures agree between
+the projections, `federation stats --json`, the SENACS export (CSV, PDF),
+the dashboard's page and a centre's page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+from datetime import date, timedelta
+from html import unescape
+
+import httpx
+import pypdf
+import pytest
+import sqlalchemy as sa
+
+from federation import store as hub_store
+from kiosk.core import demo
+from kiosk.core.centre import Centre
+from sync import client, protocol
+from tests.conftest_hub import run_federation
+from tests.hub_sample import EMAIL, PASSWORD, sign_in
+
+TODAY = date.today()
+FROM, TO = (TODAY - timedelta(days=4 * 365)).isoformat(), (TODAY + timedelta(days=1)).isoformat()
+
+
+@pytest.fixture
+def voice_hub(hub_server, hub_db_url, tmp_path):
+    """A hub holding a demo centre's events, one more idea left with a
+    contact, and the kiosk's file to compare with."""
+    run_federation("add-user", EMAIL, db_url=hub_db_url, stdin=PASSWORD + "\n")
+    server = hub_server(hub_db_url)
+    device = server.new_device("Centre social de démonstration")
+    kiosk_db = tmp_path / "demo.db"
+    demo.build(kiosk_db, members=60, visits=300, seed=5)
+    with Centre.open(kiosk_db) as centre:
+        centre.voice.propose(
+            "quartier", "Réparer le toboggan Zébulon", first_name="Philomène", phone="0677889900", consent=True
+        )
+    result = client.push(str(kiosk_db), server.url, device["device_token"])
+    assert result.ok and result.parked == 0, result
+    return server, device, kiosk_db
+
+
+def kiosk_secrets(kiosk_db) -> list[str]:
+    """Every idea's words, answer and contact the kiosk holds."""
+    conn = sqlite3.connect(kiosk_db)
+    try:
+        rows = conn.execute(
+            "SELECT text, answer, contact_first_name, contact_phone, member_id FROM ideas"
+        ).fetchall()
+    finally:
+        conn.close()
+    secrets = {value for row in rows for value in row if value}
+    phones = {value[-9:] for row in rows for value in row[3:4] if value}  # as typed or stored
+    return sorted(secrets | phones)
+
+
+def hub_text(db_url: str) -> str:
+    """Every text value of every table of the hub's database."""
+    engine = hub_store.create_engine(db_url)
+    chunks = []
+    try:
+        with engine.connect() as conn:
+            for table in sa.inspect(conn).get_table_names():
+                for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
+                    chunks += [str(value) for value in row if value is not None]
+    finally:
+        engine.dispose()
+    return "\n".join(chunks)
+
+
+def test_no_idea_s_words_nor_any_name_reaches_the_hub(voice_hub):
+    server, _device, kiosk_db = voice_hub
+    secrets = kiosk_secrets(kiosk_db)
+    assert "Réparer le toboggan Zébulon" in secrets and "Philomène" in secrets and len(secrets) > 15
+    held = hub_text(server.db_url)
+    assert '"type":"idea.received"' in held  # the events are there…
+    for secret in secrets:  # …without a word of what the kiosk keeps
+        if len(secret) >= 5 and not protocol.is_id(secret):
+            assert secret not in held, secret
+
+
+def csv_rows(path) -> dict[tuple[str, str], str]:
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig")), delimiter=";"))
+    return {(row[3], row[4]): row[5] for row in rows[1:]}
+
+
+def test_the_figures_reconcile_with_the_kiosk_stats_and_every_export(voice_hub, tmp_path):
+    server, device, kiosk_db = voice_hub
+    conn = sqlite3.connect(kiosk_db)
+    kiosk = dict(
+        zip(
+            ("received", "answered", "done", "initiative"),
+            conn.execute(
+                "SELECT count(*), count(answered_at), count(done_at), count(initiative_at) FROM ideas"
+            ).fetchone(),
+            strict=True,
+        )
+    )
+    faces = dict(conn.execute("SELECT face, count(*) FROM feedback GROUP BY face").fetchall())
+    conn.close()
+    assert kiosk["done"] >= 3 and kiosk["initiative"] >= 2 and sum(faces.values()) >= 5
+
+    stats = json.loads(run_federation("stats", "--json", db_url=server.db_url).stdout)
+    (centre,) = [c for c in stats["centres"] if c["id"] == device["centre_id"]]
+    assert centre["voice"]["ideas"] == kiosk == stats["voice"]["ideas"]
+    assert centre["voice"]["faces"] == {face: faces.get(face, 0) for face in protocol.FEEDBACK_FACES}
+    assert centre["events"]["idea.received"] == kiosk["received"]
+    assert centre["events"]["feedback.given"] == sum(faces.values())
+
+    for kind in ("csv", "pdf"):
+        run_federation(
+            "export", "--what", "senacs", "--from", FROM, "--to", TO, "--out", str(tmp_path / f"s.{kind}"),
+            db_url=server.db_url,
+        )
+    senacs = csv_rows(tmp_path / "s.csv")
+    section = "Initiatives d'habitants"
+    assert int(senacs[(section, "Initiatives d'habitants soutenues")]) == kiosk["initiative"]
+    assert int(senacs[(section, "Idées reçues (boîte à idées)")]) == kiosk["received"]
+    assert int(senacs[(section, "Idées ayant reçu une réponse")]) == kiosk["answered"]
+    assert int(senacs[(section, "Idées réalisées par le centre")]) == kiosk["done"]
+    by_theme = {i: int(v) for (s, i), v in senacs.items() if s == "Idées reçues par sujet"}
+    assert len(by_theme) == len(protocol.IDEA_THEMES) and sum(by_theme.values()) == kiosk["received"]
+    assert by_theme["Quartier"] >= 3
+    pdf = re.sub(r"\s", "", " ".join(p.extract_text() for p in pypdf.PdfReader(tmp_path / "s.pdf").pages))
+    assert f"Initiativesd'habitantssoutenues{kiosk['initiative']}" in pdf.replace("’", "'")
+
+    with httpx.Client(base_url=server.url, timeout=30) as browser:
+        assert sign_in(browser).status_code == 303
+        for path in ("/", f"/centres/{device['centre_id']}"):
+            page = browser.get(path, params={"from": FROM, "to": TO})
+            assert page.status_code == 200
+            section_html = unescape(page.text.split('id="voice"', 1)[1].split("</section>", 1)[0])
+            shown = dict(re.findall(r"<strong>([\d\s\u202f\u00a0]+)</strong> ([^<]+)</li>", section_html))
+            shown = {words.strip(): int(re.sub(r"\D", "", n)) for n, words in shown.items()}
+            assert shown == {
+                "idées reçues": kiosk["received"],
+                "idées ayant reçu une réponse": kiosk["answered"],
+                "idées réalisées": kiosk["done"],
+                "initiatives d'habitants soutenues": kiosk["initiative"],
+            }, path
+            totals = re.findall(r"<tfoot>(.*?)</tfoot>", section_html, re.S)[1]
+            cells = [int(re.sub(r"\D", "", n)) for n in re.findall(r'<td class="num">(.*?)</td>', totals)]
+            assert cells == [faces.get(f, 0) for f in protocol.FEEDBACK_FACES] + [sum(faces.values())]
