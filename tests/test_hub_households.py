@@ -6,6 +6,8 @@ participants in no household are counted apart."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +15,9 @@ import sqlalchemy as sa
 
 from federation import centres, ingest, reports, store
 from sync import protocol
+from tests.conftest_hub import run_federation
+from tests.test_hub_funders import TO, csv_rows, export
+from tests.test_hub_funders import demo_hub as demo_hub
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -274,3 +279,62 @@ def test_stats_say_the_households_held_whatever_the_period(engine):
     expected = {"households": 1, "people": 2, "members_without_household": 1}
     (held,) = [c["families"] for c in figures["centres"] if c["id"] == centre]
     assert held == expected and figures["families"] == expected
+
+
+# ---------------------------------------------------------------- the demo, through a real hub process
+
+
+def test_the_demo_s_families_come_out_in_the_exports_and_reconcile(demo_hub, tmp_path):
+    """The demo links households; pushed by the real sync client to a hub
+    process, SENACS's and the CAF's families agree with each other, with
+    `federation stats --json`, and with the kiosk's own rows."""
+    server, device = demo_hub
+    stats = json.loads(run_federation("stats", "--json", db_url=server.db_url).stdout)
+    (held,) = [c["families"] for c in stats["centres"] if c["id"] == device["centre_id"]]
+    kiosk = sqlite3.connect(tmp_path / "demo.db")
+    households, people = kiosk.execute(
+        "SELECT count(DISTINCT household_id), count(household_id) FROM members WHERE erased_at IS NULL"
+    ).fetchone()
+    assert held == {
+        "households": households,
+        "people": people,
+        "members_without_household": kiosk.execute(
+            "SELECT count(*) FROM members WHERE household_id IS NULL AND erased_at IS NULL"
+        ).fetchone()[0],
+    }
+    assert households > 0 and stats["families"] == held
+    # the families a member of which came, by the kiosk's own rows (every demo visit lies in the period)
+    reached = {
+        row[0]
+        for row in kiosk.execute(
+            "SELECT m.household_id FROM members m WHERE m.household_id IS NOT NULL AND ("
+            "EXISTS (SELECT 1 FROM visits v WHERE v.member_id = m.id) OR EXISTS (SELECT 1 FROM attendance a "
+            "JOIN sessions s ON s.id = a.session_id WHERE a.member_id = m.id AND a.present = 1 "
+            "AND s.cancelled_at IS NULL AND s.starts_at < ?))",
+            (TO + "T22:00:00.000Z",),
+        )
+    }
+    figures = {}
+    for what in ("senacs", "caf"):
+        export(server, what, tmp_path / f"{what}.csv")
+        figures[what] = {(s, i): v for s, i, v in csv_rows(tmp_path / f"{what}.csv")}
+    senacs, caf = figures["senacs"], figures["caf"]
+    for rows in (senacs, caf):
+        families = int(rows[("Familles", "Familles touchées (foyers dont un membre est venu)")])
+        assert families == len(reached) > 0
+        came = int(rows[("Familles", "Adhérents venus membres d'une famille")])
+        without = int(rows[("Familles", "Adhérents venus sans foyer renseigné")])
+        touched = rows.get(("Personnes touchées", "Personnes touchées (adhérents distincts venus)"))
+        assert came + without == int(touched)
+        in_them = int(rows[("Familles", "Personnes dans ces familles")])
+        assert 2 * families <= in_them <= held["people"] and came <= in_them
+    assert [(k, v) for k, v in senacs.items() if k[0] == "Familles"] == [
+        (k, v) for k, v in caf.items() if k[0] == "Familles" and k in senacs
+    ]
+    with_children = int(caf[("Familles", "Familles avec au moins un enfant de moins de 18 ans")])
+    children = int(caf[("Familles", "Enfants de moins de 18 ans dans ces familles")])
+    assert 0 < with_children <= families and with_children <= children
+    assert caf[("Familles", "Personnes par famille (moyenne)")] == f"{in_them / families:.1f}".replace(
+        ".", ","
+    )
+    assert int(caf[("Parentalité", "Familles venues aux ateliers parentalité")]) <= families
