@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,25 +38,10 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
 from nacl.signing import SigningKey, VerifyKey
 
-MAGIC = b"ACR1"
-FORMAT = 1
-KINDS = ("changes", "snapshot")
-#: the largest blob a device makes or accepts (a snapshot's, compressed)
-MAX_BLOB_BYTES = 64 * 1024 * 1024
-MAX_HEADER_BYTES = 1024
+from sync.blob import EnvelopeError, Header, TamperedBlob, frame, header_bytes, split
+
 #: the most keys a keyring holds (each revocation adds one)
 MAX_KEYS = 64
-_KEY_ID_RE = re.compile(r"[0-9a-f]{16}")
-_NAME_RE = re.compile(r"[0-9a-z][0-9a-z-]{0,63}")
-_SIGNATURE_BYTES = 64
-
-
-class EnvelopeError(ValueError):
-    """A blob or key that cannot be trusted or opened."""
-
-
-class TamperedBlob(EnvelopeError):
-    """The blob was changed (or made) by someone without the keys."""
 
 
 class ReplayedBlob(EnvelopeError):
@@ -183,85 +167,17 @@ def open_keyring(sealed: bytes, device: DeviceKeys) -> Keyring:
 # ---------------------------------------------------------------- blobs
 
 
-@dataclass(frozen=True)
-class Header:
-    """What a blob says in clear: no name, no data, only who and which."""
-
-    kind: str
-    centre: str
-    device: str
-    seq: int
-    key: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "v": FORMAT,
-            "kind": self.kind,
-            "centre": self.centre,
-            "device": self.device,
-            "seq": self.seq,
-            "key": self.key,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> Header:
-        if not isinstance(data, dict) or set(data) != {"v", "kind", "centre", "device", "seq", "key"}:
-            raise TamperedBlob("blob header has the wrong fields")
-        if data["v"] != FORMAT:
-            raise EnvelopeError(f"blob format {data['v']!r} is not {FORMAT}: update this device")
-        header = cls(data["kind"], data["centre"], data["device"], data["seq"], data["key"])
-        if (
-            header.kind not in KINDS
-            or not isinstance(header.centre, str)
-            or _NAME_RE.fullmatch(header.centre) is None
-            or not isinstance(header.device, str)
-            or _NAME_RE.fullmatch(header.device) is None
-            or type(header.seq) is not int
-            or not 0 <= header.seq < 2**53
-            or not isinstance(header.key, str)
-            or _KEY_ID_RE.fullmatch(header.key) is None
-        ):
-            raise TamperedBlob("blob header is malformed")
-        return header
-
-
 def seal(keyring: Keyring, device: DeviceKeys, header: Header, payload: Any) -> bytes:
     """Seal ``payload`` (JSON-able) under the centre's current key, signed by
     ``device``. The caller gives the header its kind, centre, device and
     seq; its ``key`` must be the keyring's current one."""
     if header.key != keyring.current:
         raise EnvelopeError("a blob is sealed with the keyring's current key")
-    head = _canonical(header.to_json())
+    head = header_bytes(header)
     plain = zlib.compress(_canonical({"header": header.to_json(), "payload": payload}))
     ciphertext = bytes(keyring.box(header.key).encrypt(plain))
     signature = device.signing.sign(head + ciphertext, encoder=RawEncoder).signature
-    blob = MAGIC + len(head).to_bytes(2, "big") + head + signature + ciphertext
-    if len(blob) > MAX_BLOB_BYTES:
-        raise EnvelopeError(f"blob of {len(blob)} bytes is over {MAX_BLOB_BYTES}")
-    return blob
-
-
-def read_header(blob: bytes) -> Header:
-    """The clear header, unverified (to know which key and device to check with)."""
-    return _split(blob)[0]
-
-
-def _split(blob: bytes) -> tuple[Header, bytes, bytes, bytes]:
-    if not isinstance(blob, bytes | bytearray) or len(blob) > MAX_BLOB_BYTES:
-        raise TamperedBlob("not a blob, or too large")
-    if blob[:4] != MAGIC or len(blob) < 6:
-        raise TamperedBlob("not a replication blob")
-    size = int.from_bytes(blob[4:6], "big")
-    if size > MAX_HEADER_BYTES or len(blob) < 6 + size + _SIGNATURE_BYTES + SecretBox.NONCE_SIZE:
-        raise TamperedBlob("blob is cut short")
-    head = bytes(blob[6 : 6 + size])
-    try:
-        header = Header.from_json(json.loads(head))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TamperedBlob("blob header is not JSON") from error
-    signature = bytes(blob[6 + size : 6 + size + _SIGNATURE_BYTES])
-    ciphertext = bytes(blob[6 + size + _SIGNATURE_BYTES :])
-    return header, head, signature, ciphertext
+    return frame(head, bytes(signature), ciphertext)
 
 
 def open_blob(
@@ -276,7 +192,7 @@ def open_blob(
     header inside, then (with ``guard``) that it was not accepted before.
     Returns (header, payload); raises an :class:`EnvelopeError` otherwise,
     having recorded nothing."""
-    header, head, signature, ciphertext = _split(blob)
+    header, head, signature, ciphertext = split(blob)
     verify_key = devices.get(header.device)
     if verify_key is None:
         raise UnknownDevice(f"blob from device {header.device!r}, which is not one of this centre's")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sync import envelope, protocol
+from sync.blob import read_header
 from sync.envelope import (
     DeviceKeys,
     EnvelopeError,
@@ -145,7 +146,7 @@ def test_after_a_rotation_old_blobs_still_open_and_new_ones_use_the_new_key(keyr
     first = keyring.current
     keyring.rotate()
     new = envelope.seal(keyring, reception, header(keyring, seq=1), PAYLOAD)
-    assert envelope.read_header(new).key != first
+    assert read_header(new).key != first
     devices = known(("reception", reception))
     assert envelope.open_blob(old, keyring, devices, CENTRE)[1] == PAYLOAD
     assert envelope.open_blob(new, keyring, devices, CENTRE)[1] == PAYLOAD
@@ -211,6 +212,6 @@ def test_a_replay_under_a_new_seq_written_in_the_clear_header_is_refused(keyring
     blob = envelope.seal(keyring, reception, header(keyring, seq=1), PAYLOAD)
     envelope.open_blob(blob, keyring, devices, CENTRE, guard)
     renumbered = blob.replace(b'"seq":1', b'"seq":7', 1)
-    assert renumbered != blob and envelope.read_header(renumbered).seq == 7
+    assert renumbered != blob and read_header(renumbered).seq == 7
     with pytest.raises(TamperedBlob, match="signature"):
         envelope.open_blob(renumbered, keyring, devices, CENTRE, guard)
