@@ -445,6 +445,59 @@ parent_acked = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
 )
 
+# ---------------------------------------------------------------- the relay of a centre's devices (schema 12)
+
+# Sealed blobs between the devices of one centre (federation.relay): opaque
+# to the hub, which files them under their centre and device and hands them
+# out after a cursor (``seq``, never reused: AUTOINCREMENT on SQLite). The
+# same (device, device_seq) is stored once. A blob is dropped once every
+# active device of its centre has acknowledged it, or after 30 days.
+relay_blobs = sa.Table(
+    "relay_blobs",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    _id("centre_id", sa.ForeignKey("centres.id"), nullable=False),
+    _id("device_id", sa.ForeignKey("devices.id"), nullable=False),
+    # the blob's own counter, from its clear header
+    sa.Column("device_seq", sa.BigInteger, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+    _time("received_at", nullable=False),
+    sa.UniqueConstraint("device_id", "device_seq", name="relay_blobs_device_seq"),
+    sa.Index("relay_blobs_centre", "centre_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+# the snapshot a device that joins starts from: one a centre, replaced by
+# the next; ``through`` is the relay cursor it covers
+relay_snapshots = sa.Table(
+    "relay_snapshots",
+    metadata,
+    _id("centre_id", sa.ForeignKey("centres.id"), primary_key=True),
+    _id("device_id", sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("through", sa.BigInteger, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+    _time("uploaded_at", nullable=False),
+)
+
+# how far each device has applied its centre's blobs (its acknowledged
+# cursor), and how far the relay dropped them (``dropped_through``, a row
+# per centre with device_id ''): a cursor behind it must restart from the
+# snapshot
+relay_cursors = sa.Table(
+    "relay_cursors",
+    metadata,
+    _id("centre_id", sa.ForeignKey("centres.id"), primary_key=True),
+    _id("device_id", primary_key=True),
+    sa.Column("acked", sa.BigInteger, nullable=False),
+    _time("acked_at", nullable=False),
+)
+
 # ---------------------------------------------------------------- the dashboard's accounts (schema 2)
 
 users = sa.Table(
@@ -972,6 +1025,14 @@ def _v11(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX r_feedback_day ON p_feedback (day, centre_id, session_id, face)")
 
 
+# ---------------------------------------------------------------- step 12: the devices' relay
+
+
+def _v12(conn: Connection) -> None:
+    # nothing is relayed before: the tables start empty
+    metadata.create_all(conn, tables=[relay_blobs, relay_snapshots, relay_cursors])
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -985,6 +1046,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     9: _v9,
     10: _v10,
     11: _v11,
+    12: _v12,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
