@@ -83,6 +83,16 @@ def indicators(view: Overview) -> list[tuple[str, str, Value]]:
         ("Quartiers prioritaires (QPV)", "Part des habitants des QPV (%)", _share(people.qpv_share)),
         ("Adhérents", "Nouveaux adhérents", _count(view.new_members)),
     ]
+    families = view.families  # the dashboard's « Familles » (reports.Families)
+    rows += [
+        ("Familles", "Familles touchées (foyers dont un membre est venu)", _count(families.reached)),
+        ("Familles", "Personnes dans ces familles", _count(families.people)),
+        ("Familles", "Familles avec au moins un enfant de moins de 18 ans", _count(families.with_children)),
+        ("Familles", "Enfants de moins de 18 ans dans ces familles", _count(families.children)),
+        ("Familles", "Familles venues aux ateliers parentalité", _count(families.parenting)),
+        ("Familles", "Participants membres d'une famille", _count(families.came_in_families)),
+        ("Familles", "Participants sans foyer renseigné", _count(families.without_household)),
+    ]
     rows += _workshop_rows("Ateliers", "", view.workshop_total)
     for theme in view.themes:
         rows += _workshop_rows("Ateliers par thème", f"{theme_label(theme.theme)} : ", theme)

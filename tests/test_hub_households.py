@@ -6,17 +6,23 @@ participants in no household are counted apart."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from federation import centres, ingest, reports, store
 from sync import protocol
 from tests.conftest_hub import run_federation
-from tests.test_hub_funders import TO, csv_rows, export
+from tests.hub_sample import sign_in
+from tests.test_hub_funders import FROM, TO, csv_rows, export, plain
 from tests.test_hub_funders import demo_hub as demo_hub
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -338,3 +344,41 @@ def test_the_demo_s_families_come_out_in_the_exports_and_reconcile(demo_hub, tmp
         ".", ","
     )
     assert int(caf[("Parentalité", "Familles venues aux ateliers parentalité")]) <= families
+
+
+def families_shown(html: str) -> dict[str, str]:
+    """The « Familles » section's table as the dashboard shows it: indicator -> figure."""
+    (section,) = re.findall(r'<section aria-labelledby="families-title".*?</section>', html, re.S)
+    return {
+        unescape(name): plain(value)
+        for name, value in re.findall(r'<th scope="row">(.*?)</th><td class="num">(.*?)</td>', section)
+    }
+
+
+def test_the_dashboard_s_families_say_what_the_csv_and_the_funders_say(demo_hub, tmp_path):
+    server, device = demo_hub
+    period = {"from": FROM, "to": TO}
+    with httpx.Client(base_url=server.url, timeout=30) as browser:
+        assert sign_in(browser).status_code == 303
+        overview_page = browser.get("/", params=period)
+        centre_page = browser.get(f"/centres/{device['centre_id']}", params=period)
+        indicators = browser.get("/exports/indicators.csv", params=period)
+    assert overview_page.status_code == centre_page.status_code == indicators.status_code == 200
+    shown = families_shown(overview_page.text)
+    assert shown == families_shown(centre_page.text)  # one centre on this hub: the same figures
+    written = {
+        row[4]: row[5]
+        for row in csv.reader(io.StringIO(indicators.content.decode("utf-8-sig")), delimiter=";")
+        if row[3] == "Familles"
+    }
+    assert shown == written and int(shown["Familles touchées (foyers dont un membre est venu)"]) > 0
+    export(server, "caf", tmp_path / "caf.csv")
+    caf = {indicator: value for section, indicator, value in csv_rows(tmp_path / "caf.csv")}
+    for name in (
+        "Familles touchées (foyers dont un membre est venu)",
+        "Personnes dans ces familles",
+        "Familles avec au moins un enfant de moins de 18 ans",
+        "Enfants de moins de 18 ans dans ces familles",
+        "Familles venues aux ateliers parentalité",
+    ):
+        assert shown[name] == caf[name], name
