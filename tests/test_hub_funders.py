@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from html import unescape
 
 import httpx
@@ -64,6 +65,16 @@ def page_rows(html: str) -> list[tuple[str, str, str]]:
     return found
 
 
+def number(value: str) -> float:
+    """A CSV cell as a number (a decimal comma)."""
+    return float(value.replace(",", "."))
+
+
+def half_up(value: float, digits: int) -> float:
+    """Rounded as the exports round (half up: 3.25 h is 3.3 h)."""
+    return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP))
+
+
 def plain(value: str) -> str:
     """A figure without its grouping spaces (the page and the PDF group thousands)."""
     return re.sub(r"[\s\u202f\u00a0]", "", value).replace("—", "")
@@ -106,6 +117,18 @@ def test_every_funder_s_export_comes_out_of_the_demo_and_reconciles(demo_hub, tm
     )
     assert sum(themes) + without == sum(domains) == held["visit.recorded"]
     assert int(cra[("Passages par domaine administratif", "Social - Santé")]) > 0
+    # volunteers' time: the demo's twelve weeks, as stats counts what the hub holds
+    (volunteering,) = [c["volunteering"] for c in stats["centres"] if c["id"] == device["centre_id"]]
+    volunteers = {i: number(v) for (s, i), v in senacs.items() if s == "Bénévoles"}
+    assert volunteers["Bénévoles actifs (distincts)"] == volunteering["volunteers"] == 4
+    assert volunteers["Heures de bénévolat"] == half_up(volunteering["minutes"] / 60, 1) > 0
+    for kind, words in (("activity", "Activités"), ("governance", "Gouvernance (CA, commissions)")):
+        held_kind = volunteering["by_kind"][kind]
+        assert volunteers[f"Bénévoles actifs : {words}"] == held_kind["volunteers"] > 0
+        assert volunteers[f"Heures : {words}"] == half_up(held_kind["minutes"] / 60, 1) > 0
+    days = (date.fromisoformat(TO) - date.fromisoformat(FROM)).days + 1
+    fte = volunteering["minutes"] / 60 / (1607 * days / 365)
+    assert volunteers["Équivalents temps plein (1 607 h par an)"] == half_up(fte, 2)
 
 
 def test_the_page_the_csv_and_the_pdf_say_the_same(demo_hub, tmp_path):
