@@ -11,7 +11,6 @@ child's database)."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
 import subprocess
@@ -260,3 +259,157 @@ def test_two_children_s_figures_reach_the_parent_and_match_their_own_dashboards(
     received = parent_children(parent)
     total = sum(child["visits"] for child in received.values())
     assert total == sum(own_figures(hub)["visits"] for hub, _kiosks in children.values()) > 0
+
+
+def wait_until(condition, timeout: float = 60.0, every: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return condition()
+
+
+def matches(parent: HubServer, children: dict[str, tuple[HubServer, list[Kiosk]]]) -> bool:
+    try:
+        assert_parent_matches(parent, children)
+    except (AssertionError, KeyError):
+        return False
+    return True
+
+
+def figures_only(path: str) -> bool:
+    return path.startswith("/api/v1/network/figures")
+
+
+def link_row(hub: HubServer):
+    engine = store.create_engine(hub.db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(store.parent_link)).one()
+    finally:
+        engine.dispose()
+
+
+def test_figures_reach_the_parent_exactly_once_through_faults(hub_server):
+    parent = hub_server(parent_interval=0)
+    child = hub_server(parent_interval=0)
+    kiosks = [Kiosk(child, f"Centre {k}", rng=random.Random(k)) for k in (1, 2)]
+    for kiosk in kiosks:
+        for month in range(1, 8):
+            kiosk.month(YEAR, month, members=3, visits_a_day=2)
+    port = int(parent.url.rsplit(":", 1)[1])
+    with FaultProxy(
+        ("127.0.0.1", port), delay_s=0.3, applies_to=lambda _m, path: figures_only(path)
+    ) as proxy:
+        link(parent, child, "Fédération du Rhône", parent_url=proxy.url)
+        proxy.randomize(11, {"pass": 3, "drop": 2, "reset": 1, "cut": 1, "delay": 1, "portal": 1})
+        outcomes = []
+        for attempt in range(40):
+            out = sync_parent(child)
+            outcomes.append(out.returncode)
+            if attempt == 2:  # late kiosk events change days already sent
+                kiosks[0].post([kiosks[0].visit(date(YEAR, 3, 4), None, "cafe") for _ in range(5)])
+            if out.returncode == 0 and "up to date" in out.stdout and attempt > 2:
+                break
+        else:
+            pytest.fail(f"never up to date through the faults: {outcomes}")
+    assert proxy.counts["drop"] and proxy.counts["reset"] and proxy.counts["portal"]
+    assert_parent_matches(parent, {"Fédération du Rhône": (child, kiosks)})
+    assert "Traceback" not in parent.log()
+
+
+def test_a_serving_child_catches_up_after_a_month_offline(hub_server):
+    parent = hub_server(parent_interval=0)
+    child = hub_server(parent_interval=0.5)
+    kiosks = [Kiosk(child, f"Centre {k}", rng=random.Random(k)) for k in (1, 2)]
+    for kiosk in kiosks:
+        kiosk.month(YEAR, 9)
+    network = {"Fédération du Rhône": (child, kiosks)}
+    port = int(parent.url.rsplit(":", 1)[1])
+    with FaultProxy(("127.0.0.1", port), applies_to=lambda _m, path: figures_only(path)) as proxy:
+        link(parent, child, "Fédération du Rhône", parent_url=proxy.url)
+        assert wait_until(lambda: matches(parent, network)), "the serving child never sent by itself"
+        proxy.plan([], default="reset")  # the parent cannot be reached
+        for kiosk in kiosks:
+            kiosk.month(YEAR, 10)
+            kiosk.month(YEAR, 11)  # a month and more of figures while offline
+            # late events from a kiosk that was itself offline: days already sent change
+            kiosk.post([kiosk.visit(date(YEAR, 9, 14), kiosk.members[0]) for _ in range(3)])
+        assert wait_until(lambda: "cannot be reached" in (link_row(child).last_result or ""), timeout=60)
+        assert not matches(parent, network)
+        proxy.plan([], default="pass")  # back
+        assert wait_until(lambda: matches(parent, network), timeout=90), "no catch-up after the outage"
+    assert link_row(child).last_success_at is not None
+
+
+def test_a_revoked_child_gets_401_and_stops_sending(hub_server):
+    parent = hub_server(parent_interval=0)
+    child = hub_server(parent_interval=0.3)
+    kiosk = Kiosk(child, "Centre 1")
+    kiosk.month(YEAR, 9)
+    network = {"Fédération du Rhône": (child, [kiosk])}
+    port = int(parent.url.rsplit(":", 1)[1])
+    with FaultProxy(("127.0.0.1", port), applies_to=lambda _m, path: figures_only(path)) as proxy:
+        child_id = link(parent, child, "Fédération du Rhône", parent_url=proxy.url)
+        assert wait_until(lambda: matches(parent, network))
+        before = parent_children(parent)["Fédération du Rhône"]["visits"]
+        out = run_federation("revoke-child", child_id, db_url=parent.db_url)
+        assert "revoked" in out.stdout
+        kiosk.month(YEAR, 10)  # new figures the parent must not get
+        assert wait_until(lambda: link_row(child).revoked_at is not None, timeout=30)
+        sent = sum(proxy.counts.values())
+        time.sleep(2)  # several intervals: the child no longer tries
+        assert sum(proxy.counts.values()) == sent
+    now = sync_parent(child)
+    assert now.returncode == 3
+    assert "revoked" in now.stderr and "link-parent" in now.stderr
+    assert "401" in (link_row(child).last_result or "")
+    assert parent_children(parent)["Fédération du Rhône"]["visits"] == before
+    # the parent refuses the old token itself, whatever the child does
+    token = link_row(child).token
+    refused = httpx.post(
+        f"{parent.url}/api/v1/network/figures", json={}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert refused.status_code == 401 and "revoked" in refused.json()["error"]
+
+
+def test_a_chain_of_three_hubs_carries_a_departmental_federation_s_figures_to_the_national_one(hub_server):
+    national = hub_server(parent_interval=0)
+    regional = hub_server(parent_interval=0)
+    departmental = hub_server(parent_interval=0)
+    kiosks = [Kiosk(departmental, f"Centre {k}", rng=random.Random(k)) for k in (1, 2)]
+    for kiosk in kiosks:
+        kiosk.month(YEAR, 10)
+    link(regional, departmental, "Fédération du Rhône")
+    link(national, regional, "Union régionale Auvergne-Rhône-Alpes")
+    for hub in (departmental, regional):
+        assert sync_parent(hub).returncode == 0
+    received = parent_children(national)["Union régionale Auvergne-Rhône-Alpes"]
+    assert {key: received[key] for key in COMPARED} == own_figures(departmental)
+    assert {centre["federation"] for centre in received["centres"]} == {"Fédération du Rhône"}
+    # a change below travels up on the next sends
+    kiosks[0].post([kiosks[0].visit(date(YEAR, 10, 6), None) for _ in range(4)])
+    for hub in (departmental, regional):
+        assert sync_parent(hub).returncode == 0
+    received = parent_children(national)["Union régionale Auvergne-Rhône-Alpes"]
+    assert {key: received[key] for key in COMPARED} == own_figures(departmental)
+
+
+def test_only_the_lease_holder_sends(tmp_path, hub_server):
+    parent = hub_server(parent_interval=0)
+    child = hub_server(parent_interval=0)
+    Kiosk(child, "Centre 1").month(YEAR, 9)
+    link(parent, child, "Fédération du Rhône")
+    engine = store.create_engine(child.db_url)
+    try:
+        with store.writer(engine) as conn, conn.begin():
+            assert parent_sync._take_lease(conn, "another process")
+        busy = sync_parent(child)
+        assert busy.returncode == 4 and "another process" in busy.stderr
+        assert parent_children(parent)["Fédération du Rhône"]["visits"] == 0
+        parent_sync._release_lease(engine, "another process")
+    finally:
+        engine.dispose()
+    assert sync_parent(child).returncode == 0
+    assert parent_children(parent)["Fédération du Rhône"]["visits"] == own_figures(child)["visits"] > 0
