@@ -278,7 +278,8 @@ def matches(parent: HubServer, children: dict[str, tuple[HubServer, list[Kiosk]]
     return True
 
 
-def figures_only(path: str) -> bool:
+def figures_only(_method: str, path: str) -> bool:
+    """The fault proxy's faults hit the figures' requests only."""
     return path.startswith("/api/v1/network/figures")
 
 
@@ -299,9 +300,7 @@ def test_figures_reach_the_parent_exactly_once_through_faults(hub_server):
         for month in range(1, 8):
             kiosk.month(YEAR, month, members=3, visits_a_day=2)
     port = int(parent.url.rsplit(":", 1)[1])
-    with FaultProxy(
-        ("127.0.0.1", port), delay_s=0.3, applies_to=lambda _m, path: figures_only(path)
-    ) as proxy:
+    with FaultProxy(("127.0.0.1", port), delay_s=0.3, applies_to=figures_only) as proxy:
         link(parent, child, "Fédération du Rhône", parent_url=proxy.url)
         proxy.randomize(11, {"pass": 3, "drop": 2, "reset": 1, "cut": 1, "delay": 1, "portal": 1})
         outcomes = []
@@ -327,7 +326,7 @@ def test_a_serving_child_catches_up_after_a_month_offline(hub_server):
         kiosk.month(YEAR, 9)
     network = {"Fédération du Rhône": (child, kiosks)}
     port = int(parent.url.rsplit(":", 1)[1])
-    with FaultProxy(("127.0.0.1", port), applies_to=lambda _m, path: figures_only(path)) as proxy:
+    with FaultProxy(("127.0.0.1", port), applies_to=figures_only) as proxy:
         link(parent, child, "Fédération du Rhône", parent_url=proxy.url)
         assert wait_until(lambda: matches(parent, network)), "the serving child never sent by itself"
         proxy.plan([], default="reset")  # the parent cannot be reached
@@ -350,7 +349,7 @@ def test_a_revoked_child_gets_401_and_stops_sending(hub_server):
     kiosk.month(YEAR, 9)
     network = {"Fédération du Rhône": (child, [kiosk])}
     port = int(parent.url.rsplit(":", 1)[1])
-    with FaultProxy(("127.0.0.1", port), applies_to=lambda _m, path: figures_only(path)) as proxy:
+    with FaultProxy(("127.0.0.1", port), applies_to=figures_only) as proxy:
         child_id = link(parent, child, "Fédération du Rhône", parent_url=proxy.url)
         assert wait_until(lambda: matches(parent, network))
         before = parent_children(parent)["Fédération du Rhône"]["visits"]
