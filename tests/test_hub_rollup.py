@@ -11,6 +11,7 @@ child's database)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import subprocess
@@ -412,3 +413,117 @@ def test_only_the_lease_holder_sends(tmp_path, hub_server):
         engine.dispose()
     assert sync_parent(child).returncode == 0
     assert parent_children(parent)["Fédération du Rhône"]["visits"] == own_figures(child)["visits"] > 0
+
+
+def good_batch(centre_id: str, generation: int = 5, **changes) -> dict:
+    body = {
+        "protocol": protocol.PROTOCOL_VERSION,
+        "batch_id": protocol.new_id(),
+        "generation": generation,
+        "centres": [{"id": centre_id, "name": "Centre 1", "federation": ""}],
+        "figures": [
+            {
+                "centre_id": centre_id,
+                "period": "2026-03-02",
+                "dimension": "visits.reason",
+                "values": {"demarches": 4, "cafe": 1},
+            },
+            {
+                "centre_id": centre_id,
+                "period": "2026",
+                "dimension": "participants.profile",
+                "values": {"25-54:woman:yes": 2},
+            },
+        ],
+    }
+    return body | changes
+
+
+def held_sets(parent: HubServer) -> list:
+    engine = store.create_engine(parent.db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.select(store.child_figure_sets.c.period, store.child_figure_sets.c.version)
+            ).all()
+    finally:
+        engine.dispose()
+
+
+def test_the_parent_stores_only_well_formed_bounded_figures(hub_server):
+    parent = hub_server(parent_interval=0, pre_auth_rate_limit=0)
+    code = json.loads(run_federation("add-child", "Fédération", "--json", db_url=parent.db_url).stdout)
+    linked = httpx.post(f"{parent.url}/api/v1/network/link", json={"code": code["link_code"]}).json()
+    again = httpx.post(f"{parent.url}/api/v1/network/link", json={"code": code["link_code"]})
+    assert again.status_code == 403 and "already used" in again.json()["error"]
+    http = httpx.Client(base_url=parent.url, headers={"Authorization": f"Bearer {linked['token']}"})
+    centre = protocol.new_id()
+    figure = good_batch(centre)["figures"][0]
+    bad = {
+        "extra field": (good_batch(centre, names=["Fatima"]), "body.names"),
+        "member ids": (good_batch(centre, figures=[figure | {"member_id": centre}]), "figures[0].member_id"),
+        "unknown key": (
+            good_batch(centre, figures=[figure | {"values": {"Fatima Benali": 1}}]),
+            "figures[0].values",
+        ),
+        "negative": (
+            good_batch(centre, figures=[figure | {"values": {"cafe": -1}}]),
+            "figures[0].values.cafe",
+        ),
+        "a float": (
+            good_batch(centre, figures=[figure | {"values": {"cafe": 1.5}}]),
+            "figures[0].values.cafe",
+        ),
+        "a month for a day": (
+            good_batch(centre, figures=[figure | {"period": "2026-03"}]),
+            "figures[0].period",
+        ),
+        "no such day": (good_batch(centre, figures=[figure | {"period": "2026-02-30"}]), "figures[0].period"),
+        "a centre not listed": (
+            good_batch(centre, figures=[figure | {"centre_id": protocol.new_id()}]),
+            "figures[0].centre_id",
+        ),
+        "twice the same set": (good_batch(centre, figures=[figure, figure]), "figures[1]"),
+        "too many sets": (good_batch(centre, figures=[figure] * 2001), "figures"),
+        "too many keys": (
+            good_batch(centre, figures=[figure | {"values": {f"r{n}": 1 for n in range(401)}}]),
+            "figures[0].values",
+        ),
+        "a NUL in a name": (
+            good_batch(centre, centres=[{"id": centre, "name": "A\x00", "federation": ""}]),
+            "centres[0].name",
+        ),
+        "no generation": (good_batch(centre, generation=0), "generation"),
+        "an old protocol": (good_batch(centre, protocol="0.9"), "protocol"),
+        "not an object": ([1, 2], "body"),
+    }
+    for what, (body, field_at_fault) in bad.items():
+        answer = http.post("/api/v1/network/figures", json=body)
+        assert answer.status_code == 400, (what, answer.text)
+        assert answer.json()["field"] == field_at_fault, what
+    for raw, headers in (
+        (b"{not json", {}),
+        (b"\x1f\x8b broken gzip", {"Content-Encoding": "gzip"}),
+        (gzip.compress(b" " * (40 * 1024 * 1024)), {"Content-Encoding": "gzip"}),
+    ):
+        answer = http.post("/api/v1/network/figures", content=raw, headers=headers)
+        assert answer.status_code in (400, 413), answer.text
+    assert held_sets(parent) == []  # nothing of all that stored
+    # a good batch, with a dimension this parent does not know: dropped, said so
+    newer = good_batch(centre)
+    newer["figures"].append(figure | {"dimension": "visits.by_moon_phase"})
+    answer = http.post("/api/v1/network/figures", json=newer).json()
+    assert (answer["stored"], answer["stale"], answer["dropped"]) == (
+        2,
+        0,
+        [{"index": 2, "dimension": "visits.by_moon_phase"}],
+    )
+    # sent again: replaced, not added
+    assert http.post("/api/v1/network/figures", json=newer).json()["stored"] == 2
+    # an older generation's copy arriving late changes nothing
+    late = good_batch(centre, generation=4, figures=[figure | {"values": {"cafe": 99}}])
+    assert http.post("/api/v1/network/figures", json=late).json()["stale"] == 1
+    [child] = parent_children(parent).values()
+    assert (child["visits"], child["participants"]) == (5, 2)
+    assert sorted(held_sets(parent)) == [("2026", 5), ("2026-03-02", 5)]
+    assert "Traceback" not in parent.log()
