@@ -16,12 +16,14 @@ SCREENS = [
     ("first_visit", "kiosk.ui.first_visit:FirstVisitScreen"),
     ("consent", "kiosk.ui.consent:ConsentScreen"),
     ("card", "kiosk.ui.card:CardScreen"),
+    ("ideas", "kiosk.ui.ideas:IdeasScreen"),
     # volunteer and staff modes behind a PIN (kiosk.ui.mode guards them)
     ("pin", "kiosk.ui.pin:PinScreen"),
     ("volunteer", "kiosk.ui.volunteer_home:VolunteerHomeScreen"),
     ("sessions_today", "kiosk.ui.volunteer_sessions:SessionsTodayScreen"),
     ("roll_call", "kiosk.ui.volunteer_roll_call:RollCallScreen"),
     ("member_card", "kiosk.ui.volunteer_member_card:MemberCardScreen"),
+    ("feedback", "kiosk.ui.feedback:FeedbackScreen"),
     ("staff_home", "kiosk.ui.staff_home:StaffHomeScreen"),
     ("staff_workshops", "kiosk.ui.staff_workshops:StaffWorkshopsScreen"),
     ("staff_sync", "kiosk.ui.staff_sync:StaffSyncScreen"),
@@ -31,4 +33,7 @@ SCREENS = [
     ("staff_accounts", "kiosk.ui.staff_accounts:StaffAccountsScreen"),
     ("staff_audit", "kiosk.ui.staff_audit:StaffAuditScreen"),
     ("staff_backups", "kiosk.ui.staff_backups:StaffBackupsScreen"),
+    ("staff_ideas", "kiosk.ui.staff_ideas:StaffIdeasScreen"),
+    ("staff_volunteering", "kiosk.ui.staff_volunteering:StaffVolunteeringScreen"),
+    ("staff_review", "kiosk.ui.staff_review:StaffReviewScreen"),
 ]

@@ -59,6 +59,11 @@ CODEPOINTS = {
     "work": 0xE8F9,
     "wifi": 0xE63E,
     "volume_up": 0xE050,  # « Écouter »
+    # volunteers' time and « À vérifier »
+    "play_circle": 0xE1C4,
+    "stop_circle": 0xEF71,
+    "fact_check": 0xF0C5,
+    "edit": 0xE3C9,
     # the volunteer and staff modes
     "add": 0xE145,
     "backup": 0xE864,
@@ -89,6 +94,17 @@ CODEPOINTS = {
     "table_view": 0xF1BE,
     "visibility": 0xE8F4,
     "warning": 0xE002,
+    # the residents' voice: the idea box and the faces after a workshop
+    "lightbulb": 0xE0F0,
+    "celebration": 0xEA65,
+    "directions_bus": 0xE530,
+    "palette": 0xE40A,
+    "park": 0xEA63,
+    "reply": 0xE15E,
+    "volunteer_activism": 0xEA70,
+    "sentiment_satisfied": 0xE813,
+    "sentiment_neutral": 0xE812,
+    "sentiment_dissatisfied": 0xE811,
 }
 
 #: One pictogram for each workshop theme of sync.protocol.THEMES.
@@ -100,6 +116,23 @@ THEME_ICONS = {
     "numerique": "devices",
     "pouvoir_d_agir": "campaign",
     "autre": "more_horiz",
+}
+
+
+#: One pictogram for each idea theme of sync.protocol.IDEA_THEMES.
+IDEA_THEME_ICONS = {
+    "activites": "palette",
+    "sorties": "directions_bus",
+    "quartier": "park",
+    "numerique": "devices",
+    "famille": "family_restroom",
+    "autre": "more_horiz",
+}
+#: The three faces of sync.protocol.FEEDBACK_FACES.
+FACE_ICONS = {
+    "content": "sentiment_satisfied",
+    "moyen": "sentiment_neutral",
+    "pas_content": "sentiment_dissatisfied",
 }
 
 

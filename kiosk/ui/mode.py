@@ -35,10 +35,13 @@ STAFF_SCREENS = frozenset(
         "staff_accounts",
         "staff_audit",
         "staff_backups",
+        "staff_ideas",
+        "staff_volunteering",
+        "staff_review",
     }
 )
 #: Screens any signed-in person (volunteer or staff) may see.
-VOLUNTEER_SCREENS = frozenset({"volunteer", "sessions_today", "roll_call", "member_card"})
+VOLUNTEER_SCREENS = frozenset({"volunteer", "sessions_today", "roll_call", "member_card", "feedback"})
 HOMES = {"volunteer": "volunteer", "staff": "staff_home"}
 
 

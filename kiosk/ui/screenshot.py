@@ -108,4 +108,7 @@ def _sign_in_for(app, screen: str) -> None:
 
     if screen in STAFF_SCREENS or screen in VOLUNTEER_SCREENS:
         role = "staff" if screen in STAFF_SCREENS else "volunteer"
-        app.mode.start({"id": "sample", "name": "Martine Dupuis", "role": role})
+        # someone of the database when there is one (a volunteer's own time shows)
+        found = [p for p in app.centre.staff.list() if p["role"] == role and p["active"]]
+        person = found[0] if found else {"id": "sample", "name": "Martine Dupuis", "role": role}
+        app.mode.start({key: person[key] for key in ("id", "name", "role")})

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kivy.app import App
 from kivy.lang import Builder
-from kivy.properties import StringProperty
+from kivy.properties import NumericProperty, StringProperty
 
 import kiosk
 from kiosk.ui.mode import ModeScreen
@@ -18,3 +19,8 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 class StaffHomeScreen(ModeScreen):
     staff_only = True
     version = StringProperty(kiosk.__version__)
+    #: the items waiting in « À vérifier » (kiosk.core.review)
+    review_count = NumericProperty(0)
+
+    def refresh(self) -> None:
+        self.review_count = App.get_running_app().centre.review.count()
