@@ -330,6 +330,9 @@ class KioskApp(App):
         if self.pin_mode:
             self.mode.card_scanned(code)
             return
+        if self.sm.current == "ideas":  # a card left as the contact of an idea
+            self.screen("ideas").card_scanned(code)
+            return
         if self.sm.current in ("first_visit", "consent", "card"):
             return
         if self.sm.current != "checkin":
@@ -359,19 +362,33 @@ class KioskApp(App):
                 lambda error=error: self.error_text(error),
             )
             return
+        ask = None
         if member:
             name = member["first_name"]
             title = lambda: _("Bienvenue, %(name)s !", name=name)  # noqa: E731
+            # a workshop attended since the last visit: « Comment ça s'est passé ? »
+            ask = self.centre.voice.pending_feedback(member["id"], member.get("last_seen_at"))
+            if ask:
+                ask["member_id"] = member["id"]
         else:
             title = lambda: _("Bienvenue !")  # noqa: E731
-        self.confirm("check_circle", title, lambda: _("C'est noté. Bonne journée !"))
+        self.confirm("check_circle", title, lambda: _("C'est noté. Bonne journée !"), ask=ask)
 
-    def confirm(self, icon: str, title, message) -> None:
+    def confirm(self, icon: str, title, message, ask: dict | None = None) -> None:
         """Show the confirmation screen; it goes home by itself. ``title`` and
-        ``message`` are functions giving the text in the current language."""
+        ``message`` are functions giving the text in the current language;
+        ``ask``, a session to ask « Comment ça s'est passé ? » about."""
         self.flow = {}
-        self.screen("confirmation").show(icon, title, message)
+        self.screen("confirmation").show(icon, title, message, ask=ask)
         self.go("confirmation")
+
+    def open_ideas(self, done: bool = False) -> None:
+        """The idea box, or (``done``) what the centre did of the residents' ideas."""
+        screen = self.screen("ideas")
+        screen.reset()
+        if done:
+            screen.show_done()
+        self.go("ideas")
 
     # ------------------------------------------------------------ idle
 

@@ -1,4 +1,5 @@
-"""Home: the centre, today's date and time, three big tiles, the card hint."""
+"""Home: the centre, today's date and time, three big tiles, the idea box
+with what the centre did of residents' ideas lately, the card hint."""
 
 from __future__ import annotations
 
@@ -17,13 +18,32 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 class HomeScreen(KioskScreen):
     date_text = StringProperty("")
     time_text = StringProperty("")
+    #: « Vous avez proposé… nous l'avons fait : » and an answer, one after
+    #: the other each time home shows; "" when no idea was realised lately
+    done_text = StringProperty("")
+    _shown = 0
 
     def refresh(self) -> None:
         self.refresh_clock()
+        done = App.get_running_app().centre.voice.done_lately()
+        if not done:
+            self.done_text = ""
+            return
+        self._shown = (self._shown + 1) % len(done)
+        self.done_text = _(
+            "Vous avez proposé… nous l'avons fait : %(answer)s", answer=done[self._shown]["answer"]
+        )
 
     def speech_parts(self) -> list[str]:
         ids = self.ids
-        return [ids.checkin.text, ids.workshops.text, ids.first_visit.text, ids.hint.text]
+        return [
+            ids.checkin.text,
+            ids.workshops.text,
+            ids.first_visit.text,
+            ids.done.text,
+            ids.ideas.text,
+            ids.hint.text,
+        ]
 
     def refresh_clock(self) -> None:
         now = App.get_running_app().now()

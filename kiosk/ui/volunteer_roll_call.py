@@ -121,6 +121,14 @@ class RollCallScreen(ModeScreen):
         if self._do(lambda w, actor: w.add_walk_in(self.session_id, member_id, actor=actor)):
             self.refresh()  # a new row
 
+    def open_feedback(self) -> None:
+        """« Leur avis »: each person present gives a face (kiosk.ui.feedback)."""
+        app = App.get_running_app()
+        feedback = app.screen("feedback")
+        feedback.reset()
+        feedback.session_id = self.session_id
+        app.go("feedback")
+
     def open_walk_in(self) -> None:
         self.popup = WalkInPopup(screen=self)
         self.popup.open(animation=False)
