@@ -28,6 +28,7 @@ def uid(n: int) -> str:
 
 
 M1, M2, M3, M4, M5 = (uid(n) for n in range(101, 106))
+H1 = uid(150)  # a household
 W1, W2 = uid(201), uid(202)
 S1, S2, S3, S4, S5 = (uid(n) for n in range(301, 306))
 AS_OF = "2026-03-31T09:00:00.000Z"
@@ -133,7 +134,8 @@ def _members(conn) -> None:
     # participants in March: A/M1, A/M2, B/M3 (visits); A/M5, B/M4 (present at a session)
     # new in March: M1, M3, M5
     # the years of birth as ingest keeps them: M1 gave 1990; the others' band, counted in 2026
-    member = lambda c, m, band, gender, qpv, created, erased=None, born=None: dict(  # noqa: E731
+    # one household at A: M1 and M2 (both came in March: one family reached, two people)
+    member = lambda c, m, band, gender, qpv, created, erased=None, born=None, household=None: dict(  # noqa: E731
         centre_id=c,
         member_id=m,
         age_band=band,
@@ -144,6 +146,7 @@ def _members(conn) -> None:
         created_day=created,
         erased_at=erased,
         as_of=AS_OF,
+        household_id=household,
         **dict(
             zip(
                 ("born_from", "born_to"),
@@ -155,8 +158,8 @@ def _members(conn) -> None:
     conn.execute(
         store.p_members.insert(),
         [
-            member(A, M1, "25-54", "woman", True, "2026-03-02", born=1990),
-            member(A, M2, "65+", "man", False, "2025-12-01"),
+            member(A, M1, "25-54", "woman", True, "2026-03-02", born=1990, household=H1),
+            member(A, M2, "65+", "man", False, "2025-12-01", household=H1),
             member(B, M3, "16-24", "woman", True, "2026-03-10"),
             member(B, M4, "55-64", "man", False, "2026-02-20"),
             member(A, M5, "unknown", None, None, "2026-03-05", "2026-03-20T10:00:00.000Z"),  # erased
