@@ -29,7 +29,7 @@ def test_the_families_section_on_the_overview_a_centre_and_the_caf(page, web_hub
     assert shown["Participants sans foyer renseigné"] == "3"
     assert shown["Familles avec au moins un enfant de moins de 18 ans"] == "0"
     assert (
-        "2 personnes dans ces familles"
+        "2\npersonnes dans ces familles"
         in page.get_by_role("region", name="Familles", exact=True).inner_text()
     )
     page.goto(web_hub.url + f"/centres/{A}" + MARCH)
