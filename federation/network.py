@@ -337,6 +337,24 @@ def _store_centres(conn: Connection, child: ChildHub, batch: Batch, received_at:
 # ---------------------------------------------------------------- what the parent shows
 
 
+#: the counts of Figures, in `federation stats --json` and added up over centres
+FIGURES = (
+    "visits",
+    "participants",
+    "new_members",
+    "qpv",
+    "qpv_known",
+    "sessions",
+    "booked",
+    "present",
+    "walk_ins",
+    "volunteers",
+    "volunteer_minutes",
+    "families",
+    "ideas",
+)
+
+
 @dataclass
 class Figures:
     """A year's figures of a centre, a child or the network, from the sets
@@ -351,6 +369,10 @@ class Figures:
     booked: int = 0
     present: int = 0
     walk_ins: int = 0
+    volunteers: int = 0
+    volunteer_minutes: int = 0
+    families: int = 0
+    ideas: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     age_bands: dict[str, int] = field(default_factory=dict)
     genders: dict[str, int] = field(default_factory=dict)
@@ -376,14 +398,17 @@ class Figures:
         elif dimension == "participants.senacs":
             band = key.rsplit(":", 1)[-1]
             self.senacs[band] = self.senacs.get(band, 0) + value
+        elif dimension == "volunteering.minutes" and key != "unchecked":
+            self.volunteer_minutes += value
+        elif dimension == "volunteering.people" and key == "total":
+            self.volunteers += value
+        elif dimension == "families" and key == "reached":
+            self.families += value
+        elif dimension == "voice.ideas" and key.startswith("received:"):
+            self.ideas += value
 
     def merge(self, other: Figures) -> None:
-        for name in ("visits", "new_members", "participants", "qpv", "qpv_known") + (
-            "sessions",
-            "booked",
-            "present",
-            "walk_ins",
-        ):
+        for name in FIGURES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("reasons", "age_bands", "genders", "senacs"):
             mine = getattr(self, name)
@@ -394,16 +419,12 @@ class Figures:
     def qpv_share(self) -> float | None:
         return self.qpv / self.qpv_known if self.qpv_known else None
 
+    @property
+    def volunteer_hours(self) -> float:
+        return self.volunteer_minutes / 60
+
     def as_json(self) -> dict[str, Any]:
-        return {
-            "visits": self.visits,
-            "participants": self.participants,
-            "new_members": self.new_members,
-            "sessions": self.sessions,
-            "present": self.present,
-            "qpv": self.qpv,
-            "qpv_known": self.qpv_known,
-        }
+        return {name: getattr(self, name) for name in FIGURES}
 
 
 @dataclass

@@ -36,13 +36,17 @@ from federation import ages, reports
 from federation.projections import paris_day
 from federation.store import (
     p_attendance,
+    p_feedback,
+    p_ideas,
     p_members,
     p_registrations,
     p_sessions,
     p_visit_categories,
     p_visit_counts,
+    p_volunteering,
     p_workshops,
 )
+from sync.protocol import VOLUNTEERING_KINDS
 
 #: a figure's key: short codes joined by ':' (a part may be empty)
 KEY_RE = re.compile(r"[a-z0-9_+\-.]{0,64}(:[a-z0-9_+\-.]{0,64}){0,3}")
@@ -77,10 +81,10 @@ class PeriodContext:
 
 @dataclass(frozen=True)
 class Dimension:
-    """One kind of figures. ``grain`` is DAY (additive, ``by_day`` computes
-    a centre's days from first to last) or MONTH_YEAR (distinct, ``by_period``
-    computes a centre's figures for one reports.Period). ``label_fr`` names it
-    on the parent's dashboard."""
+    """One kind of figures: ``additive`` ones are sent by day (``by_day``
+    computes a centre's days from first to last), the others by month and
+    year (``by_period`` computes a centre's figures for one period).
+    ``label_fr`` names it on the parent's dashboard."""
 
     name: str
     additive: bool
@@ -219,6 +223,66 @@ def _workshops(conn: Connection, centre_id: str, first: date, last: date) -> Day
     return figures
 
 
+def _volunteering_minutes(conn: Connection, centre_id: str, first: date, last: date) -> DayFigures:
+    """Volunteers' minutes by kind on the day each stretch lies in (a removed
+    stretch counts for nothing), and 'unchecked': those of stretches the
+    kiosk closed itself, as reports.volunteer_figures."""
+    c = p_volunteering.c
+    unchecked = sa.func.sum(sa.case((c.auto_closed, c.minutes), else_=0))
+    query = (
+        sa.select(c.day, c.kind, sa.func.sum(c.minutes), unchecked)
+        .where(
+            c.centre_id == centre_id, c.day.between(first.isoformat(), last.isoformat()), sa.not_(c.removed)
+        )
+        .group_by(c.day, c.kind)
+    )
+    figures: DayFigures = defaultdict(dict)
+    for day, kind, minutes, auto in conn.execute(query):
+        if minutes:
+            figures[day][kind] = int(minutes)
+            figures[day]["unchecked"] = figures[day].get("unchecked", 0) + int(auto or 0)
+    return figures
+
+
+def _ideas(conn: Connection, centre_id: str, first: date, last: date) -> DayFigures:
+    """Ideas by step ('received', 'answered', 'done', 'initiative') and theme,
+    on the day of that step, as reports.voice_figures."""
+    i = p_ideas.c
+    figures: DayFigures = defaultdict(dict)
+    for step, column in zip(
+        reports.IDEA_STEPS, (i.received_day, i.answered_day, i.done_day, i.initiative_day), strict=True
+    ):
+        query = (
+            sa.select(column, i.theme, sa.func.count())
+            .where(i.centre_id == centre_id, column.between(first.isoformat(), last.isoformat()))
+            .group_by(column, i.theme)
+        )
+        for day, theme, n in conn.execute(query):
+            figures[day][f"{step}:{theme}"] = int(n)
+    return figures
+
+
+def _faces(conn: Connection, centre_id: str, first: date, last: date) -> DayFigures:
+    """Faces given after a workshop by the workshop's theme ('autre' while
+    unknown) and face, on the day given, as reports.voice_figures."""
+    f, s, w = p_feedback.c, p_sessions.c, p_workshops.c
+    theme = sa.func.coalesce(w.theme, "autre")
+    query = (
+        sa.select(f.day, theme, f.face, sa.func.count())
+        .select_from(
+            p_feedback.outerjoin(
+                p_sessions, sa.and_(s.centre_id == f.centre_id, s.session_id == f.session_id)
+            ).outerjoin(p_workshops, sa.and_(w.centre_id == s.centre_id, w.workshop_id == s.workshop_id))
+        )
+        .where(f.centre_id == centre_id, f.day.between(first.isoformat(), last.isoformat()))
+        .group_by(f.day, theme, f.face)
+    )
+    figures: DayFigures = defaultdict(dict)
+    for day, workshop_theme, face, n in conn.execute(query):
+        figures[day][f"{workshop_theme}:{face}"] = int(n)
+    return figures
+
+
 # ---------------------------------------------------------------- distinct, by month and year
 
 
@@ -247,6 +311,23 @@ def _participants_scheme(scheme: str) -> Callable[[PeriodContext], dict[str, int
     return compute
 
 
+def _volunteers(context: PeriodContext) -> dict[str, int]:
+    """Active volunteers (distinct, with time in the period): 'total' and by kind."""
+    figures = reports.volunteer_figures(context.conn, context.period)
+    counts = {kind: figures.volunteers_in(kind) for kind in VOLUNTEERING_KINDS}
+    return {key: n for key, n in ({"total": figures.volunteers} | counts).items() if n}
+
+
+#: the counts of reports.Families sent, all of households or people reached
+FAMILY_FIGURES = ("reached", "people", "came_in_families", "with_children", "children", "parenting")
+
+
+def _families(context: PeriodContext) -> dict[str, int]:
+    """Families (households) reached, as reports.families counts them."""
+    figures = reports.families(context.conn, context.period)
+    return {name: getattr(figures, name) for name in FAMILY_FIGURES if getattr(figures, name)}
+
+
 DIMENSIONS: dict[str, Dimension] = {
     d.name: d
     for d in (
@@ -254,6 +335,11 @@ DIMENSIONS: dict[str, Dimension] = {
         Dimension("visits.category", True, "Passages par catégorie nationale", by_day=_visits_by_category),
         Dimension("members.new", True, "Nouveaux adhérents", by_day=_new_members),
         Dimension("workshops.theme", True, "Ateliers par thème", by_day=_workshops),
+        Dimension(
+            "volunteering.minutes", True, "Temps des bénévoles (minutes)", by_day=_volunteering_minutes
+        ),
+        Dimension("voice.ideas", True, "Idées des habitants par étape et thème", by_day=_ideas),
+        Dimension("voice.faces", True, "Avis après les ateliers", by_day=_faces),
         Dimension(
             "participants.profile", False, "Participants par âge, sexe et QPV", by_period=_participants
         ),
@@ -266,6 +352,8 @@ DIMENSIONS: dict[str, Dimension] = {
             )
             for scheme in ages.SCHEMES
         ),
+        Dimension("volunteering.people", False, "Bénévoles actifs", by_period=_volunteers),
+        Dimension("families", False, "Familles touchées", by_period=_families),
     )
 }
 

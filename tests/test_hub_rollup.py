@@ -31,7 +31,17 @@ from tests.faultproxy import FaultProxy
 
 YEAR = 2026
 #: the year's figures compared, from the child's dashboard and from the parent
-COMPARED = ("visits", "participants", "new_members", "sessions", "present")
+COMPARED = (
+    "visits",
+    "participants",
+    "new_members",
+    "sessions",
+    "present",
+    "volunteers",
+    "volunteer_minutes",
+    "families",
+    "ideas",
+)
 
 
 def federation(*args: str, db_url: str) -> subprocess.CompletedProcess:
@@ -63,6 +73,8 @@ class Kiosk:
     members: list[str] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    #: the kiosk's pseudonyms of three volunteers
+    volunteers: list[str] = field(default_factory=lambda: [protocol.new_id() for _ in range(3)])
 
     def __post_init__(self):
         answer = self.hub.new_device(self.name)
@@ -81,7 +93,8 @@ class Kiosk:
         """A month's life: new members, visits on weekdays, a workshop session a week."""
         events = []
         first = date(year, month, 1)
-        for _ in range(members):
+        household = protocol.new_id()  # the month's first two members are a family
+        for n in range(members):
             member_id = protocol.new_id()
             self.members.append(member_id)
             events.append(
@@ -93,6 +106,7 @@ class Kiosk:
                         "year_born": self.rng.randint(1940, 2015),
                         "gender": self.rng.choice(["woman", "man", None]),
                         "qpv": self.rng.random() < 0.4,
+                        "household_id": household if n < 2 else None,
                     },
                     at(first + timedelta(days=self.rng.randint(0, 5)), 9),
                 )
@@ -113,6 +127,15 @@ class Kiosk:
                     events.append(self.visit(day, member))
             if day.weekday() == 2:
                 events += self.session(workshop_id, day)
+            if day.weekday() == 4:
+                events.append(self.volunteering(day))
+                events.append(
+                    protocol.make_event(
+                        "idea.received",
+                        {"idea_id": protocol.new_id(), "theme": self.rng.choice(["sorties", "quartier"])},
+                        at(day, 11),
+                    )
+                )
             day += timedelta(days=1)
         self.post(events)
 
@@ -126,6 +149,22 @@ class Kiosk:
                 "recorded_by": "staff",
             },
             at(day, self.rng.randint(8, 17)),
+        )
+
+    def volunteering(self, day: date) -> dict:
+        return protocol.make_event(
+            "volunteering.recorded",
+            {
+                "stretch_id": protocol.new_id(),
+                "volunteer_id": self.rng.choice(self.volunteers),
+                "kind": self.rng.choice(["activity", "governance"]),
+                "day": day.isoformat(),
+                "minutes": self.rng.randint(30, 240),
+                "version": 1,
+                "auto_closed": False,
+                "removed": False,
+            },
+            at(day, 18),
         )
 
     def session(self, workshop_id: str, day: date) -> list[dict]:
@@ -189,6 +228,10 @@ def own_figures(hub: HubServer, centre_id: str | None = None, year: int = YEAR) 
         "new_members": view.new_members,
         "sessions": view.workshop_total.sessions,
         "present": view.workshop_total.present,
+        "volunteers": view.volunteering.volunteers,
+        "volunteer_minutes": view.volunteering.total_minutes,
+        "families": view.families.reached,
+        "ideas": view.voice.received,
     }
 
 
@@ -246,6 +289,7 @@ def test_two_children_s_figures_reach_the_parent_and_match_their_own_dashboards(
         for kiosk in kiosks:
             kiosk.month(YEAR, 9)
             kiosk.month(YEAR, 10)
+        assert all(own_figures(hub)[key] > 0 for key in COMPARED)  # every kind of figure is compared
         link(parent, hub, name)
         out = sync_parent(hub)
         assert out.returncode == 0, out.stderr
