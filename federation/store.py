@@ -42,6 +42,10 @@ from sync.sqlite import enable_wal
 
 DEFAULT_DB_URL = "sqlite:///federation.db"
 SQLITE_BUSY_TIMEOUT_MS = 5_000
+#: SQLite's WAL: a checkpoint once it holds this many pages (about 40 MiB at
+#: 4 KiB), and the file cut back to WAL_SIZE_LIMIT_BYTES after it
+WAL_CHECKPOINT_PAGES = 10_000
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 
 metadata = sa.MetaData()
 
@@ -1098,6 +1102,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # stored survives a power cut, since the kiosk then marks it sent for good.
     enable_wal(dbapi_conn, SQLITE_BUSY_TIMEOUT_MS / 1000)
     cursor.execute("PRAGMA synchronous=FULL")
+    # A batch's projections touch pages all over p_members and p_presence;
+    # checkpointing every WAL_CHECKPOINT_PAGES (not SQLite's 1,000) lets a
+    # burst of batches rewrite those pages in the WAL and copy each into the
+    # database once. The WAL file is cut back to its limit after each one.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

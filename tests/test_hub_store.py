@@ -36,6 +36,8 @@ def test_sqlite_runs_in_wal_with_a_busy_timeout(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == store.SQLITE_BUSY_TIMEOUT_MS
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == store.WAL_CHECKPOINT_PAGES
+        assert conn.exec_driver_sql("PRAGMA journal_size_limit").scalar() == store.WAL_SIZE_LIMIT_BYTES
     engine.dispose()
 
 
