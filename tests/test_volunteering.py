@@ -40,7 +40,8 @@ def test_je_commence_then_je_termine_sends_the_stretch_with_a_pseudonym(store, c
     stretch = time.start(martine, "activity")
     assert stretch["open"] and stretch["start"] == "09:00"  # 8:00 UTC is 9:00 in Paris
     assert sent(store) == []  # an open stretch has no hours to tell
-    assert time.current(martine)["id"] == stretch["id"]
+    held = time.current(martine)
+    assert (held["id"], held["start"], held["open"]) == (stretch["id"], "09:00", True)
     clock.advance(hours=2, minutes=30, seconds=40)
     done = time.finish(martine)
     assert (done["minutes"], done["start"], done["end"], done["open"]) == (150, "09:00", "11:30", False)

@@ -138,11 +138,12 @@ class Volunteering:
         has closed itself; None when they have not started."""
         person = self._volunteer_actor(actor)
         self.close_forgotten()
-        return self.store.one(
+        row = self.store.one(
             f"SELECT {_COLUMNS} FROM volunteer_stretches s JOIN staff st ON st.id = s.volunteer_id "
             "WHERE s.volunteer_id = ? AND s.minutes IS NULL AND s.removed_at IS NULL",
             (person["id"],),
         )
+        return _shown(row) if row else None
 
     def start(self, actor: dict, kind: str) -> dict:
         """« Je commence »: open a stretch of ``kind`` now."""
