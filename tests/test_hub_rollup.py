@@ -11,6 +11,7 @@ child's database)."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import random
@@ -23,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 import sqlalchemy as sa
+from markupsafe import escape
 
 from federation import parent_sync, reports, store
 from sync import protocol
@@ -253,6 +255,31 @@ def assert_parent_matches(parent: HubServer, children: dict[str, tuple[HubServer
             assert {key: centre[key] for key in COMPARED} == own_figures(hub, kiosk.centre_id), kiosk.name
 
 
+def network_page(hub: HubServer, year: int = YEAR) -> str:
+    """The parent's « Réseau » page, signed in as a staff member through the real form."""
+    from federation import users
+    from tests.hub_sample import EMAIL, PASSWORD, sign_in
+
+    engine = store.create_engine(hub.db_url)
+    try:
+        with contextlib.suppress(users.UserError):  # already there
+            users.add_user(engine, EMAIL, PASSWORD)
+    finally:
+        engine.dispose()
+    with hub.client() as http:
+        assert sign_in(http).status_code in (200, 303)
+        page = http.get("/reseau", params={"annee": str(year)})
+    assert page.status_code == 200, page.text
+    return page.text
+
+
+def number_fr(n: int) -> str:
+    """A count as the dashboard writes it (French digit groups)."""
+    from federation import formatting
+
+    return formatting.number(n)
+
+
 def link(parent: HubServer, child: HubServer, name: str, parent_url: str | None = None) -> str:
     """The real commands: add-child on the parent, link-parent on the child."""
     code = json.loads(run_federation("add-child", name, "--json", db_url=parent.db_url).stdout)
@@ -304,6 +331,13 @@ def test_two_children_s_figures_reach_the_parent_and_match_their_own_dashboards(
     received = parent_children(parent)
     total = sum(child["visits"] for child in received.values())
     assert total == sum(own_figures(hub)["visits"] for hub, _kiosks in children.values()) > 0
+    # the parent's dashboard shows each federation, its centres and the network's total
+    page = network_page(parent)
+    for name, (_hub, kiosks) in children.items():
+        assert str(escape(name)) in page
+        for kiosk in kiosks:
+            assert str(escape(kiosk.name)) in page
+    assert f"<strong>{number_fr(total)}</strong> passages" in page
 
 
 def wait_until(condition, timeout: float = 60.0, every: float = 0.5) -> bool:
@@ -432,6 +466,9 @@ def test_a_chain_of_three_hubs_carries_a_departmental_federation_s_figures_to_th
     received = parent_children(national)["Union régionale Auvergne-Rhône-Alpes"]
     assert {key: received[key] for key in COMPARED} == own_figures(departmental)
     assert {centre["federation"] for centre in received["centres"]} == {"Fédération du Rhône"}
+    page = network_page(national)
+    assert "Union régionale Auvergne-Rhône-Alpes" in page and "Fédération du Rhône" in page
+    assert "Centre 1" in page and "Centre 2" in page
     # a change below travels up on the next sends
     kiosks[0].post([kiosks[0].visit(date(YEAR, 10, 6), None) for _ in range(4)])
     for hub in (departmental, regional):
