@@ -141,12 +141,11 @@ class IdeasScreen(KioskScreen):
         if self.step != "done":
             return
         done = App.get_running_app().centre.voice.done_lately(limit=10)
-        for idea in done:
-            box.add_widget(
-                Factory.DoneLine(icon=IDEA_THEME_ICONS.get(idea["theme"], "lightbulb"), source=idea["answer"])
-            )
-        if not done:
-            box.add_widget(Factory.DoneLine(icon="lightbulb", source=_.gettext(NOTHING_DONE_YET)))
+        lines = [(IDEA_THEME_ICONS.get(idea["theme"], "lightbulb"), idea["answer"]) for idea in done]
+        for icon, words in lines or [("lightbulb", _.gettext(NOTHING_DONE_YET))]:
+            line = Factory.DoneLine()  # its properties are the rule's: set after it is made
+            line.icon, line.source = icon, words
+            box.add_widget(line)
 
     def speech_parts(self) -> list[str]:
         parts = [self.question, self.error]

@@ -16,8 +16,8 @@ from kivy.properties import DictProperty, StringProperty
 from kiosk.core.errors import DomainError
 from kiosk.ui import mode_widgets  # noqa: F401  (Field)
 from kiosk.ui.i18n import PARIS, _
-from kiosk.ui.ideas import THEMES
 from kiosk.ui.icons import IDEA_THEME_ICONS
+from kiosk.ui.ideas import THEMES
 from kiosk.ui.mode import ModeScreen
 from kiosk.ui.staff_workshops import french_phone
 from sync.protocol import parse_utc
