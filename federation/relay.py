@@ -1,0 +1,395 @@
+"""The relay between a centre's devices: sealed blobs in, sealed blobs out.
+
+The devices of a centre replicate its working data through the hub
+(docs/replication.md). What they send is sealed on the device with the
+centre's key (``sync.envelope``); the hub cannot read it, holds no key and
+imports nothing that handles one. It checks what it can see — the blob's
+clear frame (``sync.blob``: its kind, centre, device and counter), sizes,
+the device's token — files each blob under its centre, hands them out after
+a cursor, and drops them once every active device of the centre has
+acknowledged them, or after ``Limits.keep_days``.
+
+Every endpoint is scoped to the calling device's centre (its bearer token,
+``api.current_device``): a device cannot name another centre, so it can
+neither read nor write another centre's relay. A revoked device's token is
+refused (401) like an unknown one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection, Engine
+
+from federation import centres
+from federation import store as db
+from federation.api import HubError, _read_body, current_device, get_engine
+from sync import blob as frame
+from sync import protocol
+from sync.clock import utc_now
+
+MIB = 1024 * 1024
+#: the cursor row that says how far a centre's blobs were dropped
+DROPPED = ""
+
+
+@dataclass
+class Limits:
+    """What the relay accepts and keeps. ``quota_bytes`` bounds a centre's
+    blobs held at once; the snapshot is bounded on its own."""
+
+    max_blob_bytes: int = 4 * MIB
+    max_snapshot_bytes: int = frame.MAX_BLOB_BYTES
+    quota_bytes: int = 256 * MIB
+    keep_days: int = 30
+    page_bytes: int = 8 * MIB  # the most blob bytes one fetch returns
+    page_blobs: int = 500
+
+    @classmethod
+    def from_environment(cls) -> Limits:
+        """Defaults, or $FEDERATION_RELAY_MAX_BLOB_BYTES,
+        $FEDERATION_RELAY_QUOTA_BYTES and $FEDERATION_RELAY_KEEP_DAYS."""
+        limits = cls()
+        for attribute, variable in (
+            ("max_blob_bytes", "FEDERATION_RELAY_MAX_BLOB_BYTES"),
+            ("quota_bytes", "FEDERATION_RELAY_QUOTA_BYTES"),
+            ("keep_days", "FEDERATION_RELAY_KEEP_DAYS"),
+        ):
+            if os.environ.get(variable):
+                setattr(limits, attribute, int(os.environ[variable]))
+        return limits
+
+
+async def get_limits(request: Request) -> Limits:
+    limits = getattr(request.app.state, "relay_limits", None)
+    return limits if limits is not None else Limits()
+
+
+# ---------------------------------------------------------------- the store
+
+
+def _checked(raw: bytes, kind: str, device: centres.Device) -> frame.Header:
+    """The blob's clear header, when the blob is one this device may upload."""
+    try:
+        header = frame.read_header(raw)
+    except frame.EnvelopeError as error:
+        raise HubError(400, f"the body is not a replication blob: {error}", "body") from None
+    if header.kind != kind:
+        raise HubError(400, f"a {header.kind} blob was sent where a {kind} blob goes", "body")
+    if header.centre != device.centre_id or header.device != device.id:
+        raise HubError(403, "a device uploads blobs of its own, for its own centre only", "body")
+    return header
+
+
+def _bytes_held(conn: Connection, centre_id: str) -> int:
+    c = db.relay_blobs.c
+    held = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(c.size), 0)).where(c.centre_id == centre_id))
+    return int(held.scalar_one())
+
+
+def store_blob(
+    conn: Connection, device: centres.Device, raw: bytes, limits: Limits, now: datetime | None = None
+) -> dict:
+    """File one blob of ``device``; the same (device, seq) again is the
+    same blob, answered as a duplicate; with another content, a conflict.
+    Runs in the caller's write transaction."""
+    header = _checked(raw, "changes", device)
+    digest = hashlib.sha256(raw).hexdigest()
+    c = db.relay_blobs.c
+    held = conn.execute(
+        sa.select(c.seq, c.sha256).where(c.device_id == device.id, c.device_seq == header.seq)
+    ).first()
+    if held is not None:
+        if held.sha256 != digest:
+            raise HubError(409, f"blob {header.seq} of this device is held with another content", "body")
+        return {"seq": int(held.seq), "duplicate": True}
+    prune(conn, device.centre_id, limits, now)
+    if _bytes_held(conn, device.centre_id) + len(raw) > limits.quota_bytes:
+        raise HubError(
+            413,
+            f"the centre's relay holds its limit of {limits.quota_bytes} bytes: "
+            "its devices must fetch and acknowledge what is held first",
+            "body",
+        )
+    seq = conn.execute(
+        db.relay_blobs.insert()
+        .values(
+            centre_id=device.centre_id,
+            device_id=device.id,
+            device_seq=header.seq,
+            size=len(raw),
+            sha256=digest,
+            blob=raw,
+            received_at=centres.now_iso(now),
+        )
+        .returning(c.seq)
+    ).scalar_one()
+    return {"seq": int(seq), "duplicate": False}
+
+
+def fetch_blobs(conn: Connection, device: centres.Device, after: int, limit: int, limits: Limits) -> dict:
+    """The centre's blobs after cursor ``after``, but the device's own, up to
+    ``limit`` blobs and ``limits.page_bytes``. ``restart`` says the relay
+    dropped blobs the device has not had: it starts again from the snapshot."""
+    c = db.relay_blobs.c
+    rows = conn.execute(
+        sa.select(c.seq, c.device_id, c.size, c.blob)
+        .where(c.centre_id == device.centre_id, c.seq > after)
+        .order_by(c.seq)
+        .limit(min(limit, limits.page_blobs) + 1)  # one more: is there more?
+    ).all()
+    page = min(limit, limits.page_blobs)
+    blobs, size, cursor, taken = [], 0, after, 0
+    for row in rows[:page]:
+        if size and size + row.size > limits.page_bytes:
+            break
+        taken, cursor = taken + 1, int(row.seq)
+        if row.device_id == device.id:
+            continue  # the device has its own
+        size += row.size
+        blobs.append({"seq": cursor, "device_id": row.device_id, "blob": base64.b64encode(row.blob).decode()})
+    more = taken < len(rows)
+    return {
+        "blobs": blobs,
+        "cursor": cursor,
+        "more": more,
+        "restart": after < _dropped_through(conn, device.centre_id),
+    }
+
+
+def _dropped_through(conn: Connection, centre_id: str) -> int:
+    c = db.relay_cursors.c
+    found = conn.execute(
+        sa.select(c.acked).where(c.centre_id == centre_id, c.device_id == DROPPED)
+    ).scalar_one_or_none()
+    return int(found or 0)
+
+
+def _set_cursor(conn: Connection, centre_id: str, device_id: str, through: int, now: str) -> int:
+    """Move a cursor forward (never back); returns where it stands."""
+    c = db.relay_cursors.c
+    current = conn.execute(
+        sa.select(c.acked).where(c.centre_id == centre_id, c.device_id == device_id)
+    ).scalar_one_or_none()
+    if current is None:
+        conn.execute(
+            db.relay_cursors.insert().values(
+                centre_id=centre_id, device_id=device_id, acked=through, acked_at=now
+            )
+        )
+        return through
+    if through > current:
+        conn.execute(
+            db.relay_cursors.update()
+            .where(c.centre_id == centre_id, c.device_id == device_id)
+            .values(acked=through, acked_at=now)
+        )
+        return through
+    return int(current)
+
+
+def acknowledge(
+    conn: Connection, device: centres.Device, through: int, limits: Limits, now: datetime | None = None
+) -> dict:
+    """The device has applied its centre's blobs up to ``through``."""
+    c = db.relay_blobs.c
+    newest = conn.execute(sa.select(sa.func.max(c.seq)).where(c.centre_id == device.centre_id)).scalar()
+    if through > max(int(newest or 0), _dropped_through(conn, device.centre_id)):
+        raise HubError(400, f"cursor {through} is past the centre's newest blob", "through")
+    acked = _set_cursor(conn, device.centre_id, device.id, through, centres.now_iso(now))
+    dropped = prune(conn, device.centre_id, limits, now)
+    return {"through": acked, "dropped": dropped}
+
+
+def prune(conn: Connection, centre_id: str, limits: Limits, now: datetime | None = None) -> int:
+    """Drop the centre's blobs every active device has acknowledged, and
+    those older than ``limits.keep_days``; forget the cursors of revoked
+    devices. Returns how many blobs were dropped."""
+    d, cur, b = db.devices.c, db.relay_cursors.c, db.relay_blobs.c
+    active = [
+        row.id
+        for row in conn.execute(sa.select(d.id).where(d.centre_id == centre_id, d.revoked_at.is_(None)))
+    ]
+    conn.execute(
+        db.relay_cursors.delete().where(
+            cur.centre_id == centre_id, cur.device_id != DROPPED, cur.device_id.not_in(active)
+        )
+    )
+    acked = dict(
+        conn.execute(
+            sa.select(cur.device_id, cur.acked).where(cur.centre_id == centre_id, cur.device_id != DROPPED)
+        ).all()
+    )
+    # a centre whose devices are all revoked keeps nothing for anyone
+    floor = min((int(acked.get(device, 0)) for device in active), default=2**62)
+    too_old = protocol.utc_iso((now or utc_now()) - timedelta(days=limits.keep_days))
+    doomed = sa.and_(b.centre_id == centre_id, sa.or_(b.seq <= floor, b.received_at < too_old))
+    last = conn.execute(sa.select(sa.func.max(b.seq), sa.func.count()).where(doomed)).one()
+    if not last[1]:
+        return 0
+    # age drops the oldest first and acknowledgements a prefix: what is
+    # dropped is always everything up to the last dropped
+    conn.execute(db.relay_blobs.delete().where(b.centre_id == centre_id, b.seq <= int(last[0])))
+    _set_cursor(conn, centre_id, DROPPED, int(last[0]), centres.now_iso(now))
+    return int(last[1])
+
+
+def store_snapshot(
+    conn: Connection, device: centres.Device, raw: bytes, through: int, now: datetime | None = None
+) -> dict:
+    """Replace the centre's snapshot; ``through`` is the cursor it covers."""
+    _checked(raw, "snapshot", device)
+    c = db.relay_blobs.c
+    newest = conn.execute(sa.select(sa.func.max(c.seq)).where(c.centre_id == device.centre_id)).scalar()
+    if not 0 <= through <= max(int(newest or 0), _dropped_through(conn, device.centre_id)):
+        raise HubError(
+            400, f"a snapshot cannot cover cursor {through}, past the centre's newest blob", "through"
+        )
+    values = {
+        "device_id": device.id,
+        "through": through,
+        "size": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "blob": raw,
+        "uploaded_at": centres.now_iso(now),
+    }
+    s = db.relay_snapshots.c
+    if conn.execute(
+        db.relay_snapshots.update().where(s.centre_id == device.centre_id).values(**values)
+    ).rowcount:
+        return {"through": through}
+    conn.execute(db.relay_snapshots.insert().values(centre_id=device.centre_id, **values))
+    return {"through": through}
+
+
+def usage(conn: Connection, centre_id: str) -> dict:
+    """What the relay holds for a centre (its blobs, their bytes, the snapshot's)."""
+    c, s = db.relay_blobs.c, db.relay_snapshots.c
+    blobs, size = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(c.size), 0)).where(c.centre_id == centre_id)
+    ).one()
+    snapshot = conn.execute(sa.select(s.size).where(s.centre_id == centre_id)).scalar_one_or_none()
+    return {"blobs": int(blobs), "bytes": int(size), "snapshot_bytes": int(snapshot or 0)}
+
+
+# ---------------------------------------------------------------- the API
+
+
+class Stored(BaseModel):
+    seq: int = Field(description="the blob's place in the centre's relay (the cursor after it)")
+    duplicate: bool = Field(description="true when this device's blob of that counter was already held")
+
+
+class RelayBlob(BaseModel):
+    seq: int
+    device_id: str
+    blob: str = Field(description="the sealed blob, base64")
+
+
+class Page(BaseModel):
+    blobs: list[RelayBlob]
+    cursor: int = Field(description="fetch after this next time; acknowledge it once applied")
+    more: bool
+    restart: bool = Field(description="blobs after the given cursor were dropped: start from the snapshot")
+
+
+class Ack(BaseModel):
+    through: int = Field(ge=0, lt=2**53)
+
+
+class Acked(BaseModel):
+    through: int
+    dropped: int
+
+
+class SnapshotStored(BaseModel):
+    through: int
+
+
+router = APIRouter(prefix="/api/v1/relay", tags=["relay"])
+_OCTETS = {"requestBody": {"required": True, "content": {"application/octet-stream": {}}}}
+
+
+def _write(engine: Engine, work: Callable[..., dict], *args: object) -> dict:
+    with db.write_turn(engine), db.writer(engine) as conn, conn.begin():
+        return work(conn, *args)
+
+
+@router.post("/blobs", response_model=Stored, openapi_extra=_OCTETS)
+async def post_blob(
+    request: Request,
+    device: centres.Device = Depends(current_device),
+    limits: Limits = Depends(get_limits),
+    engine: Engine = Depends(get_engine),
+) -> dict:
+    """Hand one sealed blob of this device to its centre's other devices."""
+    raw = await _read_body(request, limits.max_blob_bytes)
+    return await run_in_threadpool(_write, engine, store_blob, device, raw, limits)
+
+
+@router.get("/blobs", response_model=Page)
+def get_blobs(
+    after: int = Query(default=0, ge=0, lt=2**53, description="the cursor of the last blob applied"),
+    limit: int = Query(default=100, ge=1, le=500),
+    device: centres.Device = Depends(current_device),
+    limits: Limits = Depends(get_limits),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    """The centre's blobs after the cursor, other devices' only, oldest first."""
+    with engine.connect() as conn:
+        page = fetch_blobs(conn, device, after, limit, limits)
+    return Response(orjson.dumps(page), media_type="application/json")
+
+
+@router.post("/ack", response_model=Acked)
+def post_ack(
+    ack: Ack,
+    device: centres.Device = Depends(current_device),
+    limits: Limits = Depends(get_limits),
+    engine: Engine = Depends(get_engine),
+) -> dict:
+    """This device has applied its centre's blobs up to ``through``."""
+    return _write(engine, acknowledge, device, ack.through, limits)
+
+
+@router.put("/snapshot", response_model=SnapshotStored, openapi_extra=_OCTETS)
+async def put_snapshot(
+    request: Request,
+    through: int = Query(ge=0, lt=2**53, description="the cursor the snapshot covers"),
+    device: centres.Device = Depends(current_device),
+    limits: Limits = Depends(get_limits),
+    engine: Engine = Depends(get_engine),
+) -> dict:
+    """Replace the centre's sealed snapshot, the start of a joining device."""
+    raw = await _read_body(request, limits.max_snapshot_bytes)
+    return await run_in_threadpool(_write, engine, store_snapshot, device, raw, through)
+
+
+@router.get("/snapshot", responses={200: {"content": {"application/octet-stream": {}}}})
+def get_snapshot(
+    device: centres.Device = Depends(current_device), engine: Engine = Depends(get_engine)
+) -> Response:
+    """The centre's sealed snapshot; ``X-Relay-Through`` is the cursor it covers."""
+    s = db.relay_snapshots.c
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(s.blob, s.through, s.device_id).where(s.centre_id == device.centre_id)
+        ).first()
+    if row is None:
+        raise HubError(404, "no snapshot of this centre yet: another device uploads one", None)
+    return Response(
+        bytes(row.blob),
+        media_type="application/octet-stream",
+        headers={"X-Relay-Through": str(row.through), "X-Relay-Device": row.device_id},
+    )
