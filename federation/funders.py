@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from federation import ages, taxonomies
-from federation.formatting import gender_label, idea_theme_label, theme_label, volunteering_label
+from federation.formatting import gender_label, idea_theme_label, volunteering_label
 from federation.reports import Overview, WorkshopFigures, workshop_totals
 from sync.protocol import ADMIN_DOMAINS, CRA_THEMES, GENDERS
 
@@ -94,10 +94,23 @@ def _senacs(view: Overview) -> list[Row]:
     result.append(("Adhérents", "Nouveaux adhérents", _count(view.new_members)))
     result += _families(view, "Familles")
     result += _workshops("Ateliers", "", view.workshop_total)
-    for theme in view.themes:
-        result += _workshops("Ateliers par thème", f"{theme_label(theme.theme)} : ", theme)
+    for domain, held, figures in workshops_by_senacs_domain(view):
+        label = taxonomies.SENACS_DOMAIN_LABELS[domain]
+        result.append(("Ateliers par domaine SENACS", f"{label} : Ateliers tenus", _count(held)))
+        result += _workshops("Ateliers par domaine SENACS", f"{label} : ", figures)
     result += volunteer_rows(view)
     result += initiative_rows(view)
+    return result
+
+
+def workshops_by_senacs_domain(view: Overview) -> list[tuple[str, int, WorkshopFigures]]:
+    """The period's workshops by SENACS field of action, every field in the
+    form's order, zeros included: (field, workshops with a session held,
+    their figures added up)."""
+    result = []
+    for domain in taxonomies.SENACS_DOMAIN_LABELS:
+        rows = [row for row in view.workshops if taxonomies.senacs_domain(row.theme) == domain]
+        result.append((domain, sum(1 for row in rows if row.sessions), workshop_totals(rows)))
     return result
 
 

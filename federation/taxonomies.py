@@ -8,7 +8,7 @@ taxonomies' own words. See docs/funder-figures.md.
 
 from __future__ import annotations
 
-from sync.protocol import ADMIN_DOMAINS, CRA_THEMES
+from sync.protocol import ADMIN_DOMAINS, CRA_THEMES, THEMES
 
 #: what a visit counts as when it has no category (none mapped, or a 1.0 visit of a reason with none)
 NONE = ""
@@ -57,6 +57,38 @@ DEFAULT_REASON_CATEGORIES: dict[str, tuple[str, str]] = {
     "demarches": ("demarches_administratives", NONE),
     "permanence": (NONE, "social_sante"),
 }
+
+
+#: The fields of action SENACS's questionnaire counts a centre's activities
+#: in, and the one each workshop theme (sync.protocol.THEMES) falls in: a
+#: workshop's theme is chosen on the kiosk, its SENACS field follows.
+SENACS_DOMAIN_LABELS = {
+    "lien_social": "Accueil, lien social",
+    "education": "Éducation, accompagnement à la scolarité",
+    "familles": "Familles, parentalité",
+    "acces_droits": "Accès aux droits",
+    "numerique": "Numérique, inclusion numérique",
+    "participation": "Participation des habitants, citoyenneté",
+    "autres": "Autres actions",
+}
+SENACS_DOMAIN_OF_THEME = {
+    "accueil": "lien_social",
+    "education": "education",
+    "parentalite": "familles",
+    "e_administration": "acces_droits",
+    "numerique": "numerique",
+    "pouvoir_d_agir": "participation",
+    "autre": "autres",
+}
+
+assert set(SENACS_DOMAIN_OF_THEME) == set(THEMES) and set(SENACS_DOMAIN_OF_THEME.values()) <= set(
+    SENACS_DOMAIN_LABELS
+)
+
+
+def senacs_domain(theme: str) -> str:
+    """The SENACS field of a workshop theme (« autres » for a theme it does not know)."""
+    return SENACS_DOMAIN_OF_THEME.get(theme, "autres")
 
 
 def categories(data: dict) -> tuple[str, str]:

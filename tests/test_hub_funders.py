@@ -20,7 +20,7 @@ import httpx
 import pypdf
 import pytest
 
-from federation import ages, funders
+from federation import ages, funders, taxonomies
 from kiosk.core import demo
 from sync import client
 from tests.conftest_hub import run_federation
@@ -117,6 +117,14 @@ def test_every_funder_s_export_comes_out_of_the_demo_and_reconciles(demo_hub, tm
     )
     assert sum(themes) + without == sum(domains) == held["visit.recorded"]
     assert int(cra[("Passages par domaine administratif", "Social - Santé")]) > 0
+    # every workshop falls in one SENACS field: the fields add up to the workshops' totals
+    by_domain = {i: int(v) for (s, i), v in senacs.items() if s == "Ateliers par domaine SENACS"}
+    for figure in ("Séances tenues", "Présents", "Inscriptions"):
+        per_domain = [n for indicator, n in by_domain.items() if indicator.endswith(f" : {figure}")]
+        assert len(per_domain) == len(taxonomies.SENACS_DOMAIN_LABELS)
+        assert sum(per_domain) == int(senacs[("Ateliers", figure)]), figure
+    assert int(senacs[("Ateliers", "Séances tenues")]) > 0
+    assert by_domain["Numérique, inclusion numérique : Ateliers tenus"] > 0
     # volunteers' time: the demo's twelve weeks, as stats counts what the hub holds
     (volunteering,) = [c["volunteering"] for c in stats["centres"] if c["id"] == device["centre_id"]]
     volunteers = {i: number(v) for (s, i), v in senacs.items() if s == "Bénévoles"}
