@@ -259,7 +259,7 @@ class Voice:
         if done and not idea["answer"]:
             raise Conflict(
                 "answer",
-                N_("Écrivez d'abord la réponse : c'est elle qui s'affiche à l'accueil."),
+                N_("Écrivez d'abord la réponse : c'est elle qui s'affiche sur la borne."),
                 "a realised idea needs its answer first",
                 value=idea_id,
             )
@@ -357,7 +357,7 @@ class Voice:
             if parse_utc(session["starts_at"]) > store.now():
                 raise Conflict(
                     "session_id",
-                    N_("Cet atelier n'a pas encore eu lieu."),
+                    N_("Cet atelier n'a pas encore commencé."),
                     "the session has not started yet",
                     value=session_id,
                 )

@@ -187,7 +187,7 @@ def test_staff_answer_an_idea_mark_it_done_and_a_supported_initiative(app):
     tap(screen.ids.save)
     assert screen.result == "Réponse enregistrée."
     tap(screen.ids.done)
-    assert "la réponse s'affiche à l'accueil" in screen.result, screen.result
+    assert "la réponse s'affiche sur la borne" in screen.result, screen.result
     tap(screen.ids.initiative)
     (idea,) = app.centre.voice.ideas()
     assert idea["answer"].startswith("Un groupe") and idea["done_at"] and idea["initiative_at"]
