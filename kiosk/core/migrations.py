@@ -389,7 +389,115 @@ def _v10(conn: sqlite3.Connection) -> None:
         """)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+def _v11(conn: sqlite3.Connection) -> None:
+    """Replication between a centre's devices (kiosk/core/replication.py,
+    docs/replication.md): this device's own bookkeeping, never replicated.
+    ``replication_device`` (one row, once replication is set up): the id the
+    hub knows the device by, its key pair's seed, the centre's keyring, the
+    last clock stamp, the next blob's counter, the relay cursor applied and
+    the replay guard. ``replication_peers``: the centre's devices and their
+    verify keys. ``replication_log``: every change made here or received
+    (``blob_seq``: the blob of this device that carried a local change, NULL
+    while not sealed). ``replication_outgoing``: sealed blobs until the
+    relay stored them (sent again byte for byte). ``replication_refused``:
+    blobs refused (tampered, replayed, unknown), for staff.
+    An enrolled kiosk becomes its centre's first device on upgrade: the
+    row is made here with new keys (``baseline = 1``: its existing members
+    go into the log at its first exchange)."""
+    conn.execute("""
+        CREATE TABLE replication_device (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            replica_id TEXT NOT NULL,
+            device_id TEXT,
+            signing_seed BLOB NOT NULL,
+            keyring TEXT NOT NULL,
+            clock TEXT,
+            next_seq INTEGER NOT NULL DEFAULT 0,
+            cursor INTEGER NOT NULL DEFAULT 0,
+            guard TEXT NOT NULL DEFAULT '{}',
+            baseline INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )
+        """)
+    conn.execute("""
+        CREATE TABLE replication_peers (
+            device_id TEXT PRIMARY KEY,
+            verify_key BLOB NOT NULL,
+            label TEXT,
+            added_at TEXT NOT NULL
+        )
+        """)
+    conn.execute("""
+        CREATE TABLE replication_log (
+            change_id TEXT PRIMARY KEY,
+            tbl TEXT NOT NULL,
+            row_id TEXT NOT NULL,
+            op TEXT NOT NULL,
+            stamp TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            origin TEXT NOT NULL CHECK (origin IN ('local', 'remote')),
+            blob_seq INTEGER
+        )
+        """)
+    conn.execute("CREATE INDEX replication_log_row ON replication_log (tbl, row_id)")
+    conn.execute("CREATE INDEX replication_log_unsealed ON replication_log (origin) WHERE blob_seq IS NULL")
+    conn.execute("""
+        CREATE TABLE replication_outgoing (
+            seq INTEGER PRIMARY KEY,
+            blob BLOB NOT NULL,
+            sealed_at TEXT NOT NULL,
+            stored_at TEXT
+        )
+        """)
+    conn.execute("""
+        CREATE TABLE replication_refused (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            device_id TEXT,
+            seq INTEGER,
+            reason TEXT NOT NULL,
+            checked_at TEXT
+        )
+        """)
+    enrolled = conn.execute("SELECT value FROM settings WHERE key = 'device_token'").fetchone()
+    if enrolled is not None and enrolled[0] not in (None, "null"):
+        _v11_first_device(conn)
+
+
+def _v11_first_device(conn: sqlite3.Connection) -> None:
+    """New keys and a new keyring: this device starts its centre's replication."""
+    import json
+    import secrets
+    from datetime import UTC, datetime
+
+    from sync import envelope, protocol
+
+    keys = envelope.DeviceKeys.new()
+    conn.execute(
+        "INSERT INTO replication_device (id, replica_id, signing_seed, keyring, baseline, created_at) "
+        "VALUES (1, ?, ?, ?, 1, ?)",
+        (
+            secrets.token_hex(8),
+            keys.seed,
+            json.dumps(envelope.Keyring.new().to_json()),
+            protocol.utc_iso(datetime.now(UTC)),
+        ),
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1,
+    _v2,
+    _v3,
+    _v4,
+    _v5,
+    _v6,
+    _v7,
+    _v8,
+    _v9,
+    _v10,
+    _v11,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
