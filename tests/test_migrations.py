@@ -539,3 +539,32 @@ def test_v9_to_v10(tmp_path):
     for kind, minutes in (("holiday", 60), ("activity", -5), ("activity", 1441)):
         with pytest.raises(sqlite3.IntegrityError):
             conn.execute(insert, ("c", kind, minutes))
+
+
+def test_v10_to_v11(tmp_path):
+    """An enrolled kiosk becomes its centre's first device on upgrade, with
+    new keys; a kiosk not enrolled gets the tables only."""
+    import json
+
+    from sync import envelope
+
+    conn = upgrade_from(tmp_path / "alone.db", 10)
+    assert {"replication_device", "replication_peers", "replication_log"} <= objects(conn, "table")
+    assert {"replication_outgoing", "replication_refused"} <= objects(conn, "table")
+    assert conn.execute("SELECT count(*) FROM replication_device").fetchone()[0] == 0
+
+    def enrolled(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO settings (key, value) VALUES ('device_token', '\"tok\"')")
+        conn.execute(
+            "INSERT INTO members (id, first_name, last_name, consent_data, created_at, updated_at) "
+            "VALUES ('m', 'Aïcha', 'Benali', 1, '2026-11-01T08:00:00.000Z', '2026-11-01T08:00:00.000Z')"
+        )
+
+    conn = upgrade_from(tmp_path / "enrolled.db", 10, enrolled)
+    seed, keyring, baseline = conn.execute(
+        "SELECT signing_seed, keyring, baseline FROM replication_device"
+    ).fetchone()
+    assert len(seed) == 32 and baseline == 1
+    assert envelope.Keyring.from_json(json.loads(keyring)).current
+    # nothing lost: the member is still there, and goes into the log at the first exchange
+    assert conn.execute("SELECT first_name FROM members").fetchone()[0] == "Aïcha"
