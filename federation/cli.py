@@ -346,6 +346,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
             f"{centre['name']}: {centre['events_total']} events, last sync {centre['last_sync'] or 'never'}"
         )
     print(f"Total: {figures['events_total']} events")
+    for child in figures["children"]:
+        print(
+            f"Child hub {child['name']}: {len(child['centres'])} centres, {child['year']}: "
+            f"{child['visits']} visits, {child['participants']} participants "
+            f"(last received {child['last_received_at'] or 'never'})"
+        )
     return 0
 
 
