@@ -172,3 +172,15 @@ def test_a_household_holds_a_bounded_number_of_members(centre, store):
         centre.households.link(person(centre, "Karim")["id"], first["id"])
     assert error.value.field == "with_member_id"
     assert centre.households.size(first["id"]) == MAX_MEMBERS
+
+
+def test_adding_someone_from_a_member_s_card_never_splits_a_household(centre, store):
+    aicha, yanis, karim = person(centre, "Aïcha"), person(centre, "Yanis", 2015), person(centre, "Karim")
+    household = centre.households.link(yanis["id"], aicha["id"])
+    # from Karim's card (no household): Karim joins Aïcha's, which stays whole
+    assert centre.households.together(karim["id"], aicha["id"]) == household
+    assert centre.households.size(aicha["id"]) == 3
+    lea = person(centre, "Léa")
+    # from Aïcha's card: Léa comes into Aïcha's household
+    assert centre.households.together(aicha["id"], lea["id"]) == household
+    assert {m["first_name"] for m in centre.households.of(lea["id"])} == {"Aïcha", "Yanis", "Karim"}

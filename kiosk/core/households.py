@@ -102,6 +102,16 @@ class Households:
                 self.store.audit(actor, "household.link", member_id=member_id, with_member_id=with_member_id)
         return household
 
+    def together(self, member_id: str, other_id: str, actor: dict | None = None) -> str:
+        """Put ``other_id`` in ``member_id``'s household (« ajouter à ce
+        foyer », from that member's card): when ``member_id`` has none yet
+        and the other has one, ``member_id`` joins theirs instead, so a
+        household is never split to make a new one. Returns the household id."""
+        member = self.members.get(member_id)
+        if member["household_id"]:
+            return self.link(other_id, member_id, actor=actor)
+        return self.link(member_id, other_id, actor=actor)
+
     def unlink(self, member_id: str, actor: dict | None = None) -> None:
         """Take ``member_id`` out of their household (nothing to do when in
         none); one member left alone there leaves it too."""

@@ -1,5 +1,7 @@
 """The new member's card on screen as a QR code (and printed, where the
-setting "printer" names a receipt printer: the print runs off the UI thread)."""
+setting "printer" names a receipt printer: the print runs off the UI thread).
+It offers to register another person of the same household next, in one tap
+(« même foyer que… », kiosk/ui/first_visit.py)."""
 
 from __future__ import annotations
 
@@ -70,7 +72,22 @@ class CardScreen(KioskScreen):
 
     def speech_parts(self) -> list[str]:
         ids = self.ids
-        return [self.greeting, ids.keep.text, self.status, ids.checkin.text, ids.done.text]
+        return [
+            self.greeting,
+            ids.keep.text,
+            self.status,
+            ids.household.text,
+            ids.checkin.text,
+            ids.done.text,
+        ]
+
+    def same_household(self) -> None:
+        """« Inscrire une autre personne du même foyer »: the form again,
+        for someone who lives with this member."""
+        app = App.get_running_app()
+        app.screen("first_visit").start_same_household(dict(self.member))
+        self.reset()
+        app.go("first_visit")
 
     def check_in_now(self) -> None:
         app = App.get_running_app()

@@ -83,7 +83,8 @@ class ConsentScreen(KioskScreen):
         app = App.get_running_app()
         form = app.screen("first_visit")
         try:
-            member = app.centre.members.register(
+            # in the household chosen on the card, if any: never a reason to refuse
+            member = app.centre.households.register(
                 consent_data=True, actor=app.mode.actor, **form.member_fields()
             )
         except DomainError as error:

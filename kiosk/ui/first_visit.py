@@ -4,6 +4,13 @@ birth (two taps: the decade, then the year), or else an age band (a tap, for
 someone who would rather not give the year), commune, neighbourhood (when the
 commune has some), phone (optional).
 Then the consent screen registers the member.
+
+« Même foyer que… »: after a registration, the card offers to register
+another person of the same household (``start_same_household``). The form
+then comes with that person's surname, town and neighbourhood filled in,
+and a line that says whose household it is, with a button that drops the
+link in one tap. The household never adds a step: nothing here can stop a
+registration (kiosk/core/households.py).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, DictProperty, NumericProperty, StringProperty
 
 from kiosk.core.errors import N_
+from kiosk.core.members import display_name
 from kiosk.core.settings import OTHER_COMMUNE
 from kiosk.ui.i18n import _
 from kiosk.ui.widgets import KioskScreen
@@ -47,6 +55,8 @@ UNSAID_AGE = N_("Je ne sais pas, ou je préfère ne pas dire")
 #: the first decade the year picker offers (older residents are rare; clean_birth_year allows 1900)
 FIRST_DECADE = 1920
 MAX_LENGTH = {"first_name": 40, "last_name": 40, "birth_year": 4, "phone": 14}
+#: what a person registered in someone's household starts with (``start_same_household``)
+HOUSEHOLD_FIELDS = ("last_name", "commune", "neighbourhood")
 
 
 class FirstVisitScreen(KioskScreen):
@@ -62,9 +72,12 @@ class FirstVisitScreen(KioskScreen):
     step_count = NumericProperty(len(STEPS))
     #: the year picker's decade (1970 for 1970-1979), 0 while the decades are shown
     decade = NumericProperty(0)
+    #: whose household the person joins ({} for none): id and the name the public may see
+    household_of = DictProperty({})
 
     def reset(self) -> None:
         self.decade = 0
+        self.household_of = {}
         self.values = {}
         self.error = ""
         self._error_source = None
@@ -72,6 +85,24 @@ class FirstVisitScreen(KioskScreen):
 
     def has_input(self) -> bool:
         return any(self.values.values())
+
+    def start_same_household(self, member: dict) -> None:
+        """A new registration in ``member``'s household: their surname, town
+        and neighbourhood already given (each can still be changed)."""
+        self.reset()
+        given = {field: member[field] for field in HOUSEHOLD_FIELDS if member.get(field)}
+        self.household_of = {"id": member["id"], "name": display_name(member), "given": given}
+        self.values = dict(given)
+
+    def drop_household(self) -> None:
+        """« Pas le même foyer »: one tap, and the registration goes on
+        alone; the answers the household gave go too, unless changed."""
+        given = self.household_of.get("given", {})
+        self.household_of = {}
+        for field, value in given.items():
+            if self.values.get(field) == value:
+                del self.values[field]
+        self.refresh()
 
     @property
     def field(self) -> str:
@@ -145,6 +176,8 @@ class FirstVisitScreen(KioskScreen):
 
     def speech_parts(self) -> list[str]:
         parts = [self.question, self.error]
+        if self.household_of:
+            parts.append(self.ids.household.text)
         if self.kind in ("letters", "digits"):
             parts.append(_.display(self.values.get(self.field) or ""))
         parts += [label for _value, label in self._choices()]
@@ -230,9 +263,10 @@ class FirstVisitScreen(KioskScreen):
         self.error = ""
 
     def member_fields(self) -> dict:
-        """What the consent screen passes to members.register."""
+        """What the consent screen passes to households.register."""
         values = {k: (v.strip() if isinstance(v, str) else v) or None for k, v in self.values.items()}
         year = values.get("birth_year")
         if year:
             values["birth_year"] = int(year)
+        values["same_household_as"] = self.household_of.get("id")
         return values
