@@ -108,9 +108,8 @@ class MemberCardScreen(ModeScreen):
             if others
             else _("Foyer : pas renseigné")
         )
-        self.household_title = _.display(
-            _("Foyer de %(name)s", name=f"{self.member['first_name']} {self.member['last_name']}")
-        )
+        full_name = " ".join((self.member["first_name"], self.member["last_name"]))
+        self.household_title = _.display(_("Foyer de %(name)s", name=full_name))
         return others
 
     def show_household(self) -> None:
