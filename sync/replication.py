@@ -115,6 +115,10 @@ class HybridClock:
             return self._advance(physical, 0)
         return self._advance(self._wall, self._counter + 1)
 
+    def last(self) -> Stamp:
+        """The clock's reading as it stands (to keep it across restarts)."""
+        return Stamp(self._wall, self._counter, self.device)
+
     def observe(self, stamp: Stamp) -> None:
         """Take a received stamp into account (call before making changes
         that follow it)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from kiosk.core import cards, search, text
+from kiosk.core import cards, replication, search, text
 from kiosk.core.errors import N_, Conflict, InvalidInput, NotFound
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
@@ -239,6 +239,7 @@ class Members:
             self.store.db.table("members").insert(member)
             search.index_member(self.store.conn, member["id"], member["first_name"], member["last_name"], now)
             self.store.emit("member.created", reported_attributes(member, self.store.now().date()))
+            replication.record_member(self.store, member)
             if actor:
                 self.store.audit(actor, "member.register", member_id=member["id"])
         return self.get(member["id"])
@@ -267,6 +268,7 @@ class Members:
         with self.store.transaction():
             changes["updated_at"] = self.store.now_iso()
             self.store.db.table("members").update(member_id, changes)
+            replication.record_member(self.store, {"id": member_id, **changes})
             if before["first_name"] != after["first_name"] or before["last_name"] != after["last_name"]:
                 seen = before["last_seen_at"] or before["created_at"]
                 search.index_member(self.store.conn, member_id, after["first_name"], after["last_name"], seen)
@@ -298,6 +300,7 @@ class Members:
             self.store.conn.execute(
                 "UPDATE members SET card_code = ?, updated_at = ? WHERE id = ?", (code, now, member_id)
             )
+            replication.record_member(self.store, {"id": member_id, "card_code": code, "updated_at": now})
             self.store.audit(actor, "member.replace_card", member_id=member_id)
         return self.get(member_id)
 

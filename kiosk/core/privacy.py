@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from kiosk.core import registrations, search
+from kiosk.core import registrations, replication, search
 from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.households import Households
 from kiosk.core.members import Members, check_actor
@@ -76,11 +76,26 @@ class Privacy:
             self._erase(member_id, actor, why="request")
         return self.store.query("SELECT * FROM members WHERE id = ?", (member_id,))[0]
 
-    def _erase(self, member_id: str, actor: dict | None, why: str, unlink_visits: bool = True) -> None:
+    def erase_replicated(self, member_id: str) -> None:
+        """Another device of the centre erased this person: the same here,
+        inside the caller's transaction, with no event (that device told
+        the hub)."""
+        self._erase(member_id, None, why="replicated", replicated=True)
+
+    def _erase(
+        self,
+        member_id: str,
+        actor: dict | None,
+        why: str,
+        unlink_visits: bool = True,
+        replicated: bool = False,
+    ) -> None:
         """The erasure itself, inside the caller's transaction. ``unlink_visits``
         False: the caller unlinks the visits of all it erased at once
         (``_unlink_erased_visits``: visits have no index of member_id, so
-        that is one scan of the table instead of one a member)."""
+        that is one scan of the table instead of one a member).
+        ``replicated``: another device of the centre erased the person; it
+        told the hub, and its erasure is already in the replication log."""
         member = self.members.get(member_id)  # NotFound when unknown or already erased
         now = self.store.now_iso()
         self._cancel_upcoming(member_id, actor, now)
@@ -97,7 +112,9 @@ class Privacy:
         if unlink_visits:
             conn.execute("UPDATE visits SET member_id = NULL WHERE member_id = ?", (member_id,))
         search.unindex_member(conn, member_id)
-        self.store.emit("member.erased", {"member_id": member_id})
+        if not replicated:
+            self.store.emit("member.erased", {"member_id": member_id})
+            replication.record_erasure(self.store, member_id)
         self.store.audit(actor, "member.erase", member_id=member_id, why=why)
 
     def _cancel_upcoming(self, member_id: str, actor: dict | None, now: str) -> None:

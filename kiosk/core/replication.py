@@ -1,0 +1,382 @@
+"""The kiosk's side of replication between a centre's devices.
+
+What it does (docs/replication.md):
+
+- **capture**: a write the other devices must know records a change
+  (``sync.replication.Change``) in the same transaction as the write
+  (``record``), members first: registration, edits, a new card, erasure;
+- **seal**: the changes not yet sent go out in blobs sealed with the
+  centre's key and signed by this device (``sync.envelope``), kept until the
+  relay stored them, so a retry sends the same bytes;
+- **apply**: a received blob is opened (refused and kept for staff when
+  tampered, replayed or unknown, never applied), its changes join the log,
+  and each member they touch is merged (``sync.replication.materialize``
+  over that member's changes) and written through kiosk/core: the search
+  index follows, an erasure goes through ``Privacy``.
+
+A device replicates once ``replication_device`` has its row: made by the
+schema upgrade for a kiosk already enrolled (the centre's first device), or
+by ``set_up``. Without it, ``record`` does nothing. No HTTP here: the
+exchange with the hub is ``kiosk.syncing``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from kiosk.core import search
+from kiosk.core.store import Store
+from sync import blob as frame
+from sync import envelope, replication
+from sync.replication import Change, HybridClock, Stamp
+
+#: the member columns that replicate (the kiosk has no ``merged_into`` yet)
+MEMBER_FIELDS = tuple(name for name in replication.TABLES["members"].fields if name != "merged_into")
+#: the most changes one blob carries
+CHANGES_PER_BLOB = 2000
+
+
+class Refused(Exception):
+    """A blob refused (tampered, replayed, from an unknown device or key):
+    recorded in ``replication_refused`` for staff, never applied."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def enabled(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM replication_device WHERE id = 1").fetchone() is not None
+
+
+def set_up(store: Store, keyring: envelope.Keyring | None = None, device_id: str | None = None) -> None:
+    """Make this device a replicating one: new keys, and the centre's
+    keyring (a new one for a centre's first device, ``baseline`` then puts
+    its existing members in the log). Does nothing when already set up."""
+    if enabled(store.conn):
+        return
+    import secrets
+
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO replication_device (id, replica_id, device_id, signing_seed, keyring, baseline, "
+            "created_at) VALUES (1, ?, ?, ?, ?, ?, ?)",
+            (
+                secrets.token_hex(8),
+                device_id,
+                envelope.DeviceKeys.new().seed,
+                json.dumps((keyring or envelope.Keyring.new()).to_json()),
+                1 if keyring is None else 0,
+                store.now_iso(),
+            ),
+        )
+
+
+def _device(conn: sqlite3.Connection) -> dict[str, Any]:
+    cursor = conn.execute("SELECT * FROM replication_device WHERE id = 1")
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError("replication is not set up on this device")
+    return dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+
+def keys(store: Store) -> envelope.DeviceKeys:
+    return envelope.DeviceKeys.from_seed(bytes(_device(store.conn)["signing_seed"]))
+
+
+def keyring(store: Store) -> envelope.Keyring:
+    return envelope.Keyring.from_json(json.loads(_device(store.conn)["keyring"]))
+
+
+def set_device_id(store: Store, device_id: str) -> None:
+    """The id the hub knows this device by (its blobs' headers carry it)."""
+    with store.transaction():
+        store.conn.execute("UPDATE replication_device SET device_id = ? WHERE id = 1", (device_id,))
+
+
+def add_peer(store: Store, device_id: str, verify_key: bytes, label: str | None = None) -> None:
+    """A device of the centre whose blobs this device accepts."""
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO replication_peers (device_id, verify_key, label, added_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (device_id) DO UPDATE SET verify_key = excluded.verify_key, label = excluded.label",
+            (device_id, verify_key, label, store.now_iso()),
+        )
+
+
+def _clock(conn: sqlite3.Connection, device: dict[str, Any]) -> HybridClock:
+    last = Stamp.parse(device["clock"]) if device["clock"] else None
+    return HybridClock(device["replica_id"], last=last)
+
+
+# ---------------------------------------------------------------- capture
+
+
+def record(store: Store, table: str, row: str, fields: dict[str, Any], op: str = "set") -> None:
+    """Record a local write for the centre's other devices, inside the
+    write's transaction (a crash keeps both or neither). Nothing when this
+    device does not replicate."""
+    if not store.conn.in_transaction:
+        raise RuntimeError("record() outside a transaction would split a write from its change")
+    try:
+        device = _device(store.conn)
+    except LookupError:
+        return
+    clock = _clock(store.conn, device)
+    change = replication.make_change(clock, table, row, fields, op)
+    _save_clock(store.conn, change.stamp)
+    _insert(store.conn, change, "local")
+
+
+def record_member(store: Store, member: dict[str, Any]) -> None:
+    """A member's replicated fields that ``member`` holds (a new member's
+    row, or the fields an edit changed)."""
+    fields = {name: _plain(member[name]) for name in MEMBER_FIELDS if name in member}
+    if fields:
+        record(store, "members", member["id"], fields)
+
+
+def record_erasure(store: Store, member_id: str) -> None:
+    """The erasure, and no name of the person left in this device's log."""
+    record(store, "members", member_id, {}, op="erase")
+    _scrub(store.conn, member_id)
+
+
+def _plain(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
+
+
+def _save_clock(conn: sqlite3.Connection, stamp: Stamp) -> None:
+    conn.execute("UPDATE replication_device SET clock = ? WHERE id = 1", (stamp.text(),))
+
+
+def _insert(conn: sqlite3.Connection, change: Change, origin: str) -> bool:
+    return bool(
+        conn.execute(
+            "INSERT OR IGNORE INTO replication_log (change_id, tbl, row_id, op, stamp, fields, origin) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                change.id,
+                change.table,
+                change.row,
+                change.op,
+                change.stamp.text(),
+                json.dumps(dict(change.fields), ensure_ascii=False, sort_keys=True),
+                origin,
+            ),
+        ).rowcount
+    )
+
+
+def _scrub(conn: sqlite3.Connection, member_id: str) -> None:
+    for change_id, fields in conn.execute(
+        "SELECT change_id, fields FROM replication_log WHERE tbl = 'members' AND row_id = ?", (member_id,)
+    ).fetchall():
+        kept = {k: v for k, v in json.loads(fields).items() if k not in replication.PERSONAL_MEMBER_FIELDS}
+        conn.execute(
+            "UPDATE replication_log SET fields = ? WHERE change_id = ?",
+            (json.dumps(kept, sort_keys=True), change_id),
+        )
+
+
+def baseline(store: Store) -> int:
+    """Once, on the centre's first device: its existing members into the
+    log, so the others receive them. Returns how many were recorded."""
+    device = _device(store.conn)
+    if not device["baseline"]:
+        return 0
+    count = 0
+    with store.transaction():
+        columns = ", ".join(["id", "erased_at", *MEMBER_FIELDS])
+        for row in store.query(f"SELECT {columns} FROM members ORDER BY created_at"):
+            if row["erased_at"] is not None:
+                record(store, "members", row["id"], {"created_at": row["created_at"]})
+                record(store, "members", row["id"], {}, op="erase")
+            else:
+                record_member(store, {k: v for k, v in row.items() if v is not None or k == "id"})
+            count += 1
+        store.conn.execute("UPDATE replication_device SET baseline = 0 WHERE id = 1")
+    return count
+
+
+# ---------------------------------------------------------------- seal
+
+
+def seal_pending(store: Store, centre_id: str) -> list[int]:
+    """Seal the local changes not yet sealed into blobs (kept in
+    ``replication_outgoing`` until the relay stored them). Returns their seqs."""
+    sealed: list[int] = []
+    device = _device(store.conn)
+    if not device["device_id"]:
+        raise LookupError("this device's hub id is not known yet")
+    device_keys, ring = keys(store), keyring(store)
+    while True:
+        with store.transaction():
+            rows = store.conn.execute(
+                "SELECT change_id, tbl, row_id, op, stamp, fields FROM replication_log "
+                "WHERE origin = 'local' AND blob_seq IS NULL ORDER BY stamp LIMIT ?",
+                (CHANGES_PER_BLOB,),
+            ).fetchall()
+            if not rows:
+                return sealed
+            seq = int(store.conn.execute("SELECT next_seq FROM replication_device").fetchone()[0])
+            changes = [_row_change(row).to_json() for row in rows]
+            header = frame.Header("changes", centre_id, device["device_id"], seq, ring.current)
+            blob = envelope.seal(ring, device_keys, header, {"changes": changes})
+            store.conn.execute(
+                "INSERT INTO replication_outgoing (seq, blob, sealed_at) VALUES (?, ?, ?)",
+                (seq, blob, store.now_iso()),
+            )
+            store.conn.executemany(
+                "UPDATE replication_log SET blob_seq = ? WHERE change_id = ?", [(seq, row[0]) for row in rows]
+            )
+            store.conn.execute("UPDATE replication_device SET next_seq = ? WHERE id = 1", (seq + 1,))
+        sealed.append(seq)
+
+
+def _row_change(row: tuple[Any, ...]) -> Change:
+    change_id, table, row_id, op, stamp, fields = row
+    return Change(change_id, table, row_id, Stamp.parse(stamp), op, json.loads(fields))
+
+
+def outgoing(store: Store) -> list[tuple[int, bytes]]:
+    """The sealed blobs the relay has not stored yet, oldest first."""
+    return [
+        (seq, bytes(blob))
+        for seq, blob in store.conn.execute(
+            "SELECT seq, blob FROM replication_outgoing WHERE stored_at IS NULL ORDER BY seq"
+        )
+    ]
+
+
+def mark_stored(store: Store, seq: int) -> None:
+    """The relay stored blob ``seq``: its bytes are no longer needed here."""
+    with store.transaction():
+        store.conn.execute(
+            "UPDATE replication_outgoing SET stored_at = ?, blob = x'' WHERE seq = ?", (store.now_iso(), seq)
+        )
+
+
+# ---------------------------------------------------------------- apply
+
+
+def receive(store: Store, raw: bytes, centre_id: str, erase: Callable[[str], None]) -> list[str]:
+    """Open a blob from another device of the centre and apply its changes;
+    ``erase(member_id)`` erases a member here (``Privacy.erase_replicated``:
+    this module sits below privacy). Returns the ids of the members it
+    changed. Raises :class:`Refused` (recorded for staff, nothing applied)
+    when it cannot be trusted."""
+    device = _device(store.conn)
+    peers = {
+        d: bytes(k) for d, k in store.conn.execute("SELECT device_id, verify_key FROM replication_peers")
+    }
+    guard = envelope.ReplayGuard.from_json(json.loads(device["guard"]))
+    try:
+        _header, payload = envelope.open_blob(raw, keyring(store), peers, centre_id, guard)
+        if not isinstance(payload, dict) or not isinstance(payload.get("changes"), list):
+            raise replication.ReplicationError("a changes blob holds {'changes': [...]}")
+        changes = [Change.from_json(item) for item in payload["changes"]]
+    except (frame.EnvelopeError, replication.ReplicationError) as error:
+        _refuse(store, raw, str(error))
+        raise Refused(str(error)) from error
+    with store.transaction():
+        clock = _clock(store.conn, device)
+        new = [change for change in changes if _insert(store.conn, change, "remote")]
+        for change in changes:
+            clock.observe(change.stamp)
+        store.conn.execute(
+            "UPDATE replication_device SET guard = ?, clock = ? WHERE id = 1",
+            (json.dumps(guard.to_json()), clock.last().text()),
+        )
+        touched = sorted({change.row for change in new if change.table == "members"})
+        for member_id in touched:
+            apply_member(store, member_id, erase)
+    return touched
+
+
+def _refuse(store: Store, raw: bytes, reason: str) -> None:
+    try:
+        header = frame.read_header(raw)
+        device_id, seq = header.device, header.seq
+    except frame.EnvelopeError:
+        device_id, seq = None, None
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO replication_refused (at, device_id, seq, reason) VALUES (?, ?, ?, ?)",
+            (store.now_iso(), device_id, seq, reason[:500]),
+        )
+
+
+def refused(store: Store) -> list[dict]:
+    """Blobs refused and not yet checked by staff, oldest first: what the
+    staff screen reports (« À vérifier »)."""
+    return store.query("SELECT * FROM replication_refused WHERE checked_at IS NULL ORDER BY id")
+
+
+def apply_member(store: Store, member_id: str, erase: Callable[[str], None]) -> None:
+    """Merge one member's changes (local and received) and write the result
+    through kiosk/core, inside the caller's transaction."""
+    rows = store.conn.execute(
+        "SELECT change_id, tbl, row_id, op, stamp, fields FROM replication_log "
+        "WHERE tbl = 'members' AND row_id = ?",
+        (member_id,),
+    ).fetchall()
+    state = replication.materialize(_row_change(row) for row in rows)
+    merged = state.rows["members"].get(member_id)
+    current = store.one(
+        "SELECT id, erased_at, last_seen_at, created_at FROM members WHERE id = ?", (member_id,)
+    )
+    if member_id in state.erased:
+        if current is not None and current["erased_at"] is None:
+            erase(member_id)
+        elif current is None and merged is not None and merged.get("created_at"):
+            store.db.table("members").insert(
+                {"id": member_id, "created_at": merged["created_at"], "updated_at": merged["erased_at"]}
+                | {"erased_at": merged["erased_at"], "consent_data": 0, "qpv": 0}
+            )
+        _scrub(store.conn, member_id)
+        return
+    if merged is None:  # held back: its creation has not arrived
+        return
+    # the fields some change set; the others keep what this device holds
+    values = {name: merged[name] for name in MEMBER_FIELDS if name in merged}
+    values = {k: (0 if v is None and k in _FLAGS else v) for k, v in values.items()}
+    if current is None:
+        store.db.table("members").insert({"id": member_id, **values, "last_seen_at": None, "erased_at": None})
+    elif current["erased_at"] is None:
+        store.db.table("members").update(member_id, values)
+    else:
+        return  # erased here: erasure wins (its change is on its way to the others)
+    row = store.one(
+        "SELECT first_name, last_name, created_at, last_seen_at FROM members WHERE id = ?", (member_id,)
+    )
+    if row and row["first_name"] and row["last_name"]:
+        seen = row["last_seen_at"] or row["created_at"]
+        search.index_member(store.conn, member_id, row["first_name"], row["last_name"], seen)
+
+
+_FLAGS = frozenset(("qpv", "consent_data", "consent_photos", "consent_contact"))
+
+
+def acknowledge_cursor(store: Store, cursor: int) -> None:
+    with store.transaction():
+        store.conn.execute("UPDATE replication_device SET cursor = max(cursor, ?) WHERE id = 1", (cursor,))
+
+
+def cursor(store: Store) -> int:
+    return int(_device(store.conn)["cursor"])
+
+
+def pending(store: Store) -> int:
+    """Local changes not yet stored by the relay."""
+    unsealed = store.conn.execute(
+        "SELECT count(*) FROM replication_log WHERE origin = 'local' AND blob_seq IS NULL"
+    ).fetchone()[0]
+    unsent = store.conn.execute(
+        "SELECT count(*) FROM replication_log l JOIN replication_outgoing o ON o.seq = l.blob_seq "
+        "WHERE l.origin = 'local' AND o.stored_at IS NULL"
+    ).fetchone()[0]
+    return int(unsealed) + int(unsent)
