@@ -128,6 +128,19 @@ events = sa.Table(
     ),
 )
 
+# schema 13, PostgreSQL only: there events is partitioned by the month they
+# occurred in (RANGE on occurred_at, a DEFAULT partition for the rest), and a
+# partitioned table's unique keys must hold the month, so each stored event's
+# key is held once here: the ingest's INSERT … ON CONFLICT goes through it
+# (stored_keys). A step that changes events' content_hash changes it here too.
+event_keys = sa.Table(
+    "event_keys",
+    metadata,
+    _id("centre_id", sa.ForeignKey("centres.id"), primary_key=True),
+    _id("event_id", primary_key=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+)
+
 # schema 4: events stored, by centre and type, added up once per batch at
 # ingest (federation.ingest); `federation stats` and GET /api/v1/status read
 # it instead of counting the events. Events are never deleted (an erasure
@@ -1037,6 +1050,93 @@ def _v12(conn: Connection) -> None:
     metadata.create_all(conn, tables=[relay_blobs, relay_snapshots, relay_cursors])
 
 
+# ---------------------------------------------------------------- step 13: events by month (PostgreSQL)
+
+#: months of partitions made ahead of the current one, at step 13 and by the
+#: hub itself since (ensure_partitions)
+PARTITIONS_AHEAD = 3
+
+
+def _v13(conn: Connection) -> None:
+    # PostgreSQL: events partitioned by the month they occurred in, so that
+    # retention drops a month whole; each event's key kept once in event_keys,
+    # which holds exactly-once (docs/deploy-hub.md, "Events by month").
+    # SQLite keeps its one events table.
+    if conn.dialect.name != "postgresql":
+        return
+    for ddl in (
+        "ALTER TABLE events RENAME TO events_v12",
+        "ALTER TABLE events_v12 RENAME CONSTRAINT events_pkey TO events_v12_pkey",
+        "ALTER TABLE events_v12 RENAME CONSTRAINT events_centre_event TO events_v12_centre_event",
+        "ALTER INDEX events_centre_member RENAME TO events_v12_centre_member",
+        # the numbering goes on: parent_sync's cursor is an events.seq
+        "ALTER SEQUENCE events_seq_seq OWNED BY NONE",
+        """CREATE TABLE event_keys (
+            centre_id VARCHAR(36) NOT NULL REFERENCES centres (id),
+            event_id VARCHAR(36) NOT NULL,
+            content_hash VARCHAR(64) NOT NULL,
+            PRIMARY KEY (centre_id, event_id)
+        )""",
+        # occurred_at in the "C" collation: its text sorts as its time whatever
+        # the database's locale, so a month is a range of text
+        """CREATE TABLE events (
+            seq BIGINT NOT NULL DEFAULT nextval('events_seq_seq'),
+            centre_id VARCHAR(36) NOT NULL REFERENCES centres (id),
+            event_id VARCHAR(36) NOT NULL,
+            type VARCHAR(40) NOT NULL,
+            occurred_at VARCHAR(32) COLLATE "C" NOT NULL,
+            received_at VARCHAR(32) NOT NULL,
+            device_id VARCHAR(36),
+            member_id VARCHAR(36),
+            body TEXT NOT NULL,
+            content_hash VARCHAR(64) NOT NULL,
+            PRIMARY KEY (seq, occurred_at)
+        ) PARTITION BY RANGE (occurred_at)""",
+        "ALTER SEQUENCE events_seq_seq OWNED BY events.seq",
+        "CREATE INDEX events_centre_member ON events (centre_id, member_id) WHERE member_id IS NOT NULL",
+        "CREATE TABLE events_default PARTITION OF events DEFAULT",
+    ):
+        conn.exec_driver_sql(ddl)
+    held = {
+        month
+        for (month,) in conn.exec_driver_sql("SELECT DISTINCT substr(occurred_at, 1, 7) FROM events_v12")
+        if _v13_month(month)
+    }
+    this_month = clock.utc_now().strftime("%Y-%m")
+    ahead = {this_month}
+    for _ in range(PARTITIONS_AHEAD):
+        ahead.add(_v13_next(max(ahead)))
+    for month in sorted(held | ahead):
+        conn.exec_driver_sql(
+            f"CREATE TABLE events_{month.replace('-', '_')} PARTITION OF events "
+            f"FOR VALUES FROM ('{month}') TO ('{_v13_next(month)}')"
+        )
+    columns = "seq, centre_id, event_id, type, occurred_at, received_at, device_id, member_id, body, content_hash"
+    conn.exec_driver_sql(
+        "INSERT INTO event_keys (centre_id, event_id, content_hash) "
+        "SELECT centre_id, event_id, content_hash FROM events_v12"
+    )
+    conn.exec_driver_sql(f"INSERT INTO events ({columns}) SELECT {columns} FROM events_v12")
+    conn.exec_driver_sql("DROP TABLE events_v12")
+
+
+def _v13_month(text: str | None) -> bool:
+    """'YYYY-MM', a real month."""
+    return (
+        text is not None
+        and len(text) == 7
+        and text[:4].isdigit()
+        and text[4] == "-"
+        and text[5:].isdigit()
+        and 1 <= int(text[5:]) <= 12
+    )
+
+
+def _v13_next(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1051,6 +1151,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     10: _v10,
     11: _v11,
     12: _v12,
+    13: _v13,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
