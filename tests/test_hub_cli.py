@@ -118,9 +118,12 @@ def test_revoke_device_and_list_centres(db_url):
 
 
 def test_stats_on_an_empty_hub(db_url):
-    assert json.loads(run_federation("stats", "--json", db_url=db_url).stdout) == {
+    figures = json.loads(run_federation("stats", "--json", db_url=db_url).stdout)
+    # the projections' sections (voice, families, volunteering) have tests of their own
+    assert {key: figures[key] for key in ("centres", "events_total", "children")} == {
         "centres": [],
         "events_total": 0,
+        "children": [],
     }
 
 
