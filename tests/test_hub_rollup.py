@@ -608,3 +608,18 @@ def test_the_parent_stores_only_well_formed_bounded_figures(hub_server):
     assert (child["visits"], child["participants"]) == (5, 2)
     assert sorted(held_sets(parent)) == [("2026", 5), ("2026-03-02", 5)]
     assert "Traceback" not in parent.log()
+
+
+def test_a_child_served_by_two_processes_sends_by_itself_and_correctly(hub_server):
+    parent = hub_server(parent_interval=0)
+    child = hub_server(workers=2, parent_interval=0.3)
+    kiosks = [Kiosk(child, f"Centre {k}", rng=random.Random(k)) for k in (1, 2)]
+    for kiosk in kiosks:
+        kiosk.month(YEAR, 9)
+    network = {"Fédération du Rhône": (child, kiosks)}
+    link(parent, child, "Fédération du Rhône")
+    assert wait_until(lambda: matches(parent, network))
+    for kiosk in kiosks:  # more while both processes keep trying to send
+        kiosk.month(YEAR, 10)
+    assert wait_until(lambda: matches(parent, network))
+    assert "Traceback" not in child.log() and "Traceback" not in parent.log()
