@@ -487,9 +487,9 @@ def children(conn: Connection, year: int) -> list[Child]:
         .group_by(f.child_id, f.centre_id, f.dimension, f.key)
     )
     for child_id, centre_id, dimension, key, value in conn.execute(query):
-        centre = by_centre.get((child_id, centre_id))
-        if centre is not None:
-            centre.figures.add(dimension, key, int(value))
+        held = by_centre.get((child_id, centre_id))
+        if held is not None:
+            held.figures.add(dimension, key, int(value))
     for child in found.values():
         for centre in child.centres:
             child.figures.merge(centre.figures)

@@ -318,7 +318,16 @@ def figures_hash(values: dict[str, int]) -> str:
 class _Sender:
     """Keeps the changed sets and sends them SETS_PER_BATCH at a time."""
 
-    def __init__(self, engine, link, generation, holder, session, result, progress):
+    def __init__(
+        self,
+        engine: Engine,
+        link: Any,
+        generation: int,
+        holder: str,
+        session: requests.Session,
+        result: Result,
+        progress: Callable[[Result], None] | None,
+    ):
         self.engine, self.link, self.generation, self.holder = engine, link, generation, holder
         self.session, self.result, self.progress = session, result, progress
         self.pending: list[FigureSet] = []
