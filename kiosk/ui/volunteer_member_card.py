@@ -109,7 +109,7 @@ class MemberCardScreen(ModeScreen):
             else _("Foyer : pas renseigné")
         )
         full_name = " ".join((self.member["first_name"], self.member["last_name"]))
-        self.household_title = _.display(_("Foyer de %(name)s", name=full_name))
+        self.household_title = _("Foyer de %(name)s", name=full_name)
         return others
 
     def show_household(self) -> None:
