@@ -287,12 +287,23 @@ _EVENT_ID = itemgetter(1)
 
 
 @lru_cache(maxsize=16)
-def _insert_sql(mark: str, rows: int) -> str:
+def _insert_sql(dialect: str, mark: str, rows: int) -> str:
+    """One statement inserting the rows whose (centre_id, event_id) is new,
+    its row count the events it stored. SQLite: events holds the unique key.
+    PostgreSQL: events is partitioned by month, so the key is taken in
+    event_keys (store.stored_keys) and the events whose key went in follow,
+    in the same statement."""
     one_row = "(" + ", ".join([mark] * len(EVENT_COLUMNS)) + ")"
+    values = ", ".join([one_row] * rows)
+    columns = ", ".join(EVENT_COLUMNS)
+    if dialect != "postgresql":
+        return f"INSERT INTO events ({columns}) VALUES {values} ON CONFLICT (centre_id, event_id) DO NOTHING"
     return (
-        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES "
-        + ", ".join([one_row] * rows)
-        + " ON CONFLICT (centre_id, event_id) DO NOTHING"
+        f"WITH sent ({columns}) AS (VALUES {values}), "
+        "new AS (INSERT INTO event_keys (centre_id, event_id, content_hash) "
+        "SELECT centre_id, event_id, content_hash FROM sent "
+        "ON CONFLICT (centre_id, event_id) DO NOTHING RETURNING event_id) "
+        f"INSERT INTO events ({columns}) SELECT sent.* FROM sent JOIN new USING (event_id)"
     )
 
 
@@ -320,7 +331,7 @@ def _insert_events(conn: Connection, rows: list[tuple]) -> set[str]:
             chunk = rows[start : start + _ROWS_PER_INSERT]
             cursor.execute("SELECT coalesce(max(seq), 0) FROM events")
             (last_seq,) = cursor.fetchone() or (0,)  # an aggregate: always one row
-            cursor.execute(_insert_sql(mark, len(chunk)), tuple(chain.from_iterable(chunk)))
+            cursor.execute(_insert_sql(conn.dialect.name, mark, len(chunk)), tuple(chain.from_iterable(chunk)))
             if cursor.rowcount == len(chunk):
                 inserted.update(map(_EVENT_ID, chunk))
             else:
@@ -372,11 +383,11 @@ def _split_replays(conn: Connection, centre_id: str, rows: list[dict]) -> tuple[
     """Ids already held: a replay (same content) or a conflict (other content)."""
     if not rows:
         return [], []
+    keys = db.stored_keys(conn).c
     held = dict(
         conn.execute(
-            sa.select(db.events.c.event_id, db.events.c.content_hash).where(
-                db.events.c.centre_id == centre_id,
-                db.events.c.event_id.in_([row["event_id"] for row in rows]),
+            sa.select(keys.event_id, keys.content_hash).where(
+                keys.centre_id == centre_id, keys.event_id.in_([row["event_id"] for row in rows])
             )
         ).all()
     )

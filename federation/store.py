@@ -1156,6 +1156,69 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 LATEST_VERSION = max(MIGRATIONS)
 
 
+# ---------------------------------------------------------------- events by month (PostgreSQL)
+
+
+def stored_keys(conn: Connection) -> sa.Table:
+    """The table holding each stored event's (centre_id, event_id,
+    content_hash) once, for replay vs conflict: events itself on SQLite;
+    event_keys on PostgreSQL, whose events are partitioned by month."""
+    return event_keys if conn.dialect.name == "postgresql" else events
+
+
+def month_after(month: str) -> str:
+    """'YYYY-MM' -> the next month, 'YYYY-MM'."""
+    year, number = int(month[:4]), int(month[5:])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def event_partitions(conn: Connection) -> dict[str, str]:
+    """The month partitions of events on PostgreSQL: {'YYYY-MM': table name},
+    the DEFAULT partition left out; {} on SQLite."""
+    if conn.dialect.name != "postgresql":
+        return {}
+    rows = conn.exec_driver_sql(
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass"
+    )
+    found = {}
+    for name, bound in rows:
+        if bound != "DEFAULT":  # FOR VALUES FROM ('YYYY-MM') TO ('YYYY-MM')
+            found[bound.split("'")[1]] = name
+    return dict(sorted(found.items()))
+
+
+def ensure_partitions(conn: Connection, ahead: int = PARTITIONS_AHEAD) -> list[str]:
+    """Make the month partitions of events from this month to ``ahead``
+    months on, where missing (PostgreSQL; nothing on SQLite); the months
+    made. An insert never fails for want of one (the DEFAULT partition takes
+    any other month), but a month left there is not dropped with its
+    partition: rows the DEFAULT holds for a month made here move into it."""
+    if conn.dialect.name != "postgresql":
+        return []
+    held = event_partitions(conn)
+    months = [clock.utc_now().strftime("%Y-%m")]
+    while len(months) <= ahead:
+        months.append(month_after(months[-1]))
+    made = []
+    for month in months:
+        if month in held:
+            continue
+        table, after = f"events_{month.replace('-', '_')}", month_after(month)
+        # made apart and attached: the DEFAULT's rows of the month move first
+        # (attaching checks the DEFAULT holds none)
+        conn.exec_driver_sql(f"CREATE TABLE {table} (LIKE events INCLUDING DEFAULTS)")
+        conn.exec_driver_sql(
+            f"WITH moved AS (DELETE FROM events_default WHERE occurred_at >= '{month}' "
+            f"AND occurred_at < '{after}' RETURNING *) INSERT INTO {table} SELECT * FROM moved"
+        )
+        conn.exec_driver_sql(
+            f"ALTER TABLE events ATTACH PARTITION {table} FOR VALUES FROM ('{month}') TO ('{after}')"
+        )
+        made.append(month)
+    return made
+
+
 # ---------------------------------------------------------------- engine
 
 
@@ -1283,6 +1346,7 @@ def migrate(engine: Engine) -> int:
             MIGRATIONS[step](conn)
             conn.execute(schema_version.insert().values(version=step, applied_at=utc_now_iso()))
             version = step
+        ensure_partitions(conn)
     return version
 
 
