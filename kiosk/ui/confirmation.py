@@ -56,6 +56,7 @@ class ConfirmationScreen(KioskScreen):
                 self.ask["session_id"], face, member_id=self.ask.get("member_id"), via="checkin"
             )
         except DomainError as error:
+            self.ask = {}  # the question goes; what went wrong shows in its place
             self.message = app.error_text(error)
             return
         self.answered = face

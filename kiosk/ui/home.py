@@ -8,9 +8,18 @@ from pathlib import Path
 from kivy.app import App
 from kivy.lang import Builder
 from kivy.properties import StringProperty
+from kivy.uix.behaviors import ButtonBehavior
 
 from kiosk.ui.i18n import _
-from kiosk.ui.widgets import KioskScreen
+from kiosk.ui.widgets import DirBox, KioskScreen
+
+
+class DoneRow(ButtonBehavior, DirBox):
+    """The home's line about the residents' ideas (home.kv)."""
+
+    icon = StringProperty("lightbulb")
+    text = StringProperty("")
+
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 

@@ -79,8 +79,128 @@ def worst_centre(path, clock) -> Centre:
         ("Marianne", "Ait Ouali-Benmansour"),
     ):
         centre.members.register(first, last, 1975, commune="Boulogne-sur-Mer", consent_data=True)
-    centre.staff.add("Marie-Thérèse Vandenbussche-Delattre", "staff", "1357")
+    manager = centre.staff.add("Marie-Thérèse Vandenbussche-Delattre", "staff", "1357")
+    _volunteers_time(centre, manager, clock)
+    _residents_voice(centre, manager, clock)
     return centre
+
+
+LONG_ANSWER = (
+    "Un atelier smartphone et tablette a lieu chaque jeudi de 14 h à 16 h à l'espace numérique, "
+    "avec Marie-Thérèse et deux bénévoles : apprendre les visios avec la famille, les photos, "
+    "les messages et les applications de la CAF, d'Ameli et des impôts. Inscriptions à l'accueil."
+)[:300]
+LONG_IDEA = ("Organiser une grande fête des voisins au square Marie-Thérèse Vandenbussche " * 8)[:500]
+
+
+def _residents_voice(centre: Centre, manager: dict, clock) -> None:
+    """An idea realised with the longest answer (the home's line), one with
+    the longest words and a contact, and Marie-Thérèse present yesterday at
+    a workshop with the longest title (« Comment ça s'est passé ? »)."""
+    voice = centre.voice
+    done = voice.propose("numerique", LONG_IDEA)
+    voice.answer(done["id"], LONG_ANSWER, manager)
+    voice.mark_done(done["id"], manager)
+    voice.propose("quartier", LONG_IDEA, first_name="Marie-Françoise", phone="0611223344", consent=True)
+    now = clock()
+    start = now - timedelta(hours=20)
+    centre.store.clock = lambda: start - timedelta(days=2)
+    try:
+        workshop = centre.workshops.create_workshop(LONG_TITLE, "numerique", place=LONG_PLACE)
+        session = centre.workshops.add_session(workshop["id"], start, start + timedelta(hours=2), 12)
+        members = [m["id"] for m in centre.store.query("SELECT id FROM members")]
+        for member in members:
+            centre.workshops.register(session["id"], member)
+        centre.store.clock = lambda: start
+        for member in members:
+            centre.workshops.mark_attendance(session["id"], member, True, actor=manager)
+        centre.workshops.add_walk_in(session["id"], None, actor=manager)
+    finally:
+        centre.store.clock = clock
+
+
+def _held_session(app) -> dict:
+    return app.centre.store.one("SELECT id AS session_id, ends_at FROM sessions ORDER BY starts_at LIMIT 1")
+
+
+def fill_ideas(step: str, **values):
+    def fill(app) -> None:
+        app.open_ideas()
+        screen = app.screen("ideas")
+        screen.values = {"theme": "quartier", "words": LONG_IDEA.upper(), **values}
+        screen.step = step
+        screen.refresh()
+
+    return fill
+
+
+def fill_ideas_done(app) -> None:
+    app.open_ideas(done=True)
+
+
+def fill_confirmation_ask(app) -> None:
+    asked = {**_held_session(app), "title": LONG_TITLE, "member_id": _member(app)["id"]}
+    app.go("confirmation")
+    app.screen("confirmation").show(
+        "check_circle",
+        lambda: _("Bienvenue, %(name)s !", name="Marie-Thérèse"),
+        lambda: _("C'est noté."),
+        ask=asked,
+    )
+
+
+def fill_feedback(faces: bool):
+    def fill(app) -> None:
+        screen = app.screen("feedback")
+        screen.reset()
+        screen.session_id = _held_session(app)["session_id"]
+        app.go("feedback")
+        if faces:
+            screen.pick(_member(app)["id"], "Marie-Françoise W.")
+
+    return fill
+
+
+def fill_staff_idea_chosen(app) -> None:
+    app.go("staff_ideas")
+    screen = app.screen("staff_ideas")
+    screen.show("all")
+    screen.choose(app.centre.voice.ideas("all")[-1]["id"])
+
+
+VOLUNTEER = "Marie-Françoise Wiśniewski-Ait Ouali"
+
+
+def _volunteers_time(centre: Centre, manager: dict, clock) -> None:
+    """A volunteer with a long name: hours of both kinds, and a « Je termine »
+    forgotten yesterday (« À vérifier »)."""
+    volunteer = centre.staff.add(VOLUNTEER, "volunteer", "2468")
+    time = centre.volunteering
+    for back, kind in ((2, "governance"), (3, "activity"), (4, "activity")):
+        day = (clock() - timedelta(days=back)).date()
+        time.enter(manager, volunteer["id"], kind, day, "14:00", "17:30")
+    centre.store.clock = lambda: clock() - timedelta(days=1)
+    try:
+        time.start(volunteer, "governance")
+    finally:
+        centre.store.clock = clock
+    time.close_forgotten()
+
+
+def fill_volunteer_started(app) -> None:
+    """The volunteer's menu, their time started: since when, and « Je termine »."""
+    person = next(p for p in app.centre.staff.list() if p["name"] == VOLUNTEER)
+    app.mode.start({key: person[key] for key in ("id", "name", "role")})
+    if app.centre.volunteering.current(app.mode.actor) is None:
+        app.centre.volunteering.start(app.mode.actor, "activity")
+    app.go("volunteer")
+
+
+def fill_volunteer_hours_chosen(app) -> None:
+    """Staff's hours of volunteers, a stretch open for correction."""
+    app.go("staff_volunteering")
+    screen = app.screen("staff_volunteering")
+    screen.choose(screen.ids.stretches.children[-1].stretch)
 
 
 # ---------------------------------------------------------------- the screens, filled
@@ -184,6 +304,14 @@ RESIDENT_STATES = {
     "consent": plain("consent"),
     "card": fill_card,
     "pin": plain("pin"),
+    "ideas": fill_ideas("theme"),
+    "ideas_words": fill_ideas("words"),
+    "ideas_contact": fill_ideas("contact"),
+    "ideas_first_name": fill_ideas("first_name", first_name="Marie-Françoise"),
+    "ideas_phone": fill_ideas("phone", first_name="Marie-Françoise", phone="06112233445566"),
+    "ideas_consent": fill_ideas("consent", first_name="Marie-Françoise"),
+    "ideas_done": fill_ideas_done,
+    "confirmation_ask": fill_confirmation_ask,
 }
 MODE_STATES = {name: plain(name) for name in sorted(STAFF_SCREENS | VOLUNTEER_SCREENS)}
 MODE_STATES.update(
@@ -191,6 +319,12 @@ MODE_STATES.update(
     member_card=fill_member_card,
     member_card_picker=plain("member_card"),
     staff_privacy_person=fill_privacy_person,
+    feedback_names=fill_feedback(faces=False),
+    feedback_faces=fill_feedback(faces=True),
+    staff_ideas_chosen=fill_staff_idea_chosen,
+    staff_volunteering_chosen=fill_volunteer_hours_chosen,
+    # last: it signs a volunteer in instead of the staff member
+    volunteer_started=fill_volunteer_started,
 )
 
 
