@@ -8,47 +8,12 @@ taxonomies' own words. See docs/funder-figures.md.
 
 from __future__ import annotations
 
-from sync.protocol import ADMIN_DOMAINS, CRA_THEMES, THEMES
+from sync.categories import CRA_THEME_LABELS, DOMAIN_LABELS
+from sync.protocol import THEMES
 
 #: what a visit counts as when it has no category (none mapped, or a 1.0 visit of a reason with none)
 NONE = ""
 
-CRA_THEME_LABELS = {
-    "diagnostic_numerique": "Diagnostic numérique",
-    "prendre_en_main_materiel": "Prendre en main du matériel",
-    "maintenance_materiel": "Maintenance de matériel",
-    "contenus_numeriques": "Gérer ses contenus numériques",
-    "navigation_internet": "Navigation sur internet",
-    "email": "E-mail",
-    "bureautique": "Bureautique",
-    "reseaux_sociaux": "Réseaux sociaux communication",
-    "sante": "Santé",
-    "banque_achats": "Banque et achats en ligne",
-    "entrepreneuriat": "Accompagner un professionnel",
-    "insertion_professionnelle": "Insertion professionnelle",
-    "securite_numerique": "Prévention en sécurité numérique",
-    "parentalite": "Parentalité",
-    "scolarite_numerique": "Scolarité et numérique",
-    "creer_numerique": "Créer avec le numérique",
-    "culture_numerique": "Culture numérique",
-    "intelligence_artificielle": "Intelligence artificielle (IA)",
-    "demarches_administratives": "Aide aux démarches administratives",
-}
-
-DOMAIN_LABELS = {
-    "papiers_citoyennete": "Papiers - Élections - Citoyenneté",
-    "famille_scolarite": "Famille - Scolarité",
-    "social_sante": "Social - Santé",
-    "travail_formation": "Travail - Formation",
-    "logement": "Logement",
-    "transports_mobilite": "Transports - Mobilité",
-    "argent_impots": "Argent - Impôts",
-    "justice": "Justice",
-    "etrangers_europe": "Étrangers - Europe",
-    "loisirs_culture": "Loisirs - Sports - Culture",
-}
-
-assert set(CRA_THEME_LABELS) == set(CRA_THEMES) and set(DOMAIN_LABELS) == set(ADMIN_DOMAINS)
 
 #: A visit from a 1.0 kiosk carries no category: the categories of the
 #: default reason its code names (kiosk.core.settings.DEFAULT_REASONS), as

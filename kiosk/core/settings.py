@@ -49,10 +49,11 @@ DEFAULT_REASONS = [
 ]
 #: a reason's keys naming its national categories, and the codes each allows
 REASON_CATEGORIES = {"cra_theme": protocol.CRA_THEMES, "domain": protocol.ADMIN_DOMAINS}
-#: what a reason says besides its words and pictogram (kept when the settings
-#: screen saves them): its categories, and ``asks_body``, whether the kiosk
-#: then asks which body the papers are for (BODIES), which gives the visit
-#: its administrative domain
+#: what a reason says besides its words and pictogram: its categories (the
+#: settings screen chooses them from the taxonomies' lists), and
+#: ``asks_body``, whether the kiosk then asks which body the papers are for
+#: (BODIES), which gives the visit its administrative domain (kept as its code
+#: had it when the settings screen saves)
 REASON_KEPT_KEYS = ("cra_theme", "domain", "asks_body")
 
 #: The bodies a resident may name after a reason that asks: code, words

@@ -11,7 +11,7 @@ import pytest
 from kivyhelp import settle, tap
 from modehelp import STAFF_PIN, add_people, sign_in
 
-from kiosk.ui.staff_settings import YesNoButton
+from kiosk.ui.staff_settings import CategoriesButton, CategoriesPicker, YesNoButton
 
 
 @pytest.fixture
@@ -51,9 +51,14 @@ def cells(line):
 def test_the_lists_show_one_field_a_column(app, settings_screen):
     reasons = settings_screen.ids.reasons
     stored = app.centre.settings.get("reasons")
-    assert [[cell.text for cell in cells(line)] for line in lines(reasons)] == [
+    assert [[cell.text for cell in cells(line)[:3]] for line in lines(reasons)] == [
         [r["code"], r["label"], r["icon"]] for r in stored
     ]
+    categories = {line.cells[0].text: line.cells[3] for line in lines(reasons)}
+    assert isinstance(categories["demarches"], CategoriesButton)
+    assert categories["demarches"].text == "Aide aux démarches administratives"
+    assert categories["permanence"].text == "Social - Santé"
+    assert categories["accueil"].text == "Aucune"
     first = cells(lines(settings_screen.ids.neighbourhoods)[0])
     assert isinstance(first[2], YesNoButton) and first[2].value is True
 
@@ -101,7 +106,7 @@ def test_languages_are_switches_and_french_stays(app, settings_screen):
 def test_a_refused_list_names_the_list_and_stores_nothing(app, settings_screen):
     editor = settings_screen.ids.reasons
     before = app.centre.settings.get("reasons")
-    code, label, icon = cells(lines(editor)[0])
+    code, label, icon, _categories = cells(lines(editor)[0])
     code.text = "Code avec espaces"
     tap(settings_screen.ids.save)
     settle(settings_screen)
@@ -129,3 +134,58 @@ def test_saving_the_settings_keeps_each_reason_s_national_categories(app, settin
     assert saved["demarches"]["label"] == "Un papier en ligne"
     assert saved["demarches"]["cra_theme"] == "demarches_administratives"
     assert saved["permanence"]["domain"] == "social_sante"
+
+
+def picker_of(cell) -> CategoriesPicker:
+    from kivy.core.window import Window
+
+    press(cell)
+    (picker,) = [child for child in Window.children if isinstance(child, CategoriesPicker)]
+    settle(picker)
+    return picker
+
+
+def choice(picker, key: str, code: str):
+    (found,) = [c for c in picker.ids[key].children if c.code == code]
+    return found
+
+
+def test_staff_choose_a_reason_s_national_categories_from_the_lists(app, settings_screen):
+    """A reason the centre adds gets its CRA theme and administrative domain
+    from the taxonomies' lists (never typed), in the screen's language; the
+    visits then carry them to the hub."""
+    app.set_language("ar")
+    editor = settings_screen.ids.reasons
+    press(editor.ids.add_line)
+    code, label, icon, categories = cells(lines(editor)[-1])
+    code.text, label.text, icon.text = "impots_en_ligne", "Déclarer ses impôts", "account_balance"
+    assert categories.value == {"cra_theme": None, "domain": None}
+    picker = picker_of(categories)
+    assert len(picker.ids.cra_theme.children) == 1 + 19 and len(picker.ids.domain.children) == 1 + 10
+    press(choice(picker, "cra_theme", "demarches_administratives"))
+    press(choice(picker, "domain", "argent_impots"))
+    assert choice(picker, "domain", "argent_impots").colour == "selected"
+    assert choice(picker, "domain", "").colour == "surface"
+    tap(picker.ids.confirm)
+    settle(settings_screen)
+    assert categories.value == {"cra_theme": "demarches_administratives", "domain": "argent_impots"}
+    assert categories.text != "Aucune"  # in Arabic, both names
+    # « Annuler » leaves the cell as it was; « Aucun » clears one category
+    picker = picker_of(categories)
+    press(choice(picker, "cra_theme", ""))
+    tap(picker.ids.cancel)
+    assert categories.value["cra_theme"] == "demarches_administratives"
+    tap(settings_screen.ids.save)
+    saved = {r["code"]: r for r in app.centre.settings.get("reasons")}
+    assert saved["impots_en_ligne"]["cra_theme"] == "demarches_administratives"
+    assert saved["impots_en_ligne"]["domain"] == "argent_impots"
+    mapped = app.centre.settings.reason_categories("impots_en_ligne")
+    assert mapped == ("demarches_administratives", "argent_impots")
+    # clearing the theme on a default reason drops it; its question of the body stays
+    demarches = {line.cells[0].text: line.cells[3] for line in lines(editor)}["demarches"]
+    picker = picker_of(demarches)
+    press(choice(picker, "cra_theme", ""))
+    tap(picker.ids.confirm)
+    tap(settings_screen.ids.save)
+    saved = {r["code"]: r for r in app.centre.settings.get("reasons")}
+    assert "cra_theme" not in saved["demarches"] and saved["demarches"]["asks_body"] is True
