@@ -36,6 +36,8 @@ SERVE_LIMITS = {
     "body_timeout": "FEDERATION_BODY_TIMEOUT",
     # read by federation.app: how often a child hub sends to its parent
     "parent_interval": "FEDERATION_PARENT_INTERVAL",
+    # read by federation.app: the events' retention, applied daily (federation.retention)
+    "retention_months": "FEDERATION_RETENTION_MONTHS",
 }
 
 
@@ -112,7 +114,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="on a hub linked to a parent hub (link-parent): seconds between two sends of its "
         "figures, 0 for none but `federation sync-parent` (default 300)",
     )
+    serve.add_argument(
+        "--retention-months",
+        type=int,
+        metavar="MONTHS",
+        help="keep the pseudonymised events of the last MONTHS months; older ones are removed "
+        "once a day (the dashboard's figures stay). At least 12 times --window-past-years "
+        "(default: $FEDERATION_RETENTION_MONTHS, else kept for ever)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    keep = commands.add_parser(
+        "retention",
+        help="remove the events older than the retention (see what would go without --apply)",
+        description="Remove the pseudonymised events that occurred before the last MONTHS months. "
+        "On PostgreSQL whole months are dropped; on SQLite old rows are deleted in chunks. The "
+        "dashboard's figures for those months stay. Without --apply, only says what would go. "
+        "A hub served with --retention-months does this by itself once a day.",
+        epilog="example: federation retention --db postgresql://hub@/hub --months 36 "
+        "--window-past-years 3 --apply",
+    )
+    keep.add_argument("--db", help=db_help)
+    keep.add_argument(
+        "--months",
+        type=int,
+        help="months kept before the current one (default: $FEDERATION_RETENTION_MONTHS)",
+    )
+    keep.add_argument(
+        "--window-past-years",
+        type=int,
+        help="the hub's window, as served (default: $FEDERATION_WINDOW_PAST_YEARS, else 10): "
+        "the retention may not be shorter",
+    )
+    keep.add_argument("--apply", action="store_true", help="remove them (without it: only say what would go)")
+    keep.add_argument("--json", action="store_true", help="print JSON")
+    keep.set_defaults(func=cmd_retention)
 
     add = commands.add_parser(
         "add-centre",
@@ -219,6 +255,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for option, variable in SERVE_LIMITS.items():
         if getattr(args, option) is not None:
             os.environ[variable] = str(getattr(args, option))
+    if args.retention_months is not None:  # refused here, in words, rather than in each worker
+        from federation import retention
+        from federation.ingest import Window
+
+        past_years = os.environ.get("FEDERATION_WINDOW_PAST_YEARS")
+        try:
+            retention.Policy(args.retention_months, Window(int(past_years)) if past_years else Window())
+        except ValueError as error:
+            print(f"error: --retention-months: {error}", file=sys.stderr)
+            return 2
     db.open_engine(os.environ["FEDERATION_DB"]).dispose()  # migrate once, before the workers
     shown = make_url(db.normalise_url(os.environ["FEDERATION_DB"])).render_as_string(hide_password=True)
     print(
@@ -352,6 +398,38 @@ def cmd_stats(args: argparse.Namespace) -> int:
             f"{child['visits']} visits, {child['participants']} participants "
             f"(last received {child['last_received_at'] or 'never'})"
         )
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from federation import retention
+    from federation.ingest import Window
+
+    months = args.months if args.months is not None else os.environ.get(retention.MONTHS_VARIABLE)
+    if months in (None, ""):
+        print(f"error: --months: how many months to keep (or ${retention.MONTHS_VARIABLE})", file=sys.stderr)
+        return 2
+    past_years = args.window_past_years or os.environ.get("FEDERATION_WINDOW_PAST_YEARS")
+    try:
+        window = Window(int(past_years)) if past_years else Window()
+        policy = retention.Policy(int(months), window)
+    except ValueError as error:
+        print(f"error: --months: {error}", file=sys.stderr)
+        return 2
+    engine = _engine(args)
+    outcome = (retention.upkeep if args.apply else retention.plan)(engine, policy)
+    if outcome is None:
+        print("error: another hub process is doing the upkeep now; try again in a minute", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(outcome.as_json() | {"applied": args.apply}))
+        return 0
+    verb = "Removed" if args.apply else "Would remove"
+    print(f"{verb} {outcome.events} events that occurred before {outcome.first_kept}", end="")
+    months_gone = ", ".join(outcome.partitions)
+    print(f" (whole months: {months_gone})." if months_gone else ".")
+    if not args.apply and outcome.events:
+        print("Run again with --apply to remove them. The dashboard's figures stay.")
     return 0
 
 

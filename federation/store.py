@@ -28,6 +28,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -1111,7 +1112,9 @@ def _v13(conn: Connection) -> None:
             f"CREATE TABLE events_{month.replace('-', '_')} PARTITION OF events "
             f"FOR VALUES FROM ('{month}') TO ('{_v13_next(month)}')"
         )
-    columns = "seq, centre_id, event_id, type, occurred_at, received_at, device_id, member_id, body, content_hash"
+    columns = (
+        "seq, centre_id, event_id, type, occurred_at, received_at, device_id, member_id, body, content_hash"
+    )
     conn.exec_driver_sql(
         "INSERT INTO event_keys (centre_id, event_id, content_hash) "
         "SELECT centre_id, event_id, content_hash FROM events_v12"
@@ -1166,6 +1169,11 @@ def stored_keys(conn: Connection) -> sa.Table:
     return event_keys if conn.dialect.name == "postgresql" else events
 
 
+def _is_month(text: str | None) -> bool:
+    """'YYYY-MM', a real month."""
+    return bool(text) and re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text) is not None
+
+
 def month_after(month: str) -> str:
     """'YYYY-MM' -> the next month, 'YYYY-MM'."""
     year, number = int(month[:4]), int(month[5:])
@@ -1190,20 +1198,21 @@ def event_partitions(conn: Connection) -> dict[str, str]:
 
 def ensure_partitions(conn: Connection, ahead: int = PARTITIONS_AHEAD) -> list[str]:
     """Make the month partitions of events from this month to ``ahead``
-    months on, where missing (PostgreSQL; nothing on SQLite); the months
-    made. An insert never fails for want of one (the DEFAULT partition takes
-    any other month), but a month left there is not dropped with its
-    partition: rows the DEFAULT holds for a month made here move into it."""
+    months on, and for each month the DEFAULT partition holds, where missing
+    (PostgreSQL; nothing on SQLite); the months made. An insert never fails
+    for want of one: the DEFAULT partition takes any month that has none (a
+    new hub sent years of history, a hub left unattended); its rows move to
+    their month's partition here, so that retention drops them whole."""
     if conn.dialect.name != "postgresql":
         return []
     held = event_partitions(conn)
     months = [clock.utc_now().strftime("%Y-%m")]
     while len(months) <= ahead:
         months.append(month_after(months[-1]))
+    strays = conn.exec_driver_sql("SELECT DISTINCT substr(occurred_at, 1, 7) FROM events_default")
+    months += [month for (month,) in strays if _is_month(month)]
     made = []
-    for month in months:
-        if month in held:
-            continue
+    for month in sorted(set(months) - set(held)):
         table, after = f"events_{month.replace('-', '_')}", month_after(month)
         # made apart and attached: the DEFAULT's rows of the month move first
         # (attaching checks the DEFAULT holds none)
