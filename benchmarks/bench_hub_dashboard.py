@@ -2,8 +2,10 @@
 
 Builds, directly in the reporting projections (bulk inserts, no ingest), what
 1,000,000 events leave there: visits (most of them: their counts, and the
-days members came with each member's visit span), members, workshops,
-sessions, registrations and attendance, spread over the last 365 days. Then
+days members came with each member's visit span), members (a third in
+households), workshops, sessions, registrations and attendance, volunteers'
+time, residents' ideas and their faces after sessions, spread over the last
+365 days. Then
 starts a real `federation serve`, signs in and times the overview page for the
 default period (the last three months, all centres) and for one centre, and
 each funder's page, CSV and PDF.
@@ -39,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from federation import ages, funders, projections, reports, store, taxonomies, users  # noqa: E402
-from sync.protocol import AGE_BANDS, GENDERS, THEMES, utc_iso  # noqa: E402
+from sync.protocol import AGE_BANDS, FEEDBACK_FACES, GENDERS, IDEA_THEMES, THEMES, utc_iso  # noqa: E402
 from tests.conftest_hub import start_hub  # noqa: E402
 from tests.hub_sample import EMAIL, PASSWORD, sign_in  # noqa: E402
 
@@ -102,7 +104,9 @@ def build(engine, events: int, centres: int, today: date, seed: int = 7) -> dict
         )
         members = _members(conn, centre_ids, count["member"], days)
         _visits(conn, centre_ids, members, count["visit"], days)
-        _workshops(conn, centre_ids, members, count, today)
+        sessions = _workshops(conn, centre_ids, members, count, today)
+        _volunteers(conn, centre_ids, days)
+        _voice(conn, centre_ids, sessions, days)
     return count
 
 
@@ -129,10 +133,28 @@ def _members(conn, centre_ids, n, days) -> list[tuple[str, str]]:
                 "as_of": "2026-01-01T00:00:00.000Z",
                 "born_from": born_from,
                 "born_to": born_to,
+                "household_id": None,
             }
         )
+    _households(rows)
     insert(conn, store.p_members, rows)
     return members
+
+
+def _households(rows: list[dict]) -> None:
+    """A third of each centre's members in households of two to five, as
+    the demo links them."""
+    by_centre: dict[str, list[dict]] = {}
+    for row in rows:
+        by_centre.setdefault(row["centre_id"], []).append(row)
+    for members in by_centre.values():
+        linked = members[: len(members) // 3]
+        while linked:
+            size = random.randint(2, 5)
+            household = str(uuid.uuid4())
+            for row in linked[:size]:
+                row["household_id"] = household
+            linked = linked[size:]
 
 
 def _visits(conn, centre_ids, members, n, days) -> None:
@@ -243,6 +265,69 @@ def _workshops(conn, centre_ids, members, count, today) -> None:
             for a, s in zip(ids(count["attendance"]), _cycle(sessions), strict=False)
         ],
     )
+    return sessions
+
+
+def _volunteers(conn, centre_ids, days) -> None:
+    """Fifteen volunteers a centre, each giving a stretch most weeks (an
+    activity, or the board and commissions one time in five)."""
+    rows = []
+    for c in centre_ids:
+        for volunteer in ids(15):
+            for week in range(0, len(days), 7):
+                if random.random() < 0.7:
+                    rows.append(
+                        {
+                            "centre_id": c,
+                            "stretch_id": str(uuid.uuid4()),
+                            "volunteer_id": volunteer,
+                            "kind": "governance" if random.random() < 0.2 else "activity",
+                            "day": days[week + random.randrange(min(7, len(days) - week))],
+                            "minutes": random.choice((60, 90, 120, 180, 240)),
+                            "auto_closed": False,
+                            "removed": False,
+                            "version": 1,
+                            "as_of": "2026-01-01T00:00:00.000Z",
+                        }
+                    )
+    insert(conn, store.p_volunteering, rows)
+
+
+def _voice(conn, centre_ids, sessions, days) -> None:
+    """A hundred ideas a centre a year (some answered, realised, become an
+    initiative), and a face after a session from a few of those who came."""
+    ideas = []
+    for c in centre_ids:
+        for idea in ids(100):
+            received = random.choice(days)
+            answered = received if random.random() < 0.6 else None
+            done = answered if answered and random.random() < 0.3 else None
+            ideas.append(
+                {
+                    "centre_id": c,
+                    "idea_id": idea,
+                    "theme": random.choice(IDEA_THEMES),
+                    "received_day": received,
+                    "answered_day": answered,
+                    "done_day": done,
+                    "initiative_day": done if done and random.random() < 0.5 else None,
+                    "as_of": "2026-01-01T00:00:00.000Z",
+                }
+            )
+    insert(conn, store.p_ideas, ideas)
+    faces = []
+    for session in sessions:
+        for _ in range(random.randint(0, 4)):
+            faces.append(
+                {
+                    "centre_id": session["centre_id"],
+                    "feedback_id": str(uuid.uuid4()),
+                    "session_id": session["session_id"],
+                    "face": random.choice(FEEDBACK_FACES),
+                    "day": session["starts_at"][:10],
+                }
+            )
+    insert(conn, store.p_feedback, faces)
 
 
 def _cycle(items):
@@ -290,6 +375,9 @@ def time_queries(engine, period: reports.Period, runs: int) -> dict[str, float]:
         "workshops": lambda conn: reports.workshop_figures(conn, period),
         "new members": lambda conn: reports.new_members(conn, period),
         "participants": lambda conn: reports.participants(conn, period),
+        "families": lambda conn: reports.families(conn, period),
+        "volunteers": lambda conn: reports.volunteer_figures(conn, period),
+        "residents' voice": lambda conn: reports.voice_figures(conn, period),
         "centres": lambda conn: reports.centre_statuses(conn),
     }
     medians = {}
