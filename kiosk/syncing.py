@@ -28,9 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kiosk.core import replication
+from kiosk.core.privacy import Privacy
 from kiosk.core.settings import DEFAULTS, Settings
 from kiosk.core.store import Store
-from sync import client, outbox
+from sync import client, outbox, relay_client
 from sync import status as sync_status
 from sync.scheduler import Scheduler
 
@@ -65,6 +67,11 @@ def save_enrolment(settings: Settings, hub_url: str, answer: dict, actor: dict |
         name = answer.get("centre_name")
         if isinstance(name, str) and name.strip() and settings.get("centre_name") == DEFAULTS["centre_name"]:
             settings.set("centre_name", name.strip()[:CENTRE_NAME_MAX], actor=actor)
+    # a kiosk enrolled with the federation's code starts its centre's
+    # replication (others join it with `kiosk join`); one already set up
+    # (joined, or upgraded) keeps its keys and learns its id at the hub
+    replication.set_up(settings.store, device_id=answer["device_id"])
+    replication.set_device_id(settings.store, answer["device_id"])
 
 
 # ---------------------------------------------------------------- the scheduler
@@ -207,3 +214,59 @@ def status(db_path: str | Path, settings: dict, ask_hub: bool = True) -> Status:
         "hub_error": hub_error,
         "gap": sync_status.compare(local, hub) if hub else None,
     }
+
+
+# ---------------------------------------------------------------- replication between the centre's devices
+
+
+def replicate_once(db_path: str | Path, session: Any = None) -> Status:
+    """One exchange with the centre's other devices through the hub's relay
+    (docs/replication.md): seal and send this device's changes, then fetch,
+    open and apply the others' after the cursor, and acknowledge. Returns
+    ``{"sent", "received", "members", "refused", "restart", "cursor"}``;
+    ``{"enabled": False}`` on a device that does not replicate. Raises
+    ``client.SyncError`` when the hub cannot be reached or refuses."""
+    with Store.open(str(db_path)) as store:
+        if not replication.enabled(store.conn):
+            return {"enabled": False}
+        settings = Settings(store)
+        hub, token, centre = settings.get("hub_url"), settings.get("device_token"), settings.get("centre_id")
+        if not (hub and token and centre):
+            raise client.SyncError(client.NOT_ENROLLED, "the kiosk is not enrolled at a hub")
+        if not replication.device_id(store):  # upgraded before the kiosk kept it: the hub says
+            replication.set_device_id(store, client.hub_status(hub, token, session=session)["device_id"])
+        replication.baseline(store)
+        replication.seal_pending(store, centre)
+        sent = 0
+        for seq, blob in replication.outgoing(store):
+            relay_client.upload(hub, token, blob, session=session)
+            replication.mark_stored(store, seq)
+            sent += 1
+        privacy = Privacy(store, settings)
+        received, members, refused, restart = 0, set(), 0, False
+        while True:
+            page = relay_client.fetch(hub, token, replication.cursor(store), session=session)
+            restart = restart or page["restart"]
+            for item in page["blobs"]:
+                try:
+                    members.update(
+                        replication.receive(
+                            store, item["blob"], centre, privacy.erase_replicated, item["seq"]
+                        )
+                    )
+                    received += 1
+                except replication.Refused:
+                    refused += 1
+            replication.advance_cursor(store, page["cursor"])
+            if not page["more"]:
+                break
+        cursor = replication.cursor(store)
+        relay_client.ack(hub, token, cursor, session=session)
+        return {
+            "sent": sent,
+            "received": received,
+            "members": len(members),
+            "refused": refused,
+            "restart": restart,
+            "cursor": cursor,
+        }

@@ -91,6 +91,11 @@ def keyring(store: Store) -> envelope.Keyring:
     return envelope.Keyring.from_json(json.loads(_device(store.conn)["keyring"]))
 
 
+def device_id(store: Store) -> str | None:
+    """The id the hub knows this device by, when known."""
+    return _device(store.conn)["device_id"]
+
+
 def set_device_id(store: Store, device_id: str) -> None:
     """The id the hub knows this device by (its blobs' headers carry it)."""
     with store.transaction():
@@ -263,12 +268,16 @@ def mark_stored(store: Store, seq: int) -> None:
 # ---------------------------------------------------------------- apply
 
 
-def receive(store: Store, raw: bytes, centre_id: str, erase: Callable[[str], None]) -> list[str]:
+def receive(
+    store: Store, raw: bytes, centre_id: str, erase: Callable[[str], None], relay_seq: int | None = None
+) -> list[str]:
     """Open a blob from another device of the centre and apply its changes;
     ``erase(member_id)`` erases a member here (``Privacy.erase_replicated``:
-    this module sits below privacy). Returns the ids of the members it
-    changed. Raises :class:`Refused` (recorded for staff, nothing applied)
-    when it cannot be trusted."""
+    this module sits below privacy). ``relay_seq``, the blob's place in the
+    relay, moves the cursor in the same transaction, so a blob applied is
+    never fetched again after a crash: one seen again is a replay.
+    Returns the ids of the members it changed. Raises :class:`Refused`
+    (recorded for staff, nothing applied) when it cannot be trusted."""
     device = _device(store.conn)
     peers = {
         d: bytes(k) for d, k in store.conn.execute("SELECT device_id, verify_key FROM replication_peers")
@@ -280,7 +289,7 @@ def receive(store: Store, raw: bytes, centre_id: str, erase: Callable[[str], Non
             raise replication.ReplicationError("a changes blob holds {'changes': [...]}")
         changes = [Change.from_json(item) for item in payload["changes"]]
     except (frame.EnvelopeError, replication.ReplicationError) as error:
-        _refuse(store, raw, str(error))
+        _refuse(store, raw, f"{type(error).__name__}: {error}", relay_seq)
         raise Refused(str(error)) from error
     with store.transaction():
         clock = _clock(store.conn, device)
@@ -291,13 +300,19 @@ def receive(store: Store, raw: bytes, centre_id: str, erase: Callable[[str], Non
             "UPDATE replication_device SET guard = ?, clock = ? WHERE id = 1",
             (json.dumps(guard.to_json()), clock.last().text()),
         )
+        _advance(store.conn, relay_seq)
         touched = sorted({change.row for change in new if change.table == "members"})
         for member_id in touched:
             apply_member(store, member_id, erase)
     return touched
 
 
-def _refuse(store: Store, raw: bytes, reason: str) -> None:
+def _advance(conn: sqlite3.Connection, relay_seq: int | None) -> None:
+    if relay_seq is not None:
+        conn.execute("UPDATE replication_device SET cursor = max(cursor, ?) WHERE id = 1", (relay_seq,))
+
+
+def _refuse(store: Store, raw: bytes, reason: str, relay_seq: int | None) -> None:
     try:
         header = frame.read_header(raw)
         device_id, seq = header.device, header.seq
@@ -308,6 +323,7 @@ def _refuse(store: Store, raw: bytes, reason: str) -> None:
             "INSERT INTO replication_refused (at, device_id, seq, reason) VALUES (?, ?, ?, ?)",
             (store.now_iso(), device_id, seq, reason[:500]),
         )
+        _advance(store.conn, relay_seq)  # never applied, never asked for again
 
 
 def refused(store: Store) -> list[dict]:
@@ -361,9 +377,10 @@ def apply_member(store: Store, member_id: str, erase: Callable[[str], None]) -> 
 _FLAGS = frozenset(("qpv", "consent_data", "consent_photos", "consent_contact"))
 
 
-def acknowledge_cursor(store: Store, cursor: int) -> None:
+def advance_cursor(store: Store, relay_seq: int) -> None:
+    """The relay's cursor moved past blobs this device need not open (its own)."""
     with store.transaction():
-        store.conn.execute("UPDATE replication_device SET cursor = max(cursor, ?) WHERE id = 1", (cursor,))
+        _advance(store.conn, relay_seq)
 
 
 def cursor(store: Store) -> int:

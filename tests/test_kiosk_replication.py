@@ -1,0 +1,263 @@
+"""Two kiosks of one centre replicating their members through a real hub's
+relay (kiosk/core/replication.py, kiosk.syncing.replicate_once)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import sqlalchemy as sa
+
+from federation import centres, store
+from kiosk import syncing
+from kiosk.core import replication
+from kiosk.core.centre import Centre
+from kiosk.core.settings import Settings
+from kiosk.core.store import Store
+
+pytest_plugins = ["tests.conftest_hub"]
+
+
+def enrolled_kiosk(hub, path, code: str) -> str:
+    """A kiosk database enrolled at ``hub`` with ``code``, the real way."""
+    answer = syncing.enrol(hub.url, code, "Borne")
+    with Store.open(path) as kiosk:
+        syncing.save_enrolment(Settings(kiosk), hub.url, answer)
+    return str(path)
+
+
+def join(path_from: str, path_to: str) -> None:
+    """What `kiosk join` will do: the newcomer (enrolled, so set up as a
+    first device) takes the centre's keyring, and each knows the other's
+    verify key."""
+    with Store.open(path_from) as first, Store.open(path_to) as second:
+        device_id = replication.device_id(second)
+        with second.transaction():
+            second.conn.execute("DELETE FROM replication_device")
+        replication.set_up(second, keyring=replication.keyring(first), device_id=device_id)
+        replication.add_peer(second, replication.device_id(first), bytes(replication.keys(first).verify_key))
+        replication.add_peer(first, device_id, bytes(replication.keys(second).verify_key))
+
+
+def second_kiosk(hub, centre_id: str, path) -> str:
+    engine = store.create_engine(hub.db_url)
+    with store.writer(engine) as conn, conn.begin():
+        code = centres.new_code(conn, centre_id)
+    engine.dispose()
+    return enrolled_kiosk(hub, path, code)
+
+
+@pytest.fixture
+def pair(shared_hub, tmp_path):
+    """Two kiosks of one centre: the reception (the centre's first device) and a tablet."""
+    centre_id, code = shared_hub.add_centre("Centre social Les Tilleuls")
+    reception = enrolled_kiosk(shared_hub, tmp_path / "reception.db", code)
+    tablet = second_kiosk(shared_hub, centre_id, tmp_path / "tablet.db")
+    join(reception, tablet)
+    return reception, tablet
+
+
+def names_in(path: str) -> str:
+    """Every text value of every table of a kiosk database, as one string."""
+    conn = sqlite3.connect(path)
+    tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    found = []
+    for table in tables:
+        for row in conn.execute(f'SELECT * FROM "{table}"'):
+            found.extend(str(value) for value in row if isinstance(value, str | bytes))
+    conn.close()
+    return "\n".join(found)
+
+
+def test_a_member_registered_at_reception_is_known_to_the_tablet(pair):
+    reception, tablet = pair
+    with Centre.open(reception) as centre:
+        aicha = centre.members.register(
+            "Aïcha", "Benali", birth_year=1985, phone="06 12 34 56 78", consent_data=True
+        )
+    sent = syncing.replicate_once(reception)
+    assert sent["sent"] == 1 and sent["received"] == 0
+    got = syncing.replicate_once(tablet)
+    assert got["received"] == 1 and got["members"] == 1 and got["refused"] == 0
+    with Centre.open(tablet) as centre:
+        found = centre.members.search("aicha ben")
+        assert [m["id"] for m in found] == [aicha["id"]]
+        member = centre.members.get(aicha["id"])
+        assert (member["phone"], member["card_code"], member["birth_year"]) == (
+            "+33612345678",
+            aicha["card_code"],
+            1985,
+        )
+        # the tablet told the hub nothing about her: the reception did
+        assert centre.store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_edits_on_two_devices_both_arrive(pair):
+    reception, tablet = pair
+    with Centre.open(reception) as centre:
+        member_id = centre.members.register("Aïcha", "Benali", consent_data=True)["id"]
+    syncing.replicate_once(reception)
+    syncing.replicate_once(tablet)
+    with Centre.open(tablet) as centre:
+        centre.members.update(member_id, phone="07 00 00 00 01")
+    with Centre.open(reception) as centre:
+        centre.members.update(member_id, last_name="Benali-Martin")
+    for kiosk in (tablet, reception, tablet):
+        syncing.replicate_once(kiosk)
+    for kiosk in (reception, tablet):
+        with Centre.open(kiosk) as centre:
+            member = centre.members.get(member_id)
+            assert (member["last_name"], member["phone"]) == ("Benali-Martin", "+33700000001")
+            assert [m["id"] for m in centre.members.search("benali-martin")] == [member_id]
+
+
+def test_an_erasure_on_one_device_erases_everywhere_and_leaves_no_name(pair):
+    reception, tablet = pair
+    with Centre.open(reception) as centre:
+        member_id = centre.members.register("Zoubida", "Quennehen", consent_data=True)["id"]
+    syncing.replicate_once(reception)
+    syncing.replicate_once(tablet)
+    with Centre.open(tablet) as centre:
+        centre.members.update(member_id, phone="07 00 00 00 01")  # an edit the erasure must beat
+    with Centre.open(reception) as centre:
+        centre.privacy.erase(member_id, None)
+    for kiosk in (reception, tablet, reception):
+        syncing.replicate_once(kiosk)
+    for kiosk in (reception, tablet):
+        with Centre.open(kiosk) as centre:
+            row = centre.store.one("SELECT * FROM members WHERE id = ?", (member_id,))
+            assert row["erased_at"] is not None and row["first_name"] is None and row["phone"] is None
+            assert centre.members.search("zoubida") == []
+        held = names_in(kiosk)
+        assert "Zoubida" not in held and "Quennehen" not in held and "0700000001" not in held
+    with Store.open(tablet) as kiosk:
+        # the tablet did not tell the hub again: the reception did
+        assert (
+            kiosk.conn.execute("SELECT count(*) FROM outbox WHERE type = 'member.erased'").fetchone()[0] == 0
+        )
+
+
+def test_a_tampered_blob_is_refused_reported_and_never_applied(pair, shared_hub):
+    reception, tablet = pair
+    with Centre.open(reception) as centre:
+        centre.members.register("Aïcha", "Benali", consent_data=True)
+    with Store.open(reception) as kiosk:
+        replication.seal_pending(kiosk, Settings(kiosk).get("centre_id"))
+        ((seq, blob),) = replication.outgoing(kiosk)
+        token = Settings(kiosk).get("device_token")
+    tampered = blob[:-1] + bytes([blob[-1] ^ 1])
+    from sync import relay_client
+
+    assert relay_client.upload(shared_hub.url, token, tampered)["duplicate"] is False
+    got = syncing.replicate_once(tablet)
+    assert got["refused"] == 1 and got["members"] == 0
+    with Store.open(tablet) as kiosk:
+        assert kiosk.conn.execute("SELECT count(*) FROM members").fetchone()[0] == 0
+        (refusal,) = replication.refused(kiosk)
+        assert refusal["seq"] == seq and "TamperedBlob" in refusal["reason"]
+    # not asked for again at the next exchange
+    assert syncing.replicate_once(tablet)["refused"] == 0
+
+
+def test_a_blob_replayed_by_the_relay_is_refused_and_reported(pair, shared_hub):
+    reception, tablet = pair
+    with Centre.open(reception) as centre:
+        member_id = centre.members.register("Aïcha", "Benali", consent_data=True)["id"]
+    with Store.open(reception) as kiosk:
+        replication.seal_pending(kiosk, Settings(kiosk).get("centre_id"))
+        ((_seq, first_blob),) = replication.outgoing(kiosk)
+        reception_id = replication.device_id(kiosk)
+    syncing.replicate_once(reception)
+    syncing.replicate_once(tablet)
+    with Centre.open(reception) as centre:
+        centre.members.update(member_id, phone="07 00 00 00 01")
+    syncing.replicate_once(reception)
+    # a hostile relay hands the reception's first blob out again, as a new one
+    engine = store.create_engine(shared_hub.db_url)
+    with store.writer(engine) as conn, conn.begin():
+        centre_id = conn.execute(
+            sa.select(store.devices.c.centre_id).where(store.devices.c.id == reception_id)
+        ).scalar_one()
+        conn.execute(
+            store.relay_blobs.insert().values(
+                centre_id=centre_id,
+                device_id=reception_id,
+                device_seq=1000,
+                size=len(first_blob),
+                sha256="0" * 64,
+                blob=first_blob,
+                received_at="2026-12-01T08:00:00.000Z",
+            )
+        )
+    engine.dispose()
+    got = syncing.replicate_once(tablet)
+    assert got["received"] == 1 and got["refused"] == 1
+    with Store.open(tablet) as kiosk:
+        assert "ReplayedBlob" in replication.refused(kiosk)[0]["reason"]
+    with Centre.open(tablet) as centre:
+        assert centre.members.get(member_id)["phone"] == "+33700000001"  # the later edit stands
+
+
+def test_an_upgraded_kiosk_is_its_centre_s_first_device_with_nothing_lost(shared_hub, tmp_path):
+    """A kiosk enrolled before replication existed (schema 10, no device id
+    kept): the upgrade makes it its centre's first device, and its members
+    reach a device that joins."""
+    from kiosk.core import migrations
+
+    centre_id, code = shared_hub.add_centre("Centre")
+    answer = syncing.enrol(shared_hub.url, code, "Borne")
+    old = str(tmp_path / "old.db")
+    conn = sqlite3.connect(old)
+    migrations.migrate(conn, target=10)
+    settings = {"hub_url": shared_hub.url, "device_token": answer["device_token"], "centre_id": centre_id}
+    conn.executemany(
+        "INSERT INTO settings (key, value) VALUES (?, ?)", [(k, f'"{v}"') for k, v in settings.items()]
+    )
+    conn.execute(
+        "INSERT INTO members (id, first_name, last_name, consent_data, card_code, created_at, updated_at) "
+        "VALUES ('0190a000-0000-7000-8000-000000000001', 'Aïcha', 'Benali', 1, 'K7QM3XPD', "
+        "'2026-11-01T08:00:00.000Z', '2026-11-01T08:00:00.000Z')"
+    )
+    conn.commit()
+    conn.close()
+    with Store.open(old) as kiosk:  # the upgrade
+        assert replication.enabled(kiosk.conn) and replication.device_id(kiosk) is None
+    tablet = second_kiosk(shared_hub, centre_id, tmp_path / "tablet.db")
+    with Store.open(old) as kiosk:  # the upgraded kiosk has not learnt its id yet: join by hand
+        replication.set_device_id(kiosk, answer["device_id"])
+    join(old, tablet)
+    assert syncing.replicate_once(old)["sent"] == 1
+    syncing.replicate_once(tablet)
+    with Centre.open(tablet) as centre:
+        member = centre.members.get("0190a000-0000-7000-8000-000000000001")
+        assert (member["first_name"], member["card_code"]) == ("Aïcha", "K7QM3XPD")
+
+
+def test_an_upgraded_kiosk_learns_its_id_at_the_hub(shared_hub, tmp_path):
+    centre_id, code = shared_hub.add_centre("Centre")
+    path = enrolled_kiosk(shared_hub, tmp_path / "kiosk.db", code)
+    with Store.open(path) as kiosk:
+        expected = replication.device_id(kiosk)
+        kiosk.conn.execute("UPDATE replication_device SET device_id = NULL")
+    syncing.replicate_once(path)
+    with Store.open(path) as kiosk:
+        assert replication.device_id(kiosk) == expected
+
+
+def test_the_first_device_s_members_from_before_replication_reach_a_joining_device(shared_hub, tmp_path):
+    centre_id, code = shared_hub.add_centre("Centre")
+    reception = str(tmp_path / "reception.db")
+    with Centre.open(reception) as centre:  # members registered before the kiosk replicated
+        before = centre.members.register("Aïcha", "Benali", consent_data=True)["id"]
+        erased = centre.members.register("Zoubida", "Quennehen", consent_data=True)["id"]
+        centre.privacy.erase(erased, None)
+        assert centre.store.conn.execute("SELECT count(*) FROM replication_log").fetchone()[0] == 0
+    enrolled_kiosk(shared_hub, reception, code)
+    tablet = second_kiosk(shared_hub, centre_id, tmp_path / "tablet.db")
+    join(reception, tablet)
+    syncing.replicate_once(reception)
+    syncing.replicate_once(tablet)
+    with Centre.open(tablet) as centre:
+        assert centre.members.get(before)["first_name"] == "Aïcha"
+        assert centre.store.one("SELECT erased_at FROM members WHERE id = ?", (erased,))["erased_at"]
+    assert "Quennehen" not in names_in(tablet)
