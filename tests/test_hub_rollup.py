@@ -452,10 +452,21 @@ def test_a_revoked_child_gets_401_and_stops_sending(hub_server):
     assert refused.status_code == 401 and "revoked" in refused.json()["error"]
 
 
-def test_a_chain_of_three_hubs_carries_a_departmental_federation_s_figures_to_the_national_one(hub_server):
+@pytest.fixture
+def another_db_url(hub_db_url, request, tmp_path) -> str:
+    """A second database on the engine of ``hub_db_url``."""
+    if hub_db_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'another.db'}"
+    return request.getfixturevalue("postgres_cluster").new_database()
+
+
+def test_a_chain_of_three_hubs_carries_a_departmental_federation_s_figures_to_the_national_one(
+    hub_server, hub_db_url, another_db_url
+):
+    # on PostgreSQL too: the regional hub both receives and sends, the departmental computes and sends
     national = hub_server(parent_interval=0)
-    regional = hub_server(parent_interval=0)
-    departmental = hub_server(parent_interval=0)
+    regional = hub_server(hub_db_url, parent_interval=0)
+    departmental = hub_server(another_db_url, parent_interval=0)
     kiosks = [Kiosk(departmental, f"Centre {k}", rng=random.Random(k)) for k in (1, 2)]
     for kiosk in kiosks:
         kiosk.month(YEAR, 10)
@@ -623,3 +634,99 @@ def test_a_child_served_by_two_processes_sends_by_itself_and_correctly(hub_serve
         kiosk.month(YEAR, 10)
     assert wait_until(lambda: matches(parent, network))
     assert "Traceback" not in child.log() and "Traceback" not in parent.log()
+
+
+def held_figures(parent: HubServer, period: str, dimension: str) -> dict[str, int]:
+    """The parent's figures of one period and dimension, summed over centres."""
+    f = store.child_figures.c
+    engine = store.create_engine(parent.db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(f.key, sa.func.sum(f.value))
+                .where(f.period == period, f.dimension == dimension)
+                .group_by(f.key)
+            ).all()
+    finally:
+        engine.dispose()
+    return {key: int(n) for key, n in rows}
+
+
+def as_if_sent_long_ago(child: HubServer) -> None:
+    """Date the events the child already sent as received long before its
+    last send, as they are in life: the next send must find the days they
+    touched from the new events alone (a send re-reads the events of the last
+    minutes before the previous one, in case one committed late)."""
+    engine = store.create_engine(child.db_url)
+    try:
+        with store.writer(engine) as conn, conn.begin():
+            cursor = conn.execute(sa.select(store.parent_link.c.cursor_seq)).scalar_one()
+            conn.execute(
+                store.events.update()
+                .where(store.events.c.seq <= cursor)
+                .values(received_at="2026-01-01T00:00:00.000Z")
+            )
+    finally:
+        engine.dispose()
+
+
+def test_late_changes_to_older_days_reach_the_parent(hub_server):
+    """Events stored today that change days already sent: an attendance taken
+    late, a session cancelled after the fact; members joined in a household,
+    which changes the families of the months they came in."""
+    parent = hub_server(parent_interval=0)
+    child = hub_server(parent_interval=0)
+    kiosk = Kiosk(child, "Centre 1")
+    kiosk.month(YEAR, 9)
+    network = {"Fédération du Rhône": (child, [kiosk])}
+    link(parent, child, "Fédération du Rhône")
+    assert sync_parent(child).returncode == 0
+    assert_parent_matches(parent, network)
+    as_if_sent_long_ago(child)
+    before = own_figures(child)
+    now = datetime.now(UTC)
+    first, second = kiosk.sessions[0], kiosk.sessions[1]
+    kiosk.post(
+        [
+            protocol.make_event(
+                "attendance.taken",
+                {
+                    "attendance_id": protocol.new_id(),
+                    "session_id": first,
+                    "member_id": None,
+                    "present": True,
+                    "walk_in": True,
+                },
+                now,
+            ),
+            protocol.make_event("session.cancelled", {"session_id": second}, now),
+        ]
+    )
+    after = own_figures(child)
+    assert after["present"] != before["present"] and after["sessions"] == before["sessions"] - 1
+    assert sync_parent(child).returncode == 0
+    assert_parent_matches(parent, network)
+
+    as_if_sent_long_ago(child)
+    september = reports.Period(date(YEAR, 9, 1), date(YEAR, 9, 30))
+    families_then = held_figures(parent, f"{YEAR}-09", "families")
+    household = protocol.new_id()
+    kiosk.post(
+        [
+            protocol.make_event(
+                "member.updated",
+                {"member_id": member, "age_band": "unknown", "qpv": False, "household_id": household},
+                now,
+            )
+            for member in kiosk.members[2:5]
+        ]
+    )
+    assert sync_parent(child).returncode == 0
+    engine = store.create_engine(child.db_url)
+    try:
+        with engine.connect() as conn:
+            own = reports.families(conn, september)
+    finally:
+        engine.dispose()
+    held = held_figures(parent, f"{YEAR}-09", "families")
+    assert held != families_then and held["reached"] == own.reached and held["people"] == own.people
