@@ -42,6 +42,7 @@ def seed(engine: sa.Engine, now: datetime = NOW) -> None:
         _visits(conn)
         _members(conn)
         _workshops(conn)
+        _voice(conn)
 
 
 def _centres_and_devices(conn, now: datetime) -> None:
@@ -244,6 +245,45 @@ def _workshops(conn) -> None:
             attendance(4, A, S1, None, True, walk_in=True),
             attendance(5, B, S4, M4, True),
             attendance(6, A, S2, M1, True),
+        ],
+    )
+
+
+def _voice(conn) -> None:
+    """The residents' voice. In March: ideas received 2 (Quartier 1, Famille 1;
+    I2 came in February, I4 in April), answered 2 (both Quartier), realised 1,
+    supported initiatives 1. Faces in March: Numérique (A/W1) 2 content and 1
+    moyen, Parentalité (B/W2) 1 pas content, a session the hub does not know 1
+    content (« Autre »); 5 in all, 3 content (60 %); F5 is in April."""
+    idea = lambda n, c, theme, received, answered=None, done=None, initiative=None: dict(  # noqa: E731
+        centre_id=c,
+        idea_id=uid(700 + n),
+        theme=theme,
+        received_day=received,
+        answered_day=answered,
+        done_day=done,
+        initiative_day=initiative,
+        as_of=AS_OF,
+    )
+    conn.execute(
+        store.p_ideas.insert(),
+        [
+            idea(1, A, "quartier", "2026-03-03", "2026-03-05", "2026-03-20"),
+            idea(2, A, "quartier", "2026-02-20", "2026-03-02", None, "2026-03-10"),
+            idea(3, B, "famille", "2026-03-15"),
+            idea(4, A, "sorties", "2026-04-01"),
+        ],
+    )
+    face = lambda n, c, s, f, day: dict(centre_id=c, feedback_id=uid(800 + n), session_id=s, face=f, day=day)  # noqa: E731
+    conn.execute(
+        store.p_feedback.insert(),
+        [
+            face(1, A, S1, "content", "2026-03-05"),
+            face(2, A, S1, "moyen", "2026-03-05"),
+            face(3, A, S1, "content", "2026-03-06"),
+            face(4, B, S4, "pas_content", "2026-03-31"),
+            face(5, A, S3, "content", "2026-04-02"),
+            face(6, A, uid(399), "content", "2026-03-10"),
         ],
     )
 

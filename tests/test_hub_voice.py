@@ -42,7 +42,11 @@ def voice_hub(hub_server, hub_db_url, tmp_path):
     demo.build(kiosk_db, members=60, visits=300, seed=5)
     with Centre.open(kiosk_db) as centre:
         centre.voice.propose(
-            "quartier", "Réparer le toboggan Zébulon", first_name="Philomène", phone="0677889900", consent=True
+            "quartier",
+            "Réparer le toboggan Zébulon",
+            first_name="Philomène",
+            phone="0677889900",
+            consent=True,
         )
     result = client.push(str(kiosk_db), server.url, device["device_token"])
     assert result.ok and result.parked == 0, result
@@ -118,7 +122,15 @@ def test_the_figures_reconcile_with_the_kiosk_stats_and_every_export(voice_hub, 
 
     for kind in ("csv", "pdf"):
         run_federation(
-            "export", "--what", "senacs", "--from", FROM, "--to", TO, "--out", str(tmp_path / f"s.{kind}"),
+            "export",
+            "--what",
+            "senacs",
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--out",
+            str(tmp_path / f"s.{kind}"),
             db_url=server.db_url,
         )
     senacs = csv_rows(tmp_path / "s.csv")
@@ -150,3 +162,50 @@ def test_the_figures_reconcile_with_the_kiosk_stats_and_every_export(voice_hub, 
             totals = re.findall(r"<tfoot>(.*?)</tfoot>", section_html, re.S)[1]
             cells = [int(re.sub(r"\D", "", n)) for n in re.findall(r'<td class="num">(.*?)</td>', totals)]
             assert cells == [faces.get(f, 0) for f in protocol.FEEDBACK_FACES] + [sum(faces.values())]
+
+
+# ---------------------------------------------------------------- the figures on the sample federation
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def sample_conn(request, tmp_path):
+    from tests import hub_sample
+
+    target = (
+        tmp_path / "hub.db"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_cluster").new_database()
+    )
+    _url, engine = hub_sample.make_db(target)
+    with engine.connect() as connection:
+        yield connection
+    engine.dispose()
+
+
+def test_the_period_counts_each_step_on_its_own_day_and_faces_by_workshop_theme(sample_conn):
+    from federation import funders, reports
+    from tests import hub_sample
+
+    march = reports.Period(*hub_sample.MARCH)
+    voice = reports.voice_figures(sample_conn, march)
+    assert (voice.received, voice.answered, voice.done, voice.initiatives) == (2, 2, 1, 1)
+    assert dict(voice.ideas_by_theme()) == {
+        "activites": 0,
+        "sorties": 0,
+        "quartier": 1,
+        "numerique": 0,
+        "famille": 1,
+        "autre": 0,
+    }
+    assert voice.faces_by_theme() == [
+        ("numerique", [("content", 2), ("moyen", 1), ("pas_content", 0)]),
+        ("autre", [("content", 1), ("moyen", 0), ("pas_content", 0)]),
+        ("parentalite", [("content", 0), ("moyen", 0), ("pas_content", 1)]),
+    ]
+    assert voice.faces_total() == 5 and voice.content_share == pytest.approx(0.6)
+    one = reports.voice_figures(sample_conn, reports.Period(*hub_sample.MARCH, centre_id=hub_sample.B))
+    assert (one.received, one.answered, one.faces_total()) == (1, 0, 1)
+    view = reports.overview(sample_conn, march, now=hub_sample.NOW)
+    rows = {(s, i): v for s, i, (v, _d) in funders.rows(view, "senacs")}
+    assert rows[("Initiatives d'habitants", "Initiatives d'habitants soutenues")] == 1
+    assert rows[("Idées reçues par sujet", "Quartier")] == 1
