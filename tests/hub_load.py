@@ -67,10 +67,27 @@ def demo_backlog(path: Path, seed: int, members: int, visits: int) -> int:
 
 
 def clone_backlog(template: Path, target: Path) -> None:
-    """Copy a kiosk's database, every UUID in its outbox replaced by a fresh
-    time-ordered one (the same old id always by the same new one, in the
-    order they first appear, so events stay in id order)."""
+    """Copy a kiosk's database, its outbox's ids replaced by fresh ones (``fresh_ids``)."""
     shutil.copy(template, target)
+    conn = sqlite3.connect(target, isolation_level=None)
+    try:
+        rows = conn.execute("SELECT seq, body FROM outbox ORDER BY seq").fetchall()
+        bodies = fresh_ids([body for _seq, body in rows])
+        updates = [
+            (json.loads(body)["id"], body, seq) for body, (seq, _old) in zip(bodies, rows, strict=True)
+        ]
+        conn.execute("BEGIN")
+        conn.executemany("UPDATE outbox SET event_id = ?, body = ? WHERE seq = ?", updates)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def fresh_ids(bodies: list[str]) -> list[str]:
+    """Events' canonical JSON texts with every UUID replaced by a fresh
+    time-ordered one: the same old id always by the same new one, in the
+    order they first appear (so events stay in id order). The texts stay
+    canonical: a UUID for a UUID, no key changes."""
     fresh: dict[str, str] = {}
 
     def renamed(match: re.Match) -> str:
@@ -80,18 +97,7 @@ def clone_backlog(template: Path, target: Path) -> None:
             new = fresh[old] = protocol.new_id()
         return new
 
-    conn = sqlite3.connect(target, isolation_level=None)
-    try:
-        rows = conn.execute("SELECT seq, event_id, body FROM outbox ORDER BY seq").fetchall()
-        updates = []
-        for seq, event_id, body in rows:
-            text = _UUID.sub(renamed, body)
-            updates.append((fresh[event_id], text, seq))
-        conn.execute("BEGIN")
-        conn.executemany("UPDATE outbox SET event_id = ?, body = ? WHERE seq = ?", updates)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+    return [_UUID.sub(renamed, body) for body in bodies]
 
 
 def outbox_ids(path: Path) -> set[str]:
@@ -129,9 +135,7 @@ class Network:
 
     def expected_ids(self) -> set[tuple[str, str]]:
         """(centre id, event id) of every event some kiosk holds."""
-        return {
-            (kiosk.centre_id, event_id) for kiosk in self.kiosks for event_id in outbox_ids(kiosk.path)
-        }
+        return {(kiosk.centre_id, event_id) for kiosk in self.kiosks for event_id in outbox_ids(kiosk.path)}
 
     def copy_kiosks(self, folder: Path) -> list[Kiosk]:
         """Fresh copies of the kiosks' files (nothing sent yet), in ``folder``."""
@@ -285,7 +289,7 @@ class Serving:
         ]
 
     def all_pids(self) -> list[int]:
-        return [] if self.process is None else _tree(self.process.pid)
+        return [] if self.process is None else process_tree(self.process.pid)
 
     def kill_worker(self, choose: Callable[[list[int]], int]) -> int | None:
         pids = self.worker_pids()
@@ -344,7 +348,7 @@ def _children(parent: int) -> list[int]:
     return found
 
 
-def _tree(root: int) -> list[int]:
+def process_tree(root: int) -> list[int]:
     tree, frontier = [root], [root]
     while frontier:
         frontier = [child for pid in frontier for child in _children(pid)]
@@ -490,6 +494,8 @@ def overview_figures(db_url: str, now: datetime | None = None) -> dict:
     figures.pop("centres")
     figures.pop("period")
     figures["visits"] = view.visits
+    # workshops of equal figures and title come in the order the database holds them
+    figures["workshops"].sort(key=lambda row: (row["centre_id"], row["workshop_id"]))
     return _plain(figures)
 
 

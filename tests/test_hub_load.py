@@ -29,8 +29,8 @@ pytestmark = pytest.mark.postgres
 
 #: devices per centre: 20 centres of one, 5 of two, 5 of four (50 kiosks)
 LAYOUT = [1] * 20 + [2] * 5 + [4] * 5
-#: batches small enough that each kiosk sends a dozen, four on the wire at once
-PUSH = dict(batch_size=25)
+#: batches small enough that each kiosk sends several, four on the wire at once
+PUSH = dict(batch_size=50)
 FAULT_WEIGHTS = {"pass": 0.7, "reset": 0.08, "drop": 0.1, "cut": 0.06, "delay": 0.06}
 
 
