@@ -503,6 +503,26 @@ relay_snapshots = sa.Table(
     _time("uploaded_at", nullable=False),
 )
 
+# pairing a new device with a centre (schema 14): the inviting device's
+# invite (its enrolment code kept as a hash, 10 minutes), the joining
+# device's verify key once it enrolled, then the centre's keyring sealed to
+# that key by the inviter, which only the joiner can open
+relay_invites = sa.Table(
+    "relay_invites",
+    metadata,
+    _id("id", primary_key=True),
+    _id("centre_id", sa.ForeignKey("centres.id"), nullable=False, index=True),
+    _id("inviter_id", sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    _time("created_at", nullable=False),
+    _time("expires_at", nullable=False),
+    _id("joiner_id", sa.ForeignKey("devices.id")),
+    sa.Column("joiner_key", sa.String(64)),
+    _time("joined_at"),
+    sa.Column("sealed", sa.LargeBinary),
+    _time("sealed_at"),
+)
+
 # how far each device has applied its centre's blobs (its acknowledged
 # cursor), and how far the relay dropped them (``dropped_through``, a row
 # per centre with device_id ''): a cursor behind it must restart from the
@@ -1140,6 +1160,14 @@ def _v13_next(month: str) -> str:
     return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
 
 
+# ---------------------------------------------------------------- step 14: pairing a new device
+
+
+def _v14(conn: Connection) -> None:
+    # no invite before: the table starts empty
+    metadata.create_all(conn, tables=[relay_invites])
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1155,6 +1183,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     11: _v11,
     12: _v12,
     13: _v13,
+    14: _v14,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
