@@ -53,7 +53,8 @@ class StaffVolunteeringScreen(ModeScreen):
         rows = self.ids.stretches
         rows.clear_widgets()
         for stretch in time.between(today - timedelta(days=LISTED_DAYS), today):
-            row = Factory.StaffRow(
+            # too long a line ends with « … »: a tap opens it whole in the form
+            row = Factory.ShortRow(
                 icon="fact_check" if stretch["to_review"] else "schedule", text=_.display(self.line(stretch))
             )
             row.stretch = stretch
