@@ -130,6 +130,7 @@ def expected(app, centre, name: str) -> list[str]:
         return [
             t("Bienvenue, %(name)s !", name="Aïcha"),
             t("Voici votre carte. Passez-la devant le lecteur à chaque visite."),
+            t("Inscrire une autre personne du même foyer"),
             t("Je suis là"),
             t("Terminer"),
         ]
