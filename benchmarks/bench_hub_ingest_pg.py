@@ -133,8 +133,9 @@ def main() -> int:
         print()
         first = next(iter(medians.values()))["rate"]
         for workers, figures in medians.items():
+            label = f"{workers} hub process{'es' if workers > 1 else ''}"
             print(
-                f"{workers} hub process{'es' if workers > 1 else ''}: median {figures['rate']:>8,.0f} events/s "
+                f"{label}: median {figures['rate']:>8,.0f} events/s "
                 f"(x{figures['rate'] / first:.2f} of the first; {figures['rate'] / GOAL:.2f} of the goal "
                 f"of {GOAL:,}); CPU an event: hub {figures['hub_us']:.0f} µs, "
                 f"PostgreSQL {figures['pg_us']:.0f} µs, kiosks {figures['client_us']:.0f} µs"

@@ -100,6 +100,12 @@ def fresh_ids(bodies: list[str]) -> list[str]:
     return [_UUID.sub(renamed, body) for body in bodies]
 
 
+def outbox_bodies(path: Path) -> list[str]:
+    """A kiosk's outbox, its events' texts in the order they were recorded."""
+    with sqlite3.connect(path) as conn:
+        return [row[0] for row in conn.execute("SELECT body FROM outbox ORDER BY seq")]
+
+
 def outbox_ids(path: Path) -> set[str]:
     with sqlite3.connect(path) as conn:
         return {row[0] for row in conn.execute("SELECT event_id FROM outbox")}
@@ -164,8 +170,6 @@ def build_network(
     first one's backup onto a second machine): the same events reach the
     hub from two devices. The hub's template database is made on
     ``cluster`` (tests/conftest_hub.py's PostgresCluster)."""
-    from federation import centres, store
-
     folder.mkdir(parents=True, exist_ok=True)
     demos = []
     for seed in range(templates):
@@ -184,20 +188,35 @@ def build_network(
                 clone_backlog(demos[(number + device) % templates], path)
             first = first or path
             network.kiosks.append(Kiosk(f"{centre} / borne {device + 1}", centre, path=path))
-    network.template_url = cluster.new_database()
-    engine = store.open_engine(network.template_url)
+    network.template_url, enrolled = enrolled_database(
+        cluster, [(kiosk.centre, kiosk.name) for kiosk in network.kiosks]
+    )
+    for kiosk, (centre_id, token) in zip(network.kiosks, enrolled, strict=True):
+        kiosk.centre_id, kiosk.token = centre_id, token
+    return network
+
+
+def enrolled_database(cluster, devices: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+    """A new hub database on ``cluster`` holding a centre for each centre
+    name in ``devices`` ((centre name, device label) pairs) and each device
+    enrolled (through the library the API calls); its URL and each device's
+    (centre id, token)."""
+    from federation import centres, store
+
+    url = cluster.new_database()
+    engine = store.open_engine(url)
+    enrolled = []
     try:
         with store.writer(engine) as conn, conn.begin():
             ids: dict[str, str] = {}
-            for kiosk in network.kiosks:
-                if kiosk.centre not in ids:
-                    ids[kiosk.centre], _code = centres.add_centre(conn, kiosk.centre)
-                kiosk.centre_id = ids[kiosk.centre]
-                code = centres.new_code(conn, kiosk.centre_id)
-                kiosk.token = centres.enrol(conn, code, kiosk.name)["device_token"]
+            for centre, label in devices:
+                if centre not in ids:
+                    ids[centre], _code = centres.add_centre(conn, centre)
+                code = centres.new_code(conn, ids[centre])
+                enrolled.append((ids[centre], centres.enrol(conn, code, label)["device_token"]))
     finally:
         engine.dispose()
-    return network
+    return url, enrolled
 
 
 def copy_database(cluster, template_url: str) -> str:
