@@ -522,6 +522,38 @@ def test_v7_to_v8(tmp_path):
     assert "members_household" in objects(conn, "index")
 
 
+def test_v8_to_v9(tmp_path):
+    conn = upgrade_from(tmp_path / "kiosk.db", 8)
+    assert {"ideas", "feedback"} <= objects(conn, "table")
+    assert {"ideas_created", "feedback_session_member"} <= objects(conn, "index")
+    idea = "INSERT INTO ideas (id, created_at, theme, text, updated_at) VALUES (?, 't', ?, ?, 't')"
+    conn.execute(idea, ("a", "quartier", "Des bancs"))
+    for theme, text in (("politique", ""), ("autre", "x" * 501)):  # a theme outside the list, too long
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(idea, ("b", theme, text))
+    conn.execute(
+        "INSERT INTO workshops (id, title, theme, created_at, updated_at) "
+        "VALUES ('w', 'T', 'autre', 't', 't')"
+    )
+    conn.execute(
+        "INSERT INTO sessions (id, workshop_id, starts_at, ends_at, capacity, created_at, updated_at) "
+        "VALUES ('s', 'w', 't', 't', 5, 't', 't')"
+    )
+    conn.execute(
+        "INSERT INTO members (id, first_name, last_name, created_at, updated_at) "
+        "VALUES ('m', 'A', 'B', 't', 't')"
+    )
+    face = (
+        "INSERT INTO feedback (id, session_id, member_id, face, via, given_at) VALUES (?, 's', ?, ?, ?, 't')"
+    )
+    conn.execute(face, ("f1", "m", "content", "checkin"))
+    conn.execute(face, ("f2", None, "moyen", "roll_call"))
+    conn.execute(face, ("f3", None, "moyen", "roll_call"))  # people without a name: one each
+    for values in (("f4", "m", "moyen", "checkin"), ("f5", None, "furieux", "checkin")):
+        with pytest.raises(sqlite3.IntegrityError):  # a member twice, a face outside the three
+            conn.execute(face, values)
+
+
 def test_v9_to_v10(tmp_path):
     conn = upgrade_from(tmp_path / "kiosk.db", 9)
     assert {"volunteer_stretches", "volunteer_pseudonyms"} <= objects(conn, "table")
