@@ -205,8 +205,9 @@ def validate(body: object) -> Batch:
     seen: set[tuple[str, str, str]] = set()
     for index, item in enumerate(sets):
         figure_set = _figure_set(item, f"figures[{index}]", batch.centres)
-        if figure_set is None:
-            batch.dropped.append({"index": index, "dimension": str(item["dimension"])[:60]})
+        if isinstance(figure_set, str):
+            dimension = str(item["dimension"])[:60]
+            batch.dropped.append({"index": index, "dimension": dimension, "reason": figure_set})
         elif figure_set.key in seen:
             raise FiguresRefused(f"figures[{index}]", "names the same centre, period and dimension twice")
         else:
@@ -215,13 +216,15 @@ def validate(body: object) -> Batch:
     return batch
 
 
-def _figure_set(item: object, where: str, listed: dict[str, tuple[str, str]]) -> FigureSet | None:
+def _figure_set(item: object, where: str, listed: dict[str, tuple[str, str]]) -> FigureSet | str:
+    """The set, checked; or why this hub drops it (a dimension or a key it
+    does not keep: a newer child may know more); FiguresRefused if malformed."""
     item = _object(item, where, _SET_FIELDS, _SET_FIELDS)
     if item["centre_id"] not in listed:
         raise FiguresRefused(f"{where}.centre_id", "must be one of the batch's centres")
     dimension = DIMENSIONS.get(_text(item["dimension"], f"{where}.dimension", 60))
     if dimension is None:
-        return None
+        return "a dimension this hub does not keep"
     period = item["period"]
     if not isinstance(period, str) or rollup_figures.grain_of(period) not in dimension.grains():
         raise FiguresRefused(
@@ -238,6 +241,9 @@ def _figure_set(item: object, where: str, listed: dict[str, tuple[str, str]]) ->
             raise FiguresRefused(f"{where}.values", f"{key[:40]!r} is not a figure's key")
         if type(count) is not int or not 0 <= count <= rollup_figures.MAX_COUNT:
             raise FiguresRefused(f"{where}.values.{key}", "must be a whole number from 0")
+    unknown = sorted(key for key in values if not dimension.allows(key))
+    if unknown:
+        return f"key {unknown[0]!r} is not one this hub keeps for {dimension.name}"
     return FigureSet(item["centre_id"], period, dimension.name, {k: v for k, v in values.items() if v})
 
 

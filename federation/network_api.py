@@ -45,6 +45,7 @@ class LinkAnswer(BaseModel):
 class Dropped(BaseModel):
     index: int
     dimension: str
+    reason: str
 
 
 class FiguresAnswer(BaseModel):

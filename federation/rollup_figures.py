@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -46,7 +46,17 @@ from federation.store import (
     p_volunteering,
     p_workshops,
 )
-from sync.protocol import VOLUNTEERING_KINDS
+from sync.protocol import (
+    ADMIN_DOMAINS,
+    AGE_BANDS,
+    CRA_THEMES,
+    FEEDBACK_FACES,
+    GENDERS,
+    IDEA_THEMES,
+    REASON_CODE_RE,
+    THEMES,
+    VOLUNTEERING_KINDS,
+)
 
 #: a figure's key: short codes joined by ':' (a part may be empty)
 KEY_RE = re.compile(r"[a-z0-9_+\-.]{0,64}(:[a-z0-9_+\-.]{0,64}){0,3}")
@@ -91,6 +101,18 @@ class Dimension:
     label_fr: str
     by_day: Callable[[Connection, str, date, date], DayFigures] | None = None
     by_period: Callable[[PeriodContext], dict[str, int]] | None = None
+    #: the keys allowed, each a tuple of its ':'-separated parts' allowed values;
+    #: None: a part any code (a visit reason)
+    keys: tuple[frozenset[str] | None, ...] = ()
+
+    def allows(self, key: str) -> bool:
+        parts = key.split(":")
+        if len(parts) != len(self.keys):
+            return False
+        return all(
+            REASON_CODE_RE.fullmatch(part) if allowed is None else part in allowed
+            for part, allowed in zip(parts, self.keys, strict=True)
+        )
 
     def grains(self) -> tuple[str, ...]:
         return (DAY,) if self.additive else (MONTH, YEAR)
@@ -328,20 +350,62 @@ def _families(context: PeriodContext) -> dict[str, int]:
     return {name: getattr(figures, name) for name in FAMILY_FIGURES if getattr(figures, name)}
 
 
+def _one_of(*choices: Iterable[str]) -> frozenset[str]:
+    return frozenset(code for group in choices for code in group)
+
+
+_UNKNOWN = ("",)  # an empty part: not known
+_WORKSHOP_THEMES = _one_of(THEMES, ("autre",))
+_GENDER = _one_of(GENDERS, _UNKNOWN)
+
 DIMENSIONS: dict[str, Dimension] = {
     d.name: d
     for d in (
-        Dimension("visits.reason", True, "Passages par motif", by_day=_visits_by_reason),
-        Dimension("visits.category", True, "Passages par catégorie nationale", by_day=_visits_by_category),
-        Dimension("members.new", True, "Nouveaux adhérents", by_day=_new_members),
-        Dimension("workshops.theme", True, "Ateliers par thème", by_day=_workshops),
+        Dimension("visits.reason", True, "Passages par motif", by_day=_visits_by_reason, keys=(None,)),
         Dimension(
-            "volunteering.minutes", True, "Temps des bénévoles (minutes)", by_day=_volunteering_minutes
+            "visits.category",
+            True,
+            "Passages par catégorie nationale",
+            by_day=_visits_by_category,
+            keys=(_one_of(CRA_THEMES, _UNKNOWN), _one_of(ADMIN_DOMAINS, _UNKNOWN)),
         ),
-        Dimension("voice.ideas", True, "Idées des habitants par étape et thème", by_day=_ideas),
-        Dimension("voice.faces", True, "Avis après les ateliers", by_day=_faces),
         Dimension(
-            "participants.profile", False, "Participants par âge, sexe et QPV", by_period=_participants
+            "members.new", True, "Nouveaux adhérents", by_day=_new_members, keys=(_one_of(("total",)),)
+        ),
+        Dimension(
+            "workshops.theme",
+            True,
+            "Ateliers par thème",
+            by_day=_workshops,
+            keys=(_WORKSHOP_THEMES, _one_of(WORKSHOP_FIGURES)),
+        ),
+        Dimension(
+            "volunteering.minutes",
+            True,
+            "Temps des bénévoles (minutes)",
+            by_day=_volunteering_minutes,
+            keys=(_one_of(VOLUNTEERING_KINDS, ("unchecked",)),),
+        ),
+        Dimension(
+            "voice.ideas",
+            True,
+            "Idées des habitants par étape et thème",
+            by_day=_ideas,
+            keys=(_one_of(reports.IDEA_STEPS), _one_of(IDEA_THEMES)),
+        ),
+        Dimension(
+            "voice.faces",
+            True,
+            "Avis après les ateliers",
+            by_day=_faces,
+            keys=(_WORKSHOP_THEMES, _one_of(FEEDBACK_FACES)),
+        ),
+        Dimension(
+            "participants.profile",
+            False,
+            "Participants par âge, sexe et QPV",
+            by_period=_participants,
+            keys=(_one_of(AGE_BANDS), _GENDER, _one_of(("yes", "no", "unknown"))),
         ),
         *(
             Dimension(
@@ -349,11 +413,20 @@ DIMENSIONS: dict[str, Dimension] = {
                 False,
                 f"Participants par tranche d'âge ({scheme.upper()}) et sexe",
                 by_period=_participants_scheme(scheme),
+                keys=(_GENDER, _one_of(ages.codes(scheme))),
             )
             for scheme in ages.SCHEMES
         ),
-        Dimension("volunteering.people", False, "Bénévoles actifs", by_period=_volunteers),
-        Dimension("families", False, "Familles touchées", by_period=_families),
+        Dimension(
+            "volunteering.people",
+            False,
+            "Bénévoles actifs",
+            by_period=_volunteers,
+            keys=(_one_of(("total",), VOLUNTEERING_KINDS),),
+        ),
+        Dimension(
+            "families", False, "Familles touchées", by_period=_families, keys=(_one_of(FAMILY_FIGURES),)
+        ),
     )
 }
 

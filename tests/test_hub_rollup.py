@@ -321,6 +321,7 @@ def test_two_children_s_figures_reach_the_parent_and_match_their_own_dashboards(
         out = sync_parent(hub)
         assert out.returncode == 0, out.stderr
         assert "Sent" in out.stdout and "stored" in out.stdout
+        assert " 0 not kept by it" in out.stdout  # every key the child sends is on the parent's lists
     assert_parent_matches(parent, children)
     # sent again: nothing changed, nothing sent, the parent's figures the same
     hub = next(iter(children.values()))[0]
@@ -604,12 +605,14 @@ def test_the_parent_stores_only_well_formed_bounded_figures(hub_server):
     # a good batch, with a dimension this parent does not know: dropped, said so
     newer = good_batch(centre)
     newer["figures"].append(figure | {"dimension": "visits.by_moon_phase"})
+    newer["figures"].append(figure | {"dimension": "members.new", "values": {"by_shoe_size": 3}})
     answer = http.post("/api/v1/network/figures", json=newer).json()
-    assert (answer["stored"], answer["stale"], answer["dropped"]) == (
-        2,
-        0,
-        [{"index": 2, "dimension": "visits.by_moon_phase"}],
-    )
+    assert (answer["stored"], answer["stale"]) == (2, 0)
+    assert [(d["index"], d["dimension"]) for d in answer["dropped"]] == [
+        (2, "visits.by_moon_phase"),
+        (3, "members.new"),
+    ]
+    assert "by_shoe_size" in answer["dropped"][1]["reason"]
     # sent again: replaced, not added
     assert http.post("/api/v1/network/figures", json=newer).json()["stored"] == 2
     # an older generation's copy arriving late changes nothing
