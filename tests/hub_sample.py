@@ -43,6 +43,7 @@ def seed(engine: sa.Engine, now: datetime = NOW) -> None:
         _members(conn)
         _workshops(conn)
         _voice(conn)
+        _volunteering(conn)
 
 
 def _centres_and_devices(conn, now: datetime) -> None:
@@ -284,6 +285,38 @@ def _voice(conn) -> None:
             face(4, B, S4, "pas_content", "2026-03-31"),
             face(5, A, S3, "content", "2026-04-02"),
             face(6, A, uid(399), "content", "2026-03-10"),
+        ],
+    )
+
+
+def _volunteering(conn) -> None:
+    """Volunteers' time. In March: 3 active volunteers (V1 and V2 in A, V4 in
+    B), 18.0 hours: activities 14.0 h by 3 (V1 150 min, V2 600 min closed by
+    the kiosk and not checked, V4 90 min), governance 4.0 h by 2 (V1 and V2,
+    120 min each). V3's stretch was removed; V1's April stretch is outside.
+    Full-time equivalents: 18 ÷ (1607 × 31 ÷ 365) = 0.13."""
+    stretch = lambda n, c, who, kind, day, minutes, auto=False, removed=False: dict(  # noqa: E731
+        centre_id=c,
+        stretch_id=uid(600 + n),
+        volunteer_id=uid(650 + who),
+        kind=kind,
+        day=day,
+        minutes=minutes,
+        auto_closed=auto,
+        removed=removed,
+        version=2 if removed else 1,
+        as_of=AS_OF,
+    )
+    conn.execute(
+        store.p_volunteering.insert(),
+        [
+            stretch(1, A, 1, "activity", "2026-03-02", 150),
+            stretch(2, A, 1, "governance", "2026-03-05", 120),
+            stretch(3, A, 2, "governance", "2026-03-05", 120),
+            stretch(4, A, 2, "activity", "2026-03-20", 600, auto=True),
+            stretch(5, A, 3, "activity", "2026-03-06", 240, removed=True),
+            stretch(6, A, 1, "activity", "2026-04-02", 180),
+            stretch(7, B, 4, "activity", "2026-03-10", 90),
         ],
     )
 

@@ -64,3 +64,37 @@ def test_the_cra_page_gives_the_national_categories_and_keeps_its_period(page, w
     page.wait_for_url("**/funders/cra?from=2026-03-01&to=2026-03-05**")
     assert table_of(page, "Accompagnements par thème")["Aide aux démarches administratives"] == "3"
     assert table_of(page, "Accompagnements")["Passages sans thème du CRA"] == "5"
+
+
+def test_the_overview_shows_the_volunteers_time_by_kind_and_by_centre(page, web_hub):
+    sign_in(page, web_hub, "/" + MARCH)
+    section = page.get_by_role("region", name="Bénévolat", exact=True)
+    figures = section.locator("ul.figures li")
+    assert [" ".join(figures.nth(i).inner_text().split()) for i in range(figures.count())] == [
+        "3 bénévoles actifs",
+        "18,0 heures de bénévolat",
+        "0,13 équivalent temps plein",
+    ]
+    kinds = section.locator("table").first.locator("tbody tr")
+    shown = [
+        [kinds.nth(i).locator("th, td").nth(j).inner_text() for j in range(4)] for i in range(kinds.count())
+    ]
+    assert shown == [
+        ["Activités", "3", "14,0", "0,10"],
+        ["Gouvernance (CA, commissions)", "2", "4,0", "0,03"],
+    ]
+    by_centre = page.get_by_role("table", name="Bénévolat par centre").locator("tbody tr")
+    assert by_centre.count() == 2
+    assert by_centre.nth(0).locator("th").inner_text() == "Centre social Les Tilleuls"
+    assert "10,0 heures closes automatiquement" in section.inner_text()
+    # the centre's own page: its volunteers only, and a link there from the table
+    by_centre.nth(1).locator("a").click()
+    page.wait_for_url("**/centres/**")
+    centre = page.get_by_role("region", name="Bénévolat", exact=True)
+    assert " ".join(centre.locator("ul.figures li").first.inner_text().split()) == "1 bénévole actif"
+    # SENACS's page says the same as the overview
+    page.goto(web_hub.url + "/funders/senacs" + MARCH)
+    volunteers = table_of(page, "Bénévoles")
+    assert volunteers["Bénévoles actifs (distincts)"] == "3"
+    assert volunteers["Heures de bénévolat"] == "18,0"
+    assert volunteers["Équivalents temps plein (1 607 h par an)"] == "0,13"
