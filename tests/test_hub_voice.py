@@ -209,3 +209,72 @@ def test_the_period_counts_each_step_on_its_own_day_and_faces_by_workshop_theme(
     rows = {(s, i): v for s, i, (v, _d) in funders.rows(view, "senacs")}
     assert rows[("Initiatives d'habitants", "Initiatives d'habitants soutenues")] == 1
     assert rows[("Idées reçues par sujet", "Quartier")] == 1
+
+
+# ---------------------------------------------------------------- the projections, in any order
+
+
+def test_an_idea_s_events_in_any_order_leave_its_latest_state_and_its_day(hub_db_url):
+    from federation import projections
+
+    engine = store_engine(hub_db_url)
+    idea, session = protocol.new_id(), protocol.new_id()
+    received = protocol.validate_event(
+        {
+            "id": protocol.new_id(),
+            "type": "idea.received",
+            "occurred_at": "2026-03-03T09:00:00.000Z",
+            "data": {"idea_id": idea, "theme": "quartier"},
+        }
+    )
+
+    def updated(at: str, **dates) -> dict:
+        data = {
+            "idea_id": idea,
+            "theme": "quartier",
+            "answered_at": None,
+            "done_at": None,
+            "initiative_at": None,
+            **dates,
+        }
+        return protocol.validate_event(
+            {"id": protocol.new_id(), "type": "idea.updated", "occurred_at": at, "data": data}
+        )
+
+    answered = updated("2026-03-05T10:00:00.000Z", answered_at="2026-03-05T10:00:00.000Z")
+    done = updated(
+        "2026-03-31T21:30:00.000Z", answered_at="2026-03-05T10:00:00.000Z", done_at="2026-03-31T21:30:00.000Z"
+    )
+    face = protocol.validate_event(
+        {
+            "id": protocol.new_id(),
+            "type": "feedback.given",
+            "occurred_at": "2026-03-05T16:10:00.000Z",
+            "data": {"feedback_id": protocol.new_id(), "session_id": session, "face": "moyen"},
+        }
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            hub_store.centres.insert().values(id="c1", name="C", created_at="2026-01-01T00:00:00.000Z")
+        )
+        # the latest change first, then the idea itself, then an older change
+        for event in (done, received, answered, face, face):
+            projections.update(conn, "c1", [(event["occurred_at"], event)])
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(hub_store.p_ideas)).one()._mapping
+        faces = conn.execute(sa.select(hub_store.p_feedback.c.face, hub_store.p_feedback.c.day)).all()
+    engine.dispose()
+    # days in Paris: done at 23:30 on 31 March (summer time), received on 3 March
+    assert (row["received_day"], row["answered_day"], row["done_day"], row["initiative_day"]) == (
+        "2026-03-03",
+        "2026-03-05",
+        "2026-03-31",
+        None,
+    )
+    assert faces == [("moyen", "2026-03-05")]
+
+
+def store_engine(url: str):
+    engine = hub_store.create_engine(url)
+    hub_store.migrate(engine)
+    return engine
