@@ -339,6 +339,20 @@ def test_two_children_s_figures_reach_the_parent_and_match_their_own_dashboards(
         for kiosk in kiosks:
             assert str(escape(kiosk.name)) in page
     assert f"<strong>{number_fr(total)}</strong> passages" in page
+    assert "Participants du réseau par âge (SENACS)" in page
+    # the funders' age bands by sex, as the children's own dashboards count them
+    expected: dict[str, int] = {}
+    for hub, _kiosks in children.values():
+        engine = store.create_engine(hub.db_url)
+        try:
+            with engine.connect() as conn:
+                people = reports.participants(conn, reports.Period(date(YEAR, 1, 1), date(YEAR, 12, 31)))
+        finally:
+            engine.dispose()
+        for (gender, band), n in people.funder_bands_by_gender("senacs").items():
+            if n:
+                expected[f"{gender or ''}:{band}"] = expected.get(f"{gender or ''}:{band}", 0) + n
+    assert held_figures(parent, str(YEAR), "participants.senacs") == expected
 
 
 def wait_until(condition, timeout: float = 60.0, every: float = 0.5) -> bool:

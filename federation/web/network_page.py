@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from federation import network, reports, users
+from federation import ages, formatting, network, reports, users
 from federation.web import security
 from federation.web.security import PageRoute
 from federation.web.templating import render
@@ -62,6 +62,9 @@ def network_page(
         families=own.families.reached,
         ideas=own.voice.received,
     )
+    own_figures.reasons = dict(own.reasons)
+    own_figures.genders = {gender or "": n for gender, n in own.participants.by_gender()}
+    own_figures.senacs = dict(own.participants.funder_bands("senacs"))
     total.merge(own_figures)
     return render(
         request,
@@ -76,5 +79,10 @@ def network_page(
         own_centres=len(own.centres),
         total_centres=len(own.centres) + sum(len(child.centres) for child in children),
         total=total,
+        reasons=sorted(total.reasons.items(), key=lambda item: (-item[1], item[0])),
+        senacs=[(code, total.senacs.get(code, 0)) for code in ages.codes("senacs")],
+        genders=sorted(total.genders.items(), key=lambda item: -item[1]),
+        senacs_label=ages.label,
+        network_gender_label=lambda code: formatting.gender_label(code or None),
         nav="network",
     )
