@@ -67,8 +67,11 @@ def add_centre(conn: Connection, name: str, now: datetime | None = None) -> tupl
     return centre_id, new_code(conn, centre_id, now)
 
 
-def new_code(conn: Connection, centre_id: str, now: datetime | None = None) -> str:
-    """A fresh one-time code for ``centre_id``, valid CODE_LIFETIME."""
+def new_code(
+    conn: Connection, centre_id: str, now: datetime | None = None, lifetime: timedelta = CODE_LIFETIME
+) -> str:
+    """A fresh one-time code for ``centre_id``, valid ``lifetime`` (a device's
+    invite to its centre: minutes; the federation's: CODE_LIFETIME)."""
     if conn.execute(sa.select(db.centres.c.id).where(db.centres.c.id == centre_id)).first() is None:
         raise LookupError(f"centre: no centre with id {centre_id}")
     now = now or utc_now()
@@ -79,7 +82,7 @@ def new_code(conn: Connection, centre_id: str, now: datetime | None = None) -> s
             code_hash=sha256(normalise_code(code)),
             centre_id=centre_id,
             created_at=now_iso(now),
-            expires_at=now_iso(now + CODE_LIFETIME),
+            expires_at=now_iso(now + lifetime),
         )
     )
     return code

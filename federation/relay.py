@@ -20,13 +20,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -283,6 +284,112 @@ def usage(conn: Connection, centre_id: str) -> dict:
     return {"blobs": int(blobs), "bytes": int(size), "snapshot_bytes": int(snapshot or 0)}
 
 
+# ---------------------------------------------------------------- pairing a new device
+
+#: how long an invite (and its enrolment code) is valid
+INVITE_LIFETIME = timedelta(minutes=10)
+#: how long a sealed keyring waits for its joiner
+HANDOVER_KEPT = timedelta(days=1)
+_HEX_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+def create_invite(conn: Connection, device: centres.Device, now: datetime | None = None) -> dict:
+    """An invite to ``device``'s centre: a one-time enrolment code valid
+    ``INVITE_LIFETIME``, which the new device trades at POST /enrol."""
+    now = now or utc_now()
+    i = db.relay_invites.c
+    conn.execute(
+        db.relay_invites.delete().where(
+            i.centre_id == device.centre_id, i.expires_at < protocol.utc_iso(now - HANDOVER_KEPT)
+        )
+    )
+    code = centres.new_code(conn, device.centre_id, now, lifetime=INVITE_LIFETIME)
+    invite_id = protocol.new_id()
+    expires_at = protocol.utc_iso(now + INVITE_LIFETIME)
+    conn.execute(
+        db.relay_invites.insert().values(
+            id=invite_id,
+            centre_id=device.centre_id,
+            inviter_id=device.id,
+            code_hash=centres.sha256(centres.normalise_code(code)),
+            created_at=protocol.utc_iso(now),
+            expires_at=expires_at,
+        )
+    )
+    return {"invite_id": invite_id, "code": code, "expires_at": expires_at}
+
+
+def _invite(conn: Connection, device: centres.Device, invite_id: str) -> sa.Row:
+    i = db.relay_invites.c
+    row = conn.execute(
+        sa.select(db.relay_invites).where(i.id == invite_id, i.centre_id == device.centre_id)
+    ).first()
+    if row is None:  # another centre's invites are not even named
+        raise HubError(404, "no such invite for this device's centre", "invite_id")
+    return row
+
+
+def join_invite(
+    conn: Connection, device: centres.Device, invite_id: str, verify_key: str, now: datetime | None = None
+) -> dict:
+    """The joining device (enrolled with the invite's code) gives the verify
+    key the centre's keyring is to be sealed to. Once only."""
+    if _HEX_KEY.fullmatch(verify_key) is None:
+        raise HubError(400, "verify_key must be 64 lowercase hex digits", "verify_key")
+    invite = _invite(conn, device, invite_id)
+    if device.id == invite.inviter_id:
+        raise HubError(409, "a device cannot join its own invite", "invite_id")
+    if invite.joiner_id is not None:
+        if invite.joiner_id == device.id and invite.joiner_key == verify_key:
+            return {"inviter_id": invite.inviter_id}  # said again
+        raise HubError(409, "this invite was already used by another device", "invite_id")
+    if invite.expires_at < centres.now_iso(now):
+        raise HubError(410, "this invite has expired: ask for a new one", "invite_id")
+    conn.execute(
+        db.relay_invites.update()
+        .where(db.relay_invites.c.id == invite_id)
+        .values(joiner_id=device.id, joiner_key=verify_key, joined_at=centres.now_iso(now))
+    )
+    return {"inviter_id": invite.inviter_id}
+
+
+def read_invite(conn: Connection, device: centres.Device, invite_id: str) -> dict:
+    """Where an invite stands, for its inviter or its joiner only."""
+    invite = _invite(conn, device, invite_id)
+    if device.id not in (invite.inviter_id, invite.joiner_id):
+        raise HubError(403, "only the inviting and the joining device read an invite", "invite_id")
+    return {
+        "invite_id": invite.id,
+        "inviter_id": invite.inviter_id,
+        "joiner_id": invite.joiner_id,
+        "joiner_key": invite.joiner_key,
+        "expires_at": invite.expires_at,
+        "sealed": base64.b64encode(invite.sealed).decode() if invite.sealed is not None else None,
+    }
+
+
+def hand_over(
+    conn: Connection, device: centres.Device, invite_id: str, sealed: bytes, now: datetime | None = None
+) -> dict:
+    """The inviter leaves the keyring sealed to the joiner's key (opaque here)."""
+    invite = _invite(conn, device, invite_id)
+    if device.id != invite.inviter_id:
+        raise HubError(403, "only the inviting device hands the centre's key over", "invite_id")
+    if invite.joiner_id is None:
+        raise HubError(409, "no device has joined this invite yet", "invite_id")
+    if not 0 < len(sealed) <= MAX_HANDOVER_BYTES:
+        raise HubError(413, f"a sealed keyring is 1 to {MAX_HANDOVER_BYTES} bytes", "body")
+    conn.execute(
+        db.relay_invites.update()
+        .where(db.relay_invites.c.id == invite_id)
+        .values(sealed=sealed, sealed_at=centres.now_iso(now))
+    )
+    return {"invite_id": invite_id}
+
+
+MAX_HANDOVER_BYTES = 256 * 1024
+
+
 # ---------------------------------------------------------------- the API
 
 
@@ -393,3 +500,75 @@ def get_snapshot(
         media_type="application/octet-stream",
         headers={"X-Relay-Through": str(row.through), "X-Relay-Device": row.device_id},
     )
+
+
+class InviteCreated(BaseModel):
+    invite_id: str
+    code: str = Field(description="the one-time enrolment code the new device trades at POST /enrol")
+    expires_at: str
+
+
+class JoinRequest(BaseModel):
+    verify_key: str = Field(min_length=64, max_length=64, description="the new device's Ed25519 key, hex")
+
+
+class Joined(BaseModel):
+    inviter_id: str
+
+
+class Invite(BaseModel):
+    invite_id: str
+    inviter_id: str
+    joiner_id: str | None
+    joiner_key: str | None
+    expires_at: str
+    sealed: str | None = Field(description="the centre's keyring sealed to the joiner's key, base64")
+
+
+class HandedOver(BaseModel):
+    invite_id: str
+
+
+_INVITE_ID = Path(min_length=36, max_length=36, pattern=r"^[0-9a-f-]{36}$")
+
+
+@router.post("/invites", response_model=InviteCreated)
+def post_invite(
+    device: centres.Device = Depends(current_device), engine: Engine = Depends(get_engine)
+) -> dict:
+    """Invite a new device to this device's centre (valid ten minutes)."""
+    return _write(engine, create_invite, device)
+
+
+@router.post("/invites/{invite_id}/join", response_model=Joined)
+def post_join(
+    request: JoinRequest,
+    invite_id: str = _INVITE_ID,
+    device: centres.Device = Depends(current_device),
+    engine: Engine = Depends(get_engine),
+) -> dict:
+    """The new device, enrolled with the invite's code, gives its verify key."""
+    return _write(engine, join_invite, device, invite_id, request.verify_key)
+
+
+@router.get("/invites/{invite_id}", response_model=Invite)
+def get_invite(
+    invite_id: str = _INVITE_ID,
+    device: centres.Device = Depends(current_device),
+    engine: Engine = Depends(get_engine),
+) -> dict:
+    """Where the invite stands (the inviter waits for the joiner, the joiner for the key)."""
+    with engine.connect() as conn:
+        return read_invite(conn, device, invite_id)
+
+
+@router.post("/invites/{invite_id}/keyring", response_model=HandedOver, openapi_extra=_OCTETS)
+async def post_keyring(
+    request: Request,
+    invite_id: str = _INVITE_ID,
+    device: centres.Device = Depends(current_device),
+    engine: Engine = Depends(get_engine),
+) -> dict:
+    """The inviter hands the centre's keyring over, sealed to the joiner's key."""
+    raw = await _read_body(request, MAX_HANDOVER_BYTES)
+    return await run_in_threadpool(_write, engine, hand_over, device, invite_id, raw)

@@ -148,6 +148,38 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--offline", action="store_true", help="do not ask the hub")
     status.set_defaults(func=cmd_status)
 
+    # ---- invite, join (a centre's devices replicate through the hub)
+    invite = commands.add_parser(
+        "invite",
+        help="invite a new device into this centre (valid 10 minutes)",
+        description="Print an invite for a new device of this centre, valid 10 minutes. "
+        "The new device runs `kiosk join` with it and shows a check word; then hand it "
+        "the centre's key with `kiosk invite --confirm WORD`, once the word matches.",
+    )
+    invite.add_argument("--db", help="database file of the centre (default: the one `kiosk run` opens)")
+    invite.add_argument("--json", action="store_true", help='print {"invite": …, "expires_at": …}')
+    invite.add_argument(
+        "--confirm",
+        metavar="WORD",
+        help="hand the centre's key to the new device that shows WORD (its check word)",
+    )
+    invite.set_defaults(func=cmd_invite)
+
+    join = commands.add_parser(
+        "join",
+        help="join a centre with an invite from one of its devices",
+        description="Enrol this device with the invite printed by `kiosk invite` on a device "
+        "of the centre, show the check word, and wait until that device confirms it; then "
+        "take the centre's key and its data.",
+    )
+    join.add_argument("--db", help="database file of this device (default: the one `kiosk run` opens)")
+    join.add_argument("--invite", required=True, help="the invite's text")
+    join.add_argument("--label", help="what this device is, for the centre (default: Borne accueil)")
+    join.add_argument(
+        "--wait", type=float, default=600.0, help="seconds to wait for the confirmation (default 600)"
+    )
+    join.set_defaults(func=cmd_join)
+
     # ---- purge (retention, for the daily systemd timer)
     purge = commands.add_parser(
         "purge",
@@ -385,6 +417,88 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if result["error"] in (client.NOT_ENROLLED, client.UNAUTHORIZED):
         return EXIT_NOT_ENROLLED
     return EXIT_SYNC_FAILED
+
+
+def _replication_refusal(command: str, error: Exception) -> int:
+    """A refused invite or join, in words for staff (stderr), exit 2 or 1."""
+    from kiosk.core.errors import DomainError
+    from sync import client
+
+    if isinstance(error, DomainError):
+        print(f"kiosk {command}: {error.translated(_.gettext)}", file=sys.stderr)
+        print(f"({error.message_en})", file=sys.stderr)
+        return 2
+    if isinstance(error, client.SyncError):
+        print(f"kiosk {command}: {_.gettext(error.message_fr)}", file=sys.stderr)
+        print(f"({error})", file=sys.stderr)
+        return EXIT_NOT_ENROLLED if error.code == client.NOT_ENROLLED else EXIT_SYNC_FAILED
+    print(
+        _("kiosk %(command)s : la clé reçue n'est pas fiable (%(error)s).", command=command, error=error),
+        file=sys.stderr,
+    )
+    return EXIT_SYNC_FAILED
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    import json
+
+    from kiosk import syncing
+    from kiosk.core import replication
+    from kiosk.core.errors import DomainError
+    from sync import client
+
+    database = _sync_db(args)
+    _sync_settings(database)  # the database must exist
+    try:
+        if args.confirm:
+            handed = syncing.confirm_invite(database, args.confirm)
+            print(_("Clé du centre remise au nouvel appareil (%(device)s).", device=handed["device_id"]))
+            return 0
+        made = syncing.invite(database)
+    except (DomainError, client.SyncError, replication.Refused) as error:
+        return _replication_refusal("invite", error)
+    if args.json:
+        print(json.dumps(made, ensure_ascii=False))
+    else:
+        print(made["invite"])
+        print(_("Invitation valable jusqu'à %(time)s (dix minutes).", time=made["expires_at"]))
+    return 0
+
+
+def cmd_join(args: argparse.Namespace) -> int:
+    from kiosk import syncing
+    from kiosk.core import replication
+    from kiosk.core.errors import DomainError
+    from sync import client
+
+    def show(word: str) -> None:
+        print(
+            _(
+                "Mot de contrôle : %(word)s. Vérifiez que l'appareil qui invite montre le même, "
+                "puis confirmez-le là-bas (kiosk invite --confirm %(word)s).",
+                word=word,
+            ),
+            flush=True,
+        )
+
+    try:
+        joined = syncing.join(
+            _sync_db(args, create=True),
+            args.invite,
+            args.label or syncing.KIOSK_LABEL,
+            wait_s=args.wait,
+            on_check_word=show,
+        )
+    except (DomainError, client.SyncError, replication.Refused) as error:
+        return _replication_refusal("join", error)
+    print(
+        _(
+            "Appareil ajouté au centre (%(device)s) : %(count)d adhérent(s) reçu(s).",
+            device=joined["device_id"],
+            count=joined["members"],
+        )
+    )
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

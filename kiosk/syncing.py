@@ -22,17 +22,20 @@ French msgids; the caller translates them (``describe`` takes a catalogue).
 from __future__ import annotations
 
 import gettext
+import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kiosk.core import replication
+from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.privacy import Privacy
 from kiosk.core.settings import DEFAULTS, Settings
 from kiosk.core.store import Store
-from sync import client, outbox, relay_client
+from sync import blob, client, envelope, outbox, relay_client
 from sync import status as sync_status
 from sync.scheduler import Scheduler
 
@@ -238,8 +241,8 @@ def replicate_once(db_path: str | Path, session: Any = None) -> Status:
         replication.baseline(store)
         replication.seal_pending(store, centre)
         sent = 0
-        for seq, blob in replication.outgoing(store):
-            relay_client.upload(hub, token, blob, session=session)
+        for seq, sealed in replication.outgoing(store):
+            relay_client.upload(hub, token, sealed, session=session)
             replication.mark_stored(store, seq)
             sent += 1
         privacy = Privacy(store, settings)
@@ -270,3 +273,145 @@ def replicate_once(db_path: str | Path, session: Any = None) -> Status:
             "restart": restart,
             "cursor": cursor,
         }
+
+
+# ---------------------------------------------------------------- pairing a new device with the centre
+
+#: sync_state keys: this device's open invites (JSON list), and the invite it joined with
+INVITES_KEY = "replication_invites"
+JOINED_KEY = "replication_join"
+#: how often a joining device asks whether its key has been handed over
+JOIN_POLL_S = 1.0
+
+
+def _enrolled(store: Store) -> tuple[str, str, str]:
+    settings = Settings(store)
+    hub, token, centre = settings.get("hub_url"), settings.get("device_token"), settings.get("centre_id")
+    if not (hub and token and centre) or not replication.enabled(store.conn):
+        raise client.SyncError(client.NOT_ENROLLED, "the kiosk is not enrolled at a hub")
+    if not replication.device_id(store):
+        replication.set_device_id(store, client.hub_status(hub, token)["device_id"])
+    return hub, token, centre
+
+
+def invite(db_path: str | Path) -> Status:
+    """An invite for a new device of this centre, valid ten minutes:
+    ``{"invite", "expires_at"}``. The key is handed over only once staff
+    confirm the check word the new device shows (``confirm_invite``)."""
+    with Store.open(str(db_path)) as store:
+        hub, token, _centre = _enrolled(store)
+        created = relay_client.create_invite(hub, token)
+        text = replication.encode_invite(
+            hub,
+            created["code"],
+            created["invite_id"],
+            replication.device_id(store) or "",
+            bytes(replication.keys(store).verify_key),
+        )
+        with store.transaction():
+            held = json.loads(outbox.get_state(store.conn, INVITES_KEY) or "[]")
+            outbox.set_state(store.conn, INVITES_KEY, json.dumps([*held, created["invite_id"]][-20:]))
+        return {"invite": text, "expires_at": created["expires_at"]}
+
+
+def confirm_invite(db_path: str | Path, word: str) -> Status:
+    """Hand the centre's key (and a fresh snapshot to start from) to the new
+    device that joined one of this device's invites and shows ``word``.
+    InvalidInput when no device waiting shows it."""
+    wanted = "".join(ch for ch in word.upper() if ch.isalnum())
+    replicate_once(db_path)  # the snapshot then holds the latest
+    with Store.open(str(db_path)) as store:
+        hub, token, centre = _enrolled(store)
+        my_key = bytes(replication.keys(store).verify_key)
+        for invite_id in json.loads(outbox.get_state(store.conn, INVITES_KEY) or "[]"):
+            try:
+                state = relay_client.read_invite(hub, token, invite_id)
+            except client.SyncError:
+                continue  # expired and dropped at the hub
+            joiner_key = state["joiner_key"]
+            if joiner_key is None or state["sealed"] is not None:
+                continue
+            shown = envelope.check_word(invite_id, my_key, joiner_key)
+            if shown.replace("-", "") != wanted:
+                continue
+            start, through = replication.seal_snapshot(store, centre)
+            relay_client.put_snapshot(hub, token, start, through)
+            sealed = envelope.seal_to_device(replication.handover(store), joiner_key)
+            relay_client.hand_over(hub, token, invite_id, sealed)
+            replication.add_peer(store, state["joiner_id"], joiner_key)
+            return {"device_id": state["joiner_id"], "check_word": shown}
+    raise InvalidInput(
+        "check_word",
+        N_(
+            "Aucun nouvel appareil en attente ne montre ce mot. "
+            "Vérifiez le mot affiché sur le nouvel appareil."
+        ),
+        f"no joined invite shows the check word {word!r}",
+        value=word,
+    )
+
+
+def join(
+    db_path: str | Path,
+    text: str,
+    label: str = KIOSK_LABEL,
+    wait_s: float = 600.0,
+    on_check_word: Callable[[str], None] = lambda word: None,
+) -> Status:
+    """Join a centre with an invite: enrol at its hub, give this device's
+    key, show the check word (``on_check_word``), then wait up to ``wait_s``
+    for the centre's key, take it and start from the centre's snapshot.
+    Run again with the same invite, it goes on waiting. InvalidInput (in
+    French) for an invite that is unreadable, expired or already used."""
+    data = replication.parse_invite(text)
+    with Store.open(str(db_path)) as store:
+        if outbox.get_state(store.conn, JOINED_KEY) != data["invite"]:
+            try:
+                answer = relay_client.enrol_invited(data["hub"], data["code"], label)
+            except relay_client.InviteRefused as refused:
+                raise InvalidInput("invite", _INVITE_REFUSED[refused.reason], str(refused)) from refused
+            save_enrolment(Settings(store), data["hub"], answer)
+            relay_client.join_invite(
+                data["hub"], answer["device_token"], data["invite"], bytes(replication.keys(store).verify_key)
+            )
+            with store.transaction():
+                outbox.set_state(store.conn, JOINED_KEY, data["invite"])
+        hub, token, centre = _enrolled(store)
+        my_keys = replication.keys(store)
+        on_check_word(envelope.check_word(data["invite"], data["key"], bytes(my_keys.verify_key)))
+        deadline = time.monotonic() + wait_s
+        while True:
+            state = relay_client.read_invite(hub, token, data["invite"])
+            if state["sealed"] is not None:
+                break
+            if time.monotonic() >= deadline:
+                raise InvalidInput(
+                    "invite",
+                    N_("L'appareil qui invite n'a pas encore confirmé le mot de contrôle. Réessayez."),
+                    "the inviting device has not handed the key over yet",
+                )
+            time.sleep(JOIN_POLL_S)
+        try:
+            handed = envelope.open_sealed(state["sealed"], my_keys)
+        except blob.EnvelopeError as error:
+            raise replication.Refused(str(error)) from error
+        if handed.get("peers", {}).get(state["inviter_id"]) != data["key"].hex():
+            raise replication.Refused("the key was handed over by another device than the inviting one")
+        replication.adopt(store, handed)
+        members = 0
+        snapshot = relay_client.get_snapshot(hub, token)
+        if snapshot is not None:
+            erase = Privacy(store, Settings(store)).erase_replicated
+            members = len(replication.apply_snapshot(store, snapshot[0], snapshot[1], centre, erase))
+        device_id = replication.device_id(store)
+    ended = replicate_once(db_path)
+    return {"device_id": device_id, "members": members + ended.get("members", 0)}
+
+
+_INVITE_REFUSED = {
+    "expired": N_("Cette invitation a expiré : elle vaut dix minutes. Demandez-en une nouvelle."),
+    "used": N_("Cette invitation a déjà servi pour un autre appareil. Demandez-en une nouvelle."),
+    "unknown": N_(
+        "Cette invitation est inconnue du hub. Vérifiez le texte recopié, ou demandez-en une nouvelle."
+    ),
+}

@@ -149,19 +149,51 @@ class DeviceKeys:
         return self.signing.to_curve25519_private_key()
 
 
-def seal_keyring(keyring: Keyring, device_verify_key: bytes) -> bytes:
-    """The keyring sealed to a new device (known by its public verify key):
-    only that device can open it, and the sealer stays anonymous to the relay."""
+def seal_to_device(data: Any, device_verify_key: bytes) -> bytes:
+    """JSON-able ``data`` sealed to one device (known by its public verify
+    key): only that device opens it, and the sealer stays anonymous."""
     recipient = VerifyKey(device_verify_key).to_curve25519_public_key()
-    return bytes(SealedBox(recipient).encrypt(_canonical(keyring.to_json())))
+    return bytes(SealedBox(recipient).encrypt(_canonical(data)))
 
 
-def open_keyring(sealed: bytes, device: DeviceKeys) -> Keyring:
+def open_sealed(sealed: bytes, device: DeviceKeys) -> Any:
+    """What ``seal_to_device`` sealed to this device."""
     try:
         plain = SealedBox(device.private_key).decrypt(sealed)
     except nacl.exceptions.CryptoError as error:
-        raise TamperedBlob("the sealed centre key does not open with this device's key") from error
-    return Keyring.from_json(json.loads(plain))
+        raise TamperedBlob("what was sealed to this device does not open with its key") from error
+    try:
+        return json.loads(plain)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise TamperedBlob("what was sealed to this device is not JSON") from error
+
+
+#: the check word's letters: no 0/O, 1/I/L (read aloud, compared by eye)
+CHECK_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def check_word(invite_id: str, inviter_key: bytes, joiner_key: bytes) -> str:
+    """The short word both devices show before the key is handed over: a
+    hash of the invite and both devices' keys, so a relay that swapped a key
+    makes the two screens disagree."""
+    digest = nacl.hash.blake2b(
+        invite_id.encode() + b"|" + inviter_key + b"|" + joiner_key, digest_size=16, encoder=RawEncoder
+    )
+    number = int.from_bytes(digest, "big")
+    letters = []
+    for _ in range(6):
+        number, index = divmod(number, len(CHECK_ALPHABET))
+        letters.append(CHECK_ALPHABET[index])
+    return "".join(letters[:3]) + "-" + "".join(letters[3:])
+
+
+def seal_keyring(keyring: Keyring, device_verify_key: bytes) -> bytes:
+    """The keyring sealed to a new device (known by its public verify key)."""
+    return seal_to_device(keyring.to_json(), device_verify_key)
+
+
+def open_keyring(sealed: bytes, device: DeviceKeys) -> Keyring:
+    return Keyring.from_json(open_sealed(sealed, device))
 
 
 # ---------------------------------------------------------------- blobs

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from sync import client
+from sync import client, protocol
 
 RELAY = "/relay"
 
@@ -84,3 +84,143 @@ def ack(hub_url: str, token: str, through: int, session: requests.Session | None
         timeout=client.DEFAULT_TIMEOUT,
     )
     return client._hub_json(response)
+
+
+def _post_json(
+    hub_url: str, token: str, path: str, body: Any, session: requests.Session | None
+) -> dict[str, Any]:
+    response = client._request(
+        _session(session),
+        "POST",
+        client._url(hub_url, RELAY + path),
+        json=body,
+        headers=_auth(token),
+        timeout=client.DEFAULT_TIMEOUT,
+    )
+    return client._hub_json(response)
+
+
+def create_invite(hub_url: str, token: str, session: requests.Session | None = None) -> dict[str, Any]:
+    """An invite to this device's centre: ``{"invite_id", "code", "expires_at"}``."""
+    return _post_json(hub_url, token, "/invites", None, session)
+
+
+def join_invite(
+    hub_url: str, token: str, invite_id: str, verify_key: bytes, session: requests.Session | None = None
+) -> dict[str, Any]:
+    """The joining device's verify key, for the inviter to seal the keyring to."""
+    return _post_json(hub_url, token, f"/invites/{invite_id}/join", {"verify_key": verify_key.hex()}, session)
+
+
+def read_invite(
+    hub_url: str, token: str, invite_id: str, session: requests.Session | None = None
+) -> dict[str, Any]:
+    """Where an invite stands; ``sealed`` decoded to bytes when present."""
+    response = client._request(
+        _session(session),
+        "GET",
+        client._url(hub_url, RELAY + f"/invites/{invite_id}"),
+        headers=_auth(token),
+        timeout=client.DEFAULT_TIMEOUT,
+    )
+    invite = client._hub_json(response)
+    try:
+        sealed = invite.get("sealed")
+        invite["sealed"] = base64.b64decode(sealed) if sealed else None
+        key = invite.get("joiner_key")
+        invite["joiner_key"] = bytes.fromhex(key) if key else None
+    except (TypeError, ValueError, binascii.Error) as error:
+        raise client.SyncError(client.NOT_HUB, f"the relay's invite is not what it sends: {error}") from error
+    return invite
+
+
+def hand_over(
+    hub_url: str, token: str, invite_id: str, sealed: bytes, session: requests.Session | None = None
+) -> dict[str, Any]:
+    """Leave the keyring sealed to the joiner at the relay."""
+    response = client._request(
+        _session(session),
+        "POST",
+        client._url(hub_url, RELAY + f"/invites/{invite_id}/keyring"),
+        data=sealed,
+        headers={**_auth(token), "Content-Type": "application/octet-stream"},
+        timeout=client.DEFAULT_TIMEOUT,
+    )
+    return client._hub_json(response)
+
+
+def put_snapshot(
+    hub_url: str, token: str, blob: bytes, through: int, session: requests.Session | None = None
+) -> dict[str, Any]:
+    """Replace the centre's sealed snapshot (covering cursor ``through``)."""
+    response = client._request(
+        _session(session),
+        "PUT",
+        client._url(hub_url, RELAY + "/snapshot"),
+        params={"through": through},
+        data=blob,
+        headers={**_auth(token), "Content-Type": "application/octet-stream"},
+        timeout=client.DEFAULT_TIMEOUT,
+    )
+    return client._hub_json(response)
+
+
+def get_snapshot(
+    hub_url: str, token: str, session: requests.Session | None = None
+) -> tuple[bytes, int] | None:
+    """The centre's sealed snapshot and the cursor it covers, or None."""
+    response = client._request(
+        _session(session),
+        "GET",
+        client._url(hub_url, RELAY + "/snapshot"),
+        headers=_auth(token),
+        timeout=client.DEFAULT_TIMEOUT,
+    )
+    if response.status_code == 404 and response.headers.get(protocol.HUB_HEADER) == "1":
+        return None
+    if response.status_code != 200:
+        client._hub_json(response)  # raises the right SyncError
+        raise client.SyncError(client.NOT_HUB, f"unexpected answer {response.status_code}")
+    try:
+        return response.content, int(response.headers["X-Relay-Through"])
+    except (KeyError, ValueError) as error:
+        raise client.SyncError(client.NOT_HUB, "the snapshot came without its cursor") from error
+
+
+class InviteRefused(Exception):
+    """The hub refused an invite's code: ``reason`` is ``expired``, ``used``
+    or ``unknown`` (a mistyped code reads as unknown)."""
+
+    def __init__(self, reason: str, message_en: str):
+        super().__init__(message_en)
+        self.reason = reason
+
+
+def enrol_invited(
+    hub_url: str, code: str, label: str, session: requests.Session | None = None
+) -> dict[str, Any]:
+    """Trade an invite's one-time code for this device's token (POST
+    /enrol), telling an expired, a used and an unknown code apart."""
+    response = client._request(
+        _session(session),
+        "POST",
+        client._url(hub_url, "/enrol"),
+        json={"code": code, "label": label},
+        timeout=client.DEFAULT_TIMEOUT,
+    )
+    if response.status_code == 403 and response.headers.get(protocol.HUB_HEADER) == "1":
+        try:
+            error = str(response.json().get("error", ""))
+        except ValueError:
+            error = ""
+        reason = "expired" if "expired" in error else "used" if "already used" in error else "unknown"
+        raise InviteRefused(reason, f"the hub refused the invite's code: {error}")
+    return _answer(response)  # any other refusal raises the SyncError it is
+
+
+def _answer(response: requests.Response) -> dict[str, Any]:
+    answer = client._hub_json(response)
+    missing = {"device_id", "device_token", "centre_id"} - set(answer)
+    if missing:
+        raise client.SyncError(client.NOT_HUB, f"enrolment answer lacks {sorted(missing)}")
+    return answer

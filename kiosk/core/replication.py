@@ -22,15 +22,18 @@ exchange with the hub is ``kiosk.syncing``'s.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from kiosk.core import search
+from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.store import Store
 from sync import blob as frame
-from sync import envelope, replication
+from sync import envelope, protocol, replication
 from sync.replication import Change, HybridClock, Stamp
 
 #: the member columns that replicate (the kiosk has no ``merged_into`` yet)
@@ -397,3 +400,132 @@ def pending(store: Store) -> int:
         "WHERE l.origin = 'local' AND o.stored_at IS NULL"
     ).fetchone()[0]
     return int(unsealed) + int(unsent)
+
+
+# ---------------------------------------------------------------- pairing a new device
+
+#: what an invite's text starts with (the rest: base64url of its JSON)
+INVITE_PREFIX = "accueil-invite:"
+_INVITE_KEYS = {"hub", "code", "invite", "inviter", "key"}
+
+
+def encode_invite(hub_url: str, code: str, invite_id: str, inviter_id: str, inviter_key: bytes) -> str:
+    """The text (or QR code) a new device is given: the hub, the one-time
+    code, the invite, and who invites with which key. No secret of the
+    centre: its key comes later, sealed to the new device."""
+    data = {
+        "hub": hub_url,
+        "code": code,
+        "invite": invite_id,
+        "inviter": inviter_id,
+        "key": inviter_key.hex(),
+    }
+    raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+    return INVITE_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_invite(text: str) -> dict[str, Any]:
+    """An invite's parts; InvalidInput (in French for staff) when the text
+    is not one, e.g. a character lost when it was copied."""
+    text = "".join(text.split())
+    try:
+        if not text.startswith(INVITE_PREFIX):
+            raise ValueError("no prefix")
+        body = text[len(INVITE_PREFIX) :]
+        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        if not isinstance(data, dict) or set(data) != _INVITE_KEYS:
+            raise ValueError("wrong fields")
+        if not all(isinstance(data[key], str) for key in _INVITE_KEYS):
+            raise ValueError("wrong types")
+        if not (protocol.is_id(data["invite"]) and protocol.is_id(data["inviter"])):
+            raise ValueError("wrong ids")
+        data["key"] = bytes.fromhex(data["key"])
+        if len(data["key"]) != 32 or not data["hub"].startswith(("http://", "https://")):
+            raise ValueError("wrong key or hub")
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidInput(
+            "invite",
+            N_(
+                "Cette invitation est illisible. Vérifiez le texte recopié, "
+                "ou demandez une nouvelle invitation."
+            ),
+            f"not an invite: {error}",
+            value=text[:40],
+        ) from error
+    return data
+
+
+def handover(store: Store) -> dict[str, Any]:
+    """What the inviting device seals to the new one: the centre's keyring
+    and the devices whose blobs to accept (this one included)."""
+    peers = {
+        d: bytes(k).hex()
+        for d, k in store.conn.execute("SELECT device_id, verify_key FROM replication_peers")
+    }
+    peers[_device(store.conn)["device_id"]] = bytes(keys(store).verify_key).hex()
+    return {"keyring": keyring(store).to_json(), "peers": peers}
+
+
+def adopt(store: Store, handed: Any) -> None:
+    """Take the centre's keyring and devices a new device was handed; what
+    it held before (if anything) goes into the log for the others."""
+    try:
+        ring = envelope.Keyring.from_json(handed["keyring"])
+        peers = {str(d): bytes.fromhex(k) for d, k in handed["peers"].items()}
+    except (KeyError, TypeError, AttributeError, ValueError, frame.EnvelopeError) as error:
+        raise Refused(f"the handed-over keyring is not one: {error}") from error
+    with store.transaction():
+        store.conn.execute(
+            "UPDATE replication_device SET keyring = ?, baseline = 1 WHERE id = 1",
+            (json.dumps(ring.to_json()),),
+        )
+    for device_id, key in peers.items():
+        if device_id != _device(store.conn)["device_id"]:
+            add_peer(store, device_id, key)
+
+
+def snapshot(store: Store) -> tuple[dict[str, Any], int]:
+    """Everything this device's log holds (scrubbed of the erased), and the
+    relay cursor it covers: where a joining device starts."""
+    rows = store.conn.execute(
+        "SELECT change_id, tbl, row_id, op, stamp, fields FROM replication_log ORDER BY stamp"
+    ).fetchall()
+    return {"changes": [_row_change(row).to_json() for row in rows]}, cursor(store)
+
+
+def seal_snapshot(store: Store, centre_id: str) -> tuple[bytes, int]:
+    payload, through = snapshot(store)
+    device = _device(store.conn)
+    ring = keyring(store)
+    header = frame.Header("snapshot", centre_id, device["device_id"], 0, ring.current)
+    return envelope.seal(ring, keys(store), header, payload), through
+
+
+def apply_snapshot(
+    store: Store, raw: bytes, through: int, centre_id: str, erase: Callable[[str], None]
+) -> list[str]:
+    """Start from a snapshot another device of the centre sealed: its
+    changes join the log, the members are merged, the cursor moves to the
+    one it covers. Raises :class:`Refused` when it cannot be trusted."""
+    peers = {
+        d: bytes(k) for d, k in store.conn.execute("SELECT device_id, verify_key FROM replication_peers")
+    }
+    try:
+        header, payload = envelope.open_blob(raw, keyring(store), peers, centre_id)
+        if header.kind != "snapshot" or not isinstance(payload, dict):
+            raise replication.ReplicationError("not a snapshot")
+        changes = [Change.from_json(item) for item in payload["changes"]]
+    except (frame.EnvelopeError, replication.ReplicationError, KeyError, TypeError) as error:
+        _refuse(store, raw, f"{type(error).__name__}: {error}", None)
+        raise Refused(str(error)) from error
+    with store.transaction():
+        new = [change for change in changes if _insert(store.conn, change, "remote")]
+        clock = _clock(store.conn, _device(store.conn))
+        for change in changes:
+            clock.observe(change.stamp)
+        _save_clock(store.conn, clock.last())
+        _advance(store.conn, through)
+        touched = sorted({change.row for change in new if change.table == "members"})
+        for member_id in touched:
+            apply_member(store, member_id, erase)
+    return touched
