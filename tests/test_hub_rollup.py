@@ -747,3 +747,38 @@ def test_late_changes_to_older_days_reach_the_parent(hub_server):
         engine.dispose()
     held = held_figures(parent, f"{YEAR}-09", "families")
     assert held != families_then and held["reached"] == own.reached and held["people"] == own.people
+
+
+def test_the_commands_say_what_happened(hub_server):
+    parent = hub_server(parent_interval=0)
+    child = hub_server(parent_interval=0)
+    Kiosk(child, "Centre 1").month(YEAR, 9)
+    alone = sync_parent(child)
+    assert alone.returncode == 2 and "no parent" in alone.stderr
+    wrong = federation("link-parent", "--parent", parent.url, "--code", "AAAA-BBBB-CCCC", db_url=child.db_url)
+    assert wrong.returncode == 1 and "unknown link code" in wrong.stderr
+    nowhere = federation("link-parent", "--parent", "ftp://x", "--code", "AAAA", db_url=child.db_url)
+    assert nowhere.returncode == 2 and "--parent" in nowhere.stderr
+    code = json.loads(
+        run_federation("add-child", "Fédération du Rhône", "--json", db_url=parent.db_url).stdout
+    )
+    assert "not linked yet" in run_federation("list-children", db_url=parent.db_url).stdout
+    run_federation("link-parent", "--parent", parent.url, "--code", code["link_code"], db_url=child.db_url)
+    done = federation("sync-parent", "--json", db_url=child.db_url)
+    result = json.loads(done.stdout)
+    assert done.returncode == 0 and result["code"] == "ok" and result["sent"] == result["stored"] > 0
+    listed = run_federation("list-children", db_url=parent.db_url).stdout
+    assert "Fédération du Rhône" in listed and f"{YEAR}: {own_figures(child)['visits']} visits" in listed
+    # what the parent holds, as the child can ask it
+    token = link_row(child).token
+    status = httpx.get(f"{parent.url}/api/v1/network/status", headers={"Authorization": f"Bearer {token}"})
+    assert status.status_code == 200
+    assert status.json()["figure_sets"] == result["stored"] and status.json()["centres"] == 1
+    # the token is stored only as its hash at the parent
+    engine = store.create_engine(parent.db_url)
+    try:
+        with engine.connect() as conn:
+            [held] = conn.execute(sa.select(store.child_hubs)).all()
+    finally:
+        engine.dispose()
+    assert held.token_hash != token and token not in held.token_hash
