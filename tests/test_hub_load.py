@@ -18,10 +18,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
+from sync import protocol
 from tests import hub_load
 from tests.faultproxy import FaultProxy
 
@@ -151,3 +154,73 @@ def test_hub_processes_killed_mid_push_through_the_fault_proxy_lose_and_double_n
     assert len(workers_after) == 2  # the supervisor replaced the workers killed
     assert_held_exactly_once(network, kiosks, db_url)
     assert_same_figures_as_one_process(network, db_url)
+
+
+def same_centre_events(n: int, at: datetime) -> list[dict]:
+    """A centre's morning: a member now and then, visits, some by members."""
+    events, members = [], []
+    for i in range(n):
+        moment = at + timedelta(seconds=i)
+        if i % 7 == 0:
+            members.append(protocol.new_id())
+            data = {"member_id": members[-1], "age_band": "25-54", "gender": "woman", "qpv": True}
+            events.append(protocol.make_event("member.created", data, moment))
+        else:
+            data = {
+                "visit_id": protocol.new_id(),
+                "member_id": members[-1] if i % 3 == 0 else None,
+                "reason": "accueil",
+                "recorded_by": "resident",
+            }
+            events.append(protocol.make_event("visit.recorded", data, moment))
+    return events
+
+
+def test_one_centre_s_overlapping_batches_on_two_hub_processes_at_the_same_moment(postgres_cluster, tmp_path):
+    # two `federation serve` processes on one database, as behind nginx; two
+    # devices of one centre send batches sharing half their events, each to
+    # its own process, released together: each event is stored by exactly
+    # one of the two answers and held once
+    db_url, devices = hub_load.enrolled_database(
+        postgres_cluster, [("Centre social du Lac", "Borne 1"), ("Centre social du Lac", "Borne 2")]
+    )
+    centre_id = devices[0][0]
+    hubs = [hub_load.Serving(db_url, tmp_path, workers=1).start() for _ in range(2)]
+    at = datetime.now(UTC) - timedelta(days=1)
+    stored: list[str] = []
+    sent: set[str] = set()
+    try:
+        clients = [httpx.Client(base_url=hub.url, timeout=60) for hub in hubs]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for round_ in range(15):
+                events = same_centre_events(300, at + timedelta(minutes=10 * round_))
+                halves = [events[:200], events[100:]]  # 100 events in both
+                sent.update(event["id"] for event in events)
+                barrier = threading.Barrier(2)
+
+                def post(device: int, halves=halves, barrier=barrier) -> dict:
+                    body = {"protocol": protocol.PROTOCOL_VERSION, "events": halves[device]}
+                    headers = {"Authorization": f"Bearer {devices[device][1]}"}
+                    barrier.wait()
+                    answer = clients[device].post("/api/v1/batches", json=body, headers=headers)
+                    assert answer.status_code == 200, answer.text
+                    return answer.json()
+
+                answers = list(pool.map(post, [0, 1]))
+                for answer, half in zip(answers, halves, strict=True):
+                    assert sorted(answer["stored"] + answer["duplicates"]) == sorted(e["id"] for e in half)
+                    assert answer["rejected"] == []
+                    stored += answer["stored"]
+        for client in clients:
+            client.close()
+    finally:
+        for hub in hubs:
+            hub.stop()
+    assert len(stored) == len(set(stored)) == len(sent)  # each stored by one answer only
+    assert set(stored) == sent
+    rows, held = hub_load.held_ids(db_url)
+    assert rows == len(held) == len(sent) and {event for _centre, event in held} == sent
+    stats = hub_load.stats_json(db_url)
+    assert stats["events_total"] == len(sent)
+    (centre,) = stats["centres"]
+    assert centre["id"] == centre_id and centre["events"]["member.created"] == 15 * 43
