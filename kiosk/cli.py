@@ -492,8 +492,10 @@ def cmd_join(args: argparse.Namespace) -> int:
     except (DomainError, client.SyncError, replication.Refused) as error:
         return _replication_refusal("join", error)
     print(
-        _(
-            "Appareil ajouté au centre (%(device)s) : %(count)d adhérent(s) reçu(s).",
+        _.ngettext(
+            "Appareil ajouté au centre (%(device)s) : %(count)d adhérent reçu.",
+            "Appareil ajouté au centre (%(device)s) : %(count)d adhérents reçus.",
+            joined["members"],
             device=joined["device_id"],
             count=joined["members"],
         )
