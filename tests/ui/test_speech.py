@@ -72,6 +72,8 @@ def expected(app, centre, name: str) -> list[str]:
             t("Je suis là"),
             t("Les ateliers"),
             t("Première visite"),
+            t("Une idée pour le centre ? Dites-la nous."),
+            t("Boîte à idées"),
             t("Vous avez une carte ? Passez-la devant le lecteur."),
         ]
     if name == "checkin":
@@ -91,6 +93,9 @@ def expected(app, centre, name: str) -> list[str]:
         ]
     if name == "first_visit":
         return [t("Votre prénom")]
+    if name == "ideas":
+        themes = ("Des activités", "Des sorties", "Le quartier", "Le numérique", "La famille", "Autre chose")
+        return [t("Votre idée parle de quoi ?")] + [t(theme) for theme in themes]
     if name == "consent":
         months = centre.settings.get("retention_months")
         items = [
@@ -175,6 +180,7 @@ SCREENS = (
     "first_visit",
     "consent",
     "card",
+    "ideas",
 )
 
 
