@@ -157,6 +157,15 @@ def test_a_tampered_blob_is_refused_reported_and_never_applied(pair, shared_hub)
         assert refusal["seq"] == seq and "TamperedBlob" in refusal["reason"]
     # not asked for again at the next exchange
     assert syncing.replicate_once(tablet)["refused"] == 0
+    # staff see it in « À vérifier », and say they have seen it
+    with Centre.open(tablet) as centre:
+        pending = dict(centre.review.pending())
+        (kind,) = [k for k in pending if k.code == "replication_refused"]
+        (item,) = pending[kind]
+        assert "refusées" in item.text()
+        staff = centre.staff.add("Nadia Ferhat", "staff", "2468")
+        centre.review.confirm("replication_refused", item.item_id, staff)
+        assert all(k.code != "replication_refused" for k, _items in centre.review.pending())
 
 
 def test_a_blob_replayed_by_the_relay_is_refused_and_reported(pair, shared_hub):

@@ -29,7 +29,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.core import search
+from kiosk.core import review, search
 from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.store import Store
 from sync import blob as frame
@@ -529,3 +529,48 @@ def apply_snapshot(
         for member_id in touched:
             apply_member(store, member_id, erase)
     return touched
+
+
+# ---------------------------------------------------------------- « À vérifier »
+# Refused blobs are shown to staff here. When registrations replicate, the
+# merge's seat conflicts (``sync.replication.State.seat_conflicts``: a
+# booking moved to the head of the waiting list) register a kind of their
+# own beside this one.
+
+
+def _refused_items(store: Store) -> list[review.Item]:
+    if not store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'replication_refused'").fetchone():
+        return []
+    return [
+        review.Item(
+            kind="replication_refused",
+            item_id=str(row["id"]),
+            day=row["at"][:10],
+            template=N_(
+                "Des données reçues d'un autre appareil du centre ont été refusées : "
+                "elles n'étaient pas fiables. Si cela revient, prévenez la fédération."
+            ),
+        )
+        for row in refused(store)
+    ]
+
+
+def _confirm_refused(store: Store, item_id: str, actor: dict) -> None:
+    with store.transaction():
+        store.conn.execute(
+            "UPDATE replication_refused SET checked_at = ? WHERE id = ? AND checked_at IS NULL",
+            (store.now_iso(), int(item_id)),
+        )
+        store.audit(actor, "replication.refused_seen", refused_id=int(item_id))
+
+
+review.register(
+    review.Kind(
+        code="replication_refused",
+        title=N_("Données refusées venant d'un autre appareil"),
+        icon="devices",
+        items=_refused_items,
+        confirm=_confirm_refused,
+        confirm_text=N_("C'est vu"),
+    )
+)
