@@ -74,7 +74,8 @@ class StaffVolunteeringScreen(ModeScreen):
     def line(self, stretch: dict) -> str:
         day = "/".join(reversed(stretch["day"].split("-")))
         hours = f"{stretch['start']}–{stretch['end']}" if stretch["start"] and stretch["end"] else ""
-        length = duration_text(stretch["minutes"]) if stretch["minutes"] is not None else _("en cours")
+        # every part unshaped: the line is shaped whole where it is shown
+        length = duration_text(stretch["minutes"]) if stretch["minutes"] is not None else _.text("en cours")
         parts = [day, stretch["volunteer_name"], _.gettext(KIND_LABELS[stretch["kind"]]), hours, length]
         return " · ".join(part for part in parts if part)
 
@@ -105,10 +106,8 @@ class StaffVolunteeringScreen(ModeScreen):
         self.pick({"id": stretch["volunteer_id"], "name": stretch["volunteer_name"]})
         self.ids.day.text = "/".join(reversed(stretch["day"].split("-")))
         self.ids.start.text, self.ids.end.text = stretch["start"], stretch["end"]
-        timed = bool(stretch["start"])
-        self.ids.duration.text = (
-            "" if timed or stretch["minutes"] is None else duration_text(stretch["minutes"])
-        )
+        untimed = not stretch["start"] and stretch["minutes"] is not None
+        self.ids.duration.text = _.display(duration_text(stretch["minutes"])) if untimed else ""
         self.result = ""
 
     def clear(self) -> None:

@@ -26,11 +26,12 @@ def start_checkin() -> None:
 
 
 def duration_text(minutes: int) -> str:
-    """« 2 h 30 », « 45 min »."""
+    """« 2 h 30 », « 45 min », not shaped: a part of a longer message, which
+    is shaped whole for the screen."""
     hours, rest = divmod(minutes, 60)
     if not hours:
-        return _("%(minutes)d min", minutes=rest)
-    return _("%(hours)d h %(minutes)02d", hours=hours, minutes=rest)
+        return _.text("%(minutes)d min", minutes=rest)
+    return _.text("%(hours)d h %(minutes)02d", hours=hours, minutes=rest)
 
 
 class VolunteerHomeScreen(ModeScreen):
