@@ -17,9 +17,10 @@ year to fill.
 
 Prints, at each size, the median of ``--runs`` overviews for the last 365
 days (reports.overview_from, what the page and the exports call), its ratio
-to the 500 ms goal, the year's rows in the projections it reads, and the
-disk used (the events with their keys, the projections, the whole
-database); then the load average (the machine may be shared).
+to the 500 ms goal, the year's rows in the projections it reads, each
+report query alone (bench_hub_dashboard's breakdown), and the disk used
+(the events with their keys, the projections, the whole database); then
+the load average (the machine may be shared).
 
     python benchmarks/bench_hub_growth.py                    # 1 and 10 million
     python benchmarks/bench_hub_growth.py --sizes 1,10,50    # and 50 million
@@ -51,7 +52,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_hub_dashboard import MIX, REASONS, RECORDERS, _households, _voice, _volunteers  # noqa: E402
+from bench_hub_dashboard import (  # noqa: E402
+    MIX,
+    REASONS,
+    RECORDERS,
+    _households,
+    _voice,
+    _volunteers,
+    time_queries,
+)
 
 from federation import ages, reports, store, taxonomies  # noqa: E402
 from sync.protocol import AGE_BANDS, GENDERS, THEMES, utc_iso  # noqa: E402
@@ -478,6 +487,7 @@ def measure(server_url: str, millions: float, args: argparse.Namespace) -> None:
         timings = time_overview(engine, period, args.runs)
         median = statistics.median(timings)
         rows = year_rows(engine, period)
+        breakdown = time_queries(engine, period, args.runs)
         used = disk(engine)
         engine.dispose()
         print(
@@ -489,6 +499,8 @@ def measure(server_url: str, millions: float, args: argparse.Namespace) -> None:
             + ")\n"
             "  the year's rows: "
             + ", ".join(f"{table} {n:,}" for table, n in rows.items())
+            + "\n  each query alone (ms, medians): "
+            + ", ".join(f"{name} {ms:.0f}" for name, ms in breakdown.items())
             + "\n  disk: "
             + ", ".join(f"{part} {gb(size)}" for part, size in used.items()),
             flush=True,
