@@ -319,10 +319,10 @@ def confirm_invite(db_path: str | Path, word: str) -> Status:
     device that joined one of this device's invites and shows ``word``.
     InvalidInput when no device waiting shows it."""
     wanted = "".join(ch for ch in word.upper() if ch.isalnum())
-    replicate_once(db_path)  # the snapshot then holds the latest
     with Store.open(str(db_path)) as store:
         hub, token, centre = _enrolled(store)
         my_key = bytes(replication.keys(store).verify_key)
+        found = None
         for invite_id in json.loads(outbox.get_state(store.conn, INVITES_KEY) or "[]"):
             try:
                 state = relay_client.read_invite(hub, token, invite_id)
@@ -332,14 +332,21 @@ def confirm_invite(db_path: str | Path, word: str) -> Status:
             if joiner_key is None or state["sealed"] is not None:
                 continue
             shown = envelope.check_word(invite_id, my_key, joiner_key)
-            if shown.replace("-", "") != wanted:
-                continue
+            if shown.replace("-", "") == wanted:
+                found = (invite_id, state, shown)
+                break
+        if found is not None:
+            invite_id, state, shown = found
+            # the others learn the new device first: its blobs come after this one's
+            replication.record_device(store, state["joiner_id"], state["joiner_key"])
+    if found is not None:
+        replicate_once(db_path)  # sends it, and the snapshot then holds the latest
+        with Store.open(str(db_path)) as store:
             start, through = replication.seal_snapshot(store, centre)
             relay_client.put_snapshot(hub, token, start, through)
-            sealed = envelope.seal_to_device(replication.handover(store), joiner_key)
+            sealed = envelope.seal_to_device(replication.handover(store), state["joiner_key"])
             relay_client.hand_over(hub, token, invite_id, sealed)
-            replication.add_peer(store, state["joiner_id"], joiner_key)
-            return {"device_id": state["joiner_id"], "check_word": shown}
+        return {"device_id": state["joiner_id"], "check_word": shown}
     raise InvalidInput(
         "check_word",
         N_(

@@ -330,6 +330,12 @@ TABLES: dict[str, Table] = {
         required=("name", "role", "pin_salt", "pin_hash", "pin_params"),
     ),
     "settings": Table(fields={"value": _text(100_000)}, required=("value",)),
+    # the centre's devices: a device added by one is known to the others,
+    # whose blobs they then accept (its Ed25519 verify key, hex)
+    "devices": Table(
+        fields={"verify_key": _hex(32), "label": _text(200), "added_at": _time},
+        required=("verify_key",),
+    ),
     "audit_log": Table(
         fields={
             "at": _time,
@@ -609,6 +615,7 @@ def materialize(changes: Iterable[Change]) -> State:
         "staff",
         "settings",
         "audit_log",
+        "devices",
         "sessions",
         "visits",
         "registrations",

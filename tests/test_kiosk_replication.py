@@ -270,3 +270,45 @@ def test_the_first_device_s_members_from_before_replication_reach_a_joining_devi
         assert centre.members.get(before)["first_name"] == "Aïcha"
         assert centre.store.one("SELECT erased_at FROM members WHERE id = ?", (erased,))["erased_at"]
     assert "Quennehen" not in names_in(tablet)
+
+
+def invited(inviter: str, path, label: str) -> str:
+    """A new device joining through ``inviter``'s invite, the check word confirmed."""
+    import threading
+
+    made = syncing.invite(inviter)
+    words: list[str] = []
+    ended: dict = {}
+
+    def joining() -> None:
+        ended.update(syncing.join(str(path), made["invite"], label, wait_s=60, on_check_word=words.append))
+
+    thread = threading.Thread(target=joining)
+    thread.start()
+    for _ in range(600):
+        if words or not thread.is_alive():
+            break
+        threading.Event().wait(0.05)
+    assert words, "the joining device showed no check word"
+    assert syncing.confirm_invite(inviter, words[0])["check_word"] == words[0]
+    thread.join(60)
+    assert ended["device_id"]
+    return str(path)
+
+
+def test_a_third_device_added_by_one_is_known_to_the_other(shared_hub, tmp_path):
+    _centre_id, code = shared_hub.add_centre("Centre à trois appareils")
+    reception = enrolled_kiosk(shared_hub, tmp_path / "reception.db", code)
+    with Centre.open(reception) as centre:
+        centre.members.register("Aïcha", "Benali", consent_data=True)
+    tablet = invited(reception, tmp_path / "tablet.db", "Tablette")
+    laptop = invited(tablet, tmp_path / "laptop.db", "Portable")  # the tablet invites, not the reception
+    with Centre.open(laptop) as centre:
+        assert [m["first_name"] for m in centre.members.search("aicha")] == ["Aïcha"]
+        zoe = centre.members.register("Zoé", "Martin", consent_data=True)["id"]
+    syncing.replicate_once(laptop)
+    # the reception never met the laptop: it learnt of it from the tablet's blobs
+    got = syncing.replicate_once(reception)
+    assert got["refused"] == 0
+    with Centre.open(reception) as centre:
+        assert centre.members.get(zoe)["first_name"] == "Zoé"

@@ -147,6 +147,17 @@ def record_member(store: Store, member: dict[str, Any]) -> None:
         record(store, "members", member["id"], fields)
 
 
+def record_device(store: Store, device_id: str, verify_key: bytes, label: str | None = None) -> None:
+    """A device this one added to the centre: known to this device at once,
+    and to the others through the log (they accept its blobs from then on)."""
+    with store.transaction():
+        fields: dict[str, Any] = {"verify_key": verify_key.hex(), "added_at": store.now_iso()}
+        if label:
+            fields["label"] = label[:200]
+        record(store, "devices", device_id, fields)
+    add_peer(store, device_id, verify_key, label)
+
+
 def record_erasure(store: Store, member_id: str) -> None:
     """The erasure, and no name of the person left in this device's log."""
     record(store, "members", member_id, {}, op="erase")
@@ -304,10 +315,29 @@ def receive(
             (json.dumps(guard.to_json()), clock.last().text()),
         )
         _advance(store.conn, relay_seq)
+        _apply_devices(store, {change.row for change in new if change.table == "devices"})
         touched = sorted({change.row for change in new if change.table == "members"})
         for member_id in touched:
             apply_member(store, member_id, erase)
     return touched
+
+
+def _apply_devices(store: Store, device_ids: set[str]) -> None:
+    """The centre's devices the log names: their blobs are accepted from now on."""
+    own = _device(store.conn)["device_id"]
+    for device_id in sorted(device_ids - {own}):
+        rows = store.conn.execute(
+            "SELECT change_id, tbl, row_id, op, stamp, fields FROM replication_log "
+            "WHERE tbl = 'devices' AND row_id = ?",
+            (device_id,),
+        ).fetchall()
+        known = replication.materialize(_row_change(row) for row in rows).rows["devices"].get(device_id)
+        if known is not None:
+            store.conn.execute(
+                "INSERT INTO replication_peers (device_id, verify_key, label, added_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (device_id) DO UPDATE SET verify_key = excluded.verify_key",
+                (device_id, bytes.fromhex(known["verify_key"]), known.get("label"), store.now_iso()),
+            )
 
 
 def _advance(conn: sqlite3.Connection, relay_seq: int | None) -> None:
@@ -525,6 +555,7 @@ def apply_snapshot(
             clock.observe(change.stamp)
         _save_clock(store.conn, clock.last())
         _advance(store.conn, through)
+        _apply_devices(store, {change.row for change in new if change.table == "devices"})
         touched = sorted({change.row for change in new if change.table == "members"})
         for member_id in touched:
             apply_member(store, member_id, erase)
