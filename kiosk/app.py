@@ -330,9 +330,8 @@ class KioskApp(App):
         if self.pin_mode:
             self.mode.card_scanned(code)
             return
-        if self.sm.current == "ideas":  # a card left as the contact of an idea
-            self.screen("ideas").card_scanned(code)
-            return
+        if self.sm.current == "ideas" and self.screen("ideas").card_scanned(code):
+            return  # a card left as the contact of an idea
         if self.sm.current in ("first_visit", "consent", "card"):
             return
         if self.sm.current != "checkin":

@@ -173,17 +173,19 @@ class IdeasScreen(KioskScreen):
         elif value == "accept":
             self.send(with_contact=True)
 
-    def card_scanned(self, code: str) -> None:
-        """A member card at the contact question: the card is the contact."""
+    def card_scanned(self, code: str) -> bool:
+        """A member card at the contact question is the contact (True).
+        Anywhere else it is a check-in, as on every screen (False)."""
         if self.step not in ("contact", "first_name", "phone"):
-            return
+            return False
         app = App.get_running_app()
         try:
             self.member = app.centre.members.by_card(code)
         except DomainError as error:
             self._set_error(lambda error=error: app.error_text(error))
-            return
+            return True
         self._go("consent")
+        return True
 
     # ------------------------------------------------------------ steps
 

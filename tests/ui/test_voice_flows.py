@@ -78,6 +78,14 @@ def test_a_member_card_passed_at_the_contact_question_is_the_contact(app, mono):
     assert app.centre.store.query("SELECT count(*) AS n FROM visits") == [{"n": 0}]  # no check-in
 
 
+def test_a_card_passed_before_the_contact_question_is_a_check_in(app, mono):
+    member = register(app.centre, "Gérard", "Lefebvre")
+    tap(app.screen("home").ids.ideas)
+    scan(mono, member["card_code"])
+    assert app.sm.current == "reason" and app.flow["member"]["id"] == member["id"]
+    assert app.centre.voice.ideas() == []
+
+
 def test_an_idea_left_half_way_is_forgotten_for_the_next_person(app):
     tap(app.screen("home").ids.ideas)
     choose(app, "Des activités")
