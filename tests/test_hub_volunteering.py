@@ -142,3 +142,38 @@ def test_a_period_without_volunteering_says_so(engine):
     assert view.volunteering.volunteers == 0 and view.volunteering.fte() == 0
     senacs = funders.rows(view, "senacs")
     assert ("Bénévoles", "Heures de bénévolat", (0.0, 1)) in senacs
+
+
+def test_a_kiosk_s_correction_reaches_a_real_hub_and_replaces_the_first_version(
+    hub_server, hub_db_url, tmp_path
+):
+    """Through the real sync client and `federation serve`: a stretch closed by
+    itself, synced, then corrected by staff and synced again: the hub counts
+    the correction, holds both events, and no conflict."""
+    from kiosk.core.centre import Centre
+    from sync import client
+
+    server = hub_server(hub_db_url)
+    device = server.new_device("Centre social du Chemin Vert")
+    moment = [datetime(2026, 3, 2, 8, 0, tzinfo=UTC)]  # 9:00 in Paris
+    with Centre.open(tmp_path / "kiosk.db", clock=lambda: moment[0]) as centre:
+        volunteer = centre.staff.add("Martine Dupuis", "volunteer", "2468")
+        staff = centre.staff.add("Claire Martin", "staff", "1357")
+        centre.volunteering.start(volunteer, "activity")
+        moment[0] += timedelta(days=1)
+        (forgotten,) = centre.volunteering.to_review()  # closed at 19:00: 600 minutes
+        assert client.push(str(tmp_path / "kiosk.db"), server.url, device["device_token"]).ok
+        centre.volunteering.correct(staff, forgotten["id"], "activity", "2026-03-02", "09:00", "12:00")
+        assert client.push(str(tmp_path / "kiosk.db"), server.url, device["device_token"]).ok
+    engine = store.create_engine(hub_db_url)
+    try:
+        with engine.connect() as conn:
+            time = reports.overview(conn, MARCH).volunteering
+            held = conn.execute(
+                sa.select(sa.func.count()).where(store.events.c.type == "volunteering.recorded")
+            ).scalar()
+            conflicts = conn.execute(sa.select(sa.func.count()).select_from(store.conflicts)).scalar()
+    finally:
+        engine.dispose()
+    assert (time.total_minutes, time.unchecked_minutes, time.volunteers) == (180, 0, 1)
+    assert (held, conflicts) == (2, 0)

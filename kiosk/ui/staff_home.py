@@ -1,6 +1,7 @@
 """The staff's menu: the volunteer's four tasks, then the centre's side
-(workshops, sync, exports, data protection, settings, accounts, audit log,
-backups), and the program's version."""
+(« À vérifier » with how many items wait, volunteers' hours, workshops,
+sync, exports, data protection, settings, accounts, audit log, backups),
+and the program's version."""
 
 from __future__ import annotations
 
