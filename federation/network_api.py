@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.engine import Engine
 
-from federation import api, centres, network
+from federation import api, centres, network, rollup_figures
 from federation import store as db
 from sync import protocol
 
@@ -92,7 +92,63 @@ def link(request: LinkRequest, engine: Engine = Depends(api.get_engine)) -> dict
         raise api.HubError(refused.status, refused.message, "code") from None
 
 
-@router.post("/figures", response_model=FiguresAnswer, responses=api._ERRORS)
+_FIGURES_SCHEMA = {
+    "type": "object",
+    "required": ["protocol", "batch_id", "generation", "centres", "figures"],
+    "additionalProperties": False,
+    "properties": {
+        "protocol": {"type": "string", "example": protocol.PROTOCOL_VERSION},
+        "batch_id": {"type": "string", "format": "uuid"},
+        "generation": {"type": "integer", "minimum": 1, "maximum": network.MAX_GENERATION},
+        "centres": {
+            "type": "array",
+            "maxItems": network.MAX_CENTRES,
+            "items": {
+                "type": "object",
+                "required": ["id", "name", "federation"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "federation": {"type": "string", "maxLength": 300},
+                },
+            },
+        },
+        "figures": {
+            "type": "array",
+            "maxItems": network.MAX_SETS,
+            "items": {
+                "type": "object",
+                "required": ["centre_id", "period", "dimension", "values"],
+                "additionalProperties": False,
+                "properties": {
+                    "centre_id": {"type": "string", "format": "uuid"},
+                    "period": {"type": "string", "example": "2026-03-02"},
+                    "dimension": {"type": "string", "enum": sorted(rollup_figures.DIMENSIONS)},
+                    "values": {
+                        "type": "object",
+                        "maxProperties": rollup_figures.MAX_KEYS,
+                        "additionalProperties": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": rollup_figures.MAX_COUNT,
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+@router.post(
+    "/figures",
+    response_model=FiguresAnswer,
+    responses=api._ERRORS,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _FIGURES_SCHEMA}}}
+    },
+)
 async def post_figures(
     request: Request,
     child: network.ChildHub = Depends(current_child),
