@@ -36,6 +36,10 @@ FEDERATION_DB=postgresql://$ROLE:$PASSWORD@localhost/$DBNAME
 FEDERATION_METRICS_TOKEN=$METRICS_TOKEN
 LANG=C.UTF-8
 TZ=Europe/Paris
+# how long the pseudonymised events are kept (docs/deploy-hub.md, section 11):
+# at least 12 x the window's years; unset, they are kept for ever
+#FEDERATION_WINDOW_PAST_YEARS=3
+#FEDERATION_RETENTION_MONTHS=36
 ENV
 if getent group accueil-hub >/dev/null; then
     chgrp accueil-hub "$ENV_FILE" "$(dirname "$ENV_FILE")"
