@@ -412,3 +412,60 @@ def test_the_relay_imports_nothing_that_handles_keys():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------- pairing
+
+
+def test_an_invite_is_its_centre_s_only_and_used_once(shared_hub):
+    (reception,) = new_centre(shared_hub, devices=1, name="Centre A")
+    (other,) = new_centre(shared_hub, devices=1, name="Centre B")
+    made = reception.http.post("/api/v1/relay/invites").json()
+    assert set(made) == {"invite_id", "code", "expires_at"}
+    newcomer = Device(shared_hub, shared_hub.enrol(made["code"]), reception.keyring)
+    assert newcomer.centre == reception.centre
+    key = bytes(newcomer.keys.verify_key).hex()
+    path = f"/api/v1/relay/invites/{made['invite_id']}"
+    # another centre's device cannot see it, join it, or hand a key over
+    assert other.http.get(path).status_code == 404
+    assert other.http.post(path + "/join", json={"verify_key": key}).status_code == 404
+    assert other.http.post(path + "/keyring", content=b"x").status_code == 404
+    # the inviter cannot hand over before anyone joined, nor join its own invite
+    assert reception.http.post(path + "/keyring", content=b"x").status_code == 409
+    assert reception.http.post(path + "/join", json={"verify_key": key}).status_code == 409
+    assert newcomer.http.post(path + "/join", json={"verify_key": "not hex"}).status_code == 400
+    assert newcomer.http.post(path + "/join", json={"verify_key": key}).json() == {"inviter_id": reception.id}
+    assert newcomer.http.post(path + "/join", json={"verify_key": key}).status_code == 200  # said again
+    # a third device of the centre cannot take the invite over, nor read it
+    third = Device(shared_hub, shared_hub.enrol(second_code(shared_hub, reception.centre)), reception.keyring)
+    assert third.http.post(path + "/join", json={"verify_key": key}).status_code == 409
+    assert third.http.get(path).status_code == 403
+    assert third.http.post(path + "/keyring", content=b"x").status_code == 403
+    # the inviter hands the sealed keyring over; only the joiner opens it
+    sealed = envelope.seal_keyring(reception.keyring, bytes(newcomer.keys.verify_key))
+    assert reception.http.post(path + "/keyring", content=sealed).status_code == 200
+    state = newcomer.http.get(path).json()
+    assert state["joiner_id"] == newcomer.id and state["joiner_key"] == key
+    opened = envelope.open_keyring(base64.b64decode(state["sealed"]), newcomer.keys)
+    assert opened.to_json() == reception.keyring.to_json()
+    # and a revoked device's token opens nothing
+    revoke(shared_hub, newcomer.id)
+    assert newcomer.http.get(path).status_code == 401
+    assert newcomer.http.post("/api/v1/relay/invites").status_code == 401
+
+
+def test_an_invite_s_code_lasts_ten_minutes(shared_hub):
+    (reception,) = new_centre(shared_hub, devices=1)
+    made = reception.http.post("/api/v1/relay/invites").json()
+    engine = store.create_engine(shared_hub.db_url)
+    with engine.connect() as conn:
+        codes = store.enrolment_codes.c
+        row = conn.execute(
+            sa.select(codes.created_at, codes.expires_at).where(
+                codes.code_hash == centres.sha256(centres.normalise_code(made["code"]))
+            )
+        ).one()
+    engine.dispose()
+    created, expires = (protocol.parse_utc(text) for text in row)
+    assert expires - created == timedelta(minutes=10)
+    assert made["expires_at"] == row.expires_at

@@ -312,3 +312,20 @@ def test_a_third_device_added_by_one_is_known_to_the_other(shared_hub, tmp_path)
     assert got["refused"] == 0
     with Centre.open(reception) as centre:
         assert centre.members.get(zoe)["first_name"] == "Zoé"
+
+
+def test_a_card_code_given_on_both_devices_at_once_does_not_stop_the_member(pair):
+    reception, tablet = pair
+    with Centre.open(tablet) as centre:
+        here = centre.members.register("Zoé", "Martin", consent_data=True)
+    with Centre.open(reception) as centre:
+        there = centre.members.register("Aïcha", "Benali", consent_data=True)["id"]
+        # as if the reception had drawn the same random code as the tablet
+        centre.store.conn.execute("UPDATE members SET card_code = ? WHERE id = ?", (here["card_code"], there))
+        with centre.store.transaction():
+            replication.record_member(centre.store, {"id": there, "card_code": here["card_code"]})
+    syncing.replicate_once(reception)
+    assert syncing.replicate_once(tablet)["members"] == 1
+    with Centre.open(tablet) as centre:
+        assert centre.members.get(there)["first_name"] == "Aïcha"
+        assert centre.members.by_card(here["card_code"])["id"] == here["id"]

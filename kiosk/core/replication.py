@@ -393,6 +393,18 @@ def apply_member(store: Store, member_id: str, erase: Callable[[str], None]) -> 
     # the fields some change set; the others keep what this device holds
     values = {name: merged[name] for name in MEMBER_FIELDS if name in merged}
     values = {k: (0 if v is None and k in _FLAGS else v) for k, v in values.items()}
+    code = values.get("card_code")
+    if (
+        code
+        and store.conn.execute(
+            "SELECT 1 FROM members WHERE card_code = ? AND id != ? "
+            "UNION ALL SELECT 1 FROM revoked_cards WHERE card_code = ? AND member_id != ?",
+            (code, member_id, code, member_id),
+        ).fetchone()
+    ):
+        # two devices gave one code at once (or it names someone else here):
+        # the member arrives without it rather than not at all; staff give a new card
+        values["card_code"] = None
     if current is None:
         store.db.table("members").insert({"id": member_id, **values, "last_seen_at": None, "erased_at": None})
     elif current["erased_at"] is None:
