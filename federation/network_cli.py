@@ -79,6 +79,12 @@ def add_commands(commands, db_help: str) -> None:
     )
     sending.add_argument("--db", help=db_help)
     sending.add_argument("--json", action="store_true", help="print the result as JSON")
+    sending.add_argument(
+        "--resend-all",
+        action="store_true",
+        help="send every figure again, not only those that changed (after the parent hub was "
+        "restored from an older backup)",
+    )
     sending.set_defaults(func=cmd_sync_parent)
 
 
@@ -182,7 +188,7 @@ def cmd_sync_parent(args: argparse.Namespace) -> int:
     from federation import parent_sync
     from sync import client
 
-    result = parent_sync.sync_parent(db.open_engine(args.db))
+    result = parent_sync.sync_parent(db.open_engine(args.db), resend_all=args.resend_all)
     if args.json:
         print(json.dumps(result.__dict__ | {"summary": result.summary()}, ensure_ascii=False))
     else:

@@ -221,10 +221,12 @@ def sync_parent(
     engine: Engine,
     session: requests.Session | None = None,
     progress: Callable[[Result], None] | None = None,
+    resend_all: bool = False,
 ) -> Result:
     """Send the parent every set of figures that changed since it last
-    acknowledged them. Never raises for the network or the parent's answers:
-    the Result says what happened."""
+    acknowledged them; with ``resend_all``, every set of the whole history
+    (for a parent restored from an older backup). Never raises for the
+    network or the parent's answers: the Result says what happened."""
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     with engine.connect() as conn:  # a read first: an unlinked hub never takes the write lock
         link = conn.execute(sa.select(db.parent_link).where(db.parent_link.c.id == 1)).first()
@@ -239,11 +241,12 @@ def sync_parent(
         if not _take_lease(conn, holder):
             return Result(client.BUSY)
         generation = link.generation + 1
-        conn.execute(
-            db.parent_link.update()
-            .where(db.parent_link.c.id == 1)
-            .values(generation=generation, last_attempt_at=db.utc_now_iso())
-        )
+        values: dict[str, Any] = {"generation": generation, "last_attempt_at": db.utc_now_iso()}
+        if resend_all:  # as on the first run: nothing acknowledged, no cursor
+            conn.execute(db.parent_acked.delete())
+            values |= {"cursor_seq": None, "forward_cursor": None}
+        conn.execute(db.parent_link.update().where(db.parent_link.c.id == 1).values(**values))
+        link = conn.execute(sa.select(db.parent_link).where(db.parent_link.c.id == 1)).one()
     result = Result(OK)
     try:
         _send_changes(

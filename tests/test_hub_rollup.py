@@ -752,7 +752,8 @@ def test_late_changes_to_older_days_reach_the_parent(hub_server):
 def test_the_commands_say_what_happened(hub_server):
     parent = hub_server(parent_interval=0)
     child = hub_server(parent_interval=0)
-    Kiosk(child, "Centre 1").month(YEAR, 9)
+    kiosks = [Kiosk(child, "Centre 1")]
+    kiosks[0].month(YEAR, 9)
     alone = sync_parent(child)
     assert alone.returncode == 2 and "no parent" in alone.stderr
     wrong = federation("link-parent", "--parent", parent.url, "--code", "AAAA-BBBB-CCCC", db_url=child.db_url)
@@ -782,3 +783,16 @@ def test_the_commands_say_what_happened(hub_server):
     finally:
         engine.dispose()
     assert held.token_hash != token and token not in held.token_hash
+    # a parent restored from an older backup lost figures: --resend-all sends them all again
+    engine = store.create_engine(parent.db_url)
+    try:
+        with store.writer(engine) as conn, conn.begin():
+            conn.execute(store.child_figures.delete())
+            conn.execute(store.child_figure_sets.delete())
+    finally:
+        engine.dispose()
+    assert parent_children(parent)["Fédération du Rhône"]["visits"] == 0
+    assert "up to date" in sync_parent(child).stdout  # the child cannot know
+    again = federation("sync-parent", "--resend-all", db_url=child.db_url)
+    assert again.returncode == 0 and f"Sent {result['sent']} figure sets" in again.stdout
+    assert_parent_matches(parent, {"Fédération du Rhône": (child, kiosks)})
