@@ -889,7 +889,8 @@ def _volunteering(store: Store, rng: random.Random, staff: list[dict]) -> int:
     try:
         for back in range(VOLUNTEERING_WEEKS * 7, 0, -1):
             day = today - timedelta(days=back)
-            stretches = [
+            # (volunteer, kind, start or None for a duration alone, minutes)
+            stretches: list[tuple[str, str, time | None, int]] = [
                 (name, "activity", time(hour, minute), length)
                 for name, slots in WEEKLY.items()
                 for weekday, hour, minute, length in slots
