@@ -5,6 +5,7 @@ holds across months, through the conversion and after old events go."""
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -268,7 +269,7 @@ def test_the_retention_command_says_what_would_go_then_removes_it(hub_db_url):
     send(engine, centre_id, [old, recent])
     engine.dispose()
 
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(subprocess.CalledProcessError) as refused:
         run_federation("retention", "--months", "24", db_url=hub_db_url)
     assert "shorter than the ingest window" in refused.value.stderr
     looked = json.loads(
@@ -286,3 +287,13 @@ def test_the_retention_command_says_what_would_go_then_removes_it(hub_db_url):
     assert said.stdout.startswith("Removed 1 events that occurred before")
     assert held_ids(engine) == {recent["id"]}
     engine.dispose()
+
+
+def test_serve_refuses_a_retention_shorter_than_its_window(tmp_path):
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        run_federation("serve", "--retention-months", "60", "--window-past-years", "6", db_url=url)
+    assert refused.value.returncode == 2
+    assert "--retention-months: retention: 60 months is shorter than the ingest window of 6 years" in (
+        refused.value.stderr
+    )
