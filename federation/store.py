@@ -423,7 +423,23 @@ child_figures = sa.Table(
     sa.Column("dimension", sa.String(60), primary_key=True),
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
+    # schema 15 dropped this index for child_figures_year, which holds centre_id
     sa.Index("child_figures_period", "period", "dimension", "key", "child_id", "value"),
+)
+
+# schema 15: the additive figures (the day sets') summed by month, kept at
+# each store of a day set (federation.network.store adds the change), so a
+# year of the network is read from twelve months, not 365 days
+child_month_figures = sa.Table(
+    "child_month_figures",
+    metadata,
+    _id("child_id", primary_key=True),
+    _id("centre_id", primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("dimension", sa.String(60), primary_key=True),
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Index("child_month_figures_month", "month", "dimension", "child_id", "centre_id", "key", "value"),
 )
 
 # On a child hub: its link to its parent, one row (id 1). The token is kept
@@ -1168,6 +1184,24 @@ def _v14(conn: Connection) -> None:
     metadata.create_all(conn, tables=[relay_invites])
 
 
+# ---------------------------------------------------------------- step 15: the children's months
+
+
+def _v15(conn: Connection) -> None:
+    child_month_figures.create(conn)
+    # the day sets held so far, summed by month (a day set's period is 'YYYY-MM-DD')
+    conn.exec_driver_sql(
+        "INSERT INTO child_month_figures (child_id, centre_id, month, dimension, key, value) "
+        "SELECT child_id, centre_id, substr(period, 1, 7), dimension, key, sum(value) FROM child_figures "
+        "WHERE length(period) = 10 GROUP BY child_id, centre_id, substr(period, 1, 7), dimension, key"
+    )
+    # the distinct figures of a year are read by period with their centre: a covering index
+    conn.exec_driver_sql("DROP INDEX child_figures_period")
+    conn.exec_driver_sql(
+        "CREATE INDEX child_figures_year ON child_figures (period, dimension, child_id, centre_id, key, value)"
+    )
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1184,6 +1218,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     12: _v12,
     13: _v13,
     14: _v14,
+    15: _v15,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
