@@ -1198,7 +1198,8 @@ def _v15(conn: Connection) -> None:
     # the distinct figures of a year are read by period with their centre: a covering index
     conn.exec_driver_sql("DROP INDEX child_figures_period")
     conn.exec_driver_sql(
-        "CREATE INDEX child_figures_year ON child_figures (period, dimension, child_id, centre_id, key, value)"
+        "CREATE INDEX child_figures_year "
+        "ON child_figures (period, dimension, child_id, centre_id, key, value)"
     )
 
 
