@@ -275,6 +275,7 @@ def store(conn: Connection, child: ChildHub, batch: Batch, received_at: str) -> 
             }
             for fs in fresh
         ]
+        _add_to_months(conn, child, [fs for fs in fresh if len(fs.period) == 10])
         f = db.child_figures.c
         conn.execute(
             db.child_figures.delete().where(
@@ -317,6 +318,44 @@ def store(conn: Connection, child: ChildHub, batch: Batch, received_at: str) -> 
         "stale": len(batch.sets) - len(fresh),
         "dropped": batch.dropped,
     }
+
+
+def _add_to_months(conn: Connection, child: ChildHub, day_sets: list[FigureSet]) -> None:
+    """Add to child_month_figures what the day sets change: their new figures
+    less those they replace (read before they are deleted)."""
+    if not day_sets:
+        return
+    change: dict[tuple[str, str, str, str], int] = {}
+    for fs in day_sets:
+        for key, value in fs.values.items():
+            index = (fs.centre_id, fs.period[:7], fs.dimension, key)
+            change[index] = change.get(index, 0) + value
+    f = db.child_figures.c
+    wanted = {fs.key for fs in day_sets}
+    for centre_id in {fs.centre_id for fs in day_sets}:
+        periods = [fs.period for fs in day_sets if fs.centre_id == centre_id]
+        query = sa.select(f.period, f.dimension, f.key, f.value).where(
+            f.child_id == child.id, f.centre_id == centre_id, f.period.between(min(periods), max(periods))
+        )
+        for period, dimension, key, value in conn.execute(query):
+            if (centre_id, period, dimension) in wanted:
+                index = (centre_id, period[:7], dimension, key)
+                change[index] = change.get(index, 0) - int(value)
+    rows = [
+        {"child_id": child.id, "centre_id": centre_id, "month": month, "dimension": dimension}
+        | {"key": key, "value": value}
+        for (centre_id, month, dimension, key), value in sorted(change.items())
+        if value
+    ]
+    if rows:
+        insert = dialect_insert(conn, db.child_month_figures)
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=["child_id", "centre_id", "month", "dimension", "key"],
+                set_={"value": db.child_month_figures.c.value + insert.excluded.value},
+            ),
+            rows,
+        )
 
 
 def _store_centres(conn: Connection, child: ChildHub, batch: Batch, received_at: str) -> None:
@@ -477,25 +516,23 @@ def children(conn: Connection, year: int) -> list[Child]:
             centre = ChildCentre(row.centre_id, row.name, row.federation, Figures())
             by_centre[(row.child_id, row.centre_id)] = centre
             found[row.child_id].centres.append(centre)
-    f = db.child_figures.c
+    f, m = db.child_figures.c, db.child_month_figures.c
     additive = [name for name, d in DIMENSIONS.items() if d.additive]
     distinct = [name for name, d in DIMENSIONS.items() if not d.additive]
-    query = (
-        sa.select(f.child_id, f.centre_id, f.dimension, f.key, sa.func.sum(f.value))
-        .where(
-            sa.or_(
-                sa.and_(
-                    f.period.between(f"{year:04d}-01-01", f"{year:04d}-12-31"), f.dimension.in_(additive)
-                ),
-                sa.and_(f.period == f"{year:04d}", f.dimension.in_(distinct)),
-            )
-        )
-        .group_by(f.child_id, f.centre_id, f.dimension, f.key)
+    # additive figures: the year's twelve months (kept at each store); distinct: the year's sets
+    months = (
+        sa.select(m.child_id, m.centre_id, m.dimension, m.key, sa.func.sum(m.value))
+        .where(m.month.between(f"{year:04d}-01", f"{year:04d}-12"), m.dimension.in_(additive))
+        .group_by(m.child_id, m.centre_id, m.dimension, m.key)
     )
-    for child_id, centre_id, dimension, key, value in conn.execute(query):
-        held = by_centre.get((child_id, centre_id))
-        if held is not None:
-            held.figures.add(dimension, key, int(value))
+    sets = sa.select(f.child_id, f.centre_id, f.dimension, f.key, f.value).where(
+        f.period == f"{year:04d}", f.dimension.in_(distinct)
+    )
+    for query in (months, sets):
+        for child_id, centre_id, dimension, key, value in conn.execute(query):
+            held = by_centre.get((child_id, centre_id))
+            if held is not None:
+                held.figures.add(dimension, key, int(value))
     for child in found.values():
         for centre in child.centres:
             child.figures.merge(centre.figures)

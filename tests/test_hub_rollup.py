@@ -243,7 +243,28 @@ def parent_children(parent: HubServer) -> dict[str, dict]:
     return {child["name"]: child for child in json.loads(out.stdout)["children"]}
 
 
+def assert_months_add_up(parent: HubServer) -> None:
+    """The parent's months (kept by adding each change) are the sums of its days."""
+    f, m = store.child_figures.c, store.child_month_figures.c
+    month = sa.func.substr(f.period, 1, 7)
+    engine = store.create_engine(parent.db_url)
+    try:
+        with engine.connect() as conn:
+            days = conn.execute(
+                sa.select(f.child_id, f.centre_id, month, f.dimension, f.key, sa.func.sum(f.value))
+                .where(sa.func.length(f.period) == 10)
+                .group_by(f.child_id, f.centre_id, month, f.dimension, f.key)
+            ).all()
+            months = conn.execute(
+                sa.select(m.child_id, m.centre_id, m.month, m.dimension, m.key, m.value).where(m.value != 0)
+            ).all()
+    finally:
+        engine.dispose()
+    assert sorted(map(tuple, days)) == sorted(map(tuple, months))
+
+
 def assert_parent_matches(parent: HubServer, children: dict[str, tuple[HubServer, list[Kiosk]]]) -> None:
+    assert_months_add_up(parent)
     received = parent_children(parent)
     for name, (hub, kiosks) in children.items():
         child = received[name]
@@ -789,6 +810,7 @@ def test_the_commands_say_what_happened(hub_server):
         with store.writer(engine) as conn, conn.begin():
             conn.execute(store.child_figures.delete())
             conn.execute(store.child_figure_sets.delete())
+            conn.execute(store.child_month_figures.delete())
     finally:
         engine.dispose()
     assert parent_children(parent)["Fédération du Rhône"]["visits"] == 0
