@@ -94,7 +94,10 @@ def sync_settings(db_path: str) -> Callable[[sqlite3.Connection], dict]:
 def make_scheduler(db_path: str | Path, interval: float | None = 300.0, **options: Any) -> Scheduler:
     """The kiosk's sync thread (not started): every ``interval`` seconds while
     the hub answers, right after it comes back, and when asked; with
-    ``interval=None`` only when asked. ``options`` go to ``Scheduler``."""
+    ``interval=None`` only when asked. ``options`` go to ``Scheduler``; after
+    each push that went, the exchange with the centre's other devices
+    (``replicate_once``; its outcome in the status's ``after_push``)."""
+    options.setdefault("after_push", lambda: replicate_once(db_path))  # the centre's other devices
     return Scheduler(str(db_path), sync_settings(str(db_path)), interval=interval, **options)
 
 

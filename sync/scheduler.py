@@ -65,6 +65,7 @@ class Scheduler:
         first_delay: float = 2.0,
         busy_retry: float = 10.0,
         push_options: dict[str, Any] | None = None,
+        after_push: Callable[[], dict[str, Any]] | None = None,
     ):
         self.db_path = str(db_path)
         self.get_settings = get_settings
@@ -73,6 +74,9 @@ class Scheduler:
         self.first_delay = first_delay
         self.busy_retry = busy_retry
         self.push_options = push_options or {}
+        # what else to exchange once the events went (the kiosk: replication
+        # between the centre's devices); its failure never fails the push
+        self.after_push = after_push
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._guard = threading.Lock()
@@ -213,10 +217,12 @@ class Scheduler:
                 finished_at=time.time(),
             )
             return self.offline_interval, False
+        after = self._after_push() if result.ok and self.after_push is not None else {}
         with self._guard:
             syncs = self._status["syncs"] + 1
         state = "idle" if result.ok else ("offline" if result.error in OFFLINE_CODES else result.error)
         self._set(
+            **after,
             state=state,
             last_result=result.as_dict(),
             message_fr=result.summary_fr(),
@@ -231,6 +237,15 @@ class Scheduler:
         if result.error in (client.BUSY, client.LOST_LOCK):
             return self.busy_retry, False
         return self.interval, False  # not enrolled, revoked, refused: staff must act
+
+    def _after_push(self) -> dict[str, Any]:
+        """``after_push``'s outcome as ``{"after_push": …}``, or its error."""
+        assert self.after_push is not None
+        try:
+            return {"after_push": self.after_push(), "after_push_error": None}
+        except Exception as error:  # logged and shown; the events went all the same
+            log.exception("the exchange after the push failed")
+            return {"after_push_error": f"{type(error).__name__}: {error}"}
 
     def _progress(self, sent: int, total: int) -> None:
         if self._stop.is_set():
