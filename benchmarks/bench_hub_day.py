@@ -10,9 +10,10 @@ Paris), the demo's mix: a demo kiosk (kiosk.core.demo) cloned with fresh ids
 for each centre (tests/hub_load.py), --events of its events kept in their
 order. Each centre syncs every 15 minutes, at its own minute in the quarter,
 all day; a sync sends what was recorded since the last one, as one batch
-(gzip, as sync.client does), on a new connection; a sync with nothing to
-send sends nothing. The 24 hours are played in --day-seconds (240: a
-quarter of an hour in 2.5 s, 120 syncs a second in opening hours).
+(gzip, as sync.client does), on a new connection from the centre's own
+address (127.1.x.y); a sync with nothing to send sends nothing. The 24
+hours are played in --day-seconds (240: a quarter of an hour in 2.5 s, 120
+syncs a second in opening hours).
 
 It prints the hub's answer time per batch (from the connection to the last
 byte of the answer) at p50, p95, p99 and the worst, against the goal
@@ -66,6 +67,9 @@ class Sync:
     token: str
     body: bytes
     events: int
+    #: the centre's own client address (127.1.x.y: any 127/8 address is this
+    #: machine), as each centre's kiosks have theirs: the hub's limits count by address
+    address: str
 
 
 @dataclass
@@ -98,7 +102,8 @@ def day_of_syncs(
             if end > start:
                 texts = day[start:end]
                 body = gzip.compress(protocol.batch_from_texts(texts), compresslevel=1)
-                syncs.append(Sync(moment, token, body, len(texts)))
+                address = f"127.1.{number // 250}.{number % 250 + 1}"
+                syncs.append(Sync(moment, token, body, len(texts), address))
                 sent.update((centre_id, json.loads(text)["id"]) for text in texts)
                 start = end
             moment += SYNC_EVERY
@@ -108,7 +113,7 @@ def day_of_syncs(
 
 def send(port: int, sync: Sync, scheduled: float, outcome: Outcome, lock: threading.Lock) -> None:
     started = time.monotonic()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60, source_address=(sync.address, 0))
     try:
         connection.request(
             "POST",
