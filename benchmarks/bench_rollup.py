@@ -121,9 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     bench_hub_dashboard.build(child, args.events, args.centres, today)
     fill_event_counts(child, today)
-    print(
-        f"child built: {args.centres} centres, {args.events:,} events' worth ({time.perf_counter() - start:.0f} s)"
-    )
+    built = time.perf_counter() - start
+    print(f"child built: {args.centres} centres, {args.events:,} events' worth ({built:.0f} s)")
     parent_url = f"sqlite:///{folder / 'parent.db'}"
     parent = start_hub(parent_url, folder, parent_interval=0)
     try:
