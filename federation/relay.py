@@ -246,6 +246,20 @@ def prune(conn: Connection, centre_id: str, limits: Limits, now: datetime | None
     return int(last[1])
 
 
+def prune_all(engine: Engine, limits: Limits, now: datetime | None = None) -> int:
+    """``prune`` for every centre holding blobs, one transaction each: what
+    the hub's daily upkeep runs, so a centre whose devices all went quiet
+    still sees its blobs go after ``limits.keep_days``. Returns how many
+    were dropped."""
+    with engine.connect() as conn:
+        held = [row[0] for row in conn.execute(sa.select(db.relay_blobs.c.centre_id).distinct())]
+    dropped = 0
+    for centre_id in held:
+        with db.write_turn(engine), db.writer(engine) as conn, conn.begin():
+            dropped += prune(conn, centre_id, limits, now)
+    return dropped
+
+
 def store_snapshot(
     conn: Connection, device: centres.Device, raw: bytes, through: int, now: datetime | None = None
 ) -> dict:

@@ -312,6 +312,12 @@ def test_blobs_older_than_the_keep_days_are_dropped_and_a_late_device_restarts(t
         page = relay.fetch_blobs(conn, late_device, 0, 100, limits)
         assert page["blobs"] == [] and page["restart"]
         assert relay.usage(conn, centre_id)["blobs"] == 0
+    # a centre whose devices went quiet: the daily upkeep drops its old blobs
+    with store.writer(engine) as conn, conn.begin():
+        raw = envelope.seal(keyring, keys, Header("changes", centre_id, device.id, 9, keyring.current), {})
+        relay.store_blob(conn, device, raw, limits, now=long_ago)
+    assert relay.prune_all(engine, limits, now=long_ago + timedelta(days=29)) == 0
+    assert relay.prune_all(engine, limits) == 1
     engine.dispose()
 
 
