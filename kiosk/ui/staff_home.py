@@ -22,6 +22,10 @@ class StaffHomeScreen(ModeScreen):
     version = StringProperty(kiosk.__version__)
     #: the items waiting in « À vérifier » (kiosk.core.review)
     review_count = NumericProperty(0)
+    #: the residents' ideas still to answer (kiosk.core.voice)
+    ideas_count = NumericProperty(0)
 
     def refresh(self) -> None:
-        self.review_count = App.get_running_app().centre.review.count()
+        centre = App.get_running_app().centre
+        self.review_count = centre.review.count()
+        self.ideas_count = centre.voice.counts()["open"]

@@ -183,6 +183,7 @@ def test_staff_answer_an_idea_mark_it_done_and_a_supported_initiative(app):
     )
     add_people(app.centre)
     sign_in(app, STAFF_PIN)
+    assert app.screen("staff_home").ids.ideas.text == "Idées des habitants (1)"  # one to answer
     tap(app.screen("staff_home").ids.ideas)
     assert app.sm.current == "staff_ideas"
     screen = app.screen("staff_ideas")
