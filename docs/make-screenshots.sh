@@ -16,7 +16,7 @@ trap 'rm -rf "$WORK"' EXIT
 DISPLAYS=(800x480@133 1024x600@170 1280x720@210 720x1280@210 1280x800@150 1920x1080@150 1080x1920@100)
 
 "$KIOSK" demo --db "$WORK/demo.db" --members 60 --visits 200 >/dev/null
-for screen in home checkin reason confirmation workshops workshop first_visit consent card pin \
+for screen in home checkin reason confirmation workshops workshop first_visit consent card ideas pin \
               volunteer staff_home staff_sync staff_exports staff_privacy; do
     "$KIOSK" screenshot --db "$WORK/demo.db" --screen "$screen" --out "$HERE/images/$screen.png" >/dev/null
 done
