@@ -249,11 +249,11 @@ TABLES: dict[str, Table] = {
     ),
     "workshops": Table(
         fields={
-            "title": _text(120),
-            "theme": _text(40),
+            "title": _text(200),
+            "theme": _one_of(*protocol.THEMES),
             "description": _text(2000),
-            "facilitator": _text(120),
-            "place": _text(120),
+            "facilitator": _text(200),
+            "place": _text(200),
             "created_at": _time,
             "updated_at": _time,
         },
@@ -265,7 +265,7 @@ TABLES: dict[str, Table] = {
             "starts_at": _time,
             "ends_at": _time,
             "capacity": _int(0, 10_000),
-            "place": _text(120),
+            "place": _text(200),
             "series_id": _id,
             "cancelled_at": _time,
             "created_at": _time,
@@ -318,7 +318,7 @@ TABLES: dict[str, Table] = {
     ),
     "staff": Table(
         fields={
-            "name": _text(80),
+            "name": _text(100),
             "role": _one_of("volunteer", "staff"),
             "pin_salt": _hex(64),
             "pin_hash": _hex(128),
@@ -340,7 +340,7 @@ TABLES: dict[str, Table] = {
         fields={
             "at": _time,
             "actor_id": _id,
-            "actor_name": _text(80),
+            "actor_name": _text(100),
             "action": _text(64),
             "detail": _text(4000),
         },

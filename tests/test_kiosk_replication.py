@@ -329,3 +329,33 @@ def test_a_card_code_given_on_both_devices_at_once_does_not_stop_the_member(pair
     with Centre.open(tablet) as centre:
         assert centre.members.get(there)["first_name"] == "Aïcha"
         assert centre.members.by_card(here["card_code"])["id"] == here["id"]
+
+
+def test_workshops_and_sessions_reach_the_other_device_and_edits_come_back(pair):
+    from datetime import UTC, datetime, timedelta
+
+    reception, tablet = pair
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    with Centre.open(reception) as centre:
+        workshop = centre.workshops.create_workshop("Couture", "autre", place="Salle 2")
+        session = centre.workshops.add_session(workshop["id"], start, start + timedelta(hours=2), 8)
+    syncing.replicate_once(reception)
+    syncing.replicate_once(tablet)
+    with Centre.open(tablet) as centre:
+        seen = centre.workshops.session(session["id"])
+        assert (seen["title"], seen["capacity"], seen["starts_at"]) == ("Couture", 8, session["starts_at"])
+        centre.workshops.update_session(session["id"], capacity=12)
+    with Centre.open(reception) as centre:
+        centre.workshops.update_workshop(workshop["id"], title="Couture et retouches")
+    for kiosk in (tablet, reception, tablet):
+        syncing.replicate_once(kiosk)
+    for kiosk in (reception, tablet):
+        with Centre.open(kiosk) as centre:
+            seen = centre.workshops.session(session["id"])
+            assert (seen["title"], seen["capacity"]) == ("Couture et retouches", 12)
+    with Centre.open(reception) as centre:
+        centre.workshops.cancel_session(session["id"])
+    syncing.replicate_once(reception)
+    syncing.replicate_once(tablet)
+    with Centre.open(tablet) as centre:
+        assert centre.workshops.session(session["id"])["cancelled_at"] is not None

@@ -56,7 +56,7 @@ def session_changes(clock: HybridClock, capacity: int) -> tuple[str, list[Change
             clock,
             "workshops",
             workshop,
-            {"title": "Couture", "theme": "loisirs", "created_at": "2026-12-01T08:00:00.000Z"},
+            {"title": "Couture", "theme": "autre", "created_at": "2026-12-01T08:00:00.000Z"},
         ),
         make_change(
             clock,
@@ -405,7 +405,7 @@ class World:
             device.make("members", duplicate, {"merged_into": kept})
         elif kind == "session" or not sessions:
             workshop, session = protocol.new_id(), protocol.new_id()
-            device.make("workshops", workshop, {"title": "Atelier", "theme": "loisirs", "created_at": when})
+            device.make("workshops", workshop, {"title": "Atelier", "theme": "autre", "created_at": when})
             device.make(
                 "sessions",
                 session,

@@ -147,6 +147,15 @@ def record_member(store: Store, member: dict[str, Any]) -> None:
         record(store, "members", member["id"], fields)
 
 
+def record_row(store: Store, table: str, row: dict[str, Any]) -> None:
+    """A workshop's or a session's replicated fields that ``row`` holds (a
+    new row, or the fields a change set), with its ``id``."""
+    allowed = replication.TABLES[table].fields
+    fields = {name: _plain(value) for name, value in row.items() if name in allowed}
+    if fields:
+        record(store, table, row["id"], fields)
+
+
 def record_device(store: Store, device_id: str, verify_key: bytes, label: str | None = None) -> None:
     """A device this one added to the centre: known to this device at once,
     and to the others through the log (they accept its blobs from then on)."""
@@ -202,8 +211,9 @@ def _scrub(conn: sqlite3.Connection, member_id: str) -> None:
 
 
 def baseline(store: Store) -> int:
-    """Once, on the centre's first device: its existing members into the
-    log, so the others receive them. Returns how many were recorded."""
+    """Once, on the centre's first device: its existing members, workshops
+    and sessions into the log, so the others receive them. Returns how
+    many were recorded."""
     device = _device(store.conn)
     if not device["baseline"]:
         return 0
@@ -217,6 +227,10 @@ def baseline(store: Store) -> int:
             else:
                 record_member(store, {k: v for k, v in row.items() if v is not None or k == "id"})
             count += 1
+        for table in ("workshops", "sessions"):
+            for row in store.query(f"SELECT * FROM {table} ORDER BY created_at"):
+                record_row(store, table, row)
+                count += 1
         store.conn.execute("UPDATE replication_device SET baseline = 0 WHERE id = 1")
     return count
 
@@ -316,10 +330,65 @@ def receive(
         )
         _advance(store.conn, relay_seq)
         _apply_devices(store, {change.row for change in new if change.table == "devices"})
+        _apply_rows(store, new)
         touched = sorted({change.row for change in new if change.table == "members"})
         for member_id in touched:
             apply_member(store, member_id, erase)
     return touched
+
+
+def _merged_row(store: Store, table: str, row_id: str) -> dict[str, Any] | None:
+    """One row's fields as its changes merge (last writer wins per field), or None."""
+    rows = store.conn.execute(
+        "SELECT change_id, tbl, row_id, op, stamp, fields FROM replication_log WHERE tbl = ? AND row_id = ?",
+        (table, row_id),
+    ).fetchall()
+    winners: dict[str, tuple[Stamp, str, Any]] = {}
+    for change in (_row_change(row) for row in rows):
+        for name, value in change.fields.items():
+            if name not in winners or (change.stamp, change.id) > winners[name][:2]:
+                winners[name] = (change.stamp, change.id, value)
+    merged = {name: value for name, (_stamp, _id, value) in winners.items()}
+    required = replication.TABLES[table].required
+    return merged if all(merged.get(name) is not None for name in required) else None
+
+
+def _apply_rows(store: Store, changes: list[Change]) -> None:
+    """Write the workshops and sessions received, workshops first; a session
+    whose workshop has not arrived waits for it (written when it does)."""
+    workshops = {c.row for c in changes if c.table == "workshops"}
+    sessions = {c.row for c in changes if c.table == "sessions"}
+    for workshop_id in sorted(workshops):
+        if _upsert(store, "workshops", workshop_id):
+            waiting = store.conn.execute(
+                "SELECT DISTINCT row_id FROM replication_log "
+                "WHERE tbl = 'sessions' AND json_extract(fields, '$.workshop_id') = ?",
+                (workshop_id,),
+            )
+            sessions.update(row[0] for row in waiting)
+    for session_id in sorted(sessions):
+        _upsert(store, "sessions", session_id)
+
+
+def _upsert(store: Store, table: str, row_id: str) -> bool:
+    """Write one merged row; False while it lacks what it needs."""
+    merged = _merged_row(store, table, row_id)
+    if merged is None:
+        return False
+    if (
+        table == "sessions"
+        and store.one("SELECT 1 FROM workshops WHERE id = ?", (merged["workshop_id"],)) is None
+    ):
+        return False
+    merged.setdefault("created_at", merged.get("updated_at") or store.now_iso())
+    merged.setdefault("updated_at", merged["created_at"])
+    if table == "workshops":
+        merged.setdefault("description", "")
+    if store.one(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)) is None:
+        store.db.table(table).insert({"id": row_id, **merged})
+    else:
+        store.db.table(table).update(row_id, merged)
+    return True
 
 
 def _apply_devices(store: Store, device_ids: set[str]) -> None:
@@ -568,6 +637,7 @@ def apply_snapshot(
         _save_clock(store.conn, clock.last())
         _advance(store.conn, through)
         _apply_devices(store, {change.row for change in new if change.table == "devices"})
+        _apply_rows(store, new)
         touched = sorted({change.row for change in new if change.table == "members"})
         for member_id in touched:
             apply_member(store, member_id, erase)

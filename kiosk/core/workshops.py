@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from kiosk.core import attendance, registrations
+from kiosk.core import attendance, registrations, replication
 from kiosk.core.errors import N_, Conflict, InvalidInput, NotFound
 from kiosk.core.staff import check_actor
 from kiosk.core.store import Store
@@ -186,6 +186,7 @@ class Workshops:
         with self._change(actor):
             now = self.store.now_iso()
             self.store.db.table("workshops").insert(dict(row, created_at=now, updated_at=now))
+            replication.record_row(self.store, "workshops", dict(row, created_at=now, updated_at=now))
             self._emit_workshop("workshop.created", row)
             registrations.audit(
                 self.store, actor, "workshop.create", workshop_id=row["id"], title=row["title"]
@@ -212,6 +213,9 @@ class Workshops:
                 return current
             self.store.db.table("workshops").update(
                 workshop_id, dict(changes, updated_at=self.store.now_iso())
+            )
+            replication.record_row(
+                self.store, "workshops", dict(changes, id=workshop_id, updated_at=self.store.now_iso())
             )
             self._emit_workshop("workshop.updated", dict(current, **changes))
             registrations.audit(
@@ -308,20 +312,20 @@ class Workshops:
         series_id: str | None,
     ) -> str:
         session_id, now = new_id(), self.store.now_iso()
-        self.store.db.table("sessions").insert(
-            {
-                "id": session_id,
-                "workshop_id": workshop_id,
-                "starts_at": utc_iso(start),
-                "ends_at": utc_iso(end),
-                "capacity": capacity,
-                "place": place,
-                "series_id": series_id,
-                "cancelled_at": None,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+        row = {
+            "id": session_id,
+            "workshop_id": workshop_id,
+            "starts_at": utc_iso(start),
+            "ends_at": utc_iso(end),
+            "capacity": capacity,
+            "place": place,
+            "series_id": series_id,
+            "cancelled_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.store.db.table("sessions").insert(row)
+        replication.record_row(self.store, "sessions", row)
         self.store.emit(
             "session.created",
             {
@@ -376,6 +380,9 @@ class Workshops:
         if not changes:
             return
         self.store.db.table("sessions").update(current["id"], dict(changes, updated_at=self.store.now_iso()))
+        replication.record_row(
+            self.store, "sessions", dict(changes, id=current["id"], updated_at=self.store.now_iso())
+        )
         if changes.keys() - {"place"}:
             # the event carries no place: a move of room alone is not the hub's news
             self.store.emit(
@@ -403,6 +410,9 @@ class Workshops:
             people = registrations.of_session(self.store, session_id)
             now = self.store.now_iso()
             self.store.db.table("sessions").update(session_id, {"cancelled_at": now, "updated_at": now})
+            replication.record_row(
+                self.store, "sessions", {"id": session_id, "cancelled_at": now, "updated_at": now}
+            )
             self.store.emit("session.cancelled", {"session_id": session_id})
             registrations.audit(self.store, actor, "session.cancel", session_id=session_id, told=len(people))
         return [
