@@ -600,3 +600,17 @@ def test_v10_to_v11(tmp_path):
     assert envelope.Keyring.from_json(json.loads(keyring)).current
     # nothing lost: the member is still there, and goes into the log at the first exchange
     assert conn.execute("SELECT first_name FROM members").fetchone()[0] == "Aïcha"
+
+
+def test_v11_to_v12(tmp_path):
+    conn = upgrade_from(tmp_path / "kiosk.db", 11)
+    assert "replication_conflicts" in objects(conn, "table")
+    conn.execute(
+        "INSERT INTO replication_conflicts (registration_id, session_id, member_id, position, found_at) "
+        "VALUES ('r', 's', 'm', 1, '2026-12-01T08:00:00.000Z')"
+    )
+    with pytest.raises(sqlite3.IntegrityError):  # one line a registration
+        conn.execute(
+            "INSERT INTO replication_conflicts (registration_id, session_id, member_id, position, found_at) "
+            "VALUES ('r', 's', 'm', 2, '2026-12-01T09:00:00.000Z')"
+        )

@@ -485,6 +485,23 @@ def _v11_first_device(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v12(conn: sqlite3.Connection) -> None:
+    """Seats given twice while two devices were apart
+    (``sync.replication.SeatConflict``): the booking the merge put first on
+    the waiting list, kept for staff in « À vérifier » until one of them
+    has told the resident (``checked_at``)."""
+    conn.execute("""
+        CREATE TABLE replication_conflicts (
+            registration_id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            member_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            found_at TEXT NOT NULL,
+            checked_at TEXT
+        )
+        """)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
     _v2,
@@ -497,6 +514,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v9,
     _v10,
     _v11,
+    _v12,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
