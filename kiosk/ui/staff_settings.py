@@ -12,6 +12,7 @@ the taxonomies' lists, in a window its « Catégories » cell opens."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kivy.app import App
 from kivy.factory import Factory
@@ -212,14 +213,14 @@ class StaffSettingsScreen(ModeScreen):
         self.result = ""
 
     def wanted(self) -> dict:
-        values = {key: self.ids[key].text.strip() or None for key in TEXTS}
+        values: dict[str, Any] = {key: self.ids[key].text.strip() or None for key in TEXTS}
         values["centre_name"] = values["centre_name"] or ""
         values.update({key: whole(key, self.ids[key].text) for key in NUMBERS})
         values["languages"] = list(self.ids.languages.chosen)
         # a reason's question of the body is not edited here: each keeps the
         # one its code had, so saving never drops it
         held = {r["code"]: r for r in App.get_running_app().centre.settings.get("reasons")}
-        values["reasons"] = []
+        reasons = []
         for code, label, icon, categories in self.ids.reasons.rows():
             reason = {k: v for k, v in held.get(code, {}).items() if k in REASON_KEPT_KEYS}
             reason.update(code=code, label=label, icon=icon)
@@ -227,7 +228,8 @@ class StaffSettingsScreen(ModeScreen):
                 reason.pop(key, None)
                 if categories.get(key):
                     reason[key] = categories[key]
-            values["reasons"].append(reason)
+            reasons.append(reason)
+        values["reasons"] = reasons
         values["neighbourhoods"] = [
             dict(zip(NEIGHBOURHOOD_KEYS, row, strict=True)) for row in self.ids.neighbourhoods.rows()
         ]
