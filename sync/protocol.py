@@ -44,7 +44,9 @@ except ImportError:  # pragma: no cover - depends on the install
 #: ``cra_theme`` and ``domain``. 1.2 added member events' optional
 #: ``household_id``; and the residents' voice: ``idea.received``,
 #: ``idea.updated``, ``feedback.given`` (counts only: no text, no name);
-#: and volunteers' time: ``volunteering.recorded`` (a pseudonym, never a name).
+#: and volunteers' time: ``volunteering.recorded`` (a pseudonym, never a name);
+#: and member events' optional ``employment`` and ``education`` (the FSE+
+#: situation, sent only where the member consented).
 PROTOCOL_VERSION = "1.2"
 PROTOCOL_MAJOR = 1
 
@@ -113,6 +115,14 @@ FEEDBACK_FACES = ("content", "moyen", "pas_content")
 #: What a volunteer's time went to (1.2), as SENACS asks: the centre's
 #: activities, or its governance (conseil d'administration, commissions).
 VOLUNTEERING_KINDS = ("activity", "governance")
+#: The FSE+ participant's situation (1.2), asked only where the centre turned
+#: it on and the member consented (docs/ages-and-privacy.md): on the labour
+#: market (the common output indicators' employed, unemployed, inactive, and
+#: in education or training, which the FSE+ counts among the inactive), and
+#: the highest level of education by ISCED group. « unsaid »: asked, and the
+#: member chose not to answer. No sensitive category is ever a code here.
+EMPLOYMENT_SITUATIONS = ("employed", "unemployed", "inactive", "in_education", "unsaid")
+EDUCATION_LEVELS = ("isced_0_2", "isced_3_4", "isced_5_8", "unsaid")
 
 #: Every time the protocol carries lies in these years (UTC), so that no
 #: conversion of it (to UTC, to Europe/Paris, a week or a day around it) can
@@ -403,6 +413,11 @@ _MEMBER_ATTRS = {
     # household (« foyer ») share; null when the member is in none. A 1.0 or
     # 1.1 event has no such key: no household known either.
     "household_id": (_nullable(_uuid), False),
+    # 1.2: the FSE+ situation, present only when the member consented to
+    # give it (null: consented, not answered); an event without these keys
+    # (older, or no consent) means « non renseigné »
+    "employment": (_nullable(_one_of(EMPLOYMENT_SITUATIONS)), False),
+    "education": (_nullable(_one_of(EDUCATION_LEVELS)), False),
 }
 
 #: event type -> {field: (check, required)}. Extra fields are ignored (a newer

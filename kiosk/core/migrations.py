@@ -502,6 +502,15 @@ def _v12(conn: sqlite3.Connection) -> None:
         """)
 
 
+def _v13(conn: sqlite3.Connection) -> None:
+    """The FSE+ situation a member may give when the centre asks it
+    (kiosk/core/situation.py): when they consented to give it, and their
+    answers. NULL for everyone registered before: never asked."""
+    conn.execute("ALTER TABLE members ADD COLUMN situation_consent_at TEXT")
+    conn.execute("ALTER TABLE members ADD COLUMN employment TEXT")
+    conn.execute("ALTER TABLE members ADD COLUMN education TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
     _v2,
@@ -515,6 +524,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v10,
     _v11,
     _v12,
+    _v13,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
