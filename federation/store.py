@@ -258,6 +258,11 @@ p_members = sa.Table(
     # 1.2's household_id); NULL when none is known (an older event, no
     # household, or erased)
     _id("household_id"),
+    # schema 16: the FSE+ situation the member consented to give (protocol
+    # 1.2's employment and education codes); NULL when not given (no
+    # consent, an older event, not answered, or erased)
+    sa.Column("employment", sa.String(16)),
+    sa.Column("education", sa.String(16)),
 )
 
 # schema 10: volunteers' time (protocol 1.2, volunteering.recorded), one row
@@ -1203,6 +1208,21 @@ def _v15(conn: Connection) -> None:
     )
 
 
+# ---------------------------------------------------------------- step 16: the FSE+ situation
+
+
+def _v16(conn: Connection) -> None:
+    # the members held so far gave none: « non renseigné »
+    for column in ("employment", "education"):
+        conn.exec_driver_sql(f"ALTER TABLE p_members ADD COLUMN {column} VARCHAR(16)")
+    # the FSE+ table (reports.situations) reads the members who gave an
+    # answer alone, from this index: their answers, sex and visit span
+    conn.exec_driver_sql(
+        "CREATE INDEX r_members_situation ON p_members (centre_id, employment, education, gender, "
+        "first_visit_day, last_visit_day, member_id) WHERE employment IS NOT NULL OR education IS NOT NULL"
+    )
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1220,6 +1240,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     13: _v13,
     14: _v14,
     15: _v15,
+    16: _v16,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
