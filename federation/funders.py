@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from federation import ages, taxonomies
 from federation.formatting import gender_label, idea_theme_label, volunteering_label
 from federation.reports import Overview, WorkshopFigures, workshop_totals
-from sync.protocol import ADMIN_DOMAINS, CRA_THEMES, GENDERS
+from sync.protocol import ADMIN_DOMAINS, CRA_THEMES, EDUCATION_LEVELS, EMPLOYMENT_SITUATIONS, GENDERS
 
 #: the funders, as `federation export --what` and the dashboard name them
 FUNDERS = {
@@ -168,6 +168,55 @@ def _fse(view: Overview) -> list[Row]:
         ("Quartiers prioritaires (QPV)", "Participants dont le quartier est connu", _count(people.qpv_known)),
         ("Quartiers prioritaires (QPV)", "Part des habitants des QPV (%)", _share(people.qpv_share)),
     ]
+    result += situation_rows(view)
+    return result
+
+
+#: the FSE+ situation's answers (sync.protocol), in the words of the
+#: common output indicators; None: « non renseigné »
+SITUATION_LABELS = {
+    "employment": {
+        "employed": "En emploi (salarié ou indépendant)",
+        "unemployed": "Demandeur d'emploi",
+        "inactive": "Inactif (ni en emploi, ni en recherche, ni en formation)",
+        "in_education": "En formation ou à l'école (inactif au sens du FSE+)",
+        "unsaid": "Ne souhaite pas répondre",
+        None: "Non renseigné",
+    },
+    "education": {
+        "isced_0_2": "CITE 0 à 2 : jusqu'au collège",
+        "isced_3_4": "CITE 3 et 4 : lycée, CAP, bac",
+        "isced_5_8": "CITE 5 à 8 : études supérieures",
+        "unsaid": "Ne souhaite pas répondre",
+        None: "Non renseigné",
+    },
+}
+_SITUATION_SECTIONS = (
+    ("employment", EMPLOYMENT_SITUATIONS, "Participants par situation sur le marché du travail"),
+    ("education", EDUCATION_LEVELS, "Participants par niveau d'études le plus élevé"),
+)
+
+
+def situation_rows(view: Overview) -> list[Row]:
+    """The FSE+ participant table's optional situation fields: each answer
+    and « non renseigné », in all then by sex (women and men always, the
+    other answers where someone gave them); each adds up to the participants."""
+    result: list[Row] = []
+    for question, codes, section in _SITUATION_SECTIONS:
+        labels = SITUATION_LABELS[question]
+        crossed = view.situations.crossed(question, view.participants)
+        answers = [*codes, None]
+        result += [
+            (section, labels[code], _count(sum(n for (_g, a), n in crossed.items() if a == code)))
+            for code in answers
+        ]
+        for gender in [*GENDERS, None]:
+            cells = [(code, crossed.get((gender, code), 0)) for code in answers]
+            if gender in ("woman", "man") or any(n for _code, n in cells):
+                result += [
+                    (f"{section} et sexe", f"{gender_label(gender)}, {labels[code]}", _count(n))
+                    for code, n in cells
+                ]
     return result
 
 

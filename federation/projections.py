@@ -358,6 +358,9 @@ def _project_members(conn: Connection, centre_id: str, pairs: list[tuple[str, di
                 "born_to": born_to,
                 # protocol 1.2; an older event has none: no household known
                 "household_id": data.get("household_id"),
+                # protocol 1.2, only where the member consented; none: not given
+                "employment": data.get("employment"),
+                "education": data.get("education"),
             }
         )
     members = db.p_members
@@ -411,6 +414,8 @@ def _project_erasures(conn: Connection, centre_id: str, pairs: list[tuple[str, d
             "born_from": None,
             "born_to": None,
             "household_id": None,
+            "employment": None,
+            "education": None,
         }
         for at, event in pairs
     ]
@@ -428,6 +433,8 @@ def _project_erasures(conn: Connection, centre_id: str, pairs: list[tuple[str, d
                 "born_from": None,
                 "born_to": None,
                 "household_id": None,
+                "employment": None,
+                "education": None,
                 "erased_at": sa.func.coalesce(members.c.erased_at, excluded.erased_at),
                 "as_of": sa.case((excluded.as_of > members.c.as_of, excluded.as_of), else_=members.c.as_of),
             },

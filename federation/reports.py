@@ -479,6 +479,53 @@ def _came(period: Period) -> tuple:
     return visited, sa.and_(sa.tuple_(m.centre_id, m.member_id).in_(attendees), not_visited)
 
 
+# ---------------------------------------------------------------- the FSE+ situation
+
+
+@dataclass
+class Situations:
+    """The FSE+ situation of the period's participants who consented to give
+    it (protocol 1.2): (gender, employment, education) -> members, each
+    answer None where that question was not answered. The participants
+    missing here gave none (no consent, the centre does not ask, an older
+    kiosk's event, or erased): « non renseigné », set beside them by
+    ``by_gender``. What each figure counts: docs/funder-figures.md."""
+
+    answered: Counter = field(default_factory=Counter)
+
+    def crossed(self, question: str, people: Participants) -> dict[tuple[str | None, str | None], int]:
+        """(gender, answer) -> participants for ``question`` (``employment``
+        or ``education``), None the « non renseigné »: every participant in
+        one cell, so the cells add up to the participants."""
+        index = 1 if question == "employment" else 2
+        counts: Counter = Counter()
+        given: Counter = Counter()
+        for key, n in self.answered.items():
+            if key[index] is not None:
+                counts[(key[0], key[index])] += n
+                given[key[0]] += n
+        for gender, n in people.by_gender():
+            counts[(gender, None)] += n - given[gender]
+        return dict(counts)
+
+
+def situations(conn: Connection, period: Period) -> Situations:
+    """The participants who gave a situation, by their answers (store's
+    r_members_situation: the members with an answer alone)."""
+    m = p_members.c
+    answered = sa.or_(m.employment.is_not(None), m.education.is_not(None))
+    result = Situations()
+    for came in _came(period):
+        query = (
+            sa.select(m.gender, m.employment, m.education, sa.func.count())
+            .where(answered, came)
+            .group_by(m.gender, m.employment, m.education)
+        )
+        for gender, employment, education, n in conn.execute(_for_centre(query, m.centre_id, period)):
+            result.answered[(gender, employment, education)] += int(n)
+    return result
+
+
 # ---------------------------------------------------------------- families
 
 
@@ -884,6 +931,8 @@ class Overview:
     families: Families = field(default_factory=Families)
     #: the residents' voice: ideas and faces (voice_figures)
     voice: VoiceFigures = field(default_factory=VoiceFigures)
+    #: the FSE+ situation the participants consented to give (situations)
+    situations: Situations = field(default_factory=Situations)
 
     @property
     def by_cra_theme(self) -> list[tuple[str, int]]:
@@ -971,4 +1020,5 @@ def _overview(conn: Connection, period: Period, now: datetime | None, workshops,
         volunteering=volunteer_figures(conn, period),
         families=reached,
         voice=voice_figures(conn, period),
+        situations=situations(conn, period),
     )
