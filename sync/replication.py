@@ -218,6 +218,9 @@ PERSONAL_MEMBER_FIELDS = (
     "consent_contact",
     "card_code",
     "household_id",
+    "situation_consent_at",
+    "employment",
+    "education",
 )
 
 TABLES: dict[str, Table] = {
@@ -240,6 +243,10 @@ TABLES: dict[str, Table] = {
             "consent_contact": _FLAG,
             "card_code": _text(8),
             "household_id": _id,
+            # the FSE+ situation the member consented to give, with the consent's date
+            "situation_consent_at": _time,
+            "employment": _one_of(*protocol.EMPLOYMENT_SITUATIONS),
+            "education": _one_of(*protocol.EDUCATION_LEVELS),
             "created_at": _time,
             "updated_at": _time,
             # the member kept when staff merged two records of one person
