@@ -322,15 +322,23 @@ class Voice:
         since = None if since is None else utc_text(since)
         if since is not None and since > floor:
             floor = since
+        # read from the sessions of the window (their start index: a session
+        # lasts at most a day), each looked up in attendance by (session,
+        # member): a check-in never scans the attendance of every year
         return self.store.one(
             "SELECT s.id AS session_id, w.title, w.theme, s.starts_at, s.ends_at "
-            "FROM attendance a JOIN sessions s ON s.id = a.session_id "
+            "FROM sessions s CROSS JOIN attendance a ON a.session_id = s.id AND a.member_id = :member "
             "JOIN workshops w ON w.id = s.workshop_id "
-            "WHERE a.member_id = ? AND a.present = 1 AND s.cancelled_at IS NULL "
-            "AND s.ends_at > ? AND s.ends_at <= ? "
-            "AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.session_id = s.id AND f.member_id = ?) "
+            "WHERE s.starts_at > :earliest AND s.starts_at <= :now AND s.ends_at > :floor "
+            "AND s.ends_at <= :now AND s.cancelled_at IS NULL AND a.present = 1 "
+            "AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.session_id = s.id AND f.member_id = :member) "
             "ORDER BY s.ends_at DESC LIMIT 1",
-            (member_id, floor, utc_iso(now), member_id),
+            {
+                "member": member_id,
+                "floor": floor,
+                "earliest": utc_iso(parse_utc(floor) - timedelta(days=1)),
+                "now": utc_iso(now),
+            },
         )
 
     def give_feedback(
