@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from kiosk.core import cards, replication, search, text
+from kiosk.core import cards, replication, search, situation, text
 from kiosk.core.errors import N_, Conflict, InvalidInput, NotFound
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
@@ -38,6 +38,10 @@ UPDATABLE = (
     "email",
     "consent_photos",
     "consent_contact",
+    # the FSE+ situation (kiosk/core/situation.py): the consent, then the answers
+    "situation_consent",
+    "employment",
+    "education",
 )
 
 #: the bands a resident may give instead of a year of birth
@@ -88,6 +92,8 @@ def reported_attributes(member: dict, on: date) -> dict:
         "qpv": bool(member["qpv"]),
         # the random id of the member's household, or None (kiosk/core/households.py)
         "household_id": member.get("household_id"),
+        # the FSE+ situation, only while the member consents to give it
+        **situation.reported(member),
     }
 
 
@@ -147,6 +153,7 @@ class Members:
         for flag in ("consent_photos", "consent_contact"):
             if flag in fields:
                 clean[flag] = text.clean_flag(flag, fields[flag])
+        clean.update(situation.clean(fields, self.store.now_iso()))
         return clean
 
     def _place(self, member: dict) -> dict:
@@ -262,6 +269,7 @@ class Members:
             after["commune"] = None  # moving house: the new neighbourhood says the commune
         changes.update(self._place(after))
         after.update(changes)
+        situation.check(before, after, changes, self.settings)
         today = self.store.now().date()
         old_report = reported_attributes(before, today)
         new_report = reported_attributes(after, today)

@@ -44,6 +44,10 @@ WIPED = {
     "card_code": None,
     "last_seen_at": None,
     "household_id": None,
+    # the FSE+ situation and its consent (kiosk/core/situation.py)
+    "situation_consent_at": None,
+    "employment": None,
+    "education": None,
 }
 
 

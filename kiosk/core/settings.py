@@ -145,6 +145,10 @@ DEFAULTS: dict[str, Any] = {
     # the screen's real density in dots per inch, for panels that report
     # none or nonsense (None: ask the display); `kiosk run --dpi` overrides it
     "display_dpi": None,
+    # whether registration and the member card ask the FSE+ situation
+    # (kiosk/core/situation.py): off unless a centre running an FSE+-funded
+    # action turns it on; each member is still asked their consent first
+    "collect_situation": False,
 }
 
 
@@ -241,6 +245,11 @@ def _optional_text(key: str, value: Any) -> None:
         _text(key, value, 2000)
 
 
+def _flag(key: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise _bad(key, "must be true or false", value)
+
+
 def _optional_dpi(key: str, value: Any) -> None:
     if value is not None:
         _seconds(50, 600)(key, value)
@@ -262,6 +271,7 @@ CHECKS: dict[str, Callable[[str, Any], None]] = {
     "printer": _optional_text,
     "backup_dir": _optional_text,
     "display_dpi": _optional_dpi,
+    "collect_situation": _flag,
 }
 
 
