@@ -498,6 +498,8 @@ class State:
     absorbed: dict[str, str]
     seat_conflicts: list[SeatConflict]
     id_conflicts: list[str]
+    #: each session's active registrations in the order the seats were given
+    queues: dict[str, list[str]] = field(default_factory=dict)
 
     def comparable(self) -> tuple[Any, ...]:
         """Everything, in a form two states can be compared by (tests)."""
@@ -645,7 +647,7 @@ def materialize(changes: Iterable[Change]) -> State:
             rows[table_name][row] = values
 
     absorbed = _absorb_duplicates(rows, field_stamps, first_stamp)
-    seat_conflicts = _allocate_seats(rows, field_stamps)
+    seat_conflicts, queues = _allocate_seats(rows, field_stamps)
     return State(
         rows=rows,
         erased=erased,
@@ -654,6 +656,7 @@ def materialize(changes: Iterable[Change]) -> State:
         absorbed=absorbed,
         seat_conflicts=seat_conflicts,
         id_conflicts=sorted(id_conflicts),
+        queues=queues,
     )
 
 
@@ -724,7 +727,7 @@ def _absorb_duplicates(
 
 def _allocate_seats(
     rows: dict[str, dict[str, dict[str, Any]]], field_stamps: Mapping[tuple[str, str], Mapping[str, Stamp]]
-) -> list[SeatConflict]:
+) -> tuple[list[SeatConflict], dict[str, list[str]]]:
     """Give each session's seats in one order on every device: first the
     registrations a device booked, by the stamp that booked them, then the
     waiting list by the stamp that queued it. Bookings past the capacity go
@@ -737,9 +740,11 @@ def _allocate_seats(
         stamp = field_stamps[("registrations", row)]["status"]
         by_session.setdefault(values["session_id"], []).append((0 if status == "booked" else 1, stamp, row))
     conflicts: list[SeatConflict] = []
+    queues: dict[str, list[str]] = {}
     for session_id, queue in sorted(by_session.items()):
         capacity = rows["sessions"][session_id]["capacity"]
         queue.sort()
+        queues[session_id] = [row for _claimed, _stamp, row in queue]
         for place, (claimed, _, row) in enumerate(queue):
             values = rows["registrations"][row]
             if place < capacity:
@@ -749,7 +754,7 @@ def _allocate_seats(
             if claimed == 0:
                 member = values["member_id"]
                 conflicts.append(SeatConflict(session_id, row, member, place - capacity + 1))
-    return sorted(conflicts)
+    return sorted(conflicts), queues
 
 
 # ---------------------------------------------------------------- a device's log

@@ -359,3 +359,46 @@ def test_workshops_and_sessions_reach_the_other_device_and_edits_come_back(pair)
     syncing.replicate_once(tablet)
     with Centre.open(tablet) as centre:
         assert centre.workshops.session(session["id"])["cancelled_at"] is not None
+
+
+def test_the_last_seat_given_on_both_devices_goes_to_the_earliest_and_staff_see_the_other(pair):
+    from datetime import UTC, datetime, timedelta
+
+    reception, tablet = pair
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    with Centre.open(reception) as centre:
+        session = centre.workshops.add_session(
+            centre.workshops.create_workshop("Couture", "autre")["id"], start, start + timedelta(hours=2), 1
+        )["id"]
+        aicha = centre.members.register("Aïcha", "Benali", consent_data=True)["id"]
+        zoe = centre.members.register("Zoé", "Martin", consent_data=True)["id"]
+        waiting = centre.members.register("Paul", "Leroy", consent_data=True)["id"]
+    syncing.replicate_once(reception)
+    syncing.replicate_once(tablet)
+    # apart: each device gives the one seat left
+    with Centre.open(reception) as centre:
+        assert centre.workshops.register(session, aicha)["status"] == "booked"
+        assert centre.workshops.register(session, waiting)["status"] == "waitlisted"
+    with Centre.open(tablet) as centre:
+        assert centre.workshops.register(session, zoe)["status"] == "booked"
+    for kiosk in (reception, tablet, reception):
+        syncing.replicate_once(kiosk)
+    for kiosk in (reception, tablet):
+        with Centre.open(kiosk) as centre:
+            people = {r["member_id"]: r["status"] for r in centre.workshops.registrations(session)}
+            assert people == {aicha: "booked", zoe: "waitlisted", waiting: "waitlisted"}
+            order = centre.store.conn.execute(
+                "SELECT member_id FROM registrations WHERE session_id = ? AND status = 'waitlisted' "
+                "ORDER BY queue_seq",
+                (session,),
+            ).fetchall()
+            assert [row[0] for row in order] == [zoe, waiting]  # she goes first on the waiting list
+            pending = dict(centre.review.pending())
+            (kind,) = [k for k in pending if k.code == "seat_conflict"]
+            (item,) = pending[kind]
+            assert item.text().startswith("Zoé M. : sa place à « Couture »") and "numéro 1" in item.text()
+    # told: gone from « À vérifier »
+    with Centre.open(tablet) as centre:
+        staff = centre.staff.add("Nadia Ferhat", "staff", "2468")
+        centre.review.confirm("seat_conflict", item.item_id, staff)
+        assert all(k.code != "seat_conflict" for k, _items in centre.review.pending())

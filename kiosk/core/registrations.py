@@ -12,6 +12,7 @@ id, capacity, starts_at, cancelled_at).
 
 from __future__ import annotations
 
+from kiosk.core import replication
 from kiosk.core.errors import N_, Conflict, NotFound
 from kiosk.core.store import Store
 from sync.protocol import new_id
@@ -60,6 +61,12 @@ def _next_seq(store: Store, session_id: str) -> int:
 
 
 def _emit(store: Store, registration: dict) -> None:
+    # every change of a registration passes here: the centre's other devices hear of it too
+    replication.record_row(
+        store,
+        "registrations",
+        {k: registration[k] for k in ("id", "session_id", "member_id", "status")},
+    )
     store.emit(
         "registration.changed",
         {

@@ -34,6 +34,7 @@ from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.store import Store
 from sync import blob as frame
 from sync import envelope, protocol, replication
+from sync.clock import PARIS
 from sync.replication import Change, HybridClock, Stamp
 
 #: the member columns that replicate (the kiosk has no ``merged_into`` yet)
@@ -211,9 +212,9 @@ def _scrub(conn: sqlite3.Connection, member_id: str) -> None:
 
 
 def baseline(store: Store) -> int:
-    """Once, on the centre's first device: its existing members, workshops
-    and sessions into the log, so the others receive them. Returns how
-    many were recorded."""
+    """Once, on the centre's first device: its existing members, workshops,
+    sessions and registrations into the log, so the others receive them.
+    Returns how many were recorded."""
     device = _device(store.conn)
     if not device["baseline"]:
         return 0
@@ -227,7 +228,7 @@ def baseline(store: Store) -> int:
             else:
                 record_member(store, {k: v for k, v in row.items() if v is not None or k == "id"})
             count += 1
-        for table in ("workshops", "sessions"):
+        for table in ("workshops", "sessions", "registrations"):
             for row in store.query(f"SELECT * FROM {table} ORDER BY created_at"):
                 record_row(store, table, row)
                 count += 1
@@ -334,6 +335,7 @@ def receive(
         touched = sorted({change.row for change in new if change.table == "members"})
         for member_id in touched:
             apply_member(store, member_id, erase)
+        _apply_seats(store, new)
     return touched
 
 
@@ -389,6 +391,100 @@ def _upsert(store: Store, table: str, row_id: str) -> bool:
     else:
         store.db.table(table).update(row_id, merged)
     return True
+
+
+def _sessions_touched(store: Store, changes: list[Change]) -> set[str]:
+    """The sessions whose seats a batch of changes may move: those of the
+    registrations it changed, and those whose capacity it changed."""
+    sessions = {c.row for c in changes if c.table == "sessions" and "capacity" in c.fields}
+    for registration_id in {c.row for c in changes if c.table == "registrations"}:
+        found = store.conn.execute(
+            "SELECT json_extract(fields, '$.session_id') FROM replication_log "
+            "WHERE tbl = 'registrations' AND row_id = ? AND json_extract(fields, '$.session_id') IS NOT NULL "
+            "LIMIT 1",
+            (registration_id,),
+        ).fetchone()
+        if found is not None:
+            sessions.add(found[0])
+    return sessions
+
+
+def _log_changes(store: Store, table: str, row_ids: set[str]) -> list[Change]:
+    found: list[Change] = []
+    for row_id in sorted(row_ids):
+        found.extend(
+            _row_change(row)
+            for row in store.conn.execute(
+                "SELECT change_id, tbl, row_id, op, stamp, fields FROM replication_log "
+                "WHERE tbl = ? AND row_id = ?",
+                (table, row_id),
+            )
+        )
+    return found
+
+
+def _apply_seats(store: Store, changes: list[Change]) -> None:
+    """Merge the registrations of each session the changes touched (the
+    rules of ``sync.replication``: one registration a person, the seats in
+    one order on every device) and write them here; a booking the merge
+    moved to the waiting list is kept for staff (« À vérifier »)."""
+    for session_id in sorted(_sessions_touched(store, changes)):
+        session = store.one("SELECT id, workshop_id FROM sessions WHERE id = ?", (session_id,))
+        if session is None:
+            continue  # not here yet: its registrations wait for it
+        registration_ids = {
+            row[0]
+            for row in store.conn.execute(
+                "SELECT DISTINCT row_id FROM replication_log "
+                "WHERE tbl = 'registrations' AND json_extract(fields, '$.session_id') = ?",
+                (session_id,),
+            )
+        }
+        registrations = _log_changes(store, "registrations", registration_ids)
+        members = {str(c.fields["member_id"]) for c in registrations if c.fields.get("member_id")}
+        state = replication.materialize(
+            registrations
+            + _log_changes(store, "sessions", {session_id})
+            + _log_changes(store, "workshops", {session["workshop_id"]})
+            + _log_changes(store, "members", members)
+        )
+        _write_seats(store, session_id, state)
+
+
+def _write_seats(store: Store, session_id: str, state: replication.State) -> None:
+    now = store.now_iso()
+    for absorbed in state.absorbed:
+        store.conn.execute("DELETE FROM registrations WHERE id = ?", (absorbed,))
+    merged = {r: v for r, v in state.rows["registrations"].items() if v["session_id"] == session_id}
+    order = state.queues.get(session_id, [])
+    cancelled = sorted(r for r, v in merged.items() if v["status"] == "cancelled")
+    for place, registration_id in enumerate([*order, *cancelled], start=1):
+        values = merged[registration_id]
+        if store.one("SELECT 1 FROM members WHERE id = ?", (values["member_id"],)) is None:
+            continue  # the member has not arrived here: the registration waits for them
+        held = store.one("SELECT id FROM registrations WHERE id = ?", (registration_id,))
+        if held is None:
+            store.conn.execute(
+                "DELETE FROM registrations WHERE session_id = ? AND member_id = ?",
+                (session_id, values["member_id"]),
+            )
+            store.conn.execute(
+                "INSERT INTO registrations (id, session_id, member_id, status, queue_seq, queued_at, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (registration_id, session_id, values["member_id"], values["status"], place, now, now, now),
+            )
+        else:
+            store.conn.execute(
+                "UPDATE registrations SET status = ?, queue_seq = ?, updated_at = ? WHERE id = ?",
+                (values["status"], place, now, registration_id),
+            )
+    for conflict in state.seat_conflicts:
+        if conflict.session_id == session_id:
+            store.conn.execute(
+                "INSERT OR IGNORE INTO replication_conflicts "
+                "(registration_id, session_id, member_id, position, found_at) VALUES (?, ?, ?, ?, ?)",
+                (conflict.registration_id, session_id, conflict.member_id, conflict.position, now),
+            )
 
 
 def _apply_devices(store: Store, device_ids: set[str]) -> None:
@@ -641,14 +737,69 @@ def apply_snapshot(
         touched = sorted({change.row for change in new if change.table == "members"})
         for member_id in touched:
             apply_member(store, member_id, erase)
+        _apply_seats(store, new)
     return touched
 
 
 # ---------------------------------------------------------------- « À vérifier »
-# Refused blobs are shown to staff here. When registrations replicate, the
-# merge's seat conflicts (``sync.replication.State.seat_conflicts``: a
-# booking moved to the head of the waiting list) register a kind of their
-# own beside this one.
+# Two kinds: blobs refused, and seats given twice while two devices were
+# apart (``sync.replication.SeatConflict``, kept in replication_conflicts).
+
+
+def _seat_items(store: Store) -> list[review.Item]:
+    if not store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'replication_conflicts'").fetchone():
+        return []
+    rows = store.query(
+        "SELECT c.registration_id, c.position, m.first_name, m.last_name, w.title, s.starts_at "
+        "FROM replication_conflicts c JOIN members m ON m.id = c.member_id "
+        "JOIN sessions s ON s.id = c.session_id JOIN workshops w ON w.id = s.workshop_id "
+        "WHERE c.checked_at IS NULL AND m.erased_at IS NULL ORDER BY c.found_at, c.registration_id"
+    )
+    return [
+        review.Item(
+            kind="seat_conflict",
+            item_id=row["registration_id"],
+            day=paris_day(row["starts_at"]),
+            template=N_(
+                "%(name)s : sa place à « %(title)s » (%(day)s) avait aussi été donnée sur un autre "
+                "appareil. Cette personne est maintenant numéro %(position)d sur la liste d'attente. "
+                "Prévenez-la."
+            ),
+            params={
+                "name": f"{row['first_name']} {row['last_name'][:1]}.",
+                "title": row["title"],
+                "day": paris_day(row["starts_at"]),
+                "position": row["position"],
+            },
+        )
+        for row in rows
+    ]
+
+
+def paris_day(utc_text: str) -> str:
+    return protocol.parse_utc(utc_text).astimezone(PARIS).strftime("%d/%m/%Y")
+
+
+def _confirm_seat(store: Store, item_id: str, actor: dict) -> None:
+    with store.transaction():
+        store.conn.execute(
+            "UPDATE replication_conflicts SET checked_at = ? "
+            "WHERE registration_id = ? AND checked_at IS NULL",
+            (store.now_iso(), item_id),
+        )
+        store.audit(actor, "replication.seat_conflict_told", registration_id=item_id)
+
+
+review.register(
+    review.Kind(
+        code="seat_conflict",
+        title=N_("Places données deux fois"),
+        icon="event_seat",
+        items=_seat_items,
+        confirm=_confirm_seat,
+        confirm_text=N_("C'est fait"),
+    )
+)
 
 
 def _refused_items(store: Store) -> list[review.Item]:
