@@ -1229,8 +1229,21 @@ def _v16(conn: Connection) -> None:
 def _v17(conn: Connection) -> None:
     # the day sets' figures are read by their key (a store, a forward) and
     # summed by month in child_month_figures: only the months' and years'
-    # sets need reading by period, and they are a few percent of the rows
+    # sets need reading by period
     conn.exec_driver_sql("DROP INDEX child_figures_year")
+    if conn.dialect.name == "sqlite":
+        # keyed by its key alone (WITHOUT ROWID): one b-tree, not a table and its key's index
+        conn.exec_driver_sql(
+            "CREATE TABLE child_figures_v17 (child_id VARCHAR(36) NOT NULL, centre_id VARCHAR(36) NOT NULL, "
+            "period VARCHAR(10) NOT NULL, dimension VARCHAR(60) NOT NULL, key VARCHAR(100) NOT NULL, "
+            "value BIGINT NOT NULL, PRIMARY KEY (child_id, centre_id, period, dimension, key)) WITHOUT ROWID"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO child_figures_v17 SELECT child_id, centre_id, period, dimension, key, value "
+            "FROM child_figures"
+        )
+        conn.exec_driver_sql("DROP TABLE child_figures")
+        conn.exec_driver_sql("ALTER TABLE child_figures_v17 RENAME TO child_figures")
     conn.exec_driver_sql(
         "CREATE INDEX child_figures_periods ON child_figures "
         "(period, dimension, child_id, centre_id, key, value) WHERE length(period) < 10"
