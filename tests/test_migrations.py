@@ -614,3 +614,17 @@ def test_v11_to_v12(tmp_path):
             "INSERT INTO replication_conflicts (registration_id, session_id, member_id, position, found_at) "
             "VALUES ('r', 's', 'm', 2, '2026-12-01T09:00:00.000Z')"
         )
+
+
+def test_v12_to_v13(tmp_path):
+    def seed(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
+            "VALUES ('a', 'Marc', 'Petit', 1970, 'x', 'x')"
+        )
+
+    conn = upgrade_from(tmp_path / "kiosk.db", 12, seed)
+    # nobody held so far was asked the FSE+ situation: no consent, no answer
+    assert conn.execute("SELECT id, situation_consent_at, employment, education FROM members").fetchall() == [
+        ("a", None, None, None)
+    ]

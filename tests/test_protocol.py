@@ -517,6 +517,34 @@ def test_a_1_0_hub_drops_the_year_of_birth_and_keeps_the_member(monkeypatch):
     assert dropped == ["data.year_born"]
 
 
+@pytest.mark.parametrize(
+    ("employment", "education"),
+    [(code, level) for code in (*protocol.EMPLOYMENT_SITUATIONS, None) for level in ("isced_3_4", None)]
+    + [(None, level) for level in protocol.EDUCATION_LEVELS],
+)
+def test_a_member_event_may_carry_the_fse_situation(employment, education):
+    clean, dropped = protocol.check_event(member(employment=employment, education=education))
+    assert (clean["data"]["employment"], clean["data"]["education"]) == (employment, education)
+    assert dropped == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("employment", "handicap"), ("employment", "Employed"), ("employment", 1), ("education", "isced_9")],
+)
+def test_a_situation_outside_the_allow_list_is_refused(field, value):
+    with pytest.raises(protocol.ProtocolError) as error:
+        protocol.check_event(member(**{field: value}))
+    assert error.value.field == f"data.{field}"
+
+
+def test_a_member_event_without_the_situation_is_still_accepted():
+    """1.0 and 1.1 events, and a member who did not consent: no keys at all."""
+    clean, dropped = protocol.check_event(member())
+    assert "employment" not in clean["data"] and dropped == []
+    assert not protocol.personal_field("employment") and not protocol.personal_field("education")
+
+
 def test_a_date_of_birth_is_still_refused_whatever_its_spelling():
     for key in ("birth_year", "birthdate", "date_de_naissance", "dateOfBirth"):
         with pytest.raises(protocol.ProtocolError):

@@ -335,6 +335,10 @@ def _person(
         "last_seen_at": None,
         "erased_at": None,
         "household_id": None,
+        # the FSE+ situation: filled by _situations for those who answered
+        "situation_consent_at": None,
+        "employment": None,
+        "education": None,
     }
 
 
@@ -393,6 +397,32 @@ def _households(rng: random.Random, people: list[dict], this_year: int) -> int:
                 person.update(birth_year=this_year - rng.randint(2, 17), phone=None, email=None)
         made += 1
     return made
+
+
+#: the share of the members of 16 and over who said yes to the FSE+
+#: situation's questions in the demo (its centre asks them)
+SITUATION_CONSENT = 0.6
+#: how the demo's consenting members answer (sync.protocol's codes, weights)
+DEMO_EMPLOYMENT = {"employed": 30, "unemployed": 28, "inactive": 22, "in_education": 12, "unsaid": 8}
+DEMO_EDUCATION = {"isced_0_2": 38, "isced_3_4": 35, "isced_5_8": 17, "unsaid": 10}
+
+
+def _situations(rng: random.Random, people: list[dict], this_year: int) -> int:
+    """A share of the members of 16 and over consented to the FSE+
+    situation at registration and answered (sometimes one question only);
+    returns how many consented."""
+    consented = 0
+    for person in people:
+        year = person["birth_year"]
+        if year is None or this_year - year < 16 or rng.random() > SITUATION_CONSENT:
+            continue
+        consented += 1
+        person["situation_consent_at"] = person["created_at"]
+        questions = (("employment", DEMO_EMPLOYMENT, 0.95), ("education", DEMO_EDUCATION, 0.9))
+        for column, weights, answered in questions:
+            if rng.random() < answered:
+                person[column] = rng.choices(list(weights), weights=list(weights.values()))[0]
+    return consented
 
 
 # ---------------------------------------------------------------- visits
@@ -833,6 +863,9 @@ def build(path: str | Path, members: int = 300, visits: int = 2000, seed: int = 
         people = _members(store, rng, members, month_ago)
         # a generator of its own: the rest of the demo stays what the seed made before households
         households = _households(random.Random(seed * 7919 + 15), people, now.year)
+        # the demo centre runs an FSE+-funded action: it asks the situation
+        settings.set("collect_situation", True)
+        situations = _situations(random.Random(seed * 6131 + 7), people, now.year)
         moments = _visit_times(rng, visits, now.astimezone(PARIS).date(), now_ms)
         visit_rows = _visits(rng, moments, people, staff)
         _last_seen(people, visit_rows)
@@ -846,6 +879,7 @@ def build(path: str | Path, members: int = 300, visits: int = 2000, seed: int = 
         if people and store.one("SELECT 1 AS found FROM ideas") is None:
             made.update(_voice(store, rng, people, staff))
         made["households"] = households
+        made["situations"] = situations
         if store.one("SELECT 1 AS found FROM volunteer_stretches") is None:
             # a generator of its own, like the households': the rest stays what the seed made
             made["volunteer_hours"] = _volunteering(store, random.Random(seed * 104_729 + 3), staff)
@@ -928,6 +962,7 @@ def _summary(store: Store, path, members: int, visits: int, made: dict) -> str:
             f"Demo centre written to {path}",
             f"  {members} members, {visits} visits over the last month",
             f"  {made.get('households', 0)} households of two to five members",
+            f"  {made.get('situations', 0)} members gave their FSE+ situation (with their consent)",
             f"  {made['workshops']} workshops, {made['sessions']} sessions around this week, "
             f"{made['registrations']} sign-ups ({made['waitlisted']} on a waitlist)",
             f"  {made.get('ideas', 0)} ideas in the idea box, "
