@@ -7,10 +7,10 @@ Then the consent screen registers the member.
 
 « Même foyer que… »: after a registration, the card offers to register
 another person of the same household (``start_same_household``). The form
-then comes with that person's surname, town and neighbourhood filled in,
-and a line that says whose household it is, with a button that drops the
-link in one tap. The household never adds a step: nothing here can stop a
-registration (kiosk/core/households.py).
+then asks, after the first name, « Vous vivez avec Aïcha B. ? »: « Oui »
+keeps the household and the surname, town and neighbourhood it filled in;
+« Non » (or « Passer ») drops them, in one tap. That question is asked only
+then, and nothing in it can stop a registration (kiosk/core/households.py).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 #: (field, question, pictogram, input, required)
 STEPS = [
     ("first_name", N_("Votre prénom"), "person", "letters", True),
+    # asked only for someone registered from a household's card (start_same_household)
+    ("household", N_("Vous vivez avec %(name)s ?"), "family_restroom", "household", False),
     ("last_name", N_("Votre nom de famille"), "badge", "letters", True),
     ("birth_year", N_("Votre année de naissance"), "event", "year", False),
     # asked only when the year was not given
@@ -52,6 +54,11 @@ AGE_BANDS = [
     ("65+", N_("65 ans ou plus")),
 ]
 UNSAID_AGE = N_("Je ne sais pas, ou je préfère ne pas dire")
+#: the household question's answers: (value, words, pictogram)
+HOUSEHOLD_ANSWERS = [
+    ("yes", N_("Oui, même foyer"), "family_restroom"),
+    ("no", N_("Pas le même foyer"), "close"),
+]
 #: the first decade the year picker offers (older residents are rare; clean_birth_year allows 1900)
 FIRST_DECADE = 1920
 MAX_LENGTH = {"first_name": 40, "last_name": 40, "birth_year": 4, "phone": 14}
@@ -99,10 +106,10 @@ class FirstVisitScreen(KioskScreen):
         alone; the answers the household gave go too, unless changed."""
         given = self.household_of.get("given", {})
         self.household_of = {}
+        self.values.pop("household", None)
         for field, value in given.items():
             if self.values.get(field) == value:
                 del self.values[field]
-        self.refresh()
 
     @property
     def field(self) -> str:
@@ -110,7 +117,8 @@ class FirstVisitScreen(KioskScreen):
 
     def refresh(self) -> None:
         field, question, icon, kind, required = STEPS[self.step]
-        self.question, self.icon, self.kind, self.optional = _(question), icon, kind, not required
+        shown = _(question, name=self.household_of.get("name", "")) if kind == "household" else _(question)
+        self.question, self.icon, self.kind, self.optional = shown, icon, kind, not required
         self.field_name = field
         source = getattr(self, "_error_source", None)  # None until the first reset
         if source:
@@ -145,6 +153,8 @@ class FirstVisitScreen(KioskScreen):
             return [(code, _.gettext(label)) for code, label in AGE_BANDS] + [("", _.gettext(UNSAID_AGE))]
         if self.kind == "year":
             return self._year_choices()
+        if self.kind == "household":
+            return [(value, _.gettext(label)) for value, label, _icon in HOUSEHOLD_ANSWERS]
         return []
 
     def _year_choices(self) -> list[tuple[str, str]]:
@@ -163,7 +173,7 @@ class FirstVisitScreen(KioskScreen):
         grid.clear_widgets()
         for value, label in self._choices():
             chosen = self.values.get(self.field) == value and self.field in self.values
-            icon = "check_circle" if chosen else self._tile_icon()
+            icon = "check_circle" if chosen else self._tile_icon(value)
             tile = Factory.ChoiceTile(
                 text=_.display(label), icon=icon, colour="selected" if chosen else "surface"
             )
@@ -171,13 +181,13 @@ class FirstVisitScreen(KioskScreen):
             tile.bind(on_release=self.choose)
             grid.add_widget(tile)
 
-    def _tile_icon(self) -> str:
+    def _tile_icon(self, value: str) -> str:
+        if self.kind == "household":
+            return next(icon for answer, _label, icon in HOUSEHOLD_ANSWERS if answer == value)
         return "event" if self.kind in ("band", "year") else "place"
 
     def speech_parts(self) -> list[str]:
         parts = [self.question, self.error]
-        if self.household_of:
-            parts.append(self.ids.household.text)
         if self.kind in ("letters", "digits"):
             parts.append(_.display(self.values.get(self.field) or ""))
         parts += [label for _value, label in self._choices()]
@@ -186,6 +196,10 @@ class FirstVisitScreen(KioskScreen):
     def choose(self, tile) -> None:
         if self.kind == "year":
             self._choose_year(tile.value)
+            return
+        if self.kind == "household" and tile.value != "yes":
+            self.drop_household()
+            self._move(+1)
             return
         self.values[self.field] = tile.value
         self._clear_error()
@@ -202,6 +216,8 @@ class FirstVisitScreen(KioskScreen):
         if field == "birth_year" and value and len(value) != 4:
             self._set_error(lambda: _("Écrivez l'année avec 4 chiffres, par exemple 1975."))
             return
+        if field == "household" and value != "yes":  # « Passer »: not linked
+            self.drop_household()
         self._move(+1)
 
     def _choose_year(self, value: str) -> None:
@@ -239,6 +255,8 @@ class FirstVisitScreen(KioskScreen):
         self.refresh()
 
     def _skipped(self, step: int) -> bool:
+        if STEPS[step][3] == "household":
+            return not self.household_of
         if STEPS[step][3] == "band":
             return bool(self.values.get("birth_year"))
         if STEPS[step][3] != "neighbourhood":
@@ -264,7 +282,11 @@ class FirstVisitScreen(KioskScreen):
 
     def member_fields(self) -> dict:
         """What the consent screen passes to households.register."""
-        values = {k: (v.strip() if isinstance(v, str) else v) or None for k, v in self.values.items()}
+        values = {
+            k: (v.strip() if isinstance(v, str) else v) or None
+            for k, v in self.values.items()
+            if k != "household"
+        }
         year = values.get("birth_year")
         if year:
             values["birth_year"] = int(year)

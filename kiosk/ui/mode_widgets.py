@@ -29,8 +29,10 @@ class MemberPicker(BoxLayout):
 
     query = StringProperty("")
     message = StringProperty("")
+    #: the words of a « back » button at the start of the search line ("" : none); ``on_back``
+    back_text = StringProperty("")
     limit = 3
-    __events__ = ("on_member",)
+    __events__ = ("on_member", "on_back")
 
     def key(self, char: str) -> None:
         self.query = self.query[:-1] if char == "\b" else (self.query + char)[:40]
@@ -61,6 +63,9 @@ class MemberPicker(BoxLayout):
             results.add_widget(row)
 
     def on_member(self, member: dict) -> None:
+        pass
+
+    def on_back(self) -> None:
         pass
 
 

@@ -34,6 +34,8 @@ def fill_the_next_one(app, first_name: str, year_decade: str, year: str) -> None
     form = app.screen("first_visit")
     type_text(app, first_name)
     tap(form.ids.next)
+    assert "Vous vivez avec" in form.question
+    choose(app, "Oui, même foyer")  # one tap
     assert form.values["last_name"] == "Diallo"
     tap(form.ids.next)  # the surname given: « Suivant »
     choose(app, year_decade)
@@ -52,12 +54,12 @@ def test_a_resident_registers_their_child_in_one_tap_from_the_card(app, centre):
     assert "Inscrire une autre personne du même foyer" in screen_text(app)
     tap(app.screen("card").ids.household)
     form = app.screen("first_visit")
-    assert "Même foyer que Fatou D." in screen_text(app)  # the public sees a first name and an initial
     assert form.values == {
         "last_name": "Diallo",
         "commune": "Boulogne-sur-Mer",
         "neighbourhood": "Chemin Vert",
     }
+    assert "Étape 1 sur 8" in screen_text(app)  # the household's question counts now
     fill_the_next_one(app, "awa", "De 2010 à 2019", "2016")
     assert "Bienvenue, Awa !" in screen_text(app)
     linked = households(centre)
@@ -76,11 +78,12 @@ def test_the_household_is_dropped_in_one_tap_and_never_blocks_the_registration(a
     tap(app.screen("card").ids.household)
     form = app.screen("first_visit")
     assert form.household_of["name"] == display_name(fatou)
-    tap(form.ids.not_household)  # one tap: this one is not of the same household
-    assert form.household_of == {} and "Même foyer" not in screen_text(app)
-    assert form.values == {}  # the surname and town the household gave go with it
     type_text(app, "karim")
     tap(form.ids.next)
+    assert "Vous vivez avec Fatou D. ?" in screen_text(app)  # the public sees a first name and an initial
+    choose(app, "Pas le même foyer")  # one tap: this one is not of the same household
+    assert form.household_of == {} and form.question == "Votre nom de famille"
+    assert form.values == {"first_name": "Karim"}  # the surname and town the household gave go with it
     type_text(app, "haddad")
     tap(form.ids.next)
     tap(form.ids.next)  # no year
@@ -102,6 +105,8 @@ def test_a_registration_goes_through_when_the_household_s_member_was_erased_mean
     centre.privacy.erase(fatou["id"], actor={"role": "staff", "id": staff["id"], "name": staff["name"]})
     form = app.screen("first_visit")
     type_text(app, "awa")
+    tap(form.ids.next)
+    choose(app, "Oui, même foyer")
     while app.sm.current == "first_visit":
         tap(form.ids.next)
     tap(app.screen("consent").ids.yes)
@@ -135,7 +140,10 @@ def test_a_volunteer_adds_someone_to_a_member_s_household_and_takes_them_out(app
     assert "Foyer de Fatou Diallo" in screen_text(app) and "Personne d'autre" in screen_text(app)
     assert screen.ids.household_leave.disabled  # not in a household: nothing to leave
     tap(screen.ids.household_add)
-    assert "Qui vit avec Fatou ?" in screen_text(app)
+    assert "Tapez un nom" in screen_text(app)
+    tap(screen.ids.household_picker.ids.back)  # « Retour »: the household again
+    assert "Foyer de Fatou Diallo" in screen_text(app)
+    tap(screen.ids.household_add)
     keys_in(screen, "awa")
     tap(screen.ids.household_picker.ids.results.children[-1])
     assert households(centre)["Fatou"] == households(centre)["Awa"] is not None

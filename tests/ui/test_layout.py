@@ -252,6 +252,33 @@ def fill_first_visit(step: int):
     return fill
 
 
+def fill_first_visit_household(app) -> None:
+    """The form for someone of Marie-Thérèse's household, at its question."""
+    screen = app.screen("first_visit")
+    screen.start_same_household(
+        {
+            "id": "x",
+            "first_name": "Marie-Thérèse",
+            "last_name": "Vandenbussche-Wiśniewski",
+            "commune": "Boulogne-sur-Mer",
+        }
+    )
+    screen.step = 1  # « Vous vivez avec Marie-Thérèse V. ? »
+    app.go("first_visit")
+    screen.refresh()
+
+
+def fill_member_card_household(app) -> None:
+    """The three long names in one household, seen from the first one's card."""
+    people = app.centre.members.search("Mari", limit=3)
+    for person in people[1:]:
+        app.centre.households.link(person["id"], people[0]["id"])
+    app.go("member_card")
+    screen = app.screen("member_card")
+    screen.show(people[0])
+    screen.show_household()
+
+
 def fill_card(app) -> None:
     app.screen("card").member = {
         "id": "x",
@@ -297,12 +324,13 @@ RESIDENT_STATES = {
     "workshops": plain("workshops"),
     "workshop": fill_workshop,
     "first_visit": fill_first_visit(0),
-    "first_visit_commune": fill_first_visit(4),
-    "first_visit_year": fill_first_visit(2),
-    "first_visit_age_band": fill_first_visit(3),
-    "first_visit_digits": fill_first_visit(6),
+    "first_visit_commune": fill_first_visit(5),
+    "first_visit_year": fill_first_visit(3),
+    "first_visit_age_band": fill_first_visit(4),
+    "first_visit_digits": fill_first_visit(7),
     "consent": plain("consent"),
     "card": fill_card,
+    "first_visit_household": fill_first_visit_household,
     "pin": plain("pin"),
     "ideas": fill_ideas("theme"),
     "ideas_words": fill_ideas("words"),
@@ -318,6 +346,7 @@ MODE_STATES.update(
     roll_call=fill_roll_call,
     member_card=fill_member_card,
     member_card_picker=plain("member_card"),
+    member_card_household=fill_member_card_household,
     staff_privacy_person=fill_privacy_person,
     feedback_names=fill_feedback(faces=False),
     feedback_faces=fill_feedback(faces=True),
