@@ -10,18 +10,22 @@ and bench_hub_day.py. What each piece gives:
   `kiosk demo`'s own code (kiosk.core.demo): the demo's mix of events, pending.
 * ``clone_backlog(template, target)``: a copy of such a kiosk whose every id
   (events, members, workshops…) is replaced by a fresh one, consistently
-  within the copy: another centre's or another device's own events, made in
-  milliseconds instead of a demo's seconds.
-* ``Network``: centres, their devices and each device's kiosk file; made
-  once into a template PostgreSQL database (centres and enrolled devices),
-  from which ``new_database()`` copies a fresh hub database with the same
-  ids and tokens, so two runs of the same backlogs can be compared figure
-  for figure.
+  within the copy (``fresh_ids``): another centre's or another device's own
+  events, made in milliseconds instead of a demo's seconds.
+* ``build_network(folder, layout, cluster)``: centres, their devices and
+  each device's kiosk file (a ``Network``), and a template PostgreSQL
+  database holding the centres and the enrolled devices
+  (``enrolled_database``); ``copy_database(cluster, template_url)`` makes a
+  fresh hub database of it with the same ids and tokens, so two runs of the
+  same backlogs can be compared figure for figure.
 * ``Serving``: `federation serve --workers N` on a fixed port, its workers,
   kill one, kill all and start again.
-* ``push_all(network, kiosks, url)``: every kiosk pushing at once, each in
-  a thread of its own (the client's work is I/O; the hub's is in its own
-  processes), retrying until nothing is pending or the deadline passes.
+* ``push_all(kiosks, url)``: every kiosk pushing at once, each in a thread
+  of its own (the client's work is I/O; the hub's is in its own processes),
+  pushing again until nothing is pending or the deadline passes.
+* ``held_ids``, ``stats_json``, ``overview_figures``: what the hub holds,
+  counted by (centre, event id), and its figures as the operator and the
+  dashboard see them.
 """
 
 from __future__ import annotations
