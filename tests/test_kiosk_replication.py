@@ -260,6 +260,12 @@ def test_the_first_device_s_members_from_before_replication_reach_a_joining_devi
         before = centre.members.register("Aïcha", "Benali", consent_data=True)["id"]
         erased = centre.members.register("Zoubida", "Quennehen", consent_data=True)["id"]
         centre.privacy.erase(erased, None)
+        from datetime import UTC, datetime, timedelta
+
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+        workshop = centre.workshops.create_workshop("Couture", "autre")["id"]
+        session = centre.workshops.add_session(workshop, start, start + timedelta(hours=2), 4)["id"]
+        centre.workshops.register(session, before)
         assert centre.store.conn.execute("SELECT count(*) FROM replication_log").fetchone()[0] == 0
     enrolled_kiosk(shared_hub, reception, code)
     tablet = second_kiosk(shared_hub, centre_id, tmp_path / "tablet.db")
@@ -268,6 +274,9 @@ def test_the_first_device_s_members_from_before_replication_reach_a_joining_devi
     syncing.replicate_once(tablet)
     with Centre.open(tablet) as centre:
         assert centre.members.get(before)["first_name"] == "Aïcha"
+        assert [(r["member_id"], r["status"]) for r in centre.workshops.registrations(session)] == [
+            (before, "booked")
+        ]
         assert centre.store.one("SELECT erased_at FROM members WHERE id = ?", (erased,))["erased_at"]
     assert "Quennehen" not in names_in(tablet)
 
@@ -402,3 +411,41 @@ def test_the_last_seat_given_on_both_devices_goes_to_the_earliest_and_staff_see_
         staff = centre.staff.add("Nadia Ferhat", "staff", "2468")
         centre.review.confirm("seat_conflict", item.item_id, staff)
         assert all(k.code != "seat_conflict" for k, _items in centre.review.pending())
+
+
+def test_the_roll_call_taken_on_the_tablet_reaches_the_reception(pair):
+    from datetime import UTC, datetime, timedelta
+
+    reception, tablet = pair
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)  # the roll call is open
+    with Centre.open(reception) as centre:
+        session = centre.workshops.add_session(
+            centre.workshops.create_workshop("Couture", "autre")["id"], start, start + timedelta(hours=2), 5
+        )["id"]
+        aicha = centre.members.register("Aïcha", "Benali", consent_data=True)["id"]
+        centre.workshops.register(session, aicha)
+    syncing.replicate_once(reception)
+    syncing.replicate_once(tablet)
+    with Centre.open(tablet) as centre:  # the roll call, in the workshop room
+        staff = centre.staff.add("Nadia Ferhat", "staff", "2468")
+        centre.workshops.mark_attendance(session, aicha, True, actor=staff)
+        centre.workshops.add_walk_in(session, None, actor=staff)
+    syncing.replicate_once(tablet)
+    syncing.replicate_once(reception)
+    with Centre.open(reception) as centre:
+        marks = centre.store.query(
+            "SELECT member_id, present, walk_in FROM attendance WHERE session_id = ? ORDER BY walk_in",
+            (session,),
+        )
+        assert marks == [
+            {"member_id": aicha, "present": 1, "walk_in": 0},
+            {"member_id": None, "present": 1, "walk_in": 1},
+        ]
+    with Centre.open(reception) as centre:  # corrected at reception: absent after all
+        staff = centre.staff.add("Karim Haddad", "staff", "1357")
+        centre.workshops.mark_attendance(session, aicha, False, actor=staff)
+    syncing.replicate_once(reception)
+    syncing.replicate_once(tablet)
+    with Centre.open(tablet) as centre:
+        row = centre.store.one("SELECT present FROM attendance WHERE member_id = ?", (aicha,))
+        assert row["present"] == 0

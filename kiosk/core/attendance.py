@@ -8,6 +8,7 @@ Like registrations.py, every function runs in the caller's transaction.
 
 from __future__ import annotations
 
+from kiosk.core import replication
 from kiosk.core.errors import N_, Conflict, InvalidInput
 from kiosk.core.registrations import audit, live_member
 from kiosk.core.store import Store
@@ -15,6 +16,20 @@ from sync.protocol import new_id
 
 
 def _emit(store: Store, row: dict) -> None:
+    # every mark passes here: the centre's other devices hear of it too (not
+    # who marked: staff accounts do not replicate yet)
+    replication.record_row(
+        store,
+        "attendance",
+        {
+            "id": row["id"],
+            "session_id": row["session_id"],
+            "member_id": row["member_id"],
+            "present": int(bool(row["present"])),
+            "walk_in": int(bool(row["walk_in"])),
+            "marked_at": store.now_iso(),
+        },
+    )
     store.emit(
         "attendance.taken",
         {

@@ -213,8 +213,8 @@ def _scrub(conn: sqlite3.Connection, member_id: str) -> None:
 
 def baseline(store: Store) -> int:
     """Once, on the centre's first device: its existing members, workshops,
-    sessions and registrations into the log, so the others receive them.
-    Returns how many were recorded."""
+    sessions, registrations and attendance into the log, so the others
+    receive them. Returns how many were recorded."""
     device = _device(store.conn)
     if not device["baseline"]:
         return 0
@@ -228,8 +228,8 @@ def baseline(store: Store) -> int:
             else:
                 record_member(store, {k: v for k, v in row.items() if v is not None or k == "id"})
             count += 1
-        for table in ("workshops", "sessions", "registrations"):
-            for row in store.query(f"SELECT * FROM {table} ORDER BY created_at"):
+        for table in ("workshops", "sessions", "registrations", "attendance"):
+            for row in store.query(f"SELECT * FROM {table} ORDER BY rowid"):
                 record_row(store, table, row)
                 count += 1
         store.conn.execute("UPDATE replication_device SET baseline = 0 WHERE id = 1")
@@ -336,6 +336,7 @@ def receive(
         for member_id in touched:
             apply_member(store, member_id, erase)
         _apply_seats(store, new)
+        _apply_attendance(store, new)
     return touched
 
 
@@ -393,20 +394,81 @@ def _upsert(store: Store, table: str, row_id: str) -> bool:
     return True
 
 
-def _sessions_touched(store: Store, changes: list[Change]) -> set[str]:
-    """The sessions whose seats a batch of changes may move: those of the
-    registrations it changed, and those whose capacity it changed."""
-    sessions = {c.row for c in changes if c.table == "sessions" and "capacity" in c.fields}
-    for registration_id in {c.row for c in changes if c.table == "registrations"}:
+def _sessions_touched(store: Store, changes: list[Change], table: str = "registrations") -> set[str]:
+    """The sessions a batch of changes touched through ``table``'s rows (and,
+    for the seats, those whose capacity it changed)."""
+    sessions = set()
+    if table == "registrations":
+        sessions = {c.row for c in changes if c.table == "sessions" and "capacity" in c.fields}
+    for row_id in {c.row for c in changes if c.table == table}:
         found = store.conn.execute(
             "SELECT json_extract(fields, '$.session_id') FROM replication_log "
-            "WHERE tbl = 'registrations' AND row_id = ? AND json_extract(fields, '$.session_id') IS NOT NULL "
-            "LIMIT 1",
-            (registration_id,),
+            "WHERE tbl = ? AND row_id = ? AND json_extract(fields, '$.session_id') IS NOT NULL LIMIT 1",
+            (table, row_id),
         ).fetchone()
         if found is not None:
             sessions.add(found[0])
     return sessions
+
+
+def _session_state(store: Store, table: str, session: dict[str, Any]) -> replication.State:
+    """The merged state of one session's ``table`` rows, with what they point at."""
+    row_ids = {
+        row[0]
+        for row in store.conn.execute(
+            "SELECT DISTINCT row_id FROM replication_log "
+            "WHERE tbl = ? AND json_extract(fields, '$.session_id') = ?",
+            (table, session["id"]),
+        )
+    }
+    rows = _log_changes(store, table, row_ids)
+    members = {str(c.fields["member_id"]) for c in rows if c.fields.get("member_id")}
+    return replication.materialize(
+        rows
+        + _log_changes(store, "sessions", {session["id"]})
+        + _log_changes(store, "workshops", {session["workshop_id"]})
+        + _log_changes(store, "members", members)
+    )
+
+
+def _apply_attendance(store: Store, changes: list[Change]) -> None:
+    """Merge the attendance of each session the changes touched (one mark a
+    person and session, each field last written wins) and write it here."""
+    for session_id in sorted(_sessions_touched(store, changes, "attendance")):
+        session = store.one("SELECT id, workshop_id FROM sessions WHERE id = ?", (session_id,))
+        if session is None:
+            continue
+        state = _session_state(store, "attendance", session)
+        for absorbed in state.absorbed:
+            store.conn.execute("DELETE FROM attendance WHERE id = ?", (absorbed,))
+        for mark_id, values in sorted(state.rows["attendance"].items()):
+            if values["session_id"] != session_id:
+                continue
+            member = values.get("member_id")
+            if member is not None and store.one("SELECT 1 FROM members WHERE id = ?", (member,)) is None:
+                continue  # the member has not arrived here: the mark waits for them
+            if store.one("SELECT 1 FROM attendance WHERE id = ?", (mark_id,)) is None:
+                if member is not None:
+                    store.conn.execute(
+                        "DELETE FROM attendance WHERE session_id = ? AND member_id = ?", (session_id, member)
+                    )
+                store.conn.execute(
+                    "INSERT INTO attendance (id, session_id, member_id, present, walk_in, marked_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        mark_id,
+                        session_id,
+                        member,
+                        values["present"],
+                        values.get("walk_in") or 0,
+                        values["marked_at"],
+                    ),
+                )
+            else:
+                store.conn.execute(
+                    "UPDATE attendance SET present = ?, walk_in = ?, marked_at = ? WHERE id = ?",
+                    (values["present"], values.get("walk_in") or 0, values["marked_at"], mark_id),
+                )
 
 
 def _log_changes(store: Store, table: str, row_ids: set[str]) -> list[Change]:
@@ -432,23 +494,7 @@ def _apply_seats(store: Store, changes: list[Change]) -> None:
         session = store.one("SELECT id, workshop_id FROM sessions WHERE id = ?", (session_id,))
         if session is None:
             continue  # not here yet: its registrations wait for it
-        registration_ids = {
-            row[0]
-            for row in store.conn.execute(
-                "SELECT DISTINCT row_id FROM replication_log "
-                "WHERE tbl = 'registrations' AND json_extract(fields, '$.session_id') = ?",
-                (session_id,),
-            )
-        }
-        registrations = _log_changes(store, "registrations", registration_ids)
-        members = {str(c.fields["member_id"]) for c in registrations if c.fields.get("member_id")}
-        state = replication.materialize(
-            registrations
-            + _log_changes(store, "sessions", {session_id})
-            + _log_changes(store, "workshops", {session["workshop_id"]})
-            + _log_changes(store, "members", members)
-        )
-        _write_seats(store, session_id, state)
+        _write_seats(store, session_id, _session_state(store, "registrations", session))
 
 
 def _write_seats(store: Store, session_id: str, state: replication.State) -> None:
@@ -738,6 +784,7 @@ def apply_snapshot(
         for member_id in touched:
             apply_member(store, member_id, erase)
         _apply_seats(store, new)
+        _apply_attendance(store, new)
     return touched
 
 
