@@ -13,6 +13,7 @@ from kivy.lang import Builder
 from kivy.properties import DictProperty, StringProperty
 
 from kiosk.core.errors import N_, DomainError
+from kiosk.ui import mode_widgets  # noqa: F401  (OneOf)
 from kiosk.ui.i18n import _
 from kiosk.ui.icons import FACE_ICONS
 from kiosk.ui.mode import ModeScreen
