@@ -109,7 +109,9 @@ class StaffIdeasScreen(ModeScreen):
         idea_id, done = self.chosen["id"], not self.chosen.get("done_at")
         self._run(
             lambda voice, actor: voice.mark_done(idea_id, actor, done=done),
-            _("Réalisée : la réponse s'affiche sur la borne.") if done else _("Ce n'est plus marqué réalisé."),
+            _("Réalisée : la réponse s'affiche sur la borne.")
+            if done
+            else _("Ce n'est plus marqué réalisé."),
         )
 
     def toggle_initiative(self) -> None:
