@@ -41,6 +41,7 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from federation import reports, rollup_figures
 from federation import store as db
-from federation.projections import paris_day
+from federation.projections import dialect_insert, paris_day
 from federation.rollup_figures import FigureSet
 from sync import client, protocol
 from sync.clock import utc_now
@@ -181,27 +182,26 @@ def link_status(conn: Connection) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- the lease
 
 
-def _take_lease(conn: Connection, holder: str) -> bool:
+def _take_lease(conn: Connection, holder: str, child_id: str | None = None) -> bool:
+    """Take or renew the lease; with ``child_id``, only while the link is
+    still that one (a `link-parent` meanwhile replaced it: a run of the old
+    link must not go on under the new one)."""
     now = utc_now()
     c = db.parent_link.c
+    query = db.parent_link.update().where(
+        c.id == 1,
+        sa.or_(c.lease_until.is_(None), c.lease_until < protocol.utc_iso(now), c.lease_holder == holder),
+    )
+    if child_id is not None:
+        query = query.where(c.child_id == child_id)
     return bool(
-        conn.execute(
-            db.parent_link.update()
-            .where(
-                c.id == 1,
-                sa.or_(
-                    c.lease_until.is_(None), c.lease_until < protocol.utc_iso(now), c.lease_holder == holder
-                ),
-            )
-            .values(lease_holder=holder, lease_until=protocol.utc_iso(now + LEASE))
-        ).rowcount
+        conn.execute(query.values(lease_holder=holder, lease_until=protocol.utc_iso(now + LEASE))).rowcount
     )
 
 
-def _renew_lease(engine: Engine, holder: str) -> None:
-    with db.writer(engine) as conn, conn.begin():
-        if not _take_lease(conn, holder):
-            raise client.SyncError(client.LOST_LOCK, "the lease went to another process")
+def _renew_lease(conn: Connection, holder: str, child_id: str) -> None:
+    if not _take_lease(conn, holder, child_id):
+        raise client.SyncError(client.LOST_LOCK, "the lease went to another process, or the link changed")
 
 
 def _release_lease(engine: Engine, holder: str) -> None:
@@ -298,20 +298,28 @@ def _send_changes(
         with engine.connect() as conn:
             sets = list(rollup_figures.centre_sets(conn, centre_id, first, last))
         sender.send(sets, {centre_id: (names[centre_id], "")})
+        sender.keep_lease()
     for centres, sets in _forwarded(engine, link.forward_cursor):
         sender.send(sets, centres)
+        sender.keep_lease()
     sender.flush()
     with db.writer(engine) as conn, conn.begin():
-        conn.execute(
+        moved = conn.execute(
             db.parent_link.update()
-            .where(db.parent_link.c.id == 1, db.parent_link.c.lease_holder == holder)
+            .where(
+                db.parent_link.c.id == 1,
+                db.parent_link.c.lease_holder == holder,
+                db.parent_link.c.child_id == link.child_id,
+            )
             .values(
                 cursor_seq=top_seq,
                 scanned_at=scan_started,
                 forward_cursor=forward_top or link.forward_cursor,
                 last_success_at=db.utc_now_iso(),
             )
-        )
+        ).rowcount
+    if not moved:
+        raise client.SyncError(client.LOST_LOCK, "the lease went to another process, or the link changed")
 
 
 def figures_hash(values: dict[str, int]) -> str:
@@ -335,6 +343,14 @@ class _Sender:
         self.session, self.result, self.progress = session, result, progress
         self.pending: list[FigureSet] = []
         self.centres: dict[str, tuple[str, str]] = {}
+        self.renewed = time.monotonic()
+
+    def keep_lease(self) -> None:
+        """Renew the lease now and then while computing, between requests."""
+        if time.monotonic() - self.renewed > LEASE.total_seconds() / 5:
+            with db.writer(self.engine) as conn, conn.begin():
+                _renew_lease(conn, self.holder, self.link.child_id)
+            self.renewed = time.monotonic()
 
     def send(self, sets: list[FigureSet], centres: dict[str, tuple[str, str]]) -> None:
         changed = self._changed(sets)
@@ -371,8 +387,11 @@ class _Sender:
         centres = {fs.centre_id: self.centres[fs.centre_id] for fs in batch}
         self.centres = {}
         answer = _post(self.session, self.link, self.generation, centres, batch)
-        _renew_lease(self.engine, self.holder)
-        _record_acked(self.engine, batch)
+        # acknowledged under the lease, in one transaction: never recorded for a link that changed
+        with db.writer(self.engine) as conn, conn.begin():
+            _renew_lease(conn, self.holder, self.link.child_id)
+            _record_acked(conn, batch)
+        self.renewed = time.monotonic()
         self.result.sent += len(batch)
         self.result.stored += int(answer.get("stored", 0))
         self.result.stale += int(answer.get("stale", 0))
@@ -421,21 +440,18 @@ def _post(
     return answer
 
 
-def _record_acked(engine: Engine, sets: list[FigureSet]) -> None:
-    from federation.projections import dialect_insert
-
-    with db.writer(engine) as conn, conn.begin():
-        insert = dialect_insert(conn, db.parent_acked)
-        conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=["centre_id", "period", "dimension"], set_={"hash": insert.excluded.hash}
-            ),
-            [
-                {"centre_id": fs.centre_id, "period": fs.period, "dimension": fs.dimension}
-                | {"hash": figures_hash(fs.values)}
-                for fs in sets
-            ],
-        )
+def _record_acked(conn: Connection, sets: list[FigureSet]) -> None:
+    insert = dialect_insert(conn, db.parent_acked)
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["centre_id", "period", "dimension"], set_={"hash": insert.excluded.hash}
+        ),
+        [
+            {"centre_id": fs.centre_id, "period": fs.period, "dimension": fs.dimension}
+            | {"hash": figures_hash(fs.values)}
+            for fs in sets
+        ],
+    )
 
 
 # ---------------------------------------------------------------- which days changed

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from markupsafe import escape
 
 from federation import parent_sync, reports, store
-from sync import protocol
+from sync import client, protocol
 from tests.conftest_hub import FEDERATION, HubServer, run_federation
 from tests.faultproxy import FaultProxy
 
@@ -818,3 +818,41 @@ def test_the_commands_say_what_happened(hub_server):
     again = federation("sync-parent", "--resend-all", db_url=child.db_url)
     assert again.returncode == 0 and f"Sent {result['sent']} figure sets" in again.stdout
     assert_parent_matches(parent, {"Fédération du Rhône": (child, kiosks)})
+
+
+def test_a_send_stops_when_the_hub_is_linked_again_meanwhile(hub_server):
+    parent = hub_server(parent_interval=0)
+    child = hub_server(parent_interval=0)
+    for k in (1, 2):  # enough figures for two requests
+        kiosk = Kiosk(child, f"Centre {k}", rng=random.Random(k))
+        for month in range(1, 8):
+            kiosk.month(YEAR, month, members=3, visits_a_day=2)
+    link(parent, child, "Fédération du Rhône")
+    engine = store.create_engine(child.db_url)
+
+    def linked_again(_result) -> None:
+        # what `federation link-parent` writes, while this run is between two requests
+        if link_row(child).child_id == "01900000-0000-7000-8000-00000000beef":
+            return
+        with store.writer(engine) as conn, conn.begin():
+            conn.execute(store.parent_acked.delete())
+            conn.execute(
+                store.parent_link.update().values(
+                    child_id="01900000-0000-7000-8000-00000000beef",
+                    token="another",
+                    lease_holder=None,
+                    lease_until=None,
+                    cursor_seq=None,
+                )
+            )
+
+    try:
+        result = parent_sync.sync_parent(engine, progress=linked_again)
+        with engine.connect() as conn:
+            acked = conn.execute(sa.select(sa.func.count()).select_from(store.parent_acked)).scalar()
+    finally:
+        engine.dispose()
+    assert result.code == client.LOST_LOCK, result.summary()
+    assert result.sent == parent_sync.SETS_PER_BATCH  # the first request, then no other
+    assert acked == 0  # nothing of the old link's run counted as sent under the new one
+    assert link_row(child).cursor_seq is None
