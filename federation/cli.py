@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from federation import network_cli
 from federation import store as db
@@ -417,7 +418,13 @@ def cmd_retention(args: argparse.Namespace) -> int:
         print(f"error: --months: {error}", file=sys.stderr)
         return 2
     engine = _engine(args)
-    outcome = (retention.upkeep if args.apply else retention.plan)(engine, policy)
+    try:
+        outcome = (retention.upkeep if args.apply else retention.plan)(engine, policy)
+    except OperationalError as error:  # the events table stayed locked past LOCK_TIMEOUT
+        print(
+            f"error: the events are busy, nothing more was removed ({error.orig}); try again", file=sys.stderr
+        )
+        return 1
     if outcome is None:
         print("error: another hub process is doing the upkeep now; try again in a minute", file=sys.stderr)
         return 1

@@ -297,3 +297,27 @@ def test_serve_refuses_a_retention_shorter_than_its_window(tmp_path):
     assert "--retention-months: retention: 60 months is shorter than the ingest window of 6 years" in (
         refused.value.stderr
     )
+
+
+@pytest.mark.postgres
+def test_retention_waits_for_a_busy_events_table_only_so_long_then_goes_on_at_the_next_run(postgres_url):
+    engine = store.open_engine(postgres_url)
+    centre_id = new_centre(engine)
+    now = clock.utc_now()
+    old, recent = visit(month_start(40, now)), visit(now - timedelta(hours=1))
+    send(engine, centre_id, [old, recent])
+    retention.upkeep(engine, None)  # the old month gets its partition
+    apply = ("retention", "--months", "36", "--window-past-years", "3", "--apply")
+    with engine.connect() as reader, reader.begin():
+        reader.execute(sa.select(store.events.c.seq).limit(1)).all()  # a dashboard's read, still open
+        with pytest.raises(subprocess.CalledProcessError) as refused:
+            run_federation(*apply, db_url=postgres_url)
+    assert refused.value.returncode == 1 and "the events are busy" in refused.value.stderr
+    assert held_ids(engine) == {old["id"], recent["id"]}
+    said = run_federation(*apply, db_url=postgres_url)
+    assert said.stdout.startswith("Removed 1 events that occurred before")
+    assert held_ids(engine) == {recent["id"]}
+    with engine.connect() as conn:
+        assert month_start(40, now).strftime("%Y-%m") not in store.event_partitions(conn)
+    assert send(engine, centre_id, [recent]).duplicates == [recent["id"]]
+    engine.dispose()
