@@ -23,6 +23,7 @@ SCREENS = [
     ("sessions_today", "kiosk.ui.volunteer_sessions:SessionsTodayScreen"),
     ("roll_call", "kiosk.ui.volunteer_roll_call:RollCallScreen"),
     ("member_card", "kiosk.ui.volunteer_member_card:MemberCardScreen"),
+    ("member_situation", "kiosk.ui.member_situation:MemberSituationScreen"),
     ("feedback", "kiosk.ui.feedback:FeedbackScreen"),
     ("staff_home", "kiosk.ui.staff_home:StaffHomeScreen"),
     ("staff_workshops", "kiosk.ui.staff_workshops:StaffWorkshopsScreen"),

@@ -14,6 +14,7 @@ from kivy.properties import ListProperty
 
 from kiosk.core.errors import N_, DomainError
 from kiosk.ui.i18n import _
+from kiosk.ui.member_situation import asks as situation_asked
 from kiosk.ui.widgets import KioskScreen
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -92,6 +93,13 @@ class ConsentScreen(KioskScreen):
             form.go_to_field(error.field, lambda error=error: app.error_text(error))
             return
         form.reset()
+        if app.mode.actor and situation_asked(app):
+            # a volunteer or staff member registering someone: the FSE+
+            # situation's optional step, then the card (never for a resident
+            # registering alone: their flow stays short)
+            app.screen("member_situation").start(member, then="card")
+            app.go("member_situation")
+            return
         app.screen("card").member = member
         app.go("card")
 

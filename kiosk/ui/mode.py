@@ -41,7 +41,9 @@ STAFF_SCREENS = frozenset(
     }
 )
 #: Screens any signed-in person (volunteer or staff) may see.
-VOLUNTEER_SCREENS = frozenset({"volunteer", "sessions_today", "roll_call", "member_card", "feedback"})
+VOLUNTEER_SCREENS = frozenset(
+    {"volunteer", "sessions_today", "roll_call", "member_card", "member_situation", "feedback"}
+)
 HOMES = {"volunteer": "volunteer", "staff": "staff_home"}
 
 

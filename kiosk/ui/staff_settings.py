@@ -1,5 +1,6 @@
 """The centre's settings: name, idle times, languages, printer, the output
-folder (USB stick), the reasons for a visit and the neighbourhoods. Each is
+folder (USB stick), whether members are asked their FSE+ situation, the
+reasons for a visit and the neighbourhoods. Each is
 checked by kiosk.core.settings; a refused value names its setting.
 
 Lists are edited as tables, one field a column and one line an item (with
@@ -34,6 +35,8 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 TEXTS = ("centre_name", "printer", "backup_dir")
 NUMBERS = ("idle_timeout_s", "pin_idle_timeout_s", "retention_months")
+#: the yes/no settings, one SettingSwitch each
+SWITCHES = ("collect_situation",)
 #: The neighbourhoods' keys, one a column of its table (each column's kind,
 #: a text or a yes/no switch, is in the .kv).
 NEIGHBOURHOOD_KEYS = ("name", "commune", "qpv")
@@ -199,6 +202,8 @@ class StaffSettingsScreen(ModeScreen):
         for key in NUMBERS:
             self.ids[key].text = str(values[key])
         self.ids.languages.chosen = list(values["languages"])
+        for key in SWITCHES:
+            self.ids[key].ids.switch.value = bool(values[key])
         self.ids.reasons.set_rows(
             [
                 [r["code"], r["label"], r["icon"], {key: r.get(key) for key in REASON_CATEGORIES}]
@@ -217,6 +222,7 @@ class StaffSettingsScreen(ModeScreen):
         values["centre_name"] = values["centre_name"] or ""
         values.update({key: whole(key, self.ids[key].text) for key in NUMBERS})
         values["languages"] = list(self.ids.languages.chosen)
+        values.update({key: bool(self.ids[key].ids.switch.value) for key in SWITCHES})
         # a reason's question of the body is not edited here: each keeps the
         # one its code had, so saving never drops it
         held = {r["code"]: r for r in App.get_running_app().centre.settings.get("reasons")}

@@ -4,8 +4,9 @@ replace a lost card — a new code, the old one refused from then on.
 
 Their household (« foyer ») too: who else is in it, add someone found by
 name (« même foyer que… »), or take the member out of it
-(kiosk/core/households.py). Volunteers and staff alike; each change is in
-the journal."""
+(kiosk/core/households.py). Their FSE+ situation where the centre asks it
+(kiosk/ui/member_situation.py). Volunteers and staff alike; each change is
+in the journal."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, DictProperty, ObjectProperty, StringProperty
 
 from kiosk.core.errors import DomainError
-from kiosk.ui import mode_widgets  # noqa: F401  (MemberPicker, ConfirmPopup)
+from kiosk.ui import (
+    member_situation,
+    mode_widgets,  # noqa: F401  (MemberPicker, ConfirmPopup)
+)
 from kiosk.ui.card import print_in_background, qr_texture
 from kiosk.ui.i18n import _, source
 from kiosk.ui.mode import ModeScreen
@@ -38,6 +42,9 @@ class MemberCardScreen(ModeScreen):
     household_text = StringProperty("")
     household_title = StringProperty("")
     in_household = BooleanProperty(False)
+    #: the FSE+ situation's tile: its words, and whether it is offered
+    situation_text = StringProperty("")
+    situation_shown = BooleanProperty(False)
     popup = None
 
     #: the parts of ``ids.parts``
@@ -65,6 +72,7 @@ class MemberCardScreen(ModeScreen):
         self.member_name = _.display(f"{member['first_name']} {member['last_name']}")
         self.ids.picker.clear()
         self._household_words()
+        self._situation_words()
         self.ids.parts.show(self.CARD)
 
     def card_scanned(self, code: str) -> None:
@@ -90,6 +98,7 @@ class MemberCardScreen(ModeScreen):
             self.show_household()  # its lines in the language now chosen
         else:
             self._household_words()
+            self._situation_words()
 
     def _showing(self, part: int) -> bool:
         parts = self.ids.parts  # a weak proxy: compare the children themselves
@@ -159,6 +168,21 @@ class MemberCardScreen(ModeScreen):
             return
         self.show_household()
         self.status = _("%(name)s n'est plus dans ce foyer.", name=self.member["first_name"])
+
+    # ------------------------------------------------------------ FSE+ situation
+
+    def _situation_words(self) -> None:
+        given = bool(self.member.get("situation_consent_at"))
+        self.situation_shown = given or member_situation.asks(App.get_running_app())
+        self.situation_text = (
+            _("Situation (FSE+) : répondu") if given else _("Situation (FSE+) : pas renseignée")
+        )
+
+    def ask_situation(self) -> None:
+        """The situation's steps (kiosk/ui/member_situation.py), then back to this card."""
+        app = App.get_running_app()
+        app.screen("member_situation").start(self.member, then="member_card")
+        app.go("member_situation")
 
     # ------------------------------------------------------------ lost card
 
