@@ -588,6 +588,8 @@ def _valid_data(kind: str, draw) -> dict:
         "_count": lambda: 12,
         "_code": lambda: "accueil",
         "_year": lambda: 1985,
+        "_day": lambda: "2026-11-26",
+        "_minutes": lambda: 90,
     }
     data = {}
     for field, (check, _required) in protocol.EVENT_TYPES[kind].items():
