@@ -3,7 +3,7 @@ minutes against `federation serve --workers N` on PostgreSQL.
 
     python benchmarks/bench_hub_day.py [--centres 300] [--events 150]
                                        [--day-seconds 240] [--workers 2]
-                                       [--threads 48] [--runs 1]
+                                       [--threads 48] [--runs 1] [--burst]
 
 Each centre records --events events in its opening hours (8:30 to 18:30,
 Paris), the demo's mix: a demo kiosk (kiosk.core.demo) cloned with fresh ids
@@ -13,14 +13,18 @@ all day; a sync sends what was recorded since the last one, as one batch
 (gzip, as sync.client does), on a new connection from the centre's own
 address (127.1.x.y); a sync with nothing to send sends nothing. The 24
 hours are played in --day-seconds (240: a quarter of an hour in 2.5 s, 120
-syncs a second in opening hours).
+syncs a second in opening hours). --burst plays instead the hub coming
+back after a day away: each centre sends its whole day in one batch, all at
+the same moment (--threads of them on the wire at once, as many kiosks'
+connections as the hub meets at once).
 
 It prints the hub's answer time per batch (from the connection to the last
 byte of the answer) at p50, p95, p99 and the worst, against the goal
 (p99 < 500 ms), how late the syncs left against their schedule (the
 benchmark's own lag: if it grows, the figures measure this process, not the
 hub), the busiest second, the CPU an event of the hub's processes and of
-PostgreSQL, and whether every event is held exactly once (count by (centre,
+PostgreSQL, the time until the last answer, and whether every event is
+held exactly once (count by (centre,
 event id) on the hub against what was sent).
 
 The PostgreSQL cluster is a throwaway one, as the tests start it (fsync
@@ -80,22 +84,29 @@ class Outcome:
     stored: int = 0
     duplicates: int = 0
     failures: list[str] = field(default_factory=list)
+    #: from the first sync's moment to the last answer
+    seconds: float = 0.0
 
 
 def day_of_syncs(
-    centres: list[tuple[str, str]], templates: list[list[str]], events: int, rng: random.Random
+    centres: list[tuple[str, str]],
+    templates: list[list[str]],
+    events: int,
+    rng: random.Random,
+    burst: bool = False,
 ) -> tuple[list[Sync], set[tuple[str, str]]]:
     """Every centre's syncs of the day, in time order, and the (centre id,
-    event id) of every event they carry."""
+    event id) of every event they carry. ``burst``: instead, each centre's
+    whole day in one batch, all at the day's first moment."""
     syncs, sent = [], set()
     for number, (centre_id, token) in enumerate(centres):
         bodies = hub_load.fresh_ids(templates[number % len(templates)])
         kept = sorted(rng.sample(range(len(bodies)), min(events, len(bodies))))
         day = [bodies[i] for i in kept]
         recorded_at = sorted(rng.uniform(OPENS, CLOSES) for _ in day)
-        offset = rng.uniform(0, SYNC_EVERY)
+        offset = DAY if burst else rng.uniform(0, SYNC_EVERY)  # a burst: one sync, once all is recorded
         moment, start = offset, 0
-        while moment < DAY:
+        while moment <= DAY:
             end = start
             while end < len(day) and recorded_at[end] < moment:
                 end += 1
@@ -103,7 +114,7 @@ def day_of_syncs(
                 texts = day[start:end]
                 body = gzip.compress(protocol.batch_from_texts(texts), compresslevel=1)
                 address = f"127.1.{number // 250}.{number % 250 + 1}"
-                syncs.append(Sync(moment, token, body, len(texts), address))
+                syncs.append(Sync(0.0 if burst else moment, token, body, len(texts), address))
                 sent.update((centre_id, json.loads(text)["id"]) for text in texts)
                 start = end
             moment += SYNC_EVERY
@@ -158,6 +169,7 @@ def play(port: int, syncs: list[Sync], day_seconds: float, threads: int) -> Outc
             if wait > 0:
                 time.sleep(wait)
             pool.submit(send, port, sync, scheduled, outcome, lock)
+    outcome.seconds = time.monotonic() - begin
     return outcome
 
 
@@ -175,7 +187,7 @@ def busiest_second(started: list[float]) -> int:
 
 def one_day(args, cluster, template_url, centres, templates, folder: Path, run: int) -> dict:
     rng = random.Random(run)
-    syncs, sent = day_of_syncs(centres, templates, args.events, rng)
+    syncs, sent = day_of_syncs(centres, templates, args.events, rng, args.burst)
     folder.mkdir(parents=True, exist_ok=True)
     db_url = hub_load.copy_database(cluster, template_url)
     hub = hub_load.Serving(db_url, folder, workers=args.workers).start()
@@ -206,6 +218,7 @@ def one_day(args, cluster, template_url, centres, templates, folder: Path, run: 
         "once": rows == len(held) and held == sent and outcome.stored == len(sent),
         "rows": rows,
         "failures": outcome.failures,
+        "seconds": outcome.seconds,
     }
     print(
         f"run {run + 1}: {figures['answered']:,} of {figures['batches']:,} batches answered, "
@@ -217,6 +230,7 @@ def one_day(args, cluster, template_url, centres, templates, folder: Path, run: 
         f"CPU an event: hub {figures['hub_us']:.0f} µs, "
         f"PostgreSQL {figures['pg_us']:.0f} µs; each event held once: "
         f"{'yes' if figures['once'] else 'NO'} ({rows:,} rows, {outcome.duplicates} duplicates); "
+        f"all answered in {outcome.seconds:.1f} s; "
         f"load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
@@ -237,6 +251,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="hub processes (default 2)")
     parser.add_argument("--threads", type=int, default=48, help="syncs on the wire at most (default 48)")
     parser.add_argument("--runs", type=int, default=1, help="days played (default 1)")
+    parser.add_argument(
+        "--burst",
+        action="store_true",
+        help="the hub back after a day away: each centre sends its whole day in one batch, all at once",
+    )
     args = parser.parse_args()
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
@@ -254,9 +273,14 @@ def main() -> int:
         template_url, centres = hub_load.enrolled_database(
             cluster, [(f"Centre social n° {n + 1:03d}", "Borne accueil") for n in range(args.centres)]
         )
+        how = (
+            "each its whole day in one batch, all at once"
+            if args.burst
+            else (f"a sync every 15 min, the day in {args.day_seconds:.0f} s")
+        )
         print(
-            f"{args.centres} centres, {args.events} events a centre a day, a sync every 15 min, "
-            f"the day in {args.day_seconds:.0f} s, {args.workers} hub process(es); "
+            f"{args.centres} centres, {args.events} events a centre a day, {how}, "
+            f"{args.workers} hub process(es); "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
             flush=True,
         )

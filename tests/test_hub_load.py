@@ -152,7 +152,7 @@ def test_hub_processes_killed_mid_push_through_the_fault_proxy_lose_and_double_n
         hub.stop()
     assert not report.errors and not report.unfinished, report
     # the faults and the kills were met mid-push: some pushes failed and were pushed again
-    assert kills.count("hub") == 1 and kills.count("worker") >= 3, kills
+    assert kills.count("hub") == 1 and kills.count("worker") >= 2, kills
     assert all(proxy.counts[fault] > 0 for fault in FAULT_WEIGHTS), proxy.counts
     assert sum(n for error, n in report.outcomes.items() if error != "ok") > 0, report.outcomes
     assert len(workers_after) == 2  # the supervisor replaced the workers killed
