@@ -256,15 +256,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for option, variable in SERVE_LIMITS.items():
         if getattr(args, option) is not None:
             os.environ[variable] = str(getattr(args, option))
-    if args.retention_months is not None:  # refused here, in words, rather than in each worker
+    if os.environ.get("FEDERATION_RETENTION_MONTHS"):  # refused here, in words, not in each worker
         from federation import retention
         from federation.ingest import Window
 
-        past_years = os.environ.get("FEDERATION_WINDOW_PAST_YEARS")
+        past_years, months = (
+            os.environ.get("FEDERATION_WINDOW_PAST_YEARS"),
+            os.environ["FEDERATION_RETENTION_MONTHS"],
+        )
         try:
-            retention.Policy(args.retention_months, Window(int(past_years)) if past_years else Window())
+            if not months.isdigit():
+                raise ValueError(f"must be a whole number of months, got {months!r}")
+            retention.Policy(int(months), Window(int(past_years)) if past_years else Window())
         except ValueError as error:
-            print(f"error: --retention-months: {error}", file=sys.stderr)
+            print(f"error: --retention-months ($FEDERATION_RETENTION_MONTHS): {error}", file=sys.stderr)
             return 2
     db.open_engine(os.environ["FEDERATION_DB"]).dispose()  # migrate once, before the workers
     shown = make_url(db.normalise_url(os.environ["FEDERATION_DB"])).render_as_string(hide_password=True)

@@ -294,9 +294,7 @@ def test_serve_refuses_a_retention_shorter_than_its_window(tmp_path):
     with pytest.raises(subprocess.CalledProcessError) as refused:
         run_federation("serve", "--retention-months", "60", "--window-past-years", "6", db_url=url)
     assert refused.value.returncode == 2
-    assert "--retention-months: retention: 60 months is shorter than the ingest window of 6 years" in (
-        refused.value.stderr
-    )
+    assert "retention: 60 months is shorter than the ingest window of 6 years" in refused.value.stderr
 
 
 @pytest.mark.postgres
