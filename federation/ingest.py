@@ -331,7 +331,9 @@ def _insert_events(conn: Connection, rows: list[tuple]) -> set[str]:
             chunk = rows[start : start + _ROWS_PER_INSERT]
             cursor.execute("SELECT coalesce(max(seq), 0) FROM events")
             (last_seq,) = cursor.fetchone() or (0,)  # an aggregate: always one row
-            cursor.execute(_insert_sql(conn.dialect.name, mark, len(chunk)), tuple(chain.from_iterable(chunk)))
+            cursor.execute(
+                _insert_sql(conn.dialect.name, mark, len(chunk)), tuple(chain.from_iterable(chunk))
+            )
             if cursor.rowcount == len(chunk):
                 inserted.update(map(_EVENT_ID, chunk))
             else:
@@ -484,12 +486,15 @@ def _keep_conflicts(conn: Connection, rows: list[dict], received_at: str) -> Non
     if not rows:
         return
     known = set(
-        conn.execute(
-            sa.select(db.conflicts.c.event_id, db.conflicts.c.content_hash).where(
-                db.conflicts.c.centre_id == rows[0]["centre_id"],
-                db.conflicts.c.event_id.in_({row["event_id"] for row in rows}),
-            )
-        ).tuples()
+        map(
+            tuple,
+            conn.execute(
+                sa.select(db.conflicts.c.event_id, db.conflicts.c.content_hash).where(
+                    db.conflicts.c.centre_id == rows[0]["centre_id"],
+                    db.conflicts.c.event_id.in_({row["event_id"] for row in rows}),
+                )
+            ),
+        )
     )
     fresh = []
     for row in rows:
