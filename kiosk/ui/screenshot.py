@@ -94,6 +94,8 @@ def _fill(app, screen: str) -> None:
         )
     if screen == "card":
         app.screen("card").member = SAMPLE_MEMBER
+    if screen == "member_situation":
+        app.screen("member_situation").start(SAMPLE_MEMBER, then="member_card")
     if screen == "checkin":
         app.flow = {"purpose": "checkin"}
     _sign_in_for(app, screen)

@@ -163,3 +163,10 @@ def test_staff_turn_the_question_on_with_one_switch(app):
     assert switch.text == "Oui"
     tap(screen.ids.save)
     assert app.centre.settings.get("collect_situation") is True
+
+
+def test_every_answer_has_a_pictogram_of_the_font():
+    from kiosk.core import situation
+    from kiosk.ui import icons
+
+    assert all(icon in icons.CODEPOINTS for _code, _words, icon in situation.EMPLOYMENT + situation.EDUCATION)
