@@ -511,6 +511,31 @@ def _v13(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE members ADD COLUMN education TEXT")
 
 
+def _v14(conn: sqlite3.Connection) -> None:
+    """The itinerant mode (« hors les murs », kiosk/core/outreach.py): the
+    events this device was taken to, and the event a visit or a new member
+    was recorded at (NULL: at the centre)."""
+    conn.execute("""
+        CREATE TABLE outreach_events (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            place TEXT NOT NULL,
+            neighbourhood TEXT,
+            commune TEXT,
+            qpv INTEGER NOT NULL DEFAULT 0,
+            day TEXT NOT NULL,
+            partner TEXT,
+            partner_kind TEXT,
+            started_at TEXT NOT NULL,
+            started_by TEXT,
+            ended_at TEXT
+        )
+        """)
+    conn.execute("CREATE INDEX outreach_events_open ON outreach_events (day) WHERE ended_at IS NULL")
+    conn.execute("ALTER TABLE visits ADD COLUMN outreach_id TEXT")
+    conn.execute("ALTER TABLE members ADD COLUMN outreach_id TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
     _v2,
@@ -525,6 +550,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v11,
     _v12,
     _v13,
+    _v14,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
