@@ -317,6 +317,21 @@ def invite(db_path: str | Path) -> Status:
         return {"invite": text, "expires_at": created["expires_at"]}
 
 
+def invite_word(db_path: str | Path, text: str) -> str | None:
+    """The check word of this device's invite ``text`` once a new device
+    joined it and waits for the key (the word that device shows), else
+    None. The staff screen shows it and asks staff to compare the two
+    before ``confirm_invite``. SyncError when the hub no longer knows it."""
+    data = replication.parse_invite(text)
+    with Store.open(str(db_path)) as store:
+        hub, token, _centre = _enrolled(store)
+        my_key = bytes(replication.keys(store).verify_key)
+    state = relay_client.read_invite(hub, token, data["invite"])
+    if state["joiner_key"] is None or state["sealed"] is not None:
+        return None
+    return envelope.check_word(data["invite"], my_key, state["joiner_key"])
+
+
 def confirm_invite(db_path: str | Path, word: str) -> Status:
     """Hand the centre's key (and a fresh snapshot to start from) to the new
     device that joined one of this device's invites and shows ``word``.

@@ -28,6 +28,7 @@ SCREENS = [
     ("staff_home", "kiosk.ui.staff_home:StaffHomeScreen"),
     ("staff_workshops", "kiosk.ui.staff_workshops:StaffWorkshopsScreen"),
     ("staff_sync", "kiosk.ui.staff_sync:StaffSyncScreen"),
+    ("staff_devices", "kiosk.ui.staff_devices:StaffDevicesScreen"),
     ("staff_exports", "kiosk.ui.staff_exports:StaffExportsScreen"),
     ("staff_privacy", "kiosk.ui.staff_privacy:StaffPrivacyScreen"),
     ("staff_settings", "kiosk.ui.staff_settings:StaffSettingsScreen"),

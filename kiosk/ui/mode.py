@@ -29,6 +29,7 @@ STAFF_SCREENS = frozenset(
         "staff_home",
         "staff_workshops",
         "staff_sync",
+        "staff_devices",
         "staff_exports",
         "staff_privacy",
         "staff_settings",
