@@ -628,3 +628,17 @@ def test_v12_to_v13(tmp_path):
     assert conn.execute("SELECT id, situation_consent_at, employment, education FROM members").fetchall() == [
         ("a", None, None, None)
     ]
+
+
+def test_v13_to_v14(tmp_path):
+    def seed(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
+            "VALUES ('a', 'Marc', 'Petit', 1970, 'x', 'x')"
+        )
+
+    conn = upgrade_from(tmp_path / "kiosk.db", 13, seed)
+    assert "outreach_events" in objects(conn, "table")
+    # everyone held so far was met at the centre, not at an event
+    assert conn.execute("SELECT id, outreach_id FROM members").fetchall() == [("a", None)]
+    assert "outreach_id" in {row[1] for row in conn.execute("PRAGMA table_info(visits)")}
