@@ -372,10 +372,20 @@ def read_invite(conn: Connection, device: centres.Device, invite_id: str) -> dic
     invite = _invite(conn, device, invite_id)
     if device.id not in (invite.inviter_id, invite.joiner_id):
         raise HubError(403, "only the inviting and the joining device read an invite", "invite_id")
+    d = db.devices.c
+    labels = dict(
+        conn.execute(
+            sa.select(d.id, d.label).where(
+                d.centre_id == device.centre_id, d.id.in_([invite.inviter_id, invite.joiner_id])
+            )
+        ).all()
+    )
     return {
         "invite_id": invite.id,
         "inviter_id": invite.inviter_id,
+        "inviter_label": labels.get(invite.inviter_id),
         "joiner_id": invite.joiner_id,
+        "joiner_label": labels.get(invite.joiner_id),
         "joiner_key": invite.joiner_key,
         "expires_at": invite.expires_at,
         "sealed": base64.b64encode(invite.sealed).decode() if invite.sealed is not None else None,
@@ -533,7 +543,9 @@ class Joined(BaseModel):
 class Invite(BaseModel):
     invite_id: str
     inviter_id: str
+    inviter_label: str | None = Field(default=None, description="the label the inviting device enrolled with")
     joiner_id: str | None
+    joiner_label: str | None = Field(default=None, description="the label the joining device enrolled with")
     joiner_key: str | None
     expires_at: str
     sealed: str | None = Field(description="the centre's keyring sealed to the joiner's key, base64")

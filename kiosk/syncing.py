@@ -201,12 +201,16 @@ def retry_parked(db_path: str | Path) -> int:
 def status(db_path: str | Path, settings: dict, ask_hub: bool = True) -> Status:
     """What the kiosk counts (``sync.status.local_status``), whether it is
     enrolled, and, when asked and enrolled, what the hub holds of its centre
-    (``hub``, or ``hub_error`` in words for staff) and the gap between them."""
+    (``hub``, or ``hub_error`` in words for staff) and the gap between them;
+    ``replication``: where this device stands with the centre's other
+    devices (``replication.overview``, None when it does not replicate)."""
     conn = outbox.connect(str(db_path))
     try:
         local = sync_status.local_status(conn)
     finally:
         conn.close()
+    with Store.open(str(db_path)) as store:
+        standing = replication.overview(store)
     hub, hub_error = None, None
     if ask_hub and settings.get("hub_url") and settings.get("device_token"):
         try:
@@ -219,6 +223,7 @@ def status(db_path: str | Path, settings: dict, ask_hub: bool = True) -> Status:
         "hub": hub,
         "hub_error": hub_error,
         "gap": sync_status.compare(local, hub) if hub else None,
+        "replication": standing,
     }
 
 
@@ -250,6 +255,7 @@ def replicate_once(db_path: str | Path, session: Any = None) -> Status:
             sent += 1
         privacy = Privacy(store, settings)
         received, members, refused, restart = 0, set(), 0, False
+        senders: set[str] = set()
         while True:
             page = relay_client.fetch(hub, token, replication.cursor(store), session=session)
             restart = restart or page["restart"]
@@ -261,6 +267,7 @@ def replicate_once(db_path: str | Path, session: Any = None) -> Status:
                         )
                     )
                     received += 1
+                    senders.add(item["device_id"])
                 except replication.Refused:
                     refused += 1
             replication.advance_cursor(store, page["cursor"])
@@ -268,6 +275,7 @@ def replicate_once(db_path: str | Path, session: Any = None) -> Status:
                 break
         cursor = replication.cursor(store)
         relay_client.ack(hub, token, cursor, session=session)
+        replication.note_exchange(store, senders)
         return {
             "sent": sent,
             "received": received,
@@ -356,7 +364,8 @@ def confirm_invite(db_path: str | Path, word: str) -> Status:
         if found is not None:
             invite_id, state, shown = found
             # the others learn the new device first: its blobs come after this one's
-            replication.record_device(store, state["joiner_id"], state["joiner_key"])
+            joiner = (state["joiner_id"], state["joiner_key"], state.get("joiner_label"))
+            replication.record_device(store, *joiner)
     if found is not None:
         replicate_once(db_path)  # sends it, and the snapshot then holds the latest
         with Store.open(str(db_path)) as store:
@@ -423,6 +432,8 @@ def join(
         if handed.get("peers", {}).get(state["inviter_id"]) != data["key"].hex():
             raise replication.Refused("the key was handed over by another device than the inviting one")
         replication.adopt(store, handed)
+        if state.get("inviter_label"):  # the hub knows the label the inviting device enrolled with
+            replication.add_peer(store, state["inviter_id"], data["key"], state["inviter_label"])
         members = 0
         snapshot = relay_client.get_snapshot(hub, token)
         if snapshot is not None:

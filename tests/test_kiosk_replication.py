@@ -3,6 +3,7 @@ relay (kiosk/core/replication.py, kiosk.syncing.replicate_once)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -449,3 +450,49 @@ def test_the_roll_call_taken_on_the_tablet_reaches_the_reception(pair):
     with Centre.open(tablet) as centre:
         row = centre.store.one("SELECT present FROM attendance WHERE member_id = ?", (aicha,))
         assert row["present"] == 0
+
+
+def test_status_json_says_where_each_device_stands(shared_hub, tmp_path, capsys):
+    from kiosk import cli
+
+    _centre_id, code = shared_hub.add_centre("Centre aux appareils suivis")
+    reception = enrolled_kiosk(shared_hub, tmp_path / "reception.db", code)
+    tablet = invited(reception, tmp_path / "tablet.db", "Tablette")
+
+    def standing(path: str) -> dict:
+        capsys.readouterr()
+        assert cli.main(["status", "--db", path, "--json", "--offline"]) == 0
+        return json.loads(capsys.readouterr().out)["replication"]
+
+    syncing.replicate_once(reception)
+    with Centre.open(reception) as centre:
+        centre.members.register("Aïcha", "Benali", consent_data=True)
+        centre.members.register("Zoé", "Martin", consent_data=True)
+    before = standing(reception)
+    assert before["pending"] == 2
+    assert before["last_success"] is not None  # the exchange before the two registrations
+    assert [(d["label"], d["last_seen"]) for d in before["devices"]] == [("Tablette", None)]
+
+    syncing.replicate_once(reception)
+    assert standing(reception)["pending"] == 0
+    with Centre.open(tablet) as centre:
+        centre.members.register("Karim", "Haddad", consent_data=True)
+    syncing.replicate_once(tablet)
+    syncing.replicate_once(reception)
+    after = standing(reception)
+    assert after["pending"] == 0 and after["last_success"] >= before["last_success"]
+    (tablet_seen,) = after["devices"]
+    assert tablet_seen["label"] == "Tablette" and tablet_seen["last_seen"] is not None
+    tablet_side = standing(tablet)
+    assert [d["device_id"] for d in tablet_side["devices"]] == [after["device_id"]]
+    assert tablet_side["devices"][0]["last_seen"] is not None
+
+
+def test_status_json_of_a_device_that_does_not_replicate(tmp_path, capsys):
+    from kiosk import cli
+
+    path = str(tmp_path / "alone.db")
+    with Centre.open(path):
+        pass
+    assert cli.main(["status", "--db", path, "--json", "--offline"]) == 0
+    assert json.loads(capsys.readouterr().out)["replication"] is None

@@ -655,6 +655,63 @@ def pending(store: Store) -> int:
     return int(unsealed) + int(unsent)
 
 
+# ---------------------------------------------------------------- where this device stands
+
+#: sync_state keys: when the last exchange with the relay went through, and
+#: (JSON, device id -> UTC time) when a blob of each other device last arrived
+LAST_EXCHANGE_KEY = "replication_last_success"
+SEEN_KEY = "replication_seen"
+
+
+def _state(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def _set_state(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO sync_state (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def note_exchange(store: Store, senders: set[str]) -> None:
+    """An exchange with the relay went through: its time, and that a blob
+    of each device in ``senders`` arrived now."""
+    now = store.now_iso()
+    with store.transaction():
+        seen = json.loads(_state(store.conn, SEEN_KEY) or "{}")
+        seen.update({device: now for device in senders})
+        _set_state(store.conn, SEEN_KEY, json.dumps(seen, sort_keys=True))
+        _set_state(store.conn, LAST_EXCHANGE_KEY, now)
+
+
+def overview(store: Store) -> dict[str, Any] | None:
+    """Where this device stands, None when it does not replicate:
+    ``{"device_id", "pending", "last_success", "devices": [{"device_id",
+    "label", "last_seen"}]}``: the changes the relay has not stored yet,
+    the last exchange that went through, and the centre's other devices
+    with when a blob of theirs last arrived here (None: not yet)."""
+    if not enabled(store.conn):
+        return None
+    seen = json.loads(_state(store.conn, SEEN_KEY) or "{}")
+    own = device_id(store)
+    peers = store.conn.execute(
+        "SELECT device_id, label FROM replication_peers ORDER BY coalesce(label, ''), device_id"
+    ).fetchall()
+    return {
+        "device_id": own,
+        "pending": pending(store),
+        "last_success": _state(store.conn, LAST_EXCHANGE_KEY),
+        "devices": [
+            {"device_id": peer, "label": label, "last_seen": seen.get(peer)}
+            for peer, label in peers
+            if peer != own
+        ],
+    }
+
+
 # ---------------------------------------------------------------- pairing a new device
 
 #: what an invite's text starts with (the rest: base64url of its JSON)
