@@ -4,7 +4,9 @@ devices of a centre among them (their batches reach different hub processes
 at the same moment), one of them a copy of another's backlog (a kiosk
 restored from another's backup: the same events arrive from two devices at
 once); then through the fault proxy while hub workers, and once the whole
-hub, are killed by SIGKILL mid-push.
+hub, are killed by SIGKILL mid-push; and one centre's overlapping batches
+sent at the same moment to two separate `federation serve` processes on one
+database (several processes behind nginx).
 
 Each run ends with every event held exactly once, counted by (centre, event
 id) on the hub, every kiosk's outbox acknowledged, nothing set aside, and
