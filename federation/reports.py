@@ -585,16 +585,23 @@ def families(conn: Connection, period: Period) -> Families:
         .where(in_household)
         .group_by(m.centre_id, m.household_id, m.born_from, m.born_to)
     )
-    year, with_children = period.end.year, set()
+    year = period.end.year
+    with_children: set[tuple[str, str]] = set()
+    # a child or not, by span of birth years: a few hundred spans for all the members
+    child: dict[tuple[int | None, int | None], bool] = {}
     for centre_id, household_id, born_from, born_to, n in conn.execute(
         _for_centre(members, m.centre_id, period)
     ):
         key = (centre_id, household_id)
         if key not in came:
             continue
-        result.people += int(n)
-        if ages.band("fse", born_from, born_to, year) == ages.CHILD:
-            result.children += int(n)
+        result.people += n
+        span = (born_from, born_to)
+        is_child = child.get(span)
+        if is_child is None:
+            is_child = child[span] = ages.band("fse", born_from, born_to, year) == ages.CHILD
+        if is_child:
+            result.children += n
             with_children.add(key)
     result.with_children = len(with_children)
     result.parenting = _parenting_families(conn, period)
