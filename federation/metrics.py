@@ -194,6 +194,44 @@ class _DatabaseFigures:
             last.add_metric([centre_id], _unix_time(last_sync_at))
         yield up
         yield last
+        yield from _roll_up(self.engine)
+
+
+def _roll_up(engine: Engine):
+    """Hub to hub (docs/rollup-protocol.md): on a child, when its figures last
+    reached the parent and whether the parent revoked it; on a parent, when
+    each child's figures last arrived."""
+    sent = GaugeMetricFamily(
+        "accueil_hub_parent_last_sent_timestamp_seconds",
+        "When this hub's figures last all reached its parent hub (Unix time)",
+    )
+    revoked = GaugeMetricFamily(
+        "accueil_hub_parent_revoked", "1 when the parent hub refused this hub's token: nothing is sent"
+    )
+    received = GaugeMetricFamily(
+        "accueil_hub_child_last_received_timestamp_seconds",
+        "When this hub last stored figures from the child hub (Unix time)",
+        labels=["child_id"],
+    )
+    link, h = db.parent_link.c, db.child_hubs.c
+    try:
+        with engine.connect() as conn:
+            parent = conn.execute(sa.select(link.last_success_at, link.revoked_at)).first()
+            children = conn.execute(
+                sa.select(h.id, h.last_received_at).where(h.last_received_at.is_not(None)).order_by(h.id)
+            ).all()
+    except sa.exc.SQLAlchemyError as error:
+        log.warning("metrics: the roll-up's figures did not answer: %s", error)
+        return
+    if parent is not None:
+        if parent.last_success_at:
+            sent.add_metric([], _unix_time(parent.last_success_at))
+        revoked.add_metric([], 1 if parent.revoked_at else 0)
+        yield sent
+        yield revoked
+    for child_id, last_received_at in children:
+        received.add_metric([child_id], _unix_time(last_received_at))
+    yield received
 
 
 def _last_batches(engine: Engine) -> list[tuple[str, str]]:

@@ -303,6 +303,10 @@ def _send_changes(
         sender.send(sets, centres)
         sender.keep_lease()
     sender.flush()
+    if not result.sent:
+        # nothing to send: ask the parent what it holds all the same, so a
+        # revocation or an unreachable parent is known now, not at the next change
+        _check_in(session, link)
     with db.writer(engine) as conn, conn.begin():
         moved = conn.execute(
             db.parent_link.update()
@@ -438,6 +442,17 @@ def _post(
     if answer.get("batch_id") != batch_id or counted != len(sets):
         raise client.SyncError(client.NOT_HUB, "the parent's answer does not account for the batch sent")
     return answer
+
+
+def _check_in(session: requests.Session, link: Any) -> dict[str, Any]:
+    response = client._request(
+        session,
+        "GET",
+        link.parent_url + API + "/status",
+        headers={"Authorization": f"Bearer {link.token}"},
+        timeout=TIMEOUT,
+    )
+    return client._hub_json(response)
 
 
 def _record_acked(conn: Connection, sets: list[FigureSet]) -> None:

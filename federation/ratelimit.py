@@ -33,7 +33,11 @@ MAX_ADDRESSES = 10_000
 GUARDED = frozenset(
     {("POST", "/login"), ("POST", "/api/v1/enrol"), ("POST", "/api/v1/batches"), ("GET", "/metrics")}
     # a child hub's link code and token (federation.network_api)
-    | {("POST", "/api/v1/network/link"), ("POST", "/api/v1/network/figures")}
+    | {
+        ("POST", "/api/v1/network/link"),
+        ("POST", "/api/v1/network/figures"),
+        ("GET", "/api/v1/network/status"),
+    }
 )
 #: answers that spend the token: the caller was not who it said; at sign-in,
 #: also an attempt past the per-person limits (a device over its own rate

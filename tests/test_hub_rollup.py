@@ -856,3 +856,37 @@ def test_a_send_stops_when_the_hub_is_linked_again_meanwhile(hub_server):
     assert result.sent == parent_sync.SETS_PER_BATCH  # the first request, then no other
     assert acked == 0  # nothing of the old link's run counted as sent under the new one
     assert link_row(child).cursor_seq is None
+
+
+def gauges(hub: HubServer, token: str) -> dict[tuple[str, tuple], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = httpx.get(f"{hub.url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def test_the_metrics_say_when_figures_last_went_up_and_came_in(hub_server, monkeypatch):
+    from federation import metrics
+
+    token = "a-metrics-token-long-enough-" + "x" * 20
+    monkeypatch.setenv(metrics.TOKEN_VARIABLE, token)
+    parent = hub_server(parent_interval=0)
+    child = hub_server(parent_interval=0)
+    Kiosk(child, "Centre 1").month(YEAR, 9)
+    child_id = link(parent, child, "Fédération du Rhône")
+    started = time.time()
+    assert sync_parent(child).returncode == 0
+    sent = gauges(child, token)
+    assert sent[("accueil_hub_parent_last_sent_timestamp_seconds", ())] >= started - 1
+    assert sent[("accueil_hub_parent_revoked", ())] == 0
+    came = gauges(parent, token)
+    key = ("accueil_hub_child_last_received_timestamp_seconds", (("child_id", child_id),))
+    assert came[key] >= started - 1
+    run_federation("revoke-child", child_id, db_url=parent.db_url)
+    assert sync_parent(child).returncode == 3
+    assert gauges(child, token)[("accueil_hub_parent_revoked", ())] == 1
