@@ -130,12 +130,12 @@ def app_from_environment() -> FastAPI:
     interval = float(os.environ.get(PARENT_INTERVAL_VARIABLE) or parent_sync.DEFAULT_INTERVAL_S)
     if interval > 0:
         app.state.parent_sync = parent_sync.Background(os.environ.get("FEDERATION_DB"), interval).start()
-    # the events' daily upkeep: the months ahead made (PostgreSQL), the
-    # retention applied if one is set (federation.retention)
+    # the daily upkeep: the events' months ahead made (PostgreSQL), the
+    # retention applied if one is set, the relay's blobs every device has
+    # or past their days dropped (federation.retention), on every hub
     months = os.environ.get(retention.MONTHS_VARIABLE)
     policy = retention.Policy(int(months), limits.window) if months else None
-    if policy is not None or app.state.engine.dialect.name == "postgresql":
-        app.state.events_upkeep = retention.Background(os.environ.get("FEDERATION_DB"), policy).start()
+    app.state.events_upkeep = retention.Background(os.environ.get("FEDERATION_DB"), policy).start()
     # the modules and app built at start live as long as the process: keep the
     # garbage collector from walking them again after every batch's garbage
     gc.collect()

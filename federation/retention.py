@@ -9,6 +9,10 @@ holds, old rows are deleted in chunks of ``CHUNK``, a transaction each. The
 reporting tables (p_*, event_counts) are never touched: the dashboard's
 figures for old periods stay as they were.
 
+The same daily upkeep empties the relay between a centre's devices
+(``relay.prune_all``): blobs every active device acknowledged, or past
+their days, go even when no device of the centre speaks again.
+
 Exactly-once holds because retention is never shorter than the ingest's
 window (``Window.past_years``, checked by ``Policy``): an event older than
 what retention keeps is also older than what the window accepts, so a kiosk
@@ -27,6 +31,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from federation import relay
 from federation import store as db
 from federation.ingest import Window
 from sync import clock
@@ -186,11 +191,20 @@ def _delete_rows(engine: Engine, table: str, first_kept: str) -> int:
     return deleted
 
 
-def upkeep(engine: Engine, policy: Policy | None) -> Outcome | None:
-    """The hub's daily care of its events: the months ahead made
-    (PostgreSQL), then the retention applied if one is set. On PostgreSQL
-    one process of several does it; the others skip it. Returns what
-    retention did, or None when it did not run."""
+def upkeep(
+    engine: Engine,
+    policy: Policy | None,
+    relay_limits: relay.Limits | None = None,
+    now: datetime | None = None,
+) -> Outcome | None:
+    """The hub's daily care of what it holds: the events' months ahead made
+    (PostgreSQL), the retention applied if one is set, then the relay's
+    blobs that every active device of their centre acknowledged or that are
+    past ``keep_days`` dropped (``relay.prune_all``, with ``relay_limits``,
+    by default from the environment), so a centre whose devices all went
+    quiet holds nothing for long. On PostgreSQL one process of several does
+    it; the others skip it. Returns what retention did, or None when it did
+    not run."""
     with db.writer(engine) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             if not conn.exec_driver_sql("SELECT pg_try_advisory_xact_lock(%s)", (_UPKEEP_LOCK,)).scalar():
@@ -199,7 +213,11 @@ def upkeep(engine: Engine, policy: Policy | None) -> Outcome | None:
         made = db.ensure_partitions(conn)
     if made:
         log.info("events: partitions made for %s", ", ".join(made))
-    return apply(engine, policy) if policy is not None else None
+    outcome = apply(engine, policy, now) if policy is not None else None
+    dropped = relay.prune_all(engine, relay_limits or relay.Limits.from_environment(), now)
+    if dropped:
+        log.info("relay: dropped %d blobs acknowledged by every device or past their days", dropped)
+    return outcome
 
 
 class Background:

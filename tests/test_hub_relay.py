@@ -475,3 +475,47 @@ def test_an_invite_s_code_lasts_ten_minutes(shared_hub):
     created, expires = (protocol.parse_utc(text) for text in row)
     assert expires - created == timedelta(minutes=10)
     assert made["expires_at"] == row.expires_at
+
+
+def test_the_hub_s_daily_upkeep_empties_the_relay_of_a_centre_gone_quiet(hub_server, hub_db_url):
+    """Blobs go through a real hub; then its devices stop talking. The
+    upkeep the hub runs daily drops what every active device has (after a
+    revocation nobody acknowledges again) and, later, what is past its days."""
+    from federation import retention
+
+    hub = hub_server(hub_db_url)
+    reception, tablet, laptop = new_centre(hub, devices=3)
+    last = [reception.upload({"changes": [f"change {n}"]}).json()["seq"] for n in range(3)][-1]
+    reception.ack(last)
+    tablet.ack(tablet.fetch()["cursor"])  # the tablet has them all; the laptop none
+    (other,) = new_centre(hub, devices=1, name="Centre social du Port")
+    assert other.upload({"changes": ["a change nobody else will fetch"]}).status_code == 200
+    revoke(hub, laptop.id)  # at the hub's page: no device speaks afterwards
+    assert usage(hub, reception.centre)["blobs"] == 3  # nothing pruned them yet
+
+    engine = store.create_engine(hub.db_url)
+    try:
+        retention.upkeep(engine, None, relay.Limits())
+        assert usage(hub, reception.centre)["blobs"] == 0  # every active device has them
+        assert usage(hub, other.centre)["blobs"] == 1  # its one device never acknowledged
+        retention.upkeep(engine, None, relay.Limits(), now=utc_now() + timedelta(days=29))
+        assert usage(hub, other.centre)["blobs"] == 1
+        retention.upkeep(engine, None, relay.Limits(), now=utc_now() + timedelta(days=31))
+        assert usage(hub, other.centre)["blobs"] == 0
+    finally:
+        engine.dispose()
+    # the hub still serves the centre as before
+    assert reception.upload({"changes": ["after the upkeep"]}).status_code == 200
+
+
+def test_every_hub_runs_the_daily_upkeep_while_it_serves(tmp_path, monkeypatch):
+    from federation import app as hub_app
+
+    monkeypatch.setenv("FEDERATION_DB", f"sqlite:///{tmp_path / 'hub.db'}")
+    monkeypatch.delenv("FEDERATION_RETENTION_MONTHS", raising=False)
+    monkeypatch.setenv("FEDERATION_PARENT_INTERVAL", "0")
+    served = hub_app.app_from_environment()
+    try:
+        assert served.state.events_upkeep._thread.is_alive()  # on SQLite and with no retention too
+    finally:
+        served.state.events_upkeep.stop()
