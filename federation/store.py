@@ -557,6 +557,17 @@ relay_cursors = sa.Table(
     _time("acked_at", nullable=False),
 )
 
+# the app version each device last said it runs (schema 18): the header
+# its requests carry (protocol.APP_VERSION_HEADER), recorded with a batch or
+# a relay acknowledgement; a device older than the header has no row
+device_versions = sa.Table(
+    "device_versions",
+    metadata,
+    _id("device_id", sa.ForeignKey("devices.id"), primary_key=True),
+    sa.Column("app_version", sa.String(40), nullable=False),
+    _time("reported_at", nullable=False),
+)
+
 # ---------------------------------------------------------------- the dashboard's accounts (schema 2)
 
 users = sa.Table(
@@ -1250,6 +1261,14 @@ def _v17(conn: Connection) -> None:
     )
 
 
+# ---------------------------------------------------------------- step 18: the devices' app versions
+
+
+def _v18(conn: Connection) -> None:
+    # no device said its version before: the table starts empty
+    metadata.create_all(conn, tables=[device_versions])
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1269,6 +1288,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     15: _v15,
     16: _v16,
     17: _v17,
+    18: _v18,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
