@@ -46,13 +46,19 @@ except ImportError:  # pragma: no cover - depends on the install
 #: ``idea.updated``, ``feedback.given`` (counts only: no text, no name);
 #: and volunteers' time: ``volunteering.recorded`` (a pseudonym, never a name);
 #: and member events' optional ``employment`` and ``education`` (the FSE+
-#: situation, sent only where the member consented).
+#: situation, sent only where the member consented); and the itinerant mode:
+#: ``outreach.held``, and visits' and new members' optional ``outreach_id``.
 PROTOCOL_VERSION = "1.2"
 PROTOCOL_MAJOR = 1
 
 #: The hub's answers carry this header so a client can tell them from a wifi
 #: portal's page or a proxy's error page served with a 200.
 HUB_HEADER = "X-Accueil-Hub"
+
+#: A device's requests carry the app version it runs (the hub's devices page
+#: shows it); optional, and a value outside ``APP_VERSION_PATTERN`` is ignored.
+APP_VERSION_HEADER = "X-Accueil-Version"
+APP_VERSION_PATTERN = r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,39}"
 
 MAX_EVENTS_PER_BATCH = 5000
 
@@ -123,6 +129,9 @@ VOLUNTEERING_KINDS = ("activity", "governance")
 #: member chose not to answer. No sensitive category is ever a code here.
 EMPLOYMENT_SITUATIONS = ("employed", "unemployed", "inactive", "in_education", "unsaid")
 EDUCATION_LEVELS = ("isced_0_2", "isced_3_4", "isced_5_8", "unsaid")
+#: The kind of partner an itinerant event (« hors les murs », 1.2) was held
+#: with: the partner's name stays on the kiosk, the hub learns only its kind.
+PARTNER_KINDS = ("town", "association", "social_landlord", "school", "public_service", "other")
 
 #: Every time the protocol carries lies in these years (UTC), so that no
 #: conversion of it (to UTC, to Europe/Paris, a week or a day around it) can
@@ -432,8 +441,13 @@ EVENT_TYPES: dict[str, dict[str, tuple[Callable[[Any], str | None], bool]]] = {
         # when the visit happened; a 1.0 visit has neither key
         "cra_theme": (_nullable(_one_of(CRA_THEMES)), False),
         "domain": (_nullable(_one_of(ADMIN_DOMAINS)), False),
+        # 1.2: the itinerant event (``outreach.held``) the visit was recorded
+        # at; null or absent: at the centre
+        "outreach_id": (_nullable(_uuid), False),
     },
-    "member.created": dict(_MEMBER_ATTRS),
+    # 1.2: the itinerant event the member was registered at (null or absent:
+    # at the centre); only on creation, where a member is first met
+    "member.created": {**_MEMBER_ATTRS, "outreach_id": (_nullable(_uuid), False)},
     "member.updated": dict(_MEMBER_ATTRS),
     "member.erased": {"member_id": (_uuid, True)},
     "workshop.created": {
@@ -514,6 +528,19 @@ EVENT_TYPES: dict[str, dict[str, tuple[Callable[[Any], str | None], bool]]] = {
         "auto_closed": (_bool, True),
         # removed by staff (entered by mistake): counts for nothing
         "removed": (_bool, True),
+    },
+    # 1.2, the itinerant mode (« hors les murs »): an event a device was taken
+    # to, sent when staff start it. Its day, where it was held (the commune
+    # and neighbourhood from the centre's list, when the place is one of
+    # them) and the kind of partner; never its name, its place's words or the
+    # partner's name, which stay on the kiosk (kiosk/core/outreach.py).
+    "outreach.held": {
+        "outreach_id": (_uuid, True),
+        "day": (_day, True),
+        "commune": (_nullable(_text(100)), False),
+        "neighbourhood": (_nullable(_text(100)), False),
+        "qpv": (_bool, True),
+        "partner_kind": (_nullable(_one_of(PARTNER_KINDS)), False),
     },
 }
 

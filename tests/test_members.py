@@ -80,6 +80,7 @@ def test_register_emits_member_created_without_personal_data(members, store):
         "neighbourhood": "Transition",
         "qpv": True,
         "household_id": None,
+        "outreach_id": None,
     }
     body = store.conn.execute("SELECT body FROM outbox").fetchone()[0]
     for secret in ("Aïcha", "Benali", "612345678", "aicha@example.fr", member["card_code"]):

@@ -44,6 +44,7 @@ def test_check_in_of_a_member_stores_the_visit(visits, store, member):
         "reason": "demarches",
         "recorded_by_role": "resident",
         "recorded_by": None,
+        "outreach_id": None,
     }
 
 
@@ -57,6 +58,7 @@ def test_check_in_emits_visit_recorded(visits, store, member):
         "recorded_by": "resident",
         "cra_theme": "demarches_administratives",
         "domain": None,
+        "outreach_id": None,
     }
     assert event["occurred_at"] == visit["occurred_at"]
 

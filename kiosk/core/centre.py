@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kiosk.core.households import Households
 from kiosk.core.members import Members
+from kiosk.core.outreach import Outreach
 from kiosk.core.privacy import Privacy
 from kiosk.core.review import Review
 from kiosk.core.settings import Settings
@@ -34,6 +35,7 @@ class Centre:
         self.members = Members(store, self.settings)
         self.households = Households(store, self.settings)
         self.visits = Visits(store, self.settings)
+        self.outreach = Outreach(store, self.settings)  # the itinerant mode (« hors les murs »)
         self.workshops = Workshops(store)
         self.staff = Staff(store)
         self.privacy = Privacy(store, self.settings)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from kiosk.core import cards, replication, search, situation, text
+from kiosk.core import cards, outreach, replication, search, situation, text
 from kiosk.core.errors import N_, Conflict, InvalidInput, NotFound
 from kiosk.core.settings import Settings
 from kiosk.core.store import Store
@@ -243,9 +243,17 @@ class Members:
         )
         with self.store.transaction():
             member["card_code"] = self._new_card_code()
+            # met at the itinerant event on today on this device, if any
+            member["outreach_id"] = outreach.active_id(self.store)
             self.store.db.table("members").insert(member)
             search.index_member(self.store.conn, member["id"], member["first_name"], member["last_name"], now)
-            self.store.emit("member.created", reported_attributes(member, self.store.now().date()))
+            self.store.emit(
+                "member.created",
+                {
+                    **reported_attributes(member, self.store.now().date()),
+                    "outreach_id": member["outreach_id"],
+                },
+            )
             replication.record_member(self.store, member)
             if actor:
                 self.store.audit(actor, "member.register", member_id=member["id"])

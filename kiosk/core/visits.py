@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from kiosk.core import period
+from kiosk.core import outreach, period
 from kiosk.core.errors import N_, InvalidInput, NotFound
 from kiosk.core.members import check_actor
 from kiosk.core.settings import BODY_DOMAINS, Settings
@@ -23,13 +23,13 @@ PARIS = period.PARIS  # one definition of the centre's time zone
 
 _ACTIVE_STAFF = "SELECT 1 FROM staff WHERE id = ? AND active = 1"
 _INSERT_ANONYMOUS = (
-    "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by) "
-    "VALUES (?, ?, NULL, ?, ?, ?)"
+    "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by, outreach_id) "
+    "VALUES (?, ?, NULL, ?, ?, ?, ?)"
 )
 #: the member must exist and not be erased: checked by the insert itself (0 rows otherwise)
 _INSERT_MEMBER = (
-    "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by) "
-    "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS "
+    "INSERT INTO visits (id, occurred_at, member_id, reason, recorded_by_role, recorded_by, outreach_id) "
+    "SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS "
     "(SELECT 1 FROM members WHERE id = ? AND erased_at IS NULL)"
 )
 
@@ -102,13 +102,27 @@ class Visits:
                     f"no active volunteer or staff member {recorder!r}",
                     value=recorder,
                 )
+            # the itinerant event on today on this device, if any (kiosk/core/outreach.py)
+            visit["outreach_id"] = outreach.active_id(store)
             if member_id is None:
-                conn.execute(_INSERT_ANONYMOUS, (visit["id"], visit["occurred_at"], reason, role, recorder))
+                conn.execute(
+                    _INSERT_ANONYMOUS,
+                    (visit["id"], visit["occurred_at"], reason, role, recorder, visit["outreach_id"]),
+                )
             elif (
                 not made_by_us
                 or conn.execute(
                     _INSERT_MEMBER,
-                    (visit["id"], visit["occurred_at"], member_id, reason, role, recorder, member_id),
+                    (
+                        visit["id"],
+                        visit["occurred_at"],
+                        member_id,
+                        reason,
+                        role,
+                        recorder,
+                        visit["outreach_id"],
+                        member_id,
+                    ),
                 ).rowcount
                 != 1
             ):
@@ -127,6 +141,7 @@ class Visits:
                     "recorded_by": role,
                     "cra_theme": categories[0],
                     "domain": categories[1],
+                    "outreach_id": visit["outreach_id"],
                 },
                 now,
             )
