@@ -312,6 +312,40 @@ p_feedback = sa.Table(
     sa.Column("day", sa.String(10), nullable=False),
 )
 
+# schema 19: the itinerant mode (protocol 1.2's outreach.held): one row an
+# event held « hors les murs », its Paris day and where (the commune and
+# neighbourhood from the centre's list, QPV), and the partner's kind; never
+# its name. A visit or a new member that carried the event's ``outreach_id``
+# has a row in p_outreach_visits / p_outreach_members (the visit's Paris day
+# kept, so a period reads them by day even before its event arrived).
+p_outreach = sa.Table(
+    "p_outreach",
+    metadata,
+    _id("centre_id", primary_key=True),
+    _id("outreach_id", primary_key=True),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("commune", sa.String(100)),
+    sa.Column("neighbourhood", sa.String(100)),
+    sa.Column("qpv", sa.Boolean, nullable=False),
+    sa.Column("partner_kind", sa.String(24)),
+)
+p_outreach_visits = sa.Table(
+    "p_outreach_visits",
+    metadata,
+    _id("centre_id", primary_key=True),
+    _id("visit_id", primary_key=True),
+    _id("outreach_id", nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+)
+p_outreach_members = sa.Table(
+    "p_outreach_members",
+    metadata,
+    _id("centre_id", primary_key=True),
+    _id("member_id", primary_key=True),
+    _id("outreach_id", nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+)
+
 p_workshops = sa.Table(
     "p_workshops",
     metadata,
@@ -1269,6 +1303,17 @@ def _v18(conn: Connection) -> None:
     metadata.create_all(conn, tables=[device_versions])
 
 
+# ---------------------------------------------------------------- step 19: the itinerant mode
+
+
+def _v19(conn: Connection) -> None:
+    # nothing of the kind is held before: the tables start empty
+    metadata.create_all(conn, tables=[p_outreach, p_outreach_visits, p_outreach_members])
+    conn.exec_driver_sql("CREATE INDEX r_outreach_day ON p_outreach (day, centre_id)")
+    conn.exec_driver_sql("CREATE INDEX r_outreach_visits ON p_outreach_visits (centre_id, outreach_id)")
+    conn.exec_driver_sql("CREATE INDEX r_outreach_members ON p_outreach_members (centre_id, outreach_id)")
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1289,6 +1334,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     16: _v16,
     17: _v17,
     18: _v18,
+    19: _v19,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
