@@ -264,7 +264,8 @@ async def post_batch(
     raw = await _read_body(request, limits.max_body_bytes)
     encoding = request.headers.get("content-encoding", "identity")
     # decompressing, parsing and storing are CPU and disk work: off the event loop
-    answer = await run_in_threadpool(_store_batch, engine, device, raw, encoding, limits)
+    version = request.headers.get(protocol.APP_VERSION_HEADER)
+    answer = await run_in_threadpool(_store_batch, engine, device, raw, encoding, limits, version)
     if getattr(request.app.state, "metrics", None) is not None:  # federation.metrics
         request.app.state.metrics.count_events(answer)
     # built by the hub itself: no re-validation of its ids against the model,
@@ -337,7 +338,14 @@ def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
     return out
 
 
-def _store_batch(engine: Engine, device: centres.Device, raw: bytes, encoding: str, limits: Limits) -> dict:
+def _store_batch(
+    engine: Engine,
+    device: centres.Device,
+    raw: bytes,
+    encoding: str,
+    limits: Limits,
+    version: str | None = None,
+) -> dict:
     """The ingest, one way: decode, parse, check (``ingest.prepare``, before
     the write lock), then one transaction that writes the batch."""
     received_at = centres.now_iso()
@@ -355,6 +363,7 @@ def _store_batch(engine: Engine, device: centres.Device, raw: bytes, encoding: s
     ):  # the write lock, for the writes only
         answer = ingest.write(conn, batch)
         centres.mark_synced(conn, device.id, received_at)
+        centres.note_version(conn, device.id, version, received_at)
     return answer.as_json()
 
 

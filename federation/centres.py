@@ -9,6 +9,7 @@ open SQLAlchemy connection and leaves the transaction to the caller.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -170,6 +171,21 @@ def mark_synced(conn: Connection, device_id: str, when: str) -> None:
     )
 
 
+def note_version(conn: Connection, device_id: str, header: str | None, when: str) -> None:
+    """Record the app version a device's request said it runs
+    (``protocol.APP_VERSION_HEADER``); none, or one outside the pattern,
+    changes nothing."""
+    if header is None or not re.fullmatch(protocol.APP_VERSION_PATTERN, header):
+        return
+    m = db.param_mark(conn)
+    conn.exec_driver_sql(
+        f"INSERT INTO device_versions (device_id, app_version, reported_at) VALUES ({m}, {m}, {m}) "
+        "ON CONFLICT (device_id) DO UPDATE SET app_version = excluded.app_version, "
+        "reported_at = excluded.reported_at",
+        (device_id, header, when),
+    )
+
+
 def list_centres(conn: Connection) -> list[dict]:
     """Centres with their devices, oldest first."""
     centres = [
@@ -203,6 +219,7 @@ def stats(conn: Connection) -> dict:
     volunteering = volunteering_totals(conn)
     voice = voice_held(conn)
     households = households_held(conn)
+    outreach = outreach_held(conn)
     centres = []
     for centre in list_centres(conn):
         events = dict(sorted(counts.get(centre["id"], {}).items()))
@@ -216,6 +233,7 @@ def stats(conn: Connection) -> dict:
                 "volunteering": volunteering.get(centre["id"], _no_volunteering()),
                 "voice": voice.get(centre["id"], _no_voice()),
                 "families": households.get(centre["id"], dict.fromkeys(_FAMILY_FIGURES, 0)),
+                "outreach": outreach.get(centre["id"], dict.fromkeys(_OUTREACH_FIGURES, 0)),
             }
         )
     return {
@@ -228,6 +246,7 @@ def stats(conn: Connection) -> dict:
             },
         },
         "families": {key: sum(c["families"][key] for c in centres) for key in _FAMILY_FIGURES},
+        "outreach": {key: sum(c["outreach"][key] for c in centres) for key in _OUTREACH_FIGURES},
         "volunteering": {
             "volunteers": sum(c["volunteering"]["volunteers"] for c in centres),
             "minutes": sum(c["volunteering"]["minutes"] for c in centres),
@@ -240,6 +259,25 @@ def stats(conn: Connection) -> dict:
             },
         },
     }
+
+
+#: what `federation stats --json` says of each centre's itinerant events (outreach_held)
+_OUTREACH_FIGURES = ("events", "visits", "new_members")
+
+
+def outreach_held(conn: Connection) -> dict[str, dict[str, int]]:
+    """Each centre's events held « hors les murs » as the hub holds them,
+    whatever the period: the events, the visits recorded at one and the
+    members registered at one (their event arrived or not)."""
+    held: dict[str, dict[str, int]] = {}
+    for key, table in zip(
+        _OUTREACH_FIGURES, (db.p_outreach, db.p_outreach_visits, db.p_outreach_members), strict=True
+    ):
+        for centre_id, n in conn.execute(
+            sa.select(table.c.centre_id, sa.func.count()).group_by(table.c.centre_id)
+        ):
+            held.setdefault(centre_id, dict.fromkeys(_OUTREACH_FIGURES, 0))[key] = int(n)
+    return held
 
 
 #: what `federation stats --json` says of each centre's ideas (voice_held)

@@ -23,11 +23,15 @@ from federation import ages
 from federation.store import (
     centres,
     conflicts,
+    device_versions,
     devices,
     p_attendance,
     p_feedback,
     p_ideas,
     p_members,
+    p_outreach,
+    p_outreach_members,
+    p_outreach_visits,
     p_presence,
     p_registrations,
     p_sessions,
@@ -35,6 +39,7 @@ from federation.store import (
     p_visit_counts,
     p_volunteering,
     p_workshops,
+    relay_cursors,
 )
 from sync.clock import PARIS
 from sync.protocol import (
@@ -673,7 +678,11 @@ def centre_names(conn: Connection) -> dict[str, str]:
 
 
 def device_list(conn: Connection, centre_id: str | None = None) -> list[dict]:
-    d = devices.c
+    """The devices with their centre, the app version each last said it
+    runs (``app_version``, None before it said one), their last batch
+    (``last_sync_at``) and their last exchange with the centre's relay
+    (``last_relay_at``, its last acknowledgement)."""
+    d, v, r = devices.c, device_versions.c, relay_cursors.c
     query = (
         sa.select(
             d.id,
@@ -684,8 +693,12 @@ def device_list(conn: Connection, centre_id: str | None = None) -> list[dict]:
             d.revoked_at,
             d.last_seen_at,
             d.last_sync_at,
+            v.app_version,
+            r.acked_at.label("last_relay_at"),
         )
         .join(centres, centres.c.id == d.centre_id)
+        .outerjoin(device_versions, v.device_id == d.id)
+        .outerjoin(relay_cursors, sa.and_(r.centre_id == d.centre_id, r.device_id == d.id))
         .order_by(centres.c.name, d.label)
     )
     if centre_id:
@@ -917,6 +930,93 @@ def voice_figures(conn: Connection, period: Period) -> VoiceFigures:
     return result
 
 
+# ---------------------------------------------------------------- the itinerant mode
+
+
+@dataclass
+class OutreachFigures:
+    """Events held « hors les murs » in the period (docs/funder-figures.md).
+
+    ``places[(commune, neighbourhood)] = [events, visits, new members]``:
+    the events held on a day of the period (``outreach.held``'s day), the
+    visits recorded at an event on a day of the period, and the members
+    registered at one on a day of the period, each under its event's place
+    (None, None: the place is not one of the centre's list, or the event
+    has not reached the hub yet). ``in_qpv``: events held in a priority
+    neighbourhood; ``with_partner``: events held with a partner."""
+
+    places: dict = field(default_factory=dict)
+    in_qpv: int = 0
+    with_partner: int = 0
+
+    def _total(self, index: int) -> int:
+        return sum(counts[index] for counts in self.places.values())
+
+    @property
+    def held(self) -> int:
+        return self._total(0)
+
+    @property
+    def visits(self) -> int:
+        return self._total(1)
+
+    @property
+    def new_members(self) -> int:
+        return self._total(2)
+
+    def by_place(self) -> list[tuple[str | None, str | None, int, int, int]]:
+        """(commune, neighbourhood, events, visits, new members), most visits
+        first, the unknown place last."""
+        return [
+            (commune, neighbourhood, *counts)
+            for (commune, neighbourhood), counts in sorted(
+                self.places.items(),
+                key=lambda item: (item[0] == (None, None), -item[1][1], -item[1][0], str(item[0])),
+            )
+        ]
+
+
+def outreach_figures(conn: Connection, period: Period) -> OutreachFigures:
+    """The period's itinerant events, their visits and new members, by place."""
+    result = OutreachFigures()
+    o = p_outreach.c
+
+    def add(rows, index: int) -> None:
+        for commune, neighbourhood, n in rows:
+            counts = result.places.setdefault((commune, neighbourhood), [0, 0, 0])
+            counts[index] += int(n)
+
+    held = (
+        sa.select(
+            o.commune,
+            o.neighbourhood,
+            sa.func.count(),
+            sa.func.sum(sa.case((o.qpv, 1), else_=0)),
+            sa.func.sum(sa.case((o.partner_kind.is_not(None), 1), else_=0)),
+        )
+        .where(o.day.between(period.first_day, period.last_day))
+        .group_by(o.commune, o.neighbourhood)
+    )
+    for commune, neighbourhood, n, qpv, partner in conn.execute(_for_centre(held, o.centre_id, period)):
+        add([(commune, neighbourhood, n)], 0)
+        result.in_qpv += int(qpv or 0)
+        result.with_partner += int(partner or 0)
+    for index, table in ((1, p_outreach_visits), (2, p_outreach_members)):
+        met = table.c
+        query = (
+            sa.select(o.commune, o.neighbourhood, sa.func.count())
+            .select_from(
+                table.outerjoin(
+                    p_outreach, sa.and_(o.centre_id == met.centre_id, o.outreach_id == met.outreach_id)
+                )
+            )
+            .where(met.day.between(period.first_day, period.last_day))
+            .group_by(o.commune, o.neighbourhood)
+        )
+        add(conn.execute(_for_centre(query, met.centre_id, period)), index)
+    return result
+
+
 # ---------------------------------------------------------------- all together
 
 
@@ -940,6 +1040,8 @@ class Overview:
     voice: VoiceFigures = field(default_factory=VoiceFigures)
     #: the FSE+ situation the participants consented to give (situations)
     situations: Situations = field(default_factory=Situations)
+    #: the events held « hors les murs » (outreach_figures)
+    outreach: OutreachFigures = field(default_factory=OutreachFigures)
 
     @property
     def by_cra_theme(self) -> list[tuple[str, int]]:
@@ -1028,4 +1130,5 @@ def _overview(conn: Connection, period: Period, now: datetime | None, workshops,
         families=reached,
         voice=voice_figures(conn, period),
         situations=situations(conn, period),
+        outreach=outreach_figures(conn, period),
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gettext
 import gzip
+import importlib.metadata
 import json
 import logging
 import os
@@ -234,6 +235,15 @@ class _CappedRetry(Retry):
         return after
 
 
+def app_version() -> str:
+    """The installed app's version (the ``accueil`` distribution), sent to
+    the hub with every request; "unknown" when not installed."""
+    try:
+        return importlib.metadata.version("accueil")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def make_session(retries: int = 4, backoff: float = 0.5) -> requests.Session:
     """A Session retrying connection errors, read timeouts and 429/5xx with
     exponential backoff and jitter, POST included (safe: the hub deduplicates)."""
@@ -252,6 +262,7 @@ def make_session(retries: int = 4, backoff: float = 0.5) -> requests.Session:
         raise_on_status=False,
     )
     session = requests.Session()
+    session.headers[protocol.APP_VERSION_HEADER] = app_version()
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
