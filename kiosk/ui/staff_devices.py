@@ -76,6 +76,35 @@ class StaffDevicesScreen(ModeScreen):
 
     # ------------------------------------------------------------ both sides
 
+    def on_kv_post(self, *_args) -> None:
+        # strong references: ids are weak, and these leave the tree when they do not apply
+        self._parts = {
+            name: self.ids[name].__self__ for name in ("make_invite", "compare", "join_form", "panel")
+        }
+        self.bind(side=self.arrange, step=self.arrange)
+        self.arrange()
+
+    def arrange(self, *_args) -> None:
+        """Only what applies is in the tree: a hidden button that stayed
+        would still take the room, and the touches, of what is shown."""
+        shown = {
+            "make_invite": self.side == "invite" and self.step not in ("shown", "check"),
+            "compare": self.side == "invite" and self.step == "check",
+            "join_form": self.side == "join" and self.step != "done",
+            "panel": self.step in ("shown", "check"),
+        }
+        for name, widget in self._parts.items():
+            parent = self.ids.body if name == "panel" else self.ids.column
+            if shown[name] and widget.parent is None:
+                parent.add_widget(widget, index=0)
+            elif not shown[name] and widget.parent is not None:
+                widget.parent.remove_widget(widget)
+        # the column's parts in their order, whatever order they came back in
+        column = ("make_invite", "compare", "join_form")
+        for widget in [self._parts[name] for name in column if self._parts[name].parent]:
+            self.ids.column.remove_widget(widget)
+            self.ids.column.add_widget(widget)
+
     def refresh(self) -> None:
         if self.step:
             return  # an invite or a join under way keeps its screen
@@ -89,8 +118,7 @@ class StaffDevicesScreen(ModeScreen):
         self.step, self.busy, self.invite_text, self.texture = "", False, "", None
         self.time_left = self.word = self.message = ""
         self.failed = False
-        if "invite" in self.ids:
-            self.ids.invite.text = ""
+        self.ids.invite.text = ""
 
     def on_leave(self, *_args) -> None:
         if self.step != "check" or self.side == "invite":
@@ -115,9 +143,7 @@ class StaffDevicesScreen(ModeScreen):
             except Exception as error:  # the screen must not die of a hub's odd answer
                 log.exception("%s failed", name)
                 result, failure = None, client.SyncError(client.NOT_HUB, str(error))
-            Clock.schedule_once(
-                lambda *_a: done(result, failure) if generation == self._generation else None
-            )
+            Clock.schedule_once(lambda *_a: done(result, failure) if generation == self._generation else None)
 
         threading.Thread(target=thread, name=f"accueil-{name}", daemon=True).start()
 
