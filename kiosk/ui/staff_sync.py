@@ -16,6 +16,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from kiosk import syncing
+from kiosk.core import replication
 from kiosk.ui import mode_widgets  # noqa: F401  (Field)
 from kiosk.ui.i18n import PARIS, _
 from kiosk.ui.mode import ModeScreen
@@ -29,6 +30,30 @@ def local_time(iso: str | None) -> str:
     return parse_utc(iso).astimezone(PARIS).strftime("%d/%m/%Y %H:%M") if iso else ""
 
 
+def devices_text(standing: dict | None) -> str:
+    """The replication's state in plain words (``replication.overview``)."""
+    if standing is None:
+        return ""
+    when = local_time(standing["last_success"])
+    lines = [
+        _("Changements à envoyer aux autres appareils : %(count)d", count=standing["pending"]),
+        _("Dernier échange avec les autres appareils : %(when)s", when=when)
+        if when
+        else _("Dernier échange avec les autres appareils : jamais"),
+    ]
+    if not standing["devices"]:
+        lines.append(_("Aucun autre appareil dans le centre."))
+    for device in standing["devices"]:
+        name = device["label"] or _("Appareil sans nom")
+        seen = local_time(device["last_seen"])
+        lines.append(
+            _("%(name)s : nouvelles reçues le %(when)s", name=name, when=seen)
+            if seen
+            else _("%(name)s : pas encore de nouvelles", name=name)
+        )
+    return "\n".join(lines)
+
+
 class StaffSyncScreen(ModeScreen):
     staff_only = True
     waiting = StringProperty("")
@@ -38,6 +63,9 @@ class StaffSyncScreen(ModeScreen):
     clock_warning = StringProperty("")
     result = StringProperty("")
     enrolled = StringProperty("")
+    #: where this device stands with the centre's other devices, one line
+    #: each (empty on a device that does not replicate)
+    devices = StringProperty("")
     busy = BooleanProperty(False)
     progress = NumericProperty(0)
 
@@ -59,6 +87,7 @@ class StaffSyncScreen(ModeScreen):
             if clock and clock["off"]
             else ""
         )
+        self.devices = devices_text(replication.overview(app.centre.store))
         hub = app.centre.settings.get("hub_url")
         self.enrolled = (
             _("Borne appairée au hub %(hub)s", hub=hub)
