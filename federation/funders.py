@@ -100,6 +100,7 @@ def _senacs(view: Overview) -> list[Row]:
         result += _workshops("Ateliers par domaine SENACS", f"{label} : ", figures)
     result += volunteer_rows(view)
     result += initiative_rows(view)
+    result += outreach_rows(view)
     return result
 
 
@@ -130,6 +131,34 @@ def initiative_rows(view: Overview) -> list[Row]:
     result += [
         ("Idées reçues par sujet", idea_theme_label(theme), _count(n)) for theme, n in voice.ideas_by_theme()
     ]
+    return result
+
+
+def place_label(commune: str | None, neighbourhood: str | None) -> str:
+    """An itinerant event's place as the exports name it."""
+    if neighbourhood:
+        return f"{neighbourhood} ({commune})" if commune else neighbourhood
+    return commune or "Lieu hors de la liste du centre"
+
+
+def outreach_rows(view: Overview) -> list[Row]:
+    """SENACS's local events (« événements hors les murs »), from the
+    kiosk's itinerant mode: events held in the period, those in a priority
+    neighbourhood and those with a partner, the visits recorded there and
+    the members registered there; then each place's events and visits."""
+    outreach = view.outreach
+    section = "Événements hors les murs"
+    result = [
+        (section, "Événements hors les murs tenus", _count(outreach.held)),
+        (section, "dont en quartier prioritaire (QPV)", _count(outreach.in_qpv)),
+        (section, "dont avec un partenaire", _count(outreach.with_partner)),
+        (section, "Passages lors de ces événements", _count(outreach.visits)),
+        (section, "Nouveaux adhérents rencontrés lors de ces événements", _count(outreach.new_members)),
+    ]
+    for commune, neighbourhood, held, visits, _members in outreach.by_place():
+        place = place_label(commune, neighbourhood)
+        result.append(("Événements hors les murs par lieu", f"{place} : Événements", _count(held)))
+        result.append(("Événements hors les murs par lieu", f"{place} : Passages", _count(visits)))
     return result
 
 

@@ -90,8 +90,11 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]])
     visits = by_type.pop("visit.recorded", None)
     if visits:
         _project_visits(conn, centre_id, _plan_visits(visits))
+        _project_outreach_met(conn, db.p_outreach_visits, "visit_id", centre_id, visits)
     erased = by_type.pop("member.erased", [])
-    member_events = by_type.pop("member.created", []) + by_type.pop("member.updated", [])
+    created = by_type.pop("member.created", [])
+    _project_outreach_met(conn, db.p_outreach_members, "member_id", centre_id, created)
+    member_events = created + by_type.pop("member.updated", [])
     _project_members(conn, centre_id, member_events)
     _project_erasures(conn, centre_id, erased)
     member_ids = {event["data"]["member_id"] for _, event in member_events + erased}
@@ -749,11 +752,54 @@ def _project_feedback(conn: Connection, centre_id: str, pairs: list[tuple[str, d
     )
 
 
+def _project_outreach(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
+    """An event held « hors les murs », once (its id): it never changes."""
+    if not pairs:
+        return
+    statement = _dialect_insert(conn, db.p_outreach).on_conflict_do_nothing(
+        index_elements=["centre_id", "outreach_id"]
+    )
+    rows = {
+        event["data"]["outreach_id"]: {
+            "centre_id": centre_id,
+            "outreach_id": event["data"]["outreach_id"],
+            "day": event["data"]["day"],
+            "commune": event["data"].get("commune"),
+            "neighbourhood": event["data"].get("neighbourhood"),
+            "qpv": event["data"]["qpv"],
+            "partner_kind": event["data"].get("partner_kind"),
+        }
+        for _, event in pairs
+    }
+    conn.execute(statement, [rows[key] for key in sorted(rows)])
+
+
+def _project_outreach_met(
+    conn: Connection, table: sa.Table, key: str, centre_id: str, pairs: list[tuple[str, dict]]
+) -> None:
+    """A visit or a new member that carried an itinerant event's id (1.2),
+    once (its id), with its Paris day; the others are at the centre."""
+    rows = {
+        event["data"][key]: {
+            "centre_id": centre_id,
+            key: event["data"][key],
+            "outreach_id": event["data"]["outreach_id"],
+            "day": paris_day(at),
+        }
+        for at, event in pairs
+        if event["data"].get("outreach_id")
+    }
+    if rows:
+        statement = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=["centre_id", key])
+        conn.execute(statement, [rows[name] for name in sorted(rows)])
+
+
 _PROJECTORS = {
     "idea.received": _project_ideas_received,
     "idea.updated": _project_ideas_updated,
     "feedback.given": _project_feedback,
     "volunteering.recorded": _project_volunteering,
+    "outreach.held": _project_outreach,
     "workshop.created": _project_workshops,
     "workshop.updated": _project_workshops,
     "session.created": _project_sessions,

@@ -860,13 +860,15 @@ def build(path: str | Path, members: int = 300, visits: int = 2000, seed: int = 
         now = store.now()
         now_ms = int(now.timestamp() * 1000)
         month_ago = now_ms - 31 * 86_400_000
-        people = _members(store, rng, members, month_ago)
+        # the itinerant events' new members and visits are part of those asked for
+        away = store.one("SELECT 1 AS found FROM outreach_events") is None and _outreach_fits(members, visits)
+        people = _members(store, rng, members - OUTREACH_MEMBERS * away, month_ago)
         # a generator of its own: the rest of the demo stays what the seed made before households
         households = _households(random.Random(seed * 7919 + 15), people, now.year)
         # the demo centre runs an FSE+-funded action: it asks the situation
         settings.set("collect_situation", True)
         situations = _situations(random.Random(seed * 6131 + 7), people, now.year)
-        moments = _visit_times(rng, visits, now.astimezone(PARIS).date(), now_ms)
+        moments = _visit_times(rng, visits - OUTREACH_VISITS * away, now.astimezone(PARIS).date(), now_ms)
         visit_rows = _visits(rng, moments, people, staff)
         _last_seen(people, visit_rows)
         _bulk_write(store, rng, people, visit_rows)
@@ -883,7 +885,108 @@ def build(path: str | Path, members: int = 300, visits: int = 2000, seed: int = 
         if store.one("SELECT 1 AS found FROM volunteer_stretches") is None:
             # a generator of its own, like the households': the rest stays what the seed made
             made["volunteer_hours"] = _volunteering(store, random.Random(seed * 104_729 + 3), staff)
-        return _summary(store, path, len(people), len(visit_rows), made)
+        if people and away:
+            # a generator of its own, like the households': the rest stays what the seed made
+            made["outreach"] = _outreach(store, random.Random(seed * 7_877 + 5), people, staff)
+        held = (OUTREACH_MEMBERS, OUTREACH_VISITS) if made.get("outreach") else (0, 0)
+        return _summary(store, path, len(people) + held[0], len(visit_rows) + held[1], made)
+
+
+# ---------------------------------------------------------------- the itinerant mode
+
+#: the demo's events « hors les murs »: (days ago, name, place, neighbourhood,
+#: commune, partner, partner kind, visits, new members)
+OUTREACH = [
+    (
+        9,
+        "Fête de quartier du Chemin Vert",
+        "Square du Chemin Vert",
+        "Chemin Vert",
+        None,
+        "Habitat du Littoral",
+        "social_landlord",
+        14,
+        3,
+    ),
+    (
+        23,
+        "Café des parents",
+        "Devant l'école Jules Ferry",
+        None,
+        "Le Portel",
+        "École Jules Ferry",
+        "school",
+        8,
+        2,
+    ),
+]
+#: the members and visits the events add to the centre
+OUTREACH_MEMBERS = sum(row[8] for row in OUTREACH)
+OUTREACH_VISITS = sum(row[7] for row in OUTREACH)
+
+
+def _outreach_fits(members: int, visits: int) -> bool:
+    """A demo large enough to hold the itinerant events among the members
+    and visits asked for (a small one for a test holds none)."""
+    return members >= 10 * OUTREACH_MEMBERS and visits >= 10 * OUTREACH_VISITS
+
+
+#: the residents first met at those events (first name, last name, birth year)
+OUTREACH_PEOPLE = [
+    ("Inès", "Haddou", 1991),
+    ("Bruno", "Lemaire", 1958),
+    ("Soraya", "Mekki", 2001),
+    ("Kevin", "Delattre", 1987),
+    ("Fatou", "Sarr", 1979),
+]
+
+
+def _outreach(store: Store, rng: random.Random, people: list[dict], staff: list[dict]) -> int:
+    """Two afternoons « hors les murs » through the services (each visit and
+    new member carries its event, as on a real day), each ended by itself at
+    the end of its day. Returns the events held."""
+    from kiosk.core.members import Members
+    from kiosk.core.outreach import Outreach
+    from kiosk.core.visits import Visits
+
+    settings = Settings(store)
+    events, visits, members = Outreach(store, settings), Visits(store, settings), Members(store, settings)
+    manager = next(person for person in staff if person["role"] == "staff")
+    real_clock = store.clock
+    today = real_clock().astimezone(PARIS).date()
+    newcomers = iter(OUTREACH_PEOPLE)
+    try:
+        # the oldest first: each ends by itself before the next day's begins
+        for days, name, place, neighbourhood, commune, partner, kind, visit_count, new in sorted(
+            OUTREACH, reverse=True
+        ):
+            moment = datetime.combine(today - timedelta(days=days), time(14, 0), tzinfo=PARIS).astimezone(UTC)
+            _at(store, moment)
+            event = events.start(name, place, None, neighbourhood, commune, partner, kind, actor=manager)
+            for _ in range(new):
+                first, last, year = next(newcomers)
+                moment += timedelta(minutes=rng.randint(3, 12))
+                _at(store, moment)
+                member = members.register(
+                    first,
+                    last,
+                    birth_year=year,
+                    commune=event["commune"],
+                    neighbourhood=event["neighbourhood"],
+                    consent_data=True,
+                    actor=manager,
+                )
+                visits.check_in("accueil", member_id=member["id"], actor=manager)
+            for _ in range(visit_count - new):
+                moment += timedelta(minutes=rng.randint(3, 12))
+                _at(store, moment)
+                who = rng.choice(people) if rng.random() < 0.5 else None
+                visits.check_in("accueil", member_id=who["id"] if who else None, actor=manager)
+    finally:
+        store.clock = real_clock
+    events.active()  # today: the last event ended by itself at the end of its day
+    search.refresh_recency(store.conn)  # the members' last contact, with these visits
+    return len(OUTREACH)
 
 
 # ---------------------------------------------------------------- volunteers' time
@@ -969,6 +1072,7 @@ def _summary(store: Store, path, members: int, visits: int, made: dict) -> str:
             f"{made.get('faces', 0)} faces after the workshops",
             f"  {made.get('volunteer_hours', 0)} hours of volunteers' time over "
             f"{VOLUNTEERING_WEEKS} weeks, one « Je termine » forgotten (« À vérifier »)",
+            f"  {made.get('outreach', 0)} events « hors les murs » with their visits and new members",
             f"  {store.conn.execute('SELECT count(*) FROM outbox').fetchone()[0]} events in the outbox",
             f"  PIN modes: {pins}",
         ]
