@@ -184,7 +184,9 @@ class StaffDevicesScreen(ModeScreen):
             self.reset()
             self._say(_("L'invitation a expiré. Créez-en une nouvelle."), failed=True)
             return
-        self.time_left = _("Valable encore %(min)d min %(sec)02d s", min=left // 60, sec=left % 60)
+        self.time_left = _(
+            "Valable encore %(min)d min %(sec)s s", min=left // 60, sec=str(left % 60).zfill(2)
+        )
         if self.step == "shown" and not self._asking and left % int(POLL_S) == 0:
             self.ask_hub()
 
