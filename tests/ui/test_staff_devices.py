@@ -193,3 +193,12 @@ def test_an_expired_invite_is_refused_in_french(app, hub, tmp_path):
     engine.dispose()
     message = join_refused(app, text)
     assert message.startswith("Cette invitation a expiré : elle vaut dix minutes.")
+
+
+def test_the_sync_screen_where_a_kiosk_is_enrolled_leads_to_joining_a_centre(app):
+    add_people(app.centre)
+    sign_in(app, STAFF_PIN)
+    tap(app.screen("staff_home").ids["sync"])
+    tap(app.screen("staff_sync").ids["devices"])
+    assert app.sm.current == "staff_devices"
+    assert app.screen("staff_devices").side == "join"
