@@ -432,6 +432,10 @@ def join(
         if handed.get("peers", {}).get(state["inviter_id"]) != data["key"].hex():
             raise replication.Refused("the key was handed over by another device than the inviting one")
         replication.adopt(store, handed)
+        # what this device held before joining goes into the log now, before
+        # the snapshot: recorded after it, the whole centre would come back
+        # from this device as its own changes, and every device apply it again
+        replication.baseline(store)
         if state.get("inviter_label"):  # the hub knows the label the inviting device enrolled with
             replication.add_peer(store, state["inviter_id"], data["key"], state["inviter_label"])
         members = 0

@@ -496,3 +496,19 @@ def test_status_json_of_a_device_that_does_not_replicate(tmp_path, capsys):
         pass
     assert cli.main(["status", "--db", path, "--json", "--offline"]) == 0
     assert json.loads(capsys.readouterr().out)["replication"] is None
+
+
+def test_a_joining_device_does_not_send_the_centre_back_as_its_own_changes(shared_hub, tmp_path):
+    _centre_id, code = shared_hub.add_centre("Centre sans écho")
+    reception = enrolled_kiosk(shared_hub, tmp_path / "reception.db", code)
+    with Centre.open(reception) as centre:
+        for first in ("Aïcha", "Zoé", "Karim"):
+            centre.members.register(first, "Benali", consent_data=True)
+    tablet = invited(reception, tmp_path / "tablet.db", "Tablette")
+    conn = sqlite3.connect(tablet)
+    try:
+        held = dict(conn.execute("SELECT origin, count(*) FROM replication_log GROUP BY origin").fetchall())
+    finally:
+        conn.close()
+    assert held.get("remote", 0) >= 3 and held.get("local", 0) == 0, held
+    assert syncing.replicate_once(reception)["received"] == 0  # nothing came back
