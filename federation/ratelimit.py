@@ -13,6 +13,11 @@ whose credentials are right never spend anything, however many they are
 behind one address. Taking the token first makes the bound hold for
 simultaneous requests too.
 
+A bearer credential the hub accepted lately (its hash, for KNOWN_SECONDS, at
+most MAX_KNOWN of them) takes no token first: however many of its requests
+are in flight at once (many kiosks of a centre behind one address), none is
+held back; a refusal of it still spends a token, and forgets it.
+
 The client address is the connection's peer, or the address a trusted proxy
 forwarded (``federation serve --trusted-proxy``); clients cannot choose it.
 Buckets live in this process's memory (a hub with N processes lets an address
@@ -22,6 +27,7 @@ dropped first.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import OrderedDict
@@ -44,6 +50,10 @@ GUARDED = frozenset(
 #: limit spends nothing here: its token was right)
 CHARGED = frozenset({401, 403})
 CHARGED_AT_SIGN_IN = CHARGED | {429}
+#: how long, and how many, bearer credentials accepted lately are trusted to
+#: go in without taking a token first
+KNOWN_SECONDS = 600
+MAX_KNOWN = 10_000
 
 
 class RefusalBudget:
@@ -80,34 +90,92 @@ class RefusalBudget:
             self.buckets.popitem(last=False)
 
 
+class KnownCredentials:
+    """Hashes of the bearer credentials accepted lately, each for
+    KNOWN_SECONDS; at most MAX_KNOWN, the least recently accepted dropped first."""
+
+    def __init__(self, seconds: float = KNOWN_SECONDS, most: int = MAX_KNOWN, clock=time.monotonic):
+        self.seconds, self.most, self.clock = seconds, most, clock
+        self.until: OrderedDict[str, float] = OrderedDict()
+
+    def __contains__(self, key: str) -> bool:
+        until = self.until.get(key)
+        if until is None:
+            return False
+        if until < self.clock():
+            del self.until[key]
+            return False
+        return True
+
+    def accepted(self, key: str) -> None:
+        self.until.pop(key, None)
+        self.until[key] = self.clock() + self.seconds
+        while len(self.until) > self.most:
+            self.until.popitem(last=False)
+
+    def refused(self, key: str) -> None:
+        self.until.pop(key, None)
+
+
+def _bearer_key(scope) -> str | None:
+    """The hash of the request's Authorization header, if it has one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            return hashlib.sha256(value).hexdigest()
+    return None
+
+
 class PreAuthLimit:
     """ASGI middleware applying a RefusalBudget to the GUARDED requests."""
 
     def __init__(self, app, per_minute: int = DEFAULT_PER_MINUTE):
         self.app = app
         self.budget = RefusalBudget(per_minute) if per_minute > 0 else None
+        self.known = KnownCredentials()
 
     async def __call__(self, scope, receive, send):
         if self.budget is None or scope["type"] != "http" or (scope["method"], scope["path"]) not in GUARDED:
             return await self.app(scope, receive, send)
         address = scope["client"][0] if scope.get("client") else "unknown"
+        key = _bearer_key(scope)
+        if key is not None and key in self.known:
+            return await self._known(scope, receive, send, address, key)
         wait = self.budget.take(address)
         if wait:
             return await _refuse(scope, send, wait)
-        status = None
-
-        async def send_and_watch(message):
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watched, answer = _watching(send)
         charged = CHARGED_AT_SIGN_IN if scope["path"] == "/login" else CHARGED
         try:
-            await self.app(scope, receive, send_and_watch)
+            await self.app(scope, receive, watched)
         finally:
+            status = answer.get("status")
             if status not in charged:
                 self.budget.give_back(address)
+            if key is not None and status is not None and status < 400:
+                self.known.accepted(key)
+
+    async def _known(self, scope, receive, send, address: str, key: str) -> None:
+        """A credential accepted lately: in at once; a refusal spends a token."""
+        assert self.budget is not None
+        watched, answer = _watching(send)
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            if answer.get("status") in CHARGED:
+                self.known.refused(key)
+                self.budget.take(address)
+
+
+def _watching(send):
+    """``send`` wrapped to note the answer's status in the dict returned beside it."""
+    answer: dict[str, int] = {}
+
+    async def watched(message):
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        await send(message)
+
+    return watched, answer
 
 
 async def _refuse(scope, send, wait: int) -> None:

@@ -164,6 +164,38 @@ def test_a_flood_of_bad_tokens_does_not_hold_back_a_real_device(guarded):
             assert answer.status_code == 200
 
 
+def test_many_batches_in_flight_from_one_address_are_not_held_back(guarded):
+    """Kiosks of a centre behind one address, with right tokens, may have
+    more batches in flight at once than the limit: once a token was
+    accepted, none waits for the budget (the limit counts refusals, not
+    requests)."""
+    device = guarded.new_device()
+    body = {"protocol": protocol.PROTOCOL_VERSION, "events": []}
+    with client_from(guarded, "127.0.0.10") as kiosk:
+        kiosk.headers["Authorization"] = f"Bearer {device['device_token']}"
+        assert kiosk.post("/api/v1/batches", json=body).status_code == 200
+    statuses: list[int] = []
+    start = threading.Barrier(CROWD)
+
+    def push() -> None:
+        with client_from(guarded, "127.0.0.10") as kiosk:
+            kiosk.headers["Authorization"] = f"Bearer {device['device_token']}"
+            start.wait()
+            statuses.append(kiosk.post("/api/v1/batches", json=body).status_code)
+
+    threads = [threading.Thread(target=push) for _ in range(CROWD)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * CROWD  # four times the limit of 10, at once
+    # a wrong token from that address still spends the budget as before
+    with client_from(guarded, "127.0.0.10") as guesser:
+        guesser.headers["Authorization"] = "Bearer not-a-token"
+        wrong = [guesser.post("/api/v1/batches", json=body).status_code for _ in range(12)]
+    assert wrong.count(401) == 10 and wrong.count(429) == 2
+
+
 def test_sign_in_attempts_are_held_to_the_rate(guarded):
     with client_from(guarded, "127.0.0.9") as guesser:
         statuses = [
