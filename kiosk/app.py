@@ -53,6 +53,8 @@ class KioskApp(App):
     rtl = BooleanProperty(False)
     halign = StringProperty("left")
     centre_name = StringProperty("")
+    #: the itinerant event on today on this device ("" at the centre): home and the staff banner show it
+    outreach_name = StringProperty("")
     languages = ListProperty(["fr", "en", "ar"])
     pin_mode = BooleanProperty(False)
     """True while a volunteer or staff PIN mode is open: Escape and closing

@@ -38,4 +38,5 @@ SCREENS = [
     ("staff_ideas", "kiosk.ui.staff_ideas:StaffIdeasScreen"),
     ("staff_volunteering", "kiosk.ui.staff_volunteering:StaffVolunteeringScreen"),
     ("staff_review", "kiosk.ui.staff_review:StaffReviewScreen"),
+    ("staff_outreach", "kiosk.ui.staff_outreach:StaffOutreachScreen"),
 ]

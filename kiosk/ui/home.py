@@ -26,6 +26,8 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 class HomeScreen(KioskScreen):
     date_text = StringProperty("")
+    #: the itinerant event on today ("" at the centre)
+    outreach_name = StringProperty("")
     time_text = StringProperty("")
     #: « Vous avez proposé… nous l'avons fait : » and an answer, one after
     #: the other each time home shows; "" when no idea was realised lately
@@ -34,6 +36,10 @@ class HomeScreen(KioskScreen):
 
     def refresh(self) -> None:
         self.refresh_clock()
+        # the itinerant event on today, shown beside the date (it ends by itself at midnight)
+        app = App.get_running_app()
+        event = app.centre.outreach.active()
+        app.outreach_name = self.outreach_name = event["name"] if event else ""
         done = App.get_running_app().centre.voice.done_lately()
         if not done:
             self.done_text = ""

@@ -39,6 +39,7 @@ STAFF_SCREENS = frozenset(
         "staff_ideas",
         "staff_volunteering",
         "staff_review",
+        "staff_outreach",
     }
 )
 #: Screens any signed-in person (volunteer or staff) may see.
@@ -165,12 +166,16 @@ class ModeBanner(BoxLayout):
 
     name = StringProperty("")
     role = StringProperty("")
+    #: the itinerant event on today ("" at the centre), the App's outreach_name
+    outreach = StringProperty("")
 
     def on_kv_post(self, *_args) -> None:
         self.content = self.children[0]  # strong (ids are weak): out of the tree outside the modes
         self.remove_widget(self.content)
-        mode = App.get_running_app().mode
-        mode.bind(name=self.setter("name"), role=self.setter("role"))
+        app = App.get_running_app()
+        app.mode.bind(name=self.setter("name"), role=self.setter("role"))
+        self.outreach = app.outreach_name
+        app.bind(outreach_name=self.setter("outreach"))
 
     def on_name(self, *_args) -> None:
         # out of the tree when no one is signed in: its buttons can be neither

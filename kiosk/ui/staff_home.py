@@ -24,8 +24,13 @@ class StaffHomeScreen(ModeScreen):
     review_count = NumericProperty(0)
     #: the residents' ideas still to answer (kiosk.core.voice)
     ideas_count = NumericProperty(0)
+    #: the itinerant event on today ("" at the centre)
+    outreach_name = StringProperty("")
 
     def refresh(self) -> None:
         centre = App.get_running_app().centre
         self.review_count = centre.review.count()
         self.ideas_count = centre.voice.counts()["open"]
+        # the itinerant event on today (it may have ended by itself at midnight)
+        event = centre.outreach.active()
+        App.get_running_app().outreach_name = self.outreach_name = event["name"] if event else ""
