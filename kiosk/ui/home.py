@@ -26,8 +26,9 @@ Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 class HomeScreen(KioskScreen):
     date_text = StringProperty("")
-    #: the itinerant event on today ("" at the centre)
+    #: the itinerant event on today ("" at the centre), and the date line that names it
     outreach_name = StringProperty("")
+    outreach_text = StringProperty("")
     time_text = StringProperty("")
     #: « Vous avez proposé… nous l'avons fait : » and an answer, one after
     #: the other each time home shows; "" when no idea was realised lately
@@ -35,11 +36,11 @@ class HomeScreen(KioskScreen):
     _shown = 0
 
     def refresh(self) -> None:
-        self.refresh_clock()
         # the itinerant event on today, shown beside the date (it ends by itself at midnight)
         app = App.get_running_app()
         event = app.centre.outreach.active()
         app.outreach_name = self.outreach_name = event["name"] if event else ""
+        self.refresh_clock()
         done = App.get_running_app().centre.voice.done_lately()
         if not done:
             self.done_text = ""
@@ -63,4 +64,9 @@ class HomeScreen(KioskScreen):
     def refresh_clock(self) -> None:
         now = App.get_running_app().now()
         self.date_text = _.display(_.today(now))
+        self.outreach_text = (
+            _("%(date)s · Hors les murs : %(name)s", date=_.today(now), name=self.outreach_name)
+            if self.outreach_name
+            else ""
+        )
         self.time_text = _.time_of_day(now)

@@ -54,7 +54,8 @@ class StaffOutreachScreen(ModeScreen):
         outreach = app.centre.outreach
         self.event = outreach.active() or {}
         app.outreach_name = self.event.get("name", "")
-        self.today_text = _.display(_.today(app.now()))
+        # put into a message by _(), which lays it out right-to-left itself
+        self.today_text = _.today(app.now())
         listed = outreach.places()
         communes = sorted({item["commune"] for item in listed})
         self.places = [_("Lieu hors de la liste")] + [place_label(item) for item in listed] + communes
