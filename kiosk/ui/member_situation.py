@@ -46,6 +46,8 @@ class MemberSituationScreen(ModeScreen):
     step = NumericProperty(CONSENT)
     status = StringProperty("")
     consent_text = StringProperty("")
+    #: the bar's words: the consent's title, then each question
+    title = StringProperty("")
 
     def start(self, member: dict, then: str) -> None:
         self.member, self.then = dict(member), then
@@ -66,6 +68,7 @@ class MemberSituationScreen(ModeScreen):
         if "steps" not in self.ids:
             return
         self.ids.steps.show(self.step)
+        self.title = _(ASKED[self.step]) if self.step in ASKED else _("Situation (FSE+)")
         if self.step in QUESTIONS:
             column, answers = QUESTIONS[self.step]
             grid = self.ids[f"{column}_tiles"]

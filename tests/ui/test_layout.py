@@ -299,6 +299,18 @@ def fill_member_card(app) -> None:
     app.screen("member_card").show(_member(app))
 
 
+def fill_member_situation(step: int):
+    """The FSE+ situation's steps (0 the consent, 1 employment, 2 education) for a member."""
+
+    def fill(app) -> None:
+        screen = app.screen("member_situation")
+        screen.start(_member(app), then="member_card")
+        app.go("member_situation")
+        screen.step = step
+
+    return fill
+
+
 def fill_privacy_person(app) -> None:
     app.go("staff_privacy")
     app.screen("staff_privacy").show(_member(app))
@@ -347,6 +359,9 @@ MODE_STATES.update(
     member_card=fill_member_card,
     member_card_picker=plain("member_card"),
     member_card_household=fill_member_card_household,
+    member_situation=fill_member_situation(0),
+    member_situation_employment=fill_member_situation(1),
+    member_situation_education=fill_member_situation(2),
     staff_privacy_person=fill_privacy_person,
     feedback_names=fill_feedback(faces=False),
     feedback_faces=fill_feedback(faces=True),

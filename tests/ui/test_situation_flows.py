@@ -110,7 +110,7 @@ def test_each_question_may_be_skipped(app, volunteer):
     tap(card.ids.situation)
     screen = app.screen("member_situation")
     tap(screen.ids.yes)
-    tap(screen.ids.employment_skip)
+    tap(screen.ids.skip)
     tap(tile(screen, "education", "Je préfère ne pas répondre"))
     assert app.sm.current == "member_card" and card.member["id"] == member["id"]
     held = app.centre.members.get(member["id"])
@@ -129,14 +129,14 @@ def test_the_member_card_changes_then_erases_the_answers(app, volunteer):
     screen = app.screen("member_situation")
     tap(screen.ids.yes)
     tap(tile(screen, "employment", "J'ai un travail"))
-    tap(screen.ids.education_skip)
+    tap(screen.ids.skip)
     assert card.situation_text == "Situation (FSE+) : répondu"
     # later: a new job search, shown chosen, then the answers erased
     tap(card.ids.situation)
     tap(screen.ids.yes)
     assert tile(screen, "employment", "J'ai un travail").chosen
     tap(tile(screen, "employment", "Je cherche un travail"))
-    tap(screen.ids.education_skip)
+    tap(screen.ids.skip)
     assert app.centre.members.get(member["id"])["employment"] == "unemployed"
     tap(card.ids.situation)
     tap(screen.ids.no)
