@@ -30,7 +30,7 @@ def local_time(iso: str | None) -> str:
     return parse_utc(iso).astimezone(PARIS).strftime("%d/%m/%Y %H:%M") if iso else ""
 
 
-def devices_text(standing: dict | None) -> str:
+def peers_text(standing: dict | None) -> str:
     """The replication's state in plain words (``replication.overview``)."""
     if standing is None:
         return ""
@@ -65,7 +65,7 @@ class StaffSyncScreen(ModeScreen):
     enrolled = StringProperty("")
     #: where this device stands with the centre's other devices, one line
     #: each (empty on a device that does not replicate)
-    devices = StringProperty("")
+    peers = StringProperty("")
     busy = BooleanProperty(False)
     progress = NumericProperty(0)
 
@@ -87,7 +87,7 @@ class StaffSyncScreen(ModeScreen):
             if clock and clock["off"]
             else ""
         )
-        self.devices = devices_text(replication.overview(app.centre.store))
+        self.peers = peers_text(replication.overview(app.centre.store))
         hub = app.centre.settings.get("hub_url")
         self.enrolled = (
             _("Borne appairée au hub %(hub)s", hub=hub)

@@ -36,12 +36,12 @@ def test_the_sync_screen_shows_each_device_and_what_is_left_to_send(app):
     waiting = replication.pending(app.centre.store)
     assert waiting > 0
     screen = open_sync(app)
-    lines = screen.devices.split("\n")
+    lines = screen.peers.split("\n")
     assert lines[0] == f"Changements à envoyer aux autres appareils : {waiting}"
     assert lines[1].startswith("Dernier échange avec les autres appareils : ") and "jamais" not in lines[1]
     assert lines[2] == "Portable hors les murs : pas encore de nouvelles"
     assert lines[3].startswith("Tablette atelier : nouvelles reçues le ")
-    assert screen.ids.devices.height > 0
+    assert screen.ids.peers.height > 0
 
 
 def test_the_device_lines_follow_the_language(app):
@@ -51,8 +51,8 @@ def test_the_device_lines_follow_the_language(app):
     _.switch("en")
     try:
         screen.refresh()
-        assert screen.devices.startswith("Changes to send to the other devices: 0")
-        assert "Portable hors les murs: no news yet" in screen.devices
+        assert screen.peers.startswith("Changes to send to the other devices: 0")
+        assert "Portable hors les murs: no news yet" in screen.peers
     finally:
         _.switch("fr")
 
@@ -60,4 +60,4 @@ def test_the_device_lines_follow_the_language(app):
 def test_a_device_that_does_not_replicate_shows_no_device_lines(app):
     add_people(app.centre)
     screen = open_sync(app)
-    assert screen.devices == "" and screen.ids.devices.height == 0
+    assert screen.peers == "" and screen.ids.peers.height == 0
