@@ -397,6 +397,7 @@ FIGURES = (
     "volunteer_minutes",
     "families",
     "ideas",
+    "outreach_events",
 )
 
 
@@ -418,6 +419,7 @@ class Figures:
     volunteer_minutes: int = 0
     families: int = 0
     ideas: int = 0
+    outreach_events: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     age_bands: dict[str, int] = field(default_factory=dict)
     genders: dict[str, int] = field(default_factory=dict)
@@ -451,6 +453,8 @@ class Figures:
             self.families += value
         elif dimension == "voice.ideas" and key.startswith("received:"):
             self.ideas += value
+        elif dimension == "outreach" and key == "held":
+            self.outreach_events += value
 
     def merge(self, other: Figures) -> None:
         for name in FIGURES:

@@ -39,6 +39,9 @@ from federation.store import (
     p_feedback,
     p_ideas,
     p_members,
+    p_outreach,
+    p_outreach_members,
+    p_outreach_visits,
     p_registrations,
     p_sessions,
     p_visit_categories,
@@ -305,6 +308,42 @@ def _faces(conn: Connection, centre_id: str, first: date, last: date) -> DayFigu
     return figures
 
 
+#: what the outreach dimension counts a day, as reports.outreach_figures (never the place)
+OUTREACH_FIGURES = ("held", "in_qpv", "with_partner", "visits", "new_members")
+
+
+def _outreach(conn: Connection, centre_id: str, first: date, last: date) -> DayFigures:
+    """Events held « hors les murs » (in a QPV, with a partner), the visits
+    recorded and the members registered at one, by their day. The event's
+    place (a commune, a neighbourhood) stays on the child."""
+    o = p_outreach.c
+    span = (first.isoformat(), last.isoformat())
+    figures: DayFigures = defaultdict(dict)
+    held = (
+        sa.select(
+            o.day,
+            sa.func.count(),
+            sa.func.sum(sa.case((o.qpv, 1), else_=0)),
+            sa.func.sum(sa.case((o.partner_kind.is_not(None), 1), else_=0)),
+        )
+        .where(o.centre_id == centre_id, o.day.between(*span))
+        .group_by(o.day)
+    )
+    for day, n, qpv, partner in conn.execute(held):
+        counts = {"held": int(n), "in_qpv": int(qpv or 0), "with_partner": int(partner or 0)}
+        figures[day].update({key: value for key, value in counts.items() if value})
+    for name, table in (("visits", p_outreach_visits), ("new_members", p_outreach_members)):
+        met = table.c
+        query = (
+            sa.select(met.day, sa.func.count())
+            .where(met.centre_id == centre_id, met.day.between(*span))
+            .group_by(met.day)
+        )
+        for day, n in conn.execute(query):
+            figures[day][name] = int(n)
+    return figures
+
+
 # ---------------------------------------------------------------- distinct, by month and year
 
 
@@ -399,6 +438,13 @@ DIMENSIONS: dict[str, Dimension] = {
             "Avis après les ateliers",
             by_day=_faces,
             keys=(_WORKSHOP_THEMES, _one_of(FEEDBACK_FACES)),
+        ),
+        Dimension(
+            "outreach",
+            True,
+            "Événements hors les murs",
+            by_day=_outreach,
+            keys=(_one_of(OUTREACH_FIGURES),),
         ),
         Dimension(
             "participants.profile",

@@ -43,6 +43,7 @@ COMPARED = (
     "volunteer_minutes",
     "families",
     "ideas",
+    "outreach_events",
 )
 
 
@@ -113,6 +114,27 @@ class Kiosk:
                     at(first + timedelta(days=self.rng.randint(0, 5)), 9),
                 )
             )
+        outreach_id = protocol.new_id()  # an event « hors les murs » on the 10th, with a visit at it
+        events.append(
+            protocol.make_event(
+                "outreach.held",
+                {"outreach_id": outreach_id, "day": f"{year:04d}-{month:02d}-10", "qpv": True},
+                at(first + timedelta(days=9), 18),
+            )
+        )
+        events.append(
+            protocol.make_event(
+                "visit.recorded",
+                {
+                    "visit_id": protocol.new_id(),
+                    "member_id": None,
+                    "reason": "accueil",
+                    "recorded_by": "staff",
+                    "outreach_id": outreach_id,
+                },
+                at(first + timedelta(days=9), 16),
+            )
+        )
         workshop_id = protocol.new_id()
         events.append(
             protocol.make_event(
@@ -234,6 +256,7 @@ def own_figures(hub: HubServer, centre_id: str | None = None, year: int = YEAR) 
         "volunteer_minutes": view.volunteering.total_minutes,
         "families": view.families.reached,
         "ideas": view.voice.received,
+        "outreach_events": view.outreach.held,
     }
 
 
