@@ -114,7 +114,8 @@ def test_the_demo_s_events_reach_the_dashboard_stats_and_senacs(demo_hub, tmp_pa
     section = "Événements hors les murs"
     assert int(senacs[(section, "Événements hors les murs tenus")]) == mine["events"]
     assert int(senacs[(section, "Passages lors de ces événements")]) == mine["visits"]
-    assert int(senacs[(section, "Nouveaux adhérents rencontrés lors de ces événements")]) == mine["new_members"]
+    met = senacs[(section, "Nouveaux adhérents rencontrés lors de ces événements")]
+    assert int(met) == mine["new_members"]
     assert int(senacs[(section, "dont en quartier prioritaire (QPV)")]) == 1  # the Chemin Vert
     by_place = {i: int(v) for (s, i), v in senacs.items() if s == "Événements hors les murs par lieu"}
     assert by_place["Chemin Vert (Boulogne-sur-Mer) : Événements"] == 1
