@@ -220,6 +220,7 @@ def stats(conn: Connection) -> dict:
     voice = voice_held(conn)
     households = households_held(conn)
     outreach = outreach_held(conn)
+    situations = situations_held(conn)
     centres = []
     for centre in list_centres(conn):
         events = dict(sorted(counts.get(centre["id"], {}).items()))
@@ -234,6 +235,7 @@ def stats(conn: Connection) -> dict:
                 "voice": voice.get(centre["id"], _no_voice()),
                 "families": households.get(centre["id"], dict.fromkeys(_FAMILY_FIGURES, 0)),
                 "outreach": outreach.get(centre["id"], dict.fromkeys(_OUTREACH_FIGURES, 0)),
+                "situations": situations.get(centre["id"], _no_situations()),
             }
         )
     return {
@@ -247,6 +249,10 @@ def stats(conn: Connection) -> dict:
         },
         "families": {key: sum(c["families"][key] for c in centres) for key in _FAMILY_FIGURES},
         "outreach": {key: sum(c["outreach"][key] for c in centres) for key in _OUTREACH_FIGURES},
+        "situations": {
+            question: {code: sum(c["situations"][question][code] for c in centres) for code in codes}
+            for question, codes in _no_situations().items()
+        },
         "volunteering": {
             "volunteers": sum(c["volunteering"]["volunteers"] for c in centres),
             "minutes": sum(c["volunteering"]["minutes"] for c in centres),
@@ -277,6 +283,30 @@ def outreach_held(conn: Connection) -> dict[str, dict[str, int]]:
             sa.select(table.c.centre_id, sa.func.count()).group_by(table.c.centre_id)
         ):
             held.setdefault(centre_id, dict.fromkeys(_OUTREACH_FIGURES, 0))[key] = int(n)
+    return held
+
+
+def _no_situations() -> dict[str, dict[str, int]]:
+    return {
+        "employment": dict.fromkeys([*protocol.EMPLOYMENT_SITUATIONS, "none"], 0),
+        "education": dict.fromkeys([*protocol.EDUCATION_LEVELS, "none"], 0),
+    }
+
+
+def situations_held(conn: Connection) -> dict[str, dict[str, dict[str, int]]]:
+    """Each centre's members (not erased) by the FSE+ situation the hub holds
+    now, whatever the period: each answer, and ``none`` for no answer (the
+    FSE+ table's « non renseigné »). Counts only."""
+    m = db.p_members.c
+    held: dict[str, dict[str, dict[str, int]]] = {}
+    for question, column in (("employment", m.employment), ("education", m.education)):
+        query = (
+            sa.select(m.centre_id, column, sa.func.count())
+            .where(m.erased_at.is_(None))
+            .group_by(m.centre_id, column)
+        )
+        for centre_id, code, n in conn.execute(query):
+            held.setdefault(centre_id, _no_situations())[question][code or "none"] += int(n)
     return held
 
 

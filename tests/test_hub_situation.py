@@ -6,13 +6,15 @@ the demo's export through a real hub process."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from federation import funders, reports, store
+from federation import centres, funders, reports, store
 from sync import protocol
+from tests.conftest_hub import run_federation
 from tests.test_hub_funders import csv_rows, export
 from tests.test_hub_funders import demo_hub as demo_hub
 from tests.test_hub_households import add_centre, push
@@ -146,8 +148,31 @@ def test_the_fse_rows_by_situation_and_sex_add_up_to_the_participants(engine):
     assert rows[(EDUCATION_SECTION, education[None])] == 2
 
 
+def test_stats_say_the_situations_held_whatever_the_period(engine):
+    centre = add_centre(engine)
+    sara, marc, gone = (protocol.new_id() for _ in range(3))
+    push(
+        engine,
+        centre,
+        [
+            member(sara, employment="employed", education="isced_5_8"),
+            member(marc),
+            member(gone, employment="unemployed"),
+            protocol.make_event("member.erased", {"member_id": gone}, T0 + timedelta(days=1)),
+        ],
+    )
+    with engine.connect() as conn:
+        held = centres.stats(conn)
+    (mine,) = [c["situations"] for c in held["centres"] if c["id"] == centre]
+    assert mine["employment"] == {**dict.fromkeys(mine["employment"], 0), "employed": 1, "none": 1}
+    assert mine["education"]["isced_5_8"] == 1 and mine["education"]["none"] == 1
+    assert held["situations"]["employment"]["employed"] >= 1
+
+
 def test_the_demo_s_fse_table_reconciles_with_its_participants(demo_hub, tmp_path):
-    server, _device = demo_hub
+    server, device = demo_hub
+    stats = json.loads(run_federation("stats", "--json", db_url=server.db_url).stdout)
+    (held,) = [c["situations"] for c in stats["centres"] if c["id"] == device["centre_id"]]
     export(server, "fse", tmp_path / "fse.csv")
     rows = csv_rows(tmp_path / "fse.csv")
     values = {(section, indicator): int(value) for section, indicator, value in rows if value.isdigit()}
@@ -159,6 +184,9 @@ def test_the_demo_s_fse_table_reconciles_with_its_participants(demo_hub, tmp_pat
         # the demo's centre asks: some answered, and some did not
         answered = participants - totals[funders.SITUATION_LABELS[question][None]]
         assert 0 < answered < participants, section
+        # the period's participants are some of the members the hub holds
+        for code, label in funders.SITUATION_LABELS[question].items():
+            assert totals[label] <= held[question][code or "none"], (section, code)
 
 
 def test_the_period_s_reference_is_the_participants_not_the_members():
