@@ -353,6 +353,29 @@ RESIDENT_STATES = {
     "ideas_done": fill_ideas_done,
     "confirmation_ask": fill_confirmation_ask,
 }
+
+
+def fill_staff_devices(word: str | None):
+    """« Ajouter un appareil » with its invite's QR code shown, then with the check word to compare."""
+
+    def fill(app):
+        from kiosk.core import replication
+
+        ids = "01890a5d-ac96-774b-bcce-b302099a8057", "01890a5d-ac96-774b-bcce-b302099a8058"
+        text = replication.encode_invite("https://hub.example.org", "ABCD-EFGH-JKLM", *ids, b"\x01" * 32)
+        app.go("staff_devices")
+        screen = app.screen("staff_devices")
+        screen.reset()
+        screen.side = "invite"
+        expires = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+        screen._invited({"invite": text, "expires_at": expires}, None)
+        screen._stop()  # no ticking nor asking a hub while the layout is looked at
+        if word:
+            screen._asked(word, None)
+
+    return fill
+
+
 MODE_STATES = {name: plain(name) for name in sorted(STAFF_SCREENS | VOLUNTEER_SCREENS)}
 MODE_STATES.update(
     roll_call=fill_roll_call,
@@ -367,6 +390,8 @@ MODE_STATES.update(
     feedback_faces=fill_feedback(faces=True),
     staff_ideas_chosen=fill_staff_idea_chosen,
     staff_volunteering_chosen=fill_volunteer_hours_chosen,
+    staff_devices_invite=fill_staff_devices(None),
+    staff_devices_check=fill_staff_devices("K7Q-M3X"),
     # last: it signs a volunteer in instead of the staff member
     volunteer_started=fill_volunteer_started,
 )
