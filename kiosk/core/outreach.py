@@ -27,9 +27,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from kiosk.core import members, period
+from kiosk.core import period
 from kiosk.core.errors import N_, Conflict, InvalidInput, NotFound
 from kiosk.core.settings import Settings
+from kiosk.core.staff import check_actor
 from kiosk.core.store import Store
 from kiosk.core.voice import clean_text
 from sync import protocol
@@ -121,7 +122,7 @@ class Outreach:
         name from the centre's neighbourhoods (its commune and QPV follow);
         otherwise ``commune`` may name one of their communes. Refused, with
         nothing written, when an event is already on or a value is wrong."""
-        members.check_actor(actor)
+        check_actor(self.store, actor)
         name = clean_text("name", name, MAX_NAME, required=True)
         place = clean_text("place", place, MAX_PLACE, required=True)
         if "\n" in name or "\n" in place:
@@ -181,7 +182,7 @@ class Outreach:
     def end(self, actor: dict | None = None) -> dict | None:
         """Switch this device back to the centre. Returns the event ended,
         or None when none was on (nothing to do: not an error)."""
-        members.check_actor(actor)
+        check_actor(self.store, actor)
         with self.store.transaction():
             self._close_past()
             rows = self.store.query(_OPEN)
