@@ -884,7 +884,7 @@ class VoiceFigures:
 
     def faces_by_theme(self) -> list[tuple[str, list[tuple[str, int]]]]:
         """(workshop theme, [(face, n)…]) for each theme with a face, most answers first."""
-        themes = Counter()
+        themes: Counter[str] = Counter()
         for (theme, _face), n in self.faces.items():
             themes[theme] += n
         return [

@@ -1351,7 +1351,7 @@ def stored_keys(conn: Connection) -> sa.Table:
 
 def _is_month(text: str | None) -> bool:
     """'YYYY-MM', a real month."""
-    return bool(text) and re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text) is not None
+    return text is not None and re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text) is not None
 
 
 def month_after(month: str) -> str:

@@ -168,7 +168,7 @@ class Voice:
                 idea["contact_first_name"] = idea["contact_first_name"] or member["first_name"]
             store.db.table("ideas").insert(idea)
             store.emit("idea.received", {"idea_id": idea["id"], "theme": theme})
-        return self.idea(idea["id"])
+        return self.idea(str(idea["id"]))
 
     def idea(self, idea_id: str) -> dict:
         row = self.store.one("SELECT * FROM ideas WHERE id = ?", (idea_id,))

@@ -86,7 +86,8 @@ class IdeasScreen(KioskScreen):
         self.error = source() if source else ""
         self.ids.keyboard.digits = kind == "digits"
         self._show_typed()
-        name = self.values.get("first_name") or (self.member or {}).get("first_name") or ""
+        member: dict = self.member or {}
+        name = self.values.get("first_name") or member.get("first_name") or ""
         self.consent_text = _.gettext(CONTACT_CONSENT) + (f"\n\n{name}" if name else "")
         self._show_choices()
         self._show_done()

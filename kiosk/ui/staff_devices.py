@@ -168,6 +168,7 @@ class StaffDevicesScreen(ModeScreen):
         if error is not None:
             self._say(_("Invitation impossible : %(why)s", why=in_words(error)), failed=True)
             return
+        assert made is not None  # no error: the invite was made
         self.invite_text = made["invite"]
         self.texture = qr_texture(made["invite"])
         self._expires = parse_utc(made["expires_at"])
@@ -270,6 +271,7 @@ class StaffDevicesScreen(ModeScreen):
             self.step, self.word = "", ""
             self._say(in_words(error), failed=True)
             return
+        assert joined is not None  # no error: the device joined
         self.step = "done"
         self.ids.invite.text = ""
         self._say(
