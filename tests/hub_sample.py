@@ -44,6 +44,7 @@ def seed(engine: sa.Engine, now: datetime = NOW) -> None:
         _workshops(conn)
         _voice(conn)
         _volunteering(conn)
+        _outreach(conn)
 
 
 def _centres_and_devices(conn, now: datetime) -> None:
@@ -318,6 +319,43 @@ def _volunteering(conn) -> None:
             stretch(6, A, 1, "activity", "2026-04-02", 180),
             stretch(7, B, 4, "activity", "2026-03-10", 90),
         ],
+    )
+
+
+def _outreach(conn) -> None:
+    """Events « hors les murs ». In March: 2 held by A (O1 at the Chemin Vert,
+    a QPV, with a partner: 3 visits and M6 met there; O2 in Wimereux: 1
+    visit); O3 (B) is in April."""
+    held = lambda n, c, day, commune, hood, qpv, partner: dict(  # noqa: E731
+        centre_id=c,
+        outreach_id=uid(900 + n),
+        day=day,
+        commune=commune,
+        neighbourhood=hood,
+        qpv=qpv,
+        partner_kind=partner,
+    )
+    conn.execute(
+        store.p_outreach.insert(),
+        [
+            held(1, A, "2026-03-14", "Boulogne-sur-Mer", "Chemin Vert", True, "association"),
+            held(2, A, "2026-03-21", "Wimereux", None, False, None),
+            held(3, B, "2026-04-04", "Outreau", None, False, None),
+        ],
+    )
+    visit = lambda n, o, day: dict(centre_id=A, visit_id=uid(950 + n), outreach_id=uid(900 + o), day=day)  # noqa: E731
+    conn.execute(
+        store.p_outreach_visits.insert(),
+        [
+            visit(1, 1, "2026-03-14"),
+            visit(2, 1, "2026-03-14"),
+            visit(3, 1, "2026-03-14"),
+            visit(4, 2, "2026-03-21"),
+        ],
+    )
+    conn.execute(
+        store.p_outreach_members.insert(),
+        [dict(centre_id=A, member_id=uid(990), outreach_id=uid(901), day="2026-03-14")],
     )
 
 

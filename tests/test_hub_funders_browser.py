@@ -98,3 +98,20 @@ def test_the_overview_shows_the_volunteers_time_by_kind_and_by_centre(page, web_
     assert volunteers["Bénévoles actifs (distincts)"] == "3"
     assert volunteers["Heures de bénévolat"] == "18,0"
     assert volunteers["Équivalents temps plein (1 607 h par an)"] == "0,13"
+
+
+def test_the_overview_shows_the_events_held_outside_and_senacs_counts_them(page, web_hub):
+    sign_in(page, web_hub, "/" + MARCH)
+    section = page.get_by_role("region", name="Hors les murs", exact=True)
+    figures = section.locator("ul.figures").inner_text()
+    assert "2 événements hors les murs tenus" in figures.replace("\n", " ")
+    assert "4 passages lors de ces événements" in figures.replace("\n", " ")
+    places = section.get_by_role("table", name="Événements hors les murs par lieu").locator("tbody tr")
+    rows = {
+        places.nth(i).locator("th").inner_text(): places.nth(i).locator("td").all_inner_texts()
+        for i in range(places.count())
+    }
+    assert rows == {"Chemin Vert (Boulogne-sur-Mer)": ["1", "3", "1"], "Wimereux": ["1", "1", "0"]}
+    page.get_by_role("link", name="SENACS — observatoire des centres sociaux").click()
+    page.wait_for_url("**/funders/senacs?**")
+    assert table_of(page, "Événements hors les murs")["Événements hors les murs tenus"] == "2"
