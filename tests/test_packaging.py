@@ -45,9 +45,12 @@ SHELL_SCRIPTS = sorted([*REPO.glob("packaging/**/*.sh"), *REPO.glob("docs/*.sh")
 
 
 def sh(*command: str | Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(part) for part in command], capture_output=True, text=True, check=check, timeout=300, **kwargs
+    done = subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, timeout=300, **kwargs
     )
+    if check and done.returncode:  # what the script said, in the failure
+        raise AssertionError(f"{command[0]} exited {done.returncode}:\n{done.stderr}\n{done.stdout}")
+    return done
 
 
 def needs(tool: str) -> str:
@@ -599,7 +602,9 @@ def test_guides_name_only_commands_that_exist(guide):
 
     commands = set(build_parser()._subparsers._group_actions[0].choices)
     text = (REPO / "docs" / guide).read_text()
-    named = set(re.findall(r"\bkiosk (?!--)([a-z]+)\b", text))
+    # commands are written as code (a span or a block); prose may say « each kiosk has… »
+    code = re.findall(r"```[^\n]*\n(.*?)```", text, re.S) + re.findall(r"`([^`\n]+)`", text)
+    named = set(re.findall(r"\bkiosk (?!--)([a-z]+)\b", "\n".join(code)))
     assert named <= commands, named - commands
 
 

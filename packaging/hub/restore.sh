@@ -37,6 +37,12 @@ if [[ $CONFIRMED -ne 1 ]]; then
     exit 2
 fi
 DB=${DB/postgresql+psycopg:/postgresql:}
-pg_restore --clean --if-exists --no-owner --no-acl --single-transaction --exit-on-error \
-    --dbname="$DB" "$DUMP"
+# One transaction: the dump's clean-up, then its tables and rows; an error
+# leaves the database as it was. The events table is partitioned by month:
+# pg_restore --clean would drop its partitions' inherited constraints one by
+# one, which PostgreSQL refuses, so the table and its partitions go first.
+{
+    echo "DROP TABLE IF EXISTS events CASCADE;"
+    pg_restore --clean --if-exists --no-owner --no-acl --file=- "$DUMP"
+} | psql --single-transaction --quiet -v ON_ERROR_STOP=1 --dbname="$DB" >/dev/null
 echo "restored $DUMP"
