@@ -44,7 +44,7 @@ def test_a_check_in_on_someones_behalf_is_recorded_as_the_volunteers(app, volunt
     ]
     line = app.centre.staff.audit_log(limit=1)[0]
     assert (line["action"], line["actor_name"]) == ("visit.check_in", "Martine Dupuis")
-    wait_for(lambda: app.sm.current == "volunteer", 5)  # back to the volunteer's menu, still signed in
+    wait_for(lambda: app.sm.current == "volunteer")  # back to the volunteer's menu, still signed in
     assert app.pin_mode
 
 
@@ -53,7 +53,7 @@ def test_an_anonymous_check_in_and_a_scanned_card(app, volunteer, mono):
     tap(tiles(app).checkin)
     tap(app.screen("checkin").ids.anonymous)
     tap(next(t for t in app.screen("reason").ids.grid.children if t.reason == "accueil"))
-    wait_for(lambda: app.sm.current == "volunteer", 5)
+    wait_for(lambda: app.sm.current == "volunteer")
     tap(tiles(app).checkin)
     scan(mono, member["card_code"])
     assert app.sm.current == "reason"
