@@ -602,6 +602,41 @@ device_versions = sa.Table(
     _time("reported_at", nullable=False),
 )
 
+# ---------------------------------------------------------------- seat requests between centres (schema 20)
+
+# Each centre's public X25519 key (federation.seat_requests), which the other
+# centres' devices seal a seat request to; the private key stays on the
+# centre's devices (sync.envelope.Keyring). The first one a device of the
+# centre registers holds; the hub never sees the private key.
+centre_keys = sa.Table(
+    "centre_keys",
+    metadata,
+    _id("centre_id", sa.ForeignKey("centres.id"), primary_key=True),
+    sa.Column("public_key", sa.String(64), nullable=False),
+    _id("device_id", nullable=False),
+    _time("registered_at", nullable=False),
+)
+
+# A seat request sealed to the target centre's key, and its answer sealed to
+# the asking centre's: opaque here. ``sealed`` is emptied once a device of
+# the target centre took the request; the row goes once the asking device
+# took the answer (or after the days the hub keeps them).
+seat_requests = sa.Table(
+    "seat_requests",
+    metadata,
+    _id("id", primary_key=True),
+    _id("from_centre", sa.ForeignKey("centres.id"), nullable=False),
+    _id("from_device", nullable=False),
+    _id("to_centre", sa.ForeignKey("centres.id"), nullable=False),
+    sa.Column("sealed", sa.LargeBinary),
+    _time("created_at", nullable=False),
+    _time("delivered_at"),
+    sa.Column("answer", sa.LargeBinary),
+    _time("answered_at"),
+    sa.Index("seat_requests_to", "to_centre", "delivered_at"),
+    sa.Index("seat_requests_from", "from_device", "answered_at"),
+)
+
 # ---------------------------------------------------------------- the dashboard's accounts (schema 2)
 
 users = sa.Table(
@@ -1314,6 +1349,14 @@ def _v19(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX r_outreach_members ON p_outreach_members (centre_id, outreach_id)")
 
 
+# ---------------------------------------------------------------- step 20: seat requests between centres
+
+
+def _v20(conn: Connection) -> None:
+    # no centre registered a key nor asked a seat before: the tables start empty
+    metadata.create_all(conn, tables=[centre_keys, seat_requests])
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1335,6 +1378,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     17: _v17,
     18: _v18,
     19: _v19,
+    20: _v20,
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -642,3 +642,11 @@ def test_v13_to_v14(tmp_path):
     # everyone held so far was met at the centre, not at an event
     assert conn.execute("SELECT id, outreach_id FROM members").fetchall() == [("a", None)]
     assert "outreach_id" in {row[1] for row in conn.execute("PRAGMA table_info(visits)")}
+
+
+def test_v14_to_v15(tmp_path):
+    conn = upgrade_from(tmp_path / "kiosk.db", 14)
+    # no seat request was made or received before: both tables start empty
+    assert {"seat_requests_out", "seat_requests_in"} <= objects(conn, "table")
+    assert conn.execute("SELECT count(*) FROM seat_requests_out").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM seat_requests_in").fetchone() == (0,)

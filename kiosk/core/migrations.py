@@ -536,6 +536,57 @@ def _v14(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE members ADD COLUMN outreach_id TEXT")
 
 
+def _v15(conn: sqlite3.Connection) -> None:
+    """Seat requests between centres (kiosk/core/seat_requests.py): those a
+    resident made here for another centre's session (``seat_requests_out``,
+    kept until the answer came and staff told the resident), and those
+    another centre's residents made for a session here (``seat_requests_in``,
+    until staff decided and the answer left). Both hold names: they never
+    leave the device but sealed to the other centre's key."""
+    conn.execute("""
+        CREATE TABLE seat_requests_out (
+            id TEXT PRIMARY KEY,
+            to_centre TEXT NOT NULL,
+            to_centre_name TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            title TEXT NOT NULL,
+            place TEXT,
+            starts_at TEXT NOT NULL,
+            first_name TEXT NOT NULL,
+            last_name TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            consent_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            outcome TEXT,
+            answered_at TEXT,
+            told_at TEXT,
+            told_by TEXT
+        )
+        """)
+    conn.execute("""
+        CREATE TABLE seat_requests_in (
+            id TEXT PRIMARY KEY,
+            from_centre TEXT NOT NULL,
+            from_centre_name TEXT NOT NULL,
+            reply_key TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            first_name TEXT NOT NULL,
+            last_name TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            consent_at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            outcome TEXT,
+            decided_at TEXT,
+            decided_by TEXT,
+            member_id TEXT,
+            registration_id TEXT,
+            answer BLOB,
+            answer_sent_at TEXT
+        )
+        """)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
     _v2,
@@ -551,6 +602,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v12,
     _v13,
     _v14,
+    _v15,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
