@@ -75,11 +75,27 @@ class Keyring:
 
     keys: dict[str, bytes]
     current: str
+    #: the centre's X25519 private key (32 bytes), which opens what other
+    #: centres seal to this one (``seal_to_centre``); None in a keyring made
+    #: before it existed, which then derives it (``exchange_key``)
+    exchange: bytes | None = None
 
     @classmethod
     def new(cls) -> Keyring:
         key = nacl.utils.random(SecretBox.KEY_SIZE)
-        return cls({key_id(key): key}, key_id(key))
+        return cls({key_id(key): key}, key_id(key), bytes(PrivateKey.generate()))
+
+    def exchange_key(self) -> PrivateKey:
+        """The centre's key pair for what other centres send it. A keyring
+        from before it existed derives it from its first key (by id), so
+        every device of an existing centre, upgraded on its own, finds the
+        same one without talking to the others."""
+        if self.exchange is not None:
+            return PrivateKey(self.exchange)
+        first = self.keys[min(self.keys)]
+        return PrivateKey(
+            nacl.hash.blake2b(first, digest_size=32, person=b"accueil-centrex", encoder=RawEncoder)
+        )
 
     def rotate(self) -> str:
         """A new current key (after a device is revoked); returns its id."""
@@ -97,24 +113,31 @@ class Keyring:
         return SecretBox(key)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "current": self.current,
             "keys": {kid: base64.b64encode(key).decode() for kid, key in sorted(self.keys.items())},
         }
+        if self.exchange is not None:
+            data["exchange"] = base64.b64encode(self.exchange).decode()
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Keyring:
         try:
             keys = {kid: base64.b64decode(text, validate=True) for kid, text in data["keys"].items()}
             current = data["current"]
+            exchange = data.get("exchange")
+            exchange = None if exchange is None else base64.b64decode(exchange, validate=True)
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             raise EnvelopeError(f"not a keyring: {error}") from error
+        if exchange is not None and len(exchange) != PrivateKey.SIZE:
+            raise EnvelopeError("not a keyring: its exchange key is not 32 bytes")
         if not keys or len(keys) > MAX_KEYS or current not in keys:
             raise EnvelopeError("not a keyring: its current key is missing, or it holds too many")
         for kid, key in keys.items():
             if len(key) != SecretBox.KEY_SIZE or key_id(key) != kid:
                 raise EnvelopeError(f"not a keyring: key {kid!r} does not match its id")
-        return cls(keys, current)
+        return cls(keys, current, exchange)
 
 
 @dataclass(frozen=True)
@@ -166,6 +189,34 @@ def open_sealed(sealed: bytes, device: DeviceKeys) -> Any:
         return json.loads(plain)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise TamperedBlob("what was sealed to this device is not JSON") from error
+
+
+def centre_public_key(keyring: Keyring) -> bytes:
+    """The public half of the centre's exchange key (32 bytes), which the
+    hub hands to other centres' devices."""
+    return bytes(keyring.exchange_key().public_key)
+
+
+def seal_to_centre(data: Any, public_key: bytes) -> bytes:
+    """JSON-able ``data`` sealed to another centre (its public exchange key,
+    from the hub): only that centre's devices open it, the hub cannot."""
+    try:
+        recipient = PublicKey(public_key)
+    except (TypeError, ValueError, nacl.exceptions.CryptoError) as error:
+        raise EnvelopeError(f"not a centre's public key: {error}") from error
+    return bytes(SealedBox(recipient).encrypt(_canonical(data)))
+
+
+def open_for_centre(sealed: bytes, keyring: Keyring) -> Any:
+    """What another centre sealed to this one (``seal_to_centre``)."""
+    try:
+        plain = SealedBox(keyring.exchange_key()).decrypt(sealed)
+    except (nacl.exceptions.CryptoError, TypeError, ValueError) as error:
+        raise TamperedBlob("what was sealed to this centre does not open with its key") from error
+    try:
+        return json.loads(plain)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise TamperedBlob("what was sealed to this centre is not JSON") from error
 
 
 #: the check word's letters: no 0/O, 1/I/L (read aloud, compared by eye)
