@@ -587,6 +587,71 @@ def _v15(conn: sqlite3.Connection) -> None:
         """)
 
 
+
+def _v16(conn: sqlite3.Connection) -> None:
+    """Workshop sheets (kiosk/core/sheets.py): a workshop made here from a
+    federation sheet keeps the sheet's id (``sheet_id``, sent with the
+    workshop's events so the hub counts the sheet's diffusion), and one this
+    centre offered to the others keeps when (``offered_at``). Nothing is held
+    before: the table starts empty."""
+    conn.execute("""
+        CREATE TABLE workshop_sheets (
+            workshop_id TEXT PRIMARY KEY,
+            sheet_id TEXT,
+            adopted_at TEXT,
+            offered_at TEXT
+        )
+        """)
+
+
+def _v17(conn: sqlite3.Connection) -> None:
+    """The rest of the centre's working data replicates (visits, staff
+    accounts, shared settings, the audit log; docs/replication.md).
+    Audit lines get an id of their own (a UUID, given now to those already
+    written), under which every device keeps each line once.
+    ``replication_device.baseline`` becomes a set of flags (1: members,
+    workshops, sessions, registrations, attendance; 2: visits, staff, audit
+    log; 4: shared settings): a device already replicating puts its visits,
+    staff, audit lines and settings into the log at its next exchange,
+    nothing lost. ``replication_waiting``: received rows waiting for a row
+    they point at (a visit for its member or its recorder)."""
+    import uuid
+
+    conn.execute("ALTER TABLE audit_log ADD COLUMN id TEXT")
+    seqs = [row[0] for row in conn.execute("SELECT seq FROM audit_log")]
+    conn.executemany("UPDATE audit_log SET id = ? WHERE seq = ?", ((str(uuid.uuid4()), seq) for seq in seqs))
+    conn.execute("CREATE UNIQUE INDEX audit_log_id ON audit_log (id)")
+    conn.execute("UPDATE replication_device SET baseline = baseline | 6")
+    conn.execute("""
+        CREATE TABLE replication_waiting (
+            tbl TEXT NOT NULL,
+            row_id TEXT NOT NULL,
+            needs TEXT NOT NULL,
+            PRIMARY KEY (tbl, row_id, needs)
+        )
+        """)
+    conn.execute("CREATE INDEX replication_waiting_needs ON replication_waiting (needs)")
+
+
+
+def _v18(conn: sqlite3.Connection) -> None:
+    """Duplicates merged by staff (kiosk/core/duplicates.py): a member record
+    merged into the one kept points at it (``merged_into``; its details are
+    removed and ``erased_at`` says when, so every list of living members
+    leaves it out), and the pairs staff said are not the same person
+    (``duplicate_dismissals``, the smaller id first), never shown again."""
+    conn.execute("ALTER TABLE members ADD COLUMN merged_into TEXT")
+    conn.execute("""
+        CREATE TABLE duplicate_dismissals (
+            member_a TEXT NOT NULL,
+            member_b TEXT NOT NULL,
+            dismissed_at TEXT NOT NULL,
+            PRIMARY KEY (member_a, member_b),
+            CHECK (member_a < member_b)
+        ) WITHOUT ROWID
+        """)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
     _v2,
@@ -603,6 +668,9 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v13,
     _v14,
     _v15,
+    _v16,
+    _v17,
+    _v18,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
