@@ -18,7 +18,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from federation import api, ingest, metrics, network_api, parent_sync, ratelimit, relay, retention
+from federation import (
+    api,
+    ingest,
+    metrics,
+    network_api,
+    parent_sync,
+    ratelimit,
+    relay,
+    retention,
+    seat_requests,
+)
 from federation import store as db
 from sync import protocol
 
@@ -60,6 +70,7 @@ def create_app(
     app.include_router(network_api.router)  # child hubs' roll-up (federation.network)
     app.state.relay_limits = relay.Limits.from_environment()
     app.include_router(relay.router)  # sealed blobs between a centre's devices
+    app.include_router(seat_requests.router)  # sealed seat requests between centres
     app.include_router(metrics.router)
     _mount_dashboard(app)
     _install_error_handlers(app)
