@@ -637,6 +637,43 @@ seat_requests = sa.Table(
     sa.Index("seat_requests_from", "from_device", "answered_at"),
 )
 
+# schema 21: the workshop sheets (« fiches atelier », federation.sheets). A
+# sheet is written by federation staff, or offered by a centre (``offered_by``
+# and the workshop it came from, one draft per offered workshop); only a
+# published one reaches the kiosks. ``sheet_adoptions`` holds which workshop
+# of which centre was made from which sheet, from protocol 1.3's ``sheet`` on
+# workshop events: the « diffusion » figure joins it to p_sessions and
+# p_attendance.
+sheets = sa.Table(
+    "sheets",
+    metadata,
+    _id("id", primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("theme", sa.String(32), nullable=False),
+    sa.Column("pictogram", sa.String(40), nullable=False),
+    sa.Column("description", sa.String(2000), nullable=False),
+    sa.Column("duration_minutes", sa.Integer, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("bring", sa.String(1000), nullable=False),
+    sa.Column("animator_needs", sa.String(1000), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    _id("offered_by"),
+    _id("offered_workshop"),
+    _time("created_at", nullable=False),
+    _time("updated_at", nullable=False),
+    _time("published_at"),
+    _time("withdrawn_at"),
+    sa.UniqueConstraint("offered_by", "offered_workshop", name="sheets_offer"),
+)
+sheet_adoptions = sa.Table(
+    "sheet_adoptions",
+    metadata,
+    _id("centre_id", primary_key=True),
+    _id("workshop_id", primary_key=True),
+    _id("sheet_id", nullable=False, index=True),
+    sa.Column("day", sa.String(10), nullable=False),
+)
+
 # ---------------------------------------------------------------- the dashboard's accounts (schema 2)
 
 users = sa.Table(
@@ -1357,6 +1394,14 @@ def _v20(conn: Connection) -> None:
     metadata.create_all(conn, tables=[centre_keys, seat_requests])
 
 
+# ---------------------------------------------------------------- step 21: workshop sheets
+
+
+def _v21(conn: Connection) -> None:
+    # no sheet was written nor adopted before: the tables start empty
+    metadata.create_all(conn, tables=[sheets, sheet_adoptions])
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1379,6 +1424,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     18: _v18,
     19: _v19,
     20: _v20,
+    21: _v21,
 }
 LATEST_VERSION = max(MIGRATIONS)
 

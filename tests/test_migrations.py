@@ -650,3 +650,10 @@ def test_v14_to_v15(tmp_path):
     assert {"seat_requests_out", "seat_requests_in"} <= objects(conn, "table")
     assert conn.execute("SELECT count(*) FROM seat_requests_out").fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM seat_requests_in").fetchone() == (0,)
+
+
+def test_v15_to_v16(tmp_path):
+    conn = upgrade_from(tmp_path / "kiosk.db", 15)
+    # no workshop was adopted from a sheet nor offered before: the table starts empty
+    assert "workshop_sheets" in objects(conn, "table")
+    assert conn.execute("SELECT count(*) FROM workshop_sheets").fetchone() == (0,)
