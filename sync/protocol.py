@@ -48,7 +48,9 @@ except ImportError:  # pragma: no cover - depends on the install
 #: and member events' optional ``employment`` and ``education`` (the FSE+
 #: situation, sent only where the member consented); and the itinerant mode:
 #: ``outreach.held``, and visits' and new members' optional ``outreach_id``.
-PROTOCOL_VERSION = "1.2"
+#: 1.3 added ``member.merged``: staff merged two records of one person (two
+#: pseudonyms, nothing else), so the hub counts one participant.
+PROTOCOL_VERSION = "1.3"
 PROTOCOL_MAJOR = 1
 
 #: The hub's answers carry this header so a client can tell them from a wifi
@@ -450,6 +452,9 @@ EVENT_TYPES: dict[str, dict[str, tuple[Callable[[Any], str | None], bool]]] = {
     "member.created": {**_MEMBER_ATTRS, "outreach_id": (_nullable(_uuid), False)},
     "member.updated": dict(_MEMBER_ATTRS),
     "member.erased": {"member_id": (_uuid, True)},
+    # 1.3: staff merged two records of one person (registered on two devices):
+    # ``member_id``'s record went into ``into_member_id``'s. Two pseudonyms only.
+    "member.merged": {"member_id": (_uuid, True), "into_member_id": (_uuid, True)},
     "workshop.created": {
         "workshop_id": (_uuid, True),
         "title": (_text(200), True),
