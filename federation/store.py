@@ -674,6 +674,65 @@ sheet_adoptions = sa.Table(
     sa.Column("day", sa.String(10), nullable=False),
 )
 
+# schema 22: rollups kept at ingest for long periods, so a year's overview
+# reads rows by month, centre and dimension, not by day or member. Additive
+# figures: the visits by month and reason, and by month and national
+# category, and the visits a day (the weeks' chart). Distinct people:
+# ``r_member_months`` holds each (centre, member, month) a member came in
+# (a visit; one row however many visits), and ``r_participants`` the
+# members who came in a month ('YYYY-MM') or a year ('YYYY'), by their
+# reporting attributes (``attrs``, federation.projections.attrs_key): a row
+# is counted when the member's first visit of that period is stored, and
+# moved from the old attributes to the new when a member's attributes change
+# (an update, an erasure). A period's participants are then a sum over a
+# few rows, exactly.
+r_visit_months = sa.Table(
+    "r_visit_months",
+    metadata,
+    _id("centre_id", primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("reason", sa.String(64), primary_key=True),
+    sa.Column("visits", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+r_category_months = sa.Table(
+    "r_category_months",
+    metadata,
+    _id("centre_id", primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("cra_theme", sa.String(40), primary_key=True),
+    sa.Column("domain", sa.String(40), primary_key=True),
+    sa.Column("visits", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+r_visit_days = sa.Table(
+    "r_visit_days",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    _id("centre_id", primary_key=True),
+    sa.Column("visits", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+r_member_months = sa.Table(
+    "r_member_months",
+    metadata,
+    _id("centre_id", primary_key=True),
+    _id("member_id", primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Index("r_member_months_month", "month", "centre_id", "member_id"),
+    sqlite_with_rowid=False,
+)
+r_participants = sa.Table(
+    "r_participants",
+    metadata,
+    sa.Column("period", sa.String(7), primary_key=True),
+    _id("centre_id", primary_key=True),
+    sa.Column("attrs", sa.String(200), primary_key=True),
+    sa.Column("members", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+ROLLUP_TABLES = (r_visit_months, r_category_months, r_visit_days, r_member_months, r_participants)
+
 # ---------------------------------------------------------------- the dashboard's accounts (schema 2)
 
 users = sa.Table(
@@ -1402,6 +1461,58 @@ def _v21(conn: Connection) -> None:
     metadata.create_all(conn, tables=[sheets, sheet_adoptions])
 
 
+# ---------------------------------------------------------------- step 22: rollups for long periods
+
+
+def _v22(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(ROLLUP_TABLES))
+    rebuild_rollups(conn)
+
+
+#: a member's reporting attributes as one text (federation.projections.attrs_key
+#: writes the same from Python): age band, gender, QPV (1/0), born from, born
+#: to, employment, education, '' for unknown, joined by '|'
+_ATTRS_SQL = (
+    "coalesce(m.age_band, '') || '|' || coalesce(m.gender, '') || '|' || "
+    "(CASE WHEN m.qpv IS NULL THEN '' WHEN m.qpv THEN '1' ELSE '0' END) || '|' || "
+    "coalesce(CAST(m.born_from AS VARCHAR), '') || '|' || coalesce(CAST(m.born_to AS VARCHAR), '') || '|' || "
+    "coalesce(m.employment, '') || '|' || coalesce(m.education, '')"
+)
+
+
+def rebuild_rollups(conn: Connection) -> None:
+    """The rollups (schema 22) from the day projections, from scratch: what
+    the schema step runs on a hub that held projections before, and what
+    tests and benchmarks that fill the projections directly call."""
+    for table in ROLLUP_TABLES:
+        conn.execute(table.delete())
+    conn.exec_driver_sql(
+        "INSERT INTO r_visit_months (centre_id, month, reason, visits) "
+        "SELECT centre_id, substr(day, 1, 7), reason, sum(visits) FROM p_visit_counts GROUP BY 1, 2, 3"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO r_category_months (centre_id, month, cra_theme, domain, visits) "
+        "SELECT centre_id, substr(day, 1, 7), cra_theme, domain, sum(visits) "
+        "FROM p_visit_categories GROUP BY 1, 2, 3, 4"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO r_visit_days (day, centre_id, visits) "
+        "SELECT day, centre_id, sum(visits) FROM p_visit_counts GROUP BY 1, 2"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO r_member_months (centre_id, member_id, month) "
+        "SELECT DISTINCT centre_id, member_id, substr(day, 1, 7) FROM p_presence"
+    )
+    for period in ("p.month", "substr(p.month, 1, 4)"):
+        conn.exec_driver_sql(
+            "INSERT INTO r_participants (period, centre_id, attrs, members) "
+            f"SELECT p.period, m.centre_id, {_ATTRS_SQL}, count(*) "
+            f"FROM (SELECT DISTINCT centre_id, member_id, {period} AS period FROM r_member_months p) p "
+            "JOIN p_members m ON m.centre_id = p.centre_id AND m.member_id = p.member_id "
+            f"GROUP BY 1, 2, 3"
+        )
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1425,6 +1536,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     19: _v19,
     20: _v20,
     21: _v21,
+    22: _v22,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
