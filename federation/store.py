@@ -591,6 +591,21 @@ relay_cursors = sa.Table(
     _time("acked_at", nullable=False),
 )
 
+# the centre's key rotations after a device was revoked (schema 23): one per
+# epoch (how many of the centre's devices were revoked when it was made),
+# the first posted kept; ``body`` is the rotating device's signed JSON, the
+# new key sealed to each remaining device, opaque here but for its ids
+relay_keys = sa.Table(
+    "relay_keys",
+    metadata,
+    _id("centre_id", sa.ForeignKey("centres.id"), primary_key=True),
+    sa.Column("epoch", sa.Integer, primary_key=True, autoincrement=False),
+    _id("device_id", sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    _time("created_at", nullable=False),
+)
+
 # the app version each device last said it runs (schema 18): the header
 # its requests carry (protocol.APP_VERSION_HEADER), recorded with a batch or
 # a relay acknowledgement; a device older than the header has no row
@@ -1513,6 +1528,14 @@ def rebuild_rollups(conn: Connection) -> None:
         )
 
 
+# ---------------------------------------------------------------- step 23: key rotations in the relay
+
+
+def _v23(conn: Connection) -> None:
+    # no centre rotated its key before: the table starts empty
+    metadata.create_all(conn, tables=[relay_keys])
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1537,6 +1560,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     20: _v20,
     21: _v21,
     22: _v22,
+    23: _v23,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
