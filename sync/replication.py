@@ -18,7 +18,8 @@ The rules, in the order :func:`materialize` applies them:
 2. Last writer wins, per field: a row's field holds the value of the change
    with the greatest ``(stamp, change id)`` that set it.
 3. Members merged as duplicates (``merged_into``) redirect to the kept
-   member; a cycle keeps its smallest id. Erasure wins over any edit: a
+   member, and show no personal fields (the kept one holds them); a cycle
+   keeps its smallest id. Erasure wins over any edit: a
    member with an ``erase`` change, and every member merged with them, is a
    tombstone whose personal fields are empty, and the changes naming them
    are scrubbed from the log (:meth:`Replica.add`).
@@ -45,6 +46,7 @@ import hashlib
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -179,6 +181,9 @@ def _hex(max_bytes: int) -> _Check:
 
 _FLAG = _int(0, 1)
 _NAME = _text(80)
+#: the longest audit line's detail (JSON text) that replicates; a longer one
+#: travels as ``{"truncated": true}`` (a printed card list names many ids)
+AUDIT_DETAIL_MAX = 20_000
 
 
 @dataclass(frozen=True)
@@ -320,7 +325,8 @@ TABLES: dict[str, Table] = {
         },
         required=("occurred_at", "reason", "recorded_by_role"),
         member_fields=("member_id",),
-        references={"member_id": "members"},
+        # a visit recorded by a volunteer waits for their account to arrive
+        references={"member_id": "members", "recorded_by": "staff"},
         on_erased="unlink",
     ),
     "staff": Table(
@@ -343,21 +349,43 @@ TABLES: dict[str, Table] = {
         fields={"verify_key": _hex(32), "label": _text(200), "added_at": _time},
         required=("verify_key",),
     ),
+    # append-only: one change a line, made by the device where it was done
+    # pairs of members staff said are not the same person (« Pas la même
+    # personne »): never offered as possible duplicates again, on any device.
+    # The row id is made from the pair (``dismissal_id``), so two devices
+    # dismissing the same pair write the same row.
+    "duplicate_dismissals": Table(
+        fields={"member_a": _id, "member_b": _id, "dismissed_at": _time},
+        required=("member_a", "member_b", "dismissed_at"),
+    ),
     "audit_log": Table(
         fields={
             "at": _time,
             "actor_id": _id,
             "actor_name": _text(100),
             "action": _text(64),
-            "detail": _text(4000),
+            "detail": _text(AUDIT_DETAIL_MAX),
         },
         required=("at", "action"),
     ),
 }
 
 OPS = ("set", "erase")
-#: the settings the centre's devices share; the rest (hub address, device
-#: token, printer, backup folder, display) belong to one device
+#: where the row ids of ``duplicate_dismissals`` are made from (uuid5)
+_DISMISSAL_NAMESPACE = uuid.UUID("6f1c1d2e-7a0b-5c3d-9e8f-0a1b2c3d4e5f")
+
+
+def dismissal_id(member_a: str, member_b: str) -> str:
+    """The row of « these two are not the same person », the same whichever
+    device dismisses the pair and in whichever order it names them."""
+    low, high = sorted((member_a, member_b))
+    return str(uuid.uuid5(_DISMISSAL_NAMESPACE, f"{low}|{high}"))
+
+
+#: the settings the centre's devices share (an allow-list: a setting not
+#: named here stays on its device). The others are one device's own: its
+#: enrolment (hub address, device token, centre id), its outbox's upkeep
+#: (sent_events_kept_days), its printer, backup folder and screen density.
 SHARED_SETTINGS = frozenset(
     (
         "centre_name",
@@ -368,6 +396,7 @@ SHARED_SETTINGS = frozenset(
         "pin_idle_timeout_s",
         "languages",
         "retention_months",
+        "collect_situation",
     )
 )
 #: the most fields one change may carry (the widest table's)
@@ -614,6 +643,10 @@ def materialize(changes: Iterable[Change]) -> State:
             values["erased_at"] = None
         if kept[member] != member:
             values["merged_into"] = kept[member]
+            # the kept record holds the person's details; an edit made to the
+            # other one elsewhere, before or after the merge, does not bring
+            # them back (merges commute with edits)
+            values.update(dict.fromkeys(PERSONAL_MEMBER_FIELDS))
         else:
             values["merged_into"] = None
         rows["members"][member] = values
@@ -625,6 +658,7 @@ def materialize(changes: Iterable[Change]) -> State:
         "settings",
         "audit_log",
         "devices",
+        "duplicate_dismissals",
         "sessions",
         "visits",
         "registrations",

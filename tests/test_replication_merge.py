@@ -28,6 +28,7 @@ from sync.replication import (
     SeatConflict,
     Stamp,
     digest,
+    dismissal_id,
     make_change,
     materialize,
 )
@@ -277,6 +278,38 @@ def test_duplicates_merged_by_staff_follow_the_kept_member():
     assert list(state.rows["registrations"]) == [reg_kept] and state.absorbed == {reg_dup: reg_kept}
 
 
+def test_a_merged_record_shows_no_details_whatever_edit_comes_before_or_after():
+    a, b = HybridClock("a", now_ms=ticking()), HybridClock("b", now_ms=ticking(T0 + 60_000))
+    kept, duplicate = protocol.new_id(), protocol.new_id()
+    base = [
+        make_change(a, "members", kept, member_fields("Aïcha", "Benali")),
+        make_change(a, "members", duplicate, member_fields("Aicha", "Benalli")),
+    ]
+    merge = make_change(a, "members", duplicate, {"merged_into": kept})
+    later_edit = make_change(b, "members", duplicate, {"phone": "+33612345678", "last_name": "Benaly"})
+    assert later_edit.stamp > merge.stamp
+    for order in ([*base, merge, later_edit], [later_edit, merge, *base]):
+        state = materialize(order)
+        row = state.rows["members"][duplicate]
+        assert row["merged_into"] == kept and all(row[f] is None for f in PERSONAL_MEMBER_FIELDS)
+        assert state.rows["members"][kept]["first_name"] == "Aïcha"
+
+
+def test_two_devices_dismissing_the_same_pair_write_the_same_row():
+    one, two = protocol.new_id(), protocol.new_id()
+    assert dismissal_id(one, two) == dismissal_id(two, one) != dismissal_id(one, protocol.new_id())
+    a, b = HybridClock("a", now_ms=ticking()), HybridClock("b", now_ms=ticking())
+    low, high = sorted((one, two))
+    fields = {"member_a": low, "member_b": high, "dismissed_at": "2026-12-01T09:00:00.000Z"}
+    state = materialize(
+        [
+            make_change(a, "duplicate_dismissals", dismissal_id(one, two), fields),
+            make_change(b, "duplicate_dismissals", dismissal_id(two, one), fields),
+        ]
+    )
+    assert list(state.rows["duplicate_dismissals"]) == [dismissal_id(one, two)]
+
+
 def test_merges_that_form_a_cycle_keep_the_smallest_id():
     a, b = HybridClock("a", now_ms=ticking()), HybridClock("b", now_ms=ticking())
     one, two = sorted([protocol.new_id(), protocol.new_id()])
@@ -401,8 +434,26 @@ class World:
         elif kind == "erase":
             device.make("members", pick.choice(living), op="erase")
         elif kind == "merge" and len(living) >= 2:
+            # what the kiosk does (kiosk/core/duplicates.py): the kept record
+            # takes the other's details where its own are empty, then the other
+            # points at it
             duplicate, kept = pick.sample(living, 2)
+            rows = state.rows["members"]
+            fill = {
+                f: rows[duplicate][f]
+                for f in PERSONAL_MEMBER_FIELDS
+                if rows[kept].get(f) in (None, "") and rows[duplicate].get(f) not in (None, "")
+            }
+            if fill:
+                device.make("members", kept, fill)
             device.make("members", duplicate, {"merged_into": kept})
+        elif kind == "dismiss" and len(living) >= 2:
+            one, two = sorted(pick.sample(living, 2))
+            device.make(
+                "duplicate_dismissals",
+                dismissal_id(one, two),
+                {"member_a": one, "member_b": two, "dismissed_at": when},
+            )
         elif kind == "session" or not sessions:
             workshop, session = protocol.new_id(), protocol.new_id()
             device.make("workshops", workshop, {"title": "Atelier", "theme": "autre", "created_at": when})
@@ -478,7 +529,17 @@ class World:
             assert values["session_id"] in state.rows["sessions"]
         for values in state.rows["visits"].values():
             member = values["member_id"]
-            assert member is None or (member in state.rows["members"] and member not in state.erased)
+            # a visit points at nobody or at a living member: a merged record's
+            # visits follow the kept one
+            assert member is None or (
+                member in state.rows["members"] and member not in state.erased and member not in state.merged
+            )
+        for table in ("registrations", "attendance"):
+            for values in state.rows[table].values():
+                assert values["member_id"] not in state.merged, f"{table} of a merged record"
+        for member in state.merged:
+            row = state.rows["members"][member]
+            assert all(row[f] is None for f in PERSONAL_MEMBER_FIELDS), "a merged record shows details"
         everything = repr(state.rows) + repr(device.replica.changes)
         for member in state.erased:
             row = state.rows["members"][member]
@@ -493,6 +554,7 @@ ACTIONS = (
     "edit",
     "erase",
     "merge",
+    "dismiss",
     "session",
     "capacity",
     "register",
