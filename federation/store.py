@@ -576,6 +576,15 @@ relay_invites = sa.Table(
     _time("joined_at"),
     sa.Column("sealed", sa.LargeBinary),
     _time("sealed_at"),
+    # the short code to type (schema 24): its first characters find the
+    # invite (``short_slot``), the whole code is checked by its hash; wrong
+    # tries are counted and burn the invite; the inviter's verify key is
+    # what a device that typed the code gets in place of the QR code's
+    sa.Column("short_slot", sa.String(8), index=True),
+    sa.Column("short_hash", sa.String(64)),
+    sa.Column("inviter_key", sa.String(64)),
+    sa.Column("tries", sa.Integer, nullable=False, server_default="0"),
+    _time("burnt_at"),
 )
 
 # how far each device has applied its centre's blobs (its acknowledged
@@ -1536,6 +1545,26 @@ def _v23(conn: Connection) -> None:
     metadata.create_all(conn, tables=[relay_keys])
 
 
+# ---------------------------------------------------------------- step 24: invites' short codes
+
+
+def _v24(conn: Connection) -> None:
+    # invites made before have no short code: they are joined with their QR
+    # code only. Step 14 creates the table from today's definition, which
+    # has the columns already on a new hub.
+    held = {column["name"] for column in sa.inspect(conn).get_columns("relay_invites")}
+    for column, kind in (
+        ("short_slot", "VARCHAR(8)"),
+        ("short_hash", "VARCHAR(64)"),
+        ("inviter_key", "VARCHAR(64)"),
+        ("tries", "INTEGER NOT NULL DEFAULT 0"),
+        ("burnt_at", "VARCHAR(32)"),
+    ):
+        if column not in held:
+            conn.exec_driver_sql(f"ALTER TABLE relay_invites ADD COLUMN {column} {kind}")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_relay_invites_short_slot ON relay_invites (short_slot)")
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1561,6 +1590,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     21: _v21,
     22: _v22,
     23: _v23,
+    24: _v24,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
