@@ -757,6 +757,40 @@ r_participants = sa.Table(
 )
 ROLLUP_TABLES = (r_visit_months, r_category_months, r_visit_days, r_member_months, r_participants)
 
+# schema 25: what the hub publishes to the kiosks (federation.publications).
+# One row per (kind, key), its latest state: ``seq`` is the hub-wide counter
+# at its last change (the kiosks' cursor), ``audience`` None for every centre
+# or a JSON list of centre ids, a withdrawal kept as a row (``withdrawn``) so
+# a kiosk learns it. ``publication_counter`` holds the one counter (one row,
+# updated in the publishing transaction: concurrent publishers queue on it).
+# ``hub_keys`` holds the hub's Ed25519 signing key (its 32-byte seed, hex),
+# made once: it is backed up and restored with the database.
+publications = sa.Table(
+    "publications",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("audience", sa.Text),
+    sa.Column("seq", sa.BigInteger, nullable=False, index=True),
+    sa.Column("withdrawn", sa.Boolean, nullable=False, default=False),
+    _time("updated_at", nullable=False),
+    sa.Column("updated_by", sa.String(200)),
+)
+publication_counter = sa.Table(
+    "publication_counter",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+hub_keys = sa.Table(
+    "hub_keys",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("seed", sa.String(64), nullable=False),
+    _time("created_at", nullable=False),
+)
+
 # ---------------------------------------------------------------- the dashboard's accounts (schema 2)
 
 users = sa.Table(
@@ -1565,6 +1599,16 @@ def _v24(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_relay_invites_short_slot ON relay_invites (short_slot)")
 
 
+# ---------------------------------------------------------------- step 25: publications to the kiosks
+
+
+def _v25(conn: Connection) -> None:
+    # nothing was published before: the tables start empty, the counter at 0;
+    # the signing key is made at its first use
+    metadata.create_all(conn, tables=[publications, publication_counter, hub_keys])
+    conn.execute(publication_counter.insert().values(id=1, seq=0))
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1591,6 +1635,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     22: _v22,
     23: _v23,
     24: _v24,
+    25: _v25,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
