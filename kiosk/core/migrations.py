@@ -652,6 +652,23 @@ def _v18(conn: sqlite3.Connection) -> None:
         """)
 
 
+def _v19(conn: sqlite3.Connection) -> None:
+    """What the federation published (kiosk/core/federation_feed.py): the
+    last good copy of each (kind, key), its body as the hub signed it and
+    when this kiosk received it. The hub's key, the cursor and the last
+    refusal live in sync_state. Nothing was received before: empty."""
+    conn.execute("""
+        CREATE TABLE federation_feed (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            body TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (kind, key)
+        ) WITHOUT ROWID
+        """)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
     _v2,
@@ -671,6 +688,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v16,
     _v17,
     _v18,
+    _v19,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
