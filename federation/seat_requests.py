@@ -23,6 +23,7 @@ import binascii
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path
@@ -48,7 +49,12 @@ KEEP_DAYS = 30
 PAGE = 50
 
 _HEX_KEY = re.compile(r"[0-9a-f]{64}")
-_ID = Path(min_length=36, max_length=36, pattern=r"^[0-9a-f-]{36}$")
+_ID_PATTERN = r"^[0-9a-f-]{36}$"
+
+
+def _id_path() -> Any:
+    # one per parameter: FastAPI binds a Path() to the first name it meets
+    return Path(min_length=36, max_length=36, pattern=_ID_PATTERN)
 
 
 def _sealed(text: str, limit: int, field: str) -> bytes:
@@ -115,15 +121,16 @@ def submit(
     sealed: bytes,
     now: datetime | None = None,
 ) -> dict:
-    """File a request sealed to ``to_centre``'s key. The same id again with
-    the same content is a duplicate; with another, a conflict."""
+    """File a request sealed to ``to_centre``'s key. The same id again from
+    the same device is a duplicate (the first copy kept); from another, a
+    conflict."""
     now = now or utc_now()
     prune(conn, now)
     r = db.seat_requests.c
     held = conn.execute(sa.select(r.from_device, r.sealed).where(r.id == request_id)).first()
     if held is not None:
-        # once delivered its content is gone: the same id is then taken as said again
-        if held.from_device == device.id and held.sealed in (None, sealed):
+        # the same device saying it again (a seal is new each time: the first is kept)
+        if held.from_device == device.id:
             return {"id": request_id, "duplicate": True}
         raise HubError(409, "a request with this id is already held", "id")
     if to_centre == device.centre_id:
@@ -328,7 +335,7 @@ def put_centre_key(
 
 @router.get("/centres/{centre_id}/key", response_model=CentreKey)
 def get_centre_key(
-    centre_id: str = _ID,
+    centre_id: str = _id_path(),
     device: centres.Device = Depends(current_device),
     engine: Engine = Depends(get_engine),
 ) -> dict:
@@ -355,7 +362,7 @@ def get_inbox(device: centres.Device = Depends(current_device), engine: Engine =
 
 @router.post("/seat-requests/{request_id}/received", response_model=Done)
 def post_received(
-    request_id: str = _ID,
+    request_id: str = _id_path(),
     device: centres.Device = Depends(current_device),
     engine: Engine = Depends(get_engine),
 ) -> dict:
@@ -366,7 +373,7 @@ def post_received(
 @router.post("/seat-requests/{request_id}/answer", response_model=Done)
 def post_answer(
     body: AnswerIn,
-    request_id: str = _ID,
+    request_id: str = _id_path(),
     device: centres.Device = Depends(current_device),
     engine: Engine = Depends(get_engine),
 ) -> dict:
@@ -386,7 +393,7 @@ def get_answers(
 
 @router.post("/seat-requests/{request_id}/done", response_model=Done)
 def post_done(
-    request_id: str = _ID,
+    request_id: str = _id_path(),
     device: centres.Device = Depends(current_device),
     engine: Engine = Depends(get_engine),
 ) -> dict:

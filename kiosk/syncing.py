@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gettext
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -30,14 +31,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kiosk.core import replication
+from kiosk.core import federation_feed, key_rotation, replication, seat_requests
 from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.privacy import Privacy
 from kiosk.core.settings import DEFAULTS, Settings
 from kiosk.core.store import Store
-from sync import blob, client, envelope, outbox, relay_client
+from sync import blob, client, envelope, outbox, relay_client, seat_client
+from sync import publications as wire
 from sync import status as sync_status
 from sync.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
 
 #: What this kiosk is called at the hub, for the federation's list of devices.
 KIOSK_LABEL = "Borne accueil"
@@ -75,6 +79,9 @@ def save_enrolment(settings: Settings, hub_url: str, answer: dict, actor: dict |
     # (joined, or upgraded) keeps its keys and learns its id at the hub
     replication.set_up(settings.store, device_id=answer["device_id"])
     replication.set_device_id(settings.store, answer["device_id"])
+    # the key the federation's publications are signed with (a hub before
+    # publications answers none: the kiosk learns it at its first pull)
+    federation_feed.pin_key(settings.store, answer.get("hub_key"))
 
 
 # ---------------------------------------------------------------- the scheduler
@@ -97,7 +104,7 @@ def make_scheduler(db_path: str | Path, interval: float | None = 300.0, **option
     ``interval=None`` only when asked. ``options`` go to ``Scheduler``; after
     each push that went, the exchange with the centre's other devices
     (``replicate_once``; its outcome in the status's ``after_push``)."""
-    options.setdefault("after_push", lambda: replicate_once(db_path))  # the centre's other devices
+    options.setdefault("after_push", lambda: after_push(db_path))  # the centre's other devices, …
     return Scheduler(str(db_path), sync_settings(str(db_path)), interval=interval, **options)
 
 
@@ -203,7 +210,10 @@ def status(db_path: str | Path, settings: dict, ask_hub: bool = True) -> Status:
     enrolled, and, when asked and enrolled, what the hub holds of its centre
     (``hub``, or ``hub_error`` in words for staff) and the gap between them;
     ``replication``: where this device stands with the centre's other
-    devices (``replication.overview``, None when it does not replicate)."""
+    devices (``replication.overview``, None when it does not replicate);
+    ``federation``: what the kiosk last received of the federation's
+    publications (``federation_feed.summary``: sheets, agenda, messages,
+    updated_at, the hub key pinned, the last refusal)."""
     conn = outbox.connect(str(db_path))
     try:
         local = sync_status.local_status(conn)
@@ -211,6 +221,7 @@ def status(db_path: str | Path, settings: dict, ask_hub: bool = True) -> Status:
         conn.close()
     with Store.open(str(db_path)) as store:
         standing = replication.overview(store)
+        federation = federation_feed.summary(store)
     hub, hub_error = None, None
     if ask_hub and settings.get("hub_url") and settings.get("device_token"):
         try:
@@ -224,6 +235,7 @@ def status(db_path: str | Path, settings: dict, ask_hub: bool = True) -> Status:
         "hub_error": hub_error,
         "gap": sync_status.compare(local, hub) if hub else None,
         "replication": standing,
+        "federation": federation,
     }
 
 
@@ -247,6 +259,8 @@ def replicate_once(db_path: str | Path, session: Any = None) -> Status:
         if not replication.device_id(store):  # upgraded before the kiosk kept it: the hub says
             replication.set_device_id(store, client.hub_status(hub, token, session=session)["device_id"])
         replication.baseline(store)
+        # the centre's key first: after a revocation, nothing more is sealed with the old one
+        _follow_key(store, hub, token, centre, session)
         replication.seal_pending(store, centre)
         sent = 0
         for seq, sealed in replication.outgoing(store):
@@ -256,10 +270,22 @@ def replicate_once(db_path: str | Path, session: Any = None) -> Status:
         privacy = Privacy(store, settings)
         received, members, refused, restart = 0, set(), 0, False
         senders: set[str] = set()
+        held = None
         while True:
-            page = relay_client.fetch(hub, token, replication.cursor(store), session=session)
-            restart = restart or page["restart"]
+            before = replication.cursor(store)
+            page = relay_client.fetch(hub, token, before, session=session)
+            held = page["snapshot"]
+            if page["restart"]:
+                # the relay dropped blobs this device has not had: the snapshot covers them
+                restart = True
+                members.update(_restart(store, hub, token, centre, privacy, session))
+                if replication.cursor(store) > before:
+                    continue
+            if page["rotate"] or page["key_epoch"] > key_rotation.key_epoch(store):
+                _follow_key(store, hub, token, centre, session)
             for item in page["blobs"]:
+                if not _key_held(store, item["blob"]):  # rotated since this exchange began
+                    _follow_key(store, hub, token, centre, session)
                 try:
                     members.update(
                         replication.receive(
@@ -276,6 +302,12 @@ def replicate_once(db_path: str | Path, session: Any = None) -> Status:
         cursor = replication.cursor(store)
         relay_client.ack(hub, token, cursor, session=session)
         replication.note_exchange(store, senders)
+        due, purge = key_rotation.snapshot_due(store, held)
+        if due:
+            counted = key_rotation.counts(store)
+            start, through = replication.seal_snapshot(store, centre)
+            relay_client.put_snapshot(hub, token, start, through, session=session, purge=purge)
+            key_rotation.snapshot_sent(store, counted)
         return {
             "sent": sent,
             "received": received,
@@ -283,6 +315,144 @@ def replicate_once(db_path: str | Path, session: Any = None) -> Status:
             "refused": refused,
             "restart": restart,
             "cursor": cursor,
+            "snapshot": due,
+        }
+
+
+def _follow_key(store: Store, hub: str, token: str, centre: str, session: Any) -> None:
+    """Adopt the centre's key rotations this device has not seen, and make
+    one when the hub says a device was revoked since the last
+    (``kiosk.core.key_rotation``): the hub keeps the first posted for an
+    epoch, and this device, like every other, adopts what the hub kept."""
+    state = relay_client.keys(hub, token, key_rotation.key_epoch(store), session=session)
+    key_rotation.adopt(store, state["rotations"], centre)
+    if not state["rotate"]:
+        return
+    body = key_rotation.make_rotation(store, centre, state["epoch"], state["active"])
+    try:
+        answer = relay_client.post_rotation(hub, token, body, session=session)
+    except client.SyncError as error:
+        if error.code != client.REFUSED:
+            raise
+        # another device was revoked meanwhile: the next exchange rotates for it
+        log.warning("key rotation for epoch %s refused: %s", state["epoch"], error)
+        return
+    log.info(
+        "key rotation for epoch %s: %s", state["epoch"], "ours" if answer.get("accepted") else "another's"
+    )
+    state = relay_client.keys(hub, token, key_rotation.key_epoch(store), session=session)
+    key_rotation.adopt(store, state["rotations"], centre)
+
+
+def _key_held(store: Store, raw: bytes) -> bool:
+    try:
+        return blob.read_header(raw).key in replication.keyring(store).keys
+    except blob.EnvelopeError:
+        return True  # not a blob: receive() refuses it
+
+
+def _restart(store: Store, hub: str, token: str, centre: str, privacy: Privacy, session: Any) -> set[str]:
+    """Start again from the centre's snapshot when it covers more than this
+    device has applied (its log is kept: the snapshot joins it). Returns
+    the members it changed."""
+    snapshot = relay_client.get_snapshot(hub, token, session=session)
+    if snapshot is None or snapshot[1] <= replication.cursor(store):
+        log.warning("the relay dropped blobs this device has not had, and no snapshot covers them")
+        return set()
+    try:
+        return set(
+            replication.apply_snapshot(store, snapshot[0], snapshot[1], centre, privacy.erase_replicated)
+        )
+    except replication.Refused:
+        return set()
+
+
+def after_push(db_path: str | Path, session: Any = None) -> Status:
+    """What the kiosk exchanges once its events went: the centre's other
+    devices (``replicate_once``, whose outcome this is), then the seat
+    requests between centres (``exchange_seat_requests``, under
+    ``seat_requests``). A failure of the second is logged and said, never
+    a failure of the first. Before both, what the federation published
+    (``pull_publications``, under ``publications``), whatever comes of them."""
+    publications = pull_publications_logged(db_path, session=session)
+    outcome = replicate_once(db_path, session=session)
+    outcome["publications"] = publications
+    try:
+        outcome["seat_requests"] = exchange_seat_requests(db_path, session=session)
+    except (client.SyncError, OSError, sqlite3.Error) as error:
+        log.warning("seat requests: the exchange failed: %s", error)
+        outcome["seat_requests"] = {"error": str(error)}
+    return outcome
+
+
+# ---------------------------------------------------------------- seat requests between centres
+
+#: sync_state key: the centre public key this device registered at the hub
+CENTRE_KEY_STATE = "seat_requests_key"
+
+
+def exchange_seat_requests(db_path: str | Path, session: Any = None) -> Status:
+    """One exchange of seat requests with the hub (docs/sync-protocol.md):
+    register the centre's public key once, send the requests residents made
+    here sealed to their target centre's key (one whose centre has no key
+    yet waits), take the requests sealed to this centre (the hub lets their
+    content go), send staff's answers, take the answers to this device's
+    requests (the hub then forgets them). Returns the counts; ``{"enabled":
+    False}`` on a kiosk without the centre's keys. Raises
+    ``client.SyncError`` when the hub cannot be reached or refuses."""
+    with Store.open(str(db_path)) as store:
+        if not seat_requests.available(store):
+            return {"enabled": False}
+        hub, token, _centre = _enrolled(store)
+        requests = seat_requests.SeatRequests(store)
+        key = seat_requests.public_key(store)
+        if outbox.get_state(store.conn, CENTRE_KEY_STATE) != key:
+            seat_client.register_key(hub, token, key, session=session)
+            with store.transaction():
+                outbox.set_state(store.conn, CENTRE_KEY_STATE, key)
+        sent = waiting = 0
+        keys: dict[str, str | None] = {}
+        for row in requests.to_send():
+            if row["to_centre"] not in keys:
+                keys[row["to_centre"]] = seat_client.centre_key(hub, token, row["to_centre"], session=session)
+            target = keys[row["to_centre"]]
+            if target is None:
+                waiting += 1
+                continue
+            sealed = requests.sealed(row, target)
+            seat_client.submit(hub, token, row["id"], row["to_centre"], sealed, session=session)
+            requests.mark_sent(row["id"])
+            sent += 1
+        taken = refused = 0
+        for item in seat_client.inbox(hub, token, session=session):
+            try:
+                requests.take(item)
+                taken += 1
+            except seat_requests.Refused as error:
+                log.warning("seat requests: request %s refused: %s", item.get("id"), error)
+                refused += 1
+            seat_client.received(hub, token, item["id"], session=session)
+        answered = 0
+        for request_id, sealed in requests.answers_to_send():
+            seat_client.answer(hub, token, request_id, sealed, session=session)
+            requests.mark_answer_sent(request_id)
+            answered += 1
+        answers = 0
+        for item in seat_client.answers(hub, token, session=session):
+            try:
+                requests.take_answer(item)
+                answers += 1
+            except seat_requests.Refused as error:
+                log.warning("seat requests: answer %s refused: %s", item.get("id"), error)
+                refused += 1
+            seat_client.done(hub, token, item["id"], session=session)
+        return {
+            "sent": sent,
+            "waiting": waiting,
+            "received": taken,
+            "answered": answered,
+            "answers": answers,
+            "refused": refused,
         }
 
 
@@ -455,3 +625,44 @@ _INVITE_REFUSED = {
         "Cette invitation est inconnue du hub. Vérifiez le texte recopié, ou demandez-en une nouvelle."
     ),
 }
+
+
+# ---------------------------------------------------------------- what the federation publishes
+
+
+def pull_publications(db_path: str | Path, session: Any = None) -> Status:
+    """Take what the federation published since this kiosk's cursor, page
+    by page (sync.publications): each page verified against the hub key
+    this kiosk pinned (the first one it sees, on a kiosk enrolled before the
+    hub signed anything), then kept (``federation_feed.apply``). A refused
+    page is noted for staff and ends the pull; the last good copies stay.
+    Returns ``{"received", "withdrawn", "cursor"}``, or with ``"refused"``
+    (the reason code). ``client.SyncError`` when the hub cannot be reached."""
+    received = withdrawn = 0
+    with Store.open(str(db_path)) as store:
+        settings = Settings(store)
+        hub, token, centre = settings.get("hub_url"), settings.get("device_token"), settings.get("centre_id")
+        if not (hub and token and centre):
+            raise client.SyncError(client.NOT_ENROLLED, "the kiosk is not enrolled at a hub")
+        while True:
+            since, nonce = federation_feed.cursor(store), wire.new_nonce()
+            answer = wire.fetch(hub, token, since, nonce, session=session)
+            try:
+                page = wire.open_page(answer, federation_feed.pinned_key(store), centre, since, nonce)
+            except wire.Refused as refused:
+                log.warning("publications: page refused (%s): %s", refused.reason, refused)
+                federation_feed.refuse(store, refused.reason, str(refused))
+                return {"received": received, "withdrawn": withdrawn, "refused": refused.reason}
+            counts = federation_feed.apply(store, page)
+            received, withdrawn = received + counts["received"], withdrawn + counts["withdrawn"]
+            if not page.more or page.cursor == since:
+                return {"received": received, "withdrawn": withdrawn, "cursor": page.cursor}
+
+
+def pull_publications_logged(db_path: str | Path, session: Any = None) -> Status:
+    """``pull_publications``, its failure logged and returned as ``{"error"}``."""
+    try:
+        return pull_publications(db_path, session=session)
+    except (client.SyncError, OSError, sqlite3.Error) as error:
+        log.warning("publications: the pull failed: %s", error)
+        return {"error": str(error)}

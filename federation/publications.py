@@ -1,0 +1,244 @@
+"""What the hub publishes to the kiosks, signed with its own key.
+
+The contract is ``sync.publications``'s (read its docstring first). Here:
+
+- ``publish(conn, kind, key, body, audience=None)`` and ``withdraw(conn,
+  kind, key)``: the federation's side, run in the caller's write
+  transaction. The body is checked by its kind (``sync.publications.KINDS``);
+  ``audience`` is None for every centre or a list of centre ids. Each change
+  takes the next value of the hub-wide counter, which is what kiosks page by.
+  Only the dashboard's signed-in staff and the hub's command line call them:
+  no device endpoint publishes.
+- ``signing_key(conn)``: the hub's Ed25519 key, made at its first use and
+  kept in the database (``hub_keys``), so the hub's backup carries it.
+- ``GET /api/v1/publications?since=N&nonce=X``: a device's page of what
+  changed since its cursor, signed as a whole. A publication that no longer
+  reaches its centre (withdrawn, or its audience changed) comes as a
+  withdrawal; a first pull (``since=0``) leaves withdrawals out.
+"""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime
+from typing import Any
+
+import nacl.signing
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.engine import Connection, Engine
+
+from federation import centres
+from federation import store as db
+from federation.api import HubError, current_device, get_engine
+from sync import protocol
+from sync import publications as wire
+
+#: the name of the key that signs publications in ``hub_keys``
+KEY_NAME = "publications"
+#: answers at least this long are sent gzipped to a client that accepts it
+GZIP_FROM_BYTES = 1024
+
+
+class Unpublishable(ValueError):
+    """A publication the hub refuses: ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+# ---------------------------------------------------------------- the key
+
+
+def signing_key(conn: Connection) -> nacl.signing.SigningKey:
+    """The hub's signing key, made once by schema step 25 and kept in the
+    database (``hub_keys``): a hub restored from its backup signs with the
+    same key, and its kiosks go on trusting it."""
+    k = db.hub_keys.c
+    seed = conn.execute(sa.select(k.seed).where(k.name == KEY_NAME)).scalar_one()
+    return nacl.signing.SigningKey(bytes.fromhex(seed))
+
+
+def verify_key_text(conn: Connection) -> str:
+    """The hub's verify key as kiosks pin it (hex): the enrolment answer's ``hub_key``."""
+    return wire.key_text(signing_key(conn).verify_key)
+
+
+# ---------------------------------------------------------------- publishing
+
+
+def _next_seq(conn: Connection) -> int:
+    c = db.publication_counter.c
+    conn.execute(db.publication_counter.update().where(c.id == 1).values(seq=c.seq + 1))
+    return int(conn.execute(sa.select(c.seq).where(c.id == 1)).scalar_one())
+
+
+def _audience(conn: Connection, audience: list[str] | None) -> str | None:
+    if audience is None:
+        return None
+    if not isinstance(audience, list) or not audience or len(audience) > 10_000:
+        raise Unpublishable("audience", "must be None (every centre) or a non-empty list of centre ids")
+    wanted = sorted(set(audience))
+    if not all(protocol.is_id(centre) for centre in wanted):
+        raise Unpublishable("audience", "must list centre ids (UUIDs)")
+    known = set(conn.execute(sa.select(db.centres.c.id).where(db.centres.c.id.in_(wanted))).scalars())
+    unknown = [centre for centre in wanted if centre not in known]
+    if unknown:
+        raise Unpublishable("audience", f"unknown centre {unknown[0]}")
+    return orjson.dumps(wanted).decode()
+
+
+def publish(
+    conn: Connection,
+    kind: str,
+    key: str,
+    body: Any,
+    audience: list[str] | None = None,
+    by: str | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """Publish (or replace) ``(kind, key)`` for ``audience`` (None: every
+    centre). Returns ``{"kind", "key", "seq"}``. Unpublishable when the body,
+    key or audience is not allowed; nothing is stored then."""
+    try:
+        wire.check_key(key)
+        kept = wire.check_body(kind, body)
+    except wire.InvalidBody as error:
+        raise Unpublishable(error.field, error.message) from None
+    values = {
+        "body": protocol.canonical_json(kept),
+        "audience": _audience(conn, audience),
+        "seq": _next_seq(conn),
+        "withdrawn": False,
+        "updated_at": centres.now_iso(now),
+        "updated_by": by,
+    }
+    p = db.publications.c
+    if conn.execute(db.publications.update().where(p.kind == kind, p.key == key).values(**values)).rowcount:
+        return {"kind": kind, "key": key, "seq": values["seq"]}
+    conn.execute(db.publications.insert().values(kind=kind, key=key, **values))
+    return {"kind": kind, "key": key, "seq": values["seq"]}
+
+
+def withdraw(
+    conn: Connection, kind: str, key: str, by: str | None = None, now: datetime | None = None
+) -> bool:
+    """Withdraw ``(kind, key)``: the kiosks drop it at their next sync.
+    False when no such publication is held, or it is withdrawn already."""
+    p = db.publications.c
+    return bool(
+        conn.execute(
+            db.publications.update()
+            .where(p.kind == kind, p.key == key, p.withdrawn.is_(False))
+            .values(withdrawn=True, seq=_next_seq(conn), updated_at=centres.now_iso(now), updated_by=by)
+        ).rowcount
+    )
+
+
+def held(conn: Connection, kind: str, include_withdrawn: bool = False) -> list[dict]:
+    """The publications of ``kind``, newest change first, bodies parsed:
+    what the dashboard lists."""
+    p = db.publications.c
+    query = sa.select(db.publications).where(p.kind == kind).order_by(p.seq.desc())
+    if not include_withdrawn:
+        query = query.where(p.withdrawn.is_(False))
+    return [
+        {
+            "kind": row.kind,
+            "key": row.key,
+            "body": orjson.loads(row.body),
+            "audience": orjson.loads(row.audience) if row.audience else None,
+            "seq": int(row.seq),
+            "withdrawn": bool(row.withdrawn),
+            "updated_at": row.updated_at,
+            "updated_by": row.updated_by,
+        }
+        for row in conn.execute(query)
+    ]
+
+
+def get(conn: Connection, kind: str, key: str) -> dict | None:
+    return next((item for item in held(conn, kind, True) if item["key"] == key), None)
+
+
+# ---------------------------------------------------------------- a device's page
+
+
+def page(
+    conn: Connection,
+    centre_id: str,
+    since: int,
+    nonce: str,
+    limit: int = wire.PAGE_ITEMS,
+    now: datetime | None = None,
+) -> dict[str, str]:
+    """The signed page of what changed for ``centre_id`` after ``since``."""
+    p = db.publications.c
+    rows = conn.execute(
+        sa.select(p.kind, p.key, p.body, p.audience, p.seq, p.withdrawn, p.updated_at)
+        .where(p.seq > since)
+        .order_by(p.seq)
+        .limit(limit + 1)
+    ).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items: list[dict[str, Any]] = []
+    for row in rows:
+        reaches = not row.withdrawn and (row.audience is None or centre_id in orjson.loads(row.audience))
+        if not reaches and since == 0:
+            continue  # a first pull has nothing to drop
+        items.append(
+            {
+                "kind": row.kind,
+                "key": row.key,
+                "seq": int(row.seq),
+                "updated_at": row.updated_at,
+                "withdrawn": not reaches,
+                "body": orjson.loads(row.body) if reaches else None,
+            }
+        )
+    cursor = int(rows[-1].seq) if rows else max(since, 0)
+    if not rows and since > 0:
+        # a cursor past the hub's counter (a hub restored from an older
+        # backup): the kiosk keeps its copies and goes on from here
+        cursor = since
+    payload = {
+        "centre": centre_id,
+        "since": since,
+        "nonce": nonce,
+        "cursor": cursor,
+        "more": more,
+        "issued_at": centres.now_iso(now),
+        "items": items,
+    }
+    return wire.sign_page(signing_key(conn), payload)
+
+
+router = APIRouter(prefix="/api/v1", tags=["publications"])
+
+
+@router.get("/publications")
+def get_publications(
+    request: Request,
+    since: int = Query(default=0, ge=0, lt=2**53, description="the kiosk's cursor: the last page's"),
+    nonce: str = Query(min_length=16, max_length=64, pattern=wire.NONCE_RE.pattern),
+    device: centres.Device = Depends(current_device),
+    engine: Engine = Depends(get_engine),
+) -> Response:
+    """What the federation published for this device's centre since its
+    cursor, signed by the hub (sync.publications describes the answer)."""
+    with engine.connect() as conn:
+        answer = page(conn, device.centre_id, since, nonce)
+    raw = orjson.dumps(answer)
+    headers = {"Cache-Control": "no-store"}
+    if len(raw) >= GZIP_FROM_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        raw = gzip.compress(raw, compresslevel=6)
+        headers["Content-Encoding"] = "gzip"
+    return Response(raw, media_type="application/json", headers=headers)
+
+
+def bad_request(error: Unpublishable) -> HubError:
+    return HubError(400, error.message, error.field)
