@@ -657,3 +657,32 @@ def test_v15_to_v16(tmp_path):
     # no workshop was adopted from a sheet nor offered before: the table starts empty
     assert "workshop_sheets" in objects(conn, "table")
     assert conn.execute("SELECT count(*) FROM workshop_sheets").fetchone() == (0,)
+
+
+def test_v16_to_v17(tmp_path):
+    """Audit lines get ids; a device already replicating puts its visits,
+    staff, audit lines and settings into the log at its next exchange."""
+    from sync import protocol
+
+    def seed(conn: sqlite3.Connection) -> None:
+        for action in ("staff.add", "staff.login"):
+            conn.execute(
+                "INSERT INTO audit_log (at, action, detail) VALUES ('2026-11-01T08:00:00.000Z', ?, '{}')",
+                (action,),
+            )
+        # a device replicating already: its members went into the log
+        conn.execute(
+            "INSERT INTO replication_device (id, replica_id, signing_seed, keyring, baseline, created_at) "
+            "VALUES (1, 'r1', x'00', '{}', 0, '2026-11-01T08:00:00.000Z')"
+        )
+
+    conn = upgrade_from(tmp_path / "kiosk.db", 16, seed)
+    ids = [row[0] for row in conn.execute("SELECT id FROM audit_log ORDER BY seq")]
+    assert len(ids) == 2 and len(set(ids)) == 2 and all(protocol.is_id(i) for i in ids)
+    # the tables that did not replicate before go into the log (2: visits, staff, audit; 4: settings)
+    assert conn.execute("SELECT baseline FROM replication_device").fetchone() == (6,)
+    assert "replication_waiting" in objects(conn, "table")
+    with pytest.raises(sqlite3.IntegrityError):  # one line an id
+        conn.execute(
+            "INSERT INTO audit_log (id, at, action) VALUES (?, '2026-11-01T08:00:00.000Z', 'x')", (ids[0],)
+        )

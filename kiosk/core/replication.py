@@ -25,11 +25,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.core import review, search
+from kiosk.core import changelog, review, search
+from kiosk.core import settings as centre_settings
 from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.store import Store
 from sync import blob as frame
@@ -37,10 +39,12 @@ from sync import envelope, protocol, replication
 from sync.clock import PARIS
 from sync.replication import Change, HybridClock, Stamp
 
-#: the member columns that replicate (the kiosk has no ``merged_into`` yet)
-MEMBER_FIELDS = tuple(name for name in replication.TABLES["members"].fields if name != "merged_into")
+#: the member columns that replicate
+MEMBER_FIELDS = tuple(replication.TABLES["members"].fields)
 #: the most changes one blob carries
 CHANGES_PER_BLOB = 2000
+
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -73,10 +77,12 @@ def set_up(store: Store, keyring: envelope.Keyring | None = None, device_id: str
                 device_id,
                 envelope.DeviceKeys.new().seed,
                 json.dumps((keyring or envelope.Keyring.new()).to_json()),
-                1 if keyring is None else 0,
+                BASELINE_FIRST if keyring is None else 0,
                 store.now_iso(),
             ),
         )
+        # a new identity: whatever made the last one untrustworthy is behind
+        store.conn.execute("DELETE FROM sync_state WHERE key = ?", (REJOIN_KEY,))
 
 
 def _device(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -128,16 +134,7 @@ def record(store: Store, table: str, row: str, fields: dict[str, Any], op: str =
     """Record a local write for the centre's other devices, inside the
     write's transaction (a crash keeps both or neither). Nothing when this
     device does not replicate."""
-    if not store.conn.in_transaction:
-        raise RuntimeError("record() outside a transaction would split a write from its change")
-    try:
-        device = _device(store.conn)
-    except LookupError:
-        return
-    clock = _clock(store.conn, device)
-    change = replication.make_change(clock, table, row, fields, op)
-    _save_clock(store.conn, change.stamp)
-    _insert(store.conn, change, "local")
+    changelog.record(store.conn, table, row, fields, op)
 
 
 def record_member(store: Store, member: dict[str, Any]) -> None:
@@ -182,22 +179,7 @@ def _save_clock(conn: sqlite3.Connection, stamp: Stamp) -> None:
     conn.execute("UPDATE replication_device SET clock = ? WHERE id = 1", (stamp.text(),))
 
 
-def _insert(conn: sqlite3.Connection, change: Change, origin: str) -> bool:
-    return bool(
-        conn.execute(
-            "INSERT OR IGNORE INTO replication_log (change_id, tbl, row_id, op, stamp, fields, origin) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                change.id,
-                change.table,
-                change.row,
-                change.op,
-                change.stamp.text(),
-                json.dumps(dict(change.fields), ensure_ascii=False, sort_keys=True),
-                origin,
-            ),
-        ).rowcount
-    )
+_insert = changelog.insert
 
 
 def _scrub(conn: sqlite3.Connection, member_id: str) -> None:
@@ -212,26 +194,47 @@ def _scrub(conn: sqlite3.Connection, member_id: str) -> None:
 
 
 def baseline(store: Store) -> int:
-    """Once, on the centre's first device: its existing members, workshops,
-    sessions, registrations and attendance into the log, so the others
-    receive them. Returns how many were recorded."""
+    """Once, what this device held before its changes were recorded goes
+    into the log, so the others receive it; ``replication_device.baseline``
+    says which part (flags): ``BASELINE_CORE`` its members, workshops,
+    sessions, registrations and attendance, ``BASELINE_MORE`` its staff
+    accounts, visits and audit lines, ``BASELINE_SETTINGS`` its shared
+    settings (a centre's first device only: a device that joins takes the
+    centre's). Written at once (one clock, one insert of them all).
+    Returns how many changes were recorded."""
     device = _device(store.conn)
-    if not device["baseline"]:
+    flags = int(device["baseline"])
+    if not flags:
         return 0
-    count = 0
+    writes: list[tuple[str, str, dict[str, Any], str]] = []
     with store.transaction():
-        columns = ", ".join(["id", "erased_at", *MEMBER_FIELDS])
-        for row in store.query(f"SELECT {columns} FROM members ORDER BY created_at"):
-            if row["erased_at"] is not None:
-                record(store, "members", row["id"], {"created_at": row["created_at"]})
-                record(store, "members", row["id"], {}, op="erase")
-            else:
-                record_member(store, {k: v for k, v in row.items() if v is not None or k == "id"})
-            count += 1
-        for table in ("workshops", "sessions", "registrations", "attendance"):
-            for row in store.query(f"SELECT * FROM {table} ORDER BY rowid"):
-                record_row(store, table, row)
-                count += 1
+        if flags & BASELINE_CORE:
+            columns = ", ".join(["id", "erased_at", *MEMBER_FIELDS])
+            for row in store.query(f"SELECT {columns} FROM members ORDER BY created_at"):
+                if row["erased_at"] is not None and row["merged_into"] is None:
+                    writes.append(("members", row["id"], {"created_at": row["created_at"]}, "set"))
+                    writes.append(("members", row["id"], {}, "erase"))
+                else:
+                    fields = {k: _plain(row[k]) for k in MEMBER_FIELDS if row[k] is not None}
+                    writes.append(("members", row["id"], fields, "set"))
+            for table in ("workshops", "sessions", "registrations", "attendance"):
+                allowed = replication.TABLES[table].fields
+                for row in store.query(f"SELECT * FROM {table} ORDER BY rowid"):
+                    fields = {k: _plain(v) for k, v in row.items() if k in allowed}
+                    writes.append((table, row["id"], fields, "set"))
+        if flags & BASELINE_MORE:
+            writes.extend(_baseline_more(store))
+        if flags & BASELINE_SETTINGS:
+            shared = sorted(replication.SHARED_SETTINGS)
+            marks = ",".join("?" * len(shared))
+            for key, value in store.conn.execute(
+                f"SELECT key, value FROM settings WHERE key IN ({marks}) ORDER BY key", shared
+            ):
+                writes.append(("settings", key, {"value": value}, "set"))
+        count = changelog.record_many(store.conn, writes)
+        if flags & BASELINE_MORE:
+            # what a release that did not apply these tables kept in its log
+            _apply_more(store, _log_changes_of(store, MORE_TABLES, origin="remote"), set())
         store.conn.execute("UPDATE replication_device SET baseline = 0 WHERE id = 1")
     return count
 
@@ -322,7 +325,7 @@ def receive(
         raise Refused(str(error)) from error
     with store.transaction():
         clock = _clock(store.conn, device)
-        new = [change for change in changes if _insert(store.conn, change, "remote")]
+        new = changelog.insert_many(store.conn, changes, "remote")
         for change in changes:
             clock.observe(change.stamp)
         store.conn.execute(
@@ -332,9 +335,8 @@ def receive(
         _advance(store.conn, relay_seq)
         _apply_devices(store, {change.row for change in new if change.table == "devices"})
         _apply_rows(store, new)
-        touched = sorted({change.row for change in new if change.table == "members"})
-        for member_id in touched:
-            apply_member(store, member_id, erase)
+        touched = _apply_members(store, new, erase)
+        _apply_more(store, new, set(touched))
         _apply_seats(store, new)
         _apply_attendance(store, new)
     return touched
@@ -427,7 +429,7 @@ def _session_state(store: Store, table: str, session: dict[str, Any]) -> replica
         rows
         + _log_changes(store, "sessions", {session["id"]})
         + _log_changes(store, "workshops", {session["workshop_id"]})
-        + _log_changes(store, "members", members)
+        + _log_changes(store, "members", _merge_group(members, _merge_links(store.conn)))
     )
 
 
@@ -576,18 +578,18 @@ def refused(store: Store) -> list[dict]:
     return store.query("SELECT * FROM replication_refused WHERE checked_at IS NULL ORDER BY id")
 
 
-def apply_member(store: Store, member_id: str, erase: Callable[[str], None]) -> None:
-    """Merge one member's changes (local and received) and write the result
-    through kiosk/core, inside the caller's transaction."""
-    rows = store.conn.execute(
-        "SELECT change_id, tbl, row_id, op, stamp, fields FROM replication_log "
-        "WHERE tbl = 'members' AND row_id = ?",
-        (member_id,),
-    ).fetchall()
-    state = replication.materialize(_row_change(row) for row in rows)
+def apply_member(
+    store: Store, member_id: str, erase: Callable[[str], None], links: dict[str, set[str]] | None = None
+) -> None:
+    """Merge one member's changes (local and received), with those of every
+    record merged with them (``links``: ``_merge_links``, read here when
+    not given), and write the result through kiosk/core, inside the
+    caller's transaction."""
+    group = _merge_group({member_id}, _merge_links(store.conn) if links is None else links)
+    state = replication.materialize(_log_changes(store, "members", group))
     merged = state.rows["members"].get(member_id)
     current = store.one(
-        "SELECT id, erased_at, last_seen_at, created_at FROM members WHERE id = ?", (member_id,)
+        "SELECT id, erased_at, last_seen_at, created_at, merged_into FROM members WHERE id = ?", (member_id,)
     )
     if member_id in state.erased:
         if current is not None and current["erased_at"] is None:
@@ -600,6 +602,21 @@ def apply_member(store: Store, member_id: str, erase: Callable[[str], None]) -> 
         _scrub(store.conn, member_id)
         return
     if merged is None:  # held back: its creation has not arrived
+        return
+    kept = merged.get("merged_into")
+    if kept is not None:  # merged into another record: a tombstone whose rows follow the kept one
+        if current is None:
+            wiped = {k: (0 if k in _FLAGS else None) for k in replication.PERSONAL_MEMBER_FIELDS}
+            store.db.table("members").insert(
+                {"id": member_id, "created_at": merged["created_at"], "updated_at": merged["created_at"]}
+                | wiped
+                | {"merged_into": kept, "erased_at": store.now_iso(), "last_seen_at": None}
+            )
+        elif current["merged_into"] != kept:
+            if store.one("SELECT 1 FROM members WHERE id = ?", (kept,)) is None:
+                store.conn.execute("UPDATE members SET card_code = NULL WHERE id = ?", (member_id,))
+                apply_member(store, kept, erase, links)
+            follow_merge(store, member_id, kept)
         return
     # the fields some change set; the others keep what this device holds
     values = {name: merged[name] for name in MEMBER_FIELDS if name in merged}
@@ -620,6 +637,10 @@ def apply_member(store: Store, member_id: str, erase: Callable[[str], None]) -> 
         store.db.table("members").insert({"id": member_id, **values, "last_seen_at": None, "erased_at": None})
     elif current["erased_at"] is None:
         store.db.table("members").update(member_id, values)
+    elif current["merged_into"] is not None:
+        # merged here, kept after all (two devices merged the pair both ways:
+        # the smaller id stays on every device): its details come back
+        store.db.table("members").update(member_id, {**values, "erased_at": None})
     else:
         return  # erased here: erasure wins (its change is on its way to the others)
     row = store.one(
@@ -631,6 +652,140 @@ def apply_member(store: Store, member_id: str, erase: Callable[[str], None]) -> 
 
 
 _FLAGS = frozenset(("qpv", "consent_data", "consent_photos", "consent_contact"))
+
+
+# ---------------------------------------------------------------- duplicates merged by staff
+# A record merged into another (``merged_into``, kiosk/core/duplicates.py)
+# keeps its row as a tombstone without details (``erased_at`` set, so every
+# list of living members leaves it out), and what this device holds of it
+# follows the kept member: visits, registrations, attendance, card, review
+# items. The same on the device that merged and on each one that learns it.
+
+
+def _merge_links(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    """Members linked by any merge the log names, both ways (a superset of
+    the merges in force: enough to find who must be merged together)."""
+    links: dict[str, set[str]] = {}
+    for member, target in conn.execute(
+        "SELECT DISTINCT row_id, json_extract(fields, '$.merged_into') FROM replication_log "
+        "WHERE tbl = 'members' AND json_extract(fields, '$.merged_into') IS NOT NULL"
+    ):
+        links.setdefault(member, set()).add(target)
+        links.setdefault(target, set()).add(member)
+    return links
+
+
+def _merge_group(member_ids: set[str], links: dict[str, set[str]]) -> set[str]:
+    """``member_ids`` and every record merged with them, directly or not."""
+    group, todo = set(member_ids), list(member_ids)
+    while todo:
+        for other in links.get(todo.pop(), ()):
+            if other not in group:
+                group.add(other)
+                todo.append(other)
+    return group
+
+
+def _apply_members(store: Store, changes: list[Change], erase: Callable[[str], None]) -> list[str]:
+    """Apply the members a batch of changes touched, with every record merged
+    with them; a record merged away first, so the card it gives up is free
+    for the kept one. Then the pairs staff dismissed. Returns the members."""
+    links = _merge_links(store.conn)
+    touched = _merge_group({c.row for c in changes if c.table == "members"}, links)
+    merging = {c.row for c in changes if c.table == "members" and c.fields.get("merged_into")}
+    for member_id in sorted(touched, key=lambda m: (m not in merging, m)):
+        apply_member(store, member_id, erase, links)
+    for change in changes:
+        if change.table == "duplicate_dismissals":
+            row = _merged_row(store, "duplicate_dismissals", change.row)
+            if row is not None:
+                low, high = sorted((row["member_a"], row["member_b"]))
+                store.conn.execute(
+                    "INSERT OR IGNORE INTO duplicate_dismissals (member_a, member_b, dismissed_at) "
+                    "VALUES (?, ?, ?)",
+                    (low, high, row["dismissed_at"]),
+                )
+    return sorted(touched)
+
+
+def record_dismissal(store: Store, member_a: str, member_b: str, at: str) -> None:
+    """« Pas la même personne », for the centre's other devices too."""
+    low, high = sorted((member_a, member_b))
+    record(
+        store,
+        "duplicate_dismissals",
+        replication.dismissal_id(low, high),
+        {"member_a": low, "member_b": high, "dismissed_at": at},
+    )
+
+
+def follow_merge(store: Store, member_id: str, kept_id: str) -> None:
+    """``member_id``'s record was merged into ``kept_id``'s (here or on
+    another device): inside the caller's transaction, its details go, its
+    card is refused from now on (a scan finds the kept member: see
+    ``Members.by_card``) unless the kept member took it, and what this
+    device holds of it follows the kept member. Two registrations (or two
+    marks) of the person to one session become one: on a replicating device
+    as the centre's merge rules say (the same on every device), otherwise
+    the better one stays (booked before waiting, the earlier in the queue)."""
+    conn, now = store.conn, store.now_iso()
+    other = store.one("SELECT card_code, erased_at FROM members WHERE id = ?", (member_id,))
+    kept = store.one("SELECT card_code FROM members WHERE id = ?", (kept_id,))
+    if other is None or kept is None:
+        return
+    if other["card_code"] and kept["card_code"] and kept["card_code"] != other["card_code"]:
+        conn.execute(
+            "INSERT OR IGNORE INTO revoked_cards (card_code, member_id, reason, revoked_at) "
+            "VALUES (?, ?, 'replaced', ?)",
+            (other["card_code"], member_id, now),
+        )
+    wiped = {name: (0 if name in _FLAGS else None) for name in replication.PERSONAL_MEMBER_FIELDS}
+    wiped |= {"merged_into": kept_id, "erased_at": other["erased_at"] or now, "updated_at": now}
+    store.db.table("members").update(member_id, wiped)
+    search.unindex_member(conn, member_id)
+    conn.execute("UPDATE visits SET member_id = ? WHERE member_id = ?", (kept_id, member_id))
+    conn.execute("UPDATE replication_conflicts SET member_id = ? WHERE member_id = ?", (kept_id, member_id))
+    conn.execute(
+        "DELETE FROM duplicate_dismissals WHERE member_a = ? OR member_b = ?", (member_id, member_id)
+    )
+    sessions: set[str] = set()
+    for table, rank in (("registrations", _registration_rank), ("attendance", _attendance_rank)):
+        for row in store.query(f"SELECT * FROM {table} WHERE member_id = ?", (member_id,)):
+            sessions.add(row["session_id"])
+            twin = store.one(
+                f"SELECT * FROM {table} WHERE session_id = ? AND member_id = ?", (row["session_id"], kept_id)
+            )
+            if twin is None:
+                conn.execute(f"UPDATE {table} SET member_id = ? WHERE id = ?", (kept_id, row["id"]))
+                continue
+            stays, goes = (row, twin) if rank(row) < rank(twin) else (twin, row)
+            conn.execute(f"DELETE FROM {table} WHERE id = ?", (goes["id"],))
+            conn.execute(f"UPDATE {table} SET member_id = ? WHERE id = ?", (kept_id, stays["id"]))
+    if enabled(conn):
+        for table, apply in (("registrations", _apply_seats), ("attendance", _apply_attendance)):
+            apply(store, _log_changes(store, table, _rows_of_sessions(store, table, sessions)))
+
+
+def _rows_of_sessions(store: Store, table: str, sessions: set[str]) -> set[str]:
+    found: set[str] = set()
+    for session_id in sessions:
+        found.update(
+            row[0]
+            for row in store.conn.execute(
+                "SELECT DISTINCT row_id FROM replication_log "
+                "WHERE tbl = ? AND json_extract(fields, '$.session_id') = ?",
+                (table, session_id),
+            )
+        )
+    return found
+
+
+def _registration_rank(row: dict[str, Any]) -> tuple[int, int]:
+    return ({"booked": 0, "waitlisted": 1}.get(row["status"], 2), row["queue_seq"])
+
+
+def _attendance_rank(row: dict[str, Any]) -> tuple[int, str]:
+    return (0 if row["present"] else 1, row["marked_at"])
 
 
 def advance_cursor(store: Store, relay_seq: int) -> None:
@@ -765,6 +920,70 @@ def parse_invite(text: str) -> dict[str, Any]:
     return data
 
 
+#: an invite's short code to type: 8 of these (no 0/O, 1/I/L: the hub's
+#: enrolment codes' alphabet), shown « K7P4-QX9M »
+SHORT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+SHORT_LENGTH = 8
+
+
+def short_code(text: str) -> str | None:
+    """``text`` as an invite's short code (« K7P4-QX9M »; case, spaces and
+    dashes ignored), None when it is an invite's whole text. InvalidInput
+    (in French) for anything else short: a letter too many or too few, or
+    one the codes never hold (O, I, L, 0, 1)."""
+    if "".join(text.split()).startswith(INVITE_PREFIX) or len(text.strip()) > 40:
+        return None
+    typed = "".join(ch for ch in text.upper() if ch.isalnum())
+    if len(typed) != SHORT_LENGTH or not set(typed) <= set(SHORT_ALPHABET):
+        raise InvalidInput(
+            "code",
+            N_(
+                "Ce code n'a pas la bonne forme : il a 8 lettres et chiffres, comme K7P4-QX9M "
+                "(jamais de O, de I, de L, de 0 ni de 1)."
+            ),
+            f"not a short code: {len(typed)} characters",
+            value=text[:40],
+        )
+    return typed[:4] + "-" + typed[4:]
+
+
+#: sync_state key: why this device must join its centre again (a backup was
+#: restored into it); absent while its identity is its own
+REJOIN_KEY = "replication_rejoin"
+
+
+def forget_identity(store: Store, reason: str) -> None:
+    """This device's replication identity (keys, id at the hub, blob counter,
+    relay cursor, replay guard) is not to be trusted any more, e.g. it came
+    from a backup: the relay and the centre's other devices already hold
+    blobs with its counters, so its next ones would be refused as replays,
+    or taken for another content. Drop it and what it sealed but did not
+    send; its data stays, and goes to the centre again once the device has
+    joined as a new one (``adopt``, then ``baseline``)."""
+    with store.transaction():
+        store.conn.execute("DELETE FROM replication_device")
+        store.conn.execute("DELETE FROM replication_outgoing")
+        _set_state(store.conn, REJOIN_KEY, reason)
+
+
+def rejoin_reason(store: Store) -> str | None:
+    """Why this device must join its centre again, while it has not."""
+    return _state(store.conn, REJOIN_KEY)
+
+
+def start_again_in(store: Store) -> None:
+    """Before a device that replicated on its own (its own keyring: two
+    kiosks of a centre each upgraded as its first device) takes the
+    centre's keyring: what it sealed under its own key and has not sent
+    would only be refused by the others (its data goes to them again through
+    ``baseline``), and the relay's blobs it refused, unable to open them,
+    must be fetched again once it can. Its counter goes on."""
+    with store.transaction():
+        store.conn.execute("DELETE FROM replication_outgoing WHERE stored_at IS NULL")
+        store.conn.execute("UPDATE replication_device SET cursor = 0, guard = '{}' WHERE id = 1")
+        store.conn.execute("DELETE FROM sync_state WHERE key = ?", (REJOIN_KEY,))
+
+
 def handover(store: Store) -> dict[str, Any]:
     """What the inviting device seals to the new one: the centre's keyring
     and the devices whose blobs to accept (this one included)."""
@@ -786,8 +1005,8 @@ def adopt(store: Store, handed: Any) -> None:
         raise Refused(f"the handed-over keyring is not one: {error}") from error
     with store.transaction():
         store.conn.execute(
-            "UPDATE replication_device SET keyring = ?, baseline = 1 WHERE id = 1",
-            (json.dumps(ring.to_json()),),
+            "UPDATE replication_device SET keyring = ?, baseline = ? WHERE id = 1",
+            (json.dumps(ring.to_json()), BASELINE_JOINED),
         )
     for device_id, key in peers.items():
         if device_id != _device(store.conn)["device_id"]:
@@ -829,7 +1048,7 @@ def apply_snapshot(
         _refuse(store, raw, f"{type(error).__name__}: {error}", None)
         raise Refused(str(error)) from error
     with store.transaction():
-        new = [change for change in changes if _insert(store.conn, change, "remote")]
+        new = changelog.insert_many(store.conn, changes, "remote")
         clock = _clock(store.conn, _device(store.conn))
         for change in changes:
             clock.observe(change.stamp)
@@ -837,12 +1056,243 @@ def apply_snapshot(
         _advance(store.conn, through)
         _apply_devices(store, {change.row for change in new if change.table == "devices"})
         _apply_rows(store, new)
-        touched = sorted({change.row for change in new if change.table == "members"})
-        for member_id in touched:
-            apply_member(store, member_id, erase)
+        touched = _apply_members(store, new, erase)
+        _apply_more(store, new, set(touched))
         _apply_seats(store, new)
         _apply_attendance(store, new)
     return touched
+
+
+# ---------------------------------------------------------------- visits, staff, settings, the audit log
+
+#: the parts of a device's data ``baseline`` puts into the log (flags)
+BASELINE_CORE, BASELINE_MORE, BASELINE_SETTINGS = 1, 2, 4
+#: a centre's first device: everything it holds
+BASELINE_FIRST = BASELINE_CORE | BASELINE_MORE | BASELINE_SETTINGS
+#: a device joining a centre: its rows, not its settings (the centre's stay)
+BASELINE_JOINED = BASELINE_CORE | BASELINE_MORE
+#: the tables ``_apply_more`` writes
+MORE_TABLES = ("staff", "settings", "audit_log", "visits")
+_VISIT_COLUMNS = "id, occurred_at, member_id, reason, recorded_by_role, recorded_by"
+_STAFF_COLUMNS = "id, name, role, pin_salt, pin_hash, pin_params, active, created_at, updated_at"
+
+
+def _baseline_more(store: Store) -> list[tuple[str, str, dict[str, Any], str]]:
+    """This device's staff accounts, visits and audit lines as changes
+    (staff first: a visit names who recorded it)."""
+    writes: list[tuple[str, str, dict[str, Any], str]] = []
+    for row in store.conn.execute(f"SELECT {_STAFF_COLUMNS} FROM staff ORDER BY created_at, id"):
+        staff_id, name, role, salt, pin_hash, params, active, created_at, updated_at = row
+        fields = {
+            "name": name,
+            "role": role,
+            "pin_salt": bytes(salt).hex(),
+            "pin_hash": bytes(pin_hash).hex(),
+            "pin_params": params,
+            "active": int(active),
+            "created_at": created_at,
+            "updated_at": updated_at,
+        }
+        writes.append(("staff", staff_id, fields, "set"))
+    for visit_id, occurred_at, member_id, reason, role, recorder in store.conn.execute(
+        f"SELECT {_VISIT_COLUMNS} FROM visits ORDER BY rowid"
+    ):
+        fields = {
+            "occurred_at": occurred_at,
+            "member_id": member_id,
+            "reason": reason,
+            "recorded_by_role": role,
+            "recorded_by": recorder,
+        }
+        writes.append(("visits", visit_id, fields, "set"))
+    for line_id, at, actor_id, actor_name, action, detail in store.conn.execute(
+        "SELECT id, at, actor_id, actor_name, action, detail FROM audit_log ORDER BY seq"
+    ):
+        actor = {"id": actor_id, "name": actor_name} if actor_id or actor_name else None
+        writes.append(("audit_log", line_id, changelog.audit_fields(at, actor, action, detail), "set"))
+    return writes
+
+
+def record_staff(store: Store, staff_id: str, row: dict[str, Any]) -> None:
+    """A staff account's replicated fields that ``row`` holds (PIN salt and
+    hash as bytes), inside the write's transaction."""
+    allowed = replication.TABLES["staff"].fields
+    fields = {k: (bytes(v).hex() if k in ("pin_salt", "pin_hash") else _plain(v)) for k, v in row.items()}
+    changelog.record(store.conn, "staff", staff_id, {k: v for k, v in fields.items() if k in allowed})
+
+
+def _log_changes_of(store: Store, tables: tuple[str, ...], origin: str | None = None) -> list[Change]:
+    marks = ",".join("?" * len(tables))
+    sql = f"SELECT change_id, tbl, row_id, op, stamp, fields FROM replication_log WHERE tbl IN ({marks})"
+    params: list[Any] = list(tables)
+    if origin is not None:
+        sql += " AND origin = ?"
+        params.append(origin)
+    return [_row_change(row) for row in store.conn.execute(sql, params)]
+
+
+def _by_row(changes: list[Change]) -> dict[str, dict[str, Any]]:
+    """Each row's fields, each last written winning (stamp, then change id)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for change in sorted(changes, key=Change.sort_key):
+        rows.setdefault(change.row, {}).update(change.fields)
+    return rows
+
+
+def _apply_more(store: Store, changes: list[Change], members: set[str]) -> None:
+    """Write the staff accounts, shared settings, audit lines and visits
+    among ``changes`` (new to this device), inside the caller's transaction;
+    ``members``: those the same batch brought, whose waiting visits can now
+    be written. Nothing here emits an event for the hub: each visit reached
+    it from the device where it was recorded."""
+    staff = sorted({c.row for c in changes if c.table == "staff"})
+    for staff_id in staff:
+        _apply_staff(store, staff_id)
+    for key in sorted({c.row for c in changes if c.table == "settings"}):
+        _apply_setting(store, key)
+    _apply_audit(store, [c for c in changes if c.table == "audit_log"])
+    visits = [c for c in changes if c.table == "visits"]
+    arrived = sorted(members | set(staff))
+    waiting: set[str] = set()
+    for start in range(0, len(arrived), 500):
+        chunk = arrived[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        waiting.update(
+            row[0]
+            for row in store.conn.execute(
+                f"SELECT row_id FROM replication_waiting WHERE tbl = 'visits' AND needs IN ({marks})", chunk
+            )
+        )
+    if waiting:
+        store.conn.executemany(
+            "DELETE FROM replication_waiting WHERE tbl = 'visits' AND row_id = ?", ((v,) for v in waiting)
+        )
+        visits += _log_changes(store, "visits", waiting)
+    _apply_visits(store, visits)
+
+
+def _apply_staff(store: Store, staff_id: str) -> None:
+    merged = _merged_row(store, "staff", staff_id)
+    if merged is None:  # held back: its creation has not arrived
+        return
+    values = {k: v for k, v in merged.items() if k in replication.TABLES["staff"].fields}
+    for name in ("pin_salt", "pin_hash"):
+        values[name] = bytes.fromhex(values[name])
+    if values.get("active") is None:
+        values["active"] = 1
+    values.setdefault("created_at", values.get("updated_at") or store.now_iso())
+    values.setdefault("updated_at", values["created_at"])
+    if store.conn.execute("SELECT 1 FROM staff WHERE id = ?", (staff_id,)).fetchone() is None:
+        store.db.table("staff").insert({"id": staff_id, **values})
+    else:
+        store.db.table("staff").update(staff_id, values)
+
+
+def _apply_setting(store: Store, key: str) -> None:
+    merged = _merged_row(store, "settings", key)
+    if merged is None or key not in centre_settings.CHECKS:
+        return
+    try:
+        centre_settings.CHECKS[key](key, json.loads(merged["value"]))
+    except (ValueError, InvalidInput) as error:  # made by a newer release? never half-applied
+        log.warning("received setting %s not applied: %s", key, error)
+        return
+    store.conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, merged["value"]),
+    )
+
+
+def _apply_audit(store: Store, changes: list[Change]) -> None:
+    """Audit lines are append-only: each is written once, under its id."""
+    rows = [
+        (line_id, v["at"], v.get("actor_id"), v.get("actor_name"), v["action"], v.get("detail") or "{}")
+        for line_id, v in _by_row(changes).items()
+        if v.get("at") and v.get("action")
+    ]
+    store.conn.executemany(
+        "INSERT OR IGNORE INTO audit_log (id, at, actor_id, actor_name, action, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _members_here(store: Store, member_ids: set[str]) -> dict[str, tuple[str | None, str | None]]:
+    """member id -> (erased_at, merged_into) for those this device holds."""
+    merged_column = any(
+        row[1] == "merged_into" for row in store.conn.execute("PRAGMA table_info(members)").fetchall()
+    )
+    columns = "id, erased_at, " + ("merged_into" if merged_column else "NULL")
+    found: dict[str, tuple[str | None, str | None]] = {}
+    wanted = sorted(member_ids)
+    while wanted:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for member_id, erased_at, merged_into in store.conn.execute(
+                f"SELECT {columns} FROM members WHERE id IN ({marks})", chunk
+            ):
+                found[member_id] = (erased_at, merged_into)
+        # the kept members of those merged, to follow the merge
+        wanted = sorted({m for _e, m in found.values() if m is not None} - set(found))
+    return found
+
+
+def _kept_member(member_id: str, here: dict[str, tuple[str | None, str | None]]) -> str | None:
+    """The member a visit of ``member_id`` counts for here: the kept one
+    after a merge of duplicates, None (an anonymous visit) once erased."""
+    seen: set[str] = set()
+    current: str | None = member_id
+    while current is not None and current not in seen:
+        seen.add(current)
+        erased_at, merged_into = here.get(current, (None, None))
+        if merged_into is not None:
+            current = merged_into
+        elif erased_at is not None:
+            return None
+        else:
+            return current
+    return None
+
+
+def _apply_visits(store: Store, changes: list[Change]) -> None:
+    """Write received visits (append-only facts, new to this device): a
+    visit of an erased member is an anonymous count, one of a member merged
+    into another counts for the kept one; one whose member or recorder has
+    not arrived waits for them (``replication_waiting``)."""
+    rows = _by_row(changes)
+    if not rows:
+        return
+    required = replication.TABLES["visits"].required
+    here = _members_here(store, {m for v in rows.values() if (m := v.get("member_id"))})
+    recorders = sorted({r for v in rows.values() if (r := v.get("recorded_by"))})
+    staff_here: set[str] = set()
+    for start in range(0, len(recorders), 500):
+        chunk = recorders[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found = store.conn.execute(f"SELECT id FROM staff WHERE id IN ({marks})", chunk)
+        staff_here.update(row[0] for row in found)
+    ready, waiting = [], []
+    for visit_id, values in rows.items():
+        if any(values.get(name) is None for name in required):
+            continue  # never made so; held back like any row lacking a field
+        member, recorder = values.get("member_id"), values.get("recorded_by")
+        if member is not None and member not in here:
+            waiting.append(("visits", visit_id, member))
+            continue
+        if recorder is not None and recorder not in staff_here:
+            waiting.append(("visits", visit_id, recorder))
+            continue
+        kept = _kept_member(member, here) if member is not None else None
+        role, reason = values["recorded_by_role"], values["reason"]
+        ready.append((visit_id, values["occurred_at"], kept, reason, role, recorder))
+    store.conn.executemany(
+        f"INSERT INTO visits ({_VISIT_COLUMNS}, outreach_id) VALUES (?, ?, ?, ?, ?, ?, NULL)", ready
+    )
+    store.conn.executemany(
+        "INSERT OR IGNORE INTO replication_waiting (tbl, row_id, needs) VALUES (?, ?, ?)", waiting
+    )
 
 
 # ---------------------------------------------------------------- « À vérifier »

@@ -2,6 +2,12 @@
 
 Each key has a default and a check; ``get`` returns the stored value or the
 default, ``set`` refuses a bad value with a DomainError naming the key.
+
+The centre's settings (``sync.replication.SHARED_SETTINGS``: its name, its
+communes and neighbourhoods, the visit reasons, the timeouts, the languages,
+the retention, whether the FSE+ situation is asked) replicate to the
+centre's other devices; the rest is this device's own (its enrolment, its
+outbox's upkeep, its printer, backup folder and screen).
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from kiosk.core import changelog
 from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.store import Store
 from sync import protocol
+from sync.replication import SHARED_SETTINGS
 
 #: The default reasons for a visit: code, French label (a gettext msgid), the
 #: pictogram key the UI draws (Material Design icon names), and, where the
@@ -308,12 +316,15 @@ class Settings:
                 "key", N_("Réglage inconnu : %(key)s."), f"unknown setting {key!r}", value=key, key=key
             )
         CHECKS[key](key, value)
+        text = json.dumps(value, ensure_ascii=False)
         with self.store.transaction():
             self.store.conn.execute(
                 "INSERT INTO settings (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, json.dumps(value, ensure_ascii=False)),
+                (key, text),
             )
+            if key in SHARED_SETTINGS:  # the centre's, not this device's own
+                changelog.record(self.store.conn, "settings", key, {"value": text})
             secret = key == "device_token"
             self.store.audit(actor, "settings.set", key=key, value="***" if secret else value)
 

@@ -36,6 +36,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from kiosk.core import changelog
 from kiosk.core.errors import N_, Conflict, InvalidInput, Locked, NotFound
 from kiosk.core.store import Store
 from sync.protocol import new_id, parse_utc, utc_iso
@@ -89,6 +90,15 @@ def _check_name(name: Any) -> str:
     return name
 
 
+def _replicate(store: Store, staff_id: str, changed: dict[str, Any]) -> None:
+    """An account's change for the centre's other devices (when this one
+    replicates): its PIN's salt and hash travel as hex, sealed with the
+    centre's key, so a PIN set on one device opens the others. When
+    someone last signed in stays on the device."""
+    fields = {k: v.hex() if isinstance(v, bytes) else v for k, v in changed.items()}
+    changelog.record(store.conn, "staff", staff_id, fields)
+
+
 def check_actor(store: Store, actor: dict | None) -> dict | None:
     """The acting person's row (id, name, role) when ``actor`` is given: it
     must be an active volunteer or staff member. None is a resident or the
@@ -131,19 +141,18 @@ class Staff:
             self._require_manager(actor)
             self._refuse_shared_pin(pin, except_id=None)
             now = self.store.now_iso()
-            self.store.db.table("staff").insert(
-                {
-                    "id": person_id,
-                    "name": name,
-                    "role": role,
-                    "pin_salt": salt,
-                    "pin_hash": pin_hash,
-                    "pin_params": SCRYPT_PARAMS,
-                    "active": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            row = {
+                "name": name,
+                "role": role,
+                "pin_salt": salt,
+                "pin_hash": pin_hash,
+                "pin_params": SCRYPT_PARAMS,
+                "active": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            self.store.db.table("staff").insert({"id": person_id, **row})
+            _replicate(self.store, person_id, row)
             self.store.audit(actor, "staff.add", staff_id=person_id, name=name, role=role)
         return {"id": person_id, "name": name, "role": role}
 
@@ -155,15 +164,14 @@ class Staff:
             self._require_manager(actor)
             person = self._active(staff_id)
             self._refuse_shared_pin(pin, except_id=staff_id, field="new_pin")
-            self.store.db.table("staff").update(
-                staff_id,
-                {
-                    "pin_salt": salt,
-                    "pin_hash": pin_hash,
-                    "pin_params": SCRYPT_PARAMS,
-                    "updated_at": self.store.now_iso(),
-                },
-            )
+            changed = {
+                "pin_salt": salt,
+                "pin_hash": pin_hash,
+                "pin_params": SCRYPT_PARAMS,
+                "updated_at": self.store.now_iso(),
+            }
+            self.store.db.table("staff").update(staff_id, changed)
+            _replicate(self.store, staff_id, changed)
             self.store.audit(actor, "staff.reset_pin", staff_id=staff_id, name=person["name"])
 
     def deactivate(self, staff_id: str, actor: dict | None) -> None:
@@ -178,7 +186,9 @@ class Staff:
                     "the last active staff member cannot be deactivated",
                     value=staff_id,
                 )
-            self.store.db.table("staff").update(staff_id, {"active": 0, "updated_at": self.store.now_iso()})
+            changed = {"active": 0, "updated_at": self.store.now_iso()}
+            self.store.db.table("staff").update(staff_id, changed)
+            _replicate(self.store, staff_id, changed)
             self.store.audit(actor, "staff.deactivate", staff_id=staff_id, name=person["name"])
 
     def list(self) -> list[dict]:

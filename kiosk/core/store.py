@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
-from kiosk.core import migrations
+from kiosk.core import changelog, migrations
 from sync import outbox, protocol
 from sync.clock import utc_now
 from sync.sqlite import enable_wal
@@ -119,17 +119,20 @@ class Store:
         return event["id"]
 
     def audit(self, actor: dict | None, action: str, **detail: Any) -> None:
-        """Log what was done in a PIN mode, and by whom (inside the change's transaction)."""
+        """Log what was done in a PIN mode, and by whom (inside the change's
+        transaction). The line replicates to the centre's other devices
+        (append-only: every device ends with every device's lines)."""
+        if not self.conn.in_transaction:  # the line and its change commit together
+            with self.transaction():
+                self.audit(actor, action, **detail)
+            return
+        at, text = self.now_iso(), json.dumps(detail, ensure_ascii=False, default=str)
+        line_id = protocol.new_id()
         self.conn.execute(
-            "INSERT INTO audit_log (at, actor_id, actor_name, action, detail) VALUES (?, ?, ?, ?, ?)",
-            (
-                self.now_iso(),
-                actor["id"] if actor else None,
-                actor["name"] if actor else None,
-                action,
-                json.dumps(detail, ensure_ascii=False, default=str),
-            ),
+            "INSERT INTO audit_log (id, at, actor_id, actor_name, action, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (line_id, at, actor["id"] if actor else None, actor["name"] if actor else None, action, text),
         )
+        changelog.record(self.conn, "audit_log", line_id, changelog.audit_fields(at, actor, action, text))
 
     # ------------------------------------------------------------ reads
 

@@ -1,7 +1,8 @@
 """Visits (passages): who came, when and why, and how many came today.
 
-A check-in is one transaction: the visit row and its ``visit.recorded``
-event (the member's last contact is derived from the visits afterwards, see
+A check-in is one transaction: the visit row, its ``visit.recorded``
+event and, on a device that replicates, its change for the centre's other
+devices (``changelog.record``) (the member's last contact is derived from the visits afterwards, see
 ``search.refresh_recency``). With WAL and synchronous=FULL, once
 ``check_in`` returns the visit survives a crash or a power cut (see
 tests/test_crash.py).
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from kiosk.core import outreach, period
+from kiosk.core import changelog, outreach, period
 from kiosk.core.errors import N_, InvalidInput, NotFound
 from kiosk.core.members import check_actor
 from kiosk.core.settings import BODY_DOMAINS, Settings
@@ -132,6 +133,20 @@ class Visits:
                     f"no member {member_id!r}",
                     value=member_id,
                 )
+            # for the centre's other devices (when it replicates): the visit
+            # only; its event reaches the hub from this device alone
+            changelog.record(
+                conn,
+                "visits",
+                visit["id"],
+                {
+                    "occurred_at": visit["occurred_at"],
+                    "member_id": member_id,
+                    "reason": reason,
+                    "recorded_by_role": role,
+                    "recorded_by": recorder,
+                },
+            )
             store.emit(
                 "visit.recorded",
                 {
