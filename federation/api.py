@@ -151,6 +151,9 @@ class EnrolAnswer(BaseModel):
     centre_id: str
     centre_name: str
     protocol: str
+    hub_key: str | None = Field(
+        default=None, description="the hub's Ed25519 verify key (hex), which the device pins"
+    )
 
 
 class Rejection(BaseModel):
@@ -212,7 +215,11 @@ def enrol(request: EnrolRequest, engine: Engine = Depends(get_engine)) -> dict:
     """Trade a one-time enrolment code for this device's token."""
     try:
         with db.writer(engine) as conn, conn.begin():
-            return centres.enrol(conn, request.code, request.label.strip() or "Borne")
+            answer = centres.enrol(conn, request.code, request.label.strip() or "Borne")
+            # the key the device checks the federation's publications with
+            from federation.publications import verify_key_text
+
+            return answer | {"hub_key": verify_key_text(conn)}
     except centres.EnrolmentRefused as refused:
         raise HubError(refused.status, refused.message, "code") from None
 
