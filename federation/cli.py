@@ -233,6 +233,18 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("email", help="the person's e-mail address, used to sign in")
     user.add_argument("--db", help=db_help)
     user.set_defaults(func=cmd_add_user)
+    publish = commands.add_parser(
+        "publish",
+        help="publish workshop sheets to every kiosk from a JSON file",
+        description="Import workshop sheets (« fiches atelier ») from a JSON list, the shape the "
+        "dashboard's « Exporter les fiches » gives, and publish them to every kiosk. An entry with the "
+        "id of a sheet already here updates it. Every entry is checked first: one bad entry and "
+        "nothing is imported (the error names the entry and its field).",
+        epilog="example: federation publish --db sqlite:///federation.db --sheets fiches.json",
+    )
+    publish.add_argument("--sheets", required=True, metavar="FILE", help="the JSON file of sheets")
+    publish.add_argument("--db", help=db_help)
+    publish.set_defaults(func=cmd_publish)
     network_cli.add_commands(commands, db_help)
     return parser
 
@@ -498,6 +510,25 @@ def _read_password() -> str:
     if getpass.getpass("Password again: ") != first:
         raise ValueError("password: the two entries differ")
     return first
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from federation import sheets
+
+    try:
+        text = Path(args.sheets).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"error: --sheets: cannot read {args.sheets}: {error}", file=sys.stderr)
+        return 2
+    try:
+        entries = sheets.read_file(text)
+        with db.writer(_engine(args)) as conn, conn.begin():
+            created, updated = sheets.import_sheets(conn, entries)
+    except sheets.SheetFileError as error:
+        print(f"error: {args.sheets}: {error}", file=sys.stderr)
+        return 2
+    print(f"{created} sheet(s) created and {updated} updated, all published.")
+    return 0
 
 
 def cmd_add_user(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from federation import ages, taxonomies
+from federation import ages, sheet_figures, taxonomies
 from federation import store as db
 from sync import protocol
 from sync.clock import PARIS
@@ -545,6 +545,8 @@ def _project_workshops(conn: Connection, centre_id: str, pairs: list[tuple[str, 
             for at, event in pairs
         ],
     )
+    # 1.3: a workshop adopted from a federation sheet names it
+    sheet_figures.project_adoptions(conn, centre_id, pairs)
 
 
 def _project_sessions(conn: Connection, centre_id: str, pairs: list[tuple[str, dict]]) -> None:
@@ -802,6 +804,7 @@ _PROJECTORS = {
     "outreach.held": _project_outreach,
     "workshop.created": _project_workshops,
     "workshop.updated": _project_workshops,
+    "sheet.offered": sheet_figures.project_offers,
     "session.created": _project_sessions,
     "session.updated": _project_sessions,
     "session.cancelled": _project_cancellations,

@@ -50,6 +50,9 @@ except ImportError:  # pragma: no cover - depends on the install
 #: ``outreach.held``, and visits' and new members' optional ``outreach_id``.
 #: 1.3 added ``member.merged``: staff merged two records of one person (two
 #: pseudonyms, nothing else), so the hub counts one participant.
+#: 1.3 also added workshop events' optional ``sheet`` (the federation sheet
+#: the workshop was adopted from) and ``sheet.offered``: a centre offers one
+#: of its workshops to the others (what it is, never who runs it).
 PROTOCOL_VERSION = "1.3"
 PROTOCOL_MAJOR = 1
 
@@ -341,6 +344,20 @@ def _text(max_len: int) -> Callable[[Any], str | None]:
     return check
 
 
+def _paragraph(max_len: int) -> Callable[[Any], str | None]:
+    """A text of several lines (newlines allowed), possibly empty."""
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return "must be a string"
+        if len(value) > max_len:
+            return f"must be at most {max_len} characters"
+        return unfit_text(value.replace("\n", " "))
+
+    check.max_len = max_len  # type: ignore[attr-defined]  # the bound, readable from EVENT_TYPES
+    return check
+
+
 def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         if value not in choices:
@@ -460,12 +477,27 @@ EVENT_TYPES: dict[str, dict[str, tuple[Callable[[Any], str | None], bool]]] = {
         "title": (_text(200), True),
         "theme": (_one_of(THEMES), True),
         "place": (_nullable(_text(200)), False),
+        # 1.3: the federation sheet the workshop was adopted from; null or
+        # absent: the centre's own
+        "sheet": (_nullable(_uuid), False),
     },
     "workshop.updated": {
         "workshop_id": (_uuid, True),
         "title": (_text(200), True),
         "theme": (_one_of(THEMES), True),
         "place": (_nullable(_text(200)), False),
+        "sheet": (_nullable(_uuid), False),
+    },
+    # 1.3: a centre offers one of its workshops to the others; the hub keeps
+    # it as a draft sheet the federation reviews before publishing. What the
+    # workshop is, never who runs it (no facilitator), nor any person.
+    "sheet.offered": {
+        "workshop_id": (_uuid, True),
+        "title": (_text(200), True),
+        "theme": (_one_of(THEMES), True),
+        "description": (_paragraph(2000), False),
+        "duration_minutes": (_nullable(_minutes), False),
+        "capacity": (_nullable(_count), False),
     },
     "session.created": {
         "session_id": (_uuid, True),
