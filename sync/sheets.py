@@ -79,18 +79,18 @@ class SheetError(ValueError):
 def _text(field: str, value: Any) -> str:
     if not isinstance(value, str):
         raise SheetError(field, "Ce champ doit être un texte.", "must be a string")
-    value = value.replace("\r\n", "\n").strip()
-    if field == "title" and not value:
+    kept: str = value.replace("\r\n", "\n").strip()
+    if field == "title" and not kept:
         raise SheetError(field, "Écrivez un titre.", "must not be empty")
     limit = TEXT_LIMITS[field]
-    if len(value) > limit:
+    if len(kept) > limit:
         raise SheetError(
             field, f"Texte trop long ({limit} caractères au plus).", f"at most {limit} characters"
         )
-    checked = value.replace("\n", " ") if field in _MULTILINE else value
+    checked = kept.replace("\n", " ") if field in _MULTILINE else kept
     if unfit_text(checked):
         raise SheetError(field, "Ce texte contient des caractères invalides.", "control characters")
-    return value
+    return kept
 
 
 def _whole(field: str, value: Any, low: int, high: int, message: str) -> int:
