@@ -95,9 +95,11 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]])
     created = by_type.pop("member.created", [])
     _project_outreach_met(conn, db.p_outreach_members, "member_id", centre_id, created)
     member_events = created + by_type.pop("member.updated", [])
+    member_ids = {event["data"]["member_id"] for _, event in member_events + erased}
+    before = attrs_of(conn, centre_id, member_ids)
     _project_members(conn, centre_id, member_events)
     _project_erasures(conn, centre_id, erased)
-    member_ids = {event["data"]["member_id"] for _, event in member_events + erased}
+    _move_participants(conn, centre_id, before, attrs_of(conn, centre_id, member_ids))
     _spans_from_presence(conn, centre_id, member_ids)
     redact_erased(conn, centre_id, member_ids)
     for kind, pairs in by_type.items():
@@ -118,6 +120,23 @@ _VISIT_CATEGORY_UPSERT = (
     "domain, visits) VALUES ({m}, {m}, {m}, {m}, {m}) "
     "ON CONFLICT (centre_id, day, cra_theme, domain) "
     "DO UPDATE SET visits = p_visit_categories.visits + excluded.visits"
+)
+_VISIT_MONTH_UPSERT = (
+    "INSERT INTO r_visit_months (centre_id, month, reason, visits) VALUES ({m}, {m}, {m}, {m}) "
+    "ON CONFLICT (centre_id, month, reason) DO UPDATE SET visits = r_visit_months.visits + excluded.visits"
+)
+_CATEGORY_MONTH_UPSERT = (
+    "INSERT INTO r_category_months (centre_id, month, cra_theme, domain, visits) "
+    "VALUES ({m}, {m}, {m}, {m}, {m}) ON CONFLICT (centre_id, month, cra_theme, domain) "
+    "DO UPDATE SET visits = r_category_months.visits + excluded.visits"
+)
+_VISIT_DAY_UPSERT = (
+    "INSERT INTO r_visit_days (day, centre_id, visits) VALUES ({m}, {m}, {m}) "
+    "ON CONFLICT (day, centre_id) DO UPDATE SET visits = r_visit_days.visits + excluded.visits"
+)
+_PARTICIPANTS_UPSERT = (
+    "INSERT INTO r_participants (period, centre_id, attrs, members) VALUES ({m}, {m}, {m}, {m}) "
+    "ON CONFLICT (period, centre_id, attrs) DO UPDATE SET members = r_participants.members + excluded.members"
 )
 # a member's span from its days in p_presence: for a row just created (its
 # visits may have come first), and for the migration that made the columns
@@ -157,6 +176,12 @@ class _VisitPlan:
     span_members: list[str]
     span_firsts: list[str]
     span_lasts: list[str]
+    #: the rollups for long periods: (month, reason, visits), (month, CRA
+    #: theme, domain, visits), (day, visits), and each (member, month), in key order
+    month_counts: list[tuple[str, str, int]]
+    month_categories: list[tuple[str, str, str, int]]
+    day_totals: list[tuple[str, int]]
+    member_months: list[tuple[str, str]]
 
 
 def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
@@ -176,6 +201,15 @@ def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
     # sorted by (member, day): the last day a dict keeps is the member's latest, reversed its earliest
     latest, earliest = dict(presence), dict(reversed(presence))
     members = list(latest)  # sorted, as presence is
+    # the long periods' rollups, added up from the day keys (not the visits)
+    month_counts: Counter[tuple[str, str]] = Counter()
+    day_totals: Counter[str] = Counter()
+    for (day, reason, _by), n in counts.items():
+        month_counts[(day[:7], reason)] += n
+        day_totals[day] += n
+    month_categories: Counter[tuple[str, str, str]] = Counter()
+    for (day, cra, domain), n in categories.items():
+        month_categories[(day[:7], cra, domain)] += n
     # every list in key order: concurrent batches lock rows in one order (no deadlock)
     return _VisitPlan(
         [(day, reason, by, n) for (day, reason, by), n in sorted(counts.items())],
@@ -185,6 +219,10 @@ def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
         members,
         list(map(earliest.__getitem__, members)),
         list(latest.values()),
+        [(month, reason, n) for (month, reason), n in sorted(month_counts.items())],
+        [(month, cra, domain, n) for (month, cra, domain), n in sorted(month_categories.items())],
+        sorted(day_totals.items()),
+        sorted({(member, day[:7]) for member, day in presence}),
     )
 
 
@@ -198,9 +236,21 @@ def _project_visits(conn: Connection, centre_id: str, planned: _VisitPlan) -> No
         _VISIT_CATEGORY_UPSERT.format(m=mark),
         [(centre_id, day, cra, domain, n) for day, cra, domain, n in planned.categories],
     )
+    conn.exec_driver_sql(
+        _VISIT_MONTH_UPSERT.format(m=mark),
+        [(centre_id, month, reason, n) for month, reason, n in planned.month_counts],
+    )
+    conn.exec_driver_sql(
+        _CATEGORY_MONTH_UPSERT.format(m=mark),
+        [(centre_id, month, cra, domain, n) for month, cra, domain, n in planned.month_categories],
+    )
+    conn.exec_driver_sql(
+        _VISIT_DAY_UPSERT.format(m=mark), [(day, centre_id, n) for day, n in planned.day_totals]
+    )
     if planned.presence_members:
         _add_presence(conn, mark, centre_id, planned.presence_members, planned.presence_days)
         _widen_spans(conn, mark, centre_id, planned.span_members, planned.span_firsts, planned.span_lasts)
+        _add_member_months(conn, mark, centre_id, planned.member_months)
 
 
 _FIRST = itemgetter(0)
@@ -295,10 +345,142 @@ def _spans_from_presence(conn: Connection, centre_id: str, member_ids: set[str])
     )
 
 
+# ---------------------------------------------------------------- distinct people by period
+
+def attrs_of(conn: Connection, centre_id: str, member_ids) -> dict[str, str]:
+    """member -> attrs_key of the members of ``member_ids`` that have a row."""
+    found: dict[str, str] = {}
+    members = sorted(member_ids)
+    mark = db.param_mark(conn)
+    for start in range(0, len(members), _ROWS_PER_STATEMENT):
+        chunk = members[start : start + _ROWS_PER_STATEMENT]
+        for member_id, *attrs in driver_fetch(
+            conn,
+            f"SELECT member_id, {', '.join(db.ATTR_COLUMNS)} FROM p_members "
+            f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))})",
+            (centre_id, *chunk),
+        ):
+            found[member_id] = db.attrs_key(*attrs)
+    return found
+
+
+def _months_of(conn: Connection, centre_id: str, member_ids) -> dict[str, set[str]]:
+    """member -> the months it came in (r_member_months)."""
+    months: dict[str, set[str]] = defaultdict(set)
+    members = sorted(member_ids)
+    mark = db.param_mark(conn)
+    for start in range(0, len(members), _ROWS_PER_STATEMENT):
+        chunk = members[start : start + _ROWS_PER_STATEMENT]
+        for member_id, month in driver_fetch(
+            conn,
+            f"SELECT member_id, month FROM r_member_months "
+            f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))})",
+            (centre_id, *chunk),
+        ):
+            months[member_id].add(month)
+    return months
+
+
+def _periods_of(months: set[str]) -> set[str]:
+    """The months and the years ('YYYY') they lie in."""
+    return months | {month[:4] for month in months}
+
+
+def _add_participants(conn: Connection, centre_id: str, deltas: Counter) -> None:
+    """Add ``deltas[(period, attrs)]`` (negative: moved away) to r_participants."""
+    rows = [(period, centre_id, attrs, n) for (period, attrs), n in sorted(deltas.items()) if n]
+    if rows:
+        conn.exec_driver_sql(_PARTICIPANTS_UPSERT.format(m=db.param_mark(conn)), rows)
+
+
+def _add_member_months(
+    conn: Connection, mark: str, centre_id: str, member_months: list[tuple[str, str]]
+) -> None:
+    """Record the batch's (member, month)s; a pair new to the hub counts its
+    member once in the month, and in the year when it is the member's first
+    month of that year. A member whose row has not arrived is counted when it
+    does (_move_participants)."""
+    new: list[tuple[str, str]] = []
+    for start in range(0, len(member_months), _ROWS_PER_STATEMENT):
+        chunk = member_months[start : start + _ROWS_PER_STATEMENT]
+        new.extend(
+            driver_fetch(
+                conn,
+                "INSERT INTO r_member_months (centre_id, member_id, month) VALUES "
+                + ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+                + " ON CONFLICT (centre_id, member_id, month) DO NOTHING RETURNING member_id, month",
+                tuple(chain.from_iterable((centre_id, member, month) for member, month in chunk)),
+            )
+        )
+    if not new:
+        return
+    attrs = attrs_of(conn, centre_id, {member for member, _month in new})
+    if not attrs:
+        return
+    held = _months_of(conn, centre_id, attrs)
+    fresh: dict[str, set[str]] = defaultdict(set)
+    for member, month in new:
+        fresh[member].add(month)
+    deltas: Counter[tuple[str, str]] = Counter()
+    for member, key in attrs.items():
+        months = fresh[member]
+        years_before = {month[:4] for month in held[member] - months}
+        for period in _periods_of(months):
+            if len(period) == 7 or period not in years_before:
+                deltas[(period, key)] += 1
+    _add_participants(conn, centre_id, deltas)
+
+
+def _move_participants(
+    conn: Connection, centre_id: str, before: dict[str, str], after: dict[str, str]
+) -> None:
+    """Members whose attributes changed (or whose row was just made) move
+    their periods' counts from the old attributes to the new."""
+    changed = [member for member, key in after.items() if before.get(member) != key]
+    if not changed:
+        return
+    deltas: Counter[tuple[str, str]] = Counter()
+    for member, months in _months_of(conn, centre_id, changed).items():
+        for period in _periods_of(months):
+            if member in before:
+                deltas[(period, before[member])] -= 1
+            deltas[(period, after[member])] += 1
+    _add_participants(conn, centre_id, deltas)
+
+
+def merge_member_periods(conn: Connection, centre_id: str, kept: str, gone: str) -> None:
+    """Two pseudonyms become one participant: ``gone``'s months become
+    ``kept``'s, and each period counts the person once. Call it before the
+    ``gone`` member's row or attributes change."""
+    attrs = attrs_of(conn, centre_id, {kept, gone})
+    months = _months_of(conn, centre_id, {kept, gone})
+    kept_months, gone_months = months.get(kept, set()), months.get(gone, set())
+    deltas: Counter[tuple[str, str]] = Counter()
+    if gone in attrs:
+        for period in _periods_of(gone_months):
+            deltas[(period, attrs[gone])] -= 1
+    if kept in attrs:
+        for period in _periods_of(kept_months | gone_months) - _periods_of(kept_months):
+            deltas[(period, attrs[kept])] += 1
+    mark = db.param_mark(conn)
+    conn.exec_driver_sql(
+        f"DELETE FROM r_member_months WHERE centre_id = {mark} AND member_id = {mark}", (centre_id, gone)
+    )
+    added = sorted(gone_months - kept_months)
+    if added:
+        conn.exec_driver_sql(
+            f"INSERT INTO r_member_months (centre_id, member_id, month) VALUES ({mark}, {mark}, {mark})",
+            [(centre_id, kept, month) for month in added],
+        )
+    _add_participants(conn, centre_id, deltas)
+
+
 def refresh_visit_spans(conn: Connection) -> None:
-    """Every member's span from p_presence (schema step 3; the benchmarks and
-    tests that fill p_presence directly call it too)."""
+    """Every member's span from p_presence (schema step 3), and the rollups
+    from the day projections (schema step 22): the benchmarks and tests that
+    fill the projections directly call it too."""
     conn.exec_driver_sql(f"UPDATE p_members SET {_SPAN_FROM_PRESENCE}")
+    db.rebuild_rollups(conn)
 
 
 def _upsert_latest(

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from federation import ages
 from federation.store import (
+    ATTR_COLUMNS,
     centres,
     conflicts,
     device_versions,
@@ -39,6 +40,12 @@ from federation.store import (
     p_visit_counts,
     p_volunteering,
     p_workshops,
+    parse_attrs,
+    r_category_months,
+    r_member_months,
+    r_participants,
+    r_visit_days,
+    r_visit_months,
     relay_cursors,
 )
 from sync.clock import PARIS
@@ -163,27 +170,62 @@ def _for_centre(query, column, period: Period):
     return query.where(column == period.centre_id) if period.centre_id else query
 
 
-def _visit_sums(conn: Connection, period: Period, by) -> list[tuple[str, str, int]]:
-    """(day, ``by``, visits) in the period. Grouping by day first follows the
-    (day, …) indexes, so the database streams the sums without sorting."""
-    c = p_visit_counts.c
-    query = (
-        sa.select(c.day, by, sa.func.sum(c.visits))
-        .where(c.day.between(period.first_day, period.last_day))
-        .group_by(c.day, by)
-    )
-    return [(day, key, int(n)) for day, key, n in conn.execute(_for_centre(query, c.centre_id, period))]
+def whole_months(period: Period) -> tuple[list[tuple[str, str]], tuple[str, str] | None]:
+    """The period as the whole calendar months inside it ('YYYY-MM' first
+    and last, None: none) and the day ranges at its edges outside them
+    ((first day, last day) pairs): a long period's additive figures are read
+    by month from the rollups and by day only at its edges."""
+    first = period.start if period.start.day == 1 else months_before(period.start.replace(day=1), -1)
+    after = period.end + timedelta(days=1)
+    last = period.end if after.day == 1 else period.end.replace(day=1) - timedelta(days=1)
+    if first > last:
+        return [(period.first_day, period.last_day)], None
+    edges = []
+    if period.start < first:
+        edges.append((period.first_day, (first - timedelta(days=1)).isoformat()))
+    if last < period.end:
+        edges.append(((last + timedelta(days=1)).isoformat(), period.last_day))
+    return edges, (first.isoformat()[:7], last.isoformat()[:7])
 
 
-def _totals(rows, index: int) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for row in rows:
-        totals[row[index]] = totals.get(row[index], 0) + row[2]
+def rollup_period(period: Period) -> str | None:
+    """'YYYY' for a calendar year, 'YYYY-MM' for a calendar month, None
+    otherwise: the periods whose participants r_participants holds."""
+    edges, months = whole_months(period)
+    if edges or months is None:
+        return None
+    if months[0] == months[1]:
+        return months[0]
+    if months[0][5:] == "01" and months[1][5:] == "12" and months[0][:4] == months[1][:4]:
+        return months[0][:4]
+    return None
+
+
+def _rolled_sums(conn: Connection, period: Period, month_table, day_table, by: tuple[str, ...]) -> Counter:
+    """Visits by the ``by`` columns over the period: its whole months from
+    ``month_table``, its edges' days from ``day_table``."""
+    totals: Counter = Counter()
+    edges, months = whole_months(period)
+    parts = [(day_table, day_table.c.day, low, high) for low, high in edges]
+    if months:
+        parts.append((month_table, month_table.c.month, *months))
+    for table, column, low, high in parts:
+        keys = [table.c[name] for name in by]
+        query = sa.select(*keys, sa.func.sum(table.c.visits)).where(column.between(low, high)).group_by(*keys)
+        for *key, n in conn.execute(_for_centre(query, table.c.centre_id, period)):
+            totals[tuple(key) if len(key) > 1 else key[0]] += int(n)
     return totals
 
 
 def visits_by_day(conn: Connection, period: Period) -> dict[str, int]:
-    return _totals(_visit_sums(conn, period, p_visit_counts.c.reason), 0)
+    """Visits a day in the period (r_visit_days: a row a centre and day)."""
+    c = r_visit_days.c
+    query = (
+        sa.select(c.day, sa.func.sum(c.visits))
+        .where(c.day.between(period.first_day, period.last_day))
+        .group_by(c.day)
+    )
+    return {day: int(n) for day, n in conn.execute(_for_centre(query, c.centre_id, period))}
 
 
 def weeks_of(period: Period, per_day: dict[str, int]) -> list[tuple[date, int]]:
@@ -204,28 +246,19 @@ def visits_per_week(conn: Connection, period: Period) -> list[tuple[date, int]]:
     return weeks_of(period, visits_by_day(conn, period))
 
 
-def reasons_of(rows) -> list[tuple[str, int]]:
-    return sorted(_totals(rows, 1).items(), key=lambda item: (-item[1], item[0]))
-
-
 def visits_by_reason(conn: Connection, period: Period) -> list[tuple[str, int]]:
-    return reasons_of(_visit_sums(conn, period, p_visit_counts.c.reason))
+    totals = _rolled_sums(conn, period, r_visit_months, p_visit_counts, ("reason",))
+    return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
 
 
 def visits_by_centre(conn: Connection, period: Period) -> dict[str, int]:
-    return _totals(_visit_sums(conn, period, p_visit_counts.c.centre_id), 1)
+    return dict(_rolled_sums(conn, period, r_visit_months, r_visit_days, ("centre_id",)))
 
 
 def visits_by_category(conn: Connection, period: Period) -> dict[tuple[str, str], int]:
     """(CRA theme, administrative domain) -> visits in the period, '' for
     none (federation.taxonomies): they add up to the period's visits."""
-    c = p_visit_categories.c
-    query = (
-        sa.select(c.cra_theme, c.domain, sa.func.sum(c.visits))
-        .where(c.day.between(period.first_day, period.last_day))
-        .group_by(c.cra_theme, c.domain)
-    )
-    return {(cra, domain): int(n) for cra, domain, n in conn.execute(_for_centre(query, c.centre_id, period))}
+    return dict(_rolled_sums(conn, period, r_category_months, p_visit_categories, ("cra_theme", "domain")))
 
 
 def category_totals(by_category: dict[tuple[str, str], int], index: int, codes) -> list[tuple[str, int]]:
@@ -432,9 +465,16 @@ def participants(conn: Connection, period: Period) -> Participants:
     who came before and after the period is looked up in p_presence (for a
     period ending today, nobody). Two queries, visitors then the attendees who
     did not visit, because an OR of the two conditions defeats SQLite's plan.
-    A member whose member.created has not arrived yet is not counted until it does."""
+    A member whose member.created has not arrived yet is not counted until it does.
+    A period of whole months is read from the rollups instead (_people)."""
     m = p_members.c
     result = Participants(year=period.end.year)
+    people = _people(conn, period)
+    if people is not None:
+        for (band, gender, qpv, born_from, born_to, _job, _school), n in people.items():
+            result.profile[(band, gender, qpv)] += n
+            result.births[(gender, born_from, born_to)] += n
+        return result
     for came in _came(period):
         # grouped in the order of the members' index (store's r_members_born): the counts stream
         query = (
@@ -446,6 +486,77 @@ def participants(conn: Connection, period: Period) -> Participants:
             result.profile[(band, gender, None if qpv is None else bool(qpv))] += int(n)
             result.births[(gender, born_from, born_to)] += int(n)
     return result
+
+
+_ATTRS = tuple(p_members.c[name] for name in ATTR_COLUMNS)
+
+
+def _people(conn: Connection, period: Period) -> Counter | None:
+    """Members who came in a period of whole months, by their reporting
+    attributes (parse_attrs' tuples), None for other periods.
+    A calendar year or month is a sum over its few r_participants rows;
+    other whole months the distinct members of r_member_months. Then those
+    present at a session held in the period with no visit in it. Either way
+    the rows read follow the period's people, never the members held."""
+    edges, months = whole_months(period)
+    if edges or months is None:
+        return None
+    people: Counter = Counter()
+    rolled = rollup_period(period)
+    if rolled:
+        c = r_participants.c
+        query = sa.select(c.attrs, sa.func.sum(c.members)).where(c.period == rolled).group_by(c.attrs)
+        for key, n in conn.execute(_for_centre(query, c.centre_id, period)):
+            if n:
+                people[parse_attrs(key)] += int(n)
+        sources = [_attendees_not_visiting(period, months)]
+    else:
+        sources = [_visitors(period, months), _attendees_not_visiting(period, months)]
+    m = p_members.c
+    for came in sources:
+        query = (
+            sa.select(*_ATTRS, sa.func.count())
+            .select_from(
+                came.join(
+                    p_members, sa.and_(m.centre_id == came.c.centre_id, m.member_id == came.c.member_id)
+                )
+            )
+            .group_by(*_ATTRS)
+        )
+        for band, gender, qpv, born_from, born_to, job, school, n in conn.execute(query):
+            qpv = None if qpv is None else bool(qpv)
+            people[(band, gender, qpv, born_from, born_to, job, school)] += int(n)
+    return people
+
+
+def _visitors(period: Period, months: tuple[str, str]):
+    """(centre, member) of each member with a visit in the months (r_member_months)."""
+    r = r_member_months.c
+    query = sa.select(r.centre_id, r.member_id).where(r.month.between(*months)).distinct()
+    return _for_centre(query, r.centre_id, period).subquery("visitors")
+
+
+def _attendees_not_visiting(period: Period, months: tuple[str, str]):
+    """(centre, member) of each member present at a session held in the
+    period (whole months) who has no visit in it."""
+    a, r = p_attendance.c, r_member_months.c
+    held = _held_sessions(period)
+    visited = (
+        sa.select(r.month)
+        .where(r.centre_id == a.centre_id, r.member_id == a.member_id, r.month.between(*months))
+        .exists()
+    )
+    query = (
+        sa.select(a.centre_id, a.member_id)
+        .select_from(
+            held.join(
+                p_attendance, sa.and_(a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)
+            )
+        )
+        .where(a.present == sa.true(), a.member_id.is_not(None), ~visited)
+        .distinct()
+    )
+    return query.subquery("attendees")
 
 
 def _came(period: Period) -> tuple:
@@ -520,6 +631,12 @@ def situations(conn: Connection, period: Period) -> Situations:
     m = p_members.c
     answered = sa.or_(m.employment.is_not(None), m.education.is_not(None))
     result = Situations()
+    people = _people(conn, period)
+    if people is not None:
+        for (_band, gender, _qpv, _from, _to, job, school), n in people.items():
+            if job is not None or school is not None:
+                result.answered[(gender, job, school)] += n
+        return result
     for came in _came(period):
         query = (
             sa.select(m.gender, m.employment, m.education, sa.func.count())
@@ -574,13 +691,38 @@ def families(conn: Connection, period: Period) -> Families:
     m = p_members.c
     in_household = m.household_id.is_not(None)
     came: Counter[tuple[str, str]] = Counter()
-    for condition in _came(period):
-        query = (
-            sa.select(m.centre_id, m.household_id, sa.func.count())
-            .where(in_household, condition)
-            .group_by(m.centre_id, m.household_id)
+    edges, months = whole_months(period)
+    # whole months: the households of the period's people (r_member_months),
+    # then the members of those households alone; otherwise from the spans
+    if months and not edges:
+        people = sa.union_all(
+            *(
+                sa.select(q.c.centre_id, q.c.member_id)
+                for q in (_visitors(period, months), _attendees_not_visiting(period, months))
+            )
+        ).subquery("people")
+        of_people = people.join(
+            p_members, sa.and_(m.centre_id == people.c.centre_id, m.member_id == people.c.member_id)
         )
-        for centre_id, household_id, n in conn.execute(_for_centre(query, m.centre_id, period)):
+        queries = [
+            sa.select(m.centre_id, m.household_id, sa.func.count())
+            .select_from(of_people)
+            .where(in_household)
+            .group_by(m.centre_id, m.household_id)
+        ]
+    else:
+        queries = [
+            _for_centre(
+                sa.select(m.centre_id, m.household_id, sa.func.count())
+                .where(in_household, condition)
+                .group_by(m.centre_id, m.household_id),
+                m.centre_id,
+                period,
+            )
+            for condition in _came(period)
+        ]
+    for query in queries:
+        for centre_id, household_id, n in conn.execute(query):
             came[(centre_id, household_id)] += int(n)
     result = Families(reached=len(came), came_in_families=sum(came.values()))
     if not came:
@@ -590,6 +732,19 @@ def families(conn: Connection, period: Period) -> Families:
         .where(in_household)
         .group_by(m.centre_id, m.household_id, m.born_from, m.born_to)
     )
+    if months and not edges:
+        reached = (
+            sa.select(m.centre_id, m.household_id)
+            .select_from(of_people)
+            .where(in_household)
+            .distinct()
+            .subquery("reached")
+        )
+        members = members.join_from(
+            p_members,
+            reached,
+            sa.and_(m.centre_id == reached.c.centre_id, m.household_id == reached.c.household_id),
+        )
     year = period.end.year
     with_children: set[tuple[str, str]] = set()
     # a child or not, by span of birth years: a few hundred spans for all the members
@@ -1108,8 +1263,7 @@ def overview_from(engine: Engine, period: Period, now: datetime | None = None) -
 def _overview(conn: Connection, period: Period, now: datetime | None, workshops, attending) -> Overview:
     """The overview from ``conn``, with the workshops and participants given
     (values, or futures of them)."""
-    by_reason = _visit_sums(conn, period, p_visit_counts.c.reason)
-    weeks, reasons = weeks_of(period, _totals(by_reason, 0)), reasons_of(by_reason)
+    weeks, reasons = weeks_of(period, visits_by_day(conn, period)), visits_by_reason(conn, period)
     fresh_members = new_members(conn, period)
     centres = centre_statuses(conn, now, period.centre_id)
     by_centre = visits_by_centre(conn, period)

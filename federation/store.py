@@ -705,7 +705,7 @@ sheet_adoptions = sa.Table(
 # ``r_member_months`` holds each (centre, member, month) a member came in
 # (a visit; one row however many visits), and ``r_participants`` the
 # members who came in a month ('YYYY-MM') or a year ('YYYY'), by their
-# reporting attributes (``attrs``, federation.projections.attrs_key): a row
+# reporting attributes (``attrs``, attrs_key below): a row
 # is counted when the member's first visit of that period is stored, and
 # moved from the old attributes to the new when a member's attributes change
 # (an update, an erasure). A period's participants are then a sum over a
@@ -1527,7 +1527,41 @@ def _v22(conn: Connection) -> None:
     rebuild_rollups(conn)
 
 
-#: a member's reporting attributes as one text (federation.projections.attrs_key
+#: the member's columns a participants' figure is counted by, in attrs_key's order
+ATTR_COLUMNS = ("age_band", "gender", "qpv", "born_from", "born_to", "employment", "education")
+
+
+def attrs_key(age_band, gender, qpv, born_from, born_to, employment, education) -> str:
+    """A member's reporting attributes as one text, '' for unknown (the same as
+    _ATTRS_SQL writes from SQL)."""
+    return "|".join(
+        (
+            age_band or "",
+            gender or "",
+            "" if qpv is None else ("1" if qpv else "0"),
+            "" if born_from is None else str(born_from),
+            "" if born_to is None else str(born_to),
+            employment or "",
+            education or "",
+        )
+    )
+
+
+def parse_attrs(key: str) -> tuple:
+    """attrs_key's attributes back, None for unknown (a bool for QPV, ints for the years)."""
+    band, gender, qpv, born_from, born_to, employment, education = key.split("|")
+    return (
+        band,
+        gender or None,
+        None if qpv == "" else qpv == "1",
+        int(born_from) if born_from else None,
+        int(born_to) if born_to else None,
+        employment or None,
+        education or None,
+    )
+
+
+#: a member's reporting attributes as one text (attrs_key
 #: writes the same from Python): age band, gender, QPV (1/0), born from, born
 #: to, employment, education, '' for unknown, joined by '|'
 _ATTRS_SQL = (

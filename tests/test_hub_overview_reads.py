@@ -111,7 +111,21 @@ def test_the_overview_for_a_year_reads_no_event(sample):
             view = reports.overview_from(engine, period)
             assert view.participants.total >= 0
     assert recorder.reading_events() == []
-    assert {"p_visit_counts", "p_members"} <= recorder.tables()
+    # whole months: the additive figures by month, the participants by period
+    assert {"r_visit_months", "r_participants", "p_members"} <= recorder.tables()
+
+
+def test_a_year_s_visits_and_participants_are_read_from_the_rollups_alone(sample):
+    """A calendar year over all centres reads no day nor member-day row: the
+    visits from the months' rollups and the days' totals, the participants
+    from the year's counts (the members only for those present at a session
+    with no visit)."""
+    _url, engine = sample
+    with Recorder(engine) as recorder:
+        view = reports.overview_from(engine, reports.Period(date(2026, 1, 1), date(2026, 12, 31)))
+    assert view.visits > 0 and view.participants.total > 0
+    assert {"r_visit_months", "r_category_months", "r_visit_days", "r_participants"} <= recorder.tables()
+    assert not {"p_presence", "p_visit_counts", "p_visit_categories"} & recorder.tables()
 
 
 def test_the_dashboard_s_overview_page_reads_no_event(sample):
