@@ -161,12 +161,24 @@ def fetch_blobs(conn: Connection, device: centres.Device, after: int, limit: int
         size += row.size
         blobs.append({"seq": cursor, "device_id": row.device_id, "blob": base64.b64encode(row.blob).decode()})
     more = taken < len(rows)
+    epoch, rotated = _epochs(conn, device.centre_id)
     return {
         "blobs": blobs,
         "cursor": cursor,
         "more": more,
         "restart": after < _dropped_through(conn, device.centre_id),
+        "rotate": epoch > rotated,
+        "key_epoch": rotated,
+        "snapshot": _snapshot_info(conn, device.centre_id),
     }
+
+
+def _snapshot_info(conn: Connection, centre_id: str) -> dict | None:
+    """The centre's snapshot as a device decides whether to refresh it:
+    the cursor it covers and when it came (not its bytes)."""
+    s = db.relay_snapshots.c
+    row = conn.execute(sa.select(s.through, s.uploaded_at).where(s.centre_id == centre_id)).first()
+    return None if row is None else {"through": int(row.through), "uploaded_at": row.uploaded_at}
 
 
 def _dropped_through(conn: Connection, centre_id: str) -> int:
@@ -261,9 +273,20 @@ def prune_all(engine: Engine, limits: Limits, now: datetime | None = None) -> in
 
 
 def store_snapshot(
-    conn: Connection, device: centres.Device, raw: bytes, through: int, now: datetime | None = None
+    conn: Connection,
+    device: centres.Device,
+    raw: bytes,
+    through: int,
+    now: datetime | None = None,
+    purge: bool = False,
 ) -> dict:
-    """Replace the centre's snapshot; ``through`` is the cursor it covers."""
+    """Replace the centre's snapshot; ``through`` is the cursor it covers.
+    The relay keeps one snapshot a centre, the newest: one covering less
+    than the one held is not kept (``kept`` false), so a device behind never
+    puts back a name an erasure took out of the newer one. ``purge`` (after
+    an erasure): the centre's blobs up to ``through``, which the snapshot
+    held covers, are dropped now, so the erased person's sealed history
+    leaves the relay at once; a device behind restarts from the snapshot."""
     _checked(raw, "snapshot", device)
     c = db.relay_blobs.c
     newest = conn.execute(sa.select(sa.func.max(c.seq)).where(c.centre_id == device.centre_id)).scalar()
@@ -271,6 +294,17 @@ def store_snapshot(
         raise HubError(
             400, f"a snapshot cannot cover cursor {through}, past the centre's newest blob", "through"
         )
+    s = db.relay_snapshots.c
+    held = conn.execute(sa.select(s.through).where(s.centre_id == device.centre_id)).scalar_one_or_none()
+    dropped = 0
+    if purge:
+        doomed = sa.and_(c.centre_id == device.centre_id, c.seq <= through)
+        dropped = int(conn.execute(sa.select(sa.func.count()).where(doomed)).scalar_one())
+        if dropped:
+            conn.execute(db.relay_blobs.delete().where(doomed))
+            _set_cursor(conn, device.centre_id, DROPPED, through, centres.now_iso(now))
+    if held is not None and int(held) > through:
+        return {"through": int(held), "kept": False, "dropped": dropped}
     values = {
         "device_id": device.id,
         "through": through,
@@ -279,13 +313,11 @@ def store_snapshot(
         "blob": raw,
         "uploaded_at": centres.now_iso(now),
     }
-    s = db.relay_snapshots.c
-    if conn.execute(
-        db.relay_snapshots.update().where(s.centre_id == device.centre_id).values(**values)
-    ).rowcount:
-        return {"through": through}
-    conn.execute(db.relay_snapshots.insert().values(centre_id=device.centre_id, **values))
-    return {"through": through}
+    if held is not None:
+        conn.execute(db.relay_snapshots.update().where(s.centre_id == device.centre_id).values(**values))
+    else:
+        conn.execute(db.relay_snapshots.insert().values(centre_id=device.centre_id, **values))
+    return {"through": through, "kept": True, "dropped": dropped}
 
 
 def usage(conn: Connection, centre_id: str) -> dict:
@@ -414,6 +446,106 @@ def hand_over(
 MAX_HANDOVER_BYTES = 256 * 1024
 
 
+# ---------------------------------------------------------------- key rotations after a revocation
+
+#: the largest rotation body (the new key sealed to each remaining device)
+MAX_ROTATION_BYTES = 256 * 1024
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def _epochs(conn: Connection, centre_id: str) -> tuple[int, int]:
+    """(how many of the centre's devices were revoked, the newest rotation's
+    epoch): the first ahead of the second means a device holding the
+    centre's key was revoked since its last rotation, and the remaining
+    devices must rotate."""
+    d, k = db.devices.c, db.relay_keys.c
+    revoked = conn.execute(
+        sa.select(sa.func.count()).where(d.centre_id == centre_id, d.revoked_at.is_not(None))
+    ).scalar_one()
+    rotated = conn.execute(sa.select(sa.func.max(k.epoch)).where(k.centre_id == centre_id)).scalar()
+    return int(revoked), int(rotated or 0)
+
+
+def key_state(conn: Connection, device: centres.Device, after: int) -> dict:
+    """What a device needs to follow its centre's key: the epoch, whether a
+    rotation is due, the active devices (the ones to seal a new key to) and
+    the rotations after epoch ``after``, oldest first."""
+    epoch, rotated = _epochs(conn, device.centre_id)
+    d, k = db.devices.c, db.relay_keys.c
+    active = sorted(
+        row.id
+        for row in conn.execute(
+            sa.select(d.id).where(d.centre_id == device.centre_id, d.revoked_at.is_(None))
+        )
+    )
+    rotations = [
+        {
+            "epoch": int(row.epoch),
+            "device_id": row.device_id,
+            "key_id": row.key_id,
+            "body": base64.b64encode(row.body).decode(),
+        }
+        for row in conn.execute(
+            sa.select(k.epoch, k.device_id, k.key_id, k.body)
+            .where(k.centre_id == device.centre_id, k.epoch > after)
+            .order_by(k.epoch)
+        )
+    ]
+    return {"epoch": epoch, "rotate": epoch > rotated, "active": active, "rotations": rotations}
+
+
+def store_rotation(conn: Connection, device: centres.Device, raw: bytes, now: datetime | None = None) -> dict:
+    """Keep a device's rotation of its centre's key: the first posted for
+    the current epoch wins (``accepted``); a second, made at the same time
+    by another device, is not kept, and that device adopts the first. The
+    hub reads the body's ids only: the key is sealed to each device."""
+    try:
+        body = orjson.loads(raw)
+        epoch, key_id, sealed = body["epoch"], body["key_id"], body["sealed"]
+        centre_id, device_id = body["centre"], body["device"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+        raise HubError(400, f"the body is not a key rotation: {error}", "body") from None
+    if type(epoch) is not int or not isinstance(key_id, str) or _KEY_ID.fullmatch(key_id) is None:
+        raise HubError(400, "a key rotation names its epoch and its key's id", "body")
+    if not isinstance(sealed, dict) or not sealed:
+        raise HubError(400, "a key rotation seals the new key to the remaining devices", "body")
+    if centre_id != device.centre_id or device_id != device.id:
+        raise HubError(403, "a device rotates its own centre's key, as itself", "body")
+    current, _rotated = _epochs(conn, device.centre_id)
+    if epoch != current:
+        raise HubError(
+            409, f"the rotation is for epoch {epoch}, the centre is at {current}: rotate again", "epoch"
+        )
+    d = db.devices.c
+    active = {
+        row.id
+        for row in conn.execute(
+            sa.select(d.id).where(d.centre_id == device.centre_id, d.revoked_at.is_(None))
+        )
+    }
+    if device.id not in sealed or not set(sealed) <= active:
+        raise HubError(
+            409, "a new key is sealed to the centre's active devices only, its maker included", "body"
+        )
+    k = db.relay_keys.c
+    held = conn.execute(
+        sa.select(k.device_id, k.body).where(k.centre_id == device.centre_id, k.epoch == epoch)
+    ).first()
+    if held is not None:
+        return {"epoch": epoch, "accepted": held.device_id == device.id and bytes(held.body) == raw}
+    conn.execute(
+        db.relay_keys.insert().values(
+            centre_id=device.centre_id,
+            epoch=epoch,
+            device_id=device.id,
+            key_id=key_id,
+            body=raw,
+            created_at=centres.now_iso(now),
+        )
+    )
+    return {"epoch": epoch, "accepted": True}
+
+
 # ---------------------------------------------------------------- the API
 
 
@@ -428,11 +560,19 @@ class RelayBlob(BaseModel):
     blob: str = Field(description="the sealed blob, base64")
 
 
+class SnapshotInfo(BaseModel):
+    through: int
+    uploaded_at: str
+
+
 class Page(BaseModel):
     blobs: list[RelayBlob]
     cursor: int = Field(description="fetch after this next time; acknowledge it once applied")
     more: bool
     restart: bool = Field(description="blobs after the given cursor were dropped: start from the snapshot")
+    rotate: bool = Field(description="a device was revoked since the centre's key last rotated: rotate it")
+    key_epoch: int = Field(description="the newest key rotation's epoch (GET /relay/keys), 0 when none")
+    snapshot: SnapshotInfo | None = Field(description="the centre's snapshot held, None when none yet")
 
 
 class Ack(BaseModel):
@@ -445,7 +585,28 @@ class Acked(BaseModel):
 
 
 class SnapshotStored(BaseModel):
-    through: int
+    through: int = Field(description="the cursor the snapshot held covers")
+    kept: bool = Field(description="false: the relay holds a snapshot covering more, and kept it")
+    dropped: int = Field(description="the blobs dropped by a purge")
+
+
+class Rotation(BaseModel):
+    epoch: int
+    device_id: str
+    key_id: str
+    body: str = Field(description="the rotating device's signed body, base64")
+
+
+class KeyState(BaseModel):
+    epoch: int = Field(description="how many of the centre's devices were revoked")
+    rotate: bool = Field(description="true: no rotation for this epoch yet, a device makes one")
+    active: list[str] = Field(description="the centre's active devices, to seal a new key to")
+    rotations: list[Rotation]
+
+
+class RotationStored(BaseModel):
+    epoch: int
+    accepted: bool = Field(description="false: another device's rotation for this epoch came first")
 
 
 router = APIRouter(prefix="/api/v1/relay", tags=["relay"])
@@ -498,13 +659,14 @@ def post_ack(
 async def put_snapshot(
     request: Request,
     through: int = Query(ge=0, lt=2**53, description="the cursor the snapshot covers"),
+    purge: bool = Query(default=False, description="drop the blobs it covers now (after an erasure)"),
     device: centres.Device = Depends(current_device),
     limits: Limits = Depends(get_limits),
     engine: Engine = Depends(get_engine),
 ) -> dict:
     """Replace the centre's sealed snapshot, the start of a joining device."""
     raw = await _read_body(request, limits.max_snapshot_bytes)
-    return await run_in_threadpool(_write, engine, store_snapshot, device, raw, through)
+    return await run_in_threadpool(_write, engine, store_snapshot, device, raw, through, None, purge)
 
 
 @router.get("/snapshot", responses={200: {"content": {"application/octet-stream": {}}}})
@@ -598,3 +760,25 @@ async def post_keyring(
     """The inviter hands the centre's keyring over, sealed to the joiner's key."""
     raw = await _read_body(request, MAX_HANDOVER_BYTES)
     return await run_in_threadpool(_write, engine, hand_over, device, invite_id, raw)
+
+
+@router.get("/keys", response_model=KeyState)
+def get_keys(
+    after: int = Query(default=0, ge=0, lt=2**31, description="the newest rotation epoch already known"),
+    device: centres.Device = Depends(current_device),
+    engine: Engine = Depends(get_engine),
+) -> dict:
+    """Where the centre's key stands: the rotations after ``after``, and whether one is due."""
+    with engine.connect() as conn:
+        return key_state(conn, device, after)
+
+
+@router.post("/keys", response_model=RotationStored, openapi_extra=_OCTETS)
+async def post_keys(
+    request: Request,
+    device: centres.Device = Depends(current_device),
+    engine: Engine = Depends(get_engine),
+) -> dict:
+    """A new centre key, sealed by this device to each remaining device."""
+    raw = await _read_body(request, MAX_ROTATION_BYTES)
+    return await run_in_threadpool(_write, engine, store_rotation, device, raw)

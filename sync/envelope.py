@@ -106,6 +106,18 @@ class Keyring:
         self.keys[self.current] = key
         return self.current
 
+    def add(self, key: bytes, current: bool = False) -> str:
+        """Keep ``key`` (a rotation's, adopted), the current one if asked; returns its id."""
+        if len(key) != SecretBox.KEY_SIZE:
+            raise EnvelopeError("a centre key is 32 bytes")
+        kid = key_id(key)
+        if kid not in self.keys and len(self.keys) >= MAX_KEYS:
+            raise EnvelopeError(f"a keyring holds at most {MAX_KEYS} keys")
+        self.keys[kid] = key
+        if current:
+            self.current = kid
+        return kid
+
     def box(self, kid: str) -> SecretBox:
         key = self.keys.get(kid)
         if key is None:
@@ -245,6 +257,99 @@ def seal_keyring(keyring: Keyring, device_verify_key: bytes) -> bytes:
 
 def open_keyring(sealed: bytes, device: DeviceKeys) -> Keyring:
     return Keyring.from_json(open_sealed(sealed, device))
+
+
+# ---------------------------------------------------------------- rotating the centre's key
+
+#: a rotation body's format
+ROTATION_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A rotation of the centre's key, opened by one device: who made it,
+    for which epoch (how many of the centre's devices had been revoked),
+    the new key's id, and the key itself when it was sealed to this device
+    (None otherwise: a device that joined later holds it from its keyring)."""
+
+    epoch: int
+    device: str
+    key_id: str
+    key: bytes | None
+
+
+def make_rotation(
+    device: DeviceKeys,
+    device_id: str,
+    centre: str,
+    epoch: int,
+    key: bytes,
+    recipients: Mapping[str, bytes],
+) -> bytes:
+    """The new centre ``key`` sealed to each of ``recipients`` (device id ->
+    verify key; the maker itself among them), signed by the maker: what it
+    posts to the relay after a revocation. The revoked device is not a
+    recipient, so it never holds the key. The hub reads the ids only."""
+    kid = key_id(key)
+    sealed = {
+        recipient: base64.b64encode(
+            seal_to_device(
+                {"centre": centre, "epoch": epoch, "key": base64.b64encode(key).decode()}, verify_key
+            )
+        ).decode()
+        for recipient, verify_key in sorted(recipients.items())
+    }
+    body: dict[str, Any] = {
+        "v": ROTATION_FORMAT,
+        "centre": centre,
+        "device": device_id,
+        "epoch": epoch,
+        "key_id": kid,
+        "sealed": sealed,
+    }
+    signature = device.signing.sign(_canonical(body), encoder=RawEncoder).signature
+    return _canonical({**body, "signature": base64.b64encode(bytes(signature)).decode()})
+
+
+def open_rotation(
+    raw: bytes, device: DeviceKeys, device_id: str, devices: Mapping[str, bytes], centre: str
+) -> Rotation:
+    """Check a rotation's signature by its maker (``devices`` maps the
+    centre's device ids to their verify keys) and its centre, and open the
+    key sealed to this device, if any. Raises an :class:`EnvelopeError`."""
+    try:
+        body = json.loads(raw)
+        signature = base64.b64decode(body.pop("signature"), validate=True)
+        maker, epoch, kid, sealed = body["device"], body["epoch"], body["key_id"], body["sealed"]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise TamperedBlob(f"not a key rotation: {error}") from error
+    if body.get("v") != ROTATION_FORMAT or not isinstance(sealed, dict) or type(epoch) is not int:
+        raise TamperedBlob("not a key rotation this device reads")
+    verify_key = devices.get(maker) if isinstance(maker, str) else None
+    if verify_key is None:
+        raise UnknownDevice(f"key rotation from device {maker!r}, which is not one of this centre's")
+    try:
+        VerifyKey(verify_key).verify(_canonical(body), signature)
+    except nacl.exceptions.BadSignatureError as error:
+        raise TamperedBlob(f"key rotation {epoch} fails its device's signature") from error
+    if body.get("centre") != centre:
+        raise TamperedBlob(f"key rotation of centre {body.get('centre')!r} is not for centre {centre!r}")
+    mine = sealed.get(device_id)
+    if mine is None:
+        return Rotation(epoch, maker, str(kid), None)
+    try:
+        inner = open_sealed(base64.b64decode(mine, validate=True), device)
+        key = base64.b64decode(inner["key"], validate=True)
+    except (ValueError, KeyError, TypeError) as error:
+        raise TamperedBlob(f"key rotation {epoch} holds no key for this device: {error}") from error
+    if inner.get("centre") != centre or inner.get("epoch") != epoch or key_id(key) != kid:
+        raise TamperedBlob(f"key rotation {epoch}: the sealed key does not match its header")
+    return Rotation(epoch, maker, kid, key)
+
+
+def new_key() -> bytes:
+    """A new centre key (a rotation's)."""
+    return nacl.utils.random(SecretBox.KEY_SIZE)
 
 
 # ---------------------------------------------------------------- blobs

@@ -63,11 +63,20 @@ def fetch(
             {"seq": int(b["seq"]), "device_id": str(b["device_id"]), "blob": base64.b64decode(b["blob"])}
             for b in page["blobs"]
         ]
+        snapshot = page.get("snapshot")
         return {
             "blobs": blobs,
             "cursor": int(page["cursor"]),
             "more": bool(page["more"]),
             "restart": bool(page["restart"]),
+            # a hub before key rotations says neither
+            "rotate": bool(page.get("rotate", False)),
+            "key_epoch": int(page.get("key_epoch", 0)),
+            "snapshot": (
+                None
+                if snapshot is None
+                else {"through": int(snapshot["through"]), "uploaded_at": str(snapshot["uploaded_at"])}
+            ),
         }
     except (KeyError, TypeError, ValueError, binascii.Error) as error:
         raise client.SyncError(client.NOT_HUB, f"the relay's page is not what it sends: {error}") from error
@@ -150,14 +159,21 @@ def hand_over(
 
 
 def put_snapshot(
-    hub_url: str, token: str, blob: bytes, through: int, session: requests.Session | None = None
+    hub_url: str,
+    token: str,
+    blob: bytes,
+    through: int,
+    session: requests.Session | None = None,
+    purge: bool = False,
 ) -> dict[str, Any]:
-    """Replace the centre's sealed snapshot (covering cursor ``through``)."""
+    """Replace the centre's sealed snapshot (covering cursor ``through``);
+    ``purge``: the relay drops the blobs it covers now (after an erasure).
+    ``{"through", "kept", "dropped"}``: not kept when the relay holds a newer one."""
     response = client._request(
         _session(session),
         "PUT",
         client._url(hub_url, RELAY + "/snapshot"),
-        params={"through": through},
+        params={"through": through, "purge": "true" if purge else "false"},
         data=blob,
         headers={**_auth(token), "Content-Type": "application/octet-stream"},
         timeout=client.DEFAULT_TIMEOUT,
@@ -187,9 +203,58 @@ def get_snapshot(
         raise client.SyncError(client.NOT_HUB, "the snapshot came without its cursor") from error
 
 
+def keys(hub_url: str, token: str, after: int, session: requests.Session | None = None) -> dict[str, Any]:
+    """Where the centre's key stands: ``{"epoch", "rotate", "active",
+    "rotations": [{"epoch", "device_id", "key_id", "body": bytes}]}``, the
+    rotations after epoch ``after``."""
+    response = client._request(
+        _session(session),
+        "GET",
+        client._url(hub_url, RELAY + "/keys"),
+        params={"after": after},
+        headers=_auth(token),
+        timeout=client.DEFAULT_TIMEOUT,
+    )
+    state = client._hub_json(response)
+    try:
+        return {
+            "epoch": int(state["epoch"]),
+            "rotate": bool(state["rotate"]),
+            "active": [str(device) for device in state["active"]],
+            "rotations": [
+                {
+                    "epoch": int(r["epoch"]),
+                    "device_id": str(r["device_id"]),
+                    "key_id": str(r["key_id"]),
+                    "body": base64.b64decode(r["body"]),
+                }
+                for r in state["rotations"]
+            ],
+        }
+    except (KeyError, TypeError, ValueError, binascii.Error) as error:
+        raise client.SyncError(client.NOT_HUB, f"the relay's keys are not what it sends: {error}") from error
+
+
+def post_rotation(
+    hub_url: str, token: str, body: bytes, session: requests.Session | None = None
+) -> dict[str, Any]:
+    """Post a new centre key sealed to the remaining devices: ``{"epoch",
+    "accepted"}``, not accepted when another device's came first."""
+    response = client._request(
+        _session(session),
+        "POST",
+        client._url(hub_url, RELAY + "/keys"),
+        data=body,
+        headers={**_auth(token), "Content-Type": "application/octet-stream"},
+        timeout=client.DEFAULT_TIMEOUT,
+    )
+    return client._hub_json(response)
+
+
 class InviteRefused(Exception):
-    """The hub refused an invite's code: ``reason`` is ``expired``, ``used``
-    or ``unknown`` (a mistyped code reads as unknown)."""
+    """The hub refused an invite's code: ``reason`` is ``expired``, ``used``,
+    ``unknown`` (a mistyped code reads as unknown), or for a short code
+    ``burnt`` (blocked after too many wrong tries)."""
 
     def __init__(self, reason: str, message_en: str):
         super().__init__(message_en)
