@@ -11,7 +11,11 @@ applies the next fault of its plan to that request:
 - ``cut``: forward it, pass back only the first part of the answer, then close;
 - ``drop``: forward it, let the hub answer (so it has committed), then close
   the client's connection without passing the answer on;
-- ``portal``: answer 200 with a wifi portal's HTML page, hub never contacted.
+- ``portal``: answer 200 with a wifi portal's HTML page, hub never contacted;
+- ``tamper``: forward it, pass back the hub's answer with its body rewritten
+  by ``proxy.tamper`` (bytes -> bytes, on the body as decoded: a gzipped
+  answer is gunzipped, rewritten and gzipped again), as an attacker between
+  the two would.
 
 Each request to the hub goes over a fresh upstream connection; the client's
 connection is kept alive between requests unless a fault closes it.
@@ -22,6 +26,7 @@ fault it meant to inject was met.
 from __future__ import annotations
 
 import collections
+import gzip
 import random
 import socket
 import struct
@@ -29,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-FAULTS = ("pass", "reset", "swallow", "delay", "cut", "drop", "portal")
+FAULTS = ("pass", "reset", "swallow", "delay", "cut", "drop", "portal", "tamper")
 
 PORTAL_PAGE = (
     b"<!DOCTYPE html><html><head><title>Connexion Wi-Fi</title></head><body>"
@@ -58,6 +63,7 @@ class FaultProxy:
         self.delay_s = delay_s
         self.applies_to = applies_to or (lambda method, path: True)
         self.default = "pass"
+        self.tamper: Callable[[bytes], bytes] = lambda body: body
         self._plan: collections.deque[str] = collections.deque()
         self._random: tuple[random.Random, list[str], list[float]] | None = None
         self._lock = threading.Lock()
@@ -197,6 +203,8 @@ class FaultProxy:
             client.sendall(answer[: max(1, len(answer) // 2)])
             _close(client)
             return False
+        if fault == "tamper":
+            answer = _rewritten(answer, self.tamper)
         client.sendall(answer)
         return True
 
@@ -257,6 +265,16 @@ def _headers(head: bytes) -> dict[str, str]:
             name, value = line.split(":", 1)
             headers[name.strip().lower()] = value.strip()
     return headers
+
+
+def _rewritten(answer: bytes, rewrite: Callable[[bytes], bytes]) -> bytes:
+    """``answer`` (with a Content-Length) with its body rewritten."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    gzipped = "gzip" in _headers(head + b"\r\n").get("content-encoding", "")
+    body = rewrite(gzip.decompress(body) if gzipped else body)
+    body = gzip.compress(body) if gzipped else body
+    lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"content-length:")]
+    return b"\r\n".join([*lines, b"Content-Length: %d" % len(body)]) + b"\r\n\r\n" + body
 
 
 def _reset(sock: socket.socket) -> None:
