@@ -2,8 +2,9 @@
 earn a minute at the doors a stranger can knock on.
 
 The doors are sign-in (``POST /login``), enrolment (``POST /api/v1/enrol``),
-the batches (``POST /api/v1/batches``, whose token is checked on every
-request) and the metrics (``GET /metrics``, federation.metrics). Each client
+an invite's short code (``POST /api/v1/relay/invites/lookup``), the batches
+(``POST /api/v1/batches``, whose token is checked on every request) and the
+metrics (``GET /metrics``, federation.metrics). Each client
 address has a token bucket of ``per_minute`` tokens, refilled continuously.
 A request takes a token before anything else is done (no body read, no
 database); the token is given back unless the answer was a
@@ -38,6 +39,8 @@ MAX_ADDRESSES = 10_000
 #: (method, path) of the requests counted
 GUARDED = frozenset(
     {("POST", "/login"), ("POST", "/api/v1/enrol"), ("POST", "/api/v1/batches"), ("GET", "/metrics")}
+    # an invite's short code, typed on a new device (federation.relay)
+    | {("POST", "/api/v1/relay/invites/lookup")}
     # a child hub's link code and token (federation.network_api)
     | {
         ("POST", "/api/v1/network/link"),

@@ -21,6 +21,7 @@ import base64
 import hashlib
 import os
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -339,10 +340,34 @@ HANDOVER_KEPT = timedelta(days=1)
 _HEX_KEY = re.compile(r"[0-9a-f]{64}")
 
 
-def create_invite(conn: Connection, device: centres.Device, now: datetime | None = None) -> dict:
+#: the short code to type: SHORT_LENGTH characters of centres.CODE_ALPHABET
+#: (no 0/O, 1/I/L), shown « K7P4-QX9M »; the first SHORT_SLOT find the
+#: invite, and MAX_SHORT_TRIES wrong codes on one invite burn it
+SHORT_LENGTH = 8
+SHORT_SLOT = 3
+MAX_SHORT_TRIES = 5
+
+
+def _short_code(conn: Connection, now: datetime) -> tuple[str, str]:
+    """A short code whose slot no invite held now has (so a slot names one invite)."""
+    i = db.relay_invites.c
+    while True:
+        raw = "".join(secrets.choice(centres.CODE_ALPHABET) for _ in range(SHORT_LENGTH))
+        slot = raw[:SHORT_SLOT]
+        if conn.execute(sa.select(i.id).where(i.short_slot == slot)).first() is None:
+            return raw[:4] + "-" + raw[4:], slot
+
+
+def create_invite(
+    conn: Connection, device: centres.Device, now: datetime | None = None, verify_key: str | None = None
+) -> dict:
     """An invite to ``device``'s centre: a one-time enrolment code valid
-    ``INVITE_LIFETIME``, which the new device trades at POST /enrol."""
+    ``INVITE_LIFETIME``, which the new device trades at POST /enrol. Given
+    the inviting device's ``verify_key``, also a short code to type, which
+    ``lookup_short`` trades for the invite (its key included)."""
     now = now or utc_now()
+    if verify_key is not None and _HEX_KEY.fullmatch(verify_key) is None:
+        raise HubError(400, "verify_key must be 64 lowercase hex digits", "verify_key")
     i = db.relay_invites.c
     conn.execute(
         db.relay_invites.delete().where(
@@ -352,6 +377,7 @@ def create_invite(conn: Connection, device: centres.Device, now: datetime | None
     code = centres.new_code(conn, device.centre_id, now, lifetime=INVITE_LIFETIME)
     invite_id = protocol.new_id()
     expires_at = protocol.utc_iso(now + INVITE_LIFETIME)
+    short, slot = _short_code(conn, now) if verify_key is not None else (None, None)
     conn.execute(
         db.relay_invites.insert().values(
             id=invite_id,
@@ -360,9 +386,58 @@ def create_invite(conn: Connection, device: centres.Device, now: datetime | None
             code_hash=centres.sha256(centres.normalise_code(code)),
             created_at=protocol.utc_iso(now),
             expires_at=expires_at,
+            short_slot=slot,
+            short_hash=centres.sha256(centres.normalise_code(short)) if short else None,
+            inviter_key=verify_key,
         )
     )
-    return {"invite_id": invite_id, "code": code, "expires_at": expires_at}
+    return {"invite_id": invite_id, "code": code, "expires_at": expires_at, "short_code": short}
+
+
+def lookup_short(conn: Connection, short: str, now: datetime | None = None) -> tuple[int, dict]:
+    """The invite a short code names, for a device that typed it: ``(200,
+    {"code", "invite_id", "inviter_id", "inviter_key", "expires_at"})``, or
+    ``(status, {"error", "reason"})``: 403 ``unknown`` (a wrong code: it
+    counts against the invite its slot names, burnt after
+    ``MAX_SHORT_TRIES``), 410 ``expired`` or ``burnt``, 409 ``used``. Returns
+    rather than raises, so that a wrong try is counted in the caller's
+    committed transaction."""
+    now_text = centres.now_iso(now)
+    typed = centres.normalise_code(short)
+    if len(typed) != SHORT_LENGTH or not set(typed) <= set(centres.CODE_ALPHABET):
+        return 400, {"error": f"a short code is {SHORT_LENGTH} of {centres.CODE_ALPHABET}", "reason": "form"}
+    i = db.relay_invites.c
+    invite = conn.execute(sa.select(db.relay_invites).where(i.short_slot == typed[:SHORT_SLOT])).first()
+    if invite is None:
+        return 403, {"error": "unknown short code", "reason": "unknown"}
+    if invite.burnt_at is not None:
+        return 410, {"error": "this code was blocked after too many wrong tries", "reason": "burnt"}
+    if invite.short_hash != centres.sha256(typed):
+        tries = invite.tries + 1
+        conn.execute(
+            db.relay_invites.update()
+            .where(i.id == invite.id)
+            .values(tries=tries, burnt_at=now_text if tries >= MAX_SHORT_TRIES else None)
+        )
+        return 403, {"error": "unknown short code", "reason": "unknown"}
+    if invite.joiner_id is not None:
+        return 409, {"error": "this invite was already used by another device", "reason": "used"}
+    if invite.expires_at < now_text:
+        return 410, {"error": "this invite has expired: ask for a new one", "reason": "expired"}
+    # the enrolment code itself is not kept: a new one, valid as long as the invite
+    code = centres.new_code(conn, invite.centre_id, now, lifetime=INVITE_LIFETIME)
+    conn.execute(
+        db.enrolment_codes.update()
+        .where(db.enrolment_codes.c.code_hash == centres.sha256(centres.normalise_code(code)))
+        .values(expires_at=invite.expires_at)
+    )
+    return 200, {
+        "code": code,
+        "invite_id": invite.id,
+        "inviter_id": invite.inviter_id,
+        "inviter_key": invite.inviter_key,
+        "expires_at": invite.expires_at,
+    }
 
 
 def _invite(conn: Connection, device: centres.Device, invite_id: str) -> sa.Row:
@@ -692,6 +767,30 @@ class InviteCreated(BaseModel):
     invite_id: str
     code: str = Field(description="the one-time enrolment code the new device trades at POST /enrol")
     expires_at: str
+    short_code: str | None = Field(
+        default=None, description="the code to type (« K7P4-QX9M »), when the inviter gave its verify_key"
+    )
+
+
+class InviteRequest(BaseModel):
+    verify_key: str | None = Field(
+        default=None,
+        min_length=64,
+        max_length=64,
+        description="the inviting device's Ed25519 key, hex: a device that types the short code gets it",
+    )
+
+
+class ShortCode(BaseModel):
+    code: str = Field(min_length=1, max_length=32, description="the short code typed, « K7P4-QX9M »")
+
+
+class FoundInvite(BaseModel):
+    code: str = Field(description="a one-time enrolment code for POST /enrol, valid as long as the invite")
+    invite_id: str
+    inviter_id: str
+    inviter_key: str
+    expires_at: str
 
 
 class JoinRequest(BaseModel):
@@ -722,10 +821,26 @@ _INVITE_ID = Path(min_length=36, max_length=36, pattern=r"^[0-9a-f-]{36}$")
 
 @router.post("/invites", response_model=InviteCreated)
 def post_invite(
-    device: centres.Device = Depends(current_device), engine: Engine = Depends(get_engine)
+    request: InviteRequest | None = None,
+    device: centres.Device = Depends(current_device),
+    engine: Engine = Depends(get_engine),
 ) -> dict:
     """Invite a new device to this device's centre (valid ten minutes)."""
-    return _write(engine, create_invite, device)
+    verify_key = request.verify_key if request is not None else None
+    return _write(engine, create_invite, device, None, verify_key)
+
+
+@router.post("/invites/lookup", response_model=FoundInvite)
+def post_lookup(request: ShortCode, engine: Engine = Depends(get_engine)) -> dict:
+    """The invite a short code names, for the new device that typed it (no
+    token yet). A wrong code gets 403 and counts: per client address (the
+    hub's limit before authentication) and per invite (burnt after
+    ``MAX_SHORT_TRIES``); 410 expired or burnt, 409 already used."""
+    with db.write_turn(engine), db.writer(engine) as conn, conn.begin():
+        status, answer = lookup_short(conn, request.code)
+    if status != 200:
+        raise HubError(status, f"{answer['reason']}: {answer['error']}", "code")
+    return answer
 
 
 @router.post("/invites/{invite_id}/join", response_model=Joined)

@@ -32,12 +32,14 @@ from typing import Any
 
 import nacl.exceptions
 import nacl.hash
+import nacl.pwhash
 import nacl.utils
 from nacl.encoding import RawEncoder
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
 from nacl.signing import SigningKey, VerifyKey
 
+from sync import check_words
 from sync.blob import EnvelopeError, Header, TamperedBlob, frame, header_bytes, split
 
 #: the most keys a keyring holds (each revocation adds one)
@@ -231,23 +233,29 @@ def open_for_centre(sealed: bytes, keyring: Keyring) -> Any:
         raise TamperedBlob("what was sealed to this centre is not JSON") from error
 
 
-#: the check word's letters: no 0/O, 1/I/L (read aloud, compared by eye)
-CHECK_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+#: how many words of ``check_words.WORDS`` the check word has
+CHECK_WORDS = 3
+_CHECK_SALT = b"accueil-check-w1"
 
 
 def check_word(invite_id: str, inviter_key: bytes, joiner_key: bytes) -> str:
-    """The short word both devices show before the key is handed over: a
-    hash of the invite and both devices' keys, so a relay that swapped a key
-    makes the two screens disagree."""
+    """The check word both devices show before the key is handed over,
+    « pomme-lapin-sirop »: three words drawn from a hash of the invite and
+    both devices' keys, so a relay that swapped a key makes the two screens
+    disagree. The hash is Argon2id (memory-hard, as for a password): a hub
+    handing both devices keys of its own would have to try keys until the
+    two words agree, and each try costs it that much."""
     digest = nacl.hash.blake2b(
         invite_id.encode() + b"|" + inviter_key + b"|" + joiner_key, digest_size=16, encoder=RawEncoder
     )
-    number = int.from_bytes(digest, "big")
-    letters = []
-    for _ in range(6):
-        number, index = divmod(number, len(CHECK_ALPHABET))
-        letters.append(CHECK_ALPHABET[index])
-    return "".join(letters[:3]) + "-" + "".join(letters[3:])
+    stretched = nacl.pwhash.argon2id.kdf(
+        16,  # libsodium's shortest; the first CHECK_WORDS bytes are taken
+        digest,
+        _CHECK_SALT,
+        opslimit=nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE,
+        memlimit=nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE,
+    )
+    return "-".join(check_words.WORDS[byte] for byte in stretched[:CHECK_WORDS])
 
 
 def seal_keyring(keyring: Keyring, device_verify_key: bytes) -> bytes:

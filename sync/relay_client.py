@@ -109,9 +109,14 @@ def _post_json(
     return client._hub_json(response)
 
 
-def create_invite(hub_url: str, token: str, session: requests.Session | None = None) -> dict[str, Any]:
-    """An invite to this device's centre: ``{"invite_id", "code", "expires_at"}``."""
-    return _post_json(hub_url, token, "/invites", None, session)
+def create_invite(
+    hub_url: str, token: str, verify_key: bytes | None = None, session: requests.Session | None = None
+) -> dict[str, Any]:
+    """An invite to this device's centre: ``{"invite_id", "code",
+    "expires_at", "short_code"}``; the short code to type comes when this
+    device gives its ``verify_key`` (a device that types it gets that key)."""
+    body = {"verify_key": verify_key.hex()} if verify_key is not None else None
+    return _post_json(hub_url, token, "/invites", body, session)
 
 
 def join_invite(
@@ -281,6 +286,40 @@ def enrol_invited(
         reason = "expired" if "expired" in error else "used" if "already used" in error else "unknown"
         raise InviteRefused(reason, f"the hub refused the invite's code: {error}")
     return _answer(response)  # any other refusal raises the SyncError it is
+
+
+#: the lookup's refusals, by status and the reason its message starts with
+_LOOKUP_REASONS = {403: "unknown", 409: "used", 410: "expired", 400: "unknown"}
+
+
+def lookup_invite(hub_url: str, short_code: str, session: requests.Session | None = None) -> dict[str, Any]:
+    """Trade an invite's short code for the invite (POST
+    /relay/invites/lookup): ``{"code", "invite_id", "inviter_id",
+    "inviter_key" (bytes), "expires_at"}``. InviteRefused tells an unknown,
+    an expired, a used and a burnt code apart; any other refusal is the
+    SyncError it is (an address that is no hub: ``NOT_HUB``)."""
+    response = client._request(
+        _session(session),
+        "POST",
+        client._url(hub_url, RELAY + "/invites/lookup"),
+        json={"code": short_code},
+        timeout=client.DEFAULT_TIMEOUT,
+    )
+    if response.status_code in _LOOKUP_REASONS and response.headers.get(protocol.HUB_HEADER) == "1":
+        try:
+            error = str(response.json().get("error", ""))
+        except ValueError:
+            error = ""
+        reason = "burnt" if error.startswith("burnt") else _LOOKUP_REASONS[response.status_code]
+        raise InviteRefused(reason, f"the hub refused the short code: {error}")
+    found = client._hub_json(response)
+    try:
+        key = bytes.fromhex(str(found["inviter_key"]))
+        if len(key) != 32 or not all(isinstance(found[k], str) for k in ("code", "invite_id", "inviter_id")):
+            raise ValueError("wrong key or ids")
+    except (KeyError, ValueError) as error:
+        raise client.SyncError(client.NOT_HUB, f"the hub's invite is not what it sends: {error}") from error
+    return {**found, "inviter_key": key}
 
 
 def _answer(response: requests.Response) -> dict[str, Any]:

@@ -427,7 +427,8 @@ def test_an_invite_is_its_centre_s_only_and_used_once(shared_hub):
     (reception,) = new_centre(shared_hub, devices=1, name="Centre A")
     (other,) = new_centre(shared_hub, devices=1, name="Centre B")
     made = reception.http.post("/api/v1/relay/invites").json()
-    assert set(made) == {"invite_id", "code", "expires_at"}
+    assert set(made) == {"invite_id", "code", "expires_at", "short_code"}
+    assert made["short_code"] is None  # the inviter gave no key: the QR code only
     newcomer = Device(shared_hub, shared_hub.enrol(made["code"]), reception.keyring)
     assert newcomer.centre == reception.centre
     key = bytes(newcomer.keys.verify_key).hex()
