@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.engine import Engine
 
-from federation import centres, ingest
+from federation import agenda, centres, ingest
 from federation import store as db
 from sync import protocol
 
@@ -369,6 +369,7 @@ def _store_batch(
         conn.begin(),
     ):  # the write lock, for the writes only
         answer = ingest.write(conn, batch)
+        agenda.after_batch(conn, device.centre_id, batch.events)  # the federation's agenda follows
         centres.mark_synced(conn, device.id, received_at)
         centres.note_version(conn, device.id, version, received_at)
     return answer.as_json()

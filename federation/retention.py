@@ -31,7 +31,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from federation import relay
+from federation import agenda, relay
 from federation import store as db
 from federation.ingest import Window
 from sync import clock
@@ -217,6 +217,7 @@ def upkeep(
     dropped = relay.prune_all(engine, relay_limits or relay.Limits.from_environment(), now)
     if dropped:
         log.info("relay: dropped %d blobs acknowledged by every device or past their days", dropped)
+    agenda.refresh_all(engine, now)  # sessions that started leave the federation's agenda
     return outcome
 
 
