@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from kiosk.core.duplicates import Duplicates
 from kiosk.core.households import Households
 from kiosk.core.members import Members
 from kiosk.core.outreach import Outreach
@@ -41,6 +42,7 @@ class Centre:
         self.privacy = Privacy(store, self.settings)
         self.volunteering = Volunteering(store)
         self.review = Review(store)
+        self.duplicates = Duplicates(store, self.settings)  # « Doublons possibles »
         self.voice = Voice(store)  # the idea box and the faces after a workshop
 
     @classmethod

@@ -352,7 +352,19 @@ class Members:
         row = self.store.one("SELECT * FROM members WHERE card_code = ? AND erased_at IS NULL", (typed,))
         if row is not None:
             return self._fresh(row)
-        revoked = self.store.one("SELECT reason FROM revoked_cards WHERE card_code = ?", (typed,))
+        revoked = self.store.one(
+            "SELECT r.reason, m.merged_into FROM revoked_cards r JOIN members m ON m.id = r.member_id "
+            "WHERE r.card_code = ?",
+            (typed,),
+        )
+        kept = revoked["merged_into"] if revoked else None
+        for _ in range(8):  # the card of a record merged into another opens the kept one
+            if kept is None:
+                break
+            row = self.store.one("SELECT * FROM members WHERE id = ?", (kept,))
+            if row is not None and row["erased_at"] is None:
+                return self._fresh(row)
+            kept = row["merged_into"] if row is not None else None
         if revoked and revoked["reason"] == "replaced":
             raise Conflict(
                 "card_code",
