@@ -144,6 +144,19 @@ def _text(max_len: int) -> _Check:
     return check
 
 
+def _lines(max_len: int) -> _Check:
+    """A text of several lines (a workshop's description): newlines allowed."""
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return "must be text"
+        if len(value) > max_len:
+            return f"must be at most {max_len} characters"
+        return protocol.unfit_text(value.replace("\n", " "))
+
+    return check
+
+
 def _int(low: int, high: int) -> _Check:
     def check(value: Any) -> str | None:
         if type(value) is not int or not low <= value <= high:
@@ -263,7 +276,7 @@ TABLES: dict[str, Table] = {
         fields={
             "title": _text(200),
             "theme": _one_of(*protocol.THEMES),
-            "description": _text(2000),
+            "description": _lines(2000),
             "facilitator": _text(200),
             "place": _text(200),
             "created_at": _time,

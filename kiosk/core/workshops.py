@@ -174,7 +174,10 @@ class Workshops:
         facilitator: str | None = None,
         place: str | None = None,
         actor: dict | None = None,
+        sheet: str | None = None,
     ) -> dict:
+        """A new workshop; ``sheet``: the federation sheet it is adopted
+        from (kiosk.core.sheets), kept and named in its events."""
         row: dict[str, Any] = {
             "id": new_id(),
             "title": _text("title", title, 200),
@@ -187,6 +190,11 @@ class Workshops:
             now = self.store.now_iso()
             self.store.db.table("workshops").insert(dict(row, created_at=now, updated_at=now))
             replication.record_row(self.store, "workshops", dict(row, created_at=now, updated_at=now))
+            if sheet is not None:
+                self.store.conn.execute(
+                    "INSERT INTO workshop_sheets (workshop_id, sheet_id, adopted_at) VALUES (?, ?, ?)",
+                    (row["id"], sheet, now),
+                )
             self._emit_workshop("workshop.created", row)
             registrations.audit(
                 self.store, actor, "workshop.create", workshop_id=row["id"], title=row["title"]
@@ -225,10 +233,13 @@ class Workshops:
 
     def _emit_workshop(self, kind: str, row: dict) -> None:
         # no description or facilitator: the hub needs what was offered, not who ran it
-        self.store.emit(
-            kind,
-            {"workshop_id": row["id"], "title": row["title"], "theme": row["theme"], "place": row["place"]},
-        )
+        data = {"workshop_id": row["id"], "title": row["title"], "theme": row["theme"], "place": row["place"]}
+        sheet = self.store.conn.execute(
+            "SELECT sheet_id FROM workshop_sheets WHERE workshop_id = ? AND sheet_id IS NOT NULL", (row["id"],)
+        ).fetchone()
+        if sheet is not None:  # protocol 1.3: the hub counts the sheet's diffusion
+            data["sheet"] = sheet[0]
+        self.store.emit(kind, data)
 
     def get_workshop(self, workshop_id: str) -> dict:
         row = self.store.one("SELECT * FROM workshops WHERE id = ?", (workshop_id,))
