@@ -89,8 +89,8 @@ def test_a_centre_offers_a_workshop_once_and_the_hub_holds_a_draft(shared_hub, t
         [data] = events(store, "sheet.offered")
         assert "Karim" not in str(data)  # what the workshop is, never who runs it
     assert syncing.sync_once(path)["last_result"]["ok"]
-    drafts = on_hub(shared_hub, lambda conn: [s for s in sheets.listing(conn) if s["offered_by"] == centre_id])
-    [draft] = drafts
+    drafts = on_hub(shared_hub, sheets.listing)
+    [draft] = [s for s in drafts if s["offered_by"] == centre_id]
     assert (draft["title"], draft["status"], draft["duration_minutes"], draft["capacity"]) == (
         "Jardin partagé",
         "draft",

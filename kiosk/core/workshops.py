@@ -235,7 +235,8 @@ class Workshops:
         # no description or facilitator: the hub needs what was offered, not who ran it
         data = {"workshop_id": row["id"], "title": row["title"], "theme": row["theme"], "place": row["place"]}
         sheet = self.store.conn.execute(
-            "SELECT sheet_id FROM workshop_sheets WHERE workshop_id = ? AND sheet_id IS NOT NULL", (row["id"],)
+            "SELECT sheet_id FROM workshop_sheets WHERE workshop_id = ? AND sheet_id IS NOT NULL",
+            (row["id"],),
         ).fetchone()
         if sheet is not None:  # protocol 1.3: the hub counts the sheet's diffusion
             data["sheet"] = sheet[0]
