@@ -152,4 +152,3 @@ class Sheets:
             "SELECT sheet_id FROM workshop_sheets WHERE workshop_id = ?", (workshop_id,)
         ).fetchone()
         return row[0] if row else None
-
