@@ -240,5 +240,8 @@ def get_publications(
     return Response(raw, media_type="application/json", headers=headers)
 
 
-def bad_request(error: Unpublishable) -> HubError:
-    return HubError(400, error.message, error.field)
+@router.api_route("/publications", methods=["POST", "PUT", "PATCH", "DELETE"])
+def refuse_device_publishing(device: centres.Device = Depends(current_device)) -> None:
+    """A device never publishes: the federation's staff do, on the dashboard
+    (no token: 401, from ``current_device``; a device's token: 403)."""
+    raise HubError(403, "only the federation's staff publish, from the dashboard: a device cannot", None)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from federation import users
-from federation.web import downloads, network_page, pages, security, sheets_page, signin
+from federation.web import downloads, messages_page, network_page, pages, security, sheets_page, signin
 from federation.web.security import PageRoute, Refused
 
 STATIC = Path(__file__).parent / "static"
@@ -23,6 +23,7 @@ router.include_router(pages.router)
 router.include_router(downloads.router)
 router.include_router(network_page.router)
 router.include_router(sheets_page.router)
+router.include_router(messages_page.router)
 
 
 @router.get("/openapi.json")
