@@ -6,7 +6,6 @@ cannot publish (federation/web/messages_page.py)."""
 from __future__ import annotations
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from federation import publications, store
@@ -73,9 +72,7 @@ def test_a_centre_device_cannot_publish(web_hub):
     device = web_hub.new_device("Centre qui voudrait publier")
     bearer = {"Authorization": f"Bearer {device['device_token']}"}
     form = {"text_fr": "Pirate", "pictogram": "info", "starts_on": "2026-01-01", "ends_on": "2026-01-02"}
-    answer = httpx.post(
-        f"{web_hub.url}/messages/nouveau", data={**form, "action": "publish"}, headers=bearer
-    )
+    answer = httpx.post(f"{web_hub.url}/messages/nouveau", data={**form, "action": "publish"}, headers=bearer)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
     api = httpx.post(
         f"{web_hub.url}/api/v1/publications",
