@@ -152,16 +152,21 @@ def build_parser() -> argparse.ArgumentParser:
     invite = commands.add_parser(
         "invite",
         help="invite a new device into this centre (valid 10 minutes)",
-        description="Print an invite for a new device of this centre, valid 10 minutes. "
-        "The new device runs `kiosk join` with it and shows a check word; then hand it "
-        "the centre's key with `kiosk invite --confirm WORD`, once the word matches.",
+        description="Print an invite for a new device of this centre, valid 10 minutes: its "
+        "text (what the QR code holds) and a short code to type (« K7P4-QX9M », with the hub's "
+        "address). The new device runs `kiosk join` with either and shows a check word of three "
+        "words; then hand it the centre's key with `kiosk invite --confirm WORDS`, once the "
+        "words match.",
     )
     invite.add_argument("--db", help="database file of the centre (default: the one `kiosk run` opens)")
-    invite.add_argument("--json", action="store_true", help='print {"invite": …, "expires_at": …}')
+    invite.add_argument(
+        "--json", action="store_true", help='print {"invite": …, "expires_at": …, "short_code": …}'
+    )
     invite.add_argument(
         "--confirm",
-        metavar="WORD",
-        help="hand the centre's key to the new device that shows WORD (its check word)",
+        metavar="WORDS",
+        help="hand the centre's key to the new device that shows WORDS (its check word, "
+        "e.g. pomme-lapin-sirop)",
     )
     invite.set_defaults(func=cmd_invite)
 
@@ -169,11 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
         "join",
         help="join a centre with an invite from one of its devices",
         description="Enrol this device with the invite printed by `kiosk invite` on a device "
-        "of the centre, show the check word, and wait until that device confirms it; then "
-        "take the centre's key and its data.",
+        "of the centre (its text, or its short code with --hub), show the check word, and "
+        "wait until that device confirms it; then take the centre's key and its data. "
+        "Example: kiosk join --invite K7P4-QX9M --hub https://hub.example.org --label Tablette",
     )
     join.add_argument("--db", help="database file of this device (default: the one `kiosk run` opens)")
-    join.add_argument("--invite", required=True, help="the invite's text")
+    join.add_argument("--invite", required=True, help="the invite's text, or its short code (K7P4-QX9M)")
+    join.add_argument(
+        "--hub", help="the hub's address, with a short code (default: the hub this device knows)"
+    )
     join.add_argument("--label", help="what this device is, for the centre (default: Borne accueil)")
     join.add_argument(
         "--wait", type=float, default=600.0, help="seconds to wait for the confirmation (default 600)"
@@ -461,6 +470,8 @@ def cmd_invite(args: argparse.Namespace) -> int:
         print(json.dumps(made, ensure_ascii=False))
     else:
         print(made["invite"])
+        if made.get("short_code"):
+            print(_("Code à taper : %(code)s", code=made["short_code"]))
         print(_("Invitation valable jusqu'à %(time)s (dix minutes).", time=made["expires_at"]))
     return 0
 
@@ -474,8 +485,8 @@ def cmd_join(args: argparse.Namespace) -> int:
     def show(word: str) -> None:
         print(
             _(
-                "Mot de contrôle : %(word)s. Vérifiez que l'appareil qui invite montre le même, "
-                "puis confirmez-le là-bas (kiosk invite --confirm %(word)s).",
+                "Mots de contrôle : %(word)s. Vérifiez que l'appareil qui invite montre les mêmes, "
+                "puis confirmez-les là-bas (kiosk invite --confirm %(word)s).",
                 word=word,
             ),
             flush=True,
@@ -488,6 +499,7 @@ def cmd_join(args: argparse.Namespace) -> int:
             args.label or syncing.KIOSK_LABEL,
             wait_s=args.wait,
             on_check_word=show,
+            hub=args.hub,
         )
     except (DomainError, client.SyncError, replication.Refused) as error:
         return _replication_refusal("join", error)

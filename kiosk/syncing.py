@@ -36,7 +36,7 @@ from kiosk.core.errors import N_, InvalidInput
 from kiosk.core.privacy import Privacy
 from kiosk.core.settings import DEFAULTS, Settings
 from kiosk.core.store import Store
-from sync import blob, client, envelope, outbox, relay_client, seat_client
+from sync import blob, check_words, client, envelope, outbox, relay_client, seat_client
 from sync import publications as wire
 from sync import status as sync_status
 from sync.scheduler import Scheduler
@@ -477,11 +477,13 @@ def _enrolled(store: Store) -> tuple[str, str, str]:
 
 def invite(db_path: str | Path) -> Status:
     """An invite for a new device of this centre, valid ten minutes:
-    ``{"invite", "expires_at"}``. The key is handed over only once staff
+    ``{"invite", "expires_at", "short_code"}``: the invite's text (for the
+    QR code) and a short code to type with the hub's address (« K7P4-QX9M »,
+    None from a hub that has none). The key is handed over only once staff
     confirm the check word the new device shows (``confirm_invite``)."""
     with Store.open(str(db_path)) as store:
         hub, token, _centre = _enrolled(store)
-        created = relay_client.create_invite(hub, token)
+        created = relay_client.create_invite(hub, token, bytes(replication.keys(store).verify_key))
         text = replication.encode_invite(
             hub,
             created["code"],
@@ -492,7 +494,7 @@ def invite(db_path: str | Path) -> Status:
         with store.transaction():
             held = json.loads(outbox.get_state(store.conn, INVITES_KEY) or "[]")
             outbox.set_state(store.conn, INVITES_KEY, json.dumps([*held, created["invite_id"]][-20:]))
-        return {"invite": text, "expires_at": created["expires_at"]}
+        return {"invite": text, "expires_at": created["expires_at"], "short_code": created.get("short_code")}
 
 
 def invite_word(db_path: str | Path, text: str) -> str | None:
@@ -514,7 +516,7 @@ def confirm_invite(db_path: str | Path, word: str) -> Status:
     """Hand the centre's key (and a fresh snapshot to start from) to the new
     device that joined one of this device's invites and shows ``word``.
     InvalidInput when no device waiting shows it."""
-    wanted = "".join(ch for ch in word.upper() if ch.isalnum())
+    wanted = check_words.normalise(word)
     with Store.open(str(db_path)) as store:
         hub, token, centre = _enrolled(store)
         my_key = bytes(replication.keys(store).verify_key)
@@ -528,7 +530,7 @@ def confirm_invite(db_path: str | Path, word: str) -> Status:
             if joiner_key is None or state["sealed"] is not None:
                 continue
             shown = envelope.check_word(invite_id, my_key, joiner_key)
-            if shown.replace("-", "") == wanted:
+            if shown == wanted:
                 found = (invite_id, state, shown)
                 break
         if found is not None:
@@ -561,25 +563,25 @@ def join(
     label: str = KIOSK_LABEL,
     wait_s: float = 600.0,
     on_check_word: Callable[[str], None] = lambda word: None,
+    hub: str | None = None,
 ) -> Status:
-    """Join a centre with an invite: enrol at its hub, give this device's
-    key, show the check word (``on_check_word``), then wait up to ``wait_s``
-    for the centre's key, take it and start from the centre's snapshot.
-    Run again with the same invite, it goes on waiting. InvalidInput (in
-    French) for an invite that is unreadable, expired or already used."""
-    data = replication.parse_invite(text)
+    """Join a centre with an invite: its text (the QR code's), or its short
+    code typed with the ``hub``'s address (default: the hub this device
+    knows). Enrol at the hub, give this device's key, show the check word
+    (``on_check_word``), then wait up to ``wait_s`` for the centre's key,
+    take it and start from the centre's snapshot. Run again with the same
+    invite, it goes on waiting. InvalidInput (in French) for an invite that
+    is unreadable, unknown, expired or already used, and for a hub that
+    does not answer or is not this device's.
+
+    A device already enrolled at that hub and replicating (two kiosks of a
+    centre that each became its first device on upgrade) joins with its
+    own enrolment: it keeps its id and counter, takes the centre's key, and
+    its data goes to the others (``replication.start_again_in``)."""
     with Store.open(str(db_path)) as store:
+        data = _invite_of(store, text, hub)
         if outbox.get_state(store.conn, JOINED_KEY) != data["invite"]:
-            try:
-                answer = relay_client.enrol_invited(data["hub"], data["code"], label)
-            except relay_client.InviteRefused as refused:
-                raise InvalidInput("invite", _INVITE_REFUSED[refused.reason], str(refused)) from refused
-            save_enrolment(Settings(store), data["hub"], answer)
-            relay_client.join_invite(
-                data["hub"], answer["device_token"], data["invite"], bytes(replication.keys(store).verify_key)
-            )
-            with store.transaction():
-                outbox.set_state(store.conn, JOINED_KEY, data["invite"])
+            _enter(store, data, label)
         hub, token, centre = _enrolled(store)
         my_keys = replication.keys(store)
         on_check_word(envelope.check_word(data["invite"], data["key"], bytes(my_keys.verify_key)))
@@ -601,6 +603,7 @@ def join(
             raise replication.Refused(str(error)) from error
         if handed.get("peers", {}).get(state["inviter_id"]) != data["key"].hex():
             raise replication.Refused("the key was handed over by another device than the inviting one")
+        replication.start_again_in(store)
         replication.adopt(store, handed)
         # what this device held before joining goes into the log now, before
         # the snapshot: recorded after it, the whole centre would come back
@@ -618,13 +621,112 @@ def join(
     return {"device_id": device_id, "members": members + ended.get("members", 0)}
 
 
+#: sync_state key: the invite a short code named, once this device took it
+SHORT_KEY = "replication_join_short"
+
+
+def _invite_of(store: Store, text: str, hub: str | None) -> dict[str, Any]:
+    """The invite's parts (``replication.parse_invite``'s), from its text
+    or from its short code, which the hub trades for them."""
+    short = replication.short_code(text)
+    if short is None:
+        return replication.parse_invite(text)
+    held = json.loads(outbox.get_state(store.conn, SHORT_KEY) or "{}")
+    if held.get("short") == short:  # run again: the hub has it marked used by this device
+        return {**held, "key": bytes.fromhex(held["key"])}
+    address = (hub or Settings(store).get("hub_url") or "").strip().rstrip("/")
+    if not address:
+        raise InvalidInput(
+            "hub",
+            N_(
+                "Tapez aussi l'adresse du hub, par exemple https://hub.exemple.fr : "
+                "le code seul ne suffit pas."
+            ),
+            "a short code without a hub address",
+        )
+    if "://" not in address:
+        address = "https://" + address
+    try:
+        found = relay_client.lookup_invite(address, short)
+    except relay_client.InviteRefused as refused:
+        raise InvalidInput("code", _SHORT_REFUSED[refused.reason], str(refused)) from refused
+    except client.SyncError as error:
+        if error.code in (client.NOT_HUB, client.UNREACHABLE):
+            raise InvalidInput("hub", _NO_HUB, str(error), hub=address) from error
+        raise
+    data = {
+        "hub": address,
+        "code": found["code"],
+        "invite": found["invite_id"],
+        "inviter": found["inviter_id"],
+        "key": found["inviter_key"],
+    }
+    with store.transaction():
+        outbox.set_state(
+            store.conn, SHORT_KEY, json.dumps({**data, "short": short, "key": data["key"].hex()})
+        )
+    return data
+
+
+def _enter(store: Store, data: dict[str, Any], label: str) -> None:
+    """Enrol at the invite's hub with its code (or, a device already
+    enrolled there and replicating, with its own token), and give the hub
+    this device's key for the invite."""
+    settings = Settings(store)
+    known, token = (settings.get("hub_url") or "").rstrip("/"), settings.get("device_token")
+    replicating = bool(token and known) and replication.enabled(store.conn)
+    if replicating and known != data["hub"].rstrip("/"):
+        raise InvalidInput("hub", _OTHER_HUB, f"enrolled at {known}, invited at {data['hub']}", hub=known)
+    if replicating:
+        try:
+            relay_client.join_invite(known, token, data["invite"], bytes(replication.keys(store).verify_key))
+        except client.SyncError as error:
+            for status, template in (("(404)", _OTHER_CENTRE), ("(409)", _INVITE_REFUSED["used"])):
+                if status in str(error):  # the hub names no invite of another centre
+                    raise InvalidInput("invite", template, str(error)) from error
+            if "(410)" in str(error):
+                raise InvalidInput("invite", _INVITE_REFUSED["expired"], str(error)) from error
+            raise
+    else:
+        try:
+            answer = relay_client.enrol_invited(data["hub"], data["code"], label)
+        except relay_client.InviteRefused as refused:
+            raise InvalidInput("invite", _INVITE_REFUSED[refused.reason], str(refused)) from refused
+        except client.SyncError as error:
+            if error.code in (client.NOT_HUB, client.UNREACHABLE):
+                raise InvalidInput("hub", _NO_HUB, str(error), hub=data["hub"]) from error
+            raise
+        save_enrolment(settings, data["hub"], answer)
+        relay_client.join_invite(
+            data["hub"], answer["device_token"], data["invite"], bytes(replication.keys(store).verify_key)
+        )
+    with store.transaction():
+        outbox.set_state(store.conn, JOINED_KEY, data["invite"])
+
+
 _INVITE_REFUSED = {
     "expired": N_("Cette invitation a expiré : elle vaut dix minutes. Demandez-en une nouvelle."),
     "used": N_("Cette invitation a déjà servi pour un autre appareil. Demandez-en une nouvelle."),
     "unknown": N_(
         "Cette invitation est inconnue du hub. Vérifiez le texte recopié, ou demandez-en une nouvelle."
     ),
+    "burnt": N_("Ce code est bloqué après trop d'essais. Demandez un nouveau code."),
 }
+_SHORT_REFUSED = {
+    "unknown": N_("Code inconnu. Vérifiez les 8 lettres et chiffres, et l'adresse du hub."),
+    "expired": N_("Code expiré : il vaut dix minutes. Demandez un nouveau code."),
+    "used": N_("Code déjà utilisé par un autre appareil. Demandez un nouveau code."),
+    "burnt": N_("Ce code est bloqué après trop d'essais. Demandez un nouveau code."),
+}
+_NO_HUB = N_("Aucun hub Accueil ne répond à l'adresse %(hub)s. Vérifiez l'adresse du hub.")
+_OTHER_HUB = N_(
+    "Cet appareil est déjà inscrit auprès d'un autre hub (%(hub)s). "
+    "L'invitation doit venir d'un appareil de son centre."
+)
+_OTHER_CENTRE = N_(
+    "Cette invitation vient d'un autre centre que celui de cet appareil. "
+    "Demandez-la à un appareil de votre centre."
+)
 
 
 # ---------------------------------------------------------------- what the federation publishes

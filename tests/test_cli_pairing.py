@@ -14,7 +14,7 @@ from kiosk.core.centre import Centre
 from kiosk.core.store import Store
 from tests.helpers import KIOSK, kiosk, kiosk_environment
 
-WORD = re.compile(r"Mot de contrôle : ([A-Z0-9]{3}-[A-Z0-9]{3})")
+WORD = re.compile(r"Mots de contrôle : ([a-z]+-[a-z]+-[a-z]+)")
 
 
 def reception(hub, tmp_path) -> str:
@@ -33,7 +33,8 @@ def invite(path: str) -> dict:
     done = kiosk("invite", "--db", path, "--json")
     assert done.returncode == 0, done.stderr
     made = json.loads(done.stdout)
-    assert set(made) == {"invite", "expires_at"}
+    assert set(made) == {"invite", "expires_at", "short_code"}
+    assert re.fullmatch(r"[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}", made["short_code"])
     return made
 
 
@@ -53,7 +54,7 @@ def test_a_new_device_joins_shows_the_check_word_and_receives_the_centre(hub, tm
         word = WORD.search(line)
         assert word, line + joining.stderr.read() if joining.poll() is not None else line
         # a word that is not the one shown hands nothing over
-        wrong = kiosk("invite", "--db", first, "--confirm", "AAA-AAA")
+        wrong = kiosk("invite", "--db", first, "--confirm", "abeille-abeille-abeille")
         assert wrong.returncode == 2 and "Aucun nouvel appareil en attente ne montre ce mot" in wrong.stderr
         confirmed = kiosk("invite", "--db", first, "--confirm", word.group(1))
         assert confirmed.returncode == 0, confirmed.stderr
@@ -85,7 +86,7 @@ def test_an_invite_used_twice_is_refused_in_french(hub, tmp_path):
     first = reception(hub, tmp_path)
     made = invite(first)
     once = kiosk("join", "--db", tmp_path / "one.db", "--invite", made["invite"], "--wait", "0")
-    assert "Mot de contrôle" in once.stdout  # enrolled, then gave up waiting
+    assert "Mots de contrôle" in once.stdout  # enrolled, then gave up waiting
     again = kiosk("join", "--db", tmp_path / "two.db", "--invite", made["invite"], "--wait", "0")
     assert again.returncode == 2
     assert "Cette invitation a déjà servi pour un autre appareil" in again.stderr
@@ -114,3 +115,76 @@ def test_an_invite_from_a_kiosk_not_enrolled_is_refused(tmp_path):
     Store.open(path).close()
     done = kiosk("invite", "--db", path, "--json")
     assert done.returncode == 3
+
+
+# ---------------------------------------------------------------- the short code to type
+
+
+def test_a_new_device_joins_with_the_short_code_and_the_hub_s_address(shared_hub, tmp_path):
+    first = reception(shared_hub, tmp_path)
+    made = invite(first)
+    tablet = tmp_path / "tablet.db"
+    typed = made["short_code"].lower().replace("-", " ")  # as a person may type it
+    waiting = kiosk("join", "--db", tablet, "--invite", typed, "--hub", shared_hub.url, "--wait", "0")
+    word = WORD.search(waiting.stdout)
+    assert word, waiting.stdout + waiting.stderr
+    confirmed = kiosk("invite", "--db", first, "--confirm", word.group(1).upper().replace("-", " "))
+    assert confirmed.returncode == 0, confirmed.stderr
+    # the same code again: this device goes on where it was, and takes the key
+    done = kiosk("join", "--db", tablet, "--invite", typed, "--hub", shared_hub.url, "--wait", "30")
+    assert done.returncode == 0, done.stderr
+    assert word.group(1) in done.stdout and "1 adhérent reçu." in done.stdout
+    with Centre.open(tablet) as centre:
+        assert [m["first_name"] for m in centre.members.search("aicha ben")] == ["Aïcha"]
+
+
+def test_a_short_code_mistyped_expired_or_used_gets_its_own_french_message(shared_hub, tmp_path):
+    first = reception(shared_hub, tmp_path)
+    made = invite(first)
+    code = made["short_code"]
+
+    def join(name: str, text: str, *more: str):
+        return kiosk("join", "--db", tmp_path / name, "--invite", text, "--hub", shared_hub.url, *more)
+
+    typo = join("typo.db", code[:-1] + ("A" if code[-1] != "A" else "B"))
+    assert typo.returncode == 2 and "Code inconnu" in typo.stderr
+    form = join("form.db", code[:-1])
+    assert form.returncode == 2 and "Ce code n'a pas la bonne forme" in form.stderr
+    once = join("one.db", code, "--wait", "0")
+    assert "Mots de contrôle" in once.stdout
+    used = join("two.db", code)
+    assert used.returncode == 2 and "Code déjà utilisé par un autre appareil" in used.stderr
+    late = invite(first)
+    engine = store.create_engine(shared_hub.db_url)
+    with store.writer(engine) as conn, conn.begin():  # eleven minutes later
+        conn.execute(
+            sa.update(store.relay_invites)
+            .where(store.relay_invites.c.short_slot == late["short_code"][:3])
+            .values(expires_at="2020-01-01T00:00:00.000Z")
+        )
+    engine.dispose()
+    expired = join("late.db", late["short_code"])
+    assert expired.returncode == 2 and "Code expiré" in expired.stderr
+
+
+def test_a_short_code_needs_the_right_hub(shared_hub, tmp_path):
+    first = reception(shared_hub, tmp_path)
+    code = invite(first)["short_code"]
+    alone = kiosk("join", "--db", tmp_path / "alone.db", "--invite", code)
+    assert alone.returncode == 2 and "Tapez aussi l'adresse du hub" in alone.stderr
+    nowhere = kiosk("join", "--db", tmp_path / "alone.db", "--invite", code, "--hub", "http://127.0.0.1:9")
+    assert nowhere.returncode == 2
+    assert "Aucun hub Accueil ne répond à l'adresse http://127.0.0.1:9" in nowhere.stderr
+    # a kiosk of another hub's centre is told so, and keeps its own
+    (tmp_path / "other").mkdir()
+    other = reception(shared_hub, tmp_path / "other")
+    with Store.open(other) as kept, kept.transaction():
+        kept.conn.execute(
+            "UPDATE settings SET value = ? WHERE key = 'hub_url'", ('"https://autre.example.org"',)
+        )
+    full = invite(first)["invite"]
+    elsewhere = kiosk("join", "--db", other, "--invite", full)
+    assert elsewhere.returncode == 2
+    assert (
+        "Cet appareil est déjà inscrit auprès d'un autre hub (https://autre.example.org)" in elsewhere.stderr
+    )
