@@ -326,7 +326,7 @@ def test_a_joining_device_starts_from_the_snapshot(shared_hub):
     first = reception.upload({"changes": ["before"]}).json()["seq"]
     snapshot = reception.seal({"rows": {"members": {}}}, kind="snapshot")
     answer = reception.http.put("/api/v1/relay/snapshot", params={"through": first}, content=snapshot)
-    assert answer.json() == {"through": first}
+    assert answer.json() == {"through": first, "kept": True, "dropped": 0}
     after = reception.upload({"changes": ["after"]}).json()["seq"]
     got = tablet.http.get("/api/v1/relay/snapshot")
     assert got.status_code == 200 and got.content == snapshot
