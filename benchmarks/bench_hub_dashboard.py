@@ -367,14 +367,15 @@ def time_in_process(engine, period: reports.Period, runs: int) -> tuple[list[flo
 
 def time_queries(engine, period: reports.Period, runs: int) -> dict[str, float]:
     """Each report query of the overview alone (median ms): where the time goes."""
-    c = store.p_visit_counts.c
     queries = {
-        "visits by day and reason": lambda conn: reports._visit_sums(conn, period, c.reason),
+        "visits by day": lambda conn: reports.visits_by_day(conn, period),
+        "visits by reason": lambda conn: reports.visits_by_reason(conn, period),
         "visits by centre": lambda conn: reports.visits_by_centre(conn, period),
         "visits by national category": lambda conn: reports.visits_by_category(conn, period),
         "workshops": lambda conn: reports.workshop_figures(conn, period),
         "new members": lambda conn: reports.new_members(conn, period),
         "participants": lambda conn: reports.participants(conn, period),
+        "FSE+ situations": lambda conn: reports.situations(conn, period),
         "families": lambda conn: reports.families(conn, period),
         "volunteers": lambda conn: reports.volunteer_figures(conn, period),
         "residents' voice": lambda conn: reports.voice_figures(conn, period),

@@ -92,6 +92,7 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]])
         _project_visits(conn, centre_id, _plan_visits(visits))
         _project_outreach_met(conn, db.p_outreach_visits, "visit_id", centre_id, visits)
     erased = by_type.pop("member.erased", [])
+    merged = by_type.pop("member.merged", [])
     created = by_type.pop("member.created", [])
     _project_outreach_met(conn, db.p_outreach_members, "member_id", centre_id, created)
     member_events = created + by_type.pop("member.updated", [])
@@ -102,6 +103,7 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]])
     _move_participants(conn, centre_id, before, attrs_of(conn, centre_id, member_ids))
     _spans_from_presence(conn, centre_id, member_ids)
     redact_erased(conn, centre_id, member_ids)
+    merge_members(conn, centre_id, merged, new_events)
     for kind, pairs in by_type.items():
         _PROJECTORS[kind](conn, centre_id, pairs)
 
@@ -347,9 +349,11 @@ def _spans_from_presence(conn: Connection, centre_id: str, member_ids: set[str])
 
 # ---------------------------------------------------------------- distinct people by period
 
-def attrs_of(conn: Connection, centre_id: str, member_ids) -> dict[str, str]:
-    """member -> attrs_key of the members of ``member_ids`` that have a row."""
-    found: dict[str, str] = {}
+
+def attrs_of(conn: Connection, centre_id: str, member_ids) -> dict[str, tuple[str, ...]]:
+    """member -> its r_participants keys (store.attrs_keys), for the members
+    of ``member_ids`` that have a row."""
+    found: dict[str, tuple[str, ...]] = {}
     members = sorted(member_ids)
     mark = db.param_mark(conn)
     for start in range(0, len(members), _ROWS_PER_STATEMENT):
@@ -360,7 +364,7 @@ def attrs_of(conn: Connection, centre_id: str, member_ids) -> dict[str, str]:
             f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))})",
             (centre_id, *chunk),
         ):
-            found[member_id] = db.attrs_key(*attrs)
+            found[member_id] = db.attrs_keys(*attrs)
     return found
 
 
@@ -422,17 +426,18 @@ def _add_member_months(
     for member, month in new:
         fresh[member].add(month)
     deltas: Counter[tuple[str, str]] = Counter()
-    for member, key in attrs.items():
+    for member, keys in attrs.items():
         months = fresh[member]
         years_before = {month[:4] for month in held[member] - months}
         for period in _periods_of(months):
             if len(period) == 7 or period not in years_before:
-                deltas[(period, key)] += 1
+                for key in keys:
+                    deltas[(period, key)] += 1
     _add_participants(conn, centre_id, deltas)
 
 
 def _move_participants(
-    conn: Connection, centre_id: str, before: dict[str, str], after: dict[str, str]
+    conn: Connection, centre_id: str, before: dict[str, tuple[str, ...]], after: dict[str, tuple[str, ...]]
 ) -> None:
     """Members whose attributes changed (or whose row was just made) move
     their periods' counts from the old attributes to the new."""
@@ -442,9 +447,10 @@ def _move_participants(
     deltas: Counter[tuple[str, str]] = Counter()
     for member, months in _months_of(conn, centre_id, changed).items():
         for period in _periods_of(months):
-            if member in before:
-                deltas[(period, before[member])] -= 1
-            deltas[(period, after[member])] += 1
+            for key in before.get(member, ()):
+                deltas[(period, key)] -= 1
+            for key in after[member]:
+                deltas[(period, key)] += 1
     _add_participants(conn, centre_id, deltas)
 
 
@@ -456,12 +462,12 @@ def merge_member_periods(conn: Connection, centre_id: str, kept: str, gone: str)
     months = _months_of(conn, centre_id, {kept, gone})
     kept_months, gone_months = months.get(kept, set()), months.get(gone, set())
     deltas: Counter[tuple[str, str]] = Counter()
-    if gone in attrs:
-        for period in _periods_of(gone_months):
-            deltas[(period, attrs[gone])] -= 1
-    if kept in attrs:
-        for period in _periods_of(kept_months | gone_months) - _periods_of(kept_months):
-            deltas[(period, attrs[kept])] += 1
+    for period in _periods_of(gone_months):
+        for key in attrs.get(gone, ()):
+            deltas[(period, key)] -= 1
+    for period in _periods_of(kept_months | gone_months) - _periods_of(kept_months):
+        for key in attrs.get(kept, ()):
+            deltas[(period, key)] += 1
     mark = db.param_mark(conn)
     conn.exec_driver_sql(
         f"DELETE FROM r_member_months WHERE centre_id = {mark} AND member_id = {mark}", (centre_id, gone)
@@ -473,6 +479,82 @@ def merge_member_periods(conn: Connection, centre_id: str, kept: str, gone: str)
             [(centre_id, kept, month) for month in added],
         )
     _add_participants(conn, centre_id, deltas)
+
+
+# ---------------------------------------------------------------- duplicates merged on a kiosk
+
+
+def merge_members(conn: Connection, centre_id: str, merged: list[tuple[str, dict]], new_events) -> None:
+    """Staff merged two records of one person on a kiosk (``member.merged``,
+    protocol 1.3): the hub counts one participant. The merged pseudonym's
+    days, months, attendance and registrations become the kept one's, and
+    its member row goes. An event naming a merged pseudonym that arrives
+    after the merge (a visit recorded on a device that had not heard of it
+    yet, its member.created from a device that synced late) is moved the
+    same way: the merges stored earlier are looked up for the batch's
+    members, only in a centre that has any."""
+    merges = [
+        (event["data"]["member_id"], event["data"]["into_member_id"])
+        for _at, event in sorted(merged, key=lambda pair: pair[0])
+    ]
+    mark = db.param_mark(conn)
+    if (
+        conn.exec_driver_sql(
+            f"SELECT 1 FROM event_counts WHERE centre_id = {mark} AND type = 'member.merged'", (centre_id,)
+        ).first()
+        is None
+    ):
+        return
+    named = {event["data"].get("member_id") for _at, event in new_events} - {None}
+    merges += [pair for pair in _stored_merges(conn, centre_id, named) if pair not in merges]
+    for gone, kept in merges:
+        kept = _final_member(conn, centre_id, kept)
+        if gone == kept:
+            continue  # two devices merged the pair both ways: nothing left to move
+        merge_member_periods(conn, centre_id, kept, gone)
+        conn.exec_driver_sql(
+            "INSERT INTO p_presence (centre_id, member_id, day) "
+            f"SELECT centre_id, {mark}, day FROM p_presence WHERE centre_id = {mark} AND member_id = {mark} "
+            "ON CONFLICT DO NOTHING",
+            (kept, centre_id, gone),
+        )
+        for table in ("p_presence", "p_members"):
+            conn.exec_driver_sql(
+                f"DELETE FROM {table} WHERE centre_id = {mark} AND member_id = {mark}", (centre_id, gone)
+            )
+        for table in ("p_attendance", "p_registrations"):
+            conn.exec_driver_sql(
+                f"UPDATE {table} SET member_id = {mark} WHERE centre_id = {mark} AND member_id = {mark}",
+                (kept, centre_id, gone),
+            )
+        _spans_from_presence(conn, centre_id, {kept})
+
+
+def _stored_merges(conn: Connection, centre_id: str, members: set[str]) -> list[tuple[str, str]]:
+    """(merged, kept) of the ``member.merged`` events stored for ``members``."""
+    found: list[tuple[str, str]] = []
+    ordered, mark = sorted(members), db.param_mark(conn)
+    for start in range(0, len(ordered), _ROWS_PER_STATEMENT):
+        chunk = ordered[start : start + _ROWS_PER_STATEMENT]
+        for member_id, body in conn.exec_driver_sql(
+            f"SELECT member_id, body FROM events WHERE centre_id = {mark} AND type = 'member.merged' "
+            f"AND member_id IN ({', '.join([mark] * len(chunk))}) ORDER BY occurred_at, seq",
+            (centre_id, *chunk),
+        ):
+            found.append((member_id, json.loads(body)["data"]["into_member_id"]))
+    return found
+
+
+def _final_member(conn: Connection, centre_id: str, member_id: str) -> str:
+    """The pseudonym a chain of merges ends at (a record merged into one that
+    was itself merged later); a cycle stops where it started."""
+    seen = {member_id}
+    while True:
+        onward = _stored_merges(conn, centre_id, {member_id})
+        if not onward or onward[-1][1] in seen:
+            return member_id
+        member_id = onward[-1][1]
+        seen.add(member_id)
 
 
 def refresh_visit_spans(conn: Connection) -> None:

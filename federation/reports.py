@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from federation import ages
 from federation.store import (
     ATTR_COLUMNS,
+    attrs_keys,
     centres,
     conflicts,
     device_versions,
@@ -471,9 +472,7 @@ def participants(conn: Connection, period: Period) -> Participants:
     result = Participants(year=period.end.year)
     people = _people(conn, period)
     if people is not None:
-        for (band, gender, qpv, born_from, born_to, _job, _school), n in people.items():
-            result.profile[(band, gender, qpv)] += n
-            result.births[(gender, born_from, born_to)] += n
+        result.profile, result.births = people["p"], people["b"]
         return result
     for came in _came(period):
         # grouped in the order of the members' index (store's r_members_born): the counts stream
@@ -491,24 +490,27 @@ def participants(conn: Connection, period: Period) -> Participants:
 _ATTRS = tuple(p_members.c[name] for name in ATTR_COLUMNS)
 
 
-def _people(conn: Connection, period: Period) -> Counter | None:
-    """Members who came in a period of whole months, by their reporting
-    attributes (parse_attrs' tuples), None for other periods.
-    A calendar year or month is a sum over its few r_participants rows;
-    other whole months the distinct members of r_member_months. Then those
-    present at a session held in the period with no visit in it. Either way
-    the rows read follow the period's people, never the members held."""
+def _people(conn: Connection, period: Period) -> dict[str, Counter] | None:
+    """Members who came in a period of whole months, None for other
+    periods: 'p' (age band, gender, QPV) -> members, 'b' (gender, born
+    from, born to) -> members, 's' (gender, employment, education) ->
+    members who gave an FSE+ answer (store.attrs_keys). A calendar year or
+    month is a sum over its r_participants rows; other whole months the
+    distinct members of r_member_months. Then those present at a session
+    held in the period with no visit in it. Either way the rows read follow
+    the period's people and their attributes, never the members held."""
     edges, months = whole_months(period)
     if edges or months is None:
         return None
-    people: Counter = Counter()
+    people: dict[str, Counter] = {"p": Counter(), "b": Counter(), "s": Counter()}
     rolled = rollup_period(period)
     if rolled:
         c = r_participants.c
         query = sa.select(c.attrs, sa.func.sum(c.members)).where(c.period == rolled).group_by(c.attrs)
         for key, n in conn.execute(_for_centre(query, c.centre_id, period)):
             if n:
-                people[parse_attrs(key)] += int(n)
+                kind, values = parse_attrs(key)
+                people[kind][values] += int(n)
         sources = [_attendees_not_visiting(period, months)]
     else:
         sources = [_visitors(period, months), _attendees_not_visiting(period, months)]
@@ -523,9 +525,10 @@ def _people(conn: Connection, period: Period) -> Counter | None:
             )
             .group_by(*_ATTRS)
         )
-        for band, gender, qpv, born_from, born_to, job, school, n in conn.execute(query):
-            qpv = None if qpv is None else bool(qpv)
-            people[(band, gender, qpv, born_from, born_to, job, school)] += int(n)
+        for *attrs, n in conn.execute(query):
+            for key in attrs_keys(*attrs):
+                kind, values = parse_attrs(key)
+                people[kind][values] += int(n)
     return people
 
 
@@ -633,9 +636,7 @@ def situations(conn: Connection, period: Period) -> Situations:
     result = Situations()
     people = _people(conn, period)
     if people is not None:
-        for (_band, gender, _qpv, _from, _to, job, school), n in people.items():
-            if job is not None or school is not None:
-                result.answered[(gender, job, school)] += n
+        result.answered = people["s"]
         return result
     for came in _came(period):
         query = (

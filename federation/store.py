@@ -705,7 +705,7 @@ sheet_adoptions = sa.Table(
 # ``r_member_months`` holds each (centre, member, month) a member came in
 # (a visit; one row however many visits), and ``r_participants`` the
 # members who came in a month ('YYYY-MM') or a year ('YYYY'), by their
-# reporting attributes (``attrs``, attrs_key below): a row
+# reporting attributes (``attrs``, attrs_keys below): a row
 # is counted when the member's first visit of that period is stored, and
 # moved from the old attributes to the new when a member's attributes change
 # (an update, an erasure). A period's participants are then a sum over a
@@ -1527,48 +1527,59 @@ def _v22(conn: Connection) -> None:
     rebuild_rollups(conn)
 
 
-#: the member's columns a participants' figure is counted by, in attrs_key's order
+#: the member's columns a participants' figure is counted by, in attrs_keys' order
 ATTR_COLUMNS = ("age_band", "gender", "qpv", "born_from", "born_to", "employment", "education")
 
 
-def attrs_key(age_band, gender, qpv, born_from, born_to, employment, education) -> str:
-    """A member's reporting attributes as one text, '' for unknown (the same as
-    _ATTRS_SQL writes from SQL)."""
-    return "|".join(
-        (
-            age_band or "",
-            gender or "",
-            "" if qpv is None else ("1" if qpv else "0"),
-            "" if born_from is None else str(born_from),
-            "" if born_to is None else str(born_to),
-            employment or "",
-            education or "",
-        )
+def _text(value) -> str:
+    return "" if value is None else ("1" if value else "0") if isinstance(value, bool) else str(value)
+
+
+def attrs_keys(age_band, gender, qpv, born_from, born_to, employment, education) -> tuple[str, ...]:
+    """The r_participants keys a member is counted under: three marginals,
+    so the rows follow the attributes' values, not the members: 'p' (age
+    band, gender, QPV: the profile), 'b' (gender, born from, born to: every
+    funder's age bands) and, for a member who gave an FSE+ answer, 's'
+    (gender, employment, education); each part '' for unknown, QPV 1 or 0,
+    joined by '|' (_ATTRS_SQL writes the same from SQL)."""
+    qpv = None if qpv is None else bool(qpv)
+    keys = (
+        "|".join(("p", age_band or "", gender or "", _text(qpv))),
+        "|".join(("b", gender or "", _text(born_from), _text(born_to))),
     )
+    if employment is None and education is None:
+        return keys
+    return (*keys, "|".join(("s", gender or "", employment or "", education or "")))
 
 
-def parse_attrs(key: str) -> tuple:
-    """attrs_key's attributes back, None for unknown (a bool for QPV, ints for the years)."""
-    band, gender, qpv, born_from, born_to, employment, education = key.split("|")
-    return (
-        band,
-        gender or None,
-        None if qpv == "" else qpv == "1",
-        int(born_from) if born_from else None,
-        int(born_to) if born_to else None,
-        employment or None,
-        education or None,
-    )
+def parse_attrs(key: str) -> tuple[str, tuple]:
+    """An attrs_keys key back: its kind and its values, None for unknown (a
+    bool for QPV, ints for the years)."""
+    kind, first, second, third = key.split("|")
+    if kind == "p":
+        return kind, (first, second or None, None if third == "" else third == "1")
+    if kind == "b":
+        return kind, (first or None, int(second) if second else None, int(third) if third else None)
+    return kind, (first or None, second or None, third or None)
 
 
-#: a member's reporting attributes as one text (attrs_key
-#: writes the same from Python): age band, gender, QPV (1/0), born from, born
-#: to, employment, education, '' for unknown, joined by '|'
+#: attrs_keys' keys from SQL, and the members each applies to
 _ATTRS_SQL = (
-    "coalesce(m.age_band, '') || '|' || coalesce(m.gender, '') || '|' || "
-    "(CASE WHEN m.qpv IS NULL THEN '' WHEN m.qpv THEN '1' ELSE '0' END) || '|' || "
-    "coalesce(CAST(m.born_from AS VARCHAR), '') || '|' || coalesce(CAST(m.born_to AS VARCHAR), '') || '|' || "
-    "coalesce(m.employment, '') || '|' || coalesce(m.education, '')"
+    (
+        "'p|' || coalesce(m.age_band, '') || '|' || coalesce(m.gender, '') || '|' || "
+        "(CASE WHEN m.qpv IS NULL THEN '' WHEN m.qpv THEN '1' ELSE '0' END)",
+        "1 = 1",
+    ),
+    (
+        "'b|' || coalesce(m.gender, '') || '|' || coalesce(CAST(m.born_from AS VARCHAR), '') || '|' || "
+        "coalesce(CAST(m.born_to AS VARCHAR), '')",
+        "1 = 1",
+    ),
+    (
+        "'s|' || coalesce(m.gender, '') || '|' || coalesce(m.employment, '') || '|' || "
+        "coalesce(m.education, '')",
+        "(m.employment IS NOT NULL OR m.education IS NOT NULL)",
+    ),
 )
 
 
@@ -1596,13 +1607,14 @@ def rebuild_rollups(conn: Connection) -> None:
         "SELECT DISTINCT centre_id, member_id, substr(day, 1, 7) FROM p_presence"
     )
     for period in ("p.month", "substr(p.month, 1, 4)"):
-        conn.exec_driver_sql(
-            "INSERT INTO r_participants (period, centre_id, attrs, members) "
-            f"SELECT p.period, m.centre_id, {_ATTRS_SQL}, count(*) "
-            f"FROM (SELECT DISTINCT centre_id, member_id, {period} AS period FROM r_member_months p) p "
-            "JOIN p_members m ON m.centre_id = p.centre_id AND m.member_id = p.member_id "
-            f"GROUP BY 1, 2, 3"
-        )
+        for key, which in _ATTRS_SQL:
+            conn.exec_driver_sql(
+                "INSERT INTO r_participants (period, centre_id, attrs, members) "
+                f"SELECT p.period, m.centre_id, {key}, count(*) "
+                f"FROM (SELECT DISTINCT centre_id, member_id, {period} AS period FROM r_member_months p) p "
+                "JOIN p_members m ON m.centre_id = p.centre_id AND m.member_id = p.member_id "
+                f"WHERE {which} GROUP BY 1, 2, 3"
+            )
 
 
 # ---------------------------------------------------------------- step 23: key rotations in the relay
