@@ -264,7 +264,17 @@ def replicate_once(db_path: str | Path, session: Any = None) -> Status:
         replication.seal_pending(store, centre)
         sent = 0
         for seq, sealed in replication.outgoing(store):
-            relay_client.upload(hub, token, sealed, session=session)
+            try:
+                relay_client.upload(hub, token, sealed, session=session)
+            except client.SyncError as error:
+                if "(409)" not in str(error):
+                    raise
+                # the relay holds another blob of this device's counter: a copy of
+                # this device (a disk cloned, a file copied) sealed it. Neither copy's
+                # counters can be trusted here: this one joins its centre again
+                log.warning("replication identity used elsewhere, given up: %s", error)
+                replication.forget_identity(store, "counter")
+                return {"enabled": False, "rejoin": "counter"}
             replication.mark_stored(store, seq)
             sent += 1
         privacy = Privacy(store, settings)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.request import pathname2url
 
-from kiosk.core import migrations, period
+from kiosk.core import migrations, period, replication
 from kiosk.core.errors import N_, DomainError
 from kiosk.core.settings import CHECKS, Settings
 from kiosk.core.store import Store
@@ -518,6 +518,9 @@ def restore(db_path: str | Path, from_file: str | Path, enrolment_from_backup: b
     the backup's is replaced by it, or removed when the kiosk had none,
     unless ``enrolment_from_backup`` (staff chose the backup's). It always
     keeps its own printer, backup folder and display density (DEVICE_KEYS).
+    A device that replicated with its centre's others forgets its
+    replication identity and keeps its data: staff add it to the centre
+    again (« Borne à ajouter de nouveau au centre » in « À vérifier »).
     """
     db_path = Path(db_path)
     from_file = Path(from_file)
@@ -543,6 +546,11 @@ def restore(db_path: str | Path, from_file: str | Path, enrolment_from_backup: b
     # bring an older backup up to this program's schema now, not at next start
     with Store.open(db_path) as store:
         _put_settings(store, kept, current)
+        # the backup's replication identity is the device's as it was: the relay and
+        # the centre's other devices hold blobs of counters past the backup's, so its
+        # next blobs would be refused as replays. It joins its centre as a new device.
+        if replication.enabled(store.conn):
+            replication.forget_identity(store, "backup")
     return safety
 
 

@@ -963,12 +963,52 @@ def forget_identity(store: Store, reason: str) -> None:
     with store.transaction():
         store.conn.execute("DELETE FROM replication_device")
         store.conn.execute("DELETE FROM replication_outgoing")
-        _set_state(store.conn, REJOIN_KEY, reason)
+        _set_state(store.conn, REJOIN_KEY, json.dumps({"why": reason, "at": store.now_iso()}))
 
 
 def rejoin_reason(store: Store) -> str | None:
-    """Why this device must join its centre again, while it has not."""
-    return _state(store.conn, REJOIN_KEY)
+    """Why this device must join its centre again (``backup``: a backup was
+    restored into it; ``counter``: the relay holds blobs of its counters
+    with another content, a copy of it runs elsewhere), while it has not."""
+    held = _state(store.conn, REJOIN_KEY)
+    return str(json.loads(held)["why"]) if held else None
+
+
+def _rejoin_items(store: Store) -> list[review.Item]:
+    held = _state(store.conn, REJOIN_KEY)
+    if not held:
+        return []
+    return [
+        review.Item(
+            kind="replication_rejoin",
+            item_id="rejoin",
+            day=str(json.loads(held)["at"])[:10],
+            template=_REJOIN_WHY.get(rejoin_reason(store) or "", _REJOIN_WHY["backup"]),
+        )
+    ]
+
+
+_REJOIN_WHY = {
+    "backup": N_(
+        "Cette borne a été restaurée depuis une sauvegarde : elle n'échange plus avec les autres "
+        "appareils du centre. Sur l'un d'eux, « Ajouter un appareil », puis ici « Rejoindre un centre ». "
+        "Sans autre appareil, inscrivez la borne avec un code de la fédération."
+    ),
+    "counter": N_(
+        "Une copie de cette borne fonctionne ailleurs : elle n'échange plus avec les autres appareils "
+        "du centre. Sur l'un d'eux, « Ajouter un appareil », puis ici « Rejoindre un centre »."
+    ),
+}
+
+review.register(
+    review.Kind(
+        code="replication_rejoin",
+        title=N_("Borne à ajouter de nouveau au centre"),
+        icon="devices",
+        items=_rejoin_items,
+        correct_screen="staff_devices",
+    )
+)
 
 
 def start_again_in(store: Store) -> None:
