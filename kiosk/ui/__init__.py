@@ -17,6 +17,9 @@ SCREENS = [
     ("consent", "kiosk.ui.consent:ConsentScreen"),
     ("card", "kiosk.ui.card:CardScreen"),
     ("ideas", "kiosk.ui.ideas:IdeasScreen"),
+    # the federation's other centres: their week, and a seat asked there
+    ("elsewhere", "kiosk.ui.elsewhere:ElsewhereScreen"),
+    ("elsewhere_ask", "kiosk.ui.elsewhere_ask:ElsewhereAskScreen"),
     # volunteer and staff modes behind a PIN (kiosk.ui.mode guards them)
     ("pin", "kiosk.ui.pin:PinScreen"),
     ("volunteer", "kiosk.ui.volunteer_home:VolunteerHomeScreen"),
@@ -27,6 +30,7 @@ SCREENS = [
     ("feedback", "kiosk.ui.feedback:FeedbackScreen"),
     ("staff_home", "kiosk.ui.staff_home:StaffHomeScreen"),
     ("staff_workshops", "kiosk.ui.staff_workshops:StaffWorkshopsScreen"),
+    ("staff_sheets", "kiosk.ui.staff_sheets:StaffSheetsScreen"),
     ("staff_sync", "kiosk.ui.staff_sync:StaffSyncScreen"),
     ("staff_devices", "kiosk.ui.staff_devices:StaffDevicesScreen"),
     ("staff_exports", "kiosk.ui.staff_exports:StaffExportsScreen"),
@@ -38,5 +42,7 @@ SCREENS = [
     ("staff_ideas", "kiosk.ui.staff_ideas:StaffIdeasScreen"),
     ("staff_volunteering", "kiosk.ui.staff_volunteering:StaffVolunteeringScreen"),
     ("staff_review", "kiosk.ui.staff_review:StaffReviewScreen"),
+    ("staff_duplicates", "kiosk.ui.staff_duplicates:StaffDuplicatesScreen"),
     ("staff_outreach", "kiosk.ui.staff_outreach:StaffOutreachScreen"),
+    ("staff_requests", "kiosk.ui.staff_requests:StaffRequestsScreen"),
 ]

@@ -28,6 +28,7 @@ STAFF_SCREENS = frozenset(
     {
         "staff_home",
         "staff_workshops",
+        "staff_sheets",
         "staff_sync",
         "staff_devices",
         "staff_exports",
@@ -39,7 +40,9 @@ STAFF_SCREENS = frozenset(
         "staff_ideas",
         "staff_volunteering",
         "staff_review",
+        "staff_duplicates",
         "staff_outreach",
+        "staff_requests",
     }
 )
 #: Screens any signed-in person (volunteer or staff) may see.
