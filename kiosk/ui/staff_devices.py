@@ -1,15 +1,19 @@
 """« Appareils du centre »: add a device to the centre, or join one.
 
-On a kiosk enrolled at the hub, « Ajouter un appareil » makes an invite
-(kiosk.syncing.invite, as `kiosk invite`), shows it as a QR code and as
-text, with the time left; once a new device has joined it, the screen shows
-the check word that device shows and asks staff whether it is the same;
-only then is the centre's key handed over (kiosk.syncing.confirm_invite, as
-`kiosk invite --confirm`). On a kiosk not enrolled yet, « Rejoindre un
-centre » takes the invite (the camera, a USB scanner typing it, or typed),
-shows the check word and waits for the other device's confirmation
-(kiosk.syncing.join, as `kiosk join`). Every call to the hub runs in a
-thread; results come back through Clock.schedule_once."""
+On a kiosk that replicates with its centre, « Ajouter un appareil » makes
+an invite (kiosk.syncing.invite, as `kiosk invite`), shows it as a QR code
+and as a short code to type with the hub's address, with the time left;
+once a new device has joined it, the screen shows the check words that
+device shows and asks staff whether they are the same; only then is the
+centre's key handed over (kiosk.syncing.confirm_invite, as `kiosk invite
+--confirm`). On a kiosk not enrolled yet, or one that must join its centre
+again (a backup restored), « Rejoindre un centre » takes the invite (the
+camera, a USB scanner typing it) or the short code typed with the hub's
+address, shows the check words and waits for the other device's
+confirmation (kiosk.syncing.join, as `kiosk join`); a kiosk that replicates
+on its own (its centre's first device) can join another from there too.
+Every call to the hub runs in a thread; results come back through
+Clock.schedule_once."""
 
 from __future__ import annotations
 
@@ -54,12 +58,18 @@ def in_words(error: Exception) -> str:
 
 class StaffDevicesScreen(ModeScreen):
     staff_only = True
-    #: "invite" on a kiosk enrolled at the hub, "join" on one not enrolled yet
+    #: "invite" on a kiosk that replicates with its centre, "join" on one not enrolled
+    #: yet or that must join again (staff may also choose "join" on the first)
     side = StringProperty("join")
+    #: why this kiosk must join its centre again (replication.rejoin_reason), or ""
+    rejoin = StringProperty("")
     #: invite: "" (nothing yet), "shown", "check", "done"; join: "", "check", "done"
     step = StringProperty("")
     busy = BooleanProperty(False)
     invite_text = StringProperty("")
+    #: the invite's short code to type (« K7P4-QX9M ») and the hub's address to type with it
+    short_code = StringProperty("")
+    hub_address = StringProperty("")
     texture = ObjectProperty(None, allownone=True)
     time_left = StringProperty("")
     word = StringProperty("")
@@ -79,7 +89,8 @@ class StaffDevicesScreen(ModeScreen):
     def on_kv_post(self, *_args) -> None:
         # strong references: ids are weak, and these leave the tree when they do not apply
         self._parts = {
-            name: self.ids[name].__self__ for name in ("make_invite", "compare", "join_form", "panel")
+            name: self.ids[name].__self__
+            for name in ("make_invite", "join_instead", "compare", "join_form", "panel")
         }
         self.bind(side=self.arrange, step=self.arrange)
         self.arrange()
@@ -89,6 +100,7 @@ class StaffDevicesScreen(ModeScreen):
         would still take the room, and the touches, of what is shown."""
         shown = {
             "make_invite": self.side == "invite" and self.step not in ("shown", "check"),
+            "join_instead": self.side == "invite" and not self.step,
             "compare": self.side == "invite" and self.step == "check",
             "join_form": self.side == "join" and self.step != "done",
             "panel": self.step in ("shown", "check"),
@@ -100,7 +112,7 @@ class StaffDevicesScreen(ModeScreen):
             elif not shown[name] and widget.parent is not None:
                 widget.parent.remove_widget(widget)
         # the column's parts in their order, whatever order they came back in
-        column = ("make_invite", "compare", "join_form")
+        column = ("make_invite", "join_instead", "compare", "join_form")
         for widget in [self._parts[name] for name in column if self._parts[name].parent]:
             self.ids.column.remove_widget(widget)
             self.ids.column.add_widget(widget)
@@ -108,14 +120,20 @@ class StaffDevicesScreen(ModeScreen):
     def refresh(self) -> None:
         if self.step:
             return  # an invite or a join under way keeps its screen
-        settings = App.get_running_app().centre.settings
+        centre = App.get_running_app().centre
+        settings = centre.settings
         enrolled = bool(settings.get("hub_url") and settings.get("device_token"))
-        self.side = "invite" if enrolled else "join"
+        replicating = enrolled and replication.enabled(centre.store.conn)
+        self.side = "invite" if replicating else "join"
+        self.rejoin = replication.rejoin_reason(centre.store) or ""
+        if not self.ids.hub.text:  # the hub this kiosk knows, if any: the code is typed with it
+            self.ids.hub.text = settings.get("hub_url") or ""
 
     def reset(self) -> None:
         self._stop()
         self._generation += 1
         self.step, self.busy, self.invite_text, self.texture = "", False, "", None
+        self.short_code = ""
         self.time_left = self.word = self.message = ""
         self.failed = False
         self.ids.invite.text = ""
@@ -170,10 +188,12 @@ class StaffDevicesScreen(ModeScreen):
             return
         assert made is not None  # no error: the invite was made
         self.invite_text = made["invite"]
+        self.short_code = made.get("short_code") or ""
+        self.hub_address = App.get_running_app().centre.settings.get("hub_url") or ""
         self.texture = qr_texture(made["invite"])
         self._expires = parse_utc(made["expires_at"])
         self.step = "shown"
-        self._say(_("Sur le nouvel appareil : « Rejoindre un centre », puis scannez ce code."))
+        self._say(_("Sur le nouvel appareil : « Rejoindre un centre », puis scannez le code ou tapez-le."))
         self._tick()
         self._ticker = Clock.schedule_interval(self._tick, 1.0)
 
@@ -205,7 +225,7 @@ class StaffDevicesScreen(ModeScreen):
             return  # asked again at the next tick
         self.word = word
         self.step = "check"
-        self._say(_("Le nouvel appareil montre-t-il le même mot ?"))
+        self._say(_("Le nouvel appareil montre-t-il les mêmes mots ?"))
 
     def same_word(self) -> None:
         if self.busy or self.step != "check":
@@ -234,6 +254,12 @@ class StaffDevicesScreen(ModeScreen):
 
     # ------------------------------------------------------------ join a centre
 
+    def join_another(self) -> None:
+        """This kiosk replicates on its own (it became its centre's first
+        device): it joins another device of the centre instead."""
+        self.reset()
+        self.side = "join"
+
     def scan(self) -> None:
         from kiosk.ui.camera_view import CameraPopup
 
@@ -243,8 +269,9 @@ class StaffDevicesScreen(ModeScreen):
         if self.busy:
             return
         text = self.ids.invite.text.strip()
+        hub = self.ids.hub.text.strip() or None
         if not text:
-            self._say(_("Scannez le code de l'invitation, ou recopiez son texte."), failed=True)
+            self._say(_("Scannez le code de l'invitation, ou tapez le code à 8 signes."), failed=True)
             return
         self.busy = True
         self._say(_("Connexion au hub…"))
@@ -256,14 +283,14 @@ class StaffDevicesScreen(ModeScreen):
 
         self._run(
             "join",
-            lambda: syncing.join(db, text, label, wait_s=JOIN_WAIT_S, on_check_word=shown),
+            lambda: syncing.join(db, text, label, wait_s=JOIN_WAIT_S, on_check_word=shown, hub=hub),
             self._joined,
         )
 
     def _show_word(self, word: str) -> None:
         self.word = word
         self.step = "check"
-        self._say(_("Vérifiez que l'appareil qui invite montre le même mot, puis confirmez-le là-bas."))
+        self._say(_("Vérifiez que l'appareil qui invite montre les mêmes mots, puis confirmez-les là-bas."))
 
     def _joined(self, joined: dict | None, error: Exception | None) -> None:
         self.busy = False
@@ -273,6 +300,7 @@ class StaffDevicesScreen(ModeScreen):
             return
         assert joined is not None  # no error: the device joined
         self.step = "done"
+        self.rejoin = ""
         self.ids.invite.text = ""
         self._say(
             _.ngettext(
