@@ -261,7 +261,7 @@ def _review_items(store: Store) -> list[review.Item]:
             kind="duplicates",
             item_id="all",
             day=store.now_iso()[:10],
-            template=N_("%(count)d fiches en double possibles : la même personne inscrite deux fois ?"),
+            template=N_("Fiches en double possibles : %(count)d. La même personne inscrite deux fois ?"),
             params={"count": count},
         )
     ]

@@ -88,13 +88,13 @@ class StaffDuplicatesScreen(ModeScreen):
         name = f"{side['first_name']} {side['last_name']}"
         seen = side["last_seen_at"]
         lines = [
-            _.text("Année de naissance : %(year)s", year=side["birth_year"]),
-            _.text("Carte : %(code)s", code=side["card_code"])
+            _.gettext("Année de naissance : %(year)s") % {"year": side["birth_year"]},
+            _.gettext("Carte : %(code)s") % {"code": side["card_code"]}
             if side["card_code"]
-            else _.text("Pas de carte"),
-            _.text("Dernier passage : %(day)s", day=replication.paris_day(seen))
+            else _.gettext("Pas de carte"),
+            _.gettext("Dernier passage : %(day)s") % {"day": replication.paris_day(seen)}
             if seen
-            else _.text("Pas encore de passage"),
+            else _.gettext("Pas encore de passage"),
             _.gettext(ORIGINS[side["origin"]]),
         ]
         return (_("Gardée : %(name)s", name=name) if kept else _.display(name)), _.display("\n".join(lines))
@@ -135,11 +135,11 @@ class StaffDuplicatesScreen(ModeScreen):
         info = Factory.DuplicateNote()
         info.icon = "info"
         filled = (
-            _.text("La fiche gardée prend aussi : %(fields)s.", fields=", ".join(words))
+            _.gettext("La fiche gardée prend aussi : %(fields)s.") % {"fields": ", ".join(words)}
             if words
-            else _.text("La fiche gardée ne change pas.")
+            else _.gettext("La fiche gardée ne change pas.")
         )
-        moved = _.text(
+        moved = _.gettext(
             "L'autre fiche est effacée. Ses passages et ses inscriptions vont sur la fiche gardée."
         )
         info.text = _.display(f"{filled} {moved}")

@@ -91,7 +91,7 @@ def test_a_review_item_leads_to_the_duplicates(app):
     offscreen.frames(3)  # the list is filled on entry and laid out over a few frames
     settle(review)
     assert "Doublons possibles" in screen_text(app)
-    item = next(w for w in review.ids.entries.children if "double" in getattr(w, "text", ""))
+    item = next(w for w in review.ids.entries.children if "en double" in getattr(w, "text", ""))
     tap(item.ids.correct, frames=3)
     settle(app.sm.current_screen)
     assert app.sm.current == "staff_duplicates"
