@@ -12,6 +12,7 @@ from kivy.lang import Builder
 from kivy.properties import ListProperty, StringProperty
 
 from kiosk.core.errors import N_, DomainError, InvalidInput
+from kiosk.core.sheets import Sheets
 from kiosk.ui import mode_widgets  # noqa: F401  (Field, ConfirmPopup)
 from kiosk.ui.i18n import NP_, PARIS, _, source
 from kiosk.ui.mode import ModeScreen
@@ -74,6 +75,8 @@ class StaffWorkshopsScreen(ModeScreen):
     themes = ListProperty([])
     message = StringProperty("")
     editing = StringProperty("")  # the session being edited, or "" for a new workshop
+    #: the workshop a new session is for (one adopted from a federation sheet), or "" for a new one
+    adopted = StringProperty("")
     told = StringProperty("")
     popup = None
 
@@ -109,7 +112,7 @@ class StaffWorkshopsScreen(ModeScreen):
         return self.ids[name].text
 
     def new(self) -> None:
-        self.editing = self.message = ""
+        self.editing = self.message = self.adopted = ""
         for name in ("title", "facilitator", "place", "day", "start", "end", "capacity"):
             self.ids[name].text = ""
         self.ids.weeks.text = "1"
@@ -143,6 +146,31 @@ class StaffWorkshopsScreen(ModeScreen):
         self.message = _("C'est enregistré.")
         self.refresh()
 
+    def schedule(self, workshop: dict, capacity: int) -> None:
+        """The form ready for the first session of ``workshop`` (adopted
+        from a federation sheet): its title and theme, the sheet's places."""
+        self.new()
+        self.ids.title.text = workshop["title"]
+        self.ids.theme.text = theme_label(workshop["theme"])
+        self.ids.capacity.text = str(capacity)
+        self.adopted = workshop["id"]
+        self.message = _("Choisissez la date et l'heure de la séance.")
+
+    def offer(self) -> None:
+        """« Proposer aux autres centres »: the workshop of the session being
+        edited, with this session's length and places as the usual ones."""
+        app = App.get_running_app()
+        try:
+            session = app.centre.workshops.session(self.editing)
+            minutes = (parse_utc(session["ends_at"]) - parse_utc(session["starts_at"])).seconds // 60
+            Sheets(app.centre.store, app.centre.workshops).offer(
+                session["workshop_id"], minutes, session["capacity"], self.actor
+            )
+        except DomainError as error:
+            self.message = app.error_text(error)
+            return
+        self.message = _("Proposé aux autres centres. La fédération le relit avant de le publier.")
+
     def _save(self, workshops) -> None:
         day = self.field("day")
         start = paris_moment("starts_at", day, self.field("start"))
@@ -162,7 +190,10 @@ class StaffWorkshopsScreen(ModeScreen):
             )
             return
         weeks = whole("weeks", self.field("weeks"))
-        workshop = workshops.create_workshop(place=place, actor=actor, **details)
+        if self.adopted:
+            workshop = workshops.update_workshop(self.adopted, actor=actor, place=place, **details)
+        else:
+            workshop = workshops.create_workshop(place=place, actor=actor, **details)
         if weeks == 1:
             workshops.add_session(workshop["id"], start, end, capacity, actor=actor)
         else:

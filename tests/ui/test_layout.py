@@ -82,7 +82,46 @@ def worst_centre(path, clock) -> Centre:
     manager = centre.staff.add("Marie-Thérèse Vandenbussche-Delattre", "staff", "1357")
     _volunteers_time(centre, manager, clock)
     _residents_voice(centre, manager, clock)
+    _federation_sheets(centre)
     return centre
+
+
+LONG_SHEET = "0190a5d0-ac96-774b-bcce-b302099a8001"
+
+
+def _federation_sheets(centre: Centre) -> None:
+    """The federation's sheets as a page received: one with every field at
+    its longest, offered by the centre with the longest name, and a short one."""
+    from kiosk.core import federation_feed
+    from sync import publications as wire
+
+    longest = {
+        "title": LONG_TITLE,
+        "theme": "e_administration",
+        "pictogram": "account_balance",
+        "description": (DESCRIPTION * 6)[:2000],
+        "duration_minutes": 480,
+        "capacity": 500,
+        "bring": (LONG_PLACE + " ") * 13,
+        "animator_needs": (LONG_PLACE + " ") * 13,
+        "offered_by": CENTRE_NAME,
+    }
+    short = dict(longest, title="Café", description="", bring="", animator_needs="", offered_by="")
+    items = [
+        {
+            "kind": "sheet",
+            "key": key,
+            "seq": seq,
+            "updated_at": "2026-11-30T10:00:00.000Z",
+            "withdrawn": False,
+            "body": wire.check_body("sheet", body),
+        }
+        for seq, (key, body) in enumerate(((LONG_SHEET, longest), (LONG_SHEET[:-1] + "2", short)), 1)
+    ]
+    page = wire.Page(
+        hub_key="00" * 32, cursor=2, more=False, issued_at="2026-11-30T10:00:00.000Z", items=items
+    )
+    federation_feed.apply(centre.store, page)
 
 
 LONG_ANSWER = (
@@ -159,6 +198,12 @@ def fill_feedback(faces: bool):
             screen.pick(_member(app)["id"], "Marie-Françoise W.")
 
     return fill
+
+
+def fill_staff_sheet_chosen(app) -> None:
+    """The longest sheet, read whole, its « Adopter » and « Programmer » in view."""
+    app.go("staff_sheets")
+    app.screen("staff_sheets").choose(LONG_SHEET)
 
 
 def fill_staff_idea_chosen(app) -> None:
@@ -389,6 +434,7 @@ MODE_STATES.update(
     feedback_names=fill_feedback(faces=False),
     feedback_faces=fill_feedback(faces=True),
     staff_ideas_chosen=fill_staff_idea_chosen,
+    staff_sheets_chosen=fill_staff_sheet_chosen,
     staff_volunteering_chosen=fill_volunteer_hours_chosen,
     staff_devices_invite=fill_staff_devices(None),
     staff_devices_check=fill_staff_devices("K7Q-M3X"),
