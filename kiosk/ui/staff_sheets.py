@@ -64,6 +64,8 @@ class StaffSheetsScreen(ModeScreen):
             rows.add_widget(Factory.SheetNote(text=_("Aucune fiche atelier pour l'instant.")))
         if self.chosen:
             self.choose(self.chosen["id"], keep_result=True)
+        else:  # in the language now shown
+            self.details = _.gettext("Touchez un atelier dans la liste.")
 
     def choose(self, sheet_id: str, keep_result: bool = False) -> None:
         app = App.get_running_app()
