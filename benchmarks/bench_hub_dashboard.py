@@ -175,7 +175,7 @@ def _visits(conn, centre_ids, members, n, days) -> None:
     insert(
         conn, store.p_presence, [{"centre_id": c, "member_id": m, "day": d} for c, m, d in sorted(presence)]
     )
-    projections.refresh_visit_spans(conn)
+    projections.refresh_rollups(conn)
     insert(
         conn,
         store.p_visit_counts,

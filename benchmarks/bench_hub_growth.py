@@ -9,7 +9,7 @@ per day) days: 1 M is its first three weeks, 10 M its first seven months,
 PostgreSQL's COPY: the raw events (in their month's partition, their keys
 in event_keys, as schema 13 keeps them) and the projections ingest would
 have left from them (visit counts and categories, the days each member
-came, members with their visit spans and households, workshops, sessions,
+came, members with their households, workshops, sessions,
 registrations, attendance, event_counts), then volunteers' time and the
 residents' voice with bench_hub_dashboard's builders. The tables are
 vacuumed and analysed, as autovacuum has long done on a hub that took a
@@ -207,9 +207,6 @@ class Hub:
         if member is not None and member not in came:
             came.add(member)
             self.out.add("p_presence", ("centre_id", "member_id", "day"), (centre, member, day_text))
-            row = self.member_rows[member]
-            row["first_visit_day"] = row["first_visit_day"] or day_text
-            row["last_visit_day"] = day_text
 
     def _member(self, centre, device, at, day_text, _came) -> None:
         pool = self.members[centre]
@@ -238,8 +235,6 @@ class Hub:
                 "created_day": day_text,
                 "erased_at": None,
                 "as_of": utc_iso(at),
-                "first_visit_day": None,
-                "last_visit_day": None,
                 "born_from": born_from,
                 "born_to": born_to,
                 "household_id": None,

@@ -565,15 +565,15 @@ def _chunks(items: Iterable[str], size: int = 500) -> Iterator[list[str]]:
 
 def _follow_members(conn: Connection, members: dict[str, set[str]], days: dict[str, set[str]]) -> None:
     """A member's update or erasure changes the participants of every month
-    the member came in: from the first visit (or creation) to the last."""
-    m = db.p_members.c
+    the member came in (r_member_months), and the new members of the day
+    it was created."""
+    m, r = db.p_members.c, db.r_member_months.c
     for centre_id, ids in members.items():
         for chunk in _chunks(ids):
-            query = sa.select(m.first_visit_day, m.last_visit_day, m.created_day).where(
-                m.centre_id == centre_id, m.member_id.in_(chunk)
-            )
-            for row in conn.execute(query):
-                days[centre_id].update(day for day in row if day)
+            query = sa.select(m.created_day).where(m.centre_id == centre_id, m.member_id.in_(chunk))
+            days[centre_id].update(day for (day,) in conn.execute(query) if day)
+            query = sa.select(r.month).where(r.centre_id == centre_id, r.member_id.in_(chunk)).distinct()
+            days[centre_id].update(f"{month}-01" for (month,) in conn.execute(query))
 
 
 def _follow_sessions(conn: Connection, sessions: dict[str, set[str]], days: dict[str, set[str]]) -> None:

@@ -101,7 +101,6 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]])
     _project_members(conn, centre_id, member_events)
     _project_erasures(conn, centre_id, erased)
     _move_participants(conn, centre_id, before, attrs_of(conn, centre_id, member_ids))
-    _spans_from_presence(conn, centre_id, member_ids)
     redact_erased(conn, centre_id, member_ids)
     merge_members(conn, centre_id, merged, new_events)
     for kind, pairs in by_type.items():
@@ -140,14 +139,6 @@ _PARTICIPANTS_UPSERT = (
     "INSERT INTO r_participants (period, centre_id, attrs, members) VALUES ({m}, {m}, {m}, {m}) "
     "ON CONFLICT (period, centre_id, attrs) DO UPDATE SET members = r_participants.members + excluded.members"
 )
-# a member's span from its days in p_presence: for a row just created (its
-# visits may have come first), and for the migration that made the columns
-_SPAN_FROM_PRESENCE = (
-    "first_visit_day = (SELECT min(p.day) FROM p_presence p "
-    "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id), "
-    "last_visit_day = (SELECT max(p.day) FROM p_presence p "
-    "WHERE p.centre_id = p_members.centre_id AND p.member_id = p_members.member_id)"
-)
 
 
 def driver_fetch(conn: Connection, sql: str, params: tuple[Any, ...]) -> Sequence[tuple[Any, ...]]:
@@ -174,10 +165,6 @@ class _VisitPlan:
     #: each (member, day) of the batch once, in key order, as two columns
     presence_members: list[str]
     presence_days: list[str]
-    #: each visiting member (sorted) with its first and last day in the batch
-    span_members: list[str]
-    span_firsts: list[str]
-    span_lasts: list[str]
     #: the rollups for long periods: (month, reason, visits), (month, CRA
     #: theme, domain, visits), (day, visits), and each (member, month), in key order
     month_counts: list[tuple[str, str, int]]
@@ -188,9 +175,10 @@ class _VisitPlan:
 
 def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
     """Visits are most of the traffic: the counts added up per batch, one
-    upsert per (day, reason, recorder); a known member's visit adds its day
-    to p_presence (once a day) and widens its span on p_members (only when
-    the day is outside it). An anonymous visit is a count, nothing more."""
+    upsert per (day, reason, recorder), and per month and reason; a known
+    member's visit adds its day to p_presence (once a day) and its month to
+    r_member_months (once a month). An anonymous visit is a count, nothing
+    more."""
     # a pass per column, in C where it can be: a Python loop over a batch's
     # visits would cost more than the statements
     datas = [event["data"] for _at, event in pairs]
@@ -200,9 +188,6 @@ def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
     present = set(zip(map(_MEMBER_ID, datas), days, strict=True))
     present.difference_update(zip(repeat(None), set(days)))  # anonymous visits: counts only
     presence = sorted(present)
-    # sorted by (member, day): the last day a dict keeps is the member's latest, reversed its earliest
-    latest, earliest = dict(presence), dict(reversed(presence))
-    members = list(latest)  # sorted, as presence is
     # the long periods' rollups, added up from the day keys (not the visits)
     month_counts: Counter[tuple[str, str]] = Counter()
     day_totals: Counter[str] = Counter()
@@ -218,9 +203,6 @@ def _plan_visits(pairs: list[tuple[str, dict]]) -> _VisitPlan:
         [(day, cra, domain, n) for (day, cra, domain), n in sorted(categories.items())],
         list(map(_FIRST, presence)),
         list(map(_SECOND, presence)),
-        members,
-        list(map(earliest.__getitem__, members)),
-        list(latest.values()),
         [(month, reason, n) for (month, reason), n in sorted(month_counts.items())],
         [(month, cra, domain, n) for (month, cra, domain), n in sorted(month_categories.items())],
         sorted(day_totals.items()),
@@ -251,7 +233,6 @@ def _project_visits(conn: Connection, centre_id: str, planned: _VisitPlan) -> No
     )
     if planned.presence_members:
         _add_presence(conn, mark, centre_id, planned.presence_members, planned.presence_days)
-        _widen_spans(conn, mark, centre_id, planned.span_members, planned.span_firsts, planned.span_lasts)
         _add_member_months(conn, mark, centre_id, planned.member_months)
 
 
@@ -290,60 +271,6 @@ def _presence_sql(mark: str, rows: int) -> str:
     return (
         f"INSERT INTO p_presence (centre_id, member_id, day) VALUES {values} "
         "ON CONFLICT (centre_id, member_id, day) DO NOTHING"
-    )
-
-
-def _widen_spans(
-    conn: Connection, mark: str, centre_id: str, members: list[str], firsts: list[str], lasts: list[str]
-) -> None:
-    """Read the batch's members' spans (``members`` sorted, with their first
-    and last day in the batch) in one statement, write back only those the
-    batch widens. Reading then writing is safe: one batch of a centre at a
-    time (SQLite's write lock; ingest._serialise_centre on PostgreSQL). A
-    member without a row yet gets its span when its row is made
-    (_spans_from_presence)."""
-    widened = []
-    spans: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(members), _ROWS_PER_STATEMENT):
-        chunk = members[start : start + _ROWS_PER_STATEMENT]
-        held = driver_fetch(
-            conn,
-            "SELECT member_id, first_visit_day, last_visit_day FROM p_members "
-            f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))})",
-            (centre_id, *chunk),
-        )
-        if held and not spans:
-            spans = dict(zip(members, zip(firsts, lasts, strict=True), strict=True))
-        for member_id, first, last in held:
-            low, high = spans[member_id]
-            if first is None or low < first or high > last:
-                widened.append(
-                    (
-                        low if first is None or low < first else first,
-                        high if last is None or high > last else last,
-                        centre_id,
-                        member_id,
-                    )
-                )
-    if widened:
-        widened.sort(key=lambda row: row[3])
-        conn.exec_driver_sql(
-            f"UPDATE p_members SET first_visit_day = {mark}, last_visit_day = {mark} "
-            f"WHERE centre_id = {mark} AND member_id = {mark}",
-            widened,
-        )
-
-
-def _spans_from_presence(conn: Connection, centre_id: str, member_ids: set[str]) -> None:
-    """Give members whose row has no span yet the one their visits made
-    (visits that arrived before the member.created, or before an erasure)."""
-    if not member_ids:
-        return
-    mark = db.param_mark(conn)
-    conn.exec_driver_sql(
-        f"UPDATE p_members SET {_SPAN_FROM_PRESENCE} "
-        f"WHERE centre_id = {mark} AND member_id = {mark} AND first_visit_day IS NULL",
-        [(centre_id, member_id) for member_id in sorted(member_ids)],
     )
 
 
@@ -527,7 +454,6 @@ def merge_members(conn: Connection, centre_id: str, merged: list[tuple[str, dict
                 f"UPDATE {table} SET member_id = {mark} WHERE centre_id = {mark} AND member_id = {mark}",
                 (kept, centre_id, gone),
             )
-        _spans_from_presence(conn, centre_id, {kept})
 
 
 def _stored_merges(conn: Connection, centre_id: str, members: set[str]) -> list[tuple[str, str]]:
@@ -557,11 +483,10 @@ def _final_member(conn: Connection, centre_id: str, member_id: str) -> str:
         seen.add(member_id)
 
 
-def refresh_visit_spans(conn: Connection) -> None:
-    """Every member's span from p_presence (schema step 3), and the rollups
-    from the day projections (schema step 22): the benchmarks and tests that
-    fill the projections directly call it too."""
-    conn.exec_driver_sql(f"UPDATE p_members SET {_SPAN_FROM_PRESENCE}")
+def refresh_rollups(conn: Connection) -> None:
+    """The rollups from the day projections and the members (what schema
+    step 22 made): the benchmarks and tests that fill the projections
+    directly call it."""
     db.rebuild_rollups(conn)
 
 
@@ -579,7 +504,7 @@ def _upsert_latest(
     must also hold for an overwrite; ``or_where`` allows one anyway."""
     if not rows:
         return
-    # the rows' columns only: the others (a member's visit span) keep their value
+    # the rows' columns only: the others keep their value
     statement = _dialect_insert(conn, table).values({name: sa.bindparam(name) for name in rows[0]})
     excluded = statement.excluded
     set_ = {name: excluded[name] for name in rows[0] if name not in keys}

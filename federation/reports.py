@@ -458,50 +458,25 @@ class Participants:
 
 
 def participants(conn: Connection, period: Period) -> Participants:
-    """Members with a visit in the period, or present at a session held in it.
-
-    Read from the members' side, with each member's first and last visit day
-    (kept at ingest): a member whose first or last visit falls in the period
-    came; one whose visits all fall before or after it did not; only a member
-    who came before and after the period is looked up in p_presence (for a
-    period ending today, nobody). Two queries, visitors then the attendees who
-    did not visit, because an OR of the two conditions defeats SQLite's plan.
-    A member whose member.created has not arrived yet is not counted until it does.
-    A period of whole months is read from the rollups instead (_people)."""
-    m = p_members.c
-    result = Participants(year=period.end.year)
+    """Members with a visit in the period, or present at a session held in
+    it (_people). A member whose member.created has not arrived yet is not
+    counted until it does."""
     people = _people(conn, period)
-    if people is not None:
-        result.profile, result.births = people["p"], people["b"]
-        return result
-    for came in _came(period):
-        # grouped in the order of the members' index (store's r_members_born): the counts stream
-        query = (
-            sa.select(m.age_band, m.gender, m.qpv, m.born_from, m.born_to, sa.func.count())
-            .where(came)
-            .group_by(m.age_band, m.gender, m.qpv, m.born_from, m.born_to)
-        )
-        for band, gender, qpv, born_from, born_to, n in conn.execute(_for_centre(query, m.centre_id, period)):
-            result.profile[(band, gender, None if qpv is None else bool(qpv))] += int(n)
-            result.births[(gender, born_from, born_to)] += int(n)
-    return result
+    return Participants(year=period.end.year, profile=people["p"], births=people["b"])
 
 
 _ATTRS = tuple(p_members.c[name] for name in ATTR_COLUMNS)
 
 
-def _people(conn: Connection, period: Period) -> dict[str, Counter] | None:
-    """Members who came in a period of whole months, None for other
-    periods: 'p' (age band, gender, QPV) -> members, 'b' (gender, born
-    from, born to) -> members, 's' (gender, employment, education) ->
-    members who gave an FSE+ answer (store.attrs_keys). A calendar year or
-    month is a sum over its r_participants rows; other whole months the
-    distinct members of r_member_months. Then those present at a session
-    held in the period with no visit in it. Either way the rows read follow
-    the period's people and their attributes, never the members held."""
-    edges, months = whole_months(period)
-    if edges or months is None:
-        return None
+def _people(conn: Connection, period: Period) -> dict[str, Counter]:
+    """Members who came in the period, by their reporting attributes: 'p'
+    (age band, gender, QPV) -> members, 'b' (gender, born from, born to) ->
+    members, 's' (gender, employment, education) -> members who gave an FSE+
+    answer (store.attrs_keys). A calendar year or month is a sum over its
+    r_participants rows, plus those present at a session held in it with no
+    visit; any other period the distinct members of _visitors and
+    _attendees_not_visiting, with their attributes. Either way the rows read
+    follow the period's people, never the members held."""
     people: dict[str, Counter] = {"p": Counter(), "b": Counter(), "s": Counter()}
     rolled = rollup_period(period)
     if rolled:
@@ -511,9 +486,9 @@ def _people(conn: Connection, period: Period) -> dict[str, Counter] | None:
             if n:
                 kind, values = parse_attrs(key)
                 people[kind][values] += int(n)
-        sources = [_attendees_not_visiting(period, months)]
+        sources = [_attendees_not_visiting(period)]
     else:
-        sources = [_visitors(period, months), _attendees_not_visiting(period, months)]
+        sources = [_visitors(period), _attendees_not_visiting(period)]
     m = p_members.c
     for came in sources:
         query = (
@@ -532,23 +507,54 @@ def _people(conn: Connection, period: Period) -> dict[str, Counter] | None:
     return people
 
 
-def _visitors(period: Period, months: tuple[str, str]):
-    """(centre, member) of each member with a visit in the months (r_member_months)."""
+def _visit_parts(period: Period, centre_id, member_id) -> list:
+    """The conditions of a visit by (``centre_id``, ``member_id``) in the
+    period: a month row for its whole months (r_member_months), a day in
+    p_presence for the days at its edges (read by the member's key)."""
+    r, p = r_member_months.c, p_presence.c
+    edges, months = whole_months(period)
+    parts = []
+    if months:
+        parts.append(
+            sa.select(r.month)
+            .where(r.centre_id == centre_id, r.member_id == member_id, r.month.between(*months))
+            .exists()
+        )
+    for low, high in edges:
+        parts.append(
+            sa.select(p.day)
+            .where(p.centre_id == centre_id, p.member_id == member_id, p.day.between(low, high))
+            .exists()
+        )
+    return parts
+
+
+def _visitors(period: Period):
+    """(centre, member) of each member with a visit in the period: those
+    with a month row for its whole months, and those with a month row at
+    its edges and a day in them (p_presence, by the member's key)."""
     r = r_member_months.c
-    query = sa.select(r.centre_id, r.member_id).where(r.month.between(*months)).distinct()
-    return _for_centre(query, r.centre_id, period).subquery("visitors")
+    edges, months = whole_months(period)
+    parts = []
+    if months:
+        parts.append(sa.select(r.centre_id, r.member_id).where(r.month.between(*months)))
+    p = p_presence.c
+    for low, high in edges:
+        on_day = (
+            sa.select(p.day)
+            .where(p.centre_id == r.centre_id, p.member_id == r.member_id, p.day.between(low, high))
+            .exists()
+        )
+        parts.append(sa.select(r.centre_id, r.member_id).where(r.month.between(low[:7], high[:7]), on_day))
+    parts = [_for_centre(part, r.centre_id, period) for part in parts]
+    return (sa.union(*parts) if len(parts) > 1 else parts[0].distinct()).subquery("visitors")
 
 
-def _attendees_not_visiting(period: Period, months: tuple[str, str]):
+def _attendees_not_visiting(period: Period):
     """(centre, member) of each member present at a session held in the
-    period (whole months) who has no visit in it."""
-    a, r = p_attendance.c, r_member_months.c
+    period who has no visit in it."""
+    a = p_attendance.c
     held = _held_sessions(period)
-    visited = (
-        sa.select(r.month)
-        .where(r.centre_id == a.centre_id, r.member_id == a.member_id, r.month.between(*months))
-        .exists()
-    )
     query = (
         sa.select(a.centre_id, a.member_id)
         .select_from(
@@ -556,46 +562,14 @@ def _attendees_not_visiting(period: Period, months: tuple[str, str]):
                 p_attendance, sa.and_(a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)
             )
         )
-        .where(a.present == sa.true(), a.member_id.is_not(None), ~visited)
+        .where(
+            a.present == sa.true(),
+            a.member_id.is_not(None),
+            *(~part for part in _visit_parts(period, a.centre_id, a.member_id)),
+        )
         .distinct()
     )
     return query.subquery("attendees")
-
-
-def _came(period: Period) -> tuple:
-    """The two conditions on p_members of a member who came in the period
-    (participants): a visit in it, or else present at a session held in
-    it. Apart, never ORed: the OR defeats SQLite's plan."""
-    m, p, a = p_members.c, p_presence.c, p_attendance.c
-    first, last = period.first_day, period.last_day
-    # select a column of the key (not *): then SQLite reads the key alone
-    came_between = (
-        sa.select(p.day)
-        .where(p.centre_id == m.centre_id, p.member_id == m.member_id, p.day.between(first, last))
-        .exists()
-    )
-    # the span meets the period, and one of its ends is inside it or a visit
-    # is; written as an AND, PostgreSQL reads one index range and hashes the
-    # counts, where the OR of three ranges sorted them on disk; SQLite reads
-    # its covering index either way
-    visited = sa.and_(
-        m.last_visit_day >= first,
-        m.first_visit_day <= last,
-        sa.or_(m.first_visit_day >= first, m.last_visit_day <= last, came_between),
-    )
-    held = _held_sessions(period)
-    attendees = (
-        sa.select(a.centre_id, a.member_id)
-        .select_from(
-            held.join(
-                p_attendance, sa.and_(a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)
-            )
-        )
-        .where(a.present == sa.true(), a.member_id.is_not(None))
-    )
-    # a member with no visit has NULL days: "not visited" must not be NULL
-    not_visited = sa.or_(m.first_visit_day.is_(None), ~visited)
-    return visited, sa.and_(sa.tuple_(m.centre_id, m.member_id).in_(attendees), not_visited)
 
 
 # ---------------------------------------------------------------- the FSE+ situation
@@ -629,24 +603,8 @@ class Situations:
 
 
 def situations(conn: Connection, period: Period) -> Situations:
-    """The participants who gave a situation, by their answers (store's
-    r_members_situation: the members with an answer alone)."""
-    m = p_members.c
-    answered = sa.or_(m.employment.is_not(None), m.education.is_not(None))
-    result = Situations()
-    people = _people(conn, period)
-    if people is not None:
-        result.answered = people["s"]
-        return result
-    for came in _came(period):
-        query = (
-            sa.select(m.gender, m.employment, m.education, sa.func.count())
-            .where(answered, came)
-            .group_by(m.gender, m.employment, m.education)
-        )
-        for gender, employment, education, n in conn.execute(_for_centre(query, m.centre_id, period)):
-            result.answered[(gender, employment, education)] += int(n)
-    return result
+    """The participants who gave a situation, by their answers (_people)."""
+    return Situations(answered=_people(conn, period)["s"])
 
 
 # ---------------------------------------------------------------- families
@@ -687,65 +645,49 @@ class Families:
 
 def families(conn: Connection, period: Period) -> Families:
     """The families reached in the period (``without_household`` left at 0:
-    see Families). Reads the members in a household alone (store's
-    r_members_household): which households came, then who is in them."""
+    see Families): which households the period's people (_visitors,
+    _attendees_not_visiting) belong to, then who is in them (store's
+    r_members_household): the rows read follow the period's people."""
     m = p_members.c
     in_household = m.household_id.is_not(None)
     came: Counter[tuple[str, str]] = Counter()
-    edges, months = whole_months(period)
-    # whole months: the households of the period's people (r_member_months),
-    # then the members of those households alone; otherwise from the spans
-    if months and not edges:
-        people = sa.union_all(
-            *(
-                sa.select(q.c.centre_id, q.c.member_id)
-                for q in (_visitors(period, months), _attendees_not_visiting(period, months))
-            )
-        ).subquery("people")
-        of_people = people.join(
-            p_members, sa.and_(m.centre_id == people.c.centre_id, m.member_id == people.c.member_id)
+    # the households of the period's people, then the members of those households alone
+    people = sa.union_all(
+        *(
+            sa.select(q.c.centre_id, q.c.member_id)
+            for q in (_visitors(period), _attendees_not_visiting(period))
         )
-        queries = [
-            sa.select(m.centre_id, m.household_id, sa.func.count())
-            .select_from(of_people)
-            .where(in_household)
-            .group_by(m.centre_id, m.household_id)
-        ]
-    else:
-        queries = [
-            _for_centre(
-                sa.select(m.centre_id, m.household_id, sa.func.count())
-                .where(in_household, condition)
-                .group_by(m.centre_id, m.household_id),
-                m.centre_id,
-                period,
-            )
-            for condition in _came(period)
-        ]
-    for query in queries:
-        for centre_id, household_id, n in conn.execute(query):
-            came[(centre_id, household_id)] += int(n)
+    ).subquery("people")
+    of_people = people.join(
+        p_members, sa.and_(m.centre_id == people.c.centre_id, m.member_id == people.c.member_id)
+    )
+    query = (
+        sa.select(m.centre_id, m.household_id, sa.func.count())
+        .select_from(of_people)
+        .where(in_household)
+        .group_by(m.centre_id, m.household_id)
+    )
+    for centre_id, household_id, n in conn.execute(query):
+        came[(centre_id, household_id)] += int(n)
     result = Families(reached=len(came), came_in_families=sum(came.values()))
     if not came:
         return result
+    reached = (
+        sa.select(m.centre_id, m.household_id)
+        .select_from(of_people)
+        .where(in_household)
+        .distinct()
+        .subquery("reached")
+    )
     members = (
         sa.select(m.centre_id, m.household_id, m.born_from, m.born_to, sa.func.count())
-        .where(in_household)
-        .group_by(m.centre_id, m.household_id, m.born_from, m.born_to)
-    )
-    if months and not edges:
-        reached = (
-            sa.select(m.centre_id, m.household_id)
-            .select_from(of_people)
-            .where(in_household)
-            .distinct()
-            .subquery("reached")
-        )
-        members = members.join_from(
+        .join_from(
             p_members,
             reached,
             sa.and_(m.centre_id == reached.c.centre_id, m.household_id == reached.c.household_id),
         )
+        .group_by(m.centre_id, m.household_id, m.born_from, m.born_to)
+    )
     year = period.end.year
     with_children: set[tuple[str, str]] = set()
     # a child or not, by span of birth years: a few hundred spans for all the members

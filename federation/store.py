@@ -243,12 +243,9 @@ p_members = sa.Table(
     sa.Column("created_day", sa.String(10)),  # NULL until member.created arrives
     _time("erased_at"),
     _time("as_of", nullable=False),
-    # schema 3: the member's first and last day in p_presence (NULL: no visit
-    # known), kept at ingest, so a period's participants are read from the
-    # members alone; only a member whose span straddles the period is looked
-    # up in p_presence
-    sa.Column("first_visit_day", sa.String(10)),
-    sa.Column("last_visit_day", sa.String(10)),
+    # schema 3 to 25 kept each member's first and last visit day here;
+    # schema 26 dropped them: a period's participants come from
+    # r_member_months and p_presence (federation.reports)
     # schema 6: the years the member may have been born in (federation.ages):
     # one year when the kiosk sent year_born, the span an older event's
     # age_band allows in its year otherwise; NULL when unknown or erased
@@ -1655,6 +1652,23 @@ def _v25(conn: Connection) -> None:
     conn.execute(publication_counter.insert().values(id=1, seq=0))
 
 
+# ---------------------------------------------------------------- step 26: no visit spans on members
+
+
+def _v26(conn: Connection) -> None:
+    # a period's participants are read from r_member_months (schema 22) and,
+    # at a period's edges, p_presence: the spans kept on p_members, and the
+    # indexes made to read them, only cost ingest an update a visit
+    for index in ("r_members_born", "r_members_household", "r_members_situation"):
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index}")
+    for column in ("first_visit_day", "last_visit_day"):
+        conn.exec_driver_sql(f"ALTER TABLE p_members DROP COLUMN {column}")
+    # the families' figures read the members of the households reached
+    conn.exec_driver_sql(
+        "CREATE INDEX r_members_household ON p_members (centre_id, household_id, born_from, born_to, "
+        "member_id) WHERE household_id IS NOT NULL"
+    )
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1682,6 +1696,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     23: _v23,
     24: _v24,
     25: _v25,
+    26: _v26,
 }
 LATEST_VERSION = max(MIGRATIONS)
 

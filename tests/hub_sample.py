@@ -168,7 +168,7 @@ def _members(conn) -> None:
             member(A, M5, "unknown", None, None, "2026-03-05", "2026-03-20T10:00:00.000Z"),  # erased
         ],
     )
-    projections.refresh_visit_spans(conn)
+    projections.refresh_rollups(conn)
 
 
 def _workshops(conn) -> None:

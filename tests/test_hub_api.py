@@ -293,11 +293,13 @@ def test_erasure_removes_attributes_and_keeps_counts(api, engine, device):
     )
     assert held["erased_at"] == "2026-12-02T09:00:00.000Z"
     assert sum(r["visits"] for r in rows(engine, store.p_visit_counts, device["centre_id"])) == 2
-    # two visits on one day: one day of presence, the member's span kept
+    # two visits on one day: one day of presence, one month of the member's
     assert [(r["member_id"], r["day"]) for r in rows(engine, store.p_presence, device["centre_id"])] == [
         (member_id, "2026-12-01")
     ]
-    assert (held["first_visit_day"], held["last_visit_day"]) == ("2026-12-01", "2026-12-01")
+    assert [
+        (r["member_id"], r["month"]) for r in rows(engine, store.r_member_months, device["centre_id"])
+    ] == [(member_id, "2026-12")]
     bodies = [
         r["body"] for r in rows(engine, store.events, device["centre_id"]) if r["type"] == "member.created"
     ]
@@ -512,8 +514,8 @@ def test_the_served_app_collects_young_garbage_less_often(tmp_path, monkeypatch)
         gc.unfreeze()
 
 
-def test_a_batch_of_visits_only_counts_spans_and_days_as_event_by_event(api, engine, device):
-    """The one-type batch (counts, spans and days taken a column at a time):
+def test_a_batch_of_visits_only_counts_months_and_days_as_event_by_event(api, engine, device):
+    """The one-type batch (counts, months and days taken a column at a time):
     visits out of order, two members over several days, an anonymous one."""
     one, two = protocol.new_id(), protocol.new_id()
     T0 = T0_PAST  # every visit within the hub's window, which ends a day after it receives them
@@ -525,11 +527,10 @@ def test_a_batch_of_visits_only_counts_spans_and_days_as_event_by_event(api, eng
         visit(T0 + timedelta(days=1), member_id=two),
         visit(T0 - timedelta(days=4)),
     )
-    spans = {
-        r["member_id"]: (r["first_visit_day"], r["last_visit_day"])
-        for r in rows(engine, store.p_members, device["centre_id"])
-    }
-    assert spans == {one: ("2026-11-19", "2026-11-26"), two: ("2026-11-22", "2026-11-22")}
+    months = sorted(
+        (r["member_id"], r["month"]) for r in rows(engine, store.r_member_months, device["centre_id"])
+    )
+    assert months == sorted([(one, "2026-11"), (two, "2026-11")])
     presence = sorted((r["member_id"], r["day"]) for r in rows(engine, store.p_presence, device["centre_id"]))
     assert presence == sorted(
         [

@@ -1,7 +1,7 @@
-"""Participants through real ingest: each member's visit span (kept at ingest
-on p_members) and p_presence must give the same figures as counting every
-visit by hand, whatever the period, the order of arrival, erasures and the
-centre filter."""
+"""Participants through real ingest: each member's days (p_presence) and
+months (r_member_months), and the counts by period kept at ingest, must give
+the same figures as counting every visit by hand, whatever the period, the
+order of arrival, erasures and the centre filter."""
 
 from __future__ import annotations
 
@@ -74,14 +74,18 @@ def total(engine, p: reports.Period) -> int:
 
 
 def spans(engine, centre_id: str) -> dict[str, tuple]:
-    m = store.p_members.c
+    """member -> (first day, last day) it came, from p_presence; its months
+    in r_member_months must be those of its days."""
+    p, r = store.p_presence.c, store.r_member_months.c
     with engine.connect() as conn:
-        return {
-            row[0]: (row[1], row[2])
-            for row in conn.execute(
-                sa.select(m.member_id, m.first_visit_day, m.last_visit_day).where(m.centre_id == centre_id)
-            )
-        }
+        days = conn.execute(sa.select(p.member_id, p.day).where(p.centre_id == centre_id)).all()
+        months = set(conn.execute(sa.select(r.member_id, r.month).where(r.centre_id == centre_id)).all())
+    assert months == {(member_id, day[:7]) for member_id, day in days}
+    found: dict[str, tuple] = {}
+    for member_id, day in days:
+        first, last = found.get(member_id, (day, day))
+        found[member_id] = (min(first, day), max(last, day))
+    return found
 
 
 def test_a_member_who_came_before_and_after_a_period_is_looked_up_in_it(engine):
@@ -267,7 +271,7 @@ def test_random_histories_match_a_count_by_hand(engine):
             assert dict(figures.by_age_band()) == dict(expected), (first, last, centre)
 
 
-def test_step_3_turns_v2_visits_into_presence_and_spans(hub_db_url):
+def test_step_3_turns_v2_visits_into_presence_and_months(hub_db_url):
     """A hub at schema 2 (p_visits) migrates with its figures unchanged."""
     engine = store.create_engine(hub_db_url)
     with store.writer(engine) as conn, conn.begin():
@@ -302,10 +306,8 @@ def test_step_3_turns_v2_visits_into_presence_and_spans(hub_db_url):
         presence = conn.execute(
             sa.text("SELECT centre_id, member_id, day FROM p_presence ORDER BY 1, 2, 3")
         ).all()
-        members = conn.execute(
-            sa.text(
-                "SELECT centre_id, member_id, first_visit_day, last_visit_day FROM p_members ORDER BY 1, 2"
-            )
+        months = conn.execute(
+            sa.text("SELECT centre_id, member_id, month FROM r_member_months ORDER BY 1, 2, 3")
         ).all()
         tables = set(sa.inspect(conn).get_table_names())
         indexes = {index["name"] for index in sa.inspect(conn).get_indexes("p_members")}
@@ -316,12 +318,13 @@ def test_step_3_turns_v2_visits_into_presence_and_spans(hub_db_url):
         ("c2", "m1", "2026-02-01"),
         ("c2", "m9", "2026-02-01"),
     ]
-    assert [tuple(row) for row in members] == [
-        ("c1", "m1", "2026-01-02", "2026-03-02"),
-        ("c1", "m2", None, None),
-        ("c2", "m1", "2026-02-01", "2026-02-01"),
-        ("c2", "m3", None, None),
+    # schema 22 made each member's months from those days (schema 26 dropped the spans)
+    assert [tuple(row) for row in months] == [
+        ("c1", "m1", "2026-01"),
+        ("c1", "m1", "2026-03"),
+        ("c2", "m1", "2026-02"),
+        ("c2", "m9", "2026-02"),
     ]
-    assert "p_visits" not in tables and "r_members_born" in indexes and "r_members_profile" not in indexes
+    assert "p_visits" not in tables and "r_members_born" not in indexes and "r_members_household" in indexes
     assert figures.total == 1  # c2/m1; c1/m1 came before and after, not in between
     engine.dispose()
