@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from federation import publications
+from federation import publications, sheets
 from federation import store as hub_store
 from tests.hub_sample import hidden_csrf
 from tests.hub_sample import sign_in as sign_in_client
@@ -115,8 +115,8 @@ def test_the_diffusion_page_and_its_csv(page, web_hub):
 
 
 def test_nothing_is_written_without_a_session_or_the_forms_token(web_hub):
-    form = {"title": "Intrus", "theme": "autre", "pictogram": "info", "description": "", "duration_minutes": "60"}
-    form |= {"capacity": "5", "bring": "", "animator_needs": "", "action": "save"}
+    form = {"title": "Intrus", "theme": "autre", "pictogram": "info", "description": ""}
+    form |= {"duration_minutes": "60", "capacity": "5", "bring": "", "animator_needs": "", "action": "save"}
     with httpx.Client(base_url=web_hub.url, follow_redirects=False) as anonymous:
         answer = anonymous.post("/fiches/nouvelle", data=form)
         assert answer.status_code in (303, 401, 403) and "/fiches/" not in answer.headers.get("location", "")
@@ -129,8 +129,6 @@ def test_nothing_is_written_without_a_session_or_the_forms_token(web_hub):
     engine = hub_store.create_engine(web_hub.db_url)
     try:
         with engine.connect() as conn:
-            from federation import sheets
-
             assert all(s["title"] != "Intrus" for s in sheets.listing(conn))
     finally:
         engine.dispose()
