@@ -5,7 +5,8 @@
 
 Starts `federation serve` on 127.0.0.1 (SQLite, its defaults), builds the
 reception's database with the demo (kiosk.core.demo: --members members,
---visits visits, its workshops, sessions, registrations and attendance),
+--visits visits, its staff, workshops, sessions, registrations and
+attendance),
 enrols it (the centre's first device) and makes its first exchange (the
 baseline: everything that replicates goes into the log, sealed, uploaded).
 Then, --runs rounds of:
@@ -13,11 +14,13 @@ Then, --runs rounds of:
 1. **a new device joins**: `kiosk invite` on the reception, `kiosk join` on
    a new database, the check word confirmed (kiosk.syncing.invite / join /
    confirm_invite): timed from the invite to the new device holding every
-   member, workshop, session, registration and attendance mark (the
+   member, visit, staff account, workshop, session, registration,
+   attendance mark and audit line (the
    reception seals a fresh snapshot, the relay carries it, the new device
    opens and applies it, then exchanges once). Goal: <= 30 s.
 2. **a day's changes**: --changes changes made on the reception (new
-   members, edits, registrations to the coming sessions), then exchanged end
+   members, edits, registrations to the coming sessions, check-ins), then
+   exchanged end
    to end: the reception seals and uploads, the newest device fetches, opens
    and applies. Goal: <= 1 s.
 3. **devices come and go**: every device exchanges and acknowledges, the
@@ -25,9 +28,7 @@ Then, --runs rounds of:
    storage for the centre is printed (blobs held, their bytes, the
    snapshot's bytes). Goal: bounded (no growth with the rounds).
 
-Visits do not replicate yet (docs/replication.md): the --visits are in the
-reception's database, not in what the new device receives. The figures are
-in docs/performance.md.
+The figures are in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -54,15 +55,21 @@ from kiosk.core.settings import Settings  # noqa: E402
 from kiosk.core.store import Store  # noqa: E402
 from tests.conftest_hub import start_hub  # noqa: E402
 
-REPLICATED = ("members", "workshops", "sessions", "registrations", "attendance")
+REPLICATED = ("members", "visits", "staff", "workshops", "sessions", "registrations", "attendance")
 
 
 def counts(path: str) -> dict[str, int]:
     conn = sqlite3.connect(path)
     try:
-        found = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in REPLICATED}
-        found["visits"] = conn.execute("SELECT count(*) FROM visits").fetchone()[0]
-        return found
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in REPLICATED}
+    finally:
+        conn.close()
+
+
+def audit_lines(path: str) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {line_id for (line_id,) in conn.execute("SELECT id FROM audit_log")}
     finally:
         conn.close()
 
@@ -118,7 +125,7 @@ def day_of_changes(reception: str, count: int, round_: int) -> int:
     with Centre.open(reception) as centre:
         sessions = [s["id"] for s in centre.workshops.week_sessions()] or [None]
         made: list[str] = []
-        for n in range(count * 2 // 3):
+        for n in range(count // 3):
             member = centre.members.register(
                 rng.choice(demo.WOMEN + demo.MEN),
                 rng.choice(demo.LAST_NAMES),
@@ -128,12 +135,12 @@ def day_of_changes(reception: str, count: int, round_: int) -> int:
             made.append(member["id"])
         for member_id in made[: count // 6]:
             centre.members.update(member_id, phone="06 12 34 56 78")
-        booked = 0
-        for member_id in made[count // 6 :]:
-            if booked >= count - count * 2 // 3 - count // 6 or sessions == [None]:
+        for booked, member_id in enumerate(made[: count // 6]):
+            if sessions == [None]:
                 break
             centre.workshops.register(sessions[booked % len(sessions)], member_id)
-            booked += 1
+        for n in range(count - count // 3 - 2 * (count // 6)):  # the day's check-ins
+            centre.visits.check_in("accueil", member_id=made[n % len(made)] if n % 4 else None)
         return replication.pending(centre.store)
 
 
@@ -163,19 +170,16 @@ def main() -> int:
             f"first device's first exchange (baseline sealed and uploaded): "
             f"{time.perf_counter() - start:.2f} s, {first['sent']} blobs"
         )
-        wanted = {t: n for t, n in counts(reception).items() if t != "visits"}
-        print(
-            "visits do not replicate yet: the new devices receive none of the reception's "
-            f"{counts(reception)['visits']} visits\n"
-        )
+        wanted = counts(reception)
+        print()
 
         joins, exchanges, held = [], [], []
         devices: list[str] = []
         for round_ in range(args.runs):
             path = str(work / f"device-{round_}.db")
             seconds = join(reception, path, f"Tablette {round_}")
-            got = {t: n for t, n in counts(path).items() if t != "visits"}
-            if got != wanted:
+            got = counts(path)
+            if got != wanted or not audit_lines(reception) <= audit_lines(path):
                 raise SystemExit(f"round {round_}: the new device holds {got}, the reception {wanted}")
             joins.append(seconds)
             devices.append(path)
@@ -185,8 +189,8 @@ def main() -> int:
             sent = syncing.replicate_once(reception)
             got_day = syncing.replicate_once(path)
             exchanges.append(time.perf_counter() - start)
-            wanted = {t: n for t, n in counts(reception).items() if t != "visits"}
-            if {t: n for t, n in counts(path).items() if t != "visits"} != wanted:
+            wanted = counts(reception)
+            if counts(path) != wanted:
                 raise SystemExit(f"round {round_}: the day's changes did not all arrive")
 
             for other in [reception, *devices]:
@@ -209,7 +213,8 @@ def main() -> int:
         join_s, exchange_s = statistics.median(joins), statistics.median(exchanges)
         print()
         print(
-            f"new device ready (centre of {args.members} members, {wanted['workshops']} workshops, "
+            f"new device ready (centre of {wanted['members']} members, {wanted['visits']} visits, "
+            f"{wanted['staff']} staff accounts, {wanted['workshops']} workshops, "
             f"{wanted['sessions']} sessions, {wanted['registrations']} registrations, "
             f"{wanted['attendance']} attendance marks): median {join_s:.2f} s over {len(joins)} runs, "
             f"{join_s / 30:.2f} of the 30 s goal"
@@ -224,7 +229,6 @@ def main() -> int:
             f"{', '.join(f'{s / 1024:.0f} KiB' for s in sizes)}; blobs held: "
             f"{', '.join(str(h['blobs']) for h in held)}"
         )
-        print("visits: not replicated yet, so not in these figures")
     finally:
         hub.stop()
         shutil.rmtree(work, ignore_errors=True)
