@@ -59,6 +59,8 @@ NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 LANGUAGES = ("fr", "en", "ar")
 #: the most items one page carries
 PAGE_ITEMS = 5000
+#: a message's longest text, in each language: what the kiosk's home screen shows whole
+MESSAGE_MAX_CHARS = 85
 #: the pictograms a message may show (Material icon names the kiosk draws)
 MESSAGE_PICTOGRAMS = (
     "info",
@@ -284,7 +286,7 @@ KINDS: dict[str, Kind] = {
     # a message to the kiosks' home screen, shown between its two days
     "message": Kind(
         {
-            "text": translations(280),
+            "text": translations(MESSAGE_MAX_CHARS),
             "pictogram": choice(MESSAGE_PICTOGRAMS),
             "starts_on": day,
             "ends_on": day,

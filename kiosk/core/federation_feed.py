@@ -185,8 +185,8 @@ def updated_at(store: Store) -> str | None:
 
 def messages(store: Store, language: str, today: date) -> list[dict[str, str]]:
     """The federation's messages to show today: ``{"key", "text",
-    "pictogram"}``, the text in ``language`` when translated, in French
-    otherwise; the most recent start first."""
+    "pictogram", "language"}``, the text in ``language`` when translated, in
+    French otherwise (``language`` says which); the most recent start first."""
     day = today.isoformat()
     shown = [item for item in items(store, "message") if item["starts_on"] <= day <= item["ends_on"]]
     shown.sort(key=lambda item: (item["starts_on"], item["updated_at"]), reverse=True)
@@ -195,6 +195,7 @@ def messages(store: Store, language: str, today: date) -> list[dict[str, str]]:
             "key": item["key"],
             "text": item["text"].get(language) or item["text"]["fr"],
             "pictogram": item["pictogram"],
+            "language": language if item["text"].get(language) else "fr",
         }
         for item in shown
     ]
