@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from between_centres import fill as between_centres
 from kivy.core.window import Window
 from kivyhelp import settle
 from layoutcheck import problems
@@ -83,6 +84,7 @@ def worst_centre(path, clock) -> Centre:
     _volunteers_time(centre, manager, clock)
     _residents_voice(centre, manager, clock)
     _federation_sheets(centre)
+    between_centres(centre.store, clock())  # the other centres' week, seat requests both ways
     return centre
 
 
@@ -361,6 +363,27 @@ def fill_privacy_person(app) -> None:
     app.screen("staff_privacy").show(_member(app))
 
 
+def fill_elsewhere_ask(step: int):
+    """A seat request in another centre: the names typed at their longest, then the consent."""
+
+    def fill(app) -> None:
+        from kiosk.core import agenda
+
+        entry = next(e for e in agenda.week(app.centre.store) if not e["asked"] and e["seats_left"])
+        screen = app.screen("elsewhere_ask")
+        screen.start(entry)
+        screen.values = {
+            "first_name": "Marie-Françoise",
+            "last_name": "Wiśniewski-Ait Ouali",
+            "phone": "06112233445566",
+        }
+        screen.step = step
+        app.go("elsewhere_ask")
+        screen.refresh()
+
+    return fill
+
+
 def plain(name: str):
     return lambda app: app.go(name)
 
@@ -397,6 +420,10 @@ RESIDENT_STATES = {
     "ideas_consent": fill_ideas("consent", first_name="Marie-Françoise"),
     "ideas_done": fill_ideas_done,
     "confirmation_ask": fill_confirmation_ask,
+    "elsewhere": plain("elsewhere"),
+    "elsewhere_ask": fill_elsewhere_ask(0),
+    "elsewhere_ask_phone": fill_elsewhere_ask(2),
+    "elsewhere_ask_consent": fill_elsewhere_ask(3),
 }
 
 
@@ -413,10 +440,36 @@ def fill_staff_devices(word: str | None):
         screen.reset()
         screen.side = "invite"
         expires = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
-        screen._invited({"invite": text, "expires_at": expires}, None)
+        screen._invited({"invite": text, "expires_at": expires, "short_code": "K7P4-QX9M"}, None)
         screen._stop()  # no ticking nor asking a hub while the layout is looked at
         if word:
             screen._asked(word, None)
+
+    return fill
+
+
+def fill_staff_duplicates(confirm: bool):
+    """« Doublons possibles » with the longest names side by side, then the
+    merge's confirmation (which record to keep, what it takes)."""
+
+    def fill(app):
+        centre = app.centre
+        if not centre.duplicates.pairs():
+            centre.members.register(
+                "Marie Therese",
+                "Vandenbusche",
+                1975,
+                phone="0611223344",
+                email="m.t@example.org",
+                consent_data=True,
+            )
+        app.go("staff_duplicates")
+        screen = app.screen("staff_duplicates")
+        screen.reset()
+        screen.refresh()
+        if confirm:
+            pair = centre.duplicates.pairs()[0]
+            screen.start_merge(pair.member_a, pair.member_b)
 
     return fill
 
@@ -437,7 +490,9 @@ MODE_STATES.update(
     staff_sheets_chosen=fill_staff_sheet_chosen,
     staff_volunteering_chosen=fill_volunteer_hours_chosen,
     staff_devices_invite=fill_staff_devices(None),
-    staff_devices_check=fill_staff_devices("K7Q-M3X"),
+    staff_devices_check=fill_staff_devices("journal-cahier-costume"),
+    staff_duplicates_pair=fill_staff_duplicates(False),
+    staff_duplicates_confirm=fill_staff_duplicates(True),
     # last: it signs a volunteer in instead of the staff member
     volunteer_started=fill_volunteer_started,
 )
