@@ -289,3 +289,32 @@ def test_the_snapshot_is_refreshed_after_changes_or_a_day_and_the_newest_is_kept
     answer = relay_client.put_snapshot(shared_hub.url, token_of(tablet), older, first[1])
     assert answer == {"through": second[1], "kept": False, "dropped": 0}
     assert relay_client.get_snapshot(shared_hub.url, token_of(reception))[1] == second[1]
+
+
+def test_rotation_and_purge_on_sqlite_and_postgresql(hub_server, hub_db_url, tmp_path):
+    hub = hub_server(hub_db_url)
+    centre_id, code = hub.add_centre("Centre social Les Tilleuls")
+    paths = [enrolled_kiosk(hub, tmp_path / "reception.db", code)]
+    paths += [second_kiosk(hub, centre_id, tmp_path / f"{name}.db") for name in ("tablet", "laptop")]
+    join_all(paths)
+    reception, tablet, laptop = paths
+    member_id = register(reception, "Zoubida", "Quennehen")
+    for path in paths:
+        syncing.replicate_once(path)
+    old = ring_of(reception).current
+    revoke(hub, laptop)
+    with Centre.open(reception) as centre:
+        centre.privacy.erase(member_id, None)
+    syncing.replicate_once(reception)
+    syncing.replicate_once(tablet)
+    assert ring_of(reception).current == ring_of(tablet).current != old
+    blobs, snapshot = relay_held(hub, centre_id)
+    assert blobs == [] and snapshot is not None  # the erasure's purge
+    assert blob.read_header(snapshot).key == ring_of(reception).current
+    with pytest.raises(envelope.UnknownKey):
+        envelope.open_blob(
+            snapshot,
+            envelope.Keyring({old: ring_of(tablet).keys[old]}, old),
+            peers_with_self(tablet),
+            centre_id,
+        )
