@@ -134,6 +134,7 @@ def _page(request: Request, session, form: dict, error=None, preview=None, statu
         preview_centres=[names.get(c, c) for c in (_audience(form) or [])],
         centres=names,
         pictograms=PICTOGRAM_LABELS,
+        max_chars=wire.MESSAGE_MAX_CHARS,
         nav="messages",
     )
 
