@@ -19,7 +19,8 @@ from kiosk.core.centre import Centre
 from kiosk.core.store import Store
 from tests.helpers import KIOSK, kiosk, kiosk_environment
 
-WORD = re.compile(r"Mot de contrôle : ([A-Z0-9]{3}-[A-Z0-9]{3})")
+WORD = re.compile(r"Mots de contrôle : ([a-z]+-[a-z]+-[a-z]+)")
+SHORT = re.compile(r"[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}")
 
 
 def enrolled_reception(hub, path) -> None:
@@ -76,7 +77,9 @@ def test_staff_add_a_device_shown_as_a_qr_code_then_hand_the_key_to_the_word_com
     assert screen.invite_text.startswith("accueil-invite:")
     assert screen.ids.qr.texture is not None and screen.ids.qr.texture.width > 0
     assert re.fullmatch(r"Valable encore (9|10) min \d\d s", screen.time_left), screen.time_left
-    assert screen.ids.invite_text.text == screen.invite_text  # the text, for a USB scanner or by hand
+    # the short code to type beside it, with the hub's address to type it with
+    assert SHORT.fullmatch(screen.short_code) and screen.ids.short_code.text == screen.short_code
+    assert screen.ids.hub_line.text == f"Adresse du hub : {reception_app.centre.settings.get('hub_url')}"
 
     tablet = str(tmp_path / "tablet.db")
     joining = subprocess.Popen(
@@ -114,7 +117,7 @@ def test_staff_who_see_another_word_hand_nothing_over(reception_app, tmp_path):
     wait_for(lambda: screen.step == "shown")
     text = screen.invite_text
     joined = kiosk("join", "--db", tmp_path / "other.db", "--invite", text, "--wait", "0")
-    assert "Mot de contrôle" in joined.stdout
+    assert "Mots de contrôle" in joined.stdout
     wait_for(lambda: screen.step == "check", seconds=30)
     tap(screen.ids.other_word)
     assert screen.step == "" and screen.failed
@@ -142,9 +145,9 @@ def test_a_new_kiosk_joins_a_centre_shows_the_word_and_is_added(app, hub, tmp_pa
     screen.ids.invite.text = invite_from(first)  # as a USB scanner types it
     tap(screen.ids.join)
     wait_for(lambda: screen.step == "check", seconds=30)
-    assert re.fullmatch(r"[A-Z0-9]{3}-[A-Z0-9]{3}", screen.word)
+    assert re.fullmatch(r"[a-z]+-[a-z]+-[a-z]+", screen.word)
     assert screen.ids.word.text == screen.word
-    assert screen.message.startswith("Vérifiez que l'appareil qui invite montre le même mot")
+    assert screen.message.startswith("Vérifiez que l'appareil qui invite montre les mêmes mots")
     confirmed = kiosk("invite", "--db", first, "--confirm", screen.word)
     assert confirmed.returncode == 0, confirmed.stderr
     wait_for(lambda: screen.step == "done", seconds=60)
@@ -172,7 +175,7 @@ def test_an_invite_used_twice_is_refused_in_french(app, hub, tmp_path):
     enrolled_reception(hub, first)
     text = invite_from(first)
     once = kiosk("join", "--db", tmp_path / "one.db", "--invite", text, "--wait", "0")
-    assert "Mot de contrôle" in once.stdout
+    assert "Mots de contrôle" in once.stdout
     message = join_refused(app, text)
     assert message.startswith("Cette invitation a déjà servi pour un autre appareil.")
 
@@ -202,3 +205,70 @@ def test_the_sync_screen_where_a_kiosk_is_enrolled_leads_to_joining_a_centre(app
     tap(app.screen("staff_sync").ids["devices"])
     assert app.sm.current == "staff_devices"
     assert app.screen("staff_devices").side == "join"
+
+
+# ---------------------------------------------------------------- the short code, and kiosks that must join again
+
+
+def invite_made(path) -> dict:
+    done = kiosk("invite", "--db", path, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_new_kiosk_joins_with_the_short_code_typed_and_the_hub_s_address(app, hub, tmp_path):
+    first = str(tmp_path / "reception.db")
+    enrolled_reception(hub, first)
+    screen = open_devices(app)
+    assert screen.ids.hub.text == ""  # a kiosk never enrolled knows no hub
+    code = invite_made(first)["short_code"]
+    screen.ids.invite.text = code.lower()
+    screen.ids.hub.text = hub.url
+    tap(screen.ids.join)
+    wait_for(lambda: screen.step == "check" or screen.failed, seconds=30)
+    assert not screen.failed, screen.message
+    confirmed = kiosk("invite", "--db", first, "--confirm", screen.word)
+    assert confirmed.returncode == 0, confirmed.stderr
+    wait_for(lambda: screen.step == "done", seconds=60)
+    assert [m["first_name"] for m in app.centre.members.search("aicha ben")] == ["Aïcha"]
+
+
+def test_short_codes_refused_on_screen_say_why_in_french(app, hub, tmp_path):
+    first = str(tmp_path / "reception.db")
+    enrolled_reception(hub, first)
+    code = invite_made(first)["short_code"]
+    screen = open_devices(app)
+
+    def refused(text: str, address: str) -> str:
+        screen.ids.invite.text, screen.ids.hub.text = text, address
+        tap(screen.ids.join)
+        wait_for(lambda: not screen.busy, seconds=30)
+        assert screen.failed and screen.step == ""
+        return screen.message
+
+    typo = code[:-1] + ("A" if code[-1] != "A" else "B")
+    assert refused(typo, hub.url).startswith("Code inconnu.")
+    assert refused(code, "").startswith("Tapez aussi l'adresse du hub")
+    assert refused(code, "http://127.0.0.1:9").startswith("Aucun hub Accueil ne répond à l'adresse")
+    once = kiosk("join", "--db", tmp_path / "one.db", "--invite", code, "--hub", hub.url, "--wait", "0")
+    assert "Mots de contrôle" in once.stdout
+    assert refused(code, hub.url).startswith("Code déjà utilisé par un autre appareil.")
+
+
+def test_a_kiosk_restored_from_a_backup_is_asked_to_join_its_centre_again(reception_app):
+    from kiosk.core import replication
+
+    replication.forget_identity(reception_app.centre.store, "backup")
+    screen = open_devices(reception_app)
+    assert screen.side == "join" and screen.rejoin == "backup"
+    assert screen.ids.explain.text.startswith("Cette borne vient d'une sauvegarde.")
+    # the hub it knows is filled in: staff type the code only
+    assert screen.ids.hub.text == reception_app.centre.settings.get("hub_url")
+
+
+def test_a_kiosk_that_became_its_centre_s_first_device_can_join_another(reception_app):
+    screen = open_devices(reception_app)
+    assert screen.side == "invite" and screen.ids.join_instead.parent is not None
+    tap(screen.ids.join_instead)
+    assert screen.side == "join" and screen.ids.join_form.parent is not None
+    assert screen.ids.make_invite.parent is None
