@@ -587,6 +587,8 @@ def store_rotation(conn: Connection, device: centres.Device, raw: bytes, now: da
     if centre_id != device.centre_id or device_id != device.id:
         raise HubError(403, "a device rotates its own centre's key, as itself", "body")
     current, _rotated = _epochs(conn, device.centre_id)
+    if current == 0:
+        raise HubError(409, "no device of this centre was revoked: no rotation is due", "epoch")
     if epoch != current:
         raise HubError(
             409, f"the rotation is for epoch {epoch}, the centre is at {current}: rotate again", "epoch"

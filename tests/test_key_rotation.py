@@ -173,6 +173,10 @@ def token_of(path: str) -> str:
 
 def test_two_devices_rotating_at_once_end_with_the_same_key(trio, shared_hub):
     (reception, tablet, laptop), centre_id = trio
+    with Store.open(reception) as kiosk:  # nobody revoked yet: no rotation is due
+        early = key_rotation.make_rotation(kiosk, centre_id, 0, [device_of(tablet), device_of(laptop)])
+    with pytest.raises(client.SyncError):
+        relay_client.post_rotation(shared_hub.url, token_of(reception), early)
     revoke(shared_hub, laptop)
     # both heard of the revocation and made a key before either posted
     state = relay_client.keys(shared_hub.url, token_of(reception), 0)
