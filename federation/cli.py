@@ -245,6 +245,21 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--sheets", required=True, metavar="FILE", help="the JSON file of sheets")
     publish.add_argument("--db", help=db_help)
     publish.set_defaults(func=cmd_publish)
+    reasons = commands.add_parser(
+        "reasons",
+        help="publish the federation's list of visit reasons to every kiosk",
+        description="Publish the reasons a resident picks from at the kiosk, with their national "
+        "categories (CRA theme, administrative domain), from a JSON file: a list of "
+        '{"code", "label", "icon", "cra_theme", "domain", "asks_body"}. A centre that kept the '
+        "default list or the federation's takes the new one at its next sync; a centre whose staff "
+        "edited its list keeps its own words and reasons and takes the federation's categories for "
+        "the codes both lists hold. Without --publish or --withdraw: print the list published.",
+        epilog="example: federation reasons --db sqlite:///federation.db --publish motifs.json",
+    )
+    reasons.add_argument("--publish", metavar="FILE", help="the JSON file of the reasons")
+    reasons.add_argument("--withdraw", action="store_true", help="stop publishing a list")
+    reasons.add_argument("--db", help=db_help)
+    reasons.set_defaults(func=cmd_reasons)
     network_cli.add_commands(commands, db_help)
     return parser
 
@@ -528,6 +543,41 @@ def cmd_publish(args: argparse.Namespace) -> int:
         print(f"error: {args.sheets}: {error}", file=sys.stderr)
         return 2
     print(f"{created} sheet(s) created and {updated} updated, all published.")
+    return 0
+
+
+def cmd_reasons(args: argparse.Namespace) -> int:
+    from federation import publications
+
+    engine = _engine(args)
+    if args.publish:
+        try:
+            text = Path(args.publish).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"error: --publish: cannot read {args.publish}: {error}", file=sys.stderr)
+            return 2
+        try:
+            reasons = publications.read_reasons(text)
+        except publications.Unpublishable as error:
+            print(f"error: {args.publish}: {error}", file=sys.stderr)
+            return 2
+        with db.writer(engine) as conn, conn.begin():
+            publications.publish_reasons(conn, reasons, by="federation reasons")
+        print(f"{len(reasons)} reason(s) published: every kiosk takes them at its next sync.")
+        return 0
+    if args.withdraw:
+        with db.writer(engine) as conn, conn.begin():
+            withdrawn = publications.withdraw(
+                conn, "reasons", publications.REASONS_KEY, by="federation reasons"
+            )
+        print("The reasons list is no longer published." if withdrawn else "No reasons list was published.")
+        return 0
+    with engine.connect() as conn:
+        held = publications.get(conn, "reasons", publications.REASONS_KEY)
+    if held is None or held["withdrawn"]:
+        print("No reasons list is published.")
+        return 0
+    print(json.dumps(held["body"]["reasons"], ensure_ascii=False, indent=2))
     return 0
 
 

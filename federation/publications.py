@@ -164,6 +164,34 @@ def get(conn: Connection, kind: str, key: str) -> dict | None:
     return next((item for item in held(conn, kind, True) if item["key"] == key), None)
 
 
+# ---------------------------------------------------------------- the reasons list
+
+#: the reasons list's key within its kind: there is one list
+REASONS_KEY = "list"
+
+
+def read_reasons(text: str) -> list[dict]:
+    """A reasons file's list: JSON, a list of reasons (each ``{"code",
+    "label", "icon"}`` and optionally ``cra_theme``, ``domain``,
+    ``asks_body``, the kiosk's « reasons » setting's shape) or ``{"reasons":
+    [...]}``. Unpublishable names the reason and field at fault."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise Unpublishable("file", f"not JSON: {error}") from None
+    reasons = data.get("reasons") if isinstance(data, dict) else data
+    try:
+        return wire.check_body("reasons", {"reasons": reasons})["reasons"]
+    except wire.InvalidBody as error:
+        raise Unpublishable(error.field, error.message) from None
+
+
+def publish_reasons(conn: Connection, reasons: list[dict], by: str | None = None) -> dict:
+    """Publish the federation's reasons list to every kiosk (see
+    kiosk.core.federation_feed for how a centre's own list takes it)."""
+    return publish(conn, "reasons", REASONS_KEY, {"reasons": reasons}, by=by)
+
+
 # ---------------------------------------------------------------- a device's page
 
 

@@ -6,6 +6,7 @@ kiosk/core/federation_feed.py, kiosk.syncing.pull_publications)."""
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import date
 
 import httpx
@@ -380,3 +381,23 @@ def test_the_sync_pulls_and_status_counts_what_came(shared_hub, tmp_path):
     federation = syncing.status(path, settings, ask_hub=False)["federation"]
     assert federation["messages"] >= 1 and federation["sheets"] == 0 and federation["agenda"] == 0
     assert federation["updated_at"] and federation["refused"] is None
+
+
+def test_federation_reasons_publishes_a_file_and_refuses_a_bad_one(shared_hub, tmp_path):
+    from tests.conftest_hub import run_federation
+
+    path, _centre = kiosk(shared_hub, tmp_path / "k.db")
+    good = tmp_path / "motifs.json"
+    good.write_text(json.dumps(FEDERAL_REASONS), encoding="utf-8")
+    done = run_federation("reasons", "--publish", str(good), db_url=shared_hub.db_url)
+    assert "3 reason(s) published" in done.stdout
+    shown = run_federation("reasons", db_url=shared_hub.db_url)
+    assert json.loads(shown.stdout) == FEDERAL_REASONS["reasons"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"code": "Démarches", "label": "x", "icon": "info"}]), encoding="utf-8")
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        run_federation("reasons", "--publish", str(bad), db_url=shared_hub.db_url)
+    assert refused.value.returncode == 2 and "reasons[0].code" in refused.value.stderr
+    syncing.pull_publications(path)
+    with Store.open(path) as db:
+        assert Settings(db).get("reasons") == FEDERAL_REASONS["reasons"]
