@@ -336,6 +336,7 @@ def _follow_key(store: Store, hub: str, token: str, centre: str, session: Any) -
     epoch, and this device, like every other, adopts what the hub kept."""
     state = relay_client.keys(hub, token, key_rotation.key_epoch(store), session=session)
     key_rotation.adopt(store, state["rotations"], centre)
+    key_rotation.note_active(store, state["active"])
     if not state["rotate"]:
         return
     body = key_rotation.make_rotation(store, centre, state["epoch"], state["active"])

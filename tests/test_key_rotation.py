@@ -137,6 +137,9 @@ def test_revoking_a_device_rotates_the_key_and_it_reads_nothing_sealed_after(tri
     assert new != old and ring_of(tablet).current == new
     assert old in ring_of(tablet).keys  # what was sealed before still opens
     assert names(tablet) == {"Aïcha Benali", "Bernard Ollivier"}
+    with Store.open(tablet) as kiosk:  # the staff's list of the centre's devices leaves it out
+        listed = [device["device_id"] for device in replication.overview(kiosk)["devices"]]
+    assert listed == [device_of(reception)]
 
     register(tablet, "Chloé", "Dufresne")
     syncing.replicate_once(tablet)

@@ -102,6 +102,17 @@ def adopt(store: Store, rotations: list[dict[str, Any]], centre_id: str) -> int:
     return added
 
 
+def note_active(store: Store, active: list[str]) -> None:
+    """The centre's devices the hub counts as active: the peers it does not
+    name were revoked, and the staff's list of devices leaves them out."""
+    if not active:
+        return
+    peers = {str(row[0]) for row in store.conn.execute("SELECT device_id FROM replication_peers")}
+    gone = sorted(peers - set(active))
+    with store.transaction():
+        replication._set_state(store.conn, replication.REVOKED_KEY, json.dumps(gone))
+
+
 def make_rotation(store: Store, centre_id: str, epoch: int, active: list[str]) -> bytes:
     """A new centre key for ``epoch``, sealed to this device and to each of
     the centre's ``active`` devices it knows the verify key of: the body to

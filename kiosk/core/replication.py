@@ -816,6 +816,8 @@ def pending(store: Store) -> int:
 #: (JSON, device id -> UTC time) when a blob of each other device last arrived
 LAST_EXCHANGE_KEY = "replication_last_success"
 SEEN_KEY = "replication_seen"
+#: sync_state key: the centre's devices the hub says were revoked (JSON list)
+REVOKED_KEY = "replication_revoked"
 
 
 def _state(conn: sqlite3.Connection, key: str) -> str | None:
@@ -852,6 +854,8 @@ def overview(store: Store) -> dict[str, Any] | None:
         return None
     seen = json.loads(_state(store.conn, SEEN_KEY) or "{}")
     own = device_id(store)
+    # a device revoked at the hub is no longer one of the centre's (key_rotation.note_active)
+    revoked = set(json.loads(_state(store.conn, REVOKED_KEY) or "[]"))
     peers = store.conn.execute(
         "SELECT device_id, label FROM replication_peers ORDER BY coalesce(label, ''), device_id"
     ).fetchall()
@@ -862,7 +866,7 @@ def overview(store: Store) -> dict[str, Any] | None:
         "devices": [
             {"device_id": peer, "label": label, "last_seen": seen.get(peer)}
             for peer, label in peers
-            if peer != own
+            if peer != own and peer not in revoked
         ],
     }
 
