@@ -634,7 +634,8 @@ def apply_member(
         # the member arrives without it rather than not at all; staff give a new card
         values["card_code"] = None
     if current is None:
-        store.db.table("members").insert({"id": member_id, **values, "last_seen_at": None, "erased_at": None})
+        new_row = {"id": member_id, **values, "last_seen_at": None, "erased_at": None}
+        _insert_plain(store.conn, "members", new_row)
     elif current["erased_at"] is None:
         store.db.table("members").update(member_id, values)
     elif current["merged_into"] is not None:
@@ -652,6 +653,17 @@ def apply_member(
 
 
 _FLAGS = frozenset(("qpv", "consent_data", "consent_photos", "consent_contact"))
+
+
+def _insert_plain(conn: sqlite3.Connection, table: str, values: dict[str, Any]) -> None:
+    """One row of plain values: what sqlite-utils' insert does, without its
+    look at the table's columns each time (a joining device writes the
+    centre's members one after the other)."""
+    columns = list(values)
+    conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [values[column] for column in columns],
+    )
 
 
 # ---------------------------------------------------------------- duplicates merged by staff
@@ -1063,7 +1075,13 @@ def snapshot(store: Store) -> tuple[dict[str, Any], int]:
     rows = store.conn.execute(
         "SELECT change_id, tbl, row_id, op, stamp, fields FROM replication_log ORDER BY stamp"
     ).fetchall()
-    return {"changes": [_row_change(row).to_json() for row in rows]}, cursor(store)
+    # each row as Change.to_json would give it, without making the Change
+    # (what was stored was checked when it was made or received)
+    changes = [
+        {"id": change_id, "table": tbl, "row": row, "op": op, "stamp": stamp, "fields": json.loads(fields)}
+        for change_id, tbl, row, op, stamp, fields in rows
+    ]
+    return {"changes": changes}, cursor(store)
 
 
 def seal_snapshot(store: Store, centre_id: str) -> tuple[bytes, int]:
@@ -1177,9 +1195,18 @@ def _log_changes_of(store: Store, tables: tuple[str, ...], origin: str | None = 
 
 def _by_row(changes: list[Change]) -> dict[str, dict[str, Any]]:
     """Each row's fields, each last written winning (stamp, then change id)."""
+    grouped: dict[str, list[Change]] = {}
+    for change in changes:
+        grouped.setdefault(change.row, []).append(change)
     rows: dict[str, dict[str, Any]] = {}
-    for change in sorted(changes, key=Change.sort_key):
-        rows.setdefault(change.row, {}).update(change.fields)
+    for row, held in grouped.items():
+        if len(held) == 1:  # a visit's or an audit line's usual case: one change
+            rows[row] = dict(held[0].fields)
+            continue
+        fields: dict[str, Any] = {}
+        for change in sorted(held, key=Change.sort_key):
+            fields.update(change.fields)
+        rows[row] = fields
     return rows
 
 
@@ -1227,7 +1254,7 @@ def _apply_staff(store: Store, staff_id: str) -> None:
     values.setdefault("created_at", values.get("updated_at") or store.now_iso())
     values.setdefault("updated_at", values["created_at"])
     if store.conn.execute("SELECT 1 FROM staff WHERE id = ?", (staff_id,)).fetchone() is None:
-        store.db.table("staff").insert({"id": staff_id, **values})
+        _insert_plain(store.conn, "staff", {"id": staff_id, **values})
     else:
         store.db.table("staff").update(staff_id, values)
 
