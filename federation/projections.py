@@ -103,8 +103,11 @@ def update(conn: Connection, centre_id: str, new_events: list[tuple[str, dict]])
     _move_participants(conn, centre_id, before, attrs_of(conn, centre_id, member_ids))
     redact_erased(conn, centre_id, member_ids)
     merge_members(conn, centre_id, merged, new_events)
+    attendees = _attendees_touched(conn, centre_id, by_type)
     for kind, pairs in by_type.items():
         _PROJECTORS[kind](conn, centre_id, pairs)
+    if attendees:
+        _refresh_attendance(conn, centre_id, attendees | _attendees_touched(conn, centre_id, by_type))
 
 
 #: rows a multi-row statement carries (3 parameters each, far below both
@@ -295,21 +298,52 @@ def attrs_of(conn: Connection, centre_id: str, member_ids) -> dict[str, tuple[st
     return found
 
 
-def _months_of(conn: Connection, centre_id: str, member_ids) -> dict[str, set[str]]:
-    """member -> the months it came in (r_member_months)."""
-    months: dict[str, set[str]] = defaultdict(set)
+def _rows_of(conn: Connection, centre_id: str, member_ids) -> dict[str, set[tuple[str, str]]]:
+    """member -> its (month, via) rows in r_member_months."""
+    rows: dict[str, set[tuple[str, str]]] = defaultdict(set)
     members = sorted(member_ids)
     mark = db.param_mark(conn)
     for start in range(0, len(members), _ROWS_PER_STATEMENT):
         chunk = members[start : start + _ROWS_PER_STATEMENT]
-        for member_id, month in driver_fetch(
+        for member_id, month, via in driver_fetch(
             conn,
-            f"SELECT member_id, month FROM r_member_months "
+            f"SELECT member_id, month, via FROM r_member_months "
             f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))})",
             (centre_id, *chunk),
         ):
-            months[member_id].add(month)
-    return months
+            rows[member_id].add((month, via))
+    return rows
+
+
+def _months_of(conn: Connection, centre_id: str, member_ids) -> dict[str, set[str]]:
+    """member -> the months it came in, by a visit or at a session (r_member_months)."""
+    return {
+        member: {month for month, _via in rows}
+        for member, rows in _rows_of(conn, centre_id, member_ids).items()
+    }
+
+
+def _count_changes(
+    conn: Connection, centre_id: str, before: dict[str, set[str]], after: dict[str, set[str]]
+) -> None:
+    """Count the periods members came in after a change of their months
+    (``before`` and ``after``, member -> months): +1 for a period gained,
+    -1 for one lost, under the member's attributes (none yet: counted when
+    its row arrives, _move_participants)."""
+    changed = {member for member in after if before.get(member, set()) != after[member]}
+    if not changed:
+        return
+    attrs = attrs_of(conn, centre_id, changed)
+    deltas: Counter[tuple[str, str]] = Counter()
+    for member, keys in attrs.items():
+        old, new = _periods_of(before.get(member, set())), _periods_of(after[member])
+        for period in new - old:
+            for key in keys:
+                deltas[(period, key)] += 1
+        for period in old - new:
+            for key in keys:
+                deltas[(period, key)] -= 1
+    _add_participants(conn, centre_id, deltas)
 
 
 def _periods_of(months: set[str]) -> set[str]:
@@ -337,30 +371,27 @@ def _add_member_months(
         new.extend(
             driver_fetch(
                 conn,
-                "INSERT INTO r_member_months (centre_id, member_id, month) VALUES "
-                + ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
-                + " ON CONFLICT (centre_id, member_id, month) DO NOTHING RETURNING member_id, month",
+                "INSERT INTO r_member_months (centre_id, member_id, month, via) VALUES "
+                + ", ".join([f"({mark}, {mark}, {mark}, 'v')"] * len(chunk))
+                + " ON CONFLICT (centre_id, member_id, month, via) DO NOTHING RETURNING member_id, month",
                 tuple(chain.from_iterable((centre_id, member, month) for member, month in chunk)),
             )
         )
     if not new:
         return
+    # rare: a member's first visit of a month; only those with a row are counted
     attrs = attrs_of(conn, centre_id, {member for member, _month in new})
     if not attrs:
         return
-    held = _months_of(conn, centre_id, attrs)
     fresh: dict[str, set[str]] = defaultdict(set)
     for member, month in new:
         fresh[member].add(month)
-    deltas: Counter[tuple[str, str]] = Counter()
-    for member, keys in attrs.items():
-        months = fresh[member]
-        years_before = {month[:4] for month in held[member] - months}
-        for period in _periods_of(months):
-            if len(period) == 7 or period not in years_before:
-                for key in keys:
-                    deltas[(period, key)] += 1
-    _add_participants(conn, centre_id, deltas)
+    after = _months_of(conn, centre_id, attrs)
+    before = {
+        member: {month for month, via in rows if via != "v" or month not in fresh[member]}
+        for member, rows in _rows_of(conn, centre_id, attrs).items()
+    }
+    _count_changes(conn, centre_id, before, after)
 
 
 def _move_participants(
@@ -395,17 +426,98 @@ def merge_member_periods(conn: Connection, centre_id: str, kept: str, gone: str)
     for period in _periods_of(kept_months | gone_months) - _periods_of(kept_months):
         for key in attrs.get(kept, ()):
             deltas[(period, key)] += 1
+    rows = _rows_of(conn, centre_id, {kept, gone})
     mark = db.param_mark(conn)
     conn.exec_driver_sql(
         f"DELETE FROM r_member_months WHERE centre_id = {mark} AND member_id = {mark}", (centre_id, gone)
     )
-    added = sorted(gone_months - kept_months)
+    added = sorted(rows.get(gone, set()) - rows.get(kept, set()))
     if added:
         conn.exec_driver_sql(
-            f"INSERT INTO r_member_months (centre_id, member_id, month) VALUES ({mark}, {mark}, {mark})",
-            [(centre_id, kept, month) for month in added],
+            "INSERT INTO r_member_months (centre_id, member_id, month, via) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark})",
+            [(centre_id, kept, month, via) for month, via in added],
         )
     _add_participants(conn, centre_id, deltas)
+
+
+def _refresh_attendance(conn: Connection, centre_id: str, member_ids: set[str]) -> None:
+    """The months ``member_ids`` were present at a session held (not
+    cancelled), from p_attendance and p_sessions as they now stand, kept in
+    r_member_months ('a'), and the periods' counts changed with them: what
+    an attendance, a session's new time or its cancellation changes."""
+    if not member_ids:
+        return
+    mark = db.param_mark(conn)
+    members = sorted(member_ids)
+    attended: dict[str, set[str]] = defaultdict(set)
+    for start in range(0, len(members), _ROWS_PER_STATEMENT):
+        chunk = members[start : start + _ROWS_PER_STATEMENT]
+        for member_id, starts_at in driver_fetch(
+            conn,
+            "SELECT a.member_id, s.starts_at FROM p_attendance a JOIN p_sessions s "
+            "ON s.centre_id = a.centre_id AND s.session_id = a.session_id "
+            f"WHERE a.centre_id = {mark} AND a.member_id IN ({', '.join([mark] * len(chunk))}) "
+            "AND a.present AND NOT s.cancelled AND s.starts_at IS NOT NULL",
+            (centre_id, *chunk),
+        ):
+            attended[member_id].add(db.paris_month(starts_at))
+    rows = _rows_of(conn, centre_id, members)
+    gone, added = [], []
+    for member in members:
+        held = {month for month, via in rows.get(member, set()) if via == "a"}
+        gone += [(centre_id, member, month) for month in sorted(held - attended[member])]
+        added += [(centre_id, member, month) for month in sorted(attended[member] - held)]
+    if not gone and not added:
+        return
+    before = {member: {month for month, _via in rows.get(member, set())} for member in members}
+    after = {
+        member: {month for month, via in rows.get(member, set()) if via == "v"} | attended[member]
+        for member in members
+    }
+    if gone:
+        conn.exec_driver_sql(
+            f"DELETE FROM r_member_months WHERE centre_id = {mark} AND member_id = {mark} "
+            f"AND month = {mark} AND via = 'a'",
+            gone,
+        )
+    if added:
+        conn.exec_driver_sql(
+            "INSERT INTO r_member_months (centre_id, member_id, month, via) "
+            f"VALUES ({mark}, {mark}, {mark}, 'a')",
+            added,
+        )
+    _count_changes(conn, centre_id, before, after)
+
+
+def _attendees_touched(
+    conn: Connection, centre_id: str, by_type: dict[str, list[tuple[str, dict]]]
+) -> set[str]:
+    """The members whose sessions' attendance the batch may change: those
+    of its attendance events (and whom those attendances named before), and
+    those present at its sessions created, moved or cancelled."""
+    members = {event["data"].get("member_id") for _at, event in by_type.get("attendance.taken", [])}
+    sessions = {
+        event["data"]["session_id"]
+        for kind in ("session.created", "session.updated", "session.cancelled")
+        for _at, event in by_type.get(kind, [])
+    }
+    attendances = {event["data"]["attendance_id"] for _at, event in by_type.get("attendance.taken", [])}
+    mark = db.param_mark(conn)
+    for column, keys in (("session_id", sorted(sessions)), ("attendance_id", sorted(attendances))):
+        for start in range(0, len(keys), _ROWS_PER_STATEMENT):
+            chunk = keys[start : start + _ROWS_PER_STATEMENT]
+            members.update(
+                member_id
+                for (member_id,) in driver_fetch(
+                    conn,
+                    f"SELECT member_id FROM p_attendance WHERE centre_id = {mark} "
+                    f"AND {column} IN ({', '.join([mark] * len(chunk))})",
+                    (centre_id, *chunk),
+                )
+            )
+    members.discard(None)
+    return members
 
 
 # ---------------------------------------------------------------- duplicates merged on a kiosk

@@ -469,14 +469,14 @@ _ATTRS = tuple(p_members.c[name] for name in ATTR_COLUMNS)
 
 
 def _people(conn: Connection, period: Period) -> dict[str, Counter]:
-    """Members who came in the period, by their reporting attributes: 'p'
-    (age band, gender, QPV) -> members, 'b' (gender, born from, born to) ->
-    members, 's' (gender, employment, education) -> members who gave an FSE+
-    answer (store.attrs_keys). A calendar year or month is a sum over its
-    r_participants rows, plus those present at a session held in it with no
-    visit; any other period the distinct members of _visitors and
-    _attendees_not_visiting, with their attributes. Either way the rows read
-    follow the period's people, never the members held."""
+    """Members who came in the period (a visit, or present at a session held
+    in it), by their reporting attributes: 'p' (age band, gender, QPV) ->
+    members, 'b' (gender, born from, born to) -> members, 's' (gender,
+    employment, education) -> members who gave an FSE+ answer
+    (store.attrs_keys). A calendar year or month is a sum over its
+    r_participants rows; any other period the distinct members of _visitors
+    with their attributes. Either way the rows read follow the period's
+    people (or their attributes' values), never the members held."""
     people: dict[str, Counter] = {"p": Counter(), "b": Counter(), "s": Counter()}
     rolled = rollup_period(period)
     if rolled:
@@ -486,90 +486,56 @@ def _people(conn: Connection, period: Period) -> dict[str, Counter]:
             if n:
                 kind, values = parse_attrs(key)
                 people[kind][values] += int(n)
-        sources = [_attendees_not_visiting(period)]
-    else:
-        sources = [_visitors(period), _attendees_not_visiting(period)]
+        return people
     m = p_members.c
-    for came in sources:
-        query = (
-            sa.select(*_ATTRS, sa.func.count())
-            .select_from(
-                came.join(
-                    p_members, sa.and_(m.centre_id == came.c.centre_id, m.member_id == came.c.member_id)
-                )
-            )
-            .group_by(*_ATTRS)
+    came = _visitors(period)
+    query = (
+        sa.select(*_ATTRS, sa.func.count())
+        .select_from(
+            came.join(p_members, sa.and_(m.centre_id == came.c.centre_id, m.member_id == came.c.member_id))
         )
-        for *attrs, n in conn.execute(query):
-            for key in attrs_keys(*attrs):
-                kind, values = parse_attrs(key)
-                people[kind][values] += int(n)
+        .group_by(*_ATTRS)
+    )
+    for *attrs, n in conn.execute(query):
+        for key in attrs_keys(*attrs):
+            kind, values = parse_attrs(key)
+            people[kind][values] += int(n)
     return people
 
 
-def _visit_parts(period: Period, centre_id, member_id) -> list:
-    """The conditions of a visit by (``centre_id``, ``member_id``) in the
-    period: a month row for its whole months (r_member_months), a day in
-    p_presence for the days at its edges (read by the member's key)."""
-    r, p = r_member_months.c, p_presence.c
-    edges, months = whole_months(period)
-    parts = []
-    if months:
-        parts.append(
-            sa.select(r.month)
-            .where(r.centre_id == centre_id, r.member_id == member_id, r.month.between(*months))
-            .exists()
-        )
-    for low, high in edges:
-        parts.append(
-            sa.select(p.day)
-            .where(p.centre_id == centre_id, p.member_id == member_id, p.day.between(low, high))
-            .exists()
-        )
-    return parts
-
-
 def _visitors(period: Period):
-    """(centre, member) of each member with a visit in the period: those
-    with a month row for its whole months, and those with a month row at
-    its edges and a day in them (p_presence, by the member's key)."""
-    r = r_member_months.c
+    """(centre, member) of each member who came in the period: a row of
+    r_member_months for its whole months (a visit, or present at a session
+    held then); at its edges, a day in p_presence (read by the key of a
+    member with a visit those months) or present at a session held in them."""
+    r, p, a = r_member_months.c, p_presence.c, p_attendance.c
     edges, months = whole_months(period)
     parts = []
     if months:
         parts.append(sa.select(r.centre_id, r.member_id).where(r.month.between(*months)))
-    p = p_presence.c
     for low, high in edges:
         on_day = (
             sa.select(p.day)
             .where(p.centre_id == r.centre_id, p.member_id == r.member_id, p.day.between(low, high))
             .exists()
         )
-        parts.append(sa.select(r.centre_id, r.member_id).where(r.month.between(low[:7], high[:7]), on_day))
-    parts = [_for_centre(part, r.centre_id, period) for part in parts]
-    return (sa.union(*parts) if len(parts) > 1 else parts[0].distinct()).subquery("visitors")
-
-
-def _attendees_not_visiting(period: Period):
-    """(centre, member) of each member present at a session held in the
-    period who has no visit in it."""
-    a = p_attendance.c
-    held = _held_sessions(period)
-    query = (
-        sa.select(a.centre_id, a.member_id)
-        .select_from(
-            held.join(
-                p_attendance, sa.and_(a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)
+        parts.append(
+            sa.select(r.centre_id, r.member_id).where(
+                r.month.between(low[:7], high[:7]), r.via == "v", on_day
             )
         )
-        .where(
-            a.present == sa.true(),
-            a.member_id.is_not(None),
-            *(~part for part in _visit_parts(period, a.centre_id, a.member_id)),
+        held = _held_sessions(Period(date.fromisoformat(low), date.fromisoformat(high), period.centre_id))
+        parts.append(
+            sa.select(a.centre_id, a.member_id)
+            .select_from(
+                held.join(
+                    p_attendance, sa.and_(a.centre_id == held.c.centre_id, a.session_id == held.c.session_id)
+                )
+            )
+            .where(a.present == sa.true(), a.member_id.is_not(None))
         )
-        .distinct()
-    )
-    return query.subquery("attendees")
+    parts = [_for_centre(part, part.selected_columns[0], period) for part in parts]
+    return (sa.union(*parts) if len(parts) > 1 else parts[0].distinct()).subquery("visitors")
 
 
 # ---------------------------------------------------------------- the FSE+ situation
@@ -645,19 +611,14 @@ class Families:
 
 def families(conn: Connection, period: Period) -> Families:
     """The families reached in the period (``without_household`` left at 0:
-    see Families): which households the period's people (_visitors,
-    _attendees_not_visiting) belong to, then who is in them (store's
+    see Families): which households the period's people (_visitors)
+    belong to, then who is in them (store's
     r_members_household): the rows read follow the period's people."""
     m = p_members.c
     in_household = m.household_id.is_not(None)
     came: Counter[tuple[str, str]] = Counter()
     # the households of the period's people, then the members of those households alone
-    people = sa.union_all(
-        *(
-            sa.select(q.c.centre_id, q.c.member_id)
-            for q in (_visitors(period), _attendees_not_visiting(period))
-        )
-    ).subquery("people")
+    people = _visitors(period)
     of_people = people.join(
         p_members, sa.and_(m.centre_id == people.c.centre_id, m.member_id == people.c.member_id)
     )

@@ -699,8 +699,10 @@ sheet_adoptions = sa.Table(
 # reads rows by month, centre and dimension, not by day or member. Additive
 # figures: the visits by month and reason, and by month and national
 # category, and the visits a day (the weeks' chart). Distinct people:
-# ``r_member_months`` holds each (centre, member, month) a member came in
-# (a visit; one row however many visits), and ``r_participants`` the
+# ``r_member_months`` holds each (centre, member, month) a member came in,
+# ``via`` a visit ('v', one row however many visits) or being present at a
+# session held that month ('a', kept from p_attendance and p_sessions as
+# they change), and ``r_participants`` the
 # members who came in a month ('YYYY-MM') or a year ('YYYY'), by their
 # reporting attributes (``attrs``, attrs_keys below): a row
 # is counted when the member's first visit of that period is stored, and
@@ -740,6 +742,7 @@ r_member_months = sa.Table(
     _id("centre_id", primary_key=True),
     _id("member_id", primary_key=True),
     sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("via", sa.String(1), primary_key=True),
     sa.Index("r_member_months_month", "month", "centre_id", "member_id"),
     sqlite_with_rowid=False,
 )
@@ -1580,6 +1583,16 @@ _ATTRS_SQL = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _paris_month_of_hour(utc_hour: str) -> str:
+    return datetime.fromisoformat(utc_hour + ":00:00+00:00").astimezone(clock.PARIS).strftime("%Y-%m")
+
+
+def paris_month(utc_text: str) -> str:
+    """The Europe/Paris month ('YYYY-MM') of a stored UTC time ('…Z')."""
+    return _paris_month_of_hour(utc_text[:13])
+
+
 def rebuild_rollups(conn: Connection) -> None:
     """The rollups (schema 22) from the day projections, from scratch: what
     the schema step runs on a hub that held projections before, and what
@@ -1600,9 +1613,25 @@ def rebuild_rollups(conn: Connection) -> None:
         "SELECT day, centre_id, sum(visits) FROM p_visit_counts GROUP BY 1, 2"
     )
     conn.exec_driver_sql(
-        "INSERT INTO r_member_months (centre_id, member_id, month) "
-        "SELECT DISTINCT centre_id, member_id, substr(day, 1, 7) FROM p_presence"
+        "INSERT INTO r_member_months (centre_id, member_id, month, via) "
+        "SELECT DISTINCT centre_id, member_id, substr(day, 1, 7), 'v' FROM p_presence"
     )
+    # the sessions' Paris months, from their UTC start (the hour decides it)
+    attended: set[tuple[str, str, str]] = set()
+    for centre_id, member_id, starts_at in conn.exec_driver_sql(
+        "SELECT a.centre_id, a.member_id, s.starts_at FROM p_attendance a JOIN p_sessions s "
+        "ON s.centre_id = a.centre_id AND s.session_id = a.session_id "
+        "WHERE a.present AND a.member_id IS NOT NULL AND NOT s.cancelled AND s.starts_at IS NOT NULL"
+    ):
+        attended.add((centre_id, member_id, paris_month(starts_at)))
+    if attended:
+        conn.execute(
+            r_member_months.insert(),
+            [
+                {"centre_id": c, "member_id": m, "month": month, "via": "a"}
+                for c, m, month in sorted(attended)
+            ],
+        )
     for period in ("p.month", "substr(p.month, 1, 4)"):
         for key, which in _ATTRS_SQL:
             conn.exec_driver_sql(

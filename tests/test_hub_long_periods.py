@@ -228,3 +228,53 @@ def test_two_pseudonyms_merged_count_once_in_each_period(engine):
         assert reports.participants(conn, year).total == 1
         assert reports.participants(conn, reports.Period(date(2026, 2, 1), date(2026, 2, 28))).total == 1
         assert reports.participants(conn, reports.Period(date(2025, 11, 1), date(2025, 11, 30))).total == 1
+
+
+def test_present_at_a_session_counts_in_its_month_until_it_is_cancelled_or_moved(engine):
+    with engine.begin() as conn:
+        centre_id = centres.add_centre(conn, "Centre")[0]
+    someone, workshop, session = protocol.new_id(), protocol.new_id(), protocol.new_id()
+    starts = datetime(2026, 3, 31, 22, 30, tzinfo=UTC)  # 1 April in Paris
+
+    def session_event(kind: str, at: datetime) -> dict:
+        data = {
+            "session_id": session,
+            "workshop_id": workshop,
+            "starts_at": protocol.utc_iso(at),
+            "ends_at": protocol.utc_iso(at + timedelta(hours=1)),
+            "capacity": 8,
+        }
+        return protocol.make_event(kind, data, T0)
+
+    attendance = {
+        "attendance_id": protocol.new_id(),
+        "session_id": session,
+        "member_id": someone,
+        "present": True,
+        "walk_in": True,
+    }
+    # the attendance first, its session and the member later
+    push(engine, centre_id, [protocol.make_event("attendance.taken", attendance, starts)])
+    push(engine, centre_id, [session_event("session.created", starts)])
+    push(
+        engine,
+        centre_id,
+        [protocol.make_event("member.created", member_data(random.Random(3), someone, None), T0)],
+    )
+
+    def totals() -> tuple[int, int, int]:
+        with engine.connect() as conn:
+            return tuple(
+                reports.participants(conn, reports.Period(first, last)).total
+                for first, last in (
+                    (date(2026, 3, 1), date(2026, 3, 31)),
+                    (date(2026, 4, 1), date(2026, 4, 30)),
+                    (date(2026, 1, 1), date(2026, 12, 31)),
+                )
+            )
+
+    assert totals() == (0, 1, 1)
+    push(engine, centre_id, [session_event("session.updated", starts - timedelta(days=3))])
+    assert totals() == (1, 0, 1)
+    push(engine, centre_id, [protocol.make_event("session.cancelled", {"session_id": session}, T0)])
+    assert totals() == (0, 0, 0)
