@@ -20,6 +20,7 @@ from kiosk.core.errors import Conflict, NotFound
 from kiosk.core.sheets import Sheets
 from kiosk.core.store import Store
 from kiosk.core.workshops import Workshops
+from tests.faultproxy import FaultProxy
 from tests.test_publications import kiosk
 from tests.test_sheets import sheet
 
@@ -105,3 +106,21 @@ def test_a_centre_offers_a_workshop_once_and_the_hub_holds_a_draft(shared_hub, t
     syncing.pull_publications(path)
     with Store.open(path) as store:
         assert Sheets(store, Workshops(store)).get(draft["id"])["offered_by"] == "Centre du Portel"
+
+
+def test_a_sheet_is_adopted_while_the_hub_is_unreachable_and_counted_once_it_is_back(shared_hub, tmp_path):
+    sheet_id = on_hub(shared_hub, lambda conn: sheets.create(conn, sheet(title="Cuisine du monde")))
+    on_hub(shared_hub, lambda conn: sheets.publish(conn, sheet_id))
+    with FaultProxy(("127.0.0.1", int(shared_hub.url.rsplit(":", 1)[1]))) as proxy:
+        path, _centre = kiosk(shared_hub, tmp_path / "k.db", "Centre d'Outreau", url=proxy.url)
+        syncing.pull_publications(path)
+        proxy.plan([], default="reset")  # the network is down from here
+        with Store.open(path) as store:  # the last copy received is what staff adopt from
+            Sheets(store, Workshops(store)).adopt(sheet_id, add_staff(store))
+        assert not syncing.sync_once(path)["last_result"]["ok"]
+        assert not [r for r in on_hub(shared_hub, sheet_figures.diffusion) if r.sheet_id == sheet_id]
+        proxy.plan([], default="pass")  # back
+        assert syncing.sync_once(path)["last_result"]["ok"]
+        assert syncing.sync_once(path)["last_result"]["ok"]  # again: nothing counted twice
+    [row] = [r for r in on_hub(shared_hub, sheet_figures.diffusion) if r.sheet_id == sheet_id]
+    assert (row.centres, row.workshops) == (1, 1)
