@@ -16,7 +16,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from kiosk import syncing
-from kiosk.core import replication
+from kiosk.core import federation_feed, replication
 from kiosk.ui import mode_widgets  # noqa: F401  (Field)
 from kiosk.ui.i18n import PARIS, _
 from kiosk.ui.mode import ModeScreen
@@ -54,6 +54,29 @@ def peers_text(standing: dict | None) -> str:
     return "\n".join(lines)
 
 
+def federation_text(summary: dict) -> str:
+    """What this kiosk last received of the federation's publications, or
+    that it refused a page (``federation_feed.summary``)."""
+    refused = summary["refused"]
+    if refused:
+        when = local_time(refused["at"])
+        if refused["reason"] == "key_changed":
+            return _(
+                "Nouvelles de la fédération refusées le %(when)s : le hub a changé de clé. "
+                "Appelez la fédération.",
+                when=when,
+            )
+        return _(
+            "Nouvelles de la fédération refusées le %(when)s : elles ne viennent pas du hub. "
+            "La borne garde les dernières reçues.",
+            when=when,
+        )
+    when = local_time(summary["updated_at"])
+    if not when:
+        return _("Nouvelles de la fédération : pas encore reçues")
+    return _("Nouvelles de la fédération reçues le %(when)s", when=when)
+
+
 class StaffSyncScreen(ModeScreen):
     staff_only = True
     waiting = StringProperty("")
@@ -66,6 +89,9 @@ class StaffSyncScreen(ModeScreen):
     #: where this device stands with the centre's other devices, one line
     #: each (empty on a device that does not replicate)
     peers = StringProperty("")
+    #: the federation's publications: when they last came, or a refusal
+    federation = StringProperty("")
+    federation_refused = BooleanProperty(False)
     busy = BooleanProperty(False)
     progress = NumericProperty(0)
 
@@ -88,6 +114,8 @@ class StaffSyncScreen(ModeScreen):
             else ""
         )
         self.peers = peers_text(replication.overview(app.centre.store))
+        summary = federation_feed.summary(app.centre.store)
+        self.federation, self.federation_refused = federation_text(summary), bool(summary["refused"])
         hub = app.centre.settings.get("hub_url")
         self.enrolled = (
             _("Borne appairée au hub %(hub)s", hub=hub)
