@@ -24,9 +24,11 @@ comes back, on any device.
 from __future__ import annotations
 
 import re
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from rapidfuzz.distance import OSA
@@ -58,6 +60,7 @@ MAX_PAIRS = 500
 _NOT_LETTERS = re.compile(r"[^0-9a-z\u00c0-\uffff]+")
 
 
+@lru_cache(maxsize=65_536)  # names repeat: each is folded once
 def normalise(name: str | None) -> str:
     """A name as the comparison sees it: folded (no case, accents or
     ligatures) without spaces, hyphens or apostrophes ('Marie-Thérèse'
@@ -71,6 +74,7 @@ def tolerance(name: str) -> int:
     return 0 if len(name) <= 3 else 1 if len(name) <= 7 else 2
 
 
+@lru_cache(maxsize=262_144)  # the same two names meet in many blocks (years)
 def _close(one: str, other: str) -> bool:
     allowed = min(tolerance(one), tolerance(other))
     return OSA.distance(one, other, score_cutoff=allowed) <= allowed
@@ -94,13 +98,16 @@ class Pair:
     member_b: str
 
 
-def find_pairs(
-    rows: list[tuple[str, str | None, str | None, int | None]], dismissed: set[Pair]
-) -> list[Pair]:
+Row = tuple[str, str | None, str | None, int | None]
+
+
+def find_pairs(rows: list[Row], dismissed: set[Pair]) -> list[Pair]:
     """The possible duplicates among ``rows`` (id, first name, last name,
     year of birth), leaving out the pairs in ``dismissed``. Pure: the
     benchmark and the tests call it on their own rows."""
-    blocks: dict[tuple[int, str], list[tuple[str, str, str]]] = defaultdict(list)
+    # block -> normalised (first, last) -> the members bearing it: names
+    # repeat, so each distinct pair of names in a block is compared once
+    blocks: dict[tuple[int, str], dict[tuple[str, str], list[str]]] = defaultdict(lambda: defaultdict(list))
     for member_id, first, last, year in rows:
         if year is None:
             continue
@@ -109,16 +116,24 @@ def find_pairs(
             continue
         # the same block whichever of the two names comes first
         initials = "".join(sorted((first_n[0], last_n[0])))
-        blocks[(year, initials)].append((member_id, first_n, last_n))
-    found: list[Pair] = []
-    for block in blocks.values():
-        for i, (id_a, first_a, last_a) in enumerate(block):
-            for id_b, first_b, last_b in block[i + 1 :]:
-                if same_names(first_a, last_a, first_b, last_b):
-                    pair = Pair(*sorted((id_a, id_b)))
-                    if pair not in dismissed:
-                        found.append(pair)
-    return sorted(found, key=lambda p: (p.member_a, p.member_b))
+        blocks[(year, initials)][(first_n, last_n)].append(member_id)
+    found: set[Pair] = set()
+    for names in blocks.values():
+        keys = list(names)
+        for i, key in enumerate(keys):
+            same = names[key]
+            found.update(Pair(*sorted((a, b))) for n, a in enumerate(same) for b in same[n + 1 :])
+            for other in keys[i + 1 :]:
+                if same_names(*key, *other):
+                    found.update(Pair(*sorted((a, b))) for a in same for b in names[other])
+    return sorted(found - dismissed, key=lambda p: (p.member_a, p.member_b))
+
+
+#: the pairs last found on each open database, with what they were found
+#: from (``Duplicates._fingerprint``): the staff menu counts « À vérifier »
+#: each time it is shown, and the search runs again only once something was
+#: written. A cache, dropped with its store.
+_FOUND: weakref.WeakKeyDictionary[Store, tuple[tuple, list[Pair]]] = weakref.WeakKeyDictionary()
 
 
 class Duplicates:
@@ -137,13 +152,24 @@ class Duplicates:
     def pairs(self, limit: int = MAX_PAIRS) -> list[Pair]:
         """The possible duplicates among the living members, newest first
         (the record registered last), at most ``limit``."""
+        fingerprint = self._fingerprint()
+        held = _FOUND.get(self.store)
+        if held is not None and held[0] == fingerprint:
+            return held[1][:limit]
         rows = self.store.conn.execute(
             "SELECT id, first_name, last_name, birth_year FROM members "
             "WHERE erased_at IS NULL AND birth_year IS NOT NULL"
         ).fetchall()
         found = find_pairs(rows, self.dismissed())
         found.sort(key=lambda p: max(p.member_a, p.member_b), reverse=True)  # ids are time-ordered
+        _FOUND[self.store] = (fingerprint, found)
         return found[:limit]
+
+    def _fingerprint(self) -> tuple[int, int]:
+        """Changes whenever the database does: a commit on another connection
+        moves ``data_version``, one on this connection ``total_changes``."""
+        (version,) = self.store.conn.execute("PRAGMA data_version").fetchone()
+        return version, self.store.conn.total_changes
 
     def count(self) -> int:
         return len(self.pairs())
