@@ -169,6 +169,8 @@ def record_erasure(store: Store, member_id: str) -> None:
     """The erasure, and no name of the person left in this device's log."""
     record(store, "members", member_id, {}, op="erase")
     _scrub(store.conn, member_id)
+    if enabled(store.conn):  # the next exchange refreshes the snapshot at once (key_rotation)
+        _set_state(store.conn, ERASURES_KEY, str(int(_state(store.conn, ERASURES_KEY) or 0) + 1))
 
 
 def _plain(value: Any) -> Any:
@@ -830,6 +832,8 @@ LAST_EXCHANGE_KEY = "replication_last_success"
 SEEN_KEY = "replication_seen"
 #: sync_state key: the centre's devices the hub says were revoked (JSON list)
 REVOKED_KEY = "replication_revoked"
+#: sync_state key: how many erasures were made on this device
+ERASURES_KEY = "replication_erasures"
 
 
 def _state(conn: sqlite3.Connection, key: str) -> str | None:
