@@ -50,6 +50,16 @@ def members_of(path: str) -> list[tuple]:
         conn.close()
 
 
+def log_of(path: str) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(
+            "SELECT change_id, tbl, row_id, op, stamp, fields FROM replication_log ORDER BY 1"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
 def events_made(path: str) -> int:
     conn = sqlite3.connect(path)
     try:
@@ -109,6 +119,8 @@ def test_three_devices_converge_through_sigkills_and_network_faults(shared_hub, 
 
     held = [members_of(path) for path in paths]
     assert held[0] == held[1] == held[2]
+    logs = [log_of(path) for path in paths]  # every change, made here or received, once
+    assert logs[0] == logs[1] == logs[2]
     assert len(held[0]) == len(registered)
     erased = [row for row in held[0] if row[5]]
     assert [row[0] for row in erased] == [gone] and erased[0][1] is None and erased[0][3] is None
