@@ -71,6 +71,7 @@ def _form_page(
     error: SheetError | None = None,
     preview: dict | None = None,
     status_code: int = 200,
+    saved: bool = False,
 ):
     centre = None
     if sheet and sheet["offered_by"]:
@@ -86,6 +87,7 @@ def _form_page(
         error=error,
         error_label=FIELD_LABELS.get(error.field, error.field) if error else "",
         preview=preview,
+        saved=saved,
         offered_by=centre,
         themes=protocol.THEMES,
         pictograms=PICTOGRAM_LABELS,
@@ -177,7 +179,9 @@ def sheet_page(
     with security.engine(request).connect() as conn:
         sheet = _sheet(conn, sheet_id)
     form = {field: sheet[field] for field in FIELDS}
-    return _form_page(request, session, form, sheet, preview=form if enregistree else None)
+    return _form_page(
+        request, session, form, sheet, preview=form if enregistree else None, saved=bool(enregistree)
+    )
 
 
 @router.post("/fiches/{sheet_id}")
