@@ -686,3 +686,19 @@ def test_v16_to_v17(tmp_path):
         conn.execute(
             "INSERT INTO audit_log (id, at, action) VALUES (?, '2026-11-01T08:00:00.000Z', 'x')", (ids[0],)
         )
+
+
+def test_v17_to_v18(tmp_path):
+    """Duplicates merged by staff: nobody was merged before, no pair dismissed."""
+
+    def seed(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
+            "VALUES ('a', 'Aïcha', 'Benali', 1985, 'x', 'x')"
+        )
+
+    conn = upgrade_from(tmp_path / "kiosk.db", 17, seed)
+    assert conn.execute("SELECT id, merged_into FROM members").fetchall() == [("a", None)]
+    assert conn.execute("SELECT count(*) FROM duplicate_dismissals").fetchone() == (0,)
+    with pytest.raises(sqlite3.IntegrityError):  # a pair is held one way only, the smaller id first
+        conn.execute("INSERT INTO duplicate_dismissals VALUES ('b', 'a', 'x')")
