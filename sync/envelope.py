@@ -44,6 +44,8 @@ from sync.blob import EnvelopeError, Header, TamperedBlob, frame, header_bytes, 
 
 #: the most keys a keyring holds (each revocation adds one)
 MAX_KEYS = 64
+#: the most seqs of one device a ReplayGuard keeps above its watermark
+MAX_ABOVE = 64
 
 
 class ReplayedBlob(EnvelopeError):
@@ -438,6 +440,12 @@ class ReplayGuard:
         extra = self.above.setdefault(device, set())
         extra.add(header.seq)
         through = self.through.get(device, -1)
+        if len(extra) > MAX_ABOVE:
+            # a device's blobs reach the relay, and come back, in its own
+            # order: a gap this far below is blobs the relay dropped (a
+            # snapshot holds their changes), never to come; without this a
+            # device that started from a snapshot would keep every seq after it
+            through = max(through, min(extra) - 1)
         while through + 1 in extra:
             through += 1
             extra.discard(through)

@@ -325,3 +325,19 @@ def test_rotation_and_purge_on_sqlite_and_postgresql(hub_server, hub_db_url, tmp
             peers_with_self(tablet),
             centre_id,
         )
+
+
+def test_the_replay_guard_stays_bounded_after_a_snapshot_leaves_a_gap():
+    # a device that started from a snapshot receives another device's blobs from seq 500 on
+    guard = envelope.ReplayGuard()
+    for seq in range(500, 700):
+        header = blob.Header("changes", "c", "d", seq, "0" * 16)
+        guard.check(header)
+        guard.accept(header)
+    assert guard.through["d"] == 699 and not guard.above["d"]
+    with pytest.raises(envelope.ReplayedBlob):
+        guard.check(blob.Header("changes", "c", "d", 650, "0" * 16))
+    # a few missing in a row are still waited for
+    for seq in (701, 703):
+        guard.accept(blob.Header("changes", "c", "d", seq, "0" * 16))
+    assert guard.through["d"] == 699 and guard.above["d"] == {701, 703} and not guard.seen("d", 700)
