@@ -20,6 +20,7 @@ The contract is ``sync.publications``'s (read its docstring first). Here:
 from __future__ import annotations
 
 import gzip
+import time
 from datetime import datetime
 from typing import Any
 
@@ -71,8 +72,14 @@ def verify_key_text(conn: Connection) -> str:
 
 
 def _next_seq(conn: Connection) -> int:
+    """The next value of the counter: one more than the last, and never less
+    than the time in microseconds, so that after a hub is restored from an
+    older backup what it publishes next still comes after every cursor its
+    kiosks hold. The row's update makes concurrent publishers queue."""
     c = db.publication_counter.c
-    conn.execute(db.publication_counter.update().where(c.id == 1).values(seq=c.seq + 1))
+    now_us = int(time.time() * 1_000_000)
+    following = sa.case((c.seq + 1 > now_us, c.seq + 1), else_=now_us)
+    conn.execute(db.publication_counter.update().where(c.id == 1).values(seq=following))
     return int(conn.execute(sa.select(c.seq).where(c.id == 1)).scalar_one())
 
 
@@ -205,9 +212,15 @@ def page(
 ) -> dict[str, str]:
     """The signed page of what changed for ``centre_id`` after ``since``."""
     p = db.publications.c
+    counter = int(conn.execute(sa.select(db.publication_counter.c.seq)).scalar_one())
+    # a cursor past the hub's counter: the hub was restored from an older
+    # backup, and what it publishes now takes numbers the kiosk has passed.
+    # The kiosk starts again from everything held (``reset``).
+    reset = since > counter
+    after = 0 if reset else since
     rows = conn.execute(
         sa.select(p.kind, p.key, p.body, p.audience, p.seq, p.withdrawn, p.updated_at)
-        .where(p.seq > since)
+        .where(p.seq > after)
         .order_by(p.seq)
         .limit(limit + 1)
     ).all()
@@ -216,7 +229,7 @@ def page(
     items: list[dict[str, Any]] = []
     for row in rows:
         reaches = not row.withdrawn and (row.audience is None or centre_id in orjson.loads(row.audience))
-        if not reaches and since == 0:
+        if not reaches and after == 0:
             continue  # a first pull has nothing to drop
         items.append(
             {
@@ -228,17 +241,13 @@ def page(
                 "body": orjson.loads(row.body) if reaches else None,
             }
         )
-    cursor = int(rows[-1].seq) if rows else max(since, 0)
-    if not rows and since > 0:
-        # a cursor past the hub's counter (a hub restored from an older
-        # backup): the kiosk keeps its copies and goes on from here
-        cursor = since
     payload = {
         "centre": centre_id,
         "since": since,
         "nonce": nonce,
-        "cursor": cursor,
+        "cursor": int(rows[-1].seq) if rows else after,
         "more": more,
+        "reset": reset,
         "issued_at": centres.now_iso(now),
         "items": items,
     }

@@ -768,7 +768,7 @@ def pull_publications(db_path: str | Path, session: Any = None) -> Status:
                 return {"received": received, "withdrawn": withdrawn, "refused": refused.reason}
             counts = federation_feed.apply(store, page)
             received, withdrawn = received + counts["received"], withdrawn + counts["withdrawn"]
-            if not page.more or page.cursor == since:
+            if not page.more or (page.cursor == since and not page.reset):
                 return {"received": received, "withdrawn": withdrawn, "cursor": page.cursor}
 
 

@@ -13,12 +13,14 @@ kiosk: ``kiosk.core.federation_feed`` and ``kiosk.syncing``):
 - The hub signs with its own Ed25519 key. ``GET /api/v1/publications?since=N
   &nonce=X`` answers ``{"payload": TEXT, "signature": BASE64}``: ``TEXT`` is
   the canonical JSON of ``{"format", "hub_key", "centre", "since", "nonce",
-  "cursor", "more", "issued_at", "items"}`` and the signature is over its
-  UTF-8 bytes exactly as they came. Each item is ``{"kind", "key", "seq",
+  "cursor", "more", "reset", "issued_at", "items"}`` and the signature is
+  over its UTF-8 bytes exactly as they came. Each item is ``{"kind", "key", "seq",
   "updated_at", "withdrawn", "body"}`` (``body`` None when withdrawn, or when
   the publication no longer reaches this centre). ``since`` is the kiosk's
   cursor, ``cursor`` the one to send next time, ``more`` that another page
-  follows.
+  follows, ``reset`` that the kiosk's cursor was past the hub's counter (a
+  hub restored from an older backup): the page starts again from everything
+  held and the kiosk replaces its copies with it.
 - ``open_page`` verifies an answer against the key the kiosk pinned (or, a
   kiosk that pinned none yet, the key the answer names: trust on first use)
   and against what the kiosk asked (its centre, its cursor, its nonce): a
@@ -402,6 +404,7 @@ class Page:
     more: bool
     issued_at: str
     items: list[dict[str, Any]]
+    reset: bool = False
 
 
 def open_page(answer: Any, pinned_key: str | None, centre: str, since: int, nonce: str) -> Page:
@@ -432,11 +435,12 @@ def open_page(answer: Any, pinned_key: str | None, centre: str, since: int, nonc
     if payload.get("nonce") != nonce or payload.get("since") != since:
         raise Refused(REPLAYED, "the page answers another request than this one")
     cursor = payload.get("cursor")
-    if type(cursor) is not int or cursor < since:
+    reset = payload.get("reset") is True
+    # only a reset (signed, answering this very request) starts the cursor again
+    if type(cursor) is not int or cursor < 0 or (cursor < since and not reset):
         raise Refused(ROLLED_BACK, "the page moves the cursor back")
-    return Page(
-        str(key_hex), cursor, payload.get("more") is True, str(payload.get("issued_at")), _items(payload)
-    )
+    more, issued_at = payload.get("more") is True, str(payload.get("issued_at"))
+    return Page(str(key_hex), cursor, more, issued_at, _items(payload), reset)
 
 
 def _items(payload: dict[str, Any]) -> list[dict[str, Any]]:

@@ -401,3 +401,23 @@ def test_federation_reasons_publishes_a_file_and_refuses_a_bad_one(shared_hub, t
     syncing.pull_publications(path)
     with Store.open(path) as db:
         assert Settings(db).get("reasons") == FEDERAL_REASONS["reasons"]
+
+
+def test_a_hub_restored_from_an_older_backup_starts_the_kiosk_again(hub, tmp_path):
+    path, _centre = kiosk(hub, tmp_path / "k.db")
+    kept = publish(hub, "message", "kept", MESSAGE)
+    publish(hub, "message", "lost", {**MESSAGE, "text": {"fr": "Perdu"}})
+    syncing.pull_publications(path)
+    # the hub goes back to a backup taken between the two
+    engine = store.create_engine(hub.db_url)
+    with store.writer(engine) as conn, conn.begin():
+        conn.execute(store.publications.delete().where(store.publications.c.key == "lost"))
+        conn.execute(store.publication_counter.update().values(seq=kept["seq"]))
+    engine.dispose()
+    assert syncing.pull_publications(path)["received"] == 1  # everything held, again
+    assert {item["key"] for item in held(path)} == {"kept"}
+    # what it publishes next comes after the kiosk's cursor all the same
+    publish(hub, "message", "after", {**MESSAGE, "text": {"fr": "Après"}})
+    assert syncing.pull_publications(path)["received"] == 1
+    assert {item["key"] for item in held(path)} == {"kept", "after"}
+    assert summary(path)["refused"] is None

@@ -85,6 +85,8 @@ def apply(store: Store, page: wire.Page) -> dict[str, int]:
     with store.transaction():
         if pinned_key(store) is None:
             outbox.set_state(store.conn, HUB_KEY, page.hub_key)
+        if page.reset:  # the hub starts again from everything it holds: so does this kiosk
+            store.conn.execute("DELETE FROM federation_feed")
         for item in page.items:
             if item["kind"] == "reasons" and item["key"] == REASONS_KEY and not item["withdrawn"]:
                 _reasons_arrived(store, item["body"]["reasons"])
