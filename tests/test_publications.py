@@ -421,3 +421,17 @@ def test_a_hub_restored_from_an_older_backup_starts_the_kiosk_again(hub, tmp_pat
     assert syncing.pull_publications(path)["received"] == 1
     assert {item["key"] for item in held(path)} == {"kept", "after"}
     assert summary(path)["refused"] is None
+
+
+@pytest.mark.postgres
+def test_publications_on_postgresql(hub_server, postgres_url, tmp_path):
+    hub = hub_server(postgres_url)
+    path, centre = kiosk(hub, tmp_path / "k.db")
+    publish(hub, "message", "pg-1", MESSAGE, audience=[centre])
+    publish(hub, "message", "pg-2", MESSAGE)
+    assert syncing.pull_publications(path)["received"] == 2
+    withdraw(hub, "message", "pg-1")
+    got = syncing.pull_publications(path)
+    assert (got["received"], got["withdrawn"]) == (0, 1)
+    assert [item["key"] for item in held(path)] == ["pg-2"]
+    assert summary(path)["hub_key"] == wire.key_text(hub_signing_key(hub).verify_key)
