@@ -702,3 +702,13 @@ def test_v17_to_v18(tmp_path):
     assert conn.execute("SELECT count(*) FROM duplicate_dismissals").fetchone() == (0,)
     with pytest.raises(sqlite3.IntegrityError):  # a pair is held one way only, the smaller id first
         conn.execute("INSERT INTO duplicate_dismissals VALUES ('b', 'a', 'x')")
+
+
+def test_v18_to_v19(tmp_path):
+    """What the federation published: nothing was received before."""
+    conn = upgrade_from(tmp_path / "kiosk.db", 18)
+    assert "federation_feed" in objects(conn, "table")
+    assert conn.execute("SELECT count(*) FROM federation_feed").fetchone() == (0,)
+    conn.execute("INSERT INTO federation_feed VALUES ('message', 'a', '{}', 'x', 'x')")
+    with pytest.raises(sqlite3.IntegrityError):  # one copy a (kind, key)
+        conn.execute("INSERT INTO federation_feed VALUES ('message', 'a', '{}', 'y', 'y')")
