@@ -37,10 +37,6 @@ from sync import envelope, protocol
 #: what a request's sealed content is: its format, then the fields
 FORMAT = 1
 OUTCOMES = ("accepted", "declined", "full")
-#: the words the resident agreed to, sealed with the request (what they saw)
-CONSENT_TEXT = N_(
-    "J'accepte que mon prénom, mon nom et mon téléphone soient donnés à ce centre, pour ma demande de place."
-)
 _HEX_KEY = re.compile(r"[0-9a-f]{64}")
 
 
