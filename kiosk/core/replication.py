@@ -27,6 +27,7 @@ import binascii
 import json
 import logging
 import sqlite3
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -448,7 +449,7 @@ def _session_state(store: Store, table: str, session: dict[str, Any]) -> replica
         rows
         + _log_changes(store, "sessions", {session["id"]})
         + _log_changes(store, "workshops", {session["workshop_id"]})
-        + _log_changes(store, "members", _merge_group(members, _merge_links(store.conn)))
+        + _log_changes(store, "members", _merge_group(members, _merge_links(store)))
     )
 
 
@@ -604,7 +605,7 @@ def apply_member(
     record merged with them (``links``: ``_merge_links``, read here when
     not given), and write the result through kiosk/core, inside the
     caller's transaction."""
-    group = _merge_group({member_id}, _merge_links(store.conn) if links is None else links)
+    group = _merge_group({member_id}, _merge_links(store) if links is None else links)
     state = replication.materialize(_log_changes(store, "members", group))
     merged = state.rows["members"].get(member_id)
     current = store.one(
@@ -693,16 +694,35 @@ def _insert_plain(conn: sqlite3.Connection, table: str, values: dict[str, Any]) 
 # items. The same on the device that merged and on each one that learns it.
 
 
-def _merge_links(conn: sqlite3.Connection) -> dict[str, set[str]]:
+#: each open database's merge links, with the log's last row they were read
+#: at: a batch merges many sessions, each with its members' merge groups,
+#: and the log is read again only once it has grown
+_LINKS: weakref.WeakKeyDictionary[Store, tuple[tuple[Any, ...], dict[str, set[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _merge_links(store: Store) -> dict[str, set[str]]:
     """Members linked by any merge the log names, both ways (a superset of
     the merges in force: enough to find who must be merged together)."""
+    last = tuple(
+        store.conn.execute(
+            "SELECT rowid, change_id FROM replication_log ORDER BY rowid DESC LIMIT 1"
+        ).fetchone()
+        or ()
+    )
+    held = _LINKS.get(store)
+    if held is not None and held[0] == last:
+        return held[1]
     links: dict[str, set[str]] = {}
-    for member, target in conn.execute(
+    for member, target in store.conn.execute(
         "SELECT DISTINCT row_id, json_extract(fields, '$.merged_into') FROM replication_log "
-        "WHERE tbl = 'members' AND json_extract(fields, '$.merged_into') IS NOT NULL"
+        "WHERE tbl = 'members' AND fields LIKE '%merged_into%' "
+        "AND json_extract(fields, '$.merged_into') IS NOT NULL"
     ):
         links.setdefault(member, set()).add(target)
         links.setdefault(target, set()).add(member)
+    _LINKS[store] = (last, links)
     return links
 
 
@@ -721,7 +741,7 @@ def _apply_members(store: Store, changes: list[Change], erase: Callable[[str], N
     """Apply the members a batch of changes touched, with every record merged
     with them; a record merged away first, so the card it gives up is free
     for the kept one. Then the pairs staff dismissed. Returns the members."""
-    links = _merge_links(store.conn)
+    links = _merge_links(store)
     touched = _merge_group({c.row for c in changes if c.table == "members"}, links)
     merging = {c.row for c in changes if c.table == "members" and c.fields.get("merged_into")}
     for member_id in sorted(touched, key=lambda m: (m not in merging, m)):
