@@ -303,7 +303,7 @@ KINDS: dict[str, Kind] = {
             "reasons": list_of(
                 {
                     "code": _reason_code,
-                    "label": text(200),
+                    "label": text(120),  # the kiosk setting's bound
                     "icon": icon,
                     "cra_theme": choice(protocol.CRA_THEMES, required=False),
                     "domain": choice(protocol.ADMIN_DOMAINS, required=False),

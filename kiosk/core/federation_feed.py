@@ -24,13 +24,17 @@ figures add up (docs/sync-protocol.md, « Publications »).
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
 from typing import Any
 
+from kiosk.core.errors import InvalidInput
 from kiosk.core.settings import DEFAULTS, REASON_CATEGORIES, Settings
 from kiosk.core.store import Store
 from sync import outbox
 from sync import publications as wire
+
+log = logging.getLogger(__name__)
 
 #: sync_state keys
 HUB_KEY = "federation_hub_key"
@@ -150,7 +154,10 @@ def _reasons_arrived(store: Store, federal: list[dict[str, Any]]) -> None:
                 reason |= {key: mapped[key] for key in REASON_CATEGORIES if mapped.get(key)}
             merged.append(reason)
     if merged != local:
-        settings.set("reasons", merged)
+        try:
+            settings.set("reasons", merged)
+        except InvalidInput as refused:  # the wire's rules passed, the setting's did not: keep the centre's
+            log.warning("publications: the federation's reasons were not applied: %s", refused)
 
 
 # ---------------------------------------------------------------- reading
