@@ -107,6 +107,8 @@ def build(engine, events: int, centres: int, today: date, seed: int = 7) -> dict
         sessions = _workshops(conn, centre_ids, members, count, today)
         _volunteers(conn, centre_ids, days)
         _voice(conn, centre_ids, sessions, days)
+        # the rollups ingest would have kept, from the projections just filled
+        projections.refresh_rollups(conn)
     return count
 
 
@@ -175,7 +177,6 @@ def _visits(conn, centre_ids, members, n, days) -> None:
     insert(
         conn, store.p_presence, [{"centre_id": c, "member_id": m, "day": d} for c, m, d in sorted(presence)]
     )
-    projections.refresh_rollups(conn)
     insert(
         conn,
         store.p_visit_counts,

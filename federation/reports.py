@@ -402,6 +402,8 @@ class Participants:
     profile: Counter = field(default_factory=Counter)
     # (gender, born_from, born_to) -> members: each funder's age bands (federation.ages)
     births: Counter = field(default_factory=Counter)
+    # (gender, employment, education) -> members who gave an FSE+ answer (Situations)
+    answered: Counter = field(default_factory=Counter)
 
     def funder_bands(self, scheme: str) -> list[tuple[str, int]]:
         """(band, members) for each of ``scheme``'s bands and « non renseigné »,
@@ -462,7 +464,7 @@ def participants(conn: Connection, period: Period) -> Participants:
     it (_people). A member whose member.created has not arrived yet is not
     counted until it does."""
     people = _people(conn, period)
-    return Participants(year=period.end.year, profile=people["p"], births=people["b"])
+    return Participants(year=period.end.year, profile=people["p"], births=people["b"], answered=people["s"])
 
 
 _ATTRS = tuple(p_members.c[name] for name in ATTR_COLUMNS)
@@ -1187,6 +1189,6 @@ def _overview(conn: Connection, period: Period, now: datetime | None, workshops,
         volunteering=volunteer_figures(conn, period),
         families=reached,
         voice=voice_figures(conn, period),
-        situations=situations(conn, period),
+        situations=Situations(answered=attending.answered),
         outreach=outreach_figures(conn, period),
     )

@@ -45,6 +45,8 @@ def seed(engine: sa.Engine, now: datetime = NOW) -> None:
         _voice(conn)
         _volunteering(conn)
         _outreach(conn)
+        # the rollups ingest would have kept, from the projections just filled
+        projections.refresh_rollups(conn)
 
 
 def _centres_and_devices(conn, now: datetime) -> None:
@@ -168,7 +170,6 @@ def _members(conn) -> None:
             member(A, M5, "unknown", None, None, "2026-03-05", "2026-03-20T10:00:00.000Z"),  # erased
         ],
     )
-    projections.refresh_rollups(conn)
 
 
 def _workshops(conn) -> None:
