@@ -487,15 +487,32 @@ def gb(size: int) -> str:
 def measure(server_url: str, millions: float, args: argparse.Namespace) -> None:
     name = f"growth_{str(millions).replace('.', '_')}m"
     admin = store.normalise_url(server_url).replace("+psycopg", "")
-    with psycopg.connect(admin, autocommit=True) as raw:
-        raw.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        raw.execute(f'CREATE DATABASE "{name}"')
     url = server_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin, autocommit=True) as raw:
+        held = raw.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not (args.reuse and held):
+            raw.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            raw.execute(f'CREATE DATABASE "{name}"')
     try:
         today = reports.paris_today()
-        started = time.perf_counter()
-        made, first = build(url, int(millions * 1_000_000), args.centres, args.per_day, today)
-        built_s = time.perf_counter() - started
+        if args.reuse and held:
+            # a database kept by an earlier run: the rollups made again by
+            # this code (the schema step's rebuild), then measured
+            engine = store.create_engine(url)
+            started = time.perf_counter()
+            with engine.begin() as conn:
+                store.rebuild_rollups(conn)
+                made = conn.exec_driver_sql("SELECT sum(events) FROM event_counts").scalar_one()
+                first = date.fromisoformat(
+                    conn.exec_driver_sql("SELECT min(day) FROM p_presence").scalar_one()
+                )
+            built_s = time.perf_counter() - started
+            print(f"  reusing {name}: rollups rebuilt in {built_s:.0f} s", flush=True)
+            engine.dispose()
+        else:
+            started = time.perf_counter()
+            made, first = build(url, int(millions * 1_000_000), args.centres, args.per_day, today)
+            built_s = time.perf_counter() - started
         started = time.perf_counter()
         vacuum(url)
         vacuum_s = time.perf_counter() - started
@@ -577,6 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--db", help="a PostgreSQL server's URL (default: a throwaway one)")
     parser.add_argument("--keep", action="store_true", help="keep each size's database")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure a size's database kept by --keep (its rollups made again)",
+    )
     args = parser.parse_args(argv)
     sizes = [float(size) for size in args.sizes.split(",")]
     cluster = None if args.db else throwaway_server()
