@@ -546,6 +546,7 @@ def merge_members(conn: Connection, centre_id: str, merged: list[tuple[str, dict
         return
     named = {event["data"].get("member_id") for _at, event in new_events} - {None}
     merges += [pair for pair in _stored_merges(conn, centre_id, named) if pair not in merges]
+    erased = {event["data"]["member_id"] for _at, event in new_events if event["type"] == "member.erased"}
     for gone, kept in merges:
         kept = _final_member(conn, centre_id, kept)
         if gone == kept:
@@ -566,6 +567,56 @@ def merge_members(conn: Connection, centre_id: str, merged: list[tuple[str, dict
                 f"UPDATE {table} SET member_id = {mark} WHERE centre_id = {mark} AND member_id = {mark}",
                 (kept, centre_id, gone),
             )
+        if _erased(conn, centre_id, kept):
+            erased.add(kept)
+    _redact_merged_into(conn, centre_id, erased)
+
+
+def _erased(conn: Connection, centre_id: str, member_id: str) -> bool:
+    mark = db.param_mark(conn)
+    query = (
+        f"SELECT 1 FROM p_members WHERE centre_id = {mark} AND member_id = {mark} AND erased_at IS NOT NULL"
+    )
+    return conn.exec_driver_sql(query, (centre_id, member_id)).first() is not None
+
+
+def _redact_merged_into(conn: Connection, centre_id: str, erased: set[str]) -> None:
+    """An erased person's records merged into their kept one (whose rows are
+    gone) lose their attributes from the stored bodies too, as the kept
+    one's do (redact_erased): one person, one erasure."""
+    if not erased:
+        return
+    mark, gone, todo = db.param_mark(conn), set(), set(erased)
+    while todo:  # the records merged into them, and those merged into those
+        found = set()
+        for member_id, body in conn.exec_driver_sql(
+            f"SELECT member_id, body FROM events WHERE centre_id = {mark} AND member_id IS NOT NULL "
+            "AND type = 'member.merged'",
+            (centre_id,),
+        ):
+            if json.loads(body)["data"]["into_member_id"] in todo and member_id not in gone:
+                found.add(member_id)
+        gone |= found
+        todo = found
+    if not gone:
+        return
+    events = db.events
+    held = conn.execute(
+        sa.select(events.c.seq, events.c.body).where(
+            events.c.centre_id == centre_id,
+            events.c.member_id.in_(sorted(gone)),
+            events.c.type.in_(MEMBER_ATTRIBUTE_EVENTS),
+        )
+    ).all()
+    for seq, body in held:
+        event = json.loads(body)
+        if not event["data"].get("redacted"):
+            event["data"] = {"member_id": event["data"]["member_id"], "redacted": True}
+            conn.execute(
+                events.update().where(events.c.seq == seq).values(body=protocol.canonical_json(event))
+            )
+    _redact_parked(conn, centre_id, sorted(gone))
+    _redact_conflicts(conn, centre_id, sorted(gone))
 
 
 def _stored_merges(conn: Connection, centre_id: str, members: set[str]) -> list[tuple[str, str]]:

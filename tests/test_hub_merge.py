@@ -8,9 +8,11 @@ through the ingest on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from federation import centres, ingest, reports, store
 from sync import protocol
@@ -138,3 +140,26 @@ def test_merges_chained_and_both_ways_leave_one_participant(engine):
     with engine.connect() as conn:
         held = conn.execute(store.p_members.select().where(store.p_members.c.centre_id == centre_id)).all()
     assert [row.member_id for row in held] == [one]
+
+
+def test_erasing_the_kept_person_redacts_the_merged_record_too(engine):
+    with engine.begin() as conn:
+        centre_id = centres.add_centre(conn, "Centre social")[0]
+    kept, gone, later = protocol.new_id(), protocol.new_id(), protocol.new_id()
+    push(engine, centre_id, [created(kept), created(gone), created(later), visit(gone, 1)])
+    push(engine, centre_id, [merged(gone, kept, 2)])
+    push(
+        engine, centre_id, [protocol.make_event("member.erased", {"member_id": kept}, T0 + timedelta(days=3))]
+    )
+    # merged into someone already erased: redacted as it arrives
+    push(engine, centre_id, [merged(later, kept, 4)])
+    with engine.connect() as conn:
+        bodies = conn.execute(
+            sa.select(store.events.c.member_id, store.events.c.body).where(
+                store.events.c.centre_id == centre_id, store.events.c.type == "member.created"
+            )
+        ).all()
+    assert {member for member, _body in bodies} == {kept, gone, later}
+    for _member, body in bodies:
+        assert json.loads(body)["data"]["redacted"] is True and "gender" not in body
+    assert counts(engine) == [1, 1, 1]  # erasure keeps the count: one person came
