@@ -171,6 +171,16 @@ def test_the_kept_person_takes_the_other_card_when_they_had_none(centre, store, 
     assert centre.members.by_card(again["card_code"])["id"] == aicha["id"]
 
 
+def test_erasing_the_kept_person_leaves_no_name_of_either_record(devices):
+    reception, _tablet = devices
+    staff = add_staff(reception.store)
+    aicha, again = person(reception, "Aïcha", "Benali"), person(reception, "Aicha", "Benalli")
+    reception.duplicates.merge(aicha["id"], again["id"], staff)
+    reception.privacy.erase(aicha["id"], staff)
+    log = reception.store.query("SELECT fields FROM replication_log WHERE tbl = 'members'")
+    assert log and not any("Aicha" in row["fields"] or "Benal" in row["fields"] for row in log)
+
+
 def test_a_record_already_merged_cannot_be_merged_again(centre, claire):
     aicha, again = person(centre, "Aïcha", "Benali"), person(centre, "Aicha", "Benali")
     centre.duplicates.merge(aicha["id"], again["id"], claire)

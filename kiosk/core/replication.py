@@ -169,7 +169,9 @@ def record_device(store: Store, device_id: str, verify_key: bytes, label: str | 
 def record_erasure(store: Store, member_id: str) -> None:
     """The erasure, and no name of the person left in this device's log."""
     record(store, "members", member_id, {}, op="erase")
-    _scrub(store.conn, member_id)
+    # every record merged with them is the same person: their names go too
+    for member in sorted(_merge_group({member_id}, _merge_links(store))):
+        _scrub(store.conn, member)
     if enabled(store.conn):  # the next exchange refreshes the snapshot at once (key_rotation)
         _set_state(store.conn, ERASURES_KEY, str(int(_state(store.conn, ERASURES_KEY) or 0) + 1))
 
