@@ -207,7 +207,7 @@ def test_the_sync_screen_where_a_kiosk_is_enrolled_leads_to_joining_a_centre(app
     assert app.screen("staff_devices").side == "join"
 
 
-# ---------------------------------------------------------------- the short code, and kiosks that must join again
+# ---------------------------------------------------------------- the short code; kiosks joining again
 
 
 def invite_made(path) -> dict:
