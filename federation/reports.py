@@ -470,6 +470,10 @@ def participants(conn: Connection, period: Period) -> Participants:
 _ATTRS = tuple(p_members.c[name] for name in ATTR_COLUMNS)
 
 
+#: r_participants' keys of the households reached (store.attrs_keys)
+HOUSEHOLD_KEY = "h|"
+
+
 def _people(conn: Connection, period: Period) -> dict[str, Counter]:
     """Members who came in the period (a visit, or present at a session held
     in it), by their reporting attributes: 'p' (age band, gender, QPV) ->
@@ -483,7 +487,11 @@ def _people(conn: Connection, period: Period) -> dict[str, Counter]:
     rolled = rollup_period(period)
     if rolled:
         c = r_participants.c
-        query = sa.select(c.attrs, sa.func.sum(c.members)).where(c.period == rolled).group_by(c.attrs)
+        query = (
+            sa.select(c.attrs, sa.func.sum(c.members))
+            .where(c.period == rolled, ~c.attrs.startswith(HOUSEHOLD_KEY))
+            .group_by(c.attrs)
+        )
         for key, n in conn.execute(_for_centre(query, c.centre_id, period)):
             if n:
                 kind, values = parse_attrs(key)
@@ -501,7 +509,8 @@ def _people(conn: Connection, period: Period) -> dict[str, Counter]:
     for *attrs, n in conn.execute(query):
         for key in attrs_keys(*attrs):
             kind, values = parse_attrs(key)
-            people[kind][values] += int(n)
+            if kind in people:  # a household: families()
+                people[kind][values] += int(n)
     return people
 
 
@@ -613,35 +622,50 @@ class Families:
 
 def families(conn: Connection, period: Period) -> Families:
     """The families reached in the period (``without_household`` left at 0:
-    see Families): which households the period's people (_visitors)
-    belong to, then who is in them (store's
-    r_members_household): the rows read follow the period's people."""
+    see Families): which households the period's people belong to (a
+    calendar year's or month's from its counts, another period's from
+    _visitors), then who is in them (store's r_members_household): the
+    rows read follow the period's households and people."""
     m = p_members.c
     in_household = m.household_id.is_not(None)
     came: Counter[tuple[str, str]] = Counter()
-    # the households of the period's people, then the members of those households alone
-    people = _visitors(period)
-    of_people = people.join(
-        p_members, sa.and_(m.centre_id == people.c.centre_id, m.member_id == people.c.member_id)
-    )
-    query = (
-        sa.select(m.centre_id, m.household_id, sa.func.count())
-        .select_from(of_people)
-        .where(in_household)
-        .group_by(m.centre_id, m.household_id)
-    )
-    for centre_id, household_id, n in conn.execute(query):
-        came[(centre_id, household_id)] += int(n)
+    rolled = rollup_period(period)
+    if rolled:
+        # a calendar year or month: its households' counts (r_participants),
+        # then the members of the households with one
+        c = r_participants.c
+        households = sa.and_(c.period == rolled, c.attrs.startswith(HOUSEHOLD_KEY), c.members > 0)
+        query = sa.select(c.centre_id, c.attrs, c.members).where(households)
+        for centre_id, key, n in conn.execute(_for_centre(query, c.centre_id, period)):
+            came[(centre_id, parse_attrs(key)[1][0])] += int(n)
+        household = sa.func.substr(c.attrs, 3, sa.func.length(c.attrs) - 4)
+        reached = (
+            sa.select(c.centre_id, household.label("household_id")).where(households).subquery("reached")
+        )
+    else:
+        # the households of the period's people, then the members of those households alone
+        people = _visitors(period)
+        of_people = people.join(
+            p_members, sa.and_(m.centre_id == people.c.centre_id, m.member_id == people.c.member_id)
+        )
+        query = (
+            sa.select(m.centre_id, m.household_id, sa.func.count())
+            .select_from(of_people)
+            .where(in_household)
+            .group_by(m.centre_id, m.household_id)
+        )
+        for centre_id, household_id, n in conn.execute(query):
+            came[(centre_id, household_id)] += int(n)
+        reached = (
+            sa.select(m.centre_id, m.household_id)
+            .select_from(of_people)
+            .where(in_household)
+            .distinct()
+            .subquery("reached")
+        )
     result = Families(reached=len(came), came_in_families=sum(came.values()))
     if not came:
         return result
-    reached = (
-        sa.select(m.centre_id, m.household_id)
-        .select_from(of_people)
-        .where(in_household)
-        .distinct()
-        .subquery("reached")
-    )
     members = (
         sa.select(m.centre_id, m.household_id, m.born_from, m.born_to, sa.func.count())
         .join_from(

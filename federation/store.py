@@ -1528,28 +1528,42 @@ def _v22(conn: Connection) -> None:
 
 
 #: the member's columns a participants' figure is counted by, in attrs_keys' order
-ATTR_COLUMNS = ("age_band", "gender", "qpv", "born_from", "born_to", "employment", "education")
+ATTR_COLUMNS = (
+    "age_band",
+    "gender",
+    "qpv",
+    "born_from",
+    "born_to",
+    "employment",
+    "education",
+    "household_id",
+)
 
 
 def _text(value) -> str:
     return "" if value is None else ("1" if value else "0") if isinstance(value, bool) else str(value)
 
 
-def attrs_keys(age_band, gender, qpv, born_from, born_to, employment, education) -> tuple[str, ...]:
+def attrs_keys(
+    age_band, gender, qpv, born_from, born_to, employment, education, household_id
+) -> tuple[str, ...]:
     """The r_participants keys a member is counted under: three marginals,
     so the rows follow the attributes' values, not the members: 'p' (age
     band, gender, QPV: the profile), 'b' (gender, born from, born to: every
     funder's age bands) and, for a member who gave an FSE+ answer, 's'
-    (gender, employment, education); each part '' for unknown, QPV 1 or 0,
-    joined by '|' (_ATTRS_SQL writes the same from SQL)."""
+    (gender, employment, education), and for a member in a household 'h'
+    (the household: the families reached); each part '' for unknown, QPV 1
+    or 0, joined by '|' (_ATTRS_SQL writes the same from SQL)."""
     qpv = None if qpv is None else bool(qpv)
-    keys = (
+    keys = [
         "|".join(("p", age_band or "", gender or "", _text(qpv))),
         "|".join(("b", gender or "", _text(born_from), _text(born_to))),
-    )
-    if employment is None and education is None:
-        return keys
-    return (*keys, "|".join(("s", gender or "", employment or "", education or "")))
+    ]
+    if employment is not None or education is not None:
+        keys.append("|".join(("s", gender or "", employment or "", education or "")))
+    if household_id is not None:
+        keys.append(f"h|{household_id}||")
+    return tuple(keys)
 
 
 def parse_attrs(key: str) -> tuple[str, tuple]:
@@ -1560,6 +1574,8 @@ def parse_attrs(key: str) -> tuple[str, tuple]:
         return kind, (first, second or None, None if third == "" else third == "1")
     if kind == "b":
         return kind, (first or None, int(second) if second else None, int(third) if third else None)
+    if kind == "h":
+        return kind, (first,)
     return kind, (first or None, second or None, third or None)
 
 
@@ -1580,6 +1596,7 @@ _ATTRS_SQL = (
         "coalesce(m.education, '')",
         "(m.employment IS NOT NULL OR m.education IS NOT NULL)",
     ),
+    ("'h|' || m.household_id || '||'", "m.household_id IS NOT NULL"),
 )
 
 
