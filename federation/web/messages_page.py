@@ -1,4 +1,6 @@
-"""The dashboard's messages to the kiosks (« Messages aux bornes »): a
+"""The dashboard's messages to the kiosks (« Messages aux bornes »), and
+the reasons list the federation publishes (« Raisons de venue », read only:
+``federation reasons --publish`` writes it). A message is a
 short message with its dates and pictogram, in French with optional
 English and Arabic, for every centre or some; a preview, then publish or
 withdraw (federation.publications, kind « message »). The kiosks show it on
@@ -13,7 +15,7 @@ from datetime import date
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from federation import formatting, publications, reports, users
+from federation import formatting, publications, reports, taxonomies, users
 from federation import store as db
 from federation.web import security
 from federation.web.security import PageRoute, Refused
@@ -217,3 +219,28 @@ def withdraw_message(
             raise Refused(404, "Message introuvable", "Ce message n'existe pas sur ce hub.")
         publications.withdraw(conn, "message", key, by=session.email)
     return RedirectResponse("/messages?retire=1", status_code=303)
+
+
+@router.get("/raisons")
+def reasons_page(request: Request, session: users.WebSession = Depends(security.current_session)):
+    """The reasons list published to the kiosks, with its national categories in words."""
+    with security.engine(request).connect() as conn:
+        held = publications.get(conn, "reasons", publications.REASONS_KEY)
+    reasons = None
+    if held is not None and not held["withdrawn"]:
+        reasons = [
+            reason
+            | {
+                "cra": taxonomies.cra_label(reason.get("cra_theme") or taxonomies.NONE),
+                "domain_words": taxonomies.domain_label(reason.get("domain") or taxonomies.NONE),
+            }
+            for reason in held["body"]["reasons"]
+        ]
+    return render(
+        request,
+        "reasons.html",
+        session=session,
+        reasons=reasons,
+        published=held,
+        nav="messages",
+    )
