@@ -6,8 +6,10 @@ before the current one and the current one; older ones go. On PostgreSQL a
 month's partition is detached and dropped whole, after its keys have left
 event_keys; on SQLite, and for the few rows PostgreSQL's DEFAULT partition
 holds, old rows are deleted in chunks of ``CHUNK``, a transaction each. The
-reporting tables (p_*, event_counts) are never touched: the dashboard's
-figures for old periods stay as they were.
+reporting tables (p_*, the rollups r_*, event_counts) are never touched: the
+dashboard's figures for old periods stay as they were, and a later change
+(an erasure, a merge, a new attribute) still moves a member's counts in
+every period it came in, from r_member_months, not from the events.
 
 The same daily upkeep empties the relay between a centre's devices
 (``relay.prune_all``): blobs every active device acknowledged, or past
