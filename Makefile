@@ -31,9 +31,13 @@ demo: $(DEMO_DB)
 run: setup $(DEMO_DB)
 	$(VENV)/bin/kiosk run --windowed --db $(DEMO_DB)
 
-# lint first: a few seconds, before the suite's minutes
+# lint first: a few seconds, before the suite's minutes. The suite runs in
+# TEST_WORKERS processes: many tests wait on a hub process, a browser or the
+# Kivy window rather than on the CPU, so there are more workers than cores.
+# Tests never share state outside their tmp_path (ports are free ones).
+TEST_WORKERS ?= 4
 test: setup-test lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # ruff's rules and its formatting, then mypy (strict on sync/): settings in
 # pyproject.toml; a few seconds once mypy's cache is warm
