@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.engine import Engine
 
-from federation import agenda, centres, ingest
+from federation import agenda, centres, hub_key, ingest
 from federation import store as db
 from sync import protocol
 
@@ -217,9 +217,7 @@ def enrol(request: EnrolRequest, engine: Engine = Depends(get_engine)) -> dict:
         with db.writer(engine) as conn, conn.begin():
             answer = centres.enrol(conn, request.code, request.label.strip() or "Borne")
             # the key the device checks the federation's publications with
-            from federation.publications import verify_key_text
-
-            return answer | {"hub_key": verify_key_text(conn)}
+            return answer | {"hub_key": hub_key.verify_key_text(conn)}
     except centres.EnrolmentRefused as refused:
         raise HubError(refused.status, refused.message, "code") from None
 

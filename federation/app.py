@@ -24,7 +24,7 @@ from federation import (
     metrics,
     network_api,
     parent_sync,
-    publications,
+    publications_api,
     ratelimit,
     relay,
     retention,
@@ -72,7 +72,7 @@ def create_app(
     app.state.relay_limits = relay.Limits.from_environment()
     app.include_router(relay.router)  # sealed blobs between a centre's devices
     app.include_router(seat_requests.router)  # sealed seat requests between centres
-    app.include_router(publications.router)  # what the federation publishes, signed
+    app.include_router(publications_api.router)  # what the federation publishes, signed
     app.include_router(metrics.router)
     _mount_dashboard(app)
     _install_error_handlers(app)

@@ -9,38 +9,30 @@ The contract is ``sync.publications``'s (read its docstring first). Here:
   takes the next value of the hub-wide counter, which is what kiosks page by.
   Only the dashboard's signed-in staff and the hub's command line call them:
   no device endpoint publishes.
-- ``signing_key(conn)``: the hub's Ed25519 key, made at its first use and
-  kept in the database (``hub_keys``), so the hub's backup carries it.
-- ``GET /api/v1/publications?since=N&nonce=X``: a device's page of what
-  changed since its cursor, signed as a whole. A publication that no longer
-  reaches its centre (withdrawn, or its audience changed) comes as a
-  withdrawal; a first pull (``since=0``) leaves withdrawals out.
+- ``signing_key(conn)``: the hub's Ed25519 key (federation.hub_key: made
+  by schema step 25 and kept in the database, so the hub's backup carries it).
+- ``page(conn, centre_id, since, nonce)``: a device's page of what changed
+  since its cursor, signed as a whole, which ``GET
+  /api/v1/publications?since=N&nonce=X`` answers
+  (federation.publications_api). A publication that no longer reaches its
+  centre (withdrawn, or its audience changed) comes as a withdrawal; a first
+  pull (``since=0``) leaves withdrawals out.
 """
 
 from __future__ import annotations
 
-import gzip
 import time
 from datetime import datetime
 from typing import Any
 
-import nacl.signing
 import orjson
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from federation import centres
+from federation import centres, hub_key
 from federation import store as db
-from federation.api import HubError, current_device, get_engine
 from sync import protocol
 from sync import publications as wire
-
-#: the name of the key that signs publications in ``hub_keys``
-KEY_NAME = "publications"
-#: answers at least this long are sent gzipped to a client that accepts it
-GZIP_FROM_BYTES = 1024
 
 
 class Unpublishable(ValueError):
@@ -53,19 +45,10 @@ class Unpublishable(ValueError):
 
 # ---------------------------------------------------------------- the key
 
-
-def signing_key(conn: Connection) -> nacl.signing.SigningKey:
-    """The hub's signing key, made once by schema step 25 and kept in the
-    database (``hub_keys``): a hub restored from its backup signs with the
-    same key, and its kiosks go on trusting it."""
-    k = db.hub_keys.c
-    seed = conn.execute(sa.select(k.seed).where(k.name == KEY_NAME)).scalar_one()
-    return nacl.signing.SigningKey(bytes.fromhex(seed))
-
-
-def verify_key_text(conn: Connection) -> str:
-    """The hub's verify key as kiosks pin it (hex): the enrolment answer's ``hub_key``."""
-    return wire.key_text(signing_key(conn).verify_key)
+#: the hub's key (federation.hub_key), named here for the callers of this module
+signing_key = hub_key.signing_key
+verify_key_text = hub_key.verify_key_text
+KEY_NAME = hub_key.KEY_NAME
 
 
 # ---------------------------------------------------------------- publishing
@@ -252,33 +235,3 @@ def page(
         "items": items,
     }
     return wire.sign_page(signing_key(conn), payload)
-
-
-router = APIRouter(prefix="/api/v1", tags=["publications"])
-
-
-@router.get("/publications")
-def get_publications(
-    request: Request,
-    since: int = Query(default=0, ge=0, lt=2**53, description="the kiosk's cursor: the last page's"),
-    nonce: str = Query(min_length=16, max_length=64, pattern=wire.NONCE_RE.pattern),
-    device: centres.Device = Depends(current_device),
-    engine: Engine = Depends(get_engine),
-) -> Response:
-    """What the federation published for this device's centre since its
-    cursor, signed by the hub (sync.publications describes the answer)."""
-    with engine.connect() as conn:
-        answer = page(conn, device.centre_id, since, nonce)
-    raw = orjson.dumps(answer)
-    headers = {"Cache-Control": "no-store"}
-    if len(raw) >= GZIP_FROM_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
-        raw = gzip.compress(raw, compresslevel=6)
-        headers["Content-Encoding"] = "gzip"
-    return Response(raw, media_type="application/json", headers=headers)
-
-
-@router.api_route("/publications", methods=["POST", "PUT", "PATCH", "DELETE"])
-def refuse_device_publishing(device: centres.Device = Depends(current_device)) -> None:
-    """A device never publishes: the federation's staff do, on the dashboard
-    (no token: 401, from ``current_device``; a device's token: 403)."""
-    raise HubError(403, "only the federation's staff publish, from the dashboard: a device cannot", None)
