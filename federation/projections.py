@@ -355,7 +355,17 @@ def _add_participants(conn: Connection, centre_id: str, deltas: Counter) -> None
     """Add ``deltas[(period, attrs)]`` (negative: moved away) to r_participants."""
     rows = [(period, centre_id, attrs, n) for (period, attrs), n in sorted(deltas.items()) if n]
     if rows:
-        conn.exec_driver_sql(_PARTICIPANTS_UPSERT.format(m=db.param_mark(conn)), rows)
+        mark = db.param_mark(conn)
+        conn.exec_driver_sql(_PARTICIPANTS_UPSERT.format(m=mark), rows)
+        # a row moved down to nothing goes: nothing of an attribute an
+        # erasure blanked (a household's id) stays behind in a key
+        emptied = [row[:3] for row in rows if row[3] < 0]
+        if emptied:
+            conn.exec_driver_sql(
+                f"DELETE FROM r_participants WHERE period = {mark} AND centre_id = {mark} "
+                f"AND attrs = {mark} AND members = 0",
+                emptied,
+            )
 
 
 def _add_member_months(

@@ -175,8 +175,8 @@ def test_long_periods_from_the_rollups_equal_the_figures_read_day_by_day(engine,
 def test_a_member_s_new_attributes_move_every_period_s_count(engine):
     with engine.begin() as conn:
         centre_id = centres.add_centre(conn, "Centre")[0]
-    someone = protocol.new_id()
-    data = member_data(random.Random(1), someone, None) | {"age_band": "25-54", "gender": "woman"}
+    someone, household = protocol.new_id(), protocol.new_id()
+    data = member_data(random.Random(1), someone, household) | {"age_band": "25-54", "gender": "woman"}
     visit = {"member_id": someone, "reason": "accueil", "recorded_by": "staff"}
     push(
         engine,
@@ -199,6 +199,8 @@ def test_a_member_s_new_attributes_move_every_period_s_count(engine):
         profiles = sa.select(r.period, sa.func.sum(r.members)).where(r.attrs.startswith("p|"))
         counts = dict(conn.execute(profiles.group_by(r.period)).all())
     assert counts == {"2025": 1, "2025-11": 1, "2026": 1, "2026-01": 1}
+    with engine.connect() as conn:  # the erased household's id is in no key
+        assert not conn.execute(sa.select(r.attrs).where(r.attrs.contains(household))).all()
 
 
 def test_two_pseudonyms_merged_count_once_in_each_period(engine):
