@@ -2,10 +2,10 @@
 
 Builds, directly in the reporting projections (bulk inserts, no ingest), what
 1,000,000 events leave there: visits (most of them: their counts, and the
-days members came with each member's visit span), members (a third in
+days members came), members (a third in
 households), workshops, sessions, registrations and attendance, volunteers'
 time, residents' ideas and their faces after sessions, spread over the last
-365 days. Then
+365 days, and the rollups ingest keeps from them. Then
 starts a real `federation serve`, signs in and times the overview page for the
 default period (the last three months, all centres) and for one centre, and
 each funder's page, CSV and PDF.
@@ -160,8 +160,8 @@ def _households(rows: list[dict]) -> None:
 
 
 def _visits(conn, centre_ids, members, n, days) -> None:
-    """Visit counts, and the days members came with each member's visit span,
-    as ingest leaves them (federation.projections._project_visits)."""
+    """Visit counts, and the days members came, as ingest leaves them
+    (federation.projections._project_visits)."""
     by_centre: dict[str, list[str]] = {}
     for c, m in members:
         by_centre.setdefault(c, []).append(m)

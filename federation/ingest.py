@@ -252,8 +252,9 @@ def _set_aside(conn: Connection, batch: Batch, inserted: set[str], answer: Answe
 def _serialise_centre(conn: Connection, centre_id: str) -> None:
     """One batch of a centre at a time. SQLite's write lock already says so;
     on PostgreSQL two devices of a centre could otherwise write at once, and
-    a projection that reads another (a new member's visit span, read from
-    p_presence) would miss the other batch's uncommitted rows. Batches of
+    a projection that reads another (a member's months and attributes, read
+    to count the periods' participants) would miss the other batch's
+    uncommitted rows. Batches of
     different centres touch different rows and still run side by side."""
     if conn.dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(centre_id.encode()).digest()[:4], "big", signed=True)
