@@ -98,6 +98,12 @@ def _fill(app, screen: str) -> None:
         app.screen("member_situation").start(SAMPLE_MEMBER, then="member_card")
     if screen == "checkin":
         app.flow = {"purpose": "checkin"}
+    if screen == "elsewhere_ask":
+        from kiosk.core import agenda
+
+        shown = [entry for entry in agenda.week(app.centre.store) if not entry["asked"]]
+        if shown:
+            app.screen("elsewhere_ask").start(shown[0])
     _sign_in_for(app, screen)
     app.go(screen)
     offscreen.frames(6)  # lists filled on entry and fitted text settle over a few frames
