@@ -316,6 +316,25 @@ def test_what_a_device_held_before_goes_to_the_others_on_upgrade(pair):
     assert (line,) in rows(tablet, "SELECT id FROM audit_log")
 
 
+def test_an_upgraded_device_applies_what_its_log_held_once(pair):
+    """A release that did not apply visits still kept those it received in
+    its log: upgraded, the device writes them, and never twice those it
+    holds already."""
+    reception, tablet = pair
+    with Centre.open(reception) as centre:
+        kept = centre.visits.check_in("accueil")["id"]
+        lost = centre.visits.check_in("ordinateur")["id"]
+    exchange(reception, tablet)
+    with Store.open(tablet) as kiosk, kiosk.transaction():
+        kiosk.conn.execute("DELETE FROM visits WHERE id = ?", (lost,))  # received, never applied
+        kiosk.conn.execute(
+            "UPDATE replication_device SET baseline = ?",
+            (replication.BASELINE_MORE | replication.BASELINE_SETTINGS,),
+        )
+    exchange(tablet)
+    assert sorted(rows(tablet, "SELECT id FROM visits")) == sorted([(kept,), (lost,)])
+
+
 def test_a_joining_device_takes_the_centre_settings_not_its_own(shared_hub, tmp_path):
     _centre_id, code = shared_hub.add_centre("Nom donné par la fédération")
     reception = enrolled_kiosk(shared_hub, tmp_path / "reception.db", code)

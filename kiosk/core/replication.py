@@ -239,7 +239,7 @@ def baseline(store: Store) -> int:
         count = changelog.record_many(store.conn, writes)
         if flags & BASELINE_MORE:
             # what a release that did not apply these tables kept in its log
-            _apply_more(store, _log_changes_of(store, MORE_TABLES, origin="remote"), set())
+            _apply_more(store, _log_changes_of(store, MORE_TABLES, origin="remote"), set(), once=True)
         store.conn.execute("UPDATE replication_device SET baseline = 0 WHERE id = 1")
     return count
 
@@ -1252,12 +1252,14 @@ def _by_row(changes: list[Change]) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def _apply_more(store: Store, changes: list[Change], members: set[str]) -> None:
+def _apply_more(store: Store, changes: list[Change], members: set[str], once: bool = False) -> None:
     """Write the staff accounts, shared settings, audit lines and visits
     among ``changes`` (new to this device), inside the caller's transaction;
     ``members``: those the same batch brought, whose waiting visits can now
     be written. Nothing here emits an event for the hub: each visit reached
-    it from the device where it was recorded."""
+    it from the device where it was recorded. ``once``: changes that may
+    have been applied here already (the log's, at an upgrade): a visit
+    this device holds is not written again."""
     staff = sorted({c.row for c in changes if c.table == "staff"})
     for staff_id in staff:
         _apply_staff(store, staff_id)
@@ -1281,6 +1283,9 @@ def _apply_more(store: Store, changes: list[Change], members: set[str]) -> None:
             "DELETE FROM replication_waiting WHERE tbl = 'visits' AND row_id = ?", ((v,) for v in waiting)
         )
         visits += _log_changes(store, "visits", waiting)
+    if once and visits:  # one pass over the visits' ids: they have no index
+        held = {row[0] for row in store.conn.execute("SELECT id FROM visits")}
+        visits = [change for change in visits if change.row not in held]
     _apply_visits(store, visits)
 
 
