@@ -4,7 +4,9 @@ What it does (docs/replication.md):
 
 - **capture**: a write the other devices must know records a change
   (``sync.replication.Change``) in the same transaction as the write
-  (``record``), members first: registration, edits, a new card, erasure;
+  (``record``): members, workshops, sessions, registrations, attendance;
+  visits, staff accounts, shared settings and audit lines record theirs
+  through ``kiosk.core.changelog``, which needs only the connection;
 - **seal**: the changes not yet sent go out in blobs sealed with the
   centre's key and signed by this device (``sync.envelope``), kept until the
   relay stored them, so a retry sends the same bytes;
@@ -12,7 +14,8 @@ What it does (docs/replication.md):
   tampered, replayed or unknown, never applied), its changes join the log,
   and each member they touch is merged (``sync.replication.materialize``
   over that member's changes) and written through kiosk/core: the search
-  index follows, an erasure goes through ``Privacy``.
+  index follows, an erasure goes through ``Privacy``; the rest is written
+  in bulk (``_apply_more``), never emitting an event for the hub.
 
 A device replicates once ``replication_device`` has its row: made by the
 schema upgrade for a kiosk already enrolled (the centre's first device), or
