@@ -335,16 +335,26 @@ def test_an_upgraded_device_applies_what_its_log_held_once(pair):
     assert sorted(rows(tablet, "SELECT id FROM visits")) == sorted([(kept,), (lost,)])
 
 
-def test_a_joining_device_takes_the_centre_settings_not_its_own(shared_hub, tmp_path):
+def test_a_joining_device_starts_with_the_whole_centre_and_its_settings(shared_hub, tmp_path):
+    """The snapshot a joining device starts from holds the visits, staff
+    accounts, settings and audit lines; its own settings give way."""
     _centre_id, code = shared_hub.add_centre("Nom donné par la fédération")
     reception = enrolled_kiosk(shared_hub, tmp_path / "reception.db", code)
     with Centre.open(reception) as centre:
         centre.settings.set("centre_name", "Centre social des Dunes")
         centre.settings.set("idle_timeout_s", 120)
+        nadia = centre.staff.add("Nadia Ferhat", "volunteer", "2468")
+        aicha = centre.members.register("Aïcha", "Benali", consent_data=True)["id"]
+        visits = {centre.visits.check_in("accueil", member_id=aicha, actor=nadia)["id"] for _ in range(3)}
     syncing.replicate_once(reception)
     tablet = invited(reception, tmp_path / "tablet.db", "Tablette")
+    assert {v for (v,) in rows(tablet, "SELECT id FROM visits")} == visits
+    assert set(rows(reception, "SELECT id FROM audit_log")) <= set(rows(tablet, "SELECT id FROM audit_log"))
+    with Centre.open(tablet) as centre:
+        assert centre.staff.authenticate("2468")["id"] == nadia["id"]
     exchange(reception, tablet, reception)
     for kiosk in (reception, tablet):
         with Centre.open(kiosk) as centre:
             assert centre.settings.get("centre_name") == "Centre social des Dunes"
             assert centre.settings.get("idle_timeout_s") == 120
+    assert rows(tablet, "SELECT count(*) FROM outbox WHERE type = 'visit.recorded'") == [(0,)]
