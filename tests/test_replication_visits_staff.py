@@ -358,3 +358,28 @@ def test_a_joining_device_starts_with_the_whole_centre_and_its_settings(shared_h
             assert centre.settings.get("centre_name") == "Centre social des Dunes"
             assert centre.settings.get("idle_timeout_s") == 120
     assert rows(tablet, "SELECT count(*) FROM outbox WHERE type = 'visit.recorded'") == [(0,)]
+
+
+def test_who_marked_the_roll_call_travels_with_the_mark(pair):
+    from datetime import UTC, datetime, timedelta
+
+    reception, tablet = pair
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)  # the roll call is open
+    with Centre.open(reception) as centre:
+        workshop = centre.workshops.create_workshop("Couture", "autre")["id"]
+        session = centre.workshops.add_session(workshop, start, start + timedelta(hours=2), 5)["id"]
+        aicha = centre.members.register("Aïcha", "Benali", consent_data=True)["id"]
+        centre.workshops.register(session, aicha)
+        karim = centre.staff.add("Karim Haddad", "staff", "1357")
+    exchange(reception, tablet)
+    with Centre.open(tablet) as centre:  # the roll call, in the workshop room
+        nadia = centre.staff.add("Nadia Ferhat", "volunteer", "2468")
+        centre.workshops.mark_attendance(session, aicha, True, actor=nadia)
+        centre.workshops.add_walk_in(session, None, actor=nadia)
+    exchange(tablet, reception)
+    marked = "SELECT walk_in, present, marked_by FROM attendance ORDER BY walk_in"
+    assert rows(reception, marked) == [(0, 1, nadia["id"]), (1, 1, nadia["id"])]
+    with Centre.open(reception) as centre:  # corrected at reception: absent after all
+        centre.workshops.mark_attendance(session, aicha, False, actor=karim)
+    exchange(reception, tablet)
+    assert rows(tablet, marked) == [(0, 0, karim["id"]), (1, 1, nadia["id"])]

@@ -15,9 +15,9 @@ from kiosk.core.store import Store
 from sync.protocol import new_id
 
 
-def _emit(store: Store, row: dict) -> None:
-    # every mark passes here: the centre's other devices hear of it too (not
-    # who marked: staff accounts do not replicate yet)
+def _emit(store: Store, row: dict, marked_by: str | None = None) -> None:
+    # every mark passes here: the centre's other devices hear of it too, with
+    # who marked it (staff accounts replicate)
     replication.record_row(
         store,
         "attendance",
@@ -28,6 +28,7 @@ def _emit(store: Store, row: dict) -> None:
             "present": int(bool(row["present"])),
             "walk_in": int(bool(row["walk_in"])),
             "marked_at": store.now_iso(),
+            "marked_by": marked_by,
         },
     )
     store.emit(
@@ -112,7 +113,7 @@ def mark(store: Store, session: dict, member_id: str, present: bool, actor: dict
             "UPDATE attendance SET present = ?, marked_at = ?, marked_by = ? WHERE id = ?",
             (int(present), now, _actor_id(actor), row["id"]),
         )
-    _emit(store, row)
+    _emit(store, row, _actor_id(actor))
     audit(store, actor, "attendance.mark", session_id=session["id"], member_id=member_id, present=present)
     return {
         "attendance_id": row["id"],
@@ -157,6 +158,6 @@ def add_walk_in(store: Store, session: dict, member_id: str | None, actor: dict 
         "marked_by) VALUES (?, ?, ?, 1, 1, ?, ?)",
         (row["id"], session["id"], member_id, store.now_iso(), _actor_id(actor)),
     )
-    _emit(store, row)
+    _emit(store, row, _actor_id(actor))
     audit(store, actor, "attendance.walk_in", session_id=session["id"], member_id=member_id)
     return {"attendance_id": row["id"], "member_id": member_id, "present": True, "walk_in": True}

@@ -474,14 +474,19 @@ def _apply_attendance(store: Store, changes: list[Change]) -> None:
             member = values.get("member_id")
             if member is not None and store.one("SELECT 1 FROM members WHERE id = ?", (member,)) is None:
                 continue  # the member has not arrived here: the mark waits for them
+            # who marked, when their account is known here (it arrives before
+            # their marks, from the device that made it)
+            marker = values.get("marked_by")
+            known = store.conn.execute("SELECT 1 FROM staff WHERE id = ?", (marker,)).fetchone()
+            marker = marker if known else None
             if store.one("SELECT 1 FROM attendance WHERE id = ?", (mark_id,)) is None:
                 if member is not None:
                     store.conn.execute(
                         "DELETE FROM attendance WHERE session_id = ? AND member_id = ?", (session_id, member)
                     )
                 store.conn.execute(
-                    "INSERT INTO attendance (id, session_id, member_id, present, walk_in, marked_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO attendance (id, session_id, member_id, present, walk_in, marked_at, "
+                    "marked_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         mark_id,
                         session_id,
@@ -489,12 +494,14 @@ def _apply_attendance(store: Store, changes: list[Change]) -> None:
                         values["present"],
                         values.get("walk_in") or 0,
                         values["marked_at"],
+                        marker,
                     ),
                 )
             else:
                 store.conn.execute(
-                    "UPDATE attendance SET present = ?, walk_in = ?, marked_at = ? WHERE id = ?",
-                    (values["present"], values.get("walk_in") or 0, values["marked_at"], mark_id),
+                    "UPDATE attendance SET present = ?, walk_in = ?, marked_at = ?, marked_by = ? "
+                    "WHERE id = ?",
+                    (values["present"], values.get("walk_in") or 0, values["marked_at"], marker, mark_id),
                 )
 
 
