@@ -517,7 +517,8 @@ def test_a_joining_device_does_not_send_the_centre_back_as_its_own_changes(share
     syncing.replicate_once(reception)
     conn = sqlite3.connect(reception)
     try:  # nothing of the centre came back: the tablet's audit lines only
-        came = {t for (t,) in conn.execute("SELECT DISTINCT tbl FROM replication_log WHERE origin = 'remote'")}
+        found = conn.execute("SELECT DISTINCT tbl FROM replication_log WHERE origin = 'remote'")
+        came = {table for (table,) in found}
     finally:
         conn.close()
     assert came <= {"audit_log"}, came

@@ -587,7 +587,6 @@ def _v15(conn: sqlite3.Connection) -> None:
         """)
 
 
-
 def _v16(conn: sqlite3.Connection) -> None:
     """Workshop sheets (kiosk/core/sheets.py): a workshop made here from a
     federation sheet keeps the sheet's id (``sheet_id``, sent with the
@@ -631,7 +630,6 @@ def _v17(conn: sqlite3.Connection) -> None:
         )
         """)
     conn.execute("CREATE INDEX replication_waiting_needs ON replication_waiting (needs)")
-
 
 
 def _v18(conn: sqlite3.Connection) -> None:
