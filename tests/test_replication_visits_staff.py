@@ -383,3 +383,21 @@ def test_who_marked_the_roll_call_travels_with_the_mark(pair):
         centre.workshops.mark_attendance(session, aicha, False, actor=karim)
     exchange(reception, tablet)
     assert rows(tablet, marked) == [(0, 0, karim["id"]), (1, 1, nadia["id"])]
+
+
+def test_a_visit_of_a_record_merged_elsewhere_counts_for_the_kept_one(pair):
+    """The tablet checks in a record the reception merged meanwhile: on both
+    devices the visit ends on the kept record."""
+    reception, tablet = pair
+    with Centre.open(reception) as centre:
+        kept = centre.members.register("Aïcha", "Benali", birth_year=1985, consent_data=True)["id"]
+        other = centre.members.register("Aicha", "Benalli", birth_year=1985, consent_data=True)["id"]
+        karim = centre.staff.add("Karim Haddad", "staff", "1357")
+    exchange(reception, tablet)
+    with Centre.open(tablet) as centre:
+        visit = centre.visits.check_in("accueil", member_id=other)["id"]
+    with Centre.open(reception) as centre:
+        centre.duplicates.merge(kept, other, karim)
+    exchange(reception, tablet, reception, tablet)
+    for kiosk in (reception, tablet):
+        assert rows(kiosk, f"SELECT member_id FROM visits WHERE id = '{visit}'") == [(kept,)]
