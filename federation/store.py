@@ -1715,6 +1715,17 @@ def _v26(conn: Connection) -> None:
         "member_id) WHERE household_id IS NOT NULL"
     )
 
+# ---------------------------------------------------------------- step 27: the members' attributes by key
+
+
+def _v27(conn: Connection) -> None:
+    # a period other than a calendar year or month reads its people's
+    # attributes by (centre, member): from this index alone, not the table
+    conn.exec_driver_sql(
+        "CREATE INDEX r_members_attrs ON p_members (centre_id, member_id, age_band, gender, qpv, "
+        "born_from, born_to, employment, education, household_id)"
+    )
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1743,6 +1754,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     24: _v24,
     25: _v25,
     26: _v26,
+    27: _v27,
 }
 LATEST_VERSION = max(MIGRATIONS)
 
