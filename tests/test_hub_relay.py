@@ -5,11 +5,13 @@ keeps stays bounded."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import os
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -411,13 +413,24 @@ def test_the_hub_s_database_holds_no_name_in_clear(hub_server, hub_db_url):
     assert opened == [person["last_name"] for person in people]
 
 
-def test_the_relay_imports_nothing_that_handles_keys():
+def test_the_hub_holds_nothing_that_opens_a_centre_s_blobs():
+    """The hub signs its own publications (Ed25519) but never loads what opens
+    a centre's blobs: no envelope, no secret box, no sealed box, no private
+    key of a centre's."""
     code = (
-        "import sys, federation.relay, federation.app; "
-        "print(sorted(m for m in sys.modules if m.startswith('nacl') or m == 'sync.envelope'))"
+        "import sys, federation.relay, federation.app, federation.cli; "
+        "print(sorted(m for m in sys.modules if m in ('sync.envelope', 'nacl.secret')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+    for path in Path("federation").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = {alias.name for alias in node.names}
+                module = getattr(node, "module", None) or ""
+                imported = {module, *(f"{module}.{n}" if module else n for n in names)}
+                assert not imported & {"sync.envelope", "nacl.secret", "nacl.public"}, path
+                assert not names & {"envelope", "SecretBox", "SealedBox", "PrivateKey", "Box"}, path
 
 
 # ---------------------------------------------------------------- pairing
