@@ -656,32 +656,36 @@ def families(conn: Connection, period: Period) -> Families:
         )
         for centre_id, household_id, n in conn.execute(query):
             came[(centre_id, household_id)] += int(n)
-        reached = (
-            sa.select(m.centre_id, m.household_id)
-            .select_from(of_people)
-            .where(in_household)
-            .distinct()
-            .subquery("reached")
-        )
+        reached = None
     result = Families(reached=len(came), came_in_families=sum(came.values()))
     if not came:
         return result
-    members = (
-        sa.select(m.centre_id, m.household_id, m.born_from, m.born_to, sa.func.count())
-        .join_from(
-            p_members,
-            reached,
-            sa.and_(m.centre_id == reached.c.centre_id, m.household_id == reached.c.household_id),
-        )
-        .group_by(m.centre_id, m.household_id, m.born_from, m.born_to)
-    )
+    columns = (m.centre_id, m.household_id, m.born_from, m.born_to)
+    if reached is not None:
+        members = [
+            sa.select(*columns, sa.func.count())
+            .join_from(
+                p_members,
+                reached,
+                sa.and_(m.centre_id == reached.c.centre_id, m.household_id == reached.c.household_id),
+            )
+            .group_by(*columns)
+        ]
+    else:
+        # the households just read, by their key (r_members_household), a few hundred a statement
+        keys = sorted(came)
+        members = [
+            sa.select(*columns, sa.func.count())
+            .where(sa.tuple_(m.centre_id, m.household_id).in_(keys[start : start + 500]))
+            .group_by(*columns)
+            for start in range(0, len(keys), 500)
+        ]
     year = period.end.year
     with_children: set[tuple[str, str]] = set()
     # a child or not, by span of birth years: a few hundred spans for all the members
     child: dict[tuple[int | None, int | None], bool] = {}
-    for centre_id, household_id, born_from, born_to, n in conn.execute(
-        _for_centre(members, m.centre_id, period)
-    ):
+    rows = (row for query in members for row in conn.execute(_for_centre(query, m.centre_id, period)))
+    for centre_id, household_id, born_from, born_to, n in rows:
         key = (centre_id, household_id)
         if key not in came:
             continue
