@@ -22,7 +22,7 @@ from federation import formatting
 from federation import store as db
 from sync import csvsafe, protocol
 from sync.clock import PARIS
-from sync.sheets import THEME_PICTOGRAMS
+from sync.protocol import THEME_PICTOGRAMS
 
 #: what a sheet offered by a centre gets for the fields its workshop does not hold
 OFFER_DEFAULTS = {"duration_minutes": 120, "capacity": 12, "bring": "", "animator_needs": ""}

@@ -78,6 +78,17 @@ THEMES = (
     "pouvoir_d_agir",
     "autre",
 )
+#: The pictogram (a Material Symbols name) each workshop theme shows: on the
+#: kiosk's screens and on the federation's workshop sheets alike.
+THEME_PICTOGRAMS = {
+    "accueil": "info",
+    "education": "school",
+    "parentalite": "family_restroom",
+    "e_administration": "account_balance",
+    "numerique": "devices",
+    "pouvoir_d_agir": "campaign",
+    "autre": "more_horiz",
+}
 #: The national categories a visit's reason maps to (1.1). The themes of the
 #: conseillers numériques' activity reports (CRA v2, La Coop de la médiation
 #: numérique), and the ten administrative domains of Aidants Connect and

@@ -35,18 +35,6 @@ PICTOGRAMS = (
     "volunteer_activism",
     "more_horiz",
 )
-#: The pictogram a sheet gets from its theme when none was chosen (the same
-#: as the kiosk's workshop themes show).
-THEME_PICTOGRAMS = {
-    "accueil": "info",
-    "education": "school",
-    "parentalite": "family_restroom",
-    "e_administration": "account_balance",
-    "numerique": "devices",
-    "pouvoir_d_agir": "campaign",
-    "autre": "more_horiz",
-}
-
 MAX_DURATION = 480  # minutes: a workshop of a day at most
 MAX_CAPACITY = 500
 #: field -> its largest length, for the texts

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sync.protocol import THEME_PICTOGRAMS
+
 ICON_FONT = str(Path(__file__).resolve().parent.parent / "assets" / "fonts" / "MaterialIcons-Regular.ttf")
 
 CODEPOINTS = {
@@ -119,15 +121,7 @@ CODEPOINTS = {
 }
 
 #: One pictogram for each workshop theme of sync.protocol.THEMES.
-THEME_ICONS = {
-    "accueil": "info",
-    "education": "school",
-    "parentalite": "family_restroom",
-    "e_administration": "account_balance",
-    "numerique": "devices",
-    "pouvoir_d_agir": "campaign",
-    "autre": "more_horiz",
-}
+THEME_ICONS = THEME_PICTOGRAMS
 
 
 #: One pictogram for each idea theme of sync.protocol.IDEA_THEMES.
