@@ -180,7 +180,7 @@ def messages_page(
 @router.get("/messages/nouveau")
 def new_message_page(request: Request, session: users.WebSession = Depends(security.current_session)):
     today = date.today().isoformat()
-    blank = {"text_fr": "", "text_en": "", "text_ar": "", "pictogram": "info"}
+    blank: dict[str, object] = {"text_fr": "", "text_en": "", "text_ar": "", "pictogram": "info"}
     blank |= {"starts_on": today, "ends_on": today, "audience": "all", "centres": []}
     return _page(request, session, blank)
 
