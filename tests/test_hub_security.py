@@ -172,7 +172,7 @@ def test_a_gzip_bomb_is_refused_without_eating_memory(guarded_hub, api):
         (b"[1, 2, 3]", None, 400),
         (b"[" * 30_000 + b"]" * 30_000, None, 400),
         (b"not gzip at all", "gzip", 400),
-        (gzip.compress(b'{"protocol": "1.0", "events": []}')[:-12], "gzip", 400),
+        (gzip.compress(b'{"protocol": "1.0", "events": []}', mtime=0)[:-12], "gzip", 400),
         (b'{"protocol": "1.0", "events": []}', "br", 415),
         (b'{"protocol": "1.0", "events": []}', "deflate, gzip", 415),
     ],
