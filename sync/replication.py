@@ -25,9 +25,10 @@ The rules, in the order :func:`materialize` applies them:
    are scrubbed from the log (:meth:`Replica.add`).
 4. Rows pointing at members follow the kept member; visits of an erased
    member become anonymous, their registrations are cancelled. Two
-   registrations (or attendance marks) of the same person to the same
-   session become one, the earliest row, with the fields last written to
-   either.
+   registrations of the same person to the same session become one: the
+   better status stays, whole (booked, then waiting, then cancelled; among
+   equals the earliest row). Two attendance marks become one, the earliest
+   row, with the fields last written to either.
 5. Seats: a session's active registrations are ordered, the ones a device
    booked first (by the stamp of the change that booked them), then the
    waiting list (by the stamp that queued them); the first ``capacity`` are
@@ -382,6 +383,10 @@ TABLES: dict[str, Table] = {
         required=("at", "action"),
     ),
 }
+
+#: which of two registrations of one person to one session stays (the
+#: smaller): the same rule on a replicating device and on a device alone
+STATUS_RANK = {"booked": 0, "waitlisted": 1, "cancelled": 2}
 
 OPS = ("set", "erase")
 #: where the row ids of ``duplicate_dismissals`` are made from (uuid5)
@@ -741,8 +746,13 @@ def _absorb_duplicates(
     field_stamps: dict[tuple[str, str], dict[str, Stamp]],
     first_stamp: Mapping[tuple[str, str], tuple[Stamp, str]],
 ) -> dict[str, str]:
-    """One row per natural key (the same person in the same session): the
-    earliest row stays, with each field last written to any of them."""
+    """One row per natural key (the same person in the same session).
+
+    Registrations: the row with the better status stays, whole (booked
+    before waiting, waiting before cancelled; among equals the earliest), so
+    a booked seat never gives way to the other row's waiting status. The
+    other tables (attendance marks): the earliest row stays, with each field
+    last written to any of them."""
     absorbed: dict[str, str] = {}
     for name, table in TABLES.items():
         if not table.natural_key:
@@ -754,6 +764,12 @@ def _absorb_duplicates(
                 groups.setdefault(key, []).append(row)
         for members in groups.values():
             if len(members) < 2:
+                continue
+            if name == "registrations":
+                members.sort(key=lambda r: (STATUS_RANK[rows[name][r]["status"]], first_stamp[(name, r)]))
+                for other in members[1:]:
+                    del rows[name][other]
+                    absorbed[other] = members[0]
                 continue
             members.sort(key=lambda r: first_stamp[(name, r)])
             keep = members[0]

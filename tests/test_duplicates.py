@@ -288,3 +288,70 @@ def test_an_erasure_on_one_device_wins_over_a_merge_on_the_other(devices):
             assert row["first_name"] is None and row["erased_at"] is not None
         assert centre.members.count() == 0
     assert duplicates.MAX_PAIRS > 0
+
+
+# ---------------------------------------------------------------- the same session twice
+
+
+def booked_then_waiting(first: Centre, second: Centre, sync) -> tuple[dict, dict, dict, dict]:
+    """Aïcha books the last seat on ``first``; on ``second`` Carole, then
+    Aïcha's second record, queue. Returns (aicha, again, carole, session)."""
+    aicha = person(first, "Aïcha", "Benali")
+    seat = session(first, capacity=1)
+    first.workshops.register(seat["id"], aicha["id"])
+    sync()
+    carole = person(second, "Carole", "Petit", year=1970)
+    again = person(second, "Aicha", "Benalli")
+    assert second.workshops.register(seat["id"], carole["id"])["status"] == "waitlisted"
+    assert second.workshops.register(seat["id"], again["id"])["status"] == "waitlisted"
+    sync()
+    return aicha, again, carole, seat
+
+
+def seats(centre: Centre, seat: dict) -> dict[str, str]:
+    rows = centre.store.query(
+        "SELECT member_id, status FROM registrations WHERE session_id = ?", (seat["id"],)
+    )
+    return {row["member_id"]: row["status"] for row in rows}
+
+
+def test_a_merge_never_gives_a_booked_seat_away_for_the_other_records_waiting_place(devices):
+    reception, tablet = devices
+    staff = add_staff(reception.store)
+
+    def sync():
+        send(reception, tablet)
+        send(tablet, reception)
+
+    aicha, again, carole, seat = booked_then_waiting(reception, tablet, sync)
+    (waiting,) = tablet.store.query(
+        "SELECT id FROM registrations WHERE member_id = ? AND session_id = ?", (again["id"], seat["id"])
+    )
+    reception.duplicates.merge(aicha["id"], again["id"], staff)
+    sync()
+    expected = {aicha["id"]: "booked", carole["id"]: "waitlisted"}
+    assert seats(reception, seat) == seats(tablet, seat) == expected
+    # the dropped registration ends cancelled at the hub: its figures count the person once
+    dropped = [e["data"] for e in events(reception.store, "registration.changed")][-1]
+    assert dropped == {
+        "registration_id": waiting["id"],
+        "session_id": seat["id"],
+        "member_id": aicha["id"],
+        "status": "cancelled",
+    }
+    assert events(tablet.store, "member.merged") == []
+    # a later cancellation of the kept seat is not undone by the dropped one
+    tablet.workshops.cancel_registration(seat["id"], aicha["id"])
+    sync()
+    assert seats(reception, seat) == seats(tablet, seat) == {aicha["id"]: "cancelled", carole["id"]: "booked"}
+
+
+def test_a_device_alone_keeps_the_same_registration_as_replicating_ones(store, claire):
+    centre = Centre(store)
+    aicha, again, carole, seat = booked_then_waiting(centre, centre, lambda: None)
+    centre.duplicates.merge(again["id"], aicha["id"], claire)  # whichever record staff keep
+    assert seats(centre, seat) == {again["id"]: "booked", carole["id"]: "waitlisted"}
+    cancelled = [
+        e["data"] for e in events(store, "registration.changed") if e["data"]["status"] == "cancelled"
+    ]
+    assert [(e["member_id"], e["session_id"]) for e in cancelled] == [(again["id"], seat["id"])]

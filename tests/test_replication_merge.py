@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from sync import protocol
 from sync.replication import (
     PERSONAL_MEMBER_FIELDS,
+    STATUS_RANK,
     Change,
     HybridClock,
     Replica,
@@ -278,6 +279,36 @@ def test_duplicates_merged_by_staff_follow_the_kept_member():
     assert list(state.rows["registrations"]) == [reg_kept] and state.absorbed == {reg_dup: reg_kept}
 
 
+def test_a_merge_keeps_the_booked_registration_over_a_later_waiting_one():
+    a, b = HybridClock("a", now_ms=ticking()), HybridClock("b", now_ms=ticking(T0 + 60_000))
+    kept, duplicate, other = protocol.new_id(), protocol.new_id(), protocol.new_id()
+    session, setup = session_changes(a, capacity=1)
+    booked, waiting, queued = protocol.new_id(), protocol.new_id(), protocol.new_id()
+    changes = [
+        *setup,
+        *(make_change(a, "members", m, member_fields("Aïcha", "Benali")) for m in (kept, duplicate, other)),
+        make_change(
+            a, "registrations", booked, {"session_id": session, "member_id": kept, "status": "booked"}
+        ),
+        make_change(
+            b, "registrations", queued, {"session_id": session, "member_id": other, "status": "waitlisted"}
+        ),
+        make_change(
+            b,
+            "registrations",
+            waiting,
+            {"session_id": session, "member_id": duplicate, "status": "waitlisted"},
+        ),
+    ]
+    for merge in ((duplicate, kept), (kept, duplicate)):  # whichever record staff keep
+        merged = [*changes, make_change(a, "members", merge[0], {"merged_into": merge[1]})]
+        for order in (merged, list(reversed(merged))):
+            state = materialize(order)
+            assert state.absorbed == {waiting: booked}
+            regs = state.rows["registrations"]
+            assert (regs[booked]["status"], regs[queued]["status"]) == ("booked", "waitlisted")
+
+
 def test_a_merged_record_shows_no_details_whatever_edit_comes_before_or_after():
     a, b = HybridClock("a", now_ms=ticking()), HybridClock("b", now_ms=ticking(T0 + 60_000))
     kept, duplicate = protocol.new_id(), protocol.new_id()
@@ -433,11 +464,17 @@ class World:
             device.make("members", member, {"last_name": last, "phone": f"+336{pick.randrange(10**8):08d}"})
         elif kind == "erase":
             device.make("members", pick.choice(living), op="erase")
-        elif kind == "merge" and len(living) >= 2:
+        elif kind in ("merge", "merge_registered") and len(living) >= 2:
             # what the kiosk does (kiosk/core/duplicates.py): the kept record
             # takes the other's details where its own are empty, then the other
             # points at it
             duplicate, kept = pick.sample(living, 2)
+            if kind == "merge_registered" and sessions:
+                # both records registered to one session before the merge
+                session = pick.choice(sessions)
+                for member in pick.sample([duplicate, kept], 2):
+                    self.register(device, device.replica.state(), session, member)
+                state = device.replica.state()
             rows = state.rows["members"]
             fill = {
                 f: rows[duplicate][f]
@@ -446,7 +483,13 @@ class World:
             }
             if fill:
                 device.make("members", kept, fill)
+            before = set(state.rows["registrations"])
             device.make("members", duplicate, {"merged_into": kept})
+            # the registration the merge dropped ends cancelled (and the hub hears so)
+            after = device.replica.state()
+            for row in sorted(before & set(after.absorbed)):
+                if written_status(device.replica, row) != "cancelled":
+                    device.make("registrations", row, {"status": "cancelled"})
         elif kind == "dismiss" and len(living) >= 2:
             one, two = sorted(pick.sample(living, 2))
             device.make(
@@ -522,6 +565,19 @@ class World:
             assert booked <= values["capacity"], "over capacity"
             if any(v["status"] == "waitlisted" for v in mine):
                 assert booked == values["capacity"], "waiting while a seat is free"
+        pushed_off = {conflict.registration_id for conflict in state.seat_conflicts}
+        for absorbed, kept in state.absorbed.items():
+            if kept not in registrations or registrations[kept]["member_id"] in state.erased:
+                continue  # an attendance mark's, or an erased person's (all cancelled)
+            # the same person twice in a session: the better status stays,
+            # a booked seat never gives way to the other row's waiting place
+            ranks = [
+                STATUS_RANK[written_status(device.replica, row) or "cancelled"] for row in (kept, absorbed)
+            ]
+            assert ranks[0] <= ranks[1], "a merge kept the worse registration"
+            if ranks[0] == STATUS_RANK["booked"]:
+                status = registrations[kept]["status"]
+                assert status == "booked" or kept in pushed_off, "a merge gave a booked seat away"
         for values in registrations.values():
             pair = (values["session_id"], values["member_id"])
             assert pair not in pairs, "one person registered twice to a session"
@@ -555,6 +611,7 @@ ACTIONS = (
     "edit",
     "erase",
     "merge",
+    "merge_registered",
     "dismiss",
     "session",
     "capacity",

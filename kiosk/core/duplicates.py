@@ -232,7 +232,14 @@ class Duplicates:
             # the merge is in the log before the rows follow: a replicating
             # device merges each session's registrations from the log
             replication.record(self.store, "members", other_id, {"merged_into": keep_id, "updated_at": now})
+            twins = self.store.query(
+                "SELECT id, session_id, status FROM registrations WHERE member_id IN (?, ?) "
+                "AND session_id IN (SELECT session_id FROM registrations WHERE member_id = ? "
+                "INTERSECT SELECT session_id FROM registrations WHERE member_id = ?)",
+                (keep_id, other_id, keep_id, other_id),
+            )
             replication.follow_merge(self.store, other_id, keep_id)
+            self._drop_twins(twins, keep_id)
             if fill:
                 self.store.db.table("members").update(keep_id, {**fill, "updated_at": now})
                 replication.record_member(self.store, {"id": keep_id, **fill, "updated_at": now})
@@ -243,6 +250,28 @@ class Duplicates:
                 actor, "member.merge", member_id=other_id, into_member_id=keep_id, filled=sorted(fill)
             )
         return self.members.get(keep_id)
+
+    def _drop_twins(self, twins: list[dict[str, Any]], keep_id: str) -> None:
+        """The registrations the merge dropped (the person's second one to a
+        session) end cancelled: in the log, so a later cancellation of the
+        one kept is not undone on another device by the dropped one coming
+        back, and at the hub, whose registration and seat figures then
+        count the person once."""
+        for twin in twins:
+            if twin["status"] == "cancelled" or self.store.one(
+                "SELECT 1 FROM registrations WHERE id = ?", (twin["id"],)
+            ):
+                continue
+            replication.record(self.store, "registrations", twin["id"], {"status": "cancelled"})
+            self.store.emit(
+                "registration.changed",
+                {
+                    "registration_id": twin["id"],
+                    "session_id": twin["session_id"],
+                    "member_id": keep_id,
+                    "status": "cancelled",
+                },
+            )
 
     def _check(self, one: str, other: str, actor: dict) -> None:
         check_actor(actor)

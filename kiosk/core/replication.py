@@ -788,9 +788,11 @@ def follow_merge(store: Store, member_id: str, kept_id: str) -> None:
     card is refused from now on (a scan finds the kept member: see
     ``Members.by_card``) unless the kept member took it, and what this
     device holds of it follows the kept member. Two registrations (or two
-    marks) of the person to one session become one: on a replicating device
-    as the centre's merge rules say (the same on every device), otherwise
-    the better one stays (booked before waiting, the earlier in the queue)."""
+    marks) of the person to one session become one, by one rule on every
+    device, replicating or not: the better status stays (booked, then
+    waiting, then cancelled; among equals the earlier row), so a booked seat
+    never gives way to a waiting one (a replicating device applies it
+    through the log's merge, ``sync.replication``)."""
     conn, now = store.conn, store.now_iso()
     other = store.one("SELECT card_code, erased_at FROM members WHERE id = ?", (member_id,))
     kept = store.one("SELECT card_code FROM members WHERE id = ?", (kept_id,))
@@ -843,8 +845,11 @@ def _rows_of_sessions(store: Store, table: str, sessions: set[str]) -> set[str]:
     return found
 
 
-def _registration_rank(row: dict[str, Any]) -> tuple[int, int]:
-    return ({"booked": 0, "waitlisted": 1}.get(row["status"], 2), row["queue_seq"])
+def _registration_rank(row: dict[str, Any]) -> tuple[int, str, str]:
+    # the centre's rule (sync.replication.STATUS_RANK): the better status,
+    # then the earlier row, as a replicating device orders them by their
+    # first change
+    return (replication.STATUS_RANK[row["status"]], row["created_at"], row["id"])
 
 
 def _attendance_rank(row: dict[str, Any]) -> tuple[int, str]:
