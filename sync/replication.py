@@ -336,6 +336,10 @@ TABLES: dict[str, Table] = {
             "reason": _text(64),
             "recorded_by_role": _one_of(*protocol.RECORDERS),
             "recorded_by": _id,
+            # the itinerant event (« hors les murs ») it was recorded at, if
+            # any: every device counts the event's visits alike (the event's
+            # own row stays on its device; the hub has it from outreach.held)
+            "outreach_id": _id,
         },
         required=("occurred_at", "reason", "recorded_by_role"),
         member_fields=("member_id",),

@@ -1213,8 +1213,8 @@ def _baseline_more(store: Store) -> list[tuple[str, str, dict[str, Any], str]]:
             "updated_at": updated_at,
         }
         writes.append(("staff", staff_id, fields, "set"))
-    for visit_id, occurred_at, member_id, reason, role, recorder in store.conn.execute(
-        f"SELECT {_VISIT_COLUMNS} FROM visits ORDER BY rowid"
+    for visit_id, occurred_at, member_id, reason, role, recorder, outreach_id in store.conn.execute(
+        f"SELECT {_VISIT_COLUMNS}, outreach_id FROM visits ORDER BY rowid"
     ):
         fields = {
             "occurred_at": occurred_at,
@@ -1223,6 +1223,8 @@ def _baseline_more(store: Store) -> list[tuple[str, str, dict[str, Any], str]]:
             "recorded_by_role": role,
             "recorded_by": recorder,
         }
+        if outreach_id is not None:
+            fields["outreach_id"] = outreach_id
         writes.append(("visits", visit_id, fields, "set"))
     for line_id, at, actor_id, actor_name, action, detail in store.conn.execute(
         "SELECT id, at, actor_id, actor_name, action, detail FROM audit_log ORDER BY seq"
@@ -1419,9 +1421,10 @@ def _apply_visits(store: Store, changes: list[Change]) -> None:
             continue
         kept = _kept_member(member, here) if member is not None else None
         role, reason = values["recorded_by_role"], values["reason"]
-        ready.append((visit_id, values["occurred_at"], kept, reason, role, recorder))
+        outreach_id = values.get("outreach_id")
+        ready.append((visit_id, values["occurred_at"], kept, reason, role, recorder, outreach_id))
     store.conn.executemany(
-        f"INSERT INTO visits ({_VISIT_COLUMNS}, outreach_id) VALUES (?, ?, ?, ?, ?, ?, NULL)", ready
+        f"INSERT INTO visits ({_VISIT_COLUMNS}, outreach_id) VALUES (?, ?, ?, ?, ?, ?, ?)", ready
     )
     store.conn.executemany(
         "INSERT OR IGNORE INTO replication_waiting (tbl, row_id, needs) VALUES (?, ?, ?)", waiting

@@ -134,19 +134,19 @@ class Visits:
                     value=member_id,
                 )
             # for the centre's other devices (when it replicates): the visit
-            # only; its event reaches the hub from this device alone
-            changelog.record(
-                conn,
-                "visits",
-                visit["id"],
-                {
-                    "occurred_at": visit["occurred_at"],
-                    "member_id": member_id,
-                    "reason": reason,
-                    "recorded_by_role": role,
-                    "recorded_by": recorder,
-                },
-            )
+            # only; its event reaches the hub from this device alone. Its
+            # itinerant event only when there is one (a release that does
+            # not know the field then still reads the centre's other visits)
+            replicated = {
+                "occurred_at": visit["occurred_at"],
+                "member_id": member_id,
+                "reason": reason,
+                "recorded_by_role": role,
+                "recorded_by": recorder,
+            }
+            if visit["outreach_id"] is not None:
+                replicated["outreach_id"] = visit["outreach_id"]
+            changelog.record(conn, "visits", visit["id"], replicated)
             store.emit(
                 "visit.recorded",
                 {
