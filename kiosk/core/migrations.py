@@ -667,6 +667,16 @@ def _v19(conn: sqlite3.Connection) -> None:
         """)
 
 
+def _v20(conn: sqlite3.Connection) -> None:
+    """Which device wrote an audit line: ``audit_log.device``, the replica
+    id whose clock stamped the line's change (received lines; NULL: written
+    on this device), and ``replication_peers.replica_id``, the replica id a
+    device of the centre stamps its changes with (learnt from its blobs), so
+    the audit screen can name the device by its label."""
+    conn.execute("ALTER TABLE audit_log ADD COLUMN device TEXT")
+    conn.execute("ALTER TABLE replication_peers ADD COLUMN replica_id TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
     _v2,
@@ -687,6 +697,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v17,
     _v18,
     _v19,
+    _v20,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
