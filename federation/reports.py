@@ -404,6 +404,9 @@ class Participants:
     births: Counter = field(default_factory=Counter)
     # (gender, employment, education) -> members who gave an FSE+ answer (Situations)
     answered: Counter = field(default_factory=Counter)
+    # (centre, household) -> its members who came, for families(); None
+    # for a calendar year or month, whose households families() reads itself
+    households: Counter | None = None
 
     def funder_bands(self, scheme: str) -> list[tuple[str, int]]:
         """(band, members) for each of ``scheme``'s bands and « non renseigné »,
@@ -464,7 +467,13 @@ def participants(conn: Connection, period: Period) -> Participants:
     it (_people). A member whose member.created has not arrived yet is not
     counted until it does."""
     people = _people(conn, period)
-    return Participants(year=period.end.year, profile=people["p"], births=people["b"], answered=people["s"])
+    return Participants(
+        year=period.end.year,
+        profile=people["p"],
+        births=people["b"],
+        answered=people["s"],
+        households=people.get("h"),
+    )
 
 
 _ATTRS = tuple(p_members.c[name] for name in ATTR_COLUMNS)
@@ -481,7 +490,8 @@ def _people(conn: Connection, period: Period) -> dict[str, Counter]:
     employment, education) -> members who gave an FSE+ answer
     (store.attrs_keys). A calendar year or month is a sum over its
     r_participants rows; any other period the distinct members of _visitors
-    with their attributes. Either way the rows read follow the period's
+    with their attributes, and 'h' (centre, household) -> its members who
+    came, for families(). Either way the rows read follow the period's
     people (or their attributes' values), never the members held."""
     people: dict[str, Counter] = {"p": Counter(), "b": Counter(), "s": Counter()}
     rolled = rollup_period(period)
@@ -500,16 +510,19 @@ def _people(conn: Connection, period: Period) -> dict[str, Counter]:
     m = p_members.c
     came = _visitors(period)
     query = (
-        sa.select(*_ATTRS, sa.func.count())
+        sa.select(m.centre_id, *_ATTRS, sa.func.count())
         .select_from(
             came.join(p_members, sa.and_(m.centre_id == came.c.centre_id, m.member_id == came.c.member_id))
         )
-        .group_by(*_ATTRS)
+        .group_by(m.centre_id, *_ATTRS)
     )
-    for *attrs, n in conn.execute(query):
+    people["h"] = Counter()
+    for centre_id, *attrs, n in conn.execute(query):
         for key in attrs_keys(*attrs):
             kind, values = parse_attrs(key)
-            if kind in people:  # a household: families()
+            if kind == "h":
+                people["h"][(centre_id, values[0])] += int(n)
+            else:
                 people[kind][values] += int(n)
     return people
 
@@ -620,43 +633,31 @@ class Families:
         return self.people / self.reached if self.reached else None
 
 
-def families(conn: Connection, period: Period) -> Families:
+def families(conn: Connection, period: Period, households: Counter | None = None) -> Families:
     """The families reached in the period (``without_household`` left at 0:
     see Families): which households the period's people belong to (a
     calendar year's or month's from its counts, another period's from
-    _visitors), then who is in them (store's r_members_household): the
-    rows read follow the period's households and people."""
+    ``households``, the participants' when the overview has read them, or
+    _people), then who is in them (store's r_members_household): the rows
+    read follow the period's households and people."""
     m = p_members.c
-    in_household = m.household_id.is_not(None)
     came: Counter[tuple[str, str]] = Counter()
     rolled = rollup_period(period)
+    reached = None
     if rolled:
         # a calendar year or month: its households' counts (r_participants),
         # then the members of the households with one
         c = r_participants.c
-        households = sa.and_(c.period == rolled, c.attrs.startswith(HOUSEHOLD_KEY), c.members > 0)
-        query = sa.select(c.centre_id, c.attrs, c.members).where(households)
+        counted = sa.and_(c.period == rolled, c.attrs.startswith(HOUSEHOLD_KEY), c.members > 0)
+        query = sa.select(c.centre_id, c.attrs, c.members).where(counted)
         for centre_id, key, n in conn.execute(_for_centre(query, c.centre_id, period)):
             came[(centre_id, parse_attrs(key)[1][0])] += int(n)
         household = sa.func.substr(c.attrs, 3, sa.func.length(c.attrs) - 4)
-        reached = (
-            sa.select(c.centre_id, household.label("household_id")).where(households).subquery("reached")
-        )
+        reached = sa.select(c.centre_id, household.label("household_id")).where(counted).subquery("reached")
     else:
-        # the households of the period's people, then the members of those households alone
-        people = _visitors(period)
-        of_people = people.join(
-            p_members, sa.and_(m.centre_id == people.c.centre_id, m.member_id == people.c.member_id)
-        )
-        query = (
-            sa.select(m.centre_id, m.household_id, sa.func.count())
-            .select_from(of_people)
-            .where(in_household)
-            .group_by(m.centre_id, m.household_id)
-        )
-        for centre_id, household_id, n in conn.execute(query):
-            came[(centre_id, household_id)] += int(n)
-        reached = None
+        # the households of the period's people, read with its participants
+        # (Participants.households) or here
+        came.update(households if households is not None else _people(conn, period)["h"])
     result = Families(reached=len(came), came_in_families=sum(came.values()))
     if not came:
         return result
@@ -1201,8 +1202,8 @@ def _overview(conn: Connection, period: Period, now: datetime | None, workshops,
     fresh_members = new_members(conn, period)
     centres = centre_statuses(conn, now, period.centre_id)
     by_centre = visits_by_centre(conn, period)
-    reached = families(conn, period)
     attending = attending.result() if hasattr(attending, "result") else attending
+    reached = families(conn, period, attending.households)
     reached.without_household = attending.total - reached.came_in_families
     return Overview(
         period=period,
