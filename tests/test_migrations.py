@@ -712,3 +712,17 @@ def test_v18_to_v19(tmp_path):
     conn.execute("INSERT INTO federation_feed VALUES ('message', 'a', '{}', 'x', 'x')")
     with pytest.raises(sqlite3.IntegrityError):  # one copy a (kind, key)
         conn.execute("INSERT INTO federation_feed VALUES ('message', 'a', '{}', 'y', 'y')")
+
+
+def test_v19_to_v20(tmp_path):
+    """Which device wrote an audit line: the lines held before were written here."""
+
+    def seed(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO audit_log (id, at, actor_id, actor_name, action, detail) "
+            "VALUES ('l', 'x', NULL, 'Claire', 'staff.login', '{}')"
+        )
+
+    conn = upgrade_from(tmp_path / "kiosk.db", 19, seed)
+    assert conn.execute("SELECT id, device FROM audit_log").fetchall() == [("l", None)]
+    assert "replica_id" in {row[1] for row in conn.execute("PRAGMA table_info(replication_peers)")}
