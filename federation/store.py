@@ -1685,7 +1685,9 @@ def _v24(conn: Connection) -> None:
     ):
         if column not in held:
             conn.exec_driver_sql(f"ALTER TABLE relay_invites ADD COLUMN {column} {kind}")
-    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_relay_invites_short_slot ON relay_invites (short_slot)")
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_relay_invites_short_slot ON relay_invites (short_slot)"
+    )
 
 
 # ---------------------------------------------------------------- step 25: publications to the kiosks
@@ -1715,6 +1717,7 @@ def _v26(conn: Connection) -> None:
         "member_id) WHERE household_id IS NOT NULL"
     )
 
+
 # ---------------------------------------------------------------- step 27: the members' attributes by key
 
 
@@ -1725,6 +1728,7 @@ def _v27(conn: Connection) -> None:
         "CREATE INDEX r_members_attrs ON p_members (centre_id, member_id, age_band, gender, qpv, "
         "born_from, born_to, employment, education, household_id)"
     )
+
 
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
