@@ -5,6 +5,7 @@ from one to the other as the relay would."""
 
 from __future__ import annotations
 
+from kiosk.core import replication
 from tests.dbstate import add_staff
 from tests.test_duplicates import devices, send
 
@@ -27,3 +28,27 @@ def test_a_visit_recorded_at_an_itinerant_event_carries_it_to_the_other_devices(
             "SELECT count(*) FROM visits WHERE outreach_id = ?", (event["id"],)
         ).fetchone()
         assert count == 1
+
+
+def test_an_audit_line_says_which_device_wrote_it(devices):
+    laptop, reception = devices
+    replication.add_peer(
+        reception.store,
+        replication.device_id(laptop.store),
+        bytes(replication.keys(laptop.store).verify_key),
+        label="Portable hors les murs",
+    )
+    staff = add_staff(laptop.store, "Claire Martin")
+    laptop.outreach.start("Fête de quartier", "Place du marché", actor=staff)
+    reception.store.audit(add_staff(reception.store, "Nadia Ferhat"), "staff.login")
+    send(laptop, reception)
+    laptop_replica = laptop.store.one("SELECT replica_id FROM replication_device")["replica_id"]
+    lines = {line["action"]: line for line in reception.staff.audit_log()}
+    assert (lines["outreach.start"]["device"], lines["outreach.start"]["device_label"]) == (
+        laptop_replica,
+        "Portable hors les murs",
+    )
+    assert (lines["staff.login"]["device"], lines["staff.login"]["device_label"]) == (None, None)
+    # on the device that wrote it, the line is its own
+    (own,) = [line for line in laptop.staff.audit_log() if line["action"] == "outreach.start"]
+    assert own["device"] is None

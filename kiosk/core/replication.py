@@ -341,7 +341,7 @@ def receive(
     }
     guard = envelope.ReplayGuard.from_json(json.loads(device["guard"]))
     try:
-        _header, payload = envelope.open_blob(raw, keyring(store), peers, centre_id, guard)
+        header, payload = envelope.open_blob(raw, keyring(store), peers, centre_id, guard)
         if not isinstance(payload, dict) or not isinstance(payload.get("changes"), list):
             raise replication.ReplicationError("a changes blob holds {'changes': [...]}")
         changes = [Change.from_json(item) for item in payload["changes"]]
@@ -358,6 +358,14 @@ def receive(
             (json.dumps(guard.to_json()), clock.last().text()),
         )
         _advance(store.conn, relay_seq)
+        stampers = {change.device for change in changes}
+        if len(stampers) == 1:
+            # a device seals only its own changes: the replica id its clock
+            # stamps them with is this peer's (the audit screen names it)
+            store.conn.execute(
+                "UPDATE replication_peers SET replica_id = ? WHERE device_id = ?",
+                (stampers.pop(), header.device),
+            )
         _apply_devices(store, {change.row for change in new if change.table == "devices"})
         _apply_rows(store, new)
         touched = _apply_members(store, new, erase)
@@ -804,7 +812,7 @@ def follow_merge(store: Store, member_id: str, kept_id: str) -> None:
             "VALUES (?, ?, 'replaced', ?)",
             (other["card_code"], member_id, now),
         )
-    wiped = {name: (0 if name in _FLAGS else None) for name in replication.PERSONAL_MEMBER_FIELDS}
+    wiped: dict[str, Any] = {k: (0 if k in _FLAGS else None) for k in replication.PERSONAL_MEMBER_FIELDS}
     wiped |= {"merged_into": kept_id, "erased_at": other["erased_at"] or now, "updated_at": now}
     store.db.table("members").update(member_id, wiped)
     search.unindex_member(conn, member_id)
@@ -1340,15 +1348,27 @@ def _apply_setting(store: Store, key: str) -> None:
 
 
 def _apply_audit(store: Store, changes: list[Change]) -> None:
-    """Audit lines are append-only: each is written once, under its id."""
+    """Audit lines are append-only: each is written once, under its id, with
+    the device that wrote it (the replica id in its first change's stamp)."""
+    writer: dict[str, str] = {}
+    for change in sorted(changes, key=Change.sort_key, reverse=True):
+        writer[change.row] = change.device
     rows = [
-        (line_id, v["at"], v.get("actor_id"), v.get("actor_name"), v["action"], v.get("detail") or "{}")
+        (
+            line_id,
+            v["at"],
+            v.get("actor_id"),
+            v.get("actor_name"),
+            v["action"],
+            v.get("detail") or "{}",
+            writer[line_id],
+        )
         for line_id, v in _by_row(changes).items()
         if v.get("at") and v.get("action")
     ]
     store.conn.executemany(
-        "INSERT OR IGNORE INTO audit_log (id, at, actor_id, actor_name, action, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO audit_log (id, at, actor_id, actor_name, action, detail, device) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
 

@@ -33,6 +33,7 @@ from kiosk.core.staff import check_actor
 from kiosk.core.store import Store
 from kiosk.core.workshops import Workshops
 from sync import envelope, protocol
+from sync.blob import EnvelopeError
 
 #: what a request's sealed content is: its format, then the fields
 FORMAT = 1
@@ -87,15 +88,16 @@ def _checked_request(data: Any) -> dict[str, Any]:
     return fields
 
 
-def _check(store: Store, actor: dict | None) -> None:
+def _check(store: Store, actor: dict | None) -> dict:
     """Deciding a request, or saying the resident was told, is staff's or a
-    volunteer's: a PIN mode's actor is needed."""
-    if check_actor(store, actor) is None:
+    volunteer's: a PIN mode's actor is needed (returned as given)."""
+    if actor is None or check_actor(store, actor) is None:
         raise InvalidInput(
             "actor",
             N_("Cette action demande le code d'un bénévole ou d'un salarié."),
             "a seat request is handled by an active volunteer or staff member",
         )
+    return actor
 
 
 class SeatRequests:
@@ -169,9 +171,9 @@ class SeatRequests:
             "SELECT * FROM seat_requests_out WHERE told_at IS NULL ORDER BY created_at DESC"
         )
 
-    def mark_told(self, request_id: str, actor: dict) -> None:
+    def mark_told(self, request_id: str, actor: dict | None) -> None:
         """Staff told the resident the answer: the request leaves the list."""
-        _check(self.store, actor)
+        actor = _check(self.store, actor)
         with self.store.transaction():
             done = self.store.conn.execute(
                 "UPDATE seat_requests_out SET told_at = ?, told_by = ? WHERE id = ? AND outcome IS NOT NULL",
@@ -226,11 +228,11 @@ class SeatRequests:
         )
         return str(member["id"])
 
-    def accept(self, request_id: str, actor: dict) -> dict[str, Any]:
+    def accept(self, request_id: str, actor: dict | None) -> dict[str, Any]:
         """Register the resident in the session: ``{"outcome": "accepted",
         "member_id", "registration_id"}``, or ``{"outcome": "full"}`` when
         no seat is left (the answer says so; nobody is registered)."""
-        _check(self.store, actor)
+        actor = _check(self.store, actor)
         with self.store.transaction():
             row = self._waiting(request_id)
             workshops = Workshops(self.store)
@@ -244,8 +246,8 @@ class SeatRequests:
                 return self._decide(row, "full", actor)
             return self._decide(row, "accepted", actor, member_id, booked["registration_id"])
 
-    def decline(self, request_id: str, actor: dict) -> dict[str, Any]:
-        _check(self.store, actor)
+    def decline(self, request_id: str, actor: dict | None) -> dict[str, Any]:
+        actor = _check(self.store, actor)
         with self.store.transaction():
             return self._decide(self._waiting(request_id), "declined", actor)
 
@@ -301,7 +303,7 @@ class SeatRequests:
         not open here or is not what a kiosk seals."""
         try:
             data = envelope.open_for_centre(item["sealed"], replication.keyring(self.store))
-        except envelope.EnvelopeError as error:
+        except EnvelopeError as error:
             raise Refused(str(error)) from error
         fields = _checked_request(data)
         if fields["id"] != item["id"] or fields["from_centre"] != item["from_centre"]:
@@ -346,7 +348,7 @@ class SeatRequests:
         matched one (or was already held)."""
         try:
             data = envelope.open_for_centre(item["answer"], replication.keyring(self.store))
-        except envelope.EnvelopeError as error:
+        except EnvelopeError as error:
             raise Refused(str(error)) from error
         if (
             not isinstance(data, dict)

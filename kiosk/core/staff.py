@@ -311,14 +311,17 @@ class Staff:
     def audit_log(self, limit: int = 200, offset: int = 0) -> builtins.list[dict]:
         """What was done in the PIN modes, newest first by when it was done
         (lines arrive from the centre's other devices after the fact): at,
-        actor_id, actor_name, action, detail (a dict)."""
+        actor_id, actor_name, action, detail (a dict), device (the replica
+        id of the device that wrote it; None: this one) and device_label
+        (that device's label, when this device knows it)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InvalidInput("limit", N_("Valeur invalide."), "must be from 1 to 1000", value=limit)
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidInput("offset", N_("Valeur invalide."), "must be 0 or more", value=offset)
         rows = self.store.query(
-            "SELECT seq, at, actor_id, actor_name, action, detail FROM audit_log "
-            "ORDER BY at DESC, seq DESC LIMIT ? OFFSET ?",
+            "SELECT seq, at, actor_id, actor_name, action, detail, device, "
+            "(SELECT label FROM replication_peers p WHERE p.replica_id = a.device LIMIT 1) AS device_label "
+            "FROM audit_log a ORDER BY at DESC, seq DESC LIMIT ? OFFSET ?",
             (limit, offset),
         )
         for row in rows:

@@ -146,7 +146,7 @@ class Visits:
             }
             if visit["outreach_id"] is not None:
                 replicated["outreach_id"] = visit["outreach_id"]
-            changelog.record(conn, "visits", visit["id"], replicated)
+            changelog.record(conn, "visits", str(visit["id"]), replicated)
             store.emit(
                 "visit.recorded",
                 {

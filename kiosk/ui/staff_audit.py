@@ -60,6 +60,8 @@ def describe(line: dict) -> str:
         f"{key}={value}" for key, value in line["detail"].items() if not key.endswith("_id")
     )  # ids mean nothing to a reader
     who = line["actor_name"] or "—"
+    if line.get("device_label"):  # written on another device of the centre
+        who = f"{who} ({line['device_label']})"
     return f"{at:%d/%m %H:%M}  {who} : {words}" + (f" ({detail})" if detail else "")
 
 
