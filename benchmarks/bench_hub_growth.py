@@ -15,8 +15,13 @@ residents' voice with bench_hub_dashboard's builders. The tables are
 vacuumed and analysed, as autovacuum has long done on a hub that took a
 year to fill.
 
-Prints, at each size, the median of ``--runs`` overviews for the last 365
-days (reports.overview_from, what the page and the exports call), its ratio
+The rollups ingest keeps (schema 22) are then rebuilt from those
+projections, as the schema step does on a hub that held them.
+
+Prints, at each size, the median of ``--runs`` overviews for the calendar
+year (read from the rollups) and for the last 365 days (any dates: whole
+months from the rollups, the edges by day), all centres
+(reports.overview_from, what the page and the exports call), its ratio
 to the 500 ms goal, the year's rows in the projections it reads, each
 report query alone (bench_hub_dashboard's breakdown), and the disk used
 (the events with their keys, the projections, the whole database); then
