@@ -517,6 +517,7 @@ def _people(conn: Connection, period: Period) -> dict[str, Counter]:
         .group_by(m.centre_id, *_ATTRS)
     )
     people["h"] = Counter()
+    centre_id: str  # a result row's columns are untyped
     for centre_id, *attrs, n in conn.execute(query):
         for key in attrs_keys(*attrs):
             kind, values = parse_attrs(key)
