@@ -27,8 +27,8 @@ The rules, in the order :func:`materialize` applies them:
    member become anonymous, their registrations are cancelled. Two
    registrations of the same person to the same session become one: the
    better status stays, whole (booked, then waiting, then cancelled; among
-   equals the earliest row). Two attendance marks become one, the earliest
-   row, with the fields last written to either.
+   equals the earliest row). Two attendance marks become one the same way:
+   present before absent, among equals the earliest row.
 5. Seats: a session's active registrations are ordered, the ones a device
    booked first (by the stamp of the change that booked them), then the
    waiting list (by the stamp that queued them); the first ``capacity`` are
@@ -702,7 +702,7 @@ def materialize(changes: Iterable[Change]) -> State:
                 continue
             rows[table_name][row] = values
 
-    absorbed = _absorb_duplicates(rows, field_stamps, first_stamp)
+    absorbed = _absorb_duplicates(rows, first_stamp)
     seat_conflicts, queues = _allocate_seats(rows, field_stamps)
     return State(
         rows=rows,
@@ -747,16 +747,14 @@ def _resolve_references(
 
 def _absorb_duplicates(
     rows: dict[str, dict[str, dict[str, Any]]],
-    field_stamps: dict[tuple[str, str], dict[str, Stamp]],
     first_stamp: Mapping[tuple[str, str], tuple[Stamp, str]],
 ) -> dict[str, str]:
     """One row per natural key (the same person in the same session).
 
-    Registrations: the row with the better status stays, whole (booked
-    before waiting, waiting before cancelled; among equals the earliest), so
-    a booked seat never gives way to the other row's waiting status. The
-    other tables (attendance marks): the earliest row stays, with each field
-    last written to any of them."""
+    The row with the better status stays, whole (a registration booked
+    before waiting, waiting before cancelled; a mark present before absent;
+    among equals the earliest), so a booked seat never gives way to the
+    other row's waiting status, nor a presence to an absence."""
     absorbed: dict[str, str] = {}
     for name, table in TABLES.items():
         if not table.natural_key:
@@ -769,27 +767,18 @@ def _absorb_duplicates(
         for members in groups.values():
             if len(members) < 2:
                 continue
-            if name == "registrations":
-                members.sort(key=lambda r: (STATUS_RANK[rows[name][r]["status"]], first_stamp[(name, r)]))
-                for other in members[1:]:
-                    del rows[name][other]
-                    absorbed[other] = members[0]
-                continue
-            members.sort(key=lambda r: first_stamp[(name, r)])
-            keep = members[0]
-            merged = dict(rows[name][keep])
-            stamps = dict(field_stamps[(name, keep)])
+            members.sort(key=lambda r: (_rank(name, rows[name][r]), first_stamp[(name, r)]))
             for other in members[1:]:
-                for f, stamp in field_stamps[(name, other)].items():
-                    if f in table.natural_key:
-                        continue
-                    if f not in stamps or stamp > stamps[f]:
-                        stamps[f], merged[f] = stamp, rows[name][other][f]
                 del rows[name][other]
-                absorbed[other] = keep
-            rows[name][keep] = merged
-            field_stamps[(name, keep)] = stamps
+                absorbed[other] = members[0]
     return absorbed
+
+
+def _rank(table: str, values: Mapping[str, Any]) -> int:
+    """The better of two rows of one person in one session: the smaller."""
+    if table == "registrations":
+        return STATUS_RANK[values["status"]]
+    return 0 if values.get("present") else 1
 
 
 def _allocate_seats(

@@ -355,3 +355,46 @@ def test_a_device_alone_keeps_the_same_registration_as_replicating_ones(store, c
         e["data"] for e in events(store, "registration.changed") if e["data"]["status"] == "cancelled"
     ]
     assert [(e["member_id"], e["session_id"]) for e in cancelled] == [(again["id"], seat["id"])]
+
+
+def test_a_merge_keeps_the_presence_and_a_later_absence_stays_on_every_device(devices):
+    reception, tablet = devices
+    staff = add_staff(reception.store)
+
+    def sync():
+        send(reception, tablet)
+        send(tablet, reception)
+
+    aicha, again = person(reception, "Aïcha", "Benali"), person(reception, "Aicha", "Benalli")
+    workshop = reception.workshops.create_workshop(title="Couture", theme="autre")
+    soon = reception.workshops.add_session(
+        workshop["id"], starts_at="2026-12-01T08:30:00.000Z", ends_at="2026-12-01T10:00:00.000Z", capacity=5
+    )
+    for member in (aicha, again):
+        reception.workshops.register(soon["id"], member["id"])
+    sync()
+    reception.workshops.mark_attendance(soon["id"], again["id"], True)
+    (first,) = reception.store.query("SELECT id FROM attendance")
+    tablet.workshops.mark_attendance(soon["id"], aicha["id"], True)  # later, on the tablet
+    sync()
+    (second,) = tablet.store.query("SELECT id FROM attendance WHERE id != ?", (first["id"],))
+
+    def marks(centre):
+        return centre.store.query(
+            "SELECT member_id, present FROM attendance WHERE session_id = ?", (soon["id"],)
+        )
+
+    reception.duplicates.merge(aicha["id"], again["id"], staff)
+    sync()
+    assert marks(reception) == marks(tablet) == [{"member_id": aicha["id"], "present": 1}]
+    assert reception.store.one("SELECT id FROM attendance")["id"] == first["id"]  # the earlier presence
+    # the hub counts one presence: the dropped mark is told absent
+    dropped = [e["data"] for e in events(reception.store, "attendance.taken")][-1]
+    assert (dropped["attendance_id"], dropped["member_id"], dropped["present"]) == (
+        second["id"],
+        aicha["id"],
+        False,
+    )
+    reception.workshops.mark_attendance(soon["id"], aicha["id"], False)
+    sync()
+    assert marks(reception) == marks(tablet) == [{"member_id": aicha["id"], "present": 0}]

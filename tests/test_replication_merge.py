@@ -483,13 +483,17 @@ class World:
             }
             if fill:
                 device.make("members", kept, fill)
-            before = set(state.rows["registrations"])
+            before = {table: set(state.rows[table]) for table in ("registrations", "attendance")}
             device.make("members", duplicate, {"merged_into": kept})
-            # the registration the merge dropped ends cancelled (and the hub hears so)
+            # the registration the merge dropped ends cancelled, the mark
+            # absent (and the hub hears so)
             after = device.replica.state()
-            for row in sorted(before & set(after.absorbed)):
+            for row in sorted(before["registrations"] & set(after.absorbed)):
                 if written_status(device.replica, row) != "cancelled":
                     device.make("registrations", row, {"status": "cancelled"})
+            for row in sorted(before["attendance"] & set(after.absorbed)):
+                if state.rows["attendance"][row]["present"]:
+                    device.make("attendance", row, {"present": 0})
         elif kind == "dismiss" and len(living) >= 2:
             one, two = sorted(pick.sample(living, 2))
             device.make(

@@ -232,12 +232,15 @@ class Duplicates:
             # the merge is in the log before the rows follow: a replicating
             # device merges each session's registrations from the log
             replication.record(self.store, "members", other_id, {"merged_into": keep_id, "updated_at": now})
-            twins = self.store.query(
-                "SELECT id, session_id, status FROM registrations WHERE member_id IN (?, ?) "
-                "AND session_id IN (SELECT session_id FROM registrations WHERE member_id = ? "
-                "INTERSECT SELECT session_id FROM registrations WHERE member_id = ?)",
-                (keep_id, other_id, keep_id, other_id),
-            )
+            twins = {
+                table: self.store.query(
+                    f"SELECT * FROM {table} WHERE member_id IN (?, ?) "
+                    f"AND session_id IN (SELECT session_id FROM {table} WHERE member_id = ? "
+                    f"INTERSECT SELECT session_id FROM {table} WHERE member_id = ?)",
+                    (keep_id, other_id, keep_id, other_id),
+                )
+                for table in ("registrations", "attendance")
+            }
             replication.follow_merge(self.store, other_id, keep_id)
             self._drop_twins(twins, keep_id)
             if fill:
@@ -251,27 +254,35 @@ class Duplicates:
             )
         return self.members.get(keep_id)
 
-    def _drop_twins(self, twins: list[dict[str, Any]], keep_id: str) -> None:
-        """The registrations the merge dropped (the person's second one to a
-        session) end cancelled: in the log, so a later cancellation of the
-        one kept is not undone on another device by the dropped one coming
-        back, and at the hub, whose registration and seat figures then
-        count the person once."""
-        for twin in twins:
-            if twin["status"] == "cancelled" or self.store.one(
-                "SELECT 1 FROM registrations WHERE id = ?", (twin["id"],)
-            ):
-                continue
-            replication.record(self.store, "registrations", twin["id"], {"status": "cancelled"})
-            self.store.emit(
-                "registration.changed",
-                {
-                    "registration_id": twin["id"],
-                    "session_id": twin["session_id"],
-                    "member_id": keep_id,
-                    "status": "cancelled",
-                },
-            )
+    def _drop_twins(self, twins: dict[str, list[dict[str, Any]]], keep_id: str) -> None:
+        """The registrations and marks the merge dropped (the person's second
+        one to a session) end cancelled, or absent: in the log, so a later
+        change of the one kept (a cancellation, an absence) is not undone on
+        another device by the dropped one coming back as the better, and at
+        the hub, whose registration, seat and attendance figures then count
+        the person once."""
+        for table, rows in twins.items():
+            for twin in rows:
+                if self.store.one(f"SELECT 1 FROM {table} WHERE id = ?", (twin["id"],)) is not None:
+                    continue  # the one kept
+                where = {"session_id": twin["session_id"], "member_id": keep_id}
+                if table == "registrations" and twin["status"] != "cancelled":
+                    replication.record(self.store, table, twin["id"], {"status": "cancelled"})
+                    self.store.emit(
+                        "registration.changed",
+                        {"registration_id": twin["id"], **where, "status": "cancelled"},
+                    )
+                elif table == "attendance" and twin["present"]:
+                    replication.record(self.store, table, twin["id"], {"present": 0})
+                    self.store.emit(
+                        "attendance.taken",
+                        {
+                            "attendance_id": twin["id"],
+                            **where,
+                            "present": False,
+                            "walk_in": bool(twin["walk_in"]),
+                        },
+                    )
 
     def _check(self, one: str, other: str, actor: dict) -> None:
         check_actor(actor)

@@ -860,8 +860,9 @@ def _registration_rank(row: dict[str, Any]) -> tuple[int, str, str]:
     return (replication.STATUS_RANK[row["status"]], row["created_at"], row["id"])
 
 
-def _attendance_rank(row: dict[str, Any]) -> tuple[int, str]:
-    return (0 if row["present"] else 1, row["marked_at"])
+def _attendance_rank(row: dict[str, Any]) -> tuple[int, str, str]:
+    # the centre's rule: present before absent, then the earlier mark
+    return (0 if row["present"] else 1, row["marked_at"], row["id"])
 
 
 def advance_cursor(store: Store, relay_seq: int) -> None:
