@@ -1694,10 +1694,18 @@ def _v24(conn: Connection) -> None:
 
 
 def _v25(conn: Connection) -> None:
-    # nothing was published before: the tables start empty, the counter at 0;
-    # the signing key is made at its first use
+    # nothing was published before: the tables start empty, the counter at
+    # 0; the hub's signing key is made now, once (an Ed25519 seed is 32
+    # random bytes), so every process of the hub reads the same one
     metadata.create_all(conn, tables=[publications, publication_counter, hub_keys])
     conn.execute(publication_counter.insert().values(id=1, seq=0))
+    conn.execute(
+        hub_keys.insert().values(
+            name="publications",
+            seed=os.urandom(32).hex(),
+            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        )
+    )
 
 
 # ---------------------------------------------------------------- step 26: no visit spans on members
