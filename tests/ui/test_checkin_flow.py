@@ -18,7 +18,7 @@ def visits(centre):
     return centre.store.query("SELECT member_id, reason FROM visits")
 
 
-def wait_home(app, seconds=1.0):
+def wait_home(app, seconds=20.0):
     end = time.monotonic() + seconds
     while app.sm.current != "home" and time.monotonic() < end:
         offscreen.frames(1)
@@ -153,7 +153,7 @@ def test_back_at_rest_the_kiosk_applies_the_check_ins_to_last_contact(app, centr
     ).fetchone()[0]
     assert stored() is None
     app.reset_to_home()
-    end = time.monotonic() + 2.0
+    end = time.monotonic() + 20
     while stored() is None and time.monotonic() < end:
         offscreen.frames(1)
         time.sleep(0.05)
@@ -170,7 +170,7 @@ def test_back_at_rest_the_kiosk_checkpoints_its_database(app, centre, monkeypatc
     app.check_in("accueil")
     assert copies == []
     app.reset_to_home()
-    end = time.monotonic() + 2.0
+    end = time.monotonic() + 20
     while not copies and time.monotonic() < end:
         offscreen.frames(1)
         time.sleep(0.05)
