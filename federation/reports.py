@@ -509,22 +509,23 @@ def _people(conn: Connection, period: Period) -> dict[str, Counter]:
         return people
     m = p_members.c
     came = _visitors(period)
-    query = (
-        sa.select(m.centre_id, *_ATTRS, sa.func.count())
-        .select_from(
-            came.join(p_members, sa.and_(m.centre_id == came.c.centre_id, m.member_id == came.c.member_id))
-        )
-        .group_by(m.centre_id, *_ATTRS)
+    # one row a person (no GROUP BY: nearly every group would be one
+    # household's member), counted here by their attributes without the
+    # household, whose values are few; the households apart
+    query = sa.select(m.centre_id, *_ATTRS).select_from(
+        came.join(p_members, sa.and_(m.centre_id == came.c.centre_id, m.member_id == came.c.member_id))
     )
-    people["h"] = Counter()
-    centre_id: str  # a result row's columns are untyped
-    for centre_id, *attrs, n in conn.execute(query):
-        for key in attrs_keys(*attrs):
+    by_attrs: Counter[tuple] = Counter()
+    households: Counter[tuple[str, str]] = Counter()
+    for row in conn.execute(query):
+        by_attrs[tuple(row[1:-1])] += 1
+        if row[-1] is not None:
+            households[(row[0], row[-1])] += 1
+    for attrs, n in by_attrs.items():
+        for key in attrs_keys(*attrs, None):
             kind, values = parse_attrs(key)
-            if kind == "h":
-                people["h"][(centre_id, values[0])] += int(n)
-            else:
-                people[kind][values] += int(n)
+            people[kind][values] += n
+    people["h"] = households
     return people
 
 
