@@ -521,8 +521,8 @@ def _people(conn: Connection, period: Period) -> dict[str, Counter]:
         by_attrs[tuple(row[1:-1])] += 1
         if row[-1] is not None:
             households[(row[0], row[-1])] += 1
-    for attrs, n in by_attrs.items():
-        for key in attrs_keys(*attrs, None):
+    for (band, gender, qpv, born_from, born_to, employment, education), n in by_attrs.items():
+        for key in attrs_keys(band, gender, qpv, born_from, born_to, employment, education, None):
             kind, values = parse_attrs(key)
             people[kind][values] += n
     people["h"] = households
