@@ -407,6 +407,19 @@ def test_the_last_seat_given_on_both_devices_goes_to_the_earliest_and_staff_see_
             (kind,) = [k for k in pending if k.code == "seat_conflict"]
             (item,) = pending[kind]
             assert item.text().startswith("Zoé M. : sa place à « Couture »") and "numéro 1" in item.text()
+    # the tablet told the hub « booked » for Zoé: it alone says « waitlisted » now, once
+    told = {}
+    for kiosk in (reception, tablet):
+        with Centre.open(kiosk) as centre:
+            events = [
+                json.loads(body)["data"]
+                for (body,) in centre.store.conn.execute(
+                    "SELECT body FROM outbox WHERE type = 'registration.changed' ORDER BY seq"
+                )
+            ]
+            told[kiosk] = [event["status"] for event in events if event["member_id"] == zoe]
+    assert told[tablet] == ["booked", "waitlisted"]
+    assert told[reception] == []
     # told: gone from « À vérifier »
     with Centre.open(tablet) as centre:
         staff = centre.staff.add("Nadia Ferhat", "staff", "2468")

@@ -568,11 +568,34 @@ def _write_seats(store: Store, session_id: str, state: replication.State) -> Non
             )
     for conflict in state.seat_conflicts:
         if conflict.session_id == session_id:
-            store.conn.execute(
+            found = store.conn.execute(
                 "INSERT OR IGNORE INTO replication_conflicts "
                 "(registration_id, session_id, member_id, position, found_at) VALUES (?, ?, ?, ?, ?)",
                 (conflict.registration_id, session_id, conflict.member_id, conflict.position, now),
-            )
+            ).rowcount
+            if found and _made_here(store, conflict.registration_id):
+                # this device told the hub « booked »: it alone tells it
+                # the seat went to the waiting list (each device sends only
+                # its own events, so the hub hears it once)
+                store.emit(
+                    "registration.changed",
+                    {
+                        "registration_id": conflict.registration_id,
+                        "session_id": session_id,
+                        "member_id": conflict.member_id,
+                        "status": "waitlisted",
+                    },
+                )
+
+
+def _made_here(store: Store, registration_id: str) -> bool:
+    return (
+        store.one(
+            "SELECT 1 FROM replication_log WHERE tbl = 'registrations' AND row_id = ? AND origin = 'local'",
+            (registration_id,),
+        )
+        is not None
+    )
 
 
 def _apply_devices(store: Store, device_ids: set[str]) -> None:
