@@ -122,12 +122,13 @@ def refresh(conn: Connection, centre_ids: Iterable[str] | None = None, now: date
         centre_ids = conn.execute(sa.select(db.centres.c.id)).scalars().all()
     changed = 0
     for centre_id in centre_ids:
-        name = conn.execute(sa.select(db.centres.c.name).where(db.centres.c.id == centre_id)).scalar()
-        if name is None:
+        c = db.centres.c
+        centre = conn.execute(sa.select(c.name, c.commune).where(c.id == centre_id)).first()
+        if centre is None:
             continue
         held = _held(conn, centre_id)
         for session in sessions(conn, centre_id, now):
-            body = entry(centre_id, name, session)
+            body = entry(centre_id, centre.name, session, centre.commune)
             if protocol.canonical_json(wire.check_body(KIND, body)) != held.pop(session["session_id"], None):
                 publications.publish(conn, KIND, session["session_id"], body, now=now)
                 changed += 1
@@ -136,11 +137,13 @@ def refresh(conn: Connection, centre_ids: Iterable[str] | None = None, now: date
     return changed
 
 
-def entry(centre_id: str, centre_name: str, session: dict[str, Any]) -> dict[str, Any]:
+def entry(
+    centre_id: str, centre_name: str, session: dict[str, Any], commune: str | None = None
+) -> dict[str, Any]:
     """One session as the agenda publishes it (``sync.publications``' kind
-    « agenda »): no pictogram (the kiosk shows its theme's), no commune (the
-    hub knows a centre by its name only)."""
-    return {
+    « agenda »): no pictogram (the kiosk shows its theme's); the centre's
+    commune when the federation gave it (`federation set-commune`)."""
+    body = {
         "centre_id": centre_id,
         "centre_name": centre_name[:120],
         "title": session["title"][:120],
@@ -150,6 +153,9 @@ def entry(centre_id: str, centre_name: str, session: dict[str, Any]) -> dict[str
         "ends_at": session["ends_at"],
         "seats_left": min(session["seats_left"], 1000),
     }
+    if commune:
+        body["commune"] = commune[:80]
+    return body
 
 
 def after_batch(conn: Connection, centre_id: str, events: Iterable[dict[str, Any]]) -> None:

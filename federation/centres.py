@@ -58,14 +58,36 @@ def normalise_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
-def add_centre(conn: Connection, name: str, now: datetime | None = None) -> tuple[str, str]:
+def add_centre(
+    conn: Connection, name: str, now: datetime | None = None, commune: str | None = None
+) -> tuple[str, str]:
     """Create a centre; return (centre id, its first enrolment code)."""
     name = name.strip()
     if not name or len(name) > 200:
         raise ValueError("name: a centre needs a name of 1 to 200 characters")
     centre_id = protocol.new_id()
-    conn.execute(db.centres.insert().values(id=centre_id, name=name, created_at=now_iso(now)))
+    conn.execute(
+        db.centres.insert().values(
+            id=centre_id, name=name, created_at=now_iso(now), commune=_commune(commune)
+        )
+    )
     return centre_id, new_code(conn, centre_id, now)
+
+
+def _commune(commune: str | None) -> str | None:
+    commune = (commune or "").strip()
+    if len(commune) > 80 or protocol.unfit_text(commune):
+        raise ValueError("commune: a town's name of at most 80 characters, on one line")
+    return commune or None
+
+
+def set_commune(conn: Connection, centre_id: str, commune: str | None) -> None:
+    """Say which town the centre is in (empty or None: not given)."""
+    done = conn.execute(
+        db.centres.update().where(db.centres.c.id == centre_id).values(commune=_commune(commune))
+    )
+    if done.rowcount == 0:
+        raise LookupError(f"centre: no centre with id {centre_id}")
 
 
 def new_code(

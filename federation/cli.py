@@ -161,7 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--db", help=db_help)
     add.add_argument("--json", action="store_true", help='print only {"centre_id", "enrolment_code"}')
     add.add_argument("--qr-png", help="where to write the QR code image (default enrolment-<id>.png)")
+    add.add_argument("--commune", help="the town the centre is in, shown in the federation's agenda")
     add.set_defaults(func=cmd_add_centre)
+
+    commune = commands.add_parser(
+        "set-commune",
+        help="say which town a centre is in",
+        description="Set the town shown beside the centre's name in the federation's agenda "
+        '(an empty COMMUNE "" clears it). The kiosks get it at their next sync.',
+    )
+    commune.add_argument("centre_id", help="the centre's id (federation list-centres)")
+    commune.add_argument("commune", help='e.g. "Outreau"')
+    commune.add_argument("--db", help=db_help)
+    commune.set_defaults(func=cmd_set_commune)
 
     code = commands.add_parser(
         "new-code",
@@ -352,11 +364,25 @@ def cmd_add_centre(args: argparse.Namespace) -> int:
 
     try:
         with db.writer(_engine(args)) as conn, conn.begin():
-            centre_id, code = centres.add_centre(conn, args.name)
+            centre_id, code = centres.add_centre(conn, args.name, commune=args.commune)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     _print_code(args, centre_id, code, args.name.strip())
+    return 0
+
+
+def cmd_set_commune(args: argparse.Namespace) -> int:
+    from federation import agenda, centres
+
+    try:
+        with db.writer(_engine(args)) as conn, conn.begin():
+            centres.set_commune(conn, args.centre_id, args.commune)
+            agenda.refresh(conn, [args.centre_id])  # its sessions published again with the town
+    except (ValueError, LookupError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.centre_id}: {args.commune.strip() or '(no commune)'}")
     return 0
 
 

@@ -69,6 +69,9 @@ centres = sa.Table(
     _id("id", primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     _time("created_at", nullable=False),
+    # the town the centre is in, shown beside its name in the federation's
+    # agenda (« Outreau · Centre social … »); NULL: not given
+    sa.Column("commune", sa.String(80)),
 )
 
 devices = sa.Table(
@@ -1738,6 +1741,13 @@ def _v27(conn: Connection) -> None:
     )
 
 
+def _v28(conn: Connection) -> None:
+    # centres made before have no commune; a new hub's step 1 creates the
+    # table from today's definition, which has it already
+    if "commune" not in {column["name"] for column in sa.inspect(conn).get_columns("centres")}:
+        conn.exec_driver_sql("ALTER TABLE centres ADD COLUMN commune VARCHAR(80)")
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1767,6 +1777,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     25: _v25,
     26: _v26,
     27: _v27,
+    28: _v28,
 }
 LATEST_VERSION = max(MIGRATIONS)
 

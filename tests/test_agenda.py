@@ -121,3 +121,35 @@ def test_a_session_that_started_leaves_the_agenda_at_the_daily_refresh(shared_hu
     finally:
         engine.dispose()
     assert published(shared_hub, session["id"]) == []
+
+
+def test_the_centre_s_commune_set_at_the_hub_shows_beside_its_name(shared_hub, tmp_path):
+    from tests.conftest_hub import run_federation
+
+    a, a_id = enrolled_kiosk(shared_hub, tmp_path / "a.db", "Centre social Audrey Bartier")
+    b, _b_id = enrolled_kiosk(shared_hub, tmp_path / "b.db", "Centre social Le Portel")
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    with Centre.open(a) as centre:
+        workshop = centre.workshops.create_workshop("Atelier numérique", "numerique")
+        session = centre.workshops.add_session(workshop["id"], start, start + timedelta(hours=2), 8)
+    sync(a)
+    sync(b)
+    with Store.open(b) as kiosk:
+        (before,) = [item for item in agenda.week(kiosk) if item["session_id"] == session["id"]]
+    assert not before.get("commune")
+    # the federation says which town the centre is in: the agenda is published again with it
+    said = run_federation("set-commune", a_id, "  Outreau ", db_url=shared_hub.db_url)
+    assert "Outreau" in said.stdout
+    sync(b)
+    with Store.open(b) as kiosk:
+        (after,) = [item for item in agenda.week(kiosk) if item["session_id"] == session["id"]]
+    assert after["commune"] == "Outreau" and after["centre_name"] == "Centre social Audrey Bartier"
+    # a bad commune is refused, naming the field, and nothing changes
+    with pytest.raises(Exception) as refused:
+        run_federation("set-commune", a_id, "x" * 81, db_url=shared_hub.db_url)
+    assert "commune" in refused.value.stderr
+    with pytest.raises(Exception) as unknown:
+        run_federation("set-commune", "0" * 32, "Wimereux", db_url=shared_hub.db_url)
+    assert "no centre" in unknown.value.stderr
+    (body,) = published(shared_hub, session["id"])
+    assert '"commune":"Outreau"' in body
