@@ -164,8 +164,25 @@ def submit(
     return {"id": request_id, "duplicate": False}
 
 
+def _receiver(conn: Connection, centre_id: str) -> str | None:
+    """The device of a centre that takes its requests: its first enrolled
+    among the active ones (the reception kiosk, usually), so the requests
+    all reach one staff screen and not whichever tablet synced first; when
+    it is revoked, the next one takes those still waiting."""
+    d = db.devices.c
+    return conn.execute(
+        sa.select(d.id)
+        .where(d.centre_id == centre_id, d.revoked_at.is_(None))
+        .order_by(d.enrolled_at, d.id)
+        .limit(1)
+    ).scalar()
+
+
 def inbox(conn: Connection, device: centres.Device) -> dict:
-    """The requests sealed to the device's centre not yet taken, oldest first."""
+    """The requests sealed to the device's centre not yet taken, oldest
+    first; empty for a device that is not the centre's receiver."""
+    if _receiver(conn, device.centre_id) != device.id:
+        return {"requests": []}
     r, c = db.seat_requests.c, db.centres.c
     rows = conn.execute(
         sa.select(r.id, r.from_centre, c.name, r.sealed, r.created_at)

@@ -358,3 +358,27 @@ def test_every_device_of_a_centre_opens_what_is_sealed_to_it(tmp_path):
         assert not seat_requests.available(kiosk)  # not enrolled: no centre keys
         replication.set_up(kiosk, keyring=ring, device_id=protocol.new_id())
         assert seat_requests.public_key(kiosk) == envelope.centre_public_key(ring).hex()
+
+
+def test_the_centre_s_first_device_takes_its_requests_then_the_next_when_revoked(centres, shared_hub):
+    from kiosk.core import replication
+    from tests.conftest_hub import run_federation
+    from tests.test_kiosk_replication import join, second_kiosk
+
+    a, a_id, b, _b_id = centres
+    # a tablet joins centre A later: requests still reach A's reception
+    tablet = second_kiosk(shared_hub, a_id, shared_hub_path(a, "tablet.db"))
+    join(a, tablet)
+    session = a_session(a)
+    syncing.exchange_seat_requests(a)
+    ask(b, entry_for(session, a_id, "Centre social Outreau"))
+    syncing.exchange_seat_requests(b)
+    assert syncing.exchange_seat_requests(tablet)["received"] == 0
+    assert syncing.exchange_seat_requests(a)["received"] == 1
+    # the reception is revoked: the tablet takes the next request
+    with Store.open(a) as kiosk:
+        reception_id = replication.device_id(kiosk)
+    run_federation("revoke-device", reception_id, db_url=shared_hub.db_url)
+    ask(b, entry_for(session, a_id, "Centre social Outreau"))
+    syncing.exchange_seat_requests(b)
+    assert syncing.exchange_seat_requests(tablet)["received"] == 1
