@@ -111,3 +111,21 @@ def test_staff_accept_a_request_from_another_centre_and_say_they_told_a_resident
     assert len(told) == 1  # the answered one; the one still waiting has no button
     tap(told[0].ids.told)
     assert [row["outcome"] for row in requests.outgoing()] == [None]
+
+
+def test_a_kiosk_that_never_received_the_agenda_says_so_and_the_way_back_is_on_screen(app):
+    from kivy.core.window import Window
+
+    from kiosk.ui import offscreen
+
+    tap(app.screen("home").ids.workshops)
+    tap(app.screen("workshops").ids.elsewhere)
+    offscreen.frames(3)
+    screen = app.screen("elsewhere")
+    shown = screen_text(app)
+    assert "Pas encore reçu" in shown and "Pas d'atelier dans les autres centres" in shown
+    back = screen.ids.back
+    x, y = back.to_window(back.x, back.y)
+    assert 0 <= x and 0 <= y and x + back.width <= Window.width and y + back.height <= Window.height
+    tap(back)
+    assert app.sm.current == "workshops"
