@@ -384,18 +384,6 @@ def fill_elsewhere_ask(step: int):
     return fill
 
 
-def fill_elsewhere_never_received(app) -> None:
-    """« Dans les autres centres » on a kiosk that never received the
-    federation's publications: no card, and the longest line of its age."""
-    from kiosk.core import federation_feed
-
-    store = app.centre.store
-    with store.transaction():
-        store.conn.execute("DELETE FROM federation_feed WHERE kind = 'agenda'")
-        store.conn.execute("DELETE FROM sync_state WHERE key = ?", (federation_feed.RECEIVED_AT,))
-    app.go("elsewhere")
-
-
 def plain(name: str):
     return lambda app: app.go(name)
 
@@ -436,8 +424,6 @@ RESIDENT_STATES = {
     "elsewhere_ask": fill_elsewhere_ask(0),
     "elsewhere_ask_phone": fill_elsewhere_ask(2),
     "elsewhere_ask_consent": fill_elsewhere_ask(3),
-    # last of these: it forgets the agenda, as on a kiosk that never received one
-    "elsewhere_never_received": fill_elsewhere_never_received,
 }
 
 
