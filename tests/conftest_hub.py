@@ -111,23 +111,36 @@ class PostgresCluster:
             "UTF8",
             "--locale=C",
         )
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        self._run(
-            str(self.bin_dir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.root / "log"),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        self.serve("-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+
+    def serve(self, options: str) -> None:
+        """Start the server on ``self.port`` with ``options``. free_port()
+        only found the port free: when another process (a test worker's hub
+        or cluster) took it meanwhile, the server starts again on a new one,
+        up to three times; any other failure is raised with the server's log."""
+        log = self.root / "log"
+        for attempt in range(3):
+            try:
+                self._run(
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(log),
+                    "-o",
+                    f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 {options}",
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                )
+                return
+            except subprocess.CalledProcessError as error:
+                said = log.read_text(errors="replace") if log.exists() else ""
+                if attempt < 2 and ("could not bind" in said or "already in use" in said):
+                    self.port = free_port()
+                    continue
+                raise RuntimeError(f"PostgreSQL did not start:\n{said[-3000:]}") from error
 
     def stop(self) -> None:
         try:

@@ -46,20 +46,7 @@ def replica(postgres_cluster):
         "--wal-method=stream",
         "--checkpoint=fast",
     )
-    standby._run(
-        str(postgres_cluster.bin_dir / "pg_ctl"),
-        "-D",
-        str(standby.data),
-        "-l",
-        str(standby.root / "log"),
-        "-o",
-        f"-p {standby.port} -k {standby.root} -c listen_addresses=127.0.0.1 -c hot_standby=on "
-        "-c max_connections=200",
-        "-w",
-        "-t",
-        "60",
-        "start",
-    )
+    standby.serve("-c hot_standby=on -c max_connections=200")
     yield standby
     subprocess.run(
         [
