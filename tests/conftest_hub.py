@@ -96,7 +96,7 @@ class PostgresCluster:
             self.as_user = ["runuser", "-u", "postgres", "--"]
 
     def _run(self, *command: str) -> None:
-        subprocess.run([*self.as_user, *command], check=True, capture_output=True, timeout=120)
+        subprocess.run([*self.as_user, *command], check=True, capture_output=True, timeout=240)
 
     def start(self) -> None:
         self._run(
@@ -114,10 +114,12 @@ class PostgresCluster:
         self.serve("-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
 
     def serve(self, options: str) -> None:
-        """Start the server on ``self.port`` with ``options``. free_port()
-        only found the port free: when another process (a test worker's hub
-        or cluster) took it meanwhile, the server starts again on a new one,
-        up to three times; any other failure is raised with the server's log."""
+        """Start the server on ``self.port`` with ``options``, waiting up to
+        three minutes for it to accept connections (a hot standby reaches a
+        consistent state first, slow on a machine busy with test workers).
+        free_port() only found the port free: when another process took it
+        meanwhile, the server starts again on a new one, up to three times;
+        any other failure is raised with the server's log."""
         log = self.root / "log"
         for attempt in range(3):
             try:
@@ -131,7 +133,7 @@ class PostgresCluster:
                     f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 {options}",
                     "-w",
                     "-t",
-                    "60",
+                    "180",
                     "start",
                 )
                 return
