@@ -13,23 +13,15 @@ from datetime import datetime
 from pathlib import Path
 
 from kivy.app import App
-from kivy.clock import Clock
+from kivy.factory import Factory
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, NumericProperty, StringProperty
-from kivy.uix.behaviors import ButtonBehavior
-from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.widget import Widget
+from kivy.properties import StringProperty
 
 from kiosk.core import agenda
 from kiosk.ui.i18n import _
-from kiosk.ui.sizes import sizes
-from kiosk.ui.widgets import KioskScreen
+from kiosk.ui.session_cards import SessionCard, SessionPages
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
-
-#: a card's smallest size: lines of body text high, body text's size (ems) wide
-CARD_LINES = 6.0
-CARD_EMS = 15
 
 
 def age_text(received: datetime | None, now: datetime) -> str:
@@ -63,15 +55,20 @@ def seats_text(entry: dict) -> tuple[str, str]:
     return "hourglass_empty", _("Complet")
 
 
-class ElsewhereCard(ButtonBehavior, BoxLayout):
-    session_id = StringProperty("")
-    theme = StringProperty("autre")
-    title = StringProperty("")
+class ElsewhereCard(SessionCard):
+    """A session of another centre: under its title, the centre and its commune."""
+
     centre = StringProperty("")
-    when = StringProperty("")
-    place = StringProperty("")
-    seats_icon = StringProperty("event_seat")
-    seats = StringProperty("")
+
+    def on_kv_post(self, *_args) -> None:
+        line = Factory.CentreLine()
+        line.text = self.centre
+        self.fbind("centre", line.setter("text"))
+        lines = self.ids.lines
+        lines.add_widget(line, index=len(lines.children) - 1)  # the title is the last child
+
+    def speech(self) -> list[str]:
+        return [self.title, self.centre, self.when, self.place, self.seats]
 
     @classmethod
     def of(cls, entry: dict) -> ElsewhereCard:
@@ -92,80 +89,28 @@ class ElsewhereCard(ButtonBehavior, BoxLayout):
         )
 
 
-class ElsewhereScreen(KioskScreen):
-    page = NumericProperty(0)
-    pages = NumericProperty(1)
-    empty = BooleanProperty(False)
-    cols = NumericProperty(2)
-    per_page = NumericProperty(4)
+class ElsewhereScreen(SessionPages):
+    card_lines = 6.0
+    portrait_lines = 3.0
+
     age = StringProperty("")
-
-    def on_kv_post(self, *_args) -> None:
-        self._arrange = Clock.create_trigger(lambda *_a: self.arrange(), -1)
-        self.ids.grid.fbind("size", self._arrange)
-        sizes.fbind("text", self._arrange)
-
-    def arrange(self) -> None:
-        """As many cards a row and a page as fit the grid at their smallest size."""
-        if self.get_root_window() is None:
-            return
-        grid, gap = self.ids.grid, self.ids.grid.spacing[0]
-        card_w, card_h = sizes.text * CARD_EMS, sizes.text * 1.3 * CARD_LINES
-        cols = max(1, min(3, int((grid.width + gap) // (card_w + gap))))
-        if sizes.portrait:  # two a row, their lines wrapping: taller cards
-            cols = 2 if grid.width >= 2 * sizes.text * 12 + gap else 1
-            card_h = sizes.text * 1.3 * (CARD_LINES + 3)
-        rows = max(1, min(4, int((grid.height + gap) // (card_h + gap))))
-        if (cols, cols * rows) != (self.cols, self.per_page):
-            self.cols, self.per_page = cols, cols * rows
-            if self.manager is not None and self.manager.current_screen is self:
-                self.refresh()
-
-    def on_pre_enter(self, *_args) -> None:
-        self.page = 0
-        super().on_pre_enter()
 
     def refresh(self) -> None:
         store = App.get_running_app().centre.store
-        entries = agenda.week(store)
         self.age = age_text(agenda.received_at(store), store.now())
-        per_page = self.per_page
-        self.pages = max(1, -(-len(entries) // per_page))
-        self.page = min(self.page, self.pages - 1)
-        self.empty = not entries
-        grid = self.ids.grid
-        grid.clear_widgets()
-        shown = entries[self.page * per_page : (self.page + 1) * per_page]
-        for entry in shown:
-            card = ElsewhereCard.of(entry)
-            card.bind(on_release=self.open)
-            grid.add_widget(card)
-        if shown:
-            for _free in range(per_page - len(shown)):
-                grid.add_widget(Widget())
+        self.show(agenda.week(store), ElsewhereCard.of)
 
     def speech_parts(self) -> list[str]:
         ids = self.ids
         parts = [ids.title.text, self.age]
         if self.empty:
             return [*parts, ids.empty.text]
-        for card in reversed([c for c in ids.grid.children if isinstance(c, ElsewhereCard)]):
-            parts += [card.title, card.centre, card.when, card.place, card.seats]
-        if self.pages > 1:
-            parts.append(ids.page.text)
-        return parts
+        return [*parts, *self.cards_speech()]
 
-    def turn(self, step: int) -> None:
-        self.page = max(0, min(self.pages - 1, self.page + step))
-        self.refresh()
-
-    def open(self, card: ElsewhereCard) -> None:
+    def open(self, card: SessionCard) -> None:
         app = App.get_running_app()
         entry = agenda.entry(app.centre.store, card.session_id)
         if entry is None or entry.get("asked") or entry["seats_left"] <= 0:
             return  # gone since, asked already or full: the card says so
         app.screen("elsewhere_ask").start(entry)
         app.go("elsewhere_ask")
-
-    def reset(self) -> None:
-        self.page = 0
