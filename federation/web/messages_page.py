@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
 
 from federation import formatting, publications, reports, taxonomies, users
 from federation import store as db
@@ -78,26 +80,17 @@ def _plain(message: str) -> str:
     return _PLAIN.get(message, message)
 
 
-def _form(
-    text_fr: str = Form(""),
-    text_en: str = Form(""),
-    text_ar: str = Form(""),
-    pictogram: str = Form("info"),
-    starts_on: str = Form(""),
-    ends_on: str = Form(""),
-    audience: str = Form("all"),
-    centres: list[str] = Form([]),
-) -> dict:
-    return {
-        "text_fr": text_fr,
-        "text_en": text_en,
-        "text_ar": text_ar,
-        "pictogram": pictogram,
-        "starts_on": starts_on,
-        "ends_on": ends_on,
-        "audience": audience,
-        "centres": centres,
-    }
+class MessageForm(BaseModel):
+    """The message form as posted, each field as typed (empty when not sent)."""
+
+    text_fr: str = ""
+    text_en: str = ""
+    text_ar: str = ""
+    pictogram: str = "info"
+    starts_on: str = ""
+    ends_on: str = ""
+    audience: str = "all"
+    centres: list[str] = []
 
 
 def _body(form: dict) -> dict:
@@ -180,19 +173,18 @@ def messages_page(
 @router.get("/messages/nouveau")
 def new_message_page(request: Request, session: users.WebSession = Depends(security.current_session)):
     today = date.today().isoformat()
-    blank: dict[str, object] = {"text_fr": "", "text_en": "", "text_ar": "", "pictogram": "info"}
-    blank |= {"starts_on": today, "ends_on": today, "audience": "all", "centres": []}
-    return _page(request, session, blank)
+    return _page(request, session, MessageForm(starts_on=today, ends_on=today).model_dump())
 
 
 @router.post("/messages/nouveau")
 def post_message(
     request: Request,
-    form: dict = Depends(_form),
+    posted: Annotated[MessageForm, Form()],
     action: str = Form("preview"),
     session: users.WebSession = Depends(security.posted_session),
 ):
     """Show the preview, or publish: nothing is stored before « Publier »."""
+    form = posted.model_dump()
     try:
         preview = wire.check_body("message", _body(form))
         if form["audience"] != "all" and not form["centres"]:

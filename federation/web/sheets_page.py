@@ -6,8 +6,11 @@ for the API, never a dashboard session, so it cannot reach these forms."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
 
 from federation import reports, sheet_figures, sheets, users
 from federation import store as db
@@ -117,26 +120,17 @@ def new_sheet_page(request: Request, session: users.WebSession = Depends(securit
     return _form_page(request, session, blank)
 
 
-def _posted(
-    title: str = Form(""),
-    theme: str = Form(""),
-    pictogram: str = Form(""),
-    description: str = Form(""),
-    duration_minutes: str = Form(""),
-    capacity: str = Form(""),
-    bring: str = Form(""),
-    animator_needs: str = Form(""),
-) -> dict:
-    return {
-        "title": title,
-        "theme": theme,
-        "pictogram": pictogram,
-        "description": description,
-        "duration_minutes": duration_minutes,
-        "capacity": capacity,
-        "bring": bring,
-        "animator_needs": animator_needs,
-    }
+class SheetForm(BaseModel):
+    """The sheet form as posted, each field as typed (empty when not sent)."""
+
+    title: str = ""
+    theme: str = ""
+    pictogram: str = ""
+    description: str = ""
+    duration_minutes: str = ""
+    capacity: str = ""
+    bring: str = ""
+    animator_needs: str = ""
 
 
 def _save(request: Request, session, form: dict, action: str, sheet_id: str | None):
@@ -162,11 +156,11 @@ def _save(request: Request, session, form: dict, action: str, sheet_id: str | No
 @router.post("/fiches/nouvelle")
 def create_sheet(
     request: Request,
-    form: dict = Depends(_posted),
+    posted: Annotated[SheetForm, Form()],
     action: str = Form("save"),
     session: users.WebSession = Depends(security.posted_session),
 ):
-    return _save(request, session, form, action, None)
+    return _save(request, session, posted.model_dump(), action, None)
 
 
 @router.get("/fiches/{sheet_id}")
@@ -188,11 +182,11 @@ def sheet_page(
 def edit_sheet(
     request: Request,
     sheet_id: str,
-    form: dict = Depends(_posted),
+    posted: Annotated[SheetForm, Form()],
     action: str = Form("save"),
     session: users.WebSession = Depends(security.posted_session),
 ):
-    return _save(request, session, form, action, sheet_id)
+    return _save(request, session, posted.model_dump(), action, sheet_id)
 
 
 def _change(request: Request, session, sheet_id: str, change) -> Response:
