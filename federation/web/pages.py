@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 
 from federation import centres, exports, funders, reports, users
 from federation import store as db
@@ -15,6 +17,15 @@ from federation.web.security import PageRoute, Refused
 from federation.web.templating import render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+class PeriodQuery(BaseModel):
+    """The period in a page's or a file's query string, as typed:
+    ``?from=…&to=…&centre=…`` (a centre's own page takes its centre from its path)."""
+
+    start: str = Field("", alias="from")
+    end: str = Field("", alias="to")
+    centre: str = ""
 
 
 def read_period(
@@ -43,6 +54,22 @@ def query_string(period: reports.Period) -> str:
     return urlencode(fields)
 
 
+def asked_period(
+    request: Request, asked: PeriodQuery
+) -> tuple[dict[str, str], reports.Period, reports.PeriodError | None]:
+    """The centres' names, and the period asked for (or the default one and the error to show)."""
+    with security.engine(request).connect() as conn:
+        names = reports.centre_names(conn)
+    return names, *read_period(request, asked.start, asked.end, asked.centre, names)
+
+
+def funder_title(what: str) -> str:
+    """The funder's title, for one that has figures on this hub: else « Export introuvable »."""
+    if what not in funders.FUNDERS:
+        raise Refused(404, "Export introuvable", "Ce financeur n'a pas d'export sur ce hub.")
+    return funders.FUNDERS[what]
+
+
 def _figures(request: Request, period: reports.Period):
     view = reports.overview_from(security.report_engine(request), period, datetime.now(UTC))
     return view, weekly_chart(view.weeks)
@@ -51,14 +78,10 @@ def _figures(request: Request, period: reports.Period):
 @router.get("/")
 def overview_page(
     request: Request,
-    start: str = Query("", alias="from"),
-    end: str = Query("", alias="to"),
-    centre: str = "",
+    asked: Annotated[PeriodQuery, Query()],
     session: users.WebSession = Depends(security.current_session),
 ):
-    with security.engine(request).connect() as conn:
-        names = reports.centre_names(conn)
-    period, error = read_period(request, start, end, centre, names)
+    names, period, error = asked_period(request, asked)
     view, chart = _figures(request, period)
     return render(
         request,
@@ -69,7 +92,7 @@ def overview_page(
         chart=chart,
         names=names,
         error=error,
-        form={"from": start, "to": end, "centre": centre},
+        form=asked.model_dump(by_alias=True),
         query=query_string(period),
         nav="overview",
     )
@@ -79,8 +102,7 @@ def overview_page(
 def centre_page(
     request: Request,
     centre_id: str,
-    start: str = Query("", alias="from"),
-    end: str = Query("", alias="to"),
+    asked: Annotated[PeriodQuery, Query()],
     session: users.WebSession = Depends(security.current_session),
 ):
     with security.engine(request).connect() as conn:
@@ -90,7 +112,7 @@ def centre_page(
         devices = reports.device_list(conn, centre_id)
         conflict_count, _rows = reports.conflict_list(conn, centre_id, limit=1)
         parked_count = centres.set_aside(conn, db.parked, centre_id)
-    period, error = read_period(request, start, end, centre_id, names)
+    period, error = read_period(request, asked.start, asked.end, centre_id, names)
     view, chart = _figures(request, period)
     return render(
         request,
@@ -101,7 +123,7 @@ def centre_page(
         chart=chart,
         names=names,
         error=error,
-        form={"from": start, "to": end},
+        form={"from": asked.start, "to": asked.end},
         query=query_string(period),
         status=view.centres[0],
         devices=devices,
@@ -115,17 +137,12 @@ def centre_page(
 def funder_page(
     request: Request,
     what: str,
-    start: str = Query("", alias="from"),
-    end: str = Query("", alias="to"),
-    centre: str = "",
+    asked: Annotated[PeriodQuery, Query()],
     session: users.WebSession = Depends(security.current_session),
 ):
     """One funder's figures as its CSV and PDF carry them (federation.funders)."""
-    if what not in funders.FUNDERS:
-        raise Refused(404, "Export introuvable", "Ce financeur n'a pas d'export sur ce hub.")
-    with security.engine(request).connect() as conn:
-        names = reports.centre_names(conn)
-    period, error = read_period(request, start, end, centre, names)
+    title = funder_title(what)
+    names, period, error = asked_period(request, asked)
     view, _chart = _figures(request, period)
     sections: dict[str, list[tuple[str, str]]] = {}
     for section, indicator, value in funders.rows(view, what):
@@ -138,10 +155,10 @@ def funder_page(
         view=view,
         names=names,
         error=error,
-        form={"from": start, "to": end, "centre": centre},
+        form=asked.model_dump(by_alias=True),
         query=query_string(period),
         what=what,
-        title=funders.FUNDERS[what],
+        title=title,
         sections=sections,
         nav="overview",
     )
