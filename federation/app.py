@@ -24,6 +24,7 @@ from federation import (
     metrics,
     network_api,
     parent_sync,
+    period_figures,
     publications_api,
     ratelimit,
     relay,
@@ -143,6 +144,16 @@ def app_from_environment() -> FastAPI:
     interval = float(os.environ.get(PARENT_INTERVAL_VARIABLE) or parent_sync.DEFAULT_INTERVAL_S)
     if interval > 0:
         app.state.parent_sync = parent_sync.Background(os.environ.get("FEDERATION_DB"), interval).start()
+    # keeps each centre's figures of the periods people read (the
+    # dashboard's default period, this year and month...) computed ahead,
+    # so a page reads the centres changed since alone (federation.period_figures)
+    figures_interval = float(
+        os.environ.get(period_figures.INTERVAL_VARIABLE) or period_figures.DEFAULT_INTERVAL_S
+    )
+    if figures_interval > 0:
+        app.state.period_figures = period_figures.Background(
+            os.environ.get("FEDERATION_DB"), figures_interval
+        ).start()
     # the daily upkeep: the events' months ahead made (PostgreSQL), the
     # retention applied if one is set, the relay's blobs every device has
     # or past their days dropped (federation.retention), on every hub

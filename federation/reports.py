@@ -11,13 +11,13 @@ Conventions (see federation.store): ``day`` columns are Europe/Paris dates as
 from __future__ import annotations
 
 import json
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from federation import ages
 from federation.store import (
@@ -85,6 +85,9 @@ class Period:
     start: date
     end: date
     centre_id: str | None = None
+    #: when ``centre_id`` is None, these centres alone (None: every centre):
+    #: the centres whose kept figures must be computed again (period_figures)
+    centres: tuple[str, ...] | None = None
 
     @property
     def first_day(self) -> str:
@@ -168,7 +171,11 @@ def parse_period(
 
 
 def _for_centre(query, column, period: Period):
-    return query.where(column == period.centre_id) if period.centre_id else query
+    if period.centre_id:
+        return query.where(column == period.centre_id)
+    if period.centres is not None:
+        return query.where(column.in_(period.centres))
+    return query
 
 
 def whole_months(period: Period) -> tuple[list[tuple[str, str]], tuple[str, str] | None]:
@@ -359,13 +366,21 @@ def workshop_figures(conn: Connection, period: Period) -> list[WorkshopFigures]:
     for centre_id, workshop_id, present, walk_ins in conn.execute(attendance):
         rows[(centre_id, workshop_id)].present = int(present)
         rows[(centre_id, workshop_id)].walk_ins = int(walk_ins)
-    return sorted(rows.values(), key=lambda row: (-row.sessions, -row.present, row.title))
+    return sorted(rows.values(), key=_busiest_first)
+
+
+def _busiest_first(row: WorkshopFigures) -> tuple:
+    return (-row.sessions, -row.present, row.title)
+
+
+#: what WorkshopFigures counts (they add up over workshops)
+WORKSHOP_COUNTS = ("sessions", "booked", "waitlisted", "present", "walk_ins")
 
 
 def workshop_totals(rows: list[WorkshopFigures]) -> WorkshopFigures:
     total = WorkshopFigures("", None, "Total", "")
     for row in rows:
-        for name in ("sessions", "booked", "waitlisted", "present", "walk_ins"):
+        for name in WORKSHOP_COUNTS:
             setattr(total, name, getattr(total, name) + getattr(row, name))
     return total
 
@@ -404,8 +419,9 @@ class Participants:
     births: Counter = field(default_factory=Counter)
     # (gender, employment, education) -> members who gave an FSE+ answer (Situations)
     answered: Counter = field(default_factory=Counter)
-    # (centre, household) -> its members who came, for families(); None
-    # for a calendar year or month, whose households families() reads itself
+    # (centre, household) -> its members who came, for families(), of one
+    # centre's participants; None for a calendar year or month, whose
+    # households families() reads itself, and for several centres' together
     households: Counter | None = None
 
     def funder_bands(self, scheme: str) -> list[tuple[str, int]]:
@@ -466,14 +482,30 @@ def participants(conn: Connection, period: Period) -> Participants:
     """Members with a visit in the period, or present at a session held in
     it (_people). A member whose member.created has not arrived yet is not
     counted until it does."""
-    people = _people(conn, period)
+    return merge_participants(
+        period, [_participants_of(period, people) for people in _people(conn, period).values()]
+    )
+
+
+def _participants_of(period: Period, people: dict[str, Counter]) -> Participants:
     return Participants(
         year=period.end.year,
         profile=people["p"],
         births=people["b"],
         answered=people["s"],
-        households=people.get("h"),
+        households=people["h"] if "h" in people else None,
     )
+
+
+def merge_participants(period: Period, parts: list[Participants]) -> Participants:
+    """The participants of several centres together: a member belongs to one
+    centre, so the counts add up (the households are left out)."""
+    total = Participants(year=period.end.year)
+    for part in parts:
+        total.profile.update(part.profile)
+        total.births.update(part.births)
+        total.answered.update(part.answered)
+    return total
 
 
 _ATTRS = tuple(p_members.c[name] for name in ATTR_COLUMNS)
@@ -483,29 +515,33 @@ _ATTRS = tuple(p_members.c[name] for name in ATTR_COLUMNS)
 HOUSEHOLD_KEY = "h|"
 
 
-def _people(conn: Connection, period: Period) -> dict[str, Counter]:
-    """Members who came in the period (a visit, or present at a session held
-    in it), by their reporting attributes: 'p' (age band, gender, QPV) ->
-    members, 'b' (gender, born from, born to) -> members, 's' (gender,
-    employment, education) -> members who gave an FSE+ answer
-    (store.attrs_keys). A calendar year or month is a sum over its
-    r_participants rows; any other period the distinct members of _visitors
-    with their attributes, and 'h' (centre, household) -> its members who
-    came, for families(). Either way the rows read follow the period's
-    people (or their attributes' values), never the members held."""
-    people: dict[str, Counter] = {"p": Counter(), "b": Counter(), "s": Counter()}
+def _people(conn: Connection, period: Period) -> dict[str, dict[str, Counter]]:
+    """centre -> the members of that centre who came in the period (a visit,
+    or present at a session held in it), by their reporting attributes: 'p'
+    (age band, gender, QPV) -> members, 'b' (gender, born from, born to) ->
+    members, 's' (gender, employment, education) -> members who gave an
+    FSE+ answer (store.attrs_keys). A calendar year or month is a sum over
+    its r_participants rows; any other period the distinct members of
+    _visitors with their attributes, and 'h' (centre, household) -> its
+    members who came, for families(). Either way the rows read follow the
+    period's people (or their attributes' values), never the members held."""
+
+    def fresh() -> dict[str, Counter]:
+        return {"p": Counter(), "b": Counter(), "s": Counter()}
+
+    people: dict[str, dict[str, Counter]] = defaultdict(fresh)
     rolled = rollup_period(period)
     if rolled:
         c = r_participants.c
         query = (
-            sa.select(c.attrs, sa.func.sum(c.members))
+            sa.select(c.centre_id, c.attrs, sa.func.sum(c.members))
             .where(c.period == rolled, ~c.attrs.startswith(HOUSEHOLD_KEY))
-            .group_by(c.attrs)
+            .group_by(c.centre_id, c.attrs)
         )
-        for key, n in conn.execute(_for_centre(query, c.centre_id, period)):
+        for centre_id, key, n in conn.execute(_for_centre(query, c.centre_id, period)):
             if n:
                 kind, values = parse_attrs(key)
-                people[kind][values] += int(n)
+                people[centre_id][kind][values] += int(n)
         return people
     m = p_members.c
     came = _visitors(period)
@@ -516,16 +552,18 @@ def _people(conn: Connection, period: Period) -> dict[str, Counter]:
         came.join(p_members, sa.and_(m.centre_id == came.c.centre_id, m.member_id == came.c.member_id))
     )
     by_attrs: Counter[tuple] = Counter()
-    households: Counter[tuple[str, str]] = Counter()
+    households: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
     for row in conn.execute(query):
-        by_attrs[tuple(row[1:-1])] += 1
+        by_attrs[tuple(row[:-1])] += 1
         if row[-1] is not None:
-            households[(row[0], row[-1])] += 1
-    for (band, gender, qpv, born_from, born_to, employment, education), n in by_attrs.items():
+            households[row[0]][(row[0], row[-1])] += 1
+    for (centre_id, band, gender, qpv, born_from, born_to, employment, education), n in by_attrs.items():
+        counts = people[centre_id]
         for key in attrs_keys(band, gender, qpv, born_from, born_to, employment, education, None):
             kind, values = parse_attrs(key)
-            people[kind][values] += n
-    people["h"] = households
+            counts[kind][values] += n
+    for centre_id, counts in people.items():
+        counts["h"] = households.get(centre_id, Counter())
     return people
 
 
@@ -550,7 +588,7 @@ def _visitors(period: Period):
                 r.month.between(low[:7], high[:7]), r.via == "v", on_day
             )
         )
-        held = _held_sessions(Period(date.fromisoformat(low), date.fromisoformat(high), period.centre_id))
+        held = _held_sessions(replace(period, start=date.fromisoformat(low), end=date.fromisoformat(high)))
         parts.append(
             sa.select(a.centre_id, a.member_id)
             .select_from(
@@ -596,7 +634,7 @@ class Situations:
 
 def situations(conn: Connection, period: Period) -> Situations:
     """The participants who gave a situation, by their answers (_people)."""
-    return Situations(answered=_people(conn, period)["s"])
+    return Situations(answered=participants(conn, period).answered)
 
 
 # ---------------------------------------------------------------- families
@@ -636,12 +674,32 @@ class Families:
 
 
 def families(conn: Connection, period: Period, households: Counter | None = None) -> Families:
-    """The families reached in the period (``without_household`` left at 0:
-    see Families): which households the period's people belong to (a
-    calendar year's or month's from its counts, another period's from
-    ``households``, the participants' when the overview has read them, or
-    _people), then who is in them (store's r_members_household): the rows
-    read follow the period's households and people."""
+    """The families reached in the period, every centre's together (``without_household``
+    left at 0: see Families); ``households`` as families_by_centre."""
+    return merge_families(families_by_centre(conn, period, households).values())
+
+
+#: the counts of Families that add up over centres (a household is one centre's)
+FAMILY_COUNTS = ("reached", "people", "came_in_families", "with_children", "children", "parenting")
+
+
+def merge_families(parts) -> Families:
+    total = Families()
+    for part in parts:
+        for name in FAMILY_COUNTS:
+            setattr(total, name, getattr(total, name) + getattr(part, name))
+    return total
+
+
+def families_by_centre(
+    conn: Connection, period: Period, households: Counter | None = None
+) -> dict[str, Families]:
+    """centre -> the families it reached in the period: which households the
+    period's people belong to (a calendar year's or month's from its counts,
+    another period's from ``households``, the participants' when the
+    overview has read them, or _people), then who is in them (store's
+    r_members_household): the rows read follow the period's households and
+    people. A centre that reached none may be missing."""
     m = p_members.c
     came: Counter[tuple[str, str]] = Counter()
     rolled = rollup_period(period)
@@ -655,12 +713,20 @@ def families(conn: Connection, period: Period, households: Counter | None = None
         for centre_id, key, n in conn.execute(_for_centre(query, c.centre_id, period)):
             came[(centre_id, parse_attrs(key)[1][0])] += int(n)
         household = sa.func.substr(c.attrs, 3, sa.func.length(c.attrs) - 4)
-        reached = sa.select(c.centre_id, household.label("household_id")).where(counted).subquery("reached")
+        households_reached = sa.select(c.centre_id, household.label("household_id")).where(counted)
+        reached = _for_centre(households_reached, c.centre_id, period).subquery("reached")
+    elif households is not None:
+        came.update(households)
     else:
-        # the households of the period's people, read with its participants
-        # (Participants.households) or here
-        came.update(households if households is not None else _people(conn, period)["h"])
-    result = Families(reached=len(came), came_in_families=sum(came.values()))
+        # the households of the period's people, read here
+        for people in _people(conn, period).values():
+            came.update(people["h"])
+    result: dict[str, Families] = defaultdict(Families)
+    for (centre_id, _household), n in came.items():
+        result[centre_id].reached += 1
+        result[centre_id].came_in_families += n
+    for centre_id, n in _parenting_families(conn, period).items():
+        result[centre_id].parenting = n
     if not came:
         return result
     columns = (m.centre_id, m.household_id, m.born_from, m.born_to)
@@ -692,24 +758,26 @@ def families(conn: Connection, period: Period, households: Counter | None = None
         key = (centre_id, household_id)
         if key not in came:
             continue
-        result.people += n
+        figures = result[centre_id]
+        figures.people += n
         span = (born_from, born_to)
         is_child = child.get(span)
         if is_child is None:
             is_child = child[span] = ages.band("fse", born_from, born_to, year) == ages.CHILD
         if is_child:
-            result.children += n
-            with_children.add(key)
-    result.with_children = len(with_children)
-    result.parenting = _parenting_families(conn, period)
+            figures.children += n
+            if key not in with_children:
+                with_children.add(key)
+                figures.with_children += 1
     return result
 
 
-def _parenting_families(conn: Connection, period: Period) -> int:
-    """Distinct households with a member present at a parenting session held in the period."""
+def _parenting_families(conn: Connection, period: Period) -> dict[str, int]:
+    """centre -> distinct households with a member present at a parenting
+    session held in the period."""
     m, a, w = p_members.c, p_attendance.c, p_workshops.c
     held = _held_sessions(period)
-    query = sa.select(sa.func.count()).select_from(
+    reached = (
         sa.select(m.centre_id, m.household_id)
         .select_from(
             held.join(
@@ -722,7 +790,8 @@ def _parenting_families(conn: Connection, period: Period) -> int:
         .distinct()
         .subquery("parenting")
     )
-    return int(conn.execute(query).scalar_one())
+    query = sa.select(reached.c.centre_id, sa.func.count()).group_by(reached.c.centre_id)
+    return {centre_id: int(n) for centre_id, n in conn.execute(query)}
 
 
 # ---------------------------------------------------------------- centres, devices, conflicts
@@ -993,32 +1062,45 @@ class VoiceFigures:
 
 def voice_figures(conn: Connection, period: Period) -> VoiceFigures:
     """The period's ideas by step and theme, and its faces by workshop theme."""
-    result = VoiceFigures()
+    return merge_voice(voice_by_centre(conn, period).values())
+
+
+def merge_voice(parts) -> VoiceFigures:
+    total = VoiceFigures()
+    for part in parts:
+        total.ideas.update(part.ideas)
+        total.faces.update(part.faces)
+    return total
+
+
+def voice_by_centre(conn: Connection, period: Period) -> dict[str, VoiceFigures]:
+    """centre -> its ideas and faces in the period (voice_figures)."""
+    result: dict[str, VoiceFigures] = defaultdict(VoiceFigures)
     i = p_ideas.c
     for step, column in zip(
         IDEA_STEPS, (i.received_day, i.answered_day, i.done_day, i.initiative_day), strict=True
     ):
         query = (
-            sa.select(i.theme, sa.func.count())
+            sa.select(i.centre_id, i.theme, sa.func.count())
             .where(column.between(period.first_day, period.last_day))
-            .group_by(i.theme)
+            .group_by(i.centre_id, i.theme)
         )
-        for theme, n in conn.execute(_for_centre(query, i.centre_id, period)):
-            result.ideas[(step, theme)] += int(n)
+        for centre_id, theme, n in conn.execute(_for_centre(query, i.centre_id, period)):
+            result[centre_id].ideas[(step, theme)] += int(n)
     f, s, w = p_feedback.c, p_sessions.c, p_workshops.c
     theme = sa.func.coalesce(w.theme, "autre")
     query = (
-        sa.select(theme, f.face, sa.func.count())
+        sa.select(f.centre_id, theme, f.face, sa.func.count())
         .select_from(
             p_feedback.outerjoin(
                 p_sessions, sa.and_(s.centre_id == f.centre_id, s.session_id == f.session_id)
             ).outerjoin(p_workshops, sa.and_(w.centre_id == s.centre_id, w.workshop_id == s.workshop_id))
         )
         .where(f.day.between(period.first_day, period.last_day))
-        .group_by(theme, f.face)
+        .group_by(f.centre_id, theme, f.face)
     )
-    for workshop_theme, face, n in conn.execute(_for_centre(query, f.centre_id, period)):
-        result.faces[(workshop_theme, face)] += int(n)
+    for centre_id, workshop_theme, face, n in conn.execute(_for_centre(query, f.centre_id, period)):
+        result[centre_id].faces[(workshop_theme, face)] += int(n)
     return result
 
 
@@ -1169,57 +1251,116 @@ class Overview:
         return [c for c in self.centres if c.silent]
 
 
+@dataclass
+class CentreFigures:
+    """The figures that count distinct people or read the period's sessions
+    and ideas, of one centre or of several added up: what
+    federation.period_figures keeps per centre. ``participants.households``
+    is not kept: the families are counted already."""
+
+    participants: Participants
+    families: Families
+    workshops: list[WorkshopFigures]
+    voice: VoiceFigures
+
+
+def people_by_centre(conn: Connection, period: Period) -> dict[str, tuple[Participants, Families]]:
+    """centre -> its participants and families (a centre with neither may be missing)."""
+    people = {
+        centre_id: _participants_of(period, counts) for centre_id, counts in _people(conn, period).items()
+    }
+    households: Counter | None = None
+    if rollup_period(period) is None:
+        households = Counter()
+        for part in people.values():
+            households.update(part.households or ())
+    reached = families_by_centre(conn, period, households)
+    return {
+        centre_id: (
+            people.get(centre_id) or Participants(year=period.end.year),
+            reached.get(centre_id) or Families(),
+        )
+        for centre_id in people.keys() | reached.keys()
+    }
+
+
+def sessions_by_centre(
+    conn: Connection, period: Period
+) -> dict[str, tuple[list[WorkshopFigures], VoiceFigures]]:
+    """centre -> its workshops and its residents' voice (a centre with neither may be missing)."""
+    workshops: dict[str, list[WorkshopFigures]] = defaultdict(list)
+    for row in workshop_figures(conn, period):
+        workshops[row.centre_id].append(row)
+    voice = voice_by_centre(conn, period)
+    return {
+        centre_id: (workshops.get(centre_id, []), voice.get(centre_id) or VoiceFigures())
+        for centre_id in workshops.keys() | voice.keys()
+    }
+
+
+def centre_figures(people: dict, sessions: dict, period: Period) -> dict[str, CentreFigures]:
+    """people_by_centre's and sessions_by_centre's results, by centre."""
+    return {
+        centre_id: CentreFigures(
+            *(people.get(centre_id) or (Participants(year=period.end.year), Families())),
+            *(sessions.get(centre_id) or ([], VoiceFigures())),
+        )
+        for centre_id in people.keys() | sessions.keys()
+    }
+
+
+def merge_figures(period: Period, parts) -> CentreFigures:
+    """Several centres' figures added up (a member, a household, a workshop belong to one centre)."""
+    parts = list(parts)
+    return CentreFigures(
+        participants=merge_participants(period, [part.participants for part in parts]),
+        families=merge_families(part.families for part in parts),
+        workshops=sorted((row for part in parts for row in part.workshops), key=_busiest_first),
+        voice=merge_voice(part.voice for part in parts),
+    )
+
+
 def overview(conn: Connection, period: Period, now: datetime | None = None) -> Overview:
-    """Everything the overview page, the CSV and the PDF show, on one connection."""
-    return _overview(conn, period, now, workshop_figures(conn, period), participants(conn, period))
+    """Everything the overview page, the CSV and the PDF show, computed on
+    one connection (federation.period_figures.overview_from reads the
+    figures it keeps, and is what the pages and the exports call)."""
+
+    def figures() -> CentreFigures:
+        by_centre = centre_figures(people_by_centre(conn, period), sessions_by_centre(conn, period), period)
+        return merge_figures(period, by_centre.values())
+
+    return assemble(conn, period, now, figures)
 
 
-def overview_from(engine: Engine, period: Period, now: datetime | None = None) -> Overview:
-    """``overview``, its two longest queries (participants, workshops) each
-    on a connection of its own while the others run: the database works on
-    the three at once (a PostgreSQL backend each; SQLite releases the GIL).
-    What the dashboard and the exports call. The three read at nearly the
-    same moment, not in one snapshot: a batch committed in between shows in
-    some figures a few milliseconds before the others."""
-
-    def own_connection(query):
-        def run():
-            with engine.connect() as conn:
-                return query(conn, period)
-
-        return run
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report") as pool:
-        attending = pool.submit(own_connection(participants))
-        workshops = pool.submit(own_connection(workshop_figures))
-        with engine.connect() as conn:
-            # the rest is quick; a failure above is raised by result()
-            return _overview(conn, period, now, workshops, attending)
-
-
-def _overview(conn: Connection, period: Period, now: datetime | None, workshops, attending) -> Overview:
-    """The overview from ``conn``, with the workshops and participants given
-    (values, or futures of them)."""
+def assemble(
+    conn: Connection, period: Period, now: datetime | None, figures: Callable[[], CentreFigures]
+) -> Overview:
+    """The overview: the visits, new members, centres, volunteers and
+    outreach read from ``conn``, then the centres' figures ``figures()``
+    gives (merge_figures; they may be read meanwhile elsewhere)."""
     weeks, reasons = weeks_of(period, visits_by_day(conn, period)), visits_by_reason(conn, period)
     fresh_members = new_members(conn, period)
-    centres = centre_statuses(conn, now, period.centre_id)
+    statuses = centre_statuses(conn, now, period.centre_id)
     by_centre = visits_by_centre(conn, period)
-    attending = attending.result() if hasattr(attending, "result") else attending
-    reached = families(conn, period, attending.households)
-    reached.without_household = attending.total - reached.came_in_families
+    categories = visits_by_category(conn, period)
+    volunteering = volunteer_figures(conn, period)
+    outreach = outreach_figures(conn, period)
+    kept = figures()
+    attending = kept.participants
+    reached = replace(kept.families, without_household=attending.total - kept.families.came_in_families)
     return Overview(
         period=period,
         weeks=weeks,
         reasons=reasons,
-        workshops=workshops.result() if hasattr(workshops, "result") else workshops,
+        workshops=kept.workshops,
         new_members=fresh_members,
         participants=attending,
-        centres=centres,
+        centres=statuses,
         visits_by_centre=by_centre,
-        categories=visits_by_category(conn, period),
-        volunteering=volunteer_figures(conn, period),
+        categories=categories,
+        volunteering=volunteering,
         families=reached,
-        voice=voice_figures(conn, period),
+        voice=kept.voice,
         situations=Situations(answered=attending.answered),
-        outreach=outreach_figures(conn, period),
+        outreach=outreach,
     )

@@ -198,7 +198,7 @@ def _new_members(conn: Connection, centre_id: str, first: date, last: date) -> D
 
 
 #: what workshops_by_day counts for each theme, as reports.WorkshopFigures does
-WORKSHOP_FIGURES = ("sessions", "booked", "waitlisted", "present", "walk_ins")
+WORKSHOP_FIGURES = reports.WORKSHOP_COUNTS
 
 
 def _workshops(conn: Connection, centre_id: str, first: date, last: date) -> DayFigures:
@@ -380,7 +380,7 @@ def _volunteers(context: PeriodContext) -> dict[str, int]:
 
 
 #: the counts of reports.Families sent, all of households or people reached
-FAMILY_FIGURES = ("reached", "people", "came_in_families", "with_children", "children", "parenting")
+FAMILY_FIGURES = reports.FAMILY_COUNTS
 
 
 def _families(context: PeriodContext) -> dict[str, int]:

@@ -760,6 +760,25 @@ r_participants = sa.Table(
 )
 ROLLUP_TABLES = (r_visit_months, r_category_months, r_visit_days, r_member_months, r_participants)
 
+# schema 29: the distinct figures of a period (participants, families,
+# workshops, the residents' voice) kept per centre by the hub itself
+# (federation.period_figures): a row a (centre, period), its figures as
+# JSON, computed at the centre's ``version`` (its events stored, the sum of
+# event_counts) under ``definitions`` (the figures' code and the schema).
+# A row whose version or definitions are no longer the centre's is not
+# read: the centre's figures are computed again.
+r_period_figures = sa.Table(
+    "r_period_figures",
+    metadata,
+    sa.Column("first_day", sa.String(10), primary_key=True),
+    sa.Column("last_day", sa.String(10), primary_key=True),
+    _id("centre_id", primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("definitions", sa.String(40), nullable=False),
+    _time("computed_at", nullable=False),
+    sa.Column("figures", sa.Text, nullable=False),
+)
+
 # schema 25: what the hub publishes to the kiosks (federation.publications).
 # One row per (kind, key), its latest state: ``seq`` is the hub-wide counter
 # at its last change (the kiosks' cursor), ``audience`` None for every centre
@@ -1619,6 +1638,9 @@ def rebuild_rollups(conn: Connection) -> None:
     tests and benchmarks that fill the projections directly call."""
     for table in ROLLUP_TABLES:
         conn.execute(table.delete())
+    if sa.inspect(conn).has_table(r_period_figures.name):
+        # computed from what is being rebuilt
+        conn.execute(r_period_figures.delete())
     conn.exec_driver_sql(
         "INSERT INTO r_visit_months (centre_id, month, reason, visits) "
         "SELECT centre_id, substr(day, 1, 7), reason, sum(visits) FROM p_visit_counts GROUP BY 1, 2, 3"
@@ -1748,6 +1770,11 @@ def _v28(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE centres ADD COLUMN commune VARCHAR(80)")
 
 
+def _v29(conn: Connection) -> None:
+    # empty: the hub computes each centre's figures as they are read and kept
+    metadata.create_all(conn, tables=[r_period_figures])
+
+
 #: version -> step. Steps run in order inside one transaction each.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _v1,
@@ -1778,6 +1805,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     26: _v26,
     27: _v27,
     28: _v28,
+    29: _v29,
 }
 LATEST_VERSION = max(MIGRATIONS)
 

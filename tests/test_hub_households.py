@@ -18,7 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from federation import centres, ingest, reports, store
+from federation import centres, ingest, period_figures, reports, store
 from sync import protocol
 from tests.conftest_hub import run_federation
 from tests.hub_sample import sign_in
@@ -95,7 +95,7 @@ def period(first: int = 0, last: int = 60, centre_id: str | None = None) -> repo
 
 
 def overview(engine, p: reports.Period) -> reports.Overview:
-    return reports.overview_from(engine, p)
+    return period_figures.overview_from(engine, p)
 
 
 def ids(n: int) -> list[str]:

@@ -1,5 +1,5 @@
 """The overview's figures come from the projections, never from the raw
-events: every SQL statement the overview runs (reports.overview_from, and
+events: every SQL statement the overview runs (period_figures.overview_from, and
 the dashboard's overview page) is recorded on SQLite and PostgreSQL and
 none reads the events table (nor, on PostgreSQL, one of its partitions).
 The events table grows by millions of rows a year; the projections by the
@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from federation import centres, ingest, reports, store, users
+from federation import centres, ingest, period_figures, reports, store, users
 from sync import protocol
 from tests import hub_sample
 
@@ -108,7 +108,7 @@ def test_the_overview_for_a_year_reads_no_event(sample):
             reports.Period(date(2026, 1, 1), date(2026, 12, 31)),
             reports.Period(date(2026, 1, 1), date(2026, 12, 31), hub_sample.A),
         ):
-            view = reports.overview_from(engine, period)
+            view = period_figures.overview_from(engine, period)
             assert view.participants.total >= 0
     assert recorder.reading_events() == []
     # whole months: the additive figures by month, the participants by period
@@ -122,7 +122,7 @@ def test_a_year_s_visits_and_participants_are_read_from_the_rollups_alone(sample
     with no visit)."""
     _url, engine = sample
     with Recorder(engine) as recorder:
-        view = reports.overview_from(engine, reports.Period(date(2026, 1, 1), date(2026, 12, 31)))
+        view = period_figures.overview_from(engine, reports.Period(date(2026, 1, 1), date(2026, 12, 31)))
     assert view.visits > 0 and view.participants.total > 0
     assert {"r_visit_months", "r_category_months", "r_visit_days", "r_participants"} <= recorder.tables()
     assert not {"p_presence", "p_visit_counts", "p_visit_categories"} & recorder.tables()

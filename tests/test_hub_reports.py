@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from federation import reports
+from federation import period_figures, reports
 from tests import hub_sample as sample
 from tests.hub_sample import M1, NOW, A, B, C, D
 
@@ -116,7 +116,7 @@ def test_overview_gathers_everything(conn):
 @pytest.mark.parametrize("period", [MARCH, MARCH_A], ids=["all", "one centre"])
 def test_the_pages_overview_with_its_queries_in_parallel_gives_the_same_figures(conn, period):
     # overview_from runs participants and workshops on connections of their own
-    together = reports.overview_from(conn.engine, period, NOW)
+    together = period_figures.overview_from(conn.engine, period, NOW)
     assert together == reports.overview(conn, period, NOW)
     assert together.participants.total and together.workshops
 
@@ -125,9 +125,9 @@ def test_a_failing_query_in_parallel_is_raised_not_swallowed(conn, monkeypatch):
     def broken(_conn, _period):
         raise RuntimeError("participants failed")
 
-    monkeypatch.setattr(reports, "participants", broken)
+    monkeypatch.setattr(reports, "people_by_centre", broken)
     with pytest.raises(RuntimeError, match="participants failed"):
-        reports.overview_from(conn.engine, MARCH, NOW)
+        period_figures.overview_from(conn.engine, MARCH, NOW)
 
 
 def test_empty_fields_mean_the_last_three_months():

@@ -26,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 from markupsafe import escape
 
-from federation import parent_sync, reports, store
+from federation import parent_sync, period_figures, reports, store
 from sync import client, protocol
 from tests.conftest_hub import FEDERATION, HubServer, run_federation
 from tests.faultproxy import FaultProxy
@@ -243,7 +243,7 @@ def own_figures(hub: HubServer, centre_id: str | None = None, year: int = YEAR) 
     """The year's figures on the child's own dashboard (federation.reports)."""
     engine = store.create_engine(hub.db_url)
     try:
-        view = reports.overview_from(engine, reports.Period(date(year, 1, 1), date(year, 12, 31), centre_id))
+        view = period_figures.overview_from(engine, reports.Period(date(year, 1, 1), date(year, 12, 31), centre_id))
     finally:
         engine.dispose()
     return {

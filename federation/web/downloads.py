@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from federation import exports, funders, reports, users
+from federation import exports, funders, period_figures, reports, users
 from federation.web import security
 from federation.web.pages import PeriodQuery, asked_period, funder_title
 from federation.web.security import PageRoute, Refused
@@ -23,7 +23,7 @@ def _view(request: Request, asked: PeriodQuery):
     names, period, error = asked_period(request, asked)
     if error:
         raise Refused(400, "Période invalide", error.message_fr)
-    view = reports.overview_from(security.report_engine(request), period, datetime.now(UTC))
+    view = period_figures.overview_from(security.report_engine(request), period, datetime.now(UTC))
     return view, names.get(period.centre_id) if period.centre_id else None
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from federation import ages, formatting, network, reports, users
+from federation import ages, formatting, network, period_figures, reports, users
 from federation.web import security
 from federation.web.security import PageRoute
 from federation.web.templating import render
@@ -39,7 +39,7 @@ def network_page(
     year, error = _year(year_text, today)
     with security.report_engine(request).connect() as conn:
         children = network.children(conn, year)
-    own = reports.overview_from(
+    own = period_figures.overview_from(
         security.report_engine(request),
         reports.Period(date(year, 1, 1), date(year, 12, 31)),
         datetime.now(UTC),

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from federation import centres, exports, funders, reports, users
+from federation import centres, exports, funders, period_figures, reports, users
 from federation import store as db
 from federation.web import security
 from federation.web.charts import weekly_chart
@@ -71,7 +71,7 @@ def funder_title(what: str) -> str:
 
 
 def _figures(request: Request, period: reports.Period):
-    view = reports.overview_from(security.report_engine(request), period, datetime.now(UTC))
+    view = period_figures.overview_from(security.report_engine(request), period, datetime.now(UTC))
     return view, weekly_chart(view.weeks)
 
 

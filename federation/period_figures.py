@@ -1,0 +1,352 @@
+"""The figures of a period the hub keeps per centre, so that a page reads a
+row a centre instead of every person and session of the period: the
+participants, families, workshops and residents' voice of
+reports.CentreFigures, in r_period_figures (a row a centre and period).
+
+    view = overview_from(engine, period)   # what the pages and exports call
+    refresh(engine, kept_periods(today))   # what the hub does by itself
+
+Exactly the figures read live, whatever was kept:
+
+* A row holds its centre's *version* when it was computed: the events the
+  centre had stored (the sum of its event_counts, which every batch with a
+  new event raises in the batch's transaction, and nothing else changes the
+  projections), and the ``DEFINITIONS`` of the figures then.
+* A page reads a centre's row only while the centre still has that version
+  and the code those definitions. The figures of every other centre (changed
+  since, or never kept) are computed from the projections as the page is
+  read, all those centres in one pass, and added to the others'. A busy hub
+  has a few centres changed since the last refresh: they alone are read.
+* The version is read before the figures are computed: a batch stored
+  meanwhile leaves the row older than its centre, so it is computed again.
+
+Which periods are kept (kept_periods): the dashboard's default period, the
+calendar year and month and the ones before, and any period this process
+was asked for in the last day. ``Background`` refreshes them every
+``FEDERATION_FIGURES_INTERVAL`` seconds while the hub serves; with several
+worker processes one refreshes at a time (a PostgreSQL advisory lock).
+Reading never writes, so a read replica serves the pages as well.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from federation import reports
+from federation import store as db
+from federation.projections import dialect_insert
+from federation.reports import CentreFigures, Families, Participants, Period, VoiceFigures, WorkshopFigures
+from sync.protocol import utc_iso
+
+log = logging.getLogger("federation.figures")
+
+#: what the kept figures were computed by: raise the first number when
+#: reports changes how one of them is counted (the schema's follows itself)
+DEFINITIONS = f"1/{db.LATEST_VERSION}"
+INTERVAL_VARIABLE = "FEDERATION_FIGURES_INTERVAL"
+DEFAULT_INTERVAL_S = 60.0
+#: a period read is kept fresh this long after
+RECENT = timedelta(days=1)
+MAX_RECENT = 16
+#: a period no longer kept: its rows are deleted once this old
+FORGET_AFTER = timedelta(days=8)
+#: PostgreSQL advisory lock key of the refresh (one process at a time)
+LOCK_KEY = 7303
+ROWS_PER_STATEMENT = 200
+_COMPUTED = ("version", "definitions", "computed_at", "figures")
+
+_recent: dict[tuple[date, date], float] = {}
+_recent_lock = threading.Lock()
+
+
+# ---------------------------------------------------------------- reading
+
+
+def overview_from(engine: Engine, period: Period, now: datetime | None = None) -> reports.Overview:
+    """The overview of ``period`` (reports.Overview): the kept figures of
+    the centres unchanged since, the others' computed now (their people and
+    families on a connection, their sessions and voice on another, while
+    the rest is read on a third). Every page, CSV and PDF calls this."""
+    _remember(period)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report") as pool:
+        with engine.connect() as conn:
+            current = versions(conn, period)
+            fresh = kept(conn, period, current)
+            stale = [centre_id for centre_id in current if centre_id not in fresh]
+            live = _compute_in(pool, engine, period, stale, len(current)) if stale else None
+
+            def figures() -> CentreFigures:
+                parts = list(fresh.values()) + (list(live().values()) if live else [])
+                return reports.merge_figures(period, parts)
+
+            return reports.assemble(conn, period, now, figures)
+
+
+def versions(conn: Connection, period: Period) -> dict[str, int]:
+    """Each centre (the period's one, or every centre) -> its version: the events it stored."""
+    c, e = db.centres.c, db.event_counts.c
+    query = (
+        sa.select(c.id, sa.func.coalesce(sa.func.sum(e.events), 0))
+        .select_from(db.centres.outerjoin(db.event_counts, e.centre_id == c.id))
+        .group_by(c.id)
+    )
+    if period.centre_id:
+        query = query.where(c.id == period.centre_id)
+    return {centre_id: int(version) for centre_id, version in conn.execute(query)}
+
+
+def kept(conn: Connection, period: Period, current: dict[str, int]) -> dict[str, CentreFigures]:
+    """The kept figures of the period still true: centre -> figures, for the
+    centres whose row has their ``current`` version and today's definitions."""
+    return {centre_id: decode(period, text) for centre_id, text in _rows(conn, period, current, figures=True)}
+
+
+def _rows(conn: Connection, period: Period, current: dict[str, int], figures: bool) -> list[tuple[str, str]]:
+    r = db.r_period_figures.c
+    query = sa.select(r.centre_id, r.version, r.figures if figures else sa.literal("")).where(
+        r.first_day == period.first_day, r.last_day == period.last_day, r.definitions == DEFINITIONS
+    )
+    if period.centre_id:
+        query = query.where(r.centre_id == period.centre_id)
+    rows = conn.execute(query)
+    return [(centre_id, text) for centre_id, version, text in rows if current.get(centre_id) == version]
+
+
+def compute(engine: Engine, period: Period, centres: list[str] | None = None) -> dict[str, CentreFigures]:
+    """The figures of ``centres`` (None: every centre) read from the
+    projections, centre -> figures; a centre with nothing in the period has
+    empty figures."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report") as pool:
+        if centres is None:  # every centre: no filter
+            return _compute_in(pool, engine, period, [], 0)()
+        return _compute_in(pool, engine, period, centres, -1)()
+
+
+def _compute_in(
+    pool: ThreadPoolExecutor, engine: Engine, period: Period, stale: list[str], of: int
+) -> Callable[[], dict[str, CentreFigures]]:
+    """Start computing the ``stale`` centres' figures (every centre's, in
+    one pass without a filter, when they are all ``of`` the centres), each
+    half on a connection of its own; returns what waits for the result."""
+    if period.centre_id or len(stale) == of:
+        target = period
+    else:
+        target = replace(period, centres=tuple(stale))
+
+    def on_own_connection(read):
+        def run():
+            with engine.connect() as conn:
+                return read(conn, target)
+
+        return run
+
+    people = pool.submit(on_own_connection(reports.people_by_centre))
+    sessions = pool.submit(on_own_connection(reports.sessions_by_centre))
+
+    def result() -> dict[str, CentreFigures]:
+        figures = reports.centre_figures(people.result(), sessions.result(), period)
+        for centre_id in stale:
+            figures.setdefault(centre_id, empty(period))
+        return figures
+
+    return result
+
+
+def empty(period: Period) -> CentreFigures:
+    return CentreFigures(Participants(year=period.end.year), Families(), [], VoiceFigures())
+
+
+# ---------------------------------------------------------------- keeping
+
+
+def refresh(engine: Engine, periods: Iterable[Period], now: datetime | None = None) -> int:
+    """Compute and keep the figures of every centre whose row of one of
+    ``periods`` is missing or no longer true; then forget the rows of
+    periods no longer kept. The rows written."""
+    now = now or datetime.now(UTC)
+    periods = list(periods)
+    written = 0
+    for period in periods:
+        with engine.connect() as conn:
+            current = versions(conn, period)
+            true = {centre_id for centre_id, _ in _rows(conn, period, current, figures=False)}
+        stale = [centre_id for centre_id in current if centre_id not in true]
+        if not stale:
+            continue
+        figures = compute(engine, period, None if len(stale) == len(current) else stale)
+        computed_at = utc_iso(now)
+        rows = [
+            {
+                "first_day": period.first_day,
+                "last_day": period.last_day,
+                "centre_id": centre_id,
+                "version": current[centre_id],
+                "definitions": DEFINITIONS,
+                "computed_at": computed_at,
+                "figures": encode(figures.get(centre_id) or empty(period)),
+            }
+            for centre_id in stale
+        ]
+        with engine.begin() as conn:
+            insert = dialect_insert(conn, db.r_period_figures)
+            upsert = insert.on_conflict_do_update(
+                index_elements=["first_day", "last_day", "centre_id"],
+                set_={name: insert.excluded[name] for name in _COMPUTED},
+            )
+            for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                conn.execute(upsert, rows[start : start + ROWS_PER_STATEMENT])
+        written += len(rows)
+    _forget(engine, periods, now)
+    return written
+
+
+def _forget(engine: Engine, periods: list[Period], now: datetime) -> None:
+    r = db.r_period_figures.c
+    keys = [(period.first_day, period.last_day) for period in periods]
+    old = r.computed_at < utc_iso(now - FORGET_AFTER)
+    with engine.begin() as conn:
+        conn.execute(
+            db.r_period_figures.delete().where(old, sa.tuple_(r.first_day, r.last_day).not_in(keys))
+            if keys
+            else db.r_period_figures.delete().where(old)
+        )
+
+
+def kept_periods(today: date) -> list[Period]:
+    """The periods whose figures the hub keeps: the dashboard's default
+    period, this calendar year and the last, this month and the last, and
+    those this process was asked for in the last day."""
+    month = today.replace(day=1)
+    last_month_end = month - timedelta(days=1)
+    following = reports.months_before(month, -1)
+    periods = [
+        reports.parse_period(None, None, today=today),
+        Period(date(today.year, 1, 1), date(today.year, 12, 31)),
+        Period(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+        Period(month, following - timedelta(days=1)),
+        Period(last_month_end.replace(day=1), last_month_end),
+    ]
+    since = time.monotonic() - RECENT.total_seconds()
+    with _recent_lock:
+        periods += [Period(start, end) for (start, end), read in _recent.items() if read >= since]
+    unique: dict[tuple[date, date], Period] = {}
+    for period in periods:
+        unique.setdefault((period.start, period.end), period)
+    return list(unique.values())
+
+
+def _remember(period: Period) -> None:
+    with _recent_lock:
+        _recent[(period.start, period.end)] = time.monotonic()
+        while len(_recent) > MAX_RECENT:
+            del _recent[min(_recent, key=_recent.__getitem__)]
+
+
+class Background:
+    """Refreshes the kept figures while the hub serves, every ``interval``
+    seconds: a daemon thread with its own engine. With several worker
+    processes on PostgreSQL, one refreshes at a time; the others skip."""
+
+    def __init__(self, db_url: str | None, interval: float):
+        self.db_url, self.interval = db_url, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="period-figures", daemon=True)
+
+    def start(self) -> Background:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        engine = db.create_engine(self.db_url)
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    self.run_once(engine)
+                except Exception:  # the thread must outlive a bad run; logged with its traceback
+                    log.exception("kept figures: the refresh failed")
+        finally:
+            engine.dispose()
+
+    @staticmethod
+    def run_once(engine: Engine) -> int:
+        with engine.connect() as lock:
+            if lock.dialect.name == "postgresql":
+                if not lock.exec_driver_sql(f"SELECT pg_try_advisory_lock({LOCK_KEY})").scalar():
+                    return 0
+                lock.commit()
+            try:
+                return refresh(engine, kept_periods(reports.paris_today()))
+            finally:
+                if lock.dialect.name == "postgresql":
+                    lock.exec_driver_sql(f"SELECT pg_advisory_unlock({LOCK_KEY})")
+                    lock.commit()
+
+
+# ---------------------------------------------------------------- the rows' text
+
+
+def _part(value) -> str:
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "1" if value else "0"
+    return str(value)
+
+
+def encode(figures: CentreFigures) -> str:
+    """A centre's figures as JSON text: the people by store.attrs_keys' keys."""
+    people = figures.participants
+    counts = {
+        "|".join((kind, *map(_part, values))): n
+        for kind, counter in (("p", people.profile), ("b", people.births), ("s", people.answered))
+        for values, n in counter.items()
+        if n
+    }
+    return json.dumps(
+        {
+            "people": counts,
+            "families": {name: getattr(figures.families, name) for name in reports.FAMILY_COUNTS},
+            "workshops": [
+                [row.centre_id, row.workshop_id, row.title, row.theme]
+                + [getattr(row, name) for name in reports.WORKSHOP_COUNTS]
+                for row in figures.workshops
+            ],
+            "ideas": [[step, theme, n] for (step, theme), n in figures.voice.ideas.items() if n],
+            "faces": [[theme, face, n] for (theme, face), n in figures.voice.faces.items() if n],
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def decode(period: Period, text: str) -> CentreFigures:
+    data = json.loads(text)
+    people = Participants(year=period.end.year)
+    counters = {"p": people.profile, "b": people.births, "s": people.answered}
+    for key, n in data["people"].items():
+        kind, values = db.parse_attrs(key)
+        counters[kind][values] += n
+    workshops = [
+        WorkshopFigures(*row[:4], **dict(zip(reports.WORKSHOP_COUNTS, row[4:], strict=True)))
+        for row in data["workshops"]
+    ]
+    voice = VoiceFigures()
+    for step, theme, n in data["ideas"]:
+        voice.ideas[(step, theme)] += n
+    for theme, face, n in data["faces"]:
+        voice.faces[(theme, face)] += n
+    return CentreFigures(people, Families(**data["families"]), workshops, voice)
