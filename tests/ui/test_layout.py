@@ -3,12 +3,17 @@ Arabic, with the worst real content: nothing cut, nothing spilling, no
 targets overlapping, nothing off the window, nothing under the physical
 minimums of kiosk.ui.theme at that display's density (layoutcheck.py).
 
-One app and one window serve every case: the window is resized between them.
+One window serves every case, resized between them; each case has its own
+app on its own copy of the worst centre, so that what one case's looks change
+in the data (a household linked, a duplicate added, a volunteer's time
+started) never reaches another, whatever the order the cases run in.
 """
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -498,12 +503,27 @@ MODE_STATES.update(
 )
 
 
-@pytest.fixture(scope="module")
-def kiosk(tmp_path_factory):
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # a Tuesday morning
+
+
+@pytest.fixture(scope="session")
+def worst_template(tmp_path_factory) -> Path:
+    """The worst centre's database, built once and closed (its WAL folded
+    into the file): each case copies it, since the looks change the data."""
+    path = tmp_path_factory.mktemp("layout") / "worst.db"
+    worst_centre(path, lambda: NOW).close()
+    return path
+
+
+@pytest.fixture
+def kiosk(worst_template, tmp_path):
+    """An app on a fresh copy of the worst centre: every display and language
+    sees the same data, whichever case ran before it (or on another worker)."""
     from kiosk.app import KioskApp
 
-    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # a Tuesday morning
-    centre = worst_centre(tmp_path_factory.mktemp("layout") / "kiosk.db", lambda: now)
+    path = tmp_path / "kiosk.db"
+    shutil.copyfile(worst_template, path)
+    centre = Centre.open(path, clock=lambda: NOW)
     # a still idle clock: no idle reset in the middle of a look
     app = KioskApp(centre, kiosk_mode=False, monotonic=lambda: 1000.0, confirm_s=3600)
     offscreen.start(app)
