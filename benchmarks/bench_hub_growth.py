@@ -21,8 +21,11 @@ projections, as the schema step does on a hub that held them.
 Prints, at each size, the median of ``--runs`` overviews for the calendar
 year (read from the rollups) and for the last 365 days (any dates: whole
 months from the rollups, the edges by day), all centres
-(reports.overview_from, what the page and the exports call), its ratio
-to the 500 ms goal, the year's rows in the projections it reads, each
+(period_figures.overview_from, what the page and the exports call): with
+the figures each centre's row keeps (as the hub keeps them), its ratio to
+the 500 ms goal; with a tenth of the centres changed since (read again from
+the projections, alone); with none kept; and the refresh's time. Then the
+period's rows in the projections it reads, each
 report query alone (bench_hub_dashboard's breakdown), and the disk used
 (the events with their keys, the projections, the whole database); then
 the load average (the machine may be shared).
@@ -64,10 +67,11 @@ from bench_hub_dashboard import (  # noqa: E402
     _households,
     _voice,
     _volunteers,
+    change_centres,
     time_queries,
 )
 
-from federation import ages, reports, store, taxonomies  # noqa: E402
+from federation import ages, period_figures, reports, store, taxonomies  # noqa: E402
 from sync.protocol import AGE_BANDS, GENDERS, THEMES, utc_iso  # noqa: E402
 
 GOAL_MS = 500
@@ -476,11 +480,13 @@ def disk(engine) -> dict[str, int]:
 
 
 def time_overview(engine, period: reports.Period, runs: int) -> list[float]:
-    reports.overview_from(engine, period)  # warm the caches once, as a used hub is
+    """The overview as the pages read it: the figures kept where they are
+    still true (the database's caches warmed once, as a used hub's are)."""
+    period_figures.overview_from(engine, period)
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
-        reports.overview_from(engine, period)
+        period_figures.overview_from(engine, period)
         timings.append((time.perf_counter() - started) * 1000)
     return timings
 
@@ -534,16 +540,31 @@ def measure(server_url: str, millions: float, args: argparse.Namespace) -> None:
             f"vacuumed in {vacuum_s:.0f} s)",
             flush=True,
         )
+        with engine.begin() as conn:
+            conn.execute(store.r_period_figures.delete())
         for label, period in periods.items():
+            # nothing kept: every figure read from the projections and rollups
+            cold = statistics.median(time_overview(engine, period, max(3, args.runs // 2)))
+            started = time.perf_counter()
+            kept = period_figures.refresh(engine, [period])
+            refresh_s = time.perf_counter() - started
+            # as the hub keeps them (its thread refreshes them every minute)
             timings = time_overview(engine, period, args.runs)
             median = statistics.median(timings)
+            # a tenth of the centres stored a batch since: read again, alone
+            changed = change_centres(engine, 0.1)
+            some = statistics.median(time_overview(engine, period, args.runs))
+            period_figures.refresh(engine, [period])
             rows = year_rows(engine, period)
             breakdown = time_queries(engine, period, args.runs)
             print(
-                f"  overview, {label}, all centres (in process, median of {args.runs}): {median:.0f} ms"
+                f"  overview, {label}, all centres (in process, median of {args.runs}), the figures kept "
+                f"as the hub keeps them: {median:.0f} ms"
                 f"  -> {median / GOAL_MS:.2f} x the {GOAL_MS} ms goal  (runs: "
                 + ", ".join(f"{t:.0f}" for t in timings)
-                + ")\n"
+                + f")\n    with {changed} centres changed since (read again): {some:.0f} ms; "
+                f"none kept (every figure read): {cold:.0f} ms; the refresh: {kept} rows in "
+                f"{refresh_s:.1f} s\n"
                 "    the period's rows: "
                 + ", ".join(f"{table} {n:,}" for table, n in rows.items())
                 + "\n    each query alone (ms, medians): "
