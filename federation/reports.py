@@ -370,7 +370,8 @@ def workshop_figures(conn: Connection, period: Period) -> list[WorkshopFigures]:
 
 
 def _busiest_first(row: WorkshopFigures) -> tuple:
-    return (-row.sessions, -row.present, row.title)
+    # then by centre and id: the same order whichever centres' figures were kept
+    return (-row.sessions, -row.present, row.title, row.centre_id, row.workshop_id or "")
 
 
 #: what WorkshopFigures counts (they add up over workshops)
