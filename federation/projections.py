@@ -248,29 +248,27 @@ _MEMBER_ID = methodcaller("get", "member_id")
 
 
 def _add_presence(conn: Connection, mark: str, centre_id: str, members: list[str], days: list[str]) -> None:
+    if mark == "?":
+        # SQLite: one prepared single-row statement run for each row costs
+        # less than a statement of many rows, which SQLite compiles anew for
+        # every length a batch brings
+        rows = [(centre_id, member, day) for member, day in zip(members, days, strict=True)]
+        conn.exec_driver_sql(_presence_sql(mark, 1), rows)
+        return
+    # PostgreSQL: a statement of many rows, one round trip
     for start in range(0, len(members), _ROWS_PER_STATEMENT):
-        chunk = list(
-            zip(
-                members[start : start + _ROWS_PER_STATEMENT],
-                days[start : start + _ROWS_PER_STATEMENT],
-                strict=True,
-            )
+        chunk = zip(
+            repeat(centre_id),
+            members[start : start + _ROWS_PER_STATEMENT],
+            days[start : start + _ROWS_PER_STATEMENT],
         )
-        if mark == "?":  # SQLite: the centre bound once a statement (numbered parameters)
-            params = (centre_id, *chain.from_iterable(chunk))
-        else:
-            params = tuple(
-                chain.from_iterable(zip(repeat(centre_id), map(_FIRST, chunk), map(_SECOND, chunk)))
-            )
-        conn.exec_driver_sql(_presence_sql(mark, len(chunk)), params)
+        params = tuple(chain.from_iterable(chunk))
+        conn.exec_driver_sql(_presence_sql(mark, len(params) // 3), params)
 
 
 @lru_cache(maxsize=16)
 def _presence_sql(mark: str, rows: int) -> str:
-    if mark == "?":
-        values = ", ".join(f"(?1, ?{n}, ?{n + 1})" for n in range(2, 2 + 2 * rows, 2))
-    else:
-        values = ", ".join([f"({mark}, {mark}, {mark})"] * rows)
+    values = ", ".join([f"({mark}, {mark}, {mark})"] * rows)
     return (
         f"INSERT INTO p_presence (centre_id, member_id, day) VALUES {values} "
         "ON CONFLICT (centre_id, member_id, day) DO NOTHING"
@@ -324,18 +322,25 @@ def _months_of(conn: Connection, centre_id: str, member_ids) -> dict[str, set[st
 
 
 def _count_changes(
-    conn: Connection, centre_id: str, before: dict[str, set[str]], after: dict[str, set[str]]
+    conn: Connection,
+    centre_id: str,
+    before: dict[str, set[str]],
+    after: dict[str, set[str]],
+    attrs: dict[str, tuple[str, ...]] | None = None,
 ) -> None:
     """Count the periods members came in after a change of their months
     (``before`` and ``after``, member -> months): +1 for a period gained,
     -1 for one lost, under the member's attributes (none yet: counted when
-    its row arrives, _move_participants)."""
+    its row arrives, _move_participants). ``attrs``: the members' keys
+    (attrs_of) when the caller has read them already."""
     changed = {member for member in after if before.get(member, set()) != after[member]}
     if not changed:
         return
-    attrs = attrs_of(conn, centre_id, changed)
+    if attrs is None:
+        attrs = attrs_of(conn, centre_id, changed)
     deltas: Counter[tuple[str, str]] = Counter()
-    for member, keys in attrs.items():
+    for member in changed & attrs.keys():
+        keys = attrs[member]
         old, new = _periods_of(before.get(member, set())), _periods_of(after[member])
         for period in new - old:
             for key in keys:
@@ -396,12 +401,14 @@ def _add_member_months(
     fresh: dict[str, set[str]] = defaultdict(set)
     for member, month in new:
         fresh[member].add(month)
-    after = _months_of(conn, centre_id, attrs)
+    # the members' rows read once: after the insert, and before it without the fresh months
+    rows = _rows_of(conn, centre_id, attrs)
+    after = {member: {month for month, _via in held} for member, held in rows.items()}
     before = {
-        member: {month for month, via in rows if via != "v" or month not in fresh[member]}
-        for member, rows in _rows_of(conn, centre_id, attrs).items()
+        member: {month for month, via in held if via != "v" or month not in fresh[member]}
+        for member, held in rows.items()
     }
-    _count_changes(conn, centre_id, before, after)
+    _count_changes(conn, centre_id, before, after, attrs)
 
 
 def _move_participants(
@@ -808,22 +815,30 @@ def _project_erasures(conn: Connection, centre_id: str, pairs: list[tuple[str, d
     )
 
 
+def _erased_among(conn: Connection, centre_id: str, member_ids: set[str]) -> list[str]:
+    """The members of ``member_ids`` whose row says they were erased. Plain
+    SQL, as attrs_of: every batch of members asks it of all of them."""
+    erased: list[str] = []
+    members = sorted(member_ids)
+    mark = db.param_mark(conn)
+    for start in range(0, len(members), _ROWS_PER_STATEMENT):
+        chunk = members[start : start + _ROWS_PER_STATEMENT]
+        erased += (
+            member_id
+            for (member_id,) in driver_fetch(
+                conn,
+                f"SELECT member_id FROM p_members WHERE centre_id = {mark} "
+                f"AND member_id IN ({', '.join([mark] * len(chunk))}) AND erased_at IS NOT NULL",
+                (centre_id, *chunk),
+            )
+        )
+    return erased
+
+
 def redact_erased(conn: Connection, centre_id: str, member_ids: set[str]) -> None:
     """Strip an erased member's attributes from the stored event bodies too
     (the content hash stays, so a replay is still recognised as one)."""
-    if not member_ids:
-        return
-    erased = (
-        conn.execute(
-            sa.select(db.p_members.c.member_id).where(
-                db.p_members.c.centre_id == centre_id,
-                db.p_members.c.member_id.in_(member_ids),
-                db.p_members.c.erased_at.is_not(None),
-            )
-        )
-        .scalars()
-        .all()
-    )
+    erased = _erased_among(conn, centre_id, member_ids)
     if not erased:
         return
     events = db.events
