@@ -86,7 +86,7 @@ def overview_from(engine: Engine, period: Period, now: datetime | None = None) -
             live = _compute_in(pool, engine, period, stale, len(current)) if stale else None
 
             def figures() -> CentreFigures:
-                parts = list(fresh.values()) + (list(live().values()) if live else [])
+                parts = [decode(period, *fresh.values())] + (list(live().values()) if live else [])
                 return reports.merge_figures(period, parts)
 
             return reports.assemble(conn, period, now, figures)
@@ -105,10 +105,11 @@ def versions(conn: Connection, period: Period) -> dict[str, int]:
     return {centre_id: int(version) for centre_id, version in conn.execute(query)}
 
 
-def kept(conn: Connection, period: Period, current: dict[str, int]) -> dict[str, CentreFigures]:
-    """The kept figures of the period still true: centre -> figures, for the
-    centres whose row has their ``current`` version and today's definitions."""
-    return {centre_id: decode(period, text) for centre_id, text in _rows(conn, period, current, figures=True)}
+def kept(conn: Connection, period: Period, current: dict[str, int]) -> dict[str, str]:
+    """The kept figures of the period still true: centre -> its figures'
+    text (decode), for the centres whose row has their ``current`` version
+    and today's definitions."""
+    return dict(_rows(conn, period, current, figures=True))
 
 
 def _rows(conn: Connection, period: Period, current: dict[str, int], figures: bool) -> list[tuple[str, str]]:
@@ -333,20 +334,31 @@ def encode(figures: CentreFigures) -> str:
     )
 
 
-def decode(period: Period, text: str) -> CentreFigures:
-    data = json.loads(text)
+def decode(period: Period, *texts: str) -> CentreFigures:
+    """The figures of the centres whose texts are given, added up: the
+    people summed by their keys, each key parsed once (a few hundred keys
+    for any number of centres)."""
+    by_key: dict[str, int] = {}
+    families = Families()
+    workshops: list[WorkshopFigures] = []
+    voice = VoiceFigures()
+    for text in texts:
+        data = json.loads(text)
+        for key, n in data["people"].items():
+            by_key[key] = by_key.get(key, 0) + n
+        for name, n in data["families"].items():
+            setattr(families, name, getattr(families, name) + n)
+        workshops += (
+            WorkshopFigures(*row[:4], **dict(zip(reports.WORKSHOP_COUNTS, row[4:], strict=True)))
+            for row in data["workshops"]
+        )
+        for step, theme, n in data["ideas"]:
+            voice.ideas[(step, theme)] += n
+        for theme, face, n in data["faces"]:
+            voice.faces[(theme, face)] += n
     people = Participants(year=period.end.year)
     counters = {"p": people.profile, "b": people.births, "s": people.answered}
-    for key, n in data["people"].items():
+    for key, n in by_key.items():
         kind, values = db.parse_attrs(key)
         counters[kind][values] += n
-    workshops = [
-        WorkshopFigures(*row[:4], **dict(zip(reports.WORKSHOP_COUNTS, row[4:], strict=True)))
-        for row in data["workshops"]
-    ]
-    voice = VoiceFigures()
-    for step, theme, n in data["ideas"]:
-        voice.ideas[(step, theme)] += n
-    for theme, face, n in data["faces"]:
-        voice.faces[(theme, face)] += n
-    return CentreFigures(people, Families(**data["families"]), workshops, voice)
+    return CentreFigures(people, families, workshops, voice)
