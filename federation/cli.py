@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from federation import network_cli
+from federation import network_cli, subcommands
 from federation import store as db
 from federation.funders import FUNDERS as _FUNDERS
 
@@ -48,15 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Accueil's federation hub: receives the centres' data, shows it and exports it.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    db_help = "database URL: sqlite:///file.db or postgresql://user@host/name (default: $FEDERATION_DB or sqlite:///federation.db)"
 
-    serve = commands.add_parser(
+    serve = subcommands.add(
+        commands,
         "serve",
+        cmd_serve,
         help="run the hub (API and dashboard)",
         description="Serve the hub with uvicorn. It keeps no state of its own: "
         "several processes can share one PostgreSQL database.",
     )
-    serve.add_argument("--db", help=db_help)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
@@ -123,10 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         "once a day (the dashboard's figures stay). At least 12 times --window-past-years "
         "(default: $FEDERATION_RETENTION_MONTHS, else kept for ever)",
     )
-    serve.set_defaults(func=cmd_serve)
 
-    keep = commands.add_parser(
+    keep = subcommands.add(
+        commands,
         "retention",
+        cmd_retention,
+        json="print JSON",
         help="remove the events older than the retention (see what would go without --apply)",
         description="Remove the pseudonymised events that occurred before the last MONTHS months. "
         "On PostgreSQL whole months are dropped; on SQLite old rows are deleted in chunks. The "
@@ -135,7 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: federation retention --db postgresql://hub@/hub --months 36 "
         "--window-past-years 3 --apply",
     )
-    keep.add_argument("--db", help=db_help)
     keep.add_argument(
         "--months",
         type=int,
@@ -148,65 +149,71 @@ def build_parser() -> argparse.ArgumentParser:
         "the retention may not be shorter",
     )
     keep.add_argument("--apply", action="store_true", help="remove them (without it: only say what would go)")
-    keep.add_argument("--json", action="store_true", help="print JSON")
-    keep.set_defaults(func=cmd_retention)
 
-    add = commands.add_parser(
+    add = subcommands.add(
+        commands,
         "add-centre",
+        cmd_add_centre,
+        json='print only {"centre_id", "enrolment_code"}',
         help="create a centre and its first enrolment code",
         description="Create a centre. Prints its id and a one-time enrolment code "
         "(valid 7 days) as text and as a QR code, to type or scan on the kiosk.",
     )
     add.add_argument("name", help='the centre\'s name, e.g. "Centre social Les Tilleuls"')
-    add.add_argument("--db", help=db_help)
-    add.add_argument("--json", action="store_true", help='print only {"centre_id", "enrolment_code"}')
     add.add_argument("--qr-png", help="where to write the QR code image (default enrolment-<id>.png)")
     add.add_argument("--commune", help="the town the centre is in, shown in the federation's agenda")
-    add.set_defaults(func=cmd_add_centre)
 
-    commune = commands.add_parser(
+    commune = subcommands.add(
+        commands,
         "set-commune",
+        cmd_set_commune,
         help="say which town a centre is in",
         description="Set the town shown beside the centre's name in the federation's agenda "
         '(an empty COMMUNE "" clears it). The kiosks get it at their next sync.',
     )
     commune.add_argument("centre_id", help="the centre's id (federation list-centres)")
     commune.add_argument("commune", help='e.g. "Outreau"')
-    commune.add_argument("--db", help=db_help)
-    commune.set_defaults(func=cmd_set_commune)
 
-    code = commands.add_parser(
+    code = subcommands.add(
+        commands,
         "new-code",
+        cmd_new_code,
+        json='print only {"centre_id", "enrolment_code"}',
         help="a new enrolment code for an existing centre",
         description="Make another one-time enrolment code, e.g. for a second kiosk.",
     )
     code.add_argument("centre_id", help="the centre's id (see list-centres)")
-    code.add_argument("--db", help=db_help)
-    code.add_argument("--json", action="store_true", help='print only {"centre_id", "enrolment_code"}')
     code.add_argument("--qr-png", help="where to write the QR code image")
-    code.set_defaults(func=cmd_new_code)
 
-    revoke = commands.add_parser(
+    revoke = subcommands.add(
+        commands,
         "revoke-device",
+        cmd_revoke_device,
         help="withdraw a device's access",
         description="Revoke a device's token: the hub refuses it from now on.",
     )
     revoke.add_argument("device_id", help="the device's id (see list-centres)")
-    revoke.add_argument("--db", help=db_help)
-    revoke.set_defaults(func=cmd_revoke_device)
 
-    listing = commands.add_parser("list-centres", help="centres, their devices and last sync")
-    listing.add_argument("--db", help=db_help)
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(func=cmd_list_centres)
+    subcommands.add(
+        commands,
+        "list-centres",
+        cmd_list_centres,
+        json="print JSON",
+        help="centres, their devices and last sync",
+    )
 
-    stats = commands.add_parser("stats", help="events held, per centre and type (for monitoring)")
-    stats.add_argument("--db", help=db_help)
-    stats.add_argument("--json", action="store_true", help="print JSON")
-    stats.set_defaults(func=cmd_stats)
+    subcommands.add(
+        commands,
+        "stats",
+        cmd_stats,
+        json="print JSON",
+        help="events held, per centre and type (for monitoring)",
+    )
 
-    export = commands.add_parser(
+    export = subcommands.add(
+        commands,
         "export",
+        cmd_export,
         help="a funder's figures for a period, as CSV or PDF",
         description="Write one funder's figures for a period: senacs (the centres sociaux' observatory), "
         "fse (the FSE+ participant table), cra (the conseillers numériques' activity report) or caf. "
@@ -233,20 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write: a .pdf file gets a PDF, any other a CSV for a French Excel",
     )
     export.add_argument("--format", choices=("csv", "pdf"), help="CSV or PDF whatever --out's name says")
-    export.add_argument("--db", help=db_help)
-    export.set_defaults(func=cmd_export)
 
-    user = commands.add_parser(
+    user = subcommands.add(
+        commands,
         "add-user",
+        cmd_add_user,
         help="create a dashboard account for federation staff",
         description="Create a staff account. The password is asked twice, "
         "or read from standard input when it is not a terminal.",
     )
     user.add_argument("email", help="the person's e-mail address, used to sign in")
-    user.add_argument("--db", help=db_help)
-    user.set_defaults(func=cmd_add_user)
-    publish = commands.add_parser(
+    publish = subcommands.add(
+        commands,
         "publish",
+        cmd_publish,
         help="publish workshop sheets to every kiosk from a JSON file",
         description="Import workshop sheets (« fiches atelier ») from a JSON list, the shape the "
         "dashboard's « Exporter les fiches » gives, and publish them to every kiosk. An entry with the "
@@ -255,10 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: federation publish --db sqlite:///federation.db --sheets fiches.json",
     )
     publish.add_argument("--sheets", required=True, metavar="FILE", help="the JSON file of sheets")
-    publish.add_argument("--db", help=db_help)
-    publish.set_defaults(func=cmd_publish)
-    reasons = commands.add_parser(
+    reasons = subcommands.add(
+        commands,
         "reasons",
+        cmd_reasons,
         help="publish the federation's list of visit reasons to every kiosk",
         description="Publish the reasons a resident picks from at the kiosk, with their national "
         "categories (CRA theme, administrative domain), from a JSON file: a list of "
@@ -270,9 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reasons.add_argument("--publish", metavar="FILE", help="the JSON file of the reasons")
     reasons.add_argument("--withdraw", action="store_true", help="stop publishing a list")
-    reasons.add_argument("--db", help=db_help)
-    reasons.set_defaults(func=cmd_reasons)
-    network_cli.add_commands(commands, db_help)
+    network_cli.add_commands(commands)
     return parser
 
 
@@ -499,7 +504,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from federation import exports, funders, reports
+    from federation import exports, funders, period_figures, reports
 
     engine = _engine(args)
     with engine.connect() as conn:
@@ -514,7 +519,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             f"error: --centre: no centre {period.centre_id!r} on this hub (see list-centres)", file=sys.stderr
         )
         return 2
-    view = reports.overview_from(engine, period)
+    view = period_figures.overview_from(engine, period)
     rows = funders.rows(view, args.what)
     title, centre_name = funders.FUNDERS[args.what], names.get(period.centre_id) if period.centre_id else None
     kind = args.format or ("pdf" if args.out.lower().endswith(".pdf") else "csv")

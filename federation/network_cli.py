@@ -13,51 +13,57 @@ import json
 import sys
 
 from federation import store as db
+from federation import subcommands
 
 #: sync-parent's exit codes, for a timer or a monitoring check
 EXIT_OK, EXIT_FAILED, EXIT_NOT_LINKED, EXIT_REVOKED, EXIT_BUSY = 0, 1, 2, 3, 4
 
 
-def add_commands(commands, db_help: str) -> None:
-    child = commands.add_parser(
+def add_commands(commands) -> None:
+    child = subcommands.add(
+        commands,
         "add-child",
+        cmd_add_child,
+        json='print only {"child_id", "link_code"}',
         help="on a parent hub: record a child federation's hub and print its link code",
         description="Record a child hub (a departmental federation under a regional one, say). "
         "Prints a one-time link code (valid 7 days) to give to the child's administrator, "
         "who runs `federation link-parent` with it.",
     )
     child.add_argument("name", help='the child federation\'s name, e.g. "Fédération du Rhône"')
-    child.add_argument("--db", help=db_help)
-    child.add_argument("--json", action="store_true", help='print only {"child_id", "link_code"}')
-    child.set_defaults(func=cmd_add_child)
 
-    code = commands.add_parser(
+    code = subcommands.add(
+        commands,
         "new-child-code",
+        cmd_new_child_code,
+        json='print only {"child_id", "link_code"}',
         help="on a parent hub: a new link code for a child hub",
         description="Make another one-time link code for a child hub, e.g. after it was reinstalled.",
     )
     code.add_argument("child_id", help="the child's id (see list-children)")
-    code.add_argument("--db", help=db_help)
-    code.add_argument("--json", action="store_true", help='print only {"child_id", "link_code"}')
-    code.set_defaults(func=cmd_new_child_code)
 
-    revoke = commands.add_parser(
+    revoke = subcommands.add(
+        commands,
         "revoke-child",
+        cmd_revoke_child,
         help="on a parent hub: refuse a child hub's figures from now on",
         description="Revoke a child hub's token: the parent refuses it (401) and the child stops sending. "
         "The figures already received stay.",
     )
     revoke.add_argument("child_id", help="the child's id (see list-children)")
-    revoke.add_argument("--db", help=db_help)
-    revoke.set_defaults(func=cmd_revoke_child)
 
-    listing = commands.add_parser("list-children", help="on a parent hub: its child hubs")
-    listing.add_argument("--db", help=db_help)
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(func=cmd_list_children)
+    subcommands.add(
+        commands,
+        "list-children",
+        cmd_list_children,
+        json="print JSON",
+        help="on a parent hub: its child hubs",
+    )
 
-    linking = commands.add_parser(
+    linking = subcommands.add(
+        commands,
         "link-parent",
+        cmd_link_parent,
         help="on a child hub: link this hub to its parent hub",
         description="Link this hub to a parent hub with the code the parent's `federation add-child` "
         "printed. From then on `federation serve` sends the parent this hub's aggregate figures "
@@ -67,25 +73,23 @@ def add_commands(commands, db_help: str) -> None:
     )
     linking.add_argument("--parent", required=True, metavar="URL", help="the parent hub's address")
     linking.add_argument("--code", required=True, help="the one-time link code")
-    linking.add_argument("--db", help=db_help)
-    linking.set_defaults(func=cmd_link_parent)
 
-    sending = commands.add_parser(
+    sending = subcommands.add(
+        commands,
         "sync-parent",
+        cmd_sync_parent,
+        json="print the result as JSON",
         help="on a child hub: send the parent hub the figures that changed, now",
         description="Send the parent hub every figure that changed since it last acknowledged them. "
         "Exit codes: 0 sent (or nothing to send), 1 failed (try again later), 2 no parent linked, "
         "3 the parent revoked this hub, 4 another process is sending.",
     )
-    sending.add_argument("--db", help=db_help)
-    sending.add_argument("--json", action="store_true", help="print the result as JSON")
     sending.add_argument(
         "--resend-all",
         action="store_true",
         help="send every figure again, not only those that changed (after the parent hub was "
         "restored from an older backup)",
     )
-    sending.set_defaults(func=cmd_sync_parent)
 
 
 def cmd_add_child(args: argparse.Namespace) -> int:
