@@ -55,6 +55,31 @@ def objects(conn: sqlite3.Connection, kind: str) -> set[str]:
     }
 
 
+def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def query_plan(conn: sqlite3.Connection, sql: str, parameters: tuple = ()) -> str:
+    """What SQLite's EXPLAIN QUERY PLAN says of ``sql``, its lines joined."""
+    return " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, parameters))
+
+
+def _member_a(first: str, last: str, birth_year: int) -> Callable[[sqlite3.Connection], None]:
+    """A seed: one member 'a' with a year of birth, as the releases before wrote it."""
+
+    def seed(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
+            "VALUES ('a', ?, ?, ?, 'x', 'x')",
+            (first, last, birth_year),
+        )
+
+    return seed
+
+
+_MARC = _member_a("Marc", "Petit", 1970)
+
+
 def test_every_migration_has_its_test():
     missing = [
         f"test_v{n}_to_v{n + 1}"
@@ -88,10 +113,8 @@ def test_v0_to_v1(tmp_path):
         "visits_occurred_at",
         "outbox_state_seq",
     } <= objects(conn, "index")
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(registrations)")}
-    assert {"queue_seq", "status", "queued_at"} <= columns
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(staff)")}
-    assert {"pin_salt", "pin_hash", "pin_params", "active"} <= columns
+    assert {"queue_seq", "status", "queued_at"} <= columns(conn, "registrations")
+    assert {"pin_salt", "pin_hash", "pin_params", "active"} <= columns(conn, "staff")
 
 
 def _v1_rows(conn: sqlite3.Connection) -> None:
@@ -257,12 +280,7 @@ def test_v2_to_v3(tmp_path):
         "parked": 1,
     }
     # the queue is read by rowid; only sent and parked rows are indexed by state
-    plan = " ".join(
-        row[3]
-        for row in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT seq FROM outbox WHERE seq > 3 AND state = 'pending' ORDER BY seq"
-        )
-    )
+    plan = query_plan(conn, "SELECT seq FROM outbox WHERE seq > 3 AND state = 'pending' ORDER BY seq")
     assert "INTEGER PRIMARY KEY" in plan and "outbox_settled" not in plan
     conn.execute("INSERT INTO outbox (event_id, type, occurred_at, body) VALUES ('new', 'x', 'y', '{}')")
     assert (
@@ -354,12 +372,7 @@ def test_v4_visits_keep_their_rows_and_rowids_without_an_index_of_id(tmp_path):
         conn.execute("SELECT last_seen_at FROM members WHERE id = 'n'").fetchone()[0]
         == "2026-12-02T10:00:00.000Z"
     )
-    plan = " ".join(
-        row[3]
-        for row in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT max(occurred_at) FROM visits WHERE member_id = ? AND rowid > 1", ("n",)
-        )
-    )
+    plan = query_plan(conn, "SELECT max(occurred_at) FROM visits WHERE member_id = ? AND rowid > 1", ("n",))
     assert "visits_member" in plan
     with pytest.raises(sqlite3.IntegrityError):  # the checks stay
         conn.execute(
@@ -385,9 +398,7 @@ def test_v4_to_v5(tmp_path):
     # a member's last contact past the watermark is read from the few rows past it, by rowid
     assert search.last_seen(conn, "n", "2026-11-01T08:00:00.000Z") == "2026-12-02T10:00:00.000Z"
     assert search.last_seen(conn, "m", "2026-12-01T09:00:00.000Z") == "2026-12-01T09:00:00.000Z"
-    plan = " ".join(
-        row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + search.LAST_SEEN_SINCE_APPLIED, ("n",))
-    )
+    plan = query_plan(conn, search.LAST_SEEN_SINCE_APPLIED, ("n",))
     assert "INTEGER PRIMARY KEY (rowid>?)" in plan
 
 
@@ -429,12 +440,7 @@ def test_v5_to_v6(tmp_path):
         )
     } == {"member_tokens_member", "member_tokens_seen"}
     # a word's members come in recency order from the table itself, and the search works on it
-    plan = " ".join(
-        row[3]
-        for row in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT member_id FROM member_tokens WHERE token = 'mar' ORDER BY seen DESC"
-        )
-    )
+    plan = query_plan(conn, "SELECT member_id FROM member_tokens WHERE token = 'mar' ORDER BY seen DESC")
     assert "TEMP B-TREE" not in plan
     assert search.matching_ids(conn, "ma", 8) == ["b", "a"]
     assert search.matching_ids(conn, "n'di", 8) == ["a"]
@@ -496,13 +502,7 @@ def test_an_outbox_from_a_newer_program_is_refused(tmp_path):
 
 
 def test_v6_to_v7(tmp_path):
-    def seed(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
-            "VALUES ('a', 'Marc', 'Petit', 1970, 'x', 'x')"
-        )
-
-    conn = upgrade_from(tmp_path / "kiosk.db", 6, seed)
+    conn = upgrade_from(tmp_path / "kiosk.db", 6, _MARC)
     # the year held stays; nobody has given a band instead yet
     assert conn.execute("SELECT birth_year, age_band, age_band_year FROM members").fetchall() == [
         (1970, None, None)
@@ -510,13 +510,7 @@ def test_v6_to_v7(tmp_path):
 
 
 def test_v7_to_v8(tmp_path):
-    def seed(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
-            "VALUES ('a', 'Marc', 'Petit', 1970, 'x', 'x')"
-        )
-
-    conn = upgrade_from(tmp_path / "kiosk.db", 7, seed)
+    conn = upgrade_from(tmp_path / "kiosk.db", 7, _MARC)
     # the members held so far are in no household
     assert conn.execute("SELECT id, household_id FROM members").fetchall() == [("a", None)]
     assert "members_household" in objects(conn, "index")
@@ -617,13 +611,7 @@ def test_v11_to_v12(tmp_path):
 
 
 def test_v12_to_v13(tmp_path):
-    def seed(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
-            "VALUES ('a', 'Marc', 'Petit', 1970, 'x', 'x')"
-        )
-
-    conn = upgrade_from(tmp_path / "kiosk.db", 12, seed)
+    conn = upgrade_from(tmp_path / "kiosk.db", 12, _MARC)
     # nobody held so far was asked the FSE+ situation: no consent, no answer
     assert conn.execute("SELECT id, situation_consent_at, employment, education FROM members").fetchall() == [
         ("a", None, None, None)
@@ -631,17 +619,11 @@ def test_v12_to_v13(tmp_path):
 
 
 def test_v13_to_v14(tmp_path):
-    def seed(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
-            "VALUES ('a', 'Marc', 'Petit', 1970, 'x', 'x')"
-        )
-
-    conn = upgrade_from(tmp_path / "kiosk.db", 13, seed)
+    conn = upgrade_from(tmp_path / "kiosk.db", 13, _MARC)
     assert "outreach_events" in objects(conn, "table")
     # everyone held so far was met at the centre, not at an event
     assert conn.execute("SELECT id, outreach_id FROM members").fetchall() == [("a", None)]
-    assert "outreach_id" in {row[1] for row in conn.execute("PRAGMA table_info(visits)")}
+    assert "outreach_id" in columns(conn, "visits")
 
 
 def test_v14_to_v15(tmp_path):
@@ -690,14 +672,7 @@ def test_v16_to_v17(tmp_path):
 
 def test_v17_to_v18(tmp_path):
     """Duplicates merged by staff: nobody was merged before, no pair dismissed."""
-
-    def seed(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO members (id, first_name, last_name, birth_year, created_at, updated_at) "
-            "VALUES ('a', 'Aïcha', 'Benali', 1985, 'x', 'x')"
-        )
-
-    conn = upgrade_from(tmp_path / "kiosk.db", 17, seed)
+    conn = upgrade_from(tmp_path / "kiosk.db", 17, _member_a("Aïcha", "Benali", 1985))
     assert conn.execute("SELECT id, merged_into FROM members").fetchall() == [("a", None)]
     assert conn.execute("SELECT count(*) FROM duplicate_dismissals").fetchone() == (0,)
     with pytest.raises(sqlite3.IntegrityError):  # a pair is held one way only, the smaller id first
@@ -725,4 +700,4 @@ def test_v19_to_v20(tmp_path):
 
     conn = upgrade_from(tmp_path / "kiosk.db", 19, seed)
     assert conn.execute("SELECT id, device FROM audit_log").fetchall() == [("l", None)]
-    assert "replica_id" in {row[1] for row in conn.execute("PRAGMA table_info(replication_peers)")}
+    assert "replica_id" in columns(conn, "replication_peers")
