@@ -1,7 +1,7 @@
 """The figures of a period the hub keeps per centre, so that a page reads a
 row a centre instead of every person and session of the period: the
-participants, families, workshops and residents' voice of
-reports.CentreFigures, in r_period_figures (a row a centre and period).
+participants, families, workshops, residents' voice and volunteers' time
+of reports.CentreFigures, in r_period_figures (a row a centre and period).
 
     view = overview_from(engine, period)   # what the pages and exports call
     refresh(engine, kept_periods(today))   # what the hub does by itself
@@ -45,14 +45,22 @@ from sqlalchemy.engine import Connection, Engine
 from federation import reports
 from federation import store as db
 from federation.projections import dialect_insert
-from federation.reports import CentreFigures, Families, Participants, Period, VoiceFigures, WorkshopFigures
+from federation.reports import (
+    CentreFigures,
+    Families,
+    Participants,
+    Period,
+    VoiceFigures,
+    VolunteerFigures,
+    WorkshopFigures,
+)
 from sync.protocol import utc_iso
 
 log = logging.getLogger("federation.figures")
 
 #: what the kept figures were computed by: raise the first number when
 #: reports changes how one of them is counted (the schema's follows itself)
-DEFINITIONS = f"1/{db.LATEST_VERSION}"
+DEFINITIONS = f"2/{db.LATEST_VERSION}"
 INTERVAL_VARIABLE = "FEDERATION_FIGURES_INTERVAL"
 DEFAULT_INTERVAL_S = 60.0
 #: a period read is kept fresh this long after
@@ -164,7 +172,9 @@ def _compute_in(
 
 
 def empty(period: Period) -> CentreFigures:
-    return CentreFigures(Participants(year=period.end.year), Families(), [], VoiceFigures())
+    return CentreFigures(
+        Participants(year=period.end.year), Families(), [], VoiceFigures(), VolunteerFigures(period.days())
+    )
 
 
 # ---------------------------------------------------------------- keeping
@@ -328,6 +338,8 @@ def encode(figures: CentreFigures) -> str:
             ],
             "ideas": [[step, theme, n] for (step, theme), n in figures.voice.ideas.items() if n],
             "faces": [[theme, face, n] for (theme, face), n in figures.voice.faces.items() if n],
+            "volunteers": [[*key, n] for key, n in figures.volunteering.minutes.items()],
+            "unchecked": figures.volunteering.unchecked_minutes,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -342,6 +354,7 @@ def decode(period: Period, *texts: str) -> CentreFigures:
     families = Families()
     workshops: list[WorkshopFigures] = []
     voice = VoiceFigures()
+    volunteering = VolunteerFigures(period.days())
     for text in texts:
         data = json.loads(text)
         for key, n in data["people"].items():
@@ -356,9 +369,12 @@ def decode(period: Period, *texts: str) -> CentreFigures:
             voice.ideas[(step, theme)] += n
         for theme, face, n in data["faces"]:
             voice.faces[(theme, face)] += n
+        for centre_id, who, kind, n in data["volunteers"]:
+            volunteering.minutes[(centre_id, who, kind)] = n
+        volunteering.unchecked_minutes += data["unchecked"]
     people = Participants(year=period.end.year)
     counters = {"p": people.profile, "b": people.births, "s": people.answered}
     for key, n in by_key.items():
         kind, values = db.parse_attrs(key)
         counters[kind][values] += n
-    return CentreFigures(people, families, workshops, voice)
+    return CentreFigures(people, families, workshops, voice, volunteering)

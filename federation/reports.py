@@ -980,6 +980,19 @@ class VolunteerFigures:
 
 
 def volunteer_figures(conn: Connection, period: Period) -> VolunteerFigures:
+    return merge_volunteering(period, volunteering_by_centre(conn, period).values())
+
+
+def merge_volunteering(period: Period, parts) -> VolunteerFigures:
+    total = VolunteerFigures(period.days())
+    for part in parts:
+        total.minutes.update(part.minutes)
+        total.unchecked_minutes += part.unchecked_minutes
+    return total
+
+
+def volunteering_by_centre(conn: Connection, period: Period) -> dict[str, VolunteerFigures]:
+    """centre -> its volunteers' time in the period (volunteer_figures)."""
     c = p_volunteering.c
     unchecked = sa.func.sum(sa.case((c.auto_closed, c.minutes), else_=0))
     query = (
@@ -987,12 +1000,13 @@ def volunteer_figures(conn: Connection, period: Period) -> VolunteerFigures:
         .where(c.day.between(period.first_day, period.last_day), sa.not_(c.removed))
         .group_by(c.centre_id, c.volunteer_id, c.kind)
     )
-    minutes, pending = {}, 0
+    result: dict[str, VolunteerFigures] = {}
     for centre, who, kind, spent, auto in conn.execute(_for_centre(query, c.centre_id, period)):
         if spent:
-            minutes[(centre, who, kind)] = int(spent)
-            pending += int(auto or 0)
-    return VolunteerFigures(period.days(), minutes, pending)
+            figures = result.setdefault(centre, VolunteerFigures(period.days()))
+            figures.minutes[(centre, who, kind)] = int(spent)
+            figures.unchecked_minutes += int(auto or 0)
+    return result
 
 
 # ---------------------------------------------------------------- the residents' voice
@@ -1254,8 +1268,8 @@ class Overview:
 
 @dataclass
 class CentreFigures:
-    """The figures that count distinct people or read the period's sessions
-    and ideas, of one centre or of several added up: what
+    """The figures that count distinct people or read the period's sessions,
+    ideas and volunteers' time, of one centre or of several added up: what
     federation.period_figures keeps per centre. ``participants.households``
     is not kept: the families are counted already."""
 
@@ -1263,6 +1277,7 @@ class CentreFigures:
     families: Families
     workshops: list[WorkshopFigures]
     voice: VoiceFigures
+    volunteering: VolunteerFigures
 
 
 def people_by_centre(conn: Connection, period: Period) -> dict[str, tuple[Participants, Families]]:
@@ -1287,15 +1302,21 @@ def people_by_centre(conn: Connection, period: Period) -> dict[str, tuple[Partic
 
 def sessions_by_centre(
     conn: Connection, period: Period
-) -> dict[str, tuple[list[WorkshopFigures], VoiceFigures]]:
-    """centre -> its workshops and its residents' voice (a centre with neither may be missing)."""
+) -> dict[str, tuple[list[WorkshopFigures], VoiceFigures, VolunteerFigures]]:
+    """centre -> its workshops, its residents' voice and its volunteers'
+    time (a centre with none may be missing)."""
     workshops: dict[str, list[WorkshopFigures]] = defaultdict(list)
     for row in workshop_figures(conn, period):
         workshops[row.centre_id].append(row)
     voice = voice_by_centre(conn, period)
+    volunteering = volunteering_by_centre(conn, period)
     return {
-        centre_id: (workshops.get(centre_id, []), voice.get(centre_id) or VoiceFigures())
-        for centre_id in workshops.keys() | voice.keys()
+        centre_id: (
+            workshops.get(centre_id, []),
+            voice.get(centre_id) or VoiceFigures(),
+            volunteering.get(centre_id) or VolunteerFigures(period.days()),
+        )
+        for centre_id in workshops.keys() | voice.keys() | volunteering.keys()
     }
 
 
@@ -1304,7 +1325,7 @@ def centre_figures(people: dict, sessions: dict, period: Period) -> dict[str, Ce
     return {
         centre_id: CentreFigures(
             *(people.get(centre_id) or (Participants(year=period.end.year), Families())),
-            *(sessions.get(centre_id) or ([], VoiceFigures())),
+            *(sessions.get(centre_id) or ([], VoiceFigures(), VolunteerFigures(period.days()))),
         )
         for centre_id in people.keys() | sessions.keys()
     }
@@ -1318,6 +1339,7 @@ def merge_figures(period: Period, parts) -> CentreFigures:
         families=merge_families(part.families for part in parts),
         workshops=sorted((row for part in parts for row in part.workshops), key=_busiest_first),
         voice=merge_voice(part.voice for part in parts),
+        volunteering=merge_volunteering(period, (part.volunteering for part in parts)),
     )
 
 
@@ -1344,7 +1366,6 @@ def assemble(
     statuses = centre_statuses(conn, now, period.centre_id)
     by_centre = visits_by_centre(conn, period)
     categories = visits_by_category(conn, period)
-    volunteering = volunteer_figures(conn, period)
     outreach = outreach_figures(conn, period)
     kept = figures()
     attending = kept.participants
@@ -1359,7 +1380,7 @@ def assemble(
         centres=statuses,
         visits_by_centre=by_centre,
         categories=categories,
-        volunteering=volunteering,
+        volunteering=kept.volunteering,
         families=reached,
         voice=kept.voice,
         situations=Situations(answered=attending.answered),
