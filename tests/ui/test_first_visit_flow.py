@@ -12,13 +12,19 @@ def choose(app, label):
     tap(next(t for t in tiles if t.text == label))
 
 
-def fill_form(app, phone="0612345678"):
+def give_the_name(app):
+    """« Première visite » opened and Fatou Diallo's name given: the year is asked next."""
     tap(app.screen("home").ids.first_visit)
     form = app.screen("first_visit")
     type_text(app, "fatou")
     tap(form.ids.next)
     type_text(app, "diallo")
     tap(form.ids.next)
+    return form
+
+
+def fill_form(app, phone="0612345678"):
+    form = give_the_name(app)
     choose(app, "De 1970 à 1979")  # the decade, then the year: two taps
     choose(app, "1975")
     choose(app, "Boulogne-sur-Mer")
@@ -55,12 +61,7 @@ def test_yes_registers_the_member_and_shows_the_card(app, centre):
 
 
 def test_a_resident_who_gives_no_year_may_give_an_age_band(app, centre):
-    tap(app.screen("home").ids.first_visit)
-    form = app.screen("first_visit")
-    type_text(app, "fatou")
-    tap(form.ids.next)
-    type_text(app, "diallo")
-    tap(form.ids.next)
+    form = give_the_name(app)
     assert form.ids.next.text == "Passer"  # the year is optional
     tap(form.ids.next)
     assert "Votre âge, à peu près" in screen_text(app)
@@ -76,12 +77,7 @@ def test_a_resident_who_gives_no_year_may_give_an_age_band(app, centre):
 
 
 def test_a_resident_may_keep_their_age_to_themselves(app, centre):
-    tap(app.screen("home").ids.first_visit)
-    form = app.screen("first_visit")
-    type_text(app, "fatou")
-    tap(form.ids.next)
-    type_text(app, "diallo")
-    tap(form.ids.next)
+    form = give_the_name(app)
     tap(form.ids.next)
     choose(app, "Je ne sais pas, ou je préfère ne pas dire")
     choose(app, "Boulogne-sur-Mer")
@@ -109,12 +105,7 @@ def test_a_required_answer_is_asked_for(app, centre):
 
 
 def test_a_refused_value_brings_back_its_question(app, centre):
-    tap(app.screen("home").ids.first_visit)
-    form = app.screen("first_visit")
-    type_text(app, "fatou")
-    tap(form.ids.next)
-    type_text(app, "diallo")
-    tap(form.ids.next)
+    form = give_the_name(app)
     choose(app, "De 1950 à 1959")
     choose(app, "1952")
     choose(app, "Outreau")
@@ -181,12 +172,7 @@ def test_accented_names_can_be_typed(app, centre):
 
 
 def test_the_year_is_picked_in_two_taps_with_a_way_back_to_the_decades(app, centre):
-    tap(app.screen("home").ids.first_visit)
-    form = app.screen("first_visit")
-    type_text(app, "fatou")
-    tap(form.ids.next)
-    type_text(app, "diallo")
-    tap(form.ids.next)
+    form = give_the_name(app)
     assert "Votre année de naissance" in screen_text(app)
     choose(app, "De 1980 à 1989")
     assert "1984" in screen_text(app) and "1979" not in screen_text(app)
