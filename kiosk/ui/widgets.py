@@ -64,15 +64,39 @@ class FitLabel(KioskLabel):
 
     def __init__(self, **kwargs):
         self._refit = Clock.create_trigger(lambda *_a: self.fit(), -1)
+        self._source: str | None = None  # the text last fitted, in reading order
         super().__init__(**kwargs)
         self.fbind("size", self._refit)
         self.fbind("wanted", self._refit)
         self.fbind("least", self._refit)
         self.fbind("font_name", self._refit)
+        # each drawing, even one the size of the last (texture_size would not change)
+        self.fbind("texture", self._check_drawn)
 
     def on_text(self, *args) -> None:
         super().on_text(*args)
-        self._refit()
+        # right-to-left text is wrapped again at each size (KioskLabel): the
+        # same words at another size are no new text to fit
+        logical = getattr(self.text, "logical", None)
+        source = f"rtl:{logical}" if logical is not None else f"ltr:{self.text}"
+        if source != self._source:
+            self._source = source
+            self._refit()
+
+    def _check_drawn(self, *_args) -> None:
+        """The text as drawn has the last word. ``fit`` measures with
+        SDL_ttf's font of each size as it is then, and the same words can
+        measure a few pixels apart from one moment to the next (a font just
+        opened, or one long in use), so text fitted on two lines may draw on
+        three. Where the drawn text spills, one size down (never under
+        ``least``)."""
+        least = min(self.least, self.wanted)
+        drawn = self.texture
+        if drawn is None or self.width <= 1 or self.height <= 1 or self.font_size <= least:
+            return
+        drawn_w, drawn_h = drawn.size
+        if drawn_w > self.width + 1 or drawn_h > self.height + 1:
+            self.font_size = max(least, int(self.font_size) - 1)
 
     def fit(self) -> None:
         wanted, least = self.wanted, min(self.least, self.wanted)
