@@ -70,9 +70,19 @@ def funder_title(what: str) -> str:
     return funders.FUNDERS[what]
 
 
-def _figures(request: Request, period: reports.Period):
+def _figures(
+    request: Request, period: reports.Period, names: dict[str, str], error: reports.PeriodError | None
+) -> tuple[reports.Overview, dict]:
+    """The period's figures, and what each page of them is rendered with: a
+    period asked for wrongly answers 400, the default period's figures under
+    the error."""
     view = period_figures.overview_from(security.report_engine(request), period, datetime.now(UTC))
-    return view, weekly_chart(view.weeks)
+    shown = {"view": view, "chart": weekly_chart(view.weeks), "names": names, "error": error}
+    return view, shown | {
+        "status_code": 400 if error else 200,
+        "query": query_string(period),
+        "nav": "overview",
+    }
 
 
 @router.get("/")
@@ -82,20 +92,8 @@ def overview_page(
     session: users.WebSession = Depends(security.current_session),
 ):
     names, period, error = asked_period(request, asked)
-    view, chart = _figures(request, period)
-    return render(
-        request,
-        "overview.html",
-        400 if error else 200,
-        session=session,
-        view=view,
-        chart=chart,
-        names=names,
-        error=error,
-        form=asked.model_dump(by_alias=True),
-        query=query_string(period),
-        nav="overview",
-    )
+    _view, shown = _figures(request, period, names, error)
+    return render(request, "overview.html", session=session, form=asked.model_dump(by_alias=True), **shown)
 
 
 @router.get("/centres/{centre_id}")
@@ -113,23 +111,17 @@ def centre_page(
         conflict_count, _rows = reports.conflict_list(conn, centre_id, limit=1)
         parked_count = centres.set_aside(conn, db.parked, centre_id)
     period, error = read_period(request, asked.start, asked.end, centre_id, names)
-    view, chart = _figures(request, period)
+    view, shown = _figures(request, period, names, error)
     return render(
         request,
         "centre.html",
-        400 if error else 200,
         session=session,
-        view=view,
-        chart=chart,
-        names=names,
-        error=error,
         form={"from": asked.start, "to": asked.end},
-        query=query_string(period),
         status=view.centres[0],
         devices=devices,
         conflict_count=conflict_count,
         parked_count=parked_count,
-        nav="overview",
+        **shown,
     )
 
 
@@ -143,24 +135,19 @@ def funder_page(
     """One funder's figures as its CSV and PDF carry them (federation.funders)."""
     title = funder_title(what)
     names, period, error = asked_period(request, asked)
-    view, _chart = _figures(request, period)
+    view, shown = _figures(request, period, names, error)
     sections: dict[str, list[tuple[str, str]]] = {}
     for section, indicator, value in funders.rows(view, what):
         sections.setdefault(section, []).append((indicator, exports.pdf_value(value)))
     return render(
         request,
         "funder.html",
-        400 if error else 200,
         session=session,
-        view=view,
-        names=names,
-        error=error,
         form=asked.model_dump(by_alias=True),
-        query=query_string(period),
         what=what,
         title=title,
         sections=sections,
-        nav="overview",
+        **shown,
     )
 
 
