@@ -379,35 +379,28 @@ def _add_member_months(
     """Record the batch's (member, month)s; a pair new to the hub counts its
     member once in the month, and in the year when it is the member's first
     month of that year. A member whose row has not arrived is counted when it
-    does (_move_participants)."""
-    new: list[tuple[str, str]] = []
-    for start in range(0, len(member_months), _ROWS_PER_STATEMENT):
-        chunk = member_months[start : start + _ROWS_PER_STATEMENT]
-        new.extend(
-            driver_fetch(
-                conn,
-                "INSERT INTO r_member_months (centre_id, member_id, month, via) VALUES "
-                + ", ".join([f"({mark}, {mark}, {mark}, 'v')"] * len(chunk))
-                + " ON CONFLICT (centre_id, member_id, month, via) DO NOTHING RETURNING member_id, month",
-                tuple(chain.from_iterable((centre_id, member, month) for member, month in chunk)),
-            )
-        )
+    does (_move_participants). The members' months are read first (one
+    batch of a centre at a time: ingest._serialise_centre), so only the new
+    pairs are written, and what the counts need is in hand."""
+    held = _rows_of(conn, centre_id, {member for member, _month in member_months})
+    new = [(member, month) for member, month in member_months if (month, "v") not in held.get(member, ())]
     if not new:
         return
-    # rare: a member's first visit of a month; only those with a row are counted
+    # rare: a member's first visit of a month
+    conn.exec_driver_sql(
+        "INSERT INTO r_member_months (centre_id, member_id, month, via) "
+        f"VALUES ({mark}, {mark}, {mark}, 'v') ON CONFLICT (centre_id, member_id, month, via) DO NOTHING",
+        [(centre_id, member, month) for member, month in new],
+    )
+    # only the members with a row are counted
     attrs = attrs_of(conn, centre_id, {member for member, _month in new})
     if not attrs:
         return
-    fresh: dict[str, set[str]] = defaultdict(set)
+    before = {member: {month for month, _via in held.get(member, ())} for member in attrs}
+    after = {member: set(months) for member, months in before.items()}
     for member, month in new:
-        fresh[member].add(month)
-    # the members' rows read once: after the insert, and before it without the fresh months
-    rows = _rows_of(conn, centre_id, attrs)
-    after = {member: {month for month, _via in held} for member, held in rows.items()}
-    before = {
-        member: {month for month, via in held if via != "v" or month not in fresh[member]}
-        for member, held in rows.items()
-    }
+        if member in after:
+            after[member].add(month)
     _count_changes(conn, centre_id, before, after, attrs)
 
 
