@@ -393,6 +393,30 @@ def plain(name: str):
     return lambda app: app.go(name)
 
 
+def fill_turned(name: str, page: int = 1):
+    """A page of session cards past the first: « Précédents » and « Suivants »
+    side by side with the page's number (where the cards make that many pages)."""
+
+    def fill(app) -> None:
+        app.go(name)
+        screen = app.screen(name)
+        offscreen.frames(2)  # as many cards a page as the window holds
+        screen.turn(page)
+
+    return fill
+
+
+def fill_busy_week(app) -> None:
+    """A busy centre's week, two dozen sessions more: the workshops' pages
+    numbered with two digits, « Précédents » and « Suivants » both shown."""
+    now = app.centre.store.now()
+    workshop = app.centre.workshops.create_workshop("Café des parents", "parentalite")
+    for n in range(24):
+        at = now + timedelta(days=1 + n % 5, hours=n // 5)
+        app.centre.workshops.add_session(workshop["id"], at, at + timedelta(hours=1), 12)
+    fill_turned("workshops", page=9)(app)
+
+
 def fill_reason_body(app) -> None:
     """The reason screen asking which body « Aide pour un papier » is for."""
     app.go("reason")
@@ -407,6 +431,7 @@ RESIDENT_STATES = {
     "reason_body": fill_reason_body,
     "confirmation": fill_confirmation,
     "workshops": plain("workshops"),
+    "workshops_turned": fill_turned("workshops"),
     "workshop": fill_workshop,
     "first_visit": fill_first_visit(0),
     "first_visit_commune": fill_first_visit(5),
@@ -426,6 +451,7 @@ RESIDENT_STATES = {
     "ideas_done": fill_ideas_done,
     "confirmation_ask": fill_confirmation_ask,
     "elsewhere": plain("elsewhere"),
+    "elsewhere_turned": fill_turned("elsewhere"),
     "elsewhere_ask": fill_elsewhere_ask(0),
     "elsewhere_ask_phone": fill_elsewhere_ask(2),
     "elsewhere_ask_consent": fill_elsewhere_ask(3),
@@ -576,6 +602,8 @@ def test_every_screen_fits_the_display(kiosk, width, height, dpi, lang):
     for state, fill in MODE_STATES.items():
         found += look(app, state, fill, dpi, resident=False)
     app.mode.end()
+    # last: it adds sessions, which every screen after it would show
+    found += look(app, "workshops_busy_week", fill_busy_week, dpi, resident=True)
     assert not found, f"{len(found)} layout problems at {width}x{height}, {dpi} dpi, {lang}:\n" + "\n".join(
         found
     )
