@@ -115,8 +115,14 @@ def wrap_shaped(text: str, width_chars: int) -> Shaped:
     shaped line by line; remembers ``text`` to wrap again at another width."""
     lines = []
     for paragraph in text.split("\n"):
-        # a word longer than a line stays whole: the layout gives it room (or says so)
-        lines.extend(textwrap.wrap(paragraph, max(6, width_chars), break_long_words=False) or [""])
+        # a word longer than a line stays whole: the layout gives it room (or
+        # says so); so does a hyphenated name (« Marie-Thérèse »), as Kivy
+        # keeps it in left-to-right text, rather than leaving « -Marie » at
+        # the end of a right-to-left line
+        lines.extend(
+            textwrap.wrap(paragraph, max(6, width_chars), break_long_words=False, break_on_hyphens=False)
+            or [""]
+        )
     shaped = shape("\n".join(lines))
     shaped.logical = text
     return shaped

@@ -166,6 +166,15 @@ def test_arabic_paragraphs_wrap_before_shaping_so_lines_keep_their_order():
     assert len(lines) > 1 and all(len(line) <= 40 for line in lines)
 
 
+def test_a_hyphenated_name_stays_whole_in_a_wrapped_arabic_line():
+    translator = i18n.Translator()
+    translator.switch("ar")
+    question = translator("Vous vivez avec %(name)s ?", name="Marie-Thérèse V.")
+    lines = i18n.wrap_shaped(question.logical, 12).split("\n")
+    assert len(lines) > 1
+    assert any("Marie-Thérèse" in line for line in lines), lines
+
+
 @pytest.mark.parametrize(
     "value, shown",
     [
