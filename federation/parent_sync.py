@@ -40,7 +40,6 @@ import logging
 import os
 import random
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -52,7 +51,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from federation import reports, rollup_figures
+from federation import background, reports, rollup_figures
 from federation import store as db
 from federation.projections import dialect_insert, paris_day
 from federation.rollup_figures import FigureSet
@@ -630,51 +629,40 @@ def _forwarded(
 # ---------------------------------------------------------------- in the serving process
 
 
-class Background:
+class Background(background.Periodic):
     """Sends by itself while the hub serves: every ``interval`` seconds, and
     after a failure waits longer each time (doubling, up to MAX_BACKOFF_S,
     with jitter). Sends nothing while no parent is linked or after a refusal
-    of the token (until the hub is linked again). A daemon thread with its
-    own engine: each of several worker processes runs one; the lease lets
-    one send at a time."""
+    of the token (until the hub is linked again). Each of several worker
+    processes runs one; the lease lets one send at a time."""
 
     MAX_BACKOFF_S = 3600.0
 
     def __init__(self, db_url: str | None, interval: float):
-        self.db_url, self.interval = db_url, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="parent-sync", daemon=True)
+        self.interval = interval
+        super().__init__(
+            db_url,
+            self._send,
+            self._backoff,
+            name="parent-sync",
+            log=log,
+            failed="parent hub: the send failed on this hub",
+        )
 
-    def start(self) -> Background:
-        self._thread.start()
-        return self
+    @staticmethod
+    def _send(engine: Engine) -> bool:
+        """Whether the send went well: no parent linked, the token refused
+        and another process holding the lease are not failures to back off
+        from."""
+        result = sync_parent(engine)
+        if result.code in (OK, NOT_LINKED, REVOKED, client.BUSY):
+            if result.ok and result.sent:
+                log.info("parent hub: %s", result.summary())
+            return True
+        log.warning("parent hub: %s", result.summary())
+        return False
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        engine = db.create_engine(self.db_url)
-        failures = 0
-        try:
-            while not self._stop.wait(self._delay(failures)):
-                try:
-                    result = sync_parent(engine)
-                except Exception:  # the thread must outlive a bad run; logged with its traceback
-                    log.exception("parent hub: the send failed on this hub")
-                    failures += 1
-                    continue
-                if result.code in (OK, NOT_LINKED, REVOKED, client.BUSY):
-                    failures = 0
-                    if result.ok and result.sent:
-                        log.info("parent hub: %s", result.summary())
-                else:
-                    failures += 1
-                    log.warning("parent hub: %s", result.summary())
-        finally:
-            engine.dispose()
-
-    def _delay(self, failures: int) -> float:
+    def _backoff(self, failures: int) -> float:
         if not failures:
             return self.interval
         backoff = min(self.MAX_BACKOFF_S, self.interval * 2**failures)

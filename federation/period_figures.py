@@ -42,7 +42,7 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from federation import reports
+from federation import background, reports
 from federation import store as db
 from federation.projections import dialect_insert
 from federation.reports import (
@@ -263,34 +263,21 @@ def _remember(period: Period) -> None:
             del _recent[min(_recent, key=_recent.__getitem__)]
 
 
-class Background:
+class Background(background.Periodic):
     """Refreshes the kept figures while the hub serves, every ``interval``
-    seconds: a daemon thread with its own engine. With several worker
-    processes on PostgreSQL, one refreshes at a time; the others skip."""
+    seconds. With several worker processes on PostgreSQL, one refreshes at
+    a time; the others skip."""
 
     def __init__(self, db_url: str | None, interval: float):
-        self.db_url, self.interval = db_url, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="period-figures", daemon=True)
-
-    def start(self) -> Background:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        engine = db.create_engine(self.db_url)
-        try:
-            while not self._stop.wait(self.interval):
-                try:
-                    self.run_once(engine)
-                except Exception:  # the thread must outlive a bad run; logged with its traceback
-                    log.exception("kept figures: the refresh failed")
-        finally:
-            engine.dispose()
+        self.interval = interval
+        super().__init__(
+            db_url,
+            self.run_once,
+            lambda failures: self.interval,
+            name="period-figures",
+            log=log,
+            failed="kept figures: the refresh failed",
+        )
 
     @staticmethod
     def run_once(engine: Engine) -> int:

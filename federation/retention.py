@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from federation import agenda, relay
+from federation import agenda, background, relay
 from federation import store as db
 from federation.ingest import Window
 from sync import clock
@@ -223,34 +221,20 @@ def upkeep(
     return outcome
 
 
-class Background:
+class Background(background.Periodic):
     """The upkeep while the hub serves: a minute after the start, then
-    daily (with some jitter, so the workers do not all try at once). A daemon
-    thread with its own engine; a failure is logged and tried again the
-    next day."""
+    daily (with some jitter, so the workers do not all try at once). A
+    failure (a lock not had, a lost connection...) is logged and tried again
+    the next day."""
 
     def __init__(self, db_url: str | None, policy: Policy | None):
-        self.db_url, self.policy = db_url, policy
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="events-upkeep", daemon=True)
-
-    def start(self) -> Background:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        engine = db.create_engine(self.db_url)
-        delay = FIRST_RUN_S * random.uniform(1.0, 2.0)
-        try:
-            while not self._stop.wait(delay):
-                delay = DAY_S * random.uniform(0.95, 1.05)
-                try:
-                    upkeep(engine, self.policy)
-                except sa.exc.SQLAlchemyError:  # a lock not had, a lost connection: another day
-                    log.exception("events upkeep failed; tried again tomorrow")
-        finally:
-            engine.dispose()
+        self.policy = policy
+        super().__init__(
+            db_url,
+            lambda engine: upkeep(engine, self.policy),
+            lambda failures: DAY_S * random.uniform(0.95, 1.05),
+            name="events-upkeep",
+            log=log,
+            failed="events upkeep failed; tried again tomorrow",
+            first=FIRST_RUN_S * random.uniform(1.0, 2.0),
+        )
