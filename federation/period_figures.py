@@ -69,7 +69,7 @@ MAX_RECENT = 16
 #: a period no longer kept: its rows are deleted once this old
 FORGET_AFTER = timedelta(days=8)
 #: PostgreSQL advisory lock key of the refresh (one process at a time)
-LOCK_KEY = 7303
+LOCK_KEY = 7304
 ROWS_PER_STATEMENT = 200
 _COMPUTED = ("version", "definitions", "computed_at", "figures")
 
