@@ -47,6 +47,8 @@ SQLITE_BUSY_TIMEOUT_MS = 5_000
 #: 4 KiB), and the file cut back to WAL_SIZE_LIMIT_BYTES after it
 WAL_CHECKPOINT_PAGES = 10_000
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+#: each connection's page cache, at most (SQLite's default is 2 MiB)
+SQLITE_CACHE_KIB = 16 * 1024
 
 metadata = sa.MetaData()
 
@@ -1903,7 +1905,12 @@ def create_engine(url: str | None = None) -> Engine:
     """An engine for ``url`` (see ``database_url``), SQLite set up for a server."""
     url = normalise_url(database_url(url))
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # last in, first out: the next writer most often takes the connection
+        # the last one used, whose page cache is still good (SQLite empties a
+        # connection's cache when another connection wrote since its last read)
+        engine = sa.create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_use_lifo=True
+        )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -1932,6 +1939,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # database once. The WAL file is cut back to its limit after each one.
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
+    # Those pages are more than SQLite's default cache holds: a batch would
+    # write some out to the WAL and read them back before its commit
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
