@@ -60,7 +60,7 @@ log = logging.getLogger("federation.figures")
 
 #: what the kept figures were computed by: raise the first number when
 #: reports changes how one of them is counted (the schema's follows itself)
-DEFINITIONS = f"2/{db.LATEST_VERSION}"
+DEFINITIONS = f"3/{db.LATEST_VERSION}"
 INTERVAL_VARIABLE = "FEDERATION_FIGURES_INTERVAL"
 DEFAULT_INTERVAL_S = 60.0
 #: a period read is kept fresh this long after
@@ -327,6 +327,7 @@ def encode(figures: CentreFigures) -> str:
             "faces": [[theme, face, n] for (theme, face), n in figures.voice.faces.items() if n],
             "volunteers": [[*key, n] for key, n in figures.volunteering.minutes.items()],
             "unchecked": figures.volunteering.unchecked_minutes,
+            "new_members": figures.new_members,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -342,6 +343,7 @@ def decode(period: Period, *texts: str) -> CentreFigures:
     workshops: list[WorkshopFigures] = []
     voice = VoiceFigures()
     volunteering = VolunteerFigures(period.days())
+    fresh = 0
     for text in texts:
         data = json.loads(text)
         for key, n in data["people"].items():
@@ -359,9 +361,10 @@ def decode(period: Period, *texts: str) -> CentreFigures:
         for centre_id, who, kind, n in data["volunteers"]:
             volunteering.minutes[(centre_id, who, kind)] = n
         volunteering.unchecked_minutes += data["unchecked"]
+        fresh += data["new_members"]
     people = Participants(year=period.end.year)
     counters = {"p": people.profile, "b": people.births, "s": people.answered}
     for key, n in by_key.items():
         kind, values = db.parse_attrs(key)
         counters[kind][values] += n
-    return CentreFigures(people, families, workshops, voice, volunteering)
+    return CentreFigures(people, families, workshops, voice, volunteering, fresh)

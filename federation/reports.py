@@ -402,9 +402,18 @@ def workshops_by_theme(rows: list[WorkshopFigures]) -> list[WorkshopFigures]:
 
 
 def new_members(conn: Connection, period: Period) -> int:
+    return sum(new_members_by_centre(conn, period).values())
+
+
+def new_members_by_centre(conn: Connection, period: Period) -> dict[str, int]:
+    """centre -> the members it registered in the period."""
     m = p_members.c
-    query = sa.select(sa.func.count()).where(m.created_day.between(period.first_day, period.last_day))
-    return int(conn.execute(_for_centre(query, m.centre_id, period)).scalar_one())
+    query = (
+        sa.select(m.centre_id, sa.func.count())
+        .where(m.created_day.between(period.first_day, period.last_day))
+        .group_by(m.centre_id)
+    )
+    return {centre_id: int(n) for centre_id, n in conn.execute(_for_centre(query, m.centre_id, period))}
 
 
 @dataclass
@@ -1268,20 +1277,23 @@ class Overview:
 
 @dataclass
 class CentreFigures:
-    """The figures that count distinct people or read the period's sessions,
-    ideas and volunteers' time, of one centre or of several added up: what
-    federation.period_figures keeps per centre. ``participants.households``
-    is not kept: the families are counted already."""
+    """The figures that count distinct people or read the period's members,
+    sessions, ideas and volunteers' time, of one centre or of several added
+    up: what federation.period_figures keeps per centre.
+    ``participants.households`` is not kept: the families are counted
+    already."""
 
     participants: Participants
     families: Families
     workshops: list[WorkshopFigures]
     voice: VoiceFigures
     volunteering: VolunteerFigures
+    new_members: int = 0
 
 
-def people_by_centre(conn: Connection, period: Period) -> dict[str, tuple[Participants, Families]]:
-    """centre -> its participants and families (a centre with neither may be missing)."""
+def people_by_centre(conn: Connection, period: Period) -> dict[str, tuple[Participants, Families, int]]:
+    """centre -> its participants, families and new members (a centre with
+    none may be missing)."""
     people = {
         centre_id: _participants_of(period, counts) for centre_id, counts in _people(conn, period).items()
     }
@@ -1291,12 +1303,14 @@ def people_by_centre(conn: Connection, period: Period) -> dict[str, tuple[Partic
         for part in people.values():
             households.update(part.households or ())
     reached = families_by_centre(conn, period, households)
+    fresh = new_members_by_centre(conn, period)
     return {
         centre_id: (
             people.get(centre_id) or Participants(year=period.end.year),
             reached.get(centre_id) or Families(),
+            fresh.get(centre_id, 0),
         )
-        for centre_id in people.keys() | reached.keys()
+        for centre_id in people.keys() | reached.keys() | fresh.keys()
     }
 
 
@@ -1322,13 +1336,20 @@ def sessions_by_centre(
 
 def centre_figures(people: dict, sessions: dict, period: Period) -> dict[str, CentreFigures]:
     """people_by_centre's and sessions_by_centre's results, by centre."""
-    return {
-        centre_id: CentreFigures(
-            *(people.get(centre_id) or (Participants(year=period.end.year), Families())),
-            *(sessions.get(centre_id) or ([], VoiceFigures(), VolunteerFigures(period.days()))),
+    result = {}
+    for centre_id in people.keys() | sessions.keys():
+        participants, families, fresh = people.get(centre_id) or (
+            Participants(year=period.end.year),
+            Families(),
+            0,
         )
-        for centre_id in people.keys() | sessions.keys()
-    }
+        workshops, voice, volunteering = sessions.get(centre_id) or (
+            [],
+            VoiceFigures(),
+            VolunteerFigures(period.days()),
+        )
+        result[centre_id] = CentreFigures(participants, families, workshops, voice, volunteering, fresh)
+    return result
 
 
 def merge_figures(period: Period, parts) -> CentreFigures:
@@ -1340,6 +1361,7 @@ def merge_figures(period: Period, parts) -> CentreFigures:
         workshops=sorted((row for part in parts for row in part.workshops), key=_busiest_first),
         voice=merge_voice(part.voice for part in parts),
         volunteering=merge_volunteering(period, (part.volunteering for part in parts)),
+        new_members=sum(part.new_members for part in parts),
     )
 
 
@@ -1358,11 +1380,10 @@ def overview(conn: Connection, period: Period, now: datetime | None = None) -> O
 def assemble(
     conn: Connection, period: Period, now: datetime | None, figures: Callable[[], CentreFigures]
 ) -> Overview:
-    """The overview: the visits, new members, centres, volunteers and
-    outreach read from ``conn``, then the centres' figures ``figures()``
-    gives (merge_figures; they may be read meanwhile elsewhere)."""
+    """The overview: the visits, centres and outreach read from ``conn``,
+    then the centres' figures ``figures()`` gives (merge_figures; they may
+    be read meanwhile elsewhere)."""
     weeks, reasons = weeks_of(period, visits_by_day(conn, period)), visits_by_reason(conn, period)
-    fresh_members = new_members(conn, period)
     statuses = centre_statuses(conn, now, period.centre_id)
     by_centre = visits_by_centre(conn, period)
     categories = visits_by_category(conn, period)
@@ -1375,7 +1396,7 @@ def assemble(
         weeks=weeks,
         reasons=reasons,
         workshops=kept.workshops,
-        new_members=fresh_members,
+        new_members=kept.new_members,
         participants=attending,
         centres=statuses,
         visits_by_centre=by_centre,
