@@ -243,7 +243,8 @@ def own_figures(hub: HubServer, centre_id: str | None = None, year: int = YEAR) 
     """The year's figures on the child's own dashboard (federation.reports)."""
     engine = store.create_engine(hub.db_url)
     try:
-        view = period_figures.overview_from(engine, reports.Period(date(year, 1, 1), date(year, 12, 31), centre_id))
+        period = reports.Period(date(year, 1, 1), date(year, 12, 31), centre_id)
+        view = period_figures.overview_from(engine, period)
     finally:
         engine.dispose()
     return {
