@@ -70,8 +70,11 @@ class FitLabel(KioskLabel):
         self.fbind("wanted", self._refit)
         self.fbind("least", self._refit)
         self.fbind("font_name", self._refit)
-        # each drawing, even one the size of the last (texture_size would not change)
-        self.fbind("texture", self._check_drawn)
+        # each drawing (even one the size of the last: texture_size would not
+        # change), looked at on the next frame, once the boxes that follow
+        # the text's size (a banner, a row) have followed it
+        self._check = Clock.create_trigger(lambda *_a: self._check_drawn(), 0)
+        self.fbind("texture", self._check)
 
     def on_text(self, *args) -> None:
         super().on_text(*args)
