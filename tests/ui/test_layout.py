@@ -3,10 +3,11 @@ Arabic, with the worst real content: nothing cut, nothing spilling, no
 targets overlapping, nothing off the window, nothing under the physical
 minimums of kiosk.ui.theme at that display's density (layoutcheck.py).
 
-One window serves every case, resized between them; each case has its own
-app on its own copy of the worst centre, so that what one case's looks change
-in the data (a household linked, a duplicate added, a volunteer's time
-started) never reaches another, whatever the order the cases run in.
+One app and one window serve every case, the window resized between them;
+each case has its own copy of the worst centre, so that what one case's looks
+change in the data (a household linked, a duplicate added, a volunteer's time
+started, a busy week's sessions) never reaches another, whatever the order
+the cases run in.
 """
 
 from __future__ import annotations
@@ -541,15 +542,20 @@ def worst_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def kiosk(worst_template, tmp_path):
-    """An app on a fresh copy of the worst centre: every display and language
-    sees the same data, whichever case ran before it (or on another worker)."""
+def fresh_centre(template: Path, folder: Path) -> Centre:
+    path = folder / "kiosk.db"
+    shutil.copyfile(template, path)
+    return Centre.open(path, clock=lambda: NOW)
+
+
+@pytest.fixture(scope="module")
+def layout_app(worst_template, tmp_path_factory):
+    """One app for every case: its screens are built once (a new app a case
+    would leave the last ones' widgets bound to the window's sizes, each
+    resize laying them all out again)."""
     from kiosk.app import KioskApp
 
-    path = tmp_path / "kiosk.db"
-    shutil.copyfile(worst_template, path)
-    centre = Centre.open(path, clock=lambda: NOW)
+    centre = fresh_centre(worst_template, tmp_path_factory.mktemp("layout-app"))
     # a still idle clock: no idle reset in the middle of a look
     app = KioskApp(centre, kiosk_mode=False, monotonic=lambda: 1000.0, confirm_s=3600)
     offscreen.start(app)
@@ -558,6 +564,18 @@ def kiosk(worst_template, tmp_path):
     sizes.follow(Window, 96)
     offscreen.stop(app)
     _.switch("fr")
+
+
+@pytest.fixture
+def kiosk(layout_app, worst_template, tmp_path):
+    """The app on a fresh copy of the worst centre, as a restored backup
+    reopens it (staff_backups): every display and language sees the same
+    data, whichever case ran before it (or on another worker)."""
+    app = layout_app
+    app.centre.close()
+    app.centre = fresh_centre(worst_template, tmp_path)
+    app.centre_name = app.centre.settings.get("centre_name")
+    return app
 
 
 def show(app, width: int, height: int, dpi: float, lang: str) -> None:
