@@ -199,7 +199,14 @@ def test_a_serving_hub_keeps_the_figures_by_itself(tmp_path, hub_server, monkeyp
                     break
             time.sleep(0.2)
         else:
-            pytest.fail(f"the hub kept no figures for the default period:\n{server.log()}")
+            with engine.connect() as conn:
+                r = store.r_period_figures.c
+                kept_rows = sa.select(r.first_day, r.last_day, r.centre_id, r.version, r.definitions)
+                rows = conn.execute(kept_rows).all()
+            pytest.fail(
+                f"the hub kept no figures for {default} (versions {current}, "
+                f"definitions {period_figures.DEFINITIONS}); rows {rows}:\n{server.log()}"
+            )
         assert period_figures.overview_from(engine, default).participants.total == 1
     finally:
         engine.dispose()
