@@ -94,12 +94,12 @@ class FitLabel(KioskLabel):
         three. Where the drawn text spills, one size down (never under
         ``least``)."""
         least = min(self.least, self.wanted)
-        drawn = self.texture
-        if drawn is None or self.width <= 1 or self.height <= 1 or self.font_size <= least:
+        drawn, size = self.texture, float(self.property("font_size").get(self))
+        if drawn is None or self.width <= 1 or self.height <= 1 or size <= least:
             return
         drawn_w, drawn_h = drawn.size
         if drawn_w > self.width + 1 or drawn_h > self.height + 1:
-            self.font_size = max(least, int(self.font_size) - 1)
+            self.font_size = max(least, int(size) - 1)
 
     def fit(self) -> None:
         wanted, least = self.wanted, min(self.least, self.wanted)
