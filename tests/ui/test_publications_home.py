@@ -8,7 +8,15 @@ import pytest
 
 from kiosk.core import federation_feed
 from sync import publications as wire
-from tests.ui.test_layout import DISPLAYS, LANGUAGES, kiosk, look, show  # noqa: F401 - the kiosk fixture
+from tests.ui.test_layout import (  # noqa: F401 - the kiosk fixture and those it takes
+    DISPLAYS,
+    LANGUAGES,
+    kiosk,
+    layout_app,
+    look,
+    show,
+    worst_template,
+)
 
 #: the longest message, in each language, with long words
 LONGEST = {
