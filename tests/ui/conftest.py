@@ -49,3 +49,15 @@ def app(centre, mono):
     yield kiosk
     offscreen.stop(kiosk)
     _.switch("fr")
+
+
+@pytest.fixture
+def board(app):
+    """An empty layer over the running kiosk, in window coordinates."""
+    from kivy.core.window import Window
+    from kivy.uix.floatlayout import FloatLayout
+
+    layer = FloatLayout(size=Window.size)
+    Window.add_widget(layer)
+    yield layer
+    Window.remove_widget(layer)

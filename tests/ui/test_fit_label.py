@@ -5,8 +5,6 @@ moment to the next, so the size ``fit`` chose may draw one line more."""
 from __future__ import annotations
 
 import pytest
-from kivy.core.window import Window
-from kivy.uix.floatlayout import FloatLayout
 from kivyhelp import settle
 
 from kiosk.ui import offscreen, widgets
@@ -19,14 +17,6 @@ WORDS = {
     "fr": "Accompagnement administratif et numérique : comprendre ses courriers de la CAF",
     "ar": "مرافقة إدارية ورقمية: فهم رسائل صندوق الإعانات العائلية وملء التصريحات عبر الإنترنت",
 }
-
-
-@pytest.fixture
-def board(app):
-    layer = FloatLayout(size=Window.size)
-    Window.add_widget(layer)
-    yield layer
-    Window.remove_widget(layer)
 
 
 def fit_label(board, text: str, wanted: float, least: float, size: tuple[int, int]) -> FitLabel:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from kivy.core.window import Window
 from kivy.uix.button import Button
-from kivy.uix.floatlayout import FloatLayout
 from kivyhelp import settle
 from layoutcheck import problems
 
@@ -16,15 +15,6 @@ from kiosk.ui.widgets import KioskLabel, ShortLabel
 pytestmark = pytest.mark.ui
 
 DPI = 150  # 9 mm = 53 px, 4 mm of text = a 25 px font
-
-
-@pytest.fixture
-def board(app):
-    """An empty layer over the running kiosk, in window coordinates."""
-    layer = FloatLayout(size=Window.size)
-    Window.add_widget(layer)
-    yield layer
-    Window.remove_widget(layer)
 
 
 def place(board, widget, x, y, w, h):
