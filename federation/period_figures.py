@@ -93,7 +93,8 @@ def overview_from(engine: Engine, period: Period, now: datetime | None = None) -
             current = versions(conn, period)
             fresh = kept(conn, period, current)
             stale = [centre_id for centre_id in current if centre_id not in fresh]
-            live = _compute_in(pool, engine, period, stale, len(current)) if stale else None
+            every = len(stale) == len(current)
+            live = _compute_in(pool, engine, period, None if every else stale) if stale else None
 
             def figures() -> CentreFigures:
                 parts = [decode(period, *fresh.values())] + (list(live().values()) if live else [])
@@ -138,21 +139,16 @@ def compute(engine: Engine, period: Period, centres: list[str] | None = None) ->
     projections, centre -> figures; a centre with nothing in the period has
     empty figures."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report") as pool:
-        if centres is None:  # every centre: no filter
-            return _compute_in(pool, engine, period, [], 0)()
-        return _compute_in(pool, engine, period, centres, -1)()
+        return _compute_in(pool, engine, period, centres)()
 
 
 def _compute_in(
-    pool: ThreadPoolExecutor, engine: Engine, period: Period, stale: list[str], of: int
+    pool: ThreadPoolExecutor, engine: Engine, period: Period, centres: list[str] | None
 ) -> Callable[[], dict[str, CentreFigures]]:
-    """Start computing the ``stale`` centres' figures (every centre's, in
-    one pass without a filter, when they are all ``of`` the centres), each
-    half on a connection of its own; returns what waits for the result."""
-    if period.centre_id or len(stale) == of:
-        target = period
-    else:
-        target = replace(period, centres=tuple(stale))
+    """Start computing the figures of ``centres`` (None: every centre, in
+    one pass without a filter), each half on a connection of its own;
+    returns what waits for the result."""
+    target = period if centres is None else replace(period, centres=tuple(centres))
 
     def on_own_connection(read):
         def run():
@@ -166,7 +162,7 @@ def _compute_in(
 
     def result() -> dict[str, CentreFigures]:
         figures = reports.centre_figures(people.result(), sessions.result(), period)
-        for centre_id in stale:
+        for centre_id in centres or ():
             figures.setdefault(centre_id, empty(period))
         return figures
 
