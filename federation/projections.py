@@ -296,8 +296,12 @@ def attrs_of(conn: Connection, centre_id: str, member_ids) -> dict[str, tuple[st
     return found
 
 
-def _rows_of(conn: Connection, centre_id: str, member_ids) -> dict[str, set[tuple[str, str]]]:
-    """member -> its (month, via) rows in r_member_months."""
+def _rows_of(
+    conn: Connection, centre_id: str, member_ids, months: tuple[str, str] = ("", "~")
+) -> dict[str, set[tuple[str, str]]]:
+    """member -> its (month, via) rows in r_member_months, those from
+    ``months[0]`` to ``months[1]`` ('YYYY-MM', both included) when given:
+    a member's rows grow with every month it comes, for years."""
     rows: dict[str, set[tuple[str, str]]] = defaultdict(set)
     members = sorted(member_ids)
     mark = db.param_mark(conn)
@@ -306,8 +310,9 @@ def _rows_of(conn: Connection, centre_id: str, member_ids) -> dict[str, set[tupl
         for member_id, month, via in driver_fetch(
             conn,
             f"SELECT member_id, month, via FROM r_member_months "
-            f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))})",
-            (centre_id, *chunk),
+            f"WHERE centre_id = {mark} AND member_id IN ({', '.join([mark] * len(chunk))}) "
+            f"AND month BETWEEN {mark} AND {mark}",
+            (centre_id, *chunk, *months),
         ):
             rows[member_id].add((month, via))
     return rows
@@ -381,19 +386,26 @@ def _add_member_months(
     month of that year. A member whose row has not arrived is counted when it
     does (_move_participants). The members' months are read first (one
     batch of a centre at a time: ingest._serialise_centre), so only the new
-    pairs are written, and what the counts need is in hand."""
-    held = _rows_of(conn, centre_id, {member for member, _month in member_months})
+    pairs are written. The counts need the members' months of the years
+    the new pairs lie in (the periods are months and years): only those
+    are read, a second time for the rare member with a new month."""
+    batch_months = [month for _member, month in member_months]
+    held = _rows_of(
+        conn, centre_id, {member for member, _month in member_months}, (min(batch_months), max(batch_months))
+    )
     new = [(member, month) for member, month in member_months if (month, "v") not in held.get(member, ())]
     if not new:
         return
+    # only the members with a row are counted
+    attrs = attrs_of(conn, centre_id, {member for member, _month in new})
+    years = sorted({month[:4] for _member, month in new})
+    held = _rows_of(conn, centre_id, attrs.keys(), (f"{years[0]}-01", f"{years[-1]}-12")) if attrs else {}
     # rare: a member's first visit of a month
     conn.exec_driver_sql(
         "INSERT INTO r_member_months (centre_id, member_id, month, via) "
         f"VALUES ({mark}, {mark}, {mark}, 'v') ON CONFLICT (centre_id, member_id, month, via) DO NOTHING",
         [(centre_id, member, month) for member, month in new],
     )
-    # only the members with a row are counted
-    attrs = attrs_of(conn, centre_id, {member for member, _month in new})
     if not attrs:
         return
     before = {member: {month for month, _via in held.get(member, ())} for member in attrs}

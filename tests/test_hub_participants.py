@@ -235,7 +235,21 @@ def test_random_histories_match_a_count_by_hand(engine):
     """Members, visits (some anonymous, some before member.created), erasures,
     sent in shuffled batches to two centres: every period's figures are those
     of a count over every visit."""
-    rng = random.Random(20260105)
+    periods = [(0, 89), (10, 20), (30, 30), (45, 89), (0, 44), (60, 120), (-30, -1)]
+    _check_random_histories(engine, random.Random(20260105), range(90), periods)
+
+
+def test_random_histories_over_two_years_match_a_count_by_hand(engine):
+    """The same over fourteen months, 2025 and the start of 2026 (all past:
+    the hub parks what is to come): the calendar years, and the months at
+    their turn, are read from the counts kept by month and year; a member
+    who came in both years counts in each."""
+    year_2025, december, january, year_2026 = (-369, -5), (-35, -5), (-4, 26), (-4, 360)
+    periods = [year_2025, december, january, year_2026, (-60, 20), (-369, 50)]
+    _check_random_histories(engine, random.Random(20250101), range(-369, 51), periods)
+
+
+def _check_random_histories(engine, rng: random.Random, days: range, periods: list[tuple[int, int]]) -> None:
     centre_ids = [add_centre(engine), add_centre(engine)]
     came: dict[tuple[str, str], set[int]] = {}
     attributes: dict[tuple[str, str], str] = {}
@@ -248,17 +262,17 @@ def test_random_histories_match_a_count_by_hand(engine):
                 events.append(member("member.created", member_id, rng.randrange(60), band))
                 attributes[(centre, member_id)] = band
             for _ in range(rng.randrange(6)):
-                day = rng.randrange(90)
+                day = rng.choice(days)
                 events.append(visit(member_id, day))
                 came.setdefault((centre, member_id), set()).add(day)
             if (centre, member_id) in attributes and rng.random() < 0.15:
                 events.append(member("member.erased", member_id, 95))
                 attributes[(centre, member_id)] = "unknown"
-        events += [visit(None, rng.randrange(90)) for _ in range(20)]
+        events += [visit(None, rng.choice(days)) for _ in range(20)]
         rng.shuffle(events)
         for start in range(0, len(events), 17):
             push(engine, centre, events[start : start + 17])
-    for first, last in [(0, 89), (10, 20), (30, 30), (45, 89), (0, 44), (60, 120), (-30, -1)]:
+    for first, last in periods:
         for centre in (None, *centre_ids):
             expected = Counter(
                 band
