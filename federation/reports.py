@@ -171,11 +171,20 @@ def parse_period(
 
 
 def _for_centre(query, column, period: Period):
+    """``query`` kept to the period's centre or centres, by ``column``.
+    A query joining two tables by centre is kept to them by both tables'
+    columns: PostgreSQL carries an equality across a join, not a list."""
+    where = _centre_clause(column, period)
+    return query if where is None else query.where(where)
+
+
+def _centre_clause(column, period: Period):
+    """The condition on ``column`` that keeps the period's centre or centres (None: every centre)."""
     if period.centre_id:
-        return query.where(column == period.centre_id)
+        return column == period.centre_id
     if period.centres is not None:
-        return query.where(column.in_(period.centres))
-    return query
+        return column.in_(period.centres)
+    return None
 
 
 def whole_months(period: Period) -> tuple[list[tuple[str, str]], tuple[str, str] | None]:
@@ -345,7 +354,9 @@ def workshop_figures(conn: Connection, period: Period) -> list[WorkshopFigures]:
         )
         .group_by(*key)
     )
-    for centre_id, workshop_id, booked, waitlisted in conn.execute(registrations):
+    for centre_id, workshop_id, booked, waitlisted in conn.execute(
+        _for_centre(registrations, r.centre_id, period)
+    ):
         rows[(centre_id, workshop_id)].booked = int(booked)
         rows[(centre_id, workshop_id)].waitlisted = int(waitlisted)
 
@@ -363,7 +374,9 @@ def workshop_figures(conn: Connection, period: Period) -> list[WorkshopFigures]:
         )
         .group_by(*key)
     )
-    for centre_id, workshop_id, present, walk_ins in conn.execute(attendance):
+    for centre_id, workshop_id, present, walk_ins in conn.execute(
+        _for_centre(attendance, a.centre_id, period)
+    ):
         rows[(centre_id, workshop_id)].present = int(present)
         rows[(centre_id, workshop_id)].walk_ins = int(walk_ins)
     return sorted(rows.values(), key=_busiest_first)
@@ -1117,7 +1130,12 @@ def voice_by_centre(conn: Connection, period: Period) -> dict[str, VoiceFigures]
         sa.select(f.centre_id, theme, f.face, sa.func.count())
         .select_from(
             p_feedback.outerjoin(
-                p_sessions, sa.and_(s.centre_id == f.centre_id, s.session_id == f.session_id)
+                p_sessions,
+                sa.and_(
+                    s.centre_id == f.centre_id,
+                    s.session_id == f.session_id,
+                    *[where for where in [_centre_clause(s.centre_id, period)] if where is not None],
+                ),
             ).outerjoin(p_workshops, sa.and_(w.centre_id == s.centre_id, w.workshop_id == s.workshop_id))
         )
         .where(f.day.between(period.first_day, period.last_day))
