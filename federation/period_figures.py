@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
@@ -331,6 +331,15 @@ def encode(figures: CentreFigures) -> str:
     ).decode()
 
 
+assert [field.name for field in fields(WorkshopFigures)] == [
+    "centre_id",
+    "workshop_id",
+    "title",
+    "theme",
+    *reports.WORKSHOP_COUNTS,
+], "encode writes a workshop's fields in this order"
+
+
 def decode(period: Period, *texts: str) -> CentreFigures:
     """The figures of the centres whose texts are given, added up: the
     people summed by their keys, each key parsed once (a few hundred keys
@@ -347,10 +356,8 @@ def decode(period: Period, *texts: str) -> CentreFigures:
             by_key[key] = by_key.get(key, 0) + n
         for name, n in data["families"].items():
             setattr(families, name, getattr(families, name) + n)
-        workshops += (
-            WorkshopFigures(*row[:4], **dict(zip(reports.WORKSHOP_COUNTS, row[4:], strict=True)))
-            for row in data["workshops"]
-        )
+        # a row is encode's list: the fields in their order (checked below)
+        workshops += (WorkshopFigures(*row) for row in data["workshops"])
         for step, theme, n in data["ideas"]:
             voice.ideas[(step, theme)] += n
         for theme, face, n in data["faces"]:
