@@ -356,7 +356,7 @@ def decode(period: Period, *texts: str) -> CentreFigures:
             by_key[key] = by_key.get(key, 0) + n
         for name, n in data["families"].items():
             setattr(families, name, getattr(families, name) + n)
-        # a row is encode's list: the fields in their order (checked below)
+        # a row is encode's list: the fields in their order (checked at import, above)
         workshops += (WorkshopFigures(*row) for row in data["workshops"])
         for step, theme, n in data["ideas"]:
             voice.ideas[(step, theme)] += n
