@@ -72,6 +72,10 @@ MAX_RECENT = 16
 FORGET_AFTER = timedelta(days=8)
 #: PostgreSQL advisory lock key of the refresh (one process at a time)
 LOCK_KEY = 7304
+#: the refresh waits for this long without a write in this process ...
+QUIET = timedelta(seconds=1)
+#: ... but no longer than this
+QUIET_WAIT_MAX = timedelta(seconds=15)
 ROWS_PER_STATEMENT = 200
 _COMPUTED = ("version", "definitions", "computed_at", "figures")
 
@@ -279,6 +283,10 @@ class Background(background.Periodic):
 
     @staticmethod
     def run_once(engine: Engine) -> int:
+        # A push of many batches goes on at full speed: its centre's figures
+        # are computed in the pause after it, not in the middle (the refresh's
+        # Python work would take turns with the batches' on the GIL).
+        wait_for_quiet()
         with engine.connect() as lock:
             if lock.dialect.name == "postgresql":
                 if not lock.exec_driver_sql(f"SELECT pg_try_advisory_lock({LOCK_KEY})").scalar():
@@ -290,6 +298,14 @@ class Background(background.Periodic):
                 if lock.dialect.name == "postgresql":
                     lock.exec_driver_sql(f"SELECT pg_advisory_unlock({LOCK_KEY})")
                     lock.commit()
+
+
+def wait_for_quiet() -> None:
+    """Wait until this process has written nothing for QUIET, at most QUIET_WAIT_MAX."""
+    deadline = time.monotonic() + QUIET_WAIT_MAX.total_seconds()
+    quiet = QUIET.total_seconds()
+    while (since := db.seconds_since_write()) < quiet and time.monotonic() < deadline:
+        time.sleep(min(quiet - since, max(0.0, deadline - time.monotonic())) + 0.01)
 
 
 # ---------------------------------------------------------------- the rows' text

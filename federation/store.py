@@ -30,6 +30,7 @@ import json
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -1972,15 +1973,29 @@ def write_turn(engine: Engine) -> Iterator[None]:
     busy handler, which sleeps between tries, longer each time. Other
     processes still meet SQLite's busy timeout.
     PostgreSQL needs no turn: its writers lock rows, not the database."""
-    if engine.dialect.name != "sqlite":
-        yield
-        return
-    with _write_turns_guard:
-        turn = _write_turns.get(engine)
-        if turn is None:
-            turn = _write_turns[engine] = threading.Lock()
-    with turn:
-        yield
+    global _last_write_end
+    try:
+        if engine.dialect.name != "sqlite":
+            yield
+            return
+        with _write_turns_guard:
+            turn = _write_turns.get(engine)
+            if turn is None:
+                turn = _write_turns[engine] = threading.Lock()
+        with turn:
+            yield
+    finally:
+        _last_write_end = time.monotonic()
+
+
+#: when this process's last write turn ended (time.monotonic())
+_last_write_end = 0.0
+
+
+def seconds_since_write() -> float:
+    """Seconds since a write turn of this process last ended (batches,
+    relay, agenda): background work waits for a pause in the writes."""
+    return time.monotonic() - _last_write_end
 
 
 def param_mark(conn: Connection) -> str:
