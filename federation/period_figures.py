@@ -303,9 +303,8 @@ class Background(background.Periodic):
 def wait_for_quiet() -> None:
     """Wait until this process has written nothing for QUIET, at most QUIET_WAIT_MAX."""
     deadline = time.monotonic() + QUIET_WAIT_MAX.total_seconds()
-    quiet = QUIET.total_seconds()
-    while (since := db.seconds_since_write()) < quiet and time.monotonic() < deadline:
-        time.sleep(min(quiet - since, max(0.0, deadline - time.monotonic())) + 0.01)
+    while db.seconds_since_write() < QUIET.total_seconds() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 # ---------------------------------------------------------------- the rows' text

@@ -1965,6 +1965,10 @@ _write_turns: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKe
 _write_turns_guard = threading.Lock()
 
 
+#: when this process's last write turn ended (time.monotonic())
+_last_write_end = 0.0
+
+
 @contextlib.contextmanager
 def write_turn(engine: Engine) -> Iterator[None]:
     """On SQLite, this process's writers take turns on a lock of the engine's
@@ -1972,7 +1976,8 @@ def write_turn(engine: Engine) -> Iterator[None]:
     for each other on a lock that wakes the next at once, instead of SQLite's
     busy handler, which sleeps between tries, longer each time. Other
     processes still meet SQLite's busy timeout.
-    PostgreSQL needs no turn: its writers lock rows, not the database."""
+    PostgreSQL needs no turn: its writers lock rows, not the database.
+    On both, the turn's end is noted (seconds_since_write)."""
     global _last_write_end
     try:
         if engine.dialect.name != "sqlite":
@@ -1986,10 +1991,6 @@ def write_turn(engine: Engine) -> Iterator[None]:
             yield
     finally:
         _last_write_end = time.monotonic()
-
-
-#: when this process's last write turn ended (time.monotonic())
-_last_write_end = 0.0
 
 
 def seconds_since_write() -> float:
